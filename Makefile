@@ -1,0 +1,50 @@
+# quantarb — `make run` serves the embedded platform; `make test` runs the whole suite.
+# Both set everything up on a fresh machine with Python 3.11+ and Node (virtualenv in .venv, npm packages).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= quantarb.settings.local
+
+.PHONY: run test setup lint bench clean-db messages
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.env:
+	$(PYTHON) scripts/write_env.py .env
+
+setup: $(VENV)/.installed node_modules/.package-lock.json .env
+	@mkdir -p var
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in as demo-trader."
+	$(PY) manage.py runplatform --host $(HOST) --port $(PORT)
+
+# QUANTARB_REQUIRE_SERVICES=1 (set by .ci/run) makes PostgreSQL, Redis and Chromium mandatory: missing ones fail.
+test: setup
+	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
+
+bench: setup
+	$(PY) bench/spread_engine.py
+
+messages: setup
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=node_modules
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules

@@ -1,0 +1,71 @@
+"""Create (or update) a demo tenant with one user per role and the simulated gold pair. Idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.choices import Role, UserStatus
+from accounts.models import Membership, Tenant, User
+from trading.choices import Venue
+from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
+
+DEFAULT_PASSWORD = "quantarb-demo"
+
+
+class Command(BaseCommand):
+    help = "Seed a demo tenant, its users (<slug>-admin, -trader, -analyst, -viewer, -compliance) and the simulated pair."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tenant-slug", default="demo")
+        parser.add_argument("--password", default=None, help="Set this password for the tenant's demo users.")
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        slug = slugify(options["tenant_slug"])
+        if not slug:
+            raise CommandError("--tenant-slug must contain letters or digits")
+        password = options["password"]
+        tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"{slug.title()} desk"})
+        for role in Role:
+            username = f"{slug}-{role.value}"
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"status": UserStatus.ACTIVE, "is_staff": role in (Role.ADMIN, Role.COMPLIANCE)}
+            )
+            if created or password:
+                user.set_password(password or DEFAULT_PASSWORD)
+                user.status = UserStatus.ACTIVE
+                user.save()
+            Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role.value})
+        pair = self._simulated_pair()
+        PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
+        shown = password or DEFAULT_PASSWORD
+        self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
+        self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
+        self.stdout.write(f"-viewer, -compliance) with the password: {shown if (password or created_any(slug)) else '(unchanged)'}")
+
+    @staticmethod
+    def _simulated_pair() -> SourcePair:
+        perp_instrument = Instrument.objects.get(venue=Venue.SIMULATED_PERP, symbol="XAUUSDT")
+        cfd_instrument = Instrument.objects.get(venue=Venue.SIMULATED_CFD, symbol="XAUUSD.s")
+        perp, _ = QuoteSource.objects.get_or_create(
+            key="simulated-perp-xauusdt",
+            defaults={"venue": Venue.SIMULATED_PERP, "instrument": perp_instrument, "label": "Perp XAUUSDT (sim)"},
+        )
+        cfd, _ = QuoteSource.objects.get_or_create(
+            key="simulated-cfd-xauusd-s",
+            defaults={"venue": Venue.SIMULATED_CFD, "instrument": cfd_instrument, "label": "MT5 XAUUSD.s (sim)"},
+        )
+        pair, _ = SourcePair.objects.get_or_create(
+            perp_source=perp, cfd_source=cfd, defaults={"name": "XAUUSDT / XAUUSD.s (simulated)", "perp_fee_rate": "0.0002"}
+        )
+        return pair
+
+
+def created_any(slug: str) -> bool:
+    """Whether the demo users still have the default password (so it is worth printing)."""
+    user = User.objects.filter(username=f"{slug}-trader").first()
+    return bool(user and user.check_password(DEFAULT_PASSWORD))

@@ -1,0 +1,19 @@
+"""The Celery app. The beat schedule is defined in code, in `quantarb.schedule`, and the embedded mode runs
+the same tasks in-process (`quantarb.scheduler`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantarb.settings.local")
+
+app = Celery("quantarb")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _install_schedule(sender: Celery, **_kwargs: object) -> None:
+    from quantarb.schedule import celery_beat_schedule
+
+    sender.conf.beat_schedule = celery_beat_schedule()

@@ -1,0 +1,17 @@
+from typing import Any
+
+from django.conf import settings
+
+
+def platform(request: Any) -> dict[str, Any]:
+    membership = getattr(request, "membership", None)
+    tenants = []
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        tenants = [m.tenant for m in user.memberships.select_related("tenant")]
+    return {
+        "run_mode": settings.QUANTARB_RUN_MODE,
+        "active_membership": membership if membership else None,
+        "user_tenants": tenants,
+        "stale_after_ms": int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000),
+    }

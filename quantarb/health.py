@@ -1,0 +1,104 @@
+"""Health lights, each computed from a measured age or round trip — never from a flag."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from quantarb import clock
+
+OK, WARN, FAIL, CLOSED = "ok", "warn", "fail", "closed"
+
+
+@dataclass(frozen=True)
+class Light:
+    key: str
+    label: str
+    state: str
+    age_s: float | None = None
+    detail: str = ""
+
+
+def _age_state(age: float | None, ok_within: float, warn_within: float) -> str:
+    if age is None:
+        return FAIL
+    if age <= ok_within:
+        return OK
+    return WARN if age <= warn_within else FAIL
+
+
+def database_roundtrip_ms() -> float | None:
+    try:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return (time.perf_counter() - started) * 1000
+    except Exception:
+        connection.close()
+        return None
+
+
+async def channel_layer_roundtrip_ms(timeout: float = 2.0) -> float | None:
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    try:
+        started = time.perf_counter()
+        channel = await layer.new_channel("probe")
+        await layer.send(channel, {"type": "probe"})
+        await asyncio.wait_for(layer.receive(channel), timeout)
+        return (time.perf_counter() - started) * 1000
+    except Exception:
+        return None
+
+
+def _seconds_since(at: datetime | None, now: datetime) -> float | None:
+    return None if at is None else max(0.0, (now - at).total_seconds())
+
+
+def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float | None) -> list[Light]:
+    """`pairs`: the tenant's SourcePairs. Ages come from the components' heartbeats in the database."""
+    from trading.selectors import heartbeats
+
+    now = clock.now()
+    beats = heartbeats()
+    lights: list[Light] = []
+    engine = beats.get("engine")
+    engine_age = _seconds_since(engine.beat_at if engine else None, now)
+    pair_details = (engine.detail or {}).get("pairs", {}) if engine else {}
+    for pair in pairs:
+        detail = pair_details.get(str(pair.pk), {})
+        sources = detail.get("sources", {})
+        session = detail.get("session", "open")
+        for source, is_cfd in ((pair.perp_source, False), (pair.cfd_source, True)):
+            last_ms = sources.get(source.key)
+            age = None if last_ms is None else max(0.0, now.timestamp() - last_ms / 1000)
+            if engine_age is not None and engine_age > 10:
+                age = None if age is None else max(age, engine_age)
+            if is_cfd and session != "open":
+                state = CLOSED
+            else:
+                state = _age_state(age, stale_after_s, stale_after_s * 6)
+            lights.append(Light(f"feed-{source.key}", source.label, state, age))
+    lights.append(Light("engine", str(_("Engine")), _age_state(engine_age, 6, 20), engine_age))
+    db_ms = database_roundtrip_ms()
+    store = beats.get("store")
+    store_age = _seconds_since(store.beat_at if store else None, now)
+    db_state = FAIL if db_ms is None else _age_state(store_age, 5, 30)
+    lights.append(Light("database", str(_("Database")), db_state, store_age, f"{db_ms:.1f} ms" if db_ms else ""))
+    channel_state = FAIL if channel_ms is None else (OK if channel_ms < 250 else WARN)
+    lights.append(
+        Light("channels", str(_("Channel layer")), channel_state, None, f"{channel_ms:.1f} ms" if channel_ms else "")
+    )
+    scheduler = beats.get("scheduler")
+    scheduler_age = _seconds_since(scheduler.beat_at if scheduler else None, now)
+    lights.append(Light("scheduler", str(_("Scheduler")), _age_state(scheduler_age, 15, 60), scheduler_age))
+    return lights

@@ -1,0 +1,41 @@
+"""The one way code sends to the channel layer: after the surrounding transaction commits.
+
+Services never call the channel layer directly (a rolled-back write must not reach a browser).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def send_on_commit(group: str, message: dict[str, Any]) -> None:
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a push is best effort: the page reloads state on reconnect
+            log.exception("live push to %s failed", group)
+
+    transaction.on_commit(send)
+
+
+async def group_send(group: str, message: dict[str, Any]) -> bool:
+    """From async code outside a transaction (the engine's tick path). Returns False when the layer failed."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        await layer.group_send(group, message)
+    except Exception as exc:
+        log.warning("live push to %s failed: %s", group, exc)
+        return False
+    return True

@@ -1,0 +1,48 @@
+"""Run the embedded platform in one process: daphne (web + WebSockets), the feeds, the spread engine and the
+beat jobs, with no Redis. `make run` starts this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the embedded platform: web, feeds, spread engine and scheduled jobs in one process."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-engine", action="store_true", help="Serve the web only (another process runs the engine).")
+        parser.add_argument("--no-scheduler", action="store_true", help="Do not run the beat jobs in-process.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # daphne.server installs the asyncio Twisted reactor on import: import it before anything else uses Twisted.
+        from daphne.server import Server, twisted_loop
+
+        from quantarb.asgi import application
+        from quantarb.scheduler import run_schedule
+        from trading.pipeline import MarketPipeline
+
+        host, port = options["host"], options["port"]
+        background = []
+
+        def started() -> None:
+            """Start the pipeline and the scheduler on daphne's event loop once it listens."""
+            if not options["no_engine"]:
+                pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
+                background.append(twisted_loop.create_task(pipeline.run()))
+            if not options["no_scheduler"]:
+                background.append(twisted_loop.create_task(run_schedule()))
+            self.stdout.write(
+                self.style.SUCCESS(f"quantarb ({settings.QUANTARB_RUN_MODE}) at http://{host}:{port}/  —  Ctrl+C stops it")
+            )
+
+        Server(
+            application=application,
+            endpoints=[f"tcp:port={port}:interface={host}"],
+            ready_callable=started,
+            signal_handlers=True,
+        ).run()

@@ -1,0 +1,22 @@
+"""The one beat schedule: which task runs how often. Celery beat and the embedded scheduler both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    task: str  # dotted name of a Celery task
+    every_s: float
+
+
+SCHEDULE: tuple[Job, ...] = (
+    Job("scheduler-heartbeat", "quantarb.tasks.scheduler_heartbeat", 5.0),
+    Job("prune-market-data", "trading.tasks.prune_market_data", 3600.0),
+)
+
+
+def celery_beat_schedule() -> dict[str, dict[str, object]]:
+    return {job.name: {"task": job.task, "schedule": job.every_s} for job in SCHEDULE}

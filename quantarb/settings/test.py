@@ -1,0 +1,12 @@
+"""Tests. SQLite unless DATABASE_URL is set (the services mode of `.ci/run` sets it to PostgreSQL)."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, env
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="test-only-secret-key-not-for-production-use-0123456789")
+QUANTARB_FIELD_KEYS = ["P3RzHn3xZt7SgWwGQn3vQ0Ah0cG6m6xR2yHcC9kq1T8="]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+QUANTARB_DEMO_CALENDAR = False
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts import views as account_views
+from quantarb import views as platform_views
+
+urlpatterns = [
+    path("", include("trading.urls")),
+    path("healthz", platform_views.healthz, name="healthz"),
+    path("readyz", platform_views.readyz, name="readyz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/language/", account_views.set_language, name="set_language"),
+    path("accounts/theme/", account_views.set_theme, name="set_theme"),
+    path("accounts/tenant/", account_views.switch_tenant, name="switch_tenant"),
+    path("api/v1/", include("quantarb.api_urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+import django
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quantarb import clock
+from quantarb.health import CLOSED, OK, channel_layer_roundtrip_ms, database_roundtrip_ms, health_lights
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Alive: the process answers. Nothing else is checked."""
+    return JsonResponse({"status": "ok"})
+
+
+def _feed_lights() -> list[Any]:
+    from trading.models import SourcePair
+
+    pairs = list(SourcePair.objects.filter(enabled=True).select_related("perp_source", "cfd_source"))
+    return [
+        light
+        for light in health_lights(
+            pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=0.0
+        )
+        if light.key.startswith("feed-")
+    ]
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready: database and channel layer answer, and every feed is fresh or its market is closed."""
+    db_ms = database_roundtrip_ms()
+    channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
+    feeds = _feed_lights() if db_ms is not None else []
+    checks = {
+        "database": {"ok": db_ms is not None, "ms": db_ms},
+        "channel_layer": {"ok": channel_ms is not None, "ms": channel_ms},
+        "feeds": {
+            light.key.removeprefix("feed-"): {"ok": light.state in (OK, CLOSED), "state": light.state, "age_s": light.age_s}
+            for light in feeds
+        },
+    }
+    ready = db_ms is not None and channel_ms is not None and all(f["ok"] for f in checks["feeds"].values())
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+
+
+class SystemStatusView(APIView):
+    """Versions, run mode, feed and queue state — for any signed-in member of a tenant."""
+
+    def get(self, request: Request) -> Response:
+        from trading.selectors import heartbeats, pairs_for
+
+        tenant = request._request.tenant  # type: ignore[attr-defined]
+        if not tenant:
+            return Response({"detail": "You are not a member of any tenant."}, status=403)
+        pairs = list(pairs_for(tenant=tenant))
+        channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
+        lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
+        engine = heartbeats().get("engine")
+        detail = engine.detail if engine else {}
+        return Response(
+            {
+                "time": clock.now().isoformat(),
+                "run_mode": settings.QUANTARB_RUN_MODE,
+                "versions": {
+                    "quantarb": "0.1.0",
+                    "python": sys.version.split()[0],
+                    "django": django.get_version(),
+                    "platform": platform.platform(terse=True),
+                },
+                "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+                "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+                "health": [
+                    {"key": x.key, "label": x.label, "state": x.state, "age_s": x.age_s, "detail": x.detail} for x in lights
+                ],
+                "queue": {
+                    "store_pending": detail.get("pending"),
+                    "store_lost": detail.get("lost"),
+                    "pushes": detail.get("pushes"),
+                    "push_failures": detail.get("push_failures"),
+                },
+            }
+        )

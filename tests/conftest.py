@@ -1,0 +1,218 @@
+"""Shared fixtures: personas (alice, bob, charlie), the services mode, a running platform and Chromium.
+
+Personas, as healthchecks' `hc/test.py` has them: `alice` is an admin of tenant "alpha" and owns its objects,
+`bob` is a viewer in alpha, `charlie` is an admin of tenant "bravo" and must never see alpha's data.
+
+With QUANTARB_REQUIRE_SERVICES=1 (`.ci/run`), PostgreSQL, Redis and Chromium are mandatory: a missing one
+fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
+DEMO_PASSWORD = "quantarb-demo"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not REQUIRE_SERVICES:
+        return
+    problems = []
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        problems.append("DATABASE_URL must point at PostgreSQL")
+    if not os.environ.get("REDIS_URL"):
+        problems.append("REDIS_URL must be set")
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
+        except Exception as exc:
+            problems.append(f"Redis unreachable: {exc}")
+    if not shutil.which("chromium"):
+        problems.append("chromium is not installed (apt-get install -y chromium)")
+    if problems:
+        pytest.exit("services mode required but: " + "; ".join(problems), returncode=3)
+
+
+# --- personas ----------------------------------------------------------------------------------------------
+@dataclass
+class Persona:
+    user: object
+    tenant: object
+    role: str
+    password: str = "correct horse battery staple 1"
+
+
+def _persona(username: str, tenant_slug: str, role: str) -> Persona:
+    from accounts.models import Membership, Tenant, User
+
+    tenant, _ = Tenant.objects.get_or_create(slug=tenant_slug, defaults={"name": tenant_slug.title()})
+    user = User.objects.create_user(username=username, password="correct horse battery staple 1")
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return Persona(user, tenant, role)
+
+
+@pytest.fixture
+def alice(db: None) -> Persona:
+    return _persona("alice", "alpha", "admin")
+
+
+@pytest.fixture
+def bob(alice: Persona) -> Persona:
+    return _persona("bob", "alpha", "viewer")
+
+
+@pytest.fixture
+def charlie(db: None) -> Persona:
+    return _persona("charlie", "bravo", "admin")
+
+
+@pytest.fixture
+def sim_pair(db: None) -> object:
+    """The simulated XAUUSDT / XAUUSD.s pair (reference instruments come from the data migration)."""
+    from accounts.management.commands.seed_demo import Command
+
+    return Command._simulated_pair()
+
+
+@pytest.fixture
+def alpha_pair(alice: Persona, sim_pair: object) -> object:
+    from trading.models import PairAccess
+
+    PairAccess.objects.create(tenant=alice.tenant, pair=sim_pair)
+    return sim_pair
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[object]:
+    """Pin quantarb's clock to Wednesday 2026-11-18 12:00 UTC (CFD open); tests move it as they need."""
+    from datetime import UTC, datetime
+
+    from quantarb import clock
+
+    pinned = clock.FrozenClock(datetime(2026, 11, 18, 12, 0, tzinfo=UTC))
+    previous = clock.set_clock(pinned)
+    yield pinned
+    clock.set_clock(previous)
+
+
+# --- a running embedded platform (separate process) ----------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Platform:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def start(self) -> None:
+        """(Re)start the platform process on the same port and database."""
+        self.process = _spawn(self.port, self.env, self.log)
+        wait_for_http(f"{self.url}/healthz", 30)
+
+
+def _spawn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runplatform", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for_http(url: str, deadline_s: float) -> None:
+    import urllib.request
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+                if response.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {deadline_s} s")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
+    workdir = tmp_path_factory.mktemp("platform")
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DJANGO_SETTINGS_MODULE": "quantarb.settings.local",
+        "QUANTARB_ENV_FILE": str(workdir / "none.env"),
+        "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789abcdefghijklmnop",
+        "DATABASE_URL": f"sqlite:///{workdir / 'platform.sqlite3'}",
+        "QUANTARB_DEMO_CALENDAR": "1",
+        "DJANGO_DEBUG": "0",
+    }
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = workdir / "platform.log"
+    server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
+    try:
+        wait_for_http(f"{server.url}/healthz", 30)
+        yield server
+    finally:
+        server.stop()
+
+
+# --- Chromium ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if not path:
+        if REQUIRE_SERVICES:
+            pytest.fail("chromium is required in the services mode")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    return path
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path,
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()

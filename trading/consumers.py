@@ -1,0 +1,137 @@
+"""WebSocket `/ws/spreads/`: the tenant's spread updates, pushed from the first moment, coalesced per client.
+
+Permission is checked once, at the handshake: an anonymous, suspended or tenant-less user is refused before
+`accept()` (no frame is ever sent), and a foreign Origin is refused by the origin validator in `asgi.py`.
+A slow browser never builds a backlog: each pair keeps only its latest update until the socket is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from quantarb.events import SpreadUpdate, pair_group
+from quantarb.i18n import language_for
+from quantarb.tenancy import active_membership
+
+HEARTBEAT_SECONDS = 5.0
+_rendered: dict[tuple[int, int, str], dict[str, str]] = {}
+
+
+def render_live_partials(state: dict[str, Any], language: str) -> dict[str, str]:
+    """The dashboard's live partials for one pair state, rendered once per process per language."""
+    key = (state["pair_id"], state["at_ms"], language)
+    html = _rendered.get(key)
+    if html is None:
+        with translation.override(language):
+            context = {"state": state}
+            html = {
+                f"venues-{state['pair_id']}": render_to_string("trading/partials/_venues.html", context),
+                f"edges-{state['pair_id']}": render_to_string("trading/partials/_edges.html", context),
+            }
+        if len(_rendered) > 512:
+            _rendered.clear()
+        _rendered[key] = html
+    return html
+
+
+def chart_point(state: dict[str, Any]) -> dict[str, Any] | None:
+    sample = state.get("sample")
+    if not sample:
+        return None
+    std = sample.get("basis_std")
+    mean = sample.get("basis_mean")
+    return {
+        "t": sample["ts_ms"] // 1000,
+        "basis": float(sample["basis"]),
+        "mean": mean,
+        "upper": mean + 2 * std if mean is not None and std else None,
+        "lower": mean - 2 * std if mean is not None and std else None,
+        "net": max(float(sample["net_sell_perp"]), float(sample["net_buy_perp"])),
+    }
+
+
+class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        membership = await database_sync_to_async(active_membership)(user, self.scope.get("session"))
+        if membership is None:
+            await self.close()  # before accept(): the handshake is refused, no frame is sent
+            return
+        self.pair_ids: list[int] = await database_sync_to_async(self._pair_ids)(membership.tenant)
+        headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in self.scope.get("headers", [])}
+        cookies = self.scope.get("cookies", {})
+        self.language = language_for(user, cookies, headers.get("accept-language", ""))
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.wakeup = asyncio.Event()
+        self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
+        for pair_id in self.pair_ids:
+            await self.channel_layer.group_add(pair_group(pair_id), self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "pairs": self.pair_ids, "ts_ms": int(time.time() * 1000)})
+        self.sender = asyncio.create_task(self._send_loop())
+
+    @staticmethod
+    def _pair_ids(tenant: Any) -> list[int]:
+        from trading.selectors import pairs_for
+
+        return list(pairs_for(tenant=tenant).values_list("pk", flat=True))
+
+    async def disconnect(self, code: int) -> None:
+        sender = getattr(self, "sender", None)
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+        for pair_id in getattr(self, "pair_ids", []):
+            await self.channel_layer.group_discard(pair_group(pair_id), self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "ts_ms": int(time.time() * 1000)})
+
+    async def spread_update(self, message: SpreadUpdate) -> None:
+        """Keep only the latest state per pair; the send loop delivers it when the socket is free."""
+        self.pending[message["pair_id"]] = message["state"]
+        self.wakeup.set()
+
+    async def _send_loop(self) -> None:
+        last_sent = time.monotonic()
+        while True:
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
+                last_sent = time.monotonic()
+                continue
+            self.wakeup.clear()
+            pending, self.pending = self.pending, {}
+            for state in pending.values():
+                html = render_live_partials(state, self.language)
+                await self.send_json(
+                    {"type": "spread", "pair_id": state["pair_id"], "html": html, "point": chart_point(state), "state": _slim(state)}
+                )
+            elapsed = time.monotonic() - last_sent
+            last_sent = time.monotonic()
+            if elapsed < self.min_interval:
+                await asyncio.sleep(self.min_interval - elapsed)
+
+
+def _slim(state: dict[str, Any]) -> dict[str, Any]:
+    """What the browser needs besides the HTML: ages and the opportunity marker."""
+    return {
+        "at_ms": state["at_ms"],
+        "perp_ts_ms": state["perp"].get("ts_ms"),
+        "cfd_ts_ms": state["cfd"].get("ts_ms"),
+        "session": state["session"],
+        "opportunity": state.get("opportunity"),
+        "thresholds": state["thresholds"],
+    }

@@ -1,0 +1,323 @@
+"""Instruments, calendars, quote sources and the market-data store (ARCHITECTURE.md "Market data ownership").
+
+Market data belongs to its source, not to a tenant; a tenant reaches a source pair through `PairAccess`
+(later: through its pools). Every tenant-owned row carries its tenant.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from trading.domain import calendar as cal
+from trading.domain.spread import CostModel
+
+from .choices import CandleInterval, Direction, InstrumentKind, RateSource, ServerTime, Venue
+
+PRICE = {"max_digits": 20, "decimal_places": 8}
+OUNCES = {"max_digits": 18, "decimal_places": 3}
+LOTS = {"max_digits": 12, "decimal_places": 2}
+RATE = {"max_digits": 16, "decimal_places": 8}
+USD_PER_USDT = {"max_digits": 12, "decimal_places": 6}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SessionCalendar(models.Model):
+    """Trading hours in the broker's server time, as data. Empty weekly hours on a day: closed."""
+
+    name = models.SlugField(_("name"), max_length=60, unique=True)
+    server_time = models.CharField(_("server time"), max_length=12, choices=ServerTime.choices)
+    fixed_offset_minutes = models.IntegerField(_("fixed offset (minutes)"), default=0)
+    always_open = models.BooleanField(_("always open (demo session)"), default=False)
+    weekly_hours = models.JSONField(
+        _("weekly hours"),
+        default=dict,
+        blank=True,
+        help_text=_('Server time per weekday, e.g. {"mon": "01:00-23:59", ...}; a missing day is closed.'),
+    )
+
+    class Meta:
+        verbose_name = _("session calendar")
+        verbose_name_plural = _("session calendars")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.weekly_hours, dict):
+            raise ValidationError({"weekly_hours": _("Weekly hours must be an object keyed by weekday.")})
+        for day, hours in self.weekly_hours.items():
+            if day not in WEEKDAYS:
+                raise ValidationError({"weekly_hours": _("Unknown weekday %(day)s.") % {"day": day}})
+            try:
+                cal.DayHours.parse(str(hours))
+            except ValueError:
+                raise ValidationError(
+                    {"weekly_hours": _("%(day)s: hours must look like 01:00-23:59.") % {"day": day}}
+                ) from None
+
+    def to_domain(self) -> cal.SessionCalendar:
+        exceptions = {
+            row.server_date: (cal.DayHours.parse(row.hours) if not row.closed else None)
+            for row in self.exceptions.all()
+        }
+        return cal.SessionCalendar(
+            name=self.name,
+            weekly={WEEKDAYS.index(day): cal.DayHours.parse(str(hours)) for day, hours in self.weekly_hours.items()},
+            exceptions=exceptions,
+            server_time=cal.ServerTimeRule(self.server_time),
+            fixed_offset_minutes=self.fixed_offset_minutes,
+            always_open=self.always_open,
+        )
+
+
+class CalendarException(models.Model):
+    """A holiday (closed all day) or special hours (early close) on one server date."""
+
+    calendar = models.ForeignKey(SessionCalendar, on_delete=models.CASCADE, related_name="exceptions")
+    server_date = models.DateField(_("server date"))
+    closed = models.BooleanField(_("closed all day"), default=True)
+    hours = models.CharField(_("hours"), max_length=11, blank=True, help_text=_("Server time, e.g. 01:00-20:00"))
+    reason = models.CharField(_("reason"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "server_date"], name="calendar_exception_unique_date")
+        ]
+
+    def clean(self) -> None:
+        if not self.closed:
+            try:
+                cal.DayHours.parse(self.hours)
+            except ValueError:
+                raise ValidationError({"hours": _("Give the hours that day, e.g. 01:00-20:00.")}) from None
+
+
+class Instrument(models.Model):
+    """A tradable contract with the specs last read from its venue.
+
+    Specs are refreshed from the venue (`exchangeInfo`, `symbol_info`) and re-read at sizing time; what is
+    stored here is the last reading, for display and for the simulated venues, never the truth for an order.
+    Quantities: perp quantity = contracts × contract_size ounces; MT5 volume in lots, ounces = lots × contract_size.
+    """
+
+    venue = models.CharField(_("venue"), max_length=40, choices=Venue.choices)
+    symbol = models.CharField(_("symbol"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=12, choices=InstrumentKind.choices)
+    quote_currency = models.CharField(_("quote currency"), max_length=8)
+    contract_size = models.DecimalField(_("ounces per contract or lot"), **OUNCES, validators=[MinValueValidator(Decimal("0.001"))])
+    tick_size = models.DecimalField(_("tick size"), **PRICE, validators=[MinValueValidator(Decimal("0.00000001"))])
+    quantity_step = models.DecimalField(_("quantity step (contracts or lots)"), **PRICE)
+    min_quantity = models.DecimalField(_("minimum quantity (contracts or lots)"), **PRICE)
+    min_notional = models.DecimalField(_("minimum notional"), **PRICE, default=Decimal(0))
+    taker_fee_rate = models.DecimalField(_("taker fee rate"), **RATE, default=Decimal(0))
+    maker_fee_rate = models.DecimalField(_("maker fee rate"), **RATE, default=Decimal(0))
+    calendar = models.ForeignKey(
+        SessionCalendar, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("session calendar"),
+        help_text=_("Empty: trades around the clock."),
+    )
+    specs_read_at = models.DateTimeField(_("specs read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("instrument")
+        verbose_name_plural = _("instruments")
+        constraints = [models.UniqueConstraint(fields=["venue", "symbol"], name="instrument_unique_venue_symbol")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} ({self.get_venue_display()})"
+
+    @property
+    def lot_step_ounces(self) -> Decimal:
+        """The smallest tradable change in ounces (quantity step × contract size)."""
+        return self.quantity_step * self.contract_size
+
+    @property
+    def price_places(self) -> int:
+        return max(0, -self.tick_size.normalize().as_tuple().exponent)  # type: ignore[operator]
+
+
+class QuoteSource(models.Model):
+    """Where quotes come from: venue + endpoint + instrument (an endpoint override is another source)."""
+
+    key = models.SlugField(_("key"), max_length=120, unique=True)
+    venue = models.CharField(_("venue"), max_length=40, choices=Venue.choices)
+    endpoint = models.CharField(_("endpoint"), max_length=200, blank=True, help_text=_("Empty: the venue's default."))
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="sources")
+    label = models.CharField(_("label"), max_length=80)
+
+    class Meta:
+        verbose_name = _("quote source")
+        verbose_name_plural = _("quote sources")
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "endpoint", "instrument"], name="source_unique_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SourcePair(models.Model):
+    """A perp source against a CFD source, with the costs that turn its raw edges into net edges."""
+
+    name = models.CharField(_("name"), max_length=80)
+    perp_source = models.ForeignKey(QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("perp source"))
+    cfd_source = models.ForeignKey(QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("CFD source"))
+    entry_threshold = models.DecimalField(_("entry threshold (USD/oz, net)"), **PRICE, default=Decimal("0.50"))
+    exit_threshold = models.DecimalField(_("exit threshold (USD/oz, net)"), **PRICE, default=Decimal("0.05"))
+    perp_fee_rate = models.DecimalField(_("perp fee rate per fill"), **RATE, default=Decimal("0.0005"))
+    cfd_fee_rate = models.DecimalField(_("CFD fee rate per fill"), **RATE, default=Decimal(0))
+    cfd_commission_per_oz = models.DecimalField(_("CFD commission per oz per fill (USD)"), **PRICE, default=Decimal(0))
+    slippage_usd_per_oz = models.DecimalField(_("slippage buffer (USD/oz)"), **PRICE, default=Decimal("0.10"))
+    expected_holding_hours = models.DecimalField(_("expected holding time (hours)"), max_digits=10, decimal_places=2, default=Decimal(24))
+    funding_rate = models.DecimalField(_("expected funding rate per event"), **RATE, default=Decimal("0.0001"))
+    funding_interval_hours = models.DecimalField(_("funding interval (hours)"), max_digits=6, decimal_places=2, default=Decimal(8))
+    swap_long_per_oz_night = models.DecimalField(_("swap long (USD/oz/night)"), **PRICE, default=Decimal("-0.45"))
+    swap_short_per_oz_night = models.DecimalField(_("swap short (USD/oz/night)"), **PRICE, default=Decimal("0.20"))
+    rate_source = models.CharField(_("USDT/USD source"), max_length=16, choices=RateSource.choices, default=RateSource.SIMULATED)
+    fixed_usd_per_usdt = models.DecimalField(_("fixed USD per USDT"), **USD_PER_USDT, default=Decimal(1))
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("source pair")
+        verbose_name_plural = _("source pairs")
+        constraints = [
+            models.UniqueConstraint(fields=["perp_source", "cfd_source"], name="pair_unique_sources"),
+            models.CheckConstraint(condition=models.Q(exit_threshold__lt=models.F("entry_threshold")), name="pair_exit_below_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.exit_threshold is not None and self.entry_threshold is not None and self.exit_threshold >= self.entry_threshold:
+            errors["exit_threshold"] = _("The exit threshold must be below the entry threshold.")
+        if self.fixed_usd_per_usdt is not None and self.fixed_usd_per_usdt <= 0:
+            errors["fixed_usd_per_usdt"] = _("USD per USDT must be positive.")
+        if errors:
+            raise ValidationError(errors)
+
+    def cost_model(self) -> CostModel:
+        return CostModel(
+            perp_fee_rate=self.perp_fee_rate,
+            cfd_fee_rate=self.cfd_fee_rate,
+            cfd_commission_per_oz=self.cfd_commission_per_oz,
+            slippage_usd_per_oz=self.slippage_usd_per_oz,
+            expected_holding_hours=self.expected_holding_hours,
+            funding_rate=self.funding_rate,
+            funding_interval_hours=self.funding_interval_hours,
+            swap_long_per_oz_night=self.swap_long_per_oz_night,
+            swap_short_per_oz_night=self.swap_short_per_oz_night,
+        )
+
+
+class PairAccess(models.Model):
+    """A tenant sees a source pair. Until pools exist, seeding grants the demo tenant the simulated pair."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="pair_access")
+    pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="access")
+
+    class Meta:
+        verbose_name = _("pair access")
+        verbose_name_plural = _("pair access")
+        constraints = [models.UniqueConstraint(fields=["tenant", "pair"], name="pair_access_unique")]
+
+
+class QuoteTick(models.Model):
+    source = models.ForeignKey(QuoteSource, on_delete=models.CASCADE, related_name="ticks")
+    ts = models.DateTimeField(_("venue time"))
+    bid = models.DecimalField(_("bid"), **PRICE)
+    ask = models.DecimalField(_("ask"), **PRICE)
+    received_at = models.DateTimeField(_("received"))
+
+    class Meta:
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+        indexes = [models.Index(fields=["source", "-ts"], name="quote_source_ts")]
+
+
+class RateTick(models.Model):
+    """usd_per_usdt observations (the USD value of one USDT) by source."""
+
+    source = models.CharField(_("source"), max_length=16, choices=RateSource.choices)
+    ts = models.DateTimeField(_("time"))
+    usd_per_usdt = models.DecimalField(_("USD per USDT"), **USD_PER_USDT)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "-ts"], name="rate_source_ts")]
+
+
+class SpreadSample(models.Model):
+    pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="samples")
+    ts = models.DateTimeField(_("time"))
+    perp_bid = models.DecimalField(**PRICE)
+    perp_ask = models.DecimalField(**PRICE)
+    cfd_bid = models.DecimalField(**PRICE)
+    cfd_ask = models.DecimalField(**PRICE)
+    usd_per_usdt = models.DecimalField(**USD_PER_USDT)
+    edge_sell_perp = models.DecimalField(**PRICE)
+    edge_buy_perp = models.DecimalField(**PRICE)
+    net_sell_perp = models.DecimalField(**PRICE)
+    net_buy_perp = models.DecimalField(**PRICE)
+    basis = models.DecimalField(**PRICE)
+    basis_mean = models.FloatField(null=True)
+    zscore = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["pair", "-ts"], name="sample_pair_ts")]
+
+
+class BasisCandle(models.Model):
+    pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="candles")
+    interval = models.CharField(max_length=4, choices=CandleInterval.choices)
+    start = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    best_net_edge = models.DecimalField(**PRICE)
+    samples = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pair", "interval", "start"], name="candle_unique_start")]
+        indexes = [models.Index(fields=["pair", "interval", "-start"], name="candle_pair_interval_start")]
+
+
+class Opportunity(models.Model):
+    """A spell when one direction's net edge stayed at or above the entry threshold."""
+
+    pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="opportunities")
+    direction = models.CharField(_("direction"), max_length=12, choices=Direction.choices)
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    peak_net_edge = models.DecimalField(_("peak net edge (USD/oz)"), **PRICE)
+    peak_at = models.DateTimeField(_("peak at"))
+    threshold = models.DecimalField(_("threshold (USD/oz)"), **PRICE)
+
+    class Meta:
+        verbose_name = _("opportunity")
+        verbose_name_plural = _("opportunities")
+        indexes = [models.Index(fields=["pair", "-started_at"], name="opportunity_pair_started")]
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "direction", "started_at"], name="opportunity_unique_start")
+        ]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class Heartbeat(models.Model):
+    """The last time a component proved it was alive; health lights are computed from these ages."""
+
+    component = models.CharField(max_length=80, unique=True)
+    beat_at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)

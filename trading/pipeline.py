@@ -1,0 +1,331 @@
+"""The market pipeline: feeds → validation → spread engine → store + live push, on asyncio.
+
+One `MarketPipeline` runs inside the embedded platform process (and, in the services topology, inside
+`runengine`). Per enabled source pair it owns a feed, a `SpreadEngine`, the CFD's session state and the
+USDT/USD rate; samples go to the batched `MarketStore` and the latest state to the channel layer, at most
+`push_hz` times a second per pair (one message per pair update, never one per browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from quantarb import clock
+from quantarb.events import SpreadUpdate, pair_group
+from quantarb.live import group_send
+from trading.choices import RateSource, Venue
+from trading.domain.calendar import SessionCalendar as DomainCalendar
+from trading.domain.calendar import SessionStatus, demo_always_open
+from trading.domain.engine import SpreadEngine, SpreadSample
+from trading.domain.fixed import price_decimal, rate_decimal
+from trading.domain.quotes import Quote, QuoteValidator
+from trading.domain.spread import to_bps
+from trading.venues.base import QuoteFeed, RateObservation
+from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
+
+from .models import Heartbeat, SourcePair
+from .store import MarketStore
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(clock.now().timestamp() * 1000)
+
+
+@dataclass
+class SessionWatch:
+    """The CFD session status, recomputed only when a boundary passes (status() is not for every tick)."""
+
+    calendar: DomainCalendar
+    status: SessionStatus | None = None
+    valid_until_ms: int = 0
+
+    def current(self, ts_ms: int) -> SessionStatus:
+        if self.status is None or ts_ms >= self.valid_until_ms:
+            self.status = self.calendar.status(clock.now())
+            boundary = self.status.closes_at or self.status.opens_at
+            self.valid_until_ms = int(boundary.timestamp() * 1000) if boundary else ts_ms + 60_000
+            self.valid_until_ms = min(self.valid_until_ms, ts_ms + 60_000)
+        return self.status
+
+
+@dataclass
+class PairRuntime:
+    pair_id: int
+    name: str
+    perp_source_id: int
+    cfd_source_id: int
+    perp_label: str
+    cfd_label: str
+    perp_places: int
+    cfd_places: int
+    cfd_lot_ounces: Decimal
+    exit_threshold: Decimal
+    rate_source: str
+    engine: SpreadEngine
+    session: SessionWatch
+    feed: QuoteFeed
+    rate_ts_ms: int | None = None
+    last_quote_ms: dict[str, int] = field(default_factory=dict)
+    last_sample: SpreadSample | None = None
+    last_push_mono: float = 0.0
+    dirty: bool = False
+
+    def state(self, at_ms: int) -> dict[str, Any]:
+        """The JSON-ready state the dashboard renders (see templates/trading/partials)."""
+        engine = self.engine
+        session = self.session.current(at_ms)
+        sample = self.last_sample
+        perp, cfd = engine.perp, engine.cfd
+        state: dict[str, Any] = {
+            "pair_id": self.pair_id,
+            "name": self.name,
+            "at_ms": at_ms,
+            "stale_after_ms": engine.validator.stale_after_ms,
+            "perp": _quote_state(perp, self.perp_label, self.perp_places, self.last_quote_ms.get(engine.perp_source)),
+            "cfd": _quote_state(cfd, self.cfd_label, self.cfd_places, self.last_quote_ms.get(engine.cfd_source)),
+            "cfd_lot_ounces": str(self.cfd_lot_ounces),
+            "session": {
+                "state": session.state.value,
+                "demo": session.demo,
+                "closes_at_ms": _ms(session.closes_at),
+                "opens_at_ms": _ms(session.opens_at),
+            },
+            "rate": {
+                "usd_per_usdt": str(rate_decimal(engine.rate)),
+                "ts_ms": self.rate_ts_ms,
+                "assumed": self.rate_source == RateSource.FIXED,
+                "source": self.rate_source,
+            },
+            "thresholds": {"entry": str(engine.entry_threshold), "exit": str(self.exit_threshold)},
+            "dropped": engine.validator.dropped(),
+            "sample": None,
+            "opportunity": None,
+        }
+        if sample is not None:
+            reference = price_decimal(sample.cfd.bid + sample.cfd.ask) / 2
+            edges, net = sample.edges_usd, sample.net_usd
+            state["sample"] = {
+                "ts_ms": sample.ts_ms,
+                "sell_perp": str(edges.sell_perp),
+                "buy_perp": str(edges.buy_perp),
+                "net_sell_perp": str(net.sell_perp),
+                "net_buy_perp": str(net.buy_perp),
+                "net_sell_perp_bps": str(to_bps(net.sell_perp, reference).quantize(Decimal("0.01"))),
+                "net_buy_perp_bps": str(to_bps(net.buy_perp, reference).quantize(Decimal("0.01"))),
+                "sell_perp_bps": str(to_bps(edges.sell_perp, reference).quantize(Decimal("0.01"))),
+                "buy_perp_bps": str(to_bps(edges.buy_perp, reference).quantize(Decimal("0.01"))),
+                "basis": str(sample.basis_usd),
+                "basis_mean": sample.basis_mean,
+                "basis_std": sample.basis_std,
+                "zscore": sample.zscore,
+            }
+        current = engine.tracker.current
+        if current is not None:
+            state["opportunity"] = {
+                "direction": current.direction.value,
+                "started_ms": current.started_ms,
+                "peak": str(current.peak_usd),
+            }
+        return state
+
+
+def _ms(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def _quote_state(quote: Quote | None, label: str, places: int, received_ms: int | None) -> dict[str, Any]:
+    if quote is None:
+        return {"label": label, "places": places, "bid": None, "ask": None, "ts_ms": received_ms}
+    exp = Decimal(1).scaleb(-places)
+    return {
+        "label": label,
+        "places": places,
+        "bid": str(price_decimal(quote.bid).quantize(exp)),
+        "ask": str(price_decimal(quote.ask).quantize(exp)),
+        "mid": str((price_decimal(quote.bid + quote.ask) / 2).quantize(exp / 10)),
+        "spread": str(price_decimal(quote.ask - quote.bid).quantize(exp)),
+        "ts_ms": quote.ts_ms,
+    }
+
+
+def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
+    """Build a runtime for every enabled pair whose venues have a feed (simulated venues for now)."""
+    runtimes = []
+    pairs = SourcePair.objects.filter(enabled=True).select_related(
+        "perp_source__instrument", "cfd_source__instrument__calendar"
+    )
+    for pair in pairs:
+        perp, cfd = pair.perp_source, pair.cfd_source
+        if perp.venue != Venue.SIMULATED_PERP or cfd.venue != Venue.SIMULATED_CFD:
+            log.warning("pair %s: no live gateway for %s/%s yet, not streamed", pair, perp.venue, cfd.venue)
+            continue
+        instrument_calendar = cfd.instrument.calendar
+        calendar = (
+            demo_always_open()
+            if demo_calendar or instrument_calendar is None
+            else instrument_calendar.to_domain()
+        )
+        engine = SpreadEngine(
+            perp_source=perp.key,
+            cfd_source=cfd.key,
+            costs=pair.cost_model(),
+            entry_threshold=pair.entry_threshold,
+            validator=QuoteValidator(stale_after_ms=int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000)),
+        )
+        if pair.rate_source == RateSource.FIXED:
+            engine.set_rate(pair.fixed_usd_per_usdt)
+        market = SimulatedGoldMarket(seed=seed + pair.pk, perp_source=perp.key, cfd_source=cfd.key, calendar=calendar)
+        runtimes.append(
+            PairRuntime(
+                pair_id=pair.pk,
+                name=pair.name,
+                perp_source_id=perp.pk,
+                cfd_source_id=cfd.pk,
+                perp_label=perp.label,
+                cfd_label=cfd.label,
+                perp_places=perp.instrument.price_places,
+                cfd_places=cfd.instrument.price_places,
+                cfd_lot_ounces=cfd.instrument.contract_size,
+                exit_threshold=pair.exit_threshold,
+                rate_source=pair.rate_source,
+                engine=engine,
+                session=SessionWatch(calendar),
+                feed=SimulatedFeed(market),
+                rate_ts_ms=now_ms() if pair.rate_source == RateSource.FIXED else None,
+            )
+        )
+    return runtimes
+
+
+@dataclass
+class MarketPipeline:
+    seed: int = 0
+    demo_calendar: bool = True
+    push_hz: float = 10.0
+    flush_every_s: float = 1.0
+    heartbeat_every_s: float = 2.0
+    store: MarketStore = field(default_factory=MarketStore)
+    runtimes: list[PairRuntime] = field(default_factory=list)
+    pushes: int = 0
+    push_failures: int = 0
+
+    async def run(self) -> None:
+        """Load the pairs, then run every feed, the flusher, the pusher and the heartbeat until cancelled."""
+        self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(self.seed, self.demo_calendar)
+        log.info("market pipeline: %d pair(s)", len(self.runtimes))
+        tasks = [asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes]
+        tasks += [
+            asyncio.create_task(self._flush_loop(), name="store-flush"),
+            asyncio.create_task(self._push_loop(), name="live-push"),
+            asyncio.create_task(self._heartbeat_loop(), name="engine-heartbeat"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await sync_to_async(self.store.flush, thread_sensitive=False)()
+
+    async def _consume(self, runtime: PairRuntime) -> None:
+        """Route every event of one pair's feed through its engine, forever; a bad event never stops it."""
+        while True:
+            try:
+                async for event in runtime.feed.stream():
+                    self.handle(runtime, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed of pair %s failed; restarting in 1 s", runtime.pair_id)
+                await asyncio.sleep(1)
+
+    def handle(self, runtime: PairRuntime, event: Quote | RateObservation) -> None:
+        received = now_ms()
+        engine = runtime.engine
+        if isinstance(event, RateObservation):
+            if runtime.rate_source == RateSource.SIMULATED:
+                engine.set_rate(event.usd_per_usdt)
+                runtime.rate_ts_ms = event.ts_ms
+                self.store.add_rate(RateSource.SIMULATED, event.usd_per_usdt, event.ts_ms)
+            return
+        session = runtime.session.current(received)
+        closed = engine.set_cfd_open(session.is_open, received)
+        if closed is not None:
+            self.store.add_opportunity(runtime.pair_id, closed)
+        if runtime.rate_ts_ms is None:
+            return  # no usd_per_usdt yet: nothing may be priced
+        result = engine.on_quote(event, received)
+        runtime.dirty = True
+        if result.verdict != "ok":
+            return
+        runtime.last_quote_ms[event.source] = event.ts_ms
+        source_id = runtime.perp_source_id if event.source == engine.perp_source else runtime.cfd_source_id
+        self.store.add_quote(source_id, event, received)
+        if result.closed is not None:
+            self.store.add_opportunity(runtime.pair_id, result.closed)
+        if result.opened is not None:
+            self.store.add_opportunity(runtime.pair_id, result.opened)
+        if result.sample is not None:
+            runtime.last_sample = result.sample
+            self.store.add_sample(runtime.pair_id, result.sample)
+
+    async def _flush_loop(self) -> None:
+        flush = sync_to_async(self.store.flush, thread_sensitive=False)
+        while True:
+            await asyncio.sleep(self.flush_every_s)
+            await flush()
+
+    async def _push_loop(self) -> None:
+        """Push each changed pair at most `push_hz` a second, and every pair at least once a second."""
+        interval = 1 / self.push_hz
+        while True:
+            await asyncio.sleep(interval)
+            mono = time.monotonic()
+            at = now_ms()
+            for runtime in self.runtimes:
+                if not runtime.dirty and mono - runtime.last_push_mono < 1.0:
+                    continue
+                runtime.dirty = False
+                runtime.last_push_mono = mono
+                message: SpreadUpdate = {"type": "spread.update", "pair_id": runtime.pair_id, "state": runtime.state(at)}
+                if await group_send(pair_group(runtime.pair_id), dict(message)):
+                    self.pushes += 1
+                else:
+                    self.push_failures += 1
+
+    async def _heartbeat_loop(self) -> None:
+        beat = sync_to_async(self._beat, thread_sensitive=False)
+        while True:
+            with contextlib.suppress(Exception):
+                await beat()
+            await asyncio.sleep(self.heartbeat_every_s)
+
+    def _beat(self) -> None:
+        at = now_ms()
+        detail = {
+            "pairs": {
+                str(r.pair_id): {
+                    "sources": r.last_quote_ms,
+                    "session": r.session.current(at).state.value,
+                    "dropped": r.engine.validator.dropped(),
+                }
+                for r in self.runtimes
+            },
+            "pending": self.store.pending(),
+            "lost": self.store.lost,
+            "pushes": self.pushes,
+            "push_failures": self.push_failures,
+            "store_error": self.store.last_error,
+        }
+        Heartbeat.objects.update_or_create(component="engine", defaults={"beat_at": clock.now(), "detail": detail})

@@ -1,0 +1,10 @@
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(name="trading.tasks.prune_market_data", ignore_result=True, time_limit=600)
+def prune_market_data() -> dict[str, int]:
+    """Apply the retention policy to raw quotes, samples and candles."""
+    from .store import prune_market_data as prune
+
+    return prune(quotes_days=settings.QUANTARB_RETAIN_QUOTES_DAYS, candles_days=settings.QUANTARB_RETAIN_CANDLES_DAYS)

@@ -1,0 +1,1 @@
+"""Venue adapters: the only package that imports ccxt, MetaTrader5 or rpyc (import-linter enforces it)."""
