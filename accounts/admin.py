@@ -13,7 +13,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         (_("quantarb"), {"fields": ("status", "language", "theme")}),
     )
     list_display = ("username", "email", "status", "is_staff", "last_login")

@@ -15,7 +15,9 @@ from .models import Membership
 
 def _back(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.headers.get("Referer") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = "/"
     return target
 
@@ -28,8 +30,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(_("Unknown language."))
     response = HttpResponseRedirect(_back(request))
     if request.user.is_authenticated:
-        request.user.language = language  # type: ignore[union-attr]
-        request.user.save(update_fields=["language"])  # type: ignore[union-attr]
+        request.user.language = language
+        request.user.save(update_fields=["language"])
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
     return response
 
@@ -40,8 +42,8 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     if theme not in Theme.values:
         return HttpResponseBadRequest(_("Unknown theme."))
     if request.user.is_authenticated:
-        request.user.theme = theme  # type: ignore[union-attr]
-        request.user.save(update_fields=["theme"])  # type: ignore[union-attr]
+        request.user.theme = theme
+        request.user.save(update_fields=["theme"])
     return HttpResponseRedirect(_back(request))
 
 

@@ -83,10 +83,8 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
             age = None if last_ms is None else max(0.0, now.timestamp() - last_ms / 1000)
             if engine_age is not None and engine_age > 10:
                 age = None if age is None else max(age, engine_age)
-            if is_cfd and session != "open":
-                state = CLOSED
-            else:
-                state = _age_state(age, stale_after_s, stale_after_s * 6)
+            closed = is_cfd and session != "open"
+            state = CLOSED if closed else _age_state(age, stale_after_s, stale_after_s * 6)
             lights.append(Light(f"feed-{source.key}", source.label, state, age))
     lights.append(Light("engine", str(_("Engine")), _age_state(engine_age, 6, 20), engine_age))
     db_ms = database_roundtrip_ms()

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import trans_real
 
 
 def language_for(user: Any, cookies: dict[str, str], accept_language: str) -> str:
@@ -20,7 +21,7 @@ def language_for(user: Any, cookies: dict[str, str], accept_language: str) -> st
             return translation.get_supported_language_variant(cookie)
         except LookupError:
             pass
-    for code, _quality in translation.trans_real.parse_accept_lang_header(accept_language or ""):
+    for code, _quality in trans_real.parse_accept_lang_header(accept_language or ""):
         if code == "*":
             break
         try:

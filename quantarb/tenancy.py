@@ -38,6 +38,5 @@ class TenantMiddleware:
     def __call__(self, request: Any) -> Any:
         membership = SimpleLazyObject(lambda: active_membership(request.user, request.session))
         request.membership = membership
-        request.tenant = SimpleLazyObject(lambda: membership.tenant if membership else None)
+        request.tenant = SimpleLazyObject(lambda: membership.tenant if membership else None)  # type: ignore[attr-defined]
         return self.get_response(request)
-

@@ -29,9 +29,7 @@ def _feed_lights() -> list[Any]:
     pairs = list(SourcePair.objects.filter(enabled=True).select_related("perp_source", "cfd_source"))
     return [
         light
-        for light in health_lights(
-            pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=0.0
-        )
+        for light in health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=0.0)
         if light.key.startswith("feed-")
     ]
 
@@ -42,11 +40,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
     db_ms = database_roundtrip_ms()
     channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
     feeds = _feed_lights() if db_ms is not None else []
-    checks = {
+    checks: dict[str, Any] = {
         "database": {"ok": db_ms is not None, "ms": db_ms},
         "channel_layer": {"ok": channel_ms is not None, "ms": channel_ms},
         "feeds": {
-            light.key.removeprefix("feed-"): {"ok": light.state in (OK, CLOSED), "state": light.state, "age_s": light.age_s}
+            light.key.removeprefix("feed-"): {
+                "ok": light.state in (OK, CLOSED),
+                "state": light.state,
+                "age_s": light.age_s,
+            }
             for light in feeds
         },
     }
@@ -79,9 +81,10 @@ class SystemStatusView(APIView):
                     "platform": platform.platform(terse=True),
                 },
                 "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-                "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+                "channel_layer": str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1],
                 "health": [
-                    {"key": x.key, "label": x.label, "state": x.state, "age_s": x.age_s, "detail": x.detail} for x in lights
+                    {"key": x.key, "label": x.label, "state": x.state, "age_s": x.age_s, "detail": x.detail}
+                    for x in lights
                 ],
                 "queue": {
                     "store_pending": detail.get("pending"),

@@ -117,7 +117,13 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             for state in pending.values():
                 html = render_live_partials(state, self.language)
                 await self.send_json(
-                    {"type": "spread", "pair_id": state["pair_id"], "html": html, "point": chart_point(state), "state": _slim(state)}
+                    {
+                        "type": "spread",
+                        "pair_id": state["pair_id"],
+                        "html": html,
+                        "point": chart_point(state),
+                        "state": _slim(state),
+                    }
                 )
             elapsed = time.monotonic() - last_sent
             last_sent = time.monotonic()

@@ -7,6 +7,7 @@ Market data belongs to its source, not to a tenant; a tenant reaches a source pa
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -18,11 +19,11 @@ from trading.domain.spread import CostModel
 
 from .choices import CandleInterval, Direction, InstrumentKind, RateSource, ServerTime, Venue
 
-PRICE = {"max_digits": 20, "decimal_places": 8}
-OUNCES = {"max_digits": 18, "decimal_places": 3}
-LOTS = {"max_digits": 12, "decimal_places": 2}
-RATE = {"max_digits": 16, "decimal_places": 8}
-USD_PER_USDT = {"max_digits": 12, "decimal_places": 6}
+PRICE: dict[str, Any] = {"max_digits": 20, "decimal_places": 8}
+OUNCES: dict[str, Any] = {"max_digits": 18, "decimal_places": 3}
+LOTS: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
+RATE: dict[str, Any] = {"max_digits": 16, "decimal_places": 8}
+USD_PER_USDT: dict[str, Any] = {"max_digits": 12, "decimal_places": 6}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -91,6 +92,9 @@ class CalendarException(models.Model):
             models.UniqueConstraint(fields=["calendar", "server_date"], name="calendar_exception_unique_date")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.calendar_id}: {self.server_date}"
+
     def clean(self) -> None:
         if not self.closed:
             try:
@@ -111,7 +115,9 @@ class Instrument(models.Model):
     symbol = models.CharField(_("symbol"), max_length=40)
     kind = models.CharField(_("kind"), max_length=12, choices=InstrumentKind.choices)
     quote_currency = models.CharField(_("quote currency"), max_length=8)
-    contract_size = models.DecimalField(_("ounces per contract or lot"), **OUNCES, validators=[MinValueValidator(Decimal("0.001"))])
+    contract_size = models.DecimalField(
+        _("ounces per contract or lot"), **OUNCES, validators=[MinValueValidator(Decimal("0.001"))]
+    )
     tick_size = models.DecimalField(_("tick size"), **PRICE, validators=[MinValueValidator(Decimal("0.00000001"))])
     quantity_step = models.DecimalField(_("quantity step (contracts or lots)"), **PRICE)
     min_quantity = models.DecimalField(_("minimum quantity (contracts or lots)"), **PRICE)
@@ -119,7 +125,11 @@ class Instrument(models.Model):
     taker_fee_rate = models.DecimalField(_("taker fee rate"), **RATE, default=Decimal(0))
     maker_fee_rate = models.DecimalField(_("maker fee rate"), **RATE, default=Decimal(0))
     calendar = models.ForeignKey(
-        SessionCalendar, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("session calendar"),
+        SessionCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("session calendar"),
         help_text=_("Empty: trades around the clock."),
     )
     specs_read_at = models.DateTimeField(_("specs read at"), null=True, blank=True)
@@ -166,20 +176,30 @@ class SourcePair(models.Model):
     """A perp source against a CFD source, with the costs that turn its raw edges into net edges."""
 
     name = models.CharField(_("name"), max_length=80)
-    perp_source = models.ForeignKey(QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("perp source"))
-    cfd_source = models.ForeignKey(QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("CFD source"))
+    perp_source = models.ForeignKey(
+        QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("perp source")
+    )
+    cfd_source = models.ForeignKey(
+        QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("CFD source")
+    )
     entry_threshold = models.DecimalField(_("entry threshold (USD/oz, net)"), **PRICE, default=Decimal("0.50"))
     exit_threshold = models.DecimalField(_("exit threshold (USD/oz, net)"), **PRICE, default=Decimal("0.05"))
     perp_fee_rate = models.DecimalField(_("perp fee rate per fill"), **RATE, default=Decimal("0.0005"))
     cfd_fee_rate = models.DecimalField(_("CFD fee rate per fill"), **RATE, default=Decimal(0))
     cfd_commission_per_oz = models.DecimalField(_("CFD commission per oz per fill (USD)"), **PRICE, default=Decimal(0))
     slippage_usd_per_oz = models.DecimalField(_("slippage buffer (USD/oz)"), **PRICE, default=Decimal("0.10"))
-    expected_holding_hours = models.DecimalField(_("expected holding time (hours)"), max_digits=10, decimal_places=2, default=Decimal(24))
+    expected_holding_hours = models.DecimalField(
+        _("expected holding time (hours)"), max_digits=10, decimal_places=2, default=Decimal(24)
+    )
     funding_rate = models.DecimalField(_("expected funding rate per event"), **RATE, default=Decimal("0.0001"))
-    funding_interval_hours = models.DecimalField(_("funding interval (hours)"), max_digits=6, decimal_places=2, default=Decimal(8))
+    funding_interval_hours = models.DecimalField(
+        _("funding interval (hours)"), max_digits=6, decimal_places=2, default=Decimal(8)
+    )
     swap_long_per_oz_night = models.DecimalField(_("swap long (USD/oz/night)"), **PRICE, default=Decimal("-0.45"))
     swap_short_per_oz_night = models.DecimalField(_("swap short (USD/oz/night)"), **PRICE, default=Decimal("0.20"))
-    rate_source = models.CharField(_("USDT/USD source"), max_length=16, choices=RateSource.choices, default=RateSource.SIMULATED)
+    rate_source = models.CharField(
+        _("USDT/USD source"), max_length=16, choices=RateSource.choices, default=RateSource.SIMULATED
+    )
     fixed_usd_per_usdt = models.DecimalField(_("fixed USD per USDT"), **USD_PER_USDT, default=Decimal(1))
     enabled = models.BooleanField(_("enabled"), default=True)
 
@@ -188,7 +208,9 @@ class SourcePair(models.Model):
         verbose_name_plural = _("source pairs")
         constraints = [
             models.UniqueConstraint(fields=["perp_source", "cfd_source"], name="pair_unique_sources"),
-            models.CheckConstraint(condition=models.Q(exit_threshold__lt=models.F("entry_threshold")), name="pair_exit_below_entry"),
+            models.CheckConstraint(
+                condition=models.Q(exit_threshold__lt=models.F("entry_threshold")), name="pair_exit_below_entry"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,7 +218,11 @@ class SourcePair(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if self.exit_threshold is not None and self.entry_threshold is not None and self.exit_threshold >= self.entry_threshold:
+        if (
+            self.exit_threshold is not None
+            and self.entry_threshold is not None
+            and self.exit_threshold >= self.entry_threshold
+        ):
             errors["exit_threshold"] = _("The exit threshold must be below the entry threshold.")
         if self.fixed_usd_per_usdt is not None and self.fixed_usd_per_usdt <= 0:
             errors["fixed_usd_per_usdt"] = _("USD per USDT must be positive.")
@@ -228,6 +254,9 @@ class PairAccess(models.Model):
         verbose_name_plural = _("pair access")
         constraints = [models.UniqueConstraint(fields=["tenant", "pair"], name="pair_access_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.tenant_id} → {self.pair_id}"
+
 
 class QuoteTick(models.Model):
     source = models.ForeignKey(QuoteSource, on_delete=models.CASCADE, related_name="ticks")
@@ -241,6 +270,9 @@ class QuoteTick(models.Model):
         verbose_name_plural = _("quotes")
         indexes = [models.Index(fields=["source", "-ts"], name="quote_source_ts")]
 
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.ts:%Y-%m-%d %H:%M:%S.%f} {self.bid}/{self.ask}"
+
 
 class RateTick(models.Model):
     """usd_per_usdt observations (the USD value of one USDT) by source."""
@@ -251,6 +283,9 @@ class RateTick(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["source", "-ts"], name="rate_source_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.ts:%Y-%m-%d %H:%M:%S} {self.usd_per_usdt}"
 
 
 class SpreadSample(models.Model):
@@ -272,6 +307,9 @@ class SpreadSample(models.Model):
     class Meta:
         indexes = [models.Index(fields=["pair", "-ts"], name="sample_pair_ts")]
 
+    def __str__(self) -> str:
+        return f"{self.pair_id} {self.ts:%Y-%m-%d %H:%M:%S.%f} basis {self.basis}"
+
 
 class BasisCandle(models.Model):
     pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="candles")
@@ -287,6 +325,9 @@ class BasisCandle(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pair", "interval", "start"], name="candle_unique_start")]
         indexes = [models.Index(fields=["pair", "interval", "-start"], name="candle_pair_interval_start")]
+
+    def __str__(self) -> str:
+        return f"{self.pair_id} {self.interval} {self.start:%Y-%m-%d %H:%M}"
 
 
 class Opportunity(models.Model):
@@ -308,6 +349,9 @@ class Opportunity(models.Model):
             models.UniqueConstraint(fields=["pair", "direction", "started_at"], name="opportunity_unique_start")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.pair_id} {self.direction} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
     @property
     def duration_seconds(self) -> float | None:
         if self.ended_at is None:
@@ -321,3 +365,6 @@ class Heartbeat(models.Model):
     component = models.CharField(max_length=80, unique=True)
     beat_at = models.DateTimeField()
     detail = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.component} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

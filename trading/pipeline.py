@@ -172,9 +172,7 @@ def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
             continue
         instrument_calendar = cfd.instrument.calendar
         calendar = (
-            demo_always_open()
-            if demo_calendar or instrument_calendar is None
-            else instrument_calendar.to_domain()
+            demo_always_open() if demo_calendar or instrument_calendar is None else instrument_calendar.to_domain()
         )
         engine = SpreadEngine(
             perp_source=perp.key,
@@ -224,7 +222,9 @@ class MarketPipeline:
         """Load the pairs, then run every feed, the flusher, the pusher and the heartbeat until cancelled."""
         self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(self.seed, self.demo_calendar)
         log.info("market pipeline: %d pair(s)", len(self.runtimes))
-        tasks = [asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes]
+        tasks = [
+            asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes
+        ]
         tasks += [
             asyncio.create_task(self._flush_loop(), name="store-flush"),
             asyncio.create_task(self._push_loop(), name="live-push"),
@@ -298,7 +298,11 @@ class MarketPipeline:
                     continue
                 runtime.dirty = False
                 runtime.last_push_mono = mono
-                message: SpreadUpdate = {"type": "spread.update", "pair_id": runtime.pair_id, "state": runtime.state(at)}
+                message: SpreadUpdate = {
+                    "type": "spread.update",
+                    "pair_id": runtime.pair_id,
+                    "state": runtime.state(at),
+                }
                 if await group_send(pair_group(runtime.pair_id), dict(message)):
                     self.pushes += 1
                 else:

@@ -124,7 +124,10 @@ class MarketStore:
         try:
             Heartbeat.objects.update_or_create(
                 component="store",
-                defaults={"beat_at": clock.now(), "detail": {"written": self.written, "lost": self.lost, "batch": count}},
+                defaults={
+                    "beat_at": clock.now(),
+                    "detail": {"written": self.written, "lost": self.lost, "batch": count},
+                },
             )
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -135,12 +138,21 @@ class MarketStore:
             return
         if connection.vendor == "postgresql":
             table = QuoteTick._meta.db_table
-            with connection.cursor() as cursor, cursor.copy(  # type: ignore[attr-defined]
-                f"COPY {table} (source_id, ts, bid, ask, received_at) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.copy(
+                    f"COPY {table} (source_id, ts, bid, ask, received_at) FROM STDIN"
+                ) as copy,
+            ):
                 for source_id, q, received_ms in rows:
                     copy.write_row(
-                        (source_id, ms_to_datetime(q.ts_ms), price_decimal(q.bid), price_decimal(q.ask), ms_to_datetime(received_ms))
+                        (
+                            source_id,
+                            ms_to_datetime(q.ts_ms),
+                            price_decimal(q.bid),
+                            price_decimal(q.ask),
+                            ms_to_datetime(received_ms),
+                        )
                     )
             return
         QuoteTick.objects.bulk_create(
@@ -177,8 +189,20 @@ class MarketStore:
         )
 
     _SAMPLE_COLUMNS = (
-        "pair_id", "ts", "perp_bid", "perp_ask", "cfd_bid", "cfd_ask", "usd_per_usdt", "edge_sell_perp",
-        "edge_buy_perp", "net_sell_perp", "net_buy_perp", "basis", "basis_mean", "zscore",
+        "pair_id",
+        "ts",
+        "perp_bid",
+        "perp_ask",
+        "cfd_bid",
+        "cfd_ask",
+        "usd_per_usdt",
+        "edge_sell_perp",
+        "edge_buy_perp",
+        "net_sell_perp",
+        "net_buy_perp",
+        "basis",
+        "basis_mean",
+        "zscore",
     )
 
     def _write_samples(self, rows: list[tuple[int, Sample]]) -> None:
@@ -186,9 +210,12 @@ class MarketStore:
             return
         if connection.vendor == "postgresql":
             table = SpreadSample._meta.db_table
-            with connection.cursor() as cursor, cursor.copy(  # type: ignore[attr-defined]
-                f"COPY {table} ({', '.join(self._SAMPLE_COLUMNS)}) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.copy(
+                    f"COPY {table} ({', '.join(self._SAMPLE_COLUMNS)}) FROM STDIN"
+                ) as copy,
+            ):
                 for pair_id, s in rows:
                     copy.write_row(self._sample_row(pair_id, s))
             return
@@ -221,7 +248,9 @@ class MarketStore:
                 key = (pair_id, interval)
                 candle = self._candles.get(key)
                 if candle is None or candle.start != start:
-                    candle = self._load_candle(pair_id, interval, start) or _Candle(start, value, value, value, value, best)
+                    candle = self._load_candle(pair_id, interval, start) or _Candle(
+                        start, value, value, value, value, best
+                    )
                     self._candles[key] = candle
                 candle.high = max(candle.high, value)
                 candle.low = min(candle.low, value)
@@ -234,8 +263,15 @@ class MarketStore:
         BasisCandle.objects.bulk_create(
             [
                 BasisCandle(
-                    pair_id=pair_id, interval=interval, start=c.start, open=c.open, high=c.high, low=c.low,
-                    close=c.close, best_net_edge=c.best_net_edge, samples=c.samples,
+                    pair_id=pair_id,
+                    interval=interval,
+                    start=c.start,
+                    open=c.open,
+                    high=c.high,
+                    low=c.low,
+                    close=c.close,
+                    best_net_edge=c.best_net_edge,
+                    samples=c.samples,
                 )
                 for (pair_id, interval), c in touched.items()
             ],

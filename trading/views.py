@@ -55,6 +55,7 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
             "ts_ms": _ms(tick.ts),
         }
 
+    rate: Decimal | None
     if pair.rate_source == RateSource.FIXED:
         rate, rate_ts = pair.fixed_usd_per_usdt, None
     else:

@@ -175,7 +175,10 @@ LOGGING = {
 
 # --- quantarb ---------------------------------------------------------------------------------------------
 # "embedded": one process runs web, feeds, engine and the beat jobs; "services": separate processes.
-QUANTARB_RUN_MODE = env.str("QUANTARB_RUN_MODE", default="services" if (REDIS_URL and "postgres" in DATABASES["default"]["ENGINE"]) else "embedded")
+QUANTARB_RUN_MODE = env.str(
+    "QUANTARB_RUN_MODE",
+    default="services" if (REDIS_URL and "postgres" in DATABASES["default"]["ENGINE"]) else "embedded",
+)
 # Seed of the simulated venues (same seed, same market).
 QUANTARB_SIM_SEED = env.int("QUANTARB_SIM_SEED", default=20260105)
 # The embedded demo's simulated CFD follows an always-open calendar ("demo session").

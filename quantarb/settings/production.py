@@ -4,7 +4,7 @@ from .base import *  # noqa: F403
 from .base import SECRET_KEY, env
 
 if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set in production")  # noqa: TRY003
+    raise RuntimeError("DJANGO_SECRET_KEY must be set in production")
 
 DEBUG = False
 WHITENOISE_USE_FINDERS = False

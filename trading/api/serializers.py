@@ -12,7 +12,7 @@ MAX_CANDLE_RANGE_DAYS = {"1m": 7, "5m": 35, "1h": 400}
 
 
 class QuoteSerializer(serializers.ModelSerializer[QuoteTick]):
-    source = serializers.CharField(source="source.key")
+    source = serializers.CharField(source="source.key")  # type: ignore[assignment]
     venue = serializers.CharField(source="source.venue")
     symbol = serializers.CharField(source="source.instrument.symbol")
 
@@ -28,8 +28,22 @@ class SpreadSampleSerializer(serializers.ModelSerializer[SpreadSample]):
     class Meta:
         model = SpreadSample
         fields = [
-            "id", "pair", "pair_name", "ts", "perp_bid", "perp_ask", "cfd_bid", "cfd_ask", "usd_per_usdt",
-            "edge_sell_perp", "edge_buy_perp", "net_sell_perp", "net_buy_perp", "basis", "basis_mean", "zscore",
+            "id",
+            "pair",
+            "pair_name",
+            "ts",
+            "perp_bid",
+            "perp_ask",
+            "cfd_bid",
+            "cfd_ask",
+            "usd_per_usdt",
+            "edge_sell_perp",
+            "edge_buy_perp",
+            "net_sell_perp",
+            "net_buy_perp",
+            "basis",
+            "basis_mean",
+            "zscore",
         ]
 
 
@@ -48,7 +62,14 @@ class OpportunitySerializer(serializers.ModelSerializer[Opportunity]):
     class Meta:
         model = Opportunity
         fields = [
-            "id", "pair", "direction", "started_at", "ended_at", "duration_seconds", "peak_net_edge", "peak_at",
+            "id",
+            "pair",
+            "direction",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "peak_net_edge",
+            "peak_at",
             "threshold",
         ]
 
@@ -65,7 +86,7 @@ class RangeParams(serializers.Serializer[Any]):
 
 
 class QuoteParams(RangeParams):
-    source = serializers.SlugField(required=False, max_length=120)
+    source = serializers.SlugField(required=False, max_length=120)  # type: ignore[assignment]
 
 
 class CandleParams(RangeParams):
@@ -78,7 +99,12 @@ class CandleParams(RangeParams):
         limit = MAX_CANDLE_RANGE_DAYS[attrs["interval"]]
         if since and until and (until - since).days > limit:
             raise serializers.ValidationError(
-                {"since": [_("At most %(days)d days of %(interval)s candles per request.") % {"days": limit, "interval": attrs["interval"]}]}
+                {
+                    "since": [
+                        _("At most %(days)d days of %(interval)s candles per request.")
+                        % {"days": limit, "interval": attrs["interval"]}
+                    ]
+                }
             )
         return attrs
 

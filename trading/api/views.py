@@ -108,4 +108,6 @@ class OpportunityList(TenantScopedList):
         pair_id = p.get("pair")
         if pair_id is not None and selectors.pair_for(tenant=tenant, pair_id=pair_id) is None:
             raise Http404
-        return selectors.opportunities_for(tenant=tenant, pair_id=pair_id, direction=p.get("direction"), since=p.get("since"))
+        return selectors.opportunities_for(
+            tenant=tenant, pair_id=pair_id, direction=p.get("direction"), since=p.get("since")
+        )

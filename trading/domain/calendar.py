@@ -138,16 +138,12 @@ class SessionCalendar:
         previous_close: datetime | None = None
         for open_wall, close_wall, _day in self._sessions_around(wall.date()):
             if open_wall <= wall < close_wall:
-                return SessionStatus(
-                    SessionState.OPEN, self.to_utc(open_wall), self.to_utc(close_wall), None
-                )
+                return SessionStatus(SessionState.OPEN, self.to_utc(open_wall), self.to_utc(close_wall), None)
             if close_wall <= wall:
                 previous_close = close_wall
                 continue
             # First session that starts after `wall`: we are in the gap before it.
-            return SessionStatus(
-                self._closed_state(previous_close, open_wall), None, None, self.to_utc(open_wall)
-            )
+            return SessionStatus(self._closed_state(previous_close, open_wall), None, None, self.to_utc(open_wall))
         return SessionStatus(self._closed_state(previous_close, None), None, None, None)
 
     def _closed_state(self, previous_close: datetime | None, next_open: datetime | None) -> SessionState:

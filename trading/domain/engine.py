@@ -179,13 +179,22 @@ class SpreadEngine:
         perp_mid2_rate = (perp_bid + perp_ask) * rate
         cfd_mid2 = cfd_bid + cfd_ask
         cfd_cost = cfd_mid2 * c.cfd
-        net_sell_perp = (
-            sell_perp + ((perp_mid2_rate * c.perp_sell_perp - cfd_cost) >> COEFF_SHIFT) + c.const_sell_perp
-        )
+        net_sell_perp = sell_perp + ((perp_mid2_rate * c.perp_sell_perp - cfd_cost) >> COEFF_SHIFT) + c.const_sell_perp
         net_buy_perp = buy_perp + ((perp_mid2_rate * c.perp_buy_perp - cfd_cost) >> COEFF_SHIFT) + c.const_buy_perp
         basis = (perp_mid2_rate - cfd_mid2 * RATE_SCALE) * _EDGE_PER_MID2_RATE
         stats = self.stats
         zscore = stats.score_and_push(ts_ms, basis / EDGE_SCALE)
         return SpreadSample(
-            ts_ms, perp, cfd, rate, sell_perp, buy_perp, net_sell_perp, net_buy_perp, basis, stats.mean, stats.std, zscore
+            ts_ms,
+            perp,
+            cfd,
+            rate,
+            sell_perp,
+            buy_perp,
+            net_sell_perp,
+            net_buy_perp,
+            basis,
+            stats.mean,
+            stats.std,
+            zscore,
         )

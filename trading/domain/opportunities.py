@@ -39,7 +39,9 @@ class OpportunityTracker:
     entry_threshold: int
     current: Opportunity | None = None
 
-    def update(self, ts_ms: int, net_sell_perp: int, net_buy_perp: int) -> tuple[Opportunity | None, Opportunity | None]:
+    def update(
+        self, ts_ms: int, net_sell_perp: int, net_buy_perp: int
+    ) -> tuple[Opportunity | None, Opportunity | None]:
         """Feed one sample; returns (opened, closed), each None when nothing happened."""
         current = self.current
         closed = None

@@ -87,18 +87,14 @@ class CostModel:
             raise ValueError("funding_interval_hours must be positive")
 
 
-def round_trip_fees(
-    costs: CostModel, *, perp_price: Decimal, cfd_price: Decimal, usd_per_usdt: Decimal
-) -> Decimal:
+def round_trip_fees(costs: CostModel, *, perp_price: Decimal, cfd_price: Decimal, usd_per_usdt: Decimal) -> Decimal:
     """Fees of the four fills in USD/oz: open and close on the perp and on the CFD."""
     perp = TWO * costs.perp_fee_rate * perp_price * usd_per_usdt
     cfd = TWO * (costs.cfd_fee_rate * cfd_price + costs.cfd_commission_per_oz)
     return perp + cfd
 
 
-def expected_carry(
-    costs: CostModel, direction: Direction, *, perp_mark: Decimal, usd_per_usdt: Decimal
-) -> Decimal:
+def expected_carry(costs: CostModel, direction: Direction, *, perp_mark: Decimal, usd_per_usdt: Decimal) -> Decimal:
     """Signed carry in USD/oz expected over the holding time: funding on the perp, swap on the CFD.
 
     With a positive funding rate the short perp receives and the long pays; the CFD leg earns or pays the

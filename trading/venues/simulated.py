@@ -16,6 +16,7 @@ import math
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from quantarb import clock
@@ -72,20 +73,18 @@ class SimulatedGoldMarket:
     def perp_quote(self, ts_ms: int) -> Quote:
         mid_usdt = (self.gold + self.basis) / self.rate
         spread_ticks = self._rng.choice((1, 1, 1, 2, 2, 3, 5))
-        bid = int(round(mid_usdt * PRICE_SCALE / self.perp_tick - spread_ticks / 2)) * self.perp_tick
+        bid = round(mid_usdt * PRICE_SCALE / self.perp_tick - spread_ticks / 2) * self.perp_tick
         return Quote(self.perp_source, bid, bid + spread_ticks * self.perp_tick, ts_ms)
 
     def cfd_quote(self, ts_ms: int) -> Quote:
         spread_ticks = self._rng.randint(20, 35)
-        bid = int(round(self.gold * PRICE_SCALE / self.cfd_tick - spread_ticks / 2)) * self.cfd_tick
+        bid = round(self.gold * PRICE_SCALE / self.cfd_tick - spread_ticks / 2) * self.cfd_tick
         return Quote(self.cfd_source, bid, bid + spread_ticks * self.cfd_tick, ts_ms)
 
     def usd_per_usdt(self) -> Decimal:
         return Decimal(round(self.rate * RATE_SCALE)).scaleb(-6)
 
     def cfd_open(self, ts_ms: int) -> bool:
-        from datetime import UTC, datetime
-
         return self.calendar.status(datetime.fromtimestamp(ts_ms / 1000, UTC)).is_open
 
 

@@ -13,11 +13,13 @@ from accounts.models import Membership, Tenant, User
 from trading.choices import Venue
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
 
-DEFAULT_PASSWORD = "quantarb-demo"
+DEFAULT_PASSWORD = "quantarb-demo"  # noqa: S105 (the documented demo password, printed on seeding)
 
 
 class Command(BaseCommand):
-    help = "Seed a demo tenant, its users (<slug>-admin, -trader, -analyst, -viewer, -compliance) and the simulated pair."
+    help = (
+        "Seed a demo tenant, its users (<slug>-admin, -trader, -analyst, -viewer, -compliance) and the simulated pair."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tenant-slug", default="demo")
@@ -33,7 +35,8 @@ class Command(BaseCommand):
         for role in Role:
             username = f"{slug}-{role.value}"
             user, created = User.objects.get_or_create(
-                username=username, defaults={"status": UserStatus.ACTIVE, "is_staff": role in (Role.ADMIN, Role.COMPLIANCE)}
+                username=username,
+                defaults={"status": UserStatus.ACTIVE, "is_staff": role in (Role.ADMIN, Role.COMPLIANCE)},
             )
             if created or password:
                 user.set_password(password or DEFAULT_PASSWORD)
@@ -45,7 +48,9 @@ class Command(BaseCommand):
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
-        self.stdout.write(f"-viewer, -compliance) with the password: {shown if (password or created_any(slug)) else '(unchanged)'}")
+        self.stdout.write(
+            f"-viewer, -compliance) with the password: {shown if (password or created_any(slug)) else '(unchanged)'}"
+        )
 
     @staticmethod
     def _simulated_pair() -> SourcePair:
@@ -60,7 +65,9 @@ class Command(BaseCommand):
             defaults={"venue": Venue.SIMULATED_CFD, "instrument": cfd_instrument, "label": "MT5 XAUUSD.s (sim)"},
         )
         pair, _ = SourcePair.objects.get_or_create(
-            perp_source=perp, cfd_source=cfd, defaults={"name": "XAUUSDT / XAUUSD.s (simulated)", "perp_fee_rate": "0.0002"}
+            perp_source=perp,
+            cfd_source=cfd,
+            defaults={"name": "XAUUSDT / XAUUSD.s (simulated)", "perp_fee_rate": "0.0002"},
         )
         return pair
 

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-engine", action="store_true", help="Serve the web only (another process runs the engine).")
+        parser.add_argument(
+            "--no-engine", action="store_true", help="Serve the web only (another process runs the engine)."
+        )
         parser.add_argument("--no-scheduler", action="store_true", help="Do not run the beat jobs in-process.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -32,12 +34,16 @@ class Command(BaseCommand):
         def started() -> None:
             """Start the pipeline and the scheduler on daphne's event loop once it listens."""
             if not options["no_engine"]:
-                pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
+                pipeline = MarketPipeline(
+                    seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR
+                )
                 background.append(twisted_loop.create_task(pipeline.run()))
             if not options["no_scheduler"]:
                 background.append(twisted_loop.create_task(run_schedule()))
             self.stdout.write(
-                self.style.SUCCESS(f"quantarb ({settings.QUANTARB_RUN_MODE}) at http://{host}:{port}/  —  Ctrl+C stops it")
+                self.style.SUCCESS(
+                    f"quantarb ({settings.QUANTARB_RUN_MODE}) at http://{host}:{port}/  —  Ctrl+C stops it"
+                )
             )
 
         Server(
