@@ -159,13 +159,9 @@ def main() -> None:
     ours = len(ticks) / ours_seconds
     baseline = len(ticks) / baseline_seconds
     counts = engine.validator.counts
-    dropped = {
-        verdict.value: count for verdict, count in counts.items() if verdict is not Verdict.OK and count
-    }
+    dropped = {verdict.value: count for verdict, count in counts.items() if verdict is not Verdict.OK and count}
     python = sys.version.split()[0]
-    print(
-        f"spread engine: {len(ticks):,} ticks (seed {args.seed}), best of {args.runs} runs, Python {python}"
-    )
+    print(f"spread engine: {len(ticks):,} ticks (seed {args.seed}), best of {args.runs} runs, Python {python}")
     print(f"  ours      {ours:>12,.0f} ticks/s  ({ours_seconds * 1e3:,.1f} ms; {1e9 / ours:,.0f} ns/tick)")
     print(f"  baseline  {baseline:>12,.0f} ticks/s  ({baseline_seconds * 1e3:,.1f} ms; raw edges only)")
     print(f"  ratio     {ours / baseline:.3f}")

@@ -294,6 +294,10 @@ class MarketPipeline:
             mono = time.monotonic()
             at = now_ms()
             for runtime in self.runtimes:
+                silenced = runtime.engine.check_fresh(at)
+                if silenced is not None:
+                    self.store.add_opportunity(runtime.pair_id, silenced)
+                    runtime.dirty = True
                 if not runtime.dirty and mono - runtime.last_push_mono < 1.0:
                     continue
                 runtime.dirty = False

@@ -96,6 +96,7 @@ class EngineResult(NamedTuple):
 
 
 _ACCEPTED_WITHOUT_SAMPLE = EngineResult(Verdict.OK)
+_CLOSED = EngineResult(Verdict.CLOSED)
 
 
 @dataclass(slots=True)
@@ -145,21 +146,37 @@ class SpreadEngine:
             self.validator.market_closed(self.cfd_source)
         elif is_open and not self.cfd_open:
             self.validator.market_closed(self.cfd_source)
+            self.stats.reset()  # the basis before a gap says little about the basis after it
         self.cfd_open = is_open
         return closed
 
+    def check_fresh(self, now_ms: int) -> Opportunity | None:
+        """End the open opportunity when a leg has gone silent past the staleness limit (no quote arrives to
+        notice it). The runner calls this on a timer; returns the closed opportunity, if any."""
+        if self.tracker.current is None:
+            return None
+        stale_after = self.validator.stale_after_ms
+        perp, cfd = self.perp, self.cfd
+        if perp is None or cfd is None or now_ms - perp.ts_ms > stale_after or now_ms - cfd.ts_ms > stale_after:
+            return self.tracker.interrupt(now_ms)
+        return None
+
     def on_quote(self, quote: Quote, now_ms: int) -> EngineResult:
+        source = quote.source
+        if source == self.cfd_source:
+            if not self.cfd_open:
+                # A quote from a closed market is *closed*, not stale or valid: counted, never priced.
+                self.validator.counts[Verdict.CLOSED] += 1
+                return _CLOSED
+        elif source != self.perp_source:
+            raise ValueError(f"quote from {source!r} does not belong to this pair")
         verdict = self.validator.check(quote, now_ms=now_ms)
         if verdict is not Verdict.OK:
             return EngineResult(verdict)
-        if quote.source == self.perp_source:
+        if source == self.perp_source:
             self.perp = quote
-        elif quote.source == self.cfd_source:
-            if not self.cfd_open:
-                return _ACCEPTED_WITHOUT_SAMPLE
-            self.cfd = quote
         else:
-            raise ValueError(f"quote from {quote.source!r} does not belong to this pair")
+            self.cfd = quote
         perp, cfd = self.perp, self.cfd
         if perp is None or cfd is None:
             return _ACCEPTED_WITHOUT_SAMPLE

@@ -52,6 +52,7 @@ class Verdict(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     OUTLIER = "outlier"
     STALE = "stale"
+    CLOSED = "closed"  # from a market that is closed: not an error, never priced
 
 
 @dataclass(slots=True)
@@ -126,4 +127,5 @@ class QuoteValidator:
             state.pending_count = 0
 
     def dropped(self) -> int:
-        return sum(count for verdict, count in self.counts.items() if verdict is not Verdict.OK)
+        """Quotes refused as invalid (closed-market quotes are not errors and are not counted here)."""
+        return sum(count for verdict, count in self.counts.items() if verdict not in (Verdict.OK, Verdict.CLOSED))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -34,10 +35,8 @@ class Command(BaseCommand):
         tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"{slug.title()} desk"})
         for role in Role:
             username = f"{slug}-{role.value}"
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={"status": UserStatus.ACTIVE, "is_staff": role in (Role.ADMIN, Role.COMPLIANCE)},
-            )
+            # No demo user gets the Django admin: until the admin is tenant-scoped, it is for platform superusers.
+            user, created = User.objects.get_or_create(username=username, defaults={"status": UserStatus.ACTIVE})
             if created or password:
                 user.set_password(password or DEFAULT_PASSWORD)
                 user.status = UserStatus.ACTIVE
@@ -67,7 +66,7 @@ class Command(BaseCommand):
         pair, _ = SourcePair.objects.get_or_create(
             perp_source=perp,
             cfd_source=cfd,
-            defaults={"name": "XAUUSDT / XAUUSD.s (simulated)", "perp_fee_rate": "0.0002"},
+            defaults={"name": "XAUUSDT / XAUUSD.s (simulated)", "perp_fee_rate": Decimal("0.0002")},
         )
         return pair
 

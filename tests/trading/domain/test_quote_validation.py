@@ -33,9 +33,7 @@ BAD_QUOTES = [
     pytest.param(perp_quote("4600.12", "4600.10", T0 + 100), Verdict.CROSSED, id="crossed"),
     pytest.param(cfd_quote("4600.00", "4600.00", T0 + 100), Verdict.LOCKED, id="locked"),
     pytest.param(perp_quote("4600.11", "4600.13", T0 - 1), Verdict.OUT_OF_ORDER, id="out-of-order"),
-    pytest.param(
-        cfd_quote("4600.00", "4600.30", T0 + 100 - 5_001), Verdict.OUT_OF_ORDER, id="older-than-last"
-    ),
+    pytest.param(cfd_quote("4600.00", "4600.30", T0 + 100 - 5_001), Verdict.OUT_OF_ORDER, id="older-than-last"),
     pytest.param(perp_quote("4692.10", "4692.12", T0 + 100), Verdict.OUTLIER, id="outlier-2pct"),
     pytest.param(cfd_quote("4576.00", "4576.30", T0 + 100), Verdict.OUTLIER, id="outlier-0.5pct"),
 ]
@@ -137,9 +135,7 @@ def test_an_invalid_quote_never_produces_a_spread_sample(feed: list[tuple[Quote,
 
 @EXAMPLES
 @given(
-    st.lists(
-        st.tuples(st.sampled_from(["a", "b"]), ANY_INT, ANY_INT, ANY_INT, ANY_INT), min_size=1, max_size=30
-    ),
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), ANY_INT, ANY_INT, ANY_INT, ANY_INT), min_size=1, max_size=30),
     st.integers(0, 10_000),
     st.integers(-(2**40), 2**40),
     st.integers(0, 10),
@@ -147,13 +143,9 @@ def test_an_invalid_quote_never_produces_a_spread_sample(feed: list[tuple[Quote,
 def test_the_validator_never_raises_on_any_integers(
     feed: list[tuple[str, int, int, int, int]], max_jump_bps: int, stale_after_ms: int, confirmations: int
 ) -> None:
-    validator = QuoteValidator(
-        max_jump_bps=max_jump_bps, stale_after_ms=stale_after_ms, confirmations=confirmations
-    )
+    validator = QuoteValidator(max_jump_bps=max_jump_bps, stale_after_ms=stale_after_ms, confirmations=confirmations)
 
-    verdicts = [
-        validator.check(Quote(source, bid, ask, ts), now_ms=now) for source, bid, ask, ts, now in feed
-    ]
+    verdicts = [validator.check(Quote(source, bid, ask, ts), now_ms=now) for source, bid, ask, ts, now in feed]
 
     assert all(isinstance(verdict, Verdict) for verdict in verdicts)
     assert sum(validator.counts.values()) == len(feed)
@@ -227,8 +219,7 @@ def test_a_single_bad_print_does_not_move_the_reference() -> None:
     back = engine.on_quote(cfd_quote("4599.95", "4600.25", T0 + 200), now_ms=T0 + 200)
     # The earlier bad print must not count towards confirming a later jump to the same level.
     again = [
-        engine.on_quote(cfd_quote("4692.00", "4692.35", T0 + ts), now_ms=T0 + ts).verdict
-        for ts in (300, 400, 500)
+        engine.on_quote(cfd_quote("4692.00", "4692.35", T0 + ts), now_ms=T0 + ts).verdict for ts in (300, 400, 500)
     ]
 
     assert bad.verdict is Verdict.OUTLIER

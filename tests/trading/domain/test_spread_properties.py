@@ -52,9 +52,7 @@ def edges_of(book: Book, rate: Decimal) -> Edges:
 
 
 def net_of(book: Book, costs: CostModel, rate: Decimal) -> Edges:
-    return net_edges(
-        edges_of(book, rate), costs, perp_mid=book.perp_mid, cfd_mid=book.cfd_mid, usd_per_usdt=rate
-    )
+    return net_edges(edges_of(book, rate), costs, perp_mid=book.perp_mid, cfd_mid=book.cfd_mid, usd_per_usdt=rate)
 
 
 # --- raw edges -----------------------------------------------------------------------------------------
@@ -95,9 +93,7 @@ def test_e_sp_rises_and_e_bp_falls_with_usd_per_usdt(book: Book, rate_a: Decimal
 
 @EXAMPLES
 @given(gold_prices, gold_prices, usd_per_usdt)
-def test_basis_is_the_converted_perp_mid_minus_the_cfd_mid(
-    perp_mid: Decimal, cfd_mid: Decimal, rate: Decimal
-) -> None:
+def test_basis_is_the_converted_perp_mid_minus_the_cfd_mid(perp_mid: Decimal, cfd_mid: Decimal, rate: Decimal) -> None:
     assert basis(perp_mid=perp_mid, cfd_mid=cfd_mid, usd_per_usdt=rate) == perp_mid * rate - cfd_mid
 
 
@@ -167,9 +163,7 @@ def test_net_edges_fall_as_a_fee_or_buffer_rises(
 
 
 @EXAMPLES
-@given(
-    books(), usd_per_usdt, cost_models(holding=decimals("0.01", "240", 2)), decimals("0.00000001", "0.001", 8)
-)
+@given(books(), usd_per_usdt, cost_models(holding=decimals("0.01", "240", 2)), decimals("0.00000001", "0.001", 8))
 def test_net_edges_fall_as_funding_turns_against_the_direction(
     book: Book, rate: Decimal, costs: CostModel, bump: Decimal
 ) -> None:
@@ -189,12 +183,8 @@ def test_net_edges_fall_as_the_held_cfd_sides_swap_gets_more_negative(
 ) -> None:
     before = net_of(book, costs, rate)
     # sell_perp holds the CFD long, buy_perp holds it short: each direction pays only its own side's swap.
-    long_worse = net_of(
-        book, replace(costs, swap_long_per_oz_night=costs.swap_long_per_oz_night - bump), rate
-    )
-    short_worse = net_of(
-        book, replace(costs, swap_short_per_oz_night=costs.swap_short_per_oz_night - bump), rate
-    )
+    long_worse = net_of(book, replace(costs, swap_long_per_oz_night=costs.swap_long_per_oz_night - bump), rate)
+    short_worse = net_of(book, replace(costs, swap_short_per_oz_night=costs.swap_short_per_oz_night - bump), rate)
 
     assert long_worse.buy_perp == before.buy_perp
     assert short_worse.sell_perp == before.sell_perp
@@ -217,9 +207,7 @@ def test_net_edges_fall_as_the_held_cfd_sides_swap_gets_more_negative(
 def test_carry_sign_follows_the_direction_and_the_funding_sign(
     mark: Decimal, rate: Decimal, funding: Decimal, hours: Decimal, interval: Decimal
 ) -> None:
-    paying_longs = CostModel(
-        expected_holding_hours=hours, funding_rate=funding, funding_interval_hours=interval
-    )
+    paying_longs = CostModel(expected_holding_hours=hours, funding_rate=funding, funding_interval_hours=interval)
     paying_shorts = replace(paying_longs, funding_rate=-funding)
 
     def carry(costs: CostModel, direction: Direction) -> Decimal:
@@ -238,9 +226,7 @@ def test_carry_sign_follows_the_direction_and_the_funding_sign(
 def test_there_is_no_carry_without_a_holding_time(
     mark: Decimal, rate: Decimal, funding: Decimal, swap_long: Decimal, swap_short: Decimal
 ) -> None:
-    costs = CostModel(
-        funding_rate=funding, swap_long_per_oz_night=swap_long, swap_short_per_oz_night=swap_short
-    )
+    costs = CostModel(funding_rate=funding, swap_long_per_oz_night=swap_long, swap_short_per_oz_night=swap_short)
 
     for direction in Direction:
         assert expected_carry(costs, direction, perp_mark=mark, usd_per_usdt=rate) == 0

@@ -65,9 +65,7 @@ def test_mean_and_std_are_those_of_the_last_window_of_completed_bucket_means(
         assert stats.std is None
     else:
         assert stats.std is not None
-        assert math.isclose(
-            stats.std**2, statistics.variance(completed), abs_tol=variance_tolerance(completed)
-        )
+        assert math.isclose(stats.std**2, statistics.variance(completed), abs_tol=variance_tolerance(completed))
 
 
 @EXAMPLES

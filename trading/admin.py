@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from .models import CalendarException, Instrument, PairAccess, QuoteSource, SessionCalendar, SourcePair
+
+
+class CalendarExceptionInline(admin.TabularInline):
+    model = CalendarException
+    extra = 0
+
+
+@admin.register(SessionCalendar)
+class SessionCalendarAdmin(admin.ModelAdmin):
+    list_display = ("name", "server_time", "always_open")
+    inlines = [CalendarExceptionInline]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "venue", "kind", "quote_currency", "contract_size", "tick_size", "quantity_step")
+    list_filter = ("venue", "kind")
+
+
+@admin.register(QuoteSource)
+class QuoteSourceAdmin(admin.ModelAdmin):
+    list_display = ("label", "key", "venue", "endpoint", "instrument")
+    list_filter = ("venue",)
+
+
+class PairAccessInline(admin.TabularInline):
+    model = PairAccess
+    extra = 0
+
+
+@admin.register(SourcePair)
+class SourcePairAdmin(admin.ModelAdmin):
+    list_display = ("name", "perp_source", "cfd_source", "entry_threshold", "exit_threshold", "rate_source", "enabled")
+    list_filter = ("enabled", "rate_source")
+    inlines = [PairAccessInline]
