@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .fixed import COEFF_SHIFT, EDGE_SCALE, RATE_SCALE, coefficient, edge_decimal, rate_decimal, rate_units
 from .opportunities import Opportunity, OpportunityTracker
-from .quotes import Quote, QuoteValidator, Verdict
+from .quotes import VERDICT_OK, Quote, QuoteValidator, Verdict
 from .spread import HOURS_PER_NIGHT, TWO, CostModel, Edges
 from .stats import RollingStats
 
@@ -171,7 +171,7 @@ class SpreadEngine:
         elif source != self.perp_source:
             raise ValueError(f"quote from {source!r} does not belong to this pair")
         verdict = self.validator.check(quote, now_ms=now_ms)
-        if verdict is not Verdict.OK:
+        if verdict is not VERDICT_OK:
             return EngineResult(verdict)
         if source == self.perp_source:
             self.perp = quote

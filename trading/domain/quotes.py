@@ -55,6 +55,10 @@ class Verdict(StrEnum):
     CLOSED = "closed"  # from a market that is closed: not an error, never priced
 
 
+# Module constants: an Enum member looked up on its class costs more than the check itself on the tick path.
+VERDICT_OK = Verdict.OK
+
+
 @dataclass(slots=True)
 class _SourceState:
     last_ts_ms: int | None = None
@@ -116,7 +120,7 @@ class QuoteValidator:
         state.pending_count = 0
         state.reference = level
         state.last_ts_ms = quote.ts_ms
-        return Verdict.OK
+        return VERDICT_OK
 
     def market_closed(self, source: str) -> None:
         """Forget the price reference of `source` after a closed session (its reopen gap is no outlier)."""
