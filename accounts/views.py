@@ -25,7 +25,7 @@ def _back(request: HttpRequest) -> str:
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
     """Save the language on the user (when signed in) and in the `django_language` cookie."""
-    language = request.POST.get("language", "")
+    language = request.POST.get("language", "").lower()  # `zh-Hans` is `zh-hans`
     if language not in dict(settings.LANGUAGES):
         return HttpResponseBadRequest(_("Unknown language."))
     response = HttpResponseRedirect(_back(request))
@@ -55,7 +55,9 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
         tenant_id = int(request.POST.get("tenant", ""))
     except ValueError:
         return HttpResponseBadRequest(_("Choose a tenant."))
-    membership = Membership.objects.filter(user=request.user, tenant_id=tenant_id).select_related("tenant").first()
+    # `tenant__pk` (not `tenant_id`) goes through the primary key's lookup, which turns an id beyond the column's
+    # range into "no such row" instead of an overflow error on SQLite.
+    membership = Membership.objects.filter(user=request.user, tenant__pk=tenant_id).select_related("tenant").first()
     if membership is None:
         return HttpResponse(_("No such tenant."), status=404)
     request.session[SESSION_KEY] = membership.tenant_id

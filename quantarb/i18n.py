@@ -15,7 +15,8 @@ def language_for(user: Any, cookies: dict[str, str], accept_language: str) -> st
     saved = getattr(user, "language", "") if getattr(user, "is_authenticated", False) else ""
     if saved in supported:
         return saved
-    cookie = cookies.get(settings.LANGUAGE_COOKIE_NAME, "")
+    # Language codes are case-insensitive (`zh-Hans` is `zh-hans`); Django's lookup is not.
+    cookie = cookies.get(settings.LANGUAGE_COOKIE_NAME, "").lower()
     if cookie:
         try:
             return translation.get_supported_language_variant(cookie)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,8 +51,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 # --- personas ----------------------------------------------------------------------------------------------
 @dataclass
 class Persona:
-    user: object
-    tenant: object
+    user: Any
+    tenant: Any
     role: str
     password: str = "correct horse battery staple 1"
 
@@ -81,7 +82,7 @@ def charlie(db: None) -> Persona:
 
 
 @pytest.fixture
-def sim_pair(db: None) -> object:
+def sim_pair(db: None) -> Any:
     """The simulated XAUUSDT / XAUUSD.s pair (reference instruments come from the data migration)."""
     from accounts.management.commands.seed_demo import Command
 
@@ -89,7 +90,7 @@ def sim_pair(db: None) -> object:
 
 
 @pytest.fixture
-def alpha_pair(alice: Persona, sim_pair: object) -> object:
+def alpha_pair(alice: Persona, sim_pair: Any) -> Any:
     from trading.models import PairAccess
 
     PairAccess.objects.create(tenant=alice.tenant, pair=sim_pair)
@@ -107,6 +108,23 @@ def frozen_clock() -> Iterator[object]:
     previous = clock.set_clock(pinned)
     yield pinned
     clock.set_clock(previous)
+
+
+@pytest.fixture
+def thread_connections_closed() -> Iterator[None]:
+    """After the test, close the database connections its async code opened in worker threads.
+
+    Channels' `database_sync_to_async` and `sync_to_async` run in threads that outlive the test; PostgreSQL
+    refuses to drop the test database while their sessions remain.
+    """
+    yield
+    import gc
+
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    gc.collect()  # connections of executor threads that have ended
 
 
 # --- a running embedded platform (separate process) ----------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -99,7 +99,7 @@ class MarketStore:
                         RateTick(source=s, usd_per_usdt=r, ts=ms_to_datetime(t)) for s, r, t in rates
                     )
                     self._write_opportunities(opportunities)
-                    self._write_candles(samples)
+                    candles = self._write_candles(samples)
             except Exception as exc:  # the database is down or refusing: keep the rows, report, retry later
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("market store flush failed, %d rows buffered: %s", self.pending(), self.last_error)
@@ -113,6 +113,7 @@ class MarketStore:
             ):
                 for _ in range(min(len(taken), len(buffer))):
                     buffer.popleft()
+            self._candles = candles
             count = len(quotes) + len(samples) + len(rates) + len(opportunities)
             self.written += count
             self.last_error = ""
@@ -140,9 +141,7 @@ class MarketStore:
             table = QuoteTick._meta.db_table
             with (
                 connection.cursor() as cursor,
-                cursor.copy(
-                    f"COPY {table} (source_id, ts, bid, ask, received_at) FROM STDIN"
-                ) as copy,
+                cursor.copy(f"COPY {table} (source_id, ts, bid, ask, received_at) FROM STDIN") as copy,
             ):
                 for source_id, q, received_ms in rows:
                     copy.write_row(
@@ -212,9 +211,7 @@ class MarketStore:
             table = SpreadSample._meta.db_table
             with (
                 connection.cursor() as cursor,
-                cursor.copy(
-                    f"COPY {table} ({', '.join(self._SAMPLE_COLUMNS)}) FROM STDIN"
-                ) as copy,
+                cursor.copy(f"COPY {table} ({', '.join(self._SAMPLE_COLUMNS)}) FROM STDIN") as copy,
             ):
                 for pair_id, s in rows:
                     copy.write_row(self._sample_row(pair_id, s))
@@ -238,28 +235,36 @@ class MarketStore:
                 },
             )
 
-    def _write_candles(self, rows: list[tuple[int, Sample]]) -> None:
-        touched: dict[tuple[int, str], _Candle] = {}
+    def _write_candles(self, rows: list[tuple[int, Sample]]) -> dict[tuple[int, str], _Candle]:
+        """Roll the candles forward over `rows` and write every candle they touched (a batch may span several).
+
+        Works on copies and returns the open candles: the caller keeps them only once the transaction commits,
+        so a failed flush that is retried does not count its samples twice.
+        """
+        current = {key: replace(candle) for key, candle in self._candles.items()}
+        touched: dict[tuple[int, str, datetime], _Candle] = {}
         for pair_id, s in rows:
             value = edge_decimal(s.basis)
             best = edge_decimal(max(s.net_sell_perp, s.net_buy_perp))
             for interval, seconds in CANDLE_SECONDS.items():
                 start = ms_to_datetime(s.ts_ms // (seconds * 1000) * seconds * 1000)
                 key = (pair_id, interval)
-                candle = self._candles.get(key)
+                candle = current.get(key)
                 if candle is None or candle.start != start:
-                    candle = self._load_candle(pair_id, interval, start) or _Candle(
-                        start, value, value, value, value, best
+                    candle = (
+                        touched.get((pair_id, interval, start))
+                        or self._load_candle(pair_id, interval, start)
+                        or _Candle(start, value, value, value, value, best)
                     )
-                    self._candles[key] = candle
+                    current[key] = candle
                 candle.high = max(candle.high, value)
                 candle.low = min(candle.low, value)
                 candle.close = value
                 candle.best_net_edge = max(candle.best_net_edge, best)
                 candle.samples += 1
-                touched[key] = candle
+                touched[(pair_id, interval, start)] = candle
         if not touched:
-            return
+            return current
         BasisCandle.objects.bulk_create(
             [
                 BasisCandle(
@@ -273,12 +278,13 @@ class MarketStore:
                     best_net_edge=c.best_net_edge,
                     samples=c.samples,
                 )
-                for (pair_id, interval), c in touched.items()
+                for (pair_id, interval, _start), c in touched.items()
             ],
             update_conflicts=True,
             unique_fields=["pair", "interval", "start"],
             update_fields=["high", "low", "close", "best_net_edge", "samples"],
         )
+        return current
 
     @staticmethod
     def _load_candle(pair_id: int, interval: str, start: datetime) -> _Candle | None:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from quantarb import clock
 from trading.choices import CandleInterval, Direction
 from trading.models import BasisCandle, Opportunity, QuoteTick, SpreadSample
 
 MAX_CANDLE_RANGE_DAYS = {"1m": 7, "5m": 35, "1h": 400}
+DEFAULT_CANDLE_RANGE = timedelta(hours=24)
 
 
 class QuoteSerializer(serializers.ModelSerializer[QuoteTick]):
@@ -96,8 +99,13 @@ class CandleParams(RangeParams):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         since, until = attrs.get("since"), attrs.get("until")
+        end = until or clock.now()  # an open range ends now: it is bounded like any other
+        if since is None:
+            if end - datetime.min.replace(tzinfo=UTC) < DEFAULT_CANDLE_RANGE:
+                raise serializers.ValidationError({"until": [_("'until' is before the first candle.")]})
+            since = attrs["since"] = end - DEFAULT_CANDLE_RANGE
         limit = MAX_CANDLE_RANGE_DAYS[attrs["interval"]]
-        if since and until and (until - since).days > limit:
+        if (end - since).days > limit:
             raise serializers.ValidationError(
                 {
                     "since": [

@@ -5,7 +5,6 @@ A pair or source outside the caller's tenant answers 404, exactly as one that do
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,7 +14,6 @@ from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
-from quantarb import clock
 from trading import selectors
 
 from .serializers import (
@@ -73,7 +71,7 @@ class LatestSpreadList(TenantScopedList):
 
 
 class CandleList(TenantScopedList):
-    """Basis candles of one pair, oldest first. Default range: the last 24 hours."""
+    """Basis candles of one pair, oldest first. Default range: the 24 hours before `until` (default: now)."""
 
     serializer_class = CandleSerializer
     params_class = CandleParams
@@ -87,9 +85,9 @@ class CandleList(TenantScopedList):
         tenant = self.tenant()
         if selectors.pair_for(tenant=tenant, pair_id=p["pair"]) is None:
             raise Http404
-        until = p.get("until")
-        since = p.get("since") or (until or clock.now()) - timedelta(hours=24)
-        return selectors.candles_for(tenant=tenant, pair_id=p["pair"], interval=p["interval"], since=since, until=until)
+        return selectors.candles_for(
+            tenant=tenant, pair_id=p["pair"], interval=p["interval"], since=p["since"], until=p.get("until")
+        )
 
 
 class OpportunityList(TenantScopedList):

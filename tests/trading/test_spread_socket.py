@@ -1,0 +1,231 @@
+"""WebSocket /ws/spreads/ through the real ASGI application (origin check, session auth, routing).
+
+Permission is decided at the handshake; a member gets the tenant's pairs from the first moment, coalesced
+to the latest state when updates outrun the socket. Updates are sent the way the pipeline sends them:
+`quantarb.live.group_send` to `quantarb.events.pair_group(pair_id)` with a real `PairRuntime.state()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from accounts.choices import UserStatus
+from accounts.models import User
+from quantarb.asgi import application
+from quantarb.events import pair_group
+from quantarb.live import group_send
+from trading import consumers
+from trading.domain.quotes import Quote
+from trading.pipeline import MarketPipeline, load_runtimes, now_ms
+from trading.venues.base import RateObservation
+
+# Sockets run the consumer's database work in other threads: the data must be committed to be seen.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("thread_connections_closed"),
+]
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+Headers = list[tuple[bytes, bytes]]
+
+
+def headers_for(user: Any, origin: tuple[bytes, bytes] | None = ORIGIN) -> Headers:
+    client = Client()
+    client.force_login(user)
+    cookie = (b"cookie", f"sessionid={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
+    return [cookie] if origin is None else [origin, cookie]
+
+
+@pytest.fixture
+def alice_headers(alice: Any) -> Headers:
+    return headers_for(alice.user)
+
+
+@pytest.fixture
+def charlie_headers(charlie: Any) -> Headers:
+    return headers_for(charlie.user)
+
+
+@pytest.fixture
+def pair_state(alpha_pair: Any, frozen_clock: Any) -> Callable[[int], dict[str, Any]]:
+    """`state(at_ms)` of alpha's pair as the pipeline pushes it, after one priced tick."""
+    [runtime] = load_runtimes(seed=settings.QUANTARB_SIM_SEED, demo_calendar=False)
+    pipeline = MarketPipeline()
+    ts = now_ms()
+    pipeline.handle(runtime, RateObservation(Decimal("0.999600"), ts))
+    pipeline.handle(runtime, Quote.of("simulated-perp-xauusdt", "4602.60", "4602.62", ts))
+    pipeline.handle(runtime, Quote.of("simulated-cfd-xauusd-s", "4600.10", "4600.35", ts))
+    assert runtime.last_sample is not None
+    return runtime.state
+
+
+def update(state: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "spread.update", "pair_id": state["pair_id"], "state": state}
+
+
+async def open_socket(headers: Headers) -> tuple[WebsocketCommunicator, bool]:
+    socket = WebsocketCommunicator(application, "/ws/spreads/", headers=headers)
+    connected, _ = await socket.connect(timeout=3)
+    return socket, connected
+
+
+async def drain(socket: WebsocketCommunicator, quiet_s: float = 0.4) -> list[dict[str, Any]]:
+    frames = []
+    while not await socket.receive_nothing(timeout=quiet_s):
+        frames.append(await socket.receive_json_from())
+    return frames
+
+
+# --- the handshake ------------------------------------------------------------------------------------------
+async def test_an_anonymous_socket_is_refused_at_the_handshake(alpha_pair: Any) -> None:
+    socket, connected = await open_socket([ORIGIN])
+
+    assert not connected
+    assert await socket.receive_nothing(timeout=0.2)  # not even a hello
+
+
+@pytest.mark.parametrize("origin", [(b"origin", b"https://evil.example"), None], ids=["foreign", "missing"])
+async def test_a_foreign_or_missing_origin_is_refused(alice: Any, alpha_pair: Any, origin: Any) -> None:
+    headers = await sync_to_async(headers_for)(alice.user, origin)
+
+    socket, connected = await open_socket(headers)
+
+    assert not connected
+    assert await socket.receive_nothing(timeout=0.2)
+
+
+async def test_a_user_without_a_tenant_is_refused(alpha_pair: Any) -> None:
+    def loner_headers() -> Headers:
+        return headers_for(User.objects.create_user(username="dave", password="correct horse battery staple 1"))
+
+    socket, connected = await open_socket(await sync_to_async(loner_headers)())
+
+    assert not connected
+    assert await socket.receive_nothing(timeout=0.2)
+
+
+async def test_a_suspended_member_is_refused(bob: Any, alpha_pair: Any) -> None:
+    def suspended_headers() -> Headers:
+        headers = headers_for(bob.user)
+        User.objects.filter(pk=bob.user.pk).update(status=UserStatus.SUSPENDED)
+        return headers
+
+    socket, connected = await open_socket(await sync_to_async(suspended_headers)())
+
+    assert not connected
+    assert await socket.receive_nothing(timeout=0.2)
+
+
+# --- updates ------------------------------------------------------------------------------------------------
+async def test_a_member_receives_updates_as_soon_as_connected(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]]
+) -> None:
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    hello = await socket.receive_json_from(timeout=2)
+    state = pair_state(now_ms())
+
+    # No subscribe message: being a member of the tenant is enough.
+    assert await group_send(pair_group(alpha_pair.pk), update(state))
+    frame = await socket.receive_json_from(timeout=2)
+
+    assert (hello["type"], hello["pairs"]) == ("hello", [alpha_pair.pk])
+    assert (frame["type"], frame["pair_id"]) == ("spread", alpha_pair.pk)
+    assert set(frame["html"]) == {f"venues-{alpha_pair.pk}", f"edges-{alpha_pair.pk}"}
+    assert "4602.60" in frame["html"][f"venues-{alpha_pair.pk}"]
+    assert frame["state"]["at_ms"] == state["at_ms"]
+    assert frame["state"]["session"]["state"] == "open"
+    assert frame["point"]["basis"] == float(state["sample"]["basis"])
+    await socket.disconnect()
+
+
+async def test_another_tenant_never_receives_the_pairs_updates(
+    charlie_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]]
+) -> None:
+    socket, connected = await open_socket(charlie_headers)
+    assert connected
+    hello = await socket.receive_json_from(timeout=2)
+
+    await socket.send_json_to({"type": "subscribe", "pair_id": alpha_pair.pk})  # asking does not help
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
+
+    assert hello["pairs"] == []
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+async def test_a_burst_is_coalesced_to_the_latest_state(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]]
+) -> None:
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+    start = now_ms()
+
+    for n in range(50):  # the client reads nothing meanwhile
+        assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
+    frames = await drain(socket)
+
+    spreads = [frame for frame in frames if frame["type"] == "spread"]
+    assert 1 <= len(spreads) <= 10  # far fewer frames than updates
+    assert spreads[-1]["state"]["at_ms"] == start + 49
+    await socket.disconnect()
+
+
+async def test_an_idle_socket_gets_heartbeats(
+    alice_headers: Headers, alpha_pair: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 0.1)
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+
+    frame = await socket.receive_json_from(timeout=2)
+
+    assert frame["type"] == "heartbeat"
+    assert isinstance(frame["ts_ms"], int)
+    await socket.disconnect()
+
+
+async def test_a_ping_gets_a_pong(alice_headers: Headers, alpha_pair: Any) -> None:
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+
+    await socket.send_json_to({"type": "ping"})
+
+    assert (await socket.receive_json_from(timeout=2))["type"] == "pong"
+    await socket.disconnect()
+
+
+async def test_the_running_pipeline_pushes_the_simulated_market_to_the_socket(
+    alice_headers: Headers, alpha_pair: Any
+) -> None:
+    """The whole path on the real clock: simulated feed → engine → push loop → channel layer → this socket."""
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+    pipeline = MarketPipeline(seed=1, demo_calendar=True, push_hz=20, flush_every_s=0.2)
+    running = asyncio.create_task(pipeline.run())
+    try:
+        frame = await socket.receive_json_from(timeout=5)
+        while frame["type"] != "spread" or frame["point"] is None:
+            frame = await socket.receive_json_from(timeout=5)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    assert frame["pair_id"] == alpha_pair.pk
+    assert frame["state"]["session"]["demo"] is True
+    assert pipeline.pushes >= 1
+    assert pipeline.push_failures == 0
+    await socket.disconnect()
