@@ -179,6 +179,7 @@ def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
             cfd_source=cfd.key,
             costs=pair.cost_model(),
             entry_threshold=pair.entry_threshold,
+            exit_threshold=pair.exit_threshold,
             validator=QuoteValidator(stale_after_ms=int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000)),
         )
         if pair.rate_source == RateSource.FIXED:

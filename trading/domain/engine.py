@@ -108,6 +108,7 @@ class SpreadEngine:
     cfd_source: str
     costs: CostModel
     entry_threshold: Decimal
+    exit_threshold: Decimal | None = None
     validator: QuoteValidator = field(default_factory=QuoteValidator)
     stats_window: int = 300
     stats_bucket_ms: int = 1_000
@@ -121,14 +122,18 @@ class SpreadEngine:
 
     def __post_init__(self) -> None:
         self.stats = RollingStats(self.stats_window, self.stats_bucket_ms)
-        self.tracker = OpportunityTracker(int(self.entry_threshold * EDGE_SCALE))
+        exit_threshold = self.entry_threshold if self.exit_threshold is None else self.exit_threshold
+        self.tracker = OpportunityTracker(int(self.entry_threshold * EDGE_SCALE), int(exit_threshold * EDGE_SCALE))
         self.coefficients = CostCoefficients.of(self.costs)
 
-    def set_costs(self, costs: CostModel, entry_threshold: Decimal) -> None:
+    def set_costs(self, costs: CostModel, entry_threshold: Decimal, exit_threshold: Decimal | None = None) -> None:
+        """Reprice with new costs and thresholds (the open opportunity, if any, carries on)."""
         self.costs = costs
         self.entry_threshold = entry_threshold
+        self.exit_threshold = exit_threshold
         self.coefficients = CostCoefficients.of(costs)
         self.tracker.entry_threshold = int(entry_threshold * EDGE_SCALE)
+        self.tracker.exit_threshold = int((entry_threshold if exit_threshold is None else exit_threshold) * EDGE_SCALE)
 
     def set_rate(self, usd_per_usdt: Decimal) -> None:
         if usd_per_usdt <= 0:

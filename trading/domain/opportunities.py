@@ -33,11 +33,19 @@ class Opportunity:
 @dataclass(slots=True)
 class OpportunityTracker:
     """Opens an opportunity when a net edge reaches `entry_threshold`, follows its peak, and closes it when the
-    edge falls back below the threshold or pricing stops (`interrupt`). At most one is open at a time: on a
-    valid book both edges cannot be positive together."""
+    edge falls below `exit_threshold` (default: the entry threshold) or pricing stops (`interrupt`). The gap
+    between the two keeps an edge that hovers at the entry level from opening and closing on every tick.
+    At most one is open at a time: on a valid book both edges cannot be positive together."""
 
     entry_threshold: int
+    exit_threshold: int | None = None
     current: Opportunity | None = None
+
+    def __post_init__(self) -> None:
+        if self.exit_threshold is None:
+            self.exit_threshold = self.entry_threshold
+        elif self.exit_threshold > self.entry_threshold:
+            raise ValueError("the exit threshold cannot be above the entry threshold")
 
     def update(
         self, ts_ms: int, net_sell_perp: int, net_buy_perp: int
@@ -47,7 +55,7 @@ class OpportunityTracker:
         closed = None
         if current is not None:
             edge = net_sell_perp if current.direction is Direction.SELL_PERP else net_buy_perp
-            if edge >= self.entry_threshold:
+            if edge >= self.exit_threshold:  # type: ignore[operator]
                 if edge > current.peak_net_edge:
                     current.peak_net_edge = edge
                     current.peak_ms = ts_ms

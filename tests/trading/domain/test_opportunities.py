@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,3 +198,21 @@ def test_a_repeated_close_does_not_end_anything_twice() -> None:
     engine.set_cfd_open(False, T0 + 200)
 
     assert engine.set_cfd_open(False, T0 + 300) is None
+
+
+def test_it_keeps_an_opportunity_open_between_the_exit_and_entry_thresholds() -> None:
+    # Hysteresis: an edge hovering just under the entry level must not open and close on every tick.
+    tracker = OpportunityTracker(entry_threshold=100, exit_threshold=40)
+    opened, _ = tracker.update(1, 120, -500)
+
+    held = tracker.update(2, 60, -500)
+    _, closed = tracker.update(3, 39, -500)
+
+    assert opened is not None
+    assert held == (None, None)
+    assert closed is opened and closed.ended_ms == 3
+
+
+def test_it_refuses_an_exit_threshold_above_the_entry_threshold() -> None:
+    with pytest.raises(ValueError, match="exit threshold"):
+        OpportunityTracker(entry_threshold=10, exit_threshold=11)
