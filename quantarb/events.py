@@ -13,5 +13,16 @@ class SpreadUpdate(TypedDict):
     state: dict[str, Any]
 
 
+class AccessChanged(TypedDict):
+    """A user's memberships, roles or status changed: their open sockets re-check what they may see."""
+
+    type: Literal["access.changed"]
+    user_id: int
+
+
 def pair_group(pair_id: int) -> str:
     return f"pair.{pair_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"

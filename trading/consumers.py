@@ -18,7 +18,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from quantarb.events import SpreadUpdate, pair_group
+from quantarb.events import AccessChanged, SpreadUpdate, pair_group, user_group
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
 
@@ -73,11 +73,20 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.pending: dict[int, dict[str, Any]] = {}
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
+        self.user_group = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         for pair_id in self.pair_ids:
             await self.channel_layer.group_add(pair_group(pair_id), self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "pairs": self.pair_ids, "ts_ms": int(time.time() * 1000)})
         self.sender = asyncio.create_task(self._send_loop())
+
+    def _current_membership(self) -> Any:
+        """The membership as the database has it now (status and roles may have changed since connect)."""
+        from accounts.models import User
+
+        user = User.objects.filter(pk=self.scope["user"].pk).first()
+        return active_membership(user, self.scope.get("session"))
 
     @staticmethod
     def _pair_ids(tenant: Any) -> list[int]:
@@ -93,6 +102,22 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await sender
         for pair_id in getattr(self, "pair_ids", []):
             await self.channel_layer.group_discard(pair_group(pair_id), self.channel_name)
+        if hasattr(self, "user_group"):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def access_changed(self, message: AccessChanged) -> None:
+        """Re-check access: close the socket when the user lost it, drop the pairs no longer granted."""
+        membership = await database_sync_to_async(self._current_membership)()
+        if membership is None:
+            await self.close(code=4403)
+            return
+        allowed = await database_sync_to_async(self._pair_ids)(membership.tenant)
+        for pair_id in set(self.pair_ids) - set(allowed):
+            await self.channel_layer.group_discard(pair_group(pair_id), self.channel_name)
+            self.pending.pop(pair_id, None)
+        for pair_id in set(allowed) - set(self.pair_ids):
+            await self.channel_layer.group_add(pair_group(pair_id), self.channel_name)
+        self.pair_ids = allowed
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

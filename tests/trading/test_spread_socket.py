@@ -51,6 +51,11 @@ def alice_headers(alice: Any) -> Headers:
 
 
 @pytest.fixture
+def bob_headers(bob: Any) -> Headers:
+    return headers_for(bob.user)
+
+
+@pytest.fixture
 def charlie_headers(charlie: Any) -> Headers:
     return headers_for(charlie.user)
 
@@ -228,4 +233,47 @@ async def test_the_running_pipeline_pushes_the_simulated_market_to_the_socket(
     assert frame["state"]["session"]["demo"] is True
     assert pipeline.pushes >= 1
     assert pipeline.push_failures == 0
+    await socket.disconnect()
+
+
+# --- access changes -----------------------------------------------------------------------------------------
+async def test_a_socket_closes_when_its_user_loses_the_tenant(bob: Any, bob_headers: Headers, alpha_pair: Any) -> None:
+    from accounts.models import Membership
+    from accounts.services import access_changed
+
+    socket, connected = await open_socket(bob_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)
+
+    def revoke() -> None:
+        Membership.objects.filter(user=bob.user).delete()
+        access_changed(user_ids=[bob.user.pk])  # outside a transaction: sent at once
+
+    await sync_to_async(revoke)()
+    closed = await socket.receive_output(timeout=3)
+
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_socket_stops_receiving_a_pair_revoked_from_its_tenant(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]]
+) -> None:
+    from accounts.services import access_changed
+    from trading.models import PairAccess
+
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)
+    state = pair_state(now_ms())
+
+    def revoke() -> None:
+        PairAccess.objects.filter(pair=alpha_pair).delete()
+        access_changed(user_ids=[User.objects.get(username="alice").pk])
+
+    await sync_to_async(revoke)()
+    await asyncio.sleep(0.3)  # let the control message be handled before the next update
+    assert await group_send(pair_group(alpha_pair.pk), update(state))
+
+    # The socket stays open (alice is still a member) but alpha's pair is no longer hers to watch.
+    assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()
