@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -28,6 +29,14 @@ from trading.domain.quotes import Quote
 from .models import BasisCandle, Heartbeat, Opportunity, QuoteTick, RateTick, SpreadSample
 
 log = logging.getLogger(__name__)
+
+
+def _take(buffer: deque) -> list[Any]:  # type: ignore[type-arg]
+    """Remove and return what `buffer` holds now (rows appended meanwhile stay for the next flush)."""
+    rows = []
+    for _ in range(len(buffer)):
+        rows.append(buffer.popleft())
+    return rows
 
 
 def ms_to_datetime(ts_ms: int) -> datetime:
@@ -86,8 +95,10 @@ class MarketStore:
     def flush(self) -> int:
         """Write everything buffered; on failure the rows stay buffered (bounded) and the error is kept."""
         with self._lock:
-            quotes, samples = list(self.quotes), list(self.samples)
-            rates, opportunities = list(self.rates), list(self.opportunities)
+            # Take rows off the left while the event loop appends on the right (each deque operation is
+            # atomic; iterating a deque that another thread appends to is not).
+            quotes, samples = _take(self.quotes), _take(self.samples)
+            rates, opportunities = _take(self.rates), _take(self.opportunities)
             if not (quotes or samples or rates or opportunities):
                 self._beat(0)
                 return 0
@@ -102,17 +113,13 @@ class MarketStore:
                     candles = self._write_candles(samples)
             except Exception as exc:  # the database is down or refusing: keep the rows, report, retry later
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                self._put_back(self.quotes, quotes, bounded=True)
+                self._put_back(self.samples, samples, bounded=True)
+                self._put_back(self.rates, rates, bounded=True)
+                self._put_back(self.opportunities, opportunities, bounded=False)
                 log.warning("market store flush failed, %d rows buffered: %s", self.pending(), self.last_error)
                 connection.close()
                 return 0
-            for buffer, taken in (
-                (self.quotes, quotes),
-                (self.samples, samples),
-                (self.rates, rates),
-                (self.opportunities, opportunities),
-            ):
-                for _ in range(min(len(taken), len(buffer))):
-                    buffer.popleft()
             self._candles = candles
             count = len(quotes) + len(samples) + len(rates) + len(opportunities)
             self.written += count
@@ -120,6 +127,13 @@ class MarketStore:
             self.last_flush_ok = clock.now()
             self._beat(count)
             return count
+
+    def _put_back(self, buffer: deque, rows: list[Any], *, bounded: bool) -> None:  # type: ignore[type-arg]
+        """Return unwritten rows to the front, oldest first; beyond capacity the oldest are lost and counted."""
+        buffer.extendleft(reversed(rows))
+        while bounded and len(buffer) > self.capacity:
+            buffer.popleft()
+            self.lost += 1
 
     def _beat(self, count: int) -> None:
         try:

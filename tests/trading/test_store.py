@@ -246,3 +246,34 @@ def test_on_postgresql_quotes_and_samples_are_copied_not_inserted(
     assert [row.net_buy_perp for row in rows] == [s.net_usd.buy_perp for s in tape.samples]
     assert [row.basis_mean for row in rows] == [s.basis_mean for s in tape.samples]
     assert all(row.usd_per_usdt == Decimal("0.999600") for row in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("thread_connections_closed")
+def test_rows_appended_while_a_flush_runs_are_neither_lost_nor_written_twice(alpha_pair: Any) -> None:
+    import threading
+
+    from trading.domain.quotes import Quote
+
+    store = MarketStore()
+    source_id = alpha_pair.perp_source_id
+    base_ms = int(T0.timestamp() * 1000)
+    appended = 20_000
+    done = threading.Event()
+
+    def tick_path() -> None:
+        # The event loop's side: appends without ever waiting for the writer.
+        for i in range(appended):
+            store.add_quote(source_id, Quote("p", 460_000_000_000 + i, 460_000_100_000 + i, base_ms + i), base_ms + i)
+        done.set()
+
+    writer = threading.Thread(target=tick_path)
+    writer.start()
+    while not done.is_set():
+        store.flush()
+    writer.join()
+    store.flush()
+
+    assert store.pending() == 0
+    assert QuoteTick.objects.count() == appended
+    assert QuoteTick.objects.values("ts").distinct().count() == appended
