@@ -20,6 +20,16 @@ class AccessChanged(TypedDict):
     user_id: int
 
 
+def group_of(message: dict[str, Any]) -> str:
+    """The group a message was sent to, from its own fields (a channel-layer message does not say)."""
+    kind = message.get("type")
+    if kind == "spread.update":
+        return pair_group(message["pair_id"])
+    if kind == "access.changed":
+        return user_group(message["user_id"])
+    return ""
+
+
 def pair_group(pair_id: int) -> str:
     return f"pair.{pair_id}"
 

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from quantarb.events import AccessChanged, SpreadUpdate, pair_group, user_group
+from quantarb.events import AccessChanged, pair_group, user_group
+from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
 
@@ -60,6 +61,10 @@ def chart_point(state: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    # No channel-layer channel per socket: the process's fan-out hub receives each update once and hands it
+    # to its sockets (quantarb/fanout.py). An alias that names no configured layer gives the socket none.
+    channel_layer_alias = "quantarb-no-per-socket-layer"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         membership = await database_sync_to_async(active_membership)(user, self.scope.get("session"))
@@ -74,9 +79,8 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
         self.user_group = user_group(user.pk)
-        await self.channel_layer.group_add(self.user_group, self.channel_name)
-        for pair_id in self.pair_ids:
-            await self.channel_layer.group_add(pair_group(pair_id), self.channel_name)
+        self.hub = get_hub()
+        await self.hub.subscribe(self, [self.user_group, *map(pair_group, self.pair_ids)])
         await self.accept()
         await self.send_json({"type": "hello", "pairs": self.pair_ids, "ts_ms": int(time.time() * 1000)})
         self.sender = asyncio.create_task(self._send_loop())
@@ -100,10 +104,17 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
-        for pair_id in getattr(self, "pair_ids", []):
-            await self.channel_layer.group_discard(pair_group(pair_id), self.channel_name)
-        if hasattr(self, "user_group"):
-            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        if hasattr(self, "hub"):
+            await self.hub.unsubscribe(self, [self.user_group, *map(pair_group, self.pair_ids)])
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """From the hub: keep only the latest state per pair (the send loop delivers it when the socket is
+        free); a control message re-checks access."""
+        if message["type"] == "spread.update":
+            self.pending[message["pair_id"]] = message["state"]
+            self.wakeup.set()
+        elif message["type"] == "access.changed":
+            asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
 
     async def access_changed(self, message: AccessChanged) -> None:
         """Re-check access: close the socket when the user lost it, drop the pairs no longer granted."""
@@ -112,30 +123,26 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=4403)
             return
         allowed = await database_sync_to_async(self._pair_ids)(membership.tenant)
-        for pair_id in set(self.pair_ids) - set(allowed):
-            await self.channel_layer.group_discard(pair_group(pair_id), self.channel_name)
+        revoked = sorted(set(self.pair_ids) - set(allowed))
+        granted = sorted(set(allowed) - set(self.pair_ids))
+        for pair_id in revoked:
             self.pending.pop(pair_id, None)
-        for pair_id in set(allowed) - set(self.pair_ids):
-            await self.channel_layer.group_add(pair_group(pair_id), self.channel_name)
         self.pair_ids = allowed
+        await self.hub.unsubscribe(self, [pair_group(p) for p in revoked])
+        await self.hub.subscribe(self, [pair_group(p) for p in granted])
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "ts_ms": int(time.time() * 1000)})
 
-    async def spread_update(self, message: SpreadUpdate) -> None:
-        """Keep only the latest state per pair; the send loop delivers it when the socket is free."""
-        self.pending[message["pair_id"]] = message["state"]
-        self.wakeup.set()
-
     async def _send_loop(self) -> None:
-        last_sent = time.monotonic()
+        """Send the latest state of each changed pair, at most QUANTARB_PUSH_MAX_HZ times a second; a
+        heartbeat when nothing changed for HEARTBEAT_SECONDS."""
         while True:
             try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=HEARTBEAT_SECONDS)
             except TimeoutError:
                 await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
-                last_sent = time.monotonic()
                 continue
             self.wakeup.clear()
             pending, self.pending = self.pending, {}
@@ -150,10 +157,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                         "state": _slim(state),
                     }
                 )
-            elapsed = time.monotonic() - last_sent
-            last_sent = time.monotonic()
-            if elapsed < self.min_interval:
-                await asyncio.sleep(self.min_interval - elapsed)
+            await asyncio.sleep(self.min_interval)  # what arrives meanwhile coalesces into the next frame
 
 
 def _slim(state: dict[str, Any]) -> dict[str, Any]:

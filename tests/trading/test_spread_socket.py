@@ -277,3 +277,29 @@ async def test_a_socket_stops_receiving_a_pair_revoked_from_its_tenant(
     # The socket stays open (alice is still a member) but alpha's pair is no longer hers to watch.
     assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()
+
+
+# --- fan-out --------------------------------------------------------------------------------------------------
+async def test_the_channel_layer_carries_one_message_per_update_whatever_the_number_of_sockets(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]]
+) -> None:
+    from quantarb.fanout import get_hub
+
+    sockets = []
+    for _ in range(25):
+        socket, connected = await open_socket(alice_headers)
+        assert connected
+        await socket.receive_json_from(timeout=2)
+        sockets.append(socket)
+    hub = get_hub()
+    received_before = hub.received
+
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
+    frames = [await socket.receive_json_from(timeout=3) for socket in sockets]
+
+    # One channel-layer message reached this process; the hub handed it to every local socket.
+    assert hub.received - received_before == 1
+    assert {frame["type"] for frame in frames} == {"spread"}
+    for socket in sockets:
+        await socket.disconnect()
+    assert not hub.subscribers.get(pair_group(alpha_pair.pk))

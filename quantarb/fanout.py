@@ -1,0 +1,133 @@
+"""Per-process fan-out of live updates (ARCHITECTURE.md "Live push at scale").
+
+The channel layer carries one message per update per *process*, not per browser: each web process has one
+hub with one channel-layer channel, joined to the groups its sockets need (a pair's updates, a user's control
+messages). The hub hands each message to its local sockets, which coalesce (a slow socket gets the latest
+state, not a backlog). Sockets never touch the channel layer, so a thousand browsers cost a web process a
+handful of Redis connections, and one slow browser cannot hold up the others.
+
+The hub survives a channel-layer outage: receive errors back off and reconnect, and group memberships are
+re-asserted every few seconds (a restarted Redis has forgotten them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from quantarb.events import group_of
+
+log = logging.getLogger(__name__)
+
+REASSERT_GROUPS_EVERY_S = 5.0
+
+
+class Subscriber(Protocol):
+    def deliver(self, message: dict[str, Any]) -> None:
+        """Take one message. Called on the event loop; must not block (store it, wake a sender)."""
+        ...
+
+
+class FanoutHub:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self.channel: str | None = None
+        self.received = 0
+        self.delivered = 0
+        self.failures = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    # --- sockets ---------------------------------------------------------------------------------------
+    async def subscribe(self, subscriber: Subscriber, groups: list[str]) -> None:
+        self._ensure_running()
+        await self._ready.wait()
+        for group in groups:
+            first = not self.subscribers[group]
+            self.subscribers[group].add(subscriber)
+            if first:
+                await self._join(group)
+
+    async def unsubscribe(self, subscriber: Subscriber, groups: list[str]) -> None:
+        for group in groups:
+            members = self.subscribers.get(group)
+            if not members:
+                continue
+            members.discard(subscriber)
+            if not members:
+                del self.subscribers[group]
+                if self.channel is not None:
+                    with contextlib.suppress(Exception):  # the group expires on its own if Redis is away
+                        await self.layer.group_discard(group, self.channel)
+
+    # --- the one channel-layer consumer of this process -----------------------------------------------
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._ready.clear()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="fanout-hub")
+
+    async def _join(self, group: str) -> None:
+        try:
+            await self.layer.group_add(group, self.channel)
+        except Exception as exc:  # the re-assert loop joins it once the layer is back
+            log.warning("fan-out hub could not join %s: %s", group, exc)
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self.channel = await self.layer.new_channel("hub")
+                self._ready.set()
+                for group in list(self.subscribers):
+                    await self.layer.group_add(group, self.channel)
+                reassert = asyncio.create_task(self._reassert_groups())
+                try:
+                    while True:
+                        message = await self.layer.receive(self.channel)
+                        backoff = 0.5
+                        self.dispatch(message)
+                finally:
+                    reassert.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failures += 1
+                log.warning("fan-out hub lost the channel layer (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _reassert_groups(self) -> None:
+        while True:
+            await asyncio.sleep(REASSERT_GROUPS_EVERY_S)
+            for group in list(self.subscribers):
+                with contextlib.suppress(Exception):
+                    await self.layer.group_add(group, self.channel)
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        self.received += 1
+        group = group_of(message)
+        for subscriber in tuple(self.subscribers.get(group, ())):
+            try:
+                subscriber.deliver(message)
+                self.delivered += 1
+            except Exception:
+                log.exception("a socket failed to take a %s message", message.get("type"))
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FanoutHub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> FanoutHub:
+    """The hub of the running event loop (one per process in production; one per test loop in tests)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = FanoutHub(get_channel_layer())
+    return hub
