@@ -73,7 +73,11 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
     lights: list[Light] = []
     engine = beats.get("engine")
     engine_age = _seconds_since(engine.beat_at if engine else None, now)
-    pair_details = (engine.detail or {}).get("pairs", {}) if engine else {}
+    # Quote times come from whichever streams: the engine, or poll_feeds where no engine runs.
+    feeders = [beat for beat in (engine, beats.get("poller")) if beat is not None]
+    feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
+    feeder_age = _seconds_since(feeder.beat_at if feeder else None, now)
+    pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
     for pair in pairs:
         detail = pair_details.get(str(pair.pk), {})
         sources = detail.get("sources", {})
@@ -81,8 +85,8 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
         for source, is_cfd in ((pair.perp_source, False), (pair.cfd_source, True)):
             last_ms = sources.get(source.key)
             age = None if last_ms is None else max(0.0, now.timestamp() - last_ms / 1000)
-            if engine_age is not None and engine_age > 10:
-                age = None if age is None else max(age, engine_age)
+            if feeder_age is not None and feeder_age > 10:
+                age = None if age is None else max(age, feeder_age)
             closed = is_cfd and session != "open"
             state = CLOSED if closed else _age_state(age, stale_after_s, stale_after_s * 6)
             lights.append(Light(f"feed-{source.key}", source.label, state, age))

@@ -14,6 +14,7 @@ class Job:
 
 SCHEDULE: tuple[Job, ...] = (
     Job("scheduler-heartbeat", "quantarb.tasks.scheduler_heartbeat", 5.0),
+    Job("poll-feeds", "trading.tasks.poll_feeds", 5.0),
     Job("prune-market-data", "trading.tasks.prune_market_data", 3600.0),
 )
 

@@ -33,6 +33,7 @@ from trading.venues.base import QuoteFeed, RateObservation
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
 from .models import Heartbeat, SourcePair
+from .models import SpreadSample as StoredSample
 from .store import MarketStore
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,11 @@ def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
         if pair.rate_source == RateSource.FIXED:
             engine.set_rate(pair.fixed_usd_per_usdt)
         market = SimulatedGoldMarket(seed=seed + pair.pk, perp_source=perp.key, cfd_source=cfd.key, calendar=calendar)
+        last = StoredSample.objects.filter(pair=pair).order_by("-ts", "-pk").first()
+        if last is not None:
+            # Carry on from the stored market, so a restart (or a poll) does not jump back to the seed's start.
+            market.gold = float((last.cfd_bid + last.cfd_ask) / 2)
+            market.basis = float(last.basis)
         runtimes.append(
             PairRuntime(
                 pair_id=pair.pk,
@@ -321,6 +327,10 @@ class MarketPipeline:
             await asyncio.sleep(self.heartbeat_every_s)
 
     def _beat(self) -> None:
+        self._beat_as("engine")
+
+    def _beat_as(self, component: str) -> None:
+        """Record this pipeline's liveness and per-source quote times (the health lights read them)."""
         at = now_ms()
         detail = {
             "pairs": {
@@ -337,4 +347,4 @@ class MarketPipeline:
             "push_failures": self.push_failures,
             "store_error": self.store.last_error,
         }
-        Heartbeat.objects.update_or_create(component="engine", defaults={"beat_at": clock.now(), "detail": detail})
+        Heartbeat.objects.update_or_create(component=component, defaults={"beat_at": clock.now(), "detail": detail})

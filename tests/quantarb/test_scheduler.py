@@ -27,7 +27,9 @@ def test_every_scheduled_job_runs_in_process(alpha_pair: Any, frozen_clock: Any)
         scheduler.run_job(job)
 
     assert Heartbeat.objects.get(component="scheduler").beat_at == frozen_clock.now()
-    assert not QuoteTick.objects.exists()  # the retention job ran too
+    # The retention job ran: the month-old quote is gone (poll_feeds may have stored fresh ones).
+    assert not QuoteTick.objects.filter(ts__lt=clock.now() - timedelta(days=1)).exists()
+    assert Heartbeat.objects.filter(component="poll_feeds").exists()
 
 
 @pytest.mark.django_db

@@ -22,3 +22,7 @@ class QuoteFeed(Protocol):
     def stream(self) -> AsyncIterator[Quote | RateObservation]:
         """Quotes (and, for feeds that carry it, the USDT/USD rate) as they arrive; runs until cancelled."""
         ...
+
+    def snapshot(self) -> list[Quote | RateObservation]:
+        """One poll of the venue's current quotes (REST / `symbol_info_tick`), for when no stream runs."""
+        ...

@@ -114,3 +114,17 @@ class SimulatedFeed:
                 yield market.cfd_quote(ts_ms)
             n += 1
             await asyncio.sleep(step)
+
+    def snapshot(self) -> list[Quote | RateObservation]:
+        """What a REST poll of the venues would return now: the rate, the perp quote and (while its market is
+        open) the CFD quote. Used by `poll_feeds` where no engine streams."""
+        ts_ms = int(clock.now().timestamp() * 1000)
+        market = self.market
+        market.advance(ts_ms)
+        events: list[Quote | RateObservation] = [
+            RateObservation(market.usd_per_usdt(), ts_ms),
+            market.perp_quote(ts_ms),
+        ]
+        if market.cfd_open(ts_ms):
+            events.append(market.cfd_quote(ts_ms))
+        return events

@@ -1,0 +1,38 @@
+"""The engine process of the services topology: feeds → validation → spread engine → store + live push.
+
+The same `MarketPipeline` the embedded platform runs inside its web process, on its own asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from trading.pipeline import MarketPipeline
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Run the streaming feeds, spread engine, store and live push until SIGTERM or Ctrl+C."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        """Start the pipeline; stop it cleanly (flushing the store) on SIGTERM or SIGINT."""
+        pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
+        task = asyncio.create_task(pipeline.run(), name="market-pipeline")
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        self.stdout.write(self.style.SUCCESS(f"engine running ({settings.QUANTARB_RUN_MODE}); SIGTERM stops it"))
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.stdout.write("engine stopped")
