@@ -248,7 +248,7 @@ def test_on_postgresql_quotes_and_samples_are_copied_not_inserted(
     assert all(row.usd_per_usdt == Decimal("0.999600") for row in rows)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("thread_connections_closed")
 def test_rows_appended_while_a_flush_runs_are_neither_lost_nor_written_twice(alpha_pair: Any) -> None:
     import threading
