@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -42,6 +43,31 @@ def render_live_partials(state: dict[str, Any], language: str) -> dict[str, str]
             _rendered.clear()
         _rendered[key] = html
     return html
+
+
+_frames: dict[tuple[int, int, str], str] = {}
+
+
+def spread_frame(state: dict[str, Any], language: str) -> str:
+    """The serialized `spread` frame for one pair state and language: built once per process, then the same
+    string goes to every socket that reads that language (no per-socket rendering or JSON encoding)."""
+    key = (state["pair_id"], state["at_ms"], language)
+    frame = _frames.get(key)
+    if frame is None:
+        frame = json.dumps(
+            {
+                "type": "spread",
+                "pair_id": state["pair_id"],
+                "html": render_live_partials(state, language),
+                "point": chart_point(state),
+                "state": _slim(state),
+            },
+            separators=(",", ":"),
+        )
+        if len(_frames) > 512:
+            _frames.clear()
+        _frames[key] = frame
+    return frame
 
 
 def chart_point(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,16 +173,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.wakeup.clear()
             pending, self.pending = self.pending, {}
             for state in pending.values():
-                html = render_live_partials(state, self.language)
-                await self.send_json(
-                    {
-                        "type": "spread",
-                        "pair_id": state["pair_id"],
-                        "html": html,
-                        "point": chart_point(state),
-                        "state": _slim(state),
-                    }
-                )
+                await self.send(text_data=spread_frame(state, self.language))
             await asyncio.sleep(self.min_interval)  # what arrives meanwhile coalesces into the next frame
 
 
