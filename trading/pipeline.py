@@ -18,6 +18,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
 from quantarb import clock
 from quantarb.events import SpreadUpdate, pair_group
@@ -327,7 +328,13 @@ class MarketPipeline:
             await asyncio.sleep(self.heartbeat_every_s)
 
     def _beat(self) -> None:
-        self._beat_as("engine")
+        try:
+            self._beat_as("engine")
+        except Exception:
+            # A connection the server cut (a PostgreSQL restart) never heals by itself: Django only reconnects
+            # a closed one. Close this thread's, so its next heartbeat reconnects (as the store's flush does).
+            connection.close()
+            raise
 
     def _beat_as(self, component: str) -> None:
         """Record this pipeline's liveness and per-source quote times (the health lights read them)."""
