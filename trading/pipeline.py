@@ -96,7 +96,7 @@ class PairRuntime:
             "stale_after_ms": engine.validator.stale_after_ms,
             "perp": _quote_state(perp, self.perp_label, self.perp_places, self.last_quote_ms.get(engine.perp_source)),
             "cfd": _quote_state(cfd, self.cfd_label, self.cfd_places, self.last_quote_ms.get(engine.cfd_source)),
-            "cfd_lot_ounces": str(self.cfd_lot_ounces),
+            "cfd_lot_ounces": plain(self.cfd_lot_ounces),
             "session": {
                 "state": session.state.value,
                 "demo": session.demo,
@@ -140,6 +140,11 @@ class PairRuntime:
                 "peak": str(current.peak_usd),
             }
         return state
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal without exponent or trailing zeros: 100.000 → "100", 0.010 → "0.01"."""
+    return f"{value.normalize():f}"
 
 
 def _ms(value: Any) -> int | None:

@@ -18,6 +18,7 @@ from trading.domain.calendar import demo_always_open
 from trading.domain.spread import to_bps
 
 from . import selectors
+from .pipeline import plain
 from .models import QuoteTick, RateTick, SourcePair, SpreadSample
 
 
@@ -68,7 +69,7 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
         "stale_after_ms": int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000),
         "perp": quote_state(pair.perp_source),
         "cfd": quote_state(pair.cfd_source),
-        "cfd_lot_ounces": str(pair.cfd_source.instrument.contract_size.normalize()),
+        "cfd_lot_ounces": plain(pair.cfd_source.instrument.contract_size),
         "session": {
             "state": session.state.value,
             "demo": session.demo,

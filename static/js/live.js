@@ -41,32 +41,35 @@
   renderAges();
 
   // ---- chart -------------------------------------------------------------------------------------------
-  function css(name, fallback) {
-    const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
+  // Chart colours per theme. Read from the theme attribute, not from CSS variables: Tabler's use
+  // light-dark()/oklch(), which the chart library cannot parse.
+  function palette() {
+    const light = document.documentElement.dataset.bsTheme === "light";
+    return light
+      ? { text: "#1d273b", grid: "#e6e7e9", basis: "#206bc4", mean: "#626976", band: "rgba(98,105,118,0.45)", net: "#b35900" }
+      : { text: "#c8d3e1", grid: "#263042", basis: "#4299e1", mean: "#a0aec0", band: "rgba(160,174,192,0.45)", net: "#f59f00" };
   }
 
   function makeChart(el) {
     if (!window.LightweightCharts) return null;
     const LC = window.LightweightCharts;
     const pairId = el.id.replace("chart-", "");
-    const text = css("--tblr-body-color", "#c8d3e1");
-    const grid = css("--tblr-border-color", "#2a3342");
+    const colours = palette();
     const chart = LC.createChart(el, {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: text, fontFamily: "ui-monospace, SFMono-Regular, Menlo, monospace" },
-      grid: { vertLines: { color: grid }, horzLines: { color: grid } },
+      layout: { background: { color: "transparent" }, textColor: colours.text, fontFamily: "ui-monospace, SFMono-Regular, Menlo, monospace" },
+      grid: { vertLines: { color: colours.grid }, horzLines: { color: colours.grid } },
       timeScale: { timeVisible: true, secondsVisible: true, rightOffset: 4 },
       rightPriceScale: { visible: true },
       leftPriceScale: { visible: true },
       localization: { timeFormatter: function (t) { return new Date(t * 1000).toISOString().substring(11, 19) + " UTC"; } },
     });
     const line = LC.LineSeries;
-    const basis = chart.addSeries(line, { color: "#4299e1", lineWidth: 2, priceScaleId: "right", title: "" });
-    const mean = chart.addSeries(line, { color: "#a0aec0", lineWidth: 1, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const upper = chart.addSeries(line, { color: "rgba(160,174,192,0.45)", lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const lower = chart.addSeries(line, { color: "rgba(160,174,192,0.45)", lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const net = chart.addSeries(line, { color: "#f59f00", lineWidth: 1, priceScaleId: "left" });
+    const basis = chart.addSeries(line, { color: colours.basis, lineWidth: 2, priceScaleId: "right", title: "" });
+    const mean = chart.addSeries(line, { color: colours.mean, lineWidth: 1, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
+    const upper = chart.addSeries(line, { color: colours.band, lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
+    const lower = chart.addSeries(line, { color: colours.band, lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
+    const net = chart.addSeries(line, { color: colours.net, lineWidth: 1, priceScaleId: "left" });
     const entry = parseFloat(el.dataset.entry), exit = parseFloat(el.dataset.exit);
     net.createPriceLine({ price: entry, color: "#2fb344", lineWidth: 1, lineStyle: 0, axisLabelVisible: true, title: el.dataset.labelEntry || "entry" });
     net.createPriceLine({ price: exit, color: "#d63939", lineWidth: 1, lineStyle: 2, axisLabelVisible: true, title: el.dataset.labelExit || "exit" });
@@ -112,8 +115,14 @@
   }
 
   document.querySelectorAll(".qa-chart").forEach(function (el) {
-    const c = makeChart(el);
-    if (c) state.charts[el.id.replace("chart-", "")] = c;
+    try {
+      const c = makeChart(el);
+      if (c) state.charts[el.id.replace("chart-", "")] = c;
+    } catch (e) {
+      // A chart that cannot draw must not stop the live quotes.
+      el.textContent = e && e.message ? e.message : String(e);
+      if (window.console) console.error(e);
+    }
   });
 
   // ---- socket --------------------------------------------------------------------------------------------
