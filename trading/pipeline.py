@@ -29,10 +29,10 @@ from trading.domain.calendar import SessionStatus, demo_always_open
 from trading.domain.engine import SpreadEngine, SpreadSample
 from trading.domain.fixed import price_decimal, rate_decimal
 from trading.domain.quotes import Quote, QuoteValidator
-from trading.domain.spread import to_bps
 from trading.venues.base import QuoteFeed, RateObservation
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
+from .live_state import pair_state, quote_state, sample_state
 from .models import Heartbeat, SourcePair
 from .models import SpreadSample as StoredSample
 from .store import MarketStore
@@ -84,86 +84,52 @@ class PairRuntime:
     dirty: bool = False
 
     def state(self, at_ms: int) -> dict[str, Any]:
-        """The JSON-ready state the dashboard renders (see templates/trading/partials)."""
+        """The JSON-ready state the dashboard renders (trading/live_state.py)."""
         engine = self.engine
-        session = self.session.current(at_ms)
         sample = self.last_sample
-        perp, cfd = engine.perp, engine.cfd
-        state: dict[str, Any] = {
-            "pair_id": self.pair_id,
-            "name": self.name,
-            "at_ms": at_ms,
-            "stale_after_ms": engine.validator.stale_after_ms,
-            "perp": _quote_state(perp, self.perp_label, self.perp_places, self.last_quote_ms.get(engine.perp_source)),
-            "cfd": _quote_state(cfd, self.cfd_label, self.cfd_places, self.last_quote_ms.get(engine.cfd_source)),
-            "cfd_lot_ounces": plain(self.cfd_lot_ounces),
-            "session": {
-                "state": session.state.value,
-                "demo": session.demo,
-                "closes_at_ms": _ms(session.closes_at),
-                "opens_at_ms": _ms(session.opens_at),
-            },
-            "rate": {
-                "usd_per_usdt": str(rate_decimal(engine.rate)),
-                "ts_ms": self.rate_ts_ms,
-                "assumed": self.rate_source == RateSource.FIXED,
-                "source": self.rate_source,
-            },
-            "thresholds": {"entry": str(engine.entry_threshold), "exit": str(self.exit_threshold)},
-            "dropped": engine.validator.dropped(),
-            "sample": None,
-            "opportunity": None,
-        }
-        if sample is not None:
-            reference = price_decimal(sample.cfd.bid + sample.cfd.ask) / 2
-            edges, net = sample.edges_usd, sample.net_usd
-            state["sample"] = {
-                "ts_ms": sample.ts_ms,
-                "sell_perp": str(edges.sell_perp),
-                "buy_perp": str(edges.buy_perp),
-                "net_sell_perp": str(net.sell_perp),
-                "net_buy_perp": str(net.buy_perp),
-                "net_sell_perp_bps": str(to_bps(net.sell_perp, reference).quantize(Decimal("0.01"))),
-                "net_buy_perp_bps": str(to_bps(net.buy_perp, reference).quantize(Decimal("0.01"))),
-                "sell_perp_bps": str(to_bps(edges.sell_perp, reference).quantize(Decimal("0.01"))),
-                "buy_perp_bps": str(to_bps(edges.buy_perp, reference).quantize(Decimal("0.01"))),
-                "basis": str(sample.basis_usd),
-                "basis_mean": sample.basis_mean,
-                "basis_std": sample.basis_std,
-                "zscore": sample.zscore,
-            }
         current = engine.tracker.current
-        if current is not None:
-            state["opportunity"] = {
+        return pair_state(
+            pair_id=self.pair_id,
+            name=self.name,
+            at_ms=at_ms,
+            stale_after_ms=engine.validator.stale_after_ms,
+            perp=_quote(engine.perp, self.perp_label, self.perp_places, self.last_quote_ms.get(engine.perp_source)),
+            cfd=_quote(engine.cfd, self.cfd_label, self.cfd_places, self.last_quote_ms.get(engine.cfd_source)),
+            cfd_lot_ounces=self.cfd_lot_ounces,
+            session=self.session.current(at_ms),
+            usd_per_usdt=rate_decimal(engine.rate),
+            rate_ts_ms=self.rate_ts_ms,
+            rate_source=self.rate_source,
+            rate_assumed=self.rate_source == RateSource.FIXED,
+            entry_threshold=engine.entry_threshold,
+            exit_threshold=self.exit_threshold,
+            dropped=engine.validator.dropped(),
+            sample=None
+            if sample is None
+            else sample_state(
+                ts_ms=sample.ts_ms,
+                edges=sample.edges_usd,
+                net=sample.net_usd,
+                basis=sample.basis_usd,
+                cfd_mid=price_decimal(sample.cfd.bid + sample.cfd.ask) / 2,
+                basis_mean=sample.basis_mean,
+                basis_std=sample.basis_std,
+                zscore=sample.zscore,
+            ),
+            opportunity=None
+            if current is None
+            else {
                 "direction": current.direction.value,
                 "started_ms": current.started_ms,
                 "peak": str(current.peak_usd),
-            }
-        return state
+            },
+        )
 
 
-def plain(value: Decimal) -> str:
-    """A Decimal without exponent or trailing zeros: 100.000 → "100", 0.010 → "0.01"."""
-    return f"{value.normalize():f}"
-
-
-def _ms(value: Any) -> int | None:
-    return int(value.timestamp() * 1000) if value is not None else None
-
-
-def _quote_state(quote: Quote | None, label: str, places: int, received_ms: int | None) -> dict[str, Any]:
+def _quote(quote: Quote | None, label: str, places: int, received_ms: int | None) -> dict[str, Any]:
     if quote is None:
-        return {"label": label, "places": places, "bid": None, "ask": None, "ts_ms": received_ms}
-    exp = Decimal(1).scaleb(-places)
-    return {
-        "label": label,
-        "places": places,
-        "bid": str(price_decimal(quote.bid).quantize(exp)),
-        "ask": str(price_decimal(quote.ask).quantize(exp)),
-        "mid": str((price_decimal(quote.bid + quote.ask) / 2).quantize(exp / 10)),
-        "spread": str(price_decimal(quote.ask - quote.bid).quantize(exp)),
-        "ts_ms": quote.ts_ms,
-    }
+        return quote_state(label, places, None, None, received_ms)
+    return quote_state(label, places, price_decimal(quote.bid), price_decimal(quote.ask), quote.ts_ms)
 
 
 def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:

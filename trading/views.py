@@ -15,10 +15,10 @@ from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
 from trading.choices import RateSource
 from trading.domain.calendar import demo_always_open
-from trading.domain.spread import to_bps
+from trading.domain.spread import Edges
 
 from . import selectors
-from .pipeline import plain
+from .live_state import pair_state, quote_state, sample_state, to_ms
 from .models import QuoteTick, RateTick, SourcePair, SpreadSample
 
 
@@ -26,86 +26,58 @@ def _no_tenant(request: HttpRequest) -> HttpResponse:
     return render(request, "no_tenant.html", status=403)
 
 
-def _ms(value: Any) -> int | None:
-    return int(value.timestamp() * 1000) if value is not None else None
-
-
 def stored_state(pair: SourcePair) -> dict[str, Any]:
-    """The dashboard state of a pair rebuilt from the store, same shape as `PairRuntime.state()`, so the first
-    page load renders the same partials the live push sends."""
+    """The dashboard state of a pair rebuilt from the store, in the same shape as the live pushes."""
     now = clock.now()
     calendar = pair.cfd_source.instrument.calendar
-    session = (
+    domain_calendar = (
         demo_always_open() if settings.QUANTARB_DEMO_CALENDAR or calendar is None else calendar.to_domain()
-    ).status(now)
+    )
     sample = SpreadSample.objects.filter(pair=pair).order_by("-ts", "-pk").first()
 
-    def quote_state(source: Any) -> dict[str, Any]:
-        places = source.instrument.price_places
-        exp = Decimal(1).scaleb(-places)
+    def stored_quote(source: Any) -> dict[str, Any]:
         tick = QuoteTick.objects.filter(source=source).order_by("-ts", "-pk").first()
+        places = source.instrument.price_places
         if tick is None:
-            return {"label": source.label, "places": places, "bid": None, "ask": None, "ts_ms": None}
-        return {
-            "label": source.label,
-            "places": places,
-            "bid": str(tick.bid.quantize(exp)),
-            "ask": str(tick.ask.quantize(exp)),
-            "mid": str(((tick.bid + tick.ask) / 2).quantize(exp / 10)),
-            "spread": str((tick.ask - tick.bid).quantize(exp)),
-            "ts_ms": _ms(tick.ts),
-        }
+            return quote_state(source.label, places, None, None, None)
+        return quote_state(source.label, places, tick.bid, tick.ask, to_ms(tick.ts))
 
     rate: Decimal | None
     if pair.rate_source == RateSource.FIXED:
         rate, rate_ts = pair.fixed_usd_per_usdt, None
     else:
         rate_row = RateTick.objects.filter(source=pair.rate_source).order_by("-ts").first()
-        rate, rate_ts = (rate_row.usd_per_usdt, _ms(rate_row.ts)) if rate_row else (None, None)
-    state: dict[str, Any] = {
-        "pair_id": pair.pk,
-        "name": pair.name,
-        "at_ms": _ms(now),
-        "stale_after_ms": int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000),
-        "perp": quote_state(pair.perp_source),
-        "cfd": quote_state(pair.cfd_source),
-        "cfd_lot_ounces": plain(pair.cfd_source.instrument.contract_size),
-        "session": {
-            "state": session.state.value,
-            "demo": session.demo,
-            "closes_at_ms": _ms(session.closes_at),
-            "opens_at_ms": _ms(session.opens_at),
-        },
-        "rate": {
-            "usd_per_usdt": str(rate) if rate is not None else None,
-            "ts_ms": rate_ts,
-            "assumed": pair.rate_source == RateSource.FIXED,
-            "source": pair.rate_source,
-        },
-        "thresholds": {"entry": str(pair.entry_threshold), "exit": str(pair.exit_threshold)},
-        "dropped": 0,
-        "sample": None,
-        "opportunity": None,
-    }
-    if sample is not None:
-        reference = (sample.cfd_bid + sample.cfd_ask) / 2
-        hundredth = Decimal("0.01")
-        state["sample"] = {
-            "ts_ms": _ms(sample.ts),
-            "sell_perp": str(sample.edge_sell_perp),
-            "buy_perp": str(sample.edge_buy_perp),
-            "net_sell_perp": str(sample.net_sell_perp),
-            "net_buy_perp": str(sample.net_buy_perp),
-            "sell_perp_bps": str(to_bps(sample.edge_sell_perp, reference).quantize(hundredth)),
-            "buy_perp_bps": str(to_bps(sample.edge_buy_perp, reference).quantize(hundredth)),
-            "net_sell_perp_bps": str(to_bps(sample.net_sell_perp, reference).quantize(hundredth)),
-            "net_buy_perp_bps": str(to_bps(sample.net_buy_perp, reference).quantize(hundredth)),
-            "basis": str(sample.basis),
-            "basis_mean": sample.basis_mean,
-            "basis_std": None,
-            "zscore": sample.zscore,
-        }
-    return state
+        rate, rate_ts = (rate_row.usd_per_usdt, to_ms(rate_row.ts)) if rate_row else (None, None)
+    return pair_state(
+        pair_id=pair.pk,
+        name=pair.name,
+        at_ms=to_ms(now) or 0,
+        stale_after_ms=int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000),
+        perp=stored_quote(pair.perp_source),
+        cfd=stored_quote(pair.cfd_source),
+        cfd_lot_ounces=pair.cfd_source.instrument.contract_size,
+        session=domain_calendar.status(now),
+        usd_per_usdt=rate,
+        rate_ts_ms=rate_ts,
+        rate_source=pair.rate_source,
+        rate_assumed=pair.rate_source == RateSource.FIXED,
+        entry_threshold=pair.entry_threshold,
+        exit_threshold=pair.exit_threshold,
+        dropped=0,
+        sample=None
+        if sample is None
+        else sample_state(
+            ts_ms=to_ms(sample.ts) or 0,
+            edges=Edges(sample.edge_sell_perp, sample.edge_buy_perp),
+            net=Edges(sample.net_sell_perp, sample.net_buy_perp),
+            basis=sample.basis,
+            cfd_mid=(sample.cfd_bid + sample.cfd_ask) / 2,
+            basis_mean=sample.basis_mean,
+            basis_std=None,
+            zscore=sample.zscore,
+        ),
+        opportunity=None,
+    )
 
 
 @login_required
@@ -123,7 +95,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "markers_id": f"markers-{pair.pk}",
             "history": selectors.chart_history_for(tenant=tenant, pair_id=pair.pk, since=since),
             "markers": [
-                {"started_ms": _ms(o.started_at), "ended_ms": _ms(o.ended_at), "direction": o.direction}
+                {"started_ms": to_ms(o.started_at), "ended_ms": to_ms(o.ended_at), "direction": o.direction}
                 for o in selectors.opportunities_for(tenant=tenant, pair_id=pair.pk, since=since)[:50]
             ],
         }
