@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts and tenants")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 (connects the audit receivers)
+        from .db_roles import grant_application_role_after_migrate
+
+        post_migrate.connect(grant_application_role_after_migrate, sender=self, dispatch_uid="accounts.db_roles.grant")

@@ -18,3 +18,31 @@ class UserStatus(models.TextChoices):
 class Theme(models.TextChoices):
     DARK = "dark", _("Dark")
     LIGHT = "light", _("Light")
+
+
+class AuditAction(models.TextChoices):
+    """What an audit event records (issue 4, "Audit trail"). Values are stored and hashed: never rename one."""
+
+    LOGIN = "login", _("Login")
+    LOGOUT = "logout", _("Logout")
+    LOGIN_FAILED = "login_failed", _("Failed login")
+    LOCKOUT = "lockout", _("Lockout")
+    TOKEN_ISSUED = "token_issued", _("Token issued")
+    TOKEN_REFRESHED = "token_refreshed", _("Token refreshed")
+    TOKEN_REVOKED = "token_revoked", _("Token revoked")
+    MEMBERSHIP_CREATED = "membership_created", _("Membership created")
+    MEMBERSHIP_CHANGED = "membership_changed", _("Membership changed")
+    MEMBERSHIP_DELETED = "membership_deleted", _("Membership deleted")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    USER_CREATED = "user_created", _("User created")
+    SECRET_CREATED = "secret_created", _("Secret created")
+    SECRET_UPDATED = "secret_updated", _("Secret updated")
+    SECRET_TESTED = "secret_tested", _("Secret tested")
+    SECRET_VIEWED = "secret_viewed", _("Secret viewed")
+    STRATEGY_STARTED = "strategy_started", _("Strategy started")
+    STRATEGY_STOPPED = "strategy_stopped", _("Strategy stopped")
+    ORDER_SUBMITTED = "order_submitted", _("Order submitted")
+    ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+    KILL_SWITCH = "kill_switch", _("Kill switch")
+    RECONCILIATION_SYNC = "reconciliation_sync", _("Reconciliation sync")
+    SETTINGS_CHANGED = "settings_changed", _("Settings changed")

@@ -1,9 +1,11 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Role, Theme, UserStatus
+from .choices import AuditAction, Role, Theme, UserStatus
 
 
 class User(AbstractUser):
@@ -54,3 +56,69 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.get_role_display()})"
+
+
+class AuditEvent(models.Model):
+    """One row of the append-only, per-tenant hash-chained audit trail. Written only by `accounts.audit.audit_record`.
+
+    Nothing here cascades: the actor and the object are plain values and the tenant is a reference without a
+    database constraint, so deleting a user, a tracked object or a tenant leaves its history intact. Rows
+    without a tenant form the platform's own chain (events of no desk, such as a failed login for an unknown
+    username).
+    PostgreSQL rejects UPDATE, DELETE and TRUNCATE on this table (migration 0003).
+    """
+
+    # No database constraint and DO_NOTHING: a tenant can be deleted (offboarding a desk) while its chain stays,
+    # still verifiable by tenant id.
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tenant"),
+    )
+    seq = models.PositiveBigIntegerField(_("sequence"), help_text=_("Position in the tenant's chain, from 1."))
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
+    actor_username = models.CharField(_("actor"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("time"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["tenant_id", "seq"]
+        constraints = [
+            # Two chains can never share a position: a forked chain fails here even if serialisation did not hold.
+            models.UniqueConstraint(
+                fields=["tenant", "seq"], condition=models.Q(tenant__isnull=False), name="auditevent_unique_tenant_seq"
+            ),
+            models.UniqueConstraint(
+                fields=["seq"], condition=models.Q(tenant__isnull=True), name="auditevent_unique_platform_seq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="auditevent_tenant_time"),
+            models.Index(fields=["tenant", "action"], name="auditevent_tenant_action"),
+            models.Index(fields=["object_type", "object_id"], name="auditevent_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_username or '-'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("audit events are append-only")

@@ -16,6 +16,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job("scheduler-heartbeat", "quantarb.tasks.scheduler_heartbeat", 5.0),
     Job("poll-feeds", "trading.tasks.poll_feeds", 5.0),
     Job("prune-market-data", "trading.tasks.prune_market_data", 3600.0),
+    Job("verify-audit-chains", "accounts.tasks.verify_audit_chains", 86400.0),
 )
 
 

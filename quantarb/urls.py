@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from quantarb import views as platform_views
@@ -16,6 +16,9 @@ urlpatterns = [
     path("accounts/theme/", account_views.set_theme, name="set_theme"),
     path("accounts/tenant/", account_views.switch_tenant, name="switch_tenant"),
     path("api/v1/", include("quantarb.api_urls")),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The schema's first address, kept for programs that read it there.
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema-v1"),
     path("admin/", admin.site.urls),
 ]

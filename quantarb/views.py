@@ -9,10 +9,13 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import Perm
 from quantarb import clock
 from quantarb.health import CLOSED, OK, channel_layer_roundtrip_ms, database_roundtrip_ms, health_lights
 
@@ -59,6 +62,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
 class SystemStatusView(APIView):
     """Versions, run mode, feed and queue state — for any signed-in member of a tenant."""
 
+    required_permission = Perm.DASHBOARD_VIEW
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         from trading.selectors import heartbeats, pairs_for
 

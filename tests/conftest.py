@@ -1,7 +1,8 @@
 """Shared fixtures: personas (alice, bob, charlie), the services mode, a running platform and Chromium.
 
 Personas, as healthchecks' `hc/test.py` has them: `alice` is an admin of tenant "alpha" and owns its objects,
-`bob` is a viewer in alpha, `charlie` is an admin of tenant "bravo" and must never see alpha's data.
+`bob` is a viewer in alpha, `charlie` is an admin of tenant "bravo" and must never see alpha's data. `tom`
+(trader), `ana` (analyst) and `cora` (compliance) complete alpha's row of the permission matrix.
 
 With QUANTARB_REQUIRE_SERVICES=1 (`.ci/run`), PostgreSQL, Redis and Chromium are mandatory: a missing one
 fails the run instead of skipping.
@@ -48,6 +49,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("services mode required but: " + "; ".join(problems), returncode=3)
 
 
+# --- the append-only audit table under the test runner ----------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def audit_table_flushable() -> Iterator[None]:
+    """Let the test runner empty the audit table between transactional tests on PostgreSQL.
+
+    Django's flush TRUNCATEs every table, and the audit table's trigger refuses TRUNCATE for every role. Only this
+    flush, as the owner, lifts the trigger for its own statement and restores it in the same transaction.
+    """
+    from django.db import transaction
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+    lift = "ALTER TABLE accounts_auditevent DISABLE TRIGGER accounts_auditevent_no_truncate"
+    restore = "ALTER TABLE accounts_auditevent ENABLE ALWAYS TRIGGER accounts_auditevent_no_truncate"
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        if not any("accounts_auditevent" in sql for sql in sql_list):
+            return original(self, sql_list)
+        with transaction.atomic(using=self.connection.alias):
+            with self.connection.cursor() as cursor:
+                cursor.execute(lift)
+            original(self, sql_list)
+            with self.connection.cursor() as cursor:
+                cursor.execute(restore)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 # --- personas ----------------------------------------------------------------------------------------------
 @dataclass
 class Persona:
@@ -79,6 +110,21 @@ def bob(alice: Persona) -> Persona:
 @pytest.fixture
 def charlie(db: None) -> Persona:
     return _persona("charlie", "bravo", "admin")
+
+
+@pytest.fixture
+def tom(alice: Persona) -> Persona:
+    return _persona("tom", "alpha", "trader")
+
+
+@pytest.fixture
+def ana(alice: Persona) -> Persona:
+    return _persona("ana", "alpha", "analyst")
+
+
+@pytest.fixture
+def cora(alice: Persona) -> Persona:
+    return _persona("cora", "alpha", "compliance")
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.permissions import Perm, permission_required
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
 from trading.choices import RateSource
@@ -20,10 +20,6 @@ from trading.domain.spread import Edges
 from . import selectors
 from .live_state import pair_state, quote_state, sample_state, to_ms
 from .models import QuoteTick, RateTick, SourcePair, SpreadSample
-
-
-def _no_tenant(request: HttpRequest) -> HttpResponse:
-    return render(request, "no_tenant.html", status=403)
 
 
 def stored_state(pair: SourcePair) -> dict[str, Any]:
@@ -80,11 +76,9 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
     )
 
 
-@login_required
+@permission_required(Perm.DASHBOARD_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    if not tenant:
-        return _no_tenant(request)
     pairs = list(selectors.pairs_for(tenant=tenant))
     since = clock.now() - timedelta(minutes=30)
     panels = [
@@ -111,19 +105,15 @@ def _opportunity_page(request: HttpRequest, tenant: Any) -> dict[str, Any]:
     return {"opportunities": page}
 
 
-@login_required
+@permission_required(Perm.DASHBOARD_VIEW)
 def opportunities_table(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    if not tenant:
-        return _no_tenant(request)
     return render(request, "trading/partials/_opportunities.html", _opportunity_page(request, tenant))
 
 
-@login_required
+@permission_required(Perm.DASHBOARD_VIEW)
 def health_strip(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    if not tenant:
-        return _no_tenant(request)
     pairs = list(selectors.pairs_for(tenant=tenant))
     channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
     lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)

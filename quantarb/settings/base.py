@@ -5,6 +5,8 @@ DATABASE_URL it uses PostgreSQL; with REDIS_URL the channel layer and the Celery
 Secrets come from the environment or from the local `.env` that `make run` writes on first run.
 """
 
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,7 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "quantarb",
     "accounts",
@@ -100,14 +105,41 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Database owner: migrations only --------------------------------------------------------------------
+# With DATABASE_OWNER_URL set, `manage.py migrate` connects as that role, which then owns the tables, and grants
+# the role of DATABASE_URL what the platform needs — never UPDATE, DELETE or TRUNCATE on the audit trail
+# (accounts/db_roles.py). Every other command and process connects as DATABASE_URL. ARCHITECTURE.md "Security".
+QUANTARB_DATABASE_APP_ROLE = ""
+if env.str("DATABASE_OWNER_URL", default="") and sys.argv[1:2] == ["migrate"]:
+    QUANTARB_DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+    DATABASES["default"] = {**DATABASES["default"], **env.db_url("DATABASE_OWNER_URL")}
+
 # --- Redis: channel layer and Celery broker ------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # https://github.com/django/channels_redis#configuration ; the pool is sized deliberately (ARCHITECTURE.md)
+    # Per process and event loop, channels_redis keeps one redis-py pool. A web process's traffic is its fan-out
+    # hub (one blocking receive, group joins as sockets come and go), not one connection per socket: a handful
+    # of connections for 1,000 sockets (bench/ws_fanout.py), far below the bound (redis-py raises
+    # MaxConnectionsError beyond it instead of opening more).
+    # Reads must outlast the hub's blocking pop (BZPOPMIN, channels_redis brpop_timeout = 5 s): with redis-py's
+    # default 5 s socket timeout an idle hub raced its own empty reply ("Timeout reading from ...") and
+    # reconnected on a new channel, dropping what was in flight (bench/ws_fanout.py, 1,000 clients).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": 100,
+                        "socket_timeout": 10,
+                        "socket_connect_timeout": 3,
+                    }
+                ],
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -153,8 +185,14 @@ STATICFILES_DIRS = [
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JWT first: its `WWW-Authenticate` header makes a missing or bad token a 401 (never the session's 403), and
+    # a bad token is refused before the session is looked at. The session stays for the portal's own calls.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.jwt.TenantJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # The permission matrix (accounts/permissions.py): each view names its `required_permission`.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRolePermission"],
     "DEFAULT_PAGINATION_CLASS": "quantarb.api.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -162,7 +200,33 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "quantarb API", "VERSION": "1.0.0", "SCHEMA_PATH_PREFIX": "/api/v1"}
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html ; Swagger UI's files come from the sidecar
+# package (served as our static files), never a CDN; the validator badge would call validator.swagger.io.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "quantarb API",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
+
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+# Signed with SECRET_KEY (HS256, the default). Tokens carry their tenant (accounts/jwt.py).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    # A password change invalidates the tokens issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+    "USER_AUTHENTICATION_RULE": "accounts.jwt.user_may_authenticate",
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.jwt.TenantTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.jwt.TenantTokenRefreshSerializer",
+}
 
 LOGGING = {
     "version": 1,

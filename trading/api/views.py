@@ -1,6 +1,7 @@
 """Market-data API for programs: tenant-scoped, paginated, parameters validated (400 with field messages).
 
-A pair or source outside the caller's tenant answers 404, exactly as one that does not exist.
+A pair or source outside the caller's tenant answers 404, exactly as one that does not exist. The tenant is the
+active one: the token's under JWT (accounts/jwt.py), the session's choice otherwise (quantarb/tenancy.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
+from accounts.permissions import Perm
 from trading import selectors
 
 from .serializers import (
@@ -28,6 +30,7 @@ from .serializers import (
 
 
 class TenantScopedList(generics.ListAPIView):  # type: ignore[type-arg]
+    required_permission = Perm.MARKET_READ
     params_class: Any = None
 
     def tenant(self) -> Any:

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.choices import Role, UserStatus
-from accounts.models import Membership, Tenant, User
+from accounts.models import Tenant, User
+from accounts.services import membership_set, user_create
 from trading.choices import Venue
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
 
@@ -36,12 +37,15 @@ class Command(BaseCommand):
         for role in Role:
             username = f"{slug}-{role.value}"
             # No demo user gets the Django admin: until the admin is tenant-scoped, it is for platform superusers.
-            user, created = User.objects.get_or_create(username=username, defaults={"status": UserStatus.ACTIVE})
-            if created or password:
-                user.set_password(password or DEFAULT_PASSWORD)
+            # New users and memberships go through the services, which write their audit events.
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(username=username, password=password or DEFAULT_PASSWORD, tenant=tenant, actor=None)
+            elif password:
+                user.set_password(password)
                 user.status = UserStatus.ACTIVE
                 user.save()
-            Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role.value})
+            membership_set(user=user, tenant=tenant, role=role, actor=None)
         pair = self._simulated_pair()
         PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
         shown = password or DEFAULT_PASSWORD

@@ -1,0 +1,67 @@
+"""Identity API: tokens (issue, refresh with rotation, logout) and `/me`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+
+from accounts.jwt import TenantTokenObtainPairSerializer, TenantTokenRefreshSerializer
+from accounts.permissions import permissions_for, request_membership
+
+from .serializers import MeSerializer, RefreshedPairSerializer, TokenPairSerializer
+
+
+class TokenObtainView(TokenObtainPairView):
+    """Exchange username and password (and optionally a tenant's slug) for an access and a refresh token.
+
+    The tokens act in the named tenant, or in the user's first one. Access lives 15 minutes, refresh 7 days."""
+
+    serializer_class = TenantTokenObtainPairSerializer
+
+    @extend_schema(request=TenantTokenObtainPairSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshRotateView(TokenRefreshView):
+    """Exchange a refresh token for a new access token and a new refresh token; the old refresh is blacklisted,
+    so using it again answers 401."""
+
+    serializer_class = TenantTokenRefreshSerializer
+
+    @extend_schema(responses={200: RefreshedPairSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(TokenBlacklistView):
+    """Blacklist a refresh token; it can no longer be refreshed. Access tokens already issued expire by themselves."""
+
+    @extend_schema(responses={204: None})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        super().post(request, *args, **kwargs)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The caller, the active tenant (the token's under JWT) and the role's permissions from the matrix."""
+
+    required_permission = None
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        membership = request_membership(request)
+        role = membership.role if membership else None
+        body = {
+            "user": request.user,
+            "tenant": membership.tenant if membership else None,
+            "role": role,
+            "permissions": sorted(permissions_for(role)),
+        }
+        return Response(MeSerializer(body).data)

@@ -1,0 +1,207 @@
+"""The domain audit trail: append-only, one hash chain per tenant (ARCHITECTURE.md "Security", issue 4 item 5).
+
+Every row's `hash` is the SHA-256 of a canonical JSON of its content and of the previous row's hash, so editing,
+deleting or reordering any row breaks the chain from that row on; `verify_chain` finds the first broken link.
+The last row of a chain has no successor to vouch for it: removing only the tail shows as a shorter chain, which
+an external anchor (a later item) would catch.
+
+Rows without a tenant form the platform's chain (events that belong to no desk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
+
+from .choices import AuditAction
+from .models import AuditEvent, Tenant, User
+
+GENESIS_HASH = "0" * 64
+# No username can contain parentheses, so these never name a real user.
+SYSTEM_ACTOR = "(system)"  # a command or a job
+ANONYMOUS_ACTOR = "(anonymous)"  # a request with no signed-in user, e.g. a failed login
+MASK = "••••"
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)|secret|api_?key|token|private_?key|credential|otp")
+_NEVER_HINTED = re.compile(r"pass(word|wd|phrase)|otp")
+_HINT_MIN_LENGTH = 12  # below this, four characters give away too much of the secret
+
+
+# --- masking -----------------------------------------------------------------------------------------------
+def mask_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `values` (nested dicts and lists included) where every value under a secret-looking key
+    (password, secret, api_key, token, ...) is masked: '••••' plus its last 4 characters, so an operator can
+    tell keys apart. Passwords and short values get no hint at all."""
+    return {key: _mask_value(str(key), value) for key, value in values.items()}
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    normalised = key.lower().replace("-", "_")
+    if _SECRET_KEY.search(normalised) and value not in (None, ""):
+        if isinstance(value, Mapping | list):
+            return MASK
+        text = str(value)
+        if _NEVER_HINTED.search(normalised) or len(text) < _HINT_MIN_LENGTH:
+            return MASK
+        return MASK + text[-4:]
+    if isinstance(value, Mapping):
+        return mask_secrets(value)
+    if isinstance(value, list):
+        return [_mask_value(key, item) if isinstance(item, Mapping | list) else item for item in value]
+    return value
+
+
+# --- hashing -----------------------------------------------------------------------------------------------
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the row's content and its `prev_hash`, as stored (so a row read back hashes the same)."""
+    content = {
+        "tenant": event.tenant_id,
+        "seq": event.seq,
+        "actor_id": event.actor_id,
+        "actor_username": event.actor_username,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "summary": event.summary,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "correlation_id": event.correlation_id,
+        "created_at": event.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "prev_hash": event.prev_hash,
+    }
+    return hashlib.sha256(_canonical_json(content).encode()).hexdigest()
+
+
+# --- writing -----------------------------------------------------------------------------------------------
+@transaction.atomic
+def audit_record(
+    *,
+    tenant: Tenant | None,
+    actor: User | None,
+    action: AuditAction | str,
+    obj: models.Model | None = None,
+    summary: Mapping[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    correlation_id: str | None = None,
+) -> AuditEvent:
+    """Append one event to `tenant`'s chain (the platform's chain when `tenant` is None).
+
+    `actor` None means the platform itself (a command, a job) or, with a `request`, an anonymous caller.
+    Secrets in `summary` are masked before anything is stored. Appends to one chain are serialised: on
+    PostgreSQL by a transaction-level advisory lock on the chain, held until the surrounding transaction ends;
+    on SQLite by its database write lock, which every transaction takes at BEGIN (`transaction_mode: IMMEDIATE`
+    in settings).
+    """
+    action = AuditAction(action)
+    _lock_chain(tenant)
+    # JSON round trip: the row hashes exactly what the database will give back (Decimal → str, dates → ISO).
+    stored_summary = json.loads(_canonical_json(mask_secrets(summary or {})))
+    head = _chain(tenant).order_by("-seq").values("seq", "hash").first()
+    event = AuditEvent(
+        tenant=tenant,
+        seq=(head["seq"] + 1) if head else 1,
+        actor_id=actor.pk if actor is not None else None,
+        actor_username=_actor_name(actor, request),
+        action=action.value,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        summary=stored_summary,
+        ip=_client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:512] if request is not None else "",
+        correlation_id=(correlation_id or (getattr(request, "correlation_id", "") if request else "") or "")[:64],
+        created_at=timezone.now(),
+        prev_hash=head["hash"] if head else GENESIS_HASH,
+    )
+    event.hash = event_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+def _actor_name(actor: User | None, request: HttpRequest | None) -> str:
+    if actor is not None:
+        return actor.get_username()
+    return ANONYMOUS_ACTOR if request is not None else SYSTEM_ACTOR
+
+
+def _lock_chain(tenant: Tenant | None) -> None:
+    """Serialise appends to one chain. Must run inside the transaction that inserts the row."""
+    if connection.vendor == "postgresql":
+        key = f"accounts.auditevent:{tenant.pk if tenant is not None else 'platform'}"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def _chain(tenant: Tenant | int | None) -> models.QuerySet[AuditEvent]:
+    """The rows of a chain: a tenant's (by object or id, the tenant may have been deleted), or the platform's."""
+    if tenant is None:
+        return AuditEvent.objects.filter(tenant__isnull=True)
+    return AuditEvent.objects.filter(tenant_id=tenant.pk if isinstance(tenant, Tenant) else tenant)
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    """The peer's address, normalised as PostgreSQL's `inet` prints it. Forwarded-for headers are not trusted
+    here: behind a proxy, the proxy must set REMOTE_ADDR."""
+    raw = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    return clean_ipv6_address(raw) if address.version == 6 else str(address)
+
+
+# --- verifying ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChainBreak:
+    event: AuditEvent
+    reason: str
+
+
+def first_chain_break(tenant: Tenant | int | None) -> ChainBreak | None:
+    """The first row of a chain (a tenant, a tenant id, or None for the platform's) that does not follow from
+    the one before it, and why; None when the chain is intact."""
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    for event in _chain(tenant).order_by("seq").iterator(chunk_size=2000):
+        if event.seq != expected_seq:
+            return ChainBreak(event, f"sequence {event.seq} where {expected_seq} was expected (a row was removed)")
+        if event.prev_hash != prev_hash:
+            return ChainBreak(event, "its previous hash does not match the row before it")
+        if event_hash(event) != event.hash:
+            return ChainBreak(event, "its content does not match its hash (the row was changed)")
+        expected_seq, prev_hash = expected_seq + 1, event.hash
+    return None
+
+
+def verify_chain(tenant: Tenant | None) -> AuditEvent | None:
+    """The first broken row of `tenant`'s chain (None: the platform's chain), or None when the chain is intact."""
+    broken = first_chain_break(tenant)
+    return broken.event if broken else None
+
+
+def all_chains() -> list[int | None]:
+    """Every chain that has rows, by tenant id: the platform's (None) first, then each tenant's, deleted ones too."""
+    tenant_ids = AuditEvent.objects.order_by("tenant_id").values_list("tenant_id", flat=True).distinct()
+    return sorted(tenant_ids, key=lambda tenant_id: (tenant_id is not None, tenant_id or 0))
+
+
+def describe_chain(tenant: Tenant | int | None) -> str:
+    if tenant is None:
+        return "the platform"
+    if isinstance(tenant, Tenant):
+        return f"tenant '{tenant.slug}'"
+    slug = Tenant.objects.filter(pk=tenant).values_list("slug", flat=True).first()
+    return f"tenant '{slug}'" if slug is not None else f"tenant #{tenant} (deleted)"
