@@ -8,6 +8,11 @@ handful of Redis connections, and one slow browser cannot hold up the others.
 
 The hub survives a channel-layer outage: receive errors back off and reconnect, and group memberships are
 re-asserted every few seconds (a restarted Redis has forgotten them).
+
+Spread updates are handed out in turns of DELIVER_PER_TURN sockets per event-loop iteration, always the
+latest update of the group: the channel layer's receive (a few Redis round trips, each needing a loop turn)
+keeps pace while a thousand sockets are being served, so when the process falls behind, updates coalesce
+here instead of queueing in Redis behind the one being delivered (bench/ws_fanout.py measures it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from quantarb.events import group_of
 log = logging.getLogger(__name__)
 
 REASSERT_GROUPS_EVERY_S = 5.0
+# Sockets handed a spread update per event-loop turn; between turns the loop polls I/O (the channel layer).
+DELIVER_PER_TURN = 8
 
 
 class Subscriber(Protocol):
@@ -44,6 +51,13 @@ class FanoutHub:
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Per group being handed out: the latest spread update, its sequence number, the sequence number each
+        # socket last got, and the turn in progress (the sockets left to visit).
+        self._latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._given: dict[str, dict[Subscriber, int]] = defaultdict(dict)
+        self._walks: dict[str, list[Subscriber]] = {}
+        self._turn_scheduled = False
+        self._sequence = 0
 
     # --- sockets ---------------------------------------------------------------------------------------
     async def subscribe(self, subscriber: Subscriber, groups: list[str]) -> None:
@@ -61,8 +75,12 @@ class FanoutHub:
             if not members:
                 continue
             members.discard(subscriber)
+            self._given.get(group, {}).pop(subscriber, None)
             if not members:
                 del self.subscribers[group]
+                self._given.pop(group, None)
+                self._latest.pop(group, None)
+                self._walks.pop(group, None)
                 if self.channel is not None:
                     with contextlib.suppress(Exception):  # the group expires on its own if Redis is away
                         await self.layer.group_discard(group, self.channel)
@@ -113,12 +131,62 @@ class FanoutHub:
     def dispatch(self, message: dict[str, Any]) -> None:
         self.received += 1
         group = group_of(message)
-        for subscriber in tuple(self.subscribers.get(group, ())):
-            try:
-                subscriber.deliver(message)
-                self.delivered += 1
-            except Exception:
-                log.exception("a socket failed to take a %s message", message.get("type"))
+        members = self.subscribers.get(group)
+        if not members:
+            return
+        if message.get("type") != "spread.update":  # control messages: to every socket of the group, now
+            for subscriber in tuple(members):
+                self._deliver(subscriber, message)
+            return
+        # A spread update replaces the group's previous one, even half handed out: the sockets not reached
+        # yet get this one, those already served get it on the next walk.
+        self._sequence += 1
+        self._latest[group] = (self._sequence, message)
+        if group not in self._walks:
+            self._walks[group] = list(members)
+        if not self._turn_scheduled:
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._turn)
+
+    def _turn(self) -> None:
+        """Hand the latest update of each busy group to the next DELIVER_PER_TURN sockets of its walk."""
+        self._turn_scheduled = False
+        budget = DELIVER_PER_TURN
+        for group in list(self._walks):
+            walk, latest = self._walks.get(group), self._latest.get(group)
+            if walk is None or latest is None:
+                self._walks.pop(group, None)
+                continue
+            sequence, message = latest
+            given = self._given[group]
+            while walk and budget:
+                subscriber = walk.pop()
+                if given.get(subscriber) == sequence or subscriber not in self.subscribers.get(group, ()):
+                    continue
+                given[subscriber] = sequence
+                self._deliver(subscriber, message)
+                budget -= 1
+            if not walk:
+                # Done, unless a newer update arrived during the walk: then walk again for those behind.
+                behind = [s for s in self.subscribers.get(group, ()) if given.get(s) != sequence]
+                if behind:
+                    self._walks[group] = behind
+                else:
+                    del self._walks[group]
+            if not budget:
+                if group in self._walks:
+                    self._walks[group] = self._walks.pop(group)  # next turn starts with the other groups
+                break
+        if self._walks and not self._turn_scheduled:
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._turn)
+
+    def _deliver(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
+        try:
+            subscriber.deliver(message)
+            self.delivered += 1
+        except Exception:
+            log.exception("a socket failed to take a %s message", message.get("type"))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FanoutHub] = weakref.WeakKeyDictionary()

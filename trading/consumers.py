@@ -104,6 +104,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.pending: dict[int, dict[str, Any]] = {}
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
+        self.heartbeat_due = False
         self.user_group = user_group(user.pk)
         self.hub = get_hub()
         await self.hub.subscribe(self, [self.user_group, *map(pair_group, self.pair_ids)])
@@ -125,6 +126,9 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return list(pairs_for(tenant=tenant).values_list("pk", flat=True))
 
     async def disconnect(self, code: int) -> None:
+        beat = getattr(self, "beat", None)
+        if beat is not None:
+            beat.cancel()
         sender = getattr(self, "sender", None)
         if sender is not None:
             sender.cancel()
@@ -163,18 +167,48 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _send_loop(self) -> None:
         """Send the latest state of each changed pair, at most QUANTARB_PUSH_MAX_HZ times a second; a
-        heartbeat when nothing changed for HEARTBEAT_SECONDS."""
-        while True:
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=HEARTBEAT_SECONDS)
-            except TimeoutError:
-                await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
-                continue
-            self.wakeup.clear()
-            pending, self.pending = self.pending, {}
-            for state in pending.values():
-                await self.send(text_data=spread_frame(state, self.language))
-            await asyncio.sleep(self.min_interval)  # what arrives meanwhile coalesces into the next frame
+        heartbeat when nothing was sent for HEARTBEAT_SECONDS.
+
+        This runs once per update for every socket of the process, so it stays cheap: no timeout and no
+        timer per update (`asyncio.wait_for` creates a task each time; measured by bench/ws_fanout.py), a
+        sleep only when an update comes sooner than the rate ceiling allows, and the frame goes straight to
+        the ASGI `send` (the consumer's `send` only wraps it in the same message).
+        """
+        loop = asyncio.get_running_loop()
+        send = self.base_send
+        wakeup, min_interval = self.wakeup, self.min_interval
+        self.last_sent = loop.time()
+        self.beat = loop.call_later(HEARTBEAT_SECONDS, self._heartbeat_check)
+        try:
+            while True:
+                await wakeup.wait()
+                if self.pending:
+                    early = self.last_sent + min_interval - loop.time()
+                    if early > 0:
+                        await asyncio.sleep(early)  # what arrives meanwhile coalesces into this frame
+                    wakeup.clear()
+                    pending, self.pending = self.pending, {}
+                    for state in pending.values():
+                        await send({"type": "websocket.send", "text": spread_frame(state, self.language)})
+                else:
+                    wakeup.clear()
+                    if not self.heartbeat_due:
+                        continue
+                    await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
+                self.heartbeat_due = False
+                self.last_sent = loop.time()
+        finally:
+            self.beat.cancel()
+
+    def _heartbeat_check(self) -> None:
+        """One timer per socket per heartbeat period: wake the sender when the socket has been quiet."""
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self.last_sent
+        if quiet >= HEARTBEAT_SECONDS:
+            self.heartbeat_due = True
+            self.wakeup.set()
+            quiet = 0.0
+        self.beat = loop.call_later(HEARTBEAT_SECONDS - quiet, self._heartbeat_check)
 
 
 def _slim(state: dict[str, Any]) -> dict[str, Any]:
