@@ -64,6 +64,11 @@ def _seconds_since(at: datetime | None, now: datetime) -> float | None:
     return None if at is None else max(0.0, (now - at).total_seconds())
 
 
+def _milliseconds(ms: float | None) -> str:
+    """A round trip for the strip, in the reader's language ("0.4 ms", "0.4 毫秒")."""
+    return str(_("%(ms)s ms") % {"ms": f"{ms:.1f}"}) if ms else ""
+
+
 def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float | None) -> list[Light]:
     """`pairs`: the tenant's SourcePairs. Ages come from the components' heartbeats in the database."""
     from trading.selectors import heartbeats
@@ -95,11 +100,9 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
     store = beats.get("store")
     store_age = _seconds_since(store.beat_at if store else None, now)
     db_state = FAIL if db_ms is None else _age_state(store_age, 5, 30)
-    lights.append(Light("database", str(_("Database")), db_state, store_age, f"{db_ms:.1f} ms" if db_ms else ""))
+    lights.append(Light("database", str(_("Database")), db_state, store_age, _milliseconds(db_ms)))
     channel_state = FAIL if channel_ms is None else (OK if channel_ms < 250 else WARN)
-    lights.append(
-        Light("channels", str(_("Channel layer")), channel_state, None, f"{channel_ms:.1f} ms" if channel_ms else "")
-    )
+    lights.append(Light("channels", str(_("Channel layer")), channel_state, None, _milliseconds(channel_ms)))
     scheduler = beats.get("scheduler")
     scheduler_age = _seconds_since(scheduler.beat_at if scheduler else None, now)
     lights.append(Light("scheduler", str(_("Scheduler")), _age_state(scheduler_age, 15, 60), scheduler_age))

@@ -35,7 +35,7 @@ from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 from .live_state import pair_state, quote_state, sample_state
 from .models import Heartbeat, SourcePair
 from .models import SpreadSample as StoredSample
-from .store import MarketStore
+from .store import MarketStore, close_interrupted_opportunities
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,9 @@ class MarketPipeline:
     async def run(self) -> None:
         """Load the pairs, then run every feed, the flusher, the pusher and the heartbeat until cancelled."""
         self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(self.seed, self.demo_calendar)
+        await sync_to_async(close_interrupted_opportunities, thread_sensitive=False)(
+            pair_ids=[runtime.pair_id for runtime in self.runtimes]
+        )
         log.info("market pipeline: %d pair(s)", len(self.runtimes))
         tasks = [
             asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes

@@ -39,10 +39,15 @@ def poll_feeds() -> dict[str, Any]:
     if not streaming:
         pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
         pipeline.runtimes = load_runtimes(pipeline.seed, pipeline.demo_calendar)
+        at = now_ms()
         for runtime in pipeline.runtimes:
             for event in runtime.feed.snapshot():
                 pipeline.handle(runtime, event)
                 polled += 1
+            # A poll sees one instant: an opportunity it finds is recorded as that instant, not left open.
+            seen = runtime.engine.tracker.interrupt(at)
+            if seen is not None:
+                pipeline.store.add_opportunity(runtime.pair_id, seen)
         pipeline.store.flush()
         at = now_ms()
         for runtime in pipeline.runtimes:

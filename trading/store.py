@@ -309,6 +309,12 @@ class MarketStore:
         return _Candle(row.start, row.open, row.high, row.low, row.close, row.best_net_edge, row.samples)
 
 
+def close_interrupted_opportunities(*, pair_ids: list[int]) -> int:
+    """End the opportunities a stopped engine left open (it cannot know when they ended: now is the honest
+    bound). Called when an engine starts, before it records new ones."""
+    return Opportunity.objects.filter(pair_id__in=pair_ids, ended_at__isnull=True).update(ended_at=clock.now())
+
+
 def prune_market_data(*, quotes_days: int, candles_days: int) -> dict[str, int]:
     """Delete raw quotes, rates and samples older than `quotes_days` and candles older than `candles_days`."""
     from datetime import timedelta

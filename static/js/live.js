@@ -11,6 +11,8 @@
   function setStatus(kind) {
     if (!status) return;
     status.dataset.state = kind;
+    // Off the live feed, everything pushed (quotes, edges, chart) is last known, not current: the page says so.
+    document.documentElement.dataset.live = kind;
     const text = status.querySelector(".qa-live-text");
     if (text) text.textContent = text.dataset["label" + kind.charAt(0).toUpperCase() + kind.slice(1)] || kind;
   }
@@ -37,62 +39,218 @@
       el.title = new Date(ts).toISOString() + " UTC · " + new Date(ts).toLocaleString();
     });
   }
+  // A closed market says when it reopens, in UTC and as a countdown in the page's language.
+  function renderReopens() {
+    const lang = document.documentElement.lang || "en";
+    const relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+    document.querySelectorAll(".qa-reopens[data-opens-ms]").forEach(function (el) {
+      const at = parseInt(el.dataset.opensMs, 10);
+      if (!at) return;
+      const left = Math.max(0, at - serverNow());
+      const minutes = Math.round(left / 60000);
+      const countdown = !relative ? minutes + " min"
+        : minutes >= 120 ? relative.format(Math.round(minutes / 60), "hour") : relative.format(minutes, "minute");
+      const when = new Date(at).toISOString().replace("T", " ").substring(0, 16) + " UTC";
+      el.textContent = (el.dataset.label || "{when} ({left})").replace("{when}", when).replace("{left}", countdown);
+      el.title = new Date(at).toLocaleString();
+    });
+  }
+
+  function renderTimes() { renderAges(); renderReopens(); }
   setInterval(renderAges, 200);
+  setInterval(renderReopens, 5000);
+  renderReopens();
   renderAges();
 
+  // ---- clock and times ------------------------------------------------------------------------------
+  // The top bar shows platform time in UTC; every <time datetime> gets the reader's local time on hover.
+  const clock = document.getElementById("utc-clock");
+  function renderClock() {
+    if (clock) clock.textContent = new Date(serverNow()).toISOString().substring(11, 19) + " UTC";
+  }
+  function localTitles(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      const at = new Date(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.title = at.toISOString().replace("T", " ").substring(0, 19) + " UTC · " + at.toLocaleString();
+    });
+  }
+  setInterval(renderClock, 1000);
+  renderClock();
+  localTitles(document);
+  // A polled region (health strip, opportunities) whose refresh fails keeps its last content, marked outdated
+  // with the time it was last fresh, instead of showing old green lights as if they were current.
+  function markOutdated(event, outdated) {
+    const region = event.target && event.target.closest && event.target.closest("[data-label-outdated]");
+    if (!region) return;
+    region.classList.toggle("qa-outdated", outdated);
+    if (!outdated) { region.dataset.freshAt = String(serverNow()); region.removeAttribute("data-outdated-text"); return; }
+    const since = new Date(parseInt(region.dataset.freshAt || String(serverNow()), 10)).toISOString().substring(11, 19);
+    region.dataset.outdatedText = region.dataset.labelOutdated.replace("{time}", since + " UTC");
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) { localTitles(event.target); markOutdated(event, false); });
+  document.body.addEventListener("htmx:sendError", function (event) { markOutdated(event, true); });
+  document.body.addEventListener("htmx:responseError", function (event) { markOutdated(event, true); });
+
   // ---- chart -------------------------------------------------------------------------------------------
-  // Chart colours per theme. Read from the theme attribute, not from CSS variables: Tabler's use
-  // light-dark()/oklch(), which the chart library cannot parse.
+  // Tabler's colours are CSS custom properties such as light-dark(oklch(…), oklch(…)), which the chart library
+  // cannot parse (it threw and took the live socket with it): let the browser resolve them to pixels first.
+  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  function cssColour(name, fallback) {
+    const el = document.createElement("span");
+    el.style.display = "none";
+    el.style.color = "var(" + name + ", " + fallback + ")";
+    document.body.appendChild(el);
+    const computed = getComputedStyle(el).color;
+    el.remove();
+    if (!probe || !computed) return fallback;
+    probe.clearRect(0, 0, 1, 1);
+    probe.fillStyle = fallback;
+    probe.fillStyle = computed;
+    probe.fillRect(0, 0, 1, 1);
+    const d = probe.getImageData(0, 0, 1, 1).data;
+    return "rgba(" + d[0] + "," + d[1] + "," + d[2] + "," + (d[3] / 255).toFixed(3) + ")";
+  }
+  function fade(rgba, alpha) { return rgba.replace(/,[^,]*\)$/, "," + alpha + ")"); }
+
   function palette() {
-    const light = document.documentElement.dataset.bsTheme === "light";
-    return light
-      ? { text: "#1d273b", grid: "#e6e7e9", basis: "#206bc4", mean: "#626976", band: "rgba(98,105,118,0.45)", net: "#b35900" }
-      : { text: "#c8d3e1", grid: "#263042", basis: "#4299e1", mean: "#a0aec0", band: "rgba(160,174,192,0.45)", net: "#f59f00" };
+    const mean = cssColour("--qa-chart-mean", "#9198a1");
+    return {
+      text: cssColour("--tblr-secondary", "#9198a1"),
+      grid: fade(cssColour("--tblr-border-color", "#30363d"), 0.5),
+      basis: cssColour("--qa-chart-basis", "#58a6ff"),
+      mean: mean,
+      band: fade(mean, 0.6),
+      net: cssColour("--qa-chart-net", "#f0883e"),
+      pos: cssColour("--qa-pos", "#3fb950"),
+      neg: cssColour("--qa-neg", "#ff7b72"),
+    };
+  }
+
+  function overlay(el, text) {
+    let note = el.querySelector(".qa-chart-empty");
+    if (!text) { if (note) note.remove(); return; }
+    if (!note) {
+      note = document.createElement("div");
+      note.className = "qa-chart-empty";
+      note.style.position = "absolute"; note.style.inset = "0"; note.style.zIndex = "3"; note.style.pointerEvents = "none";
+      el.style.position = "relative";
+      el.appendChild(note);
+    }
+    note.textContent = text;
   }
 
   function makeChart(el) {
-    if (!window.LightweightCharts) return null;
+    if (!window.LightweightCharts) { overlay(el, el.dataset.labelUnavailable); return null; }
     const LC = window.LightweightCharts;
     const pairId = el.id.replace("chart-", "");
     const colours = palette();
+    // One price scale: basis, band and net edge are all USD/oz, so the lines can be compared by eye and the
+    // entry/exit lines read against the net edge without a second axis.
     const chart = LC.createChart(el, {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: colours.text, fontFamily: "ui-monospace, SFMono-Regular, Menlo, monospace" },
+      // The TradingView attribution the licence asks for is a link under the chart (dashboard.html), not a logo
+      // over the oldest points.
+      layout: { background: { color: "transparent" }, textColor: colours.text, fontSize: 11, fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", attributionLogo: false },
       grid: { vertLines: { color: colours.grid }, horzLines: { color: colours.grid } },
-      timeScale: { timeVisible: true, secondsVisible: true, rightOffset: 4 },
-      rightPriceScale: { visible: true },
-      leftPriceScale: { visible: true },
-      localization: { timeFormatter: function (t) { return new Date(t * 1000).toISOString().substring(11, 19) + " UTC"; } },
+      timeScale: { timeVisible: true, secondsVisible: true, rightOffset: 4, barSpacing: 2, minBarSpacing: 0.5, borderColor: colours.grid },
+      rightPriceScale: { visible: true, borderColor: colours.grid, scaleMargins: { top: 0.08, bottom: 0.08 } },
+      leftPriceScale: { visible: false },
+      crosshair: { mode: 1 },
+      localization: {
+        timeFormatter: function (t) { return new Date(t * 1000).toISOString().substring(11, 19) + " UTC"; },
+        priceFormatter: function (p) { return (p > 0 ? "+" : "") + p.toFixed(2); },
+      },
     });
     const line = LC.LineSeries;
-    const basis = chart.addSeries(line, { color: colours.basis, lineWidth: 2, priceScaleId: "right", title: "" });
-    const mean = chart.addSeries(line, { color: colours.mean, lineWidth: 1, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const upper = chart.addSeries(line, { color: colours.band, lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const lower = chart.addSeries(line, { color: colours.band, lineWidth: 1, lineStyle: 2, priceScaleId: "right", lastValueVisible: false, priceLineVisible: false });
-    const net = chart.addSeries(line, { color: colours.net, lineWidth: 1, priceScaleId: "left" });
+    const quiet = { lastValueVisible: false, priceLineVisible: false, crosshairMarkerVisible: false };
+    const upper = chart.addSeries(line, Object.assign({ color: colours.band, lineWidth: 1, lineStyle: 2 }, quiet));
+    const lower = chart.addSeries(line, Object.assign({ color: colours.band, lineWidth: 1, lineStyle: 2 }, quiet));
+    const mean = chart.addSeries(line, Object.assign({ color: colours.mean, lineWidth: 1 }, quiet));
+    const basis = chart.addSeries(line, { color: colours.basis, lineWidth: 2, priceLineVisible: false });
+    const net = chart.addSeries(line, { color: colours.net, lineWidth: 2, priceLineVisible: false });
     const entry = parseFloat(el.dataset.entry), exit = parseFloat(el.dataset.exit);
-    net.createPriceLine({ price: entry, color: "#2fb344", lineWidth: 1, lineStyle: 0, axisLabelVisible: true, title: el.dataset.labelEntry || "entry" });
-    net.createPriceLine({ price: exit, color: "#d63939", lineWidth: 1, lineStyle: 2, axisLabelVisible: true, title: el.dataset.labelExit || "exit" });
+    if (!isNaN(entry)) net.createPriceLine({ price: entry, color: colours.pos, lineWidth: 1, lineStyle: 0, axisLabelVisible: true, title: el.dataset.labelEntry || "entry" });
+    if (!isNaN(exit)) net.createPriceLine({ price: exit, color: colours.neg, lineWidth: 1, lineStyle: 2, axisLabelVisible: true, title: el.dataset.labelExit || "exit" });
     const markers = LC.createSeriesMarkers ? LC.createSeriesMarkers(net, []) : null;
-    const c = { chart: chart, basis: basis, mean: mean, upper: upper, lower: lower, net: net, markers: markers, markerList: [], lastT: 0, points: 0, el: el };
+    const c = { chart: chart, basis: basis, mean: mean, upper: upper, lower: lower, net: net, markers: markers, markerList: [], lastT: 0, points: 0, el: el, colours: colours };
 
     const history = JSON.parse((document.getElementById("history-" + pairId) || {}).textContent || "[]");
-    const seed = function (key) { return history.filter(function (p) { return p[key] !== null && p[key] !== undefined; }).map(function (p) { return { time: p.t, value: p[key] }; }); };
-    basis.setData(seed("basis"));
-    mean.setData(seed("mean"));
-    net.setData(seed("net"));
+    c.lines = { basis: basis, mean: mean, upper: upper, lower: lower, net: net };
+    c.last = {};
+    SERIES.forEach(function (key) {
+      const data = seedSeries(history, key);
+      c.lines[key].setData(key === "basis" ? withGaps(data) : data);
+      if (data.length) c.last[key] = data[data.length - 1];
+    });
     if (history.length) { c.lastT = history[history.length - 1].t; c.points = history.length; }
+    else overlay(el, el.dataset.labelWaiting);
     const stored = JSON.parse((document.getElementById("markers-" + pairId) || {}).textContent || "[]");
     stored.forEach(function (m) { addMarker(c, Math.floor(m.started_ms / 1000), true); if (m.ended_ms) addMarker(c, Math.floor(m.ended_ms / 1000), false); });
     el.dataset.points = String(c.points);
+    ["wheel", "mousedown", "touchstart"].forEach(function (kind) {
+      el.addEventListener(kind, function () { c.userMoved = true; }, { passive: true });
+    });
+    fitSpacing(c);
     return c;
+  }
+
+  const SERIES = ["basis", "mean", "upper", "lower", "net"];
+  function isGap(from, to) { return from && to - from > 2; }
+
+  // A series' points from the page's history; the point before a gap draws no line across it.
+  function seedSeries(history, key) {
+    const out = [];
+    history.forEach(function (p) {
+      const value = p[key];
+      if (value === null || value === undefined) return;
+      const prev = out[out.length - 1];
+      if (prev && isGap(prev.time, p.t)) prev.color = "transparent";
+      out.push({ time: p.t, value: value });
+    });
+    return out;
+  }
+
+  // The time scale spaces points by index, not time: without blanks a stretch with no samples (server down,
+  // market closed) would vanish. Blank seconds keep it visible, up to half an hour per gap.
+  const MAX_BLANKS = 1800;
+  function blanks(from, to) {
+    const out = [];
+    for (let t = from + 1; t < to && out.length < MAX_BLANKS; t++) out.push({ time: t });
+    return out;
+  }
+  function withGaps(data) {
+    const out = [];
+    data.forEach(function (p, i) {
+      if (i && isGap(data[i - 1].time, p.time)) Array.prototype.push.apply(out, blanks(data[i - 1].time, p.time));
+      out.push(p);
+    });
+    return out;
+  }
+
+  // While the points fit at 2 px or more each, the chart shows them all across its width (a fresh history
+  // grows from the left instead of sitting in a corner); beyond that it scrolls, about ten minutes on a
+  // laptop. Once the reader zooms or drags, the view is theirs.
+  function fitSpacing(c) {
+    if (c.userMoved || !c.points) return;
+    const scale = c.chart.timeScale();
+    const width = Math.max(100, c.el.clientWidth - 70);
+    if (c.points * 2 <= width) {
+      scale.fitContent();
+    } else if (!c.scrolling) {
+      c.scrolling = true;
+      scale.applyOptions({ barSpacing: 2 });
+      scale.scrollToRealTime();
+    }
   }
 
   function addMarker(c, t, opened) {
     if (!c.markers) return;
+    const shape = opened ? "arrowUp" : "arrowDown";
+    // The page's stored markers and the live state can both name the opportunity that is open at load time.
+    if (c.markerList.some(function (m) { return m.time === t && m.shape === shape; })) return;
     c.markerList.push(opened
-      ? { time: t, position: "belowBar", color: "#2fb344", shape: "arrowUp", text: c.el.dataset.labelOpened || "open" }
-      : { time: t, position: "aboveBar", color: "#d63939", shape: "arrowDown", text: c.el.dataset.labelClosed || "end" });
+      ? { time: t, position: "belowBar", color: c.colours.pos, shape: "arrowUp", size: 1 }
+      : { time: t, position: "aboveBar", color: c.colours.neg, shape: "arrowDown", size: 1 });
     c.markerList.sort(function (a, b) { return a.time - b.time; });
     if (c.markerList.length > 200) c.markerList.splice(0, c.markerList.length - 200);
     try { c.markers.setMarkers(c.markerList); } catch (e) { /* a marker before the first point is ignored */ }
@@ -101,11 +259,20 @@
   function appendPoint(c, point, live) {
     if (!point || point.t < c.lastT) return;
     const t = point.t;
-    c.basis.update({ time: t, value: point.basis });
-    c.net.update({ time: t, value: point.net });
-    if (point.mean !== null && point.mean !== undefined) c.mean.update({ time: t, value: point.mean });
-    if (point.upper !== null && point.upper !== undefined) { c.upper.update({ time: t, value: point.upper }); c.lower.update({ time: t, value: point.lower }); }
-    if (t > c.lastT) { c.points += 1; c.el.dataset.points = String(c.points); }
+    const gap = isGap(c.lastT, t);
+    SERIES.forEach(function (key) {
+      const value = point[key];
+      if (value === null || value === undefined) return;
+      const series = c.lines[key], last = c.last[key];
+      if (gap && last) series.update({ time: last.time, value: last.value, color: "transparent" });
+      if (gap && key === "basis" && t - c.lastT <= MAX_BLANKS) blanks(c.lastT, t).forEach(function (b) { series.update(b); });
+      series.update({ time: t, value: value });
+      c.last[key] = { time: t, value: value };
+    });
+    if (t > c.lastT || c.points === 0) {
+      c.points += 1; c.el.dataset.points = String(c.points); overlay(c.el, null);
+      fitSpacing(c);
+    }
     c.lastT = t;
     const opportunity = live && live.opportunity;
     const openKey = opportunity ? opportunity.started_ms : null;
@@ -120,7 +287,7 @@
       if (c) state.charts[el.id.replace("chart-", "")] = c;
     } catch (e) {
       // A chart that cannot draw must not stop the live quotes.
-      el.textContent = e && e.message ? e.message : String(e);
+      overlay(el, el.dataset.labelUnavailable || (e && e.message) || String(e));
       if (window.console) console.error(e);
     }
   });
@@ -140,7 +307,7 @@
       if (msg.state && msg.state.at_ms) state.clockOffset = msg.state.at_ms - Date.now();
       const c = state.charts[String(msg.pair_id)];
       if (c) appendPoint(c, msg.point, msg.state);
-      renderAges();
+      renderTimes();
     }
   }
 

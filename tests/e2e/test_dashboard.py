@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import DEMO_USER, log_in, wait_live
+from .helpers import DEMO_USER, log_in, set_theme, wait_live
+
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +67,20 @@ def choose_language(page: Any, code: str) -> None:
     with page.expect_navigation(timeout=15_000):
         page.select_option("select[name=language]", code)
     expect(page.locator("html")).to_have_attribute("lang", code, timeout=5_000)
+
+
+# Words that may stay in Latin script on the Chinese page: data (venue labels, pair and tenant names, the user),
+# symbols and currency codes, the language's own name in the switcher, the chart library's name.
+DATA_WORDS = {"Perp", "MT", "sim", "simulated", "Demo", "desk", "demo", "trader"}
+SYMBOLS_AND_NAMES = {"quantarb", "XAUUSDT", "XAUUSD", "USD", "USDT", "UTC", "English"}
+LIBRARY_NAME = {"TradingView", "Lightweight", "Charts"}
+LATIN_ALLOWED = DATA_WORDS | SYMBOLS_AND_NAMES | LIBRARY_NAME
+
+
+def untranslated_words(page: Any) -> set[str]:
+    """Latin words in the visible UI chrome that are not data, symbols or names."""
+    text = page.locator("body").inner_text()
+    return {word for word in re.findall(r"[A-Za-z][A-Za-z]+", text) if word not in LATIN_ALLOWED}
 
 
 # --- anonymous ---------------------------------------------------------------------------------------------
@@ -139,6 +156,9 @@ def test_switches_to_chinese_and_keeps_it(platform: Any, page: Any, new_page: An
         expect(venue.locator("dt").first).to_have_text("买价")
         expect(venue).not_to_contain_text("Bid")
         expect(page.locator("main")).not_to_contain_text("Waiting for")
+        page.wait_for_selector('#health [data-testid="health"]', timeout=10_000)  # the strip's first HTMX load
+        leftovers = untranslated_words(page)
+        assert not leftovers, f"English left in the Chinese UI: {sorted(leftovers)}"
 
         page.reload()
         expect(page.locator("html")).to_have_attribute("lang", "zh-hans", timeout=5_000)
@@ -164,9 +184,18 @@ def test_shows_reconnecting_when_the_socket_drops_and_recovers(platform: Any, pa
     wait_live(page)
     status = page.locator("#live-status")
     try:
+        page.wait_for_selector('#health [data-testid="health"]', timeout=10_000)
         platform.stop()
         expect(status).to_have_attribute("data-state", "reconnecting", timeout=10_000)
         expect(status.locator(".qa-live-text")).to_have_text("reconnecting")
+        # Nothing pretends to be current while the server is away: quote ages turn amber "stale" past the 5 s
+        # limit, and the health strip, whose poll now fails, says since when it is not updated.
+        for venue in ("perp", "cfd"):
+            age = page.locator(f'[data-testid="venue-{venue}"] .qa-age')
+            expect(age).to_have_class(re.compile(r"\bqa-stale\b"), timeout=10_000)
+            expect(age).to_contain_text("stale")
+        expect(page.locator("#health")).to_have_class(re.compile(r"\bqa-outdated\b"), timeout=10_000)
+        expect(page.locator("#health")).to_have_attribute("data-outdated-text", re.compile("Not updated since"))
 
         platform.start()  # returns once /healthz answers
         deadline = Deadline(30)  # the browser's backoff must find the server again and prices move
@@ -175,6 +204,47 @@ def test_shows_reconnecting_when_the_socket_drops_and_recovers(platform: Any, pa
         seen = page.evaluate("window.qaLive.messages")
         wait_prices_move(page, deadline)
         assert page.evaluate("window.qaLive.messages") > seen
+        for venue in ("perp", "cfd"):
+            expect(page.locator(f'[data-testid="venue-{venue}"] .qa-age')).to_have_class(
+                re.compile(r"\bqa-fresh\b"), timeout=deadline.ms
+            )
+        expect(page.locator("#health")).not_to_have_class(re.compile(r"\bqa-outdated\b"), timeout=10_000)
     finally:
         if platform.process.poll() is not None:
             platform.start()  # later tests need a server
+
+
+# --- readability ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_text_contrast_passes_wcag_aa(platform: Any, page: Any, theme: str) -> None:
+    log_in(page, platform.url)
+    try:
+        set_theme(page, platform.url, theme)
+        page.goto(platform.url + "/")
+        expect(page.locator("html")).to_have_attribute("data-bs-theme", theme)
+        wait_live(page)
+        page.wait_for_function(PRICES_PRESENT, arg=list(PRICE_IDS), timeout=10_000)
+        page.wait_for_selector('#health [data-testid="health"]', timeout=10_000)
+        failures = page.evaluate(CONTRAST_JS)
+        assert failures == [], f"text below WCAG AA contrast in the {theme} theme"
+    finally:
+        set_theme(page, platform.url, "dark")
+
+
+def test_numbers_are_monospaced_right_aligned_and_signed(platform: Any, page: Any) -> None:
+    log_in(page, platform.url)
+    wait_live(page)
+    page.wait_for_function(PRICES_PRESENT, arg=list(PRICE_IDS), timeout=10_000)
+    for testid in PRICE_IDS:
+        cell = page.locator(f'[data-testid="{testid}"]')
+        style = cell.evaluate("(el) => [getComputedStyle(el).textAlign, getComputedStyle(el).fontVariantNumeric]")
+        assert style == ["right", "tabular-nums"], (testid, style)
+    page.wait_for_selector('[data-testid="edge-sell-perp-usd"]', timeout=10_000)
+    for direction in ("sell-perp", "buy-perp"):
+        usd = page.locator(f'[data-testid="edge-{direction}-usd"]').inner_text()
+        bps = page.locator(f'[data-testid="edge-{direction}-bps"]').inner_text()
+        # Never colour alone: every edge carries its sign, in USD/oz and in bps.
+        assert re.fullmatch(r"[+-]\d+\.\d\d", usd), usd
+        assert re.fullmatch(r"[+-]\d+\.\d\d", bps), bps
+        colour = page.locator(f'[data-testid="edge-{direction}-usd"]').evaluate("(el) => el.parentElement.className")
+        assert ("qa-neg" if usd.startswith("-") else "qa-pos") in colour

@@ -51,3 +51,39 @@ def test_polled_quotes_continue_from_the_stored_market(alpha_pair: Any, frozen_c
     assert second is not None and second.ts > first.ts
     # A fresh simulator starts at the seed's price; a poll carries on from the stored one instead.
     assert abs(second.cfd_bid - first.cfd_bid) < 5
+
+
+@pytest.mark.django_db
+def test_an_engine_start_ends_the_opportunities_a_stopped_engine_left_open(alpha_pair: Any, frozen_clock: Any) -> None:
+    from trading.models import Opportunity
+    from trading.store import close_interrupted_opportunities
+
+    left_open = Opportunity.objects.create(
+        pair=alpha_pair,
+        direction="sell_perp",
+        started_at=clock.now(),
+        peak_net_edge=1,
+        peak_at=clock.now(),
+        threshold=0.5,
+    )
+    frozen_clock.advance(60)
+
+    closed = close_interrupted_opportunities(pair_ids=[alpha_pair.pk])
+
+    left_open.refresh_from_db()
+    assert closed == 1 and left_open.ended_at == clock.now()
+
+
+@pytest.mark.django_db
+def test_a_poll_never_leaves_an_opportunity_open(alpha_pair: Any, frozen_clock: Any) -> None:
+    from trading.models import Opportunity
+
+    alpha_pair.entry_threshold = -100  # every priced instant is an opportunity
+    alpha_pair.exit_threshold = -101
+    alpha_pair.save()
+    frozen_clock.advance(30)
+
+    poll_feeds()
+
+    [seen] = Opportunity.objects.all()
+    assert seen.ended_at is not None
