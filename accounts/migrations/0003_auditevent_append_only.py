@@ -35,7 +35,7 @@ DROP FUNCTION IF EXISTS {TABLE}_refuse_change();
 
 def create_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)  # no params: the `%` of RAISE are not placeholders
+        schema_editor.execute(CREATE, params=None)  # no params: the `%` in RAISE are not query parameters
 
 
 def drop_triggers(apps, schema_editor):
