@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 (connects the audit receivers)
+        from .changelog import register_tracked_models
         from .db_roles import grant_application_role_after_migrate
+
+        register_tracked_models()
 
         post_migrate.connect(grant_application_role_after_migrate, sender=self, dispatch_uid="accounts.db_roles.grant")

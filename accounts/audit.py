@@ -25,6 +25,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from quantarb import correlation
+
 from .choices import AuditAction
 from .models import AuditEvent, Tenant, User
 
@@ -121,9 +123,11 @@ def audit_record(
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         summary=stored_summary,
-        ip=_client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:512] if request is not None else "",
-        correlation_id=(correlation_id or (getattr(request, "correlation_id", "") if request else "") or "")[:64],
+        correlation_id=(
+            correlation_id or (getattr(request, "correlation_id", "") if request else "") or correlation.current() or ""
+        )[:64],
         created_at=timezone.now(),
         prev_hash=head["hash"] if head else GENESIS_HASH,
     )
@@ -153,7 +157,7 @@ def _chain(tenant: Tenant | int | None) -> models.QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(tenant_id=tenant.pk if isinstance(tenant, Tenant) else tenant)
 
 
-def _client_ip(request: HttpRequest | None) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The peer's address, normalised as PostgreSQL's `inet` prints it. Forwarded-for headers are not trusted
     here: behind a proxy, the proxy must set REMOTE_ADDR."""
     raw = request.META.get("REMOTE_ADDR", "") if request is not None else ""

@@ -17,7 +17,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 log = logging.getLogger(__name__)
 
-AUDIT_TABLES = ("accounts_auditevent",)
+AUDIT_TABLES = ("accounts_auditevent", "accounts_changelogentry")
 
 
 def grant_application_role(connection: BaseDatabaseWrapper, role: str) -> None:

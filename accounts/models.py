@@ -1,5 +1,6 @@
 from typing import Any
 
+from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -122,3 +123,74 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("audit events are append-only")
+
+
+class ChangeLogEntryManager(LogEntryManager):
+    """django-auditlog's manager, stamping each entry with the tenant that owns the changed object."""
+
+    def log_create(self, instance: Any, force_log: bool = False, **kwargs: Any) -> Any:
+        kwargs.setdefault("tenant_id", owning_tenant_id(instance))
+        return super().log_create(instance, force_log, **kwargs)
+
+    def log_m2m_changes(self, changed_queryset: Any, instance: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("tenant_id", owning_tenant_id(instance))
+        return super().log_m2m_changes(changed_queryset, instance, *args, **kwargs)
+
+
+def owning_tenant_id(instance: Any) -> int | None:
+    """The tenant a row belongs to: a tenant is its own; a tenant-owned row names it in `tenant_id`; anything
+    else (users, reference data) belongs to the platform (None)."""
+    if isinstance(instance, Tenant):
+        return instance.pk
+    tenant_id = getattr(instance, "tenant_id", None)
+    return tenant_id if isinstance(tenant_id, int) else None
+
+
+class ChangeLogEntry(AbstractLogEntry):
+    """django-auditlog's change log (field-level before/after of tenant-owned models), with the owning tenant so
+    compliance sees their desk's changes only. Append-only in PostgreSQL like `AuditEvent` (migration 0005).
+
+    Nothing cascades into it: the actor, the content type and the tenant are references without database
+    constraints, so deleting a user or a tracked object leaves every entry as it was.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tenant"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("content type"),
+    )
+
+    objects = ChangeLogEntryManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = _("change log entry")
+        verbose_name_plural = _("change log")
+        indexes = [models.Index(fields=["tenant", "timestamp"], name="changelog_tenant_time")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("change log entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("change log entries are append-only")

@@ -152,6 +152,7 @@ def permission_required(permission: Perm) -> Callable[[Callable[..., HttpRespons
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        guarded.required_permission = permission  # type: ignore[attr-defined] # read by the route sweep's tests
         return guarded
 
     return decorator

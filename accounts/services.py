@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from quantarb.events import AccessChanged, user_group
 from quantarb.live import send_on_commit
@@ -54,6 +56,8 @@ def membership_set(
     either; no change, no event. A changed role makes the user's open sockets re-check their access."""
     role = Role(role)
     membership = Membership.objects.select_for_update().filter(user=user, tenant=tenant).first()
+    if membership is not None and membership.role == Role.ADMIN and role != Role.ADMIN:
+        _keep_an_admin(tenant, leaving=membership)
     if membership is None:
         membership = Membership.objects.create(user=user, tenant=tenant, role=role)
         audit_record(
@@ -80,3 +84,43 @@ def membership_set(
     )
     access_changed(user_ids=[user.pk])
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User | None, request: HttpRequest | None = None) -> None:
+    """End a membership (the user keeps their other tenants), audit it and close the user's sockets of this
+    tenant. A tenant always keeps one admin: removing its last one is refused (ValidationError)."""
+    membership = Membership.objects.select_for_update().select_related("user", "tenant").get(pk=membership.pk)
+    if membership.role == Role.ADMIN:
+        _keep_an_admin(membership.tenant, leaving=membership)
+    summary = {"before": {"user": membership.user.username, "role": membership.role}}
+    audit_record(
+        tenant=membership.tenant,
+        actor=actor,
+        action=AuditAction.MEMBERSHIP_DELETED,
+        obj=membership,
+        summary=summary,
+        request=request,
+    )
+    user_id = membership.user_id
+    membership.delete()
+    access_changed(user_ids=[user_id])
+
+
+def is_last_admin(membership: Membership) -> bool:
+    """Whether this membership is its tenant's only active admin (so it may not leave nor be demoted)."""
+    if membership.role != Role.ADMIN:
+        return False
+    others = Membership.objects.filter(tenant_id=membership.tenant_id, role=Role.ADMIN, user__status=UserStatus.ACTIVE)
+    return not others.exclude(pk=membership.pk).exists()
+
+
+def _keep_an_admin(tenant: Tenant, *, leaving: Membership) -> None:
+    # Lock the tenant's admin rows: two admins demoting each other at once cannot both succeed.
+    list(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.ADMIN).values_list("pk", flat=True))
+    if is_last_admin(leaving):
+        raise ValidationError(
+            _("%(tenant)s must keep at least one active admin: make someone else admin first.")
+            % {"tenant": tenant.name},
+            code="last_admin",
+        )

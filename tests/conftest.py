@@ -60,23 +60,26 @@ def audit_table_flushable() -> Iterator[None]:
     from django.db import transaction
     from django.db.backends.postgresql.operations import DatabaseOperations
 
+    from accounts.db_roles import AUDIT_TABLES
+
     original = DatabaseOperations.execute_sql_flush
-    lift = "ALTER TABLE accounts_auditevent DISABLE TRIGGER accounts_auditevent_no_truncate"
-    restore = "ALTER TABLE accounts_auditevent ENABLE ALWAYS TRIGGER accounts_auditevent_no_truncate"
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        if not any("accounts_auditevent" in sql for sql in sql_list):
+        tables = [table for table in AUDIT_TABLES if any(table in sql for sql in sql_list)]
+        if not tables:
             return original(self, sql_list)
         with transaction.atomic(using=self.connection.alias):
             with self.connection.cursor() as cursor:
-                cursor.execute(lift)
+                for table in tables:
+                    cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_truncate")
             original(self, sql_list)
             with self.connection.cursor() as cursor:
-                cursor.execute(restore)
+                for table in tables:
+                    cursor.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_truncate")
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
-    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+    DatabaseOperations.execute_sql_flush = original
 
 
 # --- personas ----------------------------------------------------------------------------------------------

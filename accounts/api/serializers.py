@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.choices import Role
-from accounts.models import Tenant, User
+from accounts.choices import AuditAction, Role
+from accounts.models import AuditEvent, Tenant, User
 from accounts.permissions import Perm
 
 
@@ -43,3 +43,44 @@ class RefreshedPairSerializer(serializers.Serializer[Any]):
 
     access = serializers.CharField()
     refresh = serializers.CharField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer[Any]):
+    tenant = serializers.IntegerField(source="tenant_id", allow_null=True)
+    actor = serializers.CharField(source="actor_username")
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "tenant",
+            "seq",
+            "created_at",
+            "actor",
+            "actor_id",
+            "action",
+            "object_type",
+            "object_id",
+            "summary",
+            "ip",
+            "user_agent",
+            "correlation_id",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class AuditParams(serializers.Serializer[Any]):
+    """Filters of `GET /audit/`; every one optional, combined with AND."""
+
+    actor = serializers.CharField(required=False, max_length=150, help_text="Exact username of the actor.")
+    action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
+    object_type = serializers.CharField(required=False, max_length=100, help_text="e.g. accounts.membership")
+    object_id = serializers.CharField(required=False, max_length=64)
+    correlation_id = serializers.CharField(required=False, max_length=64)
+    since = serializers.DateTimeField(required=False, help_text="Events at or after this time (ISO 8601).")
+    until = serializers.DateTimeField(required=False, help_text="Events before this time (ISO 8601).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "Must be after `since`."})
+        return attrs

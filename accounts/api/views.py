@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from accounts.jwt import TenantTokenObtainPairSerializer, TenantTokenRefreshSerializer
-from accounts.permissions import permissions_for, request_membership
+from accounts.models import AuditEvent
+from accounts.permissions import Perm, permissions_for, request_membership
 
-from .serializers import MeSerializer, RefreshedPairSerializer, TokenPairSerializer
+from .serializers import AuditEventSerializer, AuditParams, MeSerializer, RefreshedPairSerializer, TokenPairSerializer
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -65,3 +67,37 @@ class MeView(APIView):
             "permissions": sorted(permissions_for(role)),
         }
         return Response(MeSerializer(body).data)
+
+
+class AuditEventList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The active tenant's audit trail, newest first, for admins and compliance. Filters combine with AND; a
+    bad filter answers 400 with the field's message."""
+
+    required_permission = Perm.AUDIT_READ
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(parameters=[AuditParams])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        params = AuditParams(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        p = params.validated_data
+        membership = request_membership(self.request)
+        assert membership is not None  # HasRolePermission let the request in only with a membership
+        events = AuditEvent.objects.filter(tenant_id=membership.tenant_id)
+        for name, lookup in (
+            ("actor", "actor_username"),
+            ("action", "action"),
+            ("object_type", "object_type"),
+            ("object_id", "object_id"),
+            ("correlation_id", "correlation_id"),
+        ):
+            if p.get(name):
+                events = events.filter(**{lookup: p[name]})
+        if p.get("since"):
+            events = events.filter(created_at__gte=p["since"])
+        if p.get("until"):
+            events = events.filter(created_at__lt=p["until"])
+        return events.order_by("-seq")

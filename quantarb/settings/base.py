@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+import structlog
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -30,7 +31,7 @@ QUANTARB_FIELD_KEYS = env.list("QUANTARB_FIELD_KEYS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "quantarb.apps.QuantarbAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,7 +44,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "quantarb",
+    "guardian",
+    "auditlog",
+    "quantarb.apps.QuantarbConfig",
     "accounts",
     "trading",
     "strategies",
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "quantarb.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "quantarb.i18n.UserLanguageMiddleware",
     "quantarb.tenancy.TenantMiddleware",
+    "accounts.changelog.ChangeLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -154,6 +159,25 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TIMEZONE = "UTC"
 
 AUTH_USER_MODEL = "accounts.User"
+# Roles decide what a member may do (accounts/permissions.py); django-guardian narrows it per object (a trader
+# operates only the objects granted to them, accounts/grants.py).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# https://django-guardian.readthedocs.io/en/stable/configuration.html : no anonymous user row.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
+
+# django-auditlog: the change log of tenant-owned models, in our own table that carries the tenant
+# (accounts.ChangeLogEntry, append-only like the domain audit) and the request's correlation id.
+# https://django-auditlog.readthedocs.io/en/latest/usage.html#settings
+AUDITLOG_LOGENTRY_MODEL = "accounts.ChangeLogEntry"
+AUDITLOG_CID_GETTER = "quantarb.correlation.auditlog_cid"
+# auditlog's own migrations create its stock `auditlog_logentry` table even when the model is swapped out; with
+# none, no such dead table exists (nor its foreign key to users, which would block deleting or flushing them).
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_DISABLE_REMOTE_ADDR = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -228,11 +252,35 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.jwt.TenantTokenRefreshSerializer",
 }
 
+# Every line names its correlation id (quantarb/correlation.py). QUANTARB_LOG_FORMAT=json writes one JSON object
+# per line (for log shippers), with structlog's bound context; "plain" is for people.
+QUANTARB_LOG_FORMAT = env.str("QUANTARB_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"correlation": {"()": "quantarb.correlation.CorrelationLogFilter"}},
+    "formatters": {
+        fmt: {
+            "()": "structlog.stdlib.ProcessorFormatter",
+            "processor": structlog.processors.JSONRenderer()
+            if fmt == "json"
+            else structlog.dev.ConsoleRenderer(colors=False),
+            "foreign_pre_chain": [
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        }
+        for fmt in ("plain", "json")
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if QUANTARB_LOG_FORMAT == "json" else "plain",
+            "filters": ["correlation"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("QUANTARB_LOG_LEVEL", default="INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},

@@ -236,8 +236,13 @@ def test_numbers_are_monospaced_right_aligned_and_signed(platform: Any, page: An
     wait_live(page)
     page.wait_for_function(PRICES_PRESENT, arg=list(PRICE_IDS), timeout=10_000)
     for testid in PRICE_IDS:
-        cell = page.locator(f'[data-testid="{testid}"]')
-        style = cell.evaluate("(el) => [getComputedStyle(el).textAlign, getComputedStyle(el).fontVariantNumeric]")
+        # Look the cell up and read its style in one task: a live update may swap the cell between two calls,
+        # and a detached element has no computed style.
+        style = page.evaluate(
+            """(id) => { const el = document.querySelector(`[data-testid="${id}"]`);
+                         return [getComputedStyle(el).textAlign, getComputedStyle(el).fontVariantNumeric]; }""",
+            testid,
+        )
         assert style == ["right", "tabular-nums"], (testid, style)
     page.wait_for_selector('[data-testid="edge-sell-perp-usd"]', timeout=10_000)
     for direction in ("sell-perp", "buy-perp"):

@@ -36,8 +36,8 @@ class Command(BaseCommand):
         tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"{slug.title()} desk"})
         for role in Role:
             username = f"{slug}-{role.value}"
-            # No demo user gets the Django admin: until the admin is tenant-scoped, it is for platform superusers.
-            # New users and memberships go through the services, which write their audit events.
+            # No demo user is staff or superuser: the admin opens to demo-admin and demo-compliance through their
+            # role, scoped to the demo tenant. New users and memberships go through the services (audited).
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = user_create(username=username, password=password or DEFAULT_PASSWORD, tenant=tenant, actor=None)

@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
+
+
+class QuantarbConfig(AppConfig):
+    default = True
+    name = "quantarb"
+    verbose_name = _("Platform")
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from .correlation import configure_structlog, install_celery_signals
+
+        configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
+        install_celery_signals()
+
+
+class QuantarbAdminConfig(admin_apps.AdminConfig):
+    """The Django admin on quantarb's site: access follows the role in the active tenant (accounts/admin_site.py)."""
+
+    default_site = "accounts.admin_site.QuantarbAdminSite"

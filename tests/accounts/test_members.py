@@ -1,0 +1,119 @@
+"""The portal's members page: admins add, re-role and remove members; compliance reads; others are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import AuditEvent, Membership, User
+from tests.accounts.test_admin import client_for
+
+pytestmark = pytest.mark.django_db
+MEMBERS = "/members/"
+
+
+@pytest.mark.parametrize(("who", "status"), [("alice", 200), ("cora", 200), ("tom", 403), ("ana", 403), ("bob", 403)])
+def test_the_page_follows_the_matrix(who: str, status: int, request: Any) -> None:
+    assert client_for(request.getfixturevalue(who)).get(MEMBERS).status_code == status
+
+
+def test_it_lists_the_active_tenant_s_members_only(alice: Any, bob: Any, charlie: Any) -> None:
+    page = client_for(alice).get(MEMBERS)
+    assert b'data-member="bob"' in page.content and b'data-member="charlie"' not in page.content
+    assert b'data-testid="add-member"' in page.content
+
+
+def test_compliance_sees_no_controls(cora: Any, bob: Any) -> None:
+    page = client_for(cora).get(MEMBERS)
+    assert b'data-member="bob"' in page.content
+    assert b'data-testid="add-member"' not in page.content and b"/remove/" not in page.content
+    assert client_for(cora).post(MEMBERS, {"username": "x", "role": "viewer"}).status_code == 403
+
+
+def test_search_and_pagination(alice: Any) -> None:
+    for i in range(55):
+        user = User.objects.create_user(f"member{i:02d}", password="x")
+        Membership.objects.create(user=user, tenant=alice.tenant, role="viewer")
+    first = client_for(alice).get(MEMBERS)
+    assert first.context["page"].paginator.num_pages == 2
+    found = client_for(alice).get(MEMBERS, {"q": "member07"})
+    assert [m.user.username for m in found.context["page"]] == ["member07"]
+    assert client_for(alice).get(MEMBERS, {"page": "junk"}).status_code == 200
+    empty = client_for(alice).get(MEMBERS, {"q": "nobody-like-this"})
+    assert b"No member matches" in empty.content
+
+
+def test_admin_adds_an_existing_user_from_another_desk(alice: Any, charlie: Any) -> None:
+    response = client_for(alice).post(MEMBERS, {"username": "charlie", "role": "analyst"})
+    assert response.status_code == 302
+    assert Membership.objects.get(user=charlie.user, tenant=alice.tenant).role == "analyst"
+    event = AuditEvent.objects.get(tenant=alice.tenant, action="membership_created")
+    assert event.summary["after"] == {"user": "charlie", "role": "analyst"}
+
+
+def test_bad_input_is_a_400_that_keeps_what_was_typed(alice: Any) -> None:
+    response = client_for(alice).post(MEMBERS, {"username": "newcomer", "role": "trader", "email": "n@example.com"})
+    assert response.status_code == 400
+    assert b"set an initial password" in response.content
+    assert b'value="newcomer"' in response.content and b'value="n@example.com"' in response.content
+    assert client_for(alice).post(MEMBERS, {"username": "newcomer", "role": "boss"}).status_code == 400
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_admin_creates_a_new_user(alice: Any) -> None:
+    response = client_for(alice).post(
+        MEMBERS,
+        {
+            "username": "newcomer",
+            "role": "trader",
+            "email": "n@example.com",
+            "password": "a long fresh passphrase 9",
+            "password_confirm": "a long fresh passphrase 9",
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="newcomer")
+    assert user.email == "n@example.com" and user.check_password("a long fresh passphrase 9")
+    assert Client().login(username="newcomer", password="a long fresh passphrase 9")
+
+
+def test_role_change_and_removal(alice: Any, bob: Any) -> None:
+    membership = Membership.objects.get(user=bob.user)
+    client = client_for(alice)
+    assert client.post(reverse("member_role", args=[membership.pk]), {"role": "trader"}).status_code == 302
+    assert Membership.objects.get(pk=membership.pk).role == "trader"
+    assert client.post(reverse("member_role", args=[membership.pk]), {"role": "emperor"}).status_code == 302
+    assert Membership.objects.get(pk=membership.pk).role == "trader"
+    assert client.post(reverse("member_remove", args=[membership.pk])).status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    actions = list(AuditEvent.objects.filter(tenant=alice.tenant).values_list("action", flat=True))
+    assert "role_changed" in actions and "membership_deleted" in actions
+
+
+def test_the_last_admin_stays(alice: Any) -> None:
+    own = Membership.objects.get(user=alice.user)
+    client = client_for(alice)
+    response = client.post(reverse("member_role", args=[own.pk]), {"role": "viewer"}, follow=True)
+    assert "at least one active admin" in response.content.decode()
+    client.post(reverse("member_remove", args=[own.pk]))
+    assert Membership.objects.get(pk=own.pk).role == "admin"
+
+
+def test_a_foreign_membership_id_is_a_404(alice: Any, charlie: Any) -> None:
+    foreign = Membership.objects.get(user=charlie.user)
+    client = client_for(alice)
+    assert client.post(reverse("member_role", args=[foreign.pk]), {"role": "viewer"}).status_code == 404
+    assert client.post(reverse("member_remove", args=[foreign.pk])).status_code == 404
+    assert client.post(reverse("member_remove", args=[10**12])).status_code == 404
+    assert Membership.objects.get(pk=foreign.pk).role == "admin"
+
+
+def test_non_admins_cannot_post_changes(bob: Any, cora: Any, alice: Any) -> None:
+    target = Membership.objects.get(user=alice.user)
+    for persona in (bob, cora):
+        assert client_for(persona).post(reverse("member_role", args=[target.pk]), {"role": "viewer"}).status_code == 403
+        assert client_for(persona).post(reverse("member_remove", args=[target.pk])).status_code == 403
+    assert client_for(alice).get(reverse("member_remove", args=[target.pk])).status_code == 405
