@@ -46,3 +46,5 @@ class AuditAction(models.TextChoices):
     KILL_SWITCH = "kill_switch", _("Kill switch")
     RECONCILIATION_SYNC = "reconciliation_sync", _("Reconciliation sync")
     SETTINGS_CHANGED = "settings_changed", _("Settings changed")
+    GRANT_ADDED = "grant_added", _("Object right granted")
+    GRANT_REMOVED = "grant_removed", _("Object right revoked")

@@ -13,6 +13,7 @@ from quantarb.events import AccessChanged, user_group
 from quantarb.live import send_on_commit
 
 from .audit import audit_record
+from .grants import revoke_all
 from .choices import AuditAction, Role, UserStatus
 from .models import Membership, Tenant, User
 
@@ -103,6 +104,7 @@ def membership_remove(*, membership: Membership, actor: User | None, request: Ht
         request=request,
     )
     user_id = membership.user_id
+    revoke_all(user=membership.user, tenant=membership.tenant)
     membership.delete()
     access_changed(user_ids=[user_id])
 

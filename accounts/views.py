@@ -4,8 +4,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,11 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from quantarb.tenancy import SESSION_KEY
+from trading.models import PairAccess
 
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
 from .models import Membership
 from .permissions import Perm, permission_required, request_membership, role_has
+from .grants import may_operate, set_grant
 from .services import membership_remove, membership_set
 
 
@@ -104,7 +107,11 @@ def members(request: HttpRequest) -> HttpResponse:
     if query:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
     page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
+    for row in page:
+        row.granted_pairs = {access.pk for access in pairs if row.role == Role.TRADER and may_operate(row, access)}
     context = {
+        "pairs": pairs,
         "page": page,
         "query": query,
         "can_manage": can_manage,
@@ -157,6 +164,36 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
             _("%(user)s no longer belongs to %(tenant)s.")
             % {"user": target.user.username, "tenant": target.tenant.name},
         )
+    return HttpResponseRedirect(_back_to_members(request))
+
+
+@require_POST
+@permission_required(Perm.MEMBER_MANAGE)
+def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Set which of the tenant's pairs a trader may operate (the boxes ticked are granted, the others revoked)."""
+    target = _member_of_active_tenant(request, membership_id)
+    if target.role != Role.TRADER:
+        messages.error(request, _("Only traders get pair grants: admins operate every pair, other roles none."))
+        return HttpResponseRedirect(_back_to_members(request))
+    pairs = {access.pk: access for access in PairAccess.objects.filter(tenant_id=target.tenant_id)}
+    try:
+        wanted = {int(value) for value in request.POST.getlist("pair_access")}
+    except ValueError:
+        return HttpResponseBadRequest(_("Choose pairs from the list."))
+    if not wanted <= set(pairs):
+        raise Http404(_("No such pair in this tenant."))
+    changed = 0
+    with transaction.atomic():
+        for pk, access in pairs.items():
+            changed += set_grant(
+                actor=request.user,  # type: ignore[arg-type]
+                member=target,
+                obj=access,
+                granted=pk in wanted,
+                request=request,
+            )
+    if changed:
+        messages.success(request, _("Pair grants of %(user)s saved.") % {"user": target.user.username})
     return HttpResponseRedirect(_back_to_members(request))
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("members/", account_views.members, name="members"),
     path("members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
+    path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -66,3 +66,22 @@ def test_the_image_builds_assets_then_python_and_runs_as_a_non_root_user() -> No
     assert "npm ci" in dockerfile and "COPY --from=assets" in dockerfile
     user = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert user and user[-1] not in {"root", "0"}
+
+
+def test_only_migrate_connects_as_the_owner_and_the_app_role_is_created_at_init() -> None:
+    """Two database roles (ARCHITECTURE.md "Security"): the owner migrates, the application's role runs."""
+    from urllib.parse import urlsplit
+
+    services = COMPOSE["services"]
+    owner = urlsplit(services["migrate"]["environment"]["DATABASE_OWNER_URL"]).username
+    assert owner == services["postgres"]["environment"]["POSTGRES_USER"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        app_user = urlsplit(environment["DATABASE_URL"]).username
+        assert app_user and app_user != owner, f"{name} connects as the owner"
+        if name != "migrate":
+            assert "DATABASE_OWNER_URL" not in environment, f"{name} must not know the owner's URL"
+    mounts = " ".join(services["postgres"]["volumes"])
+    script = ROOT / "deploy" / "postgres" / "10-app-role.sh"
+    assert "./deploy/postgres/10-app-role.sh:/docker-entrypoint-initdb.d/" in mounts and script.exists()
+    assert f"CREATE ROLE {app_user} LOGIN" in script.read_text()

@@ -244,7 +244,11 @@ class SourcePair(models.Model):
 
 
 class PairAccess(models.Model):
-    """A tenant sees a source pair. Until pools exist, seeding grants the demo tenant the simulated pair."""
+    """A tenant sees a source pair. Until pools exist, seeding grants the demo tenant the simulated pair.
+
+    Admins of the tenant operate every pair it has; a trader operates only the pairs an admin granted them
+    (the object permission `operate_pairaccess`, through django-guardian: accounts/grants.py).
+    """
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="pair_access")
     pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="access")
@@ -253,6 +257,7 @@ class PairAccess(models.Model):
         verbose_name = _("pair access")
         verbose_name_plural = _("pair access")
         constraints = [models.UniqueConstraint(fields=["tenant", "pair"], name="pair_access_unique")]
+        permissions = [("operate_pairaccess", _("Can run strategies and orders on this pair"))]
 
     def __str__(self) -> str:
         return f"{self.tenant_id} → {self.pair_id}"

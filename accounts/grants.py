@@ -1,0 +1,97 @@
+"""Object rights on top of roles (issue 4 item 2): a trader operates only the objects an admin granted them.
+
+The permission matrix (accounts/permissions.py) says what a role may do at most; django-guardian narrows a
+trader to chosen objects. Admins of a tenant operate all of its objects; analysts, viewers and compliance never
+operate anything, whatever grants exist. Grants are per object of the active tenant: an object of another
+tenant cannot be granted (the caller gets None and answers 404), and a membership that ends takes the user's
+grants in that tenant with it. Every grant and revocation is audited.
+
+Today the granted objects are the tenant's pairs (`trading.PairAccess`, permission `operate_pairaccess`);
+pools and strategies join `GRANTABLE` when they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models, transaction
+from django.http import HttpRequest
+from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
+
+from .audit import audit_record
+from .choices import AuditAction, Role
+from .models import Membership, Tenant, User
+
+# model label → the object permission that means "may operate it"
+GRANTABLE: dict[str, str] = {"trading.PairAccess": "trading.operate_pairaccess"}
+
+
+def _permission_for(model: type[models.Model]) -> str:
+    return GRANTABLE[model._meta.label]
+
+
+def operable(membership: Membership | None, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """The objects of `queryset` (a grantable, tenant-owned model) that this member may operate."""
+    if membership is None:
+        return queryset.none()
+    in_tenant = queryset.filter(tenant_id=membership.tenant_id)
+    if membership.role == Role.ADMIN:
+        return in_tenant
+    if membership.role != Role.TRADER:
+        return in_tenant.none()
+    return get_objects_for_user(
+        membership.user, _permission_for(queryset.model), klass=in_tenant, accept_global_perms=False
+    )
+
+
+def may_operate(membership: Membership | None, obj: models.Model) -> bool:
+    return operable(membership, type(obj)._default_manager.filter(pk=obj.pk)).exists()
+
+
+def grantees(obj: models.Model) -> list[User]:
+    """The users holding the grant on `obj` (traders; admins need none)."""
+    return list(get_users_with_perms(obj, only_with_perms_in=[_permission_for(type(obj)).split(".")[1]]))
+
+
+@transaction.atomic
+def set_grant(
+    *, actor: User, member: Membership, obj: Any, granted: bool, request: HttpRequest | None = None
+) -> bool:
+    """Grant or revoke `member`'s right to operate `obj` (same tenant only: ValueError otherwise). Returns whether
+    anything changed; a change is audited in the tenant's chain."""
+    if obj.tenant_id != member.tenant_id:
+        raise ValueError("an object of another tenant cannot be granted")
+    permission = _permission_for(type(obj))
+    holds = member.user.has_perm(permission, obj)
+    if holds == granted:
+        return False
+    if granted:
+        assign_perm(permission, member.user, obj)
+    else:
+        remove_perm(permission, member.user, obj)
+    audit_record(
+        tenant=member.tenant,
+        actor=actor,
+        action=AuditAction.GRANT_ADDED if granted else AuditAction.GRANT_REMOVED,
+        obj=obj,
+        summary={"user": member.user.username, "permission": permission, "object": str(obj)},
+        request=request,
+    )
+    return True
+
+
+def revoke_all(*, user: User, tenant: Tenant) -> int:
+    """Remove every grant `user` holds on `tenant`'s objects (their membership ended). Returns how many."""
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import UserObjectPermission
+
+    removed = 0
+    for label in GRANTABLE:
+        from django.apps import apps
+
+        model = apps.get_model(label)
+        ids = [str(pk) for pk in model._default_manager.filter(tenant=tenant).values_list("pk", flat=True)]
+        removed += UserObjectPermission.objects.filter(
+            user=user, content_type=ContentType.objects.get_for_model(model), object_pk__in=ids
+        ).delete()[0]
+    return removed
