@@ -8,7 +8,12 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and tenants")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from . import signals  # noqa: F401 (connects the audit receivers)
         from .db_roles import grant_application_role_after_migrate
+        from .lockout_admin import register as register_lockout_admin
+
+        register_lockout_admin(admin.site)
 
         post_migrate.connect(grant_application_role_after_migrate, sender=self, dispatch_uid="accounts.db_roles.grant")

@@ -46,3 +46,5 @@ class AuditAction(models.TextChoices):
     KILL_SWITCH = "kill_switch", _("Kill switch")
     RECONCILIATION_SYNC = "reconciliation_sync", _("Reconciliation sync")
     SETTINGS_CHANGED = "settings_changed", _("Settings changed")
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor enrolled")
+    LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
