@@ -15,6 +15,7 @@ import math
 from datetime import datetime
 from typing import Any, cast
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.models import update_last_login
 from django.db import transaction
 from django.http import HttpRequest
@@ -167,6 +168,9 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         user = cast(User, self.user)
         if two_factor_required(user):
             self._check_code(user, attrs.get("otp"), request)
+        # A sign-in that succeeded clears the username's failure count, as the portal's does (AXES_RESET_ON_SUCCESS
+        # acts on Django's user_logged_in, which token issue does not send).
+        AxesProxyHandler.reset_attempts(username=user.get_username())
         slug = attrs.get("tenant")
         if slug:
             membership = membership_in(user=user, tenant_slug=slug)

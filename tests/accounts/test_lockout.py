@@ -162,6 +162,15 @@ def test_the_token_endpoint_locks_after_five_failures(alice: Any) -> None:
     assert int(sixth["Retry-After"]) > 14 * 60
 
 
+def test_a_token_issued_clears_the_failure_count(alice: Any) -> None:
+    for n in range(4):
+        token("alice", f"wrong {n}")
+
+    assert token("alice", PASSWORD).status_code == 200
+    assert not AccessAttempt.objects.filter(username="alice").exists()
+    assert token("alice", "wrong again").status_code == 401  # one failure, not the fifth
+
+
 def test_portal_failures_lock_the_token_endpoint_too(alice: Any, bob: Any) -> None:
     fail_five_times("alice")
 
