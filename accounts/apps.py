@@ -8,9 +8,14 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and tenants")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from . import signals  # noqa: F401 (connects the audit receivers)
         from .changelog import register_tracked_models
         from .db_roles import grant_application_role_after_migrate
+        from .lockout_admin import register as register_lockout_admin
+
+        register_lockout_admin(admin.site)
 
         register_tracked_models()
 

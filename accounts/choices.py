@@ -48,3 +48,5 @@ class AuditAction(models.TextChoices):
     SETTINGS_CHANGED = "settings_changed", _("Settings changed")
     GRANT_ADDED = "grant_added", _("Object right granted")
     GRANT_REMOVED = "grant_removed", _("Object right revoked")
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor enrolled")
+    LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")

@@ -54,9 +54,7 @@ def grantees(obj: models.Model) -> list[User]:
 
 
 @transaction.atomic
-def set_grant(
-    *, actor: User, member: Membership, obj: Any, granted: bool, request: HttpRequest | None = None
-) -> bool:
+def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, request: HttpRequest | None = None) -> bool:
     """Grant or revoke `member`'s right to operate `obj` (same tenant only: ValueError otherwise). Returns whether
     anything changed; a change is audited in the tenant's chain."""
     if obj.tenant_id != member.tenant_id:

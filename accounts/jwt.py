@@ -3,21 +3,35 @@
 A token names one tenant (the `tenant` claim, its id): the one asked for at issue, else the user's first. Every
 authenticated request re-reads the membership, so a token never outlives the user's membership of its tenant,
 and the request's active tenant is the token's, whatever the session of the same browser chose.
+
+Issue answers 429 while the username is locked out (django-axes, accounts/lockout.py), and asks users who must
+pass two-factor (accounts/two_factor.py) for an `otp` code. Issue, refresh and logout are audited in the token's
+tenant's chain with the token's id (`jti`), never the token.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any, cast
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.models import update_last_login
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
+from django_otp import verify_token as otp_verify_token
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from rest_framework import serializers
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.serializers import (
+    TokenBlacklistSerializer,
     TokenObtainPairSerializer,
     TokenObtainSerializer,
     TokenRefreshSerializer,
@@ -26,11 +40,46 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from .choices import UserStatus
-from .models import Membership, User
+from .audit import audit_record
+from .choices import AuditAction, UserStatus
+from .lockout import lockout_message, lockout_state, retry_after_seconds
+from .models import Membership, Tenant, User
 from .selectors import membership_in, memberships_of
+from .services import two_factor_failed
+from .two_factor import confirmed_device, two_factor_required
 
 TENANT_CLAIM = "tenant"
+
+
+class TooManyAttempts(APIException):
+    """429 with a `Retry-After` header (DRF's exception handler sets it from `wait`)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked"
+
+    def __init__(self, detail: str, wait: int, code: str = "locked") -> None:
+        super().__init__(detail, code)
+        self.wait = wait
+
+
+def _http_request(request: Any) -> HttpRequest | None:
+    """The Django request under a DRF one, for the audit trail (address, user agent, correlation id)."""
+    http_request: HttpRequest | None = getattr(request, "_request", request)
+    return http_request
+
+
+def _audit_token(action: AuditAction, token: Token, user: User | None, request: Any, **summary: Any) -> None:
+    """Record `action` in the chain of the token's tenant: the token's id (`jti`) and never the token itself."""
+    tenant_id = token.get(TENANT_CLAIM)
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if isinstance(tenant_id, int) else None
+    audit_record(
+        tenant=tenant,
+        actor=user,
+        action=action,
+        obj=user,
+        summary={"jti": token.get(api_settings.JTI_CLAIM), **summary},
+        request=_http_request(request),
+    )
 
 
 def user_may_authenticate(user: Any) -> bool:
@@ -95,12 +144,33 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         max_length=60,
         help_text=gettext_lazy("Slug of the tenant the tokens act in; default: your first."),
     )
+    otp = serializers.CharField(
+        required=False,
+        write_only=True,
+        max_length=10,
+        help_text=gettext_lazy(
+            "The current code of your authenticator app. Required of admins of a tenant that requires two-factor "
+            "sign-in (400 without it, 401 when wrong); ignored for everyone else."
+        ),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Credentials first (401 for a wrong password or a suspended user), so the tenant answer tells nothing to
-        # someone without them.
-        TokenObtainSerializer.validate(self, attrs)
+        # Credentials first (401 for a wrong password or a suspended user, 429 while the username is locked out),
+        # then the code, then the tenant: each answer tells nothing to someone who failed the step before it.
+        request = self.context.get("request")
+        try:
+            TokenObtainSerializer.validate(self, attrs)
+        except drf_exceptions.AuthenticationFailed:
+            if getattr(request, "axes_locked_out", False):
+                now, ends_at = lockout_state(request)
+                raise TooManyAttempts(lockout_message(ends_at, now), retry_after_seconds(ends_at, now)) from None
+            raise
         user = cast(User, self.user)
+        if two_factor_required(user):
+            self._check_code(user, attrs.get("otp"), request)
+        # A sign-in that succeeded clears the username's failure count, as the portal's does (AXES_RESET_ON_SUCCESS
+        # acts on Django's user_logged_in, which token issue does not send).
+        AxesProxyHandler.reset_attempts(username=user.get_username())
         slug = attrs.get("tenant")
         if slug:
             membership = membership_in(user=user, tenant_slug=slug)
@@ -113,19 +183,77 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
             membership = memberships_of(user=user).first()
             if membership is None:
                 raise serializers.ValidationError({"tenant": [_("You are not a member of any tenant.")]})
-        refresh = cast(RefreshToken, self.get_token(user))
-        refresh[TENANT_CLAIM] = membership.tenant_id
-        if api_settings.UPDATE_LAST_LOGIN:
-            update_last_login(User, user)
-        return {"refresh": str(refresh), "access": str(refresh.access_token), "tenant": membership.tenant.slug}
+        with transaction.atomic():
+            refresh = cast(RefreshToken, self.get_token(user))
+            refresh[TENANT_CLAIM] = membership.tenant_id
+            access = refresh.access_token
+            if api_settings.UPDATE_LAST_LOGIN:
+                update_last_login(User, user)
+            _audit_token(
+                AuditAction.TOKEN_ISSUED, refresh, user, request, access_jti=access.get(api_settings.JTI_CLAIM)
+            )
+        return {"refresh": str(refresh), "access": str(access), "tenant": membership.tenant.slug}
+
+    @staticmethod
+    def _check_code(user: User, code: str | None, request: Any) -> None:
+        device = confirmed_device(user)
+        if device is None:
+            raise serializers.ValidationError(
+                {"otp": [_("Two-factor sign-in is required: set it up in the portal first, then send its code.")]}
+            )
+        if not code:
+            raise serializers.ValidationError({"otp": [_("This account needs the code of its authenticator app.")]})
+        allowed, throttle = device.verify_is_allowed()
+        if not allowed:
+            two_factor_failed(user=user, request=_http_request(request), channel="token")
+            until = (throttle or {}).get("locked_until")
+            wait = math.ceil((until - timezone.now()).total_seconds()) if isinstance(until, datetime) else 1
+            wait = max(1, wait)
+            raise TooManyAttempts(
+                ngettext(
+                    "Too many wrong codes. Wait %(seconds)d second, then send the current code.",
+                    "Too many wrong codes. Wait %(seconds)d seconds, then send the current code.",
+                    wait,
+                )
+                % {"seconds": wait},
+                wait,
+                code="otp_throttled",
+            )
+        if otp_verify_token(user, device.persistent_id, "".join(code.split())) is None:
+            two_factor_failed(user=user, request=_http_request(request), channel="token")
+            raise AuthenticationFailed(_("The one-time code is wrong or was already used."), code="otp_invalid")
 
 
 class TenantTokenRefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         # Decoding checks signature, expiry and the blacklist (a rotated refresh is blacklisted): TokenError → 401.
         refresh = RefreshToken(attrs["refresh"])
-        token_membership(_check_user(_user_of(refresh), refresh), refresh)
-        return super().validate(attrs)
+        user = _check_user(_user_of(refresh), refresh)
+        token_membership(user, refresh)
+        with transaction.atomic():
+            data = super().validate(attrs)
+            # The rotated refresh, read back for its id (simplejwt's stubs type the token argument too narrowly).
+            new_refresh: Any = data.get("refresh")
+            rotated = RefreshToken(new_refresh, verify=False) if new_refresh else refresh
+            _audit_token(
+                AuditAction.TOKEN_REFRESHED,
+                rotated,
+                user,
+                self.context.get("request"),
+                previous_jti=refresh.get(api_settings.JTI_CLAIM),
+            )
+        return data
+
+
+class TenantTokenBlacklistSerializer(TokenBlacklistSerializer):
+    """Logout: blacklist the refresh (401 when it is not a valid one) and audit the revocation."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[Any, Any]:
+        refresh = RefreshToken(attrs["refresh"])
+        with transaction.atomic():
+            refresh.blacklist()
+            _audit_token(AuditAction.TOKEN_REVOKED, refresh, _user_of(refresh), self.context.get("request"))
+        return {}
 
 
 class TenantJWTScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]

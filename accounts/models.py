@@ -32,6 +32,11 @@ class Tenant(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    require_admin_two_factor = models.BooleanField(
+        _("require two-factor sign-in for admins"),
+        default=False,
+        help_text=_("Admins of this desk must confirm each sign-in with a code from an authenticator app."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

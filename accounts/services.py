@@ -1,4 +1,5 @@
-"""Writes around identity. Changes of membership, role or status tell the user's open sockets to re-check."""
+"""Writes around identity. Changes of membership, role or status tell the user's open sockets to re-check.
+Sign-in security (two-factor enrolment, lifting a lockout) is written here too, each with its audit event."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from quantarb.events import AccessChanged, user_group
 from quantarb.live import send_on_commit
 
 from .audit import audit_record
-from .grants import revoke_all
 from .choices import AuditAction, Role, UserStatus
+from .grants import revoke_all
 from .models import Membership, Tenant, User
 
 
@@ -126,3 +128,69 @@ def _keep_an_admin(tenant: Tenant, *, leaving: Membership) -> None:
             % {"tenant": tenant.name},
             code="last_admin",
         )
+
+
+def _chains_of(user: User | None) -> list[Tenant | None]:
+    # Ordered by id, as in signals.py: writers that append to several chains take the locks in one order.
+    if user is None:
+        return [None]
+    tenants: list[Tenant | None] = list(Tenant.objects.filter(memberships__user=user).order_by("pk"))
+    return tenants or [None]
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, device: TOTPDevice, code: str, request: HttpRequest | None = None) -> bool:
+    """Confirm the device `user` is enrolling with its first code: then it is their device, any other unconfirmed
+    one is dropped, and each of their tenants' chains records the enrolment. False (nothing changes but django-otp's
+    throttle) when the code is wrong or the device is throttled. The secret itself is never recorded."""
+    locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=user, confirmed=False).first()
+    if locked is None or not locked.verify_token(code):
+        return False
+    device = locked
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    for tenant in _chains_of(user):
+        audit_record(
+            tenant=tenant,
+            actor=user,
+            action=AuditAction.TWO_FACTOR_ENROLLED,
+            obj=user,
+            summary={"device": device.persistent_id, "kind": "totp"},
+            request=request,
+        )
+    return True
+
+
+def two_factor_failed(*, user: User, request: HttpRequest | None, channel: str) -> None:
+    """Record a wrong (or throttled) second-factor code as a failed sign-in in each of the user's tenants' chains;
+    `channel` says where: "portal" or "token"."""
+    for tenant in _chains_of(user):
+        audit_record(
+            tenant=tenant,
+            actor=None,
+            action=AuditAction.LOGIN_FAILED,
+            obj=user,
+            summary={"username": user.get_username(), "step": "two_factor", "channel": channel},
+            request=request,
+        )
+
+
+@transaction.atomic
+def lockout_clear(*, username: str, actor: User, request: HttpRequest | None = None) -> int:
+    """Lift the login lockout of `username` (a superuser's admin action) and audit it in the user's tenants'
+    chains (the platform's for a name that is no user). Returns how many failure records were removed."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    removed = int(AxesProxyHandler.reset_attempts(username=username))
+    target = User.objects.filter(username=username).first()
+    for tenant in _chains_of(target):
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.LOCKOUT_CLEARED,
+            obj=target,
+            summary={"username": username, "failures_removed": removed},
+            request=request,
+        )
+    return removed

@@ -2,6 +2,7 @@
 
 A sign-in concerns every desk the user belongs to, so it is recorded in each of their tenants' chains (their
 compliance staff see it); a failed attempt on an unknown username goes to the platform's chain.
+A lockout (django-axes) is recorded once, by the failure that caused it, in the locked user's tenants' chains.
 Tenant switches and language changes are not audited.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .audit import audit_record
 from .choices import AuditAction
+from .lockout import lockout_ends_at
 from .models import Tenant, User
 
 
@@ -54,4 +57,25 @@ def audit_login_failed(
             obj=target,
             summary={"username": username},
             request=request,
+        )
+
+
+@receiver(user_locked_out, dispatch_uid="accounts.audit.lockout")
+def audit_lockout(sender: Any, request: Any, username: str | None, **kwargs: Any) -> None:
+    # axes also signals every attempt refused during the lock; only the failure it counted (the one that reached
+    # the limit) carries a failure count.
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None:
+        return
+    name = str(username or "")[:150]
+    target = User.objects.filter(**{User.USERNAME_FIELD: name}).first() if name else None
+    http_request = getattr(request, "_request", request)  # the token endpoint's is a DRF request
+    for tenant in _tenants_of(target) if target is not None else [None]:
+        audit_record(
+            tenant=tenant,
+            actor=None,
+            action=AuditAction.LOCKOUT,
+            obj=target,
+            summary={"username": name, "failures": failures, "until": lockout_ends_at(name)},
+            request=http_request,
         )

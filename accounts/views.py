@@ -1,27 +1,52 @@
 from __future__ import annotations
 
+import math
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp import verify_token as otp_verify_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from quantarb.tenancy import SESSION_KEY
 from trading.models import PairAccess
 
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
+from .grants import may_operate, set_grant
 from .models import Membership
 from .permissions import Perm, permission_required, request_membership, role_has
-from .grants import may_operate, set_grant
-from .services import membership_remove, membership_set
+from .services import membership_remove, membership_set, totp_device_confirm, two_factor_failed
+from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
+from .two_factor import (
+    Candidate,
+    confirmed_device,
+    enrolment_device,
+    pending_begin,
+    pending_candidate,
+    pending_end,
+    qr_svg,
+    secret_text,
+    two_factor_required,
+)
 
 
 def _back(request: HttpRequest) -> str:
@@ -109,7 +134,7 @@ def members(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
     for row in page:
-        row.granted_pairs = {access.pk for access in pairs if row.role == Role.TRADER and may_operate(row, access)}
+        row.granted_pairs = {access.pk for access in pairs if row.role == Role.TRADER and may_operate(row, access)}  # type: ignore[attr-defined]
     context = {
         "pairs": pairs,
         "page": page,
@@ -213,3 +238,130 @@ def _back_to_members(request: HttpRequest) -> str:
     ):
         return target
     return reverse("members")
+
+
+# --- sign-in: password, then (when required) the one-time code ----------------------------------------------
+class LoginView(auth_views.LoginView):
+    """The portal's password step. For a user who needs two-factor it signs nobody in: it records a pending
+    sign-in and sends them to the code (or to enrolment when they have no device yet)."""
+
+    form_class = PortalAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if not two_factor_required(user):
+            return super().form_valid(form)
+        pending_begin(self.request, user, self.get_success_url())
+        if confirmed_device(user) is None:
+            return HttpResponseRedirect(reverse("two_factor_enrol"))
+        return HttpResponseRedirect(reverse("two_factor_verify"))
+
+
+def _candidate(request: HttpRequest) -> Candidate | None:
+    """Whoever this request may finish a two-factor sign-in for: a signed-in session that still needs it, else
+    the session's pending sign-in."""
+    user: Any = request.user
+    if user.is_authenticated:
+        if two_factor_required(user) and not user.is_verified():
+            wanted = request.GET.get("next") or request.POST.get("next") or ""
+            safe = url_has_allowed_host_and_scheme(
+                wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
+            return Candidate(user=user, backend=None, next_url=wanted if safe and wanted else "/")
+        return None
+    return pending_candidate(request)
+
+
+def _signed_in(request: HttpRequest, candidate: Candidate, device: TOTPDevice) -> HttpResponse:
+    if candidate.pending:
+        pending_end(request)
+        # django-otp records the device in the session when `login` sees `otp_device` on the user.
+        candidate.user.otp_device = device  # type: ignore[attr-defined]
+        login(request, candidate.user, backend=candidate.backend)
+    else:
+        otp_login(request, device)
+    return HttpResponseRedirect(candidate.next_url)
+
+
+def _start_again(request: HttpRequest) -> HttpResponse:
+    messages.warning(request, _("Your sign-in expired. Enter your password again."))
+    return HttpResponseRedirect(reverse("login"))
+
+
+def _throttled_until(device: TOTPDevice) -> datetime | None:
+    """Until when django-otp refuses to check codes for `device` after wrong ones; None when it checks now."""
+    allowed, throttle = device.verify_is_allowed()
+    if allowed:
+        return None
+    until = (throttle or {}).get("locked_until")
+    return until if isinstance(until, datetime) else timezone.now()
+
+
+def _code_refused(request: HttpRequest, candidate: Candidate, throttled_until: datetime | None) -> str:
+    """Why a code was not accepted, audited as a failed sign-in."""
+    two_factor_failed(user=candidate.user, request=request, channel="portal")
+    if throttled_until is not None:
+        seconds = max(1, math.ceil((throttled_until - timezone.now()).total_seconds()))
+        return ngettext(
+            "Too many wrong codes. Wait %(seconds)d second, then enter the current code.",
+            "Too many wrong codes. Wait %(seconds)d seconds, then enter the current code.",
+            seconds,
+        ) % {"seconds": seconds}
+    return _("That code is not right. Enter the code your app shows now (it changes every 30 seconds).")
+
+
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The code step of the sign-in for a user with a confirmed device."""
+    candidate = _candidate(request)
+    if candidate is None:
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
+        return _start_again(request)
+    device = confirmed_device(candidate.user)
+    if device is None:
+        return HttpResponseRedirect(reverse("two_factor_enrol"))
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        throttled_until = _throttled_until(device)
+        if throttled_until is None:
+            verified = otp_verify_token(candidate.user, device.persistent_id, form.cleaned_data["code"])
+            if verified is not None:
+                return _signed_in(request, candidate, verified)
+        form.add_error("code", _code_refused(request, candidate, throttled_until))
+    context = {"form": form, "candidate": candidate, "public_page": True}
+    return render(request, "registration/two_factor_verify.html", context)
+
+
+def two_factor_enrol(request: HttpRequest) -> HttpResponse:
+    """Enrolment of a user who needs two-factor and has no device: scan (or type) the secret, confirm with a
+    first code; that also finishes the sign-in."""
+    candidate = _candidate(request)
+    if candidate is None:
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
+        return _start_again(request)
+    if confirmed_device(candidate.user) is not None:
+        return HttpResponseRedirect(reverse("two_factor_verify"))
+    device = enrolment_device(candidate.user)
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        throttled_until = _throttled_until(device)
+        code = form.cleaned_data["code"]
+        confirmed = throttled_until is None and totp_device_confirm(
+            user=candidate.user, device=device, code=code, request=request
+        )
+        if confirmed:
+            device.refresh_from_db()
+            messages.success(request, _("Two-factor sign-in is set up. Keep your authenticator app safe."))
+            return _signed_in(request, candidate, device)
+        form.add_error("code", _code_refused(request, candidate, throttled_until))
+    context = {
+        "form": form,
+        "candidate": candidate,
+        "qr_svg": mark_safe(qr_svg(device)),  # noqa: S308 (drawn by the qrcode library from our own URI)
+        "secret": secret_text(device),
+        "issuer": settings.OTP_TOTP_ISSUER,
+        "public_page": True,
+    }
+    return render(request, "registration/two_factor_enrol.html", context)

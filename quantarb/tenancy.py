@@ -17,10 +17,15 @@ SESSION_KEY = "quantarb_tenant_id"
 
 
 def active_membership(user: Any, session: Any) -> Membership | None:
+    """The membership a session acts in; None for a suspended user, and for one who must pass two-factor and
+    whose session has not (accounts/two_factor.py), so neither a page nor a socket opens for them."""
     from accounts.choices import UserStatus
     from accounts.models import Membership
+    from accounts.two_factor import session_passes_two_factor
 
     if not getattr(user, "is_authenticated", False) or user.status != UserStatus.ACTIVE:
+        return None
+    if not session_passes_two_factor(user, session):
         return None
     memberships = Membership.objects.filter(user=user).select_related("tenant").order_by("created_at", "pk")
     wanted = session.get(SESSION_KEY) if session is not None else None

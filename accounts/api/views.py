@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
-from accounts.jwt import TenantTokenObtainPairSerializer, TenantTokenRefreshSerializer
+from accounts.jwt import (
+    TenantTokenBlacklistSerializer,
+    TenantTokenObtainPairSerializer,
+    TenantTokenRefreshSerializer,
+)
 from accounts.models import AuditEvent
 from accounts.permissions import Perm, permissions_for, request_membership
 
@@ -22,11 +26,21 @@ from .serializers import AuditEventSerializer, AuditParams, MeSerializer, Refres
 class TokenObtainView(TokenObtainPairView):
     """Exchange username and password (and optionally a tenant's slug) for an access and a refresh token.
 
-    The tokens act in the named tenant, or in the user's first one. Access lives 15 minutes, refresh 7 days."""
+    The tokens act in the named tenant, or in the user's first one. Access lives 15 minutes, refresh 7 days.
+    Admins of a tenant that requires two-factor sign-in also send `otp`, the current code of their authenticator
+    app. Five failed sign-ins lock the username for 15 minutes: 429 with `Retry-After` meanwhile."""
 
     serializer_class = TenantTokenObtainPairSerializer
 
-    @extend_schema(request=TenantTokenObtainPairSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=TenantTokenObtainPairSerializer,
+        responses={
+            200: TokenPairSerializer,
+            400: OpenApiResponse(description="`otp` missing for an account that needs it, or a tenant not yours."),
+            401: OpenApiResponse(description="Wrong credentials, suspended account, or a wrong `otp` code."),
+            429: OpenApiResponse(description="Username locked after repeated failures, or too many wrong codes."),
+        },
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
@@ -44,6 +58,8 @@ class TokenRefreshRotateView(TokenRefreshView):
 
 class LogoutView(TokenBlacklistView):
     """Blacklist a refresh token; it can no longer be refreshed. Access tokens already issued expire by themselves."""
+
+    serializer_class = TenantTokenBlacklistSerializer
 
     @extend_schema(responses={204: None})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

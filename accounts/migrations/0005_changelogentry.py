@@ -37,7 +37,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_auditevent_append_only'),
+        ('accounts', '0004_two_factor'),
         ('contenttypes', '0002_remove_content_type_name'),
     ]
 

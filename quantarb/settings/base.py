@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "channels",
     "guardian",
     "auditlog",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "quantarb.apps.QuantarbConfig",
     "accounts",
     "trading",
@@ -63,11 +66,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # `request.user.is_verified()`: whether this session passed the second factor (accounts/two_factor.py).
+    "django_otp.middleware.OTPMiddleware",
     "quantarb.i18n.UserLanguageMiddleware",
     "quantarb.tenancy.TenantMiddleware",
     "accounts.changelog.ChangeLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends the sessions of suspended users; holds a user who needs two-factor at its pages until they pass it.
+    "accounts.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its docs ask: turns a login that axes flagged as locked out into the lockout page.
+    # https://django-axes.readthedocs.io/en/latest/2_installation.html
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "quantarb.urls"
@@ -159,12 +169,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TIMEZONE = "UTC"
 
 AUTH_USER_MODEL = "accounts.User"
-# Roles decide what a member may do (accounts/permissions.py); django-guardian narrows it per object (a trader
-# operates only the objects granted to them, accounts/grants.py).
+# axes first: it refuses a locked-out username before any password is checked. Our backend is Django's
+# ModelBackend that also refuses suspended users, at login and for existing sessions (accounts/backends.py).
+# django-guardian last: it answers object permissions (a trader operates only the objects granted to them,
+# accounts/grants.py), on top of what the role allows (accounts/permissions.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.AccountBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+
 # https://django-guardian.readthedocs.io/en/stable/configuration.html : no anonymous user row.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
@@ -250,7 +264,40 @@ SIMPLE_JWT = {
     "USER_AUTHENTICATION_RULE": "accounts.jwt.user_may_authenticate",
     "TOKEN_OBTAIN_SERIALIZER": "accounts.jwt.TenantTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.jwt.TenantTokenRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "accounts.jwt.TenantTokenBlacklistSerializer",
 }
+
+# --- Login lockout (django-axes) -------------------------------------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Five failures lock the username (never the address: one attacker must not lock out a whole desk behind one
+# NAT) for 15 minutes counted from the failure that locked it; attempts during the lock are refused without
+# extending it, so the page can say exactly when to retry. The database handler works on SQLite and PostgreSQL
+# and its rows roll back with each test.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Sign-ins are in the audit trail already; axes keeps only the failure counters.
+AXES_DISABLE_ACCESS_LOG = True
+# Unlocking is a superuser-only admin page of ours (accounts/lockout_admin.py), which audits each unlock.
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "code"]
+# axes.W006 advises adding the address to the lockout parameters; locking by username alone is the decision
+# above (and with the username only, rotating user agents or cookies bypasses nothing).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# --- Two-factor (django-otp, TOTP) -----------------------------------------------------------------------
+# https://django-otp-official.readthedocs.io/en/stable/overview.html#settings
+OTP_TOTP_ISSUER = "quantarb"
+# Wrong codes back off exponentially per device: 1, 2, 4, 8 ... seconds.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# How long the password step waits for the code before the user must start again.
+QUANTARB_TWO_FACTOR_PENDING_SECONDS = 300
 
 # Every line names its correlation id (quantarb/correlation.py). QUANTARB_LOG_FORMAT=json writes one JSON object
 # per line (for log shippers), with structlog's bound context; "plain" is for people.
@@ -287,6 +334,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # Every run of a 5-second beat job is not news; failures still log at ERROR.
         "celery.app.trace": {"level": "WARNING"},
+        # axes logs every sign-in at INFO; failures and lockouts stay (WARNING), and the audit trail has them all.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -360,5 +360,9 @@ def test_a_suspended_user_s_session_is_refused_by_the_api(alice: Any, alpha_mark
     session.force_login(alice.user)
     suspend(alice.user)
 
-    assert session.get(QUOTES).status_code == 403
-    assert session.get(ME).status_code == 403
+    refused = session.get(QUOTES)
+
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This account is suspended. Ask an admin of your desk to reactivate it."}
+    # The refusal ended the session: what follows is an anonymous caller.
+    assert session.get(ME).status_code == 401

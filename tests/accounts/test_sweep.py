@@ -43,6 +43,8 @@ PUBLIC = {
     "healthz": "liveness probe, no data",
     "readyz": "readiness probe: component lights, no tenant data",
     "login": "sign-in",
+    "two_factor_verify": "the second sign-in step, the caller's own pending login",
+    "two_factor_enrol": "enrolling the caller's own authenticator",
     "logout": "sign-out",
     "set_language": "the caller's own preference",
     "set_theme": "the caller's own preference",

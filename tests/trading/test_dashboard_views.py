@@ -97,14 +97,15 @@ def test_a_user_without_a_tenant_gets_the_no_tenant_page(dave: Any, alpha_market
     assert alpha_market.pair.name not in response.content.decode()
 
 
-def test_a_suspended_member_gets_the_no_tenant_page(bob: Any, alpha_market: Any) -> None:
+def test_a_suspended_member_is_signed_out_to_the_login_page(bob: Any, alpha_market: Any) -> None:
     bob.user.status = UserStatus.SUSPENDED
     bob.user.save()
 
-    response = signed_in(bob.user).get(DASHBOARD)
+    response = signed_in(bob.user).get(DASHBOARD, follow=True)
 
-    assert response.status_code == 403
-    assert "no_tenant.html" in template_names(response)
+    assert response.redirect_chain == [("/accounts/login/", 302)]
+    assert "This account is suspended" in response.content.decode()
+    assert alpha_market.pair.name not in response.content.decode()
 
 
 # --- partials -----------------------------------------------------------------------------------------------
