@@ -17,12 +17,26 @@ TRACKED: dict[str, dict[str, Any]] = {
         "mask_fields": ["password"],
     },
     "trading.PairAccess": {},
+    # Secrets never enter the change log: `credentials` is left out; the masked hints show that keys changed.
+    "accounts.VenueAccount": {
+        "exclude_fields": [
+            "credentials",
+            "last_sync_at",
+            "last_test_at",
+            "last_test_ok",
+            "last_test_message",
+            "updated_at",
+        ],
+    },
+    "accounts.AccountPool": {},
+    "mt5ops.TerminalInstance": {},
 }
 
 # Models with a `tenant` field that are not tracked field by field, and why.
 NOT_TRACKED: dict[str, str] = {
     "accounts.AuditEvent": "the audit trail itself, append-only",
     "accounts.ChangeLogEntry": "the change log itself, append-only",
+    "accounts.AccountSnapshot": "a measurement written every minute, not a change anyone makes",
 }
 
 

@@ -50,3 +50,14 @@ class AuditAction(models.TextChoices):
     GRANT_REMOVED = "grant_removed", _("Object right revoked")
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor enrolled")
     LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
+
+
+class AccountMode(models.TextChoices):
+    PAPER = "paper", _("Paper")
+    LIVE = "live", _("Live")
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    DISABLED = "disabled", _("Disabled")
+    ERROR = "error", _("Error")

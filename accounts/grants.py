@@ -23,7 +23,10 @@ from .choices import AuditAction, Role
 from .models import Membership, Tenant, User
 
 # model label → the object permission that means "may operate it"
-GRANTABLE: dict[str, str] = {"trading.PairAccess": "trading.operate_pairaccess"}
+GRANTABLE: dict[str, str] = {
+    "trading.PairAccess": "trading.operate_pairaccess",
+    "accounts.AccountPool": "accounts.operate_accountpool",
+}
 
 
 def _permission_for(model: type[models.Model]) -> str:

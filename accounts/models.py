@@ -3,10 +3,12 @@ from typing import Any
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AuditAction, Role, Theme, UserStatus
+from .choices import AccountMode, AccountStatus, AuditAction, Role, Theme, UserStatus
+from .crypto import EncryptedJSONField
 
 
 class User(AbstractUser):
@@ -199,3 +201,125 @@ class ChangeLogEntry(AbstractLogEntry):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("change log entries are append-only")
+
+
+# --- venue accounts, credentials, pools ------------------------------------------------------------------------
+class VenueAccount(models.Model):
+    """One account at one venue, held by one operator of the tenant (an operator may hold many).
+
+    `credentials` is encrypted at rest (accounts/crypto.py) and write-only: forms and the API accept it, nothing
+    ever shows it; `credential_hints` keeps what may be shown (e.g. `••••3f9a` for an API key).
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="venue_accounts", verbose_name=_("tenant")
+    )
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="venue_accounts", verbose_name=_("operator"))
+    venue = models.CharField(_("venue"), max_length=64)
+    label = models.CharField(_("label"), max_length=120)
+    mode = models.CharField(_("mode"), max_length=8, choices=AccountMode.choices, default=AccountMode.PAPER)
+    status = models.CharField(_("status"), max_length=12, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    last_test_at = models.DateTimeField(_("last test"), null=True, blank=True)
+    last_test_ok = models.BooleanField(_("last test passed"), null=True, blank=True)
+    last_test_message = models.CharField(_("last test result"), max_length=500, blank=True)
+    credentials = EncryptedJSONField(_("credentials"), null=True, blank=True, editable=False)
+    credential_hints = models.JSONField(_("credential hints"), default=dict, blank=True, editable=False)
+    terminal = models.ForeignKey(
+        "mt5ops.TerminalInstance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        verbose_name=_("MT5 terminal"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("venue account")
+        verbose_name_plural = _("venue accounts")
+        ordering = ["label"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "label"], name="venue_account_unique_label")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credential_hints)
+
+
+class AccountPool(models.Model):
+    """A perpetual account paired with an MT5 (CFD) account, with the capital each leg may use.
+
+    The hedge ratio is not stored: it is derived from the instruments' current specs whenever a size is computed
+    (accounts/pools.py)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pools", verbose_name=_("tenant"))
+    name = models.CharField(_("name"), max_length=120)
+    perp_account = models.ForeignKey(
+        VenueAccount, on_delete=models.PROTECT, related_name="perp_pools", verbose_name=_("perpetual account")
+    )
+    cfd_account = models.ForeignKey(
+        VenueAccount, on_delete=models.PROTECT, related_name="cfd_pools", verbose_name=_("CFD account")
+    )
+    perp_allocation = models.DecimalField(
+        _("perpetual leg capital (USDT)"), max_digits=20, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    cfd_allocation = models.DecimalField(
+        _("CFD leg capital (account currency)"), max_digits=20, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("account pool")
+        verbose_name_plural = _("account pools")
+        ordering = ["name"]
+        permissions = [("operate_accountpool", _("Can run strategies and orders on this pool"))]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="pool_unique_name"),
+            # An account trades in at most one enabled pool (the forms say so first, with a message).
+            models.UniqueConstraint(
+                fields=["perp_account"], condition=models.Q(enabled=True), name="pool_one_enabled_per_perp_account"
+            ),
+            models.UniqueConstraint(
+                fields=["cfd_account"], condition=models.Q(enabled=True), name="pool_one_enabled_per_cfd_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountSnapshot(models.Model):
+    """Balance, equity and margin of one account at one time (`sync_accounts`). Money in the account's currency."""
+
+    account = models.ForeignKey(
+        VenueAccount, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("account")
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    at = models.DateTimeField(_("time"))
+    currency = models.CharField(_("currency"), max_length=8)
+    balance = models.DecimalField(_("balance"), max_digits=20, decimal_places=8)
+    equity = models.DecimalField(_("equity"), max_digits=20, decimal_places=8)
+    used_margin = models.DecimalField(_("used margin"), max_digits=20, decimal_places=8)
+    margin_level = models.DecimalField(
+        _("margin level (%)"),
+        max_digits=20,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("Empty: no margin in use."),
+    )
+
+    class Meta:
+        verbose_name = _("account snapshot")
+        verbose_name_plural = _("account snapshots")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["account", "-at"], name="snapshot_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.at:%Y-%m-%d %H:%M}"

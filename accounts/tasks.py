@@ -29,3 +29,11 @@ def verify_audit_chains() -> dict[str, int]:
                 chain_break.reason,
             )
     return {"checked": checked, "broken": broken}
+
+
+@shared_task(name="accounts.tasks.sync_accounts", ignore_result=True, time_limit=120, soft_time_limit=100)
+def sync_accounts() -> dict[str, int]:
+    """Every minute: balance, equity and margin snapshots of the venue accounts (accounts/venue_services.py)."""
+    from .venue_services import sync_accounts as sync
+
+    return sync()

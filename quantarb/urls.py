@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 
@@ -21,6 +22,17 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
     path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),
+    path("venues/accounts/", venue_views.account_list, name="venue_accounts"),
+    path("venues/accounts/new/", venue_views.account_create, name="venue_account_create"),
+    path("venues/accounts/<int:account_id>/", venue_views.account_detail, name="venue_account"),
+    path("venues/accounts/<int:account_id>/test/", venue_views.account_test_view, name="venue_account_test"),
+    path("venues/accounts/<int:account_id>/delete/", venue_views.account_delete_view, name="venue_account_delete"),
+    path("venues/terminals/", venue_views.terminal_list, name="terminals"),
+    path("venues/terminals/<int:terminal_id>/delete/", venue_views.terminal_delete, name="terminal_delete"),
+    path("venues/pools/", venue_views.pool_list, name="pools"),
+    path("venues/pools/new/", venue_views.pool_create, name="pool_create"),
+    path("venues/pools/<int:pool_id>/", venue_views.pool_detail, name="pool"),
+    path("venues/pools/<int:pool_id>/delete/", venue_views.pool_delete, name="pool_delete"),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

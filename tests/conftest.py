@@ -49,6 +49,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("services mode required but: " + "; ".join(problems), returncode=3)
 
 
+# --- canary secrets: watched in every test (tests/canary.py) ----------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def canary_watch() -> None:
+    from tests import canary
+
+    canary.install()
+
+
+@pytest.fixture(autouse=True)
+def no_canary_leaks() -> Iterator[None]:
+    from tests import canary
+
+    canary.leaks.clear()
+    yield
+    leaked, canary.leaks[:] = list(canary.leaks), []
+    assert not leaked, "canary secrets leaked:\n" + "\n".join(leaked)
+
+
 # --- the append-only audit table under the test runner ----------------------------------------------------------
 @pytest.fixture(scope="session", autouse=True)
 def audit_table_flushable() -> Iterator[None]:
@@ -128,6 +146,63 @@ def ana(alice: Persona) -> Persona:
 @pytest.fixture
 def cora(alice: Persona) -> Persona:
     return _persona("cora", "alpha", "compliance")
+
+
+@pytest.fixture
+def canary_accounts(alice: Persona) -> dict[str, Any]:
+    """Alpha's live accounts, holding the canary secrets (tests/canary.py), created the way the portal creates
+    them: a Binance account, an MT5 terminal and account, and the two simulated accounts, in an enabled pool."""
+    from accounts.models import AccountPool
+    from accounts.venue_forms import VenueAccountForm
+    from accounts.venue_services import account_save
+    from mt5ops.models import TerminalInstance
+    from tests import canary
+
+    terminal = TerminalInstance.objects.create(
+        tenant=alice.tenant, label="Terminal A", backend="rpyc", host="127.0.0.1", bridge_port=18812
+    )
+
+    def make(data: dict[str, Any]) -> Any:
+        form = VenueAccountForm(data={"mode": "live", "owner": alice.user.pk, **data}, tenant=alice.tenant)
+        assert form.is_valid(), form.errors
+        return account_save(form=form, actor=alice.user)
+
+    binance = make(
+        {
+            "label": "Binance live",
+            "venue": "binance-usdm",
+            "api_key": canary.CANARY_API_KEY,
+            "api_secret": canary.CANARY_API_SECRET,
+        }
+    )
+    mt5 = make(
+        {
+            "label": "MT5 live",
+            "venue": "bybit-mt5",
+            "login": "81234567",
+            "password": canary.CANARY_MT5_PASSWORD,
+            "server": "Bybit-Live",
+            "terminal": terminal.pk,
+        }
+    )
+    sim_perp = make({"label": "Sim perp", "venue": "simulated-perp", "mode": "paper"})
+    sim_cfd = make({"label": "Sim CFD", "venue": "simulated-cfd", "mode": "paper"})
+    live_pool = AccountPool.objects.create(
+        tenant=alice.tenant,
+        name="Live pool",
+        perp_account=binance,
+        cfd_account=mt5,
+        perp_allocation=10000,
+        cfd_allocation=10000,
+    )
+    return {
+        "terminal": terminal,
+        "binance": binance,
+        "mt5": mt5,
+        "sim_perp": sim_perp,
+        "sim_cfd": sim_cfd,
+        "live_pool": live_pool,
+    }
 
 
 @pytest.fixture

@@ -81,6 +81,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "quantarb.urls"
+# The error page hides secrets even with DEBUG on (quantarb/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "quantarb.error_reports.AlwaysSafeExceptionReporterFilter"
 ASGI_APPLICATION = "quantarb.asgi.application"
 WSGI_APPLICATION = None
 
@@ -356,3 +358,5 @@ QUANTARB_PUSH_MAX_HZ = env.float("QUANTARB_PUSH_MAX_HZ", default=8.0)
 # Retention of raw market data (days); candles are kept longer.
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)
+# Paper capital of a simulated account, in its leg's currency (USDT perp, USD CFD), until paper fills book PnL.
+QUANTARB_PAPER_BALANCE = env.str("QUANTARB_PAPER_BALANCE", default="100000")

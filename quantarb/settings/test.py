@@ -1,7 +1,7 @@
 """Tests. SQLite unless DATABASE_URL is set (the services mode of `.ci/run` sets it to PostgreSQL)."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, MIDDLEWARE, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="test-only-secret-key-not-for-production-use-0123456789")
 QUANTARB_FIELD_KEYS = ["P3RzHn3xZt7SgWwGQn3vQ0Ah0cG6m6xR2yHcC9kq1T8="]
@@ -14,3 +14,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 # middleware, about 0.3 s per client; on request lookup keeps test requests fast.
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_AUTOREFRESH
 WHITENOISE_AUTOREFRESH = True
+
+# Canary secrets planted by the tests must never reach a response (tests/canary.py): checked outermost.
+MIDDLEWARE = ["tests.canary.CanaryMiddleware", *MIDDLEWARE]

@@ -77,7 +77,8 @@ def test_admin_creates_a_new_user(alice: Any) -> None:
     assert response.status_code == 302
     user = User.objects.get(username="newcomer")
     assert user.email == "n@example.com" and user.check_password("a long fresh passphrase 9")
-    assert Client().login(username="newcomer", password="a long fresh passphrase 9")
+    signed_in = Client().post("/accounts/login/", {"username": "newcomer", "password": "a long fresh passphrase 9"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/"
 
 
 def test_role_change_and_removal(alice: Any, bob: Any) -> None:

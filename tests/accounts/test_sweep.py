@@ -88,6 +88,12 @@ class Route:
             return self.callback.required_permission  # type: ignore[no-any-return]
         return "public" if self.name in PUBLIC else "unclassified"
 
+    def permission_for(self, method: str) -> Perm | None | str:
+        cls = getattr(self.callback, "cls", None)
+        if method.upper() not in ("GET", "HEAD", "OPTIONS") and cls is not None and hasattr(cls, "write_permission"):
+            return cls.write_permission  # type: ignore[no-any-return]
+        return self.permission
+
     @property
     def is_api(self) -> bool:
         return self.path.startswith("/api/")
@@ -118,7 +124,9 @@ def test_every_route_is_classified() -> None:
 
 # --- the two desks --------------------------------------------------------------------------------------------
 @pytest.fixture
-def desks(alice: Any, tom: Any, ana: Any, bob: Any, cora: Any, charlie: Any, alpha_market: Any) -> dict[str, Any]:
+def desks(
+    alice: Any, tom: Any, ana: Any, bob: Any, cora: Any, charlie: Any, alpha_market: Any, canary_accounts: Any
+) -> dict[str, Any]:
     from trading.models import PairAccess, QuoteSource, SourcePair
 
     Tenant.objects.filter(pk=charlie.tenant.pk).update(name=f"{MARKER} desk")
@@ -132,6 +140,24 @@ def desks(alice: Any, tom: Any, ana: Any, bob: Any, cora: Any, charlie: Any, alp
     bravo_pair = SourcePair.objects.create(name=f"{MARKER} pair", perp_source=bravo_perp, cfd_source=bravo_cfd)
     PairAccess.objects.create(tenant=charlie.tenant, pair=bravo_pair)
     audit_record(tenant=charlie.tenant, actor=charlie.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": MARKER})
+    from accounts.models import AccountPool, VenueAccount
+    from mt5ops.models import TerminalInstance
+
+    bravo_terminal = TerminalInstance.objects.create(tenant=charlie.tenant, label=f"{MARKER} terminal")
+    bravo_account = VenueAccount.objects.create(
+        tenant=charlie.tenant, owner=charlie.user, venue="simulated-perp", label=f"{MARKER} perp account"
+    )
+    bravo_cfd_account = VenueAccount.objects.create(
+        tenant=charlie.tenant, owner=charlie.user, venue="simulated-cfd", label=f"{MARKER} cfd account"
+    )
+    bravo_pool = AccountPool.objects.create(
+        tenant=charlie.tenant,
+        name=f"{MARKER} pool",
+        perp_account=bravo_account,
+        cfd_account=bravo_cfd_account,
+        perp_allocation=1,
+        cfd_allocation=1,
+    )
     audit_record(tenant=alice.tenant, actor=alice.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": "alpha"})
     return {
         "alice": alice,
@@ -142,6 +168,9 @@ def desks(alice: Any, tom: Any, ana: Any, bob: Any, cora: Any, charlie: Any, alp
         "charlie": charlie,
         "bravo_pair": bravo_pair,
         "bravo_membership": Membership.objects.get(user=charlie.user),
+        "bravo_account": bravo_account,
+        "bravo_terminal": bravo_terminal,
+        "bravo_pool": bravo_pool,
     }
 
 
@@ -149,7 +178,10 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
     """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep."""
     samples: dict[str, Callable[[], int]] = {
         "membership_id": lambda: int(desks["bravo_membership"].pk),
+        "account_id": lambda: int(desks["bravo_account"].pk),
+        "terminal_id": lambda: int(desks["bravo_terminal"].pk),
         "pair_id": lambda: int(desks["bravo_pair"].pk),
+        "pool_id": lambda: int(desks["bravo_pool"].pk),
         "tenant_id": lambda: int(desks["charlie"].tenant.pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
@@ -246,7 +278,7 @@ def test_routes_with_ids_answer_404_for_bravo_s_objects_and_change_nothing(desks
             where = f"{who} {method.upper()} {path}"
             if response.status_code == 405:
                 continue
-            expected = {404} if allowed(persona, route.permission) else {403, 404}
+            expected = {404} if allowed(persona, route.permission_for(method)) else {403, 404}
             assert response.status_code in expected, f"{where}: {response.status_code}"
             assert_clean(response, where)
     assert bravo_state() == before

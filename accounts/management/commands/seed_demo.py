@@ -8,9 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
+from guardian.shortcuts import assign_perm
 
-from accounts.choices import Role, UserStatus
-from accounts.models import Tenant, User
+from accounts.choices import AccountMode, Role, UserStatus
+from accounts.models import AccountPool, Tenant, User, VenueAccount
 from accounts.services import membership_set, user_create
 from trading.choices import Venue
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
@@ -48,12 +49,36 @@ class Command(BaseCommand):
             membership_set(user=user, tenant=tenant, role=role, actor=None)
         pair = self._simulated_pair()
         PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
+        self._demo_pool(tenant, slug)
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
         self.stdout.write(
             f"-viewer, -compliance) with the password: {shown if (password or created_any(slug)) else '(unchanged)'}"
         )
+
+    @staticmethod
+    def _demo_pool(tenant: Tenant, slug: str) -> None:
+        """Two simulated paper accounts held by the demo trader, paired in an enabled pool the trader may operate
+        (created once; an operator's later changes are kept)."""
+        if VenueAccount.objects.filter(tenant=tenant).exists():
+            return
+        trader = User.objects.get(username=f"{slug}-trader")
+        perp = VenueAccount.objects.create(
+            tenant=tenant, owner=trader, venue=Venue.SIMULATED_PERP, label="Sim perp", mode=AccountMode.PAPER
+        )
+        cfd = VenueAccount.objects.create(
+            tenant=tenant, owner=trader, venue=Venue.SIMULATED_CFD, label="Sim CFD", mode=AccountMode.PAPER
+        )
+        pool = AccountPool.objects.create(
+            tenant=tenant,
+            name="Demo pool",
+            perp_account=perp,
+            cfd_account=cfd,
+            perp_allocation=Decimal("50000"),
+            cfd_allocation=Decimal("50000"),
+        )
+        assign_perm("accounts.operate_accountpool", trader, pool)
 
     @staticmethod
     def _simulated_pair() -> SourcePair:

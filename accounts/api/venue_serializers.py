@@ -1,0 +1,118 @@
+"""Shapes of venue accounts and pools in the API. Credentials are write-only: requests may carry them in a
+`credentials` object; responses only ever show `credential_hints` (masked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.choices import AccountMode, AccountStatus
+from accounts.models import AccountPool, VenueAccount
+from accounts.pools import hedge_ratio
+from trading.venues.registry import spec_for
+
+
+class CredentialsSerializer(serializers.Serializer[Any]):
+    """Write-only. ccxt venues: `api_key`, `api_secret`. MT5: `login` (digits), `password`, `server`,
+    `terminal` (an MT5 terminal's id). Simulated venues: none. Omitted fields keep what is stored."""
+
+    api_key = serializers.CharField(write_only=True, required=False)
+    api_secret = serializers.CharField(write_only=True, required=False)
+    login = serializers.CharField(write_only=True, required=False, help_text="MT5 login number.")
+    password = serializers.CharField(write_only=True, required=False)
+    server = serializers.CharField(write_only=True, required=False)
+    terminal = serializers.IntegerField(write_only=True, required=False, help_text="MT5 terminal instance id.")
+
+
+class AccountWriteSerializer(serializers.Serializer[Any]):
+    """Create (POST) or change (PATCH) an account; validation is the portal form's (400 names the field)."""
+
+    label = serializers.CharField(max_length=120)  # type: ignore[assignment] # a field named like Field.label
+    venue = serializers.CharField(
+        help_text="binance-usdm, bybit-mt5, simulated-perp, simulated-cfd or ccxt:<exchange id>; fixed after creation."
+    )
+    mode = serializers.ChoiceField(choices=AccountMode.choices, default=AccountMode.PAPER)
+    owner = serializers.IntegerField(required=False, help_text="User id of the operator (default: the caller).")
+    status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
+    credentials = CredentialsSerializer(write_only=True, required=False)
+
+
+class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    leg = serializers.SerializerMethodField()
+    credential_hints = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = VenueAccount
+        fields = [
+            "id",
+            "label",
+            "venue",
+            "leg",
+            "mode",
+            "status",
+            "owner",
+            "terminal",
+            "credential_hints",
+            "last_error",
+            "last_sync_at",
+            "last_test_at",
+            "last_test_ok",
+            "last_test_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_leg(self, account: VenueAccount) -> str | None:
+        spec = spec_for(account.venue)
+        return spec.leg if spec else None
+
+
+class AccountTestSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+    tested_at = serializers.DateTimeField()
+
+
+class PoolWriteSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=120)
+    perp_account = serializers.IntegerField(help_text="Id of a perpetual-leg account of the tenant.")
+    cfd_account = serializers.IntegerField(help_text="Id of an MT5 (CFD) account of the tenant.")
+    perp_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
+    cfd_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
+    enabled = serializers.BooleanField(default=True)
+
+
+class PoolSerializer(serializers.ModelSerializer[AccountPool]):
+    hedge_ratio = serializers.SerializerMethodField(
+        help_text="Derived from the instruments' current specs when asked; never stored."
+    )
+
+    class Meta:
+        model = AccountPool
+        fields = [
+            "id",
+            "name",
+            "perp_account",
+            "cfd_account",
+            "perp_allocation",
+            "cfd_allocation",
+            "enabled",
+            "hedge_ratio",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_hedge_ratio(self, pool: AccountPool) -> dict[str, str] | None:
+        ratio = hedge_ratio(pool)
+        if ratio is None:
+            return None
+        return {
+            "perp_symbol": ratio.perp_symbol,
+            "cfd_symbol": ratio.cfd_symbol,
+            "ounces_per_lot": str(ratio.ounces_per_lot),
+            "ounces_per_contract": str(ratio.ounces_per_contract),
+            "contracts_per_lot": str(ratio.contracts_per_lot.normalize()),
+        }

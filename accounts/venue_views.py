@@ -1,0 +1,296 @@
+"""Portal pages for venue accounts, MT5 terminals and account pools (issue 5).
+
+Everyone who reads trading data sees them (credentials only as masked hints); admins create, edit, test and
+delete. Forms post with HTMX and come back with their errors inline (400) or redirect on success; without
+JavaScript they work as plain forms. A foreign id is a 404.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, ProtectedError, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from mt5ops.forms import TerminalForm
+from mt5ops.models import TerminalInstance
+from trading.venues.registry import spec_for
+
+from .models import AccountPool, AccountSnapshot, VenueAccount
+from .permissions import Perm, permission_required, request_membership, role_has
+from .pools import hedge_ratio
+from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
+from .venue_services import account_delete, account_in_use, account_save, account_test, pool_save
+
+PER_PAGE = 25
+
+
+def _tenant(request: HttpRequest) -> Any:
+    membership = request_membership(request)
+    assert membership is not None  # permission_required answered for users without a tenant
+    return membership.tenant
+
+
+def _can_manage(request: HttpRequest) -> bool:
+    membership = request_membership(request)
+    return membership is not None and role_has(membership.role, Perm.ACCOUNT_MANAGE)
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _saved(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful post: HTMX follows `HX-Redirect`; a plain form follows the 302."""
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def _form_page(
+    request: HttpRequest, template: str, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    return render(request, partial if _is_htmx(request) else template, context, status=status)
+
+
+# --- accounts --------------------------------------------------------------------------------------------------
+def _with_latest_snapshot(queryset: Any) -> Any:
+    latest = AccountSnapshot.objects.filter(account=OuterRef("pk")).order_by("-at")
+    return queryset.annotate(
+        equity=Subquery(latest.values("equity")[:1]),
+        currency=Subquery(latest.values("currency")[:1]),
+        used_margin=Subquery(latest.values("used_margin")[:1]),
+        margin_level=Subquery(latest.values("margin_level")[:1]),
+    )
+
+
+@permission_required(Perm.TRADING_READ)
+def account_list(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    accounts = _with_latest_snapshot(
+        VenueAccount.objects.filter(tenant=tenant).defer("credentials").select_related("owner", "terminal")
+    ).order_by("label")
+    venue = request.GET.get("venue", "")
+    if venue:
+        accounts = accounts.filter(venue=venue)
+    page = Paginator(accounts, PER_PAGE).get_page(request.GET.get("page"))
+    for account in page:
+        spec = spec_for(account.venue)
+        account.leg = spec.leg if spec else ""
+    # Per-operator totals across all their accounts (not only this page), one line per currency.
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    counts: dict[str, int] = defaultdict(int)
+    for row in _with_latest_snapshot(VenueAccount.objects.filter(tenant=tenant)).values(
+        "owner__username", "equity", "currency"
+    ):
+        counts[row["owner__username"]] += 1
+        if row["equity"] is not None:
+            totals[row["owner__username"]][row["currency"]] += row["equity"]
+    operators = [
+        {"name": name, "accounts": counts[name], "equity": sorted(totals[name].items())} for name in sorted(counts)
+    ]
+    context = {"page": page, "operators": operators, "can_manage": _can_manage(request), "venue": venue}
+    return render(request, "accounts/venue_accounts.html", context)
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@permission_required(Perm.ACCOUNT_MANAGE)
+def account_create(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    form = VenueAccountForm(request.POST or None, tenant=tenant, initial={"owner": request.user.pk})
+    if request.method == "POST":
+        if form.is_valid():
+            account = account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            messages.success(request, _("Account %(label)s created.") % {"label": account.label})
+            return _saved(request, reverse("venue_account", args=[account.pk]))
+        return _form_page(
+            request,
+            "accounts/venue_account_form.html",
+            "accounts/partials/_venue_account_form.html",
+            {"form": form},
+            status=400,
+        )
+    return render(request, "accounts/venue_account_form.html", {"form": form})
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@permission_required(Perm.TRADING_READ)
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    tenant = _tenant(request)
+    account = get_object_or_404(VenueAccount.objects.defer("credentials"), pk=account_id, tenant=tenant)
+    can_manage = _can_manage(request)
+    form = None
+    status = 200
+    if can_manage:
+        instance = VenueAccount.objects.get(pk=account.pk)  # with its credentials: the form merges new ones in
+        form = VenueAccountForm(request.POST or None, instance=instance, tenant=tenant)
+        if request.method == "POST":
+            if form.is_valid():
+                account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                messages.success(request, _("Account %(label)s saved.") % {"label": form.instance.label})
+                return _saved(request, reverse("venue_account", args=[account.pk]))
+            status = 400
+            if _is_htmx(request):
+                return render(
+                    request,
+                    "accounts/partials/_venue_account_form.html",
+                    {"form": form, "account": account},
+                    status=400,
+                )
+    elif request.method == "POST":
+        return HttpResponse(status=403)
+    snapshots = AccountSnapshot.objects.filter(account=account).order_by("-at")[:20]
+    spec = spec_for(account.venue)
+    pools = AccountPool.objects.filter(tenant=tenant, perp_account=account) | AccountPool.objects.filter(
+        tenant=tenant, cfd_account=account
+    )
+    context = {
+        "account": account,
+        "form": form,
+        "can_manage": can_manage,
+        "snapshots": snapshots,
+        "leg": spec.leg if spec else "",
+        "pools": pools,
+    }
+    return render(request, "accounts/venue_account_detail.html", context, status=status)
+
+
+@require_POST
+@permission_required(Perm.ACCOUNT_MANAGE)
+def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(VenueAccount, pk=account_id, tenant=_tenant(request))
+    account_test(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
+    if _is_htmx(request):
+        return render(request, "accounts/partials/_test_result.html", {"account": account})
+    return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
+
+
+@require_POST
+@permission_required(Perm.ACCOUNT_MANAGE)
+def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(VenueAccount, pk=account_id, tenant=_tenant(request))
+    pool = account_in_use(account)
+    if pool is not None:
+        messages.error(
+            request,
+            _("%(account)s is in the pool %(pool)s: delete or change that pool first.")
+            % {"account": account.label, "pool": pool.name},
+        )
+        return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
+    label = account.label
+    try:
+        account_delete(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ProtectedError:
+        messages.error(request, _("This account is still referenced and cannot be deleted."))
+        return HttpResponseRedirect(reverse("venue_account", args=[account_id]))
+    messages.success(request, _("Account %(label)s deleted.") % {"label": label})
+    return HttpResponseRedirect(reverse("venue_accounts"))
+
+
+# --- terminals -------------------------------------------------------------------------------------------------
+@permission_required(Perm.TRADING_READ)
+def terminal_list(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    can_manage = _can_manage(request)
+    form = TerminalForm(request.POST or None, tenant=tenant) if can_manage else None
+    status = 200
+    if request.method == "POST":
+        if form is None:
+            return HttpResponse(status=403)
+        if form.is_valid():
+            terminal = form.save()
+            messages.success(request, _("Terminal %(label)s added.") % {"label": terminal.label})
+            return _saved(request, reverse("terminals"))
+        status = 400
+        if _is_htmx(request):
+            return render(request, "accounts/partials/_terminal_form.html", {"form": form}, status=400)
+    terminals = TerminalInstance.objects.filter(tenant=tenant).order_by("label")
+    page = Paginator(terminals, PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request, "accounts/terminals.html", {"page": page, "form": form, "can_manage": can_manage}, status=status
+    )
+
+
+@require_POST
+@permission_required(Perm.ACCOUNT_MANAGE)
+def terminal_delete(request: HttpRequest, terminal_id: int) -> HttpResponse:
+    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=_tenant(request))
+    try:
+        terminal.delete()
+    except ProtectedError:
+        messages.error(request, _("Accounts run in %(label)s: move or delete them first.") % {"label": terminal.label})
+    else:
+        messages.success(request, _("Terminal %(label)s deleted.") % {"label": terminal.label})
+    return HttpResponseRedirect(reverse("terminals"))
+
+
+# --- pools -------------------------------------------------------------------------------------------------------
+@permission_required(Perm.TRADING_READ)
+def pool_list(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    pools = AccountPool.objects.filter(tenant=tenant).select_related("perp_account", "cfd_account").order_by("name")
+    page = Paginator(pools, PER_PAGE).get_page(request.GET.get("page"))
+    for pool in page:
+        pool.ratio = hedge_ratio(pool)  # type: ignore[attr-defined]
+    return render(request, "accounts/pools.html", {"page": page, "can_manage": _can_manage(request)})
+
+
+@permission_required(Perm.ACCOUNT_MANAGE)
+def pool_create(request: HttpRequest) -> HttpResponse:
+    form = AccountPoolForm(request.POST or None, tenant=_tenant(request), initial={"enabled": True})
+    if request.method == "POST":
+        if form.is_valid():
+            pool = pool_save(form=form)
+            messages.success(request, _("Pool %(name)s created.") % {"name": pool.name})
+            return _saved(request, reverse("pool", args=[pool.pk]))
+        return _form_page(
+            request, "accounts/pool_form.html", "accounts/partials/_pool_form.html", {"form": form}, status=400
+        )
+    return render(request, "accounts/pool_form.html", {"form": form})
+
+
+@permission_required(Perm.TRADING_READ)
+def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
+    tenant = _tenant(request)
+    pool = get_object_or_404(
+        AccountPool.objects.select_related("perp_account", "cfd_account"), pk=pool_id, tenant=tenant
+    )
+    can_manage = _can_manage(request)
+    form = None
+    status = 200
+    if can_manage:
+        form = AccountPoolForm(request.POST or None, instance=pool, tenant=tenant)
+        if request.method == "POST":
+            if form.is_valid():
+                pool_save(form=form)
+                messages.success(request, _("Pool %(name)s saved.") % {"name": pool.name})
+                return _saved(request, reverse("pool", args=[pool.pk]))
+            status = 400
+            if _is_htmx(request):
+                return render(request, "accounts/partials/_pool_form.html", {"form": form, "pool": pool}, status=400)
+            pool.refresh_from_db()
+    elif request.method == "POST":
+        return HttpResponse(status=403)
+    context = {"pool": pool, "ratio": hedge_ratio(pool), "form": form, "can_manage": can_manage}
+    return render(request, "accounts/pool_detail.html", context, status=status)
+
+
+@require_POST
+@permission_required(Perm.ACCOUNT_MANAGE)
+def pool_delete(request: HttpRequest, pool_id: int) -> HttpResponse:
+    pool = get_object_or_404(AccountPool, pk=pool_id, tenant=_tenant(request))
+    name = pool.name
+    pool.delete()
+    messages.success(request, _("Pool %(name)s deleted.") % {"name": name})
+    return HttpResponseRedirect(reverse("pools"))
