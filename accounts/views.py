@@ -32,7 +32,7 @@ from trading.models import PairAccess
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
-from .models import Membership
+from .models import AccountPool, Membership
 from .permissions import Perm, permission_required, request_membership, role_has
 from .services import membership_remove, membership_set, totp_device_confirm, two_factor_failed
 from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
@@ -133,10 +133,15 @@ def members(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
     page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
+    pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
     for row in page:
-        row.granted_pairs = {access.pk for access in pairs if row.role == Role.TRADER and may_operate(row, access)}  # type: ignore[attr-defined]
+        trader = row.role == Role.TRADER
+        row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
+        row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
     context = {
         "pairs": pairs,
+        "pools": pools,
+        "grantables": bool(pairs or pools),
         "page": page,
         "query": query,
         "can_manage": can_manage,
@@ -198,27 +203,34 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
     """Set which of the tenant's pairs a trader may operate (the boxes ticked are granted, the others revoked)."""
     target = _member_of_active_tenant(request, membership_id)
     if target.role != Role.TRADER:
-        messages.error(request, _("Only traders get pair grants: admins operate every pair, other roles none."))
+        messages.error(request, _("Only traders get grants: admins operate every pair and pool, other roles none."))
         return HttpResponseRedirect(_back_to_members(request))
-    pairs = {access.pk: access for access in PairAccess.objects.filter(tenant_id=target.tenant_id)}
-    try:
-        wanted = {int(value) for value in request.POST.getlist("pair_access")}
-    except ValueError:
-        return HttpResponseBadRequest(_("Choose pairs from the list."))
-    if not wanted <= set(pairs):
-        raise Http404(_("No such pair in this tenant."))
+    # The boxes of both kinds: pairs (`pair_access`) and pools (`pool`); each list replaces the grants of its kind.
+    kinds = (
+        ("pair_access", {access.pk: access for access in PairAccess.objects.filter(tenant_id=target.tenant_id)}),
+        ("pool", {pool.pk: pool for pool in AccountPool.objects.filter(tenant_id=target.tenant_id)}),
+    )
+    wanted: dict[str, set[int]] = {}
+    for name, objects in kinds:
+        try:
+            wanted[name] = {int(value) for value in request.POST.getlist(name)}
+        except ValueError:
+            return HttpResponseBadRequest(_("Choose pairs from the list."))
+        if not wanted[name] <= set(objects):
+            raise Http404(_("No such pair in this tenant."))
     changed = 0
     with transaction.atomic():
-        for pk, access in pairs.items():
-            changed += set_grant(
-                actor=request.user,  # type: ignore[arg-type]
-                member=target,
-                obj=access,
-                granted=pk in wanted,
-                request=request,
-            )
+        for name, objects in kinds:
+            for pk, obj in objects.items():
+                changed += set_grant(
+                    actor=request.user,  # type: ignore[arg-type]
+                    member=target,
+                    obj=obj,
+                    granted=pk in wanted[name],
+                    request=request,
+                )
     if changed:
-        messages.success(request, _("Pair grants of %(user)s saved.") % {"user": target.user.username})
+        messages.success(request, _("Grants of %(user)s saved.") % {"user": target.user.username})
     return HttpResponseRedirect(_back_to_members(request))
 
 

@@ -97,7 +97,20 @@ def test_the_members_page_refuses_bad_grants(setting: dict[str, Any], alice: Any
     assert client.post(tom_url, {"pair_access": [setting["bravo"].pk]}).status_code == 404
     ana_url = reverse("member_grants", args=[setting["ana"].pk])
     response = client.post(ana_url, {"pair_access": [setting["alpha"].pk]}, follow=True)
-    assert "Only traders get pair grants" in response.content.decode()
+    assert "Only traders get grants" in response.content.decode()
     assert client.post(reverse("member_grants", args=[setting["charlie"].pk]), {}).status_code == 404
     assert client_for(cora).post(tom_url, {"pair_access": [setting["alpha"].pk]}).status_code == 403
     assert not may_operate(setting["tom"], setting["alpha"])
+
+
+def test_pools_are_granted_like_pairs(setting: dict[str, Any], alice: Any, canary_accounts: Any) -> None:
+    pool = canary_accounts["live_pool"]
+    tom = setting["tom"]
+    assert not may_operate(tom, pool)
+    response = client_for(alice).post(reverse("member_grants", args=[tom.pk]), {"pool": [pool.pk]})
+    assert response.status_code == 302
+    assert may_operate(tom, pool) and not may_operate(tom, setting["alpha"])
+    page = client_for(alice).get("/members/").content.decode()
+    assert "pool Live pool" in page
+    assert may_operate(setting["alice"], pool)  # admins operate every pool of their tenant
+    assert not may_operate(setting["ana"], pool)

@@ -386,3 +386,16 @@ def test_the_error_page_never_shows_posted_credentials(alice: Any, monkeypatch: 
     page = response.content.decode()
     assert "storage failed" in page and "api_key" in page
     assert canary.CANARY_API_KEY not in page and canary.CANARY_API_SECRET not in page
+
+
+def test_the_schema_marks_credentials_write_only(bob: Any) -> None:
+    import yaml
+
+    client = client_for(bob)
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    credentials = schema["components"]["schemas"]["Credentials"]["properties"]
+    assert {"api_key", "api_secret", "login", "password", "server", "terminal"} <= set(credentials)
+    assert all(field.get("writeOnly") for field in credentials.values())
+    account = schema["components"]["schemas"]["Account"]["properties"]
+    assert "credentials" not in account and account["credential_hints"]["readOnly"]
+    assert "/api/v1/accounts/{account_id}/test/" in schema["paths"]
