@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, VenueAccount
+from accounts.grants import may_operate
+from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
 from trading.venues.registry import spec_for
 
@@ -89,6 +91,9 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
     hedge_ratio = serializers.SerializerMethodField(
         help_text="Derived from the instruments' current specs when asked; never stored."
     )
+    operable = serializers.SerializerMethodField(
+        help_text="Whether the caller may run strategies and orders on this pool (admins: all; traders: granted)."
+    )
 
     class Meta:
         model = AccountPool
@@ -101,9 +106,14 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
             "cfd_allocation",
             "enabled",
             "hedge_ratio",
+            "operable",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_operable(self, pool: AccountPool) -> bool:
+        request = self.context.get("request")
+        return bool(request is not None and may_operate(request_membership(request), pool))
 
     def get_hedge_ratio(self, pool: AccountPool) -> dict[str, str] | None:
         ratio = hedge_ratio(pool)

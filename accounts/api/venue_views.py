@@ -178,7 +178,8 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
         form = AccountPoolForm(data=_pool_form_data(request, None), tenant=_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        return Response(PoolSerializer(pool_save(form=form)).data, status=status.HTTP_201_CREATED)
+        pool = pool_save(form=form)
+        return Response(PoolSerializer(pool, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str, Any]:
@@ -218,7 +219,7 @@ class PoolDetail(APIView):
 
     @extend_schema(responses=PoolSerializer)
     def get(self, request: Request, pool_id: int) -> Response:
-        return Response(PoolSerializer(self._pool(request, pool_id)).data)
+        return Response(PoolSerializer(self._pool(request, pool_id), context={"request": request}).data)
 
     @extend_schema(request=PoolWriteSerializer, responses=PoolSerializer)
     def patch(self, request: Request, pool_id: int) -> Response:
@@ -226,7 +227,7 @@ class PoolDetail(APIView):
         form = AccountPoolForm(data=_pool_form_data(request, pool), instance=pool, tenant=pool.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        return Response(PoolSerializer(pool_save(form=form)).data)
+        return Response(PoolSerializer(pool_save(form=form), context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pool_id: int) -> Response:

@@ -114,3 +114,13 @@ def test_pools_are_granted_like_pairs(setting: dict[str, Any], alice: Any, canar
     assert "pool Live pool" in page
     assert may_operate(setting["alice"], pool)  # admins operate every pool of their tenant
     assert not may_operate(setting["ana"], pool)
+
+
+def test_the_pool_api_says_who_may_operate(setting: dict[str, Any], alice: Any, tom: Any, canary_accounts: Any) -> None:
+    from .test_jwt import get, obtain
+
+    pool = canary_accounts["live_pool"]
+    assert get("/api/v1/pools/", obtain(tom)["access"]).json()["results"][0]["operable"] is False
+    set_grant(actor=alice.user, member=setting["tom"], obj=pool, granted=True)
+    assert get(f"/api/v1/pools/{pool.pk}/", obtain(tom)["access"]).json()["operable"] is True
+    assert get("/api/v1/pools/", obtain(alice)["access"]).json()["results"][0]["operable"] is True
