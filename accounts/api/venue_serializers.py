@@ -8,8 +8,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.choices import AccountMode, AccountStatus
-from accounts.models import AccountPool, VenueAccount
 from accounts.grants import may_operate
+from accounts.models import AccountPool, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
 from trading.venues.registry import spec_for
