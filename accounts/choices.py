@@ -50,6 +50,7 @@ class AuditAction(models.TextChoices):
     GRANT_REMOVED = "grant_removed", _("Object right revoked")
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor enrolled")
     LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
+    TWO_FACTOR_RESET = "two_factor_reset", _("Two-factor reset")
 
 
 class AccountMode(models.TextChoices):

@@ -194,3 +194,31 @@ def lockout_clear(*, username: str, actor: User, request: HttpRequest | None = N
             request=request,
         )
     return removed
+
+
+@transaction.atomic
+def two_factor_reset(*, member: Membership, actor: User, request: HttpRequest | None = None) -> int:
+    """Remove `member`'s authenticator devices (a lost phone): their next sign-in enrols a new one if two-factor
+    is required of them. Only an admin of every desk the user belongs to may do it, since the device guards all of
+    them (ValidationError otherwise). Audited in each of those desks' chains. Returns how many devices went."""
+    tenants = list(Tenant.objects.filter(memberships__user=member.user).order_by("pk"))
+    governed = set(
+        Membership.objects.filter(user=actor, role=Role.ADMIN, tenant__in=tenants).values_list("tenant_id", flat=True)
+    )
+    if any(tenant.pk not in governed for tenant in tenants):
+        raise ValidationError(
+            _("%(user)s also belongs to desks you do not administer: ask a platform operator to reset their device.")
+            % {"user": member.user.username},
+            code="not_all_desks",
+        )
+    removed = TOTPDevice.objects.filter(user=member.user).delete()[0]
+    for tenant in tenants:
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.TWO_FACTOR_RESET,
+            obj=member.user,
+            summary={"user": member.user.username, "devices_removed": removed},
+            request=request,
+        )
+    return int(removed)

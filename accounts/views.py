@@ -34,7 +34,13 @@ from .forms import MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
 from .models import AccountPool, Membership
 from .permissions import Perm, permission_required, request_membership, role_has
-from .services import membership_remove, membership_set, totp_device_confirm, two_factor_failed
+from .services import (
+    membership_remove,
+    membership_set,
+    totp_device_confirm,
+    two_factor_failed,
+    two_factor_reset,
+)
 from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
 from .two_factor import (
     Candidate,
@@ -134,7 +140,13 @@ def members(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
+    with_device = set(
+        TOTPDevice.objects.filter(user_id__in=[row.user_id for row in page], confirmed=True).values_list(
+            "user_id", flat=True
+        )
+    )
     for row in page:
+        row.has_authenticator = row.user_id in with_device  # type: ignore[attr-defined]
         trader = row.role == Role.TRADER
         row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
         row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
@@ -231,6 +243,26 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
                 )
     if changed:
         messages.success(request, _("Grants of %(user)s saved.") % {"user": target.user.username})
+    return HttpResponseRedirect(_back_to_members(request))
+
+
+@require_POST
+@permission_required(Perm.MEMBER_MANAGE)
+def member_two_factor_reset(request: HttpRequest, membership_id: int) -> HttpResponse:
+    target = _member_of_active_tenant(request, membership_id)
+    try:
+        removed = two_factor_reset(member=target, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if removed:
+            messages.success(
+                request,
+                _("The authenticator of %(user)s was removed: they enrol a new one at their next sign-in.")
+                % {"user": target.user.username},
+            )
+        else:
+            messages.info(request, _("%(user)s has no authenticator to reset.") % {"user": target.user.username})
     return HttpResponseRedirect(_back_to_members(request))
 
 

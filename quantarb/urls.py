@@ -22,6 +22,11 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
     path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),
+    path(
+        "members/<int:membership_id>/two-factor/reset/",
+        account_views.member_two_factor_reset,
+        name="member_two_factor_reset",
+    ),
     path("venues/accounts/", venue_views.account_list, name="venue_accounts"),
     path("venues/accounts/new/", venue_views.account_create, name="venue_account_create"),
     path("venues/accounts/<int:account_id>/", venue_views.account_detail, name="venue_account"),

@@ -118,3 +118,37 @@ def test_non_admins_cannot_post_changes(bob: Any, cora: Any, alice: Any) -> None
         assert client_for(persona).post(reverse("member_role", args=[target.pk]), {"role": "viewer"}).status_code == 403
         assert client_for(persona).post(reverse("member_remove", args=[target.pk])).status_code == 403
     assert client_for(alice).get(reverse("member_remove", args=[target.pk])).status_code == 405
+
+
+def test_an_admin_resets_a_lost_authenticator(alice: Any, tom: Any) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=tom.user, name="phone", confirmed=True)
+    membership = Membership.objects.get(user=tom.user)
+    page = client_for(alice).get(MEMBERS).content.decode()
+    assert 'data-testid="reset-2fa-tom"' in page
+    response = client_for(alice).post(reverse("member_two_factor_reset", args=[membership.pk]), follow=True)
+    assert "enrol a new one" in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=tom.user).exists()
+    event = AuditEvent.objects.get(tenant=alice.tenant, action="two_factor_reset")
+    assert event.summary == {"user": "tom", "devices_removed": 1} and event.actor_username == "alice"
+
+
+def test_a_user_of_another_desk_is_reset_by_a_platform_operator_only(alice: Any, charlie: Any) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    Membership.objects.create(user=charlie.user, tenant=alice.tenant, role="trader")
+    TOTPDevice.objects.create(user=charlie.user, name="phone", confirmed=True)
+    membership = Membership.objects.get(user=charlie.user, tenant=alice.tenant)
+    response = client_for(alice).post(reverse("member_two_factor_reset", args=[membership.pk]), follow=True)
+    assert "desks you do not administer" in response.content.decode()
+    assert TOTPDevice.objects.filter(user=charlie.user).exists()
+    assert (
+        client_for(cora_like(alice)).post(reverse("member_two_factor_reset", args=[membership.pk])).status_code == 403
+    )
+
+
+def cora_like(alice: Any) -> Any:
+    from tests.conftest import _persona
+
+    return _persona("clerk", "alpha", "compliance")
