@@ -461,3 +461,18 @@ async def test_a_socket_whose_user_loses_the_tenant_is_closed_and_written_nothin
 
     assert closed == {"type": "websocket.close", "code": 4403}
     assert fast_path.spreads(0) == []
+
+
+async def test_an_idle_socket_gets_heartbeats_on_the_fast_path(
+    alice_headers: Headers, alpha_pair: Any, fast_path: FastPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 0.1)
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+
+    frame = await socket.receive_json_from(timeout=2)  # heartbeats keep the ordinary send
+
+    assert frame["type"] == "heartbeat"
+    assert fast_path.spreads(0) == []
+    await socket.disconnect()
