@@ -74,7 +74,7 @@ def audit_table_flushable() -> Iterator[None]:
             with self.connection.cursor() as cursor:
                 cursor.execute(restore)
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
     yield
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 

@@ -348,9 +348,9 @@ def test_migrate_with_an_owner_url_leaves_the_application_role_without_update_de
         subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, timeout=120)
         app_dsn = f"host={host} port={port} user={app} password={password} dbname={database}"
         with psycopg.connect(app_dsn, autocommit=True) as conn:
-            assert conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] == 10  # noqa: S608
-            owner_of = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE]).fetchone()[0]
-            assert owner_of == owner
+            assert conn.execute(f"SELECT count(*) FROM {TABLE}").fetchall() == [(10,)]  # noqa: S608
+            owner_of = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE]).fetchall()
+            assert owner_of == [(owner,)]
             # ...and can neither change its rows nor lift the triggers that protect them.
             for statement in (
                 f"UPDATE {TABLE} SET summary = '{{}}'",  # noqa: S608
