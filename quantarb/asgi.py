@@ -12,11 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from quantarb.routing import websocket_urlpatterns  # noqa: E402
+from quantarb.ws_direct import CaptureSend  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # https://channels.readthedocs.io/en/stable/topics/security.html#origin-validation
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # CaptureSend, outermost, keeps the server's own `send` for the fan-out fast path (quantarb/ws_direct.py).
+        "websocket": CaptureSend(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -9,10 +9,13 @@ handful of Redis connections, and one slow browser cannot hold up the others.
 The hub survives a channel-layer outage: receive errors back off and reconnect, and group memberships are
 re-asserted every few seconds (a restarted Redis has forgotten them).
 
-Spread updates are handed out in turns of DELIVER_PER_TURN sockets per event-loop iteration, always the
+Spread updates are handed out in turns of at most TURN_SECONDS of work per event-loop iteration, always the
 latest update of the group: the channel layer's receive (a few Redis round trips, each needing a loop turn)
 keeps pace while a thousand sockets are being served, so when the process falls behind, updates coalesce
-here instead of queueing in Redis behind the one being delivered (bench/ws_fanout.py measures it).
+here instead of queueing in Redis behind the one being delivered (bench/ws_fanout.py measures it). A turn is
+bounded by time rather than by a count of sockets: under daphne a socket takes its frame in a few tens of
+microseconds (quantarb/ws_direct.py), and a loop iteration for every few sockets would cost more than the
+sockets themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections import defaultdict
 from typing import Any, Protocol
@@ -31,8 +35,9 @@ from quantarb.events import group_of
 log = logging.getLogger(__name__)
 
 REASSERT_GROUPS_EVERY_S = 5.0
-# Sockets handed a spread update per event-loop turn; between turns the loop polls I/O (the channel layer).
-DELIVER_PER_TURN = 8
+# Time spent handing out spread updates per event-loop turn; between turns the loop polls I/O (the channel
+# layer, the sockets).
+TURN_SECONDS = 0.002
 
 
 class Subscriber(Protocol):
@@ -149,9 +154,11 @@ class FanoutHub:
             asyncio.get_running_loop().call_soon(self._turn)
 
     def _turn(self) -> None:
-        """Hand the latest update of each busy group to the next DELIVER_PER_TURN sockets of its walk."""
+        """Hand the latest update of each busy group to the next sockets of its walk, for TURN_SECONDS."""
         self._turn_scheduled = False
-        budget = DELIVER_PER_TURN
+        clock = time.perf_counter
+        deadline = clock() + TURN_SECONDS
+        out_of_time = False
         for group in list(self._walks):
             walk, latest = self._walks.get(group), self._latest.get(group)
             if walk is None or latest is None:
@@ -159,21 +166,28 @@ class FanoutHub:
                 continue
             sequence, message = latest
             given = self._given[group]
-            while walk and budget:
+            members = self.subscribers.get(group, ())
+            while walk:
                 subscriber = walk.pop()
-                if given.get(subscriber) == sequence or subscriber not in self.subscribers.get(group, ()):
+                if given.get(subscriber) == sequence or subscriber not in members:
                     continue
                 given[subscriber] = sequence
-                self._deliver(subscriber, message)
-                budget -= 1
+                try:
+                    subscriber.deliver(message)
+                    self.delivered += 1
+                except Exception:
+                    log.exception("a socket failed to take a spread update")
+                if clock() > deadline:
+                    out_of_time = True
+                    break
             if not walk:
                 # Done, unless a newer update arrived during the walk: then walk again for those behind.
-                behind = [s for s in self.subscribers.get(group, ()) if given.get(s) != sequence]
+                behind = [s for s in members if given.get(s) != sequence]
                 if behind:
                     self._walks[group] = behind
                 else:
                     del self._walks[group]
-            if not budget:
+            if out_of_time:
                 if group in self._walks:
                     self._walks[group] = self._walks.pop(group)  # next turn starts with the other groups
                 break

@@ -3,6 +3,11 @@
 Permission is checked once, at the handshake: an anonymous, suspended or tenant-less user is refused before
 `accept()` (no frame is ever sent), and a foreign Origin is refused by the origin validator in `asgi.py`.
 A slow browser never builds a backlog: each pair keeps only its latest update until the socket is free.
+
+Under daphne, spread frames skip the per-socket ASGI send: the consumer writes them straight to the socket's
+protocol (quantarb/ws_direct.py), synchronously as the hub hands it an update. Elsewhere (Channels' test
+communicator, another ASGI server) a send loop per socket awaits the ordinary `send`. Both paths keep the same
+rules: the latest state per pair, at most QUANTARB_PUSH_MAX_HZ frames a second, a heartbeat when quiet.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from quantarb.events import AccessChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
+from quantarb.ws_direct import DirectWriter, direct_writer
 
 HEARTBEAT_SECONDS = 5.0
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
@@ -105,12 +111,21 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
         self.heartbeat_due = False
+        self.writer: DirectWriter | None = None
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.loop = asyncio.get_running_loop()
         self.user_group = user_group(user.pk)
         self.hub = get_hub()
         await self.hub.subscribe(self, [self.user_group, *map(pair_group, self.pair_ids)])
         await self.accept()
         await self.send_json({"type": "hello", "pairs": self.pair_ids, "ts_ms": int(time.time() * 1000)})
-        self.sender = asyncio.create_task(self._send_loop())
+        self.last_sent = self.loop.time()
+        self.beat = self.loop.call_later(HEARTBEAT_SECONDS, self._heartbeat_check)
+        self.writer = direct_writer(self.scope, on_drain=self._flush)
+        if self.writer is not None:
+            self._flush()  # what the hub handed over before the socket was open
+        else:
+            self.sender = asyncio.create_task(self._send_loop())
 
     def _current_membership(self) -> Any:
         """The membership as the database has it now (status and roles may have changed since connect)."""
@@ -126,9 +141,12 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return list(pairs_for(tenant=tenant).values_list("pk", flat=True))
 
     async def disconnect(self, code: int) -> None:
-        beat = getattr(self, "beat", None)
-        if beat is not None:
-            beat.cancel()
+        for timer in (getattr(self, "beat", None), getattr(self, "flush_timer", None)):
+            if timer is not None:
+                timer.cancel()
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.close()
         sender = getattr(self, "sender", None)
         if sender is not None:
             sender.cancel()
@@ -142,7 +160,10 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         free); a control message re-checks access."""
         if message["type"] == "spread.update":
             self.pending[message["pair_id"]] = message["state"]
-            self.wakeup.set()
+            if self.writer is not None:
+                self._flush()
+            else:
+                self.wakeup.set()
         elif message["type"] == "access.changed":
             asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
 
@@ -165,50 +186,74 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "ts_ms": int(time.time() * 1000)})
 
+    def _flush(self) -> None:
+        """Fast path: write the latest frame of each changed pair now, unless the rate ceiling says later (a
+        timer calls again) or the socket has not sent its backlog yet (its drain calls again)."""
+        writer = self.writer
+        if not self.pending or self.flush_timer is not None or writer is None or not writer.writable:
+            return
+        now = self.loop.time()
+        early = self.last_sent + self.min_interval - now
+        if early > 0:  # what arrives meanwhile coalesces into the frame the timer writes
+            self.flush_timer = self.loop.call_later(early, self._flush_when_due)
+            return
+        pending, self.pending = self.pending, {}
+        for state in pending.values():
+            writer.write(spread_frame(state, self.language))
+        self.last_sent = now
+        self.heartbeat_due = False
+
+    def _flush_when_due(self) -> None:
+        self.flush_timer = None
+        self._flush()
+
     async def _send_loop(self) -> None:
-        """Send the latest state of each changed pair, at most QUANTARB_PUSH_MAX_HZ times a second; a
-        heartbeat when nothing was sent for HEARTBEAT_SECONDS.
+        """Fallback path (no direct writer): send the latest state of each changed pair, at most
+        QUANTARB_PUSH_MAX_HZ times a second; a heartbeat when nothing was sent for HEARTBEAT_SECONDS.
 
         This runs once per update for every socket of the process, so it stays cheap: no timeout and no
         timer per update (`asyncio.wait_for` creates a task each time; measured by bench/ws_fanout.py), a
         sleep only when an update comes sooner than the rate ceiling allows, and the frame goes straight to
         the ASGI `send` (the consumer's `send` only wraps it in the same message).
         """
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         send = self.base_send
         wakeup, min_interval = self.wakeup, self.min_interval
-        self.last_sent = loop.time()
-        self.beat = loop.call_later(HEARTBEAT_SECONDS, self._heartbeat_check)
-        try:
-            while True:
-                await wakeup.wait()
-                if self.pending:
-                    early = self.last_sent + min_interval - loop.time()
-                    if early > 0:
-                        await asyncio.sleep(early)  # what arrives meanwhile coalesces into this frame
-                    wakeup.clear()
-                    pending, self.pending = self.pending, {}
-                    for state in pending.values():
-                        await send({"type": "websocket.send", "text": spread_frame(state, self.language)})
-                else:
-                    wakeup.clear()
-                    if not self.heartbeat_due:
-                        continue
-                    await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
-                self.heartbeat_due = False
-                self.last_sent = loop.time()
-        finally:
-            self.beat.cancel()
+        while True:
+            await wakeup.wait()
+            if self.pending:
+                early = self.last_sent + min_interval - loop.time()
+                if early > 0:
+                    await asyncio.sleep(early)  # what arrives meanwhile coalesces into this frame
+                wakeup.clear()
+                pending, self.pending = self.pending, {}
+                for state in pending.values():
+                    await send({"type": "websocket.send", "text": spread_frame(state, self.language)})
+            else:
+                wakeup.clear()
+                if not self.heartbeat_due:
+                    continue
+                await self._send_heartbeat()
+            self.heartbeat_due = False
+            self.last_sent = loop.time()
 
     def _heartbeat_check(self) -> None:
-        """One timer per socket per heartbeat period: wake the sender when the socket has been quiet."""
-        loop = asyncio.get_running_loop()
+        """One timer per socket per heartbeat period: a heartbeat when the socket has been quiet."""
+        loop = self.loop
         quiet = loop.time() - self.last_sent
         if quiet >= HEARTBEAT_SECONDS:
-            self.heartbeat_due = True
-            self.wakeup.set()
             quiet = 0.0
+            if self.writer is not None:  # rare (only a quiet socket), so the ordinary send is cheap enough
+                if self.writer.open:
+                    self.last_sent = loop.time()
+                    self.heartbeat_task = loop.create_task(self._send_heartbeat())
+            else:
+                self.heartbeat_due = True
+                self.wakeup.set()
         self.beat = loop.call_later(HEARTBEAT_SECONDS - quiet, self._heartbeat_check)
+
+    async def _send_heartbeat(self) -> None:
+        await self.send_json({"type": "heartbeat", "ts_ms": int(time.time() * 1000)})
 
 
 def _slim(state: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ to the latest state when updates outrun the socket. Updates are sent the way the
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -303,3 +304,175 @@ async def test_the_channel_layer_carries_one_message_per_update_whatever_the_num
     for socket in sockets:
         await socket.disconnect()
     assert not hub.subscribers.get(pair_group(alpha_pair.pk))
+
+
+# --- the fast path (frames written straight to daphne's protocol, quantarb/ws_direct.py) -------------------------
+class FastPath:
+    """Gives every socket the consumer opens a direct writer on a real daphne protocol (in memory), as
+    `direct_writer` does under daphne; the test communicator still carries the handshake and control frames."""
+
+    def __init__(self) -> None:
+        self.sockets: list[tuple[Any, Any]] = []  # (writer, transport), in the order the sockets opened
+
+    def __call__(self, scope: dict[str, Any], on_drain: Callable[[], None] | None = None) -> Any:
+        from quantarb.ws_direct import DirectWriter
+        from tests.daphne_sockets import open_protocol
+
+        protocol, transport = open_protocol()
+        writer = DirectWriter(protocol, on_drain)
+        self.sockets.append((writer, transport))
+        return writer
+
+    def spreads(self, index: int) -> list[dict[str, Any]]:
+        from tests.daphne_sockets import frames
+
+        return [json.loads(text) for text in frames(self.sockets[index][1])]
+
+
+@pytest.fixture
+def fast_path(monkeypatch: pytest.MonkeyPatch) -> FastPath:
+    fast = FastPath()
+    monkeypatch.setattr(consumers, "direct_writer", fast)
+    return fast
+
+
+async def test_the_fast_path_writes_the_frames_the_fallback_sends(
+    alice_headers: Headers,
+    alpha_pair: Any,
+    pair_state: Callable[[int], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fallback, connected = await open_socket(alice_headers)
+    assert connected
+    await fallback.receive_json_from(timeout=2)  # hello
+    fast = FastPath()
+    monkeypatch.setattr(consumers, "direct_writer", fast)
+    direct, connected = await open_socket(alice_headers)
+    assert connected
+    await direct.receive_json_from(timeout=2)  # hello
+
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
+    sent = await fallback.receive_json_from(timeout=2)
+    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # the hello counts against the rate ceiling
+
+    assert fast.spreads(0) == [sent]
+    assert await direct.receive_nothing(timeout=0.2)  # spread frames do not take the ASGI send
+    await fallback.disconnect()
+    await direct.disconnect()
+
+
+async def test_a_slow_socket_is_coalesced_on_the_fast_path_and_never_holds_up_the_others(
+    alice_headers: Headers,
+    alpha_pair: Any,
+    pair_state: Callable[[int], dict[str, Any]],
+    fast_path: FastPath,
+    settings: Any,
+) -> None:
+    settings.QUANTARB_PUSH_MAX_HZ = 1000  # no rate ceiling in the way: only the slow socket coalesces
+    sockets = []
+    for _ in range(2):
+        socket, connected = await open_socket(alice_headers)
+        assert connected
+        await socket.receive_json_from(timeout=2)
+        sockets.append(socket)
+    (_, slow_transport), _ = fast_path.sockets
+    start = now_ms()
+
+    slow_transport.producer.pauseProducing()  # Twisted: more than its buffer size waits for this socket
+    for n in range(5):
+        assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
+        await asyncio.sleep(0.01)
+    while_slow = fast_path.spreads(0)
+    slow_transport.producer.resumeProducing()  # ... and it has drained
+
+    assert while_slow == []
+    assert [f["state"]["at_ms"] for f in fast_path.spreads(1)] == [start + n for n in range(5)]
+    assert [f["state"]["at_ms"] for f in fast_path.spreads(0)] == [start + 4]  # only the latest state
+    for socket in sockets:
+        await socket.disconnect()
+
+
+async def test_a_burst_is_coalesced_to_the_latest_state_on_the_fast_path(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]], fast_path: FastPath
+) -> None:
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)
+    start = now_ms()
+
+    for n in range(50):
+        assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
+    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # the rate ceiling's timer writes the last one
+
+    spreads = fast_path.spreads(0)
+    assert 1 <= len(spreads) <= 10
+    assert spreads[-1]["state"]["at_ms"] == start + 49
+    await socket.disconnect()
+
+
+async def test_a_revoked_pair_stops_reaching_the_socket_on_the_fast_path(
+    alice_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]], fast_path: FastPath
+) -> None:
+    from accounts.services import access_changed
+    from trading.models import PairAccess
+
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
+    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)
+    before = len(fast_path.spreads(0))
+
+    def revoke() -> None:
+        PairAccess.objects.filter(pair=alpha_pair).delete()
+        access_changed(user_ids=[User.objects.get(username="alice").pk])
+
+    await sync_to_async(revoke)()
+    await asyncio.sleep(0.3)  # let the control message be handled before the next update
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms() + 1)))
+    await asyncio.sleep(0.3)
+
+    assert before == 1
+    assert len(fast_path.spreads(0)) == 1  # nothing after the revocation
+    assert await socket.receive_nothing(timeout=0.2)  # and the socket stays open
+    await socket.disconnect()
+
+
+async def test_a_socket_whose_user_loses_the_tenant_is_closed_and_written_nothing_more(
+    bob: Any, bob_headers: Headers, alpha_pair: Any, pair_state: Callable[[int], dict[str, Any]], fast_path: FastPath
+) -> None:
+    from accounts.models import Membership
+    from accounts.services import access_changed
+
+    socket, connected = await open_socket(bob_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)
+
+    def revoke() -> None:
+        Membership.objects.filter(user=bob.user).delete()
+        access_changed(user_ids=[bob.user.pk])
+
+    await sync_to_async(revoke)()
+    closed = await socket.receive_output(timeout=3)
+    ((writer, _transport),) = fast_path.sockets
+    writer.protocol.handle_reply(closed)  # what daphne does with the consumer's close: autobahn starts closing
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
+    await asyncio.sleep(0.2)
+
+    assert closed == {"type": "websocket.close", "code": 4403}
+    assert fast_path.spreads(0) == []
+
+
+async def test_an_idle_socket_gets_heartbeats_on_the_fast_path(
+    alice_headers: Headers, alpha_pair: Any, fast_path: FastPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 0.1)
+    socket, connected = await open_socket(alice_headers)
+    assert connected
+    await socket.receive_json_from(timeout=2)  # hello
+
+    frame = await socket.receive_json_from(timeout=2)  # heartbeats keep the ordinary send
+
+    assert frame["type"] == "heartbeat"
+    assert fast_path.spreads(0) == []
+    await socket.disconnect()
