@@ -309,7 +309,12 @@ def exchange_info(fake: FakeBinance) -> dict[str, Any]:
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
                 {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
                 {"filterType": "MIN_NOTIONAL", "notional": str(MIN_NOTIONAL)},
-                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+                {
+                    "filterType": "PERCENT_PRICE",
+                    "multiplierUp": "1.0500",
+                    "multiplierDown": "0.9500",
+                    "multiplierDecimal": "4",
+                },
             ],
             "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
             "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
@@ -355,9 +360,7 @@ async def signed_params(request: web.Request, fake: FakeBinance) -> dict[str, st
         if raw.startswith("signature="):
             payload, signature = "", raw[len("signature=") :]
         else:
-            return binance_error(
-                -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
-            )
+            return binance_error(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         return binance_error(-1022, "Signature for this request is not valid.")
@@ -389,7 +392,8 @@ def api_key_only(request: web.Request, fake: FakeBinance) -> web.Response | None
 async def venue_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Log every venue request and answer armed rate limits before anything else (as Binance's gateway does)."""
     if request.path.startswith("/_control/"):
-        return await handler(request)
+        control: web.StreamResponse = await handler(request)
+        return control
     fake = fake_of(request)
     fake.requests.append((time.time(), request.method, request.path))
     faults = fake.faults
@@ -1024,7 +1028,7 @@ async def serve(port: int) -> None:
     await site.start()
     server = site._server
     assert server is not None
-    bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     print(f"LISTENING {bound}", flush=True)
     try:
         await asyncio.Event().wait()

@@ -39,13 +39,14 @@ class BinanceFake:
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.rest_url}/_control/{path}"
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
+        request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")  # noqa: S310
         request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - http to loopback only
             return json.loads(answer.read())
 
     def state(self, since: float = 0) -> dict[str, Any]:
-        return self.control(f"state?since={since}")
+        state: dict[str, Any] = self.control(f"state?since={since}")
+        return state
 
     def arm(self, fault: str, **options: Any) -> None:
         self.control("arm", {"fault": fault, **options})

@@ -234,7 +234,9 @@ def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = N
             retry_after_s=wait,
         )
     if code is not None:
-        return VenueError(VenueErrorKind.REJECTED, f"Binance refused the request ({code}): {_venue_message(text)}", code=code)
+        return VenueError(
+            VenueErrorKind.REJECTED, f"Binance refused the request ({code}): {_venue_message(text)}", code=code
+        )
     if isinstance(exc, ccxt.RequestTimeout):
         return VenueError(VenueErrorKind.AMBIGUOUS, "Binance did not answer in time.")
     if isinstance(exc, ccxt.NetworkError):
@@ -402,8 +404,8 @@ class BinanceUsdmGateway:
             # else means the listing changed and nothing here may assume a perpetual.
             raise VenueError(
                 VenueErrorKind.MARKET,
-                f"{MARKET_ID} is no longer listed as a USDT-margined perpetual "
-                f"(contractType {market['info'].get('contractType')}, deliveryDate {market['info'].get('deliveryDate')}).",
+                f"{MARKET_ID} is no longer listed as a USDT-margined perpetual (contractType "
+                f"{market['info'].get('contractType')}, deliveryDate {market['info'].get('deliveryDate')}).",
             )
         filters = {entry["filterType"]: entry for entry in market["info"].get("filters", [])}
         notional = filters.get("MIN_NOTIONAL", {})
@@ -563,7 +565,9 @@ class BinanceUsdmGateway:
     async def lookup_order(self, client_order_id: str) -> OrderState | None:
         """The order the venue holds under `client_order_id`, or None when it holds none (`-2013`)."""
         try:
-            raw = await self._read(lambda: self.exchange.fetch_order(None, SYMBOL, {"origClientOrderId": client_order_id}))
+            raw = await self._read(
+                lambda: self.exchange.fetch_order(None, SYMBOL, {"origClientOrderId": client_order_id})
+            )
         except VenueError as exc:
             if exc.kind == VenueErrorKind.UNKNOWN_ORDER:
                 return None
@@ -617,15 +621,20 @@ class BinanceQuoteFeed:
                 quote = await self.gateway.watch_quote()
             except VenueError as exc:
                 log.warning("binance quote stream interrupted", extra={"kind": exc.kind.value})
-                try:
-                    yield await self.gateway.fetch_quote()
-                except VenueError:
-                    pass
+                fallback = await self._poll_quietly()
+                if fallback is not None:
+                    yield fallback
                 await asyncio.sleep(exc.retry_after_s or delay)
                 delay = min(delay * 2, self.max_retry_delay_s)
                 continue
             delay = self.retry_delay_s
             yield quote
+
+    async def _poll_quietly(self) -> Quote | None:
+        try:
+            return await self.gateway.fetch_quote()
+        except VenueError:
+            return None
 
     def snapshot(self) -> list[Quote | RateObservation]:
         if self._rest is None:
