@@ -639,6 +639,24 @@ async def listen_key(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+async def post_order_test(request: web.Request) -> web.Response:
+    """`POST /fapi/v1/order/test`: checked like an order, never placed."""
+    fake = fake_of(request)
+    params = await signed_params(request, fake)
+    if isinstance(params, web.Response):
+        return params
+    if params.get("symbol") != SYMBOL:
+        return binance_error(-1121, "Invalid symbol.")
+    if not fake.tradfi_signed:
+        return binance_error(-4411, "Please sign TradFi-Perps agreement contract fapi.")
+    price, quantity = Decimal(params.get("price", "0")), Decimal(params.get("quantity", "0"))
+    if price % TICK != 0 or quantity % STEP != 0:
+        return binance_error(-1111, "Precision is over the maximum defined for this asset.")
+    if price * quantity < MIN_NOTIONAL:
+        return binance_error(-4164, "Order's notional must be no smaller than 5 (unless you choose reduce only).")
+    return web.json_response({})
+
+
 def order_json(order: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in order.items() if not key.startswith("_")}
 
@@ -998,6 +1016,7 @@ def build_app(fake: FakeBinance | None = None) -> web.Application:
         web.put("/fapi/v1/listenKey", listen_key),
         web.delete("/fapi/v1/listenKey", listen_key),
         web.post("/fapi/v1/order", post_order),
+        web.post("/fapi/v1/order/test", post_order_test),
         web.get("/fapi/v1/order", get_order),
         web.delete("/fapi/v1/order", delete_order),
         web.get("/fapi/v1/openOrders", get_open_orders),

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -507,6 +507,25 @@ class BinanceUsdmGateway:
     async def sign_tradfi_agreement(self) -> None:
         """Sign the TradFi-Perps agreement (`POST /fapi/v1/stock/contract`); ccxt's ready-made method sends GET."""
         await self._send(lambda: self.exchange.request("stock/contract", ["fapiPrivate"], "POST", {}), write=True)
+
+    async def test_order(self) -> None:
+        """Validate (never place) a minimum-size limit buy 10 % under the bid with `POST /fapi/v1/order/test`: it
+        proves the key may trade and surfaces `-4411` when the TradFi-Perps agreement is unsigned. (Whether the
+        venue's test endpoint applies the agreement check is unconfirmed; a real order would answer it.)"""
+        spec = self.spec or await self.load_spec()
+        quote = await self.fetch_quote()
+        price = (quote.bid_price * Decimal("0.9") / spec.tick_size).to_integral_value() * spec.tick_size
+        steps = max(spec.min_quantity, spec.min_notional / price) / spec.step_size
+        quantity = steps.to_integral_value(rounding=ROUND_CEILING) * spec.step_size
+        params = {
+            "symbol": spec.market_id,
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": str(quantity.normalize()),
+            "price": str(price.normalize()),
+        }
+        await self._send(lambda: self.exchange.fapiPrivatePostOrderTest(params), write=False)
 
     # -- orders (by client order id)
     async def place_order(
