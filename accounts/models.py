@@ -3,7 +3,7 @@ from typing import Any
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -226,6 +226,22 @@ class VenueAccount(models.Model):
     last_test_message = models.CharField(_("last test result"), max_length=500, blank=True)
     credentials = EncryptedJSONField(_("credentials"), null=True, blank=True, editable=False)
     credential_hints = models.JSONField(_("credential hints"), default=dict, blank=True, editable=False)
+    # Endpoint override (Binance only): a proxy, a gateway or a test venue instead of Binance's own hosts. Not a
+    # secret; set by admins (account.manage), tracked by the change log. Both or neither.
+    rest_endpoint = models.CharField(
+        _("REST endpoint override"),
+        max_length=200,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=_("Binance only. Empty: Binance's own hosts. e.g. https://proxy.example:8443"),
+    )
+    ws_endpoint = models.CharField(
+        _("WebSocket endpoint override"),
+        max_length=200,
+        blank=True,
+        validators=[URLValidator(schemes=["ws", "wss"])],
+        help_text=_("Binance only, with the REST override. e.g. wss://proxy.example:8443"),
+    )
     terminal = models.ForeignKey(
         "mt5ops.TerminalInstance",
         on_delete=models.PROTECT,

@@ -14,6 +14,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mt5ops.models import TerminalInstance
+from trading.choices import Venue
 from trading.venues.registry import CCXT_PREFIX, api_key_problem, spec_for, venue_choices
 
 from .choices import AccountMode, AccountStatus, Role
@@ -41,7 +42,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = VenueAccount
-        fields = ("label", "venue", "mode", "owner", "status", "terminal")
+        fields = ("label", "venue", "mode", "owner", "status", "terminal", "rest_endpoint", "ws_endpoint")
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant
@@ -100,6 +101,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
             return cleaned
         if spec.simulated and cleaned.get("mode") == AccountMode.LIVE:
             self.add_error("mode", _("A simulated venue trades on paper only."))
+        self._clean_endpoints(venue, cleaned)
         stored = (self.instance.credentials or {}) if self.instance.pk else {}
         given = {name: cleaned.get(name) or "" for name in SECRET_FIELDS}
         if spec.credentials == "none":
@@ -143,6 +145,18 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
         merged.update({name: given[name] for name in wanted if given[name]})
         self.new_credentials = merged
         return cleaned
+
+    def _clean_endpoints(self, venue: str, cleaned: dict[str, Any]) -> None:
+        rest, ws = cleaned.get("rest_endpoint") or "", cleaned.get("ws_endpoint") or ""
+        if not (rest or ws) or "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
+            return
+        if venue != Venue.BINANCE_USDM:
+            field = "rest_endpoint" if rest else "ws_endpoint"
+            self.add_error(field, _("Only Binance accounts take an endpoint override."))
+        elif not rest:
+            self.add_error("rest_endpoint", _("Give the REST endpoint with the WebSocket one (both or neither)."))
+        elif not ws:
+            self.add_error("ws_endpoint", _("Give the WebSocket endpoint with the REST one (both or neither)."))
 
     @property
     def credentials_changed(self) -> bool:

@@ -88,7 +88,13 @@ def account_in_use(account: VenueAccount) -> AccountPool | None:
 @transaction.atomic
 def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
-    result = check_connection(venue=account.venue, credentials=account.credentials, terminal=account.terminal)
+    result = check_connection(
+        venue=account.venue,
+        credentials=account.credentials,
+        terminal=account.terminal,
+        rest_endpoint=account.rest_endpoint,
+        ws_endpoint=account.ws_endpoint,
+    )
     account.last_test_at = timezone.now()
     account.last_test_ok = result.ok
     account.last_test_message = result.message[:500]

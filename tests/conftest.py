@@ -358,3 +358,7 @@ def browser(chromium_path: str) -> Iterator[object]:
         )
         yield browser
         browser.close()
+
+
+# --- the fake Binance (a subprocess per session, reset per test) -------------------------------------------------
+from tests.fakes.fixtures import binance_fake, binance_fake_process  # noqa: E402, F401

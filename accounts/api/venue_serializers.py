@@ -38,6 +38,12 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
     owner = serializers.IntegerField(required=False, help_text="User id of the operator (default: the caller).")
     status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
     credentials = CredentialsSerializer(write_only=True, required=False)
+    rest_endpoint = serializers.CharField(
+        required=False, allow_blank=True, help_text="Binance only: REST base URL override (http/https); empty: Binance."
+    )
+    ws_endpoint = serializers.CharField(
+        required=False, allow_blank=True, help_text="Binance only: WebSocket base URL override (ws/wss); with REST."
+    )
 
 
 class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
@@ -56,6 +62,8 @@ class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
             "status",
             "owner",
             "terminal",
+            "rest_endpoint",
+            "ws_endpoint",
             "credential_hints",
             "last_error",
             "last_sync_at",

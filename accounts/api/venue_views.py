@@ -68,8 +68,10 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
             "owner": instance.owner_id,
             "status": instance.status,
             "terminal": instance.terminal_id or "",
+            "rest_endpoint": instance.rest_endpoint,
+            "ws_endpoint": instance.ws_endpoint,
         }
-    for field in ("label", "venue", "mode", "owner", "status"):
+    for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
         if field in body:
             data[field] = "" if body[field] is None else body[field]
     if instance is None:

@@ -232,8 +232,12 @@ def test_testing_records_the_result_and_audits_it(canary_accounts: Any, alice: A
     client = api(alice)
     sim = client.post(f"{ACCOUNTS}{canary_accounts['sim_perp'].pk}/test/").json()
     assert sim["ok"] is True and "Simulated" in sim["message"]
+    # A closed loopback port: the live check runs and reports the venue unreachable (no test leaves this host).
+    VenueAccount.objects.filter(pk=canary_accounts["binance"].pk).update(
+        rest_endpoint="http://127.0.0.1:9", ws_endpoint="ws://127.0.0.1:9"
+    )
     live = client.post(f"{ACCOUNTS}{canary_accounts['binance'].pk}/test/").json()
-    assert live["ok"] is False and "cannot reach" in live["message"]
+    assert live["ok"] is False and "unreachable" in live["message"]
     account = VenueAccount.objects.get(pk=canary_accounts["binance"].pk)
     assert account.last_test_ok is False and account.last_test_at is not None
     assert AuditEvent.objects.filter(action="secret_tested").count() == 2

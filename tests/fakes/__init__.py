@@ -1,0 +1,1 @@
+"""Out-of-process fakes of the venues, speaking their wire formats."""

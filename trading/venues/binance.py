@@ -1,0 +1,673 @@
+"""Binance USDⓈ-M (XAUUSDT perpetual) through ccxt's async `binanceusdm` (VENUES.md has the venue facts).
+
+- Endpoint override: every URL in `exchange.urls['api']` (REST and WebSocket, every Binance host) is rewritten to
+  the given bases, keeping its path, so nothing can leave for another host. Tests reach their fake Binance this
+  way, through the product's own path.
+- Errors are classified by Binance's code in the answer (`VenueError`), never by ccxt's exception class.
+- Orders are created, looked up and cancelled by our client order id. A timeout, a dropped connection or a 5xx
+  on a create is *unknown*: the order is looked up by client id before anything is sent again.
+- 429/418 start a back-off for as long as `Retry-After` says; no request is sent until it ends.
+- Only idempotent reads are retried (tenacity, with jitter); writes never are, except through the lookup above.
+- Credentials are handed to ccxt and nowhere else; ccxt's debug log (which prints request headers) is muted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt
+import ccxt.pro as ccxtpro
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from trading.domain.quotes import Quote
+
+from .base import RateObservation
+from .errors import VenueError, VenueErrorKind
+
+log = logging.getLogger(__name__)
+
+# ccxt logs every request's headers (the API key among them) at DEBUG: keep its logger above that, always.
+_CCXT_LOG = logging.getLogger("trading.venues.binance.ccxt")
+_CCXT_LOG.setLevel(logging.WARNING)
+
+SYMBOL = "XAU/USDT:USDT"
+MARKET_ID = "XAUUSDT"
+CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_BINANCE_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+_HTTP_STATUS = re.compile(r"\b(418|429)\b")
+
+_AUTH_CODES = {-2014, -2015, -1022, -1102, -2008}
+_UNKNOWN_ORDER_CODES = {-2013, -2011}
+_RATE_CODES = {-1003, -1015}
+
+T = TypeVar("T")
+Side = Literal["buy", "sell"]
+
+
+# --- endpoint override -----------------------------------------------------------------------------------------
+def rewrite_endpoints(urls: Any, *, rest_url: str, ws_url: str) -> Any:
+    """`urls` (ccxt's `urls['api']`, nested) with every URL's scheme and host replaced by `rest_url` (http/https
+    URLs) or `ws_url` (ws/wss URLs); paths and queries are kept."""
+    if isinstance(urls, dict):
+        return {name: rewrite_endpoints(value, rest_url=rest_url, ws_url=ws_url) for name, value in urls.items()}
+    if isinstance(urls, str) and "://" in urls:
+        parts = urlsplit(urls)
+        base = ws_url if parts.scheme in ("ws", "wss") else rest_url
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+    return urls
+
+
+def exchange_config(*, api_key: str | None, api_secret: str | None, timeout_ms: int) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": timeout_ms,
+        "enableLastResponseHeaders": True,
+        "options": {
+            # Currencies come from api.binance.com (sapi) when keys are set: never needed for futures.
+            "fetchCurrencies": False,
+            "defaultType": "swap",
+            # Time is synced explicitly (`sync_time`) so a -1021 can be reported as a clock problem.
+            "adjustForTimeDifference": False,
+            "recvWindow": 5000,
+        },
+    }
+    if api_key:
+        config["apiKey"] = api_key
+    if api_secret:
+        config["secret"] = api_secret
+    return config
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ContractSpec:
+    """What sizing needs, read from `exchangeInfo` (never hard-coded)."""
+
+    symbol: str
+    market_id: str
+    contract_type: str
+    contract_size: Decimal
+    tick_size: Decimal
+    step_size: Decimal
+    min_quantity: Decimal
+    min_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    maker: Decimal
+    taker: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundingInfo:
+    rate: Decimal
+    mark_price: Decimal
+    index_price: Decimal
+    next_funding_ms: int
+    interval_hours: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionInfo:
+    quantity: Decimal  # signed ounces: > 0 long, < 0 short
+    entry_price: Decimal
+    mark_price: Decimal
+    liquidation_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    client_order_id: str
+    venue_order_id: str
+    status: str  # Binance's own: NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED
+    side: Side
+    order_type: str  # LIMIT, MARKET, LIQUIDATION, ADL…
+    quantity: Decimal
+    filled: Decimal
+    average_price: Decimal | None
+    price: Decimal | None
+    updated_ms: int | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def venue_initiated(self) -> bool:
+        """A fill the venue made on its own: liquidation or auto-deleverage (handled as a legged hedge)."""
+        return self.order_type in ("LIQUIDATION", "ADL") or self.client_order_id.startswith(("autoclose-", "adl_"))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def order_from_binance(raw: dict[str, Any]) -> OrderState:
+    """An order from Binance's REST answer (`/fapi/v1/order`) or a user-stream `o` object (one-letter keys)."""
+    if "clientOrderId" in raw:
+        average = _decimal(raw.get("avgPrice"))
+        price = _decimal(raw.get("price"))
+        return OrderState(
+            client_order_id=str(raw["clientOrderId"]),
+            venue_order_id=str(raw["orderId"]),
+            status=str(raw["status"]),
+            side="buy" if raw["side"] == "BUY" else "sell",
+            order_type=str(raw.get("origType") or raw.get("type")),
+            quantity=Decimal(str(raw["origQty"])),
+            filled=Decimal(str(raw["executedQty"])),
+            average_price=average if average else None,
+            price=price if price else None,
+            updated_ms=raw.get("updateTime"),
+        )
+    average = _decimal(raw.get("ap"))
+    price = _decimal(raw.get("p"))
+    return OrderState(
+        client_order_id=str(raw["c"]),
+        venue_order_id=str(raw["i"]),
+        status=str(raw["X"]),
+        side="buy" if raw["S"] == "BUY" else "sell",
+        order_type=str(raw.get("ot") or raw.get("o")),
+        quantity=Decimal(str(raw["q"])),
+        filled=Decimal(str(raw["z"])),
+        average_price=average if average else None,
+        price=price if price else None,
+        updated_ms=raw.get("T"),
+    )
+
+
+# --- error classification --------------------------------------------------------------------------------------
+def binance_code(text: str) -> int | None:
+    match = _BINANCE_CODE.search(text)
+    return int(match.group(1)) if match else None
+
+
+def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = None) -> VenueError:
+    """A ccxt failure as a `VenueError`, decided by Binance's code in the answer first, then by what happened on
+    the wire. `write`: the request may have changed state at the venue (an order), so a lost answer is ambiguous."""
+    if isinstance(exc, VenueError):
+        return exc
+    text = str(exc)
+    code = binance_code(text)
+    if code == -4411:
+        return VenueError(
+            VenueErrorKind.AGREEMENT,
+            "Binance refuses orders on XAUUSDT until this account signs the TradFi-Perps agreement (-4411). "
+            "Sign it once in the Binance app or web (Futures → TradFi perpetuals), or through "
+            "POST /fapi/v1/stock/contract, then test again.",
+            code=code,
+        )
+    if code == -4116:
+        return VenueError(VenueErrorKind.DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated (-4116).", code=code)
+    if code == -1021:
+        return VenueError(
+            VenueErrorKind.CLOCK,
+            "Binance says our clock is outside its receive window (-1021): the server time was re-synced; check "
+            "this host's clock (NTP) if it happens again.",
+            code=code,
+        )
+    if code in _UNKNOWN_ORDER_CODES:
+        return VenueError(VenueErrorKind.UNKNOWN_ORDER, f"Binance knows no such order ({code}).", code=code)
+    if code in _AUTH_CODES or (code is not None and -2015 <= code <= -2014):
+        return VenueError(
+            VenueErrorKind.AUTH,
+            f"Binance refused the API key ({code}): check the key and secret, that futures trading is enabled "
+            "for the key, and that this server's IP is whitelisted.",
+            code=code,
+        )
+    if code in _RATE_CODES or isinstance(exc, ccxt.DDoSProtection) or _is_rate_status(exc, text):
+        wait = retry_after_s if retry_after_s is not None else 60.0
+        return VenueError(
+            VenueErrorKind.RATE_LIMITED,
+            f"Binance rate limit: backing off for {wait:g} s as told (Retry-After).",
+            code=code,
+            retry_after_s=wait,
+        )
+    if code is not None:
+        return VenueError(
+            VenueErrorKind.REJECTED, f"Binance refused the request ({code}): {_venue_message(text)}", code=code
+        )
+    if isinstance(exc, ccxt.RequestTimeout):
+        return VenueError(VenueErrorKind.AMBIGUOUS, "Binance did not answer in time.")
+    if isinstance(exc, ccxt.NetworkError):
+        if _never_connected(exc):
+            return VenueError(VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).")
+        kind = VenueErrorKind.AMBIGUOUS if write else VenueErrorKind.UNREACHABLE
+        return VenueError(kind, "The connection to Binance failed before an answer arrived.")
+    if isinstance(exc, ccxt.ExchangeError) and _never_connected(exc):
+        return VenueError(VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).")
+    if isinstance(exc, ccxt.ExchangeError) and write:
+        return VenueError(VenueErrorKind.AMBIGUOUS, f"Binance answered without a usable result: {type(exc).__name__}")
+    return VenueError(VenueErrorKind.REJECTED, f"Binance request failed: {type(exc).__name__}")
+
+
+def _is_rate_status(exc: BaseException, text: str) -> bool:
+    return isinstance(exc, ccxt.ExchangeError) and bool(_HTTP_STATUS.search(text.split("{", 1)[0]))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    cause: BaseException | None = exc.__cause__
+    while cause is not None:
+        name = type(cause).__name__
+        if name in ("ClientConnectorError", "ClientConnectorCertificateError", "gaierror", "ConnectionRefusedError"):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def _venue_message(text: str) -> str:
+    match = re.search(r'"msg"\s*:\s*"([^"]*)"', text)
+    return match.group(1) if match else "no message"
+
+
+def _retryable_read(exc: BaseException) -> bool:
+    return isinstance(exc, VenueError) and exc.kind in (VenueErrorKind.UNREACHABLE, VenueErrorKind.AMBIGUOUS)
+
+
+# --- the gateway -----------------------------------------------------------------------------------------------
+@dataclass
+class BinanceUsdmGateway:
+    """One connection to Binance USDⓈ-M for XAUUSDT: market data, account, orders and the user-data stream.
+
+    Call `connect()` (syncs the server time, loads the market) before anything else and `close()` at the end.
+    `source` is the quote source key quotes are stamped with.
+    """
+
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    rest_url: str | None = None
+    ws_url: str | None = None
+    source: str = "binance-usdm:XAUUSDT"
+    timeout_ms: int = 10_000
+    read_attempts: int = 3
+    throttle: bool = True  # ccxt's client-side request pacing (by Binance's published weights)
+    monotonic: Callable[[], float] = time.monotonic
+    exchange: Any = field(init=False, repr=False)
+    spec: ContractSpec | None = field(init=False, default=None)
+    used_weight_1m: int | None = field(init=False, default=None)
+    _backoff_until: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.exchange = ccxtpro.binanceusdm(
+            exchange_config(api_key=self.api_key, api_secret=self.api_secret, timeout_ms=self.timeout_ms)
+        )
+        self.exchange.logger = _CCXT_LOG
+        self.exchange.enableRateLimit = self.throttle
+        if self.rest_url or self.ws_url:
+            self.exchange.urls["api"] = rewrite_endpoints(
+                self.exchange.urls["api"],
+                rest_url=self.rest_url or "http://127.0.0.1:9",
+                ws_url=self.ws_url or "ws://127.0.0.1:9",
+            )
+
+    async def __aenter__(self) -> BinanceUsdmGateway:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> ContractSpec:
+        """Sync the server time (signed requests carry it in `timestamp`) and resolve XAUUSDT."""
+        if self.api_key:
+            await self.sync_time()
+        return await self.load_spec()
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+    # -- plumbing
+    @property
+    def backoff_remaining_s(self) -> float:
+        return max(0.0, self._backoff_until - self.monotonic())
+
+    async def _send(self, call: Callable[[], Awaitable[T]], *, write: bool) -> T:
+        """One request, unless a rate-limit back-off runs (then nothing is sent). Failures come out classified."""
+        remaining = self.backoff_remaining_s
+        if remaining > 0:
+            raise VenueError(
+                VenueErrorKind.RATE_LIMITED,
+                f"Backing off from Binance for another {remaining:.1f} s (rate limit): nothing was sent.",
+                retry_after_s=remaining,
+            )
+        try:
+            result = await call()
+        except Exception as exc:
+            error = classify(exc, write=write, retry_after_s=self._retry_after())
+            if error.kind == VenueErrorKind.RATE_LIMITED and error.retry_after_s:
+                self._backoff_until = self.monotonic() + error.retry_after_s
+                log.warning("binance rate limited", extra={"retry_after_s": error.retry_after_s, "code": error.code})
+            if error.kind == VenueErrorKind.CLOCK:
+                await self._resync_quietly()
+            raise error from exc
+        self._track_weight()
+        return result
+
+    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """An idempotent read, retried with jittered exponential waits on network failures only."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable_read),
+            stop=stop_after_attempt(self.read_attempts),
+            wait=wait_random_exponential(multiplier=0.1, max=2),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send(call, write=False)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _headers(self) -> dict[str, str]:
+        headers = getattr(self.exchange, "last_response_headers", None) or {}
+        return {str(name).lower(): str(value) for name, value in headers.items()}
+
+    def _retry_after(self) -> float | None:
+        value = self._headers().get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def _track_weight(self) -> None:
+        value = self._headers().get("x-mbx-used-weight-1m")
+        if value and value.isdigit():
+            self.used_weight_1m = int(value)
+
+    async def _resync_quietly(self) -> None:
+        try:
+            await self.exchange.load_time_difference()
+        except Exception:
+            log.warning("binance time re-sync failed")
+
+    # -- time and market
+    async def sync_time(self) -> int:
+        """Measure the venue's clock against ours (ccxt adds the difference to every signed `timestamp`)."""
+        difference: int = await self._read(self.exchange.load_time_difference)
+        return difference
+
+    async def load_spec(self) -> ContractSpec:
+        markets = await self._read(self.exchange.load_markets)
+        market = markets.get(SYMBOL)
+        if market is None:
+            raise VenueError(VenueErrorKind.MARKET, f"Binance lists no {SYMBOL} ({MARKET_ID}).")
+        if not (market.get("swap") and market.get("linear") and market.get("settle") == "USDT"):
+            # ccxt calls XAUUSDT a swap only because of its delivery date 4133404800000 (VENUES.md): anything
+            # else means the listing changed and nothing here may assume a perpetual.
+            raise VenueError(
+                VenueErrorKind.MARKET,
+                f"{MARKET_ID} is no longer listed as a USDT-margined perpetual (contractType "
+                f"{market['info'].get('contractType')}, deliveryDate {market['info'].get('deliveryDate')}).",
+            )
+        filters = {entry["filterType"]: entry for entry in market["info"].get("filters", [])}
+        notional = filters.get("MIN_NOTIONAL", {})
+        self.spec = ContractSpec(
+            symbol=SYMBOL,
+            market_id=str(market["id"]),
+            contract_type=str(market["info"].get("contractType")),
+            contract_size=Decimal(str(market.get("contractSize") or 1)),
+            tick_size=Decimal(filters["PRICE_FILTER"]["tickSize"]),
+            step_size=Decimal(filters["LOT_SIZE"]["stepSize"]),
+            min_quantity=Decimal(filters["LOT_SIZE"]["minQty"]),
+            min_notional=Decimal(str(notional.get("notional") or notional.get("minNotional") or 0)),
+        )
+        return self.spec
+
+    # -- market data
+    async def watch_quote(self) -> Quote:
+        """The next book-ticker update from the stream (`@bookTicker`; ccxt's ticker stream has no bid/ask)."""
+        tickers = await self._send(lambda: self.exchange.watch_bids_asks([SYMBOL]), write=False)
+        return self._quote(tickers[SYMBOL]["info"])
+
+    async def fetch_quote(self) -> Quote:
+        """The best bid and ask now, over REST (`/fapi/v1/ticker/bookTicker`): the stream's fallback."""
+        tickers = await self._read(lambda: self.exchange.fetch_bids_asks([SYMBOL]))
+        return self._quote(tickers[SYMBOL]["info"])
+
+    def _quote(self, info: dict[str, Any]) -> Quote:
+        bid = info.get("b", info.get("bidPrice"))
+        ask = info.get("a", info.get("askPrice"))
+        ts = info.get("T") or info.get("E") or info.get("time") or self.exchange.milliseconds()
+        return Quote.of(self.source, Decimal(str(bid)), Decimal(str(ask)), int(ts))
+
+    async def fetch_order_book(self, depth: int = 5) -> dict[str, list[tuple[Decimal, Decimal]]]:
+        book = await self._read(lambda: self.exchange.fetch_order_book(SYMBOL, depth))
+        return {
+            side: [(Decimal(str(price)), Decimal(str(size))) for price, size, *_ in book[side][:depth]]
+            for side in ("bids", "asks")
+        }
+
+    async def fetch_funding(self) -> FundingInfo:
+        raw = await self._read(lambda: self.exchange.fapiPublicGetPremiumIndex({"symbol": MARKET_ID}))
+        interval: int | None = None
+        try:
+            infos = await self._read(self.exchange.fapiPublicGetFundingInfo)
+            interval = next((int(row["fundingIntervalHours"]) for row in infos if row["symbol"] == MARKET_ID), None)
+        except VenueError as exc:
+            if exc.kind == VenueErrorKind.RATE_LIMITED:
+                raise
+        return FundingInfo(
+            rate=Decimal(raw["lastFundingRate"]),
+            mark_price=Decimal(raw["markPrice"]),
+            index_price=Decimal(raw["indexPrice"]),
+            next_funding_ms=int(raw["nextFundingTime"]),
+            interval_hours=interval,
+        )
+
+    # -- account
+    async def fetch_fees(self) -> Fees:
+        raw = await self._read(lambda: self.exchange.fapiPrivateGetCommissionRate({"symbol": MARKET_ID}))
+        return Fees(maker=Decimal(raw["makerCommissionRate"]), taker=Decimal(raw["takerCommissionRate"]))
+
+    async def fetch_usdt_balance(self) -> dict[str, Decimal]:
+        balance = await self._read(self.exchange.fetch_balance)
+        usdt = next((row for row in balance["info"].get("assets", []) if row.get("asset") == "USDT"), None)
+        if usdt is None:
+            return {"wallet": Decimal(0), "margin": Decimal(0), "available": Decimal(0)}
+        return {
+            "wallet": Decimal(usdt["walletBalance"]),
+            "margin": Decimal(usdt["marginBalance"]),
+            "available": Decimal(usdt["availableBalance"]),
+        }
+
+    async def fetch_position(self) -> PositionInfo:
+        positions = await self._read(lambda: self.exchange.fetch_positions([SYMBOL]))
+        row = next((p["info"] for p in positions if p["info"].get("symbol") == MARKET_ID), None)
+        if row is None:
+            return PositionInfo(Decimal(0), Decimal(0), Decimal(0), None)
+        liquidation = Decimal(row["liquidationPrice"])
+        return PositionInfo(
+            quantity=Decimal(row["positionAmt"]),
+            entry_price=Decimal(row["entryPrice"]),
+            mark_price=Decimal(row["markPrice"]),
+            liquidation_price=liquidation if liquidation else None,
+        )
+
+    async def fetch_hedge_mode(self) -> bool:
+        """True when the account is in hedge (dual-side) mode; quantarb expects one-way (False)."""
+        raw = await self._read(self.exchange.fapiPrivateGetPositionSideDual)
+        return bool(raw["dualSidePosition"])
+
+    async def fetch_funding_payments(self, since_ms: int | None = None) -> list[tuple[int, Decimal]]:
+        """Funding actually paid (< 0) or received (> 0), as (time ms, USDT), from `/fapi/v1/income`."""
+        params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "symbol": MARKET_ID}
+        if since_ms is not None:
+            params["startTime"] = since_ms
+        rows = await self._read(lambda: self.exchange.fapiPrivateGetIncome(params))
+        return [(int(row["time"]), Decimal(row["income"])) for row in rows]
+
+    async def sign_tradfi_agreement(self) -> None:
+        """Sign the TradFi-Perps agreement (`POST /fapi/v1/stock/contract`); ccxt's ready-made method sends GET."""
+        await self._send(lambda: self.exchange.request("stock/contract", ["fapiPrivate"], "POST", {}), write=True)
+
+    async def test_order(self) -> None:
+        """Validate (never place) a minimum-size limit buy 10 % under the bid with `POST /fapi/v1/order/test`: it
+        proves the key may trade and surfaces `-4411` when the TradFi-Perps agreement is unsigned. (Whether the
+        venue's test endpoint applies the agreement check is unconfirmed; a real order would answer it.)"""
+        spec = self.spec or await self.load_spec()
+        quote = await self.fetch_quote()
+        price = (quote.bid_price * Decimal("0.9") / spec.tick_size).to_integral_value() * spec.tick_size
+        steps = max(spec.min_quantity, spec.min_notional / price) / spec.step_size
+        quantity = steps.to_integral_value(rounding=ROUND_CEILING) * spec.step_size
+        params = {
+            "symbol": spec.market_id,
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": str(quantity.normalize()),
+            "price": str(price.normalize()),
+        }
+        await self._send(lambda: self.exchange.fapiPrivatePostOrderTest(params), write=False)
+
+    # -- orders (by client order id)
+    async def place_order(
+        self,
+        *,
+        client_order_id: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        reduce_only: bool = False,
+        max_sends: int = 2,
+    ) -> OrderState:
+        """Place an order under `client_order_id` (a market order when `price` is None) and return what the venue
+        holds under that id. Preconditions: the id is new for this account, the quantity a multiple of the step.
+
+        An answer lost in a timeout, a dropped connection or a 5xx is *unknown*: the order is looked up by client
+        id and only sent again (with the same id) when the venue has none. A `-4116` answer means the venue holds
+        the id already: that order is returned. At most `max_sends` creates are sent.
+        """
+        if not CLIENT_ORDER_ID.match(client_order_id):
+            raise ValueError(f"client order id {client_order_id!r} does not fit Binance's [.A-Z:/a-z0-9_-]{{1,36}}")
+        if self.spec is not None and quantity % self.spec.step_size != 0:
+            raise ValueError(f"quantity {quantity} is not a multiple of the step {self.spec.step_size}")
+        params: dict[str, Any] = {"newClientOrderId": client_order_id}
+        if reduce_only:
+            params["reduceOnly"] = True
+        order_type = "market" if price is None else "limit"
+        last_error: VenueError | None = None
+        for _ in range(max_sends):
+            try:
+                created = await self._send(
+                    lambda: self.exchange.create_order(
+                        SYMBOL, order_type, side, str(quantity), None if price is None else str(price), params
+                    ),
+                    write=True,
+                )
+                return order_from_binance(created["info"])
+            except VenueError as exc:
+                if exc.kind == VenueErrorKind.DUPLICATE_CLIENT_ID:
+                    existing = await self.lookup_order(client_order_id)
+                    if existing is not None:
+                        return existing
+                    raise
+                if exc.kind != VenueErrorKind.AMBIGUOUS:
+                    raise
+                last_error = exc
+                log.warning("binance order answer lost, looking it up", extra={"client_order_id": client_order_id})
+            existing = await self.lookup_order(client_order_id)
+            if existing is not None:
+                return existing
+        raise VenueError(
+            VenueErrorKind.AMBIGUOUS,
+            f"Order {client_order_id} is still unknown after {max_sends} sends and lookups: {last_error}",
+        )
+
+    async def lookup_order(self, client_order_id: str) -> OrderState | None:
+        """The order the venue holds under `client_order_id`, or None when it holds none (`-2013`)."""
+        try:
+            raw = await self._read(
+                lambda: self.exchange.fetch_order(None, SYMBOL, {"origClientOrderId": client_order_id})
+            )
+        except VenueError as exc:
+            if exc.kind == VenueErrorKind.UNKNOWN_ORDER:
+                return None
+            raise
+        return order_from_binance(raw["info"])
+
+    async def cancel_order(self, client_order_id: str) -> OrderState:
+        """Cancel by client id. An order that is already closed is returned as it is; an unknown id raises
+        `UNKNOWN_ORDER`."""
+        try:
+            raw = await self._send(
+                lambda: self.exchange.cancel_order(None, SYMBOL, {"origClientOrderId": client_order_id}), write=True
+            )
+            return order_from_binance(raw["info"])
+        except VenueError as exc:
+            if exc.kind not in (VenueErrorKind.UNKNOWN_ORDER, VenueErrorKind.AMBIGUOUS):
+                raise
+        existing = await self.lookup_order(client_order_id)
+        if existing is None:
+            raise VenueError(VenueErrorKind.UNKNOWN_ORDER, f"Binance knows no order {client_order_id}.", code=-2013)
+        return existing
+
+    # -- user-data stream
+    async def watch_order_updates(self) -> list[OrderState]:
+        """The next batch of ORDER_TRADE_UPDATE events from the user-data stream (listen key with keep-alive, both
+        managed by ccxt), including the venue's own liquidation and auto-deleverage orders."""
+        orders = await self._send(lambda: self.exchange.watch_orders(SYMBOL), write=False)
+        return [order_from_binance(order["info"]) for order in orders]
+
+
+# --- the quote feed --------------------------------------------------------------------------------------------
+@dataclass
+class BinanceQuoteFeed:
+    """`QuoteFeed` for the pipeline: the book-ticker stream, falling back to REST while the stream is down.
+
+    `stream()` owns its gateway (opened on first use); `snapshot()` is one synchronous REST poll with ccxt's
+    synchronous client, for `poll_feeds` where no engine streams.
+    """
+
+    gateway: BinanceUsdmGateway
+    retry_delay_s: float = 0.5
+    max_retry_delay_s: float = 5.0
+    _rest: Any = field(init=False, default=None, repr=False)
+
+    async def stream(self) -> AsyncIterator[Quote | RateObservation]:
+        delay = self.retry_delay_s
+        if self.gateway.spec is None:
+            await self.gateway.connect()
+        while True:
+            try:
+                quote = await self.gateway.watch_quote()
+            except VenueError as exc:
+                log.warning("binance quote stream interrupted", extra={"kind": exc.kind.value})
+                fallback = await self._poll_quietly()
+                if fallback is not None:
+                    yield fallback
+                await asyncio.sleep(exc.retry_after_s or delay)
+                delay = min(delay * 2, self.max_retry_delay_s)
+                continue
+            delay = self.retry_delay_s
+            yield quote
+
+    async def _poll_quietly(self) -> Quote | None:
+        try:
+            return await self.gateway.fetch_quote()
+        except VenueError:
+            return None
+
+    def snapshot(self) -> list[Quote | RateObservation]:
+        if self._rest is None:
+            self._rest = ccxt.binanceusdm(exchange_config(api_key=None, api_secret=None, timeout_ms=5_000))
+            self._rest.logger = _CCXT_LOG
+            if self.gateway.rest_url or self.gateway.ws_url:
+                self._rest.urls["api"] = rewrite_endpoints(
+                    self._rest.urls["api"],
+                    rest_url=self.gateway.rest_url or "http://127.0.0.1:9",
+                    ws_url=self.gateway.ws_url or "ws://127.0.0.1:9",
+                )
+        try:
+            raw = self._rest.fapiPublicGetTickerBookTicker({"symbol": MARKET_ID})
+        except Exception as exc:
+            log.warning("binance quote poll failed", extra={"kind": classify(exc, write=False).kind.value})
+            return []
+        return [self.gateway._quote(raw)]

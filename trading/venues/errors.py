@@ -1,0 +1,39 @@
+"""Venue errors as quantarb understands them, whatever SDK raised them.
+
+Gateways classify every failure into one `VenueErrorKind`; callers decide on the kind, never on an SDK's
+exception class (ccxt picks its Binance error map by host name, so behind an endpoint override the same venue
+code surfaces as another class).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class VenueErrorKind(StrEnum):
+    AUTH = "auth"  # key missing, unknown, not permitted, wrong signature, IP not whitelisted
+    AGREEMENT = "agreement"  # Binance -4411: the TradFi-Perps agreement is not signed
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"  # Binance -4116: the client order id was used before
+    CLOCK = "clock"  # Binance -1021: our timestamp is outside the venue's recvWindow
+    RATE_LIMITED = "rate_limited"  # 429 / 418 / -1003, or a back-off still running (nothing was sent)
+    UNKNOWN_ORDER = "unknown_order"  # Binance -2013 / -2011: no such order
+    REJECTED = "rejected"  # the venue refused the request for another stated reason
+    UNREACHABLE = "unreachable"  # no connection could be made (nothing reached the venue)
+    AMBIGUOUS = "ambiguous"  # timeout, dropped connection or 5xx: the request may or may not have been applied
+    MARKET = "market"  # the instrument is missing or not what we expect (e.g. no longer a perpetual)
+
+
+class VenueError(Exception):
+    """A classified venue failure. `code` is the venue's own code when it sent one; `retry_after_s` is how long
+    the venue asked us to wait (rate limits)."""
+
+    def __init__(
+        self, kind: VenueErrorKind, message: str, *, code: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.retry_after_s = retry_after_s
+
+    def __repr__(self) -> str:
+        return f"VenueError({self.kind.value!r}, code={self.code}, {self.args[0]!r})"
