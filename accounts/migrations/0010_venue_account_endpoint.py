@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_venue_account_links'),
+        ('accounts', '0009_audit_two_factor_reset'),
     ]
 
     operations = [
