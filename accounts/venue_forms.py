@@ -22,6 +22,18 @@ from .models import AccountPool, Membership, Tenant, User, VenueAccount
 
 _MT5_LOGIN = re.compile(r"^[0-9]{1,20}$")
 SECRET_FIELDS = ("api_key", "api_secret", "login", "password", "server")
+CREDENTIAL_LABELS = {
+    "api_key": _("API key"),
+    "api_secret": _("API secret"),
+    "login": _("MT5 login"),
+    "password": _("MT5 password"),
+    "server": _("MT5 server"),
+}
+
+
+def hint_rows(account: VenueAccount) -> list[tuple[str, str]]:
+    """The masked hints of an account's credentials with their field names in the reader's language."""
+    return [(str(CREDENTIAL_LABELS.get(name, name)), hint) for name, hint in account.credential_hints.items()]
 
 
 def _secret_input() -> forms.PasswordInput:

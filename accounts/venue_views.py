@@ -23,12 +23,12 @@ from django.views.decorators.http import require_POST
 
 from mt5ops.forms import TerminalForm
 from mt5ops.models import TerminalInstance
-from trading.venues.registry import spec_for
+from trading.venues.registry import leg_label, spec_for
 
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, request_membership, role_has
 from .pools import hedge_ratio
-from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
+from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
 from .venue_services import account_delete, account_in_use, account_save, account_test, pool_save
 
 PER_PAGE = 25
@@ -87,7 +87,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(accounts, PER_PAGE).get_page(request.GET.get("page"))
     for account in page:
         spec = spec_for(account.venue)
-        account.leg = spec.leg if spec else ""
+        account.leg = leg_label(spec.leg) if spec else ""
+        account.hints = hint_rows(account)
     # Per-operator totals across all their accounts (not only this page), one line per currency.
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     counts: dict[str, int] = defaultdict(int)
@@ -160,7 +161,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "form": form,
         "can_manage": can_manage,
         "snapshots": snapshots,
-        "leg": spec.leg if spec else "",
+        "leg": leg_label(spec.leg) if spec else "",
+        "hints": hint_rows(account),
         "pools": pools,
     }
     return render(request, "accounts/venue_account_detail.html", context, status=status)
