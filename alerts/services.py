@@ -257,3 +257,61 @@ def _push_changed(tenant: Tenant) -> None:
 
     for user_id in Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True):
         send_on_commit(user_group(user_id), {"type": "alerts.changed", "user_id": user_id, "tenant_id": tenant.pk})
+
+
+# --- channels and rules ------------------------------------------------------------------------------------------
+@transaction.atomic
+def channel_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> Channel:
+    """Save a valid ChannelForm: new secrets encrypted, their masked hints kept; audited without the secrets."""
+    channel: Channel = form.save(commit=False)
+    channel.tenant = form.tenant
+    channel.categories = list(form.cleaned_data.get("categories") or [])
+    channel.secrets = form.new_secrets
+    channel.secret_hints = form.secret_hints()
+    created = channel.pk is None
+    channel.save()
+    audit_record(
+        tenant=channel.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_CHANNEL_SAVED,
+        obj=channel,
+        summary={"name": channel.name, "kind": channel.kind, "created": created, "secret_hints": channel.secret_hints},
+        request=request,
+    )
+    return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel: Channel, actor: User, request: HttpRequest | None = None) -> None:
+    audit_record(
+        tenant=channel.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_CHANNEL_DELETED,
+        obj=channel,
+        summary={"name": channel.name, "kind": channel.kind},
+        request=request,
+    )
+    channel.delete()
+
+
+@transaction.atomic
+def rule_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> AlertRule:
+    rule: AlertRule = form.rule
+    rule.enabled = form.cleaned_data["enabled"]
+    rule.severity = form.cleaned_data["severity"]
+    rule.params = form.cleaned_data["params"]
+    rule.save()
+    audit_record(
+        tenant=rule.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_RULE_SAVED,
+        obj=rule,
+        summary={
+            "rule_type": rule.rule_type,
+            "enabled": rule.enabled,
+            "severity": rule.severity,
+            "params": rule.params,
+        },
+        request=request,
+    )
+    return rule

@@ -58,7 +58,7 @@ def webhook(alice: Any, port: int) -> Channel:
         name="ops hook",
         kind="webhook",
         target=f"http://127.0.0.1:{port}/hook",
-        secrets={"signing_key": KEY},
+        secrets={"signing_key": KEY},  # type: ignore[misc]
         min_severity="info",
     )
 
@@ -143,7 +143,11 @@ def test_telegram_sends_the_exact_request_apprise_makes(
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_send)
     token = "123456789:AAEexampleexampleexampleexample1234"
     Channel.objects.create(
-        tenant=alice.tenant, name="tg", kind="telegram", target="-1001234567", secrets={"bot_token": token}
+        tenant=alice.tenant,
+        name="tg",
+        kind="telegram",
+        target="-1001234567",
+        secrets={"bot_token": token},  # type: ignore[misc]
     )
     raise_margin(alice, committed)
     [request] = sent
@@ -158,7 +162,10 @@ def test_telegram_sends_the_exact_request_apprise_makes(
 def test_an_apprise_url_reaches_a_local_service(alice: Any, receiver: Receiver, committed: Any) -> None:
     receiver.start()
     Channel.objects.create(
-        tenant=alice.tenant, name="apprise", kind="apprise", secrets={"url": f"json://127.0.0.1:{receiver.port}/any"}
+        tenant=alice.tenant,
+        name="apprise",
+        kind="apprise",
+        secrets={"url": f"json://127.0.0.1:{receiver.port}/any"},  # type: ignore[misc]
     )
     raise_margin(alice, committed)
     [got] = receiver.received()

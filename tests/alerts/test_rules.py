@@ -29,8 +29,8 @@ def test_the_apps_register_the_rule_types_that_exist_now() -> None:
         "account_error",
         "heartbeat_missing",
     }
-    assert registry.get("margin_low").evaluate.__module__ == "accounts.alert_rules"  # type: ignore[union-attr]
-    assert registry.get("feed_stale").evaluate.__module__ == "trading.alert_rules"  # type: ignore[union-attr]
+    assert registry.get("margin_low").evaluate.__module__ == "accounts.alert_rules"
+    assert registry.get("feed_stale").evaluate.__module__ == "trading.alert_rules"
 
 
 def test_the_beat_job_evaluates_the_rules() -> None:
