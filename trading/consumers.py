@@ -19,12 +19,13 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from quantarb.events import AccessChanged, pair_group, user_group
+from quantarb.events import AccessChanged, AlertsChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
 
 HEARTBEAT_SECONDS = 5.0
+ALERTS_CHANGED_FRAME = json.dumps({"type": "alerts.changed"})
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
 
 
@@ -105,6 +106,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
         self.heartbeat_due = False
+        self.alerts_due = False
         self.user_group = user_group(user.pk)
         self.hub = get_hub()
         await self.hub.subscribe(self, [self.user_group, *map(pair_group, self.pair_ids)])
@@ -145,6 +147,13 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.wakeup.set()
         elif message["type"] == "access.changed":
             asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
+        elif message["type"] == "alerts.changed":
+            self.alerts_changed(message)  # type: ignore[arg-type]
+
+    def alerts_changed(self, message: AlertsChanged) -> None:
+        """Flag the socket: the send loop sends one small `alerts.changed` frame (a burst coalesces into one)."""
+        self.alerts_due = True
+        self.wakeup.set()
 
     async def access_changed(self, message: AccessChanged) -> None:
         """Re-check access: close the socket when the user lost it, drop the pairs no longer granted."""
@@ -182,6 +191,13 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             while True:
                 await wakeup.wait()
+                if self.alerts_due:
+                    self.alerts_due = False
+                    await send({"type": "websocket.send", "text": ALERTS_CHANGED_FRAME})
+                    if not self.pending and not self.heartbeat_due:
+                        wakeup.clear()
+                        self.last_sent = loop.time()
+                        continue
                 if self.pending:
                     early = self.last_sent + min_interval - loop.time()
                     if early > 0:
