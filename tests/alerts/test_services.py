@@ -149,7 +149,7 @@ def test_an_alert_that_keeps_firing_is_repeated_after_the_channel_s_interval(
     assert len(mail.outbox) == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_raises_of_one_key_make_one_alert(alice: Any) -> None:
     """Row locks and the partial unique constraint under real concurrency: PostgreSQL (the in-memory SQLite
     test database serialises nothing, it refuses with "table is locked")."""
