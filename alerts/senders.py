@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -86,9 +89,24 @@ def _send_email(channel: Channel, message: dict[str, Any]) -> str:
     return f"mail sent to {sent and len(recipients)} recipient(s)"
 
 
+def _refuse_private_address(url: str) -> None:
+    """Refuse a webhook whose host resolves to a non-public address (SSRF), unless settings allow them."""
+    if settings.QUANTARB_ALERT_WEBHOOK_PRIVATE:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        raise SendError(f"webhook: cannot resolve {host[:100]}") from None
+    for address in addresses:
+        if not ipaddress.ip_address(str(address).split("%")[0]).is_global:
+            raise SendError(f"webhook: refused, {host[:100]} resolves to a non-public address")
+
+
 def _send_webhook(url: str, key: str, message: dict[str, Any]) -> str:
     import requests
 
+    _refuse_private_address(url)
     body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
     timestamp = str(int(time.time()))
     headers = {

@@ -118,6 +118,18 @@ def test_receiver_down_retries_with_backoff_ends_failed_and_a_later_manual_retry
     assert [entry["verified"] for entry in receiver.received()] == [True]  # nothing lost
 
 
+def test_webhooks_to_private_addresses_are_refused_unless_allowed(
+    alice: Any, receiver: Receiver, committed: Any, settings: Any
+) -> None:
+    settings.QUANTARB_ALERT_WEBHOOK_PRIVATE = False  # production's default
+    receiver.start()
+    webhook(alice, receiver.port)
+    raise_margin(alice, committed)
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and "non-public address" in delivery.error
+    assert receiver.received() == []
+
+
 def test_email_is_captured_by_the_test_mail_backend(alice: Any, committed: Any, mailoutbox: Any) -> None:
     Channel.objects.create(tenant=alice.tenant, name="mail", kind="email", target="a@x.test, b@x.test")
     raise_margin(alice, committed)
