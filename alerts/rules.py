@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+
+from django.db import transaction
 
 from accounts.models import Tenant
 
@@ -63,3 +66,21 @@ def evaluate_all() -> None:
                 evaluate_rule(rule)
             except Exception:  # one broken rule must not silence the others
                 log.exception("alert rule %s of tenant %s failed", rule.rule_type, tenant.slug)
+
+
+def evaluate_types(*, tenant: Tenant, rule_types: Iterable[str]) -> None:
+    """Evaluate some rule types of one tenant now: the event-driven path (an account changed state, a sync wrote
+    snapshots), so an alert opens or clears without waiting for the beat job."""
+    wanted = set(rule_types)
+    for rule in rules_ensure_defaults(tenant=tenant):
+        if rule.rule_type in wanted:
+            try:
+                evaluate_rule(rule)
+            except Exception:
+                log.exception("alert rule %s of tenant %s failed", rule.rule_type, tenant.slug)
+
+
+def evaluate_on_commit(*, tenant: Tenant, rule_types: Iterable[str]) -> None:
+    """`evaluate_types` once the surrounding transaction has committed (the change it reacts to is visible)."""
+    types = tuple(rule_types)
+    transaction.on_commit(lambda: evaluate_types(tenant=tenant, rule_types=types))

@@ -142,3 +142,30 @@ def test_feed_stale_net_edge_and_usdt_rules_read_market_data(alpha_pair: Any, al
     assert f"rule:feed_stale:feed_stale:{alpha_pair.perp_source.key}" in open_keys
     assert f"rule:net_edge:net_edge:{alpha_pair.pk}" in open_keys
     assert f"rule:usd_per_usdt:usd_per_usdt:{alpha_pair.pk}" in open_keys
+
+
+def test_an_account_that_tests_fine_again_clears_its_alert_at_once(alice: Any, committed: Any) -> None:
+    from accounts.venue_services import account_test
+
+    account = _account(alice, status="error")
+    evaluate_all()
+    alert = Alert.objects.get(rule__rule_type="account_error")
+    committed(account_test, account=account, actor=alice.user)  # no beat in between: the event evaluates
+    account.refresh_from_db()
+    alert.refresh_from_db()
+    assert account.status == "active" and alert.status == AlertStatus.RESOLVED
+
+
+def test_a_broken_audit_chain_is_a_critical_alert_in_its_tenant(alice: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from accounts import audit, tasks
+
+    event = audit.audit_record(tenant=alice.tenant, actor=alice.user, action="settings_changed")
+    monkeypatch.setattr(
+        audit,
+        "first_chain_break",
+        lambda tenant: audit.ChainBreak(event, "tampered") if tenant == alice.tenant.pk else None,
+    )
+    tasks.verify_audit_chains()
+    tasks.verify_audit_chains()
+    alert = Alert.objects.get(dedup_key="audit_chain_broken")
+    assert alert.tenant == alice.tenant and alert.severity == "critical" and alert.count == 2
