@@ -99,6 +99,8 @@ def heartbeat_missing(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condi
     beats = heartbeats()
     for component in ("scheduler", "engine"):
         beat = beats.get(component)
+        if beat is None and component == "engine":
+            continue  # no engine has ever run here: poll_feeds is the quote source (ARCHITECTURE.md), not a fault
         age = None if beat is None else max(0.0, (now - beat.beat_at).total_seconds())
         if age is None or age > limit:
             yield Condition(
