@@ -30,6 +30,9 @@ TRACKED: dict[str, dict[str, Any]] = {
     },
     "accounts.AccountPool": {},
     "mt5ops.TerminalInstance": {},
+    # Channel secrets never enter the change log either; their masked hints do.
+    "alerts.Channel": {"exclude_fields": ["secrets", "updated_at", "created_at"]},
+    "alerts.AlertRule": {"exclude_fields": ["updated_at"]},
 }
 
 # Models with a `tenant` field that are not tracked field by field, and why.
@@ -37,6 +40,9 @@ NOT_TRACKED: dict[str, str] = {
     "accounts.AuditEvent": "the audit trail itself, append-only",
     "accounts.ChangeLogEntry": "the change log itself, append-only",
     "accounts.AccountSnapshot": "a measurement written every minute, not a change anyone makes",
+    "alerts.Alert": "raised by the platform (counts bump on every repeat); acknowledging and resolving are in the "
+    "audit trail",
+    "alerts.Delivery": "the notification history itself, written by the delivery task",
 }
 
 

@@ -51,6 +51,12 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor enrolled")
     LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
     TWO_FACTOR_RESET = "two_factor_reset", _("Two-factor reset")
+    ALERT_ACKNOWLEDGED = "alert_acknowledged", _("Alert acknowledged")
+    ALERT_RESOLVED = "alert_resolved", _("Alert resolved")
+    ALERT_CHANNEL_SAVED = "alert_channel_saved", _("Notification channel saved")
+    ALERT_CHANNEL_DELETED = "alert_channel_deleted", _("Notification channel deleted")
+    ALERT_RULE_SAVED = "alert_rule_saved", _("Alert rule saved")
+    ALERT_DELIVERY_RETRIED = "alert_delivery_retried", _("Notification retried")
 
 
 class AccountMode(models.TextChoices):

@@ -42,6 +42,9 @@ class Perm(StrEnum):
     SETTINGS_MANAGE = "settings.manage"
     AUDIT_READ = "audit.read"
     ADMIN_SITE = "admin_site.access"
+    ALERT_READ = "alert.read"
+    ALERT_ACT = "alert.act"
+    ALERT_MANAGE = "alert.manage"
 
 
 class Grant(NamedTuple):
@@ -72,6 +75,9 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.SETTINGS_MANAGE,  Y,    N,     N,      N,     N, "Tenant settings"),
     Grant(Perm.AUDIT_READ,       Y,    N,     N,      N,     Y, "Read and export the audit trail"),
     Grant(Perm.ADMIN_SITE,       Y,    N,     N,      N,     Y, "Django admin, scoped to the active tenant"),
+    Grant(Perm.ALERT_READ,       Y,    Y,     Y,      Y,     N, "Alert centre, alert badge, alerts API"),
+    Grant(Perm.ALERT_ACT,        Y,    Y,     N,      N,     N, "Acknowledge and resolve alerts"),
+    Grant(Perm.ALERT_MANAGE,     Y,    N,     N,      N,     N, "Alert channels (secrets write-only), rules, retries"),
 )
 # fmt: on
 

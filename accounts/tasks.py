@@ -9,10 +9,16 @@ log = logging.getLogger("quantarb.compliance")
 def verify_audit_chains() -> dict[str, int]:
     """Daily: verify every tenant's audit chain and the platform's, and raise each broken one to compliance.
 
-    For now "raise to compliance" means an ERROR on the `quantarb.compliance` logger, which the log pipeline
-    collects; alerts to the tenant's compliance users come with the alerts issue. Read-only, so safe to repeat.
+    Each broken chain is an ERROR on the `quantarb.compliance` logger, which the log pipeline collects, and a
+    tenant's broken chain is also a critical system alert in that tenant (one per chain while it stays broken).
+    Read-only on the trail, so safe to repeat.
     """
+    from django.utils.translation import gettext as _
+
+    from alerts.services import alert_raise
+
     from .audit import all_chains, describe_chain, first_chain_break
+    from .models import Tenant
 
     checked = broken = 0
     for tenant in all_chains():
@@ -28,12 +34,29 @@ def verify_audit_chains() -> dict[str, int]:
                 event.pk,
                 chain_break.reason,
             )
+            owner = Tenant.objects.filter(pk=tenant).first() if tenant is not None else None
+            if owner is not None:
+                alert_raise(
+                    tenant=owner,
+                    category="system",
+                    severity="critical",
+                    title=_("Audit trail broken at seq %(seq)s") % {"seq": event.seq},
+                    dedup_key="audit_chain_broken",
+                    detail={"seq": event.seq, "row_id": event.pk, "reason": chain_break.reason},
+                )
     return {"checked": checked, "broken": broken}
 
 
 @shared_task(name="accounts.tasks.sync_accounts", ignore_result=True, time_limit=120, soft_time_limit=100)
 def sync_accounts() -> dict[str, int]:
     """Every minute: balance, equity and margin snapshots of the venue accounts (accounts/venue_services.py)."""
+    from alerts.rules import evaluate_types
+
+    from .models import Tenant
     from .venue_services import sync_accounts as sync
 
-    return sync()
+    counts = sync()
+    # New snapshots: the margin rules look at them now rather than at the next beat of the alert rules.
+    for tenant in Tenant.objects.filter(venue_accounts__isnull=False).distinct():
+        evaluate_types(tenant=tenant, rule_types=("margin_low", "account_error"))
+    return counts

@@ -61,7 +61,15 @@ def account_save(*, form: VenueAccountForm, actor: User, request: HttpRequest | 
             summary={"account": account.label, "venue": account.venue, "fields": sorted(form.new_credentials)},
             request=request,
         )
+    _account_alerts_on_commit(account)
     return account
+
+
+def _account_alerts_on_commit(account: VenueAccount) -> None:
+    """An account's status or margin changed: its alert rules look again as soon as this commits."""
+    from alerts.rules import evaluate_on_commit
+
+    evaluate_on_commit(tenant=account.tenant, rule_types=("account_error", "margin_low"))
 
 
 @transaction.atomic
@@ -109,6 +117,7 @@ def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | N
         summary={"account": account.label, "ok": result.ok, "message": result.message},
         request=request,
     )
+    _account_alerts_on_commit(account)
     return result
 
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/<int:account_id>/test/", venue_views.AccountTest.as_view(), name="api-venue-account-test"),
     path("pools/", venue_views.PoolList.as_view(), name="api-pools"),
     path("pools/<int:pool_id>/", venue_views.PoolDetail.as_view(), name="api-pool"),
+    path("alerts/", include("alerts.api.urls")),
     path("system/status/", platform_views.SystemStatusView.as_view(), name="system-status"),
 ]

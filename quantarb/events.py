@@ -20,12 +20,21 @@ class AccessChanged(TypedDict):
     user_id: int
 
 
+class AlertsChanged(TypedDict):
+    """A tenant's alerts were opened, acknowledged or resolved: the user's pages refresh their alert badge and
+    list. Carries no alert data (the page fetches what the user may see)."""
+
+    type: Literal["alerts.changed"]
+    user_id: int
+    tenant_id: int
+
+
 def group_of(message: dict[str, Any]) -> str:
     """The group a message was sent to, from its own fields (a channel-layer message does not say)."""
     kind = message.get("type")
     if kind == "spread.update":
         return pair_group(message["pair_id"])
-    if kind == "access.changed":
+    if kind in ("access.changed", "alerts.changed"):
         return user_group(message["user_id"])
     return ""
 

@@ -38,6 +38,7 @@ urlpatterns = [
     path("venues/pools/new/", venue_views.pool_create, name="pool_create"),
     path("venues/pools/<int:pool_id>/", venue_views.pool_detail, name="pool"),
     path("venues/pools/<int:pool_id>/delete/", venue_views.pool_delete, name="pool_delete"),
+    path("alerts/", include("alerts.urls")),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

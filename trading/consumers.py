@@ -24,13 +24,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from quantarb.events import AccessChanged, pair_group, user_group
+from quantarb.events import AccessChanged, AlertsChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
 from quantarb.ws_direct import DirectWriter, direct_writer
 
 HEARTBEAT_SECONDS = 5.0
+ALERTS_CHANGED_FRAME = json.dumps({"type": "alerts.changed"})
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
 
 
@@ -111,6 +112,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
         self.heartbeat_due = False
+        self.alerts_due = False
         self.writer: DirectWriter | None = None
         self.flush_timer: asyncio.TimerHandle | None = None
         self.loop = asyncio.get_running_loop()
@@ -166,6 +168,25 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.wakeup.set()
         elif message["type"] == "access.changed":
             asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
+        elif message["type"] == "alerts.changed":
+            self.alerts_changed(message)  # type: ignore[arg-type]
+
+    def alerts_changed(self, message: AlertsChanged) -> None:
+        """One small `alerts.changed` frame for a burst of changes (the page refreshes its badge and list).
+        Rare, so both paths send it with the ordinary send: the fast path from a task, the fallback from its
+        send loop."""
+        if self.alerts_due:
+            return  # a frame is already on its way: the burst coalesces into it
+        self.alerts_due = True
+        if self.writer is not None:
+            self.alerts_task = self.loop.create_task(self._send_alerts_changed())
+        else:
+            self.wakeup.set()
+
+    async def _send_alerts_changed(self) -> None:
+        self.alerts_due = False
+        if self.writer is not None and self.writer.open:
+            await self.send(text_data=ALERTS_CHANGED_FRAME)
 
     async def access_changed(self, message: AccessChanged) -> None:
         """Re-check access: close the socket when the user lost it, drop the pairs no longer granted."""
@@ -221,6 +242,13 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         wakeup, min_interval = self.wakeup, self.min_interval
         while True:
             await wakeup.wait()
+            if self.alerts_due:
+                self.alerts_due = False
+                await send({"type": "websocket.send", "text": ALERTS_CHANGED_FRAME})
+                if not self.pending and not self.heartbeat_due:
+                    wakeup.clear()
+                    self.last_sent = loop.time()
+                    continue
             if self.pending:
                 early = self.last_sent + min_interval - loop.time()
                 if early > 0:

@@ -355,6 +355,11 @@ QUANTARB_DEMO_CALENDAR = env.bool("QUANTARB_DEMO_CALENDAR", default=True)
 QUANTARB_STALE_AFTER_SECONDS = env.float("QUANTARB_STALE_AFTER_SECONDS", default=5.0)
 # Live push: per-client ceiling on update frames per second (coalesced beyond it).
 QUANTARB_PUSH_MAX_HZ = env.float("QUANTARB_PUSH_MAX_HZ", default=8.0)
+# Alert deliveries retry after base · 2^(attempt-1) seconds (30 s, 1 min, 2 min, 4 min), then end failed.
+QUANTARB_ALERT_RETRY_BASE_S = env.float("QUANTARB_ALERT_RETRY_BASE_S", default=30.0)
+# Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on: otherwise a
+# tenant admin could make the server POST to internal services (SSRF). The embedded demo and the tests allow them.
+QUANTARB_ALERT_WEBHOOK_PRIVATE = env.bool("QUANTARB_ALERT_WEBHOOK_PRIVATE", default=False)
 # Retention of raw market data (days); candles are kept longer.
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)

@@ -299,6 +299,11 @@
     let msg;
     try { msg = JSON.parse(event.data); } catch (e) { return; }
     if (msg.ts_ms) state.clockOffset = msg.ts_ms - Date.now();
+    if (msg.type === "alerts.changed") {
+      // The alert badge and list listen for this (hx-trigger "alerts-changed from:body") and re-fetch.
+      document.body.dispatchEvent(new CustomEvent("alerts-changed"));
+      return;
+    }
     if (msg.type === "spread") {
       Object.keys(msg.html || {}).forEach(function (id) {
         const target = document.getElementById(id);

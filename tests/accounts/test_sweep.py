@@ -158,8 +158,32 @@ def desks(
         perp_allocation=1,
         cfd_allocation=1,
     )
+    from alerts.models import Alert, AlertRule, Channel, Delivery
+    from quantarb import clock
+
+    bravo_rule = AlertRule.objects.create(tenant=charlie.tenant, rule_type="feed_stale", params={"max_age_s": "30"})
+    bravo_alert = Alert.objects.create(
+        tenant=charlie.tenant,
+        category="system",
+        severity="critical",
+        title=f"{MARKER} alert",
+        dedup_key=f"{MARKER}-key",
+        rule=bravo_rule,
+        first_seen=clock.now(),
+        last_seen=clock.now(),
+    )
+    bravo_channel = Channel.objects.create(
+        tenant=charlie.tenant, name=f"{MARKER} channel", kind="email", target="bravo-secret@example.test"
+    )
+    bravo_delivery = Delivery.objects.create(
+        tenant=charlie.tenant, alert=bravo_alert, channel=bravo_channel, status="failed", created_at=clock.now()
+    )
     audit_record(tenant=alice.tenant, actor=alice.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": "alpha"})
     return {
+        "bravo_alert": bravo_alert,
+        "bravo_channel": bravo_channel,
+        "bravo_rule": bravo_rule,
+        "bravo_delivery": bravo_delivery,
         "alice": alice,
         "tom": tom,
         "ana": ana,
@@ -183,6 +207,10 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
         "pair_id": lambda: int(desks["bravo_pair"].pk),
         "pool_id": lambda: int(desks["bravo_pool"].pk),
         "tenant_id": lambda: int(desks["charlie"].tenant.pk),
+        "alert_id": lambda: int(desks["bravo_alert"].pk),
+        "channel_id": lambda: int(desks["bravo_channel"].pk),
+        "rule_id": lambda: int(desks["bravo_rule"].pk),
+        "delivery_id": lambda: int(desks["bravo_delivery"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -213,7 +241,18 @@ def bravo_state() -> dict[str, Any]:
         "memberships": sorted(Membership.objects.filter(tenant__slug="bravo").values_list("pk", "role", "user_id")),
         "tenant": list(Tenant.objects.filter(slug="bravo").values_list("name", "slug")),
         "audit": AuditEvent.objects.filter(tenant__slug="bravo").count(),
+        "alerts": _bravo_alerts(),
     }
+
+
+def _bravo_alerts() -> list[Any]:
+    from alerts.models import Alert, Channel, Delivery
+
+    return [
+        sorted(Alert.objects.filter(tenant__slug="bravo").values_list("pk", "status", "count")),
+        sorted(Channel.objects.filter(tenant__slug="bravo").values_list("pk", "name", "target", "enabled")),
+        sorted(Delivery.objects.filter(tenant__slug="bravo").values_list("pk", "status", "attempts")),
+    ]
 
 
 def assert_clean(response: Any, where: str) -> None:

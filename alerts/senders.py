@@ -1,0 +1,146 @@
+"""The channel kinds: how one notification leaves the platform. Each sender returns a short response text or
+raises `SendError` with what went wrong (kept in the delivery history, never a secret)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from .choices import ChannelKind
+from .models import Alert, Channel
+
+SIGNATURE_HEADER = "X-Quantarb-Signature"
+TIMESTAMP_HEADER = "X-Quantarb-Timestamp"
+WEBHOOK_TIMEOUT_S = 10
+
+
+class SendError(Exception):
+    pass
+
+
+def message_for(alert: Alert | None, channel: Channel) -> dict[str, Any]:
+    """The notification's content: JSON for webhooks, title and body for people."""
+    if alert is None:
+        return {
+            "event": "test",
+            "tenant": channel.tenant.slug,
+            "channel": channel.name,
+            "title": str(_("quantarb test notification")),
+            "body": str(_("This channel works.")),
+        }
+    return {
+        "event": "alert",
+        "tenant": alert.tenant.slug,
+        "id": alert.pk,
+        "category": alert.category,
+        "severity": alert.severity,
+        "status": alert.status,
+        "title": alert.title,
+        "detail": alert.detail,
+        "dedup_key": alert.dedup_key,
+        "count": alert.count,
+        "first_seen": alert.first_seen.isoformat(),
+        "last_seen": alert.last_seen.isoformat(),
+        "body": _("%(severity)s · %(category)s · seen %(count)s time(s)")
+        % {"severity": alert.get_severity_display(), "category": alert.get_category_display(), "count": alert.count},
+    }
+
+
+def sign(key: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>": a receiver recomputes it and rejects old timestamps (replay)."""
+    digest = hmac.new(key.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def send(channel: Channel, alert: Alert | None) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        message = message_for(alert, channel)
+    secrets = channel.secrets or {}
+    if channel.kind == ChannelKind.EMAIL:
+        return _send_email(channel, message)
+    if channel.kind == ChannelKind.WEBHOOK:
+        return _send_webhook(channel.target, secrets.get("signing_key", ""), message)
+    if channel.kind == ChannelKind.TELEGRAM:
+        return _send_apprise(f"tgram://{secrets.get('bot_token', '')}/{channel.target}", message)
+    if channel.kind == ChannelKind.APPRISE:
+        return _send_apprise(secrets.get("url", ""), message)
+    raise SendError(f"unknown channel kind {channel.kind}")
+
+
+def _send_email(channel: Channel, message: dict[str, Any]) -> str:
+    recipients = [address.strip() for address in channel.target.split(",") if address.strip()]
+    body = json.dumps(message.get("detail", {}), indent=2, ensure_ascii=False, default=str)
+    text = f"{message['body']}\n\n{body}" if message["event"] == "alert" else message["body"]
+    try:
+        sent = send_mail(f"[quantarb] {message['title']}", text, None, recipients)
+    except Exception as error:
+        raise SendError(f"mail: {error}") from None
+    return f"mail sent to {sent and len(recipients)} recipient(s)"
+
+
+def _refuse_private_address(url: str) -> None:
+    """Refuse a webhook whose host resolves to a non-public address (SSRF), unless settings allow them."""
+    if settings.QUANTARB_ALERT_WEBHOOK_PRIVATE:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        raise SendError(f"webhook: cannot resolve {host[:100]}") from None
+    for address in addresses:
+        if not ipaddress.ip_address(str(address).split("%")[0]).is_global:
+            raise SendError(f"webhook: refused, {host[:100]} resolves to a non-public address")
+
+
+def _send_webhook(url: str, key: str, message: dict[str, Any]) -> str:
+    import requests
+
+    _refuse_private_address(url)
+    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "quantarb-alerts/1",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(key, timestamp, body),
+    }
+    try:
+        response = requests.post(url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False)
+    except requests.RequestException as error:
+        raise SendError(f"webhook: {type(error).__name__}: {str(error)[:300]}") from None
+    if not 200 <= response.status_code < 300:
+        raise SendError(f"webhook answered HTTP {response.status_code}: {response.text[:300]}")
+    return f"HTTP {response.status_code} {response.text[:200]}"
+
+
+def _send_apprise(url: str, message: dict[str, Any]) -> str:
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not url or not notifier.add(url):
+        raise SendError("apprise does not understand this URL")
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+        ok = notifier.notify(title=message["title"], body=message["body"])
+        log_text = captured.getvalue().strip()
+    if not ok:
+        # apprise logs the URL it called, which carries the token: keep only the lines' gist.
+        raise SendError(f"apprise failed: {_redact(log_text, url)[:300] or 'no detail'}")
+    return "apprise: sent"
+
+
+def _redact(text: str, url: str) -> str:
+    for part in url.replace("://", "/").split("/"):
+        if len(part) >= 8:
+            text = text.replace(part, "••••")
+    return text

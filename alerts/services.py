@@ -1,0 +1,317 @@
+"""Writes for alerts: raise (with dedup), acknowledge, resolve, and the notifications a raise sends.
+
+`alert_raise` is what every producer calls (rule evaluation, later the strategies and reconciliation). It is safe
+under concurrency: the active alert of a key is locked (SELECT FOR UPDATE) while it is bumped, and the partial
+unique constraint on (tenant, dedup_key) turns a race between two first raises into one row and one bump.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
+from django.http import HttpRequest
+
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
+from accounts.models import Tenant, User
+from quantarb import clock
+from quantarb.events import user_group
+from quantarb.live import send_on_commit
+
+from .choices import ACTIVE_STATUSES, AlertStatus, DeliveryStatus, severity_at_least
+from .models import Alert, AlertRule, Channel, Delivery
+
+log = logging.getLogger(__name__)
+
+
+class AlertStateError(ValueError):
+    """The alert is not in a state that allows the action (e.g. acknowledging a resolved alert)."""
+
+
+@dataclass(frozen=True)
+class Raised:
+    alert: Alert
+    created: bool
+
+
+# --- raising ------------------------------------------------------------------------------------------------
+def alert_raise(
+    *,
+    tenant: Tenant,
+    category: str,
+    severity: str,
+    title: str,
+    dedup_key: str,
+    detail: dict[str, Any] | None = None,
+    source: models.Model | None = None,
+    rule: AlertRule | None = None,
+) -> Raised:
+    """Open an alert, or bump the active one with the same `dedup_key` (count + 1, last seen now, detail and
+    severity refreshed). Notifications go out on commit, through each matching channel's throttle."""
+    for attempt in range(3):
+        try:
+            return _raise_once(
+                tenant=tenant,
+                category=category,
+                severity=severity,
+                title=title[:200],
+                dedup_key=dedup_key[:200],
+                detail=detail or {},
+                source=source,
+                rule=rule,
+            )
+        except IntegrityError:
+            # Another transaction opened the same key between our lookup and our insert: bump theirs.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _raise_once(
+    *,
+    tenant: Tenant,
+    category: str,
+    severity: str,
+    title: str,
+    dedup_key: str,
+    detail: dict[str, Any],
+    source: models.Model | None,
+    rule: AlertRule | None,
+) -> Raised:
+    now = clock.now()
+    active = (
+        Alert.objects.select_for_update().filter(tenant=tenant, dedup_key=dedup_key, status__in=ACTIVE_STATUSES).first()
+    )
+    if active is not None:
+        Alert.objects.filter(pk=active.pk).update(
+            count=F("count") + 1, last_seen=now, detail=detail, severity=severity, title=title
+        )
+        active.refresh_from_db()
+        _notify(alert=active, now=now, repeat=True)
+        return Raised(active, created=False)
+    with transaction.atomic():  # a savepoint: the IntegrityError of a lost race leaves the outer block usable
+        alert = Alert.objects.create(
+            tenant=tenant,
+            category=category,
+            severity=severity,
+            title=title,
+            detail=detail,
+            dedup_key=dedup_key,
+            rule=rule,
+            source_type=source._meta.label_lower if source is not None else "",
+            source_id=str(source.pk) if source is not None else "",
+            first_seen=now,
+            last_seen=now,
+        )
+    _notify(alert=alert, now=now, repeat=False)
+    _push_changed(tenant)
+    return Raised(alert, created=True)
+
+
+# --- acknowledging and resolving ----------------------------------------------------------------------------
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, actor: User, request: HttpRequest | None = None) -> Alert:
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertStateError("Only an open alert can be acknowledged.")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = clock.now()
+    alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    audit_record(
+        tenant=alert.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_ACKNOWLEDGED,
+        obj=alert,
+        summary={"title": alert.title, "dedup_key": alert.dedup_key, "count": alert.count},
+        request=request,
+    )
+    _push_changed(alert.tenant)
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, actor: User | None, request: HttpRequest | None = None, reason: str = "") -> Alert:
+    """Resolve an active alert: by a user (audited with them), or automatically when its condition cleared
+    (`actor` None: audited as the system)."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status == AlertStatus.RESOLVED:
+        raise AlertStateError("This alert is already resolved.")
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_by = actor
+    alert.resolved_at = clock.now()
+    alert.save(update_fields=["status", "resolved_by", "resolved_at"])
+    audit_record(
+        tenant=alert.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_RESOLVED,
+        obj=alert,
+        summary={"title": alert.title, "dedup_key": alert.dedup_key, "automatic": actor is None, "reason": reason},
+        request=request,
+    )
+    _push_changed(alert.tenant)
+    return alert
+
+
+# --- notifications ---------------------------------------------------------------------------------------------
+def _in_quiet_hours(channel: Channel, at: datetime) -> bool:
+    start, end = channel.quiet_start, channel.quiet_end
+    if start is None or end is None or start == end:
+        return False
+    now = time(at.hour, at.minute, at.second)
+    return start <= now < end if start < end else (now >= start or now < end)
+
+
+def channel_accepts(channel: Channel, alert: Alert) -> bool:
+    """Routing: the channel takes the alert's category (no categories: all) at or above its minimum severity."""
+    if channel.categories and alert.category not in channel.categories:
+        return False
+    return severity_at_least(alert.severity, channel.min_severity)
+
+
+def _notify(*, alert: Alert, now: datetime, repeat: bool) -> None:
+    """Plan one delivery per matching channel. Must run in the transaction that holds the alert's row lock.
+
+    Throttles, per channel: an alert that keeps firing is sent again only after `repeat_after_s`; and a channel
+    sends at most `max_per_hour` notifications in any hour, the rest recorded as throttled (so nothing is lost
+    from the history). Quiet hours hold back everything below critical."""
+    channels = Channel.objects.select_for_update().filter(tenant=alert.tenant, enabled=True).order_by("pk")
+    for channel in channels:
+        if not channel_accepts(channel, alert):
+            continue
+        if repeat:
+            last = (
+                Delivery.objects.filter(channel=channel, alert=alert)
+                .exclude(status=DeliveryStatus.THROTTLED)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if last is not None and (now - last).total_seconds() < channel.repeat_after_s:
+                continue  # the count on the alert says how often it fired; the channel already knows
+        status = DeliveryStatus.PENDING
+        if alert.severity != "critical" and _in_quiet_hours(channel, now):
+            status = DeliveryStatus.QUIET
+        else:
+            sent_last_hour = (
+                Delivery.objects.filter(channel=channel, is_test=False, created_at__gt=now - timedelta(hours=1))
+                .exclude(status__in=(DeliveryStatus.THROTTLED, DeliveryStatus.QUIET))
+                .count()
+            )
+            if sent_last_hour >= channel.max_per_hour:
+                status = DeliveryStatus.THROTTLED
+        delivery = Delivery.objects.create(
+            tenant=alert.tenant, alert=alert, channel=channel, status=status, created_at=now
+        )
+        if status == DeliveryStatus.PENDING:
+            _enqueue_on_commit(delivery.pk)
+
+
+def _enqueue_on_commit(delivery_id: int) -> None:
+    from .tasks import deliver
+
+    transaction.on_commit(lambda: deliver.delay(delivery_id))
+
+
+@transaction.atomic
+def channel_send_test(*, channel: Channel, actor: User, request: HttpRequest | None = None) -> Delivery:
+    delivery = Delivery.objects.create(
+        tenant=channel.tenant, channel=channel, is_test=True, status=DeliveryStatus.PENDING, created_at=clock.now()
+    )
+    _enqueue_on_commit(delivery.pk)
+    return delivery
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: Delivery, actor: User | None, request: HttpRequest | None = None) -> Delivery:
+    """Send a failed (or throttled, or held) delivery again, from a fresh set of attempts."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.RETRYING):
+        raise AlertStateError("Only a failed, throttled or held delivery can be retried.")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = None
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+    audit_record(
+        tenant=delivery.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_DELIVERY_RETRIED,
+        obj=delivery,
+        summary={"channel": delivery.channel.name, "alert": delivery.alert_id},
+        request=request,
+    )
+    _enqueue_on_commit(delivery.pk)
+    return delivery
+
+
+# --- live -----------------------------------------------------------------------------------------------------
+def _push_changed(tenant: Tenant) -> None:
+    """Tell the tenant's signed-in members that their alert badge changed (one small frame per user)."""
+    from accounts.models import Membership
+
+    for user_id in Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True):
+        send_on_commit(user_group(user_id), {"type": "alerts.changed", "user_id": user_id, "tenant_id": tenant.pk})
+
+
+# --- channels and rules ------------------------------------------------------------------------------------------
+@transaction.atomic
+def channel_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> Channel:
+    """Save a valid ChannelForm: new secrets encrypted, their masked hints kept; audited without the secrets."""
+    channel: Channel = form.save(commit=False)
+    channel.tenant = form.tenant
+    channel.categories = list(form.cleaned_data.get("categories") or [])
+    channel.secrets = form.new_secrets
+    channel.secret_hints = form.secret_hints()
+    created = channel.pk is None
+    channel.save()
+    audit_record(
+        tenant=channel.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_CHANNEL_SAVED,
+        obj=channel,
+        summary={"name": channel.name, "kind": channel.kind, "created": created, "secret_hints": channel.secret_hints},
+        request=request,
+    )
+    return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel: Channel, actor: User, request: HttpRequest | None = None) -> None:
+    audit_record(
+        tenant=channel.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_CHANNEL_DELETED,
+        obj=channel,
+        summary={"name": channel.name, "kind": channel.kind},
+        request=request,
+    )
+    channel.delete()
+
+
+@transaction.atomic
+def rule_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> AlertRule:
+    rule: AlertRule = form.rule
+    rule.enabled = form.cleaned_data["enabled"]
+    rule.severity = form.cleaned_data["severity"]
+    rule.params = form.cleaned_data["params"]
+    rule.save()
+    audit_record(
+        tenant=rule.tenant,
+        actor=actor,
+        action=AuditAction.ALERT_RULE_SAVED,
+        obj=rule,
+        summary={
+            "rule_type": rule.rule_type,
+            "enabled": rule.enabled,
+            "severity": rule.severity,
+            "params": rule.params,
+        },
+        request=request,
+    )
+    return rule

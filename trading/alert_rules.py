@@ -1,0 +1,156 @@
+"""Alert rule types whose conditions live in market data (alerts/registry.py finds this module)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from alerts.registry import Condition, Param, RuleType, register
+from quantarb import clock
+
+from .models import QuoteTick, SpreadSample
+from .selectors import heartbeats, pairs_for
+
+
+def _feed_ages(tenant: Any) -> Iterator[tuple[Any, float | None, bool]]:
+    """(source, age in seconds or None when never seen, closed market) for each source of the tenant's pairs.
+    Ages as the health strip reads them: from the feeder's heartbeat (engine or poller), else the last tick."""
+    now = clock.now()
+    beats = heartbeats()
+    feeders = [beat for beat in (beats.get("engine"), beats.get("poller")) if beat is not None]
+    feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
+    pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
+    seen: set[int] = set()
+    for pair in pairs_for(tenant=tenant):
+        detail = pair_details.get(str(pair.pk), {})
+        session = detail.get("session", "open")
+        for source, is_cfd in ((pair.perp_source, False), (pair.cfd_source, True)):
+            if source.pk in seen:
+                continue
+            seen.add(source.pk)
+            last_ms = detail.get("sources", {}).get(source.key)
+            age: float | None = None if last_ms is None else max(0.0, now.timestamp() - last_ms / 1000)
+            if age is None:
+                received = (
+                    QuoteTick.objects.filter(source=source)
+                    .order_by("-received_at")
+                    .values_list("received_at", flat=True)
+                ).first()
+                age = None if received is None else max(0.0, (now - received).total_seconds())
+            yield source, age, is_cfd and session != "open"
+
+
+def feed_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    limit = float(params["max_age_s"])
+    for source, age, closed in _feed_ages(tenant):
+        if closed:
+            continue  # a closed market's quotes are closed, not stale
+        if age is None or age > limit:
+            yield Condition(
+                key=f"feed_stale:{source.key}",
+                title=str(_("Feed %(source)s is stale") % {"source": source.label}),
+                detail={"source": source.key, "age_s": None if age is None else round(age, 1), "limit_s": limit},
+                source=source,
+            )
+
+
+def _latest_samples(tenant: Any) -> Iterator[SpreadSample]:
+    for pair in pairs_for(tenant=tenant):
+        sample = SpreadSample.objects.filter(pair=pair).select_related("pair").order_by("-ts", "-pk").first()
+        if sample is not None:
+            yield sample
+
+
+def net_edge_beyond(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    level = params["level_usd_per_oz"]
+    for sample in _latest_samples(tenant):
+        best = max(sample.net_sell_perp, sample.net_buy_perp)
+        if best > level:
+            direction = "sell_perp" if sample.net_sell_perp >= sample.net_buy_perp else "buy_perp"
+            yield Condition(
+                key=f"net_edge:{sample.pair_id}",
+                title=str(
+                    _("Net edge %(edge)s USD/oz on %(pair)s") % {"edge": f"{best:.2f}", "pair": sample.pair.name}
+                ),
+                detail={"pair": sample.pair_id, "net_edge": str(best), "direction": direction, "level": str(level)},
+                source=sample.pair,
+            )
+
+
+def usd_per_usdt_off(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    limit = params["max_deviation"]
+    for sample in _latest_samples(tenant):
+        deviation = abs(sample.usd_per_usdt - 1)
+        if deviation > limit:
+            yield Condition(
+                key=f"usd_per_usdt:{sample.pair_id}",
+                title=str(_("USDT is worth %(rate)s USD") % {"rate": sample.usd_per_usdt}),
+                detail={"pair": sample.pair_id, "usd_per_usdt": str(sample.usd_per_usdt), "max_deviation": str(limit)},
+                source=sample.pair,
+            )
+
+
+def heartbeat_missing(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    limit = float(params["max_age_s"])
+    now = clock.now()
+    beats = heartbeats()
+    for component in ("scheduler", "engine"):
+        beat = beats.get(component)
+        if beat is None and component == "engine":
+            continue  # no engine has ever run here: poll_feeds is the quote source (ARCHITECTURE.md), not a fault
+        age = None if beat is None else max(0.0, (now - beat.beat_at).total_seconds())
+        if age is None or age > limit:
+            yield Condition(
+                key=f"heartbeat:{component}",
+                title=str(_("No %(component)s heartbeat") % {"component": component}),
+                detail={"component": component, "age_s": None if age is None else round(age, 1), "limit_s": limit},
+            )
+
+
+register(
+    RuleType(
+        key="feed_stale",
+        label=_("Feed stale"),
+        description=_("A quote source of the tenant's pairs has sent nothing for longer than the limit (open market)."),
+        category="system",
+        default_severity="warning",
+        params=(Param("max_age_s", _("Seconds without a quote"), Decimal(30), Decimal(1), Decimal(86400), "s"),),
+        evaluate=feed_stale,
+    )
+)
+register(
+    RuleType(
+        key="net_edge",
+        label=_("Net edge beyond a level"),
+        description=_("The better direction's net edge (after costs) is above the level."),
+        category="execution",
+        default_severity="info",
+        params=(Param("level_usd_per_oz", _("Level (USD/oz)"), Decimal(2), Decimal(-1000), Decimal(1000), "USD/oz"),),
+        evaluate=net_edge_beyond,
+    )
+)
+register(
+    RuleType(
+        key="usd_per_usdt",
+        label=_("USDT away from 1 USD"),
+        description=_("usd_per_usdt differs from 1 by more than the limit."),
+        category="risk",
+        default_severity="warning",
+        params=(Param("max_deviation", _("Largest deviation"), Decimal("0.005"), Decimal(0), Decimal(1)),),
+        evaluate=usd_per_usdt_off,
+    )
+)
+register(
+    RuleType(
+        key="heartbeat_missing",
+        label=_("Scheduler or engine heartbeat missing"),
+        description=_("The scheduler's or the engine's heartbeat is older than the limit, or missing."),
+        category="system",
+        default_severity="critical",
+        params=(Param("max_age_s", _("Seconds without a heartbeat"), Decimal(60), Decimal(5), Decimal(86400), "s"),),
+        evaluate=heartbeat_missing,
+    )
+)
