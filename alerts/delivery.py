@@ -26,7 +26,11 @@ def attempt(delivery_id: int) -> float | None:
     """Try a pending delivery once. Returns the seconds to wait before the next attempt, or None when it is
     done (sent, failed for good, or not pending any more — idempotent for a task run twice)."""
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("channel__tenant", "alert").get(pk=delivery_id)
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("channel__tenant", "alert")
+            .get(pk=delivery_id)
+        )
         if delivery.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING):
             return None
         delivery.attempts += 1
