@@ -41,7 +41,7 @@ def account_in_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condit
         yield Condition(
             key=f"account_error:{account.pk}",
             title=str(_("Account %(account)s is in error") % {"account": account.label}),
-            detail={"account": account.pk, "message": account.last_test_message[:300]},
+            detail={"account": account.pk, "message": (account.last_error or account.last_test_message)[:300]},
             source=account,
         )
 

@@ -33,6 +33,17 @@ TRACKED: dict[str, dict[str, Any]] = {
     # Channel secrets never enter the change log either; their masked hints do.
     "alerts.Channel": {"exclude_fields": ["secrets", "updated_at", "created_at"]},
     "alerts.AlertRule": {"exclude_fields": ["updated_at"]},
+    # The runner's lease and heartbeat change every step: they are not changes anyone makes.
+    "strategies.Strategy": {
+        "exclude_fields": [
+            "runner_id",
+            "lease_epoch",
+            "lease_until",
+            "heartbeat_at",
+            "last_decision",
+            "last_decision_at",
+        ]
+    },
 }
 
 # Models with a `tenant` field that are not tracked field by field, and why.
@@ -43,6 +54,18 @@ NOT_TRACKED: dict[str, str] = {
     "alerts.Alert": "raised by the platform (counts bump on every repeat); acknowledging and resolving are in the "
     "audit trail",
     "alerts.Delivery": "the notification history itself, written by the delivery task",
+    "strategies.StrategyVersion": "immutable: every parameter change is a new version, audited with its diff",
+    "trading.Hedge": "written by the execution path as fills arrive; manual actions on hedges are audited",
+    "trading.Order": "written by the execution path (persisted before sending); manual orders are audited",
+    "trading.Fill": "venue executions, recorded once each, never edited",
+    "trading.CarryEntry": "funding and swap booked from the venues' own records",
+    "trading.PositionSnapshot": "a measurement written by a beat job, not a change anyone makes",
+    "trading.ReconciliationReport": "written by reconciliation; a sync is audited",
+    "trading.ManualCommand": "queued by an operator; the request is an audit event, the outcome is on the row",
+    "risk.KillSwitch": "tripping and resetting are audit events (with who, why and when)",
+    "trading.FundingPayment": "booked by the sync from the venue's own income history, not a change anyone makes",
+    "trading.VenueEvent": "recorded from the venue's user-data stream (each raises an alert), not a change anyone "
+    "makes",
 }
 
 

@@ -68,3 +68,8 @@ class AccountStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     DISABLED = "disabled", _("Disabled")
     ERROR = "error", _("Error")
+
+
+class MarginType(models.TextChoices):
+    CROSS = "cross", _("Cross")
+    ISOLATED = "isolated", _("Isolated")

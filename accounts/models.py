@@ -3,11 +3,11 @@ from typing import Any
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AccountMode, AccountStatus, AuditAction, Role, Theme, UserStatus
+from .choices import AccountMode, AccountStatus, AuditAction, MarginType, Role, Theme, UserStatus
 from .crypto import EncryptedJSONField
 
 
@@ -242,6 +242,11 @@ class VenueAccount(models.Model):
         validators=[URLValidator(schemes=["ws", "wss"])],
         help_text=_("Binance only, with the REST override. e.g. wss://proxy.example:8443"),
     )
+    binance_testnet = models.BooleanField(
+        _("Binance futures testnet"),
+        default=False,
+        help_text=_("Binance only: trade on Binance's futures testnet (testnet keys), not with real money."),
+    )
     terminal = models.ForeignKey(
         "mt5ops.TerminalInstance",
         on_delete=models.PROTECT,
@@ -287,6 +292,19 @@ class AccountPool(models.Model):
     cfd_allocation = models.DecimalField(
         _("CFD leg capital (account currency)"), max_digits=20, decimal_places=2, validators=[MinValueValidator(0)]
     )
+    perp_margin_type = models.CharField(
+        _("perpetual margin type"),
+        max_length=8,
+        choices=MarginType.choices,
+        default=MarginType.CROSS,
+        help_text=_("What the perpetual account must be set to for XAUUSDT; the sync reports a mismatch."),
+    )
+    perp_leverage = models.PositiveSmallIntegerField(
+        _("perpetual leverage"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(125)],
+        help_text=_("The leverage the perpetual account must have set for XAUUSDT; the sync reports a mismatch."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -329,6 +347,12 @@ class AccountSnapshot(models.Model):
         null=True,
         blank=True,
         help_text=_("Empty: no margin in use."),
+    )
+    positions = models.JSONField(
+        _("positions"),
+        default=list,
+        blank=True,
+        help_text=_("The venue's positions at that time: symbol, quantity, entry, mark and liquidation price."),
     )
 
     class Meta:

@@ -45,6 +45,7 @@ class Perm(StrEnum):
     ALERT_READ = "alert.read"
     ALERT_ACT = "alert.act"
     ALERT_MANAGE = "alert.manage"
+    RECONCILIATION_SYNC = "reconciliation.sync"
 
 
 class Grant(NamedTuple):
@@ -78,6 +79,7 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.ALERT_READ,       Y,    Y,     Y,      Y,     N, "Alert centre, alert badge, alerts API"),
     Grant(Perm.ALERT_ACT,        Y,    Y,     N,      N,     N, "Acknowledge and resolve alerts"),
     Grant(Perm.ALERT_MANAGE,     Y,    N,     N,      N,     N, "Alert channels (secrets write-only), rules, retries"),
+    Grant(Perm.RECONCILIATION_SYNC, Y, N,     N,      N,     N, "Sync a reconciliation: adopt the venue's state"),
 )
 # fmt: on
 

@@ -54,7 +54,17 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = VenueAccount
-        fields = ("label", "venue", "mode", "owner", "status", "terminal", "rest_endpoint", "ws_endpoint")
+        fields = (
+            "label",
+            "venue",
+            "mode",
+            "owner",
+            "status",
+            "terminal",
+            "rest_endpoint",
+            "ws_endpoint",
+            "binance_testnet",
+        )
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant
@@ -160,6 +170,14 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def _clean_endpoints(self, venue: str, cleaned: dict[str, Any]) -> None:
         rest, ws = cleaned.get("rest_endpoint") or "", cleaned.get("ws_endpoint") or ""
+        if cleaned.get("binance_testnet"):
+            if venue != Venue.BINANCE_USDM:
+                self.add_error("binance_testnet", _("Only Binance accounts can use Binance's futures testnet."))
+            elif rest or ws:
+                self.add_error(
+                    "binance_testnet",
+                    _("The testnet has its own hosts: clear the endpoint override, or turn the testnet off."),
+                )
         if not (rest or ws) or "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
             return
         if venue != Venue.BINANCE_USDM:
@@ -179,7 +197,16 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 class AccountPoolForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = AccountPool
-        fields = ("name", "perp_account", "cfd_account", "perp_allocation", "cfd_allocation", "enabled")
+        fields = (
+            "name",
+            "perp_account",
+            "cfd_account",
+            "perp_allocation",
+            "cfd_allocation",
+            "perp_margin_type",
+            "perp_leverage",
+            "enabled",
+        )
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant
@@ -189,6 +216,16 @@ class AccountPoolForm(forms.ModelForm):  # type: ignore[type-arg]
         cfd: Any = self.fields["cfd_account"]
         perp.queryset = accounts
         cfd.queryset = accounts
+        # Older clients send neither: the model's defaults (cross, 5×) apply.
+        self.fields["perp_margin_type"].required = False
+        self.fields["perp_leverage"].required = False
+
+    def clean_perp_margin_type(self) -> str:
+        return str(self.cleaned_data.get("perp_margin_type") or AccountPool._meta.get_field("perp_margin_type").default)
+
+    def clean_perp_leverage(self) -> int:
+        value = self.cleaned_data.get("perp_leverage")
+        return int(value if value is not None else AccountPool._meta.get_field("perp_leverage").default)
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,13 +13,18 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from quantarb import clock
+from trading.choices import Venue
+from trading.venue_events import binance_account_gateway
+from trading.venues.binance import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
 from trading.venues.checks import CheckResult, check_connection
+from trading.venues.errors import VenueError
 from trading.venues.registry import spec_for
 
 from .audit import audit_record
-from .choices import AccountStatus, AuditAction
+from .choices import AccountMode, AccountStatus, AuditAction
 from .crypto import mask
 from .models import AccountPool, AccountSnapshot, User, VenueAccount
 from .venue_forms import AccountPoolForm, VenueAccountForm
@@ -102,6 +111,7 @@ def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | N
         terminal=account.terminal,
         rest_endpoint=account.rest_endpoint,
         ws_endpoint=account.ws_endpoint,
+        testnet=account.binance_testnet,
     )
     account.last_test_at = timezone.now()
     account.last_test_ok = result.ok
@@ -129,19 +139,36 @@ def pool_save(*, form: AccountPoolForm) -> AccountPool:
 
 
 # --- balance and margin -----------------------------------------------------------------------------------
+# A live account's read must finish within this time (the sync is a beat job; one slow venue must not hang it).
+LIVE_SYNC_TIMEOUT_S = 30.0
+
+
 def sync_accounts(now: Any = None) -> dict[str, int]:
-    """Snapshot balance, equity, used margin and margin level of every active account that can be read today.
+    """Snapshot balance, equity, used margin and margin level of every account that can be read today.
 
     Simulated accounts hold paper capital (`QUANTARB_PAPER_BALANCE` in the leg's currency) and, until paper
-    execution books fills, no margin in use. Live accounts are read once venue connectivity lands; they are
-    counted as skipped.
+    execution books fills, no margin in use. Live accounts are read from their venue: Binance
+    (`_sync_binance_account`: balances, positions, funding booked and the account's settings) and MT5 from its terminal
+    (`_sync_mt5_account`); one that cannot be read is counted as failed with the reason kept in `last_error`. Other
+    live accounts are counted as skipped.
     """
     at = now or clock.now()
-    counts = {"synced": 0, "skipped": 0}
+    counts = {"synced": 0, "skipped": 0, "failed": 0}
     capital = Decimal(str(settings.QUANTARB_PAPER_BALANCE))
-    for account in VenueAccount.objects.filter(status=AccountStatus.ACTIVE).defer("credentials"):
+    accounts = VenueAccount.objects.filter(status__in=[AccountStatus.ACTIVE, AccountStatus.ERROR]).select_related(
+        "tenant", "terminal"
+    )
+    for account in accounts:
         spec = spec_for(account.venue)
-        if spec is None or not spec.simulated:
+        if spec is not None and not spec.simulated and account.mode == AccountMode.LIVE:
+            if account.venue == Venue.BINANCE_USDM:
+                counts["synced" if _sync_binance_account(account, at) else "failed"] += 1
+            elif account.venue == Venue.BYBIT_MT5:
+                counts["synced" if _sync_mt5_account(account, at) else "failed"] += 1
+            else:
+                counts["skipped"] += 1
+            continue
+        if spec is None or not spec.simulated or account.status != AccountStatus.ACTIVE:
             counts["skipped"] += 1
             continue
         AccountSnapshot.objects.create(
@@ -157,3 +184,186 @@ def sync_accounts(now: Any = None) -> dict[str, int]:
         VenueAccount.objects.filter(pk=account.pk).update(last_sync_at=at)
         counts["synced"] += 1
     return counts
+
+
+def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
+    """Snapshot a live MT5 account from its terminal: balance, equity, used margin and margin level in the account's
+    currency. Returns False (the reason in `last_error`) when the terminal cannot be read."""
+    from trading.venues.errors import VenueError
+    from trading.venues.mt5 import gateway_for
+
+    if account.terminal is None:
+        _sync_failed(account, _("No MT5 terminal is set for this account."))
+        return False
+    try:
+        gateway = gateway_for(account.terminal, account.credentials or {})
+        try:
+            gateway.connect()
+            state = gateway.account()
+        finally:
+            gateway.close()
+    except VenueError as exc:
+        _sync_failed(account, _("Balance sync failed: %(reason)s") % {"reason": str(exc)})
+        return False
+    AccountSnapshot.objects.create(
+        account=account,
+        tenant_id=account.tenant_id,
+        at=at,
+        currency=state.currency,
+        balance=state.balance,
+        equity=state.equity,
+        used_margin=state.margin,
+        margin_level=state.margin_level,
+    )
+    VenueAccount.objects.filter(pk=account.pk).update(last_sync_at=at, last_error="")
+    return True
+
+
+def _sync_failed(account: VenueAccount, reason: str) -> None:
+    VenueAccount.objects.filter(pk=account.pk).update(last_error=reason[:1000])
+
+
+@dataclass(frozen=True)
+class BinanceReading:
+    account: AccountState
+    position: PositionInfo
+    settings: SymbolSettings
+    funding: list[FundingPaymentRow]
+
+
+async def _read_binance(account: VenueAccount, funding_since_ms: int | None) -> BinanceReading:
+    gateway = binance_account_gateway(account, timeout_ms=10_000)
+    try:
+        await gateway.connect()
+        return BinanceReading(
+            account=await gateway.fetch_account(),
+            position=await gateway.fetch_position(),
+            settings=await gateway.fetch_symbol_settings(),
+            funding=await gateway.fetch_funding_income(funding_since_ms),
+        )
+    finally:
+        await gateway.close()
+
+
+def _run_async(work: Any, timeout_s: float) -> Any:
+    """Run a coroutine to completion from synchronous code, on its own loop in a worker thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(work, timeout_s)).result()
+
+
+def binance_settings_problems(settings_read: SymbolSettings, pool: AccountPool | None) -> list[str]:
+    """What differs from what quantarb and the account's pool expect, in words an operator can act on."""
+    problems = []
+    if settings_read.hedge_mode:
+        problems.append(
+            str(
+                _(
+                    "The account is in hedge (dual-side) position mode: quantarb trades one-way mode. Switch it in "
+                    "Binance's futures preferences."
+                )
+            )
+        )
+    if pool is not None:
+        if settings_read.margin_type != pool.perp_margin_type:
+            problems.append(
+                str(
+                    _(
+                        "XAUUSDT margin type is %(actual)s, the pool %(pool)s expects %(expected)s: change it on "
+                        "Binance (or the pool)."
+                    )
+                    % {"actual": settings_read.margin_type, "pool": pool.name, "expected": pool.perp_margin_type}
+                )
+            )
+        if settings_read.leverage != pool.perp_leverage:
+            problems.append(
+                str(
+                    _(
+                        "XAUUSDT leverage is %(actual)d×, the pool %(pool)s expects %(expected)d×: change it on "
+                        "Binance (or the pool)."
+                    )
+                    % {"actual": settings_read.leverage, "pool": pool.name, "expected": pool.perp_leverage}
+                )
+            )
+    return problems
+
+
+def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
+    """Read a live Binance account: an `AccountSnapshot` (USDT balance, equity, margin in use, margin level, the
+    XAUUSDT position with its liquidation price), the funding Binance booked since the last one recorded, and the
+    account's settings checked against its pool. A failure or a mismatch puts the account in error with the
+    reason; a clean read clears an earlier error. Returns whether the read succeeded."""
+    from trading.models import FundingPayment
+
+    last = FundingPayment.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
+    since_ms = int(last.timestamp() * 1000) if last is not None else None
+    try:
+        reading: BinanceReading = _run_async(_read_binance(account, since_ms), LIVE_SYNC_TIMEOUT_S)
+    except VenueError as exc:
+        _account_error(account, str(_("Sync failed: %(reason)s") % {"reason": exc}))
+        return False
+    except TimeoutError:
+        _account_error(
+            account, str(_("Sync failed: Binance did not answer within %(s)d s.") % {"s": LIVE_SYNC_TIMEOUT_S})
+        )
+        return False
+    state, position = reading.account, reading.position
+    margin_level = (
+        (state.margin_balance / state.initial_margin * 100).quantize(Decimal("0.0001"))
+        if state.initial_margin > 0
+        else None
+    )
+    pool = AccountPool.objects.filter(perp_account=account, enabled=True).first()
+    problems = binance_settings_problems(reading.settings, pool)
+    with transaction.atomic():
+        AccountSnapshot.objects.create(
+            account=account,
+            tenant_id=account.tenant_id,
+            at=at,
+            currency="USDT",
+            balance=state.wallet,
+            equity=state.margin_balance,
+            used_margin=state.initial_margin,
+            margin_level=margin_level,
+            positions=[]
+            if position.quantity == 0
+            else [
+                {
+                    "symbol": "XAUUSDT",
+                    "quantity": str(position.quantity),
+                    "entry_price": str(position.entry_price),
+                    "mark_price": str(position.mark_price),
+                    "liquidation_price": None
+                    if position.liquidation_price is None
+                    else str(position.liquidation_price),
+                }
+            ],
+        )
+        FundingPayment.objects.bulk_create(
+            [
+                FundingPayment(
+                    tenant_id=account.tenant_id,
+                    account=account,
+                    venue_id=row.venue_id,
+                    symbol=row.symbol,
+                    asset=row.asset,
+                    amount=row.amount,
+                    at=datetime.fromtimestamp(row.ts_ms / 1000, UTC),
+                )
+                for row in reading.funding
+            ],
+            ignore_conflicts=True,
+        )
+        fields: dict[str, Any] = {"last_sync_at": at}
+        if problems:
+            fields.update(status=AccountStatus.ERROR, last_error=" ".join(problems)[:2000])
+        elif account.status == AccountStatus.ERROR:
+            fields.update(status=AccountStatus.ACTIVE, last_error="")
+        VenueAccount.objects.filter(pk=account.pk).update(**fields)
+        _account_alerts_on_commit(account)
+    return True
+
+
+def _account_error(account: VenueAccount, message: str) -> None:
+    with transaction.atomic():
+        VenueAccount.objects.filter(pk=account.pk).update(status=AccountStatus.ERROR, last_error=message[:2000])
+        _account_alerts_on_commit(account)

@@ -1,5 +1,5 @@
-"""MT5 terminal instances: where an MT5 account runs. Health checks, restarts and the health log come with the
-MT5 operations issue; here an instance is its plain description."""
+"""MT5 terminal instances (where an MT5 account runs) and their health log (`mt5ops/health.py`, every 30 s).
+Restarts and manual intervention come with the MT5 operations issue."""
 
 from __future__ import annotations
 
@@ -63,3 +63,30 @@ class TerminalInstance(models.Model):
         if self.backend == Backend.NATIVE:
             return self.terminal_path
         return str(_("simulated"))
+
+
+class TerminalHealth(models.Model):
+    """One health check of a terminal through the gateway: reachable, connected to the broker's trade server,
+    AutoTrading on, the terminal's ping to the trade server, and the error when something failed."""
+
+    terminal = models.ForeignKey(
+        TerminalInstance, on_delete=models.CASCADE, related_name="health", verbose_name=_("terminal")
+    )
+    at = models.DateTimeField(_("time"))
+    ok = models.BooleanField(_("healthy"))
+    reachable = models.BooleanField(_("reachable"))
+    connected = models.BooleanField(_("connected to the trade server"), default=False)
+    trade_allowed = models.BooleanField(_("AutoTrading on"), default=False)
+    ping_ms = models.DecimalField(_("ping (ms)"), max_digits=12, decimal_places=3, null=True, blank=True)
+    build = models.PositiveIntegerField(_("build"), null=True, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("terminal health check")
+        verbose_name_plural = _("terminal health checks")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["terminal", "-at"], name="terminal_health_time")]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id} @ {self.at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else 'fault'}"

@@ -36,11 +36,17 @@ def group_of(message: dict[str, Any]) -> str:
         return pair_group(message["pair_id"])
     if kind in ("access.changed", "alerts.changed"):
         return user_group(message["user_id"])
+    if kind == "strategy.changed":
+        return f"strategy.{message['strategy_id']}"  # strategies/events.py strategy_group
     return ""
 
 
 def pair_group(pair_id: int) -> str:
     return f"pair.{pair_id}"
+
+
+def is_pair_group(group: str) -> bool:
+    return group.startswith("pair.")
 
 
 def user_group(user_id: int) -> str:

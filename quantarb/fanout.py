@@ -1,21 +1,26 @@
 """Per-process fan-out of live updates (ARCHITECTURE.md "Live push at scale").
 
 The channel layer carries one message per update per *process*, not per browser: each web process has one
-hub with one channel-layer channel, joined to the groups its sockets need (a pair's updates, a user's control
-messages). The hub hands each message to its local sockets, which coalesce (a slow socket gets the latest
-state, not a backlog). Sockets never touch the channel layer, so a thousand browsers cost a web process a
-handful of Redis connections, and one slow browser cannot hold up the others.
+hub, with one channel on each channel layer it needs, joined to the groups its sockets need (a pair's updates,
+a user's control messages). The hub hands each message to its local sockets, which coalesce (a slow socket
+gets the latest state, not a backlog). Sockets never touch the channel layer, so a thousand browsers cost a
+web process a handful of Redis connections, and one slow browser cannot hold up the others.
+
+With Redis there are two layers (quantarb/live.py `layer_for`): spread updates come over Redis pub/sub (the
+publisher's one PUBLISH arrives on the hub's subscription, no round trip of the hub's own), control messages
+over the default layer (per-channel queues that keep a message while the hub reconnects). Each has its own
+receive loop here; without Redis both are the one in-memory layer and one loop.
 
 The hub survives a channel-layer outage: receive errors back off and reconnect, and group memberships are
-re-asserted every few seconds (a restarted Redis has forgotten them).
+re-asserted every few seconds (a restarted Redis has forgotten them; the pub/sub connection resubscribes by
+itself when it reconnects).
 
 Spread updates are handed out in turns of at most TURN_SECONDS of work per event-loop iteration, always the
-latest update of the group: the channel layer's receive (a few Redis round trips, each needing a loop turn)
-keeps pace while a thousand sockets are being served, so when the process falls behind, updates coalesce
-here instead of queueing in Redis behind the one being delivered (bench/ws_fanout.py measures it). A turn is
-bounded by time rather than by a count of sockets: under daphne a socket takes its frame in a few tens of
-microseconds (quantarb/ws_direct.py), and a loop iteration for every few sockets would cost more than the
-sockets themselves.
+latest update of the group: the channel layers' receives keep pace while a thousand sockets are being served,
+so when the process falls behind, updates coalesce here instead of queueing behind the one being delivered
+(bench/ws_fanout.py measures it). A turn is bounded by time rather than by a count of sockets: under daphne a
+socket takes its frame in a few tens of microseconds (quantarb/ws_direct.py), and a loop iteration for every
+few sockets would cost more than the sockets themselves.
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ import logging
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
-
 from quantarb.events import group_of
+from quantarb.live import layer_for
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +51,27 @@ class Subscriber(Protocol):
         ...
 
 
-class FanoutHub:
+class _Link:
+    """The hub's channel on one channel layer and the task that receives from it."""
+
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self.channel: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+
+class FanoutHub:
+    """`layer_for(group)` names the channel layer that carries a group (quantarb/live.py): with Redis, spread
+    updates arrive over pub/sub and control messages over the default layer, each on its own receive loop."""
+
+    def __init__(self, layer_for: Callable[[str], Any]) -> None:
+        self.layer_for = layer_for
+        self.links: dict[int, _Link] = {}  # by id() of the layer: two aliases may name the same layer
+        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self.received = 0
         self.delivered = 0
         self.failures = 0
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
         # Per group being handed out: the latest spread update, its sequence number, the sequence number each
         # socket last got, and the turn in progress (the sockets left to visit).
         self._latest: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -66,13 +82,13 @@ class FanoutHub:
 
     # --- sockets ---------------------------------------------------------------------------------------
     async def subscribe(self, subscriber: Subscriber, groups: list[str]) -> None:
-        self._ensure_running()
-        await self._ready.wait()
         for group in groups:
+            link = self._link(group)
+            await link.ready.wait()
             first = not self.subscribers[group]
             self.subscribers[group].add(subscriber)
             if first:
-                await self._join(group)
+                await self._join(link, group)
 
     async def unsubscribe(self, subscriber: Subscriber, groups: list[str]) -> None:
         for group in groups:
@@ -86,34 +102,45 @@ class FanoutHub:
                 self._given.pop(group, None)
                 self._latest.pop(group, None)
                 self._walks.pop(group, None)
-                if self.channel is not None:
+                link = self._link(group)
+                if link.channel is not None:
                     with contextlib.suppress(Exception):  # the group expires on its own if Redis is away
-                        await self.layer.group_discard(group, self.channel)
+                        await link.layer.group_discard(group, link.channel)
 
-    # --- the one channel-layer consumer of this process -----------------------------------------------
-    def _ensure_running(self) -> None:
-        if self._task is None or self._task.done():
-            self._ready.clear()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="fanout-hub")
+    # --- the channel-layer consumer of this process (one per layer) -----------------------------------
+    def _link(self, group: str) -> _Link:
+        """The running link of the layer that carries `group` (started on first use, restarted if it died)."""
+        layer = self.layer_for(group)
+        link = self.links.get(id(layer))
+        if link is None:
+            link = self.links[id(layer)] = _Link(layer)
+        if link.task is None or link.task.done():
+            link.ready.clear()
+            link.task = asyncio.get_running_loop().create_task(self._run(link), name="fanout-hub")
+        return link
 
-    async def _join(self, group: str) -> None:
+    def _groups_of(self, link: _Link) -> list[str]:
+        return [group for group in list(self.subscribers) if self.layer_for(group) is link.layer]
+
+    async def _join(self, link: _Link, group: str) -> None:
         try:
-            await self.layer.group_add(group, self.channel)
+            await link.layer.group_add(group, link.channel)
         except Exception as exc:  # the re-assert loop joins it once the layer is back
             log.warning("fan-out hub could not join %s: %s", group, exc)
 
-    async def _run(self) -> None:
+    async def _run(self, link: _Link) -> None:
         backoff = 0.5
+        layer = link.layer
         while True:
             try:
-                self.channel = await self.layer.new_channel("hub")
-                self._ready.set()
-                for group in list(self.subscribers):
-                    await self.layer.group_add(group, self.channel)
-                reassert = asyncio.create_task(self._reassert_groups())
+                link.channel = await layer.new_channel("hub")
+                link.ready.set()
+                for group in self._groups_of(link):
+                    await layer.group_add(group, link.channel)
+                reassert = asyncio.create_task(self._reassert_groups(link))
                 try:
                     while True:
-                        message = await self.layer.receive(self.channel)
+                        message = await layer.receive(link.channel)
                         backoff = 0.5
                         self.dispatch(message)
                 finally:
@@ -126,12 +153,12 @@ class FanoutHub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    async def _reassert_groups(self) -> None:
+    async def _reassert_groups(self, link: _Link) -> None:
         while True:
             await asyncio.sleep(REASSERT_GROUPS_EVERY_S)
-            for group in list(self.subscribers):
+            for group in self._groups_of(link):
                 with contextlib.suppress(Exception):
-                    await self.layer.group_add(group, self.channel)
+                    await link.layer.group_add(group, link.channel)
 
     def dispatch(self, message: dict[str, Any]) -> None:
         self.received += 1
@@ -150,8 +177,10 @@ class FanoutHub:
         if group not in self._walks:
             self._walks[group] = list(members)
         if not self._turn_scheduled:
+            # The first turn at once, in the receive loop's step: no event-loop iteration between an update's
+            # arrival and its first frames. The next turns (if any) are scheduled by this one.
             self._turn_scheduled = True
-            asyncio.get_running_loop().call_soon(self._turn)
+            self._turn()
 
     def _turn(self) -> None:
         """Hand the latest update of each busy group to the next sockets of its walk, for TURN_SECONDS."""
@@ -211,5 +240,5 @@ def get_hub() -> FanoutHub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = FanoutHub(get_channel_layer())
+        hub = _hubs[loop] = FanoutHub(layer_for)
     return hub

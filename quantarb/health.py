@@ -69,6 +69,26 @@ def _milliseconds(ms: float | None) -> str:
     return str(_("%(ms)s ms") % {"ms": f"{ms:.1f}"}) if ms else ""
 
 
+# The feed manager's states as lights: stale is amber (REST polling stands in), down red, closed grey.
+_FEED_LIGHT = {"live": OK, "connecting": WARN, "stale": WARN, "down": FAIL, "closed": CLOSED}
+
+
+def _feed_detail(managed: dict[str, Any] | None) -> str:
+    """The counters and timings of a managed source, for the light's tooltip."""
+    if not managed:
+        return ""
+    parts = [
+        str(_("REST polling")) if managed.get("mode") == "poll" else str(_("stream")),
+        str(_("%(n)s messages") % {"n": managed.get("messages", 0)}),
+        str(_("%(n)s polls") % {"n": managed.get("polls", 0)}),
+        str(_("%(n)s drops") % {"n": managed.get("drops", 0)}),
+        str(_("%(n)s reconnects") % {"n": managed.get("reconnects", 0)}),
+    ]
+    if managed.get("roundtrip_ms") is not None:
+        parts.append(str(_("round trip %(ms)s ms") % {"ms": managed["roundtrip_ms"]}))
+    return " · ".join(parts)
+
+
 def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float | None) -> list[Light]:
     """`pairs`: the tenant's SourcePairs. Ages come from the components' heartbeats in the database."""
     from trading.selectors import heartbeats
@@ -83,6 +103,9 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
     feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
     feeder_age = _seconds_since(feeder.beat_at if feeder else None, now)
     pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
+    # The feed manager's view of each source (trading/feeds.py), while the feeder's heartbeat is recent.
+    feed_states = (feeder.detail or {}).get("feeds", {}) if feeder and (feeder_age or 0) <= 10 else {}
+    rate_sources: set[str] = set()
     for pair in pairs:
         detail = pair_details.get(str(pair.pk), {})
         sources = detail.get("sources", {})
@@ -94,7 +117,19 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
                 age = None if age is None else max(age, feeder_age)
             closed = is_cfd and session != "open"
             state = CLOSED if closed else _age_state(age, stale_after_s, stale_after_s * 6)
-            lights.append(Light(f"feed-{source.key}", source.label, state, age))
+            managed = feed_states.get(source.key)
+            if managed is not None and not closed:
+                state = _FEED_LIGHT.get(managed.get("state", ""), state)
+            lights.append(Light(f"feed-{source.key}", source.label, state, age, _feed_detail(managed)))
+        if pair.rate_source not in ("simulated", "fixed") and pair.rate_source not in rate_sources:
+            rate_sources.add(pair.rate_source)
+            managed = feed_states.get(pair.rate_source)
+            quote_age = managed.get("quote_age_ms") if managed else None
+            rate_age = None if quote_age is None else quote_age / 1000
+            rate_state = _FEED_LIGHT.get(managed.get("state", ""), FAIL) if managed else FAIL
+            lights.append(
+                Light(f"feed-{pair.rate_source}", str(_("USDT/USD rate")), rate_state, rate_age, _feed_detail(managed))
+            )
     lights.append(Light("engine", str(_("Engine")), _age_state(engine_age, 6, 20), engine_age))
     db_ms = database_roundtrip_ms()
     store = beats.get("store")

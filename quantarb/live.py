@@ -1,6 +1,10 @@
 """The one way code sends to the channel layer: after the surrounding transaction commits.
 
 Services never call the channel layer directly (a rolled-back write must not reach a browser).
+
+Two layers with Redis: spread updates (groups `pair.<id>`) go over Redis pub/sub (`settings.QUANTARB_SPREAD_LAYER`,
+one PUBLISH that every subscribed web process reads at once), everything else over the default layer.
+`layer_for(group)` is the one place that decides; senders and the fan-out hub both ask it.
 """
 
 from __future__ import annotations
@@ -10,14 +14,24 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+
+from quantarb.events import is_pair_group
 
 log = logging.getLogger(__name__)
 
 
+def layer_for(group: str) -> Any:
+    """The channel layer that carries `group`'s messages (None when no layer is configured)."""
+    if is_pair_group(group):
+        return get_channel_layer(settings.QUANTARB_SPREAD_LAYER)
+    return get_channel_layer()
+
+
 def send_on_commit(group: str, message: dict[str, Any]) -> None:
     def send() -> None:
-        layer = get_channel_layer()
+        layer = layer_for(group)
         if layer is None:
             return
         try:
@@ -30,7 +44,7 @@ def send_on_commit(group: str, message: dict[str, Any]) -> None:
 
 async def group_send(group: str, message: dict[str, Any]) -> bool:
     """From async code outside a transaction (the engine's tick path). Returns False when the layer failed."""
-    layer = get_channel_layer()
+    layer = layer_for(group)
     if layer is None:
         return False
     try:

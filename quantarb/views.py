@@ -7,7 +7,7 @@ from typing import Any
 import django
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -35,6 +35,28 @@ def _feed_lights() -> list[Any]:
         for light in health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=0.0)
         if light.key.startswith("feed-")
     ]
+
+
+_LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of this process (feeds, counters, timings). Loopback callers, or a caller presenting
+    `QUANTARB_METRICS_TOKEN` as a bearer token; anyone else gets 404 (no tenant data, but not for the world)."""
+    import hmac
+
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from trading.feeds import register_metrics
+
+    token = settings.QUANTARB_METRICS_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    allowed = hmac.compare_digest(given, token) if token and given else request.META.get("REMOTE_ADDR") in _LOOPBACK
+    if not allowed:
+        raise Http404
+    register_metrics()
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 @never_cache

@@ -69,6 +69,14 @@ class PreparedFrames:
 _frames = PreparedFrames()
 
 
+def prepare(text: str) -> Any:
+    """The framed text frame for `DirectWriter.write_prepared` (server frames are never masked, so one framing
+    serves every socket of every daphne factory)."""
+    from autobahn.websocket.protocol import PreparedMessage
+
+    return PreparedMessage(text.encode("utf-8"), False, False, False)
+
+
 class DirectWriter:
     """Writes text frames to one daphne socket without the ASGI send path; tells when the socket drains.
 
@@ -109,15 +117,30 @@ class DirectWriter:
 
     def write(self, text: str) -> bool:
         """Write one text frame now. False (nothing written) when the socket is no longer open."""
+        return self.write_prepared(_frames.frame(text, self.protocol.factory))
+
+    def write_prepared(self, prepared: Any) -> bool:
+        """Write a frame `prepare(text)` made once for every socket. False when the socket is no longer open.
+
+        This runs once per socket per update: `_write_now` is inlined for the common case (a plain TCP
+        transport with nothing buffered, which takes the whole frame)."""
         protocol = self.protocol
         if self.stopped or protocol.state != protocol.STATE_OPEN:
             return False
-        prepared = _frames.frame(text, protocol.factory)
         transport = self._plain_tcp
         if transport is None or protocol.websocket_extensions_in_use or protocol.send_queue:
             protocol.sendPreparedMessage(prepared)
         else:
-            _write_now(transport, prepared.payloadHybi)
+            data = prepared.payloadHybi
+            if transport.dataBuffer or transport._tempDataBuffer or transport.disconnecting or not transport.connected:
+                _write_now(transport, data)
+            else:
+                try:
+                    sent = transport.socket.send(data)
+                except OSError:  # as in `_write_now`
+                    sent = 0
+                if sent != len(data):
+                    transport.write(data[sent:])
         self.frames_written += 1
         return True
 
@@ -168,18 +191,24 @@ def _write_now(transport: Any, data: bytes) -> None:
 
     Twisted has no public "nothing is buffered" test: a `FileDescriptor` keeps unsent bytes in `dataBuffer`
     and `_tempDataBuffer` (twisted/internet/abstract.py); tests/quantarb/test_ws_direct.py checks the order
-    of bytes against the installed Twisted. `writeSomeData` is the transport's own "send what the socket
-    takes now" (it returns the count sent, or the error of a lost connection).
+    of bytes against the installed Twisted. The send is the one `tcp.Connection.writeSomeData` makes (without
+    its two Python frames: this runs once per socket per update): a full socket buffer sends nothing, and any
+    other error means the connection is lost — `write` then queues the bytes, and Twisted's next `doWrite`
+    meets the same error and closes the connection its usual way.
     """
-    idle = not transport.dataBuffer and not transport._tempDataBuffer
-    if idle and transport.connected and not transport.disconnecting:
-        sent = transport.writeSomeData(data)
-        if isinstance(sent, int):
-            if sent == len(data):
-                return
-            data = data[sent:]
-        # An exception: the connection is lost. `write` queues the bytes and Twisted's next `doWrite` meets
-        # the same error and closes the connection its usual way.
+    if (
+        not transport.dataBuffer
+        and not transport._tempDataBuffer
+        and transport.connected
+        and not transport.disconnecting
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # EWOULDBLOCK / ENOBUFS (nothing taken), EINTR, or a lost connection
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
     transport.write(data)
 
 

@@ -152,7 +152,7 @@ def cora(alice: Persona) -> Persona:
 def canary_accounts(alice: Persona) -> dict[str, Any]:
     """Alpha's live accounts, holding the canary secrets (tests/canary.py), created the way the portal creates
     them: a Binance account, an MT5 terminal and account, and the two simulated accounts, in an enabled pool."""
-    from accounts.models import AccountPool
+    from accounts.models import AccountPool, VenueAccount
     from accounts.venue_forms import VenueAccountForm
     from accounts.venue_services import account_save
     from mt5ops.models import TerminalInstance
@@ -175,6 +175,12 @@ def canary_accounts(alice: Persona) -> dict[str, Any]:
             "api_secret": canary.CANARY_API_SECRET,
         }
     )
+    # Nothing in tests may leave this host: the live Binance account points at a closed loopback port unless a test
+    # points it at the fake Binance.
+    VenueAccount.objects.filter(pk=binance.pk).update(
+        rest_endpoint="http://127.0.0.1:9", ws_endpoint="ws://127.0.0.1:9"
+    )
+    binance.refresh_from_db()
     mt5 = make(
         {
             "label": "MT5 live",
@@ -361,4 +367,4 @@ def browser(chromium_path: str) -> Iterator[object]:
 
 
 # --- the fake Binance (a subprocess per session, reset per test) -------------------------------------------------
-from tests.fakes.fixtures import binance_fake, binance_fake_process  # noqa: E402, F401
+from tests.fakes.fixtures import binance_fake, binance_fake_process, mt5_bridge, mt5_bridge_process  # noqa: E402, F401

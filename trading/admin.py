@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import CalendarException, Instrument, PairAccess, QuoteSource, SessionCalendar, SourcePair
+from accounts.admin_site import TenantScopedAdmin
+from accounts.permissions import Perm
+
+from .models import (
+    CalendarException,
+    Instrument,
+    PairAccess,
+    QuoteSource,
+    ReconciliationReport,
+    SessionCalendar,
+    SourcePair,
+)
 
 
 class CalendarExceptionInline(admin.TabularInline):
@@ -36,3 +47,15 @@ class SourcePairAdmin(admin.ModelAdmin):
     list_display = ("name", "perp_source", "cfd_source", "entry_threshold", "exit_threshold", "rate_source", "enabled")
     list_filter = ("enabled", "rate_source")
     inlines = [PairAccessInline]
+
+
+# --- execution records, tenant by tenant (read-only: engine and services write them) -------------------------
+
+
+@admin.register(ReconciliationReport)
+class ReconciliationReportAdmin(TenantScopedAdmin):
+    read_only = True
+    view_permission_required = Perm.TRADING_READ
+    list_display = ("id", "pool", "strategy", "trigger", "status", "started_at", "synced_by", "synced_at")
+    list_filter = ("status", "trigger", "pool")
+    csv_fields = ("id", "pool", "strategy", "trigger", "status", "differences", "started_at", "finished_at")

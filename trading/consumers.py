@@ -21,18 +21,19 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.template.loader import render_to_string
-from django.utils import translation
 
 from quantarb.events import AccessChanged, AlertsChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
-from quantarb.ws_direct import DirectWriter, direct_writer
+from quantarb.ws_direct import DirectWriter, direct_writer, prepare
+from trading.live_render import PartialRenderer
 
 HEARTBEAT_SECONDS = 5.0
+monotonic = time.monotonic
 ALERTS_CHANGED_FRAME = json.dumps({"type": "alerts.changed"})
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
+_partials = PartialRenderer()
 
 
 def render_live_partials(state: dict[str, Any], language: str) -> dict[str, str]:
@@ -40,12 +41,8 @@ def render_live_partials(state: dict[str, Any], language: str) -> dict[str, str]
     key = (state["pair_id"], state["at_ms"], language)
     html = _rendered.get(key)
     if html is None:
-        with translation.override(language):
-            context = {"state": state}
-            html = {
-                f"venues-{state['pair_id']}": render_to_string("trading/partials/_venues.html", context),
-                f"edges-{state['pair_id']}": render_to_string("trading/partials/_edges.html", context),
-            }
+        venues, edges = _partials.render(state, language)  # the templates' bytes (trading/live_render.py)
+        html = {f"venues-{state['pair_id']}": venues, f"edges-{state['pair_id']}": edges}
         if len(_rendered) > 512:
             _rendered.clear()
         _rendered[key] = html
@@ -75,6 +72,25 @@ def spread_frame(state: dict[str, Any], language: str) -> str:
             _frames.clear()
         _frames[key] = frame
     return frame
+
+
+_prepared: dict[str, dict[int, tuple[dict[str, Any], Any]]] = {}
+
+
+def prepared_spread_frame(state: dict[str, Any], language: str) -> Any:
+    """`spread_frame` framed for the fast path (quantarb/ws_direct.py `prepare`), once per state and language.
+
+    Called for every socket of the process on every update, so the hit is a check of identity: the hub hands
+    the same state object to every socket (no key to build, no string to hash)."""
+    per_pair = _prepared.get(language)
+    if per_pair is None:
+        per_pair = _prepared[language] = {}
+    last = per_pair.get(state["pair_id"])
+    if last is not None and last[0] is state:
+        return last[1]
+    prepared = prepare(spread_frame(state, language))
+    per_pair[state["pair_id"]] = (state, prepared)
+    return prepared
 
 
 def chart_point(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -162,10 +178,10 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         free); a control message re-checks access."""
         if message["type"] == "spread.update":
             self.pending[message["pair_id"]] = message["state"]
-            if self.writer is not None:
-                self._flush()
-            else:
+            if self.writer is None:
                 self.wakeup.set()
+            elif self.flush_timer is None:
+                self._flush()
         elif message["type"] == "access.changed":
             asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
         elif message["type"] == "alerts.changed":
@@ -210,17 +226,18 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     def _flush(self) -> None:
         """Fast path: write the latest frame of each changed pair now, unless the rate ceiling says later (a
         timer calls again) or the socket has not sent its backlog yet (its drain calls again)."""
-        writer = self.writer
-        if not self.pending or self.flush_timer is not None or writer is None or not writer.writable:
+        writer, pending = self.writer, self.pending
+        if not pending or self.flush_timer is not None or writer is None or not writer.writable:
             return
-        now = self.loop.time()
+        now = monotonic()  # the event loop's clock (asyncio's `loop.time()`), without its Python frame
         early = self.last_sent + self.min_interval - now
         if early > 0:  # what arrives meanwhile coalesces into the frame the timer writes
             self.flush_timer = self.loop.call_later(early, self._flush_when_due)
             return
-        pending, self.pending = self.pending, {}
+        language = self.language
         for state in pending.values():
-            writer.write(spread_frame(state, self.language))
+            writer.write_prepared(prepared_spread_frame(state, language))
+        pending.clear()  # kept, not replaced: no new dict per socket per update (garbage collector pressure)
         self.last_sent = now
         self.heartbeat_due = False
 

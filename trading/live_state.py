@@ -17,6 +17,14 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def short_rate(value: Decimal | None) -> str | None:
+    """A rate without trailing zeros but with one decimal at least: 1.000000 → "1.0", 0.999650 → "0.99965"."""
+    if value is None:
+        return None
+    text = plain(value)
+    return text if "." in text else f"{text}.0"
+
+
 def to_ms(value: Any) -> int | None:
     return int(value.timestamp() * 1000) if value is not None else None
 
@@ -106,6 +114,7 @@ def pair_state(
         },
         "rate": {
             "usd_per_usdt": str(usd_per_usdt) if usd_per_usdt is not None else None,
+            "short": short_rate(usd_per_usdt),
             "ts_ms": rate_ts_ms,
             "assumed": rate_assumed,
             "source": rate_source,

@@ -17,7 +17,27 @@ from django.utils.translation import gettext_lazy as _
 from trading.domain import calendar as cal
 from trading.domain.spread import CostModel
 
-from .choices import CandleInterval, Direction, InstrumentKind, RateSource, ServerTime, Venue
+from .choices import (
+    CandleInterval,
+    CarryKind,
+    CommandStatus,
+    Direction,
+    FillSource,
+    HedgeStatus,
+    InstrumentKind,
+    Leg,
+    ManualKind,
+    OrderIntent,
+    OrderKind,
+    OrderSide,
+    OrderStatus,
+    RateSource,
+    ReconciliationStatus,
+    ReconciliationTrigger,
+    ServerTime,
+    Venue,
+    VenueEventKind,
+)
 
 PRICE: dict[str, Any] = {"max_digits": 20, "decimal_places": 8}
 OUNCES: dict[str, Any] = {"max_digits": 18, "decimal_places": 3}
@@ -160,6 +180,15 @@ class QuoteSource(models.Model):
     endpoint = models.CharField(_("endpoint"), max_length=200, blank=True, help_text=_("Empty: the venue's default."))
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="sources")
     label = models.CharField(_("label"), max_length=80)
+    stale_after_s = models.DecimalField(
+        _("stale after (seconds)"),
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1"))],
+        help_text=_("A stream silent longer is stale; REST polling stands in. Empty: the platform default."),
+    )
 
     class Meta:
         verbose_name = _("quote source")
@@ -170,6 +199,22 @@ class QuoteSource(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def endpoints(self) -> tuple[str | None, str | None]:
+        """(REST base, WebSocket base) of the endpoint override: "https://h:p" gives wss://h:p for the streams;
+        "https://h:p wss://g:q" names both. (None, None): the venue's own hosts."""
+        return endpoint_urls(self.endpoint)
+
+
+def endpoint_urls(endpoint: str) -> tuple[str | None, str | None]:
+    parts = endpoint.split()
+    if not parts:
+        return None, None
+    rest = parts[0]
+    if len(parts) > 1:
+        return rest, parts[1]
+    scheme, _sep, rest_of = rest.partition("://")
+    return rest, ("wss" if scheme == "https" else "ws") + "://" + rest_of
 
 
 class SourcePair(models.Model):
@@ -373,3 +418,423 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Execution: hedges, orders, fills, carry, positions, the paper venue, reconciliation (issue 8) --------------
+
+USD: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
+
+
+class Hedge(models.Model):
+    """Two legs on one pool that together hold no gold: a perp position and the opposite CFD position.
+
+    `perp_oz` / `cfd_oz` are the signed ounces actually filled (from fills), so `perp_oz + cfd_oz` is the
+    unhedged exposure at any moment; the PnL split is filled in as fills, funding and swap are booked.
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    pool = models.ForeignKey(
+        "accounts.AccountPool", on_delete=models.PROTECT, related_name="hedges", verbose_name=_("account pool")
+    )
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="hedges",
+        verbose_name=_("strategy"),
+    )
+    strategy_version = models.ForeignKey(
+        "strategies.StrategyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="hedges",
+        verbose_name=_("strategy version"),
+    )
+    direction = models.CharField(_("direction"), max_length=12, choices=Direction.choices)
+    status = models.CharField(_("status"), max_length=16, choices=HedgeStatus.choices, default=HedgeStatus.PLANNED)
+    paper = models.BooleanField(_("paper"), default=True)
+    manual = models.BooleanField(_("opened by hand"), default=False)
+    size_oz = models.DecimalField(_("size (oz)"), **OUNCES)
+    perp_oz = models.DecimalField(_("perp position (oz)"), default=Decimal(0), **OUNCES)
+    cfd_oz = models.DecimalField(_("CFD position (oz)"), default=Decimal(0), **OUNCES)
+    entry_net_edge = models.DecimalField(_("net edge at entry (USD/oz)"), null=True, blank=True, **PRICE)
+    entry_usd_per_usdt = models.DecimalField(_("USDT/USD at entry"), null=True, blank=True, **USD_PER_USDT)
+    exit_usd_per_usdt = models.DecimalField(_("USDT/USD at exit"), null=True, blank=True, **USD_PER_USDT)
+    open_reason = models.JSONField(_("open reason"), default=dict, blank=True)
+    close_reason = models.JSONField(_("close reason"), default=dict, blank=True)
+    status_reason = models.CharField(_("status reason"), max_length=300, blank=True)
+    planned_at = models.DateTimeField(_("planned"))
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    closing_at = models.DateTimeField(_("closing since"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    legged_at = models.DateTimeField(_("legged since"), null=True, blank=True)
+    pnl_spread = models.DecimalField(_("spread capture (USD)"), default=Decimal(0), **USD)
+    pnl_fees = models.DecimalField(_("fees (USD)"), default=Decimal(0), **USD)
+    pnl_funding = models.DecimalField(_("funding (USD)"), default=Decimal(0), **USD)
+    pnl_swap = models.DecimalField(_("swap (USD)"), default=Decimal(0), **USD)
+    pnl_fx = models.DecimalField(_("USDT/USD (USD)"), default=Decimal(0), **USD)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("hedge")
+        verbose_name_plural = _("hedges")
+        ordering = ["-planned_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="hedge_tenant_status"),
+            models.Index(fields=["pool", "status"], name="hedge_pool_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"H{self.pk} {self.direction} {self.size_oz} oz"
+
+    @property
+    def unhedged_oz(self) -> Decimal:
+        return self.perp_oz + self.cfd_oz
+
+    @property
+    def pnl_total(self) -> Decimal:
+        return self.pnl_spread + self.pnl_fees + self.pnl_funding + self.pnl_swap + self.pnl_fx
+
+
+class Order(models.Model):
+    """One order on one venue, persisted (status `new`) before anything is sent.
+
+    `client_order_id` is deterministic per (tenant, hedge, leg, intent, attempt) and is what the venue knows
+    the order by (Binance `newClientOrderId`, MT5 `comment`); an ambiguous answer leaves the order `unknown`
+    until it is looked up by that id. `epoch` is the strategy lease epoch the order was written under.
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    hedge = models.ForeignKey(
+        Hedge, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name=_("hedge")
+    )
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="orders", verbose_name=_("account")
+    )
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("strategy"),
+    )
+    epoch = models.PositiveBigIntegerField(_("lease epoch"), null=True, blank=True)
+    leg = models.CharField(_("leg"), max_length=4, choices=Leg.choices)
+    intent = models.CharField(_("intent"), max_length=8, choices=OrderIntent.choices)
+    attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    client_order_id = models.CharField(_("client order id"), max_length=36)
+    venue_order_id = models.CharField(_("venue order id"), max_length=64, blank=True)
+    side = models.CharField(_("side"), max_length=4, choices=OrderSide.choices)
+    kind = models.CharField(_("type"), max_length=10, choices=OrderKind.choices)
+    quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
+    lots = models.DecimalField(_("lots"), null=True, blank=True, **LOTS)
+    limit_price = models.DecimalField(_("limit price"), null=True, blank=True, **PRICE)
+    deviation = models.PositiveIntegerField(_("deviation (points)"), null=True, blank=True)
+    reducing = models.BooleanField(_("reduces exposure"), default=False)
+    status = models.CharField(_("status"), max_length=18, choices=OrderStatus.choices, default=OrderStatus.NEW)
+    filled = models.DecimalField(_("filled (oz)"), default=Decimal(0), **OUNCES)
+    avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    # The venue's own cumulative figures (order answers, lookups); `filled` is the larger of these and the fills.
+    venue_filled = models.DecimalField(_("filled at the venue (oz)"), default=Decimal(0), **OUNCES)
+    venue_avg_price = models.DecimalField(_("venue average price"), null=True, blank=True, **PRICE)
+    fee = models.DecimalField(_("fees"), default=Decimal(0), **RATE)
+    fee_currency = models.CharField(_("fee currency"), max_length=8, blank=True)
+    paper = models.BooleanField(_("paper"), default=True)
+    quote_ts = models.DateTimeField(_("priced from quote at"), null=True, blank=True)
+    usd_per_usdt = models.DecimalField(_("USDT/USD when priced"), null=True, blank=True, **USD_PER_USDT)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="order_unique_client_id"),
+            models.CheckConstraint(condition=models.Q(filled__lte=models.F("quantity")), name="order_filled_le_qty"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="order_tenant_status"),
+            models.Index(fields=["tenant", "-created_at"], name="order_tenant_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.client_order_id
+
+    @property
+    def signed_filled(self) -> Decimal:
+        return self.filled if self.side == OrderSide.BUY else -self.filled
+
+
+class Fill(models.Model):
+    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). A fill id is
+    recorded once per order, so the same fill heard twice changes nothing."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", verbose_name=_("order"))
+    fill_id = models.CharField(_("fill id"), max_length=64)
+    quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
+    price = models.DecimalField(_("price"), **PRICE)
+    fee = models.DecimalField(_("fee"), default=Decimal(0), **RATE)
+    fee_currency = models.CharField(_("fee currency"), max_length=8, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=FillSource.choices)
+    paper = models.BooleanField(_("paper"), default=True)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("fill")
+        verbose_name_plural = _("fills")
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["order", "fill_id"], name="fill_unique_per_order")]
+        indexes = [models.Index(fields=["tenant", "-at"], name="fill_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.fill_id}"
+
+
+class CarryEntry(models.Model):
+    """Funding (perp) or swap (CFD) booked to a hedge: from the venue's own records for live accounts (Binance
+    FUNDING_FEE income, MT5 position/deal swap), from the model for paper hedges."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="carry", verbose_name=_("account")
+    )
+    hedge = models.ForeignKey(
+        Hedge, on_delete=models.PROTECT, null=True, blank=True, related_name="carry", verbose_name=_("hedge")
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=CarryKind.choices)
+    amount = models.DecimalField(_("amount"), **RATE)
+    currency = models.CharField(_("currency"), max_length=8)
+    amount_usd = models.DecimalField(_("amount (USD)"), **USD)
+    venue_ref = models.CharField(_("venue reference"), max_length=80)
+    paper = models.BooleanField(_("paper"), default=True)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("carry entry")
+        verbose_name_plural = _("carry entries")
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["account", "kind", "venue_ref"], name="carry_unique_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency}"
+
+
+class PositionSnapshot(models.Model):
+    """The net position of one account (and of its pool's hedge) at one time, for history (a beat job)."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.CASCADE, related_name="positions", verbose_name=_("account")
+    )
+    pool = models.ForeignKey(
+        "accounts.AccountPool",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="positions",
+        verbose_name=_("account pool"),
+    )
+    at = models.DateTimeField(_("time"))
+    ours_oz = models.DecimalField(_("our position (oz)"), **OUNCES)
+    venue_oz = models.DecimalField(_("venue position (oz)"), null=True, blank=True, **OUNCES)
+    avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    mark_price = models.DecimalField(_("mark price"), null=True, blank=True, **PRICE)
+    unrealised = models.DecimalField(_("unrealised PnL"), null=True, blank=True, **USD)
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+
+    class Meta:
+        verbose_name = _("position snapshot")
+        verbose_name_plural = _("position snapshots")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="position_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.ours_oz} oz @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class PaperOrder(models.Model):
+    """The paper venue's own book: what the simulated venue received and did, kept apart from our `Order`
+    records so that reconciliation reads it as *the venue*."""
+
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_orders", verbose_name=_("account")
+    )
+    client_order_id = models.CharField(_("client order id"), max_length=36)
+    venue_order_id = models.CharField(_("venue order id"), max_length=64)
+    side = models.CharField(_("side"), max_length=4, choices=OrderSide.choices)
+    kind = models.CharField(_("type"), max_length=10, choices=OrderKind.choices)
+    quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
+    limit_price = models.DecimalField(_("limit price"), null=True, blank=True, **PRICE)
+    status = models.CharField(_("status"), max_length=18, choices=OrderStatus.choices)
+    filled = models.DecimalField(_("filled (oz)"), default=Decimal(0), **OUNCES)
+    avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    fee = models.DecimalField(_("fees"), default=Decimal(0), **RATE)
+    fills = models.JSONField(_("fills"), default=list, blank=True)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("paper venue order")
+        verbose_name_plural = _("paper venue orders")
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["account", "client_order_id"], name="paper_order_unique_cid")]
+
+    def __str__(self) -> str:
+        return self.client_order_id
+
+
+class PaperPosition(models.Model):
+    """The paper venue's position of one account (signed ounces), moved only by paper fills (or a test that
+    injects a difference, as a venue-side change would)."""
+
+    account = models.OneToOneField(
+        "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_position", verbose_name=_("account")
+    )
+    quantity_oz = models.DecimalField(_("position (oz)"), default=Decimal(0), **OUNCES)
+    avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("paper venue position")
+        verbose_name_plural = _("paper venue positions")
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.quantity_oz} oz"
+
+
+class ReconciliationReport(models.Model):
+    """Orders and positions per venue against ours, and the net hedge of the pool: the differences found."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    pool = models.ForeignKey(
+        "accounts.AccountPool", on_delete=models.CASCADE, related_name="reconciliations", verbose_name=_("account pool")
+    )
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reconciliations",
+        verbose_name=_("strategy"),
+    )
+    trigger = models.CharField(_("trigger"), max_length=10, choices=ReconciliationTrigger.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReconciliationStatus.choices, default=ReconciliationStatus.RUNNING
+    )
+    differences = models.JSONField(_("differences"), default=list, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    synced_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("synced by")
+    )
+    synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation report")
+        verbose_name_plural = _("reconciliation reports")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["pool", "-started_at"], name="recon_pool_started")]
+
+    def __str__(self) -> str:
+        return f"R{self.pk} {self.status}"
+
+
+class ManualCommand(models.Model):
+    """An operator's order to the engine that holds the pool's venues and quotes: open or close a hedge by hand,
+    flatten a pool, repair a legged hedge, cancel open orders. Queued by the web (audited), carried out by the
+    engine, with its outcome recorded here for the page that follows it."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    pool = models.ForeignKey(
+        "accounts.AccountPool", on_delete=models.CASCADE, related_name="commands", verbose_name=_("account pool")
+    )
+    hedge = models.ForeignKey(
+        Hedge, on_delete=models.CASCADE, null=True, blank=True, related_name="commands", verbose_name=_("hedge")
+    )
+    kind = models.CharField(_("action"), max_length=20, choices=ManualKind.choices)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=CommandStatus.choices, default=CommandStatus.QUEUED)
+    result = models.CharField(_("result"), max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested"))
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("manual command")
+        verbose_name_plural = _("manual commands")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="command_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"
+
+
+class FundingPayment(models.Model):
+    """Funding actually paid (< 0) or received (> 0) on a perp account, as the venue booked it (Binance `income`,
+    `FUNDING_FEE`). One row per venue transaction: a sync that reads the same rows again adds nothing."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.CASCADE, related_name="funding_payments", verbose_name=_("account")
+    )
+    venue_id = models.CharField(_("venue transaction id"), max_length=64)
+    symbol = models.CharField(_("symbol"), max_length=40)
+    asset = models.CharField(_("asset"), max_length=12)
+    amount = models.DecimalField(_("amount"), **PRICE)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("funding payment")
+        verbose_name_plural = _("funding payments")
+        ordering = ["-at"]
+        constraints = [models.UniqueConstraint(fields=["account", "venue_id"], name="funding_unique_venue_id")]
+        indexes = [models.Index(fields=["account", "-at"], name="funding_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.at:%Y-%m-%d %H:%M} {self.amount} {self.asset}"
+
+
+class VenueEvent(models.Model):
+    """A change the venue made to an account's position without us: a liquidation, an auto-deleverage, or a trade
+    placed outside quantarb (a client order id that is not ours). Recorded from the user-data stream; each raises
+    an alert. `raw` is the venue's event as received (it holds no credentials)."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.CASCADE, related_name="venue_events", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=VenueEventKind.choices)
+    symbol = models.CharField(_("symbol"), max_length=40)
+    side = models.CharField(_("side"), max_length=4)
+    quantity = models.DecimalField(_("quantity"), **OUNCES)
+    price = models.DecimalField(_("price"), **PRICE, null=True, blank=True)
+    client_order_id = models.CharField(_("client order id"), max_length=64, blank=True)
+    venue_order_id = models.CharField(_("venue order id"), max_length=64)
+    venue_trade_id = models.CharField(_("venue trade id"), max_length=64, blank=True)
+    raw = models.JSONField(_("venue event"), default=dict)
+    at = models.DateTimeField(_("time"))
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("venue event")
+        verbose_name_plural = _("venue events")
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "venue_order_id", "venue_trade_id"], name="venue_event_unique_fill"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "-at"], name="venue_event_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.side} {self.quantity} @ {self.price}"

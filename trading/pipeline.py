@@ -29,15 +29,21 @@ from trading.domain.calendar import SessionStatus, demo_always_open
 from trading.domain.engine import SpreadEngine, SpreadSample
 from trading.domain.fixed import price_decimal, rate_decimal
 from trading.domain.quotes import Quote, QuoteValidator
-from trading.venues.base import QuoteFeed, RateObservation
+from trading.venues.base import MergedFeed, QuoteFeed, RateObservation
+from trading.venues.binance import RATE_SOURCE, SYMBOL, BinanceQuoteFeed, BinanceRateFeed, BinanceUsdmGateway
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
+from .feeds import FeedManager
 from .live_state import pair_state, quote_state, sample_state
-from .models import Heartbeat, SourcePair
+from .models import Heartbeat, QuoteSource, SourcePair
 from .models import SpreadSample as StoredSample
 from .store import MarketStore, close_interrupted_opportunities
+from .venue_events import Mt5ActivityWatcher, UserStreamWatcher, mt5_watched_accounts, watched_accounts
 
 log = logging.getLogger(__name__)
+
+# The USDT/USD rate is polled every few seconds: it is stale when no answer came for this long.
+RATE_STALE_AFTER_MS = 15_000
 
 
 def now_ms() -> int:
@@ -78,6 +84,8 @@ class PairRuntime:
     session: SessionWatch
     feed: QuoteFeed
     rate_ts_ms: int | None = None
+    # Sources whose feeds report their own health (stream vs REST); the pipeline reports the others' quotes.
+    self_reporting: set[str] = field(default_factory=set)
     last_quote_ms: dict[str, int] = field(default_factory=dict)
     last_sample: SpreadSample | None = None
     last_push_mono: float = 0.0
@@ -132,21 +140,101 @@ def _quote(quote: Quote | None, label: str, places: int, received_ms: int | None
     return quote_state(label, places, price_decimal(quote.bid), price_decimal(quote.ask), quote.ts_ms)
 
 
-def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
-    """Build a runtime for every enabled pair whose venues have a feed (simulated venues for now)."""
+def stale_after_ms(source: QuoteSource) -> int:
+    seconds = source.stale_after_s if source.stale_after_s is not None else settings.QUANTARB_STALE_AFTER_SECONDS
+    return int(Decimal(str(seconds)) * 1000)
+
+
+def new_feed_manager(role: str = "engine") -> FeedManager:
+    return FeedManager(
+        stale_after_ms=int(settings.QUANTARB_STALE_AFTER_SECONDS * 1000),
+        down_after_ms=int(settings.QUANTARB_FEED_DOWN_AFTER_SECONDS * 1000),
+        role=role,
+    )
+
+
+def binance_gateway(source: QuoteSource | None) -> BinanceUsdmGateway:
+    """A public (keyless) gateway for a Binance source; `None`: Binance's own hosts (the rate of a pair whose perp
+    leg is not on Binance)."""
+    rest, ws = source.endpoints() if source is not None else (None, None)
+    return BinanceUsdmGateway(rest_url=rest, ws_url=ws, source=source.key if source is not None else SYMBOL)
+
+
+def _perp_feed(source: QuoteSource, feeds: FeedManager) -> QuoteFeed | None:
+    """The feed of a perp leg that is not simulated, reporting to its source's health; None: no gateway yet."""
+    if source.venue == Venue.BINANCE_USDM:
+        health = feeds.health(source.key, stale_after_ms=stale_after_ms(source))
+        return BinanceQuoteFeed(
+            binance_gateway(source), health=health, poll_every_s=settings.QUANTARB_FEED_POLL_SECONDS
+        )
+    return None
+
+
+def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteFeed | None:
+    """The feed of a CFD leg that is not simulated: an MT5 source is polled through a terminal instance, with the
+    login of a live account on it (the source's endpoint `terminal:<id>` names the terminal; empty: the first live
+    MT5 account's). None when no such account exists."""
+    if source.venue != Venue.BYBIT_MT5:
+        return None
+    from accounts.models import VenueAccount
+    from trading.venues.mt5 import ConnectingMt5Feed, gateway_for
+
+    accounts = VenueAccount.objects.filter(
+        venue=Venue.BYBIT_MT5, mode="live", terminal__isnull=False, status__in=["active", "error"]
+    ).select_related("terminal")
+    if source.endpoint.startswith("terminal:"):
+        accounts = accounts.filter(terminal_id=int(source.endpoint.split(":", 1)[1]))
+    account = accounts.order_by("pk").first()
+    if account is None or account.terminal is None:
+        return None
+    return ConnectingMt5Feed(gateway_for(account.terminal, account.credentials or {}), source.key)
+
+
+def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = None) -> list[PairRuntime]:
+    """Build a runtime for every enabled pair whose venues have a feed.
+
+    Simulated pairs stream the simulated market as before. A Binance perp source is fed by `BinanceQuoteFeed`
+    (public streams, no account; the source's endpoint override is honoured), a simulated CFD leg by the simulated
+    market, and the USDT/USD rate by the pair's rate source (simulated, fixed, or Binance's USDC/USDT book).
+    """
+    feeds = feeds or new_feed_manager()
     runtimes = []
     pairs = SourcePair.objects.filter(enabled=True).select_related(
         "perp_source__instrument", "cfd_source__instrument__calendar"
     )
     for pair in pairs:
         perp, cfd = pair.perp_source, pair.cfd_source
-        if perp.venue != Venue.SIMULATED_PERP or cfd.venue != Venue.SIMULATED_CFD:
-            log.warning("pair %s: no live gateway for %s/%s yet, not streamed", pair, perp.venue, cfd.venue)
-            continue
         instrument_calendar = cfd.instrument.calendar
         calendar = (
             demo_always_open() if demo_calendar or instrument_calendar is None else instrument_calendar.to_domain()
         )
+        market = SimulatedGoldMarket(seed=seed + pair.pk, perp_source=perp.key, cfd_source=cfd.key, calendar=calendar)
+        parts: list[QuoteFeed] = []
+        self_reporting: set[str] = set()
+        simulated_perp = perp.venue == Venue.SIMULATED_PERP
+        if not simulated_perp:
+            perp_feed = _perp_feed(perp, feeds)
+            if perp_feed is None:
+                log.warning("pair %s: no live gateway for %s yet, not streamed", pair, perp.venue)
+                continue
+            parts.append(perp_feed)
+            self_reporting.add(perp.key)
+        if cfd.venue == Venue.SIMULATED_CFD:
+            parts.append(SimulatedFeed(market, perp=simulated_perp))
+        else:
+            cfd_feed = _cfd_feed(cfd, market)
+            if cfd_feed is None:
+                log.warning("pair %s: no live gateway for %s yet, not streamed", pair, cfd.venue)
+                continue
+            parts.append(cfd_feed)
+            if pair.rate_source == RateSource.SIMULATED:
+                parts.append(SimulatedFeed(market, perp=False, cfd=False))
+        if pair.rate_source == RateSource.BINANCE_USDC:
+            rate_health = feeds.health(RATE_SOURCE, stale_after_ms=RATE_STALE_AFTER_MS)
+            gateway = binance_gateway(perp if perp.venue == Venue.BINANCE_USDM else None)
+            gateway.source = RATE_SOURCE
+            parts.append(BinanceRateFeed(gateway, health=rate_health))
+            self_reporting.add(RATE_SOURCE)
         engine = SpreadEngine(
             perp_source=perp.key,
             cfd_source=cfd.key,
@@ -157,12 +245,13 @@ def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
         )
         if pair.rate_source == RateSource.FIXED:
             engine.set_rate(pair.fixed_usd_per_usdt)
-        market = SimulatedGoldMarket(seed=seed + pair.pk, perp_source=perp.key, cfd_source=cfd.key, calendar=calendar)
         last = StoredSample.objects.filter(pair=pair).order_by("-ts", "-pk").first()
         if last is not None:
             # Carry on from the stored market, so a restart (or a poll) does not jump back to the seed's start.
             market.gold = float((last.cfd_bid + last.cfd_ask) / 2)
             market.basis = float(last.basis)
+        for source in (perp, cfd):
+            feeds.health(source.key, stale_after_ms=stale_after_ms(source))
         runtimes.append(
             PairRuntime(
                 pair_id=pair.pk,
@@ -178,8 +267,9 @@ def load_runtimes(seed: int, demo_calendar: bool) -> list[PairRuntime]:
                 rate_source=pair.rate_source,
                 engine=engine,
                 session=SessionWatch(calendar),
-                feed=SimulatedFeed(market),
+                feed=parts[0] if len(parts) == 1 else MergedFeed(parts),
                 rate_ts_ms=now_ms() if pair.rate_source == RateSource.FIXED else None,
+                self_reporting=self_reporting,
             )
         )
     return runtimes
@@ -193,13 +283,20 @@ class MarketPipeline:
     flush_every_s: float = 1.0
     heartbeat_every_s: float = 2.0
     store: MarketStore = field(default_factory=MarketStore)
+    feeds: FeedManager = field(default_factory=new_feed_manager)
     runtimes: list[PairRuntime] = field(default_factory=list)
     pushes: int = 0
     push_failures: int = 0
+    # Follow each live Binance account's user-data stream (venue-side fills: trading/venue_events.py).
+    watch_accounts: bool = True
+    watchers: list[UserStreamWatcher] = field(default_factory=list)
+    mt5_watchers: list[Mt5ActivityWatcher] = field(default_factory=list)
 
     async def run(self) -> None:
         """Load the pairs, then run every feed, the flusher, the pusher and the heartbeat until cancelled."""
-        self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(self.seed, self.demo_calendar)
+        self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(
+            self.seed, self.demo_calendar, self.feeds
+        )
         await sync_to_async(close_interrupted_opportunities, thread_sensitive=False)(
             pair_ids=[runtime.pair_id for runtime in self.runtimes]
         )
@@ -207,6 +304,19 @@ class MarketPipeline:
         tasks = [
             asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes
         ]
+        if self.watch_accounts:
+            accounts = await sync_to_async(watched_accounts, thread_sensitive=False)()
+            self.watchers = [UserStreamWatcher(account) for account in accounts]
+            tasks += [
+                asyncio.create_task(watcher.run(), name=f"user-stream-{watcher.account.pk}")
+                for watcher in self.watchers
+            ]
+            mt5_accounts = await sync_to_async(mt5_watched_accounts, thread_sensitive=False)()
+            self.mt5_watchers = [Mt5ActivityWatcher(account) for account in mt5_accounts]
+            tasks += [
+                asyncio.create_task(watcher.run(), name=f"mt5-activity-{watcher.account.pk}")
+                for watcher in self.mt5_watchers
+            ]
         tasks += [
             asyncio.create_task(self._flush_loop(), name="store-flush"),
             asyncio.create_task(self._push_loop(), name="live-push"),
@@ -236,11 +346,14 @@ class MarketPipeline:
         received = now_ms()
         engine = runtime.engine
         if isinstance(event, RateObservation):
-            if runtime.rate_source == RateSource.SIMULATED:
+            if runtime.rate_source == event.source:
                 engine.set_rate(event.usd_per_usdt)
                 runtime.rate_ts_ms = event.ts_ms
-                self.store.add_rate(RateSource.SIMULATED, event.usd_per_usdt, event.ts_ms)
+                runtime.dirty = True
+                self.store.add_rate(event.source, event.usd_per_usdt, event.ts_ms)
             return
+        if event.source not in runtime.self_reporting:
+            self.feeds.health(event.source).on_stream_quote(event, received)
         session = runtime.session.current(received)
         closed = engine.set_cfd_open(session.is_open, received)
         if closed is not None:
@@ -275,6 +388,9 @@ class MarketPipeline:
             await asyncio.sleep(interval)
             mono = time.monotonic()
             at = now_ms()
+            for runtime in self.runtimes:
+                self.feeds.health(runtime.engine.cfd_source).set_closed(not runtime.session.current(at).is_open)
+            self.feeds.evaluate(at)
             for runtime in self.runtimes:
                 silenced = runtime.engine.check_fresh(at)
                 if silenced is not None:
@@ -322,8 +438,10 @@ class MarketPipeline:
                 }
                 for r in self.runtimes
             },
+            "feeds": self.feeds.snapshot(at),
             "pending": self.store.pending(),
             "lost": self.store.lost,
+            "user_streams": {str(w.account.pk): {"recorded": w.recorded} for w in self.watchers},
             "pushes": self.pushes,
             "push_failures": self.push_failures,
             "store_error": self.store.last_error,

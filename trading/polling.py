@@ -19,12 +19,23 @@ from quantarb import clock
 from quantarb.events import pair_group
 from quantarb.live import group_send
 
+from .feeds import FeedManager
 from .models import Heartbeat
-from .pipeline import MarketPipeline, load_runtimes, now_ms
+from .pipeline import MarketPipeline, load_runtimes, new_feed_manager, now_ms
 
 log = logging.getLogger(__name__)
 
 ENGINE_AWAY_AFTER = timedelta(seconds=10)
+
+# The sources this process polls, kept across rounds so their counters and states carry on (a worker lives long).
+_poller_feeds: FeedManager | None = None
+
+
+def poller_feeds() -> FeedManager:
+    global _poller_feeds
+    if _poller_feeds is None:
+        _poller_feeds = new_feed_manager("poller")
+    return _poller_feeds
 
 
 def engine_is_streaming() -> bool:
@@ -37,10 +48,14 @@ def poll_feeds() -> dict[str, Any]:
     streaming = engine_is_streaming()
     polled = 0
     if not streaming:
-        pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
-        pipeline.runtimes = load_runtimes(pipeline.seed, pipeline.demo_calendar)
+        feeds = poller_feeds()
+        pipeline = MarketPipeline(
+            seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR, feeds=feeds
+        )
+        pipeline.runtimes = load_runtimes(pipeline.seed, pipeline.demo_calendar, feeds)
         at = now_ms()
         for runtime in pipeline.runtimes:
+            feeds.health(runtime.engine.cfd_source).set_closed(not runtime.session.current(at).is_open)
             for event in runtime.feed.snapshot():
                 pipeline.handle(runtime, event)
                 polled += 1
@@ -50,6 +65,7 @@ def poll_feeds() -> dict[str, Any]:
                 pipeline.store.add_opportunity(runtime.pair_id, seen)
         pipeline.store.flush()
         at = now_ms()
+        feeds.evaluate(at)
         for runtime in pipeline.runtimes:
             async_to_sync(group_send)(
                 pair_group(runtime.pair_id),

@@ -16,3 +16,27 @@ def poll_feeds() -> dict[str, object]:
     from .polling import poll_feeds as poll
 
     return poll()
+
+
+@shared_task(name="trading.tasks.reconcile_pools", ignore_result=True, time_limit=600, soft_time_limit=540)
+def reconcile_pools() -> dict[str, int]:
+    """Reconcile every trading pool with its venues (trading/housekeeping.py)."""
+    from .housekeeping import reconcile_pools as reconcile
+
+    return reconcile()
+
+
+@shared_task(name="trading.tasks.snapshot_positions", ignore_result=True, time_limit=120)
+def snapshot_positions() -> int:
+    """Record each pool account's position, ours and the venue's, for history."""
+    from .housekeeping import snapshot_positions as snapshot
+
+    return snapshot()
+
+
+@shared_task(name="trading.tasks.book_carry", ignore_result=True, time_limit=300)
+def book_carry() -> dict[str, int]:
+    """Book funding and swap onto open hedges (model for paper, the venue's records for live)."""
+    from .housekeeping import book_carry as book
+
+    return book()

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.choices import AccountMode, AccountStatus
+from accounts.choices import AccountMode, AccountStatus, MarginType
 from accounts.grants import may_operate
 from accounts.models import AccountPool, VenueAccount
 from accounts.permissions import request_membership
@@ -44,6 +44,9 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
     ws_endpoint = serializers.CharField(
         required=False, allow_blank=True, help_text="Binance only: WebSocket base URL override (ws/wss); with REST."
     )
+    binance_testnet = serializers.BooleanField(
+        required=False, help_text="Binance only: Binance's futures testnet (ccxt sandbox mode); not with an override."
+    )
 
 
 class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
@@ -64,6 +67,7 @@ class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
             "terminal",
             "rest_endpoint",
             "ws_endpoint",
+            "binance_testnet",
             "credential_hints",
             "last_error",
             "last_sync_at",
@@ -92,6 +96,12 @@ class PoolWriteSerializer(serializers.Serializer[Any]):
     cfd_account = serializers.IntegerField(help_text="Id of an MT5 (CFD) account of the tenant.")
     perp_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
     cfd_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
+    perp_margin_type = serializers.ChoiceField(
+        choices=MarginType.choices, required=False, help_text="What the perp account must use (default cross)."
+    )
+    perp_leverage = serializers.IntegerField(
+        required=False, min_value=1, max_value=125, help_text="The perp account's XAUUSDT leverage (default 5)."
+    )
     enabled = serializers.BooleanField(default=True)
 
 
@@ -112,6 +122,8 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
             "cfd_account",
             "perp_allocation",
             "cfd_allocation",
+            "perp_margin_type",
+            "perp_leverage",
             "enabled",
             "hedge_ratio",
             "operable",

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.choices import MarginType
 from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
@@ -70,10 +71,15 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
             "terminal": instance.terminal_id or "",
             "rest_endpoint": instance.rest_endpoint,
             "ws_endpoint": instance.ws_endpoint,
+            "binance_testnet": instance.binance_testnet,
         }
     for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
         if field in body:
             data[field] = "" if body[field] is None else body[field]
+    if "binance_testnet" in body:
+        if not isinstance(body["binance_testnet"], bool):
+            raise ValidationError({"binance_testnet": ["Send true or false."]})
+        data["binance_testnet"] = body["binance_testnet"]
     if instance is None:
         data.setdefault("owner", request.user.pk)
         data.setdefault("mode", "paper")
@@ -188,7 +194,16 @@ def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str,
     body = request.data if isinstance(request.data, dict) else None
     if body is None:
         raise ValidationError({"non_field_errors": ["Send a JSON object."]})
-    fields = ("name", "perp_account", "cfd_account", "perp_allocation", "cfd_allocation", "enabled")
+    fields = (
+        "name",
+        "perp_account",
+        "cfd_account",
+        "perp_allocation",
+        "cfd_allocation",
+        "perp_margin_type",
+        "perp_leverage",
+        "enabled",
+    )
     data: dict[str, Any] = {}
     if instance is not None:
         data = {
@@ -197,10 +212,14 @@ def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str,
             "cfd_account": instance.cfd_account_id,
             "perp_allocation": instance.perp_allocation,
             "cfd_allocation": instance.cfd_allocation,
+            "perp_margin_type": instance.perp_margin_type,
+            "perp_leverage": instance.perp_leverage,
             "enabled": instance.enabled,
         }
     else:
         data["enabled"] = True  # a new pool is enabled unless the body says otherwise
+        data["perp_margin_type"] = MarginType.CROSS
+        data["perp_leverage"] = AccountPool._meta.get_field("perp_leverage").default
     for field in fields:
         if field in body:
             data[field] = "" if body[field] is None else body[field]

@@ -8,6 +8,7 @@ Secrets come from the environment or from the local `.env` that `make run` write
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 import structlog
@@ -133,6 +134,8 @@ if env.str("DATABASE_OWNER_URL", default="") and sys.argv[1:2] == ["migrate"]:
 
 # --- Redis: channel layer and Celery broker ------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The channel-layer alias that carries spread updates (quantarb/live.py `layer_for`); "default" without Redis.
+QUANTARB_SPREAD_LAYER = "spreads" if REDIS_URL else "default"
 if REDIS_URL:
     # https://github.com/django/channels_redis#configuration ; the pool is sized deliberately (ARCHITECTURE.md)
     # Per process and event loop, channels_redis keeps one redis-py pool. A web process's traffic is its fan-out
@@ -157,7 +160,29 @@ if REDIS_URL:
                 "capacity": 500,
                 "expiry": 30,
             },
-        }
+        },
+        # Spread updates (groups `pair.<id>`, quantarb/live.py `layer_for`): Redis pub/sub, one PUBLISH per update
+        # and each subscribed web process reads it straight off its subscription, instead of the default layer's
+        # per-channel queues (a Lua script per group_send, then a blocking pop per receive: 4–5 ms from
+        # publication to the hub, bench/ws_fanout.py). Pub/sub keeps nothing for a process that is not
+        # listening, which is what a live state wants (the next update replaces it); control messages
+        # (membership and alert changes) stay on the default layer. Redis pub/sub channels are not per database
+        # number, so the prefix carries it: two deployments sharing a Redis server on different databases
+        # (the engineers and CI on this machine) do not hear each other's updates.
+        QUANTARB_SPREAD_LAYER: {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": 20,
+                        "socket_timeout": 10,
+                        "socket_connect_timeout": 3,
+                    }
+                ],
+                "prefix": f"quantarb.db{urlsplit(REDIS_URL).path.strip('/') or '0'}.",
+            },
+        },
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
@@ -353,6 +378,15 @@ QUANTARB_SIM_SEED = env.int("QUANTARB_SIM_SEED", default=20260105)
 QUANTARB_DEMO_CALENDAR = env.bool("QUANTARB_DEMO_CALENDAR", default=True)
 # Seconds after which a quote is stale (amber) and never prices anything.
 QUANTARB_STALE_AFTER_SECONDS = env.float("QUANTARB_STALE_AFTER_SECONDS", default=5.0)
+# Feed manager (trading/feeds.py): a source whose stream is silent longer than its limit (QuoteSource's own, else
+# QUANTARB_STALE_AFTER_SECONDS) is stale and REST polling stands in; with no quote at all for this long it is down.
+QUANTARB_FEED_DOWN_AFTER_SECONDS = env.float("QUANTARB_FEED_DOWN_AFTER_SECONDS", default=30.0)
+# How often REST polling runs while a stream is stale (seconds).
+QUANTARB_FEED_POLL_SECONDS = env.float("QUANTARB_FEED_POLL_SECONDS", default=1.0)
+# Prometheus (https://prometheus.github.io/client_python/): `runengine` serves its metrics on 127.0.0.1 at this
+# port (0: off); the web process serves /metrics to loopback callers, or to anyone with this bearer token.
+QUANTARB_ENGINE_METRICS_PORT = env.int("QUANTARB_ENGINE_METRICS_PORT", default=0)
+QUANTARB_METRICS_TOKEN = env.str("QUANTARB_METRICS_TOKEN", default="")
 # Live push: per-client ceiling on update frames per second (coalesced beyond it).
 QUANTARB_PUSH_MAX_HZ = env.float("QUANTARB_PUSH_MAX_HZ", default=8.0)
 # Alert deliveries retry after base · 2^(attempt-1) seconds (30 s, 1 min, 2 min, 4 min), then end failed.
@@ -365,3 +399,15 @@ QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)
 # Paper capital of a simulated account, in its leg's currency (USDT perp, USD CFD), until paper fills book PnL.
 QUANTARB_PAPER_BALANCE = env.str("QUANTARB_PAPER_BALANCE", default="100000")
+# Paper venue: a taker fills this long after the send, at the quote then in force, moved by the slippage (bps);
+# beyond the displayed size per level (oz; 0 = unlimited) the paper book walks 1 bp per level (partial IOC fills).
+QUANTARB_PAPER_LATENCY_MS = env.int("QUANTARB_PAPER_LATENCY_MS", default=80)
+QUANTARB_PAPER_SLIPPAGE_BPS = env.float("QUANTARB_PAPER_SLIPPAGE_BPS", default=0.5)
+QUANTARB_PAPER_DISPLAYED_OZ = env.float("QUANTARB_PAPER_DISPLAYED_OZ", default=25.0)
+# Paper margin: the perp at this leverage, the CFD at this fraction of notional (1:100 → 0.01), against the pool's
+# capital per leg.
+QUANTARB_PAPER_PERP_LEVERAGE = env.str("QUANTARB_PAPER_PERP_LEVERAGE", default="20")
+QUANTARB_PAPER_CFD_MARGIN_RATE = env.str("QUANTARB_PAPER_CFD_MARGIN_RATE", default="0.01")
+# Strategy runners hold a lease on their strategy for this long and renew it every step; a crashed engine's
+# strategies are taken over by another engine once it expires.
+QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.0)

@@ -349,7 +349,7 @@ def test_migrate_with_an_owner_url_leaves_the_application_role_without_update_de
         app_dsn = f"host={host} port={port} user={app} password={password} dbname={database}"
         with psycopg.connect(app_dsn, autocommit=True) as conn:
             count = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()  # noqa: S608
-            assert count is not None and count[0] == 10
+            assert count is not None and count[0] == 11  # 5 users, 5 memberships, the demo strategy
             owner_of = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE]).fetchone()
             assert owner_of is not None and owner_of[0] == owner
             # ...and can neither change its rows nor lift the triggers that protect them.
@@ -494,9 +494,10 @@ def test_seed_demo_writes_user_and_membership_events_once() -> None:
     assert {(s["user"], s["role"]) for a, _, s in first if a == "membership_created"} == {
         (f"demo-{role}", role) for role in ("admin", "trader", "analyst", "viewer", "compliance")
     }
-    assert len(first) == 10
+    assert [a for a, _, _ in first].count("settings_changed") == 1  # the seeded paper strategy, version 1
+    assert len(first) == 11
     assert {actor for _, actor, _ in first} == {"(system)"}
-    assert len(chain_of(tenant)) == 10
+    assert len(chain_of(tenant)) == 11
     assert verify_chain(tenant) is None
 
 

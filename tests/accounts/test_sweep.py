@@ -42,6 +42,7 @@ ALPHA = ("alice", "tom", "ana", "bob", "cora")
 PUBLIC = {
     "healthz": "liveness probe, no data",
     "readyz": "readiness probe: component lights, no tenant data",
+    "metrics": "Prometheus scrape: loopback callers or the metrics bearer token only; no tenant data",
     "login": "sign-in",
     "two_factor_verify": "the second sign-in step, the caller's own pending login",
     "two_factor_enrol": "enrolling the caller's own authenticator",
@@ -179,7 +180,9 @@ def desks(
         tenant=charlie.tenant, alert=bravo_alert, channel=bravo_channel, status="failed", created_at=clock.now()
     )
     audit_record(tenant=alice.tenant, actor=alice.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": "alpha"})
+    trading = _bravo_trading(charlie, bravo_pool)
     return {
+        **trading,
         "bravo_alert": bravo_alert,
         "bravo_channel": bravo_channel,
         "bravo_rule": bravo_rule,
@@ -198,6 +201,81 @@ def desks(
     }
 
 
+def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
+    """Bravo's strategy (with a version), hedge, order, fill, kill switch, reconciliation report and manual
+    command, each carrying the marker where it has text."""
+    from decimal import Decimal
+
+    from quantarb import clock
+    from risk.models import KillSwitch
+    from strategies.models import Strategy, StrategyVersion
+    from trading.models import Fill, Hedge, ManualCommand, Order, ReconciliationReport
+
+    now = clock.now()
+    strategy = Strategy.objects.create(tenant=charlie.tenant, name=f"{MARKER} strategy", pool=pool, mode="paper")
+    version = StrategyVersion.objects.create(
+        strategy=strategy, tenant=charlie.tenant, number=1, params={}, note=MARKER, created_by=charlie.user
+    )
+    Strategy.objects.filter(pk=strategy.pk).update(current_version=version)
+    hedge = Hedge.objects.create(
+        tenant=charlie.tenant,
+        pool=pool,
+        strategy=strategy,
+        strategy_version=version,
+        direction="sell_perp",
+        status="open",
+        size_oz=Decimal(1),
+        planned_at=now,
+        status_reason=MARKER,
+    )
+    order = Order.objects.create(
+        tenant=charlie.tenant,
+        hedge=hedge,
+        account=pool.perp_account,
+        strategy=strategy,
+        leg="perp",
+        intent="open",
+        client_order_id="bravo-secret-order",
+        side="sell",
+        kind="limit_ioc",
+        quantity=Decimal(1),
+        status="filled",
+        filled=Decimal(1),
+        error=MARKER,
+        created_at=now,
+    )
+    Fill.objects.create(
+        tenant=charlie.tenant,
+        order=order,
+        fill_id=MARKER,
+        quantity=Decimal(1),
+        price=Decimal(1),
+        source="paper",
+        at=now,
+    )
+    switch = KillSwitch.objects.create(
+        scope="tenant", tenant=charlie.tenant, trigger="manual", reason=MARKER, tripped_at=now
+    )
+    report = ReconciliationReport.objects.create(
+        tenant=charlie.tenant, pool=pool, trigger="manual", status="mismatch", error=MARKER, started_at=now
+    )
+    command = ManualCommand.objects.create(
+        tenant=charlie.tenant,
+        pool=pool,
+        kind="cancel_orders",
+        result=MARKER,
+        requested_by=charlie.user,
+        requested_at=now,
+    )
+    return {
+        "bravo_strategy": strategy,
+        "bravo_hedge": hedge,
+        "bravo_switch": switch,
+        "bravo_report": report,
+        "bravo_command": command,
+    }
+
+
 def foreign_value(param: str, desks: dict[str, Any]) -> int:
     """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep."""
     samples: dict[str, Callable[[], int]] = {
@@ -211,6 +289,11 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
         "channel_id": lambda: int(desks["bravo_channel"].pk),
         "rule_id": lambda: int(desks["bravo_rule"].pk),
         "delivery_id": lambda: int(desks["bravo_delivery"].pk),
+        "strategy_id": lambda: int(desks["bravo_strategy"].pk),
+        "hedge_id": lambda: int(desks["bravo_hedge"].pk),
+        "switch_id": lambda: int(desks["bravo_switch"].pk),
+        "report_id": lambda: int(desks["bravo_report"].pk),
+        "command_id": lambda: int(desks["bravo_command"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -242,7 +325,23 @@ def bravo_state() -> dict[str, Any]:
         "tenant": list(Tenant.objects.filter(slug="bravo").values_list("name", "slug")),
         "audit": AuditEvent.objects.filter(tenant__slug="bravo").count(),
         "alerts": _bravo_alerts(),
+        "trading": _bravo_trading_state(),
     }
+
+
+def _bravo_trading_state() -> list[Any]:
+    from risk.models import KillSwitch
+    from strategies.models import Strategy
+    from trading.models import Hedge, ManualCommand, Order, ReconciliationReport
+
+    return [
+        sorted(Strategy.objects.filter(tenant__slug="bravo").values_list("pk", "state", "current_version_id")),
+        sorted(Hedge.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
+        sorted(Order.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
+        sorted(KillSwitch.objects.filter(tenant__slug="bravo").values_list("pk", "reset_at")),
+        sorted(ReconciliationReport.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
+        sorted(ManualCommand.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
+    ]
 
 
 def _bravo_alerts() -> list[Any]:
@@ -425,24 +524,50 @@ async def test_every_socket_route_follows_the_matrix_and_the_tenant(desks: dict[
     from ..trading.test_spread_socket import headers_for
 
     routes = ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
-    assert routes == ["/ws/spreads/"], "a new socket route: teach the sweep what it serves"
-    for route in routes:
-        anonymous = WebsocketCommunicator(application, route, headers=[(b"origin", b"http://127.0.0.1")])
-        connected, _ = await anonymous.connect(timeout=3)
-        assert not connected, f"anonymous {route}"
+    assert routes == ["/ws/spreads/", "/ws/strategies/<int:strategy_id>/"], "a new socket route: teach the sweep"
+    route = routes[0]
+    anonymous = WebsocketCommunicator(application, route, headers=[(b"origin", b"http://127.0.0.1")])
+    connected, _ = await anonymous.connect(timeout=3)
+    assert not connected, f"anonymous {route}"
+    for who in (*ALPHA, "charlie"):
+        persona = desks[who]
+        headers = await sync_to_async(headers_for)(persona.user)
+        socket = WebsocketCommunicator(application, route, headers=headers)
+        connected, _ = await socket.connect(timeout=3)
+        assert connected == role_has(persona.role, Perm.DASHBOARD_VIEW), f"{who} {route}"
+        hello = await socket.receive_json_from(timeout=3)
+        own = await sync_to_async(
+            lambda p=persona: set(PairAccess.objects.filter(tenant=p.tenant).values_list("pair_id", flat=True))
+        )()
+        assert hello["type"] == "hello" and set(hello["pairs"]) == own, f"{who} {route}: {hello}"
+        assert json.dumps(hello).find(MARKER) == -1
+        await socket.disconnect()
+    # A strategy's socket: members who read trading data, of the strategy's own tenant only.
+    alpha_strategy = await sync_to_async(_alpha_strategy)(desks)
+    for strategy_id, tenant_of in ((alpha_strategy.pk, "alpha"), (desks["bravo_strategy"].pk, "bravo")):
+        path = f"/ws/strategies/{strategy_id}/"
+        anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1")])
+        assert not (await anonymous.connect(timeout=3))[0], f"anonymous {path}"
         for who in (*ALPHA, "charlie"):
             persona = desks[who]
             headers = await sync_to_async(headers_for)(persona.user)
-            socket = WebsocketCommunicator(application, route, headers=headers)
+            socket = WebsocketCommunicator(application, path, headers=headers)
             connected, _ = await socket.connect(timeout=3)
-            assert connected == role_has(persona.role, Perm.DASHBOARD_VIEW), f"{who} {route}"
-            hello = await socket.receive_json_from(timeout=3)
-            own = await sync_to_async(
-                lambda p=persona: set(PairAccess.objects.filter(tenant=p.tenant).values_list("pair_id", flat=True))
-            )()
-            assert hello["type"] == "hello" and set(hello["pairs"]) == own, f"{who} {route}: {hello}"
-            assert json.dumps(hello).find(MARKER) == -1
-            await socket.disconnect()
+            expected = persona.tenant.slug == tenant_of and role_has(persona.role, Perm.TRADING_READ)
+            assert connected == expected, f"{who} {path}"
+            if connected:
+                hello = await socket.receive_json_from(timeout=3)
+                assert hello == {"type": "hello", "strategy_id": strategy_id}
+                await socket.disconnect()
+
+
+def _alpha_strategy(desks: dict[str, Any]) -> Any:
+    from accounts.models import AccountPool
+    from strategies.models import Strategy
+
+    pool = AccountPool.objects.filter(tenant=desks["alice"].tenant).first()
+    assert pool is not None
+    return Strategy.objects.create(tenant=desks["alice"].tenant, name="Alpha strategy", pool=pool, mode="live")
 
 
 def test_the_change_log_and_audit_of_bravo_exist_so_the_sweep_means_something(desks: dict[str, Any]) -> None:

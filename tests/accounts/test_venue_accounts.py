@@ -304,9 +304,24 @@ def test_a_disabled_pool_frees_its_accounts(canary_accounts: Any, alice: Any) ->
 
 
 # --- balance sync ------------------------------------------------------------------------------------------------
+def _binance_unreachable(canary_accounts: Any) -> None:
+    """Point the canary live Binance account at a closed loopback port: its live sync runs and fails there (no test
+    leaves this host; the live sync itself is proven against the fake Binance in test_binance_sync.py)."""
+    VenueAccount.objects.filter(pk=canary_accounts["binance"].pk).update(
+        rest_endpoint="http://127.0.0.1:9", ws_endpoint="ws://127.0.0.1:9"
+    )
+
+
 def test_sync_snapshots_simulated_accounts_and_skips_live_ones(canary_accounts: Any, frozen_clock: Any) -> None:
+    _binance_unreachable(canary_accounts)
+    terminal = canary_accounts["terminal"]
+    terminal.bridge_port = 9  # nothing listens: the live MT5 account is read from its terminal, and fails here
+    terminal.save()
     counts = sync_accounts()
-    assert counts == {"synced": 2, "skipped": 2}
+    assert counts == {"synced": 2, "skipped": 0, "failed": 2}  # both live reads fail on closed loopback ports
+    binance = VenueAccount.objects.get(pk=canary_accounts["binance"].pk)
+    assert binance.status == "error" and "unreachable" in binance.last_error
+    assert "unreachable" in VenueAccount.objects.get(pk=canary_accounts["mt5"].pk).last_error
     snapshot = AccountSnapshot.objects.get(account=canary_accounts["sim_perp"])
     assert snapshot.currency == "USDT" and snapshot.equity == snapshot.balance and snapshot.margin_level is None
     assert AccountSnapshot.objects.get(account=canary_accounts["sim_cfd"]).currency == "USD"
@@ -321,6 +336,7 @@ def test_the_sync_job_is_scheduled() -> None:
 
 # --- the portal --------------------------------------------------------------------------------------------------
 def test_pages_show_status_hints_and_totals(canary_accounts: Any, bob: Any, frozen_clock: Any) -> None:
+    _binance_unreachable(canary_accounts)
     sync_accounts()
     client = client_for(bob)
     page = client.get(reverse("venue_accounts")).content.decode()

@@ -1,6 +1,7 @@
 """Screenshots of the dashboard for a human to look at: two sizes × two themes × two languages.
 
     .venv/bin/python tests/e2e/screenshots.py [--url http://127.0.0.1:8123] [--out test-artifacts/screens]
+    .venv/bin/python tests/e2e/screenshots.py --pages trading   # strategies list, a strategy, hedges, risk
 
 Logs in as the demo trader of a running platform (`manage.py runplatform`), lets the live feed run a few
 seconds, and writes `dashboard-<lang>-<theme>-<w>x<h>.png`. It restores the user's language and theme after.
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--password", default="quantarb-demo")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds of live feed before each shot")
     parser.add_argument("--full-page", action="store_true")
+    parser.add_argument("--pages", choices=["dashboard", "trading"], default="dashboard")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,9 @@ def main() -> None:
                 post_choice(page, args.url, "/accounts/language/", "language", lang)
                 for theme in ("dark", "light"):
                     post_choice(page, args.url, "/accounts/theme/", "theme", theme)
+                    if args.pages == "trading":
+                        shoot_trading(page, args.url, out, lang, theme)
+                        continue
                     for width, height in SIZES:
                         page.set_viewport_size({"width": width, "height": height})
                         page.goto(args.url + "/")
@@ -73,6 +78,24 @@ def main() -> None:
             post_choice(page, args.url, "/accounts/language/", "language", original_lang)
             post_choice(page, args.url, "/accounts/theme/", "theme", original_theme)
             browser.close()
+
+
+def shoot_trading(page: Page, url: str, out: Path, lang: str, theme: str) -> None:
+    """The strategies list, the first strategy's detail (live panel), the hedges table and the risk page."""
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+    page.goto(url + "/strategies/")
+    shots: list[tuple[str, str | None]] = [("strategies", None)]
+    link = page.locator("[data-testid=strategies] a").first
+    if link.count():
+        shots.append(("strategy", link.get_attribute("href")))
+    shots += [("hedges", "/trading/hedges/"), ("orders", "/trading/orders/"), ("risk", "/risk/")]
+    for name, path in shots:
+        if path is not None:
+            page.goto(url + path)
+        page.wait_for_timeout(1500)
+        target = out / f"{name}-{lang}-{theme}.png"
+        page.screenshot(path=str(target), full_page=True)
+        print(target)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ class Faults:
     order_drop_after_accept_count: int = 0
     order_drop_before_accept_count: int = 0
     order_error_after_accept_count: int = 0
+    order_reject_count: int = 0  # -2019 margin is insufficient: nothing placed
+    order_partial_count: int = 0  # the next orders fill only `order_partial_ratio` of their quantity (IOC rest expires)
+    order_partial_ratio: Decimal = Decimal("0.5")
     refuse_ws_until: float = 0.0
 
 
@@ -96,6 +99,11 @@ class FakeBinance:
     entry_price: Decimal = Decimal("0")
     liquidation_price: Decimal = Decimal("0")
     dual_side: bool = False
+    leverage: int = 20
+    margin_type: str = "cross"
+    # USDCUSDT book (USDT per USDC): the usd_per_usdt source reads 1 / mid
+    usdc_bid: Decimal = Decimal("1.0003")
+    usdc_ask: Decimal = Decimal("1.0004")
     tradfi_signed: bool = True
     duplicate_policy: str = "any"  # "any": every earlier id is refused; "open": only ids of open orders
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -140,22 +148,23 @@ class FakeBinance:
             "bidNotional": "0",
             "askNotional": "0",
             "updateTime": self.server_ms(),
-            "leverage": "20",
-            "marginType": "cross",
+            "leverage": str(self.leverage),
+            "marginType": self.margin_type,
             "isAutoAddMargin": "false",
             "maxNotionalValue": "1000000",
         }
 
     def asset_json(self) -> dict[str, Any]:
         unrealised = (self.mark_price - self.entry_price) * self.position_amt
+        notional = abs(self.position_amt * self.mark_price)
         return {
             "asset": "USDT",
             "walletBalance": str(self.wallet_balance),
             "unrealizedProfit": str(unrealised),
             "marginBalance": str(self.wallet_balance + unrealised),
-            "maintMargin": "0",
-            "initialMargin": "0",
-            "positionInitialMargin": "0",
+            "maintMargin": str(notional / 100),
+            "initialMargin": str(notional / self.leverage),
+            "positionInitialMargin": str(notional / self.leverage),
             "openOrderInitialMargin": "0",
             "crossWalletBalance": str(self.wallet_balance),
             "crossUnPnl": str(unrealised),
@@ -334,6 +343,7 @@ def exchange_info(fake: FakeBinance) -> dict[str, Any]:
         "symbols": [
             symbol(SYMBOL, "XAU", fake.contract_type, fake.delivery_date, str(TICK), str(STEP)),
             symbol("BTCUSDT", "BTC", "PERPETUAL", PERPETUAL_DELIVERY_DATE, "0.10", "0.001"),
+            symbol("USDCUSDT", "USDC", "PERPETUAL", PERPETUAL_DELIVERY_DATE, "0.0001", "1"),
         ],
     }
 
@@ -450,6 +460,18 @@ async def get_depth(request: web.Request) -> web.Response:
 
 async def get_book_ticker(request: web.Request) -> web.Response:
     fake = fake_of(request)
+    if request.query.get("symbol") == "USDCUSDT":
+        return web.json_response(
+            {
+                "symbol": "USDCUSDT",
+                "bidPrice": str(fake.usdc_bid),
+                "bidQty": "250000",
+                "askPrice": str(fake.usdc_ask),
+                "askQty": "180000",
+                "time": fake.server_ms(),
+                "lastUpdateId": fake.book_update_id,
+            }
+        )
     if error := require_symbol(request):
         return error
     ticker = {
@@ -544,8 +566,8 @@ async def get_account(request: web.Request) -> web.Response:
     asset = fake.asset_json()
     return web.json_response(
         {
-            "totalInitialMargin": "0",
-            "totalMaintMargin": "0",
+            "totalInitialMargin": asset["initialMargin"],
+            "totalMaintMargin": asset["maintMargin"],
             "totalWalletBalance": asset["walletBalance"],
             "totalUnrealizedProfit": asset["unrealizedProfit"],
             "totalMarginBalance": asset["marginBalance"],
@@ -594,6 +616,22 @@ async def get_leverage_bracket(request: web.Request) -> web.Response:
     ]
     entry = {"symbol": SYMBOL, "notionalCoef": 1.0, "brackets": brackets}
     return web.json_response(entry if "symbol" in params else [entry])
+
+
+async def get_symbol_config(request: web.Request) -> web.Response:
+    """`GET /fapi/v1/symbolConfig`: the account's margin type and leverage per symbol."""
+    fake = fake_of(request)
+    params = await signed_params(request, fake)
+    if isinstance(params, web.Response):
+        return params
+    entry = {
+        "symbol": SYMBOL,
+        "marginType": "CROSSED" if fake.margin_type == "cross" else "ISOLATED",
+        "isAutoAddMargin": "false",
+        "leverage": fake.leverage,
+        "maxNotionalValue": "1000000",
+    }
+    return web.json_response([entry])
 
 
 async def get_position_mode(request: web.Request) -> web.Response:
@@ -701,19 +739,33 @@ async def post_order(request: web.Request) -> web.StreamResponse:
     touch = fake.ask if side == "BUY" else fake.bid
     if not reduce_only and quantity * (price if kind == "LIMIT" else touch) < MIN_NOTIONAL:
         return binance_error(-4164, "Order's notional must be no smaller than 5 (unless you choose reduce only).")
+    if faults.order_reject_count > 0:
+        faults.order_reject_count -= 1
+        return binance_error(-2019, "Margin is insufficient.")
     fills = kind == "MARKET" or (side == "BUY" and price >= fake.ask) or (side == "SELL" and price <= fake.bid)
+    ioc = params.get("timeInForce") == "IOC"
+    executed = quantity if fills else Decimal(0)
+    if fills and faults.order_partial_count > 0:
+        faults.order_partial_count -= 1
+        executed = max((quantity * faults.order_partial_ratio // STEP) * STEP, STEP)
+    if executed == quantity:
+        status = "FILLED"
+    elif ioc:
+        status = "EXPIRED"  # what an IOC does not fill at once expires
+    else:
+        status = "PARTIALLY_FILLED" if executed else "NEW"
     ts = fake.server_ms()
     order = {
         "orderId": next(fake.order_ids),
         "symbol": SYMBOL,
-        "status": "FILLED" if fills else "NEW",
+        "status": status,
         "clientOrderId": client_id,
         "price": str(price) if kind == "LIMIT" else "0",
-        "avgPrice": str(touch) if fills else "0",
+        "avgPrice": str(touch) if executed else "0",
         "origQty": str(quantity),
-        "executedQty": str(quantity) if fills else "0",
-        "cumQty": str(quantity) if fills else "0",
-        "cumQuote": str(quantity * touch) if fills else "0",
+        "executedQty": str(executed),
+        "cumQty": str(executed),
+        "cumQuote": str(executed * touch),
         "timeInForce": params.get("timeInForce", "GTC"),
         "type": kind,
         "reduceOnly": reduce_only,
@@ -731,9 +783,9 @@ async def post_order(request: web.Request) -> web.StreamResponse:
         "updateTime": ts,
     }
     fake.orders.append(order)
-    if fills:
-        fake.apply_fill(side, quantity, touch)
-        await fake.push_private(fake.order_update_event(order, execution="TRADE", last_qty=quantity))
+    if executed:
+        fake.apply_fill(side, executed, touch)
+        await fake.push_private(fake.order_update_event(order, execution="TRADE", last_qty=executed))
         await fake.push_private(fake.account_update_event("ORDER"))
     else:
         await fake.push_private(fake.order_update_event(order, execution="NEW", last_qty=Decimal(0)))
@@ -907,6 +959,11 @@ async def control_arm(request: web.Request) -> web.Response:
         faults.order_drop_before_accept_count = count
     elif fault == "order_error_after_accept":
         faults.order_error_after_accept_count = count
+    elif fault == "order_reject":
+        faults.order_reject_count = count
+    elif fault == "order_partial":
+        faults.order_partial_count = count
+        faults.order_partial_ratio = Decimal(str(body.get("ratio", "0.5")))
     else:
         return web.json_response({"error": f"unknown fault {fault}"}, status=400)
     return web.json_response({"ok": True})
@@ -983,7 +1040,8 @@ async def control_reset(request: web.Request) -> web.Response:
     for name in (
         "api_keys", "server_offset_ms", "delivery_date", "contract_type", "bid", "ask", "bid_qty", "ask_qty",
         "mark_price", "index_price", "funding_rate", "position_amt", "entry_price", "liquidation_price",
-        "dual_side", "tradfi_signed", "duplicate_policy", "wallet_balance", "maker_fee", "taker_fee",
+        "dual_side", "leverage", "margin_type", "usdc_bid", "usdc_ask", "tradfi_signed", "duplicate_policy",
+        "wallet_balance", "maker_fee", "taker_fee",
     ):  # fmt: skip
         setattr(fake, name, getattr(fresh, name))
     fake.faults = Faults()
@@ -1010,6 +1068,7 @@ def build_app(fake: FakeBinance | None = None) -> web.Application:
         web.get("/fapi/v3/positionRisk", get_position_risk),
         web.get("/fapi/v1/leverageBracket", get_leverage_bracket),
         web.get("/fapi/v1/positionSide/dual", get_position_mode),
+        web.get("/fapi/v1/symbolConfig", get_symbol_config),
         web.get("/fapi/v1/income", get_income),
         web.post("/fapi/v1/stock/contract", post_tradfi_contract),
         web.post("/fapi/v1/listenKey", listen_key),

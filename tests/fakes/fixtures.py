@@ -97,3 +97,57 @@ def binance_fake(binance_fake_process: BinanceFake) -> BinanceFake:
     """The session's fake Binance, reset to its defaults (book, keys, no faults, no orders) for this test."""
     binance_fake_process.control("reset", {})
     return binance_fake_process
+
+
+# --- the MT5 bridge fake (tests/fakes/mt5_bridge.py) ----------------------------------------------------------------
+@dataclass
+class Mt5BridgeFake:
+    """A running bridge fake: where it listens, and its simulated terminal for scripting (an rpyc proxy of the far
+    side's `MetaTrader5` module, reached over a connection of its own)."""
+
+    process: subprocess.Popen[str]
+    port: int
+    control_conn: Any = None
+
+    @property
+    def terminal(self) -> Any:
+        if self.control_conn is None or self.control_conn.closed:
+            import rpyc
+
+            self.control_conn = rpyc.classic.connect("127.0.0.1", self.port)
+        return self.control_conn.modules.MetaTrader5
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.terminal.qa_state())
+
+
+def start_mt5_bridge() -> Mt5BridgeFake:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.mt5_bridge", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the server prints once it listens (or exits)
+    if not line.startswith("LISTENING "):
+        process.kill()
+        raise RuntimeError(f"the MT5 bridge fake did not start: {line!r}")
+    return Mt5BridgeFake(process, int(line.split()[1]))
+
+
+@pytest.fixture(scope="session")
+def mt5_bridge_process() -> Iterator[Mt5BridgeFake]:
+    fake = start_mt5_bridge()
+    yield fake
+    if fake.control_conn is not None:
+        fake.control_conn.close()
+    fake.process.terminate()
+    try:
+        fake.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fake.process.kill()
+
+
+@pytest.fixture
+def mt5_bridge(mt5_bridge_process: Mt5BridgeFake) -> Mt5BridgeFake:
+    """The session's bridge fake with its terminal reset (defaults, no faults, no orders) for this test."""
+    mt5_bridge_process.terminal.qa_reset()
+    return mt5_bridge_process

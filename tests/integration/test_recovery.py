@@ -14,6 +14,7 @@ or the PostgreSQL server binaries are missing; with QUANTARB_REQUIRE_SERVICES=1 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from .harness import (
+    DEMO_USER,
     Frame,
     LiveClient,
     PrivatePostgres,
@@ -45,6 +47,36 @@ def first_spread(client: LiveClient, produced_after_ms: int) -> Frame | None:
     return next(iter(client.spreads(produced_after_ms=produced_after_ms)), None)
 
 
+def send_alerts_changed(topology: Topology, redis_url: str) -> int:
+    """What the worker sends when the tenant's alerts change (alerts/services.py): an `alerts.changed` control
+    message to demo-trader's user group over the default channel layer (spread updates take Redis pub/sub,
+    quantarb/live.py). Returns the time it was sent."""
+    from channels_redis.core import RedisChannelLayer
+
+    user_id, tenant_id = topology.sql.rows(
+        "SELECT u.id, m.tenant_id FROM accounts_user u JOIN accounts_membership m ON m.user_id = u.id "
+        "WHERE u.username = %s",
+        (DEMO_USER,),
+    )[0]
+
+    async def send() -> None:
+        layer = RedisChannelLayer(hosts=[redis_url])
+        try:
+            await layer.group_send(
+                f"user.{user_id}", {"type": "alerts.changed", "user_id": user_id, "tenant_id": tenant_id}
+            )
+        finally:
+            await layer.close_pools()
+
+    sent_ms = now_ms()
+    asyncio.run(send())
+    return sent_ms
+
+
+def alerts_changed_after(client: LiveClient, after_ms: int) -> Frame | None:
+    return next((f for f in client.snapshot() if f.kind == "alerts.changed" and f.received_ms >= after_ms), None)
+
+
 def beat_after(topology: Topology, after_ms: int) -> int | None:
     at = topology.sql.heartbeat_ms("scheduler")
     return at if at is not None and at > after_ms else None
@@ -62,6 +94,8 @@ def test_after_a_redis_restart_dashboards_receive_updates_and_the_worker_runs_be
     client = topology.client()
     wait_until("live updates before the restart", lambda: first_spread(client, started_ms), 30)
     wait_until("a beat job ran in the worker before the restart", lambda: beat_after(topology, started_ms), 40)
+    sent_ms = send_alerts_changed(topology, redis.url(0))
+    wait_until("a control message reaches the dashboard", lambda: alerts_changed_after(client, sent_ms), 10)
 
     redis.kill()
     down_ms = now_ms()
@@ -79,6 +113,20 @@ def test_after_a_redis_restart_dashboards_receive_updates_and_the_worker_runs_be
         lambda: beat_after(topology, back_ms),
         30,
     )
+
+    # Control messages (membership, role and alert changes) come back too, on their own layer: one is sent
+    # every second (those sent before the hub has rejoined its groups are dropped, as Redis forgot them) until
+    # one arrives. Every alerts.changed frame received after Redis came back was sent after it.
+    def control_after_restart() -> Frame | None:
+        send_alerts_changed(topology, redis.url(0))
+        return alerts_changed_after(client, back_ms)
+
+    control = wait_until(
+        f"a control message sent after Redis came back reaches the dashboard within {DASHBOARD_RECOVERY_S} s",
+        control_after_restart,
+        DASHBOARD_RECOVERY_S,
+        interval=1.0,
+    )
     # Every process survived the outage, and the socket to daphne never dropped (the
     # hub in daphne lost Redis, not the browser).
     topology.assert_running()
@@ -87,6 +135,7 @@ def test_after_a_redis_restart_dashboards_receive_updates_and_the_worker_runs_be
         "outage_s": (back_ms - down_ms) / 1000,
         "dashboard_recovery_s": (frame.received_ms - back_ms) / 1000,
         "beat_job_recovery_s": (beat - back_ms) / 1000,
+        "control_message_recovery_s": (control.received_ms - back_ms) / 1000,
         "hub_reconnects_logged": topology.services["web"].output().count("fan-out hub lost the channel layer"),
     }
     print("\nredis restart " + json.dumps(timings))

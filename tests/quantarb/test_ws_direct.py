@@ -14,7 +14,7 @@ import pytest
 from twisted.internet import tcp
 from twisted.internet.testing import MemoryReactor
 
-from quantarb.ws_direct import SCOPE_KEY, DirectWriter, _write_now, daphne_protocol, direct_writer
+from quantarb.ws_direct import SCOPE_KEY, DirectWriter, _write_now, daphne_protocol, direct_writer, prepare
 from tests.daphne_sockets import StreamingProducer, frames, open_protocol
 
 FRAME = '{"type":"spread","pair_id":1,"html":{"venues-1":"<div>4602.60 · 价格</div>"},"state":{"at_ms":1}}'
@@ -37,8 +37,10 @@ def test_it_writes_the_same_bytes_as_daphnes_own_send_path(size: int) -> None:
 
     asgi_protocol.handle_reply({"type": "websocket.send", "text": text})  # what an ASGI send ends in
     assert DirectWriter(direct_protocol).write(text)
+    prepared_protocol, prepared_transport = open_protocol()
+    assert DirectWriter(prepared_protocol).write_prepared(prepare(text))  # framed once for every socket
 
-    assert direct_transport.value() == asgi_transport.value()
+    assert direct_transport.value() == asgi_transport.value() == prepared_transport.value()
     assert frames(direct_transport) == [text]
 
 

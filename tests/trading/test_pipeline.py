@@ -194,7 +194,13 @@ def test_a_pair_on_a_fixed_rate_prices_at_once_and_says_the_rate_is_assumed(
 
     [(_pair_id, sample)] = pipeline.store.samples
     assert sample.edges_usd.sell_perp == Decimal("0.35")  # 4600.60 × 1.0 − 4600.25
-    assert runtime.state(ts)["rate"] == {"usd_per_usdt": "1.000000", "ts_ms": ts, "assumed": True, "source": "fixed"}
+    assert runtime.state(ts)["rate"] == {
+        "usd_per_usdt": "1.000000",
+        "short": "1.0",  # the dashboard says "fixed 1.0 (assumption)"
+        "ts_ms": ts,
+        "assumed": True,
+        "source": "fixed",
+    }
 
 
 def test_pairs_without_a_simulated_feed_are_not_streamed(sim_pair: Any, frozen_clock: Any) -> None:

@@ -378,16 +378,27 @@ async def test_a_slow_socket_is_coalesced_on_the_fast_path_and_never_holds_up_th
     (_, slow_transport), _ = fast_path.sockets
     start = now_ms()
 
+    async def until_received(index: int, count: int) -> None:
+        """Wait (up to 3 s) until socket `index` has `count` spread frames: with Redis, updates arrive over
+        pub/sub a moment after they are sent (and only once the hub's subscription is live)."""
+        deadline = asyncio.get_running_loop().time() + 3
+        while len(fast_path.spreads(index)) < count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
+    assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start - 1)))
+    await until_received(0, 1)
+    await until_received(1, 1)
     slow_transport.producer.pauseProducing()  # Twisted: more than its buffer size waits for this socket
     for n in range(5):
         assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
         await asyncio.sleep(0.01)
-    while_slow = fast_path.spreads(0)
+    await until_received(1, 6)
+    while_slow = fast_path.spreads(0)[1:]
     slow_transport.producer.resumeProducing()  # ... and it has drained
 
     assert while_slow == []
-    assert [f["state"]["at_ms"] for f in fast_path.spreads(1)] == [start + n for n in range(5)]
-    assert [f["state"]["at_ms"] for f in fast_path.spreads(0)] == [start + 4]  # only the latest state
+    assert [f["state"]["at_ms"] for f in fast_path.spreads(1)] == [start - 1] + [start + n for n in range(5)]
+    assert [f["state"]["at_ms"] for f in fast_path.spreads(0)] == [start - 1, start + 4]  # only the latest state
     for socket in sockets:
         await socket.disconnect()
 

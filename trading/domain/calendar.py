@@ -179,3 +179,50 @@ def bybit_mt5_gold() -> SessionCalendar:
 
 def demo_always_open() -> SessionCalendar:
     return SessionCalendar(name="demo", always_open=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session status in epoch milliseconds, as the pure decision and risk code read it.
+
+    `opened_at_ms`/`closes_at_ms` are unknown (None) in the demo's always-open calendar; then no window
+    around an open or a close applies.
+    """
+
+    is_open: bool
+    opened_at_ms: int | None = None
+    closes_at_ms: int | None = None
+
+    @classmethod
+    def of(cls, status: SessionStatus) -> SessionView:
+        def ms(at: datetime | None) -> int | None:
+            return None if at is None else int(at.timestamp() * 1000)
+
+        return cls(status.is_open, ms(status.opened_at), ms(status.closes_at))
+
+    def ms_to_close(self, now_ms: int) -> int | None:
+        return None if self.closes_at_ms is None else self.closes_at_ms - now_ms
+
+    def ms_since_open(self, now_ms: int) -> int | None:
+        return None if self.opened_at_ms is None else now_ms - self.opened_at_ms
+
+
+class EntryBlock(StrEnum):
+    CLOSED = "session_closed"
+    BEFORE_CLOSE = "before_close"
+    AFTER_OPEN = "after_open"
+
+
+def entry_block(
+    session: SessionView, now_ms: int, *, no_entry_before_close_minutes: int, no_entry_after_open_minutes: int
+) -> EntryBlock | None:
+    """Why no new hedge may open in this session now (ARCHITECTURE.md "Sessions and time"), or None."""
+    if not session.is_open:
+        return EntryBlock.CLOSED
+    to_close = session.ms_to_close(now_ms)
+    if to_close is not None and to_close <= no_entry_before_close_minutes * 60_000:
+        return EntryBlock.BEFORE_CLOSE
+    since_open = session.ms_since_open(now_ms)
+    if since_open is not None and since_open < no_entry_after_open_minutes * 60_000:
+        return EntryBlock.AFTER_OPEN
+    return None

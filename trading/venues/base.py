@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from trading.domain.orders import FillEvent, VenueOrderReport
 from trading.domain.quotes import Quote
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class RateObservation:
-    """usd_per_usdt (the USD value of one USDT) observed at `ts_ms`."""
+    """usd_per_usdt (the USD value of one USDT) observed at `ts_ms` by `source` (a `RateSource` value)."""
 
     usd_per_usdt: Decimal
     ts_ms: int
+    source: str = "simulated"
 
 
 class QuoteFeed(Protocol):
@@ -26,3 +32,85 @@ class QuoteFeed(Protocol):
     def snapshot(self) -> list[Quote | RateObservation]:
         """One poll of the venue's current quotes (REST / `symbol_info_tick`), for when no stream runs."""
         ...
+
+
+# --- execution ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One order as a venue adapter sends it. Quantities in ounces (adapters convert to lots for MT5);
+    `limit_price` None: a market order (MT5 with `deviation` points); a limit order is immediate-or-cancel."""
+
+    client_order_id: str
+    side: str  # "buy" | "sell"
+    quantity_oz: Decimal
+    limit_price: Decimal | None = None
+    deviation: int | None = None
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAnswer:
+    """What a venue says about one order: its status and cumulative fill (`report`), the fills it named, and
+    its own id for the order."""
+
+    report: VenueOrderReport
+    fills: tuple[FillEvent, ...] = ()
+    venue_order_id: str = ""
+
+
+class ExecutionVenue(Protocol):
+    """Orders by client order id on one account. `place` raises `VenueError`: kind AMBIGUOUS when the answer
+    was lost (the order may exist: look it up, never resend blindly), any other kind when nothing was placed."""
+
+    async def place(self, request: OrderRequest) -> VenueAnswer: ...
+
+    async def lookup(self, client_order_id: str) -> VenueAnswer:
+        """The venue's view of the order (`report.found` False when it holds none)."""
+        ...
+
+    async def cancel(self, client_order_id: str) -> VenueAnswer: ...
+
+    async def position_oz(self) -> Decimal:
+        """The account's signed net position in the instrument, in ounces."""
+        ...
+
+    async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
+        """(client order id, answer) of every order still working at the venue."""
+        ...
+
+
+@dataclass
+class MergedFeed:
+    """Several feeds as one (a pair's perp leg from one venue, its CFD leg and the rate from others). A feed that
+    fails is restarted after `restart_after_s` on its own; the others carry on."""
+
+    feeds: list[QuoteFeed]
+    restart_after_s: float = 1.0
+
+    async def stream(self) -> AsyncIterator[Quote | RateObservation]:
+        queue: asyncio.Queue[Quote | RateObservation] = asyncio.Queue(maxsize=1000)
+
+        async def pump(feed: QuoteFeed) -> None:
+            while True:
+                try:
+                    async for event in feed.stream():
+                        await queue.put(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("feed %s failed; restarting in %s s", type(feed).__name__, self.restart_after_s)
+                await asyncio.sleep(self.restart_after_s)
+
+        tasks = [asyncio.create_task(pump(feed), name=f"feed-{type(feed).__name__}") for feed in self.feeds]
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def snapshot(self) -> list[Quote | RateObservation]:
+        """Every feed's poll, the rates first (nothing is priced before a pair has its usd_per_usdt)."""
+        events = [event for feed in self.feeds for event in feed.snapshot()]
+        return sorted(events, key=lambda event: not isinstance(event, RateObservation))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -27,6 +28,8 @@ import ccxt
 import ccxt.pro as ccxtpro
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from quantarb import clock
+from trading.domain.feeds import FeedMode, SourceHealth
 from trading.domain.quotes import Quote
 
 from .base import RateObservation
@@ -125,6 +128,35 @@ class PositionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountState:
+    """The USDT side of a USDⓈ-M account (`/fapi/v3/account`)."""
+
+    wallet: Decimal
+    margin_balance: Decimal  # wallet + unrealised PnL: the equity
+    available: Decimal
+    initial_margin: Decimal  # margin in use
+    maint_margin: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSettings:
+    """How the account is set up for XAUUSDT (`/fapi/v1/symbolConfig`, `/fapi/v1/positionSide/dual`)."""
+
+    hedge_mode: bool
+    margin_type: str  # "cross" or "isolated"
+    leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPaymentRow:
+    venue_id: str  # Binance's tranId
+    symbol: str
+    asset: str
+    amount: Decimal  # < 0 paid, > 0 received
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrderState:
     client_order_id: str
     venue_order_id: str
@@ -184,6 +216,15 @@ def order_from_binance(raw: dict[str, Any]) -> OrderState:
         price=price if price else None,
         updated_ms=raw.get("T"),
     )
+
+
+def quote_from_book_ticker(source: str, info: dict[str, Any], fallback_ms: int) -> Quote:
+    """A `Quote` from a book ticker: a stream `@bookTicker` event (one-letter keys) or a REST
+    `/fapi/v1/ticker/bookTicker` answer, stamped with the venue's transaction time (else `fallback_ms`)."""
+    bid = info.get("b", info.get("bidPrice"))
+    ask = info.get("a", info.get("askPrice"))
+    ts = info.get("T") or info.get("E") or info.get("time") or fallback_ms
+    return Quote.of(source, Decimal(str(bid)), Decimal(str(ask)), int(ts))
 
 
 # --- error classification --------------------------------------------------------------------------------------
@@ -291,6 +332,7 @@ class BinanceUsdmGateway:
     timeout_ms: int = 10_000
     read_attempts: int = 3
     throttle: bool = True  # ccxt's client-side request pacing (by Binance's published weights)
+    testnet: bool = False  # Binance's futures testnet (ccxt sandbox mode); never with an endpoint override
     monotonic: Callable[[], float] = time.monotonic
     exchange: Any = field(init=False, repr=False)
     spec: ContractSpec | None = field(init=False, default=None)
@@ -303,6 +345,10 @@ class BinanceUsdmGateway:
         )
         self.exchange.logger = _CCXT_LOG
         self.exchange.enableRateLimit = self.throttle
+        if self.testnet:
+            if self.rest_url or self.ws_url:
+                raise ValueError("Binance's testnet and an endpoint override exclude each other")
+            self.exchange.set_sandbox_mode(True)
         if self.rest_url or self.ws_url:
             self.exchange.urls["api"] = rewrite_endpoints(
                 self.exchange.urls["api"],
@@ -433,10 +479,7 @@ class BinanceUsdmGateway:
         return self._quote(tickers[SYMBOL]["info"])
 
     def _quote(self, info: dict[str, Any]) -> Quote:
-        bid = info.get("b", info.get("bidPrice"))
-        ask = info.get("a", info.get("askPrice"))
-        ts = info.get("T") or info.get("E") or info.get("time") or self.exchange.milliseconds()
-        return Quote.of(self.source, Decimal(str(bid)), Decimal(str(ask)), int(ts))
+        return quote_from_book_ticker(self.source, info, self.exchange.milliseconds())
 
     async def fetch_order_book(self, depth: int = 5) -> dict[str, list[tuple[Decimal, Decimal]]]:
         book = await self._read(lambda: self.exchange.fetch_order_book(SYMBOL, depth))
@@ -477,6 +520,53 @@ class BinanceUsdmGateway:
             "margin": Decimal(usdt["marginBalance"]),
             "available": Decimal(usdt["availableBalance"]),
         }
+
+    async def fetch_account(self) -> AccountState:
+        balance = await self._read(self.exchange.fetch_balance)
+        usdt = next((row for row in balance["info"].get("assets", []) if row.get("asset") == "USDT"), None)
+        if usdt is None:
+            zero = Decimal(0)
+            return AccountState(zero, zero, zero, zero, zero)
+        return AccountState(
+            wallet=Decimal(usdt["walletBalance"]),
+            margin_balance=Decimal(usdt["marginBalance"]),
+            available=Decimal(usdt["availableBalance"]),
+            initial_margin=Decimal(usdt.get("initialMargin") or 0),
+            maint_margin=Decimal(usdt.get("maintMargin") or 0),
+        )
+
+    async def fetch_symbol_settings(self) -> SymbolSettings:
+        """Position mode, margin type and leverage as the account has them for XAUUSDT."""
+        hedge_mode = await self.fetch_hedge_mode()
+        rows = await self._read(lambda: self.exchange.fapiPrivateGetSymbolConfig({"symbol": MARKET_ID}))
+        row = next((entry for entry in rows if entry.get("symbol") == MARKET_ID), None)
+        if row is None:
+            raise VenueError(VenueErrorKind.MARKET, f"Binance returned no settings for {MARKET_ID}.")
+        margin = str(row.get("marginType", "")).lower()
+        return SymbolSettings(
+            hedge_mode=hedge_mode,
+            margin_type="cross" if margin in ("crossed", "cross") else "isolated",
+            leverage=int(row["leverage"]),
+        )
+
+    async def fetch_funding_income(self, since_ms: int | None = None) -> list[FundingPaymentRow]:
+        """Funding actually booked on the account (`/fapi/v1/income?incomeType=FUNDING_FEE`), oldest first, with
+        Binance's transaction id so each is recorded once."""
+        params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "symbol": MARKET_ID, "limit": 1000}
+        if since_ms is not None:
+            params["startTime"] = since_ms
+        rows = await self._read(lambda: self.exchange.fapiPrivateGetIncome(params))
+        payments = [
+            FundingPaymentRow(
+                venue_id=str(row.get("tranId") or f"{row['time']}:{row['income']}"),
+                symbol=str(row.get("symbol") or MARKET_ID),
+                asset=str(row.get("asset") or "USDT"),
+                amount=Decimal(str(row["income"])),
+                ts_ms=int(row["time"]),
+            )
+            for row in rows
+        ]
+        return sorted(payments, key=lambda payment: payment.ts_ms)
 
     async def fetch_position(self) -> PositionInfo:
         positions = await self._read(lambda: self.exchange.fetch_positions([SYMBOL]))
@@ -536,6 +626,7 @@ class BinanceUsdmGateway:
         quantity: Decimal,
         price: Decimal | None = None,
         reduce_only: bool = False,
+        time_in_force: str | None = None,
         max_sends: int = 2,
     ) -> OrderState:
         """Place an order under `client_order_id` (a market order when `price` is None) and return what the venue
@@ -552,6 +643,8 @@ class BinanceUsdmGateway:
         params: dict[str, Any] = {"newClientOrderId": client_order_id}
         if reduce_only:
             params["reduceOnly"] = True
+        if time_in_force is not None and price is not None:
+            params["timeInForce"] = time_in_force  # "IOC": what does not fill at once expires
         order_type = "market" if price is None else "limit"
         last_error: VenueError | None = None
         for _ in range(max_sends):
@@ -593,6 +686,11 @@ class BinanceUsdmGateway:
             raise
         return order_from_binance(raw["info"])
 
+    async def fetch_open_orders(self) -> list[OrderState]:
+        """Every order still working on XAUUSDT for this account (ours and anyone else's)."""
+        raw = await self._read(lambda: self.exchange.fetch_open_orders(SYMBOL))
+        return [order_from_binance(order["info"]) for order in raw]
+
     async def cancel_order(self, client_order_id: str) -> OrderState:
         """Cancel by client id. An order that is already closed is returned as it is; an unknown id raises
         `UNKNOWN_ORDER`."""
@@ -610,6 +708,12 @@ class BinanceUsdmGateway:
         return existing
 
     # -- user-data stream
+    async def watch_order_events(self) -> list[tuple[OrderState, dict[str, Any]]]:
+        """Like `watch_order_updates`, with each update's raw `o` object (execution type `x`, last fill `l`/`L`,
+        trade id `t`), which the venue-event recorder needs."""
+        orders = await self._send(lambda: self.exchange.watch_orders(SYMBOL), write=False)
+        return [(order_from_binance(order["info"]), dict(order["info"])) for order in orders]
+
     async def watch_order_updates(self) -> list[OrderState]:
         """The next batch of ORDER_TRADE_UPDATE events from the user-data stream (listen key with keep-alive, both
         managed by ccxt), including the venue's own liquidation and auto-deleverage orders."""
@@ -618,56 +722,204 @@ class BinanceUsdmGateway:
 
 
 # --- the quote feed --------------------------------------------------------------------------------------------
+def _now_ms() -> int:
+    return int(clock.now().timestamp() * 1000)
+
+
+def _rest_client(rest_url: str | None, ws_url: str | None, testnet: bool = False) -> Any:
+    """ccxt's synchronous `binanceusdm` without keys, for one-off public polls (`poll_feeds`)."""
+    client = ccxt.binanceusdm(exchange_config(api_key=None, api_secret=None, timeout_ms=5_000))
+    client.logger = _CCXT_LOG
+    if testnet:
+        client.set_sandbox_mode(True)
+    if rest_url or ws_url:
+        client.urls["api"] = rewrite_endpoints(
+            client.urls["api"], rest_url=rest_url or "http://127.0.0.1:9", ws_url=ws_url or "ws://127.0.0.1:9"
+        )
+    return client
+
+
 @dataclass
 class BinanceQuoteFeed:
-    """`QuoteFeed` for the pipeline: the book-ticker stream, falling back to REST while the stream is down.
+    """`QuoteFeed` for the pipeline: the book-ticker stream, with REST polling standing in while it is down.
 
-    `stream()` owns its gateway (opened on first use); `snapshot()` is one synchronous REST poll with ccxt's
-    synchronous client, for `poll_feeds` where no engine streams.
+    - The stream feeds the source while it delivers. When it breaks (or stays silent for longer than the source's
+      stale limit) the feed *fails over*: it polls `/fapi/v1/ticker/bookTicker` every `poll_every_s` while it
+      reconnects the stream with growing waits (`retry_delay_s` … `max_retry_delay_s`, or `Retry-After`). The first
+      stream message after that switches it back. Each step is reported to `health` (trading/domain/feeds.py).
+    - `snapshot()` is one synchronous REST poll with ccxt's synchronous client, for `poll_feeds` where no engine
+      streams.
     """
 
     gateway: BinanceUsdmGateway
+    health: SourceHealth | None = None
     retry_delay_s: float = 0.5
     max_retry_delay_s: float = 5.0
+    poll_every_s: float = 1.0
+    monotonic: Callable[[], float] = time.monotonic
     _rest: Any = field(init=False, default=None, repr=False)
 
-    async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        delay = self.retry_delay_s
-        if self.gateway.spec is None:
-            await self.gateway.connect()
-        while True:
-            try:
-                quote = await self.gateway.watch_quote()
-            except VenueError as exc:
-                log.warning("binance quote stream interrupted", extra={"kind": exc.kind.value})
-                fallback = await self._poll_quietly()
-                if fallback is not None:
-                    yield fallback
-                await asyncio.sleep(exc.retry_after_s or delay)
-                delay = min(delay * 2, self.max_retry_delay_s)
-                continue
-            delay = self.retry_delay_s
-            yield quote
+    def _health(self) -> SourceHealth:
+        if self.health is None:
+            limit = 5_000
+            self.health = SourceHealth(
+                source=self.gateway.source, stale_after_ms=limit, down_after_ms=6 * limit, started_ms=_now_ms()
+            )
+        return self.health
 
-    async def _poll_quietly(self) -> Quote | None:
+    async def stream(self) -> AsyncIterator[Quote | RateObservation]:
+        health = self._health()
+        stale_after_s = health.stale_after_ms / 1000
+        delay = self.retry_delay_s
+        pending: asyncio.Future[Quote] | None = None
+        reconnect_at = next_poll_at = 0.0
+        last_stream = self.monotonic()
         try:
-            return await self.gateway.fetch_quote()
-        except VenueError:
+            while True:
+                now = self.monotonic()
+                if self.gateway.spec is None and now >= reconnect_at:
+                    try:
+                        await self.gateway.connect()
+                    except VenueError as exc:
+                        health.on_drop(_now_ms(), exc.kind.value)
+                        reconnect_at = self.monotonic() + (exc.retry_after_s or delay)
+                        delay = min(delay * 2, self.max_retry_delay_s)
+                if self.gateway.spec is not None and pending is None and now >= reconnect_at:
+                    pending = asyncio.ensure_future(self.gateway.watch_quote())
+                if health.mode is FeedMode.POLL and now >= next_poll_at:
+                    next_poll_at = now + self.poll_every_s
+                    polled = await self._poll()
+                    if polled is not None:
+                        yield polled
+                    continue
+                deadlines = [next_poll_at if health.mode is FeedMode.POLL else last_stream + stale_after_s]
+                if pending is None:
+                    deadlines.append(reconnect_at)
+                timeout = max(0.01, min(deadlines) - self.monotonic())
+                if pending is None:
+                    await asyncio.sleep(timeout)
+                    continue
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                if not done:
+                    if health.mode is FeedMode.STREAM and self.monotonic() - last_stream >= stale_after_s:
+                        log.warning("binance quote stream silent, polling REST", extra={"source": health.source})
+                        health.on_silence()
+                        next_poll_at = self.monotonic()
+                    continue
+                finished, pending = pending, None
+                try:
+                    quote = finished.result()
+                except VenueError as exc:
+                    log.warning("binance quote stream interrupted", extra={"kind": exc.kind.value})
+                    health.on_drop(_now_ms(), exc.kind.value)
+                    reconnect_at = self.monotonic() + (exc.retry_after_s or delay)
+                    delay = min(delay * 2, self.max_retry_delay_s)
+                    next_poll_at = min(next_poll_at, self.monotonic())
+                    continue
+                delay = self.retry_delay_s
+                last_stream = self.monotonic()
+                health.on_stream_quote(quote, _now_ms())
+                yield quote
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    async def _poll(self) -> Quote | None:
+        health = self._health()
+        started = time.perf_counter()
+        try:
+            quote = await self.gateway.fetch_quote()
+        except VenueError as exc:
+            health.on_poll_failed(exc.kind.value, (time.perf_counter() - started) * 1000)
             return None
+        health.on_poll(quote, _now_ms(), (time.perf_counter() - started) * 1000)
+        return quote
 
     def snapshot(self) -> list[Quote | RateObservation]:
         if self._rest is None:
-            self._rest = ccxt.binanceusdm(exchange_config(api_key=None, api_secret=None, timeout_ms=5_000))
-            self._rest.logger = _CCXT_LOG
-            if self.gateway.rest_url or self.gateway.ws_url:
-                self._rest.urls["api"] = rewrite_endpoints(
-                    self._rest.urls["api"],
-                    rest_url=self.gateway.rest_url or "http://127.0.0.1:9",
-                    ws_url=self.gateway.ws_url or "ws://127.0.0.1:9",
-                )
+            self._rest = _rest_client(self.gateway.rest_url, self.gateway.ws_url, self.gateway.testnet)
+        health = self._health()
+        started = time.perf_counter()
         try:
             raw = self._rest.fapiPublicGetTickerBookTicker({"symbol": MARKET_ID})
         except Exception as exc:
-            log.warning("binance quote poll failed", extra={"kind": classify(exc, write=False).kind.value})
+            kind = classify(exc, write=False).kind.value
+            health.on_poll_failed(kind, (time.perf_counter() - started) * 1000)
+            log.warning("binance quote poll failed", extra={"kind": kind})
             return []
-        return [self.gateway._quote(raw)]
+        quote = self.gateway._quote(raw)
+        health.on_poll(quote, _now_ms(), (time.perf_counter() - started) * 1000)
+        return [quote]
+
+
+# --- usd_per_usdt ----------------------------------------------------------------------------------------------
+RATE_MARKET_ID = "USDCUSDT"
+RATE_SOURCE = "binance-usdcusdt"
+
+
+def usd_per_usdt_from_book(bid: Decimal, ask: Decimal) -> Decimal:
+    """USD per USDT from the USDC/USDT book (USDT per USDC), taking one USDC as one US dollar: 1 / mid, 6 dp."""
+    if bid <= 0 or ask <= 0 or bid > ask:
+        raise ValueError(f"unusable USDC/USDT book {bid}/{ask}")
+    return (2 / (bid + ask)).quantize(Decimal("0.000001"))
+
+
+@dataclass
+class BinanceRateFeed:
+    """usd_per_usdt from Binance USDⓈ-M's USDCUSDT book ticker, polled over REST every `every_s` (one USDC taken as
+    one USD: the assumption is USDC's, not USDT's). Observations carry the venue's time, so their age is real."""
+
+    gateway: BinanceUsdmGateway
+    health: SourceHealth | None = None
+    every_s: float = 2.0
+    _rest: Any = field(init=False, default=None, repr=False)
+
+    async def stream(self) -> AsyncIterator[Quote | RateObservation]:
+        while True:
+            observation = await self._poll_async()
+            if observation is not None:
+                yield observation
+            await asyncio.sleep(self.every_s)
+
+    async def _poll_async(self) -> RateObservation | None:
+        started = time.perf_counter()
+        try:
+            raw = await self.gateway._read(
+                lambda: self.gateway.exchange.fapiPublicGetTickerBookTicker({"symbol": RATE_MARKET_ID})
+            )
+            observation = self._observation(raw)
+        except (VenueError, ValueError, KeyError) as exc:
+            self._failed(exc, started)
+            return None
+        self._observed(observation, started)
+        return observation
+
+    def snapshot(self) -> list[Quote | RateObservation]:
+        if self._rest is None:
+            self._rest = _rest_client(self.gateway.rest_url, self.gateway.ws_url, self.gateway.testnet)
+        started = time.perf_counter()
+        try:
+            observation = self._observation(self._rest.fapiPublicGetTickerBookTicker({"symbol": RATE_MARKET_ID}))
+        except Exception as exc:
+            self._failed(exc, started)
+            return []
+        self._observed(observation, started)
+        return [observation]
+
+    def _observation(self, raw: dict[str, Any]) -> RateObservation:
+        bid, ask = Decimal(str(raw["bidPrice"])), Decimal(str(raw["askPrice"]))
+        ts = int(raw.get("time") or _now_ms())
+        return RateObservation(usd_per_usdt_from_book(bid, ask), ts, RATE_SOURCE)
+
+    def _observed(self, observation: RateObservation, started: float) -> None:
+        if self.health is not None:
+            self.health.on_rate(observation.ts_ms, _now_ms(), (time.perf_counter() - started) * 1000)
+
+    def _failed(self, exc: BaseException, started: float) -> None:
+        kind = classify(exc, write=False).kind.value if not isinstance(exc, ValueError | KeyError) else "bad_answer"
+        log.warning("binance usd_per_usdt poll failed", extra={"kind": kind})
+        if self.health is not None:
+            self.health.on_drop(_now_ms(), kind)
+            self.health.on_poll_failed(kind, (time.perf_counter() - started) * 1000)

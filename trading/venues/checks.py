@@ -1,7 +1,9 @@
 """Test a venue account's connection: one entry point, whatever the venue (the accounts' "Test" button and
 `POST /api/v1/accounts/{id}/test/`). Simulated venues answer at once; Binance USDⓈ-M is checked live (server
 time, the XAUUSDT market, the key through a signed read, one-way position mode, the TradFi-Perps agreement
-through a test order that never reaches the book); MT5 and other ccxt venues plug in here next.
+through a test order that never reaches the book); Bybit MT5 through its terminal instance's gateway (the
+terminal reached, the login accepted, AutoTrading on, a hedging account allowed to trade, the symbol there);
+other ccxt venues plug in here next.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def check_connection(
     terminal: Any = None,
     rest_endpoint: str = "",
     ws_endpoint: str = "",
+    testnet: bool = False,
 ) -> CheckResult:
     spec = spec_for(venue)
     if spec is None:
@@ -51,8 +54,11 @@ def check_connection(
                 api_secret=str(credentials.get("api_secret", "")),
                 rest_endpoint=rest_endpoint,
                 ws_endpoint=ws_endpoint,
+                testnet=testnet,
             )
         )
+    if venue == Venue.BYBIT_MT5:
+        return _run_sync(_check_mt5, credentials=credentials, terminal=terminal, symbol=spec.instrument_symbol or "")
     return CheckResult(
         False,
         _(
@@ -75,10 +81,12 @@ def _run(check: Any) -> CheckResult:
     return result
 
 
-async def _check_binance(*, api_key: str, api_secret: str, rest_endpoint: str, ws_endpoint: str) -> CheckResult:
+async def _check_binance(
+    *, api_key: str, api_secret: str, rest_endpoint: str, ws_endpoint: str, testnet: bool = False
+) -> CheckResult:
     from .binance import BinanceUsdmGateway
 
-    where = rest_endpoint or "fapi.binance.com"
+    where = rest_endpoint or ("testnet.binancefuture.com" if testnet else "fapi.binance.com")
     gateway = BinanceUsdmGateway(
         api_key=api_key,
         api_secret=api_secret,
@@ -86,6 +94,7 @@ async def _check_binance(*, api_key: str, api_secret: str, rest_endpoint: str, w
         ws_url=ws_endpoint or None,
         timeout_ms=10_000,
         read_attempts=1,
+        testnet=testnet,
     )
     try:
         spec = await gateway.connect()
@@ -145,3 +154,149 @@ def _binance_failure(exc: VenueError, where: str) -> str:
     if exc.kind == VenueErrorKind.MARKET:
         return str(exc)
     return _("Binance refused the check (code %(code)s).") % {"code": exc.code}
+
+
+def _run_sync(check: Any, **kwargs: Any) -> CheckResult:
+    """Run a blocking check (the MT5 package is synchronous) in a worker thread, within the check's time limit."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(check, **kwargs)
+    try:
+        result: CheckResult = future.result(timeout=CHECK_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
+        return CheckResult(False, _("The venue did not answer within %(s)d s.") % {"s": CHECK_TIMEOUT_S})
+    finally:
+        pool.shutdown(wait=False)
+    return result
+
+
+def _number(value: Decimal) -> str:
+    """100.0 → "100", 0.010 → "0.01" (never 1E+2)."""
+    return format(value.normalize(), "f")
+
+
+def _check_mt5(*, credentials: dict[str, Any], terminal: Any, symbol: str) -> CheckResult:
+    from .mt5 import gateway_for
+
+    if terminal is None:
+        return CheckResult(False, _("Choose the MT5 terminal this account runs in, then test again."))
+    names = {"terminal": terminal.label, "address": terminal.address}
+    try:
+        gateway = gateway_for(terminal, credentials, symbol=symbol)
+    except VenueError as exc:
+        return CheckResult(False, _mt5_failure(exc, terminal, credentials))
+    try:
+        status = gateway.connect()
+        account = gateway.account()
+        if not status.connected:
+            return CheckResult(
+                False,
+                _(
+                    "The terminal “%(terminal)s” runs, but it is not connected to the broker's trade server: check "
+                    "its network and the server name."
+                )
+                % names,
+            )
+        if not status.trade_allowed:
+            return CheckResult(
+                False,
+                _(
+                    "Connected, but AutoTrading (Algo Trading) is off in the terminal “%(terminal)s”: orders would be "
+                    "refused (10027). Switch it on in the terminal's toolbar, then test again."
+                )
+                % names,
+            )
+        if not account.hedging:
+            return CheckResult(
+                False,
+                _(
+                    "Connected, but login %(login)s is a netting account: quantarb needs a hedging account, where "
+                    "each hedge leg is its own position. Ask the broker for a hedging account."
+                )
+                % {"login": account.login},
+            )
+        if not (account.trade_allowed and account.expert_allowed):
+            return CheckResult(
+                False,
+                _(
+                    "Connected, but the broker does not let login %(login)s trade through the API (read-only or "
+                    "investor password, or expert trading disabled)."
+                )
+                % {"login": account.login},
+            )
+        spec = gateway.symbol_spec()
+    except VenueError as exc:
+        return CheckResult(False, _mt5_failure(exc, terminal, credentials, symbol=symbol))
+    finally:
+        gateway.close()
+    stop_out = (
+        _("%(level)s %% margin level") % {"level": _number(account.stop_out_level)}
+        if account.stop_out_in_percent
+        else _("%(level)s %(currency)s equity")
+        % {"level": _number(account.stop_out_level), "currency": account.currency}
+    )
+    return CheckResult(
+        True,
+        _(
+            "Connected to MT5 %(server)s, login %(login)s (%(company)s, build %(build)s, ping %(ping)s ms): hedging "
+            "account in %(currency)s, AutoTrading on, stop-out at %(stop_out)s; %(symbol)s %(contract)s oz per lot, "
+            "step %(step)s lots, %(digits)s digits."
+        )
+        % {
+            "server": account.server,
+            "login": account.login,
+            "company": status.company,
+            "build": status.build,
+            "ping": _number(status.ping_ms),
+            "currency": account.currency,
+            "stop_out": stop_out,
+            "symbol": spec.symbol,
+            "contract": _number(spec.contract_size),
+            "step": _number(spec.volume_step),
+            "digits": spec.digits,
+        },
+    )
+
+
+def _mt5_failure(exc: VenueError, terminal: Any, credentials: dict[str, Any], *, symbol: str = "") -> str:
+    names = {"terminal": terminal.label, "address": terminal.address}
+    if exc.kind == VenueErrorKind.UNREACHABLE:
+        if terminal.backend == "native" and exc.code is None:
+            return _(
+                "This server cannot run a native MT5 terminal: the MetaTrader5 package exists for Windows only. "
+                "Use an rpyc bridge to a Windows or Wine host."
+            )
+        if exc.code == -10005:
+            return (
+                _(
+                    "The terminal “%(terminal)s” (%(address)s) does not answer (IPC timeout): it may be hung or still "
+                    "starting. Restart it, then test again."
+                )
+                % names
+            )
+        if exc.code is not None:
+            return _(
+                "The MetaTrader 5 terminal of “%(terminal)s” is not running or cannot be started (%(code)s): check "
+                "the terminal path on the host."
+            ) % {**names, "code": exc.code}
+        return (
+            _(
+                "The MT5 terminal “%(terminal)s” is unreachable at %(address)s: check that the bridge runs on the "
+                "Windows/Wine host and that the SSH tunnel is up."
+            )
+            % names
+        )
+    if exc.kind == VenueErrorKind.AMBIGUOUS:
+        return _("The MT5 bridge of “%(terminal)s” (%(address)s) did not answer in time.") % names
+    if exc.kind == VenueErrorKind.AUTH:
+        return _(
+            "MT5 refused login %(login)s on server “%(server)s” (authorization failed): check the login, the "
+            "password (the trading one, not the investor one) and the server name."
+        ) % {"login": credentials.get("login", ""), "server": credentials.get("server", "")}
+    if exc.kind == VenueErrorKind.MARKET:
+        return _(
+            "Connected, but the terminal has no symbol %(symbol)s: add it to Market Watch, or check the broker's "
+            "symbol suffix."
+        ) % {"symbol": symbol}
+    if exc.kind == VenueErrorKind.TRADING_DISABLED:
+        return _("Connected, but AutoTrading is off in the terminal “%(terminal)s”.") % names
+    return _("The MT5 terminal refused the check (code %(code)s).") % {"code": exc.code}

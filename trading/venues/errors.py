@@ -21,6 +21,10 @@ class VenueErrorKind(StrEnum):
     UNREACHABLE = "unreachable"  # no connection could be made (nothing reached the venue)
     AMBIGUOUS = "ambiguous"  # timeout, dropped connection or 5xx: the request may or may not have been applied
     MARKET = "market"  # the instrument is missing or not what we expect (e.g. no longer a perpetual)
+    MARKET_CLOSED = "market_closed"  # MT5 10018: outside the instrument's session (weekend, daily break, holiday)
+    PRICE_MOVED = "price_moved"  # MT5 10004 requote / 10020 price changed: nothing executed, re-price and retry
+    NO_MONEY = "no_money"  # MT5 10019: not enough free margin
+    TRADING_DISABLED = "trading_disabled"  # MT5 10027 AutoTrading off, 10017 trading disabled, account not allowed
 
 
 class VenueError(Exception):

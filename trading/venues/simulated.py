@@ -91,12 +91,15 @@ class SimulatedGoldMarket:
 @dataclass(slots=True)
 class SimulatedFeed:
     """Streams the simulated market in real (or simulated) time: perp every `perp_every_s`, CFD every
-    `cfd_every_s` while its market is open, the rate every `rate_every_s`."""
+    `cfd_every_s` while its market is open, the rate every `rate_every_s`. `perp=False` / `cfd=False` leave that
+    leg to another feed (a real venue's)."""
 
     market: SimulatedGoldMarket
     perp_every_s: float = 0.25
     cfd_every_s: float = 0.5
     rate_every_s: float = 5.0
+    perp: bool = True
+    cfd: bool = True
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
         step = self.perp_every_s
@@ -109,8 +112,9 @@ class SimulatedFeed:
             market.advance(ts_ms)
             if n % rate_every == 0:
                 yield RateObservation(market.usd_per_usdt(), ts_ms)
-            yield market.perp_quote(ts_ms)
-            if n % cfd_every == 0 and market.cfd_open(ts_ms):
+            if self.perp:
+                yield market.perp_quote(ts_ms)
+            if self.cfd and n % cfd_every == 0 and market.cfd_open(ts_ms):
                 yield market.cfd_quote(ts_ms)
             n += 1
             await asyncio.sleep(step)
@@ -121,10 +125,9 @@ class SimulatedFeed:
         ts_ms = int(clock.now().timestamp() * 1000)
         market = self.market
         market.advance(ts_ms)
-        events: list[Quote | RateObservation] = [
-            RateObservation(market.usd_per_usdt(), ts_ms),
-            market.perp_quote(ts_ms),
-        ]
-        if market.cfd_open(ts_ms):
+        events: list[Quote | RateObservation] = [RateObservation(market.usd_per_usdt(), ts_ms)]
+        if self.perp:
+            events.append(market.perp_quote(ts_ms))
+        if self.cfd and market.cfd_open(ts_ms):
             events.append(market.cfd_quote(ts_ms))
         return events

@@ -50,6 +50,7 @@ class Command(BaseCommand):
         pair = self._simulated_pair()
         PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
         self._demo_pool(tenant, slug)
+        self._demo_strategy(tenant)
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
@@ -79,6 +80,35 @@ class Command(BaseCommand):
             cfd_allocation=Decimal("50000"),
         )
         assign_perm("accounts.operate_accountpool", trader, pool)
+
+    @staticmethod
+    def _demo_strategy(tenant: Tenant) -> None:
+        """A stopped paper strategy on the demo pool, tuned to the simulated market's dislocations so that, once
+        started, it opens and closes hedges within a few minutes (created once)."""
+        from strategies.domain.params import FundingSource, StopPolicy, StrategyParams
+        from strategies.models import Strategy
+        from strategies.services import strategy_create
+
+        pool = AccountPool.objects.filter(tenant=tenant, name="Demo pool").first()
+        if pool is None or Strategy.objects.filter(tenant=tenant).exists():
+            return
+        params = StrategyParams(
+            entry_threshold=Decimal("1.20"),
+            exit_threshold=Decimal("1.00"),
+            expected_holding_hours=Decimal(1),
+            size_oz=Decimal(1),
+            max_open_hedges=2,
+            max_position_oz=Decimal(2),
+            cooldown_seconds=20,
+            funding_source=FundingSource.FIXED,
+            funding_rate_fixed=Decimal("0.0001"),
+            time_stop_minutes=30,
+            loss_limit_usd=Decimal(200),
+            stop_policy=StopPolicy.FLATTEN,
+        )
+        strategy_create(
+            tenant=tenant, name="Demo basis", pool=pool, mode="paper", params=params, actor=None, note="seeded demo"
+        )
 
     @staticmethod
     def _simulated_pair() -> SourcePair:

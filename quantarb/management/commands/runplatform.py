@@ -24,20 +24,24 @@ class Command(BaseCommand):
         # daphne.server installs the asyncio Twisted reactor on import: import it before anything else uses Twisted.
         from daphne.server import Server, twisted_loop
 
+        from quantarb import gc_tuning
         from quantarb.asgi import application
         from quantarb.scheduler import run_schedule
+        from strategies.engine import run_trading
         from trading.pipeline import MarketPipeline
 
         host, port = options["host"], options["port"]
         background = []
 
         def started() -> None:
-            """Start the pipeline and the scheduler on daphne's event loop once it listens."""
+            """Start the pipeline, the strategies and the scheduler on daphne's event loop once it listens."""
+            gc_tuning.settle()  # what start-up built is never walked by a collection again
             if not options["no_engine"]:
                 pipeline = MarketPipeline(
                     seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR
                 )
                 background.append(twisted_loop.create_task(pipeline.run()))
+                background.append(twisted_loop.create_task(run_trading(pipeline)))
             if not options["no_scheduler"]:
                 background.append(twisted_loop.create_task(run_schedule()))
             self.stdout.write(

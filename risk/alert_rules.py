@@ -1,0 +1,103 @@
+"""Alert rule types of risk (alerts/registry.py finds this module): kill switches that stay tripped, hedges left
+legged, strategies in error. The kill switch also raises its own alert the moment it trips (risk/services.py);
+these rules keep an alert open for as long as the condition lasts and resolve it when it clears."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from alerts.registry import Condition, Param, RuleType, register
+from quantarb import clock
+
+from .choices import KillScope
+from .models import KillSwitch
+
+
+def kill_switch_active(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """Every tripped switch covering the tenant (its own, its strategies', the global one)."""
+    switches = KillSwitch.objects.filter(reset_at__isnull=True).filter(
+        Q(scope=KillScope.GLOBAL) | Q(tenant_id=tenant.pk)
+    )
+    for switch in switches.select_related("strategy"):
+        target = switch.strategy.name if switch.strategy is not None else switch.get_scope_display()
+        yield Condition(
+            key=f"kill_switch_active:{switch.pk}",
+            title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason},
+            detail={"scope": switch.scope, "trigger": switch.trigger, "since": switch.tripped_at.isoformat()},
+            source=switch.strategy or switch,
+        )
+
+
+def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """Hedges legged (or waiting for reconciliation) for longer than the limit."""
+    from trading.choices import HedgeStatus
+    from trading.models import Hedge
+
+    since = clock.now() - timedelta(seconds=float(params["max_seconds"]))
+    hedges = Hedge.objects.filter(
+        tenant_id=tenant.pk, status__in=[HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE]
+    ).filter(Q(legged_at__lte=since) | Q(legged_at__isnull=True, planned_at__lte=since))
+    for hedge in hedges:
+        unhedged = hedge.perp_oz + hedge.cfd_oz
+        yield Condition(
+            key=f"hedge_legged:{hedge.pk}",
+            title=_("Hedge #%(id)s is legged: %(oz)s oz unhedged") % {"id": hedge.pk, "oz": unhedged},
+            detail={"perp_oz": str(hedge.perp_oz), "cfd_oz": str(hedge.cfd_oz), "status": hedge.status},
+            source=hedge,
+        )
+
+
+def strategy_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    from strategies.choices import StrategyState
+    from strategies.models import Strategy
+
+    for strategy in Strategy.objects.filter(tenant_id=tenant.pk, state=StrategyState.ERROR):
+        yield Condition(
+            key=f"strategy_error:{strategy.pk}",
+            title=_("Strategy %(name)s stopped on an error: %(reason)s")
+            % {"name": strategy.name, "reason": strategy.state_reason},
+            detail={"reason": strategy.state_reason},
+            source=strategy,
+        )
+
+
+register(
+    RuleType(
+        key="kill_switch_active",
+        label=gettext_lazy("Kill switch tripped"),
+        description=gettext_lazy("A kill switch covering the desk is tripped (until someone resets it)."),
+        category="risk",
+        default_severity="critical",
+        params=(),
+        evaluate=kill_switch_active,
+    )
+)
+register(
+    RuleType(
+        key="hedge_legged",
+        label=gettext_lazy("Hedge legged"),
+        description=gettext_lazy("A hedge has one leg without the other for longer than the limit."),
+        category="execution",
+        default_severity="critical",
+        params=(Param("max_seconds", gettext_lazy("Seconds legged"), Decimal(30), Decimal(1), Decimal(86400), "s"),),
+        evaluate=hedge_legged,
+    )
+)
+register(
+    RuleType(
+        key="strategy_error",
+        label=gettext_lazy("Strategy in error"),
+        description=gettext_lazy("A strategy stopped itself (a failed reconciliation, a runner failure)."),
+        category="execution",
+        default_severity="critical",
+        params=(),
+        evaluate=strategy_error,
+    )
+)

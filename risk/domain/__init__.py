@@ -1,0 +1,1 @@
+"""Pure risk domain: pre-trade checks and order rate limits (no Django, no I/O)."""

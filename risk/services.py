@@ -1,0 +1,170 @@
+"""Kill switch writes: trip (by hand or automatically) and reset (by hand only), each audited and alerted.
+
+A tripped switch covers: global → every strategy of every tenant; tenant → every strategy of the tenant;
+strategy → that strategy. While covered, a strategy sends only orders that reduce exposure.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
+from accounts.models import Tenant, User
+from alerts.choices import Category, Severity
+from alerts.services import alert_raise
+from quantarb import clock
+from strategies.models import Strategy
+
+from .choices import KillScope, KillTrigger
+from .models import KillSwitch
+
+
+def active_switches() -> QuerySet[KillSwitch]:
+    return KillSwitch.objects.filter(reset_at__isnull=True)
+
+
+def switches_covering(strategy: Strategy) -> QuerySet[KillSwitch]:
+    """The tripped switches that halt `strategy` (global, its tenant's, its own)."""
+    return active_switches().filter(
+        Q(scope=KillScope.GLOBAL)
+        | Q(scope=KillScope.TENANT, tenant_id=strategy.tenant_id)
+        | Q(scope=KillScope.STRATEGY, strategy_id=strategy.pk)
+    )
+
+
+def is_halted(strategy: Strategy) -> bool:
+    return switches_covering(strategy).exists()
+
+
+def _dedup_key(scope: str, tenant_id: int | None, strategy_id: int | None) -> str:
+    return f"kill_switch:{scope}:{tenant_id or '-'}:{strategy_id or '-'}"
+
+
+@transaction.atomic
+def kill_switch_trip(
+    *,
+    scope: str,
+    trigger: str,
+    reason: str,
+    tenant: Tenant | None = None,
+    strategy: Strategy | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> KillSwitch:
+    """Trip a switch. Tripping one that is already tripped for the same target returns it unchanged (an
+    automatic trigger firing every second must not pile up switches or alerts beyond the alert's count)."""
+    scope = KillScope(scope)
+    trigger = KillTrigger(trigger)
+    if scope == KillScope.STRATEGY:
+        if strategy is None:
+            raise ValidationError({"strategy": [_("Choose the strategy to halt.")]})
+        tenant = strategy.tenant
+    elif scope == KillScope.TENANT:
+        if tenant is None:
+            raise ValidationError({"tenant": [_("Choose the desk to halt.")]})
+        strategy = None
+    else:
+        tenant, strategy = None, None
+    reason = reason.strip()[:500] or str(trigger.label)
+    existing = (
+        active_switches()
+        .select_for_update()
+        .filter(scope=scope, tenant=tenant, strategy=strategy)
+        .order_by("tripped_at")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    switch = KillSwitch.objects.create(
+        scope=scope,
+        tenant=tenant,
+        strategy=strategy,
+        trigger=trigger,
+        reason=reason,
+        tripped_by=actor,
+        tripped_at=clock.now(),
+    )
+    summary = {
+        "event": "tripped",
+        "scope": scope.value,
+        "trigger": trigger.value,
+        "reason": reason,
+        "strategy": strategy.name if strategy else None,
+    }
+    tenants = [tenant] if tenant is not None else list(Tenant.objects.all())
+    for each in tenants:
+        audit_record(
+            tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, request=request
+        )
+        alert_raise(
+            tenant=each,
+            category=Category.RISK,
+            severity=Severity.CRITICAL,
+            title=_kill_title(switch),
+            dedup_key=_dedup_key(scope, tenant.pk if tenant else None, strategy.pk if strategy else None),
+            detail={"scope": scope.value, "trigger": trigger.value, "reason": reason},
+            source=strategy or switch,
+        )
+    _push(switch)
+    return switch
+
+
+def _kill_title(switch: KillSwitch) -> str:
+    if switch.scope == KillScope.STRATEGY and switch.strategy is not None:
+        return _("Kill switch tripped on strategy %(name)s: %(reason)s") % {
+            "name": switch.strategy.name,
+            "reason": switch.reason,
+        }
+    if switch.scope == KillScope.TENANT:
+        return _("Kill switch tripped for the desk: %(reason)s") % {"reason": switch.reason}
+    return _("Global kill switch tripped: %(reason)s") % {"reason": switch.reason}
+
+
+@transaction.atomic
+def kill_switch_reset(
+    *, switch: KillSwitch, actor: User, note: str = "", request: HttpRequest | None = None
+) -> KillSwitch:
+    """Reset a tripped switch (only ever by a person). The switch's alert resolves with it."""
+    switch = KillSwitch.objects.select_for_update().get(pk=switch.pk)
+    if switch.reset_at is not None:
+        raise ValidationError(_("This kill switch was already reset."))
+    switch.reset_at = clock.now()
+    switch.reset_by = actor
+    switch.reset_note = note.strip()[:300]
+    switch.save(update_fields=["reset_at", "reset_by", "reset_note"])
+    tenants = [switch.tenant] if switch.tenant is not None else list(Tenant.objects.all())
+    from alerts.models import Alert
+    from alerts.services import alert_resolve
+
+    key = _dedup_key(switch.scope, switch.tenant_id, switch.strategy_id)
+    for each in tenants:
+        audit_record(
+            tenant=each,
+            actor=actor,
+            action=AuditAction.KILL_SWITCH,
+            obj=switch,
+            summary={"event": "reset", "scope": switch.scope, "note": switch.reset_note},
+            request=request,
+        )
+        for alert in Alert.objects.filter(tenant=each, dedup_key=key).exclude(status="resolved"):
+            alert_resolve(alert=alert, actor=actor, reason="kill switch reset")
+    _push(switch)
+    return switch
+
+
+def _push(switch: KillSwitch) -> None:
+    from quantarb.live import send_on_commit
+    from strategies.events import strategy_group
+
+    strategies = Strategy.objects.all()
+    if switch.scope == KillScope.STRATEGY and switch.strategy_id is not None:
+        strategies = strategies.filter(pk=switch.strategy_id)
+    elif switch.scope == KillScope.TENANT and switch.tenant_id is not None:
+        strategies = strategies.filter(tenant_id=switch.tenant_id)
+    for strategy_id in strategies.values_list("pk", flat=True):
+        send_on_commit(strategy_group(strategy_id), {"type": "strategy.changed", "strategy_id": strategy_id})

@@ -1,0 +1,270 @@
+"""The Risk pages (issue 8 items 7, 9): kill switches (active and history; trip and reset, confirmed) and
+reconciliation reports (differences as a table; run now; an admin's sync, confirmed).
+
+Reading needs `trading.read`. Tripping and resetting need `risk.kill_switch`; a global switch only a platform
+operator (superuser) trips or resets; a trader trips or resets a strategy's switch only on a pool granted to
+them. Running a reconciliation needs `strategy.operate` on the pool; syncing needs `reconciliation.sync`
+(admins). A foreign id is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.grants import may_operate
+from accounts.models import AccountPool
+from accounts.permissions import Perm, permission_required, request_membership, role_has
+from strategies.models import Strategy
+from trading.choices import ReconciliationStatus
+from trading.execution_selectors import REPORT_STATUSES, parse_filters, reports_for
+from trading.models import ReconciliationReport
+from trading.reconcile_now import (
+    ReconciliationNotMismatched,
+    ReconciliationUnavailable,
+    difference_rows,
+    reconciliation_run,
+    reconciliation_sync_now,
+)
+
+from .choices import KillScope, KillTrigger
+from .models import KillSwitch
+from .services import kill_switch_reset, kill_switch_trip
+
+PER_PAGE = 25
+
+
+def _membership(request: HttpRequest) -> Any:
+    membership = request_membership(request)
+    assert membership is not None  # permission_required answered for users without a tenant
+    return membership
+
+
+def switches_for(*, tenant: Any) -> QuerySet[KillSwitch]:
+    """The switches that concern the tenant: its own, its strategies', and the global ones (they halt it too)."""
+    return (
+        KillSwitch.objects.filter(Q(tenant=tenant) | Q(scope=KillScope.GLOBAL))
+        .select_related("strategy", "tripped_by", "reset_by")
+        .order_by("-tripped_at", "-id")
+    )
+
+
+def may_handle_switch(request: HttpRequest, *, scope: str, strategy: Strategy | None) -> bool:
+    membership = _membership(request)
+    if not role_has(membership.role, Perm.KILL_SWITCH):
+        return False
+    if scope == KillScope.GLOBAL:
+        return bool(request.user.is_superuser)
+    if scope == KillScope.STRATEGY:
+        return strategy is not None and may_operate(membership, strategy.pool)
+    return True
+
+
+def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
+    membership = _membership(request)
+    return [
+        strategy
+        for strategy in Strategy.objects.filter(tenant=membership.tenant).select_related("pool").order_by("name")
+        if may_operate(membership, strategy.pool)
+    ]
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def risk_page(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    switches = switches_for(tenant=membership.tenant)
+    active = [switch for switch in switches.filter(reset_at__isnull=True)]
+    history = Paginator(switches.filter(reset_at__isnull=False), PER_PAGE).get_page(request.GET.get("page"))
+    can_trip = role_has(membership.role, Perm.KILL_SWITCH)
+    for switch in active:
+        switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
+            request, scope=switch.scope, strategy=switch.strategy
+        )
+    context = {
+        "active": active,
+        "page": history,
+        "can_trip": can_trip,
+        "scopes": [
+            (value, label)
+            for value, label in KillScope.choices
+            if value != KillScope.GLOBAL or request.user.is_superuser
+        ],
+        "strategies": _trippable_strategies(request) if can_trip else [],
+        "recent_reports": reports_for(tenant=membership.tenant)[:5],
+        "query": "",
+    }
+    return render(request, "risk/risk.html", context)
+
+
+@permission_required(Perm.KILL_SWITCH)
+@require_POST
+def switch_trip(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    scope = request.POST.get("scope", "")
+    reason = request.POST.get("reason", "").strip()
+    strategy = None
+    if scope not in KillScope.values:
+        messages.error(request, _("Choose what to halt: the desk or one strategy."))
+        return HttpResponseRedirect(reverse("risk"))
+    if scope == KillScope.STRATEGY:
+        raw = request.POST.get("strategy", "")
+        strategy = (
+            Strategy.objects.filter(tenant=membership.tenant, pk=int(raw)).select_related("pool").first()
+            if raw.isdigit()
+            else None
+        )
+        if strategy is None:
+            messages.error(request, _("Choose the strategy to halt."))
+            return HttpResponseRedirect(reverse("risk"))
+    if not may_handle_switch(request, scope=scope, strategy=strategy):
+        raise PermissionDenied
+    if not reason:
+        messages.error(request, _("Say why you halt trading: the reason goes into the alert and the audit trail."))
+        return HttpResponseRedirect(reverse("risk"))
+    try:
+        switch = kill_switch_trip(
+            scope=scope,
+            trigger=KillTrigger.MANUAL,
+            reason=reason,
+            tenant=membership.tenant,
+            strategy=strategy,
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return HttpResponseRedirect(reverse("risk"))
+    messages.warning(request, _("Kill switch tripped: %(what)s.") % {"what": switch_words(switch)})
+    return HttpResponseRedirect(reverse("risk"))
+
+
+def switch_words(switch: KillSwitch) -> str:
+    if switch.scope == KillScope.STRATEGY and switch.strategy is not None:
+        return _("strategy %(name)s sends only reducing orders") % {"name": switch.strategy.name}
+    if switch.scope == KillScope.TENANT:
+        return _("every strategy of the desk sends only reducing orders")
+    return _("every strategy of every desk sends only reducing orders")
+
+
+@require_POST
+@permission_required(Perm.KILL_SWITCH)
+def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
+    switch = switches_for(tenant=_membership(request).tenant).filter(pk=switch_id).first()
+    if switch is None:
+        raise Http404
+    if not may_handle_switch(request, scope=switch.scope, strategy=switch.strategy):
+        raise PermissionDenied
+    note = request.POST.get("note", "").strip()
+    if not note:
+        messages.error(request, _("Add a note saying why trading may resume."))
+        return HttpResponseRedirect(reverse("risk"))
+    try:
+        kill_switch_reset(switch=switch, actor=request.user, note=note, request=request)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for message in error.messages:
+            messages.info(request, message)
+    else:
+        messages.success(request, _("Kill switch reset; trading may resume."))
+    return HttpResponseRedirect(reverse("risk"))
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def report_list(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    filters, errors = parse_filters(request.GET, REPORT_STATUSES)
+    page = Paginator(reports_for(tenant=membership.tenant, filters=filters), PER_PAGE).get_page(request.GET.get("page"))
+    pools = AccountPool.objects.filter(tenant=membership.tenant).order_by("name")
+    runnable = (
+        [pool for pool in pools if may_operate(membership, pool)]
+        if role_has(membership.role, Perm.STRATEGY_OPERATE)
+        else []
+    )
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_errors": errors,
+        "query": filters.query,
+        "pools": pools,
+        "runnable_pools": runnable,
+        "statuses": ReconciliationStatus.choices,
+    }
+    return render(request, "risk/reports.html", context, status=400 if errors else 200)
+
+
+def _report_or_404(request: HttpRequest, report_id: int) -> ReconciliationReport:
+    report = reports_for(tenant=_membership(request).tenant).filter(pk=report_id).first()
+    if report is None:
+        raise Http404
+    return report
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    membership = _membership(request)
+    context = {
+        "report": report,
+        "rows": difference_rows(report),
+        "can_sync": role_has(membership.role, Perm.RECONCILIATION_SYNC)
+        and report.status == ReconciliationStatus.MISMATCH,
+    }
+    return render(request, "risk/report_detail.html", context)
+
+
+@permission_required(Perm.STRATEGY_OPERATE)
+@require_POST
+def report_run(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    raw = request.POST.get("pool", "")
+    pool = AccountPool.objects.filter(tenant=membership.tenant, pk=int(raw)).first() if raw.isdigit() else None
+    if pool is None:
+        messages.error(request, _("Choose a pool to reconcile."))
+        return HttpResponseRedirect(reverse("reconciliation"))
+    if not may_operate(membership, pool):
+        raise PermissionDenied
+    try:
+        report = reconciliation_run(pool=pool)
+    except ReconciliationUnavailable as error:
+        messages.error(
+            request,
+            _(
+                "%(pool)s cannot be reconciled from here: %(why)s The engine reconciles it on every start and on "
+                "schedule."
+            )
+            % {"pool": pool.name, "why": str(error)},
+        )
+        return HttpResponseRedirect(reverse("reconciliation"))
+    messages.info(
+        request,
+        _("Reconciliation of %(pool)s: %(status)s.") % {"pool": pool.name, "status": report.get_status_display()},
+    )
+    return HttpResponseRedirect(reverse("reconciliation_report", args=[report.pk]))
+
+
+@require_POST
+@permission_required(Perm.RECONCILIATION_SYNC)
+def report_sync(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = _report_or_404(request, report_id)
+    try:
+        reconciliation_sync_now(report=report, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ReconciliationNotMismatched:
+        messages.error(request, _("Only a report with differences can be synced."))
+    except ReconciliationUnavailable as error:
+        messages.error(request, _("This pool's venues cannot be reached from here: %(why)s") % {"why": str(error)})
+    else:
+        messages.success(request, _("Synced: our records adopted the venue's state."))
+    return HttpResponseRedirect(reverse("reconciliation_report", args=[report.pk]))

@@ -1,0 +1,781 @@
+"""The trading API (issue 8 items 2, 7, 8, 9, 10): strategies (configuration, versions, lifecycle), hedges, orders,
+fills, positions, kill switches, reconciliation reports and manual commands. JWT or session; tenant-scoped; a
+foreign id answers 404; bad input answers 4xx naming the field, never 500.
+
+Lifecycle requests answer 202 with the strategy (the engine carries the transition out) or 409 with a message
+when the state forbids them. Writes need the role (accounts/permissions.py) and, for a trader, the pool granted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.grants import may_operate
+from accounts.models import AccountPool
+from accounts.permissions import Perm, request_membership, role_has
+from risk.choices import KillScope, KillTrigger
+from risk.models import KillSwitch
+from risk.services import kill_switch_reset, kill_switch_trip
+from trading.choices import ManualKind
+from trading.execution_selectors import (
+    HEDGE_STATUSES,
+    ORDER_STATUSES,
+    REPORT_STATUSES,
+    commands_for,
+    fills_for,
+    hedges_for,
+    orders_for,
+    parse_filters,
+    positions_for,
+    reports_for,
+)
+from trading.manual import describe, manual_request
+from trading.models import Fill, Hedge, ManualCommand, Order, PositionSnapshot, ReconciliationReport
+from trading.reconcile_now import (
+    ReconciliationNotMismatched,
+    ReconciliationUnavailable,
+    reconciliation_run,
+    reconciliation_sync_now,
+)
+
+from .choices import LifecycleAction
+from .domain.params import ParamsError, StrategyParams
+from .messages import problem_text
+from .models import Strategy, StrategyVersion
+from .selectors import may_operate_strategy, strategies_for, strategy_for
+from .services import (
+    TransitionRefused,
+    allowed_actions,
+    current_params,
+    strategy_create,
+    strategy_request,
+    strategy_update,
+)
+
+
+def _membership(request: Request) -> Any:
+    membership = request_membership(request)
+    assert membership is not None  # HasRolePermission admitted the request with a membership
+    return membership
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    return dict(request.data)
+
+
+def _plain(value: Any) -> Any:
+    """JSON numbers arrive as int or float; a float's shortest repr is the number the caller wrote."""
+    if isinstance(value, float):
+        return str(Decimal(repr(value)))
+    return value
+
+
+def _params_from(data: Any, base: dict[str, Any]) -> StrategyParams:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError({"params": ["Send the parameters as an object."]})
+    merged = {**base, **{key: _plain(value) for key, value in data.items()}}
+    try:
+        return StrategyParams.from_json(merged)
+    except ParamsError as error:
+        problems: dict[str, list[str]] = {}
+        for problem in error.problems:
+            problems.setdefault(problem.field, []).append(problem_text(problem))
+        raise ValidationError({"params": problems}) from None
+
+
+def _service_errors(error: DjangoValidationError) -> ValidationError:
+    param_names = {spec.name for spec in dataclasses.fields(StrategyParams)}
+    if hasattr(error, "error_dict"):
+        params: dict[str, list[str]] = {}
+        other: dict[str, list[str]] = {}
+        for field, messages in error.message_dict.items():
+            (params if field in param_names and field != "mode" else other)[field] = list(messages)
+        body: dict[str, Any] = dict(other)
+        if params:
+            body["params"] = params
+        return ValidationError(body)
+    return ValidationError({"non_field_errors": error.messages})
+
+
+# --- serializers ------------------------------------------------------------------------------------------------
+class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    pool_name = serializers.CharField(source="pool.name", read_only=True)
+    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
+    params = serializers.JSONField(source="current_version.params", read_only=True, default=None)
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Strategy
+        fields = (
+            "id",
+            "name",
+            "pool",
+            "pool_name",
+            "mode",
+            "state",
+            "state_reason",
+            "state_changed_at",
+            "version",
+            "params",
+            "heartbeat_at",
+            "last_decision",
+            "last_decision_at",
+            "runner_id",
+            "lease_epoch",
+            "allowed_actions",
+            "created_at",
+        )
+
+    def get_allowed_actions(self, strategy: Strategy) -> list[str]:
+        return allowed_actions(strategy.state)
+
+
+class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The schema of a strategy write: `params` holds StrategyParams fields (decimals as strings)."""
+
+    name = serializers.CharField()
+    pool = serializers.IntegerField(help_text="Create only: the pool's id.")
+    mode = serializers.ChoiceField(choices=["paper", "live"], help_text="Create only.")
+    note = serializers.CharField(required=False)
+    params = serializers.DictField(help_text="StrategyParams fields; missing ones take defaults (or the current).")
+
+
+class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = StrategyVersion
+        fields = ("id", "number", "params", "note", "created_by", "created_at")
+
+
+class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None)
+    pnl_total = serializers.DecimalField(max_digits=24, decimal_places=8, read_only=True)
+
+    class Meta:
+        model = Hedge
+        fields = (
+            "id",
+            "pool",
+            "strategy",
+            "strategy_version",
+            "direction",
+            "status",
+            "paper",
+            "manual",
+            "size_oz",
+            "perp_oz",
+            "cfd_oz",
+            "entry_net_edge",
+            "entry_usd_per_usdt",
+            "exit_usd_per_usdt",
+            "open_reason",
+            "close_reason",
+            "status_reason",
+            "planned_at",
+            "opened_at",
+            "closed_at",
+            "pnl_spread",
+            "pnl_fees",
+            "pnl_funding",
+            "pnl_swap",
+            "pnl_fx",
+            "pnl_total",
+        )
+
+
+class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "hedge",
+            "account",
+            "strategy",
+            "leg",
+            "intent",
+            "attempt",
+            "client_order_id",
+            "venue_order_id",
+            "side",
+            "kind",
+            "quantity",
+            "lots",
+            "limit_price",
+            "deviation",
+            "reducing",
+            "status",
+            "filled",
+            "avg_price",
+            "fee",
+            "fee_currency",
+            "paper",
+            "error",
+            "created_at",
+            "submitted_at",
+        )
+
+
+class FillSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    client_order_id = serializers.CharField(source="order.client_order_id", read_only=True)
+    leg = serializers.CharField(source="order.leg", read_only=True)
+    side = serializers.CharField(source="order.side", read_only=True)
+
+    class Meta:
+        model = Fill
+        fields = (
+            "id",
+            "order",
+            "client_order_id",
+            "leg",
+            "side",
+            "fill_id",
+            "quantity",
+            "price",
+            "fee",
+            "fee_currency",
+            "source",
+            "paper",
+            "at",
+        )
+
+
+class PositionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = PositionSnapshot
+        fields = (
+            "id",
+            "account",
+            "pool",
+            "at",
+            "ours_oz",
+            "venue_oz",
+            "avg_price",
+            "mark_price",
+            "unrealised",
+            "currency",
+        )
+
+
+class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None)
+    reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None)
+    active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = KillSwitch
+        fields = (
+            "id",
+            "scope",
+            "strategy",
+            "trigger",
+            "reason",
+            "active",
+            "tripped_by",
+            "tripped_at",
+            "reset_by",
+            "reset_at",
+            "reset_note",
+        )
+
+
+class TripSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    scope = serializers.ChoiceField(choices=KillScope.values)
+    strategy = serializers.IntegerField(required=False, help_text="For the strategy scope.")
+    reason = serializers.CharField()
+
+
+class ResetSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    note = serializers.CharField()
+
+
+class ReportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    synced_by = serializers.CharField(source="synced_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = ReconciliationReport
+        fields = (
+            "id",
+            "pool",
+            "strategy",
+            "trigger",
+            "status",
+            "differences",
+            "error",
+            "started_at",
+            "finished_at",
+            "synced_by",
+            "synced_at",
+        )
+
+
+class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    pool = serializers.IntegerField()
+
+
+class CommandSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    description = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ManualCommand
+        fields = (
+            "id",
+            "pool",
+            "hedge",
+            "kind",
+            "params",
+            "status",
+            "result",
+            "description",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+        )
+
+    def get_description(self, command: ManualCommand) -> str:
+        try:
+            return describe(kind=command.kind, pool=command.pool, hedge=command.hedge, params=command.params)
+        except (KeyError, ValueError):
+            return str(command.get_kind_display())
+
+
+class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    pool = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ManualKind.values)
+    hedge = serializers.IntegerField(required=False)
+    direction = serializers.CharField(required=False, help_text="open_hedge: sell_perp or buy_perp.")
+    size_oz = serializers.CharField(required=False, help_text="open_hedge: ounces, as a decimal string.")
+
+
+# --- strategies ---------------------------------------------------------------------------------------------------
+def _strategy(request: Request, strategy_id: int) -> Strategy:
+    strategy = strategy_for(tenant=_membership(request).tenant, strategy_id=strategy_id)
+    if strategy is None:
+        raise Http404
+    return strategy
+
+
+def _operable(request: Request, strategy_id: int) -> Strategy:
+    strategy = _strategy(request, strategy_id)
+    if not may_operate_strategy(_membership(request), strategy):
+        raise PermissionDenied("This strategy's pool is not granted to you.")
+    return strategy
+
+
+class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The tenant's strategies. POST creates one (stopped, version 1); `params` errors name the field."""
+
+    required_permission = Perm.TRADING_READ
+    write_permission = Perm.STRATEGY_OPERATE
+    serializer_class = StrategySerializer
+
+    def get_queryset(self) -> QuerySet[Strategy]:
+        return strategies_for(tenant=_membership(self.request).tenant)
+
+    @extend_schema(request=StrategyWriteSerializer, responses={201: StrategySerializer})
+    def post(self, request: Request) -> Response:
+        membership = _membership(request)
+        body = _body(request)
+        errors: dict[str, list[str]] = {}
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors["name"] = ["Give the strategy a name."]
+        mode = body.get("mode", "paper")
+        if mode not in ("paper", "live"):
+            errors["mode"] = ["Choose paper or live."]
+        pool_id = body.get("pool")
+        pool = None
+        if isinstance(pool_id, int) and not isinstance(pool_id, bool):
+            pool = AccountPool.objects.filter(tenant=membership.tenant, pk=pool_id).first()
+        if pool is None:
+            errors["pool"] = ["Choose a pool of this tenant by its id."]
+        elif not may_operate(membership, pool):
+            raise PermissionDenied("This pool is not granted to you.")
+        if errors:
+            raise ValidationError(errors)
+        assert pool is not None
+        params = _params_from(body.get("params"), {"mode": mode})
+        note = body.get("note", "")
+        try:
+            strategy = strategy_create(
+                tenant=membership.tenant,
+                name=str(name),
+                pool=pool,
+                mode=str(mode),
+                params=params,
+                actor=request.user,  # type: ignore[arg-type]
+                note=str(note)[:200] if note else "",
+                request=request._request,
+            )
+        except DjangoValidationError as error:
+            raise _service_errors(error) from None
+        strategy = strategies_for(tenant=membership.tenant).get(pk=strategy.pk)
+        return Response(StrategySerializer(strategy).data, status=status.HTTP_201_CREATED)
+
+
+class StrategyDetail(APIView):
+    """One strategy. PATCH/PUT saves new parameters as the next version (pool and mode do not change)."""
+
+    required_permission = Perm.TRADING_READ
+    write_permission = Perm.STRATEGY_OPERATE
+
+    @extend_schema(responses=StrategySerializer)
+    def get(self, request: Request, strategy_id: int) -> Response:
+        return Response(StrategySerializer(_strategy(request, strategy_id)).data)
+
+    @extend_schema(request=StrategyWriteSerializer, responses=StrategySerializer)
+    def patch(self, request: Request, strategy_id: int) -> Response:
+        strategy = _operable(request, strategy_id)
+        body = _body(request)
+        unknown = set(body) - {"name", "params", "note", "pool", "mode"}
+        if unknown:
+            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(sorted(unknown))}."]})
+        if "pool" in body and body["pool"] != strategy.pool_id:
+            raise ValidationError({"pool": ["The pool of a strategy cannot change; create a new strategy."]})
+        if "mode" in body and body["mode"] != strategy.mode:
+            raise ValidationError({"mode": ["The mode of a strategy cannot change; create a new strategy."]})
+        base = current_params(strategy).to_json()
+        params = _params_from(body.get("params"), base)
+        if params.mode != strategy.mode:
+            raise ValidationError({"params": {"mode": ["The mode of a strategy cannot change."]}})
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError({"name": ["Give the name as text."]})
+        note = body.get("note", "")
+        try:
+            strategy_update(
+                strategy=strategy,
+                params=params,
+                actor=request.user,  # type: ignore[arg-type]
+                name=name,
+                note=str(note)[:200] if note else "",
+                request=request._request,
+            )
+        except DjangoValidationError as error:
+            raise _service_errors(error) from None
+        return Response(StrategySerializer(_strategy(request, strategy_id)).data)
+
+    put = patch
+
+
+class StrategyLifecycle(APIView):
+    """Request a lifecycle action: 202 with the strategy when accepted, 409 when its state forbids it."""
+
+    required_permission = Perm.STRATEGY_OPERATE
+    action: str = LifecycleAction.START
+
+    @extend_schema(request=None, responses={202: StrategySerializer, 409: None})
+    def post(self, request: Request, strategy_id: int) -> Response:
+        strategy = _operable(request, strategy_id)
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        try:
+            strategy = strategy_request(
+                strategy=strategy,
+                action=self.action,
+                actor=request.user,  # type: ignore[arg-type]
+                request=request._request,
+                reason=str(reason)[:300],
+            )
+        except TransitionRefused as refused:
+            return Response(
+                {"detail": refused.message, "state": refused.state, "allowed_actions": allowed_actions(refused.state)},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(StrategySerializer(strategy).data, status=status.HTTP_202_ACCEPTED)
+
+
+class StrategyVersions(generics.ListAPIView):  # type: ignore[type-arg]
+    """Every version of a strategy's parameters, newest first."""
+
+    required_permission = Perm.TRADING_READ
+    serializer_class = VersionSerializer
+
+    def get_queryset(self) -> QuerySet[StrategyVersion]:
+        strategy = _strategy(self.request, int(self.kwargs["strategy_id"]))
+        return strategy.versions.select_related("created_by").order_by("-number")
+
+
+# --- records --------------------------------------------------------------------------------------------------------
+FILTER_PARAMETERS = [
+    OpenApiParameter("pool", int, description="Pool id"),
+    OpenApiParameter("strategy", int, description="Strategy id"),
+    OpenApiParameter("status", str),
+    OpenApiParameter("leg", str, enum=["perp", "cfd"]),
+    OpenApiParameter("since", str, description="UTC date (YYYY-MM-DD) or ISO 8601 time"),
+    OpenApiParameter("until", str, description="UTC date (inclusive) or ISO 8601 time"),
+]
+
+
+class _Records(generics.ListAPIView):  # type: ignore[type-arg]
+    required_permission = Perm.TRADING_READ
+    statuses: list[str] | None = None
+    select: Any = None
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        filters, errors = parse_filters(self.request.query_params, self.statuses)
+        if errors:
+            raise ValidationError(errors)
+        rows: QuerySet[Any] = type(self).select(tenant=_membership(self.request).tenant, filters=filters)
+        return rows
+
+
+class HedgeList(_Records):
+    """Hedges with their PnL split. Filters: pool, strategy, status, leg, since, until."""
+
+    serializer_class = HedgeSerializer
+    statuses = HEDGE_STATUSES
+    select = staticmethod(hedges_for)
+
+
+class OrderList(_Records):
+    """Orders on both legs. Filters: pool, strategy, status, leg, since, until."""
+
+    serializer_class = OrderSerializer
+    statuses = ORDER_STATUSES
+    select = staticmethod(orders_for)
+
+
+class FillList(_Records):
+    """Fills. Filters: pool, strategy, leg, since, until."""
+
+    serializer_class = FillSerializer
+    select = staticmethod(fills_for)
+
+
+class PositionList(_Records):
+    """Position snapshots per account. Filters: pool, leg, since, until."""
+
+    serializer_class = PositionSerializer
+    select = staticmethod(positions_for)
+
+
+# --- kill switches -----------------------------------------------------------------------------------------------
+def _switches(request: Request) -> QuerySet[KillSwitch]:
+    from risk.views import switches_for
+
+    return switches_for(tenant=_membership(request).tenant)
+
+
+def _may_handle(request: Request, scope: str, strategy: Strategy | None) -> bool:
+    if scope == KillScope.GLOBAL:
+        return bool(request.user.is_superuser)
+    if scope == KillScope.STRATEGY:
+        return strategy is not None and may_operate(_membership(request), strategy.pool)
+    return True
+
+
+class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The switches that concern the tenant (its own and global ones), newest first; `active=true` for the
+    tripped ones. POST trips one (global: platform operators only)."""
+
+    required_permission = Perm.TRADING_READ
+    write_permission = Perm.KILL_SWITCH
+    serializer_class = KillSwitchSerializer
+
+    def get_queryset(self) -> QuerySet[KillSwitch]:
+        switches = _switches(self.request)
+        active = self.request.query_params.get("active", "")
+        if active in ("true", "1"):
+            switches = switches.filter(reset_at__isnull=True)
+        elif active in ("false", "0"):
+            switches = switches.filter(reset_at__isnull=False)
+        elif active:
+            raise ValidationError({"active": ["Use true or false."]})
+        return switches
+
+    @extend_schema(request=TripSerializer, responses={201: KillSwitchSerializer})
+    def post(self, request: Request) -> Response:
+        membership = _membership(request)
+        incoming = TripSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        scope = incoming.validated_data["scope"]
+        strategy = None
+        if scope == KillScope.STRATEGY:
+            strategy_id = incoming.validated_data.get("strategy")
+            strategy = (
+                Strategy.objects.filter(tenant=membership.tenant, pk=strategy_id).select_related("pool").first()
+                if strategy_id is not None
+                else None
+            )
+            if strategy is None:
+                raise ValidationError({"strategy": ["Choose a strategy of this tenant by its id."]})
+        if not _may_handle(request, scope, strategy):
+            raise PermissionDenied("You may not trip this kill switch.")
+        try:
+            switch = kill_switch_trip(
+                scope=scope,
+                trigger=KillTrigger.MANUAL,
+                reason=incoming.validated_data["reason"],
+                tenant=membership.tenant,
+                strategy=strategy,
+                actor=request.user,  # type: ignore[arg-type]
+                request=request._request,
+            )
+        except DjangoValidationError as error:
+            raise _service_errors(error) from None
+        return Response(KillSwitchSerializer(switch).data, status=status.HTTP_201_CREATED)
+
+
+class KillSwitchReset(APIView):
+    """Reset a tripped switch with a note (409 when it was already reset)."""
+
+    required_permission = Perm.KILL_SWITCH
+
+    @extend_schema(request=ResetSerializer, responses={200: KillSwitchSerializer, 409: None})
+    def post(self, request: Request, switch_id: int) -> Response:
+        switch = _switches(request).filter(pk=switch_id).first()
+        if switch is None:
+            raise Http404
+        if not _may_handle(request, switch.scope, switch.strategy):
+            raise PermissionDenied("You may not reset this kill switch.")
+        incoming = ResetSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            switch = kill_switch_reset(
+                switch=switch,
+                actor=request.user,  # type: ignore[arg-type]
+                note=incoming.validated_data["note"],
+                request=request._request,
+            )
+        except DjangoValidationError as error:
+            return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(KillSwitchSerializer(switch).data)
+
+
+# --- reconciliation ----------------------------------------------------------------------------------------------
+class ReportList(_Records):
+    """Reconciliation reports, newest first. Filters: pool, strategy, status, since, until. POST runs one now
+    for a pool (paper pools here; live pools are reconciled by the engine: 409)."""
+
+    serializer_class = ReportSerializer
+    statuses = REPORT_STATUSES
+    select = staticmethod(reports_for)
+    write_permission = Perm.STRATEGY_OPERATE
+
+    @extend_schema(request=RunSerializer, responses={201: ReportSerializer, 409: None})
+    def post(self, request: Request) -> Response:
+        membership = _membership(request)
+        incoming = RunSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=incoming.validated_data["pool"]).first()
+        if pool is None:
+            raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
+        if not may_operate(membership, pool):
+            raise PermissionDenied("This pool is not granted to you.")
+        try:
+            report = reconciliation_run(pool=pool)
+        except ReconciliationUnavailable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+class ReportDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    required_permission = Perm.TRADING_READ
+    serializer_class = ReportSerializer
+    lookup_url_kwarg = "report_id"
+
+    def get_queryset(self) -> QuerySet[ReconciliationReport]:
+        return reports_for(tenant=_membership(self.request).tenant)
+
+
+class ReportSync(APIView):
+    """Adopt the venue's state for a mismatched report (admins; audited). 409 unless the report is mismatched."""
+
+    required_permission = Perm.RECONCILIATION_SYNC
+
+    @extend_schema(request=None, responses={200: ReportSerializer, 409: None})
+    def post(self, request: Request, report_id: int) -> Response:
+        report = reports_for(tenant=_membership(request).tenant).filter(pk=report_id).first()
+        if report is None:
+            raise Http404
+        try:
+            report = reconciliation_sync_now(report=report, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        except ReconciliationNotMismatched:
+            return Response(
+                {"detail": f"Only a mismatched report can be synced; this one is {report.status}."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except ReconciliationUnavailable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(ReportSerializer(report).data)
+
+
+# --- manual commands ---------------------------------------------------------------------------------------------
+class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
+    """Manual commands with their status and result. POST queues one (open_hedge with direction and size_oz;
+    close_hedge, repair_complete, repair_unwind with hedge; flatten_pool; cancel_orders) and answers 202."""
+
+    required_permission = Perm.TRADING_READ
+    write_permission = Perm.ORDER_SUBMIT
+    serializer_class = CommandSerializer
+
+    def get_queryset(self) -> QuerySet[ManualCommand]:
+        filters, errors = parse_filters(self.request.query_params, ["queued", "running", "done", "failed"])
+        if errors:
+            raise ValidationError(errors)
+        return commands_for(tenant=_membership(self.request).tenant, filters=filters)
+
+    @extend_schema(request=CommandWriteSerializer, responses={202: CommandSerializer})
+    def post(self, request: Request) -> Response:
+        membership = _membership(request)
+        incoming = CommandWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=data["pool"]).first()
+        if pool is None:
+            raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
+        if not (role_has(membership.role, Perm.ORDER_SUBMIT) and may_operate(membership, pool)):
+            raise PermissionDenied("This pool is not granted to you.")
+        hedge = None
+        if data.get("hedge") is not None:
+            hedge = Hedge.objects.filter(tenant=membership.tenant, pk=data["hedge"]).first()
+            if hedge is None:
+                raise ValidationError({"hedge": ["Choose a hedge of this tenant by its id."]})
+        if data["kind"] in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND) and not hedge:
+            raise ValidationError({"hedge": ["This action needs the hedge's id."]})
+        params = {key: data[key] for key in ("direction", "size_oz") if key in data}
+        try:
+            command = manual_request(
+                pool=pool,
+                kind=data["kind"],
+                actor=request.user,  # type: ignore[arg-type]
+                hedge=hedge,
+                params=params,
+                request=request._request,
+            )
+        except DjangoValidationError as error:
+            if hasattr(error, "error_dict"):
+                raise ValidationError(error.message_dict) from None
+            raise ValidationError({"non_field_errors": error.messages}) from None
+        return Response(CommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CommandDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    required_permission = Perm.TRADING_READ
+    serializer_class = CommandSerializer
+    lookup_url_kwarg = "command_id"
+
+    def get_queryset(self) -> QuerySet[ManualCommand]:
+        return commands_for(tenant=_membership(self.request).tenant)

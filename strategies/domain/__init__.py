@@ -1,0 +1,1 @@
+"""Pure strategy domain: parameters and the decision (no Django, no I/O)."""

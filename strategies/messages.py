@@ -1,0 +1,155 @@
+"""Translatable words for what the pure domain says in codes: parameter labels, validation problems, decision
+reasons and pre-trade violations. The domain stays free of Django; this module turns its codes and parameters
+into the operator's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop as noop
+
+from trading.domain.sizing import Problem
+
+FIELD_LABELS: dict[str, Any] = {
+    "entry_threshold": gettext_lazy("Entry threshold (net edge)"),
+    "exit_threshold": gettext_lazy("Exit threshold (remaining edge)"),
+    "threshold_unit": gettext_lazy("Threshold unit"),
+    "zscore_filter": gettext_lazy("Z-score filter"),
+    "zscore_window": gettext_lazy("Z-score window (samples)"),
+    "size_oz": gettext_lazy("Size per hedge (oz)"),
+    "max_open_hedges": gettext_lazy("Maximum open hedges"),
+    "max_position_oz": gettext_lazy("Maximum total position (oz)"),
+    "max_unhedged_oz": gettext_lazy("Maximum unhedged exposure (oz)"),
+    "max_notional_usd": gettext_lazy("Maximum notional (USD)"),
+    "max_legging_seconds": gettext_lazy("Maximum legging time (s)"),
+    "slippage_bps": gettext_lazy("Slippage limit (bps)"),
+    "slippage_buffer_usd": gettext_lazy("Slippage buffer (USD/oz)"),
+    "cfd_deviation_points": gettext_lazy("CFD deviation (points)"),
+    "stop_loss_usd": gettext_lazy("Stop-loss per hedge (USD)"),
+    "time_stop_minutes": gettext_lazy("Time stop (minutes)"),
+    "expected_holding_hours": gettext_lazy("Expected holding time (hours)"),
+    "funding_source": gettext_lazy("Funding"),
+    "funding_rate_fixed": gettext_lazy("Fixed funding rate per event"),
+    "swap_source": gettext_lazy("Swap"),
+    "swap_long_override": gettext_lazy("Swap long override (USD/oz/night)"),
+    "swap_short_override": gettext_lazy("Swap short override (USD/oz/night)"),
+    "usd_per_usdt_source": gettext_lazy("USDT/USD source"),
+    "max_rate_age_seconds": gettext_lazy("Maximum USDT/USD age (s)"),
+    "no_entry_before_close_minutes": gettext_lazy("No entry before a close (minutes)"),
+    "no_entry_after_open_minutes": gettext_lazy("No entry after an open (minutes)"),
+    "max_cfd_spread": gettext_lazy("Maximum CFD spread for entries (USD)"),
+    "gap_policy": gettext_lazy("Before a gap"),
+    "flatten_before_close_minutes": gettext_lazy("Flatten before a close (minutes)"),
+    "cooldown_seconds": gettext_lazy("Cooldown after a close (s)"),
+    "max_quote_age_ms": gettext_lazy("Maximum quote age (ms)"),
+    "loss_limit_usd": gettext_lazy("Loss limit (USD)"),
+    "drawdown_limit_usd": gettext_lazy("Drawdown limit (USD)"),
+    "min_liquidation_distance_bps": gettext_lazy("Minimum liquidation distance (bps)"),
+    "stop_out_buffer_pct": gettext_lazy("Stop-out buffer (%)"),
+    "mode": gettext_lazy("Mode"),
+    "stop_policy": gettext_lazy("On stop"),
+}
+
+# The domain's English templates (strategies/domain/params.py, trading/domain/sizing.py), marked for translation.
+PROBLEM_TEMPLATES = (
+    noop("%(field)s is not a strategy parameter."),
+    noop("%(field)s has an invalid value %(value)s."),
+    noop("%(field)s must be positive."),
+    noop("%(field)s must be at most %(maximum)s."),
+    noop(
+        "%(field)s (%(exit)s) must be below entry_threshold (%(entry)s): a round trip captures at least entry − exit."
+    ),
+    noop("%(field)s (%(position)s oz) is below size_oz (%(size)s oz): no hedge could ever open."),
+    noop("%(field)s × size_oz (%(count)s × %(size)s oz) exceeds max_position_oz (%(position)s oz)."),
+    noop("%(field)s cannot be negative."),
+    noop("%(field)s (%(value)s oz) is below the perp step %(step)s oz: any residual would breach it."),
+    noop("%(field)s (%(notional)s USD) is below one hedge's notional (%(size)s oz at %(price)s)."),
+    noop("%(field)s is required when funding_source is fixed."),
+    noop("%(field)s must be between -%(maximum)s and %(maximum)s per funding event."),
+    noop("%(field)s is required when swap_source is override."),
+    noop("%(field)s must be 1–16 characters of a–z, 0–9, _ or -."),
+    noop(
+        "%(field)s (%(flatten)s min) exceeds no_entry_before_close_minutes (%(window)s min): hedges would open only "
+        "to be flattened."
+    ),
+    noop("%(field)s (%(size)s oz) must be a multiple of the perp step %(step)s oz."),
+    noop(
+        "%(field)s (%(size)s oz) must be a multiple of the CFD step %(step)s oz (volume step %(lots)s lots × "
+        "%(contract)s oz)."
+    ),
+    noop("%(field)s (%(size)s oz) is below the perp minimum quantity %(minimum)s oz."),
+    noop("%(field)s (%(size)s oz) is below the CFD minimum volume %(minimum)s oz (%(lots)s lots)."),
+    noop("%(field)s (%(size)s oz) at %(price)s USDT/oz is below the perp minimum notional %(minimum)s USDT."),
+)
+
+
+def _fill(template: str, params: Mapping[str, Any]) -> str | None:
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def problem_text(problem: Problem) -> str:
+    """The problem in the operator's language, naming the field by its label."""
+    params = dict(problem.params)
+    english_params = {**params, "field": params.get("field", problem.field)}
+    for template in PROBLEM_TEMPLATES:
+        if _fill(template, english_params) == problem.message:
+            labelled = {**params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
+            return _fill(_(template), labelled) or problem.message
+    return problem.message
+
+
+REASON_TEXTS: dict[str, str] = {
+    "no_quote": noop("Waiting for a %(leg)s quote."),
+    "invalid_quote": noop("The %(leg)s quote is invalid."),
+    "stale_quote": noop("The %(leg)s quote is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
+    "stale_rate": noop("USDT/USD is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
+    "perp_closed": noop("The perpetual market is closed."),
+    "cfd_closed": noop("The CFD market is closed."),
+    "halted": noop("Halted by a kill switch: only reducing orders."),
+    "hedge_in_flight": noop("A hedge is being opened, closed or repaired."),
+    "unhedged_exposure": noop("Unhedged %(unhedged_oz)s oz (limit %(limit_oz)s oz)."),
+    "before_close": noop("No entry within %(minutes)s minutes of the CFD close."),
+    "after_open": noop("No entry within %(minutes)s minutes after the CFD open."),
+    "cfd_spread_wide": noop("CFD spread %(spread)s is above %(limit)s."),
+    "cooldown": noop("Cooling down for %(seconds)s s after a close."),
+    "max_open_hedges": noop("%(limit)s hedges open: the maximum."),
+    "max_position": noop("Position %(position_oz)s oz at the limit %(limit_oz)s oz."),
+    "carry_unknown": noop("Funding or swap is unknown: no carry estimate."),
+    "below_entry": noop("Best net edge %(edge)s (%(direction)s) is below the entry threshold %(threshold)s."),
+    "opposite_hedge_open": noop("A hedge in the other direction is open (%(direction)s)."),
+    "zscore_unavailable": noop("The basis z-score is not available yet."),
+    "zscore_filter": noop("Z-score %(zscore)s does not reach %(needed)s."),
+    "entry_edge": noop("Opened: net edge %(edge)s (%(direction)s) at or above %(threshold)s."),
+    "flatten_before_gap": noop("Flattening %(minutes_to_close)s minutes before the CFD close."),
+    "stop_loss": noop("Stop-loss: %(pnl_usd)s USD (limit %(limit_usd)s)."),
+    "time_stop": noop("Time stop: held %(held_minutes)s minutes (limit %(limit_minutes)s)."),
+    "exit_edge": noop("Exit: remaining edge %(remaining)s at or below %(threshold)s."),
+    "risk": noop("Refused by the pre-trade checks."),
+    "stop_flatten": noop("Flattened on stop."),
+    "manual": noop("By hand."),
+}
+
+
+def reason_text(reason: Mapping[str, Any] | None) -> str:
+    """A decision reason (`{"code": ..., "params": {...}}`) in the operator's language."""
+    if not reason:
+        return ""
+    code = str(reason.get("code", ""))
+    params = reason.get("params") or {}
+    template = REASON_TEXTS.get(code)
+    if template is None:
+        return code
+    text = _fill(_(template), {key: value for key, value in params.items()} if isinstance(params, dict) else {})
+    if text is None:
+        return _(template).split("%(")[0].strip() or code
+    if code == "risk" and isinstance(params, dict):
+        details = [str(v.get("message", v.get("code"))) for v in params.get("violations", []) if isinstance(v, dict)]
+        if details:
+            text = f"{text} {'; '.join(details)}"
+    return text

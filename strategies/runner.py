@@ -1,0 +1,843 @@
+"""The strategy runner: one asyncio task per running strategy inside the engine (`runengine`, `runplatform`).
+
+A runner holds the strategy's lease (strategies/services.py) and, each step:
+1. renews the lease (a lost lease ends the runner at once: it writes nothing more);
+2. carries out a requested stop (flattening first when the stop policy says so);
+3. manages what is in flight: settles unknown orders by lookup, repairs legged hedges within the maximum
+   legging time or trips the kill switch, trips it on the loss and drawdown limits;
+4. when running (not paused), asks the pure decision (strategies/domain/decision.py) what to do and does it
+   through the pre-trade checks (risk/domain/checks.py) and the executor.
+Before its first step it reconciles the pool with the venues and refuses to start on a mismatch.
+
+Everything reads time from `quantarb.clock` and sleeps through an injectable `sleep`, so tests run it on
+simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db.models import Q
+
+from accounts.models import AccountPool, AccountSnapshot
+from quantarb import clock
+from quantarb.live import group_send
+from risk.choices import KillScope, KillTrigger
+from risk.domain import checks as risk
+from risk.services import is_halted, kill_switch_trip
+from strategies.domain import decision as decide_mod
+from strategies.domain.params import StopPolicy, StrategyParams
+from trading.choices import (
+    LIVE_HEDGE_STATUSES,
+    Direction,
+    HedgeStatus,
+    Leg,
+    OrderIntent,
+    OrderKind,
+    OrderSide,
+    OrderStatus,
+    ReconciliationStatus,
+    ReconciliationTrigger,
+)
+from trading.domain import hedges as hedge_rules
+from trading.domain.calendar import SessionView
+from trading.domain.quotes import Quote
+from trading.domain.spread import Direction as SpreadDirection
+from trading.execution import LegOrder, StaleQuote, hedge_leg_orders, hedge_open, working_orders
+from trading.executor import Executor
+from trading.models import Hedge, Instrument, Order
+from trading.reconciliation import reconcile_pool
+from trading.venues.base import ExecutionVenue
+
+from .choices import StrategyState
+from .events import StrategyChanged, strategy_group
+from .models import Strategy
+from .services import Lease, LeaseLost, current_params, lease_acquire, lease_renew, runner_transition
+
+log = logging.getLogger(__name__)
+BPS = Decimal(10_000)
+
+
+def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    return sync_to_async(function, thread_sensitive=True)
+
+
+# --- what the runner reads from the market --------------------------------------------------------------------
+@dataclass(frozen=True)
+class MarketSnapshot:
+    perp: Quote | None
+    cfd: Quote | None
+    usd_per_usdt: Decimal
+    rate_ts_ms: int | None  # None: a fixed rate (an assumption, never stale)
+    session: SessionView
+    zscore: Decimal | None = None
+
+
+class MarketSource(Protocol):
+    def snapshot(self, pair_id: int) -> MarketSnapshot | None:
+        """The latest validated quotes of a source pair (None: the pair is not streamed in this process)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LegSpecs:
+    """One leg's instrument specs in ounces, re-read when the runner (re)loads."""
+
+    step_oz: Decimal
+    min_oz: Decimal
+    tick: Decimal
+    min_notional: Decimal
+    taker_fee_rate: Decimal
+    contract_size: Decimal
+
+
+def leg_specs(instrument: Instrument) -> LegSpecs:
+    return LegSpecs(
+        step_oz=instrument.quantity_step * instrument.contract_size,
+        min_oz=instrument.min_quantity * instrument.contract_size,
+        tick=instrument.tick_size,
+        min_notional=instrument.min_notional,
+        taker_fee_rate=instrument.taker_fee_rate,
+        contract_size=instrument.contract_size,
+    )
+
+
+def perp_limit_price(side: str, quote: Quote, slippage_bps: Decimal, tick: Decimal) -> Decimal:
+    """The perp leg's IOC limit: the touch moved by the slippage limit, rounded to the tick in the order's favour
+    of filling (up for a buy, down for a sell)."""
+    if side == OrderSide.BUY:
+        raw = quote.ask_price * (1 + slippage_bps / BPS)
+        return (raw / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+    raw = quote.bid_price * (1 - slippage_bps / BPS)
+    return (raw / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+
+VenuesFactory = Callable[[AccountPool, int], dict[int, ExecutionVenue]]
+
+
+@dataclass
+class StrategyRunner:
+    strategy_id: int
+    runner_id: str
+    market: MarketSource
+    venues_factory: VenuesFactory
+    lease_ttl: timedelta = field(default_factory=lambda: timedelta(seconds=settings.QUANTARB_LEASE_TTL_SECONDS))
+    step_interval_s: float = 0.5
+    sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
+    lease: Lease | None = None
+    executor: Executor | None = None
+    pair_id: int | None = None
+    last_decision: dict[str, Any] = field(default_factory=dict)
+    rate_limiter: risk.OrderRateLimiter = field(
+        default_factory=lambda: risk.OrderRateLimiter(
+            {"perp": [(300, 10_000), (1_200, 60_000)], "cfd": [(10, 1_000), (120, 60_000)]}
+        )
+    )
+    peak_pnl: Decimal = Decimal(0)
+    pushed_mono: float = 0.0
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Take the lease, reconcile, then step until stopped, errored or the lease is lost."""
+        lease = await _db(lease_acquire)(strategy_id=self.strategy_id, runner_id=self.runner_id, ttl=self.lease_ttl)
+        if lease is None:
+            return  # another runner holds it, or nobody wants this strategy to run
+        self.lease = lease
+        try:
+            if not await self.start():
+                return
+            while await self.step():
+                await self.sleep(self.step_interval_s)
+        except LeaseLost as exc:
+            log.warning("runner %s: %s; stopping without writing", self.runner_id, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("runner %s of strategy %s failed", self.runner_id, self.strategy_id)
+            with contextlib.suppress(LeaseLost):
+                await _db(runner_transition)(
+                    lease=lease, to=StrategyState.ERROR, reason=f"runner failed: {exc}"[:300], release=True
+                )
+
+    async def start(self) -> bool:
+        """Reconcile the pool with the venues before any order; refuse to start on a mismatch."""
+        assert self.lease is not None
+        strategy = await _db(self._load)()
+        pool = strategy.pool
+        self.pair_id = await _db(pair_id_for_pool)(pool)
+        if self.pair_id is None:
+            await _db(runner_transition)(
+                lease=self.lease, to=StrategyState.ERROR, reason="no quote source pair for this pool", release=True
+            )
+            return False
+        venues = await _db(self.venues_factory)(pool, self.pair_id)
+        self.executor = Executor(venues=venues, lease=self.lease, sleep=self.sleep)
+        # Orders left unknown by a previous runner (a crash mid-send) are settled first: the lookup is the truth.
+        for order in await _db(_unsettled_orders)(pool):
+            await self.executor.settle_unknown(order)
+        report = await reconcile_pool(
+            pool=pool, venues=venues, trigger=ReconciliationTrigger.START, strategy_id=self.strategy_id
+        )
+        if report.status != ReconciliationStatus.MATCHED:
+            reason = f"reconciliation #{report.pk}: {report.status} ({len(report.differences)} differences)"
+            await _db(runner_transition)(lease=self.lease, to=StrategyState.ERROR, reason=reason, release=True)
+            if report.status == ReconciliationStatus.MISMATCH:
+                await _db(kill_switch_trip)(
+                    scope=KillScope.STRATEGY,
+                    trigger=KillTrigger.RECONCILIATION_MISMATCH,
+                    reason=reason,
+                    strategy=strategy,
+                )
+            return False
+        if strategy.state == StrategyState.STARTING:
+            await _db(runner_transition)(lease=self.lease, to=StrategyState.RUNNING, reason="reconciled")
+        return True
+
+    def _load(self) -> Strategy:
+        return Strategy.objects.select_related(
+            "pool__perp_account", "pool__cfd_account", "pool__tenant", "current_version", "tenant"
+        ).get(pk=self.strategy_id)
+
+    async def step(self) -> bool:
+        """One pass: renew, obey a stop, manage hedges in flight, decide and act. False: the runner ends."""
+        assert self.lease is not None and self.executor is not None and self.pair_id is not None
+        await _db(lease_renew)(self.lease, ttl=self.lease_ttl, decision=self.last_decision or None)
+        await self._push()
+        strategy = await _db(self._load)()
+        params = current_params(strategy)
+        snapshot = self.market.snapshot(self.pair_id)
+        if strategy.state == StrategyState.STOPPING:
+            return await self.stop(strategy, params, snapshot)
+        if strategy.state not in (StrategyState.RUNNING, StrategyState.PAUSED, StrategyState.STARTING):
+            return False
+        await self.manage(strategy, params, snapshot)
+        if strategy.state == StrategyState.RUNNING:
+            await self.decide_and_act(strategy, params, snapshot)
+        return True
+
+    async def _push(self) -> None:
+        """Refresh the strategy's open status panels (heartbeat age, last decision) at most once a second."""
+        mono = clock.monotonic()
+        if mono - self.pushed_mono < 1.0:
+            return
+        self.pushed_mono = mono
+        message: StrategyChanged = {"type": "strategy.changed", "strategy_id": self.strategy_id}
+        await group_send(strategy_group(self.strategy_id), dict(message))
+
+    async def stop(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot | None) -> bool:
+        """Flatten first when the stop policy says so (finishing repairs), then release the strategy."""
+        assert self.lease is not None
+        if params.stop_policy == StopPolicy.FLATTEN:
+            await self.manage(strategy, params, snapshot)
+            hedges = await _db(_live_hedges)(strategy)
+            pending = False
+            for hedge in hedges:
+                if hedge.status == HedgeStatus.OPEN and snapshot is not None:
+                    await self.close_hedge(hedge, params, snapshot, reason={"code": "stop_flatten"})
+                    pending = True
+                elif hedge.status != HedgeStatus.OPEN:
+                    pending = True
+            if pending:
+                return True  # come back next step until every hedge is closed (or flagged)
+        await _db(runner_transition)(lease=self.lease, to=StrategyState.STOPPED, reason="stopped", release=True)
+        return False
+
+    # -- hedges in flight --------------------------------------------------------------------------------------
+    async def manage(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot | None) -> None:
+        """Settle working orders, repair legged hedges, watch the loss limits."""
+        assert self.executor is not None and self.lease is not None
+        for hedge in await _db(_live_hedges)(strategy):
+            for order in await _db(working_orders)(hedge):
+                if order.status in (OrderStatus.UNKNOWN, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                    await self.executor.refresh(order)
+            hedge = await _db(Hedge.objects.get)(pk=hedge.pk)
+            if hedge.status == HedgeStatus.LEGGED:
+                await self.repair(strategy, hedge, params, snapshot)
+            elif hedge.status in (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING):
+                await self._watch_legging(strategy, hedge, params)
+        await self._watch_loss(strategy, params)
+
+    async def _watch_legging(self, strategy: Strategy, hedge: Hedge, params: StrategyParams) -> None:
+        """A hedge whose orders stay unsettled past the maximum legging time is flagged and halts the strategy."""
+        since = hedge.legged_at or hedge.closing_at or hedge.planned_at
+        if (clock.now() - since).total_seconds() < params.max_legging_seconds:
+            return
+        unsettled = await _db(lambda: hedge.orders.filter(status=OrderStatus.UNKNOWN).exists())()
+        if unsettled and hedge.perp_oz + hedge.cfd_oz != 0:
+            await self._trip(strategy, KillTrigger.LEGGING_TIMEOUT, f"hedge {hedge.pk}: orders still unknown")
+
+    async def repair(
+        self, strategy: Strategy, hedge: Hedge, params: StrategyParams, snapshot: MarketSnapshot | None
+    ) -> None:
+        """Complete the missing leg or unwind the done one (trading/domain/hedges.py `assess`) within the maximum
+        legging time; past it, trip the kill switch (the hedge stays flagged as legged)."""
+        assert self.executor is not None and self.lease is not None
+        perp_spec, cfd_spec = await _db(_pool_specs)(strategy.pool)
+        target_perp = await _db(_target_perp)(hedge)
+        target = hedge_rules.LegPosition(target_perp, -target_perp)
+        actual = hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz)
+        legged_since = hedge.legged_at or clock.now()
+        # A leg the venue changed on its own (liquidation, auto-deleverage, stop-out, a manual trade) is unwound,
+        # never re-opened: the venue just showed that position cannot be held. A leg our own order left short is
+        # completed.
+        venue_changed = await _db(_venue_changed)(hedge)
+        plan = hedge_rules.assess(
+            target=target,
+            actual=actual,
+            perp_step_oz=perp_spec.step_oz,
+            cfd_step_oz=cfd_spec.step_oz,
+            legged_ms=int((clock.now() - legged_since).total_seconds() * 1000),
+            max_legging_ms=params.max_legging_seconds * 1000,
+            prefer=hedge_rules.RepairPreference.UNWIND if venue_changed else hedge_rules.RepairPreference.COMPLETE,
+        )
+        if plan.kind == hedge_rules.RepairKind.NONE:
+            return
+        if plan.kind == hedge_rules.RepairKind.TRIP_KILL_SWITCH:
+            await self._trip(
+                strategy,
+                KillTrigger.LEGGING_TIMEOUT,
+                f"hedge {hedge.pk} legged by {plan.unhedged_oz} oz for more than {params.max_legging_seconds} s",
+            )
+            return
+        if snapshot is None:
+            return
+        legs = []
+        for repair_order in plan.orders:
+            leg_order = price_leg(
+                strategy.pool,
+                leg=repair_order.leg.value,
+                side=OrderSide.BUY if repair_order.signed_oz > 0 else OrderSide.SELL,
+                quantity=abs(repair_order.signed_oz),
+                params=params,
+                snapshot=snapshot,
+                perp_spec=perp_spec,
+                cfd_spec=cfd_spec,
+                reducing=True,
+            )
+            if leg_order is not None:
+                legs.append(leg_order)
+        if not legs:
+            return
+        try:
+            orders = await _db(hedge_leg_orders)(
+                hedge=hedge,
+                intent=OrderIntent.REPAIR,
+                legs=legs,
+                max_quote_age_ms=params.max_quote_age_ms,
+                lease=self.lease,
+            )
+        except StaleQuote as exc:
+            self._remember({"code": "stale_quote", "params": {"detail": str(exc)}})
+            return
+        await self.executor.send_all(orders)
+
+    async def _trip(self, strategy: Strategy, trigger: str, reason: str) -> None:
+        await _db(kill_switch_trip)(scope=KillScope.STRATEGY, trigger=trigger, reason=reason, strategy=strategy)
+        self._remember({"code": "halted", "params": {"reason": reason}})
+
+    async def _watch_loss(self, strategy: Strategy, params: StrategyParams) -> None:
+        if params.loss_limit_usd is None and params.drawdown_limit_usd is None:
+            return
+        pnl = await _db(strategy_realised_pnl)(strategy)
+        self.peak_pnl = max(self.peak_pnl, pnl)
+        if params.loss_limit_usd is not None and pnl <= -params.loss_limit_usd:
+            await self._trip(
+                strategy, KillTrigger.LOSS_LIMIT, f"loss {pnl} USD beyond the limit {params.loss_limit_usd}"
+            )
+        elif params.drawdown_limit_usd is not None and self.peak_pnl - pnl >= params.drawdown_limit_usd:
+            await self._trip(
+                strategy,
+                KillTrigger.DRAWDOWN_LIMIT,
+                f"drawdown {self.peak_pnl - pnl} USD beyond the limit {params.drawdown_limit_usd}",
+            )
+
+    # -- deciding and acting -------------------------------------------------------------------------------------
+    def _remember(self, decision: dict[str, Any]) -> None:
+        self.last_decision = {**decision, "at_ms": int(clock.now().timestamp() * 1000)}
+
+    async def decide_and_act(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot | None) -> None:
+        """Ask the pure decision what to do now and do it (one open or one close per step)."""
+        now_ms = int(clock.now().timestamp() * 1000)
+        if snapshot is None:
+            self._remember({"code": "no_quote", "params": {}})
+            return
+        book = await _db(_book_view)(strategy, snapshot)
+        market = decide_mod.MarketView(
+            perp=None if snapshot.perp is None else decide_mod.LegQuote.of(snapshot.perp),
+            cfd=None if snapshot.cfd is None else decide_mod.LegQuote.of(snapshot.cfd),
+            usd_per_usdt=snapshot.usd_per_usdt,
+            session=snapshot.session,
+            usd_per_usdt_ts_ms=snapshot.rate_ts_ms,
+            fees=await _db(_fees)(strategy.pool),
+            carry=await _db(_carry)(strategy.pool),
+            zscore=snapshot.zscore,
+        )
+        prefetched = await self.prefetch(strategy, params, snapshot)
+        decision = decide_mod.decide(params, market, book, now_ms)
+        self._remember({"action": decision.action.value, **decision.reason.as_dict()})
+        if isinstance(decision, decide_mod.Open):
+            await self.open_hedge(strategy, params, snapshot, decision, prefetched)
+        elif isinstance(decision, decide_mod.Close):
+            hedge = await _db(Hedge.objects.get)(pk=decision.hedge_id)
+            await self.close_hedge(hedge, params, snapshot, reason=decision.reason.as_dict())
+
+    async def open_hedge(
+        self,
+        strategy: Strategy,
+        params: StrategyParams,
+        snapshot: MarketSnapshot,
+        decision: Any,
+        prefetched: PreTradeState | None = None,
+    ) -> Hedge | None:
+        """Persist the hedge and both legs (fenced), check them before the send, send them together."""
+        assert self.executor is not None and self.lease is not None
+        perp_spec, cfd_spec = prefetched.specs if prefetched is not None else await _db(_pool_specs)(strategy.pool)
+        sell_perp = decision.direction == Direction.SELL_PERP
+        perp = price_leg(
+            strategy.pool,
+            leg=Leg.PERP,
+            side=OrderSide.SELL if sell_perp else OrderSide.BUY,
+            quantity=decision.size_oz,
+            params=params,
+            snapshot=snapshot,
+            perp_spec=perp_spec,
+            cfd_spec=cfd_spec,
+            reducing=False,
+        )
+        cfd = price_leg(
+            strategy.pool,
+            leg=Leg.CFD,
+            side=OrderSide.BUY if sell_perp else OrderSide.SELL,
+            quantity=decision.size_oz,
+            params=params,
+            snapshot=snapshot,
+            perp_spec=perp_spec,
+            cfd_spec=cfd_spec,
+            reducing=False,
+        )
+        if perp is None or cfd is None:
+            return None
+        violations = await self._pre_trade(strategy, params, snapshot, [perp, cfd], prefetched)
+        if violations:
+            self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
+            return None
+        try:
+            opened: tuple[Hedge, Order, Order] = await _db(hedge_open)(
+                pool=strategy.pool,
+                direction=decision.direction.value,
+                size_oz=decision.size_oz,
+                perp=perp,
+                cfd=cfd,
+                max_quote_age_ms=params.max_quote_age_ms,
+                strategy=strategy,
+                version=strategy.current_version,
+                lease=self.lease,
+                reason=decision.reason.as_dict(),
+                entry_net_edge=decision.expected_edge,
+                usd_per_usdt=snapshot.usd_per_usdt,
+            )
+        except StaleQuote as exc:
+            self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
+            return None
+        hedge, perp_order, cfd_order = opened
+        await self.executor.send_all([perp_order, cfd_order])
+        return hedge
+
+    async def close_hedge(
+        self, hedge: Hedge, params: StrategyParams, snapshot: MarketSnapshot, *, reason: dict[str, Any]
+    ) -> None:
+        """Persist and send the orders that take both legs back to flat (reducing: they pass a halt)."""
+        assert self.executor is not None and self.lease is not None
+        strategy = await _db(self._load)()
+        perp_spec, cfd_spec = await _db(_pool_specs)(strategy.pool)
+        legs = []
+        for leg, held in ((Leg.PERP, hedge.perp_oz), (Leg.CFD, hedge.cfd_oz)):
+            if held == 0:
+                continue
+            leg_order = price_leg(
+                strategy.pool,
+                leg=leg,
+                side=OrderSide.SELL if held > 0 else OrderSide.BUY,
+                quantity=abs(held),
+                params=params,
+                snapshot=snapshot,
+                perp_spec=perp_spec,
+                cfd_spec=cfd_spec,
+                reducing=True,
+            )
+            if leg_order is None:
+                return
+            legs.append(leg_order)
+        if not legs:
+            return
+        violations = await self._pre_trade(strategy, params, snapshot, legs)
+        if violations:
+            self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
+            return
+        try:
+            orders = await _db(hedge_leg_orders)(
+                hedge=hedge,
+                intent=OrderIntent.CLOSE,
+                legs=legs,
+                max_quote_age_ms=params.max_quote_age_ms,
+                lease=self.lease,
+            )
+        except StaleQuote as exc:
+            self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
+            return
+        await _db(_set_close_reason)(hedge.pk, reason)
+        await self.executor.send_all(orders)
+
+    async def prefetch(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot) -> PreTradeState:
+        """What the pre-trade checks read from the database (positions, margins, kill switches, account errors),
+        read once per step before the decision, so that between a signal and its orders on the wire there is only
+        the one transaction that persists and fences them."""
+        state: PreTradeState = await _db(_pre_trade_state)(strategy, params, snapshot, self.rate_limiter)
+        return state
+
+    async def _pre_trade(
+        self,
+        strategy: Strategy,
+        params: StrategyParams,
+        snapshot: MarketSnapshot,
+        legs: list[LegOrder],
+        prefetched: PreTradeState | None = None,
+    ) -> list[dict[str, object]]:
+        """Every leg through the pre-trade checks; the list of violations (empty: send)."""
+        state = prefetched or await self.prefetch(strategy, params, snapshot)
+        context = state.context
+        found: list[dict[str, object]] = [
+            {"code": "account_settings", "message": message, "params": {}}
+            for leg_order in legs
+            if not leg_order.reducing and (message := state.account_errors.get(leg_order.account.pk))
+        ]
+        for index, leg_order in enumerate(legs):
+            other = legs[1 - index] if len(legs) == 2 else None
+            companion = Decimal(0)
+            if other is not None:
+                companion = other.quantity_oz if other.side == OrderSide.BUY else -other.quantity_oz
+            quote = snapshot.perp if leg_order.leg == Leg.PERP else snapshot.cfd
+            price = (
+                leg_order.limit_price
+                if leg_order.limit_price is not None
+                else (quote.ask_price if leg_order.side == OrderSide.BUY else quote.bid_price)
+                if quote is not None
+                else Decimal(0)
+            )
+            intent = risk.OrderIntent(
+                leg=risk.Leg(leg_order.leg),
+                side=risk.Side(leg_order.side),
+                quantity_oz=leg_order.quantity_oz,
+                price=price,
+                reducing=leg_order.reducing,
+                companion_oz=companion,
+            )
+            found.extend(violation.as_dict() for violation in risk.pre_trade(intent, context))
+        if not found:
+            now_ms = int(clock.now().timestamp() * 1000)
+            for leg_order in legs:
+                self.rate_limiter.record(leg_order.leg, now_ms)
+        return found
+
+
+def price_leg(
+    pool: AccountPool,
+    *,
+    leg: str,
+    side: str,
+    quantity: Decimal,
+    params: StrategyParams,
+    snapshot: MarketSnapshot,
+    perp_spec: LegSpecs,
+    cfd_spec: LegSpecs,
+    reducing: bool,
+) -> LegOrder | None:
+    """One leg's order priced from the snapshot: the perp as an IOC limit at the touch ± the slippage limit, the CFD
+    as a market order with the deviation (its quote still dated, so its age is checked). None: no quote."""
+    if leg == Leg.PERP:
+        if snapshot.perp is None:
+            return None
+        return LegOrder(
+            account=pool.perp_account,
+            leg=Leg.PERP,
+            side=side,
+            kind=OrderKind.LIMIT_IOC,
+            quantity_oz=quantity,
+            lots=None,
+            limit_price=perp_limit_price(side, snapshot.perp, params.slippage_bps, perp_spec.tick),
+            deviation=None,
+            quote_ts_ms=snapshot.perp.ts_ms,
+            reducing=reducing,
+            usd_per_usdt=snapshot.usd_per_usdt,
+        )
+    if snapshot.cfd is None:
+        return None
+    return LegOrder(
+        account=pool.cfd_account,
+        leg=Leg.CFD,
+        side=side,
+        kind=OrderKind.MARKET,
+        quantity_oz=quantity,
+        lots=(quantity / cfd_spec.contract_size).quantize(Decimal("0.01")),
+        limit_price=None,
+        deviation=params.cfd_deviation_points,
+        # The CFD leg is a market order with a deviation, but the decision that sends it priced it from this
+        # quote, so its age is checked like any other.
+        quote_ts_ms=snapshot.cfd.ts_ms,
+        reducing=reducing,
+        usd_per_usdt=snapshot.usd_per_usdt,
+    )
+
+
+# --- reads (sync, for sync_to_async) --------------------------------------------------------------------------
+def pair_id_for_pool(pool: AccountPool) -> int | None:
+    """The source pair that prices this pool: the pair whose sources quote the instruments of its accounts."""
+    from accounts.pools import instrument_of
+    from trading.models import SourcePair
+
+    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
+    if perp is None or cfd is None:
+        return None
+    pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
+    endpoint = pool.perp_account.rest_endpoint
+    preferred = pairs.filter(perp_source__endpoint=endpoint).values_list("pk", flat=True).first()
+    return preferred or pairs.values_list("pk", flat=True).first()
+
+
+def _pool_specs(pool: AccountPool) -> tuple[LegSpecs, LegSpecs]:
+    from accounts.pools import instrument_of
+
+    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
+    if perp is None or cfd is None:
+        raise ValueError(f"pool {pool.pk}: an account's instrument is unknown")
+    return leg_specs(perp), leg_specs(cfd)
+
+
+def _fees(pool: AccountPool) -> decide_mod.Fees:
+    """The fees the pool's pair is configured with (the account's own rates, as its operator entered or the
+    venue reported them), so the decision's net edge is the one the dashboard shows."""
+    from trading.models import SourcePair
+
+    pair_id = pair_id_for_pool(pool)
+    pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
+    if pair is None:
+        perp, cfd = _pool_specs(pool)
+        return decide_mod.Fees(perp_fee_rate=perp.taker_fee_rate, cfd_fee_rate=cfd.taker_fee_rate)
+    return decide_mod.Fees(
+        perp_fee_rate=pair.perp_fee_rate,
+        cfd_fee_rate=pair.cfd_fee_rate,
+        cfd_commission_per_oz=pair.cfd_commission_per_oz,
+    )
+
+
+def _carry(pool: AccountPool) -> decide_mod.CarryInputs:
+    from trading.models import SourcePair
+
+    pair_id = pair_id_for_pool(pool)
+    pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
+    if pair is None:
+        return decide_mod.CarryInputs()
+    return decide_mod.CarryInputs(
+        funding_rate=pair.funding_rate,
+        funding_interval_hours=pair.funding_interval_hours,
+        swap_long_per_oz_night=pair.swap_long_per_oz_night,
+        swap_short_per_oz_night=pair.swap_short_per_oz_night,
+    )
+
+
+def _live_hedges(strategy: Strategy) -> list[Hedge]:
+    return list(
+        Hedge.objects.filter(strategy=strategy, status__in=[s.value for s in LIVE_HEDGE_STATUSES]).order_by(
+            "planned_at", "pk"
+        )
+    )
+
+
+def _unsettled_orders(pool: AccountPool) -> list[Order]:
+    return list(
+        Order.objects.filter(
+            Q(account_id=pool.perp_account_id) | Q(account_id=pool.cfd_account_id),
+            status__in=[OrderStatus.UNKNOWN, OrderStatus.SUBMITTING],
+        )
+    )
+
+
+def _venue_changed(hedge: Hedge) -> bool:
+    from trading.reconciliation import ADJUSTMENT_PREFIX
+
+    return hedge.orders.filter(client_order_id__startswith=ADJUSTMENT_PREFIX).exists()
+
+
+def _target_perp(hedge: Hedge) -> Decimal:
+    """What the perp leg should hold now: ±size while the hedge is meant to be open, 0 once it is closing."""
+    closing = hedge.orders.filter(intent=OrderIntent.CLOSE).exists()
+    if closing:
+        return Decimal(0)
+    return -hedge.size_oz if hedge.direction == Direction.SELL_PERP else hedge.size_oz
+
+
+def _set_close_reason(hedge_id: int, reason: dict[str, Any]) -> None:
+    Hedge.objects.filter(pk=hedge_id, close_reason={}).update(close_reason=reason)
+
+
+def _book_view(strategy: Strategy, snapshot: MarketSnapshot) -> decide_mod.BookView:
+    hedges = []
+    unhedged = Decimal(0)
+    for hedge in _live_hedges(strategy):
+        unhedged += hedge.perp_oz + hedge.cfd_oz
+        hedges.append(
+            decide_mod.HedgeView(
+                hedge_id=hedge.pk,
+                direction=SpreadDirection(hedge.direction),  # the domain enum: the decision compares by identity
+                size_oz=hedge.size_oz,
+                opened_at_ms=int((hedge.opened_at or hedge.planned_at).timestamp() * 1000),
+                unrealised_pnl_usd=hedge_unrealised_usd(hedge, snapshot),
+                in_flight=hedge.status != HedgeStatus.OPEN,
+            )
+        )
+    last_closed = (
+        Hedge.objects.filter(strategy=strategy, closed_at__isnull=False)
+        .order_by("-closed_at")
+        .values_list("closed_at", flat=True)
+        .first()
+    )
+    return decide_mod.BookView(
+        hedges=tuple(hedges),
+        unhedged_oz=unhedged,
+        last_close_ms=None if last_closed is None else int(last_closed.timestamp() * 1000),
+        halted=is_halted(strategy),
+    )
+
+
+def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
+    """Mark-to-market of the hedge's filled legs at the touch they would close at, in USD."""
+    if snapshot is None or snapshot.perp is None or snapshot.cfd is None:
+        return None
+    total = Decimal(0)
+    for order in hedge.orders.exclude(filled=0):
+        sign = 1 if order.side == OrderSide.BUY else -1
+        price = order.avg_price or Decimal(0)
+        if order.leg == Leg.PERP:
+            exit_price = snapshot.perp.bid_price if sign > 0 else snapshot.perp.ask_price
+            total += sign * order.filled * (exit_price - price) * snapshot.usd_per_usdt
+        else:
+            exit_price = snapshot.cfd.bid_price if sign > 0 else snapshot.cfd.ask_price
+            total += sign * order.filled * (exit_price - price)
+    return total.quantize(Decimal("0.00000001"))
+
+
+def strategy_realised_pnl(strategy: Strategy) -> Decimal:
+    total = Decimal(0)
+    for hedge in Hedge.objects.filter(strategy=strategy):
+        total += hedge.pnl_total
+    return total
+
+
+@dataclass(frozen=True)
+class PreTradeState:
+    context: risk.RiskContext
+    account_errors: dict[int, str]  # account id → why it takes no new risk
+    specs: tuple[LegSpecs, LegSpecs]  # perp, CFD: the instruments' specs as last read
+
+
+def _pre_trade_state(
+    strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot, limiter: risk.OrderRateLimiter
+) -> PreTradeState:
+    """The risk context and the accounts' own errors, read in one go (one trip to the database thread)."""
+    return PreTradeState(
+        _risk_context(strategy, params, snapshot, limiter), _account_errors(strategy.pool), _pool_specs(strategy.pool)
+    )
+
+
+def _account_errors(pool: AccountPool) -> dict[int, str]:
+    """A live account its last sync or test found in error (wrong settings, unreachable) takes no new risk."""
+    from accounts.models import VenueAccount
+
+    rows = VenueAccount.objects.filter(pk__in=[pool.perp_account_id, pool.cfd_account_id]).values(
+        "pk", "status", "last_error", "label"
+    )
+    return {
+        row["pk"]: f"{row['label']}: {row['last_error'] or row['status']}" for row in rows if row["status"] != "active"
+    }
+
+
+def _risk_context(
+    strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot, limiter: risk.OrderRateLimiter
+) -> risk.RiskContext:
+    pool = strategy.pool
+    from trading.reconciliation import our_position_oz
+
+    def latest(account_id: int) -> AccountSnapshot | None:
+        return AccountSnapshot.objects.filter(account_id=account_id).order_by("-at").first()
+
+    perp_snapshot, cfd_snapshot = latest(pool.perp_account_id), latest(pool.cfd_account_id)
+    perp_position = our_position_oz(pool.perp_account)
+    cfd_position = our_position_oz(pool.cfd_account)
+    perp_mid = snapshot.perp.mid_price if snapshot.perp is not None else None
+    cfd_mid = snapshot.cfd.mid_price if snapshot.cfd is not None else None
+    perp_leverage = Decimal(settings.QUANTARB_PAPER_PERP_LEVERAGE)
+    cfd_margin_rate = Decimal(settings.QUANTARB_PAPER_CFD_MARGIN_RATE)
+    cfd_margin_per_oz = None if cfd_mid is None else cfd_mid * cfd_margin_rate
+    # Paper accounts trade the pool's capital per leg, less the margin their positions hold; live accounts what
+    # their venue last reported (sync_accounts).
+    perp_available: Decimal | None
+    cfd_free: Decimal | None
+    mark_price: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    if pool.perp_account.mode == "paper":
+        used = abs(perp_position) * (perp_mid or Decimal(0)) / perp_leverage
+        perp_available = pool.perp_allocation - used
+    else:
+        perp_leverage = Decimal(pool.perp_leverage)
+        perp_available = None if perp_snapshot is None else perp_snapshot.equity - perp_snapshot.used_margin
+        for position in (perp_snapshot.positions if perp_snapshot is not None else None) or []:
+            mark_price = Decimal(position["mark_price"]) if position.get("mark_price") else None
+            liquidation_price = Decimal(position["liquidation_price"]) if position.get("liquidation_price") else None
+    if pool.cfd_account.mode == "paper":
+        cfd_free = pool.cfd_allocation - abs(cfd_position) * (cfd_margin_per_oz or Decimal(0))
+    else:
+        cfd_free = None if cfd_snapshot is None else cfd_snapshot.equity - cfd_snapshot.used_margin
+    return risk.RiskContext(
+        now_ms=int(clock.now().timestamp() * 1000),
+        limits=params.risk_limits(),
+        perp=risk.PerpAccount(
+            position_oz=perp_position,
+            available_margin_usdt=perp_available,
+            leverage=perp_leverage,
+            mark_price=mark_price,
+            liquidation_price=liquidation_price,
+            margin_type=pool.perp_margin_type,
+        ),
+        cfd=risk.CfdAccount(
+            position_oz=cfd_position,
+            free_margin_usd=cfd_free,
+            margin_level_pct=None if cfd_snapshot is None else cfd_snapshot.margin_level,
+        ),
+        cfd_margin_per_oz=cfd_margin_per_oz,
+        perp_quote_ts_ms=None if snapshot.perp is None else snapshot.perp.ts_ms,
+        cfd_quote_ts_ms=None if snapshot.cfd is None else snapshot.cfd.ts_ms,
+        cfd_bid=None if snapshot.cfd is None else snapshot.cfd.bid_price,
+        cfd_ask=None if snapshot.cfd is None else snapshot.cfd.ask_price,
+        session=snapshot.session,
+        usd_per_usdt=snapshot.usd_per_usdt,
+        halted=is_halted(strategy),
+        rate_limiter=limiter,
+        # Paper accounts trade at the paper leverage; a live account's leverage and margin type are checked
+        # against the pool by every sync (a mismatch puts the account in error, refused above).
+        expected=risk.ExpectedSettings(perp_margin_type=pool.perp_margin_type, perp_leverage=perp_leverage),
+    )
+
+
+def default_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -1,0 +1,161 @@
+"""`kill -9` of the engine in the middle of a hedge, then a restart (issue 8, "Must show").
+
+A real `runengine` process trades a live strategy on PostgreSQL against the out-of-process fake venues (fake
+Binance for the perp, the MT5 bridge fake for the CFD). The CFD's answer is stalled by the terminal (the order
+executes, the answer does not come back), so the engine is killed with SIGKILL while the hedge is opening and
+its CFD order is still `submitting`. A new engine takes the lease once the old one's expires and, before any new
+order, settles the unsettled order by looking it up by client id and reconciles the pool with both venues.
+Then: 0 hedges lost (the one hedge is open, both legs filled as the venues hold them), 0 duplicated (one order per
+client id at each venue, no second hedge).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from .harness import Stack, Topology, fresh_database, now_ms, services_urls, wait_until
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
+
+LEASE_TTL_S = 3
+
+SETUP = """
+import json
+from decimal import Decimal
+from accounts.models import AccountPool, AccountSnapshot, Tenant, User, VenueAccount
+from mt5ops.models import TerminalInstance
+from quantarb import clock
+from strategies.domain.params import FundingSource, StrategyParams
+from strategies.services import strategy_create, strategy_request
+from trading.models import Instrument, QuoteSource, SourcePair
+
+cfg = json.loads(CFG)
+tenant = Tenant.objects.get(slug="demo")
+owner = User.objects.get(username="demo-admin")
+terminal = TerminalInstance.objects.create(
+    tenant=tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=cfg["bridge_port"]
+)
+binance = VenueAccount.objects.create(
+    tenant=tenant, owner=owner, venue="binance-usdm", label="Binance (fake)", mode="live",
+    credentials={"api_key": cfg["api_key"], "api_secret": cfg["api_secret"]}, credential_hints={"api_key": "x"},
+    rest_endpoint=cfg["rest"], ws_endpoint=cfg["ws"],
+)
+mt5 = VenueAccount.objects.create(
+    tenant=tenant, owner=owner, venue="bybit-mt5", label="MT5 (fake)", mode="live",
+    credentials={"login": "5000001", "password": "x", "server": "Fake"}, credential_hints={"login": "5000001"},
+    terminal=terminal,
+)
+for account, currency in ((binance, "USDT"), (mt5, "USD")):
+    AccountSnapshot.objects.create(account=account, tenant=tenant, at=clock.now(), currency=currency,
+        balance=Decimal(10**6), equity=Decimal(10**6), used_margin=Decimal(0))
+perp = QuoteSource.objects.create(key="fake-binance", venue="binance-usdm", endpoint=cfg["rest"],
+    instrument=Instrument.objects.get(venue="binance-usdm", symbol="XAUUSDT"), label="Binance (fake)")
+cfd = QuoteSource.objects.create(key="fake-mt5", venue="bybit-mt5", endpoint=f"terminal:{terminal.pk}",
+    instrument=Instrument.objects.get(venue="bybit-mt5", symbol="XAUUSD.s"), label="MT5 (fake)")
+SourcePair.objects.create(name="Fake live pair", perp_source=perp, cfd_source=cfd, rate_source="fixed",
+    perp_fee_rate=Decimal("0.0005"))
+pool = AccountPool.objects.create(tenant=tenant, name="Live pool", perp_account=binance, cfd_account=mt5,
+    perp_allocation=Decimal(10**6), cfd_allocation=Decimal(10**6), perp_leverage=5)
+params = StrategyParams(entry_threshold=Decimal("1"), exit_threshold=Decimal("-50"), size_oz=Decimal(2),
+    max_open_hedges=1, max_position_oz=Decimal(2), max_unhedged_oz=Decimal("2"), max_legging_seconds=120,
+    cooldown_seconds=0, funding_source=FundingSource.FIXED, funding_rate_fixed=Decimal("0.0001"),
+    max_cfd_spread=Decimal("5"), no_entry_before_close_minutes=0, no_entry_after_open_minutes=0,
+    flatten_before_close_minutes=0, max_quote_age_ms=10_000, mode="live")
+strategy = strategy_create(tenant=tenant, name="Live crash", pool=pool, mode="live", params=params, actor=owner)
+strategy_request(strategy=strategy, action="start", actor=owner)
+print("STRATEGY", strategy.pk)
+"""
+
+
+def test_kill_9_mid_hedge_then_restart_loses_and_duplicates_nothing(
+    stack: Stack, binance_fake: Any, mt5_bridge: Any
+) -> None:
+    database_server, redis_url = services_urls()
+    database_url = stack.enter(fresh_database(database_server))
+    topology = Topology(stack, database_url, redis_url)
+    topology.env.update(
+        QUANTARB_LEASE_TTL_SECONDS=str(LEASE_TTL_S),
+        QUANTARB_FIELD_KEYS="P3RzHn3xZt7SgWwGQn3vQ0Ah0cG6m6xR2yHcC9kq1T8=",
+        QUANTARB_FEED_POLL_SECONDS="0.5",
+    )
+    topology.prepare_database()
+    terminal = mt5_bridge.terminal
+    terminal.qa_reset()
+    terminal.initialize(login=5000001, password="x", server="Fake")
+    tick = terminal.symbol_info_tick("XAUUSD.s")
+    # The perp 12 USD/oz rich against the CFD: the strategy sells the perp and buys the CFD at once.
+    bid = round(float(tick.ask) + 12, 2)
+    binance_fake.set_book(f"{bid:.2f}", f"{bid + 0.02:.2f}")
+    # The terminal executes the CFD order but its answer never comes back in time: the engine is mid-hedge.
+    terminal.qa_arm("stall", seconds=90)
+    config = {
+        "bridge_port": mt5_bridge.port,
+        "api_key": binance_fake.api_key,
+        "api_secret": binance_fake.api_secret,
+        "rest": binance_fake.rest_url,
+        "ws": binance_fake.ws_url,
+    }
+    topology.manage("shell", "-c", f"CFG = {json.dumps(json.dumps(config))}\n{SETUP}")
+    sql = topology.sql
+
+    topology.start("engine")
+    wait_until(
+        "the engine sends the CFD leg (answer stalled)",
+        lambda: sql.value("select count(*) from trading_order where leg = 'cfd' and status = 'submitting'") or None,
+        60,
+    )
+    engine = topology.services["engine"]
+    assert engine.process is not None
+    os.killpg(engine.process.pid, signal.SIGKILL)  # kill -9, mid-hedge
+    engine.process.wait(10)
+    killed_ms = now_ms()
+    [(hedge_id, status)] = sql.rows("select id, status from trading_hedge")
+    assert status == "opening"
+    orders_before = sql.value("select count(*) from trading_order")
+
+    # A new engine: it waits out the old lease, settles the CFD order by lookup, reconciles, then runs.
+    log = stack.workdir / "engine-2.log"
+    from .harness import Service
+
+    second = Service("engine-2", topology.argv("engine"), topology.env, log).start()
+    stack.watch_log("engine-2", log)
+    stack.callback(second.stop)
+    wait_until(
+        "the restarted runner settles the order, reconciles and runs",
+        lambda: sql.value(
+            "select 1 from strategies_strategy s where s.name = 'Live crash' and s.state = 'running' "
+            "and s.heartbeat_at > to_timestamp(%s / 1000.0) and exists (select 1 from trading_reconciliationreport r "
+            "where r.trigger = 'start' and r.finished_at is not null and r.started_at > to_timestamp(%s / 1000.0))",
+            (killed_ms, killed_ms),
+        ),
+        90,
+    )
+    [(status, perp_oz, cfd_oz)] = sql.rows("select status, perp_oz, cfd_oz from trading_hedge")
+    assert status == "open", (
+        status,
+        sql.rows("select leg, status, filled, error from trading_order"),
+    )  # 0 hedges lost: the hedge was completed by the lookup, not by a resend
+    assert (float(perp_oz), float(cfd_oz)) == (-2.0, 2.0)
+    assert sql.value("select count(*) from trading_hedge") == 1  # and none duplicated
+    orders = sql.rows("select leg, client_order_id, status from trading_order where hedge_id = %s", (hedge_id,))
+    assert sorted((leg, state) for leg, _cid, state in orders) == [("cfd", "filled"), ("perp", "filled")]
+    assert sql.value("select count(*) from trading_order") == orders_before  # no order was written again
+    cfd_cid = next(cid for leg, cid, _state in orders if leg == "cfd")
+    perp_cid = next(cid for leg, cid, _state in orders if leg == "perp")
+    state = dict(terminal.qa_state())
+    assert [dict(order)["comment"] for order in state["orders"]].count(cfd_cid) == 1
+    assert len(binance_fake.orders_with(perp_cid)) == 1
+    # Reconciliation ran on the restart before anything else, and found the venues and our records equal.
+    report = sql.rows(
+        "select status, extract(epoch from finished_at) * 1000 from trading_reconciliationreport "
+        "where trigger = 'start' order by started_at desc limit 1"
+    )
+    assert report and report[0][0] == "matched" and float(report[0][1]) > killed_ms
+    assert float(binance_fake.state()["position_amt"]) == -2.0
+    time.sleep(0.1)

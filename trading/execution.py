@@ -1,0 +1,599 @@
+"""Writes of the execution path: hedges and orders persisted before anything is sent, venue answers applied
+through the order machine, hedges kept in step with their fills (ARCHITECTURE.md "Order safety").
+
+Everything here is synchronous ORM work in short transactions; the async executor (trading/executor.py) calls
+it between venue round trips. A strategy's writes carry its lease and are fenced (`strategies.services.fence`)
+in the same transaction, so a runner whose lease was taken over cannot write an order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
+from accounts.models import AccountPool, User, VenueAccount
+from quantarb import clock
+from strategies.models import Strategy, StrategyVersion
+from strategies.services import Lease, LeaseLost, fence
+from trading.domain import hedges as hedge_rules
+from trading.domain import orders as order_rules
+from trading.domain import pnl
+from trading.domain.clientids import Intent, client_order_id
+
+from .choices import (
+    OPEN_ORDER_STATUSES,
+    Direction,
+    FillSource,
+    HedgeStatus,
+    Leg,
+    OrderIntent,
+    OrderKind,
+    OrderSide,
+)
+from .models import Fill, Hedge, Order
+
+OUNCE = Decimal("0.001")
+log = logging.getLogger(__name__)
+
+
+class StaleQuote(Exception):
+    """The quote that would price the order is older than the configured maximum age: nothing is written."""
+
+
+class ExecutionRefused(Exception):
+    """A write the state forbids (e.g. opening legs on a hedge that is not planned)."""
+
+
+@dataclass(frozen=True)
+class LegOrder:
+    """What one leg's order should be, priced from a quote of `quote_ts_ms`."""
+
+    account: VenueAccount
+    leg: str
+    side: str
+    kind: str
+    quantity_oz: Decimal
+    lots: Decimal | None
+    limit_price: Decimal | None
+    deviation: int | None
+    quote_ts_ms: int | None
+    reducing: bool = False
+    usd_per_usdt: Decimal | None = None
+
+
+def _check_fresh(leg_order: LegOrder, *, max_quote_age_ms: int, now_ms: int) -> None:
+    if leg_order.kind == OrderKind.MARKET and leg_order.quote_ts_ms is None:
+        return  # a market order with a deviation is priced by the venue; the decision's quote was checked
+    if leg_order.quote_ts_ms is None or now_ms - leg_order.quote_ts_ms > max_quote_age_ms:
+        age = None if leg_order.quote_ts_ms is None else now_ms - leg_order.quote_ts_ms
+        raise StaleQuote(
+            _("The %(leg)s quote is %(age)s ms old (limit %(limit)s ms): no order is priced from it.")
+            % {"leg": leg_order.leg, "age": age if age is not None else "?", "limit": max_quote_age_ms}
+        )
+
+
+def _now_ms() -> int:
+    return int(clock.now().timestamp() * 1000)
+
+
+def _order(
+    *,
+    hedge: Hedge,
+    leg_order: LegOrder,
+    intent: str,
+    attempt: int,
+    strategy: Strategy | None,
+    epoch: int | None,
+    created_at: datetime,
+) -> Order:
+    cid = client_order_id(hedge.tenant_id, hedge.pk, order_rules.Leg(leg_order.leg), Intent(intent), attempt)
+    return Order(
+        tenant_id=hedge.tenant_id,
+        hedge=hedge,
+        account=leg_order.account,
+        strategy=strategy,
+        epoch=epoch,
+        leg=leg_order.leg,
+        intent=intent,
+        attempt=attempt,
+        client_order_id=cid,
+        side=leg_order.side,
+        kind=leg_order.kind,
+        quantity=leg_order.quantity_oz.quantize(OUNCE),
+        lots=leg_order.lots,
+        limit_price=leg_order.limit_price,
+        deviation=leg_order.deviation,
+        reducing=leg_order.reducing,
+        # Persisted as new and marked submitting in this same commit, right before the send (one durable write on the
+        # path to the wire): an order found `submitting` after a crash may or may not have left, and is looked up.
+        status=order_rules.submit(order_rules.new_order(leg_order.quantity_oz.quantize(OUNCE))).status.value,
+        submitted_at=created_at,
+        paper=hedge.paper,
+        quote_ts=None
+        if leg_order.quote_ts_ms is None
+        else datetime.fromtimestamp(leg_order.quote_ts_ms / 1000, tz=clock.now().tzinfo),
+        usd_per_usdt=leg_order.usd_per_usdt,
+        created_at=created_at,
+    )
+
+
+@transaction.atomic
+def hedge_open(
+    *,
+    pool: AccountPool,
+    direction: str,
+    size_oz: Decimal,
+    perp: LegOrder,
+    cfd: LegOrder,
+    max_quote_age_ms: int,
+    strategy: Strategy | None = None,
+    version: StrategyVersion | None = None,
+    lease: Lease | None = None,
+    reason: dict[str, Any] | None = None,
+    entry_net_edge: Decimal | None = None,
+    usd_per_usdt: Decimal | None = None,
+    actor: User | None = None,
+) -> tuple[Hedge, Order, Order]:
+    """Persist a new hedge (opening) and both opening orders (submitting), fenced by the lease, in one transaction.
+    Nothing is sent here. Raises StaleQuote when either leg would be priced from a quote older than
+    `max_quote_age_ms`, LeaseLost when the lease is not the runner's any more.
+
+    On PostgreSQL the fence and the three rows are one statement (the signal-to-wire path of every hedge); elsewhere
+    the ORM writes them one by one in the same transaction."""
+    now_ms = _now_ms()
+    _check_fresh(perp, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    _check_fresh(cfd, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    now = clock.now()
+    hedge = Hedge(
+        tenant_id=pool.tenant_id,
+        pool=pool,
+        strategy=strategy,
+        strategy_version=version,
+        direction=Direction(direction),
+        # Planned and opening in the same commit as its orders: the machine's move is checked, one row is written.
+        status=hedge_rules.transition(hedge_rules.HedgeStatus.PLANNED, hedge_rules.HedgeStatus.OPENING).value,
+        paper=pool.perp_account.mode == "paper",
+        manual=actor is not None,
+        size_oz=size_oz,
+        entry_net_edge=entry_net_edge,
+        entry_usd_per_usdt=usd_per_usdt,
+        open_reason=reason or {},
+        planned_at=now,
+        updated_at=now,
+    )
+    epoch = lease.epoch if lease is not None else None
+
+    def orders() -> list[Order]:
+        return [
+            _order(
+                hedge=hedge,
+                leg_order=leg,
+                intent=OrderIntent.OPEN,
+                attempt=1,
+                strategy=strategy,
+                epoch=epoch,
+                created_at=now,
+            )
+            for leg in (perp, cfd)
+        ]
+
+    if connection.vendor == "postgresql":
+        perp_order, cfd_order = _insert_fenced(hedge, orders, lease)
+    else:
+        if lease is not None:
+            fence(lease)
+        hedge.save(force_insert=True)
+        perp_order, cfd_order = Order.objects.bulk_create(orders())
+    if actor is not None:
+        audit_record(
+            tenant=pool.tenant,
+            actor=actor,
+            action=AuditAction.ORDER_SUBMITTED,
+            obj=hedge,
+            summary={"manual": "open", "direction": direction, "size_oz": str(size_oz), "pool": pool.name},
+        )
+    return hedge, perp_order, cfd_order
+
+
+def _insert_fenced(hedge: Hedge, orders: Callable[[], list[Order]], lease: Lease | None) -> list[Order]:
+    """One PostgreSQL statement: lock the strategy row if the lease is still the runner's and unexpired, and only
+    then insert the hedge and its orders (`INSERT ... SELECT ... FROM fence`: no lease, no rows). The hedge id is
+    drawn from its sequence first, because the orders' client ids carry it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Hedge._meta.db_table])
+        hedge.pk = cursor.fetchone()[0]
+    rows = orders()
+    if lease is not None:
+        fence_sql = (
+            "SELECT id FROM strategies_strategy WHERE id = %s AND runner_id = %s AND lease_epoch = %s "
+            "AND lease_until >= %s FOR UPDATE"
+        )
+        fence_params: list[Any] = [lease.strategy_id, lease.runner_id, lease.epoch, clock.now()]
+    else:
+        fence_sql, fence_params = "SELECT 1 AS id", []
+    hedge_columns, hedge_casts, hedge_values = _row(hedge, with_pk=True)
+    order_columns, order_casts, _first = _row(rows[0], with_pk=False)
+    order_values = [_row(order, with_pk=False)[2] for order in rows]
+    order_rows = ", ".join(f"({order_casts})" for _ in rows)
+    # Identifiers and casts come from the models' own metadata; every value is a bound parameter.
+    sql = (
+        f"WITH fence AS ({fence_sql}), "  # noqa: S608
+        f"h AS (INSERT INTO {Hedge._meta.db_table} ({hedge_columns}) SELECT {hedge_casts} FROM fence RETURNING id) "
+        f"INSERT INTO {Order._meta.db_table} ({order_columns}) "
+        f"SELECT v.* FROM (VALUES {order_rows}) AS v({order_columns}) WHERE EXISTS (SELECT 1 FROM h) RETURNING id"
+    )
+    params = [*fence_params, *hedge_values, *(value for values in order_values for value in values)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        raise LeaseLost(f"strategy {lease.strategy_id if lease else '-'}: lease is not current, nothing written")
+    for order, pk in zip(rows, ids, strict=True):
+        order.pk = pk
+        order._state.adding = False
+        order._state.db = "default"
+    hedge._state.adding = False
+    hedge._state.db = "default"
+    return rows
+
+
+_SHAPES: dict[tuple[str, bool], tuple[list[Any], str, str]] = {}
+
+
+def _shape(model: type[models.Model], with_pk: bool) -> tuple[list[Any], str, str]:
+    """A model's concrete fields, quoted columns and typed placeholders (computed once per model)."""
+    key = (model._meta.label, with_pk)
+    if key not in _SHAPES:
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        casts = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)  # a foreign key's is its target's
+        _SHAPES[key] = (fields, columns, casts)
+    return _SHAPES[key]
+
+
+def _row(instance: Any, *, with_pk: bool) -> tuple[str, str, list[Any]]:
+    """(quoted columns, typed placeholders, values prepared for the database) of every concrete field, as `save()`
+    would write them. Each placeholder is cast to its column's type, so PostgreSQL reads a parameter in a SELECT
+    list or a VALUES row as that type (a bare parameter there would be text)."""
+    fields, columns, casts = _shape(type(instance), with_pk)
+    values = [
+        field.get_db_prep_save(instance.pk if field.primary_key else field.pre_save(instance, add=True), connection)
+        for field in fields
+    ]
+    return columns, casts, values
+
+
+@transaction.atomic
+def hedge_leg_orders(
+    *,
+    hedge: Hedge,
+    intent: str,
+    legs: list[LegOrder],
+    max_quote_age_ms: int,
+    lease: Lease | None = None,
+    actor: User | None = None,
+) -> list[Order]:
+    """Persist the orders that close or repair a hedge (one per leg given), moving it to closing / repairing.
+    Their attempt number continues the leg's previous attempts, so each has a new deterministic client id."""
+    if lease is not None:
+        fence(lease)
+    hedge = Hedge.objects.select_for_update().get(pk=hedge.pk)
+    now_ms = _now_ms()
+    for leg_order in legs:
+        _check_fresh(leg_order, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    now = clock.now()
+    created = []
+    for leg_order in legs:
+        attempt = (
+            Order.objects.filter(hedge=hedge, leg=leg_order.leg, intent=intent)
+            .order_by("-attempt")
+            .values_list("attempt", flat=True)
+            .first()
+            or 0
+        ) + 1
+        order = _order(
+            hedge=hedge,
+            leg_order=leg_order,
+            intent=intent,
+            attempt=attempt,
+            strategy=hedge.strategy,
+            epoch=lease.epoch if lease is not None else None,
+            created_at=now,
+        )
+        order.save(force_insert=True)
+        created.append(order)
+    target = HedgeStatus.CLOSING if intent == OrderIntent.CLOSE else HedgeStatus.REPAIRING
+    if hedge.status != target:
+        _set_hedge_status(hedge, target)
+    if intent == OrderIntent.CLOSE and hedge.closing_at is None:
+        hedge.closing_at = now
+        hedge.save(update_fields=["closing_at"])
+    if actor is not None:
+        audit_record(
+            tenant=hedge.tenant,
+            actor=actor,
+            action=AuditAction.ORDER_SUBMITTED,
+            obj=hedge,
+            summary={"manual": intent, "orders": [order.client_order_id for order in created]},
+        )
+    return created
+
+
+def _set_hedge_status(hedge: Hedge, to: str, reason: str = "", also: tuple[str, ...] = ()) -> None:
+    """Move a hedge through its machine (trading/domain/hedges.py); an illegal move is a programming error.
+    `also` names other fields changed on the instance, saved in the same UPDATE."""
+    new = hedge_rules.transition(hedge_rules.HedgeStatus(hedge.status), hedge_rules.HedgeStatus(to))
+    hedge.status = new.value
+    fields = ["status", "status_reason", *also]
+    hedge.status_reason = reason[:300]
+    now = clock.now()
+    if new == hedge_rules.HedgeStatus.OPEN and hedge.opened_at is None:
+        hedge.opened_at = now
+        fields.append("opened_at")
+    if new == hedge_rules.HedgeStatus.LEGGED and hedge.legged_at is None:
+        hedge.legged_at = now
+        fields.append("legged_at")
+    if new in (hedge_rules.HedgeStatus.OPEN, hedge_rules.HedgeStatus.CLOSED):
+        hedge.legged_at = None
+        fields.append("legged_at")
+    if new == hedge_rules.HedgeStatus.CLOSED:
+        hedge.closed_at = now
+        fields.append("closed_at")
+    hedge.save(update_fields=list(dict.fromkeys(fields)))
+
+
+# --- orders through their machine ---------------------------------------------------------------------------
+def order_view(order: Order) -> order_rules.OrderView:
+    """The order as its machine sees it, rebuilt from the row and its recorded fills."""
+    fills = list(order.fills.values_list("fill_id", "quantity", "price", "fee", "fee_currency"))
+    fees: dict[str, Decimal] = {}
+    for _fill_id, _quantity, _price, fee, currency in fills:
+        fees[currency] = fees.get(currency, Decimal(0)) + fee
+    return order_rules.OrderView(
+        status=order_rules.OrderStatus(order.status),
+        quantity=order.quantity,
+        fill_qty=sum((quantity for _i, quantity, _p, _f, _c in fills), Decimal(0)),
+        fill_notional=sum((quantity * price for _i, quantity, price, _f, _c in fills), Decimal(0)),
+        fill_ids=frozenset(fill_id for fill_id, *_rest in fills),
+        fees=tuple(sorted(fees.items())),
+        venue_filled=order.venue_filled,
+        venue_avg_price=order.venue_avg_price,
+    )
+
+
+def _store_view(order: Order, view: order_rules.OrderView, **extra: Any) -> None:
+    order.status = view.status.value
+    order.filled = view.filled
+    order.avg_price = view.avg_price
+    order.venue_filled = view.venue_filled
+    order.venue_avg_price = view.venue_avg_price
+    if view.fees:
+        currency, _largest = max(view.fees, key=lambda pair: pair[1])
+        order.fee, order.fee_currency = sum((amount for _c, amount in view.fees), Decimal(0)), currency
+    fields = ["status", "filled", "avg_price", "venue_filled", "venue_avg_price", "fee", "fee_currency", "updated_at"]
+    for name, value in extra.items():
+        setattr(order, name, value)
+        fields.append(name)
+    order.save(update_fields=list(dict.fromkeys(fields)))
+
+
+@transaction.atomic
+def order_submitting(*, order: Order, lease: Lease | None = None) -> Order:
+    """Mark the order as being sent (just before the request leaves). Fenced: a stale runner stops here."""
+    if lease is not None:
+        fence(lease)
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    view = order_rules.submit(order_view(order))
+    _store_view(order, view, submitted_at=clock.now())
+    return order
+
+
+@transaction.atomic
+def order_unknown(*, order: Order, error: str) -> Order:
+    """The venue's answer was lost or ambiguous: the order is unknown until looked up by its client id."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    view = order_rules.mark_unknown(order_view(order))
+    _store_view(order, view, error=error[:500])
+    return order
+
+
+@transaction.atomic
+def order_rejected(*, order: Order, error: str) -> Order:
+    """The venue refused the order outright (nothing was placed)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    view = order_rules.reject(order_view(order))
+    _store_view(order, view, error=error[:500])
+    if order.hedge_id is not None:
+        hedge_sync(hedge_id=order.hedge_id)
+    return order
+
+
+@transaction.atomic
+def order_record(
+    *,
+    order: Order,
+    report: order_rules.VenueOrderReport | None,
+    fills: list[order_rules.FillEvent],
+    source: str,
+    venue_order_id: str = "",
+) -> Order:
+    """Apply what the venue says about the order: its fills (each recorded once) and its status (through the
+    order machine, so a duplicate or late report changes nothing it must not). Then bring the hedge in step."""
+    _relaxed_commit()
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    view = order_view(order)
+    try:
+        for fill in fills:
+            before = view
+            view = order_rules.apply_fill(view, fill)
+            if view is before:
+                continue  # heard before
+            Fill.objects.create(
+                tenant_id=order.tenant_id,
+                order=order,
+                fill_id=fill.fill_id,
+                quantity=fill.quantity,
+                price=fill.price,
+                fee=fill.fee,
+                fee_currency=fill.fee_currency,
+                source=FillSource(source),
+                paper=order.paper,
+                at=datetime.fromtimestamp(fill.ts_ms / 1000, tz=clock.now().tzinfo),
+            )
+        if report is not None:
+            view = order_rules.resolve(view, report)
+    except order_rules.IllegalTransition as exc:
+        # The venue says something that contradicts what we know (a fill on a rejected order, more than the
+        # quantity): keep what we had and flag the hedge, so reconciliation settles it before anything else.
+        log.error("order %s: venue report refused by the order machine: %s", order.client_order_id, exc)
+        _store_view(order, view, error=str(exc)[:500])
+        if order.hedge_id is not None:
+            hedge = Hedge.objects.select_for_update().get(pk=order.hedge_id)
+            if hedge.status != HedgeStatus.NEEDS_RECONCILE:
+                _set_hedge_status(
+                    hedge,
+                    HedgeStatus.NEEDS_RECONCILE,
+                    _("Order %(cid)s: the venue's report contradicts ours (%(error)s).")
+                    % {"cid": order.client_order_id, "error": exc},
+                )
+        return order
+    extra: dict[str, Any] = {}
+    if venue_order_id and not order.venue_order_id:
+        extra["venue_order_id"] = venue_order_id
+    _store_view(order, view, **extra)
+    if order.hedge_id is not None:
+        hedge_sync(hedge_id=order.hedge_id)
+    return order
+
+
+def _relaxed_commit() -> None:
+    """Let this transaction commit without waiting for the disk (PostgreSQL `synchronous_commit = off`).
+
+    Safe for recording a venue's answer: if the commit is lost in a crash, the order is still `submitting` or
+    `unknown` in the database and the next runner looks it up by client id before anything else. The writes on
+    the way to the wire (the order itself, its fencing) keep full durability."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def signed(side: str, quantity: Decimal) -> Decimal:
+    return quantity if side == OrderSide.BUY else -quantity
+
+
+@transaction.atomic
+def hedge_sync(*, hedge_id: int) -> Hedge:
+    """Recompute the hedge's filled ounces per leg from its orders and move it along its machine:
+    opening/closing/repairing with no order left working → open, closed, legged or failed."""
+    hedge = Hedge.objects.select_for_update().get(pk=hedge_id)
+    orders = list(hedge.orders.all())
+    perp_oz = sum((signed(o.side, o.filled) for o in orders if o.leg == Leg.PERP), Decimal(0))
+    cfd_oz = sum((signed(o.side, o.filled) for o in orders if o.leg == Leg.CFD), Decimal(0))
+    moved: tuple[str, ...] = ()
+    if (perp_oz, cfd_oz) != (hedge.perp_oz, hedge.cfd_oz):
+        hedge.perp_oz, hedge.cfd_oz = perp_oz, cfd_oz
+        moved = ("perp_oz", "cfd_oz")
+    working = any(o.status in OPEN_ORDER_STATUSES for o in orders)
+    if perp_oz == 0 and cfd_oz == 0 and any(o.filled for o in orders):
+        try:
+            _book_pnl(hedge, orders)
+        except ValueError as exc:
+            # A fill without a price (a position adopted from a venue that did not say at what price): the legs are
+            # recorded, the PnL waits for reconciliation. Never let the split stop the legs from being recorded.
+            log.warning("hedge %s: PnL not booked: %s", hedge.pk, exc)
+    settling = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING, HedgeStatus.LEGGED)
+    hedged = perp_oz + cfd_oz == 0
+    if working or hedge.status not in settling or (hedge.status == HedgeStatus.LEGGED and not hedged):
+        if moved:
+            hedge.save(update_fields=list(moved))
+        return hedge
+    # One UPDATE for the legs and the move.
+    if hedged and perp_oz == 0:
+        if hedge.status == HedgeStatus.OPENING:
+            _set_hedge_status(hedge, HedgeStatus.FAILED, _("Neither leg filled."), also=moved)
+        else:
+            _set_hedge_status(hedge, HedgeStatus.CLOSED, also=moved)
+    elif hedged:
+        _set_hedge_status(hedge, HedgeStatus.OPEN, also=moved)
+    else:
+        _set_hedge_status(
+            hedge,
+            HedgeStatus.LEGGED,
+            _("Unhedged %(oz)s oz (perp %(perp)s, CFD %(cfd)s).")
+            % {"oz": perp_oz + cfd_oz, "perp": perp_oz, "cfd": cfd_oz},
+            also=moved,
+        )
+    return hedge
+
+
+def pnl_fills(orders: list[Order], default_rate: Decimal) -> list[pnl.PnlFill]:
+    """Each order's execution as PnL fills: its recorded fills, or the venue's cumulative when it named none."""
+    out: list[pnl.PnlFill] = []
+    for order in orders:
+        if not order.filled:
+            continue
+        rate = order.usd_per_usdt or default_rate
+        sign = Decimal(1) if order.side == OrderSide.BUY else Decimal(-1)
+        leg = order_rules.Leg(order.leg)
+        fills = list(order.fills.all())
+        for fill in fills:
+            out.append(
+                pnl.PnlFill(
+                    leg, sign * fill.quantity, fill.price, fill.fee, _fee_currency(fill.fee_currency, leg), rate
+                )
+            )
+        rest = order.filled - sum((fill.quantity for fill in fills), Decimal(0))
+        if rest > 0 and order.venue_avg_price is not None:
+            out.append(pnl.PnlFill(leg, sign * rest, order.venue_avg_price, Decimal(0), _fee_currency("", leg), rate))
+    return out
+
+
+def _fee_currency(currency: str, leg: order_rules.Leg) -> str:
+    if currency in (pnl.USD, pnl.USDT):
+        return currency
+    return pnl.USDT if leg is order_rules.Leg.PERP else pnl.USD
+
+
+def carry_bookings(hedge: Hedge, default_rate: Decimal) -> list[pnl.CarryBooking]:
+    return [
+        pnl.CarryBooking(pnl.CarryKind(entry.kind), entry.amount, entry.currency, default_rate)
+        for entry in hedge.carry.all()
+    ]
+
+
+def _book_pnl(hedge: Hedge, orders: list[Order]) -> None:
+    """Book the PnL split of a hedge whose legs are flat (valued at the exit rate)."""
+    closing = [o for o in orders if o.intent != OrderIntent.OPEN and o.usd_per_usdt]
+    exit_rate = closing[-1].usd_per_usdt if closing else (hedge.entry_usd_per_usdt or Decimal(1))
+    assert exit_rate is not None
+    split = pnl.pnl_split(
+        fills=pnl_fills(orders, exit_rate),
+        carry=carry_bookings(hedge, exit_rate),
+        valuation=pnl.Valuation(usd_per_usdt=exit_rate),
+    ).rounded()
+    hedge.pnl_spread, hedge.pnl_fees, hedge.pnl_funding = split.spread_capture, split.fees, split.funding
+    hedge.pnl_swap, hedge.pnl_fx, hedge.exit_usd_per_usdt = split.swap, split.usdt_usd, exit_rate
+    hedge.save(update_fields=["pnl_spread", "pnl_fees", "pnl_funding", "pnl_swap", "pnl_fx", "exit_usd_per_usdt"])
+
+
+@transaction.atomic
+def hedge_mark(*, hedge: Hedge, status: str, reason: str) -> Hedge:
+    """Move a hedge by a decision outside its fills (legged by a venue-side change, needs-reconcile after a
+    restart, failed when a repair is abandoned to the kill switch)."""
+    hedge = Hedge.objects.select_for_update().get(pk=hedge.pk)
+    if hedge.status != status:
+        _set_hedge_status(hedge, status, reason)
+    return hedge
+
+
+def working_orders(hedge: Hedge) -> list[Order]:
+    return list(hedge.orders.filter(status__in=[s.value for s in OPEN_ORDER_STATUSES]))

@@ -1,0 +1,303 @@
+"""The execution side's beat jobs (quantarb/schedule.py): reconcile every pool, snapshot positions, book carry.
+
+- `reconcile_pools`: every enabled pool with hedges or a strategy, against its venues (the paper ledger for paper
+  accounts); a mismatch on a pool whose strategy is active trips that strategy's kill switch (with an alert).
+  Pools with a hedge in flight are left to the next round (an order on its way is not a difference).
+- `snapshot_positions`: per account of every enabled pool, our position and the venue's, for history.
+- `book_carry`: funding and swap onto open hedges. Paper hedges accrue them from the model at each funding time
+  (00:00, 08:00, 16:00 UTC by default) and each rollover (broker midnight: 22:00 UTC in winter, 21:00 in summer;
+  triple on the broker's triple day); live hedges take Binance's own FUNDING_FEE records (`FundingPayment`),
+  shared among the account's hedges open at that moment by their perp size.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import IntegrityError, transaction
+
+from accounts.models import AccountPool
+from quantarb import clock
+from trading.domain import pnl
+
+from .choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus, ReconciliationStatus, ReconciliationTrigger
+from .models import CarryEntry, Hedge, PositionSnapshot, SourcePair
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
+FUNDING_HOURS_UTC = (0, 8, 16)
+
+
+def _pools() -> list[AccountPool]:
+    return list(AccountPool.objects.filter(enabled=True).select_related("perp_account", "cfd_account", "tenant"))
+
+
+def _venues(pool: AccountPool) -> dict[int, Any]:
+    from strategies.runner import pair_id_for_pool
+
+    from .venue_factory import execution_venues
+
+    return execution_venues(pool, pair_id_for_pool(pool) or 0, None)
+
+
+def reconcile_pools() -> dict[str, int]:
+    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch."""
+    from risk.choices import KillScope, KillTrigger
+    from risk.services import kill_switch_trip
+    from strategies.choices import ACTIVE_STATES
+    from strategies.models import Strategy
+
+    from .reconciliation import reconcile_pool
+
+    counts = {"matched": 0, "mismatch": 0, "failed": 0, "skipped": 0}
+    for pool in _pools():
+        if Hedge.objects.filter(pool=pool, status__in=[s.value for s in IN_FLIGHT]).exists():
+            counts["skipped"] += 1
+            continue
+        if not Hedge.objects.filter(pool=pool).exists() and not Strategy.objects.filter(pool=pool).exists():
+            counts["skipped"] += 1
+            continue
+        try:
+            venues = _venues(pool)
+        except Exception as exc:
+            log.warning("reconciliation of pool %s: venues unavailable: %s", pool.pk, exc)
+            counts["failed"] += 1
+            continue
+        report = async_to_sync(reconcile_pool)(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
+        counts[
+            {ReconciliationStatus.MATCHED: "matched", ReconciliationStatus.MISMATCH: "mismatch"}.get(
+                ReconciliationStatus(report.status), "failed"
+            )
+        ] += 1
+        if report.status == ReconciliationStatus.MISMATCH:
+            for strategy in Strategy.objects.filter(pool=pool, state__in=[s.value for s in ACTIVE_STATES]):
+                kill_switch_trip(
+                    scope=KillScope.STRATEGY,
+                    trigger=KillTrigger.RECONCILIATION_MISMATCH,
+                    reason=f"reconciliation #{report.pk}: {len(report.differences)} differences",
+                    strategy=strategy,
+                )
+    return counts
+
+
+def snapshot_positions() -> int:
+    """One PositionSnapshot per account of every enabled pool: ours, the venue's, the average price."""
+    from .reconciliation import our_position_oz
+
+    written = 0
+    now = clock.now()
+    for pool in _pools():
+        try:
+            venues = _venues(pool)
+        except Exception:
+            venues = {}
+        for account in (pool.perp_account, pool.cfd_account):
+            venue_oz = None
+            venue = venues.get(account.pk)
+            if venue is not None:
+                try:
+                    venue_oz = async_to_sync(venue.position_oz)()
+                except Exception as exc:
+                    log.warning("position snapshot of account %s: venue unreadable: %s", account.pk, exc)
+            PositionSnapshot.objects.create(
+                tenant_id=pool.tenant_id,
+                account=account,
+                pool=pool,
+                at=now,
+                ours_oz=our_position_oz(account),
+                venue_oz=venue_oz,
+            )
+            written += 1
+    return written
+
+
+# --- carry --------------------------------------------------------------------------------------------------
+def funding_times(since: datetime, until: datetime) -> list[datetime]:
+    """The funding instants in (since, until] (UTC, every 8 h at FUNDING_HOURS_UTC)."""
+    out = []
+    day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= until:
+        for hour in FUNDING_HOURS_UTC:
+            at = day.replace(hour=hour)
+            if since < at <= until:
+                out.append(at)
+        day += timedelta(days=1)
+    return out
+
+
+def rollover_times(since: datetime, until: datetime) -> list[datetime]:
+    """Broker-midnight rollovers in (since, until]: New York close (21:00 UTC in US summer, 22:00 in winter)."""
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    out = []
+    day = (since - timedelta(days=1)).date()
+    while datetime.combine(day, datetime.min.time(), tzinfo=since.tzinfo) <= until + timedelta(days=1):
+        at = datetime(day.year, day.month, day.day, 17, 0, tzinfo=new_york).astimezone(since.tzinfo)
+        if since < at <= until and at.weekday() < 5:
+            out.append(at)
+        day += timedelta(days=1)
+    return out
+
+
+def _book(hedge: Hedge, *, kind: str, account_id: int, amount: Decimal, currency: str, ref: str, at: datetime) -> bool:
+    rate = hedge.entry_usd_per_usdt or Decimal(1)
+    try:
+        with transaction.atomic():
+            CarryEntry.objects.create(
+                tenant_id=hedge.tenant_id,
+                account_id=account_id,
+                hedge=hedge,
+                kind=kind,
+                amount=amount.quantize(Decimal("0.00000001")),
+                currency=currency,
+                amount_usd=(amount * rate if currency == "USDT" else amount).quantize(Decimal("0.00000001")),
+                venue_ref=ref[:80],
+                paper=hedge.paper,
+                at=at,
+            )
+    except IntegrityError:
+        return False  # booked before: each funding time and rollover once
+    return True
+
+
+def book_carry(now: datetime | None = None) -> dict[str, int]:
+    """Book funding and swap onto the hedges that held legs at each funding time / rollover since they opened."""
+    now = now or clock.now()
+    counts = {"funding": 0, "swap": 0}
+    open_hedges = Hedge.objects.filter(status__in=[s.value for s in LIVE_HEDGE_STATUSES], opened_at__isnull=False)
+    for hedge in open_hedges.select_related("pool"):
+        pair_id = _pair_id(hedge.pool)
+        pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
+        if hedge.paper and pair is not None:
+            mark = hedge.orders.filter(leg="perp", intent="open").values_list("avg_price", flat=True).first()
+            assert hedge.opened_at is not None
+            for at in funding_times(hedge.opened_at, now):
+                amount = pnl.funding_accrual(
+                    mark_price=mark or Decimal(0), signed_oz=hedge.perp_oz, rate=pair.funding_rate
+                )
+                if amount and _book(
+                    hedge,
+                    kind=CarryKind.FUNDING,
+                    account_id=hedge.pool.perp_account_id,
+                    amount=amount,
+                    currency="USDT",
+                    ref=f"paper-funding-{hedge.pk}-{int(at.timestamp())}",
+                    at=at,
+                ):
+                    counts["funding"] += 1
+            for at in rollover_times(hedge.opened_at, now):
+                per_oz = pair.swap_long_per_oz_night if hedge.cfd_oz > 0 else pair.swap_short_per_oz_night
+                nights = 3 if at.weekday() == 2 else 1  # the broker's triple day (Wednesday) charges the weekend
+                amount = abs(hedge.cfd_oz) * per_oz * nights
+                if amount and _book(
+                    hedge,
+                    kind=CarryKind.SWAP,
+                    account_id=hedge.pool.cfd_account_id,
+                    amount=amount,
+                    currency="USD",
+                    ref=f"paper-swap-{hedge.pk}-{at.date().isoformat()}",
+                    at=at,
+                ):
+                    counts["swap"] += 1
+    counts["funding"] += _book_live_funding()
+    counts["swap"] += _book_live_swap()
+    return counts
+
+
+def _pair_id(pool: AccountPool) -> int | None:
+    from strategies.runner import pair_id_for_pool
+
+    return pair_id_for_pool(pool)
+
+
+def _book_live_funding() -> int:
+    """Binance's FUNDING_FEE records, shared among the account's hedges open at that moment by perp size."""
+    from .models import FundingPayment
+
+    booked = 0
+    booked_refs = set(
+        CarryEntry.objects.filter(kind=CarryKind.FUNDING, paper=False).values_list("venue_ref", flat=True)
+    )
+    for payment in FundingPayment.objects.order_by("at")[:5000]:
+        ref = f"binance-{payment.venue_id}"
+        if ref in booked_refs:
+            continue
+        holders = [
+            hedge
+            for hedge in Hedge.objects.filter(
+                pool__perp_account_id=payment.account_id, paper=False, opened_at__lte=payment.at
+            ).exclude(closed_at__lt=payment.at)
+            if hedge.perp_oz != 0
+        ]
+        total = sum((abs(hedge.perp_oz) for hedge in holders), Decimal(0))
+        for hedge in holders:
+            share = payment.amount * abs(hedge.perp_oz) / total
+            if _book(
+                hedge,
+                kind=CarryKind.FUNDING,
+                account_id=payment.account_id,
+                amount=share,
+                currency=payment.asset or "USDT",
+                ref=f"{ref}-{hedge.pk}" if len(holders) > 1 else ref,
+                at=payment.at,
+            ):
+                booked += 1
+    return booked
+
+
+def _book_live_swap() -> int:
+    """MT5's own swap on the CFD positions of live hedges: each position carries the swap the broker booked so
+    far (in the account currency); what is new since our last booking is booked onto the hedge whose opening
+    order made the position (its client id is the position's comment)."""
+    from django.db.models import Sum
+
+    from accounts.models import VenueAccount
+
+    from .venues.errors import VenueError
+    from .venues.mt5 import gateway_for
+
+    booked = 0
+    hedges = Hedge.objects.filter(
+        paper=False, status__in=[s.value for s in LIVE_HEDGE_STATUSES], pool__cfd_account__venue="bybit-mt5"
+    ).select_related("pool")
+    by_account: dict[int, list[Hedge]] = {}
+    for hedge in hedges:
+        by_account.setdefault(hedge.pool.cfd_account_id, []).append(hedge)
+    for account_id, account_hedges in by_account.items():
+        account = VenueAccount.objects.select_related("terminal").get(pk=account_id)
+        if account.terminal is None:
+            continue
+        try:
+            gateway = gateway_for(account.terminal, account.credentials or {})
+            gateway.connect()
+            try:
+                positions = {position.comment: position for position in gateway.positions() if position.ours}
+                currency = gateway.account().currency
+            finally:
+                gateway.close()
+        except VenueError as exc:
+            log.warning("swap of account %s not read: %s", account_id, exc)
+            continue
+        for hedge in account_hedges:
+            opening = hedge.orders.filter(leg="cfd", intent="open").values_list("client_order_id", flat=True).first()
+            position = positions.get(opening or "")
+            if position is None:
+                continue
+            so_far = CarryEntry.objects.filter(hedge=hedge, kind=CarryKind.SWAP).aggregate(total=Sum("amount"))["total"]
+            new = position.swap - (so_far or Decimal(0))
+            if new and _book(
+                hedge,
+                kind=CarryKind.SWAP,
+                account_id=account_id,
+                amount=new,
+                currency=currency if currency in ("USD", "USDT") else "USD",
+                ref=f"mt5-swap-{position.ticket}-{position.swap}",
+                at=clock.now(),
+            ):
+                booked += 1
+    return booked

@@ -1,0 +1,263 @@
+"""Carries out operators' manual commands (trading/manual.py) in the engine, where the pool's venues and quotes
+are: claims the oldest queued command, does it through the same execution path as the strategies (orders
+persisted before sending, lookups before any resend, pre-trade freshness), and records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from quantarb import clock
+from strategies.domain.params import StrategyParams
+from strategies.runner import (
+    MarketSnapshot,
+    VenuesFactory,
+    _pool_specs,
+    pair_id_for_pool,
+    price_leg,
+)
+from strategies.services import current_params
+from trading.domain import hedges as hedge_rules
+from trading.execution import StaleQuote, hedge_leg_orders, hedge_open
+
+from .choices import (
+    OPEN_ORDER_STATUSES,
+    CommandStatus,
+    Direction,
+    HedgeStatus,
+    Leg,
+    ManualKind,
+    OrderIntent,
+    OrderSide,
+)
+from .executor import Executor
+from .models import Hedge, ManualCommand, Order
+
+log = logging.getLogger(__name__)
+
+
+def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    return sync_to_async(function, thread_sensitive=True)
+
+
+class CommandFailed(Exception):
+    """The command cannot be carried out; its message is recorded for the operator."""
+
+
+@transaction.atomic
+def _claim() -> ManualCommand | None:
+    command = (
+        ManualCommand.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=CommandStatus.QUEUED)
+        .order_by("requested_at", "pk")
+        .select_related("pool__perp_account", "pool__cfd_account", "pool__tenant", "hedge", "requested_by")
+        .first()
+    )
+    if command is None:
+        return None
+    command.status = CommandStatus.RUNNING
+    command.started_at = clock.now()
+    command.save(update_fields=["status", "started_at"])
+    return command
+
+
+def _finish(command: ManualCommand, status: str, result: str) -> None:
+    ManualCommand.objects.filter(pk=command.pk).update(status=status, result=result[:500], finished_at=clock.now())
+    from quantarb.live import send_on_commit
+    from strategies.events import strategy_group
+    from strategies.models import Strategy
+
+    for strategy_id in Strategy.objects.filter(pool_id=command.pool_id).values_list("pk", flat=True):
+        send_on_commit(strategy_group(strategy_id), {"type": "strategy.changed", "strategy_id": strategy_id})
+
+
+def _params_for(pool: Any) -> StrategyParams:
+    """The pool's strategy's parameters (slippage, deviation, quote age) when it has one, else the defaults."""
+    from strategies.models import Strategy
+
+    strategy = Strategy.objects.filter(pool=pool).select_related("current_version").order_by("-pk").first()
+    return current_params(strategy) if strategy is not None and strategy.current_version else StrategyParams()
+
+
+def _reset_connection() -> None:
+    """Close this thread's database connection (a dropped one heals on the next use)."""
+    connection.close()
+
+
+@dataclass
+class ManualDesk:
+    market: Any
+    venues_factory: VenuesFactory
+    poll_s: float = 0.5
+    sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
+
+    async def run(self) -> None:
+        """Claim and carry out queued commands until cancelled."""
+        while True:
+            try:
+                command = await _db(_claim)()
+            except Exception:
+                await _db(_reset_connection)()
+                log.exception("manual desk: could not read the queue")
+                command = None
+            if command is None:
+                await self.sleep(self.poll_s)
+                continue
+            await self.execute(command)
+
+    async def execute(self, command: ManualCommand) -> ManualCommand:
+        """Carry out one claimed command and record its outcome (never raises for a venue or state problem)."""
+        try:
+            result = await self._do(command)
+        except (CommandFailed, StaleQuote) as exc:
+            await _db(_finish)(command, CommandStatus.FAILED, str(exc))
+        except Exception as exc:
+            log.exception("manual command %s failed", command.pk)
+            await _db(_finish)(command, CommandStatus.FAILED, _("Failed: %(error)s") % {"error": exc})
+        else:
+            await _db(_finish)(command, CommandStatus.DONE, result)
+        finished: ManualCommand = await _db(ManualCommand.objects.get)(pk=command.pk)
+        return finished
+
+    async def _do(self, command: ManualCommand) -> str:
+        pool = command.pool
+        pair_id = await _db(pair_id_for_pool)(pool)
+        if pair_id is None:
+            raise CommandFailed(_("No quote source prices this pool."))
+        snapshot: MarketSnapshot | None = self.market.snapshot(pair_id)
+        if snapshot is None:
+            raise CommandFailed(_("No quotes for this pool yet; try again in a moment."))
+        venues = await _db(self.venues_factory)(pool, pair_id)
+        executor = Executor(venues=venues, sleep=self.sleep)
+        params = await _db(_params_for)(pool)
+        perp_spec, cfd_spec = await _db(_pool_specs)(pool)
+        actor = command.requested_by
+
+        def leg(leg_name: str, side: str, quantity: Decimal) -> Any:
+            priced = price_leg(
+                pool,
+                leg=leg_name,
+                side=side,
+                quantity=quantity,
+                params=params,
+                snapshot=snapshot,
+                perp_spec=perp_spec,
+                cfd_spec=cfd_spec,
+                reducing=command.kind != ManualKind.OPEN_HEDGE,
+            )
+            if priced is None:
+                raise CommandFailed(_("No %(leg)s quote to price the order.") % {"leg": leg_name})
+            return priced
+
+        kind = command.kind
+        if kind == ManualKind.OPEN_HEDGE:
+            direction = Direction(command.params["direction"])
+            size = Decimal(command.params["size_oz"])
+            sell_perp = direction == Direction.SELL_PERP
+            hedge, perp_order, cfd_order = await _db(hedge_open)(
+                pool=pool,
+                direction=direction,
+                size_oz=size,
+                perp=leg(Leg.PERP, OrderSide.SELL if sell_perp else OrderSide.BUY, size),
+                cfd=leg(Leg.CFD, OrderSide.BUY if sell_perp else OrderSide.SELL, size),
+                max_quote_age_ms=params.max_quote_age_ms,
+                reason={"code": "manual", "params": {}},
+                usd_per_usdt=snapshot.usd_per_usdt,
+                actor=actor,
+            )
+            await executor.send_all([perp_order, cfd_order])
+            return await self._outcome(hedge.pk)
+        if kind in (ManualKind.CLOSE_HEDGE, ManualKind.FLATTEN_POOL):
+            hedges = (
+                [command.hedge]
+                if kind == ManualKind.CLOSE_HEDGE
+                else await _db(lambda: list(Hedge.objects.filter(pool=pool, status=HedgeStatus.OPEN)))()
+            )
+            outcomes = []
+            for hedge in hedges:
+                assert hedge is not None
+                hedge = await _db(Hedge.objects.get)(pk=hedge.pk)
+                legs = [
+                    leg(name, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held))
+                    for name, held in ((Leg.PERP, hedge.perp_oz), (Leg.CFD, hedge.cfd_oz))
+                    if held != 0
+                ]
+                if not legs:
+                    continue
+                orders = await _db(hedge_leg_orders)(
+                    hedge=hedge,
+                    intent=OrderIntent.CLOSE,
+                    legs=legs,
+                    max_quote_age_ms=params.max_quote_age_ms,
+                    actor=actor,
+                )
+                await _db(
+                    lambda h=hedge: Hedge.objects.filter(pk=h.pk, close_reason={}).update(
+                        close_reason={"code": "manual"}
+                    )
+                )()
+                await executor.send_all(orders)
+                outcomes.append(await self._outcome(hedge.pk))
+            return " ".join(outcomes) or _("Nothing to close.")
+        if kind in (ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND):
+            hedge = await _db(Hedge.objects.get)(pk=command.hedge_id)
+            closing = await _db(lambda: hedge.orders.filter(intent=OrderIntent.CLOSE).exists())()
+            target_perp = (
+                Decimal(0) if closing else (-hedge.size_oz if hedge.direction == Direction.SELL_PERP else hedge.size_oz)
+            )
+            plan = hedge_rules.assess(
+                target=hedge_rules.LegPosition(target_perp, -target_perp),
+                actual=hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz),
+                perp_step_oz=perp_spec.step_oz,
+                cfd_step_oz=cfd_spec.step_oz,
+                legged_ms=0,  # by hand: the operator decides, the legging clock does not
+                max_legging_ms=1,
+                prefer=hedge_rules.RepairPreference.COMPLETE
+                if kind == ManualKind.REPAIR_COMPLETE
+                else hedge_rules.RepairPreference.UNWIND,
+            )
+            if not plan.orders:
+                raise CommandFailed(_("Hedge #%(id)s needs no repair.") % {"id": hedge.pk})
+            legs = [
+                leg(order.leg.value, OrderSide.BUY if order.signed_oz > 0 else OrderSide.SELL, abs(order.signed_oz))
+                for order in plan.orders
+            ]
+            orders = await _db(hedge_leg_orders)(
+                hedge=hedge, intent=OrderIntent.REPAIR, legs=legs, max_quote_age_ms=params.max_quote_age_ms, actor=actor
+            )
+            await executor.send_all(orders)
+            return await self._outcome(hedge.pk)
+        if kind == ManualKind.CANCEL_ORDERS:
+            working = await _db(
+                lambda: list(
+                    Order.objects.filter(
+                        account_id__in=[pool.perp_account_id, pool.cfd_account_id],
+                        status__in=[s.value for s in OPEN_ORDER_STATUSES],
+                    )
+                )
+            )()
+            cancelled = 0
+            for order in working:
+                with contextlib.suppress(Exception):
+                    await executor.cancel(order)
+                    cancelled += 1
+            return _("%(done)s of %(count)s open orders cancelled.") % {"done": cancelled, "count": len(working)}
+        raise CommandFailed(_("Unknown command."))
+
+    async def _outcome(self, hedge_id: int) -> str:
+        hedge = await _db(Hedge.objects.get)(pk=hedge_id)
+        return _("Hedge #%(id)s is %(status)s (perp %(perp)s oz, CFD %(cfd)s oz).") % {
+            "id": hedge.pk,
+            "status": hedge.get_status_display(),
+            "perp": hedge.perp_oz,
+            "cfd": hedge.cfd_oz,
+        }

@@ -1,0 +1,123 @@
+"""An MT5 account as an execution venue (trading/venues/base.py `ExecutionVenue`): market orders with a deviation
+by client order id (carried in the order's `comment` with our `magic`), volumes converted from ounces to lots with
+the symbol's contract size re-read at each order, closes of a hedging account's positions by ticket.
+
+The gateway is synchronous like the MetaTrader5 package: every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from trading.domain import orders as order_rules
+
+from .base import OrderRequest, VenueAnswer
+from .errors import VenueError, VenueErrorKind
+from .mt5 import Mt5Gateway, OrderResult
+from .mt5 import OrderRequest as Mt5OrderRequest
+
+_STATUS = {
+    "filled": order_rules.OrderStatus.FILLED,
+    "partial": order_rules.OrderStatus.EXPIRED,  # a market order's unfilled rest is gone (FOK/IOC filling)
+    "placed": order_rules.OrderStatus.ACCEPTED,
+    "rejected": order_rules.OrderStatus.REJECTED,
+}
+
+
+def answer_of(result: OrderResult, contract_size: Decimal, quantity_oz: Decimal | None = None) -> VenueAnswer:
+    filled_oz = result.volume * contract_size
+    status = _STATUS[result.status]
+    if quantity_oz is not None and status is order_rules.OrderStatus.FILLED and filled_oz < quantity_oz:
+        status = order_rules.OrderStatus.EXPIRED  # closed less than asked (a smaller position was all there was)
+    report = order_rules.VenueOrderReport(
+        found=True,
+        status=status,
+        filled=filled_oz if status is not order_rules.OrderStatus.REJECTED else Decimal(0),
+        avg_price=result.price if filled_oz > 0 and status is not order_rules.OrderStatus.REJECTED else None,
+    )
+    return VenueAnswer(report=report, venue_order_id=str(result.order_ticket))
+
+
+@dataclass
+class Mt5ExecutionVenue:
+    """Orders of one MT5 account. The gateway connects (and logs in) on first use, in the worker thread."""
+
+    gateway: Mt5Gateway
+    connected: bool = False
+
+    def _ready(self) -> Mt5Gateway:
+        if not self.connected:
+            self.gateway.connect()
+            self.connected = True
+        return self.gateway
+
+    def _contract_size(self) -> Decimal:
+        return self._ready().symbol_spec().contract_size
+
+    def _place(self, request: OrderRequest) -> VenueAnswer:
+        spec = self._ready().symbol_spec()
+        lots = (request.quantity_oz / spec.contract_size).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        if lots * spec.contract_size != request.quantity_oz:
+            raise VenueError(
+                VenueErrorKind.REJECTED,
+                f"{request.quantity_oz} oz is not a whole number of 0.01 lots of {spec.contract_size} oz",
+            )
+        tick = self._ready().tick()
+        expected = tick.ask if request.side == "buy" else tick.bid
+        position = None
+        if request.reduce_only:
+            # A hedging account opens a new position on an opposite order unless it names the ticket to close.
+            opposite = "sell" if request.side == "buy" else "buy"
+            ours = sorted(
+                (p for p in self._ready().positions() if p.ours and p.side == opposite),
+                key=lambda p: (p.volume < lots, -p.volume),
+            )
+            if not ours:
+                raise VenueError(VenueErrorKind.REJECTED, "no position of ours to close on this account")
+            position = ours[0].ticket
+            lots = min(lots, ours[0].volume)
+        result = self._ready().place_order(
+            Mt5OrderRequest(
+                client_order_id=request.client_order_id,
+                side="buy" if request.side == "buy" else "sell",
+                volume=lots,
+                price=expected,
+                deviation=request.deviation if request.deviation is not None else 20,
+                position=position,
+            )
+        )
+        return answer_of(result, spec.contract_size, request.quantity_oz)
+
+    async def place(self, request: OrderRequest) -> VenueAnswer:
+        return await asyncio.to_thread(self._place, request)
+
+    def _lookup(self, client_order_id: str) -> VenueAnswer:
+        found = self._ready().find_order(client_order_id)
+        if found is None:
+            return VenueAnswer(order_rules.VenueOrderReport.not_found())
+        return answer_of(found, self._contract_size())
+
+    async def lookup(self, client_order_id: str) -> VenueAnswer:
+        return await asyncio.to_thread(self._lookup, client_order_id)
+
+    async def cancel(self, client_order_id: str) -> VenueAnswer:
+        # Market orders execute or die at once: there is nothing working to cancel; say what the venue holds.
+        answer = await self.lookup(client_order_id)
+        if not answer.report.found:
+            raise VenueError(VenueErrorKind.UNKNOWN_ORDER, f"MT5 knows no order {client_order_id}.")
+        return answer
+
+    def _position_oz(self) -> Decimal:
+        size = self._contract_size()
+        total = Decimal(0)
+        for position in self._ready().positions():
+            total += (position.volume if position.side == "buy" else -position.volume) * size
+        return total
+
+    async def position_oz(self) -> Decimal:
+        return await asyncio.to_thread(self._position_oz)
+
+    async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
+        return []  # quantarb sends market orders only; pending orders of others show up as positions when filled
