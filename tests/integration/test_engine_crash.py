@@ -105,9 +105,16 @@ def test_kill_9_mid_hedge_then_restart_loses_and_duplicates_nothing(
     sql = topology.sql
 
     topology.start("engine")
+    # The legs leave concurrently: wait until the perp order has reached the fake Binance as well, so the kill
+    # lands with the CFD answer outstanding and nothing left unsent (a perp killed before its send is a legged
+    # hedge to repair, which the legging tests cover; this test is about settling the CFD order by lookup).
     wait_until(
-        "the engine sends the CFD leg (answer stalled)",
-        lambda: sql.value("select count(*) from trading_order where leg = 'cfd' and status = 'submitting'") or None,
+        "the engine sends both legs (the CFD answer stalled)",
+        lambda: (
+            sql.value("select count(*) from trading_order where leg = 'cfd' and status = 'submitting'")
+            and binance_fake.state()["orders"]
+        )
+        or None,
         60,
     )
     engine = topology.services["engine"]
