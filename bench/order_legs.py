@@ -51,11 +51,13 @@ class FixedLatencyVenue:
         self.latency_s = latency_s
         self.price = price
         self.arrived: dict[str, float] = {}
+        self.handed: dict[str, float] = {}
 
     async def place(self, request: Any) -> Any:
         from trading.domain import orders as order_rules
         from trading.venues.base import VenueAnswer
 
+        self.handed[request.client_order_id] = time.perf_counter()  # the request leaves for the venue
         await asyncio.sleep(self.latency_s)  # on the wire
         self.arrived[request.client_order_id] = time.perf_counter()
         await asyncio.sleep(self.latency_s)  # the answer's way back
@@ -111,7 +113,7 @@ def prepare() -> tuple[Any, Any]:
     return bench, params
 
 
-async def run(hedges: int, perp_s: float, cfd_s: float) -> dict[str, Any]:
+async def run(hedges: int, perp_s: float, cfd_s: float, writer: bool = True) -> dict[str, Any]:
     from asgiref.sync import sync_to_async
 
     from strategies.domain.decision import Open, Reason, ReasonCode
@@ -121,9 +123,12 @@ async def run(hedges: int, perp_s: float, cfd_s: float) -> dict[str, Any]:
     from trading.domain.quotes import Quote
     from trading.domain.spread import Direction
     from trading.executor import Executor
+    from quantarb import gc_tuning
     from trading.models import Hedge
+    from trading.order_writer import OrderWriter
 
     strategy, params = await sync_to_async(prepare)()
+    gc_tuning.settle()  # as `runengine` does once started
     perp = FixedLatencyVenue(perp_s, Decimal("4600.10"))
     cfd = FixedLatencyVenue(cfd_s, Decimal("4595.05"))
     venues: dict[int, Any] = {strategy.pool.perp_account_id: perp, strategy.pool.cfd_account_id: cfd}
@@ -148,6 +153,9 @@ async def run(hedges: int, perp_s: float, cfd_s: float) -> dict[str, Any]:
     runner.lease = await sync_to_async(lease_acquire)(strategy_id=strategy.pk, runner_id="bench", ttl=runner.lease_ttl)
     assert runner.lease is not None
     runner.executor = Executor(venues=venues, lease=runner.lease)
+    if writer:  # as `StrategyRunner.run` does: the runner's own order connection on PostgreSQL
+        runner.writer = await OrderWriter.connect()
+        assert runner.writer is not None, "QUANTARB_RUNNER_ORDER_CONNECTION is off"
     row = await sync_to_async(runner._load)()
     decision = Open(Direction.SELL_PERP, Decimal(1), Reason(ReasonCode.ENTRY_EDGE), Decimal(1))
     slower = max(perp_s, cfd_s)
@@ -155,6 +163,8 @@ async def run(hedges: int, perp_s: float, cfd_s: float) -> dict[str, Any]:
     baseline: list[float] = []
     rounds: list[float] = []
     bare_rounds: list[float] = []
+    handed: list[float] = []
+    bare_handed_ms: list[float] = []
     from risk.domain.checks import OrderRateLimiter
 
     for index in range(hedges + 20):  # the first 20 warm up (connections, caches)
@@ -168,18 +178,31 @@ async def run(hedges: int, perp_s: float, cfd_s: float) -> dict[str, Any]:
         assert hedge is not None, runner.last_decision
         assert (await sync_to_async(Hedge.objects.get)(pk=hedge.pk)).status == "open"
         both_arrived = max(perp.arrived.popitem()[1], cfd.arrived.popitem()[1])
+        both_handed = max(perp.handed.popitem()[1], cfd.handed.popitem()[1])
         # The baseline: the same two requests sent concurrently with nothing around them.
         bare_perp, bare_cfd = FixedLatencyVenue(perp_s, perp.price), FixedLatencyVenue(cfd_s, cfd.price)
         started_bare = time.perf_counter()
         await asyncio.gather(bare_perp.place(BareRequest("p")), bare_cfd.place(BareRequest("c")))
         finished_bare = time.perf_counter()
         bare_arrived = max(bare_perp.arrived["p"], bare_cfd.arrived["c"])
+        bare_handed = max(bare_perp.handed["p"], bare_cfd.handed["c"])
         if index >= 20:
+            handed.append((both_handed - started) * 1000)
+            bare_handed_ms.append((bare_handed - started_bare) * 1000)
             ours.append((both_arrived - started) * 1000 - slower * 1000)
             baseline.append((bare_arrived - started_bare) * 1000 - slower * 1000)
             rounds.append((finished - started) * 1000 - 2 * slower * 1000)
             bare_rounds.append((finished_bare - started_bare) * 1000 - 2 * slower * 1000)
-    return {"ours": ours, "baseline": baseline, "round": rounds, "bare_round": bare_rounds}
+    if runner.writer is not None:
+        await runner.writer.close()
+    return {
+        "ours": ours,
+        "baseline": baseline,
+        "round": rounds,
+        "bare_round": bare_rounds,
+        "handed": handed,
+        "bare_handed": bare_handed_ms,
+    }
 
 
 def main() -> None:
@@ -188,11 +211,18 @@ def main() -> None:
     parser.add_argument("--perp-ms", type=float, default=10.0, help="one-way latency to the perp venue")
     parser.add_argument("--cfd-ms", type=float, default=17.5, help="one-way latency to the CFD venue")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--django-connection",
+        action="store_true",
+        help="write hedges through Django's connection (`hedge_open`) instead of the runner's own",
+    )
     args = parser.parse_args()
     with _support.scratch_database("bench_order_legs", keep=args.keep_db) as name:
         _support.setup_django(name)
-        result = asyncio.run(run(args.hedges, args.perp_ms / 1000, args.cfd_ms / 1000))
-    for key in ("ours", "baseline", "round", "bare_round"):
+        result = asyncio.run(
+            run(args.hedges, args.perp_ms / 1000, args.cfd_ms / 1000, writer=not args.django_connection)
+        )
+    for key in ("ours", "baseline", "handed", "bare_handed", "round", "bare_round"):
         values = result[key]
         print(
             f"{key:>14}: p50 {percentile(values, 50):7.2f} ms  p99 {percentile(values, 99):7.2f} ms  "
@@ -208,11 +238,14 @@ def main() -> None:
                 "ratio": round(ours_p99 / base_p99, 3) if base_p99 > 0 else None,
                 "unit": "ms p99 overhead: signal to both requests at the venues, beyond the slower venue's latency",
                 "ours_p50": round(percentile(result["ours"], 50), 3),
+                "handed_p50": round(percentile(result["handed"], 50), 3),
+                "handed_p99": round(percentile(result["handed"], 99), 3),
                 "round_trip_overhead_p50": round(percentile(result["round"], 50), 3),
                 "round_trip_overhead_p99": round(percentile(result["round"], 99), 3),
                 "one_way_ms": [args.perp_ms, args.cfd_ms],
                 "target_p99_ms": 5.0,
                 "hedges": args.hedges,
+                "write": "django" if args.django_connection else "runner connection",
             }
         )
     )

@@ -57,6 +57,7 @@ from trading.domain.spread import Direction as SpreadDirection
 from trading.execution import LegOrder, StaleQuote, hedge_leg_orders, hedge_open, working_orders
 from trading.executor import Executor
 from trading.models import Hedge, Instrument, Order
+from trading.order_writer import OrderWriter
 from trading.reconciliation import reconcile_pool
 from trading.venues.base import ExecutionVenue
 
@@ -137,6 +138,7 @@ class StrategyRunner:
     sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
     lease: Lease | None = None
     executor: Executor | None = None
+    writer: OrderWriter | None = None  # the runner's own order connection (PostgreSQL), see trading/order_writer.py
     pair_id: int | None = None
     last_decision: dict[str, Any] = field(default_factory=dict)
     rate_limiter: risk.OrderRateLimiter = field(
@@ -155,6 +157,7 @@ class StrategyRunner:
             return  # another runner holds it, or nobody wants this strategy to run
         self.lease = lease
         try:
+            self.writer = await OrderWriter.connect()
             if not await self.start():
                 return
             while await self.step():
@@ -169,6 +172,9 @@ class StrategyRunner:
                 await _db(runner_transition)(
                     lease=lease, to=StrategyState.ERROR, reason=f"runner failed: {exc}"[:300], release=True
                 )
+        finally:
+            if self.writer is not None:
+                await self.writer.close()
 
     async def start(self) -> bool:
         """Reconcile the pool with the venues before any order; refuse to start on a mismatch."""
@@ -432,8 +438,9 @@ class StrategyRunner:
         if violations:
             self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
             return None
+        write = self.writer.hedge_open if self.writer is not None else _db(hedge_open)
         try:
-            opened: tuple[Hedge, Order, Order] = await _db(hedge_open)(
+            opened: tuple[Hedge, Order, Order] = await write(
                 pool=strategy.pool,
                 direction=decision.direction.value,
                 size_oz=decision.size_oz,
@@ -504,6 +511,8 @@ class StrategyRunner:
         read once per step before the decision, so that between a signal and its orders on the wire there is only
         the one transaction that persists and fences them."""
         state: PreTradeState = await _db(_pre_trade_state)(strategy, params, snapshot, self.rate_limiter)
+        if self.writer is not None:
+            await self.writer.ready()
         return state
 
     async def _pre_trade(

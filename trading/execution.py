@@ -126,8 +126,18 @@ def _order(
     )
 
 
-@transaction.atomic
-def hedge_open(
+@dataclass
+class HedgePlan:
+    """A new hedge (opening, no id yet) and the builder of its two opening orders (submitting), which need the
+    hedge's id for their client ids. Writing it is `hedge_open` here, or the runner's own connection
+    (trading/order_writer.py) on the signal-to-wire path."""
+
+    hedge: Hedge
+    orders: Callable[[], list[Order]]
+    lease: Lease | None
+
+
+def plan_hedge_open(
     *,
     pool: AccountPool,
     direction: str,
@@ -141,14 +151,10 @@ def hedge_open(
     reason: dict[str, Any] | None = None,
     entry_net_edge: Decimal | None = None,
     usd_per_usdt: Decimal | None = None,
-    actor: User | None = None,
-) -> tuple[Hedge, Order, Order]:
-    """Persist a new hedge (opening) and both opening orders (submitting), fenced by the lease, in one transaction.
-    Nothing is sent here. Raises StaleQuote when either leg would be priced from a quote older than
-    `max_quote_age_ms`, LeaseLost when the lease is not the runner's any more.
-
-    On PostgreSQL the fence and the three rows are one statement (the signal-to-wire path of every hedge); elsewhere
-    the ORM writes them one by one in the same transaction."""
+    manual: bool = False,
+) -> HedgePlan:
+    """Check both legs' quotes and build the rows to write. Raises StaleQuote when either leg would be priced from
+    a quote older than `max_quote_age_ms`: nothing is written then. No database access."""
     now_ms = _now_ms()
     _check_fresh(perp, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
     _check_fresh(cfd, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
@@ -162,7 +168,7 @@ def hedge_open(
         # Planned and opening in the same commit as its orders: the machine's move is checked, one row is written.
         status=hedge_rules.transition(hedge_rules.HedgeStatus.PLANNED, hedge_rules.HedgeStatus.OPENING).value,
         paper=pool.perp_account.mode == "paper",
-        manual=actor is not None,
+        manual=manual,
         size_oz=size_oz,
         entry_net_edge=entry_net_edge,
         entry_usd_per_usdt=usd_per_usdt,
@@ -186,13 +192,62 @@ def hedge_open(
             for leg in (perp, cfd)
         ]
 
+    return HedgePlan(hedge=hedge, orders=orders, lease=lease)
+
+
+@transaction.atomic
+def hedge_open(
+    *,
+    pool: AccountPool,
+    direction: str,
+    size_oz: Decimal,
+    perp: LegOrder,
+    cfd: LegOrder,
+    max_quote_age_ms: int,
+    strategy: Strategy | None = None,
+    version: StrategyVersion | None = None,
+    lease: Lease | None = None,
+    reason: dict[str, Any] | None = None,
+    entry_net_edge: Decimal | None = None,
+    usd_per_usdt: Decimal | None = None,
+    actor: User | None = None,
+) -> tuple[Hedge, Order, Order]:
+    """Persist a new hedge (opening) and both opening orders (submitting), fenced by the lease, in one transaction.
+    Nothing is sent here. Raises StaleQuote when either leg would be priced from a quote older than
+    `max_quote_age_ms`, LeaseLost when the lease is not the runner's any more.
+
+    On PostgreSQL the fence and the three rows are one statement (`fenced_insert`); elsewhere the ORM writes them
+    one by one in the same transaction."""
+    plan = plan_hedge_open(
+        pool=pool,
+        direction=direction,
+        size_oz=size_oz,
+        perp=perp,
+        cfd=cfd,
+        max_quote_age_ms=max_quote_age_ms,
+        strategy=strategy,
+        version=version,
+        lease=lease,
+        reason=reason,
+        entry_net_edge=entry_net_edge,
+        usd_per_usdt=usd_per_usdt,
+        manual=actor is not None,
+    )
+    hedge = plan.hedge
     if connection.vendor == "postgresql":
-        perp_order, cfd_order = _insert_fenced(hedge, orders, lease)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Hedge._meta.db_table])
+            hedge.pk = cursor.fetchone()[0]
+        rows = plan.orders()
+        sql, params = fenced_insert(hedge, rows, lease)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            perp_order, cfd_order = mark_inserted(hedge, rows, cursor.fetchall(), lease)
     else:
         if lease is not None:
             fence(lease)
         hedge.save(force_insert=True)
-        perp_order, cfd_order = Order.objects.bulk_create(orders())
+        perp_order, cfd_order = Order.objects.bulk_create(plan.orders())
     if actor is not None:
         audit_record(
             tenant=pool.tenant,
@@ -204,41 +259,54 @@ def hedge_open(
     return hedge, perp_order, cfd_order
 
 
-def _insert_fenced(hedge: Hedge, orders: Callable[[], list[Order]], lease: Lease | None) -> list[Order]:
-    """One PostgreSQL statement: lock the strategy row if the lease is still the runner's and unexpired, and only
-    then insert the hedge and its orders (`INSERT ... SELECT ... FROM fence`: no lease, no rows). The hedge id is
-    drawn from its sequence first, because the orders' client ids carry it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Hedge._meta.db_table])
-        hedge.pk = cursor.fetchone()[0]
-    rows = orders()
+def fenced_insert(hedge: Hedge, rows: list[Order], lease: Lease | None) -> tuple[str, list[Any]]:
+    """One PostgreSQL statement and its parameters: lock the strategy row if the lease is still the runner's and
+    unexpired, and only then insert the hedge (its id already drawn: the orders' client ids carry it) and its orders
+    (`INSERT ... SELECT ... FROM fence`: no lease, no rows). It returns each order's id and client id. Its text
+    depends only on the models and the number of orders (built once), so a connection can keep it prepared."""
     if lease is not None:
+        fence_params: list[Any] = [lease.strategy_id, lease.runner_id, lease.epoch, clock.now()]
+    else:
+        fence_params = []
+    params = [*fence_params, *_values(hedge, with_pk=True)]
+    for order in rows:
+        params.extend(_values(order, with_pk=False))
+    return _fenced_sql(lease is not None, len(rows)), params
+
+
+_FENCED_SQL: dict[tuple[bool, int], str] = {}
+
+
+def _fenced_sql(fenced: bool, orders: int) -> str:
+    key = (fenced, orders)
+    if key not in _FENCED_SQL:
         fence_sql = (
             "SELECT id FROM strategies_strategy WHERE id = %s AND runner_id = %s AND lease_epoch = %s "
             "AND lease_until >= %s FOR UPDATE"
+            if fenced
+            else "SELECT 1 AS id"
         )
-        fence_params: list[Any] = [lease.strategy_id, lease.runner_id, lease.epoch, clock.now()]
-    else:
-        fence_sql, fence_params = "SELECT 1 AS id", []
-    hedge_columns, hedge_casts, hedge_values = _row(hedge, with_pk=True)
-    order_columns, order_casts, _first = _row(rows[0], with_pk=False)
-    order_values = [_row(order, with_pk=False)[2] for order in rows]
-    order_rows = ", ".join(f"({order_casts})" for _ in rows)
-    # Identifiers and casts come from the models' own metadata; every value is a bound parameter.
-    sql = (
-        f"WITH fence AS ({fence_sql}), "  # noqa: S608
-        f"h AS (INSERT INTO {Hedge._meta.db_table} ({hedge_columns}) SELECT {hedge_casts} FROM fence RETURNING id) "
-        f"INSERT INTO {Order._meta.db_table} ({order_columns}) "
-        f"SELECT v.* FROM (VALUES {order_rows}) AS v({order_columns}) WHERE EXISTS (SELECT 1 FROM h) RETURNING id"
-    )
-    params = [*fence_params, *hedge_values, *(value for values in order_values for value in values)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
+        hedge_shape, order_shape = _shape(Hedge, with_pk=True), _shape(Order, with_pk=False)
+        order_rows = ", ".join(f"({order_shape.casts})" for _ in range(orders))
+        # Identifiers and casts come from the models' own metadata; every value is a bound parameter.
+        _FENCED_SQL[key] = (
+            f"WITH fence AS ({fence_sql}), "  # noqa: S608
+            f"h AS (INSERT INTO {Hedge._meta.db_table} ({hedge_shape.columns}) SELECT {hedge_shape.casts} FROM fence "
+            "RETURNING id) "
+            f"INSERT INTO {Order._meta.db_table} ({order_shape.columns}) "
+            f"SELECT v.* FROM (VALUES {order_rows}) AS v({order_shape.columns}) WHERE EXISTS (SELECT 1 FROM h) "
+            "RETURNING id, client_order_id"
+        )
+    return _FENCED_SQL[key]
+
+
+def mark_inserted(hedge: Hedge, rows: list[Order], returned: list[tuple[int, str]], lease: Lease | None) -> list[Order]:
+    """After `fenced_insert`: nothing returned means the fence found no current lease and nothing was written."""
+    if not returned:
         raise LeaseLost(f"strategy {lease.strategy_id if lease else '-'}: lease is not current, nothing written")
-    for order, pk in zip(rows, ids, strict=True):
-        order.pk = pk
+    ids = {cid: pk for pk, cid in returned}
+    for order in rows:
+        order.pk = ids[order.client_order_id]
         order._state.adding = False
         order._state.db = "default"
     hedge._state.adding = False
@@ -246,30 +314,62 @@ def _insert_fenced(hedge: Hedge, orders: Callable[[], list[Order]], lease: Lease
     return rows
 
 
-_SHAPES: dict[tuple[str, bool], tuple[list[Any], str, str]] = {}
+@dataclass(frozen=True)
+class _Shape:
+    """A model's concrete fields as one INSERT writes them: quoted columns, placeholders cast to each column's type
+    (PostgreSQL reads a bare parameter in a SELECT list or a VALUES row as text) and one preparer per field."""
+
+    columns: str
+    casts: str
+    preparers: tuple[Callable[[Any], Any], ...]
 
 
-def _shape(model: type[models.Model], with_pk: bool) -> tuple[list[Any], str, str]:
-    """A model's concrete fields, quoted columns and typed placeholders (computed once per model)."""
+_SHAPES: dict[tuple[str, bool], _Shape] = {}
+
+
+def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    """A field's value as `save()` would send it to PostgreSQL (a test compares the two). For the plain types of
+    these models that is the attribute itself (Django's PostgreSQL preparation passes keys, strings, booleans, aware
+    datetimes and finite decimals through; integers become psycopg's sized integers); a JSON value, a timestamp set
+    on insert and anything else go through the field's own preparation."""
+    attname, internal = field.attname, field.get_internal_type()
+    if internal in {"BigAutoField", "AutoField", "BooleanField", "CharField", "TextField", "ForeignKey"}:
+        return lambda instance: getattr(instance, attname)
+    if internal in {"IntegerField", "BigIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"}:
+        adapt = connection.ops.adapt_integerfield_value  # psycopg's sized integer, as Django sends it
+        return lambda instance: adapt(getattr(instance, attname), internal)
+    if internal == "DecimalField":
+
+        def decimal(instance: Any) -> Any:
+            value = getattr(instance, attname)
+            if value is not None and not value.is_finite():
+                raise ValueError(f"{field.name}: {value} is not a finite number")
+            return value
+
+        return decimal
+    if internal == "DateTimeField" and not (
+        getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ):
+        return lambda instance: getattr(instance, attname)
+    return lambda instance: field.get_db_prep_save(field.pre_save(instance, add=True), connection)
+
+
+def _shape(model: type[models.Model], with_pk: bool) -> _Shape:
+    """Computed once per model."""
     key = (model._meta.label, with_pk)
     if key not in _SHAPES:
         fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        casts = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)  # a foreign key's is its target's
-        _SHAPES[key] = (fields, columns, casts)
+        _SHAPES[key] = _Shape(
+            columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+            casts=", ".join(f"%s::{f.db_type(connection)}" for f in fields),  # a foreign key's is its target's
+            preparers=tuple(_preparer(f) for f in fields),
+        )
     return _SHAPES[key]
 
 
-def _row(instance: Any, *, with_pk: bool) -> tuple[str, str, list[Any]]:
-    """(quoted columns, typed placeholders, values prepared for the database) of every concrete field, as `save()`
-    would write them. Each placeholder is cast to its column's type, so PostgreSQL reads a parameter in a SELECT
-    list or a VALUES row as that type (a bare parameter there would be text)."""
-    fields, columns, casts = _shape(type(instance), with_pk)
-    values = [
-        field.get_db_prep_save(instance.pk if field.primary_key else field.pre_save(instance, add=True), connection)
-        for field in fields
-    ]
-    return columns, casts, values
+def _values(instance: Any, *, with_pk: bool) -> list[Any]:
+    """Every concrete field's value prepared for the database, in `_shape`'s column order."""
+    return [prepare(instance) for prepare in _shape(type(instance), with_pk).preparers]
 
 
 @transaction.atomic

@@ -432,9 +432,17 @@ class Hedge(models.Model):
     unhedged exposure at any moment; the PnL split is filled in as fills, funding and swap are booked.
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    # No single-column indexes on tenant and pool: (tenant, status) and (pool, status) below lead with them, and
+    # every index is written on the way to the wire (bench/order_legs.py).
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("tenant")
+    )
     pool = models.ForeignKey(
-        "accounts.AccountPool", on_delete=models.PROTECT, related_name="hedges", verbose_name=_("account pool")
+        "accounts.AccountPool",
+        on_delete=models.PROTECT,
+        related_name="hedges",
+        db_index=False,
+        verbose_name=_("account pool"),
     )
     strategy = models.ForeignKey(
         "strategies.Strategy",
@@ -506,12 +514,20 @@ class Order(models.Model):
     until it is looked up by that id. `epoch` is the strategy lease epoch the order was written under.
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    # No single-column indexes on tenant and account: (tenant, status), (tenant, created) and the unique (account,
+    # client id) lead with them, and every index is written on the way to the wire (bench/order_legs.py).
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("tenant")
+    )
     hedge = models.ForeignKey(
         Hedge, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name=_("hedge")
     )
     account = models.ForeignKey(
-        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="orders", verbose_name=_("account")
+        "accounts.VenueAccount",
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+        verbose_name=_("account"),
     )
     strategy = models.ForeignKey(
         "strategies.Strategy",

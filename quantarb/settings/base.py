@@ -411,3 +411,7 @@ QUANTARB_PAPER_CFD_MARGIN_RATE = env.str("QUANTARB_PAPER_CFD_MARGIN_RATE", defau
 # Strategy runners hold a lease on their strategy for this long and renew it every step; a crashed engine's
 # strategies are taken over by another engine once it expires.
 QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.0)
+# On PostgreSQL each strategy runner writes a new hedge and its orders (the one durable write between a signal and
+# the orders on the wire) through a connection of its own: autocommit, the statement prepared, hedge ids drawn
+# ahead (trading/order_writer.py). Off: the same statement through Django's connection.
+QUANTARB_RUNNER_ORDER_CONNECTION = env.bool("QUANTARB_RUNNER_ORDER_CONNECTION", default=True)

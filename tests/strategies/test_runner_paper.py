@@ -1,14 +1,19 @@
 """The runner on a paper pool, on simulated time: opens a hedge when the net edge passes the entry threshold,
 closes it when the remaining edge falls to the exit threshold, books the PnL split; a stale quote never prices an
-order; a stop with the flatten policy closes what is open; a runner whose lease was taken over writes nothing."""
+order; a stop with the flatten policy closes what is open; a runner whose lease was taken over writes nothing.
+
+Each test runs twice on PostgreSQL: with hedges written through Django's connection, and through the runner's own
+order connection (trading/order_writer.py), which the engine uses there."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
@@ -19,6 +24,7 @@ from strategies.services import LeaseLost, lease_acquire, strategy_request, stra
 from trading.choices import HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
 from trading.models import Hedge, Order, PaperPosition
+from trading.order_writer import OrderWriter
 from trading.venue_factory import execution_venues
 
 pytestmark = [
@@ -29,6 +35,24 @@ pytestmark = [
 
 def db(function: Any) -> Any:
     return sync_to_async(function, thread_sensitive=True)
+
+
+WRITE_PATH = {"name": "django"}
+
+
+@pytest.fixture(autouse=True, params=["django", "runner connection"])
+def write_path(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[str]:
+    if request.param == "runner connection" and connection.vendor != "postgresql":
+        pytest.skip("the runner's own order connection is PostgreSQL's (services mode)")
+    WRITE_PATH["name"] = request.param
+    yield request.param
+    WRITE_PATH["name"] = "django"
+    if connection.vendor == "postgresql":  # the runners' order connections go with the test
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'quantarb-runner-orders' AND datname = current_database()"
+            )
 
 
 async def started_runner(alice: Any, strategy: Any, market: Any, frozen_clock: Any, runner_id: str = "r1") -> Any:
@@ -45,6 +69,9 @@ async def started_runner(alice: Any, strategy: Any, market: Any, frozen_clock: A
     )
     runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id=runner_id, ttl=runner.lease_ttl)
     assert runner.lease is not None
+    if WRITE_PATH["name"] == "runner connection":
+        runner.writer = await OrderWriter.connect()
+        assert runner.writer is not None
     assert await runner.start()
     return runner
 

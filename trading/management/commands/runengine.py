@@ -40,7 +40,12 @@ class Command(BaseCommand):
 
     async def run(self) -> None:
         """Start the pipeline; stop it cleanly (flushing the store) on SIGTERM or SIGINT."""
+        from quantarb import gc_tuning
+
         pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
+        # Start-up's objects out of later collections: a full collection's pause would land between a signal and
+        # its orders on the wire (bench/order_legs.py), as it landed between a spread and its push.
+        gc_tuning.settle()
         task = asyncio.create_task(self.both(pipeline), name="engine")
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
