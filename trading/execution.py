@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
@@ -85,6 +86,58 @@ def _now_ms() -> int:
     return int(clock.now().timestamp() * 1000)
 
 
+def _order_fields(
+    *,
+    tenant_id: int,
+    hedge_id: int,
+    paper: bool,
+    leg_order: LegOrder,
+    intent: str,
+    attempt: int,
+    strategy: Strategy | None,
+    epoch: int | None,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A new order's field values (the `Order(...)` keyword arguments, the hedge given by id)."""
+    quantity = leg_order.quantity_oz.quantize(OUNCE)
+    return {
+        "tenant_id": tenant_id,
+        "hedge_id": hedge_id,
+        "account": leg_order.account,
+        "strategy": strategy,
+        "epoch": epoch,
+        "leg": leg_order.leg,
+        "intent": intent,
+        "attempt": attempt,
+        "client_order_id": client_order_id(
+            tenant_id, hedge_id, order_rules.Leg(leg_order.leg), Intent(intent), attempt
+        ),
+        "side": leg_order.side,
+        "kind": leg_order.kind,
+        "quantity": quantity,
+        "lots": leg_order.lots,
+        "limit_price": leg_order.limit_price,
+        "deviation": leg_order.deviation,
+        "reducing": leg_order.reducing,
+        # Persisted as new and marked submitting in this same commit, right before the send (one durable write on the
+        # path to the wire): an order found `submitting` after a crash may or may not have left, and is looked up.
+        "status": order_rules.submit(order_rules.new_order(quantity)).status.value,
+        "submitted_at": created_at,
+        "paper": paper,
+        "quote_ts": None
+        if leg_order.quote_ts_ms is None
+        else datetime.fromtimestamp(leg_order.quote_ts_ms / 1000, tz=clock.now().tzinfo),
+        "usd_per_usdt": leg_order.usd_per_usdt,
+        "created_at": created_at,
+    }
+
+
+def _order_instance(hedge: Hedge, fields: dict[str, Any]) -> Order:
+    order = Order(**{name: value for name, value in fields.items() if name != "hedge_id"})
+    order.hedge = hedge
+    return order
+
+
 def _order(
     *,
     hedge: Hedge,
@@ -95,46 +148,66 @@ def _order(
     epoch: int | None,
     created_at: datetime,
 ) -> Order:
-    cid = client_order_id(hedge.tenant_id, hedge.pk, order_rules.Leg(leg_order.leg), Intent(intent), attempt)
-    return Order(
+    fields = _order_fields(
         tenant_id=hedge.tenant_id,
-        hedge=hedge,
-        account=leg_order.account,
-        strategy=strategy,
-        epoch=epoch,
-        leg=leg_order.leg,
+        hedge_id=hedge.pk,
+        paper=hedge.paper,
+        leg_order=leg_order,
         intent=intent,
         attempt=attempt,
-        client_order_id=cid,
-        side=leg_order.side,
-        kind=leg_order.kind,
-        quantity=leg_order.quantity_oz.quantize(OUNCE),
-        lots=leg_order.lots,
-        limit_price=leg_order.limit_price,
-        deviation=leg_order.deviation,
-        reducing=leg_order.reducing,
-        # Persisted as new and marked submitting in this same commit, right before the send (one durable write on the
-        # path to the wire): an order found `submitting` after a crash may or may not have left, and is looked up.
-        status=order_rules.submit(order_rules.new_order(leg_order.quantity_oz.quantize(OUNCE))).status.value,
-        submitted_at=created_at,
-        paper=hedge.paper,
-        quote_ts=None
-        if leg_order.quote_ts_ms is None
-        else datetime.fromtimestamp(leg_order.quote_ts_ms / 1000, tz=clock.now().tzinfo),
-        usd_per_usdt=leg_order.usd_per_usdt,
+        strategy=strategy,
+        epoch=epoch,
         created_at=created_at,
     )
+    return _order_instance(hedge, fields)
 
 
 @dataclass
 class HedgePlan:
-    """A new hedge (opening, no id yet) and the builder of its two opening orders (submitting), which need the
-    hedge's id for their client ids. Writing it is `hedge_open` here, or the runner's own connection
-    (trading/order_writer.py) on the signal-to-wire path."""
+    """A new hedge (opening) and its two opening orders (submitting) as field values, before the hedge has an id
+    (the orders' client ids carry it). Written by `hedge_open`, or on the signal-to-wire path by the runner's own
+    connection (trading/order_writer.py), which sends the statement first and builds the model objects while
+    PostgreSQL runs it."""
 
-    hedge: Hedge
-    orders: Callable[[], list[Order]]
+    hedge_fields: dict[str, Any]
+    legs: tuple[LegOrder, LegOrder]
+    strategy: Strategy | None
+    created_at: datetime
     lease: Lease | None
+
+    def order_fields(self, hedge_id: int) -> list[dict[str, Any]]:
+        epoch = self.lease.epoch if self.lease is not None else None
+        return [
+            _order_fields(
+                tenant_id=self.hedge_fields["tenant_id"],
+                hedge_id=hedge_id,
+                paper=self.hedge_fields["paper"],
+                leg_order=leg,
+                intent=OrderIntent.OPEN,
+                attempt=1,
+                strategy=self.strategy,
+                epoch=epoch,
+                created_at=self.created_at,
+            )
+            for leg in self.legs
+        ]
+
+    def statement(self, hedge_id: int) -> tuple[str, list[Any], Written]:
+        """The fenced insert of the hedge with id `hedge_id` and its orders, and the field values it writes."""
+        hedge = {**self.hedge_fields, "id": hedge_id}
+        orders = self.order_fields(hedge_id)
+        sql, params = fenced_insert(hedge, orders, self.lease)
+        return sql, params, (hedge, orders)
+
+    @staticmethod
+    def instances(written: Written) -> tuple[Hedge, list[Order]]:
+        """The model objects of what `statement` wrote."""
+        hedge_fields, orders = written
+        hedge = Hedge(**hedge_fields)
+        return hedge, [_order_instance(hedge, fields) for fields in orders]
+
+
+Written = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 def plan_hedge_open(
@@ -153,46 +226,30 @@ def plan_hedge_open(
     usd_per_usdt: Decimal | None = None,
     manual: bool = False,
 ) -> HedgePlan:
-    """Check both legs' quotes and build the rows to write. Raises StaleQuote when either leg would be priced from
+    """Check both legs' quotes and plan the rows to write. Raises StaleQuote when either leg would be priced from
     a quote older than `max_quote_age_ms`: nothing is written then. No database access."""
     now_ms = _now_ms()
     _check_fresh(perp, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
     _check_fresh(cfd, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
     now = clock.now()
-    hedge = Hedge(
-        tenant_id=pool.tenant_id,
-        pool=pool,
-        strategy=strategy,
-        strategy_version=version,
-        direction=Direction(direction),
+    hedge_fields = {
+        "tenant_id": pool.tenant_id,
+        "pool": pool,
+        "strategy": strategy,
+        "strategy_version": version,
+        "direction": Direction(direction),
         # Planned and opening in the same commit as its orders: the machine's move is checked, one row is written.
-        status=hedge_rules.transition(hedge_rules.HedgeStatus.PLANNED, hedge_rules.HedgeStatus.OPENING).value,
-        paper=pool.perp_account.mode == "paper",
-        manual=manual,
-        size_oz=size_oz,
-        entry_net_edge=entry_net_edge,
-        entry_usd_per_usdt=usd_per_usdt,
-        open_reason=reason or {},
-        planned_at=now,
-        updated_at=now,
-    )
-    epoch = lease.epoch if lease is not None else None
-
-    def orders() -> list[Order]:
-        return [
-            _order(
-                hedge=hedge,
-                leg_order=leg,
-                intent=OrderIntent.OPEN,
-                attempt=1,
-                strategy=strategy,
-                epoch=epoch,
-                created_at=now,
-            )
-            for leg in (perp, cfd)
-        ]
-
-    return HedgePlan(hedge=hedge, orders=orders, lease=lease)
+        "status": hedge_rules.transition(hedge_rules.HedgeStatus.PLANNED, hedge_rules.HedgeStatus.OPENING).value,
+        "paper": pool.perp_account.mode == "paper",
+        "manual": manual,
+        "size_oz": size_oz,
+        "entry_net_edge": entry_net_edge,
+        "entry_usd_per_usdt": usd_per_usdt,
+        "open_reason": reason or {},
+        "planned_at": now,
+        "updated_at": now,
+    }
+    return HedgePlan(hedge_fields=hedge_fields, legs=(perp, cfd), strategy=strategy, created_at=now, lease=lease)
 
 
 @transaction.atomic
@@ -233,21 +290,23 @@ def hedge_open(
         usd_per_usdt=usd_per_usdt,
         manual=actor is not None,
     )
-    hedge = plan.hedge
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Hedge._meta.db_table])
-            hedge.pk = cursor.fetchone()[0]
-        rows = plan.orders()
-        sql, params = fenced_insert(hedge, rows, lease)
+            hedge_id = cursor.fetchone()[0]
+        sql, params, written = plan.statement(hedge_id)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            perp_order, cfd_order = mark_inserted(hedge, rows, cursor.fetchall(), lease)
+            returned = cursor.fetchall()
+        hedge, orders = plan.instances(written)
+        perp_order, cfd_order = mark_inserted(hedge, orders, returned, lease)
     else:
         if lease is not None:
             fence(lease)
+        hedge = Hedge(**plan.hedge_fields)
         hedge.save(force_insert=True)
-        perp_order, cfd_order = Order.objects.bulk_create(plan.orders())
+        orders = [_order_instance(hedge, fields) for fields in plan.order_fields(hedge.pk)]
+        perp_order, cfd_order = Order.objects.bulk_create(orders)
     if actor is not None:
         audit_record(
             tenant=pool.tenant,
@@ -259,19 +318,20 @@ def hedge_open(
     return hedge, perp_order, cfd_order
 
 
-def fenced_insert(hedge: Hedge, rows: list[Order], lease: Lease | None) -> tuple[str, list[Any]]:
+def fenced_insert(hedge: dict[str, Any], orders: list[dict[str, Any]], lease: Lease | None) -> tuple[str, list[Any]]:
     """One PostgreSQL statement and its parameters: lock the strategy row if the lease is still the runner's and
     unexpired, and only then insert the hedge (its id already drawn: the orders' client ids carry it) and its orders
     (`INSERT ... SELECT ... FROM fence`: no lease, no rows). It returns each order's id and client id. Its text
-    depends only on the models and the number of orders (built once), so a connection can keep it prepared."""
+    depends only on the models and the number of orders (built once), so a connection can keep it prepared.
+    `hedge` and `orders` are field values as the models take them; the timestamps set on insert are added to them."""
     if lease is not None:
         fence_params: list[Any] = [lease.strategy_id, lease.runner_id, lease.epoch, clock.now()]
     else:
         fence_params = []
-    params = [*fence_params, *_values(hedge, with_pk=True)]
-    for order in rows:
-        params.extend(_values(order, with_pk=False))
-    return _fenced_sql(lease is not None, len(rows)), params
+    params = [*fence_params, *_values(Hedge, hedge, with_pk=True)]
+    for fields in orders:
+        params.extend(_values(Order, fields, with_pk=False))
+    return _fenced_sql(lease is not None, len(orders)), params
 
 
 _FENCED_SQL: dict[tuple[bool, int], str] = {}
@@ -317,41 +377,43 @@ def mark_inserted(hedge: Hedge, rows: list[Order], returned: list[tuple[int, str
 @dataclass(frozen=True)
 class _Shape:
     """A model's concrete fields as one INSERT writes them: quoted columns, placeholders cast to each column's type
-    (PostgreSQL reads a bare parameter in a SELECT list or a VALUES row as text) and one preparer per field."""
+    (PostgreSQL reads a bare parameter in a SELECT list or a VALUES row as text) and, per field, how its value is
+    found among the model's keyword arguments and prepared for PostgreSQL."""
 
     columns: str
     casts: str
-    preparers: tuple[Callable[[Any], Any], ...]
+    # per field: attribute name, relation name (None if not a relation), set on insert?, the field, its preparer
+    fields: tuple[tuple[str, str | None, bool, Any, Callable[[Any], Any]], ...]
 
 
 _SHAPES: dict[tuple[str, bool], _Shape] = {}
 
 
+def _auto_timestamp(field: Any) -> bool:
+    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
 def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
-    """A field's value as `save()` would send it to PostgreSQL (a test compares the two). For the plain types of
-    these models that is the attribute itself (Django's PostgreSQL preparation passes keys, strings, booleans, aware
-    datetimes and finite decimals through; integers become psycopg's sized integers); a JSON value, a timestamp set
-    on insert and anything else go through the field's own preparation."""
-    attname, internal = field.attname, field.get_internal_type()
+    """A field's value as `save()` would send it to PostgreSQL (a test compares the two). Django's PostgreSQL
+    preparation passes keys, strings, booleans, aware datetimes and finite decimals through and makes integers
+    psycopg's sized integers; a JSON value and anything else go through the field's own preparation."""
+    internal = field.get_internal_type()
     if internal in {"BigAutoField", "AutoField", "BooleanField", "CharField", "TextField", "ForeignKey"}:
-        return lambda instance: getattr(instance, attname)
+        return lambda value: value
     if internal in {"IntegerField", "BigIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"}:
-        adapt = connection.ops.adapt_integerfield_value  # psycopg's sized integer, as Django sends it
-        return lambda instance: adapt(getattr(instance, attname), internal)
+        adapt = connection.ops.adapt_integerfield_value
+        return lambda value: adapt(value, internal)
     if internal == "DecimalField":
 
-        def decimal(instance: Any) -> Any:
-            value = getattr(instance, attname)
+        def decimal(value: Any) -> Any:
             if value is not None and not value.is_finite():
                 raise ValueError(f"{field.name}: {value} is not a finite number")
             return value
 
         return decimal
-    if internal == "DateTimeField" and not (
-        getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-    ):
-        return lambda instance: getattr(instance, attname)
-    return lambda instance: field.get_db_prep_save(field.pre_save(instance, add=True), connection)
+    if internal == "DateTimeField":
+        return lambda value: value
+    return lambda value: field.get_db_prep_save(value, connection)
 
 
 def _shape(model: type[models.Model], with_pk: bool) -> _Shape:
@@ -362,14 +424,32 @@ def _shape(model: type[models.Model], with_pk: bool) -> _Shape:
         _SHAPES[key] = _Shape(
             columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
             casts=", ".join(f"%s::{f.db_type(connection)}" for f in fields),  # a foreign key's is its target's
-            preparers=tuple(_preparer(f) for f in fields),
+            fields=tuple(
+                (f.attname, f.name if f.is_relation else None, _auto_timestamp(f), f, _preparer(f)) for f in fields
+            ),
         )
     return _SHAPES[key]
 
 
-def _values(instance: Any, *, with_pk: bool) -> list[Any]:
-    """Every concrete field's value prepared for the database, in `_shape`'s column order."""
-    return [prepare(instance) for prepare in _shape(type(instance), with_pk).preparers]
+def _values(model: type[models.Model], given: dict[str, Any], *, with_pk: bool) -> list[Any]:
+    """Every concrete field's value prepared for the database, in `_shape`'s column order, from the keyword arguments
+    the model would be built with (`given`): by attribute name, by relation name (the related object's key), else the
+    field's default. As `save()` does, a timestamp set on insert is now; it and every default are added to `given`,
+    so the model built from it afterwards holds what was written."""
+    values = []
+    for attname, relation, on_insert, field, prepare in _shape(model, with_pk).fields:
+        value: Any
+        if on_insert:
+            value = given[attname] = timezone.now()
+        elif attname in given:
+            value = given[attname]
+        elif relation is not None and relation in given:
+            related = given[relation]
+            value = related.pk if related is not None else None
+        else:
+            value = given[attname] = field.get_default()
+        values.append(prepare(value))
+    return values
 
 
 @transaction.atomic

@@ -26,7 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from .execution import fenced_insert, mark_inserted, plan_hedge_open
+from .execution import mark_inserted, plan_hedge_open
 from .models import Hedge, Order
 
 log = logging.getLogger(__name__)
@@ -121,10 +121,9 @@ class OrderWriter:
         conn = await self._connection()
         if not self._ids:
             await self.reserve_ids()  # only if no decision step drew them ahead
-        plan.hedge.pk = self._ids.popleft()
-        rows = plan.orders()
-        sql, params = fenced_insert(plan.hedge, rows, plan.lease)
+        sql, params, written = plan.statement(self._ids.popleft())
         cursor = psycopg.AsyncRawCursor(conn)
         await cursor.execute(numbered(sql), params, prepare=True)
-        perp, cfd = mark_inserted(plan.hedge, rows, await cursor.fetchall(), plan.lease)
-        return plan.hedge, perp, cfd
+        hedge, orders = plan.instances(written)
+        perp, cfd = mark_inserted(hedge, orders, await cursor.fetchall(), plan.lease)
+        return hedge, perp, cfd

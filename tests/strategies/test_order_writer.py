@@ -15,7 +15,7 @@ from django.db import connection, models
 from psycopg.types.json import Jsonb
 
 from strategies.services import Lease, LeaseLost, lease_acquire, strategy_request
-from trading import execution, order_writer
+from trading import order_writer
 from trading.choices import Leg, OrderKind, OrderSide
 from trading.execution import LegOrder, StaleQuote, hedge_open, plan_hedge_open
 from trading.models import Hedge, Order
@@ -128,19 +128,20 @@ def test_values_are_what_djangos_own_preparation_sends(alice: Any, strategy: Any
     if connection.vendor != "postgresql":
         pytest.skip("the fenced insert is PostgreSQL's (services mode)")
     plan = plan_hedge_open(**open_kwargs(strategy, None, frozen_clock))
-    plan.hedge.pk = 10**9
-    orders = plan.orders()
-    for instance, with_pk in ((plan.hedge, True), (orders[0], False), (orders[1], False)):
+    _sql, params, written = plan.statement(10**9)
+    hedge, orders = plan.instances(written)
+    django: list[Any] = []
+    for instance, with_pk in ((hedge, True), (orders[0], False), (orders[1], False)):
         fields = [f for f in instance._meta.concrete_fields if with_pk or not f.primary_key]
-        ours = execution._values(instance, with_pk=with_pk)
-        django = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-        for field, mine, theirs in zip(fields, ours, django, strict=True):
-            if isinstance(theirs, Jsonb):
-                assert isinstance(mine, Jsonb) and mine.obj == theirs.obj, field.name
-            elif getattr(field, "auto_now", False):
-                assert type(mine) is type(theirs), field.name  # a fresh timestamp at each call
-            else:
-                assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+        django.extend((f, f.get_db_prep_save(f.pre_save(instance, add=True), connection)) for f in fields)
+    assert len(params) == len(django)
+    for mine, (field, theirs) in zip(params, django, strict=True):
+        if isinstance(theirs, Jsonb):
+            assert isinstance(mine, Jsonb) and mine.obj == theirs.obj, field.name
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            assert type(mine) is type(theirs), field.name  # a fresh timestamp at each call
+        else:
+            assert (mine, type(mine)) == (theirs, type(theirs)), field.name
 
 
 @on_postgres
