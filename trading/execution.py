@@ -766,6 +766,20 @@ def _book_pnl(hedge: Hedge, orders: list[Order]) -> None:
 
 
 @transaction.atomic
+def rebook_pnl(*, hedge_id: int) -> None:
+    """Book a closed hedge's PnL split again after carry booked late: the swap MT5 moves onto the closing deal, a
+    funding payment Binance records after the hedge closed. Nothing for a hedge that is not closed (its split is
+    booked when it closes)."""
+    hedge = Hedge.objects.select_for_update().get(pk=hedge_id)
+    if hedge.status != HedgeStatus.CLOSED:
+        return
+    try:
+        _book_pnl(hedge, list(hedge.orders.all()))
+    except ValueError as exc:
+        log.warning("hedge %s: PnL not booked again: %s", hedge.pk, exc)
+
+
+@transaction.atomic
 def hedge_mark(*, hedge: Hedge, status: str, reason: str) -> Hedge:
     """Move a hedge by a decision outside its fills (legged by a venue-side change, needs-reconcile after a
     restart, failed when a repair is abandoned to the kill switch)."""

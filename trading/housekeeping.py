@@ -162,6 +162,10 @@ def _book(hedge: Hedge, *, kind: str, account_id: int, amount: Decimal, currency
             )
     except IntegrityError:
         return False  # booked before: each funding time and rollover once
+    if hedge.status == HedgeStatus.CLOSED:
+        from .execution import rebook_pnl
+
+        rebook_pnl(hedge_id=hedge.pk)  # carry that arrives after the close still counts in its split
     return True
 
 
@@ -250,11 +254,16 @@ def _book_live_funding() -> int:
     return booked
 
 
+# MT5 moves a closed position's swap onto its closing deal: hedges closed this recently are still read.
+SWAP_SETTLE_DAYS = 3
+
+
 def _book_live_swap() -> int:
-    """MT5's own swap on the CFD positions of live hedges: each position carries the swap the broker booked so
-    far (in the account currency); what is new since our last booking is booked onto the hedge whose opening
-    order made the position (its client id is the position's comment)."""
-    from django.db.models import Sum
+    """MT5's own swap on the CFD legs of live hedges. An open position carries the swap the broker booked so far (in
+    the account currency); when it closes, MT5 moves that swap onto the closing deal, so a hedge closed within the
+    last `SWAP_SETTLE_DAYS` is read from the deals that carry its orders' client ids (their comments). What is new
+    since our last booking is booked onto the hedge."""
+    from django.db.models import Q, Sum
 
     from accounts.models import VenueAccount
 
@@ -262,9 +271,15 @@ def _book_live_swap() -> int:
     from .venues.mt5 import gateway_for
 
     booked = 0
-    hedges = Hedge.objects.filter(
-        paper=False, status__in=[s.value for s in LIVE_HEDGE_STATUSES], pool__cfd_account__venue="bybit-mt5"
-    ).select_related("pool")
+    recent = clock.now() - timedelta(days=SWAP_SETTLE_DAYS)
+    hedges = (
+        Hedge.objects.filter(paper=False, pool__cfd_account__venue="bybit-mt5")
+        .filter(
+            Q(status__in=[s.value for s in LIVE_HEDGE_STATUSES])
+            | Q(status=HedgeStatus.CLOSED, closed_at__gte=recent, opened_at__isnull=False)
+        )
+        .select_related("pool")
+    )
     by_account: dict[int, list[Hedge]] = {}
     for hedge in hedges:
         by_account.setdefault(hedge.pool.cfd_account_id, []).append(hedge)
@@ -272,11 +287,13 @@ def _book_live_swap() -> int:
         account = VenueAccount.objects.select_related("terminal").get(pk=account_id)
         if account.terminal is None:
             continue
+        closed = [hedge.closed_at for hedge in account_hedges if hedge.closed_at is not None]
         try:
             gateway = gateway_for(account.terminal, account.credentials or {})
             gateway.connect()
             try:
                 positions = {position.comment: position for position in gateway.positions() if position.ours}
+                deals = gateway.activity_since(min(closed) - timedelta(hours=1)).deals if closed else ()
                 currency = gateway.account().currency
             finally:
                 gateway.close()
@@ -284,19 +301,27 @@ def _book_live_swap() -> int:
             log.warning("swap of account %s not read: %s", account_id, exc)
             continue
         for hedge in account_hedges:
-            opening = hedge.orders.filter(leg="cfd", intent="open").values_list("client_order_id", flat=True).first()
-            position = positions.get(opening or "")
-            if position is None:
-                continue
+            cids = dict(hedge.orders.filter(leg="cfd").values_list("client_order_id", "intent"))
+            if hedge.status == HedgeStatus.CLOSED:
+                settled = [deal for deal in deals if deal.ours and deal.comment in cids]
+                if not settled:
+                    continue
+                total, ref = sum((deal.swap for deal in settled), Decimal(0)), f"mt5-swap-deals-{hedge.pk}"
+            else:
+                opening = next((cid for cid, intent in cids.items() if intent == "open"), "")
+                position = positions.get(opening)
+                if position is None:
+                    continue
+                total, ref = position.swap, f"mt5-swap-{position.ticket}"
             so_far = CarryEntry.objects.filter(hedge=hedge, kind=CarryKind.SWAP).aggregate(total=Sum("amount"))["total"]
-            new = position.swap - (so_far or Decimal(0))
+            new = total - (so_far or Decimal(0))
             if new and _book(
                 hedge,
                 kind=CarryKind.SWAP,
                 account_id=account_id,
                 amount=new,
                 currency=currency if currency in ("USD", "USDT") else "USD",
-                ref=f"mt5-swap-{position.ticket}-{position.swap}",
+                ref=f"{ref}-{total}",
                 at=clock.now(),
             ):
                 booked += 1

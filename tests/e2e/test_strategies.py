@@ -1,6 +1,7 @@
 """A strategy in Chromium: the demo trader creates a paper strategy on the demo pool, starts it and sees the
-status panel change without a reload (the engine inside `runplatform` claims it: starting → running), then stops
-it, confirming what the stop does, and sees it stopped."""
+status panel change without a reload (the engine inside `runplatform` claims it: starting → running; the change is
+pushed as `strategy.changed` on the page's socket), then stops it, confirming what the stop does, and sees it
+stopped."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_trader_creates_starts_and_stops_a_paper_strategy(platform: Any, page: Any) -> None:
+    pushed: list[str] = []  # frames the strategy page's socket receives
+
+    def watch(socket: Any) -> None:
+        if "/ws/strategies/" in socket.url:
+            socket.on("framereceived", lambda payload: pushed.append(str(payload)))
+
+    page.on("websocket", watch)
     log_in(page, platform.url)  # demo-trader, granted the demo pool
     page.click("[data-testid=nav-strategies]")
     page.click("[data-testid=new-strategy]")
@@ -37,6 +45,12 @@ def test_a_trader_creates_starts_and_stops_a_paper_strategy(platform: Any, page:
     expect(page.locator("#confirm-start [data-testid=confirm-text]")).to_contain_text("reconciles the pool first")
     page.click("[data-testid=confirm-start]")
     expect(state).to_have_text("Running", timeout=30_000)
+    # The change was pushed over the socket (the panel's few-second poll is only the fallback).
+    for _ in range(100):  # up to 10 s
+        if any('"strategy.changed"' in frame for frame in pushed):
+            break
+        page.wait_for_timeout(100)
+    assert any('"strategy.changed"' in frame for frame in pushed), pushed
 
     page.click("[data-testid=action-stop]")
     expect(page.locator("#confirm-stop [data-testid=confirm-text]")).to_contain_text("stop policy: leave")

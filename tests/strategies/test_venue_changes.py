@@ -127,3 +127,48 @@ async def test_live_swap_is_booked_from_the_terminal_positions(
         assert sum(amounts) == Decimal("-4.42")  # the terminal's own total (rounded to cents as MT5 reports it)
     finally:
         await venues[live_setup["binance"].pk].gateway.close()
+
+
+async def test_swap_moved_onto_the_closing_deal_is_booked_after_the_close(
+    live_setup: dict[str, Any], binance_fake: Any, mt5_bridge: Any
+) -> None:
+    from trading.housekeeping import book_carry
+    from trading.models import CarryEntry
+
+    terminal = mt5_bridge.terminal
+    terminal.qa_reset()
+    venues = await db(execution_venues)(live_setup["pool"], 0, None)
+    try:
+        strategy = live_setup["strategy"]
+        await db(Strategy.objects.filter(pk=strategy.pk).update)(state=StrategyState.RUNNING)
+        book = FakeBook(venues[live_setup["mt5"].pk])
+        await asyncio.to_thread(book.refresh_cfd)
+        runner = StrategyRunner(
+            strategy_id=strategy.pk, runner_id="r", market=book, venues_factory=lambda _p, _i: venues
+        )
+        runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id="r", ttl=runner.lease_ttl)
+        assert await runner.start()
+        row = await db(runner._load)()
+        decision = Open(Direction.SELL_PERP, Decimal(2), Reason(ReasonCode.ENTRY_EDGE), Decimal(1))
+        hedge = await runner.open_hedge(row, live_setup["params"], book.snapshot(0), decision)
+        assert hedge is not None
+        terminal.qa_rollover(1)  # -1.104 USD a night on the long 0.02 lot
+        await db(book_carry)()  # -1.10 booked from the open position
+        terminal.qa_rollover(2)  # two more nights, then the hedge closes before the next booking
+        await asyncio.to_thread(book.refresh_cfd)
+        hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+        await runner.close_hedge(hedge, live_setup["params"], book.snapshot(0), reason={"code": "test"})
+        hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+        assert hedge.status == HedgeStatus.CLOSED, runner.last_decision
+        before = hedge.pnl_swap
+        await db(book_carry)()  # the position is gone: its swap is on the closing deal
+        await db(book_carry)()  # and booked once
+        amounts = await db(
+            lambda: sorted(CarryEntry.objects.filter(hedge=hedge, kind="swap").values_list("amount", flat=True))
+        )()
+        assert amounts == [Decimal("-2.21"), Decimal("-1.10")]
+        hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+        assert before == Decimal("-1.10") and hedge.pnl_swap == Decimal("-3.31")  # the split booked again
+        assert hedge.pnl_total == hedge.pnl_spread + hedge.pnl_fees + hedge.pnl_funding + hedge.pnl_swap + hedge.pnl_fx
+    finally:
+        await venues[live_setup["binance"].pk].gateway.close()

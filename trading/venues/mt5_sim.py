@@ -648,11 +648,12 @@ class SimulatedMetaTrader5:
         order_ticket, deal_ticket = self._ticket(), self._ticket()
         comment = str(request.get("comment", ""))
         magic = int(request.get("magic") or 0)
-        profit = 0.0
+        profit = swap = 0.0
         if closing:
             position = self._positions.pop(closing)
             profit = self._profit(position, price)
-            self._balance += profit
+            swap = round(position.get("swap", 0.0), 2)  # MT5 moves the position's swap onto the closing deal
+            self._balance += profit + swap
             position_id, entry = closing, self.DEAL_ENTRY_OUT
         else:
             position_id, entry = order_ticket, self.DEAL_ENTRY_IN
@@ -711,7 +712,7 @@ class SimulatedMetaTrader5:
                 volume,
                 price,
                 0.0,
-                0.0,
+                swap,
                 round(profit, 2),
                 0.0,
                 config["symbol"],
@@ -756,7 +757,7 @@ class SimulatedMetaTrader5:
         )
 
     def _equity(self) -> float:
-        return self._balance + sum(self._profit(p) for p in self._positions.values())
+        return self._balance + sum(self._profit(p) + float(p.get("swap", 0.0)) for p in self._positions.values())
 
     def _margin_level(self) -> float:
         margin = self._margin()
