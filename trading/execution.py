@@ -166,8 +166,8 @@ def _order(
 class HedgePlan:
     """A new hedge (opening) and its two opening orders (submitting) as field values, before the hedge has an id
     (the orders' client ids carry it). Written by `hedge_open`, or on the signal-to-wire path by the runner's own
-    connection (trading/order_writer.py), which sends the statement first and builds the model objects while
-    PostgreSQL runs it."""
+    connection (trading/order_writer.py); the statement's values come from the field values, the model objects are
+    built from the same values once it is written."""
 
     hedge_fields: dict[str, Any]
     legs: tuple[LegOrder, LegOrder]
