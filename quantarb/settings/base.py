@@ -413,5 +413,6 @@ QUANTARB_PAPER_CFD_MARGIN_RATE = env.str("QUANTARB_PAPER_CFD_MARGIN_RATE", defau
 QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.0)
 # On PostgreSQL each strategy runner writes a new hedge and its orders (the one durable write between a signal and
 # the orders on the wire) through a connection of its own: autocommit, the statement prepared, hedge ids drawn
-# ahead (trading/order_writer.py). Off: the same statement through Django's connection.
+# ahead (trading/order_writer.py). Off: the same statement through Django's connection — e.g. behind a transaction-
+# pooling pooler that cannot keep prepared statements (PgBouncer before 1.21).
 QUANTARB_RUNNER_ORDER_CONNECTION = env.bool("QUANTARB_RUNNER_ORDER_CONNECTION", default=True)
