@@ -22,7 +22,7 @@ from django.db.models import Q
 from quantarb import clock
 from trading.choices import CANDLE_SECONDS, CandleInterval
 from trading.domain.engine import SpreadSample as Sample
-from trading.domain.fixed import edge_decimal, price_decimal
+from trading.domain.fixed import EDGE_SCALE, edge_decimal, price_decimal
 from trading.domain.opportunities import Opportunity as OpportunityState
 from trading.domain.quotes import Quote
 
@@ -45,13 +45,20 @@ def ms_to_datetime(ts_ms: int) -> datetime:
 
 @dataclass(slots=True)
 class _Candle:
-    start: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    best_net_edge: Decimal
+    """An open basis candle, in integers: its start in epoch ms, its values in edge units (1e-16 USD/oz), turned
+    into 8-dp decimals only when written (half-even rounding is monotonic, so the high of the rounded values is the
+    rounded high)."""
+
+    start_ms: int
+    open: int
+    high: int
+    low: int
+    close: int
+    best_net_edge: int
     samples: int = 0
+
+
+_CANDLE_SPANS_MS = tuple((interval, seconds * 1000) for interval, seconds in CANDLE_SECONDS.items())
 
 
 @dataclass
@@ -256,27 +263,34 @@ class MarketStore:
         so a failed flush that is retried does not count its samples twice.
         """
         current = {key: replace(candle) for key, candle in self._candles.items()}
-        touched: dict[tuple[int, str, datetime], _Candle] = {}
+        before = {key: candle.samples for key, candle in current.items()}
+        touched: dict[tuple[int, str, int], _Candle] = {}
         for pair_id, s in rows:
-            value = edge_decimal(s.basis)
-            best = edge_decimal(max(s.net_sell_perp, s.net_buy_perp))
-            for interval, seconds in CANDLE_SECONDS.items():
-                start = ms_to_datetime(s.ts_ms // (seconds * 1000) * seconds * 1000)
+            value, ts_ms = s.basis, s.ts_ms
+            best = s.net_sell_perp if s.net_sell_perp > s.net_buy_perp else s.net_buy_perp
+            for interval, span_ms in _CANDLE_SPANS_MS:
+                start_ms = ts_ms - ts_ms % span_ms
                 key = (pair_id, interval)
                 candle = current.get(key)
-                if candle is None or candle.start != start:
+                if candle is None or candle.start_ms != start_ms:
                     candle = (
-                        touched.get((pair_id, interval, start))
-                        or self._load_candle(pair_id, interval, start)
-                        or _Candle(start, value, value, value, value, best)
+                        touched.get((pair_id, interval, start_ms))
+                        or self._load_candle(pair_id, interval, start_ms)
+                        or _Candle(start_ms, value, value, value, value, best)
                     )
                     current[key] = candle
-                candle.high = max(candle.high, value)
-                candle.low = min(candle.low, value)
+                    touched[(pair_id, interval, start_ms)] = candle
+                if value > candle.high:
+                    candle.high = value
+                elif value < candle.low:
+                    candle.low = value
                 candle.close = value
-                candle.best_net_edge = max(candle.best_net_edge, best)
+                if best > candle.best_net_edge:
+                    candle.best_net_edge = best
                 candle.samples += 1
-                touched[(pair_id, interval, start)] = candle
+        for (carried_pair, carried_interval), candle in current.items():  # candles carried on from the last flush
+            if candle.samples != before.get((carried_pair, carried_interval), candle.samples):
+                touched.setdefault((carried_pair, carried_interval, candle.start_ms), candle)
         if not touched:
             return current
         BasisCandle.objects.bulk_create(
@@ -284,12 +298,12 @@ class MarketStore:
                 BasisCandle(
                     pair_id=pair_id,
                     interval=interval,
-                    start=c.start,
-                    open=c.open,
-                    high=c.high,
-                    low=c.low,
-                    close=c.close,
-                    best_net_edge=c.best_net_edge,
+                    start=ms_to_datetime(c.start_ms),
+                    open=edge_decimal(c.open),
+                    high=edge_decimal(c.high),
+                    low=edge_decimal(c.low),
+                    close=edge_decimal(c.close),
+                    best_net_edge=edge_decimal(c.best_net_edge),
                     samples=c.samples,
                 )
                 for (pair_id, interval, _start), c in touched.items()
@@ -301,12 +315,15 @@ class MarketStore:
         return current
 
     @staticmethod
-    def _load_candle(pair_id: int, interval: str, start: datetime) -> _Candle | None:
+    def _load_candle(pair_id: int, interval: str, start_ms: int) -> _Candle | None:
         """A candle already in the store (the process restarted inside its interval) continues, not restarts."""
-        row = BasisCandle.objects.filter(pair_id=pair_id, interval=interval, start=start).first()
+        row = BasisCandle.objects.filter(pair_id=pair_id, interval=interval, start=ms_to_datetime(start_ms)).first()
         if row is None:
             return None
-        return _Candle(row.start, row.open, row.high, row.low, row.close, row.best_net_edge, row.samples)
+        open_, high, low, close, best = (
+            int(value * EDGE_SCALE) for value in (row.open, row.high, row.low, row.close, row.best_net_edge)
+        )
+        return _Candle(start_ms, open_, high, low, close, best, row.samples)
 
 
 def close_interrupted_opportunities(*, pair_ids: list[int]) -> int:

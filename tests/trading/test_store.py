@@ -105,6 +105,28 @@ def test_a_restarted_store_continues_the_open_candle(alpha_pair: Any, frozen_clo
 
 
 @pytest.mark.django_db
+def test_a_candle_carried_over_two_flushes_of_one_store_counts_every_sample_once(
+    alpha_pair: Any, frozen_clock: Any
+) -> None:
+    tape = MarketTape(alpha_pair)
+    tape.tick(at(3), *CALM)
+    tape.tick(at(4), *DEAR_PERP)
+    tape.store.flush()
+    first = len(tape.samples)
+    tape.tick(at(10), *CALM)  # same minute, next flush: the open candle is carried in memory, not re-read
+    tape.tick(at(11), *DEAR_PERP)
+    tape.store.flush()
+    tape.store.flush()  # nothing new: nothing counted again
+
+    minute = candle("1m", at(2))
+    assert first < len(tape.samples) == minute.samples
+    assert (minute.open, minute.close) == (basis(tape.samples[0]), basis(tape.samples[-1]))
+    assert minute.high == max(basis(s) for s in tape.samples)
+    assert minute.low == min(basis(s) for s in tape.samples)
+    assert minute.best_net_edge == max(edge_decimal(max(s.net_sell_perp, s.net_buy_perp)) for s in tape.samples)
+
+
+@pytest.mark.django_db
 def test_an_empty_flush_still_proves_the_store_is_alive(frozen_clock: Any) -> None:
     store = MarketStore()
 

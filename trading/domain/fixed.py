@@ -47,9 +47,23 @@ def rate_decimal(units: int) -> Decimal:
     return Decimal(units).scaleb(-6)
 
 
+_EDGE_TO_PRICE = EDGE_SCALE // PRICE_SCALE
+_HALF_STEP = _EDGE_TO_PRICE // 2
+
+
+def edge_units_rounded(units: int) -> int:
+    """Edge units (1e-16 USD/oz) rounded half-even to price units (1e-8), in integers."""
+    whole, rest = divmod(units, _EDGE_TO_PRICE)  # floor division: `rest` is never negative
+    if rest > _HALF_STEP or (rest == _HALF_STEP and whole & 1):
+        whole += 1
+    return whole
+
+
 def edge_decimal(units: int) -> Decimal:
-    """Edge units (1e-16 USD/oz) → USD/oz, rounded half-even to the booked 8 dp."""
-    return Decimal(units).scaleb(-16).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    """Edge units (1e-16 USD/oz) → USD/oz, rounded half-even to the booked 8 dp. The same value and exponent as
+    `Decimal(units).scaleb(-16).quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)`, at about half the cost (the store writes
+    five of these per spread sample)."""
+    return Decimal(edge_units_rounded(units)).scaleb(-8)
 
 
 def coefficient(value: Decimal) -> int:

@@ -331,3 +331,14 @@ def test_the_engine_reprices_with_new_costs() -> None:
     assert before is not None and after is not None
     assert after.net_usd.sell_perp == before.net_usd.sell_perp - Decimal("0.25")
     assert engine.tracker.entry_threshold == Decimal("0.5") * EDGE_SCALE
+
+
+@given(st.one_of(st.integers(-(10**24), 10**24), st.integers(-3, 3).map(lambda k: k * 5 * 10**7)))
+@settings(max_examples=2000)
+def test_edges_round_half_even_to_eight_places_exactly_as_decimal_does(units: int) -> None:
+    from trading.domain.fixed import edge_decimal
+
+    truth = (Decimal(units) / EDGE_SCALE).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    booked = edge_decimal(units)
+    assert booked == truth and booked.as_tuple().exponent == -8
+    assert not (booked.is_zero() and booked.is_signed())  # no negative zero reaches a row
