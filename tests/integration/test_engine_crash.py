@@ -111,10 +111,12 @@ def test_kill_9_mid_hedge_then_restart_loses_and_duplicates_nothing(
     wait_until(
         "the engine sends both legs (the CFD answer stalled)",
         lambda: (
-            sql.value("select count(*) from trading_order where leg = 'cfd' and status = 'submitting'")
-            and binance_fake.state()["orders"]
-        )
-        or None,
+            (
+                sql.value("select count(*) from trading_order where leg = 'cfd' and status = 'submitting'")
+                and binance_fake.state()["orders"]
+            )
+            or None
+        ),
         60,
     )
     engine = topology.services["engine"]
