@@ -354,6 +354,15 @@ class AccountSnapshot(models.Model):
         blank=True,
         help_text=_("The venue's positions at that time: symbol, quantity, entry, mark and liquidation price."),
     )
+    margin_terms = models.JSONField(
+        _("margin terms"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "How the used margin was found: the venue's own figure, the terminal's order_calc_margin, or for a paper "
+            "account the venue's rule it was computed by (leverage, brackets, calc mode, margin rate)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("account snapshot")
