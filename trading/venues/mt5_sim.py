@@ -493,7 +493,7 @@ class SimulatedMetaTrader5:
                 return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
             if action not in (self.ORDER_TYPE_BUY, self.ORDER_TYPE_SELL) or not volume > 0 or not price > 0:
                 return self._fail(RES_E_INVALID_PARAMS, "Terminal: Invalid params")
-            return self._ok(round(self._margin_of(float(volume), action == self.ORDER_TYPE_BUY, float(price)), 2))
+            return self._ok(self._margin_of(float(volume), action == self.ORDER_TYPE_BUY, float(price)))
 
     def order_send(self, request: Any) -> Any:
         stall = 0.0
