@@ -706,14 +706,17 @@ class PaperOrder(models.Model):
 
 
 class PaperPosition(models.Model):
-    """The paper venue's position of one account (signed ounces), moved only by paper fills (or a test that
-    injects a difference, as a venue-side change would)."""
+    """The paper venue's position of one account (signed ounces) and the PnL its closed ounces realised (in the
+    instrument's quote currency), moved only by paper fills (or a test that injects a difference, as a venue-side
+    change would). With the fees of `PaperOrder` and the account's carry it makes the paper account's balance
+    (trading/paper.py `paper_account_state`)."""
 
     account = models.OneToOneField(
         "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_position", verbose_name=_("account")
     )
     quantity_oz = models.DecimalField(_("position (oz)"), default=Decimal(0), **OUNCES)
     avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    realised_pnl = models.DecimalField(_("realised PnL"), default=Decimal(0), **PRICE)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
