@@ -52,7 +52,7 @@ from .execution_selectors import (
     parse_filters,
     positions_for,
 )
-from .hedge_pnl import hedge_pnl
+from .hedge_pnl import hedge_pnl, hedges_pnl
 from .manual import REPAIRABLE, describe, manual_request
 from .models import Hedge, ManualCommand
 
@@ -220,6 +220,8 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
             if may_act_on_pool(membership, pool)
         ],
     }
+    if kind == "hedges":
+        context["rows"] = hedges_pnl(page)  # booked for settled hedges, marked now for live ones
     return context, filters
 
 

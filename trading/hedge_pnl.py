@@ -13,6 +13,7 @@ the one money model (trading/domain/pnl.py). Nothing here computes money: it loa
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,9 +35,9 @@ UNITS_PER_USD = 10**8  # 1 / pnl.MONEY_QUANTUM
 
 # --- realised: database aggregates ---------------------------------------------------------------------------------
 class MoneyUnits(Func):
-    """An 8-dp money column in a form that sums exactly: the column itself on PostgreSQL (numeric), whole units of
-    1e-8 USD on SQLite, which keeps decimals as doubles (a double rounds back to the 8-dp amount exactly below
-    10^7 USD, and SQLite sums integers exactly)."""
+    """An 8-dp money column in a form that sums exactly: the column itself on PostgreSQL (numeric); on SQLite, which
+    stores decimals as doubles of 15 significant digits (exact for an 8-dp amount below 10^7 USD), whole units of
+    1e-8 USD, which SQLite sums as exact 64-bit integers. Summed floats would leave residues (0.1 + 0.2 ≠ 0.3)."""
 
     template = "%(expressions)s"
 
@@ -47,8 +48,9 @@ class MoneyUnits(Func):
 
 class MoneySum(Sum):
     """Σ over rows of one or more 8-dp money columns (added row by row), as a Decimal quantized to 8 dp — the same
-    figure on SQLite and PostgreSQL. None over no rows (no `default=`: a Coalesce around it would lose the units
-    conversion below)."""
+    figure on SQLite and PostgreSQL (on SQLite while the sum stays below 10^7 USD: Django reads a SQLite aggregate
+    at 15 significant digits). None over no rows (no `default=`: a Coalesce around it would lose the conversion
+    from units below)."""
 
     def __init__(self, *columns: str, **extra: Any) -> None:
         if "default" in extra:
@@ -65,7 +67,7 @@ class MoneySum(Sum):
             return None
         amount = Decimal(value)
         if connection.vendor == "sqlite":
-            amount = amount.scaleb(-8)
+            amount = amount / UNITS_PER_USD  # exact: a power of ten
         return amount.quantize(pnl.MONEY_QUANTUM)
 
 
@@ -179,3 +181,9 @@ def hedge_pnl(hedge: Hedge, marks: PoolMarks | None = None) -> HedgePnl:
         marked_at=stored.at,
         usd_per_usdt=stored.marks.usd_per_usdt,
     )
+
+
+def hedges_pnl(hedges: Iterable[Hedge]) -> list[tuple[Hedge, HedgePnl]]:
+    """Each hedge with what it shows (a table of hedges: each pool's marks read once)."""
+    marks = PoolMarks()
+    return [(hedge, hedge_pnl(hedge, marks)) for hedge in hedges]

@@ -239,8 +239,10 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
     # The status panel, as its selector builds it and as the page shows it.
     status = strategy_status(strategy)
     panel = client_for(alice).get(reverse("strategy_status", args=[strategy.pk])).content.decode()
-    # The hedge page, for the owner and a viewer alike.
+    # The hedge page, for the owner and a viewer alike, and the hedges table.
     pages = [client_for(who).get(reverse("hedge", args=[hedge.pk])).content.decode() for who in (alice, bob)]
+    table = client_for(bob).get(reverse("hedges")).content.decode()
+    table_total = re.search(rf'data-testid="hedge-total-{hedge.pk}"[^>]*>([^<]*)<', table)
     # The API: the hedge record and the strategy.
     records = api_get(bob, "hedges/", strategy=strategy.pk).json()["results"]
     assert [record["id"] for record in records] == [hedge.pk]
@@ -271,6 +273,7 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
         assert strategy_record["realised"] == eight(case.total)
     for page in pages:
         assert cells(page, "pnl") == shown(expected)
+    assert table_total is not None and table_total.group(1).strip() == money(case.total)
     # Charlie, in another tenant, sees neither the hedge nor its figures.
     assert client_for(charlie).get(reverse("hedge", args=[hedge.pk])).status_code == 404
     assert api_get(charlie, "hedges/").json()["count"] == 0
