@@ -212,8 +212,12 @@ def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str
 
     counts = {"funding": 0, "swap": 0}
     assert hedge.opened_at is not None
+    booked = set(CarryEntry.objects.filter(hedge=hedge).values_list("venue_ref", flat=True))
     opening_price = hedge.orders.filter(leg="perp", intent="open").values_list("avg_price", flat=True).first()
     for at in funding_times(hedge.opened_at, now):
+        ref = f"paper-funding-{hedge.pk}-{int(at.timestamp())}"
+        if ref in booked:
+            continue
         sample = _sample_at(pair.pk, at)
         mark = (sample.perp_bid + sample.perp_ask) / 2 if sample is not None else opening_price
         amount = pnl.funding_accrual(mark_price=mark or Decimal(0), signed_oz=hedge.perp_oz, rate=pair.funding_rate)
@@ -223,7 +227,7 @@ def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str
             account_id=hedge.pool.perp_account_id,
             amount=amount,
             currency=pnl.USDT,
-            ref=f"paper-funding-{hedge.pk}-{int(at.timestamp())}",
+            ref=ref,
             at=at,
             usd_per_usdt=sample.usd_per_usdt if sample is not None else None,
         ):
@@ -231,6 +235,9 @@ def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str
     terms = pair.swap_terms()
     server_day = ZoneInfo("America/New_York")  # the broker's server day ends at 17:00 New York (rollover_times)
     for at in rollover_times(hedge.opened_at, now):
+        ref = f"paper-swap-{hedge.pk}-{at.date().isoformat()}"
+        if ref in booked:
+            continue
         sample = _sample_at(pair.pk, at)
         amount = pnl.swap_accrual(
             terms,
@@ -244,7 +251,7 @@ def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str
             account_id=hedge.pool.cfd_account_id,
             amount=amount,
             currency=terms.currency,
-            ref=f"paper-swap-{hedge.pk}-{at.date().isoformat()}",
+            ref=ref,
             at=at,
             usd_per_usdt=sample.usd_per_usdt if sample is not None else None,
         ):
