@@ -54,7 +54,6 @@ class ScriptedMarket:
         self.perp_bid = self.cfd_bid - Decimal("0.10")
         self.perp_ask = self.cfd_bid
 
-
     def store(self, pair: Any) -> None:
         """Store the current quotes as the pair's latest spread sample (what the web reads: the engine stores them)."""
         from trading.models import SpreadSample

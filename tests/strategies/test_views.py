@@ -236,9 +236,10 @@ def test_stop_confirmation_says_what_the_stop_policy_does(desk: dict[str, Any], 
     confirm_url = reverse("strategy_confirm", args=[desk["strategy"].pk, "stop"])
     page = client_for(alice).get(reverse("strategy", args=[desk["strategy"].pk])).content.decode()
     assert f'hx-get="{confirm_url}"' in page  # the dialog asks when it opens, not when the page loaded
-    assert "its 1 open hedges stay open at the venues (stop policy: leave)" in client_for(alice).get(
-        confirm_url
-    ).content.decode()
+    assert (
+        "its 1 open hedges stay open at the venues (stop policy: leave)"
+        in client_for(alice).get(confirm_url).content.decode()
+    )
     # Two more hedges open while the page stays open: the dialog, opened now, counts three.
     make_hedge(desk["strategy"])
     make_hedge(desk["strategy"], status="legged")
