@@ -187,10 +187,11 @@ class ManualDesk:
             await executor.send_all([perp_order, cfd_order])
             return await self._outcome(hedge.pk)
         if kind in (ManualKind.CLOSE_HEDGE, ManualKind.FLATTEN_POOL):
-            if kind == ManualKind.CLOSE_HEDGE:
-                hedges = [command.hedge]
-            else:
-                hedges = await self._settled_live_hedges(pool, executor)
+            hedges: list[Hedge | None] = (
+                [command.hedge]
+                if kind == ManualKind.CLOSE_HEDGE
+                else [*await self._settled_live_hedges(pool, executor)]
+            )
             outcomes = []
             for hedge in hedges:
                 assert hedge is not None
