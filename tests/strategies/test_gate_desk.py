@@ -117,3 +117,15 @@ def test_dialogs_say_what_happens_as_they_open(desk: dict[str, Any], tom: Any, b
     assert client_for(tom).get(reverse("pool_confirm", args=[desk["pool"].pk, "open_hedge"])).status_code == 404
     assert client_for(bob).get(flatten).status_code == 403
     assert client_for(charlie).get(flatten).status_code == 404
+
+
+def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], alice: Any, frozen_clock: Any) -> None:  # noqa: F811
+    api = Api(alice)
+    # The other pool has 1,000 USDT for its perp leg: 1 oz bought at the ask, 4,600.10 USDT, needs 920.02 at the
+    # pool's 5×, and the checks keep a 1.2 buffer: 1,104.02.
+    refused = api.post("manual-commands/", open_body(desk["other_pool"], "1"))
+    assert refused.status_code == 400
+    assert "The perp order needs 1104.02 USDT of margin; 1000.00 USDT is available." in refused.json()["size_oz"]
+    frozen_clock.advance(3 * 24 * 3600)  # Saturday: the CFD is closed
+    closed = api.post("manual-commands/", open_body(desk["pool"], "1"))
+    assert closed.status_code == 400 and "The CFD market is closed." in closed.json()["non_field_errors"]
