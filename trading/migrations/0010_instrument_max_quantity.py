@@ -19,7 +19,7 @@ def set_simulated(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("trading", "0007_order_path_indexes")]
+    dependencies = [("trading", "0009_carry_rate_and_triple_swap_day")]
     operations = [
         migrations.AddField(
             model_name="instrument",
