@@ -233,11 +233,16 @@ class UserStreamWatcher:
 
         assert self.gateway is not None
         try:
-            (fill,) = await self.gateway.convert_fees([trade_fill(raw)])
-            await sync_to_async(order_fill_from_stream, thread_sensitive=False)(
-                account=self.account, client_order_id=order.client_order_id, fill=fill
-            )
-            self.fills += 1
+            fills = await self.gateway.convert_fees([trade_fill(raw)])
+            if Decimal(str(raw.get("z") or 0)) > Decimal(str(raw["l"])):
+                # Earlier trades of the order: the stream client keeps the latest update of an order only, so updates
+                # that came together may have been folded into this one — read the order's trades over REST.
+                fills = await self.gateway.fetch_order_fills(order.venue_order_id)
+            for fill in fills:
+                await sync_to_async(order_fill_from_stream, thread_sensitive=False)(
+                    account=self.account, client_order_id=order.client_order_id, fill=fill
+                )
+            self.fills += len(fills)
         except VenueError as exc:
             log.warning("a streamed fill's fee could not be converted (the fill sync reads it again): %s", exc)
         except Exception:
