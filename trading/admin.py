@@ -52,7 +52,7 @@ class SourcePairAdmin(admin.ModelAdmin):
     inlines = [PairAccessInline]
 
 
-class RecordedOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RecordedOnlyAdmin(admin.ModelAdmin):
     """Venue records written by a beat job: read, never added, changed or deleted by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

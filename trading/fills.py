@@ -147,7 +147,7 @@ def orders_missing_fills(*, since: datetime) -> list[Order]:
     fill_total = (
         Fill.objects.filter(order=OuterRef("pk")).values("order").annotate(total=Sum("quantity")).values("total")
     )
-    ounces = DecimalField(max_digits=18, decimal_places=3)
+    ounces: DecimalField[Decimal, Decimal] = DecimalField(max_digits=18, decimal_places=3)
     return list(
         Order.objects.filter(paper=False, filled__gt=0, created_at__gte=since)
         .annotate(

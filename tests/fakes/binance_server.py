@@ -277,7 +277,7 @@ class FakeBinance:
                 "gtd": 0,
             },
         }
-        body: dict[str, Any] = event["o"]  # type: ignore[assignment]
+        body: dict[str, Any] = event["o"]
         if trade is None:
             # Binance pushes no commission fields when none was charged.
             del body["n"], body["N"]
@@ -337,7 +337,9 @@ class FakeBinance:
             },
         }
 
-    def execute(self, order: dict[str, Any], quantity: Decimal, price: Decimal, *, maker: bool = False) -> list[dict]:
+    def execute(
+        self, order: dict[str, Any], quantity: Decimal, price: Decimal, *, maker: bool = False
+    ) -> list[dict[str, Any]]:
         """Fill `quantity` of `order` at `price` as `trades_per_fill` trades (whole steps): each is recorded with
         its commission (taker or maker rate of its notional, in USDT or — while armed — in BNB) and realised profit,
         and moves the position and the wallet. Returns the trades."""
@@ -881,7 +883,7 @@ async def get_klines(request: web.Request) -> web.Response:
     now = fake.server_ms()
     minute = int(request.query.get("startTime", now - (limit - 1) * 60_000))
     minute -= minute % 60_000
-    rows = []
+    rows: list[list[Any]] = []
     while minute <= now and len(rows) < limit:
         price = str(fake.bnb_price_at(minute))
         rows.append([minute, price, price, price, price, "100.00", minute + 59_999, "61234.00", 42, "50.00",

@@ -78,7 +78,8 @@ async def test_a_trade_heard_on_the_stream_then_read_over_rest_is_one_fill_with_
         await venue.gateway.place_order(client_order_id=order.client_order_id, side="sell", quantity=Decimal(2))
 
         async def streamed() -> list[Fill]:
-            return await db(lambda: list(Fill.objects.filter(order=order)))()
+            rows: list[Fill] = await db(lambda: list(Fill.objects.filter(order=order)))()
+            return rows
 
         (fill,) = await _until(streamed)
         assert fill.source == FillSource.STREAM

@@ -70,7 +70,7 @@ def _order(hedge: Hedge, account: VenueAccount, leg: str, intent: str, side: str
         leg=leg,
         intent=intent,
         attempt=1,
-        client_order_id=client_order_id(hedge.tenant_id, hedge.pk, leg, intent, 1),  # type: ignore[arg-type]
+        client_order_id=client_order_id(hedge.tenant_id, hedge.pk, leg, intent, 1),
         side=side,
         kind="market",
         quantity=oz,
@@ -90,6 +90,7 @@ def _order(hedge: Hedge, account: VenueAccount, leg: str, intent: str, side: str
 
 
 def add_fill(order: Order, at: datetime, *, fee: Decimal = Decimal(0)) -> Fill:
+    assert order.avg_price is not None
     return Fill.objects.create(
         tenant_id=order.tenant_id,
         account_id=order.account_id,

@@ -165,7 +165,7 @@ def _deal(**values: Any) -> Mt5Deal:
                 commission=Decimal("-0.12"), fee=Decimal("-0.03"), magic=460046, comment="qa1-1CO1",
                 server_time_ms=0, at=datetime(2026, 12, 7, 10, tzinfo=UTC), ours=True)  # fmt: skip
     base.update(values)
-    return Mt5Deal(**base)  # type: ignore[arg-type]
+    return Mt5Deal(**base)
 
 
 def test_a_deal_is_a_fill_with_its_commission_and_fee_as_the_fee() -> None:
