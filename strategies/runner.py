@@ -51,11 +51,13 @@ from trading.choices import (
     ReconciliationTrigger,
 )
 from trading.domain import hedges as hedge_rules
+from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
 from trading.domain.spread import Direction as SpreadDirection
 from trading.execution import LegOrder, StaleQuote, hedge_leg_orders, hedge_open, working_orders
 from trading.executor import Executor
+from trading.hedge_pnl import marked_split, realised_split
 from trading.models import Hedge, Instrument, Order
 from trading.order_writer import OrderWriter
 from trading.reconciliation import reconcile_pool
@@ -729,28 +731,33 @@ def _book_view(strategy: Strategy, snapshot: MarketSnapshot) -> decide_mod.BookV
     )
 
 
-def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
-    """Mark-to-market of the hedge's filled legs at the touch they would close at, in USD."""
+def snapshot_marks(snapshot: MarketSnapshot | None) -> pnl.Marks | None:
+    """The runner's market as PnL marks: both legs' touch and its USDT/USD rate (None without both quotes)."""
     if snapshot is None or snapshot.perp is None or snapshot.cfd is None:
         return None
-    total = Decimal(0)
-    for order in hedge.orders.exclude(filled=0):
-        sign = 1 if order.side == OrderSide.BUY else -1
-        price = order.avg_price or Decimal(0)
-        if order.leg == Leg.PERP:
-            exit_price = snapshot.perp.bid_price if sign > 0 else snapshot.perp.ask_price
-            total += sign * order.filled * (exit_price - price) * snapshot.usd_per_usdt
-        else:
-            exit_price = snapshot.cfd.bid_price if sign > 0 else snapshot.cfd.ask_price
-            total += sign * order.filled * (exit_price - price)
-    return total.quantize(Decimal("0.00000001"))
+    return pnl.Marks(
+        usd_per_usdt=snapshot.usd_per_usdt,
+        perp_bid=snapshot.perp.bid_price,
+        perp_ask=snapshot.perp.ask_price,
+        cfd_bid=snapshot.cfd.bid_price,
+        cfd_ask=snapshot.cfd.ask_price,
+    )
+
+
+def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
+    """The hedge's unrealised PnL total in USD at the snapshot (8 dp): the one money model's split marked at the
+    touch its legs would close at — fees paid, funding, swap and USDT/USD included (trading/hedge_pnl.py). None
+    when it cannot be marked (no quotes, or an execution without a price)."""
+    marks = snapshot_marks(snapshot)
+    if marks is None:
+        return None
+    split = marked_split(hedge, marks)
+    return None if split is None else split.total
 
 
 def strategy_realised_pnl(strategy: Strategy) -> Decimal:
-    total = Decimal(0)
-    for hedge in Hedge.objects.filter(strategy=strategy):
-        total += hedge.pnl_total
-    return total
+    """The strategy's realised PnL in USD (8 dp): the database's sum of its settled hedges' booked splits."""
+    return realised_split(Hedge.objects.filter(strategy=strategy)).total
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from trading.choices import LIVE_HEDGE_STATUSES
+from trading.hedge_pnl import hedges_pnl
 
 from .choices import LifecycleAction, StrategyState
 from .domain.params import StrategyParams
@@ -234,7 +235,7 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
         {
             "params_groups": _params_groups(params),
             "confirm_texts": lifecycle_texts(strategy) if context["can_operate"] else {},
-            "recent_hedges": strategy.hedges.order_by("-planned_at", "-id")[:10],
+            "recent_hedges": hedges_pnl(strategy.hedges.select_related("pool").order_by("-planned_at", "-id")[:10]),
             "can_trip": role_has(_membership(request).role, Perm.KILL_SWITCH) and context["can_operate"],
         }
     )

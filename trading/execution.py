@@ -39,7 +39,7 @@ from .choices import (
     OrderKind,
     OrderSide,
 )
-from .models import Fill, Hedge, Order
+from .models import PNL_FIELDS, Fill, Hedge, Order
 
 OUNCE = Decimal("0.001")
 log = logging.getLogger(__name__)
@@ -750,25 +750,31 @@ def _fee_currency(currency: str, leg: order_rules.Leg) -> str:
 
 
 def carry_bookings(hedge: Hedge, default_rate: Decimal) -> list[pnl.CarryBooking]:
+    """The hedge's funding and swap, each at the USDT/USD rate of its booking (`default_rate` for entries booked
+    before the rate was stored with them)."""
     return [
-        pnl.CarryBooking(pnl.CarryKind(entry.kind), entry.amount, entry.currency, default_rate)
+        pnl.CarryBooking(pnl.CarryKind(entry.kind), entry.amount, entry.currency, entry.usd_per_usdt or default_rate)
         for entry in hedge.carry.all()
     ]
 
 
 def _book_pnl(hedge: Hedge, orders: list[Order]) -> None:
-    """Book the PnL split of a hedge whose legs are flat (valued at the exit rate)."""
-    closing = [o for o in orders if o.intent != OrderIntent.OPEN and o.usd_per_usdt]
+    """Book the PnL split of a hedge whose legs are flat, at 8 dp. USDT is valued at the exit rate: the rate the
+    latest closing (or repair) order was priced at."""
+    closing = sorted(
+        (o for o in orders if o.intent != OrderIntent.OPEN and o.usd_per_usdt), key=lambda o: (o.created_at, o.pk)
+    )
     exit_rate = closing[-1].usd_per_usdt if closing else (hedge.entry_usd_per_usdt or Decimal(1))
     assert exit_rate is not None
     split = pnl.pnl_split(
         fills=pnl_fills(orders, exit_rate),
         carry=carry_bookings(hedge, exit_rate),
         valuation=pnl.Valuation(usd_per_usdt=exit_rate),
-    ).rounded()
-    hedge.pnl_spread, hedge.pnl_fees, hedge.pnl_funding = split.spread_capture, split.fees, split.funding
-    hedge.pnl_swap, hedge.pnl_fx, hedge.exit_usd_per_usdt = split.swap, split.usdt_usd, exit_rate
-    hedge.save(update_fields=["pnl_spread", "pnl_fees", "pnl_funding", "pnl_swap", "pnl_fx", "exit_usd_per_usdt"])
+    ).quantized()
+    for line, value in split.lines():
+        setattr(hedge, f"pnl_{line}", value)
+    hedge.exit_usd_per_usdt = exit_rate
+    hedge.save(update_fields=[*PNL_FIELDS, "exit_usd_per_usdt"])
 
 
 @transaction.atomic

@@ -31,7 +31,6 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from strategies.models import Strategy
-from strategies.selectors import PnlSplit, latest_mark, unrealised_split
 
 from .choices import (
     LIVE_HEDGE_STATUSES,
@@ -53,6 +52,7 @@ from .execution_selectors import (
     parse_filters,
     positions_for,
 )
+from .hedge_pnl import hedge_pnl, hedges_pnl
 from .manual import REPAIRABLE, describe, manual_request
 from .models import Hedge, ManualCommand
 
@@ -225,6 +225,8 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
             if may_act_on_pool(membership, pool)
         ],
     }
+    if kind == "hedges":
+        context["rows"] = hedges_pnl(page)  # booked for settled hedges, marked now for live ones
     return context, filters
 
 
@@ -318,18 +320,12 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
     membership = _membership(request)
     orders = list(hedge.orders.select_related("account").order_by("created_at", "id"))
     fills = list(fills_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk)))
-    realised = PnlSplit()
-    realised.add_hedge(hedge)
-    live = hedge.status in {s.value for s in LIVE_HEDGE_STATUSES}
-    unrealised = unrealised_split(hedge, latest_mark(hedge.pool)) if live else None
     can_act = may_act_on_pool(membership, hedge.pool)
     context = {
         "hedge": hedge,
         "orders": orders,
         "fills": fills,
-        "realised": realised,
-        "unrealised": unrealised,
-        "live": live,
+        "pnl": hedge_pnl(hedge),
         "carry": hedge.carry.order_by("-at")[:50],
         "commands": commands_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk))[:10],
         "can_act": can_act,

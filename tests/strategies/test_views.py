@@ -321,9 +321,22 @@ def test_csv_export_needs_trading_export_and_holds_the_tenant_only(desk: dict[st
     assert client_for(alice).get(reverse("hedges_export"), {"since": "nope"}).status_code == 400
 
 
-def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(desk: dict[str, Any], tom: Any, bob: Any) -> None:
+def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(
+    desk: dict[str, Any], tom: Any, bob: Any, sim_pair: Any
+) -> None:
+    from trading.domain.pnl import Marks
+
+    from .test_money import store_marks
+
+    # The open hedge is marked at the pool's latest stored quotes: short perp sold at 4605.10 bought back at the
+    # ask 4601.20, long CFD bought at 4600.05 sold at the bid 4600.50, USDT at 0.9995 → 3.90 · 0.9995 + 0.45.
+    store_marks(
+        sim_pair,
+        Marks(Decimal("0.9995"), Decimal("4601.00"), Decimal("4601.20"), Decimal("4600.50"), Decimal("4600.80")),
+    )
     page = client_for(tom).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
-    assert 'data-testid="hedge-pnl"' in page and "+2.50" in page and "-0.40" in page
+    assert 'data-testid="hedge-pnl"' in page
+    assert 'data-testid="pnl-spread">+4.35<' in page and 'data-testid="pnl-total">+4.35<' in page
     assert f"qa-test-{desk['hedge'].pk}-perp" in page
     assert 'data-testid="action-close_hedge"' in page
     assert f"Close hedge #{desk['hedge'].pk}" in page  # the dialog says what will happen
