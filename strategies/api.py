@@ -825,7 +825,11 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
             )
         except DjangoValidationError as error:
             if hasattr(error, "error_dict"):
-                raise ValidationError(error.message_dict) from None
+                # A refusal of the pre-trade gate that is not about one field (a kill switch, a closed market).
+                messages = {
+                    key if key != "__all__" else "non_field_errors": value for key, value in error.message_dict.items()
+                }
+                raise ValidationError(messages) from None
             raise ValidationError({"non_field_errors": error.messages}) from None
         return Response(CommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
 

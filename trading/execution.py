@@ -39,6 +39,7 @@ from .choices import (
     OrderKind,
     OrderSide,
 )
+from .gate import GateState, MarketView, OrderCheck, clear_orders
 from .models import PNL_FIELDS, Fill, Hedge, Order
 
 OUNCE = Decimal("0.001")
@@ -217,6 +218,8 @@ def plan_hedge_open(
     perp: LegOrder,
     cfd: LegOrder,
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     strategy: Strategy | None = None,
     version: StrategyVersion | None = None,
     lease: Lease | None = None,
@@ -225,11 +228,24 @@ def plan_hedge_open(
     usd_per_usdt: Decimal | None = None,
     manual: bool = False,
 ) -> HedgePlan:
-    """Check both legs' quotes and plan the rows to write. Raises StaleQuote when either leg would be priced from
-    a quote older than `max_quote_age_ms`: nothing is written then. No database access."""
+    """Check both legs' quotes, ask the pre-trade gate (trading/gate.py) and plan the rows to write. Raises
+    StaleQuote when either leg would be priced from a quote older than `max_quote_age_ms`, OrderRefused when the
+    gate refuses: nothing is written then. No database access when `gate_state` (read off the signal-to-wire path,
+    `gate.gate_state`) is given; without it the gate reads its state here."""
     now_ms = _now_ms()
     _check_fresh(perp, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
     _check_fresh(cfd, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    clear_orders(
+        OrderCheck(
+            pool=pool,
+            intent=OrderIntent.OPEN,
+            legs=(perp, cfd),
+            market=market,
+            strategy_id=strategy.pk if strategy is not None else None,
+            manual=manual,
+        ),
+        state=gate_state,
+    )
     now = clock.now()
     hedge_fields = {
         "tenant_id": pool.tenant_id,
@@ -260,6 +276,8 @@ def hedge_open(
     perp: LegOrder,
     cfd: LegOrder,
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     strategy: Strategy | None = None,
     version: StrategyVersion | None = None,
     lease: Lease | None = None,
@@ -270,7 +288,8 @@ def hedge_open(
 ) -> tuple[Hedge, Order, Order]:
     """Persist a new hedge (opening) and both opening orders (submitting), fenced by the lease, in one transaction.
     Nothing is sent here. Raises StaleQuote when either leg would be priced from a quote older than
-    `max_quote_age_ms`, LeaseLost when the lease is not the runner's any more.
+    `max_quote_age_ms`, OrderRefused when the pre-trade gate refuses them, LeaseLost when the lease is not the
+    runner's any more.
 
     On PostgreSQL the fence and the three rows are one statement (`fenced_insert`); elsewhere the ORM writes them
     one by one in the same transaction."""
@@ -281,6 +300,8 @@ def hedge_open(
         perp=perp,
         cfd=cfd,
         max_quote_age_ms=max_quote_age_ms,
+        market=market,
+        gate_state=gate_state,
         strategy=strategy,
         version=version,
         lease=lease,
@@ -458,17 +479,37 @@ def hedge_leg_orders(
     intent: str,
     legs: list[LegOrder],
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     lease: Lease | None = None,
     actor: User | None = None,
 ) -> list[Order]:
     """Persist the orders that close or repair a hedge (one per leg given), moving it to closing / repairing.
-    Their attempt number continues the leg's previous attempts, so each has a new deterministic client id."""
+    Their attempt number continues the leg's previous attempts, so each has a new deterministic client id.
+    Raises StaleQuote on a quote older than `max_quote_age_ms`, OrderRefused when the pre-trade gate refuses the
+    orders (trading/gate.py): nothing is written then."""
     if lease is not None:
         fence(lease)
-    hedge = Hedge.objects.select_for_update().get(pk=hedge.pk)
+    hedge = (
+        Hedge.objects.select_for_update(of=("self",))
+        .select_related("pool__perp_account", "pool__cfd_account")
+        .get(pk=hedge.pk)
+    )
     now_ms = _now_ms()
     for leg_order in legs:
         _check_fresh(leg_order, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    clear_orders(
+        OrderCheck(
+            pool=hedge.pool,
+            intent=intent,
+            legs=tuple(legs),
+            market=market,
+            strategy_id=hedge.strategy_id,
+            hedge_id=hedge.pk,
+            manual=actor is not None,
+        ),
+        state=gate_state,
+    )
     now = clock.now()
     created = []
     for leg_order in legs:

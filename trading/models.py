@@ -152,6 +152,13 @@ class Instrument(models.Model):
     tick_size = models.DecimalField(_("tick size"), **PRICE, validators=[MinValueValidator(Decimal("0.00000001"))])
     quantity_step = models.DecimalField(_("quantity step (contracts or lots)"), **PRICE)
     min_quantity = models.DecimalField(_("minimum quantity (contracts or lots)"), **PRICE)
+    max_quantity = models.DecimalField(
+        _("maximum quantity per order (contracts or lots)"),
+        **PRICE,
+        null=True,
+        blank=True,
+        help_text=_("Binance LOT_SIZE maxQty, MT5 volume_max. Empty: the venue's maximum has not been read."),
+    )
     min_notional = models.DecimalField(_("minimum notional"), **PRICE, default=Decimal(0))
     taker_fee_rate = models.DecimalField(_("taker fee rate"), **RATE, default=Decimal(0))
     maker_fee_rate = models.DecimalField(_("maker fee rate"), **RATE, default=Decimal(0))

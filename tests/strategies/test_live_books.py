@@ -30,7 +30,7 @@ from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
-from strategies.services import lease_acquire, lease_renew
+from strategies.services import lease_acquire, lease_renew, strategy_update
 from tests.fakes.venue_books import assert_fills_match_venues, assert_hedges_match_venues, read_venue_books
 from tests.strategies.conftest import FakeBook
 from trading.choices import HedgeStatus
@@ -99,6 +99,8 @@ async def test_our_books_equal_the_venues_trades_deals_and_income(
 
     try:
         strategy = live_setup["strategy"]
+        params = replace(live_setup["params"], max_open_hedges=5, max_position_oz=Decimal(10))
+        await db(strategy_update)(strategy=strategy, params=params, actor=None)  # room for a few hedges at once
         await db(Strategy.objects.filter(pk=strategy.pk).update)(state=StrategyState.RUNNING)
         book = FakeBook(venues[live_setup["mt5"].pk])
         await asyncio.to_thread(book.refresh_cfd)
@@ -108,7 +110,6 @@ async def test_our_books_equal_the_venues_trades_deals_and_income(
         runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id="r", ttl=runner.lease_ttl)
         assert await runner.start()
         row = await db(runner._load)()
-        params = replace(live_setup["params"], max_open_hedges=5, max_position_oz=Decimal(10))
 
         async def open_hedge(direction: Direction, size: int) -> Hedge:
             await asyncio.to_thread(book.refresh_cfd)

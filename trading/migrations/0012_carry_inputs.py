@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trading", "0010_fill_venue_fields"),
+        ("trading", "0011_fill_venue_fields"),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ def fill_accounts(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0012_binance_testnet_pool_margin"),
-        ("trading", "0009_carry_rate_and_triple_swap_day"),
+        ("trading", "0010_instrument_max_quantity"),
     ]
 
     operations = [
