@@ -143,7 +143,11 @@ def order_fill_from_stream(*, account: VenueAccount, client_order_id: str, fill:
 
 # --- the safety net: ask the venues again ---------------------------------------------------------------------------
 def orders_missing_fills(*, since: datetime) -> list[Order]:
-    """Live orders submitted since `since` whose recorded fills do not add up to what the order filled."""
+    """Live orders submitted since `since` whose recorded fills do not add up to what the order filled. Adjustments
+    (a venue-side change or a reconciliation adopted as an order of ours) were never sent: the venue holds no order
+    under their id to ask about."""
+    from .reconciliation import ADJUSTMENT_PREFIX
+
     fill_total = (
         Fill.objects.filter(order=OuterRef("pk")).values("order").annotate(total=Sum("quantity")).values("total")
     )
@@ -154,6 +158,7 @@ def orders_missing_fills(*, since: datetime) -> list[Order]:
             fill_total=Coalesce(Subquery(fill_total, output_field=ounces), Value(Decimal(0)), output_field=ounces)
         )
         .filter(fill_total__lt=F("filled"))
+        .exclude(client_order_id__startswith=ADJUSTMENT_PREFIX)
         .order_by("account_id", "created_at")
     )
 
