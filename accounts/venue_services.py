@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +140,8 @@ def pool_save(*, form: AccountPoolForm) -> AccountPool:
 # --- balance and margin -----------------------------------------------------------------------------------
 # A live account's read must finish within this time (the sync is a beat job; one slow venue must not hang it).
 LIVE_SYNC_TIMEOUT_S = 30.0
+# How far back Binance keeps the income history (`GET /fapi/v1/income`): a first sync starts there.
+INCOME_HISTORY = timedelta(days=90)
 
 
 def sync_accounts(now: Any = None) -> dict[str, int]:
@@ -309,7 +311,10 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
     from trading.models import FundingPayment
 
     last = FundingPayment.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
-    since_ms = int(last.timestamp() * 1000) if last is not None else None
+    # Always from a start time: without one Binance answers the last 7 days only (its income history holds 3
+    # months), and a first sync must see every payment a hedge of ours may have had.
+    since = last if last is not None else clock.now() - INCOME_HISTORY
+    since_ms = int(since.timestamp() * 1000)
     try:
         reading: BinanceReading = _run_async(_read_binance(account, since_ms), LIVE_SYNC_TIMEOUT_S)
     except VenueError as exc:

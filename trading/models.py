@@ -633,16 +633,34 @@ class Order(models.Model):
 
 
 class Fill(models.Model):
-    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). A fill id is
-    recorded once per order, so the same fill heard twice changes nothing."""
+    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). `fill_id` is the
+    venue's own id (a Binance trade id, an MT5 deal ticket): recorded once per account, so the same fill heard from
+    two sources (the order answer and the user-data stream, a poll) changes nothing the second time.
+
+    `fee` is booked in the leg's currency (perp USDT, CFD USD; negative: a rebate). When the venue charged another
+    asset (BNB; USDT on a USD leg), `venue_fee`/`venue_fee_asset` are what it charged and `fee_rate` (booked currency
+    per unit of that asset), `fee_rate_source` and `fee_rate_at` say how it was converted. `realized_pnl` and `swap`
+    are the venue's own figures for the fill (Binance `realizedPnl`; an MT5 deal's `profit` and `swap`, in the
+    account currency), kept for reconciliation."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="fills", verbose_name=_("account")
+    )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", verbose_name=_("order"))
     fill_id = models.CharField(_("fill id"), max_length=64)
     quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
     price = models.DecimalField(_("price"), **PRICE)
     fee = models.DecimalField(_("fee"), default=Decimal(0), **RATE)
     fee_currency = models.CharField(_("fee currency"), max_length=8, blank=True)
+    maker = models.BooleanField(_("maker"), null=True, blank=True)
+    venue_fee = models.DecimalField(_("fee as charged"), null=True, blank=True, **RATE)
+    venue_fee_asset = models.CharField(_("fee asset as charged"), max_length=12, blank=True)
+    fee_rate = models.DecimalField(_("fee conversion rate"), null=True, blank=True, **PRICE)
+    fee_rate_source = models.CharField(_("fee rate source"), max_length=80, blank=True)
+    fee_rate_at = models.DateTimeField(_("fee rate time"), null=True, blank=True)
+    realized_pnl = models.DecimalField(_("realised PnL at the venue"), null=True, blank=True, **PRICE)
+    swap = models.DecimalField(_("swap at the venue"), null=True, blank=True, **PRICE)
     source = models.CharField(_("source"), max_length=16, choices=FillSource.choices)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
@@ -651,7 +669,7 @@ class Fill(models.Model):
         verbose_name = _("fill")
         verbose_name_plural = _("fills")
         ordering = ["-at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["order", "fill_id"], name="fill_unique_per_order")]
+        constraints = [models.UniqueConstraint(fields=["account", "fill_id"], name="fill_unique_venue_id")]
         indexes = [models.Index(fields=["tenant", "-at"], name="fill_tenant_time")]
 
     def __str__(self) -> str:
@@ -905,3 +923,59 @@ class VenueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.side} {self.quantity} @ {self.price}"
+
+
+# --- carry inputs, recorded from now on (issue 13 item 8): backtests and the risk view need their history, and no
+# venue serves past swap terms -------------------------------------------------------------------------------------
+
+
+class FundingRateRecord(models.Model):
+    """The funding rate a perp source's venue settled at one funding time (Binance `GET /fapi/v1/fundingRate`), with
+    the mark price it was charged on. One row per (source, funding time); recording the same time again adds
+    nothing."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="funding_rates", verbose_name=_("quote source")
+    )
+    funding_time = models.DateTimeField(_("funding time"))
+    rate = models.DecimalField(_("funding rate"), **RATE)
+    mark_price = models.DecimalField(_("mark price"), null=True, blank=True, **PRICE)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("funding rate record")
+        verbose_name_plural = _("funding rate records")
+        ordering = ["-funding_time"]
+        constraints = [models.UniqueConstraint(fields=["source", "funding_time"], name="funding_rate_unique_time")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.funding_time:%Y-%m-%d %H:%M} {self.rate}"
+
+
+class SwapTermsRecord(models.Model):
+    """A CFD source's swap terms as the terminal's `symbol_info` gave them on one day (UTC date of the reading):
+    `swap_mode` is MT5's value (1 points, 2–4 money, 5–6 interest…), `swap_long`/`swap_short` signed as the broker
+    books them, `swap_rollover3days` the weekday charged three nights (0 Sunday … 6 Saturday). One row per (source,
+    day): the first reading of the day is kept."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="swap_terms", verbose_name=_("quote source")
+    )
+    day = models.DateField(_("day"))
+    swap_mode = models.PositiveSmallIntegerField(_("swap mode"))
+    swap_long = models.DecimalField(_("swap long"), **PRICE)
+    swap_short = models.DecimalField(_("swap short"), **PRICE)
+    swap_rollover3days = models.PositiveSmallIntegerField(_("triple-swap weekday"))
+    point = models.DecimalField(_("point"), **PRICE)
+    contract_size = models.DecimalField(_("contract size (oz per lot)"), **PRICE)
+    currency_profit = models.CharField(_("profit currency"), max_length=8)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("swap terms record")
+        verbose_name_plural = _("swap terms records")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["source", "day"], name="swap_terms_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day} long {self.swap_long} short {self.swap_short}"

@@ -247,6 +247,7 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     Fill.objects.create(
         tenant=charlie.tenant,
         order=order,
+        account_id=order.account_id,
         fill_id=MARKER,
         quantity=Decimal(1),
         price=Decimal(1),
