@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ class MergedFeed:
         async def pump(feed: QuoteFeed) -> None:
             while True:
                 try:
-                    async for event in feed.stream():
-                        await queue.put(event)
+                    # Closed as soon as the pump ends, so the feed's own clean-up (its venue sessions) runs now.
+                    async with contextlib.aclosing(feed.stream()) as events:
+                        async for event in events:
+                            await queue.put(event)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -825,6 +825,7 @@ class BinanceQuoteFeed:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+            await _close_quietly(self.gateway)
 
     async def _poll(self) -> Quote | None:
         health = self._health()
@@ -854,6 +855,14 @@ class BinanceQuoteFeed:
         return [quote]
 
 
+async def _close_quietly(gateway: BinanceUsdmGateway) -> None:
+    """Close a feed's gateway as its stream ends (cancelled, failed or done): ccxt's HTTP session and sockets go with
+    it, whichever way the stream ended. Bounded, so a half-open socket cannot hold a shutdown up; a gateway used
+    again later opens a new session by itself."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(gateway.close()), 5)
+
+
 # --- usd_per_usdt ----------------------------------------------------------------------------------------------
 RATE_MARKET_ID = "USDCUSDT"
 RATE_SOURCE = "binance-usdcusdt"
@@ -877,11 +886,14 @@ class BinanceRateFeed:
     _rest: Any = field(init=False, default=None, repr=False)
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        while True:
-            observation = await self._poll_async()
-            if observation is not None:
-                yield observation
-            await asyncio.sleep(self.every_s)
+        try:
+            while True:
+                observation = await self._poll_async()
+                if observation is not None:
+                    yield observation
+                await asyncio.sleep(self.every_s)
+        finally:
+            await _close_quietly(self.gateway)
 
     async def _poll_async(self) -> RateObservation | None:
         started = time.perf_counter()
