@@ -307,8 +307,24 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 def _venue_message(text: str) -> str:
+    return venue_message(text) or "no message"
+
+
+def venue_message(text: str) -> str | None:
+    """Binance's own words in an error answer (its `msg`), or None when it sent none."""
     match = re.search(r'"msg"\s*:\s*"([^"]*)"', text)
-    return match.group(1) if match else "no message"
+    return match.group(1) if match else None
+
+
+class _BinanceUsdm(ccxtpro.binanceusdm):  # type: ignore[misc]
+    """ccxt's USDⓈ-M client, remembering the method of its last REST request too (ccxt keeps only the URL), so a
+    failure can name the endpoint it came from."""
+
+    last_request_method: str | None = None
+
+    def set_last_request(self, request: dict[str, Any]) -> None:
+        super().set_last_request(request)
+        self.last_request_method = request.get("method")
 
 
 def _retryable_read(exc: BaseException) -> bool:
@@ -340,7 +356,7 @@ class BinanceUsdmGateway:
     _backoff_until: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self.exchange = ccxtpro.binanceusdm(
+        self.exchange = _BinanceUsdm(
             exchange_config(api_key=self.api_key, api_secret=self.api_secret, timeout_ms=self.timeout_ms)
         )
         self.exchange.logger = _CCXT_LOG
@@ -386,10 +402,14 @@ class BinanceUsdmGateway:
                 f"Backing off from Binance for another {remaining:.1f} s (rate limit): nothing was sent.",
                 retry_after_s=remaining,
             )
+        self.exchange.last_request_url = self.exchange.last_request_method = None
         try:
             result = await call()
         except Exception as exc:
             error = classify(exc, write=write, retry_after_s=self._retry_after())
+            error.endpoint = error.endpoint or self._last_endpoint()
+            if error.code is not None and error.venue_message is None:
+                error.venue_message = venue_message(str(exc))
             if error.kind == VenueErrorKind.RATE_LIMITED and error.retry_after_s:
                 self._backoff_until = self.monotonic() + error.retry_after_s
                 log.warning("binance rate limited", extra={"retry_after_s": error.retry_after_s, "code": error.code})
@@ -411,6 +431,15 @@ class BinanceUsdmGateway:
             with attempt:
                 return await self._send(call, write=False)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _last_endpoint(self) -> str | None:
+        """The last REST request as "METHOD /path" (no query: it carries the signature), or None (none was sent)."""
+        url = getattr(self.exchange, "last_request_url", None)
+        if not url:
+            return None
+        method = getattr(self.exchange, "last_request_method", None)
+        path = urlsplit(str(url)).path
+        return f"{method} {path}" if method else path
 
     def _headers(self) -> dict[str, str]:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
