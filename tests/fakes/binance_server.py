@@ -16,8 +16,8 @@ the query or body as sent) and the timestamp against `recvWindow` (`-1021`).
 
 The control API under `/_control/` (never counted as venue requests) lets tests script it: set the book (and push
 it), arm faults (429/418 with Retry-After, `-1021`, an order answer that times out or whose connection drops after
-the order was accepted, any endpoint answering a given Binance error code and message), drop every socket, push user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a
-liquidation), read the orders and the request log.
+the order was accepted, any endpoint answering a given Binance error code and message), drop every socket, push
+user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
 """
 
 from __future__ import annotations
