@@ -8,7 +8,6 @@ Every rule answers with a message on the field it is about; nothing is saved unl
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -126,8 +125,26 @@ class QuoteSourceForm(forms.ModelForm):  # type: ignore[type-arg]
             )
 
 
-# Bounds of the cost fields: each a per-fill rate or an amount an operator types; beyond these it is a typo.
+# Cost fields that cannot be negative (fees per fill, commissions, a slippage buffer).
 _NON_NEGATIVE = ("perp_fee_rate", "cfd_fee_rate", "cfd_commission_per_oz", "slippage_usd_per_oz")
+# Fields a pair may leave empty: they take the model's default (what the help text says).
+_DEFAULTED = (
+    "perp_fee_rate",
+    "cfd_fee_rate",
+    "cfd_commission_per_oz",
+    "slippage_usd_per_oz",
+    "expected_holding_hours",
+    "funding_rate",
+    "funding_interval_hours",
+    "swap_long_per_oz_night",
+    "swap_short_per_oz_night",
+    "rate_source",
+    "fixed_usd_per_usdt",
+)
+
+
+def _default_of(name: str) -> Any:
+    return SourcePair._meta.get_field(name).get_default()
 
 
 class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -165,8 +182,9 @@ class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
         cfd.queryset = sources
         perp.help_text = _("A perpetual source: Binance USDⓈ-M or the simulated perpetual.")
         cfd.help_text = _("A CFD source: an MT5 terminal's or the simulated CFD.")
-        for name in ("rate_source", "fixed_usd_per_usdt", "funding_rate", "funding_interval_hours"):
+        for name in _DEFAULTED:
             self.fields[name].required = False
+            self.fields[name].help_text = _("Empty: %(default)s.") % {"default": _default_of(name)}
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
@@ -174,24 +192,11 @@ class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
             raise forms.ValidationError(_("Another pair of this desk already has this name."))
         return name
 
-    def _default(self, field: str) -> Any:
-        value = self.cleaned_data.get(field)
-        return SourcePair._meta.get_field(field).get_default() if value in (None, "") else value
-
-    def clean_rate_source(self) -> str:
-        return str(self._default("rate_source"))
-
-    def clean_fixed_usd_per_usdt(self) -> Decimal:
-        return Decimal(self._default("fixed_usd_per_usdt"))
-
-    def clean_funding_rate(self) -> Decimal:
-        return Decimal(self._default("funding_rate"))
-
-    def clean_funding_interval_hours(self) -> Decimal:
-        return Decimal(self._default("funding_interval_hours"))
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for name in _DEFAULTED:  # left empty (or not sent): the model's default, as a new pair has it
+            if name not in self.errors and cleaned.get(name) in (None, ""):
+                cleaned[name] = _default_of(name)
         perp, cfd = cleaned.get("perp_source"), cleaned.get("cfd_source")
         for field, source, leg, message in (
             ("perp_source", perp, "perpetual", _("%(source)s quotes a CFD: choose a perpetual source here.")),

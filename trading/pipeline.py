@@ -285,8 +285,9 @@ def load_runtimes(
                 log.warning("pair %s: no live gateway for %s yet, not streamed", pair, cfd.venue)
                 continue
             parts.append(cfd_feed)
-            if pair.rate_source == RateSource.SIMULATED:
-                parts.append(SimulatedFeed(market, perp=False, cfd=False))
+            if simulated_perp or pair.rate_source == RateSource.SIMULATED:
+                # The simulated market stands in for what is simulated beside a live CFD: the perp, the rate.
+                parts.append(SimulatedFeed(market, perp=simulated_perp, cfd=False))
         if pair.rate_source == RateSource.BINANCE_USDC:
             rate_health = feeds.health(RATE_SOURCE, stale_after_ms=RATE_STALE_AFTER_MS)
             gateway = binance_gateway(perp if perp.venue == Venue.BINANCE_USDM else None)
