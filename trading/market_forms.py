@@ -184,7 +184,8 @@ class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
         cfd.help_text = _("A CFD source: an MT5 terminal's or the simulated CFD.")
         for name in _DEFAULTED:
             self.fields[name].required = False
-            self.fields[name].help_text = _("Empty: %(default)s.") % {"default": _default_of(name)}
+            if name != "rate_source":  # a list always has a choice
+                self.fields[name].help_text = _("Empty: %(default)s.") % {"default": _default_of(name)}
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()

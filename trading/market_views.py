@@ -24,6 +24,7 @@ from accounts.permissions import Perm, permission_required, request_membership, 
 from quantarb import clock
 
 from . import selectors
+from .live_state import plain
 from .market_forms import QuoteSourceForm, SourcePairForm
 from .market_services import SourceInUse, pair_delete, pair_save, quote_source_delete, quote_source_save
 from .models import QuoteSource, SourcePair
@@ -206,6 +207,8 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
         "form": form,
         "editable": editable,
         "streamed": pair.pk in streamed_pair_ids(),
+        # Rates as typed: 0.0002, never 0.00020000 or 2E-4.
+        "fees": {"perp": plain(pair.perp_fee_rate), "cfd": plain(pair.cfd_fee_rate)},
     }
     return render(request, "trading/setup/pair_detail.html", context, status=status)
 
