@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -144,31 +145,36 @@ _DEFAULTED = (
 
 
 def _default_of(name: str) -> Any:
-    return SourcePair._meta.get_field(name).get_default()
+    field = SourcePair._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.get_default()
+
+
+PAIR_FIELDS = (
+    "name",
+    "perp_source",
+    "cfd_source",
+    "entry_threshold",
+    "exit_threshold",
+    "perp_fee_rate",
+    "cfd_fee_rate",
+    "cfd_commission_per_oz",
+    "slippage_usd_per_oz",
+    "expected_holding_hours",
+    "funding_rate",
+    "funding_interval_hours",
+    "swap_long_per_oz_night",
+    "swap_short_per_oz_night",
+    "rate_source",
+    "fixed_usd_per_usdt",
+    "enabled",
+)
 
 
 class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = SourcePair
-        fields = (
-            "name",
-            "perp_source",
-            "cfd_source",
-            "entry_threshold",
-            "exit_threshold",
-            "perp_fee_rate",
-            "cfd_fee_rate",
-            "cfd_commission_per_oz",
-            "slippage_usd_per_oz",
-            "expected_holding_hours",
-            "funding_rate",
-            "funding_interval_hours",
-            "swap_long_per_oz_night",
-            "swap_short_per_oz_night",
-            "rate_source",
-            "fixed_usd_per_usdt",
-            "enabled",
-        )
+        fields = PAIR_FIELDS
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant

@@ -31,7 +31,7 @@ from trading.domain.calendar import SessionStatus
 from trading.domain.engine import SpreadEngine, SpreadSample
 from trading.domain.fixed import price_decimal, rate_decimal
 from trading.domain.quotes import Quote, QuoteValidator
-from trading.venues.base import MergedFeed, QuoteFeed, RateObservation
+from trading.venues.base import MergedFeed, QuoteFeed, RateObservation, closing_stream
 from trading.venues.binance import RATE_SOURCE, SYMBOL, BinanceQuoteFeed, BinanceRateFeed, BinanceUsdmGateway
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
@@ -479,7 +479,7 @@ class MarketPipeline:
         The stream is closed whichever way it ends, so the feed's venue connections close with it."""
         while True:
             try:
-                async with contextlib.aclosing(runtime.feed.stream()) as events:
+                async with closing_stream(runtime.feed) as events:
                     async for event in events:
                         self.handle(runtime, event)
             except asyncio.CancelledError:

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.models import Tenant
 from accounts.permissions import Perm, request_membership
 from trading import selectors
-from trading.market_forms import QuoteSourceForm, SourcePairForm
+from trading.market_forms import PAIR_FIELDS, QuoteSourceForm, SourcePairForm
 from trading.market_services import SourceInUse, pair_delete, pair_save, quote_source_delete, quote_source_save
 from trading.models import QuoteSource, SourcePair
 
@@ -35,7 +35,6 @@ from .setup_serializers import (
 )
 
 SOURCE_FIELDS = ("label", "venue", "instrument", "terminal", "rest_endpoint", "ws_endpoint", "stale_after_s")
-PAIR_FIELDS = tuple(SourcePairForm._meta.fields or ())
 
 
 def _tenant(request: Request) -> Tenant:
