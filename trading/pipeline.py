@@ -428,6 +428,9 @@ class MarketPipeline:
             return
         for runtime in stop:
             await self._stop(runtime)
+        stopped = {runtime.pair_id for runtime in stop}
+        # A new list, not the old one changed: readers (runners, the push loop) iterate it between awaits.
+        self.runtimes = [runtime for runtime in self.runtimes if runtime.pair_id not in stopped]
         started = (
             await sync_to_async(load_runtimes, thread_sensitive=False)(
                 self.seed, self.demo_calendar, self.feeds, pair_ids=start
@@ -437,11 +440,10 @@ class MarketPipeline:
         )
         built = {runtime.pair_id for runtime in started}
         self.unbuildable.update({pair_id: wanted[pair_id] for pair_id in start if pair_id not in built})
-        if started:
+        if started and not running:
+            # An engine starting ends what a stopped one left open; later starts ended theirs themselves (`_stop`).
             await sync_to_async(close_interrupted_opportunities, thread_sensitive=False)(pair_ids=sorted(built))
-        stopped = {runtime.pair_id for runtime in stop}
-        # A new list, not the old one changed: readers (runners, the push loop) iterate it between awaits.
-        self.runtimes = [runtime for runtime in self.runtimes if runtime.pair_id not in stopped] + started
+        self.runtimes = [*self.runtimes, *started]
         for runtime in started:
             self.pair_tasks[runtime.pair_id] = asyncio.create_task(
                 self._consume(runtime), name=f"feed-{runtime.pair_id}"

@@ -37,6 +37,23 @@ async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> N
         await asyncio.sleep(0.05)
 
 
+async def write(change: Callable[[], Any]) -> None:
+    """A write beside the running engine. The in-memory SQLite of the tests locks whole tables between threads
+    ("database table is locked"): try again until the engine's own writes let it through (PostgreSQL never needs
+    this)."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await sync_to_async(change)()
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 def runtime_of(pipeline: MarketPipeline, pair_id: int) -> Any:
     return next((runtime for runtime in pipeline.runtimes if runtime.pair_id == pair_id), None)
 
@@ -69,40 +86,43 @@ async def test_a_pair_created_while_the_engine_runs_streams_then_restarts_on_cha
     pipeline.reload_every_s = 0.2
     running = asyncio.create_task(pipeline.run())
     try:
-        await until(lambda: runtime_of(pipeline, sim_pair.pk) is not None, 10, "the seeded pair streams")
-        pair = await sync_to_async(fake_binance_pair)(binance_fake, alice.tenant)
+        await until(lambda: runtime_of(pipeline, sim_pair.pk) is not None, 30, "the seeded pair streams")
+        created: list[SourcePair] = []
+        await write(lambda: created.append(fake_binance_pair(binance_fake, alice.tenant)))
+        pair = created[0]
 
         # New: streamed within seconds, no restart.
-        await until(lambda: runtime_of(pipeline, pair.pk) is not None, 5, "the new pair is picked up")
-        await until(lambda: binance_fake.state()["public_sockets"] >= 1, 10, "the new pair's stream opens")
+        await until(lambda: runtime_of(pipeline, pair.pk) is not None, 30, "the new pair is picked up")
+        await until(lambda: binance_fake.state()["public_sockets"] >= 1, 30, "the new pair's stream opens")
         binance_fake.set_book("4601.50", "4601.53")
         await until(
-            lambda: runtime_of(pipeline, pair.pk).last_sample is not None, 10, "the new pair is priced from Binance"
+            lambda: runtime_of(pipeline, pair.pk).last_sample is not None, 30, "the new pair is priced from Binance"
         )
         first = runtime_of(pipeline, pair.pk)
         assert runtime_of(pipeline, sim_pair.pk) is not None  # the others never paused
         binance_feed = next(part for part in first.feed.feeds if isinstance(part, BinanceQuoteFeed))
 
         # Changed: restarted with the new settings.
-        await sync_to_async(SourcePair.objects.filter(pk=pair.pk).update)(entry_threshold=Decimal("3.00"))
-        await until(lambda: runtime_of(pipeline, pair.pk) not in (None, first), 5, "the changed pair restarts")
+        await write(lambda: SourcePair.objects.filter(pk=pair.pk).update(entry_threshold=Decimal("3.00")))
+        await until(lambda: runtime_of(pipeline, pair.pk) not in (None, first), 30, "the changed pair restarts")
         assert runtime_of(pipeline, pair.pk).engine.entry_threshold == Decimal("3.00")
         # The old feed's ccxt session was closed as it stopped (none left for the garbage collector to warn about).
         session = binance_feed.gateway.exchange.session
         assert session is None or session.closed
+        assert binance_feed.gateway.exchange.clients == {}  # its WebSocket too
 
         # Disabled: stopped, its feed task gone and its sources no longer reported.
-        await sync_to_async(SourcePair.objects.filter(pk=pair.pk).update)(enabled=False)
-        await until(lambda: runtime_of(pipeline, pair.pk) is None, 5, "the disabled pair stops")
+        await write(lambda: SourcePair.objects.filter(pk=pair.pk).update(enabled=False))
+        await until(lambda: runtime_of(pipeline, pair.pk) is None, 30, "the disabled pair stops")
         assert pair.pk not in pipeline.pair_tasks
         assert "alpha-binance-fake" not in pipeline.feeds.sources
         assert runtime_of(pipeline, sim_pair.pk) is not None
 
         # Removed: a deleted pair stops the same way (enabled again first, then deleted).
-        await sync_to_async(SourcePair.objects.filter(pk=pair.pk).update)(enabled=True)
-        await until(lambda: runtime_of(pipeline, pair.pk) is not None, 5, "the re-enabled pair streams")
-        await sync_to_async(SourcePair.objects.filter(pk=pair.pk).delete)()
-        await until(lambda: runtime_of(pipeline, pair.pk) is None, 5, "the deleted pair stops")
+        await write(lambda: SourcePair.objects.filter(pk=pair.pk).update(enabled=True))
+        await until(lambda: runtime_of(pipeline, pair.pk) is not None, 30, "the re-enabled pair streams")
+        await write(lambda: SourcePair.objects.filter(pk=pair.pk).delete())
+        await until(lambda: runtime_of(pipeline, pair.pk) is None, 30, "the deleted pair stops")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

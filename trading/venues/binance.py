@@ -890,6 +890,7 @@ async def _close_quietly(gateway: BinanceUsdmGateway) -> None:
     again later opens a new session by itself."""
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await asyncio.wait_for(asyncio.shield(gateway.close()), 5)
+    gateway.spec = None  # a stream started again connects afresh (market, then a new session)
 
 
 # --- usd_per_usdt ----------------------------------------------------------------------------------------------
