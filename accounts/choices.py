@@ -57,6 +57,10 @@ class AuditAction(models.TextChoices):
     ALERT_CHANNEL_DELETED = "alert_channel_deleted", _("Notification channel deleted")
     ALERT_RULE_SAVED = "alert_rule_saved", _("Alert rule saved")
     ALERT_DELIVERY_RETRIED = "alert_delivery_retried", _("Notification retried")
+    QUOTE_SOURCE_SAVED = "quote_source_saved", _("Quote source saved")
+    QUOTE_SOURCE_DELETED = "quote_source_deleted", _("Quote source deleted")
+    PAIR_SAVED = "pair_saved", _("Pair saved")
+    PAIR_DELETED = "pair_deleted", _("Pair deleted")
 
 
 class AccountMode(models.TextChoices):

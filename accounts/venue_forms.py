@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mt5ops.models import TerminalInstance
 from trading.choices import Venue
-from trading.venues.registry import CCXT_PREFIX, api_key_problem, spec_for, venue_choices
+from trading.venues.registry import CCXT_PREFIX, api_key_problem, endpoint_override_errors, spec_for, venue_choices
 
 from .choices import AccountMode, AccountStatus, Role
 from .models import AccountPool, Membership, Tenant, User, VenueAccount
@@ -178,15 +178,11 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
                     "binance_testnet",
                     _("The testnet has its own hosts: clear the endpoint override, or turn the testnet off."),
                 )
-        if not (rest or ws) or "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
+        if "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
             return
-        if venue != Venue.BINANCE_USDM:
-            field = "rest_endpoint" if rest else "ws_endpoint"
-            self.add_error(field, _("Only Binance accounts take an endpoint override."))
-        elif not rest:
-            self.add_error("rest_endpoint", _("Give the REST endpoint with the WebSocket one (both or neither)."))
-        elif not ws:
-            self.add_error("ws_endpoint", _("Give the WebSocket endpoint with the REST one (both or neither)."))
+        # The same rule as a quote source's endpoint (trading/venues/registry.py).
+        for field, message in endpoint_override_errors(venue=venue, rest=rest, ws=ws).items():
+            self.add_error(field, message)
 
     @property
     def credentials_changed(self) -> bool:

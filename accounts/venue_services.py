@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -102,7 +103,7 @@ def account_in_use(account: VenueAccount) -> AccountPool | None:
 
 
 @transaction.atomic
-def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | None = None) -> CheckResult:
+def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
     result = check_connection(
         venue=account.venue,
@@ -130,9 +131,25 @@ def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | N
     return result
 
 
-def pool_save(*, form: AccountPoolForm) -> AccountPool:
+def pool_save(*, form: AccountPoolForm, actor: User | None = None, request: HttpRequest | None = None) -> AccountPool:
+    """Save a valid pool form. Enabling a pool — a new enabled pool, one enabled now, or an enabled pool given
+    another account — first tests each of its live accounts, as their Test button does (recorded on the account and
+    audited): while one fails, the pool is not enabled and nothing is saved (`ValidationError` on that account's
+    field, with the test's own words)."""
     pool: AccountPool = form.save(commit=False)
     pool.tenant = form.tenant
+    if pool.enabled and (pool.pk is None or {"enabled", "perp_account", "cfd_account"} & set(form.changed_data)):
+        problems = {}
+        for field, account in (("perp_account", pool.perp_account), ("cfd_account", pool.cfd_account)):
+            if account.mode != AccountMode.LIVE:
+                continue  # paper accounts trade on the paper venue: nothing to reach
+            result = account_test(account=account, actor=actor, request=request)
+            if not result.ok:
+                problems[field] = _(
+                    "%(account)s failed its connection test, so the pool cannot be enabled: %(message)s"
+                ) % {"account": account.label, "message": result.message}
+        if problems:
+            raise ValidationError(problems)
     pool.save()
     return pool
 

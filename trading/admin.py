@@ -36,8 +36,8 @@ class InstrumentAdmin(admin.ModelAdmin):
 
 @admin.register(QuoteSource)
 class QuoteSourceAdmin(admin.ModelAdmin):
-    list_display = ("label", "key", "venue", "endpoint", "instrument")
-    list_filter = ("venue",)
+    list_display = ("label", "key", "venue", "endpoint", "terminal", "instrument", "tenant")
+    list_filter = ("venue", "tenant")
 
 
 class PairAccessInline(admin.TabularInline):
@@ -47,8 +47,17 @@ class PairAccessInline(admin.TabularInline):
 
 @admin.register(SourcePair)
 class SourcePairAdmin(admin.ModelAdmin):
-    list_display = ("name", "perp_source", "cfd_source", "entry_threshold", "exit_threshold", "rate_source", "enabled")
-    list_filter = ("enabled", "rate_source")
+    list_display = (
+        "name",
+        "perp_source",
+        "cfd_source",
+        "entry_threshold",
+        "exit_threshold",
+        "rate_source",
+        "enabled",
+        "tenant",
+    )
+    list_filter = ("enabled", "rate_source", "tenant")
     inlines = [PairAccessInline]
 
 

@@ -29,7 +29,7 @@ from trading.domain import funding as funding_rules
 from trading.domain import pnl
 
 from .choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus, ReconciliationStatus, ReconciliationTrigger
-from .models import CarryEntry, Hedge, PositionSnapshot, SourcePair, SpreadSample
+from .models import CarryEntry, Hedge, PositionSnapshot, ReconciliationReport, SourcePair, SpreadSample
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
@@ -48,16 +48,49 @@ def _venues(pool: AccountPool) -> dict[int, Any]:
     return execution_venues(pool, pair_id_for_pool(pool) or 0, None)
 
 
+async def _reconciled(pool: AccountPool, venues: dict[int, Any]) -> Any:
+    """One scheduled reconciliation, the venues closed on the same event loop whatever happens."""
+    from .reconciliation import reconcile_pool
+    from .venue_factory import close_venues
+
+    try:
+        return await reconcile_pool(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
+    finally:
+        await close_venues(venues)
+
+
+def _reconciliation_failed(pool: AccountPool, exc: BaseException) -> None:
+    """Record a scheduled reconciliation that could not run or broke off as *failed*, with the error: the report
+    an operator reads, and what the `reconciliation_failed` alert rule sees."""
+    now = clock.now()
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    unfinished = ReconciliationReport.objects.filter(
+        pool=pool, trigger=ReconciliationTrigger.SCHEDULE, finished_at__isnull=True
+    )
+    if not unfinished.update(status=ReconciliationStatus.FAILED, error=error, finished_at=now):
+        ReconciliationReport.objects.create(
+            tenant_id=pool.tenant_id,
+            pool=pool,
+            trigger=ReconciliationTrigger.SCHEDULE,
+            status=ReconciliationStatus.FAILED,
+            error=error,
+            started_at=now,
+            finished_at=now,
+        )
+
+
 def reconcile_pools() -> dict[str, int]:
-    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch."""
+    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch. A pool
+    whose reconciliation fails (its venues unavailable, or an error) gets a failed report and, through the
+    `reconciliation_failed` rule, an alert — evaluated at the end of the round, not a round later."""
+    from alerts.rules import evaluate_types
     from risk.choices import KillScope, KillTrigger
     from risk.services import kill_switch_trip
     from strategies.choices import ACTIVE_STATES
     from strategies.models import Strategy
 
-    from .reconciliation import reconcile_pool
-
     counts = {"matched": 0, "mismatch": 0, "failed": 0, "skipped": 0}
+    tenants: dict[int, Any] = {}
     for pool in _pools():
         if Hedge.objects.filter(pool=pool, status__in=[s.value for s in IN_FLIGHT]).exists():
             counts["skipped"] += 1
@@ -65,13 +98,14 @@ def reconcile_pools() -> dict[str, int]:
         if not Hedge.objects.filter(pool=pool).exists() and not Strategy.objects.filter(pool=pool).exists():
             counts["skipped"] += 1
             continue
+        tenants[pool.tenant_id] = pool.tenant
         try:
-            venues = _venues(pool)
+            report = async_to_sync(_reconciled)(pool, _venues(pool))
         except Exception as exc:
-            log.warning("reconciliation of pool %s: venues unavailable: %s", pool.pk, exc)
+            log.exception("scheduled reconciliation of pool %s failed", pool.pk)
+            _reconciliation_failed(pool, exc)
             counts["failed"] += 1
             continue
-        report = async_to_sync(reconcile_pool)(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
         counts[
             {ReconciliationStatus.MATCHED: "matched", ReconciliationStatus.MISMATCH: "mismatch"}.get(
                 ReconciliationStatus(report.status), "failed"
@@ -85,7 +119,26 @@ def reconcile_pools() -> dict[str, int]:
                     reason=f"reconciliation #{report.pk}: {len(report.differences)} differences",
                     strategy=strategy,
                 )
+    for tenant in tenants.values():
+        evaluate_types(tenant=tenant, rule_types=("reconciliation_failed",))
     return counts
+
+
+async def _venue_positions(venues: dict[int, Any]) -> dict[int, Decimal | None]:
+    """Each venue's position (None: unreadable), the venues closed on the same event loop afterwards."""
+    from .venue_factory import close_venues
+
+    positions: dict[int, Decimal | None] = {}
+    try:
+        for account_id, venue in venues.items():
+            try:
+                positions[account_id] = await venue.position_oz()
+            except Exception as exc:
+                log.warning("position snapshot of account %s: venue unreadable: %s", account_id, exc)
+                positions[account_id] = None
+    finally:
+        await close_venues(venues)
+    return positions
 
 
 def snapshot_positions() -> int:
@@ -99,14 +152,9 @@ def snapshot_positions() -> int:
             venues = _venues(pool)
         except Exception:
             venues = {}
+        positions = async_to_sync(_venue_positions)(venues) if venues else {}
         for account in (pool.perp_account, pool.cfd_account):
-            venue_oz = None
-            venue = venues.get(account.pk)
-            if venue is not None:
-                try:
-                    venue_oz = async_to_sync(venue.position_oz)()
-                except Exception as exc:
-                    log.warning("position snapshot of account %s: venue unreadable: %s", account.pk, exc)
+            venue_oz = positions.get(account.pk)
             PositionSnapshot.objects.create(
                 tenant_id=pool.tenant_id,
                 account=account,

@@ -191,12 +191,40 @@ class Instrument(models.Model):
 
 
 class QuoteSource(models.Model):
-    """Where quotes come from: venue + endpoint + instrument (an endpoint override is another source)."""
+    """Where quotes come from: venue + endpoint + instrument (an endpoint override is another source); an MT5
+    source reads its quotes from one terminal instance.
 
+    A source a desk admin created belongs to that tenant (its terminal and its endpoint are the desk's); one without
+    a tenant is platform reference data (the simulated demo sources), shared read-only by every desk.
+    """
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="quote_sources",
+        verbose_name=_("tenant"),
+        help_text=_("Empty: a platform source, shared by every desk."),
+    )
     key = models.SlugField(_("key"), max_length=120, unique=True)
     venue = models.CharField(_("venue"), max_length=40, choices=Venue.choices)
-    endpoint = models.CharField(_("endpoint"), max_length=200, blank=True, help_text=_("Empty: the venue's default."))
+    endpoint = models.CharField(
+        _("endpoint"),
+        max_length=401,
+        blank=True,
+        help_text=_("Empty: the venue's default. A REST base URL, optionally followed by the WebSocket base URL."),
+    )
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="sources")
+    terminal = models.ForeignKey(
+        "mt5ops.TerminalInstance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="quote_sources",
+        verbose_name=_("MT5 terminal"),
+        help_text=_("MT5 sources: the terminal instance the quotes are read from."),
+    )
     label = models.CharField(_("label"), max_length=80)
     stale_after_s = models.DecimalField(
         _("stale after (seconds)"),
@@ -212,7 +240,22 @@ class QuoteSource(models.Model):
         verbose_name = _("quote source")
         verbose_name_plural = _("quote sources")
         constraints = [
-            models.UniqueConstraint(fields=["venue", "endpoint", "instrument"], name="source_unique_endpoint")
+            # One source per place quotes come from: per desk, and once among the platform's own.
+            models.UniqueConstraint(
+                fields=["venue", "endpoint", "instrument"],
+                condition=models.Q(tenant__isnull=True),
+                name="source_unique_platform_endpoint",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "venue", "endpoint", "instrument"],
+                condition=models.Q(tenant__isnull=False, terminal__isnull=True),
+                name="source_unique_tenant_endpoint",
+            ),
+            models.UniqueConstraint(
+                fields=["venue", "instrument", "terminal"],
+                condition=models.Q(terminal__isnull=False),
+                name="source_unique_terminal",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,6 +266,20 @@ class QuoteSource(models.Model):
         "https://h:p wss://g:q" names both. (None, None): the venue's own hosts."""
         return endpoint_urls(self.endpoint)
 
+    @property
+    def simulated(self) -> bool:
+        return self.venue in (Venue.SIMULATED_PERP, Venue.SIMULATED_CFD)
+
+    def session_calendar(self, *, demo_calendar: bool) -> cal.SessionCalendar:
+        """The trading calendar of this source's instrument. The embedded demo's always-open calendar
+        (`demo_calendar`) stands in for a simulated source only — the demo's own market, open at any hour; a live
+        source always keeps its venue's calendar, so a live CFD is closed when its broker is. No calendar: the
+        instrument trades around the clock."""
+        calendar = self.instrument.calendar
+        if calendar is None or (demo_calendar and self.simulated):
+            return cal.demo_always_open()
+        return calendar.to_domain()
+
 
 def endpoint_urls(endpoint: str) -> tuple[str | None, str | None]:
     parts = endpoint.split()
@@ -231,13 +288,39 @@ def endpoint_urls(endpoint: str) -> tuple[str | None, str | None]:
     rest = parts[0]
     if len(parts) > 1:
         return rest, parts[1]
+    return rest, derived_ws_url(rest)
+
+
+def derived_ws_url(rest: str) -> str:
+    """The WebSocket base a REST base implies: https://h:p → wss://h:p, http://h:p → ws://h:p."""
     scheme, _sep, rest_of = rest.partition("://")
-    return rest, ("wss" if scheme == "https" else "ws") + "://" + rest_of
+    return ("wss" if scheme == "https" else "ws") + "://" + rest_of
+
+
+def endpoint_of(rest: str, ws: str) -> str:
+    """The stored form of an endpoint override: the REST base alone when the WebSocket base is the one it implies
+    (so it compares equal to an account's REST override), else both; empty for the venue's own hosts."""
+    if not rest:
+        return ""
+    return rest if ws == derived_ws_url(rest) else f"{rest} {ws}"
 
 
 class SourcePair(models.Model):
-    """A perp source against a CFD source, with the costs that turn its raw edges into net edges."""
+    """A perp source against a CFD source, with the costs that turn its raw edges into net edges.
 
+    A pair a desk admin created belongs to that tenant (and is granted to it through `PairAccess`); one without a
+    tenant is the platform's (the simulated demo pair), granted to desks by seeding and read-only to them.
+    """
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="source_pairs",
+        verbose_name=_("tenant"),
+        help_text=_("Empty: a platform pair."),
+    )
     name = models.CharField(_("name"), max_length=80)
     perp_source = models.ForeignKey(
         QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("perp source")
@@ -276,7 +359,16 @@ class SourcePair(models.Model):
         verbose_name = _("source pair")
         verbose_name_plural = _("source pairs")
         constraints = [
-            models.UniqueConstraint(fields=["perp_source", "cfd_source"], name="pair_unique_sources"),
+            models.UniqueConstraint(
+                fields=["perp_source", "cfd_source"],
+                condition=models.Q(tenant__isnull=True),
+                name="pair_unique_platform_sources",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "perp_source", "cfd_source"],
+                condition=models.Q(tenant__isnull=False),
+                name="pair_unique_tenant_sources",
+            ),
             models.CheckConstraint(
                 condition=models.Q(exit_threshold__lt=models.F("entry_threshold")), name="pair_exit_below_entry"
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import Tenant
 
@@ -142,3 +142,18 @@ def chart_history_for(*, tenant: Tenant, pair_id: int, since: datetime, limit: i
 
 def heartbeats() -> dict[str, Heartbeat]:
     return {beat.component: beat for beat in Heartbeat.objects.all()}
+
+
+# --- market setup: what a desk's admins manage --------------------------------------------------------------------
+def setup_sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
+    """The sources a desk sees on its setup pages: its own (editable by its admins) and the platform's (read-only).
+    Another desk's source is not among them (its id answers 404)."""
+    return (
+        QuoteSource.objects.filter(Q(tenant_id=tenant.pk) | Q(tenant__isnull=True))
+        .select_related("instrument", "terminal", "tenant")
+        .order_by(F("tenant_id").asc(nulls_last=True), "label")
+    )
+
+
+def setup_source_for(*, tenant: Tenant, source_id: int) -> QuoteSource | None:
+    return setup_sources_for(tenant=tenant).filter(pk=source_id).first()

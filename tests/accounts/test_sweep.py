@@ -132,13 +132,26 @@ def desks(
 
     Tenant.objects.filter(pk=charlie.tenant.pk).update(name=f"{MARKER} desk")
     perp, cfd = QuoteSource.objects.order_by("pk")[:2]
+    # Bravo's own sources and pair, as its admin creates them in the portal (trading/market_services.py).
     bravo_perp = QuoteSource.objects.create(
-        key="bravo-perp", venue=perp.venue, instrument=perp.instrument, endpoint="bravo", label=f"{MARKER} perp"
+        tenant=charlie.tenant,
+        key="bravo-perp",
+        venue=perp.venue,
+        instrument=perp.instrument,
+        endpoint="bravo",
+        label=f"{MARKER} perp",
     )
     bravo_cfd = QuoteSource.objects.create(
-        key="bravo-cfd", venue=cfd.venue, instrument=cfd.instrument, endpoint="bravo", label=f"{MARKER} cfd"
+        tenant=charlie.tenant,
+        key="bravo-cfd",
+        venue=cfd.venue,
+        instrument=cfd.instrument,
+        endpoint="bravo",
+        label=f"{MARKER} cfd",
     )
-    bravo_pair = SourcePair.objects.create(name=f"{MARKER} pair", perp_source=bravo_perp, cfd_source=bravo_cfd)
+    bravo_pair = SourcePair.objects.create(
+        tenant=charlie.tenant, name=f"{MARKER} pair", perp_source=bravo_perp, cfd_source=bravo_cfd
+    )
     PairAccess.objects.create(tenant=charlie.tenant, pair=bravo_pair)
     audit_record(tenant=charlie.tenant, actor=charlie.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": MARKER})
     from accounts.models import AccountPool, VenueAccount
@@ -284,6 +297,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "account_id": lambda: int(desks["bravo_account"].pk),
         "terminal_id": lambda: int(desks["bravo_terminal"].pk),
         "pair_id": lambda: int(desks["bravo_pair"].pk),
+        "source_id": lambda: int(desks["bravo_pair"].perp_source_id),
         "pool_id": lambda: int(desks["bravo_pool"].pk),
         "tenant_id": lambda: int(desks["charlie"].tenant.pk),
         "alert_id": lambda: int(desks["bravo_alert"].pk),

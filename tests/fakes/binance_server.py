@@ -20,9 +20,9 @@ the query or body as sent) and the timestamp against `recvWindow` (`-1021`).
 The control API under `/_control/` (never counted as venue requests) lets tests script it: move the venue's clock
 forward across funding times (`clock`), make commissions be paid in BNB (`bnb_commission`), read the venue's own
 records (`records`: trades, incomes, funding rates), set the book (and push it), arm faults (429/418 with
-Retry-After, `-1021`, an order answer that times out or whose connection drops after
-the order was accepted), drop every socket, push user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a
-liquidation), read the orders and the request log.
+Retry-After, `-1021`, an order answer that times out or whose connection drops after the order was accepted, any
+endpoint answering a given Binance error code and message), drop every socket, push user-data events
+(ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class Faults:
     order_partial_count: int = 0  # the next orders fill only `order_partial_ratio` of their quantity (IOC rest expires)
     order_partial_ratio: Decimal = Decimal("0.5")
     refuse_ws_until: float = 0.0
+    # Binance's error answer ({"code", "msg"} with its HTTP status) for the next requests to one endpoint.
+    endpoint_errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -587,6 +589,10 @@ async def venue_middleware(request: web.Request, handler: Any) -> web.StreamResp
             "Streams for live updates to avoid polling the API."
         )
         return binance_error(-1003, message, status, headers={"Retry-After": str(faults.rate_limit_retry_after)})
+    for armed in faults.endpoint_errors:
+        if armed["count"] > 0 and request.path == armed["path"] and armed["method"] in (None, request.method):
+            armed["count"] -= 1
+            return binance_error(armed["code"], armed["msg"], armed["status"])
     response: web.StreamResponse = await handler(request)
     weight = sum(1 for at, _, _ in fake.requests if at > time.time() - 60)
     if not response.prepared:
@@ -1203,6 +1209,17 @@ async def control_arm(request: web.Request) -> web.Response:
         faults.order_error_after_accept_count = count
     elif fault == "order_reject":
         faults.order_reject_count = count
+    elif fault == "endpoint_error":
+        faults.endpoint_errors.append(
+            {
+                "path": str(body["path"]),
+                "method": body.get("method"),
+                "code": int(body["code"]),
+                "msg": str(body["msg"]),
+                "status": int(body.get("status", 400)),
+                "count": count,
+            }
+        )
     elif fault == "order_partial":
         faults.order_partial_count = count
         faults.order_partial_ratio = Decimal(str(body.get("ratio", "0.5")))

@@ -358,8 +358,24 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 def _venue_message(text: str) -> str:
+    return venue_message(text) or "no message"
+
+
+def venue_message(text: str) -> str | None:
+    """Binance's own words in an error answer (its `msg`), or None when it sent none."""
     match = re.search(r'"msg"\s*:\s*"([^"]*)"', text)
-    return match.group(1) if match else "no message"
+    return match.group(1) if match else None
+
+
+class _BinanceUsdm(ccxtpro.binanceusdm):  # type: ignore[misc]
+    """ccxt's USDⓈ-M client, remembering the method of its last REST request too (ccxt keeps only the URL), so a
+    failure can name the endpoint it came from."""
+
+    last_request_method: str | None = None
+
+    def set_last_request(self, request: dict[str, Any]) -> None:
+        super().set_last_request(request)
+        self.last_request_method = request.get("method")
 
 
 def _retryable_read(exc: BaseException) -> bool:
@@ -392,7 +408,7 @@ class BinanceUsdmGateway:
     _prices: dict[tuple[str, int], Decimal] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.exchange = ccxtpro.binanceusdm(
+        self.exchange = _BinanceUsdm(
             exchange_config(api_key=self.api_key, api_secret=self.api_secret, timeout_ms=self.timeout_ms)
         )
         self.exchange.logger = _CCXT_LOG
@@ -438,10 +454,14 @@ class BinanceUsdmGateway:
                 f"Backing off from Binance for another {remaining:.1f} s (rate limit): nothing was sent.",
                 retry_after_s=remaining,
             )
+        self.exchange.last_request_url = self.exchange.last_request_method = None
         try:
             result = await call()
         except Exception as exc:
             error = classify(exc, write=write, retry_after_s=self._retry_after())
+            error.endpoint = error.endpoint or self._last_endpoint()
+            if error.code is not None and error.venue_message is None:
+                error.venue_message = venue_message(str(exc))
             if error.kind == VenueErrorKind.RATE_LIMITED and error.retry_after_s:
                 self._backoff_until = self.monotonic() + error.retry_after_s
                 log.warning("binance rate limited", extra={"retry_after_s": error.retry_after_s, "code": error.code})
@@ -463,6 +483,15 @@ class BinanceUsdmGateway:
             with attempt:
                 return await self._send(call, write=False)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _last_endpoint(self) -> str | None:
+        """The last REST request as "METHOD /path" (no query: it carries the signature), or None (none was sent)."""
+        url = getattr(self.exchange, "last_request_url", None)
+        if not url:
+            return None
+        method = getattr(self.exchange, "last_request_method", None)
+        path = urlsplit(str(url)).path
+        return f"{method} {path}" if method else path
 
     def _headers(self) -> dict[str, str]:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
@@ -954,6 +983,7 @@ class BinanceQuoteFeed:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+            await _close_quietly(self.gateway)
 
     async def _poll(self) -> Quote | None:
         health = self._health()
@@ -983,6 +1013,15 @@ class BinanceQuoteFeed:
         return [quote]
 
 
+async def _close_quietly(gateway: BinanceUsdmGateway) -> None:
+    """Close a feed's gateway as its stream ends (cancelled, failed or done): ccxt's HTTP session and sockets go with
+    it, whichever way the stream ended. Bounded, so a half-open socket cannot hold a shutdown up; a gateway used
+    again later opens a new session by itself."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(gateway.close()), 5)
+    gateway.spec = None  # a stream started again connects afresh (market, then a new session)
+
+
 # --- usd_per_usdt ----------------------------------------------------------------------------------------------
 RATE_MARKET_ID = "USDCUSDT"
 RATE_SOURCE = "binance-usdcusdt"
@@ -1006,11 +1045,14 @@ class BinanceRateFeed:
     _rest: Any = field(init=False, default=None, repr=False)
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        while True:
-            observation = await self._poll_async()
-            if observation is not None:
-                yield observation
-            await asyncio.sleep(self.every_s)
+        try:
+            while True:
+                observation = await self._poll_async()
+                if observation is not None:
+                    yield observation
+                await asyncio.sleep(self.every_s)
+        finally:
+            await _close_quietly(self.gateway)
 
     async def _poll_async(self) -> RateObservation | None:
         started = time.perf_counter()

@@ -101,5 +101,11 @@ class BinanceExecutionVenue:
     async def position_oz(self) -> Decimal:
         return (await (await self._ready()).fetch_position()).quantity
 
+    async def close(self) -> None:
+        """Close the gateway's connections (ccxt's HTTP session): call it, on the event loop that used it, when
+        done with the venue. Used again afterwards, it connects anew."""
+        self.connected = False
+        await self.gateway.close()
+
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return [(state.client_order_id, answer_of(state)) for state in await (await self._ready()).fetch_open_orders()]

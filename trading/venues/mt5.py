@@ -18,6 +18,7 @@ positions and deals polled so stop-outs and manual trades are seen, and every fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -970,13 +971,19 @@ class ConnectingMt5Feed:
         return self.feed.snapshot()
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        while True:
-            try:
-                if not self._ready:
-                    await asyncio.to_thread(self._connect)
-                async for event in self.feed.stream():
-                    yield event
-            except VenueError as exc:
-                self._ready = False
-                log.warning("MT5 feed %s: %s; reconnecting in %.0f s", self.feed.source, exc, self.retry_s)
-                await asyncio.sleep(self.retry_s)
+        try:
+            while True:
+                try:
+                    if not self._ready:
+                        await asyncio.to_thread(self._connect)
+                    async for event in self.feed.stream():
+                        yield event
+                except VenueError as exc:
+                    self._ready = False
+                    log.warning("MT5 feed %s: %s; reconnecting in %.0f s", self.feed.source, exc, self.retry_s)
+                    await asyncio.sleep(self.retry_s)
+        finally:
+            # Our connection to the bridge only: the terminal stays up for its other users.
+            self._ready = False
+            with contextlib.suppress(Exception):
+                self.feed.gateway.close()
