@@ -168,14 +168,15 @@ def live_setup(alice: Any, binance_fake: Any, mt5_bridge: Any) -> dict[str, Any]
     perp_source = QuoteSource.objects.create(
         key="fake-binance-xauusdt", venue="binance-usdm", endpoint=endpoint, instrument=perp_instrument, label="Fake"
     )
+    terminal = TerminalInstance.objects.create(
+        tenant=alice.tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=mt5_bridge.port
+    )
+    # An MT5 source names the terminal that reads it.
     cfd_source = QuoteSource.objects.create(
-        key="fake-mt5-xauusd-s", venue="bybit-mt5", instrument=cfd_instrument, label="Fake MT5"
+        key="fake-mt5-xauusd-s", venue="bybit-mt5", instrument=cfd_instrument, label="Fake MT5", terminal=terminal
     )
     SourcePair.objects.create(
         name="Fake pair", perp_source=perp_source, cfd_source=cfd_source, perp_fee_rate=Decimal("0.0005")
-    )
-    terminal = TerminalInstance.objects.create(
-        tenant=alice.tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=mt5_bridge.port
     )
     binance = VenueAccount.objects.create(
         tenant=alice.tenant,
