@@ -81,3 +81,9 @@ class BinanceExecutionVenue:
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return [(state.client_order_id, answer_of(state)) for state in await (await self._ready()).fetch_open_orders()]
+
+    async def mark_price(self) -> Decimal | None:
+        return (await (await self._ready()).fetch_quote()).mid_price
+
+    def backoff_s(self) -> float:
+        return self.gateway.backoff_remaining_s
