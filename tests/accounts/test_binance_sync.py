@@ -231,3 +231,29 @@ def _urls(value: object) -> list[str]:
     if isinstance(value, dict):
         return [url for item in value.values() for url in _urls(item)]
     return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_during_the_sync_is_a_back_off_not_an_account_error(
+    canary_accounts: dict[str, Any], binance_fake: BinanceFake
+) -> None:
+    from trading.venues.backoff import BACKOFFS
+
+    account = point_at_fake(canary_accounts, binance_fake)
+    AccountPool.objects.filter(pk=canary_accounts["live_pool"].pk).update(perp_leverage=20)
+    binance_fake.arm("rate_limit", status=429, retry_after=30)
+    try:
+        counts = sync_accounts()
+        assert (counts["backed_off"], counts["failed"]) == (1, 0)
+        account.refresh_from_db()
+        assert account.status == "active" and account.last_error == ""  # entries are not halted for a pause
+
+        # The back-off holds for every gateway of the account (each sync makes a new one): nothing is sent.
+        during = time.time()
+        assert sync_accounts()["backed_off"] == 1
+        assert binance_fake.state(since=during)["request_total"] == 0
+    finally:
+        BACKOFFS.clear()
+    assert sync_accounts()["synced"] == 3
+    account.refresh_from_db()
+    assert account.status == "active"
