@@ -205,7 +205,7 @@ async def reconciliation_sync(
         venue_oz = await venues[account_id].position_oz()
         ours_oz = await _db(our_position_oz)(account)
         if venue_oz != ours_oz:
-            mark = await venues[account_id].mark_price()
+            mark = await _mark(venues[account_id], account)
             await _db(_adopt_position)(pool, account, venue_oz - ours_oz, price=mark)
             adopted.append(
                 {
@@ -217,6 +217,37 @@ async def reconciliation_sync(
             )
     synced: ReconciliationReport = await _db(_mark_synced)(report, actor, adopted, request)
     return synced
+
+
+async def _mark(venue: ExecutionVenue, account: VenueAccount) -> Decimal | None:
+    """The price a position difference is booked at: the venue's mark, else the newest stored quote's mid (a web
+    process streams no quotes, and its paper venues have none)."""
+    try:
+        mark = await venue.mark_price()
+    except VenueError as exc:
+        log.warning("no mark from the venue of account %s: %s", account.pk, exc)
+        mark = None
+    if mark is None:
+        mark = await _db(_stored_mark)(account)
+    return mark
+
+
+def _stored_mark(account: VenueAccount) -> Decimal | None:
+    from accounts.pools import instrument_of
+
+    from .models import QuoteSource, QuoteTick
+
+    instrument = instrument_of(account)
+    if instrument is None:
+        return None
+    newest = None
+    for source in QuoteSource.objects.filter(instrument=instrument):
+        tick = QuoteTick.objects.filter(source=source).order_by("-ts").first()
+        if tick is not None and (newest is None or tick.ts > newest.ts):
+            newest = tick
+    if newest is None:
+        return None
+    return ((newest.bid + newest.ask) / 2).quantize(Decimal("0.00000001"))
 
 
 @transaction.atomic

@@ -677,32 +677,44 @@ class BinanceUsdmGateway:
             params["timeInForce"] = time_in_force  # "IOC": what does not fill at once expires
         order_type = "market" if price is None else "limit"
         last_error: VenueError | None = None
-        for _ in range(max_sends):
-            try:
-                created = await self._send(
-                    lambda: self.exchange.create_order(
-                        SYMBOL, order_type, side, str(quantity), None if price is None else str(price), params
-                    ),
-                    write=True,
-                )
-                return order_from_binance(created["info"])
-            except VenueError as exc:
-                if exc.kind == VenueErrorKind.DUPLICATE_CLIENT_ID:
-                    existing = await self.lookup_order(client_order_id)
-                    if existing is not None:
-                        return existing
-                    raise
-                if exc.kind != VenueErrorKind.AMBIGUOUS:
-                    raise
-                last_error = exc
-                log.warning("binance order answer lost, looking it up", extra={"client_order_id": client_order_id})
-            existing = await self.lookup_order(client_order_id)
-            if existing is not None:
-                return existing
-        raise VenueError(
-            VenueErrorKind.AMBIGUOUS,
-            f"Order {client_order_id} is still unknown after {max_sends} sends and lookups: {last_error}",
-        )
+        went_out = False  # a create under this id may have reached the venue: nothing after it is "not sent"
+        try:
+            for _ in range(max_sends):
+                try:
+                    created = await self._send(
+                        lambda: self.exchange.create_order(
+                            SYMBOL, order_type, side, str(quantity), None if price is None else str(price), params
+                        ),
+                        write=True,
+                    )
+                    return order_from_binance(created["info"])
+                except VenueError as exc:
+                    went_out = went_out or exc.sent
+                    if exc.kind == VenueErrorKind.DUPLICATE_CLIENT_ID:
+                        existing = await self.lookup_order(client_order_id)
+                        if existing is not None:
+                            return existing
+                        raise
+                    if exc.kind != VenueErrorKind.AMBIGUOUS:
+                        raise
+                    last_error = exc
+                    log.warning("binance order answer lost, looking it up", extra={"client_order_id": client_order_id})
+                existing = await self.lookup_order(client_order_id)
+                if existing is not None:
+                    return existing
+            raise VenueError(
+                VenueErrorKind.AMBIGUOUS,
+                f"Order {client_order_id} is still unknown after {max_sends} sends and lookups: {last_error}",
+            )
+        except VenueError as exc:
+            if exc.sent or not went_out:
+                raise
+            # E.g. the lookup after a lost answer met a back-off: the order may exist all the same.
+            raise VenueError(
+                VenueErrorKind.AMBIGUOUS,
+                f"Order {client_order_id} may have reached Binance; its outcome is not known yet: {exc}",
+                retry_after_s=exc.retry_after_s,
+            ) from exc
 
     async def lookup_order(self, client_order_id: str) -> OrderState | None:
         """The order the venue holds under `client_order_id`, or None when it holds none (`-2013`)."""

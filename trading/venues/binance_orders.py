@@ -55,7 +55,10 @@ class BinanceExecutionVenue:
     async def place(self, request: OrderRequest) -> VenueAnswer:
         # One send: an ambiguous answer comes back as AMBIGUOUS and the executor records the order as unknown and
         # looks it up (the unknown state is then persisted, so even a crash cannot lead to a blind resend).
-        gateway = await self._ready()
+        try:
+            gateway = await self._ready()
+        except VenueError as exc:
+            raise exc.not_sent() from exc  # connecting (time sync, market) sends no order
         state = await gateway.place_order(
             client_order_id=request.client_order_id,
             side="buy" if request.side == "buy" else "sell",

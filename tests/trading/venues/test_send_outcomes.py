@@ -3,7 +3,10 @@ or unknown — and the reads before an MT5 order asked again on an IPC timeout, 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
+from typing import Any
 
 import ccxt
 import pytest
@@ -106,3 +109,29 @@ def test_a_read_after_the_send_that_times_out_does_not_fail_an_executed_order(ri
     rig.terminal.qa_arm("hang_after_send", calls=1)
     answer = venue._place(buy("post-1"))
     assert answer.report.filled == Decimal(1) and answer.report.status.value == "filled"
+
+
+async def test_an_order_sent_whose_lookup_meets_a_back_off_stays_unknown_never_not_sent(binance_fake: Any) -> None:
+    from tests.trading.venues.conftest import gateway_for
+    from trading.venues.backoff import BACKOFFS
+
+    binance_fake.arm("order_timeout", seconds=3)  # the venue takes the order, its answer comes too late
+    async with gateway_for(binance_fake, timeout_ms=1_500) as gateway:
+        placing = asyncio.create_task(
+            gateway.place_order(client_order_id="bo-1", side="buy", quantity=Decimal("0.010"), max_sends=1)
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not binance_fake.orders_with("bo-1"):
+                assert time.monotonic() < deadline, "the order did not reach the fake"
+                await asyncio.sleep(0.02)
+            # While the answer is held, another gateway of the account is told to back off.
+            BACKOFFS.hold(gateway.backoff_key, 60, now=gateway.monotonic())
+            with pytest.raises(VenueError) as raised:
+                await placing
+        finally:
+            BACKOFFS.clear()
+        # The lookup was not sent (back-off), but the order was: unknown, to be looked up — never withdrawn.
+        assert raised.value.kind is VenueErrorKind.AMBIGUOUS and raised.value.sent and not raised.value.refused
+        assert (await gateway.lookup_order("bo-1")) is not None
+    assert len(binance_fake.orders_with("bo-1")) == 1
