@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -229,6 +230,10 @@ def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price
     return delta
 
 
+def _given(price: Decimal | None) -> Decimal | None:
+    return price
+
+
 def _oz(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
@@ -301,8 +306,9 @@ class UserStreamWatcher:
             try:
                 if self.gateway.spec is not None:  # connected by the stream loop
                     position = await self.gateway.fetch_position()
+                    mark: Decimal | None = position.mark_price or None
                     async with self._writing:
-                        await observe(position.quantity, lambda mark=position.mark_price: mark or None)
+                        await observe(position.quantity, functools.partial(_given, mark))
             except VenueError as exc:
                 log.warning("position check failed", extra={"account": self.account.pk, "kind": exc.kind.value})
             except Exception:

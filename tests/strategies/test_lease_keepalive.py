@@ -110,7 +110,7 @@ async def test_a_runner_that_dies_mid_call_stops_renewing_and_is_taken_over_one_
 ) -> None:
     runner = await runner_with_slow_perp(alice, strategy, market, frozen_clock)
     assert runner.executor is not None
-    slow = runner.executor.venues[strategy.pool.perp_account_id]
+    slow: Any = runner.executor.venues[strategy.pool.perp_account_id]
 
     leased_until = (await db(Strategy.objects.get)(pk=strategy.pk)).lease_until
     call = asyncio.create_task(open_hedge(runner, market))
@@ -131,6 +131,6 @@ async def test_a_runner_that_dies_mid_call_stops_renewing_and_is_taken_over_one_
     assert await db(lease_acquire)(strategy_id=strategy.pk, runner_id="r2", ttl=TTL) is None
     frozen_clock.advance(TTL.total_seconds() + 0.001)
     taken = await db(lease_acquire)(strategy_id=strategy.pk, runner_id="r2", ttl=TTL)
-    assert taken is not None and taken.epoch > runner.lease.epoch  # type: ignore[union-attr]
+    assert taken is not None and runner.lease is not None and taken.epoch > runner.lease.epoch
     with pytest.raises(LeaseLost):
         await db(lease_renew)(runner.lease, ttl=TTL)

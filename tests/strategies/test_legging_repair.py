@@ -109,7 +109,8 @@ class Live:
                 break
             await self.runner.manage(row, self.setup["params"], self.book.snapshot(0))
             await self.sleep(1.0)
-        return await db(Hedge.objects.get)(pk=hedge.pk)
+        settled: Hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+        return settled
 
     async def books_equal_venues(self) -> tuple[Decimal, Decimal]:
         perp = await self.venues[self.setup["binance"].pk].position_oz()
@@ -304,9 +305,9 @@ async def test_refused_everywhere_the_kill_switch_trips_and_the_hedge_stays_flag
 async def _legged_by_refusal(live: Live) -> Hedge:
     live.terminal.qa_arm("retcode", code=10019)
     hedge = await live.open()
-    hedge = await db(Hedge.objects.get)(pk=hedge.pk)
-    assert hedge.status == HedgeStatus.LEGGED
-    return hedge
+    legged: Hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+    assert legged.status == HedgeStatus.LEGGED
+    return legged
 
 
 def _desk(live: Live) -> ManualDesk:

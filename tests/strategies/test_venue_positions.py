@@ -52,7 +52,9 @@ def spread_by_hand(hedge: Hedge) -> Decimal:
     total = Decimal(0)
     for order in Order.objects.filter(hedge=hedge):
         signed = order.filled if order.side == "buy" else -order.filled
-        total -= signed * (order.avg_price if order.avg_price is not None else order.venue_avg_price)
+        price = order.avg_price if order.avg_price is not None else order.venue_avg_price
+        assert price is not None, order.client_order_id
+        total -= signed * price
     return total
 
 
