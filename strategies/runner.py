@@ -350,9 +350,7 @@ class StrategyRunner:
         legs = repair_legs(strategy.pool, plan, actual, params, snapshot, perp_spec, cfd_spec)
         if not legs:
             return
-        waits = {leg.leg: self.executor.venues[leg.account.pk].backoff_s() for leg in legs}
-        if any(wait > 0 for wait in waits.values()):
-            self._remember({"code": "backing_off", "params": {leg: f"{wait:.1f}" for leg, wait in waits.items()}})
+        if self._backing_off(legs):
             return
         try:
             orders = await _db(hedge_leg_orders)(
@@ -369,6 +367,21 @@ class StrategyRunner:
             self._remember({"code": "replan", "params": {"detail": str(exc)}})
             return
         await self.executor.send_all(orders)
+
+    def _backing_off(self, legs: list[LegOrder], action: str | None = None) -> bool:
+        """Whether a venue of these legs asked its account to wait (a rate limit, shared by every gateway of the
+        account): then nothing is written — the orders would not leave, and a hedge's legs leave together or not
+        at all (one leg sent without the other is a legged hedge of our own making)."""
+        assert self.executor is not None
+        waits = {leg.leg: self.executor.venues[leg.account.pk].backoff_s() for leg in legs}
+        if not any(wait > 0 for wait in waits.values()):
+            return False
+        params = {"perp": "0.0", "cfd": "0.0", **{leg: f"{wait:.1f}" for leg, wait in waits.items()}}
+        decision: dict[str, Any] = {"code": "backing_off", "params": params}
+        if action is not None:
+            decision["action"] = action
+        self._remember(decision)
+        return True
 
     async def _trip(self, strategy: Strategy, trigger: str, reason: str) -> None:
         await _db(kill_switch_trip)(scope=KillScope.STRATEGY, trigger=trigger, reason=reason, strategy=strategy)
@@ -456,6 +469,8 @@ class StrategyRunner:
         )
         if perp is None or cfd is None:
             return None
+        if self._backing_off([perp, cfd], "hold"):
+            return None
         violations = await self._pre_trade(strategy, params, snapshot, [perp, cfd], prefetched)
         if violations:
             self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
@@ -509,6 +524,8 @@ class StrategyRunner:
                 return
             legs.append(leg_order)
         if not legs:
+            return
+        if self._backing_off(legs, "hold"):
             return
         violations = await self._pre_trade(strategy, params, snapshot, legs)
         if violations:

@@ -541,7 +541,8 @@ def _set_hedge_status(hedge: Hedge, to: str, reason: str = "", also: tuple[str, 
         hedge.closed_at = now
         fields.append("closed_at")
     hedge.save(update_fields=list(dict.fromkeys(fields)))
-    if new == hedge_rules.HedgeStatus.LEGGED:
+    exposed = hedge.perp_oz + hedge.cfd_oz != 0
+    if new == hedge_rules.HedgeStatus.LEGGED or (new == hedge_rules.HedgeStatus.NEEDS_RECONCILE and exposed):
         _legged_alert_on_commit(hedge)
     elif was_legged and new in hedge_rules.TERMINAL | {hedge_rules.HedgeStatus.OPEN}:
         _legged_alert_resolve_on_commit(hedge)

@@ -341,6 +341,10 @@ class _Repairs:
             legs = repair_legs(self.pool, plan, actual, self.params, snapshot, self.perp_spec, self.cfd_spec)
             if not legs:
                 raise CommandFailed(_("No quote to price the repair."))
+            wait = max(self.executor.venues[leg.account.pk].backoff_s() for leg in legs)
+            if wait > 0:  # a venue asked the account to wait: nothing would leave, nothing is written
+                await self.desk.sleep(min(wait, max(budget_s - elapsed_s, 0.0)) or self.desk.retry_s)
+                continue
             orders = await _db(hedge_leg_orders)(
                 hedge=hedge,
                 intent=OrderIntent.REPAIR,

@@ -231,6 +231,21 @@ async def test_the_repair_loop_honours_a_back_off_and_writes_no_order_while_it_r
     assert (hedge.status, hedge.perp_oz, hedge.cfd_oz) == (HedgeStatus.OPEN, Decimal(-2), Decimal(2))
 
 
+async def test_no_hedge_is_opened_while_a_venue_of_it_asks_to_back_off(live: Live) -> None:
+    runner = await live.start()
+    perp_venue = live.venues[live.setup["binance"].pk]
+    BACKOFFS.hold(perp_venue.gateway.backoff_key, 60, now=perp_venue.gateway.monotonic())
+    row = await db(runner._load)()
+    decision = Open(Direction.SELL_PERP, Decimal(2), Reason(ReasonCode.ENTRY_EDGE), Decimal(1))
+    assert live.book is not None
+
+    # Opening would send the CFD leg alone: a legged hedge of our own making. Nothing is written or sent.
+    assert await runner.open_hedge(row, live.setup["params"], live.book.snapshot(0), decision) is None
+    assert runner.last_decision["code"] == "backing_off"
+    assert await db(Hedge.objects.count)() == 0 and await db(Order.objects.count)() == 0
+    assert dict(live.terminal.qa_state())["sent"] == ()
+
+
 # --- a hedge legged at open is completed -------------------------------------------------------------------------
 async def test_a_cfd_leg_refused_once_at_open_is_completed_within_the_legging_time(live: Live) -> None:
     await live.start()
