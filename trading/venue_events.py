@@ -193,7 +193,8 @@ def _books(account: VenueAccount) -> tuple[Decimal, bool]:
 
 def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price: Decimal | None) -> Decimal:
     """Adopt a position difference the venue shows (trading/reconciliation.py `adopt_position_difference`) and
-    alert the account's tenant. Returns the ounces adopted (0: none, the books caught up meanwhile)."""
+    alert the account's tenant. Returns the ounces adopted (0: none — the books caught up meanwhile, or the account
+    is in no pool, which is alerted only)."""
     from alerts.services import alert_raise
 
     from .reconciliation import adopt_position_difference
@@ -226,6 +227,8 @@ def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price
         },
         source=hedge,
     )
+    if hedge is None:
+        return Decimal(0)  # an account in no enabled pool: alerted, nothing of ours to repair
     log.warning("position difference adopted", extra={"account": account.pk, "adopted_oz": str(delta)})
     return delta
 
