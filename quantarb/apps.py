@@ -12,9 +12,11 @@ class QuantarbConfig(AppConfig):
         from django.conf import settings
 
         from .correlation import configure_structlog, install_celery_signals
+        from .wiring import install_pre_trade_gate
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
+        install_pre_trade_gate()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

@@ -1,6 +1,7 @@
 """Carries out operators' manual commands (trading/manual.py) in the engine, where the pool's venues and quotes
-are: claims the oldest queued command, does it through the same execution path as the strategies (orders
-persisted before sending, lookups before any resend, pre-trade freshness), and records the outcome."""
+are: claims the oldest queued command, does it through the same execution path as the strategies (the pre-trade
+gate asked before any order is written, orders persisted before sending, lookups before any resend), and records
+the outcome — a refusal with every reason the gate gave."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ from strategies.runner import (
 from strategies.services import current_params
 from trading.domain import hedges as hedge_rules
 from trading.execution import ExecutionRefused, StaleQuote, hedge_leg_orders, hedge_mark, hedge_open, working_orders
+from trading.gate import OrderRefused
 
 from .choices import (
+    LIVE_HEDGE_STATUSES,
     OPEN_ORDER_STATUSES,
     CommandStatus,
     Direction,
@@ -50,6 +53,11 @@ log = logging.getLogger(__name__)
 
 def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return sync_to_async(function, thread_sensitive=True)
+
+
+# What "flatten" closes: a whole hedge, or a legged one (its remaining leg or legs), never one whose orders are still
+# settling or that awaits reconciliation (its legs are not known).
+FLATTENABLE = (HedgeStatus.OPEN, HedgeStatus.LEGGED)
 
 
 class CommandFailed(Exception):
@@ -122,7 +130,7 @@ class ManualDesk:
         """Carry out one claimed command and record its outcome (never raises for a venue or state problem)."""
         try:
             result = await self._do(command)
-        except (CommandFailed, StaleQuote, ExecutionRefused) as exc:
+        except (CommandFailed, StaleQuote, ExecutionRefused, OrderRefused) as exc:
             await _db(_finish)(command, CommandStatus.FAILED, str(exc))
         except Exception as exc:
             log.exception("manual command %s failed", command.pk)
@@ -178,6 +186,7 @@ class ManualDesk:
                 perp=leg(Leg.PERP, OrderSide.SELL if sell_perp else OrderSide.BUY, size, reducing=False),
                 cfd=leg(Leg.CFD, OrderSide.BUY if sell_perp else OrderSide.SELL, size, reducing=False),
                 max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
                 reason={"code": "manual", "params": {}},
                 usd_per_usdt=snapshot.usd_per_usdt,
                 actor=actor,
@@ -188,16 +197,25 @@ class ManualDesk:
             await desk.make_whole(hedge.pk, prefer=None)
             return await self._outcome(hedge.pk, done=(HedgeStatus.OPEN,))
         if kind in (ManualKind.CLOSE_HEDGE, ManualKind.FLATTEN_POOL):
-            hedges = (
+            hedges: list[Hedge | None] = (
                 [command.hedge]
                 if kind == ManualKind.CLOSE_HEDGE
-                else await _db(lambda: list(Hedge.objects.filter(pool=pool, status=HedgeStatus.OPEN)))()
+                else [*await self._settled_live_hedges(pool, executor)]
             )
             outcomes = []
             failed = False
             for hedge in hedges:
                 assert hedge is not None
                 hedge = await _db(Hedge.objects.get)(pk=hedge.pk)
+                if hedge.status not in FLATTENABLE:
+                    # Still settling, or waiting for reconciliation: not closed by this command.
+                    try:
+                        outcomes.append(await self._outcome(hedge.pk, done=(HedgeStatus.CLOSED,)))
+                    except CommandFailed as exc:
+                        outcomes.append(str(exc))
+                        failed = True
+                    continue
+                # Every leg the hedge holds back to flat: an open hedge's two, a legged hedge's one or two.
                 legs = [
                     leg(name, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held), reducing=True)
                     for name, held in ((Leg.PERP, hedge.perp_oz), (Leg.CFD, hedge.cfd_oz))
@@ -210,6 +228,7 @@ class ManualDesk:
                     intent=OrderIntent.CLOSE,
                     legs=legs,
                     max_quote_age_ms=params.max_quote_age_ms,
+                    market=snapshot,
                     actor=actor,
                 )
                 await _db(
@@ -254,6 +273,22 @@ class ManualDesk:
                     cancelled += 1
             return _("%(done)s of %(count)s open orders cancelled.") % {"done": cancelled, "count": len(working)}
         raise CommandFailed(_("Unknown command."))
+
+    async def _settled_live_hedges(self, pool: Any, executor: Executor) -> list[Hedge]:
+        """The pool's live hedges, after asking the venues about their working orders (an order still unknown or
+        working would leave its fill out of the legs the flatten closes)."""
+        hedges: list[Hedge] = await _db(
+            lambda: list(
+                Hedge.objects.filter(pool=pool, status__in=[s.value for s in LIVE_HEDGE_STATUSES]).order_by(
+                    "planned_at", "pk"
+                )
+            )
+        )()
+        for hedge in hedges:
+            for order in await _db(working_orders)(hedge):
+                if order.status in (OrderStatus.UNKNOWN, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                    await executor.refresh(order)
+        return hedges
 
     async def _outcome(self, hedge_id: int, *, done: tuple[str, ...]) -> str:
         """What became of the hedge, in words; raises CommandFailed (with the reason) unless its state is one of
@@ -350,6 +385,7 @@ class _Repairs:
                 intent=OrderIntent.REPAIR,
                 legs=legs,
                 max_quote_age_ms=self.params.max_quote_age_ms,
+                market=snapshot,
                 actor=self.actor,
             )
             tried = True
