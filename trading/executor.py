@@ -110,40 +110,38 @@ class Executor:
         return [result for result in results if isinstance(result, Order)]
 
     async def send(self, order: Order) -> Order | None:
-        """Send one persisted order and settle it. None: the request never left and the order was withdrawn."""
+        """Send one persisted order and settle it. None: the request never left and the order was withdrawn.
+        The lease is kept alive while the call is in flight."""
         async with self._kept_alive():
-            return await self._send(order)
-
-    async def _send(self, order: Order) -> Order | None:
-        venue = self._venue(order)
-        if order.status == OrderStatus.NEW:
-            # Fenced: a runner whose lease was taken over raises LeaseLost here, before anything leaves. (Orders
-            # written by `hedge_open` / `hedge_leg_orders` are already submitting, fenced in that same commit.)
-            order = await _db(execution.order_submitting)(order=order, lease=self.lease)
-        request = OrderRequest(
-            client_order_id=order.client_order_id,
-            side=order.side,
-            quantity_oz=order.quantity,
-            limit_price=order.limit_price if order.kind == OrderKind.LIMIT_IOC else None,
-            deviation=order.deviation,
-            reduce_only=order.reducing,
-        )
-        sent_at = clock.monotonic()
-        try:
-            answer = await asyncio.wait_for(venue.place(request), timeout=self.answer_timeout_s)
-        except TimeoutError:
-            await _db(execution.order_unknown)(order=order, error="no answer within the timeout")
-            return await self._settle(order, sent_at=sent_at)
-        except VenueError as exc:
-            if not exc.sent:
-                log.info("order %s not sent: %s", order.client_order_id, exc)
-                await _db(execution.order_withdraw)(order=order, reason=f"{exc.kind.value}: {exc}")
-                return None
-            if exc.refused:
-                return await _db(execution.order_rejected)(order=order, error=f"{exc.kind.value}: {exc}")
-            await _db(execution.order_unknown)(order=order, error=f"{exc.kind.value}: {exc}")
-            return await self._settle(order, sent_at=sent_at)
-        return await self._record(order, answer, FillSource.ANSWER)
+            venue = self._venue(order)
+            if order.status == OrderStatus.NEW:
+                # Fenced: a runner whose lease was taken over raises LeaseLost here, before anything leaves. (Orders
+                # written by `hedge_open` / `hedge_leg_orders` are already submitting, fenced in that same commit.)
+                order = await _db(execution.order_submitting)(order=order, lease=self.lease)
+            request = OrderRequest(
+                client_order_id=order.client_order_id,
+                side=order.side,
+                quantity_oz=order.quantity,
+                limit_price=order.limit_price if order.kind == OrderKind.LIMIT_IOC else None,
+                deviation=order.deviation,
+                reduce_only=order.reducing,
+            )
+            sent_at = clock.monotonic()
+            try:
+                answer = await asyncio.wait_for(venue.place(request), timeout=self.answer_timeout_s)
+            except TimeoutError:
+                await _db(execution.order_unknown)(order=order, error="no answer within the timeout")
+                return await self._settle(order, sent_at=sent_at)
+            except VenueError as exc:
+                if not exc.sent:
+                    log.info("order %s not sent: %s", order.client_order_id, exc)
+                    await _db(execution.order_withdraw)(order=order, reason=f"{exc.kind.value}: {exc}")
+                    return None
+                if exc.refused:
+                    return await _db(execution.order_rejected)(order=order, error=f"{exc.kind.value}: {exc}")
+                await _db(execution.order_unknown)(order=order, error=f"{exc.kind.value}: {exc}")
+                return await self._settle(order, sent_at=sent_at)
+            return await self._record(order, answer, FillSource.ANSWER)
 
     async def _record(self, order: Order, answer: VenueAnswer, source: str) -> Order:
         return await _db(execution.order_record)(

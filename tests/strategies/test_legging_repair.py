@@ -36,7 +36,7 @@ from trading.domain.spread import Direction
 from trading.execution import legged_alert_key
 from trading.manual import manual_request
 from trading.manual_desk import ManualDesk, _claim
-from trading.models import Hedge, Order
+from trading.models import Hedge, Order, SourcePair
 from trading.reconciliation import our_position_oz
 from trading.venue_factory import execution_venues
 from trading.venues.backoff import BACKOFFS
@@ -368,9 +368,14 @@ async def test_a_repair_by_hand_that_leaves_the_hedge_legged_is_failed_with_the_
 
 
 async def test_a_hedge_opened_by_hand_whose_cfd_leg_is_refused_once_is_completed_before_it_is_done(
-    live: Live, alice: Any
+    live: Live, alice: Any, settings: Any
 ) -> None:
+    # The fakes' CFD market is always open (the runner's book says so): the web's gate must see the same session
+    # whatever day the test runs on.
+    settings.QUANTARB_DEMO_CALENDAR = True
     await live.start()
+    assert live.book is not None
+    await db(live.book.store)(await db(SourcePair.objects.get)(name="Fake pair"))  # what the web's gate prices
     live.terminal.qa_arm("retcode", code=10019)
     await db(manual_request)(
         pool=live.setup["pool"], kind="open_hedge", actor=alice.user, params={"direction": "sell_perp", "size_oz": "2"}
