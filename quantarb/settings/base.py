@@ -245,6 +245,7 @@ STATICFILES_DIRS = [
     ("vendor/tabler", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist"),
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/tablesort", BASE_DIR / "node_modules" / "tablesort" / "dist"),
 ]
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS (production collects instead)
 WHITENOISE_USE_FINDERS = True
