@@ -11,10 +11,12 @@ class QuantarbConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
+        install_plain_decimals()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

@@ -4,7 +4,6 @@ from django.conf import settings
 
 from accounts.permissions import permissions_for
 
-
 # Which entry of the left navigation a page belongs to, by URL name: exactly one entry is lit (a substring test lit
 # both "Pools" and "Hedges & Orders" on a pool's page, `pool` being part of `pool_desk`).
 NAV_SECTIONS: dict[str, tuple[str, ...]] = {

@@ -100,12 +100,13 @@ def plain(value: Any, places: int | None = None, *, none: str = NONE_TEXT) -> st
     return fixed(number, places)
 
 
-def trimmed(value: Any, *, none: str = NONE_TEXT) -> str:
-    """A number without exponent and without trailing zeros: `1.000` → `1`, `1E+9` → `1000000000`, `0E-8` → `0`."""
+def trimmed(value: Any, *, group: bool = False, none: str = NONE_TEXT) -> str:
+    """A number without exponent and without trailing zeros: `1.000` → `1`, `1E+9` → `1000000000` (or
+    `1,000,000,000` with `group`), `0E-8` → `0`."""
     number = to_decimal(value)
     if number is None:
         return none if value is None or value == "" else str(value)
-    return fixed(number, significant_places(number))
+    return fixed(number, significant_places(number), group=group)
 
 
 def money(value: Any, places: int = MONEY_PLACES, *, none: str = NONE_TEXT) -> str:

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, request_membership, role_has
+from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
@@ -166,7 +167,7 @@ class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None)
-    pnl_total = serializers.DecimalField(max_digits=24, decimal_places=8, read_only=True)
+    pnl_total = PlainDecimalField(max_digits=24, decimal_places=8, read_only=True)
 
     class Meta:
         model = Hedge

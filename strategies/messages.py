@@ -136,6 +136,18 @@ REASON_TEXTS: dict[str, str] = {
 }
 
 
+ACTION_LABELS: dict[str, Any] = {
+    "hold": gettext_lazy("Hold"),
+    "open": gettext_lazy("Open"),
+    "close": gettext_lazy("Close"),
+}
+
+
+def action_label(action: str) -> str:
+    """A decision's action in words ("Hold", not `hold`); an unknown code as it is."""
+    return str(ACTION_LABELS.get(action, action))
+
+
 def reason_text(reason: Mapping[str, Any] | None) -> str:
     """A decision reason (`{"code": ..., "params": {...}}`) in the operator's language."""
     if not reason:

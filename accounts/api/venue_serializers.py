@@ -12,6 +12,8 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
+from quantarb import formatting
+from quantarb.api_decimals import PlainDecimalField
 from trading.venues.registry import spec_for
 
 
@@ -94,8 +96,8 @@ class PoolWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     perp_account = serializers.IntegerField(help_text="Id of a perpetual-leg account of the tenant.")
     cfd_account = serializers.IntegerField(help_text="Id of an MT5 (CFD) account of the tenant.")
-    perp_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
-    cfd_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
+    perp_allocation = PlainDecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
+    cfd_allocation = PlainDecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
     perp_margin_type = serializers.ChoiceField(
         choices=MarginType.choices, required=False, help_text="What the perp account must use (default cross)."
     )
@@ -142,7 +144,7 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
         return {
             "perp_symbol": ratio.perp_symbol,
             "cfd_symbol": ratio.cfd_symbol,
-            "ounces_per_lot": str(ratio.ounces_per_lot),
-            "ounces_per_contract": str(ratio.ounces_per_contract),
-            "contracts_per_lot": str(ratio.contracts_per_lot.normalize()),
+            "ounces_per_lot": formatting.plain(ratio.ounces_per_lot),
+            "ounces_per_contract": formatting.plain(ratio.ounces_per_contract),
+            "contracts_per_lot": formatting.trimmed(ratio.contracts_per_lot),  # 100, never 1E+2
         }

@@ -262,7 +262,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "quantarb.api.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Decimals as plain strings, never exponents or floats (quantarb/api_decimals.py).
+    "DEFAULT_RENDERER_CLASSES": ["quantarb.api_decimals.JSONRenderer"],
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }

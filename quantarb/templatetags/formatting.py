@@ -87,3 +87,9 @@ def plain(value: Any, places: Any = None) -> str:
 @register.filter
 def sort_value(value: Any) -> str:
     return formatting.sort_key(value)
+
+
+@register.filter
+def trimmed(value: Any) -> str:
+    """A number without exponent or trailing zeros (a step, a ratio): `0.0010` → `0.001`, `1E+2` → `100`."""
+    return formatting.trimmed(value)
