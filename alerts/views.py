@@ -137,7 +137,13 @@ def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     deliveries = alert.deliveries.select_related("channel").order_by("-created_at")[:50]
-    context = {"alert": alert, "deliveries": deliveries, "can_act": _may(request, Perm.ALERT_ACT)}
+    rule_type = registry.get(alert.rule.rule_type) if alert.rule_id else None
+    context = {
+        "alert": alert,
+        "deliveries": deliveries,
+        "can_act": _may(request, Perm.ALERT_ACT),
+        "rule_label": rule_type.label if rule_type else "",
+    }
     return render(request, "alerts/alert_detail.html", context)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext_noop as noop
 
 from trading.domain.sizing import Problem
@@ -137,9 +137,9 @@ REASON_TEXTS: dict[str, str] = {
 
 
 ACTION_LABELS: dict[str, Any] = {
-    "hold": gettext_lazy("Hold"),
-    "open": gettext_lazy("Open"),
-    "close": gettext_lazy("Close"),
+    "hold": pgettext_lazy("decision action", "Hold"),
+    "open": pgettext_lazy("decision action", "Open"),
+    "close": pgettext_lazy("decision action", "Close"),
 }
 
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from quantarb.sorting import sort_from
-from trading.choices import LIVE_HEDGE_STATUSES
+from trading.choices import LIVE_HEDGE_STATUSES, RateSource
 
 from .choices import LifecycleAction, StrategyState
 from .domain.params import StrategyParams
@@ -275,6 +275,8 @@ def _params_groups(params: StrategyParams) -> list[tuple[Any, list[tuple[str, An
             value = values.get(name)
             if name in ENUM_CHOICES:
                 value = dict(ENUM_CHOICES[name]).get(str(value), value)
+            elif name == "usd_per_usdt_source":  # "pair" or a rate source's code: in words
+                value = _("The pair's own source") if value == "pair" else dict(RateSource.choices).get(value, value)
             rows.append((FIELD_LABELS.get(name, name), value))
         groups.append((title, rows))
     return groups

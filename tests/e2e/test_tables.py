@@ -178,19 +178,29 @@ def test_a_click_on_a_header_sorts_the_table(platform: Any, layout_desk: dict[st
 
 
 def test_the_health_strip_never_covers_the_content(platform: Any, layout_desk: dict[str, Any], page: Any) -> None:
+    """The strip is always in the window and the content never runs under it, wherever the content is scrolled."""
     log_in(page, platform.url, layout_desk["username"], DEMO_PASSWORD)
     page.goto(platform.url + "/")
     page.wait_for_selector("[data-testid=health]", state="attached", timeout=15_000)
-    page.evaluate("() => window.scrollTo(0, document.scrollingElement.scrollHeight)")
-    page.wait_for_function(
-        "() => Math.abs(scrollY + innerHeight - document.scrollingElement.scrollHeight) < 2"
-        " || document.scrollingElement.scrollHeight <= innerHeight"
-    )
-    gap = page.evaluate(
-        """() => {
+    measure = """() => {
       const strip = document.querySelector('#health').getBoundingClientRect();
-      const content = document.querySelector('main .qa-content').getBoundingClientRect();
-      return strip.top - content.bottom;
+      const content = document.querySelector('main .qa-content');
+      const box = content.getBoundingClientRect();
+      const last = [...content.querySelectorAll('.card')].pop().getBoundingClientRect();
+      return {stripTop: strip.top, stripBottom: strip.bottom, contentBottom: box.bottom, lastBottom: last.bottom,
+              innerHeight: innerHeight, docScroll: document.scrollingElement.scrollHeight};
     }"""
-    )
-    assert gap >= 0, f"the health strip covers {-gap:.0f} px of the content"
+    for where in ("top", "bottom"):
+        if where == "bottom":
+            page.evaluate(
+                "() => { const c = document.querySelector('main .qa-content'); c.scrollTop = c.scrollHeight; }"
+            )
+            page.wait_for_function(
+                "() => { const c = document.querySelector('main .qa-content');"
+                " return c.scrollTop + c.clientHeight >= c.scrollHeight - 1; }"
+            )
+        m = page.evaluate(measure)
+        assert m["stripBottom"] <= m["innerHeight"] + 0.5, (where, m)  # always in view
+        assert m["contentBottom"] <= m["stripTop"] + 0.5, (where, m)  # the content's box ends above it
+        assert m["docScroll"] <= m["innerHeight"] + 1, (where, m)  # the window itself does not scroll
+    assert m["lastBottom"] <= m["stripTop"] + 0.5, m  # scrolled down, the last card is fully visible
