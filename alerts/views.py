@@ -137,7 +137,7 @@ def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     deliveries = alert.deliveries.select_related("channel").order_by("-created_at")[:50]
-    rule_type = registry.get(alert.rule.rule_type) if alert.rule_id else None
+    rule_type = registry.get(alert.rule.rule_type) if alert.rule is not None else None
     context = {
         "alert": alert,
         "deliveries": deliveries,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.db.models import F, QuerySet
@@ -27,6 +27,7 @@ SORT_PARAM = "sort"
 MAX_SORT_LENGTH = 64  # longer is not a column name; do not echo it back
 
 Column = Sequence[Any] | Callable[[Any], Any]
+Rows = TypeVar("Rows")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Sort:
         own = urlencode({self.param: self.value})
         return f"{query}&{own}" if query else own
 
-    def apply(self, rows: Any) -> Any:
+    def apply(self, rows: Rows) -> Rows:
         """`rows` (a QuerySet or a list) in this order; unchanged when no column is active."""
         if not self.key:
             return rows
@@ -73,9 +74,10 @@ class Sort:
             assert not callable(column), f"sort column {self.key!r} orders a queryset: give fields"
             return rows.order_by(*[self._order(part) for part in column], "-pk" if self.descending else "pk")
         assert callable(column), f"sort column {self.key!r} orders a list: give a key function"
-        present = [row for row in rows if column(row) is not None]
-        missing = [row for row in rows if column(row) is None]
-        return sorted(present, key=column, reverse=self.descending) + missing  # no value: last either way
+        listed = list(rows)  # type: ignore[call-overload] # a list of rows
+        present = [row for row in listed if column(row) is not None]
+        missing = [row for row in listed if column(row) is None]
+        return sorted(present, key=column, reverse=self.descending) + missing  # type: ignore[return-value]
 
     def _order(self, part: Any) -> OrderBy:
         expression = F(part) if isinstance(part, str) else part

@@ -276,7 +276,8 @@ def _params_groups(params: StrategyParams) -> list[tuple[Any, list[tuple[str, An
             if name in ENUM_CHOICES:
                 value = dict(ENUM_CHOICES[name]).get(str(value), value)
             elif name == "usd_per_usdt_source":  # "pair" or a rate source's code: in words
-                value = _("The pair's own source") if value == "pair" else dict(RateSource.choices).get(value, value)
+                sources = dict(RateSource.choices)
+                value = _("The pair's own source") if value == "pair" else sources.get(str(value), value)
             rows.append((FIELD_LABELS.get(name, name), value))
         groups.append((title, rows))
     return groups

@@ -24,9 +24,9 @@ def instruments_by_venue(venues: Iterable[str]) -> dict[str, Instrument]:
         return {}
     found: dict[str, Instrument] = {}
     for instrument in Instrument.objects.filter(venue__in={v for v, _ in wanted}):
-        venue = wanted.get((instrument.venue, instrument.symbol))
-        if venue is not None:
-            found[venue] = instrument
+        account_venue = wanted.get((instrument.venue, instrument.symbol))
+        if account_venue is not None:
+            found[account_venue] = instrument
     return found
 
 

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import AccountPool, User
-from quantarb import formatting
-from quantarb import clock
+from quantarb import clock, formatting
 from strategies.specs import pool_specs
 from trading.domain.sizing import valid_size
 
