@@ -13,10 +13,12 @@ class QuantarbConfig(AppConfig):
 
         from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
+        from .wiring import install_pre_trade_gate
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
         install_plain_decimals()
+        install_pre_trade_gate()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

@@ -1,16 +1,19 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.admin_site import TenantScopedAdmin
 from accounts.permissions import Perm
 
 from .models import (
     CalendarException,
+    FundingRateRecord,
     Instrument,
     PairAccess,
     QuoteSource,
     ReconciliationReport,
     SessionCalendar,
     SourcePair,
+    SwapTermsRecord,
 )
 
 
@@ -47,6 +50,33 @@ class SourcePairAdmin(admin.ModelAdmin):
     list_display = ("name", "perp_source", "cfd_source", "entry_threshold", "exit_threshold", "rate_source", "enabled")
     list_filter = ("enabled", "rate_source")
     inlines = [PairAccessInline]
+
+
+class RecordedOnlyAdmin(admin.ModelAdmin):
+    """Venue records written by a beat job: read, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(FundingRateRecord)
+class FundingRateRecordAdmin(RecordedOnlyAdmin):
+    list_display = ("source", "funding_time", "rate", "mark_price", "recorded_at")
+    list_filter = ("source",)
+    date_hierarchy = "funding_time"
+
+
+@admin.register(SwapTermsRecord)
+class SwapTermsRecordAdmin(RecordedOnlyAdmin):
+    list_display = ("source", "day", "swap_mode", "swap_long", "swap_short", "swap_rollover3days", "currency_profit")
+    list_filter = ("source",)
+    date_hierarchy = "day"
 
 
 # --- execution records, tenant by tenant (read-only: engine and services write them) -------------------------

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from trading.domain import calendar as cal
+from trading.domain import pnl
 from trading.domain.spread import CostModel
 
 from .choices import (
@@ -45,6 +46,16 @@ LOTS: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 RATE: dict[str, Any] = {"max_digits": 16, "decimal_places": 8}
 USD_PER_USDT: dict[str, Any] = {"max_digits": 12, "decimal_places": 6}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# MT5 numbers weekdays from Sunday (`symbol_info().swap_rollover3days`).
+MT5_WEEKDAYS = [
+    (0, _("Sunday")),
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+]
 
 
 class SessionCalendar(models.Model):
@@ -141,6 +152,13 @@ class Instrument(models.Model):
     tick_size = models.DecimalField(_("tick size"), **PRICE, validators=[MinValueValidator(Decimal("0.00000001"))])
     quantity_step = models.DecimalField(_("quantity step (contracts or lots)"), **PRICE)
     min_quantity = models.DecimalField(_("minimum quantity (contracts or lots)"), **PRICE)
+    max_quantity = models.DecimalField(
+        _("maximum quantity per order (contracts or lots)"),
+        **PRICE,
+        null=True,
+        blank=True,
+        help_text=_("Binance LOT_SIZE maxQty, MT5 volume_max. Empty: the venue's maximum has not been read."),
+    )
     min_notional = models.DecimalField(_("minimum notional"), **PRICE, default=Decimal(0))
     taker_fee_rate = models.DecimalField(_("taker fee rate"), **RATE, default=Decimal(0))
     maker_fee_rate = models.DecimalField(_("maker fee rate"), **RATE, default=Decimal(0))
@@ -242,6 +260,12 @@ class SourcePair(models.Model):
     )
     swap_long_per_oz_night = models.DecimalField(_("swap long (USD/oz/night)"), **PRICE, default=Decimal("-0.45"))
     swap_short_per_oz_night = models.DecimalField(_("swap short (USD/oz/night)"), **PRICE, default=Decimal("0.20"))
+    swap_rollover3days = models.PositiveSmallIntegerField(
+        _("triple-swap day"),
+        choices=MT5_WEEKDAYS,
+        default=3,
+        help_text=_("The weekday whose rollover charges three nights, as the broker's swap_rollover3days says."),
+    )
     rate_source = models.CharField(
         _("USDT/USD source"), max_length=16, choices=RateSource.choices, default=RateSource.SIMULATED
     )
@@ -285,6 +309,20 @@ class SourcePair(models.Model):
             funding_interval_hours=self.funding_interval_hours,
             swap_long_per_oz_night=self.swap_long_per_oz_night,
             swap_short_per_oz_night=self.swap_short_per_oz_night,
+        )
+
+    def swap_terms(self) -> pnl.SwapTerms:
+        """The paper CFD's swap as MT5 terms: money per lot per night (the per-ounce figures × the CFD's contract
+        size), tripled on `swap_rollover3days`."""
+        contract_size = self.cfd_source.instrument.contract_size
+        return pnl.SwapTerms(
+            pnl.SwapMode.MONEY,
+            swap_long=self.swap_long_per_oz_night * contract_size,
+            swap_short=self.swap_short_per_oz_night * contract_size,
+            point=self.cfd_source.instrument.tick_size,
+            contract_size=contract_size,
+            rollover3days=self.swap_rollover3days,
+            currency=pnl.USD,
         )
 
 
@@ -423,6 +461,8 @@ class Heartbeat(models.Model):
 # --- Execution: hedges, orders, fills, carry, positions, the paper venue, reconciliation (issue 8) --------------
 
 USD: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
+# The booked PnL split, one field per line of the one money model (trading/domain/pnl.py): `pnl_<line>`.
+PNL_FIELDS = tuple(f"pnl_{line}" for line in pnl.LINES)
 
 
 class Hedge(models.Model):
@@ -502,8 +542,13 @@ class Hedge(models.Model):
         return self.perp_oz + self.cfd_oz
 
     @property
+    def booked_pnl(self) -> pnl.PnlSplit:
+        """The split booked when the hedge's legs went flat (8 dp; zero while it has never been flat)."""
+        return pnl.PnlSplit(*(getattr(self, name) for name in PNL_FIELDS))
+
+    @property
     def pnl_total(self) -> Decimal:
-        return self.pnl_spread + self.pnl_fees + self.pnl_funding + self.pnl_swap + self.pnl_fx
+        return self.booked_pnl.total
 
 
 class Order(models.Model):
@@ -588,16 +633,34 @@ class Order(models.Model):
 
 
 class Fill(models.Model):
-    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). A fill id is
-    recorded once per order, so the same fill heard twice changes nothing."""
+    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). `fill_id` is the
+    venue's own id (a Binance trade id, an MT5 deal ticket): recorded once per account, so the same fill heard from
+    two sources (the order answer and the user-data stream, a poll) changes nothing the second time.
+
+    `fee` is booked in the leg's currency (perp USDT, CFD USD; negative: a rebate). When the venue charged another
+    asset (BNB; USDT on a USD leg), `venue_fee`/`venue_fee_asset` are what it charged and `fee_rate` (booked currency
+    per unit of that asset), `fee_rate_source` and `fee_rate_at` say how it was converted. `realized_pnl` and `swap`
+    are the venue's own figures for the fill (Binance `realizedPnl`; an MT5 deal's `profit` and `swap`, in the
+    account currency), kept for reconciliation."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="fills", verbose_name=_("account")
+    )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", verbose_name=_("order"))
     fill_id = models.CharField(_("fill id"), max_length=64)
     quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
     price = models.DecimalField(_("price"), **PRICE)
     fee = models.DecimalField(_("fee"), default=Decimal(0), **RATE)
     fee_currency = models.CharField(_("fee currency"), max_length=8, blank=True)
+    maker = models.BooleanField(_("maker"), null=True, blank=True)
+    venue_fee = models.DecimalField(_("fee as charged"), null=True, blank=True, **RATE)
+    venue_fee_asset = models.CharField(_("fee asset as charged"), max_length=12, blank=True)
+    fee_rate = models.DecimalField(_("fee conversion rate"), null=True, blank=True, **PRICE)
+    fee_rate_source = models.CharField(_("fee rate source"), max_length=80, blank=True)
+    fee_rate_at = models.DateTimeField(_("fee rate time"), null=True, blank=True)
+    realized_pnl = models.DecimalField(_("realised PnL at the venue"), null=True, blank=True, **PRICE)
+    swap = models.DecimalField(_("swap at the venue"), null=True, blank=True, **PRICE)
     source = models.CharField(_("source"), max_length=16, choices=FillSource.choices)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
@@ -606,7 +669,7 @@ class Fill(models.Model):
         verbose_name = _("fill")
         verbose_name_plural = _("fills")
         ordering = ["-at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["order", "fill_id"], name="fill_unique_per_order")]
+        constraints = [models.UniqueConstraint(fields=["account", "fill_id"], name="fill_unique_venue_id")]
         indexes = [models.Index(fields=["tenant", "-at"], name="fill_tenant_time")]
 
     def __str__(self) -> str:
@@ -628,6 +691,9 @@ class CarryEntry(models.Model):
     amount = models.DecimalField(_("amount"), **RATE)
     currency = models.CharField(_("currency"), max_length=8)
     amount_usd = models.DecimalField(_("amount (USD)"), **USD)
+    # The USDT/USD rate of the booking's moment: a USDT amount is worth `amount · usd_per_usdt` then, and its move
+    # to the hedge's valuation rate is the split's USDT/USD line (trading/domain/pnl.py).
+    usd_per_usdt = models.DecimalField(_("USDT/USD when booked"), null=True, blank=True, **USD_PER_USDT)
     venue_ref = models.CharField(_("venue reference"), max_length=80)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
@@ -706,14 +772,17 @@ class PaperOrder(models.Model):
 
 
 class PaperPosition(models.Model):
-    """The paper venue's position of one account (signed ounces), moved only by paper fills (or a test that
-    injects a difference, as a venue-side change would)."""
+    """The paper venue's position of one account (signed ounces) and the PnL its closed ounces realised (in the
+    instrument's quote currency), moved only by paper fills (or a test that injects a difference, as a venue-side
+    change would). With the fees of `PaperOrder` and the account's carry it makes the paper account's balance
+    (trading/paper.py `paper_account_state`)."""
 
     account = models.OneToOneField(
         "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_position", verbose_name=_("account")
     )
     quantity_oz = models.DecimalField(_("position (oz)"), default=Decimal(0), **OUNCES)
     avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    realised_pnl = models.DecimalField(_("realised PnL"), default=Decimal(0), **PRICE)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -854,3 +923,59 @@ class VenueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.side} {self.quantity} @ {self.price}"
+
+
+# --- carry inputs, recorded from now on (issue 13 item 8): backtests and the risk view need their history, and no
+# venue serves past swap terms -------------------------------------------------------------------------------------
+
+
+class FundingRateRecord(models.Model):
+    """The funding rate a perp source's venue settled at one funding time (Binance `GET /fapi/v1/fundingRate`), with
+    the mark price it was charged on. One row per (source, funding time); recording the same time again adds
+    nothing."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="funding_rates", verbose_name=_("quote source")
+    )
+    funding_time = models.DateTimeField(_("funding time"))
+    rate = models.DecimalField(_("funding rate"), **RATE)
+    mark_price = models.DecimalField(_("mark price"), null=True, blank=True, **PRICE)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("funding rate record")
+        verbose_name_plural = _("funding rate records")
+        ordering = ["-funding_time"]
+        constraints = [models.UniqueConstraint(fields=["source", "funding_time"], name="funding_rate_unique_time")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.funding_time:%Y-%m-%d %H:%M} {self.rate}"
+
+
+class SwapTermsRecord(models.Model):
+    """A CFD source's swap terms as the terminal's `symbol_info` gave them on one day (UTC date of the reading):
+    `swap_mode` is MT5's value (1 points, 2–4 money, 5–6 interest…), `swap_long`/`swap_short` signed as the broker
+    books them, `swap_rollover3days` the weekday charged three nights (0 Sunday … 6 Saturday). One row per (source,
+    day): the first reading of the day is kept."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="swap_terms", verbose_name=_("quote source")
+    )
+    day = models.DateField(_("day"))
+    swap_mode = models.PositiveSmallIntegerField(_("swap mode"))
+    swap_long = models.DecimalField(_("swap long"), **PRICE)
+    swap_short = models.DecimalField(_("swap short"), **PRICE)
+    swap_rollover3days = models.PositiveSmallIntegerField(_("triple-swap weekday"))
+    point = models.DecimalField(_("point"), **PRICE)
+    contract_size = models.DecimalField(_("contract size (oz per lot)"), **PRICE)
+    currency_profit = models.CharField(_("profit currency"), max_length=8)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("swap terms record")
+        verbose_name_plural = _("swap terms records")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["source", "day"], name="swap_terms_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day} long {self.swap_long} short {self.swap_short}"

@@ -176,18 +176,25 @@ def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteF
     MT5 account's). None when no such account exists."""
     if source.venue != Venue.BYBIT_MT5:
         return None
-    from accounts.models import VenueAccount
     from trading.venues.mt5 import ConnectingMt5Feed, gateway_for
+
+    account = mt5_account_for_source(source)
+    if account is None or account.terminal is None:
+        return None
+    return ConnectingMt5Feed(gateway_for(account.terminal, account.credentials or {}), source.key)
+
+
+def mt5_account_for_source(source: QuoteSource) -> Any:
+    """The live MT5 account whose terminal reads an MT5 source: on the terminal the source's endpoint
+    `terminal:<id>` names, else the first live MT5 account's. None when there is none."""
+    from accounts.models import VenueAccount
 
     accounts = VenueAccount.objects.filter(
         venue=Venue.BYBIT_MT5, mode="live", terminal__isnull=False, status__in=["active", "error"]
     ).select_related("terminal")
     if source.endpoint.startswith("terminal:"):
         accounts = accounts.filter(terminal_id=int(source.endpoint.split(":", 1)[1]))
-    account = accounts.order_by("pk").first()
-    if account is None or account.terminal is None:
-        return None
-    return ConnectingMt5Feed(gateway_for(account.terminal, account.credentials or {}), source.key)
+    return accounts.order_by("pk").first()
 
 
 def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = None) -> list[PairRuntime]:

@@ -247,6 +247,7 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     Fill.objects.create(
         tenant=charlie.tenant,
         order=order,
+        account_id=order.account_id,
         fill_id=MARKER,
         quantity=Decimal(1),
         price=Decimal(1),
@@ -276,9 +277,9 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     }
 
 
-def foreign_value(param: str, desks: dict[str, Any]) -> int:
+def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
     """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep."""
-    samples: dict[str, Callable[[], int]] = {
+    samples: dict[str, Callable[[], int | str]] = {
         "membership_id": lambda: int(desks["bravo_membership"].pk),
         "account_id": lambda: int(desks["bravo_account"].pk),
         "terminal_id": lambda: int(desks["bravo_terminal"].pk),
@@ -294,6 +295,9 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
         "switch_id": lambda: int(desks["bravo_switch"].pk),
         "report_id": lambda: int(desks["bravo_report"].pk),
         "command_id": lambda: int(desks["bravo_command"].pk),
+        # Not ids: valid names, so the route resolves and the foreign object's id is what answers 404.
+        "action": lambda: "stop",
+        "kind": lambda: "flatten_pool",
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()

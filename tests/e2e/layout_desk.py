@@ -1,5 +1,7 @@
-"""A desk whose every table has rows that test a layout: long labels, a 1e9 oz legged hedge with a −46 bn USD
-PnL, zeros stored as `0E-8`, MT5 orders in lots, a reconciliation with differences, alerts and notifications.
+"""A desk whose every table has rows that test a layout: long labels, a 1e9 oz legged hedge (marked now, as every
+live hedge), a closed 1e9 oz hedge with a −46 bn USD booked PnL, zeros stored as `0E-8`, MT5 orders in lots, fills
+whose fee was charged in BNB, balance and margin snapshots (one stale), a reconciliation with differences, alerts
+and notifications.
 
 It lives in its own tenant ("layout"), so no other browser test sees its rows. Run inside the platform's
 environment (it writes the platform's database):
@@ -72,16 +74,22 @@ def seed() -> dict[str, Any]:
         terminal=terminal,
         last_error="Terminal not connected: the bridge at 127.0.0.1:18812 refused the connection " + LONG,
     )
-    for account, currency in ((perp, "USDT"), (cfd, "USD")):
+    perp_terms = {"rule": "binance_brackets", "brackets": "default", "leverage": 20, "effective_leverage": 20}
+    cfd_terms = {"rule": "mt5", "calc_mode": "CFD leverage", "leverage": 100, "margin_rate": "1"}
+    for account, currency, used, terms, at in (
+        (perp, "USDT", Decimal("2305052530.12345678"), perp_terms, now),
+        (cfd, "USD", Decimal("0E-8"), cfd_terms, now - timedelta(minutes=10)),  # stale: past the 3 min limit
+    ):
         AccountSnapshot.objects.create(
             account=account,
             tenant=tenant,
-            at=now,
+            at=at,
             currency=currency,
             balance=Decimal("1E+9"),
             equity=Decimal("-46034150000.0000000"),
-            used_margin=Decimal("0E-8"),
-            margin_level=Decimal("123.456"),
+            used_margin=used,
+            margin_level=Decimal("123.456") if used else None,
+            margin_terms=terms,
         )
     pool = AccountPool.objects.create(
         tenant=tenant,
@@ -107,6 +115,7 @@ def seed() -> dict[str, Any]:
         note="wider entry after a week of paper trading " + LONG,
     )
 
+    # Live: nothing booked yet (the pages mark it now at the pair's latest quotes).
     legged = Hedge.objects.create(
         tenant=tenant,
         pool=pool,
@@ -123,6 +132,23 @@ def seed() -> dict[str, Any]:
         planned_at=now,
         opened_at=now,
         legged_at=now,
+        pnl_fees=Decimal("-0E-8"),
+    )
+    # Settled: its split as booked when its legs went flat, figures as the arithmetic left them.
+    Hedge.objects.create(
+        tenant=tenant,
+        pool=pool,
+        strategy=strategy,
+        strategy_version=strategy.current_version,
+        direction="sell_perp",
+        status="closed",
+        size_oz=Decimal("1E+9"),
+        entry_net_edge=Decimal("0.4321"),
+        entry_usd_per_usdt=Decimal("0.999800"),
+        exit_usd_per_usdt=Decimal("0.999800"),
+        planned_at=now - timedelta(hours=3),
+        opened_at=now - timedelta(hours=3),
+        closed_at=now - timedelta(hours=2),
         pnl_spread=Decimal("-46034150000.0000000000000"),
         pnl_fees=Decimal("-0E-8"),
         pnl_funding=Decimal("1.5"),
@@ -170,14 +196,22 @@ def seed() -> dict[str, Any]:
             paper=True,
             created_at=now,
         )
+        bnb = leg == "perp"  # the perp's fee charged in BNB and converted to USDT
         Fill.objects.create(
             tenant=tenant,
+            account=account,
             order=order,
             fill_id=f"paper-fill-{order.pk}-a-very-long-venue-fill-identifier",
             quantity=quantity,
             price=price,
             fee=order.fee,
             fee_currency=order.fee_currency,
+            maker=hedge is closed,
+            venue_fee=Decimal("0.00150432") if bnb else None,
+            venue_fee_asset="BNB" if bnb else "",
+            fee_rate=Decimal("612.34000000") if bnb else None,
+            fee_rate_source="binance-usdm:BNBUSDT:1m-open" if bnb else "",
+            fee_rate_at=now if bnb else None,
             source="paper",
             paper=True,
             at=now,
@@ -283,6 +317,7 @@ def _ids(tenant: Any, pool: Any) -> dict[str, Any]:
         "perp_account": pool.perp_account_id,
         "strategy": pool.strategies.first().pk,
         "hedge": Hedge.objects.filter(tenant=tenant, status="legged").first().pk,  # type: ignore[union-attr]
+        "closed_hedge": Hedge.objects.filter(tenant=tenant, status="closed", size_oz__gt=1).first().pk,  # type: ignore[union-attr]
         "report": ReconciliationReport.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
         "alert": Alert.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
     }

@@ -3,8 +3,9 @@ sideways, each table's last header cell is on screen (not cut off inside its scr
 with their full text on hover, and no figure is written with an exponent. Screenshots of each page go to
 `test-artifacts/tables/` for a person to look at.
 
-The rows come from a desk of their own (`layout_desk.py`: long names, a 1e9 oz legged hedge, zeros stored as
-0E-8), so no other browser test sees them."""
+The rows come from a desk of their own (`layout_desk.py`: long names, a 1e9 oz legged hedge, a closed one with a
+−46 bn USD booked PnL, zeros stored as 0E-8, fees charged in BNB, a stale margin snapshot), so no other browser test
+sees them."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def pages(ids: dict[str, Any]) -> list[tuple[str, str]]:
         ("fills", "/trading/fills/"),
         ("positions", "/trading/positions/"),
         ("hedge", f"/trading/hedges/{ids['hedge']}/"),
+        ("hedge-closed", f"/trading/hedges/{ids['closed_hedge']}/"),
         ("pool-desk", f"/trading/pools/{ids['pool']}/"),
         ("venue-accounts", "/venues/accounts/"),
         ("venue-account", f"/venues/accounts/{ids['perp_account']}/"),
@@ -146,10 +148,15 @@ def test_the_legged_hedge_reads_in_cents_steps_and_words(platform: Any, layout_d
     page.goto(platform.url + f"/trading/hedges/{layout_desk['hedge']}/")
     text = page.locator("main").inner_text()
     assert "1,000,000,000.000" in text  # ounces to the perp's 0.001 step
-    assert "-46,034,150,000.00" in text  # money to the cent
     assert "4605.70" in text and "4605.7\t" not in text  # the price to the 0.01 tick
     assert "10,000,000.00 lots" in text  # MT5 ounces beside their lots
     assert "Sell perp / buy CFD" in text and "sell_perp" not in text
+    # the fee charged in BNB: as charged, at its rate to the rate's own digits, and where the rate came from
+    assert "charged 0.00150432 BNB at 612.34 (binance-usdm:BNBUSDT:1m-open)" in text
+    # a settled hedge shows its booked split: money to the cent
+    page.goto(platform.url + f"/trading/hedges/{layout_desk['closed_hedge']}/")
+    text = page.locator("main").inner_text()
+    assert "-46,034,150,000.00" in text and "1,000,000,000.000" in text
     # one navigation entry lit, and it is the right one
     lit = page.locator("nav.qa-nav .qa-nav-link.active")
     assert lit.count() == 1 and "Hedges" in lit.inner_text()

@@ -283,6 +283,7 @@ class OrderResult:
     volume: Decimal  # lots filled
     price: Decimal | None  # average fill price
     resolved_by_lookup: bool = False
+    deals: tuple[Mt5Deal, ...] = ()  # the order's deals, when they could be read with the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,6 +567,20 @@ class Mt5Gateway:
             at = datetime.fromtimestamp(server_ms / 1000, UTC) - self._offset
         return Mt5Tick(_money(raw["bid"]), _money(raw["ask"]), server_ms, at)
 
+    def margin_for(self, side: Side, volume: Decimal, price: Decimal) -> Decimal:
+        """The margin `volume` lots bought or sold at `price` need, in the account's currency, as the terminal
+        computes it (`order_calc_margin`: the symbol's calc mode, margin rates and the account's leverage)."""
+        action = ORDER_TYPE_BUY if side == "buy" else ORDER_TYPE_SELL
+        raw = self._ask(
+            "order_calc_margin",
+            action,
+            self.symbol,
+            float(volume),
+            float(price),
+            doing=f"computing the margin of {volume} lots of {self.symbol}",
+        )
+        return _money(raw)
+
     def server_offset(self, *, polls: int = 10, interval_s: float = 0.2) -> timedelta | None:
         """The broker server's UTC offset, derived from a fresh tick (one whose time moves while we watch),
         rounded to 15 minutes. None when no tick moved within the polls: the market is closed or silent."""
@@ -670,15 +685,21 @@ class Mt5Gateway:
         if retcode not in (RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_PLACED):
             raise error_from_retcode(retcode, str(answer.get("comment", "")))
         deal = int(answer["deal"]) or None
+        order_ticket = int(answer["order"])
+        deals = self._deals_quietly(order_ticket) if deal is not None else ()
+        position = order.position
+        if position is None and deals:
+            position = deals[0].position_ticket
         return OrderResult(
             client_order_id=order.client_order_id,
             status={RETCODE_DONE: "filled", RETCODE_DONE_PARTIAL: "partial"}.get(retcode, "placed"),  # type: ignore[arg-type]
             retcode=retcode,
-            order_ticket=int(answer["order"]),
+            order_ticket=order_ticket,
             deal_ticket=deal,
-            position_ticket=self._position_of(deal, order),
+            position_ticket=position,
             volume=_lots(answer["volume"]),
             price=_money(answer["price"]) if answer["price"] else None,
+            deals=deals,
         )
 
     def close_position(self, position: Mt5Position, client_order_id: str, *, deviation: int = 20) -> OrderResult:
@@ -688,13 +709,59 @@ class Mt5Gateway:
             OrderRequest(client_order_id, side, position.volume, deviation=deviation, position=position.ticket)
         )
 
-    def _position_of(self, deal: int | None, order: OrderRequest) -> int | None:
-        if order.position is not None:
-            return order.position
-        if deal is None:
-            return None
-        rows = self._ask("history_deals_get", ticket=deal, doing="reading the order's deal")
-        return int(rows[0]["position_id"]) if rows else None
+    def _deals_quietly(self, order_ticket: int) -> tuple[Mt5Deal, ...]:
+        """The order's deals read with its answer; none when the read fails (the order is executed whatever this
+        read says: its deals are read again by lookup or the fill sync)."""
+        try:
+            return self.order_deals(order_ticket)
+        except VenueError as exc:
+            log.warning("deals of MT5 order %s not read: %s", order_ticket, exc)
+            return ()
+
+    def order_deals(self, order_ticket: int, *, client_order_id: str | None = None) -> tuple[Mt5Deal, ...]:
+        """The deals of one order: `history_deals_get(ticket=<order ticket>)` (the deals whose DEAL_ORDER is it).
+        When the terminal answers none and the client id is given, the history over a padded server-time window is
+        searched for deals of that order ticket, or with our magic and the client id as comment (a terminal whose
+        history is not synchronised yet answers the ticket query empty; brokers may rewrite comments, never the
+        order ticket)."""
+        rows = [
+            row
+            for row in self._ask_rows("history_deals_get", ticket=int(order_ticket), doing="reading the order's deals")
+            if int(row["order"]) == int(order_ticket)
+        ]
+        if not rows and client_order_id is not None:
+            start, end = self._window()
+            rows = [
+                row
+                for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals")
+                if int(row["order"]) == int(order_ticket)
+                or (row["comment"] == client_order_id and int(row["magic"]) == self.magic)
+            ]
+        return tuple(self.deal_of(row) for row in rows if row["symbol"] == self.symbol)
+
+    def deal_of(self, row: dict[str, Any]) -> Mt5Deal:
+        """A `history_deals_get` row as a deal (money to 8 dp, lots to 2, times in server ms and UTC when the
+        server's offset is known)."""
+        deal_type = int(row["type"])
+        return Mt5Deal(
+            ticket=int(row["ticket"]),
+            order_ticket=int(row["order"]),
+            position_ticket=int(row["position_id"]),
+            side=_side(deal_type) if deal_type in (DEAL_TYPE_BUY, DEAL_TYPE_SELL) else None,
+            entry=int(row["entry"]),
+            reason=int(row["reason"]),
+            volume=_lots(row["volume"]),
+            price=_money(row["price"]),
+            profit=_money(row["profit"]),
+            swap=_money(row["swap"]),
+            commission=_money(row["commission"]),
+            fee=_money(row["fee"]),
+            magic=int(row["magic"]),
+            comment=str(row["comment"]),
+            server_time_ms=int(row["time_msc"]),
+            at=self.to_utc(int(row["time_msc"])),
+            ours=int(row["magic"]) == self.magic,
+        )
 
     def _resolve_lost(self, order: OrderRequest, why: str) -> OrderResult:
         for attempt in range(self._lookup_attempts):
@@ -733,7 +800,13 @@ class Mt5Gateway:
             for row in self._ask_rows("history_orders_get", start, end, doing="reading the order history")
             if mine(row)
         ]
-        deals = [row for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals") if mine(row)]
+        tickets = {int(row["ticket"]) for row in pending + history}
+        # A deal is the order's by its order ticket even when the broker rewrote the deal's comment.
+        deals = [
+            row
+            for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals")
+            if (mine(row) or int(row["order"]) in tickets) and row["symbol"] == self.symbol
+        ]
         orders = pending + history
         if not orders and not deals:
             return None
@@ -763,12 +836,13 @@ class Mt5Gateway:
             volume=_lots(volume),
             price=price.quantize(_EIGHT_DP) if price is not None else None,
             resolved_by_lookup=True,
+            deals=tuple(self.deal_of(row) for row in deals),
         )
 
-    def _ask_rows(self, name: str, *args: Any, doing: str) -> tuple[dict[str, Any], ...]:
+    def _ask_rows(self, name: str, *args: Any, doing: str, **kwargs: Any) -> tuple[dict[str, Any], ...]:
         """A history or list call: an empty answer is no rows (the package answers None or () for none, with
         last_error OK)."""
-        result, (code, message) = self.transport.call(name, *args)
+        result, (code, message) = self.transport.call(name, *args, **kwargs)
         if result is None:
             if code == RES_S_OK:
                 return ()
@@ -805,31 +879,10 @@ class Mt5Gateway:
         end = int(clock.now().timestamp()) + 14 * 3600 + 86_400
         deals = []
         for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals"):
-            deal_type = int(row["type"])
-            at = self.to_utc(int(row["time_msc"]))
-            if at is not None and at < since:
+            deal = self.deal_of(row)
+            if deal.at is not None and deal.at < since:
                 continue
-            deals.append(
-                Mt5Deal(
-                    ticket=int(row["ticket"]),
-                    order_ticket=int(row["order"]),
-                    position_ticket=int(row["position_id"]),
-                    side=_side(deal_type) if deal_type in (DEAL_TYPE_BUY, DEAL_TYPE_SELL) else None,
-                    entry=int(row["entry"]),
-                    reason=int(row["reason"]),
-                    volume=_lots(row["volume"]),
-                    price=_money(row["price"]),
-                    profit=_money(row["profit"]),
-                    swap=_money(row["swap"]),
-                    commission=_money(row["commission"]),
-                    fee=_money(row["fee"]),
-                    magic=int(row["magic"]),
-                    comment=str(row["comment"]),
-                    server_time_ms=int(row["time_msc"]),
-                    at=at,
-                    ours=int(row["magic"]) == self.magic,
-                )
-            )
+            deals.append(deal)
         return Activity(self.positions(), tuple(deals))
 
 
