@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -255,7 +256,7 @@ def csv_response(model_admin: TenantScopedAdmin, queryset: models.QuerySet[Any])
         yield "\ufeff"  # a BOM, so spreadsheet programs read the Chinese text as UTF-8
         yield writer.writerow(header())
         for obj in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([_csv_value(getattr(obj, name)) for name in fields])
+            yield writer.writerow([_csv_value(_csv_field(obj, name)) for name in fields])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
@@ -263,9 +264,17 @@ def csv_response(model_admin: TenantScopedAdmin, queryset: models.QuerySet[Any])
     return response
 
 
+def _csv_field(obj: models.Model, name: str) -> Any:
+    """A field's value for a CSV cell: a choice's label rather than its internal code (`sell_perp`)."""
+    display = getattr(obj, f"get_{name}_display", None)
+    return display() if callable(display) else getattr(obj, name)
+
+
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never an exponent (`1E+9`, `0E-8`), the value's own precision
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     if isinstance(value, dict | list):

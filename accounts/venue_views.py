@@ -11,11 +11,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, ProtectedError, Subquery
+from django.db.models import Count, OuterRef, ProtectedError, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_POST
 from mt5ops.forms import TerminalForm
 from mt5ops.models import TerminalInstance
 from quantarb import clock
+from quantarb.sorting import sort_from
 from trading.venues.registry import leg_label, spec_for
 
 from .models import AccountPool, AccountSnapshot, VenueAccount
@@ -71,6 +73,31 @@ def _form_page(
 # A snapshot older than this (three runs of the minute's sync job) is shown as stale.
 SNAPSHOT_STALE_AFTER = timedelta(minutes=3)
 
+ACCOUNT_SORTS = {
+    "label": ("label",),
+    "venue": ("venue",),
+    "mode": ("mode",),
+    "owner": ("owner__username",),
+    "status": ("status",),
+    "equity": ("equity",),
+    "used_margin": ("used_margin",),
+    "margin_level": ("margin_level",),
+    "as_of": ("snapshot_at",),
+}
+TERMINAL_SORTS = {
+    "label": ("label",),
+    "backend": ("backend",),
+    "address": ("host", "bridge_port"),
+    "accounts": ("account_count",),
+}
+POOL_SORTS = {
+    "name": ("name",),
+    "perp": ("perp_account__label",),
+    "cfd": ("cfd_account__label",),
+    "capital": ("perp_allocation", "cfd_allocation"),
+    "state": ("enabled",),
+}
+
 
 def _with_latest_snapshot(queryset: Any) -> Any:
     latest = AccountSnapshot.objects.filter(account=OuterRef("pk")).order_by("-at", "-pk")
@@ -96,7 +123,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
     venue = request.GET.get("venue", "")
     if venue:
         accounts = accounts.filter(venue=venue)
-    page = Paginator(accounts, PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, ACCOUNT_SORTS)
+    page = Paginator(sort.apply(accounts), PER_PAGE).get_page(request.GET.get("page"))
     for account in page:
         spec = spec_for(account.venue)
         account.leg = leg_label(spec.leg) if spec else ""
@@ -114,7 +142,14 @@ def account_list(request: HttpRequest) -> HttpResponse:
     operators = [
         {"name": name, "accounts": counts[name], "equity": sorted(totals[name].items())} for name in sorted(counts)
     ]
-    context = {"page": page, "operators": operators, "can_manage": _can_manage(request), "venue": venue}
+    context = {
+        "page": page,
+        "operators": operators,
+        "can_manage": _can_manage(request),
+        "venue": venue,
+        "sort": sort,
+        "query": sort.extend(urlencode({"venue": venue}) if venue else ""),
+    }
     return render(request, "accounts/venue_accounts.html", context)
 
 
@@ -233,11 +268,13 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
         status = 400
         if _is_htmx(request):
             return render(request, "accounts/partials/_terminal_form.html", {"form": form}, status=400)
-    terminals = TerminalInstance.objects.filter(tenant=tenant).order_by("label")
-    page = Paginator(terminals, PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request, "accounts/terminals.html", {"page": page, "form": form, "can_manage": can_manage}, status=status
+    terminals = (
+        TerminalInstance.objects.filter(tenant=tenant).annotate(account_count=Count("accounts")).order_by("label")
     )
+    sort = sort_from(request.GET, TERMINAL_SORTS)
+    page = Paginator(sort.apply(terminals), PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "form": form, "can_manage": can_manage, "sort": sort, "query": sort.extend("")}
+    return render(request, "accounts/terminals.html", context, status=status)
 
 
 @require_POST
@@ -258,10 +295,12 @@ def terminal_delete(request: HttpRequest, terminal_id: int) -> HttpResponse:
 def pool_list(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
     pools = AccountPool.objects.filter(tenant=tenant).select_related("perp_account", "cfd_account").order_by("name")
-    page = Paginator(pools, PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, POOL_SORTS)
+    page = Paginator(sort.apply(pools), PER_PAGE).get_page(request.GET.get("page"))
     for pool in page:
         pool.ratio = hedge_ratio(pool)  # type: ignore[attr-defined]
-    return render(request, "accounts/pools.html", {"page": page, "can_manage": _can_manage(request)})
+    context = {"page": page, "can_manage": _can_manage(request), "sort": sort, "query": sort.extend("")}
+    return render(request, "accounts/pools.html", context)
 
 
 @permission_required(Perm.ACCOUNT_MANAGE)

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -26,6 +26,7 @@ from django_otp import login as otp_login
 from django_otp import verify_token as otp_verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from quantarb.sorting import sort_from
 from quantarb.tenancy import SESSION_KEY
 from trading.models import PairAccess
 
@@ -109,6 +110,12 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
 
 # --- members of the active tenant -----------------------------------------------------------------------------
 MEMBERS_PER_PAGE = 50
+MEMBER_SORTS = {
+    "user": ("user__username",),
+    "status": ("user__status",),
+    "last_login": ("user__last_login",),
+    "role": ("role",),
+}
 
 
 @permission_required(Perm.MEMBER_VIEW)
@@ -137,7 +144,8 @@ def members(request: HttpRequest) -> HttpResponse:
     rows = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
     if query:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
-    page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, MEMBER_SORTS)
+    page = Paginator(sort.apply(rows), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
     with_device = set(
@@ -156,6 +164,8 @@ def members(request: HttpRequest) -> HttpResponse:
         "grantables": bool(pairs or pools),
         "page": page,
         "query": query,
+        "sort": sort,
+        "page_query": sort.extend(urlencode({"q": query}) if query else ""),
         "can_manage": can_manage,
         "add_form": add_form,
         "roles": Role.choices,

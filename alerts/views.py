@@ -9,9 +9,11 @@ The badge and the list refresh every few seconds (HTMX), and at once on the dash
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,9 +22,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
+from quantarb.sorting import sort_from
 
 from . import registry
-from .choices import AlertStatus, Category, Severity
+from .choices import SEVERITY_RANK, AlertStatus, Category, Severity
 from .forms import SECRET_FIELDS, ChannelForm, RuleForm
 from .models import Alert
 from .rules import rules_ensure_defaults
@@ -65,14 +68,40 @@ def _saved(request: HttpRequest, url: str) -> HttpResponse:
 
 
 # --- the alert centre -----------------------------------------------------------------------------------------
+SEVERITY_ORDER = Case(
+    *[When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()],
+    default=Value(-1),
+    output_field=IntegerField(),
+)
+ALERT_SORTS = {
+    "severity": (SEVERITY_ORDER,),
+    "title": ("title",),
+    "category": ("category",),
+    "count": ("count",),
+    "last_seen": ("last_seen",),
+    "status": ("status",),
+}
+DELIVERY_SORTS = {
+    "created": ("created_at",),
+    "channel": ("channel__name",),
+    "alert": ("alert__title",),
+    "status": ("status",),
+    "attempts": ("attempts",),
+}
+
+
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     filters = {name: request.GET.get(name, "") for name in ("status", "severity", "category")}
-    page = Paginator(alerts_for(tenant=_tenant(request), filters=filters), PER_PAGE).get_page(request.GET.get("page"))
-    query = "&".join(f"{name}={value}" for name, value in filters.items() if value)
+    sort = sort_from(request.GET, ALERT_SORTS, defaults_descending=("severity", "count", "last_seen"))
+    alerts = sort.apply(alerts_for(tenant=_tenant(request), filters=filters))
+    page = Paginator(alerts, PER_PAGE).get_page(request.GET.get("page"))
+    query = urlencode({name: value for name, value in filters.items() if value})
     return {
         "page": page,
         "filters": filters,
-        "query": query,
+        "sort": sort,
+        "filter_query": query,
+        "query": sort.extend(query),
         "statuses": AlertStatus.choices,
         "severities": Severity.choices,
         "categories": Category.choices,
@@ -108,7 +137,13 @@ def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     deliveries = alert.deliveries.select_related("channel").order_by("-created_at")[:50]
-    context = {"alert": alert, "deliveries": deliveries, "can_act": _may(request, Perm.ALERT_ACT)}
+    rule_type = registry.get(alert.rule.rule_type) if alert.rule is not None else None
+    context = {
+        "alert": alert,
+        "deliveries": deliveries,
+        "can_act": _may(request, Perm.ALERT_ACT),
+        "rule_label": rule_type.label if rule_type else "",
+    }
     return render(request, "alerts/alert_detail.html", context)
 
 
@@ -149,7 +184,11 @@ def channel_list(request: HttpRequest) -> HttpResponse:
             return _saved(request, reverse("alert_channels"))
         if _is_htmx(request):
             return render(request, "alerts/partials/_channel_form.html", {"form": form}, status=400)
-    context = {"channels": channels_for(tenant=tenant), "form": form}
+    channels = list(channels_for(tenant=tenant))
+    categories = dict(Category.choices)
+    for channel in channels:
+        channel.category_labels = [str(categories.get(code, code)) for code in channel.categories or []]  # type: ignore[attr-defined]
+    context = {"channels": channels, "form": form}
     return render(request, "alerts/channel_list.html", context, status=400 if form.errors else 200)
 
 
@@ -204,7 +243,18 @@ def channel_delete_view(request: HttpRequest, channel_id: int) -> HttpResponse:
 def rule_list(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
     rules_ensure_defaults(tenant=tenant)
-    rows = [(rule, registry.get(rule.rule_type)) for rule in rules_for(tenant=tenant)]
+    rows = []
+    for rule in rules_for(tenant=tenant):
+        rule_type = registry.get(rule.rule_type)
+        params = {param.name: param for param in rule_type.params} if rule_type else {}
+        # Each parameter by its label and unit, not its internal name (`max_age_seconds`).
+        rule.param_rows = [  # type: ignore[attr-defined]
+            (params[name].label if name in params else name, value, params[name].unit if name in params else "")
+            for name, value in (rule.params or {}).items()
+        ]
+        categories = dict(Category.choices)
+        rule.category_label = categories.get(rule_type.category, rule_type.category) if rule_type else ""  # type: ignore[attr-defined]
+        rows.append((rule, rule_type))
     return render(request, "alerts/rule_list.html", {"rows": rows})
 
 
@@ -230,8 +280,9 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_GET
 @permission_required(Perm.ALERT_MANAGE)
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(deliveries_for(tenant=_tenant(request)), PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "alerts/delivery_list.html", {"page": page})
+    sort = sort_from(request.GET, DELIVERY_SORTS)
+    page = Paginator(sort.apply(deliveries_for(tenant=_tenant(request))), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "alerts/delivery_list.html", {"page": page, "sort": sort, "query": sort.extend("")})
 
 
 @require_POST

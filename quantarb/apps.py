@@ -11,11 +11,13 @@ class QuantarbConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
         from .wiring import install_pre_trade_gate
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
+        install_plain_decimals()
         install_pre_trade_gate()
 
 

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
+from quantarb.sorting import sort_from
 from strategies.models import Strategy
 from trading.choices import ReconciliationStatus
 from trading.execution_selectors import REPORT_STATUSES, parse_filters, reports_for
@@ -41,6 +42,23 @@ from .models import KillSwitch
 from .services import kill_switch_reset, kill_switch_trip
 
 PER_PAGE = 25
+HISTORY_SORTS = {
+    "scope": ("scope", "strategy__name"),
+    "trigger": ("trigger",),
+    "reason": ("reason",),
+    "tripped": ("tripped_at",),
+    "reset": ("reset_at",),
+    "reset_by": ("reset_by__username",),
+    "note": ("reset_note",),
+}
+REPORT_SORTS = {
+    "id": ("id",),
+    "pool": ("pool__name",),
+    "strategy": ("strategy__name",),
+    "trigger": ("trigger",),
+    "status": ("status",),
+    "started": ("started_at",),
+}
 
 
 def _membership(request: HttpRequest) -> Any:
@@ -84,7 +102,8 @@ def risk_page(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     switches = switches_for(tenant=membership.tenant)
     active = [switch for switch in switches.filter(reset_at__isnull=True)]
-    history = Paginator(switches.filter(reset_at__isnull=False), PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, HISTORY_SORTS)
+    history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
     can_trip = role_has(membership.role, Perm.KILL_SWITCH)
     for switch in active:
         switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
@@ -101,7 +120,8 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         ],
         "strategies": _trippable_strategies(request) if can_trip else [],
         "recent_reports": reports_for(tenant=membership.tenant)[:5],
-        "query": "",
+        "sort": sort,
+        "query": sort.extend(""),
     }
     return render(request, "risk/risk.html", context)
 
@@ -185,7 +205,9 @@ def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
 def report_list(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     filters, errors = parse_filters(request.GET, REPORT_STATUSES)
-    page = Paginator(reports_for(tenant=membership.tenant, filters=filters), PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, REPORT_SORTS)
+    reports = sort.apply(reports_for(tenant=membership.tenant, filters=filters))
+    page = Paginator(reports, PER_PAGE).get_page(request.GET.get("page"))
     pools = AccountPool.objects.filter(tenant=membership.tenant).order_by("name")
     runnable = (
         [pool for pool in pools if may_operate(membership, pool)]
@@ -196,7 +218,8 @@ def report_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "filter_errors": errors,
-        "query": filters.query,
+        "sort": sort,
+        "query": sort.extend(filters.query),
         "pools": pools,
         "runnable_pools": runnable,
         "statuses": ReconciliationStatus.choices,

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, request_membership, role_has
+from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
@@ -181,18 +182,18 @@ class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class PnlSplitSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A PnL split in USD at 8 dp (trading/domain/pnl.py): spread capture, fees, funding, swap, USDT/USD, total."""
 
-    spread = serializers.DecimalField(max_digits=24, decimal_places=8)
-    fees = serializers.DecimalField(max_digits=24, decimal_places=8)
-    funding = serializers.DecimalField(max_digits=24, decimal_places=8)
-    swap = serializers.DecimalField(max_digits=24, decimal_places=8)
-    fx = serializers.DecimalField(max_digits=24, decimal_places=8, help_text="The USDT/USD line.")
-    total = serializers.DecimalField(max_digits=24, decimal_places=8)
+    spread = PlainDecimalField(max_digits=24, decimal_places=8)
+    fees = PlainDecimalField(max_digits=24, decimal_places=8)
+    funding = PlainDecimalField(max_digits=24, decimal_places=8)
+    swap = PlainDecimalField(max_digits=24, decimal_places=8)
+    fx = PlainDecimalField(max_digits=24, decimal_places=8, help_text="The USDT/USD line.")
+    total = PlainDecimalField(max_digits=24, decimal_places=8)
 
 
 class MarkedPnlSerializer(PnlSplitSerializer):
     """A live hedge's split marked now: at the touch its legs would close at and this USDT/USD rate."""
 
-    usd_per_usdt = serializers.DecimalField(max_digits=12, decimal_places=6)
+    usd_per_usdt = PlainDecimalField(max_digits=12, decimal_places=6)
     marked_at = serializers.DateTimeField()
 
 
@@ -203,7 +204,7 @@ class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     longer live, or before any quote is stored)."""
 
     strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None)
-    pnl_total = serializers.DecimalField(max_digits=24, decimal_places=8, read_only=True)
+    pnl_total = PlainDecimalField(max_digits=24, decimal_places=8, read_only=True)
     unrealised = serializers.SerializerMethodField()
 
     @extend_schema_field(MarkedPnlSerializer(allow_null=True))

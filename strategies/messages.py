@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext_noop as noop
 
 from trading.domain.sizing import Problem
@@ -136,6 +136,18 @@ REASON_TEXTS: dict[str, str] = {
     "backing_off": noop("Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."),
     "replan": noop("The hedge changed while its orders were planned: planning again."),
 }
+
+
+ACTION_LABELS: dict[str, Any] = {
+    "hold": pgettext_lazy("decision action", "Hold"),
+    "open": pgettext_lazy("decision action", "Open"),
+    "close": pgettext_lazy("decision action", "Close"),
+}
+
+
+def action_label(action: str) -> str:
+    """A decision's action in words ("Hold", not `hold`); an unknown code as it is."""
+    return str(ACTION_LABELS.get(action, action))
 
 
 def reason_text(reason: Mapping[str, Any] | None) -> str:

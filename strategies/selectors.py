@@ -123,7 +123,7 @@ def unrealised_of(hedges: list[Hedge], marks: hedge_pnl.PoolMarks) -> tuple[PnlS
 def strategy_status(strategy: Strategy) -> StrategyStatus:
     from risk.services import switches_covering
 
-    from .messages import reason_text
+    from .messages import action_label, reason_text
 
     now = clock.now()
     strategy.refresh_from_db()
@@ -136,7 +136,7 @@ def strategy_status(strategy: Strategy) -> StrategyStatus:
         strategy=strategy,
         heartbeat_age_s=None if strategy.heartbeat_at is None else (now - strategy.heartbeat_at).total_seconds(),
         decision_text=reason_text(decision) if decision else "",
-        decision_action=str(decision.get("action", "")),
+        decision_action=action_label(str(decision.get("action", ""))),
         decision_age_s=None if strategy.last_decision_at is None else (now - strategy.last_decision_at).total_seconds(),
         open_hedges=open_hedges,
         realised=hedge_pnl.realised_split(strategy_hedges),

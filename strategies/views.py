@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
-from trading.choices import LIVE_HEDGE_STATUSES
+from quantarb.sorting import sort_from
+from trading.choices import LIVE_HEDGE_STATUSES, RateSource
 from trading.hedge_pnl import hedges_pnl
 
 from .choices import LifecycleAction, StrategyState
@@ -121,6 +122,24 @@ def lifecycle_texts(strategy: Strategy) -> dict[str, str]:
 
 
 # --- list --------------------------------------------------------------------------------------------------------
+STRATEGY_SORTS = {
+    "name": ("name",),
+    "state": ("state",),
+    "pool": ("pool__name",),
+    "mode": ("mode",),
+    "version": ("current_version__number",),
+    "heartbeat": ("heartbeat_at",),
+    "open_hedges": ("open_hedges",),
+    "realised": ("realised",),
+}
+VERSION_SORTS = {
+    "number": lambda row: row.version.number,
+    "by": lambda row: row.version.created_by.username if row.version.created_by_id else "",
+    "when": lambda row: row.version.created_at,
+    "note": lambda row: row.version.note,
+}
+
+
 @require_GET
 @permission_required(Perm.TRADING_READ)
 def strategy_list(request: HttpRequest) -> HttpResponse:
@@ -129,7 +148,8 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in StrategyState.values:
         strategies = strategies.filter(state=state)
-    page = Paginator(strategies, PER_PAGE).get_page(request.GET.get("page"))
+    sort = sort_from(request.GET, STRATEGY_SORTS)
+    page = Paginator(sort.apply(strategies), PER_PAGE).get_page(request.GET.get("page"))
     from quantarb import clock
 
     now = clock.now()
@@ -143,7 +163,9 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
         "state": state,
         "states": StrategyState.choices,
         "can_create": can_create,
-        "query": f"state={state}" if state else "",
+        "sort": sort,
+        "filter_query": f"state={state}" if state in StrategyState.values else "",
+        "query": sort.extend(f"state={state}" if state in StrategyState.values else ""),
     }
     if _is_htmx(request) and request.GET.get("partial") == "rows":
         return render(request, "strategies/partials/_strategy_table.html", context)
@@ -256,6 +278,9 @@ def _params_groups(params: StrategyParams) -> list[tuple[Any, list[tuple[str, An
             value = values.get(name)
             if name in ENUM_CHOICES:
                 value = dict(ENUM_CHOICES[name]).get(str(value), value)
+            elif name == "usd_per_usdt_source":  # "pair" or a rate source's code: in words
+                sources = dict(RateSource.choices)
+                value = _("The pair's own source") if value == "pair" else sources.get(str(value), value)
             rows.append((FIELD_LABELS.get(name, name), value))
         groups.append((title, rows))
     return groups
@@ -324,11 +349,14 @@ def strategy_versions(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _strategy_or_404(request, strategy_id)
     from .messages import FIELD_LABELS
 
-    rows = version_history(strategy)
+    sort = sort_from(request.GET, VERSION_SORTS)
+    rows = sort.apply(version_history(strategy))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "strategy": strategy,
         "page": page,
+        "sort": sort,
+        "query": sort.extend(""),
         "labels": {name: str(label) for name, label in FIELD_LABELS.items()},
         "can_operate": may_operate_strategy(_membership(request), strategy),
     }

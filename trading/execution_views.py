@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Case, DecimalField, F, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -30,6 +31,7 @@ from accounts.admin_site import _csv_value
 from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
+from quantarb.sorting import sort_from
 from strategies.models import Strategy
 
 from .choices import (
@@ -41,6 +43,7 @@ from .choices import (
     ManualKind,
     OrderStatus,
 )
+from .display import attach_instruments, pool_instruments
 from .execution_selectors import (
     HEDGE_STATUSES,
     ORDER_STATUSES,
@@ -55,7 +58,7 @@ from .execution_selectors import (
 from .gate import halts as pool_halts
 from .hedge_pnl import hedge_pnl, hedges_pnl
 from .manual import REPAIRABLE, describe, manual_request
-from .models import Hedge, ManualCommand
+from .models import USD, Hedge, ManualCommand
 
 PER_PAGE = 50
 
@@ -80,6 +83,18 @@ def may_act_on_pool(membership: Any, pool: AccountPool) -> bool:
 
 
 # --- the tables ---------------------------------------------------------------------------------------------------
+def _settled(expression: Any) -> Case:
+    """A PnL column as the hedges table sorts it: a settled hedge's booked figure. A live hedge shows its split
+    marked now, which the database does not hold (its booked fields are still zero), so it has no sort value and
+    comes after the settled ones in either direction rather than among them as a false 0.00."""
+    column = F(expression) if isinstance(expression, str) else expression
+    return Case(
+        When(status__in=[status.value for status in LIVE_HEDGE_STATUSES], then=Value(None)),
+        default=column,
+        output_field=DecimalField(**USD),
+    )
+
+
 TABLES: dict[str, dict[str, Any]] = {
     "hedges": {
         "title": gettext_lazy("Hedges"),
@@ -109,6 +124,19 @@ TABLES: dict[str, dict[str, Any]] = {
             ("opened_at", gettext_lazy("Opened")),
             ("closed_at", gettext_lazy("Closed")),
         ),
+        "sorts": {
+            "id": ("id",),
+            "strategy": ("strategy__name", "pool__name"),
+            "direction": ("direction",),
+            "status": ("status",),
+            "size": ("size_oz",),
+            "unhedged": (F("perp_oz") + F("cfd_oz"),),
+            "spread": (_settled("pnl_spread"),),
+            "fees": (_settled("pnl_fees"),),
+            "carry": (_settled(F("pnl_funding") + F("pnl_swap")),),
+            "total": (_settled(F("pnl_spread") + F("pnl_fees") + F("pnl_funding") + F("pnl_swap") + F("pnl_fx")),),
+            "planned": ("planned_at",),
+        },
     },
     "orders": {
         "title": gettext_lazy("Orders"),
@@ -137,6 +165,20 @@ TABLES: dict[str, dict[str, Any]] = {
             ("error", gettext_lazy("Error")),
             ("created_at", gettext_lazy("Created")),
         ),
+        "sorts": {
+            "client_order_id": ("client_order_id",),
+            "hedge": ("hedge_id",),
+            "account": ("account__label",),
+            "leg": ("leg",),
+            "intent": ("intent",),
+            "side": ("side",),
+            "kind": ("kind",),
+            "quantity": ("quantity",),
+            "filled": ("filled",),
+            "avg_price": ("avg_price",),
+            "status": ("status",),
+            "created": ("created_at",),
+        },
     },
     "fills": {
         "title": gettext_lazy("Fills"),
@@ -162,6 +204,17 @@ TABLES: dict[str, dict[str, Any]] = {
             ("paper", gettext_lazy("Paper")),
             ("at", gettext_lazy("Time")),
         ),
+        "sorts": {
+            "at": ("at",),
+            "client_order_id": ("order__client_order_id",),
+            "fill_id": ("fill_id",),
+            "leg": ("order__leg",),
+            "side": ("order__side",),
+            "quantity": ("quantity",),
+            "price": ("price",),
+            "fee": ("fee",),
+            "source": ("source",),
+        },
     },
     "positions": {
         "title": gettext_lazy("Positions"),
@@ -179,16 +232,31 @@ TABLES: dict[str, dict[str, Any]] = {
             ("unrealised", gettext_lazy("Unrealised PnL")),
             ("currency", gettext_lazy("Currency")),
         ),
+        "sorts": {
+            "at": ("at",),
+            "account": ("account__label",),
+            "pool": ("pool__name",),
+            "ours": ("ours_oz",),
+            "venue": ("venue_oz",),
+            "avg_price": ("avg_price",),
+            "mark_price": ("mark_price",),
+            "unrealised": ("unrealised",),
+        },
     },
 }
 
 
 def _cell(kind: str, row: Any, name: str) -> Any:
+    """A CSV cell: labels rather than internal codes (`Sell perp / buy CFD`, not `sell_perp`), decimals as
+    written (never an exponent: `_csv_value`)."""
     if kind == "fills":
         if name == "order":
             return row.order.client_order_id
         if name in ("leg", "side"):
-            return getattr(row.order, name)
+            return getattr(row.order, f"get_{name}_display")()
+    display = getattr(row, f"get_{name}_display", None)
+    if callable(display):
+        return display()
     if name == "account":
         return row.account.label
     if name == "pool":
@@ -204,8 +272,13 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
     membership = _membership(request)
     table = TABLES[kind]
     filters, errors = parse_filters(request.GET, table["statuses"])
-    rows = table["select"](tenant=membership.tenant, filters=filters)
+    sort = sort_from(request.GET, table["sorts"])
+    rows = sort.apply(table["select"](tenant=membership.tenant, filters=filters))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    if kind in ("orders", "positions"):
+        attach_instruments(page, account=lambda row: row.account)
+    elif kind == "fills":
+        attach_instruments(page, account=lambda row: row.order.account)
     tenant = membership.tenant
     context = {
         "kind": kind,
@@ -214,7 +287,9 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "page": page,
         "filters": filters,
         "filter_errors": errors,
-        "query": filters.query,
+        "sort": sort,
+        "filter_query": filters.query,
+        "query": sort.extend(filters.query),
         "pools": AccountPool.objects.filter(tenant=tenant).order_by("name"),
         "strategies": Strategy.objects.filter(tenant=tenant).order_by("name"),
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
@@ -263,7 +338,7 @@ def _export_view(kind: str) -> Callable[[HttpRequest], HttpResponseBase]:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        rows = table["select"](tenant=membership.tenant, filters=filters)
+        rows = sort_from(request.GET, table["sorts"]).apply(table["select"](tenant=membership.tenant, filters=filters))
         columns = table["columns"]
 
         def lines() -> Iterator[str]:
@@ -321,9 +396,12 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
     membership = _membership(request)
     orders = list(hedge.orders.select_related("account").order_by("created_at", "id"))
     fills = list(fills_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk)))
+    attach_instruments(orders, account=lambda row: row.account)
+    attach_instruments(fills, account=lambda row: row.order.account)
     can_act = may_act_on_pool(membership, hedge.pool)
     context = {
         "hedge": hedge,
+        "instruments": pool_instruments(hedge.pool),
         "orders": orders,
         "fills": fills,
         "pnl": hedge_pnl(hedge),
@@ -405,10 +483,13 @@ def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
     working = orders_for(tenant=membership.tenant, filters=Filters(pool=pool.pk)).filter(
         status__in=[s.value for s in OPEN_ORDER_STATUSES]
     )
+    orders = list(working.select_related("account")[:50])
+    attach_instruments(orders, account=lambda row: row.account)
     context = {
         "pool": pool,
+        "instruments": pool_instruments(pool),
         "hedges": live,
-        "orders": working[:50],
+        "orders": orders,
         "commands": commands_for(tenant=membership.tenant, filters=Filters(pool=pool.pk))[:20],
         "can_act": can_act,
         "directions": Direction.choices,

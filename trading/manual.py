@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import AccountPool, User
-from quantarb import clock
+from quantarb import clock, formatting
 from strategies.specs import pool_specs
 from trading.domain.calendar import SessionView, demo_always_open
 from trading.domain.quotes import Quote
@@ -53,15 +53,15 @@ def describe(*, kind: str, pool: AccountPool, hedge: Hedge | None = None, params
     if kind == ManualKind.OPEN_HEDGE:
         direction = Direction(params["direction"]).label
         return _("Open a %(size)s oz hedge on %(pool)s: %(direction)s, both legs at market now.") % {
-            "size": params["size_oz"],
+            "size": formatting.trimmed(params["size_oz"], group=True),
             "pool": pool.name,
             "direction": direction,
         }
     if kind == ManualKind.CLOSE_HEDGE and hedge is not None:
         return _("Close hedge #%(id)s: sell/buy back %(perp)s oz on the perp and %(cfd)s oz on the CFD.") % {
             "id": hedge.pk,
-            "perp": abs(hedge.perp_oz),
-            "cfd": abs(hedge.cfd_oz),
+            "perp": formatting.trimmed(abs(hedge.perp_oz), group=True),
+            "cfd": formatting.trimmed(abs(hedge.cfd_oz), group=True),
         }
     if kind == ManualKind.FLATTEN_POOL:
         live = Hedge.objects.filter(pool=pool, status__in=[s.value for s in LIVE_HEDGE_STATUSES])
@@ -83,7 +83,7 @@ def describe(*, kind: str, pool: AccountPool, hedge: Hedge | None = None, params
         if kind == ManualKind.REPAIR_COMPLETE:
             return _("Repair hedge #%(id)s by completing the missing leg (unhedged %(oz)s oz).") % {
                 "id": hedge.pk,
-                "oz": unhedged,
+                "oz": formatting.trimmed(unhedged, group=True),
             }
         return _("Repair hedge #%(id)s by unwinding the leg that filled (unhedged %(oz)s oz).") % {
             "id": hedge.pk,
@@ -117,7 +117,7 @@ def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, An
             errors["size_oz"] = [problem_text(problem) for problem in problems]
     if errors:
         raise ValidationError(errors)
-    return {"direction": direction, "size_oz": f"{size:f}"}
+    return {"direction": direction, "size_oz": formatting.plain(size)}  # "1000000000", never "1E+9"
 
 
 # Gate refusals about the size itself are shown on the size field; the others (a kill switch, a closed market, an

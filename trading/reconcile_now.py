@@ -104,14 +104,29 @@ def difference_rows(report: ReconciliationReport) -> list[dict[str, Any]]:
     }
     ids = {d.get("account_id") for d in report.differences if isinstance(d, dict) and d.get("account_id")}
     labels = dict(VenueAccount.objects.filter(pk__in=ids, tenant_id=report.tenant_id).values_list("pk", "label"))
+    from quantarb import formatting
+
+    from .choices import OrderStatus
+
+    statuses = dict(OrderStatus.choices)
+
+    def shown(value: Any) -> Any:
+        """A status in words, a quantity in ounces without exponent (`0E-8`, `1E+9`), anything else as stored."""
+        if value is None or value == "":
+            return None
+        if str(value) in statuses:
+            return str(statuses[str(value)])
+        number = formatting.to_decimal(value)
+        return str(value) if number is None else f"{formatting.quantity(number)} oz"
+
     rows = []
     for difference in report.differences:
         if not isinstance(difference, dict):
             continue
         kind = str(difference.get("kind", ""))
-        venue = difference.get("venue")
+        venue = shown(difference.get("venue"))
         if difference.get("venue_status"):
-            venue = f"{venue} ({difference['venue_status']})"
+            venue = f"{venue} ({shown(difference['venue_status'])})"
         rows.append(
             {
                 "kind": kinds.get(kind, kind),
@@ -119,7 +134,7 @@ def difference_rows(report: ReconciliationReport) -> list[dict[str, Any]]:
                 "account": labels.get(int(difference["account_id"]), "") if difference.get("account_id") else "",
                 "client_order_id": difference.get("client_order_id", ""),
                 "order_id": difference.get("order_id"),
-                "ours": difference.get("ours"),
+                "ours": shown(difference.get("ours")),
                 "venue": venue,
             }
         )

@@ -7,12 +7,14 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.permissions import Perm, permission_required
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
+from quantarb.sorting import sort_from
 from trading.choices import RateSource
 from trading.domain.spread import Edges
 
@@ -101,11 +103,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/dashboard.html", {"panels": panels, **_opportunity_page(request, tenant)})
 
 
+OPPORTUNITY_SORTS = {
+    "started": ("started_at",),
+    "direction": ("direction",),
+    "peak": ("peak_net_edge",),
+    "threshold": ("threshold",),
+    "duration": (F("ended_at") - F("started_at"),),  # open ones (no end yet) last either way
+}
+
+
 def _opportunity_page(request: HttpRequest, tenant: Any) -> dict[str, Any]:
-    rows = selectors.opportunities_for(tenant=tenant)
+    sort = sort_from(request.GET, OPPORTUNITY_SORTS, defaults_descending=("started", "peak", "duration"))
+    rows = sort.apply(selectors.opportunities_for(tenant=tenant))
     paginator = Paginator(rows, 10)
     page = paginator.get_page(request.GET.get("page"))
-    return {"opportunities": page}
+    return {"opportunities": page, "sort": sort, "query": sort.extend("")}
 
 
 @permission_required(Perm.DASHBOARD_VIEW)

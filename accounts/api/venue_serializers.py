@@ -13,6 +13,8 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
+from quantarb import formatting
+from quantarb.api_decimals import PlainDecimalField
 from trading.venues.registry import spec_for
 
 
@@ -50,8 +52,8 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
     )
 
 
-def _money() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+def _money() -> PlainDecimalField:
+    return PlainDecimalField(max_digits=20, decimal_places=2, read_only=True)
 
 
 class AccountSnapshotSerializer(serializers.ModelSerializer[AccountSnapshot]):
@@ -60,12 +62,12 @@ class AccountSnapshotSerializer(serializers.ModelSerializer[AccountSnapshot]):
     age_s = serializers.SerializerMethodField(help_text="Seconds since the snapshot was taken.")
     balance = _money()
     equity = _money()
-    unrealised_pnl = serializers.DecimalField(
+    unrealised_pnl = PlainDecimalField(
         source="unrealised", max_digits=20, decimal_places=2, read_only=True, help_text="Equity − balance."
     )
     used_margin = _money()
     free_margin = _money()
-    margin_level = serializers.DecimalField(
+    margin_level = PlainDecimalField(
         max_digits=20,
         decimal_places=2,
         read_only=True,
@@ -152,8 +154,8 @@ class PoolWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     perp_account = serializers.IntegerField(help_text="Id of a perpetual-leg account of the tenant.")
     cfd_account = serializers.IntegerField(help_text="Id of an MT5 (CFD) account of the tenant.")
-    perp_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
-    cfd_allocation = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
+    perp_allocation = PlainDecimalField(max_digits=20, decimal_places=2, help_text="USDT.")
+    cfd_allocation = PlainDecimalField(max_digits=20, decimal_places=2, help_text="CFD account currency.")
     perp_margin_type = serializers.ChoiceField(
         choices=MarginType.choices, required=False, help_text="What the perp account must use (default cross)."
     )
@@ -200,7 +202,7 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
         return {
             "perp_symbol": ratio.perp_symbol,
             "cfd_symbol": ratio.cfd_symbol,
-            "ounces_per_lot": str(ratio.ounces_per_lot),
-            "ounces_per_contract": str(ratio.ounces_per_contract),
-            "contracts_per_lot": str(ratio.contracts_per_lot.normalize()),
+            "ounces_per_lot": formatting.plain(ratio.ounces_per_lot),
+            "ounces_per_contract": formatting.plain(ratio.ounces_per_contract),
+            "contracts_per_lot": formatting.trimmed(ratio.contracts_per_lot),  # 100, never 1E+2
         }

@@ -245,6 +245,7 @@ STATICFILES_DIRS = [
     ("vendor/tabler", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist"),
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/tablesort", BASE_DIR / "node_modules" / "tablesort" / "dist"),
 ]
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS (production collects instead)
 WHITENOISE_USE_FINDERS = True
@@ -261,7 +262,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "quantarb.api.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Decimals as plain strings, never exponents or floats (quantarb/api_decimals.py).
+    "DEFAULT_RENDERER_CLASSES": ["quantarb.api_decimals.JSONRenderer"],
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -3,11 +3,12 @@ badges, dictionary lookups and decision reasons in the operator's language."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils.translation import gettext as _
+
+from quantarb import formatting
 
 register = template.Library()
 
@@ -74,29 +75,16 @@ def age(seconds: float | None) -> str:
     return _("%(n)s h ago") % {"n": int(seconds // 3600)}
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
 @register.filter
 def money(value: Any, places: int = 2) -> str:
-    """A signed amount to `places` decimals with an explicit + for gains (colour is never the only sign)."""
-    number = _decimal(value)
-    if number is None:
-        return "—"
-    quantum = Decimal(1).scaleb(-int(places))
-    text = f"{number.quantize(quantum):,f}"
-    return f"+{text}" if number > 0 else text
+    """A signed amount to `places` decimals with an explicit + for gains (colour is never the only sign); the same
+    as `formatting`'s `pnl`, kept under this name for the templates that load `strategy_tags`."""
+    return formatting.pnl(value, int(places))
 
 
 @register.filter
 def sign_class(value: Any) -> str:
-    number = _decimal(value)
+    number = formatting.to_decimal(value)
     if number is None or number == 0:
         return ""
     return "qa-pos" if number > 0 else "qa-neg"
@@ -104,12 +92,8 @@ def sign_class(value: Any) -> str:
 
 @register.filter
 def plain_decimal(value: Any) -> str:
-    """A Decimal without exponent and without trailing zeros ("1.000" → "1")."""
-    number = _decimal(value)
-    if number is None:
-        return "—" if value is None else str(value)
-    text = f"{number.normalize():f}"
-    return text
+    """A Decimal without exponent and without trailing zeros ("1.000" → "1", "1E+9" → "1000000000")."""
+    return formatting.trimmed(value)
 
 
 @register.filter

@@ -79,15 +79,17 @@ def test_the_pages_show_equity_margin_level_and_age(accounts: dict[str, VenueAcc
     page = client.get(reverse("venue_accounts")).content.decode()
     paper_row = page[page.index('data-account="Paper perp"') :]
     paper_row = paper_row[: paper_row.index("</tr>")]
-    assert "99,899.00 USDT" in paper_row and "2,305.05 USDT" in paper_row and "4333.9 %" in paper_row
+    # each figure to the cent with its currency under it (the tables' layout for a 1366 px laptop)
+    assert '99,899.00<span class="qa-sub">USDT</span>' in paper_row
+    assert '2,305.05<span class="qa-sub">USDT</span>' in paper_row and "4,333.9 %" in paper_row
     assert "stale" not in paper_row
     live_row = page[page.index('data-account="MT5 live"') :]
     live_row = live_row[: live_row.index("</tr>")]
-    assert "10,250.50 USD" in live_row and "222.6 %" in live_row
+    assert '10,250.50<span class="qa-sub">USD</span>' in live_row and "222.6 %" in live_row
     assert "stale" in live_row  # ten minutes old: amber, and says so in words
     detail = client.get(reverse("venue_account", args=[accounts["paper"].pk])).content.decode()
     block = detail[detail.index('data-testid="latest-snapshot"') :]
-    assert "99,899.00" in block and "2,305.05" in block and "4333.9 %" in block and "-101.00" in block
+    assert "99,899.00" in block and "2,305.05" in block and "4,333.9 %" in block and "-101.00" in block
     assert "defaults, assumed" in block
 
 

@@ -800,8 +800,8 @@ class BinanceUsdmGateway:
             "side": "BUY",
             "type": "LIMIT",
             "timeInForce": "GTC",
-            "quantity": str(quantity.normalize()),
-            "price": str(price.normalize()),
+            "quantity": format(quantity.normalize(), "f"),  # "4000", never "4E+3"
+            "price": format(price.normalize(), "f"),
         }
         await self._send(lambda: self.exchange.fapiPrivatePostOrderTest(params), write=False)
 

@@ -122,10 +122,10 @@ async def _check_binance(
         % {
             "where": where,
             "market": spec.market_id,
-            "tick": spec.tick_size.normalize(),
-            "step": spec.step_size.normalize(),
-            "maker": (fees.maker * percent).normalize(),
-            "taker": (fees.taker * percent).normalize(),
+            "tick": _number(spec.tick_size),
+            "step": _number(spec.step_size),
+            "maker": _number(fees.maker * percent),
+            "taker": _number(fees.taker * percent),
         },
     )
 
