@@ -12,7 +12,9 @@ it and on the market the orders are priced from, in this order of concern:
 - the venue's quantity rules: step, minimum, maximum per order, minimum notional;
 - available margin: the smaller of what the account's latest snapshot leaves free and what the pool's capital
   for the leg leaves after the margin our position holds. Required margin: perp notional ÷ the pool's leverage;
-  CFD notional × `QUANTARB_PAPER_CFD_MARGIN_RATE`, both × the buffer of `RiskContext`;
+  the CFD by the venue's rules (risk/domain/margin.py): a live account's per-lot margin from its terminal's
+  `order_calc_margin` (kept on its latest snapshot), a paper account's simulated symbol spec and leverage, else
+  notional × `QUANTARB_PAPER_CFD_MARGIN_RATE`; both × the buffer of `RiskContext`;
 - stale quotes (not when a manual command is queued: the stored quotes are a copy; the engine checks again);
 - sessions (a closed CFD market, the windows around its open and close);
 - the accounts' settings and errors, and the venues' order rate limits (counted per pool when orders are written).
@@ -24,6 +26,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -32,11 +35,13 @@ from django.utils.translation import gettext as _
 from accounts.models import AccountPool, AccountSnapshot
 from quantarb import clock
 from trading.choices import OrderSide
+from trading.domain.quotes import Quote
 from trading.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
 from trading.models import Instrument
 
 from .choices import KillScope
 from .domain import checks
+from .domain import margin as margin_rules
 from .messages import violation_text
 from .models import KillSwitch
 
@@ -86,6 +91,32 @@ class RiskState:
     perp_instrument: checks.InstrumentLimits | None
     cfd_instrument: checks.InstrumentLimits | None
     account_errors: Mapping[int, str] = field(default_factory=dict)  # account id → why it takes no new risk
+    # How the CFD account margins one lot: the terminal's own figures per lot (buy, sell) from the latest snapshot
+    # of a live account, or the symbol's margin spec and the account's leverage (a paper account's simulated
+    # terminal). Neither: the configured rate of the notional (`QUANTARB_PAPER_CFD_MARGIN_RATE`).
+    cfd_terminal_per_lot: tuple[Decimal, Decimal] | None = None
+    cfd_margin_spec: margin_rules.Mt5MarginSpec | None = None
+    cfd_account_leverage: int | None = None
+    cfd_contract_size: Decimal | None = None
+
+
+def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[str, Any]:
+    """`RiskState`'s CFD margin fields for `account`: a live account's latest per-lot margin from its terminal
+    (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
+    from accounts.pools import instrument_of
+    from trading.paper_ledger import paper_cfd_terms
+
+    instrument = instrument_of(account)
+    contract = getattr(instrument, "contract_size", None)
+    if account.mode == "paper":
+        spec, leverage = paper_cfd_terms(account)
+        return {"cfd_margin_spec": spec, "cfd_account_leverage": leverage, "cfd_contract_size": spec.contract_size}
+    terms = (snapshot.margin_terms if snapshot is not None else None) or {}
+    try:
+        per_lot = (Decimal(str(terms["buy_per_lot"])), Decimal(str(terms["sell_per_lot"])))
+    except (KeyError, ArithmeticError, ValueError):
+        return {"cfd_contract_size": contract}
+    return {"cfd_terminal_per_lot": per_lot, "cfd_contract_size": contract}
 
 
 def instrument_limits(instrument: Instrument | None) -> checks.InstrumentLimits | None:
@@ -165,6 +196,7 @@ class RiskGate:
             perp_instrument=instrument_limits(instrument_of(perp_account)),
             cfd_instrument=instrument_limits(instrument_of(cfd_account)),
             account_errors=errors,
+            **_cfd_margin_terms(cfd_account, cfd_snapshot),
         )
 
     def halts(self, *, pool: AccountPool) -> Sequence[Halt]:
@@ -253,8 +285,7 @@ class RiskGate:
     ) -> checks.RiskContext:
         market = request.market
         perp_mid = market.perp.mid_price if market.perp is not None else None
-        cfd_mid = market.cfd.mid_price if market.cfd is not None else None
-        cfd_margin_per_oz = None if cfd_mid is None else cfd_mid * self.cfd_margin_rate
+        cfd_margin_per_oz = self._cfd_margin_per_oz(state, market.cfd)
         perp_pool_free = (
             None
             if perp_mid is None
@@ -296,6 +327,28 @@ class RiskGate:
             perp_instrument=state.perp_instrument,
             cfd_instrument=state.cfd_instrument,
         )
+
+    def _cfd_margin_per_oz(self, state: RiskState, cfd: Quote | None) -> Decimal | None:
+        """The margin one ounce of the CFD needs at the quote, by the venue's rules (risk/domain/margin.py): the
+        dearer side, as an order may buy or sell."""
+        if cfd is None:
+            return None
+        contract = state.cfd_contract_size
+        if state.cfd_terminal_per_lot is not None and contract:
+            return max(state.cfd_terminal_per_lot) / contract
+        if state.cfd_margin_spec is not None and state.cfd_account_leverage and contract:
+            per_lot = (
+                margin_rules.mt5_margin(
+                    spec=state.cfd_margin_spec,
+                    lots=Decimal(1),
+                    buy=buy,
+                    price=cfd.ask_price if buy else cfd.bid_price,
+                    account_leverage=state.cfd_account_leverage,
+                )
+                for buy in (True, False)
+            )
+            return max(per_lot) / contract
+        return Decimal(cfd.mid_price) * self.cfd_margin_rate
 
     def _record(self, pool_id: int, legs: list[str], now_ms: int) -> None:
         with self._lock:

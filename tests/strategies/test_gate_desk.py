@@ -129,3 +129,27 @@ def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], al
     frozen_clock.advance(3 * 24 * 3600)  # Saturday: the CFD is closed
     closed = api.post("manual-commands/", open_body(desk["pool"], "1"))
     assert closed.status_code == 400 and "The CFD market is closed." in closed.json()["non_field_errors"]
+
+
+def test_the_cfd_margin_follows_the_venues_rules(desk: dict[str, Any]) -> None:  # noqa: F811
+    """The gate margins the CFD as the venue would (risk/domain/margin.py): a paper account by its simulated symbol
+    (CFD-leverage mode, 1:100, margin rate 1), a live account by its terminal's own per-lot figures."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from risk.gate import RiskGate
+    from strategies.limits import risk_limits_for
+    from trading.domain.quotes import Quote
+
+    gate = RiskGate(limits_for=risk_limits_for)
+    state = gate.read_state(pool=desk["pool"], strategy_id=None)
+    quote = Quote.of("cfd", Decimal("4600.00"), Decimal("4600.40"), 0)
+    # Paper: one lot of 100 oz bought at 4,600.40 at 1:100 needs 4,600.40 USD, i.e. 46.004 USD per ounce.
+    assert state.cfd_account_leverage == 100 and state.cfd_contract_size == Decimal(100)
+    assert gate._cfd_margin_per_oz(state, quote) == Decimal("46.004")
+    # Live: the terminal said 2,300.20 per lot to buy and 2,300.00 to sell (a metal at its own 1:200): the dearer.
+    live = replace(state, cfd_margin_spec=None, cfd_terminal_per_lot=(Decimal("2300.20"), Decimal("2300.00")))
+    assert gate._cfd_margin_per_oz(live, quote) == Decimal("23.002")
+    # Neither known: the configured share of the mid (1 %).
+    unknown = replace(state, cfd_margin_spec=None, cfd_terminal_per_lot=None)
+    assert gate._cfd_margin_per_oz(unknown, quote) == Decimal("46.0020")
