@@ -10,7 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from . import signals  # noqa: F401 (connects the audit receivers)
+        from . import session_signals, signals  # noqa: F401 (connect the audit and session receivers)
         from .changelog import register_tracked_models
         from .db_roles import grant_application_role_after_migrate
         from .lockout_admin import register as register_lockout_admin

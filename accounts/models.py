@@ -421,3 +421,10 @@ class AccountSnapshot(models.Model):
         if terms.get("mark") == "entry":
             text = _("%(basis)s; no quote yet: positions held at their entry price") % {"basis": text}
         return str(text)
+
+
+# Sign-ins a user can see and end (issue 16): in their own module, loaded with the app's models.
+from .session_models import ApiTokenGrant as ApiTokenGrant  # noqa: E402
+from .session_models import PortalSession as PortalSession  # noqa: E402
+from .session_models import RevokedAccessToken as RevokedAccessToken  # noqa: E402
+from .session_models import SessionEnd as SessionEnd  # noqa: E402

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "quantarb.tenancy.TenantMiddleware",
     "accounts.changelog.ChangeLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends revoked, idle and too-old portal sessions at their next request (accounts/sessions.py).
+    "accounts.session_middleware.SessionLifetimeMiddleware",
     # Ends the sessions of suspended users; holds a user who needs two-factor at its pages until they pass it.
     "accounts.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -293,6 +295,14 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.jwt.TenantTokenRefreshSerializer",
     "TOKEN_BLACKLIST_SERIALIZER": "accounts.jwt.TenantTokenBlacklistSerializer",
 }
+
+# --- Portal sessions (accounts/sessions.py) --------------------------------------------------------------
+# Idle: signed out after this long without a request a person made (background polls do not count). Absolute:
+# signed out this long after sign-in whatever the activity; the cookie lives no longer either.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-age
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("QUANTARB_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_LIFETIME_SECONDS = env.int("QUANTARB_SESSION_MAX_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME_SECONDS
 
 # --- Login lockout (django-axes) -------------------------------------------------------------------------
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
