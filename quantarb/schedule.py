@@ -28,4 +28,9 @@ SCHEDULE: tuple[Job, ...] = (
 
 
 def celery_beat_schedule() -> dict[str, dict[str, object]]:
-    return {job.name: {"task": job.task, "schedule": job.every_s} for job in SCHEDULE}
+    """Every entry goes through `quantarb.tasks.run_scheduled`, which claims the job's slot before sending it:
+    a second beat process doubles nothing (quantarb/job_slots.py)."""
+    return {
+        job.name: {"task": "quantarb.tasks.run_scheduled", "args": (job.name,), "schedule": job.every_s}
+        for job in SCHEDULE
+    }

@@ -48,7 +48,11 @@ def test_the_scheduler_heartbeat_turns_its_health_light_on(alice: Any, frozen_cl
 def test_celery_beat_gets_every_job_of_the_schedule() -> None:
     beat = celery_beat_schedule()
 
-    assert beat == {job.name: {"task": job.task, "schedule": job.every_s} for job in SCHEDULE}
+    # Every entry claims its slot first (quantarb/job_slots.py), then sends the job's own task.
+    assert beat == {
+        job.name: {"task": "quantarb.tasks.run_scheduled", "args": (job.name,), "schedule": job.every_s}
+        for job in SCHEDULE
+    }
     assert len(beat) == len(SCHEDULE)
     for job in SCHEDULE:
         # Each entry names a real task registered under that name: a typo would never run.
