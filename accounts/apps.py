@@ -19,4 +19,11 @@ class AccountsConfig(AppConfig):
 
         register_tracked_models()
 
+        from django.db.models.signals import pre_save
+
+        from .audit_seal import changelog_pre_save
+        from .models import ChangeLogEntry
+
+        pre_save.connect(changelog_pre_save, sender=ChangeLogEntry, dispatch_uid="accounts.audit_seal.changelog")
+
         post_migrate.connect(grant_application_role_after_migrate, sender=self, dispatch_uid="accounts.db_roles.grant")

@@ -187,6 +187,11 @@ class ChangeLogEntry(AbstractLogEntry):
         related_name="+",
         verbose_name=_("content type"),
     )
+    # Chained per tenant like the audit trail (accounts/audit_seal.py): on PostgreSQL the database assigns these in
+    # a trigger, keyed; on SQLite the application does.
+    seq = models.PositiveBigIntegerField(_("sequence"), null=True, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True, default="")
+    hash = models.CharField(_("hash"), max_length=64, blank=True, default="")
 
     objects = ChangeLogEntryManager()
 

@@ -304,6 +304,14 @@ SIMPLE_JWT = {
     "TOKEN_BLACKLIST_SERIALIZER": "accounts.jwt.TenantTokenBlacklistSerializer",
 }
 
+# --- Audit checkpoints (accounts/audit_checkpoint.py) ------------------------------------------------------
+# Where each chain's signed head is appended: keep it out of reach of the database's administrators. The key
+# signs its lines; empty: derived from SECRET_KEY.
+QUANTARB_AUDIT_CHECKPOINT_PATH = env.str(
+    "QUANTARB_AUDIT_CHECKPOINT_PATH", default=str(BASE_DIR / "var" / "audit" / "checkpoints.jsonl")
+)
+QUANTARB_AUDIT_CHECKPOINT_KEY = env.str("QUANTARB_AUDIT_CHECKPOINT_KEY", default="")
+
 # --- Portal sessions (accounts/sessions.py) --------------------------------------------------------------
 # Idle: signed out after this long without a request a person made (background polls do not count). Absolute:
 # signed out this long after sign-in whatever the activity; the cookie lives no longer either.
