@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.conf import settings
 
 from quantarb import clock
 
@@ -27,3 +28,17 @@ def run_scheduled(self, job_name: str) -> bool:  # type: ignore[no-untyped-def]
         return False
     import_string(job.task).apply_async()
     return True
+
+
+@shared_task(
+    name="quantarb.tasks.run_long_job",
+    ignore_result=True,
+    # The long lane's own limits (quantarb/long_jobs.py); the global 120 s would kill an export or a backtest.
+    time_limit=settings.QUANTARB_LONG_JOB_TIME_LIMIT_S,
+    soft_time_limit=settings.QUANTARB_LONG_JOB_TIME_LIMIT_S - 60,
+)
+def run_long_job(job_id: int) -> None:
+    """Run one long job (an export, a report) on the `long` queue, recording its progress."""
+    from quantarb.long_jobs import long_job_run
+
+    long_job_run(job_id)

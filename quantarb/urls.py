@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import session_views, venue_views
+from accounts import export_views, session_views, venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 
@@ -22,6 +22,9 @@ urlpatterns = [
     path("accounts/sessions/", session_views.my_sessions, name="my_sessions"),
     path("accounts/sessions/<int:session_id>/revoke/", session_views.my_session_revoke, name="my_session_revoke"),
     path("accounts/tokens/<int:grant_id>/revoke/", session_views.my_token_revoke, name="my_token_revoke"),
+    path("audit/export/", export_views.audit_export_start, name="audit_export_start"),
+    path("jobs/<int:job_id>/", export_views.long_job, name="long_job"),
+    path("jobs/<int:job_id>/download/", export_views.long_job_download, name="long_job_download"),
     path("members/", account_views.members, name="members"),
     path("members/<int:membership_id>/sessions/", session_views.member_sessions, name="member_sessions"),
     path(

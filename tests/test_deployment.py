@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["migrate", "web", "engine", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "engine", "worker", "worker-long", "beat"]
 
 
 def settings_source() -> str:
@@ -85,3 +85,9 @@ def test_only_migrate_connects_as_the_owner_and_the_app_role_is_created_at_init(
     script = ROOT / "deploy" / "postgres" / "10-app-role.sh"
     assert "./deploy/postgres/10-app-role.sh:/docker-entrypoint-initdb.d/" in mounts and script.exists()
     assert f"CREATE ROLE {app_user} LOGIN" in script.read_text()
+
+
+def test_the_long_lane_has_its_own_worker_and_the_short_one_never_takes_its_jobs() -> None:
+    long_worker = COMPOSE["services"]["worker-long"]["command"]
+    assert long_worker[long_worker.index("--queues") + 1] == "long"
+    assert "--queues" not in COMPOSE["services"]["worker"]["command"]  # the default queue only

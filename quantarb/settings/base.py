@@ -201,6 +201,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The long lane (quantarb/long_jobs.py): its own queue, worker and limits; in the embedded mode a thread pool.
+CELERY_TASK_ROUTES = {"quantarb.tasks.run_long_job": {"queue": "long"}}
+QUANTARB_LONG_JOB_TIME_LIMIT_S = env.int("QUANTARB_LONG_JOB_TIME_LIMIT_S", default=4 * 3600)
+QUANTARB_LONG_JOB_THREADS = env.int("QUANTARB_LONG_JOB_THREADS", default=2)
+QUANTARB_EXPORT_DIR = env.str("QUANTARB_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
 # Stated, not left to the default: no countdown may come near it (quantarb.jobs.MAX_COUNTDOWN_S).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"

@@ -273,10 +273,14 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     from accounts.models import ApiTokenGrant, PortalSession
 
     bravo_session = PortalSession.objects.create(user=charlie.user, started_at=now, last_activity_at=now)
+    from quantarb.models import LongJob
+
+    bravo_job = LongJob.objects.create(kind="audit_export", tenant=charlie.tenant, message=MARKER, created_at=now)
     bravo_grant = ApiTokenGrant.objects.create(user=charlie.user, tenant=charlie.tenant, issued_at=now, expires_at=now)
     return {
         "bravo_session": bravo_session,
         "bravo_grant": bravo_grant,
+        "bravo_job": bravo_job,
         "bravo_strategy": strategy,
         "bravo_hedge": hedge,
         "bravo_switch": switch,
@@ -305,6 +309,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
         "command_id": lambda: int(desks["bravo_command"].pk),
         "session_id": lambda: int(desks["bravo_session"].pk),
         "grant_id": lambda: int(desks["bravo_grant"].pk),
+        "job_id": lambda: int(desks["bravo_job"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
