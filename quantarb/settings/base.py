@@ -291,6 +291,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One name per shared choice set, so the schema (and `check --deploy`) has no naming collision.
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "alerts.choices.Severity",
+        "AlertStatusEnum": "alerts.choices.AlertStatus",
+        "AccountModeEnum": "accounts.choices.AccountMode",
+        "AccountStatusEnum": "accounts.choices.AccountStatus",
+    },
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
