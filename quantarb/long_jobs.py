@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +35,8 @@ PROGRESS_EVERY_S = 0.5
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+# Embedded jobs still running, by id: `embedded_wait` lets a caller (a test, a shutdown) wait for one to end.
+_running: dict[int, Future[None]] = {}
 
 Progress = Callable[[int, int, str], None]
 
@@ -66,11 +68,20 @@ def long_job_submit(*, kind: str, tenant: Any, requested_by: Any, params: dict[s
 
 def _dispatch(job_id: int) -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        _embedded_pool().submit(_run_in_thread, job_id)
+        future = _embedded_pool().submit(_run_in_thread, job_id)
+        _running[job_id] = future
+        future.add_done_callback(lambda _: _running.pop(job_id, None))
         return
     from quantarb.tasks import run_long_job
 
     run_long_job.apply_async(args=[job_id], queue=LONG_QUEUE)
+
+
+def embedded_wait(job_id: int, timeout_s: float) -> None:
+    """Block until the embedded job `job_id` has ended (at once when it is not running in this process)."""
+    future = _running.get(job_id)
+    if future is not None:
+        wait([future], timeout=timeout_s)
 
 
 def _run_in_thread(job_id: int) -> None:

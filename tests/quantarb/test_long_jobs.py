@@ -26,22 +26,13 @@ def signed_in(persona: Any) -> Client:
     return client
 
 
-def wait_for(condition: Any, timeout_s: float = 10.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        done.wait(0.05)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def export_dir(tmp_path: Path, settings: Any) -> Path:
     settings.QUANTARB_EXPORT_DIR = str(tmp_path)
     return tmp_path
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("thread_connections_closed")
 def test_embedded_a_long_job_runs_in_the_pool_never_inside_the_request(
     alice: Any, export_dir: Path, monkeypatch: pytest.MonkeyPatch
@@ -49,9 +40,12 @@ def test_embedded_a_long_job_runs_in_the_pool_never_inside_the_request(
     release = threading.Event()
     ran_in: list[str] = []
 
+    half_way = threading.Event()
+
     def slow_export(job: Any, progress: Any) -> str:
         ran_in.append(threading.current_thread().name)
         progress(1, 2, "half way")
+        half_way.set()
         release.wait(10)
         progress(2, 2, "done")
         target = export_dir / "slow.csv"
@@ -65,17 +59,20 @@ def test_embedded_a_long_job_runs_in_the_pool_never_inside_the_request(
     # The request answered while the job is still running (it waits for `release`).
     assert response.status_code == 302
     job = LongJob.objects.get()
-    wait_for(lambda: LongJob.objects.get(pk=job.pk).done == 1)
+    # Wait on the job, not by polling its row: SQLite's shared in-memory test database refuses a read while
+    # another thread writes (a file database, as the embedded mode uses, waits instead).
+    assert half_way.wait(10)
     running = LongJob.objects.get(pk=job.pk)
     assert running.status == LongJobStatus.RUNNING and running.percent == 50 and running.message == "half way"
     page = signed_in(alice).get(response["Location"], headers={"HX-Request": "true"})
     assert 'data-status="running"' in page.content.decode() and 'hx-trigger="every 2s"' in page.content.decode()
     release.set()
-    wait_for(lambda: LongJob.objects.get(pk=job.pk).status == LongJobStatus.DONE)
+    long_jobs.embedded_wait(job.pk, timeout_s=10)
+    assert LongJob.objects.get(pk=job.pk).status == LongJobStatus.DONE
     assert ran_in and ran_in[0].startswith("quantarb-long-job") and ran_in[0] != request_thread
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("thread_connections_closed")
 def test_the_audit_export_writes_the_whole_trail_with_progress(alice: Any, charlie: Any, export_dir: Path) -> None:
     for n in range(1203):
@@ -85,7 +82,7 @@ def test_the_audit_export_writes_the_whole_trail_with_progress(alice: Any, charl
     expected = AuditEvent.objects.filter(tenant=alice.tenant).count()
     location = client.post(reverse("audit_export_start"))["Location"]
     job = LongJob.objects.get()
-    wait_for(lambda: LongJob.objects.get(pk=job.pk).status == LongJobStatus.DONE, timeout_s=60)
+    long_jobs.embedded_wait(job.pk, timeout_s=60)
     finished = LongJob.objects.get(pk=job.pk)
     assert expected > 1200 and (finished.done, finished.total, finished.percent) == (expected, expected, 100)
     assert 'data-testid="download"' in client.get(location).content.decode()
