@@ -3,7 +3,8 @@
 Every row's `hash` is the SHA-256 of a canonical JSON of its content and of the previous row's hash, so editing,
 deleting or reordering any row breaks the chain from that row on; `verify_chain` finds the first broken link.
 The last row of a chain has no successor to vouch for it: removing only the tail shows as a shorter chain, which
-an external anchor (a later item) would catch.
+the signed checkpoints written outside the database catch (accounts/audit_checkpoint.py). On PostgreSQL the
+database itself assigns each row's position, time and keyed hash (accounts/audit_seal.py).
 
 Rows without a tenant form the platform's chain (events that belong to no desk).
 """
@@ -27,6 +28,7 @@ from django.utils.ipv6 import clean_ipv6_address
 
 from quantarb import correlation
 
+from .audit_seal import database_first_break, sealed_by_database
 from .choices import AuditAction
 from .models import AuditEvent, Tenant, User
 
@@ -133,6 +135,9 @@ def audit_record(
     )
     event.hash = event_hash(event)
     event.save(force_insert=True)
+    if sealed_by_database():
+        # The trigger assigned the position, the time and the keyed hash (accounts/audit_seal.py): read them back.
+        event.refresh_from_db(fields=["seq", "created_at", "prev_hash", "hash"])
     return event
 
 
@@ -178,6 +183,12 @@ class ChainBreak:
 def first_chain_break(tenant: Tenant | int | None) -> ChainBreak | None:
     """The first row of a chain (a tenant, a tenant id, or None for the platform's) that does not follow from
     the one before it, and why; None when the chain is intact."""
+    if sealed_by_database():
+        chain_id = tenant.pk if isinstance(tenant, Tenant) else tenant
+        found = database_first_break("audit", chain_id)
+        if found is None:
+            return None
+        return ChainBreak(_chain(tenant).get(seq=found.seq), found.reason)
     expected_seq, prev_hash = 1, GENESIS_HASH
     for event in _chain(tenant).order_by("seq").iterator(chunk_size=2000):
         if event.seq != expected_seq:

@@ -52,6 +52,8 @@ TRACKED: dict[str, dict[str, Any]] = {
 NOT_TRACKED: dict[str, str] = {
     "accounts.AuditEvent": "the audit trail itself, append-only",
     "accounts.ChangeLogEntry": "the change log itself, append-only",
+    "quantarb.LongJob": "an export or report run: its request is the page that started it, its progress is the row",
+    "accounts.ApiTokenGrant": "written by token issue, refresh and revocation, each of which is an audit event",
     "accounts.AccountSnapshot": "a measurement written every minute, not a change anyone makes",
     "alerts.Alert": "raised by the platform (counts bump on every repeat); acknowledging and resolving are in the "
     "audit trail",

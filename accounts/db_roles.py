@@ -30,6 +30,10 @@ def grant_application_role(connection: BaseDatabaseWrapper, role: str) -> None:
         cursor.execute(f"GRANT USAGE ON SCHEMA {schema} TO {quoted}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quoted}")
         cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}")
+        # The audit trail's HMAC key (migration 0015): only the owner's SECURITY DEFINER trigger and verifier read it.
+        cursor.execute("SELECT to_regclass('accounts_audit_key') IS NOT NULL")
+        if cursor.fetchone()[0]:
+            cursor.execute(f"REVOKE ALL ON accounts_audit_key FROM {quoted}, PUBLIC")
         for table in AUDIT_TABLES:
             table_name = connection.ops.quote_name(table)
             # PUBLIC too: a privilege granted to every role would reach the application's role through it.

@@ -29,7 +29,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import (
     TokenBlacklistSerializer,
     TokenObtainPairSerializer,
@@ -37,7 +37,7 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import RefreshToken, Token
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .audit import audit_record
@@ -46,6 +46,14 @@ from .lockout import lockout_message, lockout_state, retry_after_seconds
 from .models import Membership, Tenant, User
 from .selectors import membership_in, memberships_of
 from .services import two_factor_failed
+from .session_models import SessionEnd
+from .sessions import (
+    access_token_revoke,
+    token_family_revoke,
+    token_grant_refreshed,
+    token_grant_start,
+    token_refusal,
+)
 from .two_factor import confirmed_device, two_factor_required
 
 TENANT_CLAIM = "tenant"
@@ -126,6 +134,10 @@ class TenantJWTAuthentication(JWTAuthentication):
         if authenticated is None:
             return None
         user, token = authenticated
+        # Revoked at logout, from the sessions page, by an admin or by a password change: the denylist is in the
+        # database every process reads, so the very next request is refused wherever it lands.
+        if token_refusal(token) is not None:
+            raise AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
         membership = token_membership(user, token)
         # The token's tenant replaces the session's choice that quantarb.tenancy.TenantMiddleware made lazily:
         # views read `request.tenant` / `request.membership` and so read the token's tenant.
@@ -186,6 +198,7 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         with transaction.atomic():
             refresh = cast(RefreshToken, self.get_token(user))
             refresh[TENANT_CLAIM] = membership.tenant_id
+            token_grant_start(refresh=refresh, user=user, tenant=membership.tenant, request=_http_request(request))
             access = refresh.access_token
             if api_settings.UPDATE_LAST_LOGIN:
                 update_last_login(User, user)
@@ -229,12 +242,15 @@ class TenantTokenRefreshSerializer(TokenRefreshSerializer):
         # Decoding checks signature, expiry and the blacklist (a rotated refresh is blacklisted): TokenError → 401.
         refresh = RefreshToken(attrs["refresh"])
         user = _check_user(_user_of(refresh), refresh)
+        if token_refusal(refresh) is not None:
+            raise AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
         token_membership(user, refresh)
         with transaction.atomic():
             data = super().validate(attrs)
             # The rotated refresh, read back for its id (simplejwt's stubs type the token argument too narrowly).
             new_refresh: Any = data.get("refresh")
             rotated = RefreshToken(new_refresh, verify=False) if new_refresh else refresh
+            token_grant_refreshed(refresh=rotated)
             _audit_token(
                 AuditAction.TOKEN_REFRESHED,
                 rotated,
@@ -246,14 +262,30 @@ class TenantTokenRefreshSerializer(TokenRefreshSerializer):
 
 
 class TenantTokenBlacklistSerializer(TokenBlacklistSerializer):
-    """Logout: blacklist the refresh (401 when it is not a valid one) and audit the revocation."""
+    """Logout: blacklist the refresh (401 when it is not a valid one), revoke its family (so every access token
+    made from it answers 401 too), put the access token the caller sent, if any, on the denylist, and audit."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[Any, Any]:
         refresh = RefreshToken(attrs["refresh"])
         with transaction.atomic():
             refresh.blacklist()
+            token_family_revoke(token=refresh, reason=SessionEnd.SIGNED_OUT, actor=_user_of(refresh))
+            access = _bearer_access_token(self.context.get("request"))
+            if access is not None and access.get(api_settings.USER_ID_CLAIM) == refresh.get(api_settings.USER_ID_CLAIM):
+                access_token_revoke(token=access)
             _audit_token(AuditAction.TOKEN_REVOKED, refresh, _user_of(refresh), self.context.get("request"))
         return {}
+
+
+def _bearer_access_token(request: Any) -> Token | None:
+    """The valid access token in the request's Authorization header, or None."""
+    header = (getattr(request, "headers", None) or {}).get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        return AccessToken(header.removeprefix("Bearer ").strip())
+    except TokenError:
+        return None
 
 
 class TenantJWTScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]

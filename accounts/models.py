@@ -187,6 +187,11 @@ class ChangeLogEntry(AbstractLogEntry):
         related_name="+",
         verbose_name=_("content type"),
     )
+    # Chained per tenant like the audit trail (accounts/audit_seal.py): on PostgreSQL the database assigns these in
+    # a trigger, keyed; on SQLite the application does.
+    seq = models.PositiveBigIntegerField(_("sequence"), null=True, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True, default="")
+    hash = models.CharField(_("hash"), max_length=64, blank=True, default="")
 
     objects = ChangeLogEntryManager()
 
@@ -421,3 +426,10 @@ class AccountSnapshot(models.Model):
         if terms.get("mark") == "entry":
             text = _("%(basis)s; no quote yet: positions held at their entry price") % {"basis": text}
         return str(text)
+
+
+# Sign-ins a user can see and end (issue 16): in their own module, loaded with the app's models.
+from .session_models import ApiTokenGrant as ApiTokenGrant  # noqa: E402
+from .session_models import PortalSession as PortalSession  # noqa: E402
+from .session_models import RevokedAccessToken as RevokedAccessToken  # noqa: E402
+from .session_models import SessionEnd as SessionEnd  # noqa: E402

@@ -44,7 +44,38 @@ def verify_audit_chains() -> dict[str, int]:
                     dedup_key="audit_chain_broken",
                     detail={"seq": event.seq, "row_id": event.pk, "reason": chain_break.reason},
                 )
+    # The change log's chains and the signed checkpoints (a deleted tail, an edited checkpoint file).
+    from .audit_checkpoint import checkpoint_breaks
+    from .audit_seal import chains_of, changelog_first_break
+    from .models import ChangeLogEntry
+
+    others = [found for chain in chains_of(ChangeLogEntry) if (found := changelog_first_break(chain)) is not None]
+    for other in [*others, *checkpoint_breaks()]:
+        checked += 1
+        broken += 1
+        log.error(
+            "%s chain of %s is broken at seq %s: %s", other.table, describe_chain(other.chain), other.seq, other.reason
+        )
+        owner = Tenant.objects.filter(pk=other.chain).first() if other.chain is not None else None
+        if owner is not None:
+            alert_raise(
+                tenant=owner,
+                category="system",
+                severity="critical",
+                title=_("Audit trail broken at seq %(seq)s") % {"seq": other.seq},
+                dedup_key=f"audit_chain_broken:{other.table}",
+                detail={"seq": other.seq, "table": other.table, "reason": other.reason},
+            )
     return {"checked": checked, "broken": broken}
+
+
+@shared_task(name="accounts.tasks.write_audit_checkpoint", ignore_result=True, time_limit=300, soft_time_limit=280)
+def write_audit_checkpoint() -> int:
+    """Every 15 minutes: append each chain's signed head to the checkpoint file outside the database, so a deleted
+    tail is caught (accounts/audit_checkpoint.py). Appending the same heads twice is harmless."""
+    from .audit_checkpoint import checkpoint_write
+
+    return checkpoint_write()
 
 
 @shared_task(name="accounts.tasks.sync_accounts", ignore_result=True, time_limit=120, soft_time_limit=100)

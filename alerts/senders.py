@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,8 @@ from .choices import ChannelKind
 from .models import Alert, Channel
 
 SIGNATURE_HEADER = "X-Quantarb-Signature"
+# The same for every attempt of one delivery: a receiver drops a repeat (https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 TIMESTAMP_HEADER = "X-Quantarb-Timestamp"
 WEBHOOK_TIMEOUT_S = 10
 
@@ -63,14 +65,14 @@ def sign(key: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def send(channel: Channel, alert: Alert | None) -> str:
+def send(channel: Channel, alert: Alert | None, *, idempotency_key: str | None = None) -> str:
     with translation.override(settings.LANGUAGE_CODE):
         message = message_for(alert, channel)
     secrets = channel.secrets or {}
     if channel.kind == ChannelKind.EMAIL:
-        return _send_email(channel, message)
+        return _send_email(channel, message, idempotency_key)
     if channel.kind == ChannelKind.WEBHOOK:
-        return _send_webhook(channel.target, secrets.get("signing_key", ""), message)
+        return _send_webhook(channel.target, secrets.get("signing_key", ""), message, idempotency_key)
     if channel.kind == ChannelKind.TELEGRAM:
         return _send_apprise(f"tgram://{secrets.get('bot_token', '')}/{channel.target}", message)
     if channel.kind == ChannelKind.APPRISE:
@@ -78,12 +80,16 @@ def send(channel: Channel, alert: Alert | None) -> str:
     raise SendError(f"unknown channel kind {channel.kind}")
 
 
-def _send_email(channel: Channel, message: dict[str, Any]) -> str:
+def _send_email(channel: Channel, message: dict[str, Any], idempotency_key: str | None = None) -> str:
     recipients = [address.strip() for address in channel.target.split(",") if address.strip()]
     body = json.dumps(message.get("detail", {}), indent=2, ensure_ascii=False, default=str)
     text = f"{message['body']}\n\n{body}" if message["event"] == "alert" else message["body"]
     try:
-        sent = send_mail(f"[quantarb] {message['title']}", text, None, recipients)
+        mail = EmailMessage(f"[quantarb] {message['title']}", text, None, recipients)
+        if idempotency_key:
+            # A repeated delivery keeps its Message-ID: mail clients and archives show it once.
+            mail.extra_headers["Message-ID"] = f"<{idempotency_key}@quantarb>"
+        sent = mail.send()
     except Exception as error:
         raise SendError(f"mail: {error}") from None
     return f"mail sent to {sent and len(recipients)} recipient(s)"
@@ -103,7 +109,7 @@ def _refuse_private_address(url: str) -> None:
             raise SendError(f"webhook: refused, {host[:100]} resolves to a non-public address")
 
 
-def _send_webhook(url: str, key: str, message: dict[str, Any]) -> str:
+def _send_webhook(url: str, key: str, message: dict[str, Any], idempotency_key: str | None = None) -> str:
     import requests
 
     _refuse_private_address(url)
@@ -115,6 +121,8 @@ def _send_webhook(url: str, key: str, message: dict[str, Any]) -> str:
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(key, timestamp, body),
     }
+    if idempotency_key:
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
     try:
         response = requests.post(url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False)
     except requests.RequestException as error:

@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from accounts.session_asgi import PortalSessionGuard  # noqa: E402
 from quantarb.routing import websocket_urlpatterns  # noqa: E402
 from quantarb.ws_direct import CaptureSend  # noqa: E402
 
@@ -19,6 +20,9 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # https://channels.readthedocs.io/en/stable/topics/security.html#origin-validation
         # CaptureSend, outermost, keeps the server's own `send` for the fan-out fast path (quantarb/ws_direct.py).
-        "websocket": CaptureSend(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
+        # PortalSessionGuard: a socket of an ended or timed-out portal session connects as anonymous.
+        "websocket": CaptureSend(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(PortalSessionGuard(URLRouter(websocket_urlpatterns))))
+        ),
     }
 )

@@ -2,8 +2,9 @@
 the same tasks in-process (`quantarb.scheduler`)."""
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantarb.settings.local")
 
@@ -17,3 +18,10 @@ def _install_schedule(sender: Celery, **_kwargs: object) -> None:
     from quantarb.schedule import celery_beat_schedule
 
     sender.conf.beat_schedule = celery_beat_schedule()
+
+
+@signals.before_task_publish.connect(dispatch_uid="quantarb.job_slots.stamp")
+def _stamp_slot(**kwargs: Any) -> None:
+    from quantarb.job_slots import stamp_slot
+
+    stamp_slot(**kwargs)

@@ -17,8 +17,10 @@ SCHEDULE: tuple[Job, ...] = (
     Job("poll-feeds", "trading.tasks.poll_feeds", 5.0),
     Job("prune-market-data", "trading.tasks.prune_market_data", 3600.0),
     Job("verify-audit-chains", "accounts.tasks.verify_audit_chains", 86400.0),
+    Job("audit-checkpoint", "accounts.tasks.write_audit_checkpoint", 900.0),
     Job("sync-accounts", "accounts.tasks.sync_accounts", 60.0),
     Job("evaluate-alert-rules", "alerts.tasks.evaluate_rules", 10.0),
+    Job("sweep-deliveries", "alerts.tasks.sweep_deliveries", 60.0),
     Job("mt5-health", "mt5ops.tasks.check_terminals", 30.0),
     Job("reconcile-pools", "trading.tasks.reconcile_pools", 300.0),
     Job("position-snapshots", "trading.tasks.snapshot_positions", 300.0),
@@ -29,4 +31,9 @@ SCHEDULE: tuple[Job, ...] = (
 
 
 def celery_beat_schedule() -> dict[str, dict[str, object]]:
-    return {job.name: {"task": job.task, "schedule": job.every_s} for job in SCHEDULE}
+    """Every entry goes through `quantarb.tasks.run_scheduled`, which claims the job's slot before sending it:
+    a second beat process doubles nothing (quantarb/job_slots.py)."""
+    return {
+        job.name: {"task": "quantarb.tasks.run_scheduled", "args": (job.name,), "schedule": job.every_s}
+        for job in SCHEDULE
+    }

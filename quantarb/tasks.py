@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.conf import settings
 
 from quantarb import clock
 
@@ -11,3 +12,33 @@ def scheduler_heartbeat() -> None:
     from trading.models import Heartbeat
 
     Heartbeat.objects.update_or_create(component="scheduler", defaults={"beat_at": clock.now(), "detail": {}})
+
+
+@shared_task(name="quantarb.tasks.run_scheduled", bind=True, ignore_result=True, time_limit=30, soft_time_limit=25)
+def run_scheduled(self, job_name: str) -> bool:  # type: ignore[no-untyped-def]
+    """Beat's one entry point: claim the job's slot, then send the job itself (with its own queue and limits).
+    A copy from a second beat finds the slot claimed and sends nothing. True when this copy sent the job."""
+    from django.utils.module_loading import import_string
+
+    from quantarb.job_slots import job_named, message_slot, slot_claim
+
+    job = job_named(job_name)
+    claimer = str(self.request.id or f"eager-{job_name}")
+    if not slot_claim(job=job, slot=message_slot(self.request, job), claimer=claimer):
+        return False
+    import_string(job.task).apply_async()
+    return True
+
+
+@shared_task(
+    name="quantarb.tasks.run_long_job",
+    ignore_result=True,
+    # The long lane's own limits (quantarb/long_jobs.py); the global 120 s would kill an export or a backtest.
+    time_limit=settings.QUANTARB_LONG_JOB_TIME_LIMIT_S,
+    soft_time_limit=settings.QUANTARB_LONG_JOB_TIME_LIMIT_S - 60,
+)
+def run_long_job(job_id: int) -> None:
+    """Run one long job (an export, a report) on the `long` queue, recording its progress."""
+    from quantarb.long_jobs import long_job_run
+
+    long_job_run(job_id)

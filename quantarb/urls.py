@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import venue_views
+from accounts import export_views, session_views, venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 from trading import market_views
@@ -20,7 +20,19 @@ urlpatterns = [
     path("accounts/language/", account_views.set_language, name="set_language"),
     path("accounts/theme/", account_views.set_theme, name="set_theme"),
     path("accounts/tenant/", account_views.switch_tenant, name="switch_tenant"),
+    path("accounts/sessions/", session_views.my_sessions, name="my_sessions"),
+    path("accounts/sessions/<int:session_id>/revoke/", session_views.my_session_revoke, name="my_session_revoke"),
+    path("accounts/tokens/<int:grant_id>/revoke/", session_views.my_token_revoke, name="my_token_revoke"),
+    path("audit/export/", export_views.audit_export_start, name="audit_export_start"),
+    path("jobs/<int:job_id>/", export_views.long_job, name="long_job"),
+    path("jobs/<int:job_id>/download/", export_views.long_job_download, name="long_job_download"),
     path("members/", account_views.members, name="members"),
+    path("members/<int:membership_id>/sessions/", session_views.member_sessions, name="member_sessions"),
+    path(
+        "members/<int:membership_id>/sessions/revoke/",
+        session_views.member_sessions_revoke,
+        name="member_sessions_revoke",
+    ),
     path("members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
     path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),

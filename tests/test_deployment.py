@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["migrate", "web", "engine", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "engine", "worker", "worker-long", "beat"]
 
 
 def settings_source() -> str:
@@ -85,3 +85,42 @@ def test_only_migrate_connects_as_the_owner_and_the_app_role_is_created_at_init(
     script = ROOT / "deploy" / "postgres" / "10-app-role.sh"
     assert "./deploy/postgres/10-app-role.sh:/docker-entrypoint-initdb.d/" in mounts and script.exists()
     assert f"CREATE ROLE {app_user} LOGIN" in script.read_text()
+
+
+def test_the_long_lane_has_its_own_worker_and_the_short_one_never_takes_its_jobs() -> None:
+    long_worker = COMPOSE["services"]["worker-long"]["command"]
+    assert long_worker[long_worker.index("--queues") + 1] == "long"
+    assert "--queues" not in COMPOSE["services"]["worker"]["command"]  # the default queue only
+
+
+def test_check_deploy_with_the_production_settings_prints_no_warning() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "quantarb.settings.production",
+        "DJANGO_SECRET_KEY": "deploy-check-" + "k" * 60,
+    }
+    env.pop("DATABASE_URL", None)  # the check needs no database
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_sends_hsts_and_redirects_plain_http_behind_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import import_module
+
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "deploy-check-" + "k" * 60)
+    production = import_module("quantarb.settings.production")
+    assert production.SECURE_HSTS_SECONDS >= 31536000 and production.SECURE_SSL_REDIRECT
+    assert production.SESSION_COOKIE_SECURE and production.CSRF_COOKIE_SECURE
+    assert production.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")

@@ -57,7 +57,7 @@ class TokenRefreshRotateView(TokenRefreshView):
 
 
 class LogoutView(TokenBlacklistView):
-    """Blacklist a refresh token; it can no longer be refreshed. Access tokens already issued expire by themselves."""
+    """Sign out a token family: the refresh token and every access token made from it answer 401 from now on."""
 
     serializer_class = TenantTokenBlacklistSerializer
 

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "quantarb.tenancy.TenantMiddleware",
     "accounts.changelog.ChangeLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends revoked, idle and too-old portal sessions at their next request (accounts/sessions.py).
+    "accounts.session_middleware.SessionLifetimeMiddleware",
     # Ends the sessions of suspended users; holds a user who needs two-factor at its pages until they pass it.
     "accounts.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -193,6 +195,19 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+# At least once (quantarb/jobs.py): acknowledge a task after it ran, and put it back when its worker died, so a
+# crash mid-task re-runs it (every task is idempotent). One message at a time per worker process, as acks_late asks.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The long lane (quantarb/long_jobs.py): its own queue, worker and limits; in the embedded mode a thread pool.
+CELERY_TASK_ROUTES = {"quantarb.tasks.run_long_job": {"queue": "long"}}
+QUANTARB_LONG_JOB_TIME_LIMIT_S = env.int("QUANTARB_LONG_JOB_TIME_LIMIT_S", default=4 * 3600)
+QUANTARB_LONG_JOB_THREADS = env.int("QUANTARB_LONG_JOB_THREADS", default=2)
+QUANTARB_EXPORT_DIR = env.str("QUANTARB_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports"))
+# Stated, not left to the default: no countdown may come near it (quantarb.jobs.MAX_COUNTDOWN_S).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -278,6 +293,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One name per shared choice set, so the schema (and `check --deploy`) has no naming collision.
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "alerts.choices.Severity",
+        "AlertStatusEnum": "alerts.choices.AlertStatus",
+        "AccountModeEnum": "accounts.choices.AccountMode",
+        "AccountStatusEnum": "accounts.choices.AccountStatus",
+    },
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -295,6 +318,22 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.jwt.TenantTokenRefreshSerializer",
     "TOKEN_BLACKLIST_SERIALIZER": "accounts.jwt.TenantTokenBlacklistSerializer",
 }
+
+# --- Audit checkpoints (accounts/audit_checkpoint.py) ------------------------------------------------------
+# Where each chain's signed head is appended: keep it out of reach of the database's administrators. The key
+# signs its lines; empty: derived from SECRET_KEY.
+QUANTARB_AUDIT_CHECKPOINT_PATH = env.str(
+    "QUANTARB_AUDIT_CHECKPOINT_PATH", default=str(BASE_DIR / "var" / "audit" / "checkpoints.jsonl")
+)
+QUANTARB_AUDIT_CHECKPOINT_KEY = env.str("QUANTARB_AUDIT_CHECKPOINT_KEY", default="")
+
+# --- Portal sessions (accounts/sessions.py) --------------------------------------------------------------
+# Idle: signed out after this long without a request a person made (background polls do not count). Absolute:
+# signed out this long after sign-in whatever the activity; the cookie lives no longer either.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-age
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("QUANTARB_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_LIFETIME_SECONDS = env.int("QUANTARB_SESSION_MAX_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME_SECONDS
 
 # --- Login lockout (django-axes) -------------------------------------------------------------------------
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html

@@ -18,3 +18,6 @@ WHITENOISE_AUTOREFRESH = True
 
 # Canary secrets planted by the tests must never reach a response (tests/canary.py): checked outermost.
 MIDDLEWARE = ["tests.canary.CanaryMiddleware", *MIDDLEWARE]
+# Checkpoints of the audit chains are off: rows roll back between tests, a shared file would not. The tests of
+# accounts/audit_checkpoint.py name a file of their own.
+QUANTARB_AUDIT_CHECKPOINT_PATH = ""

@@ -62,7 +62,9 @@ def triggers_lifted() -> Iterator[None]:
     with connection.cursor() as cursor:
         # ALTER TABLE refuses while the rows just inserted still owe their deferred foreign-key checks.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+        # The append-only triggers only: the sealing trigger (migration 0015) stays on, as it does for everyone.
+        for trigger in (f"{TABLE}_no_update_delete", f"{TABLE}_no_truncate"):
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {trigger}")
     try:
         yield
     finally:
@@ -95,7 +97,8 @@ def test_each_row_hashes_the_one_before_it(alice: Persona, charlie: Persona) -> 
     assert [e.seq for e in alpha] == [1, 2, 3]
     assert alpha[0].prev_hash == GENESIS_HASH
     assert [e.prev_hash for e in alpha[1:]] == [e.hash for e in alpha[:-1]]
-    assert all(event_hash(e) == e.hash for e in alpha)  # read back, each row still hashes to its stored hash
+    if connection.vendor != "postgresql":  # there the hash is keyed, computed by the database (test_audit_seal.py)
+        assert all(event_hash(e) == e.hash for e in alpha)  # read back, each row still hashes to its stored hash
     # Each tenant has its own chain, numbered from 1.
     assert [(e.seq, e.prev_hash) for e in chain_of(charlie.tenant)] == [(1, GENESIS_HASH)]
     assert verify_chain(alice.tenant) is None
@@ -121,7 +124,8 @@ def test_a_row_records_who_what_and_from_where(alice: Persona, rf: Any) -> None:
     assert (stored.object_type, stored.object_id) == ("accounts.membership", str(event.object_id))
     assert stored.summary == {"before": {"role": "viewer"}, "after": {"role": "trader"}, "limit": "1.50"}
     assert (stored.ip, stored.user_agent, stored.correlation_id) == ("2001:db8::1", "desk-client/1.0", "req-123")
-    assert event_hash(stored) == stored.hash
+    if connection.vendor != "postgresql":  # there the hash is keyed, computed by the database (test_audit_seal.py)
+        assert event_hash(stored) == stored.hash
 
 
 @pytest.mark.django_db

@@ -49,6 +49,9 @@ PUBLIC = {
     "logout": "sign-out",
     "set_language": "the caller's own preference",
     "set_theme": "the caller's own preference",
+    "my_sessions": "the caller's own sessions and API tokens",
+    "my_session_revoke": "ends one of the caller's own sessions (another user's id is a 404, test_sessions.py)",
+    "my_token_revoke": "revokes one of the caller's own API tokens (another user's id is a 404, test_sessions.py)",
     "switch_tenant": "chooses among the caller's own memberships (a foreign id is a 404, tested below)",
     "auth-token": "authenticates by its body",
     "auth-token-refresh": "authenticates by its body",
@@ -281,7 +284,17 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
         requested_by=charlie.user,
         requested_at=now,
     )
+    from accounts.models import ApiTokenGrant, PortalSession
+
+    bravo_session = PortalSession.objects.create(user=charlie.user, started_at=now, last_activity_at=now)
+    from quantarb.models import LongJob
+
+    bravo_job = LongJob.objects.create(kind="audit_export", tenant=charlie.tenant, message=MARKER, created_at=now)
+    bravo_grant = ApiTokenGrant.objects.create(user=charlie.user, tenant=charlie.tenant, issued_at=now, expires_at=now)
     return {
+        "bravo_session": bravo_session,
+        "bravo_grant": bravo_grant,
+        "bravo_job": bravo_job,
         "bravo_strategy": strategy,
         "bravo_hedge": hedge,
         "bravo_switch": switch,
@@ -312,6 +325,9 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         # Not ids: valid names, so the route resolves and the foreign object's id is what answers 404.
         "action": lambda: "stop",
         "kind": lambda: "flatten_pool",
+        "session_id": lambda: int(desks["bravo_session"].pk),
+        "grant_id": lambda: int(desks["bravo_grant"].pk),
+        "job_id": lambda: int(desks["bravo_job"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()

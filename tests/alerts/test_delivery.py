@@ -87,24 +87,39 @@ def test_a_webhook_carries_a_signature_the_receiver_verifies(alice: Any, receive
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1 and "HTTP 200" in delivery.response
 
 
+def retries_until_settled(frozen_clock: Any) -> None:
+    """Let each retry fall due and the sweeper send it, as beat would (eager tasks queue no countdown)."""
+    from datetime import timedelta
+
+    from alerts.delivery import SWEEP_GRACE_S
+    from alerts.tasks import sweep_deliveries
+
+    while (delivery := Delivery.objects.filter(status=DeliveryStatus.RETRYING).first()) is not None:
+        assert delivery.next_attempt_at is not None
+        frozen_clock.set(delivery.next_attempt_at + timedelta(seconds=SWEEP_GRACE_S + 1))
+        sweep_deliveries.apply()
+
+
 def test_a_wrong_key_is_refused_by_the_receiver_and_the_delivery_fails(
-    alice: Any, receiver: Receiver, committed: Any
+    alice: Any, receiver: Receiver, committed: Any, frozen_clock: Any
 ) -> None:
     receiver.start()
     channel = webhook(alice, receiver.port)
     channel.secrets = {"signing_key": "not-the-key-the-receiver-knows"}
     channel.save()
     raise_margin(alice, committed)
+    retries_until_settled(frozen_clock)
     assert {entry["verified"] for entry in receiver.received()} == {False}
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and "HTTP 401" in delivery.error
 
 
 def test_receiver_down_retries_with_backoff_ends_failed_and_a_later_manual_retry_succeeds(
-    alice: Any, receiver: Receiver, committed: Any
+    alice: Any, receiver: Receiver, committed: Any, frozen_clock: Any
 ) -> None:
     webhook(alice, receiver.port)  # nothing listens on the port yet
     raise_margin(alice, committed)
+    retries_until_settled(frozen_clock)
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.attempts == 5
@@ -119,12 +134,13 @@ def test_receiver_down_retries_with_backoff_ends_failed_and_a_later_manual_retry
 
 
 def test_webhooks_to_private_addresses_are_refused_unless_allowed(
-    alice: Any, receiver: Receiver, committed: Any, settings: Any
+    alice: Any, receiver: Receiver, committed: Any, settings: Any, frozen_clock: Any
 ) -> None:
     settings.QUANTARB_ALERT_WEBHOOK_PRIVATE = False  # production's default
     receiver.start()
     webhook(alice, receiver.port)
     raise_margin(alice, committed)
+    retries_until_settled(frozen_clock)
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and "non-public address" in delivery.error
     assert receiver.received() == []

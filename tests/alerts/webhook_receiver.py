@@ -28,7 +28,9 @@ def make_handler(key: bytes, log_path: str) -> type[BaseHTTPRequestHandler]:
             fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= MAX_SKEW_S
             verified = fresh and hmac.compare_digest(expected, signature)
             with open(log_path, "a") as log:
-                log.write(json.dumps({"path": self.path, "verified": verified, "body": body.decode()}) + "\n")
+                record = {"path": self.path, "verified": verified, "body": body.decode()}
+                record["idempotency_key"] = self.headers.get("Idempotency-Key")
+                log.write(json.dumps(record) + "\n")
             status = 200 if verified or self.path != "/hook" else 401
             self.send_response(status)
             self.end_headers()

@@ -1,4 +1,5 @@
-"""Verify the hash chains of the audit trail; exit non-zero at the first broken link of any chain."""
+"""Verify the hash chains of the audit trail and the change log, and the signed checkpoints of their heads; exit
+non-zero at the first broken link of any chain, a chain shorter than its last checkpoint, or an altered checkpoint."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.audit import all_chains, describe_chain, first_chain_break
-from accounts.models import Tenant
+from accounts.audit_checkpoint import checkpoint_breaks
+from accounts.audit_seal import chains_of, changelog_first_break
+from accounts.models import ChangeLogEntry, Tenant
 
 
 class Command(BaseCommand):
@@ -38,6 +41,18 @@ class Command(BaseCommand):
                     f"{event.created_at.isoformat()}): {chain_break.reason}"
                 )
             )
+        # The change log's chains and the signed checkpoints (deleted tails), unless one tenant was asked for.
+        if not options["tenant"]:
+            for other in [
+                *[found for c in chains_of(ChangeLogEntry) if (found := changelog_first_break(c)) is not None],
+                *checkpoint_breaks(),
+            ]:
+                broken.append(f"{other.table} of {describe_chain(other.chain)}")
+                self.stdout.write(
+                    self.style.ERROR(
+                        f"{other.table} of {describe_chain(other.chain)}: broken at seq {other.seq}: {other.reason}"
+                    )
+                )
         if broken:
             raise CommandError(f"broken audit chain: {', '.join(broken)}")
         self.stdout.write(self.style.SUCCESS(f"{len(chains)} audit chain(s) intact."))
