@@ -79,6 +79,8 @@ class Faults:
     order_reject_count: int = 0  # -2019 margin is insufficient: nothing placed
     order_partial_count: int = 0  # the next orders fill only `order_partial_ratio` of their quantity (IOC rest expires)
     order_partial_ratio: Decimal = Decimal("0.5")
+    trades_slow_count: int = 0  # the next `userTrades` answers come after `trades_slow_s` (a loaded venue)
+    trades_slow_s: float = 5.0
     refuse_ws_until: float = 0.0
 
 
@@ -843,6 +845,9 @@ async def get_user_trades(request: web.Request) -> web.Response:
         return binance_error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
     if error := require_symbol(request, params):
         return error
+    if fake.faults.trades_slow_count > 0:
+        fake.faults.trades_slow_count -= 1
+        await asyncio.sleep(fake.faults.trades_slow_s)
     limit = min(int(params.get("limit", 500)), 1000)
     rows = sorted(fake.trades, key=lambda trade: int(trade["id"]))
     if "orderId" in params:
@@ -1206,6 +1211,9 @@ async def control_arm(request: web.Request) -> web.Response:
     elif fault == "order_partial":
         faults.order_partial_count = count
         faults.order_partial_ratio = Decimal(str(body.get("ratio", "0.5")))
+    elif fault == "trades_slow":
+        faults.trades_slow_count = count
+        faults.trades_slow_s = float(body.get("seconds", 5))
     else:
         return web.json_response({"error": f"unknown fault {fault}"}, status=400)
     return web.json_response({"ok": True})
