@@ -21,8 +21,8 @@ The control API under `/_control/` (never counted as venue requests) lets tests 
 forward across funding times (`clock`), make commissions be paid in BNB (`bnb_commission`), read the venue's own
 records (`records`: trades, incomes, funding rates), set the book (and push it), arm faults (429/418 with
 Retry-After, `-1021`, an order answer that times out or whose connection drops after
-the order was accepted), drop every socket, push user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a
-liquidation), read the orders and the request log.
+the order was accepted, slow `userTrades` answers), drop every socket, push user-data events (ORDER_TRADE_UPDATE,
+ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
 """
 
 from __future__ import annotations
