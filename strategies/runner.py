@@ -59,6 +59,7 @@ from trading.execution import (
     ExecutionRefused,
     LegOrder,
     StaleQuote,
+    hedge_flag_unsettled,
     hedge_leg_orders,
     hedge_open,
     working_orders,
@@ -295,13 +296,19 @@ class StrategyRunner:
         await self._watch_loss(strategy, params)
 
     async def _watch_legging(self, strategy: Strategy, hedge: Hedge, params: StrategyParams) -> None:
-        """A hedge whose orders stay unsettled past the maximum legging time is flagged and halts the strategy."""
+        """A hedge left exposed past the maximum legging time by orders still unknown is flagged `needs_reconcile`
+        (with its legged alert: never an unflagged naked leg) and halts the strategy. It is not repaired: while an
+        order is unknown a repair could duplicate it. Its orders are still looked up at every step."""
         since = hedge.legged_at or hedge.closing_at or hedge.planned_at
         if (clock.now() - since).total_seconds() < params.max_legging_seconds:
             return
-        unsettled = await _db(lambda: hedge.orders.filter(status=OrderStatus.UNKNOWN).exists())()
-        if unsettled and hedge.perp_oz + hedge.cfd_oz != 0:
-            await self._trip(strategy, KillTrigger.LEGGING_TIMEOUT, f"hedge {hedge.pk}: orders still unknown")
+        flagged = await _db(hedge_flag_unsettled)(hedge_id=hedge.pk, max_legging_seconds=params.max_legging_seconds)
+        if flagged is not None:
+            await self._trip(
+                strategy,
+                KillTrigger.LEGGING_TIMEOUT,
+                f"hedge {hedge.pk} legged by {flagged.perp_oz + flagged.cfd_oz} oz with orders still unknown",
+            )
 
     async def repair(
         self, strategy: Strategy, hedge: Hedge, params: StrategyParams, snapshot: MarketSnapshot | None

@@ -38,6 +38,7 @@ from .choices import (
     OrderIntent,
     OrderKind,
     OrderSide,
+    OrderStatus,
 )
 from .gate import GateState, MarketView, OrderCheck, clear_orders
 from .models import PNL_FIELDS, Fill, Hedge, Order
@@ -929,6 +930,35 @@ def hedge_mark(*, hedge: Hedge, status: str, reason: str) -> Hedge:
     hedge = Hedge.objects.select_for_update().get(pk=hedge.pk)
     if hedge.status != status:
         _set_hedge_status(hedge, status, reason)
+    return hedge
+
+
+@transaction.atomic
+def hedge_flag_unsettled(*, hedge_id: int, max_legging_seconds: int) -> Hedge | None:
+    """Flag a hedge left exposed past the maximum legging time by orders still unknown: `needs_reconcile` (its
+    legged alert raised), since our records cannot vouch for it while an order is unknown — repairing it then
+    could duplicate what the unknown order did. The runner keeps looking the orders up (their fills are recorded
+    on the hedge's legs); reconciliation or a manual repair moves it on from what the venues hold.
+
+    Decided under the hedge's lock: None when it settled meanwhile, is no longer exposed, or its orders resolved."""
+    hedge = Hedge.objects.select_for_update().get(pk=hedge_id)
+    if hedge.status not in (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING):
+        return None
+    unknown = list(hedge.orders.filter(status=OrderStatus.UNKNOWN).values_list("client_order_id", flat=True))
+    if not unknown or hedge.perp_oz + hedge.cfd_oz == 0:
+        return None
+    _set_hedge_status(
+        hedge,
+        HedgeStatus.NEEDS_RECONCILE,
+        _("Unhedged %(oz)s oz (perp %(perp)s, CFD %(cfd)s) after %(seconds)s s with orders still unknown: %(orders)s.")
+        % {
+            "oz": hedge.perp_oz + hedge.cfd_oz,
+            "perp": hedge.perp_oz,
+            "cfd": hedge.cfd_oz,
+            "seconds": max_legging_seconds,
+            "orders": ", ".join(unknown),
+        },
+    )
     return hedge
 
 

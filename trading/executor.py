@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from asgiref.sync import sync_to_async
 
 from quantarb import clock
 from strategies.services import Lease, LeaseLost
-from trading.venues.base import ExecutionVenue, OrderRequest, VenueAnswer
+from trading.venues.base import ExecutionVenue, OrderRequest, VenueAnswer, answer_budget
 from trading.venues.errors import VenueError, VenueErrorKind
 
 from . import execution
@@ -128,7 +128,7 @@ class Executor:
             )
             sent_at = clock.monotonic()
             try:
-                answer = await asyncio.wait_for(venue.place(request), timeout=self.answer_timeout_s)
+                answer = await self._answer(venue.place(request))
             except TimeoutError:
                 await _db(execution.order_unknown)(order=order, error="no answer within the timeout")
                 return await self._settle(order, sent_at=sent_at)
@@ -142,6 +142,13 @@ class Executor:
                 await _db(execution.order_unknown)(order=order, error=f"{exc.kind.value}: {exc}")
                 return await self._settle(order, sent_at=sent_at)
             return await self._record(order, answer, FillSource.ANSWER)
+
+    async def _answer(self, call: Coroutine[Any, Any, VenueAnswer]) -> VenueAnswer:
+        """The venue's answer within `answer_timeout_s` (TimeoutError past it). The venue knows the budget
+        (base.py `answer_budget`): what it reads after the answer (an order's trades) takes only part of it, so a slow
+        optional read never turns an answer the venue gave into an unknown."""
+        with answer_budget(self.answer_timeout_s):
+            return await asyncio.wait_for(call, timeout=self.answer_timeout_s)
 
     async def _record(self, order: Order, answer: VenueAnswer, source: str) -> Order:
         return await _db(execution.order_record)(
@@ -165,7 +172,7 @@ class Executor:
         while True:
             wait = self.lookup_interval_s
             try:
-                answer = await asyncio.wait_for(venue.lookup(order.client_order_id), timeout=self.answer_timeout_s)
+                answer = await self._answer(venue.lookup(order.client_order_id))
             except (TimeoutError, VenueError) as exc:
                 log.warning("lookup of %s failed: %s", order.client_order_id, exc)
                 if isinstance(exc, VenueError) and exc.retry_after_s:

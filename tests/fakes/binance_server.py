@@ -20,9 +20,9 @@ the query or body as sent) and the timestamp against `recvWindow` (`-1021`).
 The control API under `/_control/` (never counted as venue requests) lets tests script it: move the venue's clock
 forward across funding times (`clock`), make commissions be paid in BNB (`bnb_commission`), read the venue's own
 records (`records`: trades, incomes, funding rates), set the book (and push it), arm faults (429/418 with
-Retry-After, `-1021`, an order answer that times out or whose connection drops after the order was accepted, any
-endpoint answering a given Binance error code and message), drop every socket, push user-data events
-(ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
+Retry-After, `-1021`, an order answer that times out or whose connection drops after the order was accepted, slow
+`userTrades` answers, any endpoint answering a given Binance error code and message), drop every socket, push
+user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class Faults:
     order_reject_count: int = 0  # -2019 margin is insufficient: nothing placed
     order_partial_count: int = 0  # the next orders fill only `order_partial_ratio` of their quantity (IOC rest expires)
     order_partial_ratio: Decimal = Decimal("0.5")
+    trades_slow_count: int = 0  # the next `userTrades` answers come after `trades_slow_s` (a loaded venue)
+    trades_slow_s: float = 5.0
     refuse_ws_until: float = 0.0
     # Binance's error answer ({"code", "msg"} with its HTTP status) for the next requests to one endpoint.
     endpoint_errors: list[dict[str, Any]] = field(default_factory=list)
@@ -849,6 +851,9 @@ async def get_user_trades(request: web.Request) -> web.Response:
         return binance_error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
     if error := require_symbol(request, params):
         return error
+    if fake.faults.trades_slow_count > 0:
+        fake.faults.trades_slow_count -= 1
+        await asyncio.sleep(fake.faults.trades_slow_s)
     limit = min(int(params.get("limit", 500)), 1000)
     rows = sorted(fake.trades, key=lambda trade: int(trade["id"]))
     if "orderId" in params:
@@ -1223,6 +1228,9 @@ async def control_arm(request: web.Request) -> web.Response:
     elif fault == "order_partial":
         faults.order_partial_count = count
         faults.order_partial_ratio = Decimal(str(body.get("ratio", "0.5")))
+    elif fault == "trades_slow":
+        faults.trades_slow_count = count
+        faults.trades_slow_s = float(body.get("seconds", 5))
     else:
         return web.json_response({"error": f"unknown fault {fault}"}, status=400)
     return web.json_response({"ok": True})

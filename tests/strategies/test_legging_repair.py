@@ -34,12 +34,14 @@ from tests.strategies.conftest import MAX_LEGGING_S, FakeBook
 from trading.choices import CommandStatus, HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
 from trading.execution import legged_alert_key
+from trading.fills import sync_live_fills
 from trading.manual import manual_request
 from trading.manual_desk import ManualDesk, _claim
-from trading.models import Hedge, Order, SourcePair
+from trading.models import Fill, Hedge, Order, SourcePair
 from trading.reconciliation import our_position_oz
 from trading.venue_factory import execution_venues
 from trading.venues.backoff import BACKOFFS
+from trading.venues.errors import VenueError, VenueErrorKind
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -179,6 +181,80 @@ async def test_an_mt5_answer_lost_after_execution_with_lookups_timing_out_is_set
     assert (cfd.status, cfd.filled) == (OrderStatus.FILLED, Decimal(2))
     hedge = await db(Hedge.objects.get)(pk=hedge.pk)
     assert hedge.status == HedgeStatus.OPEN
+    assert await live.books_equal_venues() == (Decimal(-2), Decimal(2))
+    live.sent_once()
+
+
+async def test_a_slow_trades_read_never_keeps_a_binance_order_from_settling(live: Live) -> None:
+    await live.start()
+    assert live.runner is not None and live.runner.executor is not None
+    live.runner.executor.answer_timeout_s = 1.0
+    # The perp's answer is lost after Binance took the order, and every trades read is slower than the executor's
+    # whole answer budget: the lookup still settles the order (its trades are read later, once).
+    live.binance_fake.arm("order_drop_after_accept")
+    live.binance_fake.arm("trades_slow", count=10_000, seconds=3)
+
+    hedge = await live.open()
+
+    perp = (await db(orders_of)(hedge, "perp"))[0]
+    assert (perp.status, perp.filled) == (OrderStatus.FILLED, Decimal(2)), perp.error
+    hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+    assert (hedge.status, hedge.perp_oz, hedge.cfd_oz) == (HedgeStatus.OPEN, Decimal(-2), Decimal(2))
+    assert await db(Fill.objects.filter(order=perp).count)() == 0
+    assert await live.books_equal_venues() == (Decimal(-2), Decimal(2))
+    live.sent_once()
+
+    # The fill sync books the trades the answers went without, once per trade id.
+    live.binance_fake.arm("trades_slow", count=0)
+    await db(sync_live_fills)()
+    await db(sync_live_fills)()
+    trade_ids = [str(trade["id"]) for trade in live.binance_fake.records()["trades"]]
+    booked = await db(lambda: list(Fill.objects.filter(order=perp).values_list("fill_id", flat=True)))()
+    assert sorted(booked) == sorted(trade_ids) and trade_ids
+
+
+class _LookupsFail:
+    """The perp venue of the rig, except that it cannot be asked about an order (every lookup is unanswered)."""
+
+    def __init__(self, venue: Any) -> None:
+        self.venue = venue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.venue, name)
+
+    async def lookup(self, client_order_id: str) -> Any:
+        raise VenueError(VenueErrorKind.AMBIGUOUS, f"no answer about {client_order_id}")
+
+
+async def test_a_hedge_left_exposed_by_an_unknown_order_is_flagged_and_never_repaired_blind(live: Live) -> None:
+    await live.start()
+    assert live.runner is not None and live.runner.executor is not None
+    live.runner.executor.answer_timeout_s = 1.0
+    live.runner.executor.lookup_give_up_s = 2.0
+    perp_id = live.setup["binance"].pk
+    live.venues[perp_id] = _LookupsFail(live.venues[perp_id])
+    live.binance_fake.arm("order_timeout", seconds=2)  # Binance fills the perp; its answer comes too late
+
+    hedge = await live.open()
+    hedge = await live.manage_until_settled(hedge)
+
+    # Past the legging time the CFD leg is naked by our records and the perp order still unknown: flagged
+    # needs-reconcile with its legged alert, the kill switch tripped, and no repair sent while the order is unknown.
+    assert (hedge.status, hedge.perp_oz, hedge.cfd_oz) == (HedgeStatus.NEEDS_RECONCILE, Decimal(0), Decimal(2))
+    assert "unknown" in hedge.status_reason
+    assert await db(KillSwitch.objects.filter(strategy=live.setup["strategy"], reset_at__isnull=True).exists)()
+    alert = await db(legged_alert)(hedge)
+    assert alert is not None and alert.status == "open" and alert.severity == "critical"
+    assert [order.intent for order in await db(orders_of)(hedge)] == ["open", "open"]
+    live.sent_once()
+
+    # Once the venue answers again, the order is settled by its lookup and the legs are the venues' positions; the
+    # hedge stays flagged for reconciliation.
+    live.venues[perp_id] = live.venues[perp_id].venue
+    row = await db(live.runner._load)()
+    await live.runner.manage(row, live.setup["params"], live.book.snapshot(0) if live.book else None)
+    hedge = await db(Hedge.objects.get)(pk=hedge.pk)
+    assert (hedge.status, hedge.perp_oz, hedge.cfd_oz) == (HedgeStatus.NEEDS_RECONCILE, Decimal(-2), Decimal(2))
     assert await live.books_equal_venues() == (Decimal(-2), Decimal(2))
     live.sent_once()
 

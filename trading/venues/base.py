@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -57,6 +58,33 @@ class VenueAnswer:
     report: VenueOrderReport
     fills: tuple[FillEvent, ...] = ()
     venue_order_id: str = ""
+
+
+# The answer budget of the venue call in flight: (deadline on the event loop's clock, its length in seconds), set
+# by the caller that times the call out (trading/executor.py). A venue that makes optional requests after the
+# answer (reading an order's trades) spends only part of it, so the optional read never costs the answer itself.
+_ANSWER_BUDGET: ContextVar[tuple[float, float] | None] = ContextVar("answer_budget", default=None)
+
+
+@contextlib.contextmanager
+def answer_budget(seconds: float) -> Iterator[None]:
+    """Within this block, venue calls are answered within `seconds` from now (the caller times them out then)."""
+    token = _ANSWER_BUDGET.set((asyncio.get_running_loop().time() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _ANSWER_BUDGET.reset(token)
+
+
+def optional_read_budget_s(default_s: float) -> float:
+    """Seconds an optional read after the answer may take: `default_s`, and within a caller's answer budget it must end
+    by the middle of that budget — the other half is the margin in which the answer is still returned before
+    the caller gives up on it. 0 or less: no time left, skip the read."""
+    budget = _ANSWER_BUDGET.get()
+    if budget is None:
+        return default_s
+    deadline, length = budget
+    return min(default_s, deadline - length / 2 - asyncio.get_running_loop().time())
 
 
 class ExecutionVenue(Protocol):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from trading.domain import orders as order_rules
 
-from .base import OrderRequest, VenueAnswer
+from .base import OrderRequest, VenueAnswer, optional_read_budget_s
 from .binance import BinanceUsdmGateway, OrderState
 from .errors import VenueError, VenueErrorKind
 
@@ -51,8 +51,9 @@ class BinanceExecutionVenue:
 
     gateway: BinanceUsdmGateway
     connected: bool = False
-    # Reading the trades of a filled order is one more request after the answer: bounded, so a slow read never
-    # costs the answer itself (the stream and the fill sync bring trades not read here).
+    # Reading the trades of a filled order is one more request after the answer: bounded by this and by half the
+    # caller's answer budget (base.py `optional_read_budget_s`), so a slow read never costs the answer itself (the
+    # user-data stream and the fill sync bring trades not read here).
     fills_timeout_s: float = 2.0
 
     async def _ready(self) -> BinanceUsdmGateway:
@@ -87,14 +88,19 @@ class BinanceExecutionVenue:
 
     async def _with_fills(self, state: OrderState) -> VenueAnswer:
         """The answer, with the order's trades when it filled. Trades that cannot be read in time are left out:
-        the user-data stream or the fill sync records them (once per trade id)."""
+        the user-data stream or the fill sync records them (once per trade id). The read gets only what is left of
+        its part of the caller's answer budget, so the answer itself always arrives in time."""
         answer = answer_of(state)
         if state.filled <= 0:
             return answer
+        budget_s = optional_read_budget_s(self.fills_timeout_s)
+        if budget_s <= 0:
+            log.info("trades of order %s not read: the answer took the time for it", state.client_order_id)
+            return answer
         try:
-            fills = await asyncio.wait_for(self.gateway.fetch_order_fills(state.venue_order_id), self.fills_timeout_s)
+            fills = await asyncio.wait_for(self.gateway.fetch_order_fills(state.venue_order_id), budget_s)
         except (TimeoutError, VenueError) as exc:
-            log.warning("trades of order %s not read: %s", state.client_order_id, exc)
+            log.warning("trades of order %s not read within %.2f s: %r", state.client_order_id, budget_s, exc)
             return answer
         return replace(answer, fills=tuple(fills))
 

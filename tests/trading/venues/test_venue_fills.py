@@ -14,7 +14,7 @@ import pytest
 from quantarb import clock
 from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
 from trading.domain.orders import FeeConversion, FillEvent
-from trading.venues.base import OrderRequest
+from trading.venues.base import OrderRequest, answer_budget
 from trading.venues.binance import BinanceUsdmGateway, is_trade_update, trade_fill
 from trading.venues.binance_orders import BinanceExecutionVenue
 from trading.venues.mt5 import ModuleTransport, Mt5Deal, Mt5Gateway
@@ -115,6 +115,30 @@ async def test_the_order_answer_carries_the_order_s_trades(binance_fake: Binance
         assert sum(fill.quantity for fill in answer.fills) == answer.report.filled == Decimal("0.3")
         looked_up = await venue.lookup("qa1-1PO1")
         assert looked_up.fills == answer.fills
+    finally:
+        await venue.gateway.close()
+
+
+async def test_a_slow_trades_read_gets_only_half_the_caller_s_answer_budget(binance_fake: BinanceFake) -> None:
+    venue = BinanceExecutionVenue(gateway_for(binance_fake), fills_timeout_s=30.0)
+    try:
+        binance_fake.arm("trades_slow", count=2, seconds=5)
+        # The executor times each call out at its answer budget; a trades read slower than the budget does not
+        # cost the answer: it comes back filled, without the trades (the stream and the fill sync book them).
+        with answer_budget(1.0):
+            answer = await asyncio.wait_for(
+                venue.place(OrderRequest("qa1-2PO1", "buy", Decimal("0.300"), limit_price=Decimal("4601"))), 1.0
+            )
+        assert (answer.report.status, answer.report.filled, answer.fills) == ("filled", Decimal("0.3"), ())
+        with answer_budget(1.0):
+            looked_up = await asyncio.wait_for(venue.lookup("qa1-2PO1"), 1.0)
+        assert (looked_up.report.filled, looked_up.fills) == (Decimal("0.3"), ())
+        # Read fast enough, the trades come with the answer.
+        with answer_budget(10.0):
+            looked_up = await asyncio.wait_for(venue.lookup("qa1-2PO1"), 10.0)
+        assert [fill.fill_id for fill in looked_up.fills] == [
+            str(trade["id"]) for trade in binance_fake.records()["trades"]
+        ]
     finally:
         await venue.gateway.close()
 
