@@ -112,8 +112,10 @@ class ManualDesk:
     poll_s: float = 0.5
     retry_s: float = 0.5  # between repair attempts of a legged hedge
     sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
-    # The venues the command being carried out opened: closed when it ends (their ccxt sessions with them).
+    # The venues the command being carried out opened: closed when it ends (their ccxt sessions with them), unless
+    # the factory hands out venues its caller keeps open and closes itself (`owns_venues` False).
     opened_venues: list[Any] = field(default_factory=list)
+    owns_venues: bool = True
 
     async def run(self) -> None:
         """Claim and carry out queued commands until cancelled."""
@@ -158,7 +160,8 @@ class ManualDesk:
         if snapshot is None:
             raise CommandFailed(_("No quotes for this pool yet; try again in a moment."))
         venues = await _db(self.venues_factory)(pool, pair_id)
-        self.opened_venues.append(venues)
+        if self.owns_venues:
+            self.opened_venues.append(venues)
         executor = Executor(venues=venues, sleep=self.sleep)
         params = await _db(_params_for)(pool)
         perp_spec, cfd_spec = await _db(_pool_specs)(pool)

@@ -402,7 +402,10 @@ async def _legged_by_refusal(live: Live) -> Hedge:
 
 
 def _desk(live: Live) -> ManualDesk:
-    return ManualDesk(market=live.book, venues_factory=lambda _pool, _pair: live.venues, sleep=live.sleep)
+    # The test's venues stay open across commands (it reads the venues' books through them afterwards).
+    return ManualDesk(
+        market=live.book, venues_factory=lambda _pool, _pair: live.venues, sleep=live.sleep, owns_venues=False
+    )
 
 
 async def _run(desk: ManualDesk) -> Any:
