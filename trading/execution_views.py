@@ -56,7 +56,7 @@ from .execution_selectors import (
     positions_for,
 )
 from .gate import halts as pool_halts
-from .hedge_pnl import hedge_pnl, hedges_pnl
+from .hedge_pnl import LIVE, PoolMarks, hedge_pnl, hedges_pnl
 from .manual import REPAIRABLE, describe, manual_request
 from .models import USD, Hedge, ManualCommand
 
@@ -246,9 +246,13 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
-def _cell(kind: str, row: Any, name: str) -> Any:
+def _cell(kind: str, row: Any, name: str, marks: PoolMarks | None = None) -> Any:
     """A CSV cell: labels rather than internal codes (`Sell perp / buy CFD`, not `sell_perp`), decimals as
-    written (never an exponent: `_csv_value`)."""
+    written (never an exponent: `_csv_value`). A live hedge's PnL lines are its split marked now, as its page
+    shows them (its booked fields stay empty until it settles); blank when it cannot be marked yet."""
+    if kind == "hedges" and name.startswith("pnl_") and row.status in LIVE:
+        split = hedge_pnl(row, marks).split
+        return "" if split is None else getattr(split, name.removeprefix("pnl_"))
     if kind == "fills":
         if name == "order":
             return row.order.client_order_id
@@ -345,8 +349,9 @@ def _export_view(kind: str) -> Callable[[HttpRequest], HttpResponseBase]:
             writer = csv.writer(_Echo())
             yield "\ufeff"  # a BOM, so spreadsheet programs read the Chinese headers as UTF-8
             yield writer.writerow([str(label) for _name, label in columns])
+            marks = PoolMarks()  # each pool's marks read once for the whole file
             for row in rows.iterator(chunk_size=2000):
-                yield writer.writerow([_csv_value(_cell(kind, row, name)) for name, _label in columns])
+                yield writer.writerow([_csv_value(_cell(kind, row, name, marks)) for name, _label in columns])
 
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -275,6 +277,18 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
     for page in pages:
         assert cells(page, "pnl") == shown(expected)
     assert table_total is not None and table_total.group(1).strip() == money(case.total)
+    # The CSV export: the same lines (a live hedge marked now, a settled one as booked).
+    export = client_for(alice).get(reverse("hedges_export"))
+    (row,) = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig")))
+    columns = {
+        "spread": "Spread capture (USD)",
+        "fees": "Fees (USD)",
+        "funding": "Funding (USD)",
+        "swap": "Swap (USD)",
+        "fx": "USDT/USD (USD)",
+    }
+    assert {line: Decimal(row[label]) for line, label in columns.items()} == dict(expected.lines())
+    assert Decimal(row["Total (USD)"]) == case.total
     # Charlie, in another tenant, sees neither the hedge nor its figures.
     assert client_for(charlie).get(reverse("hedge", args=[hedge.pk])).status_code == 404
     assert api_get(charlie, "hedges/").json()["count"] == 0
