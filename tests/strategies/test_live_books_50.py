@@ -177,6 +177,24 @@ def _orders_of(hedge_id: int) -> list[tuple[str, str, str, str, str, str]]:
     ]
 
 
+def _outcomes() -> Counter[str]:
+    """How our orders went: answered, refused by the venue's code, or unknown and settled by a lookup (which found
+    the order at the venue, or found it never arrived)."""
+    from trading.models import Order
+
+    outcomes: Counter[str] = Counter()
+    for status, error in Order.objects.values_list("status", "error"):
+        if status == "rejected" and error.startswith("ambiguous"):
+            outcomes["unknown, never arrived"] += 1
+        elif status == "rejected":
+            outcomes["refused"] += 1
+        elif error:
+            outcomes["unknown, found by lookup"] += 1
+        else:
+            outcomes["answered"] += 1
+    return outcomes
+
+
 def _drop_bridge_socket(cfd_venue: Any) -> bool:
     """Cut the MT5 bridge connection under the gateway (what a network fault or a bridge restart does)."""
     conn = getattr(cfd_venue.gateway.transport, "_conn", None)
@@ -407,6 +425,9 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
         )
 
         # What the run was built to cross did happen, and reached the books.
+        outcomes = await db(_outcomes)()
+        assert outcomes["unknown, found by lookup"] >= 20, outcomes
+        assert outcomes["unknown, never arrived"] >= 10 and outcomes["refused"] >= 14, outcomes
         assert len(hedge_ids) >= 50
         assert held["funding"] >= 8 and held["triple swap"] >= 1, held
         assert books.funding_unattributed == 0 and books.funding_total != 0
@@ -416,18 +437,19 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
         assert all(count > 0 for count in injected.values()) and len(injected) == len(FAULTS), injected
         records = binance_fake.records()
         assert any(trade["commissionAsset"] == "BNB" for trade in records["trades"])
-        log.warning(
-            "%s hedges, orders at the venues %s, faults %s, held %s, crossed %s, %.1f s",
+        print(  # the run's figures (pytest -s shows them)
+            f"\n{len(hedge_ids)} hedges; venue orders {orders}; ours {dict(outcomes)}; faults {dict(injected)}; "
+            f"held {dict(held)}; crossed {dict(crossed)}; {time.monotonic() - started:.1f} s"
+        )
+        log.info(
+            "%s hedges, orders at the venues %s (%s), faults %s, held %s, crossed %s, %.1f s",
             len(hedge_ids),
             orders,
+            dict(outcomes),
             dict(injected),
             dict(held),
             dict(crossed),
             time.monotonic() - started,
-        )
-        print(
-            f"\nBOOKS50: {len(hedge_ids)} hedges, venue orders {orders}, faults {dict(injected)}, held {dict(held)}, "
-            f"{time.monotonic() - started:.1f} s"
         )
     finally:
         clock.set_clock(previous)
