@@ -15,10 +15,11 @@ from decimal import ROUND_DOWN, Decimal
 
 from quantarb import clock
 from trading.domain import orders as order_rules
+from trading.domain.clientids import parse_client_order_id
 
 from .base import OrderRequest, VenueAnswer
 from .errors import VenueError, VenueErrorKind
-from .mt5 import Mt5Deal, Mt5Gateway, OrderResult
+from .mt5 import Mt5Deal, Mt5Gateway, Mt5Position, OrderResult
 from .mt5 import OrderRequest as Mt5OrderRequest
 
 OUNCE = Decimal("0.001")
@@ -39,6 +40,24 @@ def fill_from_deal(deal: Mt5Deal, contract_size: Decimal, currency: str) -> orde
         ts_ms=int(at.timestamp() * 1000),
         realized_pnl=deal.profit,
         swap=deal.swap,
+    )
+
+
+def position_to_close(positions: list[Mt5Position], *, client_order_id: str, lots: Decimal) -> Mt5Position:
+    """Which of our positions (non-empty, on the side to close) a reducing order of `client_order_id` closes on a
+    hedging account: the hedge's own — a position whose comment is an order id of the same hedge —, else any.
+    Among those, one of exactly `lots`, else one at least that large, else the largest. Closing another hedge's
+    position would hand that hedge's accrued swap (which MT5 moves onto the closing deal) to this one, and leave
+    positions of sizes no close of either hedge matches. The comment is a preference only: brokers may rewrite it."""
+    key = parse_client_order_id(client_order_id)
+
+    def same_hedge(position: Mt5Position) -> bool:
+        own = parse_client_order_id(position.comment)
+        return key is not None and own is not None and (own.tenant_id, own.hedge_id) == (key.tenant_id, key.hedge_id)
+
+    return min(
+        positions,
+        key=lambda p: (not same_hedge(p), p.volume != lots, p.volume < lots, -p.volume, p.ticket),
     )
 
 
@@ -118,14 +137,12 @@ class Mt5ExecutionVenue:
             if request.reduce_only:
                 # A hedging account opens a new position on an opposite order unless it names the ticket to close.
                 opposite = "sell" if request.side == "buy" else "buy"
-                ours = sorted(
-                    (p for p in gateway.read_before_order(gateway.positions) if p.ours and p.side == opposite),
-                    key=lambda p: (p.volume < lots, -p.volume),
-                )
-                if not ours:
+                candidates = [p for p in gateway.read_before_order(gateway.positions) if p.ours and p.side == opposite]
+                if not candidates:
                     raise VenueError(VenueErrorKind.REJECTED, "no position of ours to close on this account")
-                position = ours[0].ticket
-                lots = min(lots, ours[0].volume)
+                closed = position_to_close(candidates, client_order_id=request.client_order_id, lots=lots)
+                position = closed.ticket
+                lots = min(lots, closed.volume)
         except VenueError as exc:
             raise exc.not_sent() from exc
         result = gateway.place_order(

@@ -16,8 +16,8 @@ from trading.venues.backoff import BackoffRegistry, account_key
 from trading.venues.base import OrderRequest
 from trading.venues.binance import classify
 from trading.venues.errors import VenueError, VenueErrorKind
-from trading.venues.mt5 import REFUSAL_RETCODES, error_from_retcode
-from trading.venues.mt5_orders import Mt5ExecutionVenue
+from trading.venues.mt5 import REFUSAL_RETCODES, Mt5Position, error_from_retcode
+from trading.venues.mt5_orders import Mt5ExecutionVenue, position_to_close
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -102,6 +102,29 @@ def test_closing_without_a_position_of_ours_is_not_sent(rig: Rig) -> None:  # no
     with pytest.raises(VenueError) as caught:
         venue._place(OrderRequest("pre-3", "sell", Decimal(1), deviation=50, reduce_only=True))
     assert not caught.value.sent and rig.state()["sent"] == []
+
+
+def test_closing_a_hedge_s_cfd_leg_closes_that_hedge_s_own_position(rig: Rig) -> None:  # noqa: F811
+    # Two hedges long the CFD on a hedging account: hedge 1 with 0.01 lot, hedge 2 with 0.02. Closing hedge 1 must
+    # close its own position — not hedge 2's larger one (a partial close the broker may refuse, and hedge 2's swap
+    # moved onto hedge 1's closing deal).
+    venue = Mt5ExecutionVenue(rig.connected(), connected=True)
+    venue._place(buy("qa1-1CO1", "1"))
+    venue._place(buy("qa1-2CO1", "2"))
+    answer = venue._place(OrderRequest("qa1-1CX1", "sell", Decimal(1), deviation=50, reduce_only=True))
+    assert answer.report.filled == Decimal(1) and answer.report.status.value == "filled"
+    assert [(p["comment"], p["volume"]) for p in rig.state()["positions"]] == [("qa1-2CO1", 0.02)]
+    answer = venue._place(OrderRequest("qa1-2CX1", "sell", Decimal(2), deviation=50, reduce_only=True))
+    assert answer.report.filled == Decimal(2) and rig.state()["positions"] == []
+
+
+def test_a_close_falls_back_to_any_position_of_ours_when_the_broker_rewrote_comments() -> None:
+    positions = [
+        Mt5Position(7, "buy", Decimal("0.02"), Decimal(1), Decimal(1), Decimal(0), Decimal(0), 1, "x", 0, True),
+        Mt5Position(8, "buy", Decimal("0.01"), Decimal(1), Decimal(1), Decimal(0), Decimal(0), 1, "y", 0, True),
+    ]
+    assert position_to_close(positions, client_order_id="qa1-1CX1", lots=Decimal("0.01")).ticket == 8
+    assert position_to_close(positions, client_order_id="qa1-1CX1", lots=Decimal("0.03")).ticket == 7
 
 
 def test_a_read_after_the_send_that_times_out_does_not_fail_an_executed_order(rig: Rig) -> None:  # noqa: F811
