@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
-import structlog
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -333,20 +332,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"correlation": {"()": "quantarb.correlation.CorrelationLogFilter"}},
+    # Tracebacks without locals, messages bounded (quantarb/log_format.py).
     "formatters": {
-        fmt: {
-            "()": "structlog.stdlib.ProcessorFormatter",
-            "processor": structlog.processors.JSONRenderer()
-            if fmt == "json"
-            else structlog.dev.ConsoleRenderer(colors=False),
-            "foreign_pre_chain": [
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-        }
-        for fmt in ("plain", "json")
+        fmt: {"()": "quantarb.log_format.processor_formatter", "json_lines": fmt == "json"} for fmt in ("plain", "json")
     },
     "handlers": {
         "console": {
