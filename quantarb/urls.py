@@ -7,6 +7,9 @@ from accounts import venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 
+# A database outage answers 503 wherever it happens (quantarb/outage.py); other errors a short page or JSON.
+handler500 = "quantarb.outage.server_error"
+
 urlpatterns = [
     path("", include("trading.urls")),
     path("healthz", platform_views.healthz, name="healthz"),

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "quantarb.correlation.CorrelationIdMiddleware",
+    # A database outage in a view answers 503 (quantarb/outage.py; in a middleware, `handler500` does).
+    "quantarb.outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
