@@ -239,11 +239,18 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# Where `collectstatic` writes (the image's build step; CI collects into a temporary directory).
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
 # Front-end packages come from npm (`make` runs `npm ci`) and are served from node_modules, never a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/tabler", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist"),
+    # Tabler's stylesheets, scripts and the images they name; not its `libs/`, third-party plugins we do not use
+    # whose files name source maps and images the package does not ship: production's manifest storage refuses to
+    # collect a file that references a missing one (the image's collectstatic failed on tom-select's .css.map).
+    *(
+        (f"vendor/tabler/{part}", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist" / part)
+        for part in ("css", "js", "img")
+    ),
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
 ]
