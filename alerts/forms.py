@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import mask
 from accounts.models import Tenant
+from quantarb import outbound
 
 from . import registry
 from .choices import Category, ChannelKind, Severity
@@ -118,6 +119,8 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
                 URLValidator(schemes=["http", "https"])(target)
             except forms.ValidationError:
                 self.add_error("target", _("Enter the webhook's http:// or https:// URL."))
+            else:
+                self._check_destination("target", outbound.check_url, target)
             if given["signing_key"] and len(given["signing_key"]) < 16:
                 self.add_error("signing_key", _("Use 16 characters or more."))
         elif kind == ChannelKind.TELEGRAM:
@@ -130,6 +133,8 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
 
             if not apprise.Apprise().add(given["apprise_url"]):
                 self.add_error("apprise_url", _("apprise does not know this URL."))
+            else:
+                self._check_destination("apprise_url", outbound.check_apprise_url, given["apprise_url"])
         if (cleaned.get("quiet_start") is None) != (cleaned.get("quiet_end") is None):
             self.add_error("quiet_end", _("Give both ends of the quiet hours, or neither."))
         if wanted is not None and not given[wanted] and not stored.get(_STORED_NAME[wanted]):
@@ -139,6 +144,13 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
             key = _STORED_NAME[wanted]
             self.new_secrets = {key: given[wanted] or stored.get(key, "")}
         return cleaned
+
+    def _check_destination(self, field: str, check: Any, value: str) -> None:
+        """The outbound-address policy (quantarb/outbound.py), on saving; it is applied on each delivery too."""
+        try:
+            check(value)
+        except outbound.DestinationRefused as error:
+            self.add_error(field, str(error))
 
     def secret_hints(self) -> dict[str, str]:
         return {name: mask(value) for name, value in (self.new_secrets or {}).items()}

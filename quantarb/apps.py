@@ -11,10 +11,12 @@ class QuantarbConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from . import outbound
         from .correlation import configure_structlog, install_celery_signals
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
+        outbound.install()  # tenant-chosen HTTP destinations are vetted on each connection (quantarb/outbound.py)
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

@@ -116,8 +116,8 @@ def _service_errors(error: DjangoValidationError) -> ValidationError:
 # --- serializers ------------------------------------------------------------------------------------------------
 class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     pool_name = serializers.CharField(source="pool.name", read_only=True)
-    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
-    params = serializers.JSONField(source="current_version.params", read_only=True, default=None)
+    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None, allow_null=True)
+    params = serializers.JSONField(source="current_version.params", read_only=True, default=None, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -157,7 +157,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = StrategyVersion
@@ -165,7 +165,7 @@ class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None)
+    strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None, allow_null=True)
     pnl_total = serializers.DecimalField(max_digits=24, decimal_places=8, read_only=True)
 
     class Meta:
@@ -274,8 +274,8 @@ class PositionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None)
-    reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None)
+    tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None, allow_null=True)
+    reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None, allow_null=True)
     active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -306,7 +306,7 @@ class ResetSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ReportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    synced_by = serializers.CharField(source="synced_by.username", read_only=True, default=None)
+    synced_by = serializers.CharField(source="synced_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ReconciliationReport

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import ProtectedError, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -21,7 +21,7 @@ from accounts.choices import MarginType
 from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
-from accounts.venue_services import account_delete, account_save, account_test, pool_save
+from accounts.venue_services import PoolInUse, account_delete, account_save, account_test, pool_delete, pool_save
 
 from .venue_serializers import (
     AccountSerializer,
@@ -140,7 +140,7 @@ class AccountDetail(APIView):
         account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
         return Response(AccountSerializer(account).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The account is in a pool.")})
     def delete(self, request: Request, account_id: int) -> Response:
         account = self._account(request, account_id)
         try:
@@ -250,7 +250,10 @@ class PoolDetail(APIView):
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return Response(PoolSerializer(pool_save(form=form), context={"request": request}).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})
     def delete(self, request: Request, pool_id: int) -> Response:
-        self._pool(request, pool_id).delete()
+        try:
+            pool_delete(pool=self._pool(request, pool_id))
+        except PoolInUse as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

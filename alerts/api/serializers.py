@@ -29,9 +29,11 @@ class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, default=None)
-    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None)
-    rule = serializers.CharField(source="rule.rule_type", read_only=True, default=None)
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", read_only=True, default=None, allow_null=True
+    )
+    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None, allow_null=True)
+    rule = serializers.CharField(source="rule.rule_type", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Alert

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "quantarb.correlation.CorrelationIdMiddleware",
     # A database outage in a view answers 503 (quantarb/outage.py; in a middleware, `handler500` does).
     "quantarb.outage.DatabaseOutageMiddleware",
+    # NUL in the address or a form, too many form fields: 400 with a message (quantarb/input_guard.py).
+    "quantarb.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -270,6 +272,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON that no column could hold (NUL, lone surrogates, nesting 10,000 deep) is a 400 (quantarb/input_guard.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "quantarb.input_guard.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -284,6 +292,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Every error status the API answers is documented (quantarb/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "quantarb.api_schema.document_error_responses",
+    ],
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -388,9 +401,16 @@ QUANTARB_METRICS_TOKEN = env.str("QUANTARB_METRICS_TOKEN", default="")
 QUANTARB_PUSH_MAX_HZ = env.float("QUANTARB_PUSH_MAX_HZ", default=8.0)
 # Alert deliveries retry after base · 2^(attempt-1) seconds (30 s, 1 min, 2 min, 4 min), then end failed.
 QUANTARB_ALERT_RETRY_BASE_S = env.float("QUANTARB_ALERT_RETRY_BASE_S", default=30.0)
-# Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on: otherwise a
-# tenant admin could make the server POST to internal services (SSRF). The embedded demo and the tests allow them.
-QUANTARB_ALERT_WEBHOOK_PRIVATE = env.bool("QUANTARB_ALERT_WEBHOOK_PRIVATE", default=False)
+# Destinations a tenant chose (webhooks, apprise URLs, endpoint overrides, quote-source endpoints) that resolve to
+# loopback, private, link-local or reserved addresses are refused unless this is on: otherwise a tenant admin could
+# make the server call internal services (SSRF; quantarb/outbound.py). The embedded demo and the tests allow them.
+# QUANTARB_ALERT_WEBHOOK_PRIVATE is its former, webhook-only name.
+QUANTARB_OUTBOUND_ALLOW_PRIVATE = env.bool(
+    "QUANTARB_OUTBOUND_ALLOW_PRIVATE", default=env.bool("QUANTARB_ALERT_WEBHOOK_PRIVATE", default=False)
+)
+# MT5 bridges the platform may connect to, kept by its operators: `host`, `host:port`, `host:low-high`,
+# `[v6]:port` or a network (`10.8.0.0/24`), comma-separated. Empty: no rpyc terminal can be reached.
+QUANTARB_MT5_BRIDGE_HOSTS = env.list("QUANTARB_MT5_BRIDGE_HOSTS", default=[])
 # Retention of raw market data (days); candles are kept longer.
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)
