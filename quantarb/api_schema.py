@@ -48,7 +48,8 @@ def document_error_responses(result: dict[str, Any], generator: Any, request: An
             }
             if not public_endpoint or path.endswith("/schema/"):
                 wanted["403"] = ("Your role or your grants do not allow this.", ERROR_SCHEMA)
-            if "{" in path or any(parameter.get("name") == "page" for parameter in parameters):
+            paged = any(parameter.get("name") == "page" for parameter in parameters)
+            if "{" in path or paged or path.endswith("/schema/"):
                 wanted["404"] = ("No such object in your tenant (or no such page).", ERROR_SCHEMA)
             for status, (description, schema) in wanted.items():
                 if status not in responses:
@@ -56,5 +57,6 @@ def document_error_responses(result: dict[str, Any], generator: Any, request: An
             # A status a view declared without a body (`409: None`) carries the error body too.
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and "content" not in response:
-                    responses[status] = _response(response.get("description") or "Refused.", ERROR_SCHEMA)
+                    schema = VALIDATION_SCHEMA if status == "400" else ERROR_SCHEMA
+                    responses[status] = _response(response.get("description") or "Refused.", schema)
     return result

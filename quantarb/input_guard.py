@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -97,6 +98,8 @@ class InputGuardMiddleware:
                 fields = request.POST
             except (TooManyFieldsSent, RequestDataTooBig) as error:
                 return _refuse(request, _("The form is too large: %(reason)s") % {"reason": error})
+            except MultiPartParserError as error:
+                return _refuse(request, _("The form could not be read: %(reason)s") % {"reason": error})
             for name, values in fields.lists():
                 for value in (name, *values):
                     if isinstance(value, str) and "\x00" in value:

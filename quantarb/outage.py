@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +69,21 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("Internal server error.")}, status=500)
     return HttpResponseServerError(render_to_string("500.html", {"message": _("Something went wrong on our side.")}))
+
+
+def _api_or(
+    page_view: Callable[..., HttpResponse], status: int, message: Callable[[], str]
+) -> Callable[..., HttpResponse]:
+    """The API answers its errors as JSON (`{"detail": ...}`, as documented in its schema); pages keep Django's."""
+
+    def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message()}, status=status)
+        return page_view(request, exception)
+
+    return view
+
+
+page_not_found = _api_or(defaults.page_not_found, 404, lambda: _("Not found."))
+bad_request = _api_or(defaults.bad_request, 400, lambda: _("Bad request."))
+permission_denied = _api_or(defaults.permission_denied, 403, lambda: _("You do not have permission to do this."))

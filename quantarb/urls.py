@@ -7,8 +7,11 @@ from accounts import venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 
-# A database outage answers 503 wherever it happens (quantarb/outage.py); other errors a short page or JSON.
+# A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
 handler500 = "quantarb.outage.server_error"
+handler404 = "quantarb.outage.page_not_found"
+handler400 = "quantarb.outage.bad_request"
+handler403 = "quantarb.outage.permission_denied"
 
 urlpatterns = [
     path("", include("trading.urls")),

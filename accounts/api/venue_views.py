@@ -22,6 +22,7 @@ from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
 from accounts.venue_services import PoolInUse, account_delete, account_save, account_test, pool_delete, pool_save
+from quantarb.api import form_value
 
 from .venue_serializers import (
     AccountSerializer,
@@ -75,7 +76,7 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
         }
     for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
         if field in body:
-            data[field] = "" if body[field] is None else body[field]
+            data[field] = form_value(field, body[field])
     if "binance_testnet" in body:
         if not isinstance(body["binance_testnet"], bool):
             raise ValidationError({"binance_testnet": ["Send true or false."]})
@@ -85,7 +86,7 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
         data.setdefault("mode", "paper")
     for field in SECRET_FIELDS:
         if field in credentials:
-            data[field] = "" if credentials[field] is None else str(credentials[field])
+            data[field] = str(form_value(f"credentials.{field}", credentials[field]))
     if "terminal" in credentials:
         data["terminal"] = credentials["terminal"] or ""
     return data
@@ -222,7 +223,7 @@ def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str,
         data["perp_leverage"] = AccountPool._meta.get_field("perp_leverage").default
     for field in fields:
         if field in body:
-            data[field] = "" if body[field] is None else body[field]
+            data[field] = form_value(field, body[field])
     if not data.get("enabled"):
         data.pop("enabled", None)  # an unchecked box is an absent field to a form
     return data

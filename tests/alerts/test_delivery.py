@@ -126,7 +126,7 @@ def test_webhooks_to_private_addresses_are_refused_unless_allowed(
     webhook(alice, receiver.port)
     raise_margin(alice, committed)
     delivery = Delivery.objects.get()
-    assert delivery.status == DeliveryStatus.FAILED and "non-public address" in delivery.error
+    assert delivery.status == DeliveryStatus.FAILED and "loopback, private" in delivery.error
     assert receiver.received() == []
 
 
