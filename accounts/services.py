@@ -222,3 +222,62 @@ def two_factor_reset(*, member: Membership, actor: User, request: HttpRequest | 
             request=request,
         )
     return int(removed)
+
+
+def _governs_every_desk_of(member: Membership, actor: User, what: str) -> list[Tenant]:
+    """The desks of `member`'s user; ValidationError unless `actor` administers every one of them (the account
+    is the same in all of them, so one desk's admin must not lock the others' out)."""
+    tenants = list(Tenant.objects.filter(memberships__user=member.user).order_by("pk"))
+    governed = set(
+        Membership.objects.filter(user=actor, role=Role.ADMIN, tenant__in=tenants).values_list("tenant_id", flat=True)
+    )
+    if any(tenant.pk not in governed for tenant in tenants):
+        raise ValidationError(
+            _("%(user)s also belongs to desks you do not administer: ask a platform operator to %(what)s them.")
+            % {"user": member.user.username, "what": what},
+            code="not_all_desks",
+        )
+    return tenants
+
+
+def _status_change(*, member: Membership, actor: User, status: str, request: HttpRequest | None) -> None:
+    user = User.objects.select_for_update().get(pk=member.user_id)
+    before = user.status
+    if before == status:
+        return
+    user.status = status
+    user.save(update_fields=["status"])
+    for tenant in Tenant.objects.filter(memberships__user=user).order_by("pk"):
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_CHANGED,
+            obj=user,
+            summary={"user": user.username, "before": {"status": before}, "after": {"status": status}},
+            request=request,
+        )
+    access_changed(user_ids=[user.pk])
+
+
+@transaction.atomic
+def member_suspend(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+    """Suspend a member's account: their sessions end, their tokens are refused, their sockets close. Not oneself,
+    not a desk's last active admin, and only by an admin of every desk the user belongs to. Audited in each."""
+    if member.user_id == actor.pk:
+        raise ValidationError(_("You cannot suspend yourself."), code="self")
+    tenants = _governs_every_desk_of(member, actor, str(_("suspend")))
+    for membership in Membership.objects.filter(user=member.user, tenant__in=tenants, role=Role.ADMIN):
+        _keep_an_admin(membership.tenant, leaving=membership)
+    _status_change(member=member, actor=actor, status=UserStatus.SUSPENDED, request=request)
+
+
+@transaction.atomic
+def member_reinstate(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+    """Lift a suspension (same rule as suspending: an admin of every desk the user belongs to). Audited in each."""
+    _governs_every_desk_of(member, actor, str(_("reinstate")))
+    _status_change(member=member, actor=actor, status=UserStatus.ACTIVE, request=request)
+
+
+def member_unlock(*, member: Membership, actor: User, request: HttpRequest | None = None) -> int:
+    """Lift a member's sign-in lockout (failed passwords); audited in each of the user's desks."""
+    return lockout_clear(username=member.user.username, actor=actor, request=request)

@@ -32,9 +32,13 @@ from trading.models import PairAccess
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
+from .lockout import locked_usernames
 from .models import AccountPool, Membership
 from .permissions import Perm, permission_required, request_membership, role_has
 from .services import (
+    member_reinstate,
+    member_suspend,
+    member_unlock,
     membership_remove,
     membership_set,
     totp_device_confirm,
@@ -140,6 +144,7 @@ def members(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
+    locked = locked_usernames([row.user.username for row in page])
     with_device = set(
         TOTPDevice.objects.filter(user_id__in=[row.user_id for row in page], confirmed=True).values_list(
             "user_id", flat=True
@@ -147,6 +152,7 @@ def members(request: HttpRequest) -> HttpResponse:
     )
     for row in page:
         row.has_authenticator = row.user_id in with_device  # type: ignore[attr-defined]
+        row.locked_until = locked.get(row.user.username)  # type: ignore[attr-defined]
         trader = row.role == Role.TRADER
         row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
         row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
@@ -266,6 +272,32 @@ def member_two_factor_reset(request: HttpRequest, membership_id: int) -> HttpRes
     return HttpResponseRedirect(_back_to_members(request))
 
 
+@require_POST
+@permission_required(Perm.MEMBER_MANAGE)
+def member_account(request: HttpRequest, membership_id: int, action: str) -> HttpResponse:
+    """Unlock a member locked out by failed sign-ins, suspend them, or reinstate them (each audited)."""
+    target = _member_of_active_tenant(request, membership_id)
+    actor: Any = request.user
+    try:
+        if action == "unlock":
+            member_unlock(member=target, actor=actor, request=request)
+            messages.success(request, _("%(user)s can sign in again.") % {"user": target.user.username})
+        elif action == "suspend":
+            member_suspend(member=target, actor=actor, request=request)
+            messages.success(
+                request,
+                _("%(user)s is suspended: their sessions and tokens no longer work.") % {"user": target.user.username},
+            )
+        elif action == "reinstate":
+            member_reinstate(member=target, actor=actor, request=request)
+            messages.success(request, _("%(user)s is active again.") % {"user": target.user.username})
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return HttpResponseRedirect(_back_to_members(request))
+
+
 def _member_of_active_tenant(request: HttpRequest, membership_id: int) -> Membership:
     """A membership of the active tenant, or 404 — another tenant's id answers exactly like a missing one."""
     membership = request_membership(request)
@@ -381,8 +413,13 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Enrolment of a user who needs two-factor and has no device: scan (or type) the secret, confirm with a
     first code; that also finishes the sign-in."""
     candidate = _candidate(request)
+    user: Any = request.user
+    if candidate is None and user.is_authenticated and confirmed_device(user) is None:
+        # Anyone signed in may set up two-factor from the user menu, required of them or not.
+        candidate = Candidate(user=user, backend=None, next_url=resolve_url(settings.LOGIN_REDIRECT_URL))
     if candidate is None:
-        if request.user.is_authenticated:
+        if user.is_authenticated:
+            messages.info(request, _("Two-factor sign-in is already set up for your account."))
             return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
         return _start_again(request)
     if confirmed_device(candidate.user) is not None:

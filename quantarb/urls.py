@@ -30,6 +30,24 @@ urlpatterns = [
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
     path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),
     path(
+        "members/<int:membership_id>/unlock/",
+        account_views.member_account,
+        {"action": "unlock"},
+        name="member_unlock",
+    ),
+    path(
+        "members/<int:membership_id>/suspend/",
+        account_views.member_account,
+        {"action": "suspend"},
+        name="member_suspend",
+    ),
+    path(
+        "members/<int:membership_id>/reinstate/",
+        account_views.member_account,
+        {"action": "reinstate"},
+        name="member_reinstate",
+    ),
+    path(
         "members/<int:membership_id>/two-factor/reset/",
         account_views.member_two_factor_reset,
         name="member_two_factor_reset",
