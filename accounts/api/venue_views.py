@@ -76,7 +76,7 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
         }
     for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
         if field in body:
-            data[field] = form_value(field, body[field])
+            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
     if "binance_testnet" in body:
         if not isinstance(body["binance_testnet"], bool):
             raise ValidationError({"binance_testnet": ["Send true or false."]})
@@ -223,7 +223,7 @@ def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str,
         data["perp_leverage"] = AccountPool._meta.get_field("perp_leverage").default
     for field in fields:
         if field in body:
-            data[field] = form_value(field, body[field])
+            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
     if not data.get("enabled"):
         data.pop("enabled", None)  # an unchecked box is an absent field to a form
     return data

@@ -138,7 +138,7 @@ def _channel_form_data(request: Request, instance: Channel | None) -> dict[str, 
         data = {"min_severity": "warning", "repeat_after_s": 3600, "max_per_hour": 30, "enabled": True}
     for field in (*fields, "categories", "enabled"):
         if field in body:
-            data[field] = form_value(field, body[field], many=field == "categories")
+            data[field] = form_value(field, body[field], many=field == "categories", boolean=field == "enabled")
     if not data.get("enabled"):
         data.pop("enabled", None)  # a checkbox: absent means off
     for api_name, form_name in _SECRET_NAMES.items():
