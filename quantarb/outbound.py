@@ -43,6 +43,10 @@ class DestinationRefused(Exception):
     """A destination the policy refuses; the message says why, in words a tenant admin can act on."""
 
 
+class Unresolvable(DestinationRefused):
+    """The name does not resolve (now): refused when connecting, accepted when saving (it is vetted then)."""
+
+
 def _unwrap(address: IPAddress) -> IPAddress:
     """The IPv4 address inside an IPv4-mapped, IPv4-compatible, 6to4 or Teredo IPv6 address (they reach it)."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -80,7 +84,7 @@ def resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     try:
         return socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
-        raise DestinationRefused(_("The host %(host)s cannot be resolved.") % {"host": host[:100]}) from None
+        raise Unresolvable(_("The host %(host)s cannot be resolved.") % {"host": host[:100]}) from None
 
 
 def vetted_addresses(host: str, port: int, *, private_allowed: bool | None = None) -> list[tuple[Any, ...]]:
@@ -119,7 +123,8 @@ def check_url(url: str, *, schemes: Sequence[str] = ("https", "http")) -> None:
     """Validate a URL a tenant gave for the server to call: an allowed scheme, and a host whose every address the
     policy allows (resolved now; it is resolved and vetted again on each connection)."""
     host, port = _url_host_port(url, schemes)
-    vetted_addresses(host, port)
+    with contextlib.suppress(Unresolvable):  # a name that resolves later is vetted on each connection
+        vetted_addresses(host, port)
 
 
 # --- apprise: HTTP services only --------------------------------------------------------------------------
