@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Any
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
@@ -328,6 +329,9 @@ class AccountPool(models.Model):
         return self.name
 
 
+CENT = Decimal("0.01")
+
+
 class AccountSnapshot(models.Model):
     """Balance, equity and margin of one account at one time (`sync_accounts`). Money in the account's currency."""
 
@@ -354,6 +358,15 @@ class AccountSnapshot(models.Model):
         blank=True,
         help_text=_("The venue's positions at that time: symbol, quantity, entry, mark and liquidation price."),
     )
+    margin_terms = models.JSONField(
+        _("margin terms"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "How the used margin was found: the venue's own figure, the terminal's order_calc_margin, or for a paper "
+            "account the venue's rule it was computed by (leverage, brackets, calc mode, margin rate)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("account snapshot")
@@ -363,3 +376,48 @@ class AccountSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def unrealised(self) -> Any:
+        """Equity − balance: the open positions' PnL at the snapshot's marks."""
+        return self.equity - self.balance
+
+    @property
+    def free_margin(self) -> Any:
+        return self.equity - self.used_margin
+
+    @property
+    def margin_basis(self) -> str:
+        """How the used margin was found, in words (from `margin_terms`); empty when the snapshot does not say."""
+        terms = self.margin_terms or {}
+        rule, source = terms.get("rule"), terms.get("source")
+        if rule == "binance_brackets":
+            text = (
+                _("Paper: Binance leverage brackets (configured) at %(leverage)s×")
+                if terms.get("brackets") == "configured"
+                else _("Paper: Binance leverage brackets (defaults, assumed) at %(leverage)s×")
+            ) % {"leverage": terms.get("effective_leverage", terms.get("leverage"))}
+        elif rule == "mt5":
+            text = _("Paper: MT5 %(mode)s mode at 1:%(leverage)s, margin rate %(rate)s") % {
+                "mode": terms.get("calc_mode", ""),
+                "leverage": terms.get("leverage"),
+                "rate": terms.get("margin_rate"),
+            }
+        elif source == "terminal":
+            text = (
+                _("As reported by the MT5 terminal; one lot needs %(buy)s %(currency)s to buy, %(sell)s to sell")
+                % {
+                    "buy": Decimal(terms["buy_per_lot"]).quantize(CENT),
+                    "sell": Decimal(terms["sell_per_lot"]).quantize(CENT),
+                    "currency": self.currency,
+                }
+                if "buy_per_lot" in terms
+                else str(_("As reported by the MT5 terminal"))
+            )
+        elif source == "venue":
+            text = str(_("As reported by Binance"))
+        else:
+            return ""
+        if terms.get("mark") == "entry":
+            text = _("%(basis)s; no quote yet: positions held at their entry price") % {"basis": text}
+        return str(text)

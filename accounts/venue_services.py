@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest
@@ -169,15 +168,17 @@ LIVE_SYNC_TIMEOUT_S = 30.0
 def sync_accounts(now: Any = None) -> dict[str, int]:
     """Snapshot balance, equity, used margin and margin level of every account that can be read today.
 
-    Simulated accounts hold paper capital (`QUANTARB_PAPER_BALANCE` in the leg's currency) and, until paper
-    execution books fills, no margin in use. Live accounts are read from their venue: Binance
-    (`_sync_binance_account`: balances, positions, funding booked and the account's settings) and MT5 from its terminal
-    (`_sync_mt5_account`); one that cannot be read is counted as failed with the reason kept in `last_error`. Other
-    live accounts are counted as skipped.
+    Paper accounts (paper mode, or a simulated venue) are valued from their paper ledger at the latest quote of
+    their instrument (trading/paper_ledger.py: capital, realised PnL, fees, carry, unrealised PnL and margin by the
+    venue's rules). Live accounts are read from their venue: Binance (`_sync_binance_account`: balances,
+    positions, funding booked and the account's settings) and MT5 from its terminal (`_sync_mt5_account`); one
+    that cannot be read is counted as failed with the reason kept in `last_error`. Other live accounts are counted
+    as skipped.
     """
+    from trading.paper_ledger import paper_account_snapshot, paper_mark
+
     at = now or clock.now()
     counts = {"synced": 0, "skipped": 0, "failed": 0}
-    capital = Decimal(str(settings.QUANTARB_PAPER_BALANCE))
     accounts = VenueAccount.objects.filter(status__in=[AccountStatus.ACTIVE, AccountStatus.ERROR]).select_related(
         "tenant", "terminal"
     )
@@ -191,27 +192,21 @@ def sync_accounts(now: Any = None) -> dict[str, int]:
             else:
                 counts["skipped"] += 1
             continue
-        if spec is None or not spec.simulated or account.status != AccountStatus.ACTIVE:
+        if spec is None or account.status != AccountStatus.ACTIVE:
             counts["skipped"] += 1
             continue
-        AccountSnapshot.objects.create(
-            account=account,
-            tenant_id=account.tenant_id,
-            at=at,
-            currency="USDT" if spec.leg == "perpetual" else "USD",
-            balance=capital,
-            equity=capital,
-            used_margin=Decimal(0),
-            margin_level=None,
-        )
-        VenueAccount.objects.filter(pk=account.pk).update(last_sync_at=at)
+        with transaction.atomic():
+            paper_account_snapshot(account=account, at=at, mark=paper_mark(account))
+            VenueAccount.objects.filter(pk=account.pk).update(last_sync_at=at)
         counts["synced"] += 1
     return counts
 
 
 def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
     """Snapshot a live MT5 account from its terminal: balance, equity, used margin and margin level in the account's
-    currency. Returns False (the reason in `last_error`) when the terminal cannot be read."""
+    currency, and what one lot would need bought or sold now (`order_calc_margin`: the terminal applies the
+    symbol's calc mode, margin rates and the account's leverage). Returns False (the reason in `last_error`) when
+    the terminal cannot be read."""
     from trading.venues.errors import VenueError
     from trading.venues.mt5 import gateway_for
 
@@ -223,6 +218,7 @@ def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
         try:
             gateway.connect()
             state = gateway.account()
+            terms = _mt5_margin_terms(gateway, state.leverage)
         finally:
             gateway.close()
     except VenueError as exc:
@@ -237,9 +233,27 @@ def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
         equity=state.equity,
         used_margin=state.margin,
         margin_level=state.margin_level,
+        margin_terms=terms,
     )
     VenueAccount.objects.filter(pk=account.pk).update(last_sync_at=at, last_error="")
     return True
+
+
+def _mt5_margin_terms(gateway: Any, leverage: int) -> dict[str, Any]:
+    """The terminal's own margin of one lot each way at the current tick. A terminal that cannot price it (no
+    tick, a closed symbol) leaves the reason instead: the account's figures stand without it."""
+    terms: dict[str, Any] = {"source": "terminal", "leverage": leverage}
+    try:
+        tick = gateway.tick()
+        terms.update(
+            bid=str(tick.bid),
+            ask=str(tick.ask),
+            buy_per_lot=str(gateway.margin_for("buy", Decimal(1), tick.ask)),
+            sell_per_lot=str(gateway.margin_for("sell", Decimal(1), tick.bid)),
+        )
+    except VenueError as exc:
+        terms["error"] = str(exc)[:300]
+    return terms
 
 
 def _sync_failed(account: VenueAccount, reason: str) -> None:
@@ -347,6 +361,11 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
             equity=state.margin_balance,
             used_margin=state.initial_margin,
             margin_level=margin_level,
+            margin_terms={
+                "source": "venue",
+                "leverage": reading.settings.leverage,
+                "maintenance_margin": str(state.maint_margin),
+            },
             positions=[]
             if position.quantity == 0
             else [

@@ -8,6 +8,7 @@ JavaScript they work as plain forms. A foreign id is a 404.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from mt5ops.forms import TerminalForm
 from mt5ops.models import TerminalInstance
+from quantarb import clock
 from trading.venues.registry import leg_label, spec_for
 
 from . import venue_services
@@ -66,14 +68,23 @@ def _form_page(
 
 
 # --- accounts --------------------------------------------------------------------------------------------------
+# A snapshot older than this (three runs of the minute's sync job) is shown as stale.
+SNAPSHOT_STALE_AFTER = timedelta(minutes=3)
+
+
 def _with_latest_snapshot(queryset: Any) -> Any:
-    latest = AccountSnapshot.objects.filter(account=OuterRef("pk")).order_by("-at")
+    latest = AccountSnapshot.objects.filter(account=OuterRef("pk")).order_by("-at", "-pk")
     return queryset.annotate(
         equity=Subquery(latest.values("equity")[:1]),
         currency=Subquery(latest.values("currency")[:1]),
         used_margin=Subquery(latest.values("used_margin")[:1]),
         margin_level=Subquery(latest.values("margin_level")[:1]),
+        snapshot_at=Subquery(latest.values("at")[:1]),
     )
+
+
+def _stale(at: datetime | None) -> bool:
+    return at is not None and clock.now() - at > SNAPSHOT_STALE_AFTER
 
 
 @permission_required(Perm.TRADING_READ)
@@ -90,6 +101,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         spec = spec_for(account.venue)
         account.leg = leg_label(spec.leg) if spec else ""
         account.hints = hint_rows(account)
+        account.snapshot_stale = _stale(account.snapshot_at)
     # Per-operator totals across all their accounts (not only this page), one line per currency.
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     counts: dict[str, int] = defaultdict(int)
@@ -152,7 +164,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
                 )
     elif request.method == "POST":
         return HttpResponse(status=403)
-    snapshots = AccountSnapshot.objects.filter(account=account).order_by("-at")[:20]
+    snapshots = list(AccountSnapshot.objects.filter(account=account).order_by("-at", "-pk")[:20])
+    latest = snapshots[0] if snapshots else None
     spec = spec_for(account.venue)
     pools = AccountPool.objects.filter(tenant=tenant, perp_account=account) | AccountPool.objects.filter(
         tenant=tenant, cfd_account=account
@@ -162,6 +175,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "form": form,
         "can_manage": can_manage,
         "snapshots": snapshots,
+        "latest": latest,
+        "latest_stale": _stale(latest.at if latest is not None else None),
         "leg": leg_label(spec.leg) if spec else "",
         "hints": hint_rows(account),
         "pools": pools,

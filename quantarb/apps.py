@@ -13,10 +13,12 @@ class QuantarbConfig(AppConfig):
 
         from . import outbound
         from .correlation import configure_structlog, install_celery_signals
+        from .wiring import install_pre_trade_gate
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
         outbound.install()  # tenant-chosen HTTP destinations are vetted on each connection (quantarb/outbound.py)
+        install_pre_trade_gate()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

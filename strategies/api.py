@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -29,6 +29,7 @@ from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
 from trading.choices import ManualKind
+from trading.domain.pnl import MONEY_QUANTUM
 from trading.execution_selectors import (
     HEDGE_STATUSES,
     ORDER_STATUSES,
@@ -41,6 +42,7 @@ from trading.execution_selectors import (
     positions_for,
     reports_for,
 )
+from trading.hedge_pnl import PoolMarks, hedge_pnl, realised_split
 from trading.manual import describe, manual_request
 from trading.models import Fill, Hedge, ManualCommand, Order, PositionSnapshot, ReconciliationReport
 from trading.reconcile_now import (
@@ -119,6 +121,9 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     version = serializers.IntegerField(source="current_version.number", read_only=True, default=None, allow_null=True)
     params = serializers.JSONField(source="current_version.params", read_only=True, default=None, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
+    realised = serializers.SerializerMethodField(
+        help_text="Realised PnL in USD (8 dp): the booked splits of its hedges that are no longer live, summed."
+    )
 
     class Meta:
         model = Strategy
@@ -139,11 +144,20 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "runner_id",
             "lease_epoch",
             "allowed_actions",
+            "realised",
             "created_at",
         )
 
     def get_allowed_actions(self, strategy: Strategy) -> list[str]:
         return allowed_actions(strategy.state)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=24, decimal_places=8))
+    def get_realised(self, strategy: Strategy) -> str:
+        if hasattr(strategy, "realised"):  # annotated by strategies_for
+            total = strategy.realised if strategy.realised is not None else Decimal(0)
+        else:
+            total = realised_split(Hedge.objects.filter(strategy=strategy)).total
+        return f"{total.quantize(MONEY_QUANTUM):f}"
 
 
 class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -164,9 +178,45 @@ class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = ("id", "number", "params", "note", "created_by", "created_at")
 
 
+class PnlSplitSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A PnL split in USD at 8 dp (trading/domain/pnl.py): spread capture, fees, funding, swap, USDT/USD, total."""
+
+    spread = serializers.DecimalField(max_digits=24, decimal_places=8)
+    fees = serializers.DecimalField(max_digits=24, decimal_places=8)
+    funding = serializers.DecimalField(max_digits=24, decimal_places=8)
+    swap = serializers.DecimalField(max_digits=24, decimal_places=8)
+    fx = serializers.DecimalField(max_digits=24, decimal_places=8, help_text="The USDT/USD line.")
+    total = serializers.DecimalField(max_digits=24, decimal_places=8)
+
+
+class MarkedPnlSerializer(PnlSplitSerializer):
+    """A live hedge's split marked now: at the touch its legs would close at and this USDT/USD rate."""
+
+    usd_per_usdt = serializers.DecimalField(max_digits=12, decimal_places=6)
+    marked_at = serializers.DateTimeField()
+
+
 class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None, allow_null=True)
+    """A hedge. `pnl_*` is the split booked when its legs went flat (its realised PnL; zero while it is live);
+    `unrealised` is a live hedge's split marked now at its pool's latest stored quotes — fees paid and carry so far
+    included — the same figures the strategy status panel and the hedge page show (null for a hedge that is no
+    longer live, or before any quote is stored)."""
+
+    strategy_version = serializers.IntegerField(
+        source="strategy_version.number", read_only=True, default=None, allow_null=True
+    )
     pnl_total = serializers.DecimalField(max_digits=24, decimal_places=8, read_only=True)
+    unrealised = serializers.SerializerMethodField()
+
+    @extend_schema_field(MarkedPnlSerializer(allow_null=True))
+    def get_unrealised(self, hedge: Hedge) -> dict[str, Any] | None:
+        marks = self.context.setdefault("pool_marks", PoolMarks())
+        shown = hedge_pnl(hedge, marks)
+        if not shown.live or shown.split is None:
+            return None
+        split = shown.split
+        marked = {**dict(split.lines()), "total": split.total, "usd_per_usdt": shown.usd_per_usdt}
+        return dict(MarkedPnlSerializer({**marked, "marked_at": shown.marked_at}).data)
 
     class Meta:
         model = Hedge
@@ -197,6 +247,7 @@ class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "pnl_swap",
             "pnl_fx",
             "pnl_total",
+            "unrealised",
         )
 
 
@@ -767,7 +818,11 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
             )
         except DjangoValidationError as error:
             if hasattr(error, "error_dict"):
-                raise ValidationError(error.message_dict) from None
+                # A refusal of the pre-trade gate that is not about one field (a kill switch, a closed market).
+                messages = {
+                    key if key != "__all__" else "non_field_errors": value for key, value in error.message_dict.items()
+                }
+                raise ValidationError(messages) from None
             raise ValidationError({"non_field_errors": error.messages}) from None
         return Response(CommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
 

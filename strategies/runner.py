@@ -6,7 +6,8 @@ A runner holds the strategy's lease (strategies/services.py) and, each step:
 3. manages what is in flight: settles unknown orders by lookup, repairs legged hedges within the maximum
    legging time or trips the kill switch, trips it on the loss and drawdown limits;
 4. when running (not paused), asks the pure decision (strategies/domain/decision.py) what to do and does it
-   through the pre-trade checks (risk/domain/checks.py) and the executor.
+   through the executor. Every order it writes — open, close, repair, flatten on stop — is cleared by the
+   pre-trade gate inside the write (trading/gate.py); a refusal is remembered as the step's decision.
 Before its first step it reconciles the pool with the venues and refuses to start on a mismatch.
 
 Everything reads time from `quantarb.clock` and sleeps through an injectable `sleep`, so tests run it on
@@ -30,11 +31,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q
 
-from accounts.models import AccountPool, AccountSnapshot
+from accounts.models import AccountPool
 from quantarb import clock
 from quantarb.live import group_send
 from risk.choices import KillScope, KillTrigger
-from risk.domain import checks as risk
 from risk.services import is_halted, kill_switch_trip
 from strategies.domain import decision as decide_mod
 from strategies.domain.params import StopPolicy, StrategyParams
@@ -51,11 +51,14 @@ from trading.choices import (
     ReconciliationTrigger,
 )
 from trading.domain import hedges as hedge_rules
+from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
 from trading.domain.spread import Direction as SpreadDirection
 from trading.execution import LegOrder, StaleQuote, hedge_leg_orders, hedge_open, working_orders
 from trading.executor import Executor
+from trading.gate import GateState, OrderRefused, gate_state
+from trading.hedge_pnl import marked_split, realised_split
 from trading.models import Hedge, Instrument, Order
 from trading.order_writer import OrderWriter
 from trading.reconciliation import reconcile_pool
@@ -141,11 +144,6 @@ class StrategyRunner:
     writer: OrderWriter | None = None  # the runner's own order connection (PostgreSQL), see trading/order_writer.py
     pair_id: int | None = None
     last_decision: dict[str, Any] = field(default_factory=dict)
-    rate_limiter: risk.OrderRateLimiter = field(
-        default_factory=lambda: risk.OrderRateLimiter(
-            {"perp": [(300, 10_000), (1_200, 60_000)], "cfd": [(10, 1_000), (120, 60_000)]}
-        )
-    )
     peak_pnl: Decimal = Decimal(0)
     pushed_mono: float = 0.0
 
@@ -329,7 +327,7 @@ class StrategyRunner:
                 snapshot=snapshot,
                 perp_spec=perp_spec,
                 cfd_spec=cfd_spec,
-                reducing=True,
+                reducing=hedge_rules.reduces(actual.of(repair_order.leg), repair_order.signed_oz),
             )
             if leg_order is not None:
                 legs.append(leg_order)
@@ -341,10 +339,14 @@ class StrategyRunner:
                 intent=OrderIntent.REPAIR,
                 legs=legs,
                 max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
                 lease=self.lease,
             )
         except StaleQuote as exc:
             self._remember({"code": "stale_quote", "params": {"detail": str(exc)}})
+            return
+        except OrderRefused as refused:
+            self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
             return
         await self.executor.send_all(orders)
 
@@ -434,10 +436,6 @@ class StrategyRunner:
         )
         if perp is None or cfd is None:
             return None
-        violations = await self._pre_trade(strategy, params, snapshot, [perp, cfd], prefetched)
-        if violations:
-            self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
-            return None
         write = self.writer.hedge_open if self.writer is not None else _db(hedge_open)
         try:
             opened: tuple[Hedge, Order, Order] = await write(
@@ -447,6 +445,8 @@ class StrategyRunner:
                 perp=perp,
                 cfd=cfd,
                 max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
+                gate_state=prefetched.gate if prefetched is not None else None,
                 strategy=strategy,
                 version=strategy.current_version,
                 lease=self.lease,
@@ -456,6 +456,9 @@ class StrategyRunner:
             )
         except StaleQuote as exc:
             self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
+            return None
+        except OrderRefused as refused:
+            self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
             return None
         hedge, perp_order, cfd_order = opened
         await self.executor.send_all([perp_order, cfd_order])
@@ -488,76 +491,32 @@ class StrategyRunner:
             legs.append(leg_order)
         if not legs:
             return
-        violations = await self._pre_trade(strategy, params, snapshot, legs)
-        if violations:
-            self._remember({"action": "hold", "code": "risk", "params": {"violations": violations}})
-            return
         try:
             orders = await _db(hedge_leg_orders)(
                 hedge=hedge,
                 intent=OrderIntent.CLOSE,
                 legs=legs,
                 max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
                 lease=self.lease,
             )
         except StaleQuote as exc:
             self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
             return
+        except OrderRefused as refused:
+            self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
+            return
         await _db(_set_close_reason)(hedge.pk, reason)
         await self.executor.send_all(orders)
 
     async def prefetch(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot) -> PreTradeState:
-        """What the pre-trade checks read from the database (positions, margins, kill switches, account errors),
-        read once per step before the decision, so that between a signal and its orders on the wire there is only
-        the one transaction that persists and fences them."""
-        state: PreTradeState = await _db(_pre_trade_state)(strategy, params, snapshot, self.rate_limiter)
+        """What the pre-trade gate reads from the database (kill switches, limits, positions, margins, venue rules)
+        and the instruments' specs, read once per step before the decision, so that between a signal and its
+        orders on the wire there is only the one transaction that checks, persists and fences them."""
+        state: PreTradeState = await _db(_pre_trade_state)(strategy)
         if self.writer is not None:
             await self.writer.ready()
         return state
-
-    async def _pre_trade(
-        self,
-        strategy: Strategy,
-        params: StrategyParams,
-        snapshot: MarketSnapshot,
-        legs: list[LegOrder],
-        prefetched: PreTradeState | None = None,
-    ) -> list[dict[str, object]]:
-        """Every leg through the pre-trade checks; the list of violations (empty: send)."""
-        state = prefetched or await self.prefetch(strategy, params, snapshot)
-        context = state.context
-        found: list[dict[str, object]] = [
-            {"code": "account_settings", "message": message, "params": {}}
-            for leg_order in legs
-            if not leg_order.reducing and (message := state.account_errors.get(leg_order.account.pk))
-        ]
-        for index, leg_order in enumerate(legs):
-            other = legs[1 - index] if len(legs) == 2 else None
-            companion = Decimal(0)
-            if other is not None:
-                companion = other.quantity_oz if other.side == OrderSide.BUY else -other.quantity_oz
-            quote = snapshot.perp if leg_order.leg == Leg.PERP else snapshot.cfd
-            price = (
-                leg_order.limit_price
-                if leg_order.limit_price is not None
-                else (quote.ask_price if leg_order.side == OrderSide.BUY else quote.bid_price)
-                if quote is not None
-                else Decimal(0)
-            )
-            intent = risk.OrderIntent(
-                leg=risk.Leg(leg_order.leg),
-                side=risk.Side(leg_order.side),
-                quantity_oz=leg_order.quantity_oz,
-                price=price,
-                reducing=leg_order.reducing,
-                companion_oz=companion,
-            )
-            found.extend(violation.as_dict() for violation in risk.pre_trade(intent, context))
-        if not found:
-            now_ms = int(clock.now().timestamp() * 1000)
-            for leg_order in legs:
-                self.rate_limiter.record(leg_order.leg, now_ms)
-        return found
 
 
 def price_leg(
@@ -729,123 +688,44 @@ def _book_view(strategy: Strategy, snapshot: MarketSnapshot) -> decide_mod.BookV
     )
 
 
-def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
-    """Mark-to-market of the hedge's filled legs at the touch they would close at, in USD."""
+def snapshot_marks(snapshot: MarketSnapshot | None) -> pnl.Marks | None:
+    """The runner's market as PnL marks: both legs' touch and its USDT/USD rate (None without both quotes)."""
     if snapshot is None or snapshot.perp is None or snapshot.cfd is None:
         return None
-    total = Decimal(0)
-    for order in hedge.orders.exclude(filled=0):
-        sign = 1 if order.side == OrderSide.BUY else -1
-        price = order.avg_price or Decimal(0)
-        if order.leg == Leg.PERP:
-            exit_price = snapshot.perp.bid_price if sign > 0 else snapshot.perp.ask_price
-            total += sign * order.filled * (exit_price - price) * snapshot.usd_per_usdt
-        else:
-            exit_price = snapshot.cfd.bid_price if sign > 0 else snapshot.cfd.ask_price
-            total += sign * order.filled * (exit_price - price)
-    return total.quantize(Decimal("0.00000001"))
+    return pnl.Marks(
+        usd_per_usdt=snapshot.usd_per_usdt,
+        perp_bid=snapshot.perp.bid_price,
+        perp_ask=snapshot.perp.ask_price,
+        cfd_bid=snapshot.cfd.bid_price,
+        cfd_ask=snapshot.cfd.ask_price,
+    )
+
+
+def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
+    """The hedge's unrealised PnL total in USD at the snapshot (8 dp): the one money model's split marked at the
+    touch its legs would close at — fees paid, funding, swap and USDT/USD included (trading/hedge_pnl.py). None
+    when it cannot be marked (no quotes, or an execution without a price)."""
+    marks = snapshot_marks(snapshot)
+    if marks is None:
+        return None
+    split = marked_split(hedge, marks)
+    return None if split is None else split.total
 
 
 def strategy_realised_pnl(strategy: Strategy) -> Decimal:
-    total = Decimal(0)
-    for hedge in Hedge.objects.filter(strategy=strategy):
-        total += hedge.pnl_total
-    return total
+    """The strategy's realised PnL in USD (8 dp): the database's sum of its settled hedges' booked splits."""
+    return realised_split(Hedge.objects.filter(strategy=strategy)).total
 
 
 @dataclass(frozen=True)
 class PreTradeState:
-    context: risk.RiskContext
-    account_errors: dict[int, str]  # account id → why it takes no new risk
+    gate: GateState  # the pre-trade gate's state for the strategy's pool (trading/gate.py)
     specs: tuple[LegSpecs, LegSpecs]  # perp, CFD: the instruments' specs as last read
 
 
-def _pre_trade_state(
-    strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot, limiter: risk.OrderRateLimiter
-) -> PreTradeState:
-    """The risk context and the accounts' own errors, read in one go (one trip to the database thread)."""
-    return PreTradeState(
-        _risk_context(strategy, params, snapshot, limiter), _account_errors(strategy.pool), _pool_specs(strategy.pool)
-    )
-
-
-def _account_errors(pool: AccountPool) -> dict[int, str]:
-    """A live account its last sync or test found in error (wrong settings, unreachable) takes no new risk."""
-    from accounts.models import VenueAccount
-
-    rows = VenueAccount.objects.filter(pk__in=[pool.perp_account_id, pool.cfd_account_id]).values(
-        "pk", "status", "last_error", "label"
-    )
-    return {
-        row["pk"]: f"{row['label']}: {row['last_error'] or row['status']}" for row in rows if row["status"] != "active"
-    }
-
-
-def _risk_context(
-    strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot, limiter: risk.OrderRateLimiter
-) -> risk.RiskContext:
-    pool = strategy.pool
-    from trading.reconciliation import our_position_oz
-
-    def latest(account_id: int) -> AccountSnapshot | None:
-        return AccountSnapshot.objects.filter(account_id=account_id).order_by("-at").first()
-
-    perp_snapshot, cfd_snapshot = latest(pool.perp_account_id), latest(pool.cfd_account_id)
-    perp_position = our_position_oz(pool.perp_account)
-    cfd_position = our_position_oz(pool.cfd_account)
-    perp_mid = snapshot.perp.mid_price if snapshot.perp is not None else None
-    cfd_mid = snapshot.cfd.mid_price if snapshot.cfd is not None else None
-    perp_leverage = Decimal(settings.QUANTARB_PAPER_PERP_LEVERAGE)
-    cfd_margin_rate = Decimal(settings.QUANTARB_PAPER_CFD_MARGIN_RATE)
-    cfd_margin_per_oz = None if cfd_mid is None else cfd_mid * cfd_margin_rate
-    # Paper accounts trade the pool's capital per leg, less the margin their positions hold; live accounts what
-    # their venue last reported (sync_accounts).
-    perp_available: Decimal | None
-    cfd_free: Decimal | None
-    mark_price: Decimal | None = None
-    liquidation_price: Decimal | None = None
-    if pool.perp_account.mode == "paper":
-        used = abs(perp_position) * (perp_mid or Decimal(0)) / perp_leverage
-        perp_available = pool.perp_allocation - used
-    else:
-        perp_leverage = Decimal(pool.perp_leverage)
-        perp_available = None if perp_snapshot is None else perp_snapshot.equity - perp_snapshot.used_margin
-        for position in (perp_snapshot.positions if perp_snapshot is not None else None) or []:
-            mark_price = Decimal(position["mark_price"]) if position.get("mark_price") else None
-            liquidation_price = Decimal(position["liquidation_price"]) if position.get("liquidation_price") else None
-    if pool.cfd_account.mode == "paper":
-        cfd_free = pool.cfd_allocation - abs(cfd_position) * (cfd_margin_per_oz or Decimal(0))
-    else:
-        cfd_free = None if cfd_snapshot is None else cfd_snapshot.equity - cfd_snapshot.used_margin
-    return risk.RiskContext(
-        now_ms=int(clock.now().timestamp() * 1000),
-        limits=params.risk_limits(),
-        perp=risk.PerpAccount(
-            position_oz=perp_position,
-            available_margin_usdt=perp_available,
-            leverage=perp_leverage,
-            mark_price=mark_price,
-            liquidation_price=liquidation_price,
-            margin_type=pool.perp_margin_type,
-        ),
-        cfd=risk.CfdAccount(
-            position_oz=cfd_position,
-            free_margin_usd=cfd_free,
-            margin_level_pct=None if cfd_snapshot is None else cfd_snapshot.margin_level,
-        ),
-        cfd_margin_per_oz=cfd_margin_per_oz,
-        perp_quote_ts_ms=None if snapshot.perp is None else snapshot.perp.ts_ms,
-        cfd_quote_ts_ms=None if snapshot.cfd is None else snapshot.cfd.ts_ms,
-        cfd_bid=None if snapshot.cfd is None else snapshot.cfd.bid_price,
-        cfd_ask=None if snapshot.cfd is None else snapshot.cfd.ask_price,
-        session=snapshot.session,
-        usd_per_usdt=snapshot.usd_per_usdt,
-        halted=is_halted(strategy),
-        rate_limiter=limiter,
-        # Paper accounts trade at the paper leverage; a live account's leverage and margin type are checked
-        # against the pool by every sync (a mismatch puts the account in error, refused above).
-        expected=risk.ExpectedSettings(perp_margin_type=pool.perp_margin_type, perp_leverage=perp_leverage),
-    )
+def _pre_trade_state(strategy: Strategy) -> PreTradeState:
+    """The gate's state and the specs, read in one go (one trip to the database thread)."""
+    return PreTradeState(gate_state(pool=strategy.pool, strategy_id=strategy.pk), _pool_specs(strategy.pool))
 
 
 def default_runner_id() -> str:

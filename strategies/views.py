@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from trading.choices import LIVE_HEDGE_STATUSES
+from trading.hedge_pnl import hedges_pnl
 
 from .choices import LifecycleAction, StrategyState
 from .domain.params import StrategyParams
@@ -233,8 +234,10 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
     context.update(
         {
             "params_groups": _params_groups(params),
-            "confirm_texts": lifecycle_texts(strategy) if context["can_operate"] else {},
-            "recent_hedges": strategy.hedges.order_by("-planned_at", "-id")[:10],
+            # Each dialog asks `strategy_confirm` what its action will do when it opens (hedges open and close
+            # while the page stays open).
+            "confirm_actions": list(LifecycleAction.values) if context["can_operate"] else [],
+            "recent_hedges": hedges_pnl(strategy.hedges.select_related("pool").order_by("-planned_at", "-id")[:10]),
             "can_trip": role_has(_membership(request).role, Perm.KILL_SWITCH) and context["can_operate"],
         }
     )
@@ -263,6 +266,21 @@ def _params_groups(params: StrategyParams) -> list[tuple[Any, list[tuple[str, An
 def strategy_status_panel(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _strategy_or_404(request, strategy_id)
     return render(request, "strategies/partials/_status.html", _status_context(request, strategy))
+
+
+@require_GET
+@permission_required(Perm.STRATEGY_OPERATE)
+def strategy_confirm(request: HttpRequest, strategy_id: int, action: str) -> HttpResponse:
+    """What a lifecycle action will do, counted now: the text of its confirmation dialog as it opens."""
+    strategy = _operable_or_403(request, strategy_id)
+    if action not in LifecycleAction.values:
+        raise Http404
+    context = {
+        "text": lifecycle_texts(strategy)[action],
+        "modal_id": action,
+        "confirm_class": "btn-danger" if action in (LifecycleAction.STOP, LifecycleAction.RESTART) else "btn-primary",
+    }
+    return render(request, "trading/execution/_confirm_body.html", context)
 
 
 @require_POST

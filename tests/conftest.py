@@ -67,6 +67,16 @@ def no_canary_leaks() -> Iterator[None]:
     assert not leaked, "canary secrets leaked:\n" + "\n".join(leaked)
 
 
+# --- the pre-trade gate: a fresh one per test (its order rate counters are per pool id, which tests reuse) -------
+@pytest.fixture(autouse=True)
+def fresh_pre_trade_gate() -> Iterator[None]:
+    from quantarb.wiring import install_pre_trade_gate
+
+    install_pre_trade_gate()  # as the composition root does at start-up; a test may install another
+    yield
+    install_pre_trade_gate()
+
+
 # --- the append-only audit table under the test runner ----------------------------------------------------------
 @pytest.fixture(scope="session", autouse=True)
 def audit_table_flushable() -> Iterator[None]:

@@ -40,7 +40,8 @@ from .choices import (
     OrderKind,
     OrderSide,
 )
-from .models import Fill, Hedge, Order
+from .gate import GateState, MarketView, OrderCheck, clear_orders
+from .models import PNL_FIELDS, Fill, Hedge, Order
 
 OUNCE = Decimal("0.001")
 log = logging.getLogger(__name__)
@@ -218,6 +219,8 @@ def plan_hedge_open(
     perp: LegOrder,
     cfd: LegOrder,
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     strategy: Strategy | None = None,
     version: StrategyVersion | None = None,
     lease: Lease | None = None,
@@ -226,11 +229,24 @@ def plan_hedge_open(
     usd_per_usdt: Decimal | None = None,
     manual: bool = False,
 ) -> HedgePlan:
-    """Check both legs' quotes and plan the rows to write. Raises StaleQuote when either leg would be priced from
-    a quote older than `max_quote_age_ms`: nothing is written then. No database access."""
+    """Check both legs' quotes, ask the pre-trade gate (trading/gate.py) and plan the rows to write. Raises
+    StaleQuote when either leg would be priced from a quote older than `max_quote_age_ms`, OrderRefused when the
+    gate refuses: nothing is written then. No database access when `gate_state` (read off the signal-to-wire path,
+    `gate.gate_state`) is given; without it the gate reads its state here."""
     now_ms = _now_ms()
     _check_fresh(perp, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
     _check_fresh(cfd, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    clear_orders(
+        OrderCheck(
+            pool=pool,
+            intent=OrderIntent.OPEN,
+            legs=(perp, cfd),
+            market=market,
+            strategy_id=strategy.pk if strategy is not None else None,
+            manual=manual,
+        ),
+        state=gate_state,
+    )
     now = clock.now()
     hedge_fields = {
         "tenant_id": pool.tenant_id,
@@ -261,6 +277,8 @@ def hedge_open(
     perp: LegOrder,
     cfd: LegOrder,
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     strategy: Strategy | None = None,
     version: StrategyVersion | None = None,
     lease: Lease | None = None,
@@ -271,7 +289,8 @@ def hedge_open(
 ) -> tuple[Hedge, Order, Order]:
     """Persist a new hedge (opening) and both opening orders (submitting), fenced by the lease, in one transaction.
     Nothing is sent here. Raises StaleQuote when either leg would be priced from a quote older than
-    `max_quote_age_ms`, LeaseLost when the lease is not the runner's any more.
+    `max_quote_age_ms`, OrderRefused when the pre-trade gate refuses them, LeaseLost when the lease is not the
+    runner's any more.
 
     On PostgreSQL the fence and the three rows are one statement (`fenced_insert`); elsewhere the ORM writes them
     one by one in the same transaction."""
@@ -282,6 +301,8 @@ def hedge_open(
         perp=perp,
         cfd=cfd,
         max_quote_age_ms=max_quote_age_ms,
+        market=market,
+        gate_state=gate_state,
         strategy=strategy,
         version=version,
         lease=lease,
@@ -459,17 +480,37 @@ def hedge_leg_orders(
     intent: str,
     legs: list[LegOrder],
     max_quote_age_ms: int,
+    market: MarketView,
+    gate_state: GateState | None = None,
     lease: Lease | None = None,
     actor: User | None = None,
 ) -> list[Order]:
     """Persist the orders that close or repair a hedge (one per leg given), moving it to closing / repairing.
-    Their attempt number continues the leg's previous attempts, so each has a new deterministic client id."""
+    Their attempt number continues the leg's previous attempts, so each has a new deterministic client id.
+    Raises StaleQuote on a quote older than `max_quote_age_ms`, OrderRefused when the pre-trade gate refuses the
+    orders (trading/gate.py): nothing is written then."""
     if lease is not None:
         fence(lease)
-    hedge = Hedge.objects.select_for_update().get(pk=hedge.pk)
+    hedge = (
+        Hedge.objects.select_for_update(of=("self",))
+        .select_related("pool__perp_account", "pool__cfd_account")
+        .get(pk=hedge.pk)
+    )
     now_ms = _now_ms()
     for leg_order in legs:
         _check_fresh(leg_order, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
+    clear_orders(
+        OrderCheck(
+            pool=hedge.pool,
+            intent=intent,
+            legs=tuple(legs),
+            market=market,
+            strategy_id=hedge.strategy_id,
+            hedge_id=hedge.pk,
+            manual=actor is not None,
+        ),
+        state=gate_state,
+    )
     now = clock.now()
     created = []
     for leg_order in legs:
@@ -744,25 +785,31 @@ def _fee_currency(currency: str, leg: order_rules.Leg) -> str:
 
 
 def carry_bookings(hedge: Hedge, default_rate: Decimal) -> list[pnl.CarryBooking]:
+    """The hedge's funding and swap, each at the USDT/USD rate of its booking (`default_rate` for entries booked
+    before the rate was stored with them)."""
     return [
-        pnl.CarryBooking(pnl.CarryKind(entry.kind), entry.amount, entry.currency, default_rate)
+        pnl.CarryBooking(pnl.CarryKind(entry.kind), entry.amount, entry.currency, entry.usd_per_usdt or default_rate)
         for entry in hedge.carry.all()
     ]
 
 
 def _book_pnl(hedge: Hedge, orders: list[Order]) -> None:
-    """Book the PnL split of a hedge whose legs are flat (valued at the exit rate)."""
-    closing = [o for o in orders if o.intent != OrderIntent.OPEN and o.usd_per_usdt]
+    """Book the PnL split of a hedge whose legs are flat, at 8 dp. USDT is valued at the exit rate: the rate the
+    latest closing (or repair) order was priced at."""
+    closing = sorted(
+        (o for o in orders if o.intent != OrderIntent.OPEN and o.usd_per_usdt), key=lambda o: (o.created_at, o.pk)
+    )
     exit_rate = closing[-1].usd_per_usdt if closing else (hedge.entry_usd_per_usdt or Decimal(1))
     assert exit_rate is not None
     split = pnl.pnl_split(
         fills=pnl_fills(orders, exit_rate),
         carry=carry_bookings(hedge, exit_rate),
         valuation=pnl.Valuation(usd_per_usdt=exit_rate),
-    ).rounded()
-    hedge.pnl_spread, hedge.pnl_fees, hedge.pnl_funding = split.spread_capture, split.fees, split.funding
-    hedge.pnl_swap, hedge.pnl_fx, hedge.exit_usd_per_usdt = split.swap, split.usdt_usd, exit_rate
-    hedge.save(update_fields=["pnl_spread", "pnl_fees", "pnl_funding", "pnl_swap", "pnl_fx", "exit_usd_per_usdt"])
+    ).quantized()
+    for line, value in split.lines():
+        setattr(hedge, f"pnl_{line}", value)
+    hedge.exit_usd_per_usdt = exit_rate
+    hedge.save(update_fields=[*PNL_FIELDS, "exit_usd_per_usdt"])
 
 
 @transaction.atomic

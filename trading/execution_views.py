@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -31,7 +31,6 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from strategies.models import Strategy
-from strategies.selectors import PnlSplit, latest_mark, unrealised_split
 
 from .choices import (
     LIVE_HEDGE_STATUSES,
@@ -53,6 +52,8 @@ from .execution_selectors import (
     parse_filters,
     positions_for,
 )
+from .gate import halts as pool_halts
+from .hedge_pnl import hedge_pnl, hedges_pnl
 from .manual import REPAIRABLE, describe, manual_request
 from .models import Hedge, ManualCommand
 
@@ -220,6 +221,8 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
             if may_act_on_pool(membership, pool)
         ],
     }
+    if kind == "hedges":
+        context["rows"] = hedges_pnl(page)  # booked for settled hedges, marked now for live ones
     return context, filters
 
 
@@ -313,18 +316,12 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
     membership = _membership(request)
     orders = list(hedge.orders.select_related("account").order_by("created_at", "id"))
     fills = list(fills_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk)))
-    realised = PnlSplit()
-    realised.add_hedge(hedge)
-    live = hedge.status in {s.value for s in LIVE_HEDGE_STATUSES}
-    unrealised = unrealised_split(hedge, latest_mark(hedge.pool)) if live else None
     can_act = may_act_on_pool(membership, hedge.pool)
     context = {
         "hedge": hedge,
         "orders": orders,
         "fills": fills,
-        "realised": realised,
-        "unrealised": unrealised,
-        "live": live,
+        "pnl": hedge_pnl(hedge),
         "carry": hedge.carry.order_by("-at")[:50],
         "commands": commands_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk))[:10],
         "can_act": can_act,
@@ -345,6 +342,19 @@ def hedge_manual(request: HttpRequest, hedge_id: int) -> HttpResponse:
         return HttpResponseRedirect(reverse("hedge", args=[hedge.pk]))
     _queue(request, pool=hedge.pool, kind=kind, hedge=hedge, params={})
     return HttpResponseRedirect(reverse("hedge", args=[hedge.pk]))
+
+
+@require_GET
+@permission_required(Perm.ORDER_SUBMIT)
+def hedge_confirm(request: HttpRequest, hedge_id: int, kind: str) -> HttpResponse:
+    """What a hedge's action will do, asked for by its dialog each time it opens (never older than the dialog)."""
+    hedge = _hedge_or_404(request, hedge_id)
+    if not may_act_on_pool(_membership(request), hedge.pool):
+        raise PermissionDenied
+    if kind not in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND):
+        raise Http404
+    context = {"text": describe(kind=kind, pool=hedge.pool, hedge=hedge), "modal_id": f"manual-{kind}"}
+    return render(request, "trading/execution/_confirm_body.html", context)
 
 
 def _queue(
@@ -397,10 +407,23 @@ def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
         "commands": commands_for(tenant=membership.tenant, filters=Filters(pool=pool.pk))[:20],
         "can_act": can_act,
         "directions": Direction.choices,
-        "flatten_text": describe(kind=ManualKind.FLATTEN_POOL, pool=pool) if can_act else "",
-        "cancel_text": describe(kind=ManualKind.CANCEL_ORDERS, pool=pool) if can_act else "",
+        # What halts orders by hand here, shown before anyone fills the form (the gate refuses opens under it).
+        "halts": pool_halts(pool=pool),
     }
     return render(request, "trading/execution/pool_desk.html", context)
+
+
+@require_GET
+@permission_required(Perm.ORDER_SUBMIT)
+def pool_confirm(request: HttpRequest, pool_id: int, kind: str) -> HttpResponse:
+    """What flattening the pool or cancelling its orders will do, counted when the dialog opens."""
+    pool = _pool_or_404(request, pool_id)
+    if not may_act_on_pool(_membership(request), pool):
+        raise PermissionDenied
+    if kind not in (ManualKind.FLATTEN_POOL, ManualKind.CANCEL_ORDERS):
+        raise Http404
+    context = {"text": describe(kind=kind, pool=pool), "modal_id": f"manual-{kind}"}
+    return render(request, "trading/execution/_confirm_body.html", context)
 
 
 @require_POST
@@ -421,12 +444,18 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
         return HttpResponseRedirect(desk)
     params = {"direction": request.POST.get("direction", ""), "size_oz": request.POST.get("size_oz", "").strip()}
     if request.POST.get("confirmed") != "yes":
-        from .manual import clean_open_params
+        from .manual import clean_open
 
         try:
-            cleaned = clean_open_params(pool, params)
+            cleaned = clean_open(pool, params)  # the size's rules, then the pre-trade gate with the state now
         except ValidationError as error:
-            context = {"pool": pool, "errors": error.message_dict, "params": params, "directions": Direction.choices}
+            context = {
+                "pool": pool,
+                "errors": error.message_dict,
+                "refusals": error.message_dict.get(NON_FIELD_ERRORS, []),
+                "params": params,
+                "directions": Direction.choices,
+            }
             return render(request, "trading/execution/open_confirm.html", context, status=400)
         context = {
             "pool": pool,

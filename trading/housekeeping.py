@@ -4,10 +4,11 @@
   accounts); a mismatch on a pool whose strategy is active trips that strategy's kill switch (with an alert).
   Pools with a hedge in flight are left to the next round (an order on its way is not a difference).
 - `snapshot_positions`: per account of every enabled pool, our position and the venue's, for history.
-- `book_carry`: funding and swap onto open hedges. Paper hedges accrue them from the model at each funding time
-  (00:00, 08:00, 16:00 UTC by default) and each rollover (broker midnight: 22:00 UTC in winter, 21:00 in summer;
-  triple on the broker's triple day); live hedges take Binance's own FUNDING_FEE records (`FundingPayment`),
-  shared among the account's hedges open at that moment by their perp size.
+- `book_carry`: funding and swap onto open hedges. Paper hedges accrue them from the domain's models
+  (`pnl.funding_accrual`, `pnl.swap_accrual`) at each funding time (00:00, 08:00, 16:00 UTC by default) and each
+  rollover (broker midnight: 22:00 UTC in winter, 21:00 in summer; triple on the pair's `swap_rollover3days`, the
+  broker's triple day); every entry keeps the USDT/USD rate of its moment. Live hedges take Binance's own
+  FUNDING_FEE records (`FundingPayment`), shared among the account's hedges open at that moment by their perp size.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from quantarb import clock
 from trading.domain import pnl
 
 from .choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus, ReconciliationStatus, ReconciliationTrigger
-from .models import CarryEntry, Hedge, PositionSnapshot, SourcePair
+from .models import CarryEntry, Hedge, PositionSnapshot, SourcePair, SpreadSample
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
@@ -144,8 +145,21 @@ def rollover_times(since: datetime, until: datetime) -> list[datetime]:
     return out
 
 
-def _book(hedge: Hedge, *, kind: str, account_id: int, amount: Decimal, currency: str, ref: str, at: datetime) -> bool:
-    rate = hedge.entry_usd_per_usdt or Decimal(1)
+def _book(
+    hedge: Hedge,
+    *,
+    kind: str,
+    account_id: int,
+    amount: Decimal,
+    currency: str,
+    ref: str,
+    at: datetime,
+    usd_per_usdt: Decimal | None = None,
+) -> bool:
+    """Book one carry entry onto the hedge, once per `ref`, with the USDT/USD rate of its moment (`usd_per_usdt`,
+    else the pair's rate at `at`): the split values a USDT amount at that rate and carries its move after in the
+    USDT/USD line."""
+    rate = usd_per_usdt if usd_per_usdt is not None else _rate_at(hedge, at)
     try:
         with transaction.atomic():
             CarryEntry.objects.create(
@@ -153,9 +167,10 @@ def _book(hedge: Hedge, *, kind: str, account_id: int, amount: Decimal, currency
                 account_id=account_id,
                 hedge=hedge,
                 kind=kind,
-                amount=amount.quantize(Decimal("0.00000001")),
+                amount=amount.quantize(pnl.MONEY_QUANTUM),
                 currency=currency,
-                amount_usd=(amount * rate if currency == "USDT" else amount).quantize(Decimal("0.00000001")),
+                amount_usd=(amount * rate if currency == pnl.USDT else amount).quantize(pnl.MONEY_QUANTUM),
+                usd_per_usdt=rate,
                 venue_ref=ref[:80],
                 paper=hedge.paper,
                 at=at,
@@ -169,45 +184,96 @@ def _book(hedge: Hedge, *, kind: str, account_id: int, amount: Decimal, currency
     return True
 
 
+# A stored spread sample older than this before a funding time or rollover does not price it.
+SAMPLE_MAX_AGE = timedelta(hours=1)
+
+
+def _sample_at(pair_id: int | None, at: datetime) -> SpreadSample | None:
+    """The pair's last stored spread sample at or before `at` (within `SAMPLE_MAX_AGE`)."""
+    if pair_id is None:
+        return None
+    return SpreadSample.objects.filter(pair_id=pair_id, ts__lte=at, ts__gt=at - SAMPLE_MAX_AGE).order_by("-ts").first()
+
+
+def _rate_at(hedge: Hedge, at: datetime) -> Decimal:
+    """usd_per_usdt at `at`: the pool's pair's sample then, else the hedge's entry rate, else 1 (the assumption)."""
+    sample = _sample_at(_pair_id(hedge.pool), at)
+    if sample is not None:
+        return sample.usd_per_usdt
+    return hedge.entry_usd_per_usdt or Decimal(1)
+
+
+def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str, int]:
+    """A paper hedge's funding and swap from the domain's accrual models, once per funding time and rollover since
+    it opened: funding at the pair's expected rate on the perp mark then (the perp mid of the pair's sample, else
+    the perp leg's opening price); swap on the pair's terms at each broker rollover, tripled on the pair's
+    `swap_rollover3days` (MT5 weekday of the broker's server day that the rollover ends)."""
+    from zoneinfo import ZoneInfo
+
+    counts = {"funding": 0, "swap": 0}
+    assert hedge.opened_at is not None
+    booked = set(CarryEntry.objects.filter(hedge=hedge).values_list("venue_ref", flat=True))
+    opening_price = hedge.orders.filter(leg="perp", intent="open").values_list("avg_price", flat=True).first()
+    for at in funding_times(hedge.opened_at, now):
+        ref = f"paper-funding-{hedge.pk}-{int(at.timestamp())}"
+        if ref in booked:
+            continue
+        sample = _sample_at(pair.pk, at)
+        mark = (sample.perp_bid + sample.perp_ask) / 2 if sample is not None else opening_price
+        amount = pnl.funding_accrual(mark_price=mark or Decimal(0), signed_oz=hedge.perp_oz, rate=pair.funding_rate)
+        if amount and _book(
+            hedge,
+            kind=CarryKind.FUNDING,
+            account_id=hedge.pool.perp_account_id,
+            amount=amount,
+            currency=pnl.USDT,
+            ref=ref,
+            at=at,
+            usd_per_usdt=sample.usd_per_usdt if sample is not None else None,
+        ):
+            counts["funding"] += 1
+    terms = pair.swap_terms()
+    server_day = ZoneInfo("America/New_York")  # the broker's server day ends at 17:00 New York (rollover_times)
+    for at in rollover_times(hedge.opened_at, now):
+        ref = f"paper-swap-{hedge.pk}-{at.date().isoformat()}"
+        if ref in booked:
+            continue
+        sample = _sample_at(pair.pk, at)
+        amount = pnl.swap_accrual(
+            terms,
+            signed_lots=hedge.cfd_oz / terms.contract_size,
+            price=(sample.cfd_bid + sample.cfd_ask) / 2 if sample is not None else Decimal(0),
+            rollover_day=at.astimezone(server_day).date(),
+        )
+        if amount and _book(
+            hedge,
+            kind=CarryKind.SWAP,
+            account_id=hedge.pool.cfd_account_id,
+            amount=amount,
+            currency=terms.currency,
+            ref=ref,
+            at=at,
+            usd_per_usdt=sample.usd_per_usdt if sample is not None else None,
+        ):
+            counts["swap"] += 1
+    return counts
+
+
 def book_carry(now: datetime | None = None) -> dict[str, int]:
     """Book funding and swap onto the hedges that held legs at each funding time / rollover since they opened."""
     now = now or clock.now()
     counts = {"funding": 0, "swap": 0}
     open_hedges = Hedge.objects.filter(status__in=[s.value for s in LIVE_HEDGE_STATUSES], opened_at__isnull=False)
-    for hedge in open_hedges.select_related("pool"):
+    for hedge in open_hedges.filter(paper=True).select_related("pool"):
         pair_id = _pair_id(hedge.pool)
-        pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
-        if hedge.paper and pair is not None:
-            mark = hedge.orders.filter(leg="perp", intent="open").values_list("avg_price", flat=True).first()
-            assert hedge.opened_at is not None
-            for at in funding_times(hedge.opened_at, now):
-                amount = pnl.funding_accrual(
-                    mark_price=mark or Decimal(0), signed_oz=hedge.perp_oz, rate=pair.funding_rate
-                )
-                if amount and _book(
-                    hedge,
-                    kind=CarryKind.FUNDING,
-                    account_id=hedge.pool.perp_account_id,
-                    amount=amount,
-                    currency="USDT",
-                    ref=f"paper-funding-{hedge.pk}-{int(at.timestamp())}",
-                    at=at,
-                ):
-                    counts["funding"] += 1
-            for at in rollover_times(hedge.opened_at, now):
-                per_oz = pair.swap_long_per_oz_night if hedge.cfd_oz > 0 else pair.swap_short_per_oz_night
-                nights = 3 if at.weekday() == 2 else 1  # the broker's triple day (Wednesday) charges the weekend
-                amount = abs(hedge.cfd_oz) * per_oz * nights
-                if amount and _book(
-                    hedge,
-                    kind=CarryKind.SWAP,
-                    account_id=hedge.pool.cfd_account_id,
-                    amount=amount,
-                    currency="USD",
-                    ref=f"paper-swap-{hedge.pk}-{at.date().isoformat()}",
-                    at=at,
-                ):
-                    counts["swap"] += 1
+        pair = (
+            SourcePair.objects.select_related("cfd_source__instrument").filter(pk=pair_id).first()
+            if pair_id is not None
+            else None
+        )
+        if pair is not None:
+            for kind, booked in _book_paper_carry(hedge, pair, now).items():
+                counts[kind] += booked
     counts["funding"] += _book_live_funding()
     counts["swap"] += _book_live_swap()
     return counts

@@ -2,6 +2,11 @@
 legged hedge (complete or unwind) or cancels open orders. The web queues a `ManualCommand` (validated,
 audited) with a description of exactly what will happen; the engine that holds the pool's venues and quotes
 carries it out (`trading.manual_desk`) and records the outcome on the command.
+
+A hedge opened by hand is put to the pre-trade gate (trading/gate.py) before it is queued, with the state as it
+is now and the last stored quotes, so a size no limit or margin allows, or an open under a kill switch, is
+refused on the form and in the API with its reasons; the engine asks the same gate again when it writes the
+orders.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -19,6 +25,8 @@ from accounts.choices import AuditAction
 from accounts.models import AccountPool, User
 from quantarb import clock
 from strategies.specs import pool_specs
+from trading.domain.calendar import SessionView, demo_always_open
+from trading.domain.quotes import Quote
 from trading.domain.sizing import valid_size
 
 from .choices import (
@@ -27,8 +35,13 @@ from .choices import (
     CommandStatus,
     Direction,
     HedgeStatus,
+    Leg,
     ManualKind,
+    OrderIntent,
+    OrderKind,
+    OrderSide,
 )
+from .gate import CheckStage, OrderCheck, StoredMarket, refusals
 from .models import OUNCES, Hedge, ManualCommand, Order
 
 REPAIRABLE = (HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE)
@@ -51,8 +64,20 @@ def describe(*, kind: str, pool: AccountPool, hedge: Hedge | None = None, params
             "cfd": abs(hedge.cfd_oz),
         }
     if kind == ManualKind.FLATTEN_POOL:
-        count = Hedge.objects.filter(pool=pool, status=HedgeStatus.OPEN).count()
-        return _("Flatten both legs of %(count)s open hedges on %(pool)s.") % {"count": count, "pool": pool.name}
+        live = Hedge.objects.filter(pool=pool, status__in=[s.value for s in LIVE_HEDGE_STATUSES])
+        counts = {"open": 0, "legged": 0, "other": 0}
+        for status in live.values_list("status", flat=True):
+            counts["open" if status == HedgeStatus.OPEN else "legged" if status == HedgeStatus.LEGGED else "other"] += 1
+        text = _(
+            "Flatten %(pool)s at market: both legs of %(open)s open hedges and the remaining legs of %(legged)s "
+            "legged hedges."
+        ) % {"pool": pool.name, **counts}
+        if counts["other"]:
+            text += " " + _(
+                "%(other)s hedges with orders still settling or awaiting reconciliation are settled first and "
+                "flattened only if they are then open or legged."
+            ) % {"other": counts["other"]}
+        return text
     if kind in (ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND) and hedge is not None:
         unhedged = hedge.perp_oz + hedge.cfd_oz
         if kind == ManualKind.REPAIR_COMPLETE:
@@ -103,7 +128,96 @@ def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, An
             errors["size_oz"] = [problem_text(problem) for problem in problems]
     if errors:
         raise ValidationError(errors)
-    return {"direction": direction, "size_oz": str(size)}
+    return {"direction": direction, "size_oz": f"{size:f}"}
+
+
+# Gate refusals about the size itself are shown on the size field; the others (a kill switch, a closed market, an
+# account in error) concern the whole form.
+SIZE_CODES = frozenset(
+    {
+        "max_position",
+        "max_notional",
+        "max_unhedged",
+        "margin",
+        "quantity_step",
+        "below_minimum",
+        "above_maximum",
+        "min_notional",
+        "invalid_quantity",
+    }
+)
+
+
+def stored_market(pool: AccountPool) -> StoredMarket | None:
+    """The pool's pair's last stored quotes and its CFD session now (None: nothing stored yet)."""
+    from strategies.selectors import latest_mark
+
+    sample = latest_mark(pool)
+    if sample is None:
+        return None
+    ts_ms = int(sample.ts.timestamp() * 1000)
+    calendar = sample.pair.cfd_source.instrument.calendar
+    domain_calendar = (
+        demo_always_open() if settings.QUANTARB_DEMO_CALENDAR or calendar is None else calendar.to_domain()
+    )
+    return StoredMarket(
+        perp=Quote.of("perp", sample.perp_bid, sample.perp_ask, ts_ms),
+        cfd=Quote.of("cfd", sample.cfd_bid, sample.cfd_ask, ts_ms),
+        usd_per_usdt=sample.usd_per_usdt,
+        session=SessionView.of(domain_calendar.status(clock.now())),
+    )
+
+
+def open_refusals(pool: AccountPool, cleaned: dict[str, Any]) -> dict[str, list[str]]:
+    """What the pre-trade gate says now about opening the hedge `cleaned` describes, by form field (empty: it
+    may be queued). The same gate the engine asks when it writes the orders, on the state as it is now and the
+    last stored quotes (their age and the order rate are judged when the orders are written)."""
+    from .execution import LegOrder
+
+    market = stored_market(pool)
+    if market is None:
+        return {NON_FIELD_ERRORS: [_("No quotes for this pool yet: nothing can be priced. Try again in a moment.")]}
+    size = Decimal(cleaned["size_oz"])
+    sell_perp = cleaned["direction"] == Direction.SELL_PERP
+
+    def leg(name: str, account: Any, side: str, quote: Quote | None) -> LegOrder:
+        return LegOrder(
+            account=account,
+            leg=name,
+            side=side,
+            kind=OrderKind.LIMIT_IOC if name == Leg.PERP else OrderKind.MARKET,
+            quantity_oz=size,
+            lots=None,
+            limit_price=None,
+            deviation=None,
+            quote_ts_ms=None if quote is None else quote.ts_ms,
+            usd_per_usdt=market.usd_per_usdt,
+        )
+
+    check = OrderCheck(
+        pool=pool,
+        intent=OrderIntent.OPEN,
+        legs=(
+            leg(Leg.PERP, pool.perp_account, OrderSide.SELL if sell_perp else OrderSide.BUY, market.perp),
+            leg(Leg.CFD, pool.cfd_account, OrderSide.BUY if sell_perp else OrderSide.SELL, market.cfd),
+        ),
+        market=market,
+        manual=True,
+        stage=CheckStage.QUEUE,
+    )
+    errors: dict[str, list[str]] = {}
+    for refusal in refusals(check):
+        errors.setdefault("size_oz" if refusal.code in SIZE_CODES else NON_FIELD_ERRORS, []).append(refusal.message)
+    return errors
+
+
+def clean_open(pool: AccountPool, params: dict[str, Any]) -> dict[str, Any]:
+    """`clean_open_params`, then the pre-trade gate: ValidationError by field with every reason it is refused."""
+    cleaned = clean_open_params(pool, params)
+    errors = open_refusals(pool, cleaned)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
 
 
 @transaction.atomic
@@ -124,7 +238,7 @@ def manual_request(
     if kind == ManualKind.OPEN_HEDGE:
         if not pool.enabled:
             raise ValidationError(_("The pool is disabled."))
-        params = clean_open_params(pool, params)
+        params = clean_open(pool, params)
     elif kind == ManualKind.CLOSE_HEDGE:
         if hedge is None or hedge.status != HedgeStatus.OPEN:
             raise ValidationError(_("Only an open hedge can be closed."))

@@ -1,6 +1,7 @@
 """Carries out operators' manual commands (trading/manual.py) in the engine, where the pool's venues and quotes
-are: claims the oldest queued command, does it through the same execution path as the strategies (orders
-persisted before sending, lookups before any resend, pre-trade freshness), and records the outcome."""
+are: claims the oldest queued command, does it through the same execution path as the strategies (the pre-trade
+gate asked before any order is written, orders persisted before sending, lookups before any resend), and records
+the outcome — a refusal with every reason the gate gave."""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ from strategies.runner import (
 )
 from strategies.services import current_params
 from trading.domain import hedges as hedge_rules
-from trading.execution import StaleQuote, hedge_leg_orders, hedge_open
+from trading.execution import StaleQuote, hedge_leg_orders, hedge_open, working_orders
+from trading.gate import OrderRefused
 
 from .choices import (
+    LIVE_HEDGE_STATUSES,
     OPEN_ORDER_STATUSES,
     CommandStatus,
     Direction,
@@ -38,6 +41,7 @@ from .choices import (
     ManualKind,
     OrderIntent,
     OrderSide,
+    OrderStatus,
 )
 from .executor import Executor
 from .models import Hedge, ManualCommand, Order
@@ -47,6 +51,11 @@ log = logging.getLogger(__name__)
 
 def _db(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return sync_to_async(function, thread_sensitive=True)
+
+
+# What "flatten" closes: a whole hedge, or a legged one (its remaining leg or legs), never one whose orders are still
+# settling or that awaits reconciliation (its legs are not known).
+FLATTENABLE = (HedgeStatus.OPEN, HedgeStatus.LEGGED)
 
 
 class CommandFailed(Exception):
@@ -118,7 +127,7 @@ class ManualDesk:
         """Carry out one claimed command and record its outcome (never raises for a venue or state problem)."""
         try:
             result = await self._do(command)
-        except (CommandFailed, StaleQuote) as exc:
+        except (CommandFailed, StaleQuote, OrderRefused) as exc:
             await _db(_finish)(command, CommandStatus.FAILED, str(exc))
         except Exception as exc:
             log.exception("manual command %s failed", command.pk)
@@ -142,7 +151,7 @@ class ManualDesk:
         perp_spec, cfd_spec = await _db(_pool_specs)(pool)
         actor = command.requested_by
 
-        def leg(leg_name: str, side: str, quantity: Decimal) -> Any:
+        def leg(leg_name: str, side: str, quantity: Decimal, *, reducing: bool) -> Any:
             priced = price_leg(
                 pool,
                 leg=leg_name,
@@ -152,7 +161,7 @@ class ManualDesk:
                 snapshot=snapshot,
                 perp_spec=perp_spec,
                 cfd_spec=cfd_spec,
-                reducing=command.kind != ManualKind.OPEN_HEDGE,
+                reducing=reducing,
             )
             if priced is None:
                 raise CommandFailed(_("No %(leg)s quote to price the order.") % {"leg": leg_name})
@@ -167,9 +176,10 @@ class ManualDesk:
                 pool=pool,
                 direction=direction,
                 size_oz=size,
-                perp=leg(Leg.PERP, OrderSide.SELL if sell_perp else OrderSide.BUY, size),
-                cfd=leg(Leg.CFD, OrderSide.BUY if sell_perp else OrderSide.SELL, size),
+                perp=leg(Leg.PERP, OrderSide.SELL if sell_perp else OrderSide.BUY, size, reducing=False),
+                cfd=leg(Leg.CFD, OrderSide.BUY if sell_perp else OrderSide.SELL, size, reducing=False),
                 max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
                 reason={"code": "manual", "params": {}},
                 usd_per_usdt=snapshot.usd_per_usdt,
                 actor=actor,
@@ -177,17 +187,21 @@ class ManualDesk:
             await executor.send_all([perp_order, cfd_order])
             return await self._outcome(hedge.pk)
         if kind in (ManualKind.CLOSE_HEDGE, ManualKind.FLATTEN_POOL):
-            hedges = (
+            hedges: list[Hedge | None] = (
                 [command.hedge]
                 if kind == ManualKind.CLOSE_HEDGE
-                else await _db(lambda: list(Hedge.objects.filter(pool=pool, status=HedgeStatus.OPEN)))()
+                else [*await self._settled_live_hedges(pool, executor)]
             )
             outcomes = []
             for hedge in hedges:
                 assert hedge is not None
                 hedge = await _db(Hedge.objects.get)(pk=hedge.pk)
+                if hedge.status not in FLATTENABLE:
+                    outcomes.append(await self._outcome(hedge.pk))  # still settling, or for reconciliation
+                    continue
+                # Every leg the hedge holds back to flat: an open hedge's two, a legged hedge's one or two.
                 legs = [
-                    leg(name, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held))
+                    leg(name, OrderSide.SELL if held > 0 else OrderSide.BUY, abs(held), reducing=True)
                     for name, held in ((Leg.PERP, hedge.perp_oz), (Leg.CFD, hedge.cfd_oz))
                     if held != 0
                 ]
@@ -198,6 +212,7 @@ class ManualDesk:
                     intent=OrderIntent.CLOSE,
                     legs=legs,
                     max_quote_age_ms=params.max_quote_age_ms,
+                    market=snapshot,
                     actor=actor,
                 )
                 await _db(
@@ -214,9 +229,10 @@ class ManualDesk:
             target_perp = (
                 Decimal(0) if closing else (-hedge.size_oz if hedge.direction == Direction.SELL_PERP else hedge.size_oz)
             )
+            plan_actual = hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz)
             plan = hedge_rules.assess(
                 target=hedge_rules.LegPosition(target_perp, -target_perp),
-                actual=hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz),
+                actual=plan_actual,
                 perp_step_oz=perp_spec.step_oz,
                 cfd_step_oz=cfd_spec.step_oz,
                 legged_ms=0,  # by hand: the operator decides, the legging clock does not
@@ -228,11 +244,21 @@ class ManualDesk:
             if not plan.orders:
                 raise CommandFailed(_("Hedge #%(id)s needs no repair.") % {"id": hedge.pk})
             legs = [
-                leg(order.leg.value, OrderSide.BUY if order.signed_oz > 0 else OrderSide.SELL, abs(order.signed_oz))
+                leg(
+                    order.leg.value,
+                    OrderSide.BUY if order.signed_oz > 0 else OrderSide.SELL,
+                    abs(order.signed_oz),
+                    reducing=hedge_rules.reduces(plan_actual.of(order.leg), order.signed_oz),
+                )
                 for order in plan.orders
             ]
             orders = await _db(hedge_leg_orders)(
-                hedge=hedge, intent=OrderIntent.REPAIR, legs=legs, max_quote_age_ms=params.max_quote_age_ms, actor=actor
+                hedge=hedge,
+                intent=OrderIntent.REPAIR,
+                legs=legs,
+                max_quote_age_ms=params.max_quote_age_ms,
+                market=snapshot,
+                actor=actor,
             )
             await executor.send_all(orders)
             return await self._outcome(hedge.pk)
@@ -252,6 +278,22 @@ class ManualDesk:
                     cancelled += 1
             return _("%(done)s of %(count)s open orders cancelled.") % {"done": cancelled, "count": len(working)}
         raise CommandFailed(_("Unknown command."))
+
+    async def _settled_live_hedges(self, pool: Any, executor: Executor) -> list[Hedge]:
+        """The pool's live hedges, after asking the venues about their working orders (an order still unknown or
+        working would leave its fill out of the legs the flatten closes)."""
+        hedges: list[Hedge] = await _db(
+            lambda: list(
+                Hedge.objects.filter(pool=pool, status__in=[s.value for s in LIVE_HEDGE_STATUSES]).order_by(
+                    "planned_at", "pk"
+                )
+            )
+        )()
+        for hedge in hedges:
+            for order in await _db(working_orders)(hedge):
+                if order.status in (OrderStatus.UNKNOWN, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                    await executor.refresh(order)
+        return hedges
 
     async def _outcome(self, hedge_id: int) -> str:
         hedge = await _db(Hedge.objects.get)(pk=hedge_id)

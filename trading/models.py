@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from trading.domain import calendar as cal
+from trading.domain import pnl
 from trading.domain.spread import CostModel
 
 from .choices import (
@@ -45,6 +46,16 @@ LOTS: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 RATE: dict[str, Any] = {"max_digits": 16, "decimal_places": 8}
 USD_PER_USDT: dict[str, Any] = {"max_digits": 12, "decimal_places": 6}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# MT5 numbers weekdays from Sunday (`symbol_info().swap_rollover3days`).
+MT5_WEEKDAYS = [
+    (0, _("Sunday")),
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+]
 
 
 class SessionCalendar(models.Model):
@@ -141,6 +152,13 @@ class Instrument(models.Model):
     tick_size = models.DecimalField(_("tick size"), **PRICE, validators=[MinValueValidator(Decimal("0.00000001"))])
     quantity_step = models.DecimalField(_("quantity step (contracts or lots)"), **PRICE)
     min_quantity = models.DecimalField(_("minimum quantity (contracts or lots)"), **PRICE)
+    max_quantity = models.DecimalField(
+        _("maximum quantity per order (contracts or lots)"),
+        **PRICE,
+        null=True,
+        blank=True,
+        help_text=_("Binance LOT_SIZE maxQty, MT5 volume_max. Empty: the venue's maximum has not been read."),
+    )
     min_notional = models.DecimalField(_("minimum notional"), **PRICE, default=Decimal(0))
     taker_fee_rate = models.DecimalField(_("taker fee rate"), **RATE, default=Decimal(0))
     maker_fee_rate = models.DecimalField(_("maker fee rate"), **RATE, default=Decimal(0))
@@ -242,6 +260,12 @@ class SourcePair(models.Model):
     )
     swap_long_per_oz_night = models.DecimalField(_("swap long (USD/oz/night)"), **PRICE, default=Decimal("-0.45"))
     swap_short_per_oz_night = models.DecimalField(_("swap short (USD/oz/night)"), **PRICE, default=Decimal("0.20"))
+    swap_rollover3days = models.PositiveSmallIntegerField(
+        _("triple-swap day"),
+        choices=MT5_WEEKDAYS,
+        default=3,
+        help_text=_("The weekday whose rollover charges three nights, as the broker's swap_rollover3days says."),
+    )
     rate_source = models.CharField(
         _("USDT/USD source"), max_length=16, choices=RateSource.choices, default=RateSource.SIMULATED
     )
@@ -285,6 +309,20 @@ class SourcePair(models.Model):
             funding_interval_hours=self.funding_interval_hours,
             swap_long_per_oz_night=self.swap_long_per_oz_night,
             swap_short_per_oz_night=self.swap_short_per_oz_night,
+        )
+
+    def swap_terms(self) -> pnl.SwapTerms:
+        """The paper CFD's swap as MT5 terms: money per lot per night (the per-ounce figures × the CFD's contract
+        size), tripled on `swap_rollover3days`."""
+        contract_size = self.cfd_source.instrument.contract_size
+        return pnl.SwapTerms(
+            pnl.SwapMode.MONEY,
+            swap_long=self.swap_long_per_oz_night * contract_size,
+            swap_short=self.swap_short_per_oz_night * contract_size,
+            point=self.cfd_source.instrument.tick_size,
+            contract_size=contract_size,
+            rollover3days=self.swap_rollover3days,
+            currency=pnl.USD,
         )
 
 
@@ -423,6 +461,8 @@ class Heartbeat(models.Model):
 # --- Execution: hedges, orders, fills, carry, positions, the paper venue, reconciliation (issue 8) --------------
 
 USD: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
+# The booked PnL split, one field per line of the one money model (trading/domain/pnl.py): `pnl_<line>`.
+PNL_FIELDS = tuple(f"pnl_{line}" for line in pnl.LINES)
 
 
 class Hedge(models.Model):
@@ -502,8 +542,13 @@ class Hedge(models.Model):
         return self.perp_oz + self.cfd_oz
 
     @property
+    def booked_pnl(self) -> pnl.PnlSplit:
+        """The split booked when the hedge's legs went flat (8 dp; zero while it has never been flat)."""
+        return pnl.PnlSplit(*(getattr(self, name) for name in PNL_FIELDS))
+
+    @property
     def pnl_total(self) -> Decimal:
-        return self.pnl_spread + self.pnl_fees + self.pnl_funding + self.pnl_swap + self.pnl_fx
+        return self.booked_pnl.total
 
 
 class Order(models.Model):
@@ -628,6 +673,9 @@ class CarryEntry(models.Model):
     amount = models.DecimalField(_("amount"), **RATE)
     currency = models.CharField(_("currency"), max_length=8)
     amount_usd = models.DecimalField(_("amount (USD)"), **USD)
+    # The USDT/USD rate of the booking's moment: a USDT amount is worth `amount · usd_per_usdt` then, and its move
+    # to the hedge's valuation rate is the split's USDT/USD line (trading/domain/pnl.py).
+    usd_per_usdt = models.DecimalField(_("USDT/USD when booked"), null=True, blank=True, **USD_PER_USDT)
     venue_ref = models.CharField(_("venue reference"), max_length=80)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
@@ -706,14 +754,17 @@ class PaperOrder(models.Model):
 
 
 class PaperPosition(models.Model):
-    """The paper venue's position of one account (signed ounces), moved only by paper fills (or a test that
-    injects a difference, as a venue-side change would)."""
+    """The paper venue's position of one account (signed ounces) and the PnL its closed ounces realised (in the
+    instrument's quote currency), moved only by paper fills (or a test that injects a difference, as a venue-side
+    change would). With the fees of `PaperOrder` and the account's carry it makes the paper account's balance
+    (trading/paper.py `paper_account_state`)."""
 
     account = models.OneToOneField(
         "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_position", verbose_name=_("account")
     )
     quantity_oz = models.DecimalField(_("position (oz)"), default=Decimal(0), **OUNCES)
     avg_price = models.DecimalField(_("average price"), null=True, blank=True, **PRICE)
+    realised_pnl = models.DecimalField(_("realised PnL"), default=Decimal(0), **PRICE)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

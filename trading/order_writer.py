@@ -6,7 +6,8 @@ the statement parsed and planned every time (Django binds parameters on the clie
 back. The writer makes the same write from the event loop on an async psycopg connection in autocommit mode: the
 statement is prepared once per connection and is its own transaction — committed durably before the call returns
 (`synchronous_commit` is left as the server has it) — and hedge ids are drawn from the sequence ahead of time, before
-the decision. Rows, fence and errors (StaleQuote, LeaseLost) are the ORM path's, from the same functions.
+the decision. Rows, fence, the pre-trade gate's check and errors (StaleQuote, OrderRefused, LeaseLost) are the ORM
+path's, from the same functions (`plan_hedge_open`).
 
 Only on PostgreSQL, only when enabled (`QUANTARB_RUNNER_ORDER_CONNECTION`) and only outside a transaction of
 Django's: another connection cannot see a test's uncommitted rows, so `OrderWriter.connect` answers None there and
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from .execution import mark_inserted, plan_hedge_open
+from .gate import gate_state
 from .models import Hedge, Order
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,13 @@ class OrderWriter:
         self._ids.extend(row[0] for row in await cursor.fetchall())
 
     async def hedge_open(self, **kwargs: Any) -> tuple[Hedge, Order, Order]:
-        """`execution.hedge_open` for a runner (no actor, no audit entry): the same checks, rows and fence."""
+        """`execution.hedge_open` for a runner (no actor, no audit entry): the same checks — the pre-trade gate's
+        among them, on the state the runner read before its decision (`gate_state`) — rows and fence."""
+        if kwargs.get("gate_state") is None:
+            strategy = kwargs.get("strategy")
+            kwargs["gate_state"] = await sync_to_async(gate_state, thread_sensitive=True)(
+                pool=kwargs["pool"], strategy_id=strategy.pk if strategy is not None else None
+            )
         plan = plan_hedge_open(**kwargs)
         conn = await self._connection()
         if not self._ids:

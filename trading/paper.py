@@ -3,7 +3,8 @@
 It plays a venue for paper accounts: orders by client id, a taker fill after a configurable latency at the
 quote then in force (trading/domain/paper.py has the rule: bid/ask ± slippage, partial fills past the displayed
 size), lookups, positions. Its ledger is kept apart from our `Order`/`Fill` records so that reconciliation
-reads it as *the venue*; a difference injected into it is found like one at a real venue.
+reads it as *the venue*; a difference injected into it is found like one at a real venue. Each fill also moves
+the account's realised PnL and writes its balance and margin snapshot (trading/paper_ledger.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from django.db import transaction
 from accounts.models import VenueAccount
 from quantarb import clock
 from trading.domain import orders as order_rules
-from trading.domain.paper import PaperQuote, paper_fill
+from trading.domain.paper import PaperBook, PaperQuote, paper_fill
 from trading.domain.quotes import Quote
 from trading.venues.base import OrderRequest, VenueAnswer
 from trading.venues.errors import VenueError, VenueErrorKind
 
 from .choices import OrderKind
 from .models import PaperOrder, PaperPosition
+from .paper_ledger import PaperMark, paper_account_snapshot
 
 OUNCE = Decimal("0.001")
 
@@ -71,10 +73,10 @@ class PaperVenue:
             fee_rate=self.fee_rate,
             fee_currency=self.fee_currency,
         )
-        return await sync_to_async(self._book, thread_sensitive=True)(request, execution)
+        return await sync_to_async(self._book, thread_sensitive=True)(request, execution, quote)
 
     @transaction.atomic
-    def _book(self, request: OrderRequest, execution: Any) -> VenueAnswer:
+    def _book(self, request: OrderRequest, execution: Any, quote: Quote) -> VenueAnswer:
         existing = PaperOrder.objects.filter(account=self.account, client_order_id=request.client_order_id).first()
         if existing is not None:
             # Binance -4116: a reused client id is refused; the caller looks the order up.
@@ -107,26 +109,23 @@ class PaperVenue:
             ],
             at=clock.now(),
         )
-        if filled:
+        if filled and avg is not None:
             self._move_position(request.side, filled, avg)
+            # The account's equity and margin moved with the fill: its snapshot, valued at the quote that priced it.
+            paper_account_snapshot(
+                account=self.account, at=paper_order.at, mark=PaperMark(quote.bid_price, quote.ask_price)
+            )
         return _answer(paper_order)
 
-    def _move_position(self, side: str, quantity: Decimal, price: Decimal | None) -> None:
+    def _move_position(self, side: str, quantity: Decimal, price: Decimal) -> None:
+        """Move the account's position and realised PnL by a fill (trading/domain/paper.py `PaperBook`)."""
         position, _created = PaperPosition.objects.select_for_update().get_or_create(account=self.account)
-        delta = quantity if side == "buy" else -quantity
-        before = position.quantity_oz
-        after = before + delta
-        if price is not None and (before == 0 or (before > 0) == (delta > 0)):
-            # Adding to (or opening) a position: average the entry price.
-            total = abs(before) + abs(delta)
-            position.avg_price = ((abs(before) * (position.avg_price or price)) + abs(delta) * price) / total
-            position.avg_price = position.avg_price.quantize(Decimal("0.00000001"))
-        elif after == 0:
-            position.avg_price = None
-        elif (after > 0) != (before > 0):
-            position.avg_price = price  # flipped through zero: the rest opened at this price
-        position.quantity_oz = after
-        position.save(update_fields=["quantity_oz", "avg_price", "updated_at"])
+        book = PaperBook(position.quantity_oz, position.avg_price, position.realised_pnl).fill(
+            signed_oz=quantity if side == "buy" else -quantity, price=price
+        )
+        position.quantity_oz, position.avg_price = book.quantity_oz, book.avg_price
+        position.realised_pnl = book.realised
+        position.save(update_fields=["quantity_oz", "avg_price", "realised_pnl", "updated_at"])
 
     async def lookup(self, client_order_id: str) -> VenueAnswer:
         return await sync_to_async(self._lookup, thread_sensitive=True)(client_order_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import AccountMode, AccountStatus, MarginType
 from accounts.grants import may_operate
-from accounts.models import AccountPool, VenueAccount
+from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
 from trading.venues.registry import spec_for
@@ -49,10 +50,61 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
     )
 
 
+def _money() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+
+
+class AccountSnapshotSerializer(serializers.ModelSerializer[AccountSnapshot]):
+    """The account's balance and margin at one time, in its currency (money to the cent, the level in %)."""
+
+    age_s = serializers.SerializerMethodField(help_text="Seconds since the snapshot was taken.")
+    balance = _money()
+    equity = _money()
+    unrealised_pnl = serializers.DecimalField(
+        source="unrealised", max_digits=20, decimal_places=2, read_only=True, help_text="Equity − balance."
+    )
+    used_margin = _money()
+    free_margin = _money()
+    margin_level = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Equity ÷ used margin × 100; null with no margin in use.",
+    )
+    margin_basis = serializers.CharField(read_only=True, help_text="How the used margin was found, in words.")
+
+    class Meta:
+        model = AccountSnapshot
+        fields = [
+            "at",
+            "age_s",
+            "currency",
+            "balance",
+            "equity",
+            "unrealised_pnl",
+            "used_margin",
+            "free_margin",
+            "margin_level",
+            "margin_basis",
+            "margin_terms",
+            "positions",
+        ]
+        read_only_fields = fields
+
+    def get_age_s(self, snapshot: AccountSnapshot) -> float:
+        from quantarb import clock
+
+        return round((clock.now() - snapshot.at).total_seconds(), 1)
+
+
 class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     leg = serializers.SerializerMethodField()
     credential_hints = serializers.DictField(child=serializers.CharField(), read_only=True)
+    latest_snapshot = serializers.SerializerMethodField(
+        help_text="The latest balance and margin snapshot (live accounts: the venue's; paper: the paper ledger's)."
+    )
 
     class Meta:
         model = VenueAccount
@@ -70,6 +122,7 @@ class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
             "binance_testnet",
             "credential_hints",
             "last_error",
+            "latest_snapshot",
             "last_sync_at",
             "last_test_at",
             "last_test_ok",
@@ -82,6 +135,11 @@ class AccountSerializer(serializers.ModelSerializer[VenueAccount]):
     def get_leg(self, account: VenueAccount) -> str | None:
         spec = spec_for(account.venue)
         return spec.leg if spec else None
+
+    @extend_schema_field(AccountSnapshotSerializer(allow_null=True))
+    def get_latest_snapshot(self, account: VenueAccount) -> dict[str, Any] | None:
+        snapshot = AccountSnapshot.objects.filter(account=account).order_by("-at", "-pk").first()
+        return None if snapshot is None else dict(AccountSnapshotSerializer(snapshot).data)
 
 
 class AccountTestSerializer(serializers.Serializer[Any]):

@@ -414,8 +414,13 @@ QUANTARB_MT5_BRIDGE_HOSTS = env.list("QUANTARB_MT5_BRIDGE_HOSTS", default=[])
 # Retention of raw market data (days); candles are kept longer.
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)
-# Paper capital of a simulated account, in its leg's currency (USDT perp, USD CFD), until paper fills book PnL.
+# Paper capital a paper account starts with, in its leg's currency (USDT perp, USD CFD); its fills, fees and carry
+# move the balance from there (trading/paper.py).
 QUANTARB_PAPER_BALANCE = env.str("QUANTARB_PAPER_BALANCE", default="100000")
+# Leverage brackets paper perp accounts are margined by, as Binance's `GET /fapi/v1/leverageBracket?symbol=XAUUSDT`
+# answers them (JSON: the symbol's entry or its list of brackets). Empty: risk/domain/margin.py's DEFAULT_BRACKETS
+# (an assumption, labelled as such on the account). https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Notional-and-Leverage-Brackets
+QUANTARB_PAPER_PERP_BRACKETS = env.str("QUANTARB_PAPER_PERP_BRACKETS", default="")
 # Paper venue: a taker fills this long after the send, at the quote then in force, moved by the slippage (bps);
 # beyond the displayed size per level (oz; 0 = unlimited) the paper book walks 1 bp per level (partial IOC fills).
 QUANTARB_PAPER_LATENCY_MS = env.int("QUANTARB_PAPER_LATENCY_MS", default=80)

@@ -10,7 +10,11 @@ orders skip the checks that protect against new risk (session entry windows, CFD
 margin, liquidation distance, stop-out) but never the ones that make any order unsafe: stale quotes, a closed
 market on the order's leg, account settings, the venue's rate limit and growing unhedged exposure.
 
-The rate limiter is keyed by leg ("perp", "cfd"): one limiter per runner, recorded by the caller when an order
+Venue quantity rules (`InstrumentLimits`: step, minimum, maximum, minimum notional, all in ounces and the leg's
+quote currency) apply to every order, reducing or not — a venue refuses an order off its step or above its
+maximum whatever it does to the position — except the minimum notional, which only opening orders must reach.
+
+The rate limiter is keyed by leg ("perp", "cfd"): one limiter per account, recorded by the caller when an order
 is actually sent.
 """
 
@@ -56,6 +60,10 @@ class Check(StrEnum):
     STOP_OUT = "stop_out"
     ACCOUNT_SETTINGS = "account_settings"
     RATE_LIMIT = "rate_limit"
+    QUANTITY_STEP = "quantity_step"
+    BELOW_MINIMUM = "below_minimum"
+    ABOVE_MAXIMUM = "above_maximum"
+    MIN_NOTIONAL = "min_notional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +76,19 @@ class Violation:
         return {"code": self.code.value, "message": self.message, "params": dict(self.params)}
 
 
+def _text(value: object) -> str:
+    """A parameter as the message shows it: Decimals in plain notation (1000000000, never 1E+9)."""
+    return f"{value:f}" if isinstance(value, Decimal) else str(value)
+
+
+def _plain(value: Decimal) -> str:
+    """A venue figure without its stored trailing zeros: 0.00100000 → 0.001, 1000 → 1000."""
+    plain = value.normalize()
+    return f"{abs(plain) if plain == 0 else plain:f}"  # never "-0"
+
+
 def _violation(code: Check, template: str, **params: object) -> Violation:
-    text = {key: str(value) for key, value in params.items()}
+    text = {key: _text(value) for key, value in params.items()}
     return Violation(code, template % text, text)
 
 
@@ -133,6 +152,22 @@ class CfdAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class InstrumentLimits:
+    """One leg's venue quantity rules in ounces, from the instrument's specs (Binance `LOT_SIZE` and `MIN_NOTIONAL`;
+    MT5 `volume_step`/`volume_min`/`volume_max` × `trade_contract_size`). `max_oz` None: the venue states no
+    maximum we have read; `min_notional` in the leg's quote currency (0: none)."""
+
+    step_oz: Decimal
+    min_oz: Decimal
+    max_oz: Decimal | None = None
+    min_notional: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        if self.step_oz <= 0:
+            raise ValueError("the quantity step must be positive")
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectedSettings:
     """How the accounts must be set up before any order (ARCHITECTURE.md "Order safety")."""
 
@@ -166,6 +201,8 @@ class RiskContext:
     cfd_margin_per_oz: Decimal | None = None
     rate_limiter: OrderRateLimiter | None = None
     margin_buffer: Decimal = Decimal("1.2")  # required margin × this must fit the available margin
+    perp_instrument: InstrumentLimits | None = None  # None: the venue's quantity rules are not checked here
+    cfd_instrument: InstrumentLimits | None = None
 
     def position(self, leg: Leg) -> Decimal:
         return self.perp.position_oz if leg is Leg.PERP else self.cfd.position_oz
@@ -192,9 +229,9 @@ def pre_trade(intent: OrderIntent, ctx: RiskContext) -> list[Violation]:
                 Check.NOT_REDUCING,
                 "A %(side)s of %(quantity)s oz does not reduce the %(leg)s position of %(position)s oz.",
                 side=intent.side.value,
-                quantity=intent.quantity_oz,
+                quantity=_plain(intent.quantity_oz),
                 leg=leg,
-                position=position,
+                position=_plain(position),
             )
         )
     reducing = intent.reducing and not out
@@ -256,8 +293,8 @@ def pre_trade(intent: OrderIntent, ctx: RiskContext) -> list[Violation]:
                     Check.MAX_POSITION,
                     "The %(leg)s position would reach %(after)s oz (limit %(limit)s oz).",
                     leg=leg,
-                    after=after,
-                    limit=limits.max_position_oz,
+                    after=_plain(after),
+                    limit=_plain(limits.max_position_oz),
                 )
             )
         usd_price = intent.price * (ctx.usd_per_usdt if intent.leg is Leg.PERP else 1)
@@ -280,17 +317,69 @@ def pre_trade(intent: OrderIntent, ctx: RiskContext) -> list[Violation]:
             _violation(
                 Check.MAX_UNHEDGED,
                 "Unhedged exposure would reach %(after)s oz (limit %(limit)s oz).",
-                after=unhedged_after,
-                limit=limits.max_unhedged_oz,
+                after=_plain(unhedged_after),
+                limit=_plain(limits.max_unhedged_oz),
             )
         )
 
+    instrument = ctx.perp_instrument if intent.leg is Leg.PERP else ctx.cfd_instrument
+    if instrument is not None:
+        out.extend(venue_checks(intent, instrument, opening=opening))
     if opening:
         out.extend(_margin_checks(intent, ctx))
     out.extend(_settings_checks(intent.leg, ctx))
 
     if ctx.rate_limiter is not None and not ctx.rate_limiter.allows(leg, ctx.now_ms):
         add(_violation(Check.RATE_LIMIT, "The %(leg)s venue's order rate limit is reached.", leg=leg))
+    return out
+
+
+def venue_checks(intent: OrderIntent, limits: InstrumentLimits, *, opening: bool = True) -> list[Violation]:
+    """What the venue itself would refuse about the order's quantity: off its step, below its minimum, above its
+    maximum, and (opening orders only) below its minimum notional at the order's price."""
+    out: list[Violation] = []
+    quantity, leg = intent.quantity_oz, intent.leg.value
+    if quantity % limits.step_oz != 0:
+        out.append(
+            _violation(
+                Check.QUANTITY_STEP,
+                "%(quantity)s oz is not a multiple of the %(leg)s step %(step)s oz.",
+                quantity=_plain(quantity),
+                leg=leg,
+                step=_plain(limits.step_oz),
+            )
+        )
+    if quantity < limits.min_oz:
+        out.append(
+            _violation(
+                Check.BELOW_MINIMUM,
+                "%(quantity)s oz is below the %(leg)s minimum %(minimum)s oz.",
+                quantity=_plain(quantity),
+                leg=leg,
+                minimum=_plain(limits.min_oz),
+            )
+        )
+    if limits.max_oz is not None and quantity > limits.max_oz:
+        out.append(
+            _violation(
+                Check.ABOVE_MAXIMUM,
+                "%(quantity)s oz is above the %(leg)s maximum %(maximum)s oz per order.",
+                quantity=_plain(quantity),
+                leg=leg,
+                maximum=_plain(limits.max_oz),
+            )
+        )
+    if opening and limits.min_notional > 0 and quantity * intent.price < limits.min_notional:
+        out.append(
+            _violation(
+                Check.MIN_NOTIONAL,
+                "%(quantity)s oz at %(price)s is below the %(leg)s minimum notional %(minimum)s.",
+                quantity=_plain(quantity),
+                price=intent.price,
+                leg=leg,
+                minimum=_plain(limits.min_notional),
+            )
+        )
     return out
 
 

@@ -90,5 +90,11 @@ def test_sync_snapshots_a_live_mt5_account(mt5_account: VenueAccount, mt5_bridge
     snapshot = AccountSnapshot.objects.get(account=mt5_account)
     assert snapshot.currency == "USD" and snapshot.balance == Decimal(10000)
     assert snapshot.used_margin > 0 and snapshot.margin_level is not None and snapshot.margin_level > 100
+    # What one lot needs, as the terminal computes it (order_calc_margin): 100 oz × the price ÷ 1:100 leverage.
+    terms = snapshot.margin_terms
+    assert terms["source"] == "terminal" and terms["leverage"] == 100
+    assert Decimal(terms["buy_per_lot"]) == Decimal(terms["ask"]) and Decimal(terms["sell_per_lot"]) == Decimal(
+        terms["bid"]
+    )
     mt5_account.refresh_from_db()
     assert mt5_account.last_sync_at is not None and mt5_account.last_error == ""

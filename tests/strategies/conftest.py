@@ -54,10 +54,36 @@ class ScriptedMarket:
         self.perp_bid = self.cfd_bid - Decimal("0.10")
         self.perp_ask = self.cfd_bid
 
+    def store(self, pair: Any) -> None:
+        """Store the current quotes as the pair's latest spread sample (what the web reads: the engine stores them)."""
+        from trading.models import SpreadSample
+
+        SpreadSample.objects.create(
+            pair=pair,
+            ts=clock.now(),
+            perp_bid=self.perp_bid,
+            perp_ask=self.perp_ask,
+            cfd_bid=self.cfd_bid,
+            cfd_ask=self.cfd_ask,
+            usd_per_usdt=self.usd_per_usdt,
+            edge_sell_perp=self.perp_bid - self.cfd_ask,
+            edge_buy_perp=self.cfd_bid - self.perp_ask,
+            net_sell_perp=self.perp_bid - self.cfd_ask,
+            net_buy_perp=self.cfd_bid - self.perp_ask,
+            basis=(self.perp_bid + self.perp_ask - self.cfd_bid - self.cfd_ask) / 2,
+        )
+
 
 @pytest.fixture
 def market() -> ScriptedMarket:
     return ScriptedMarket()
+
+
+@pytest.fixture
+def stored_quotes(market: ScriptedMarket, sim_pair: Any, frozen_clock: Any) -> ScriptedMarket:
+    """The market's quotes stored for the simulated pair, as the web finds them when an open is queued by hand."""
+    market.store(sim_pair)
+    return market
 
 
 @pytest.fixture

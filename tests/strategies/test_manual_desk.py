@@ -19,7 +19,7 @@ from trading.venue_factory import execution_venues
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("thread_connections_closed"),
+    pytest.mark.usefixtures("thread_connections_closed", "stored_quotes"),
 ]
 
 

@@ -17,7 +17,10 @@ from psycopg.types.json import Jsonb
 from strategies.services import Lease, LeaseLost, lease_acquire, strategy_request
 from trading import order_writer
 from trading.choices import Leg, OrderKind, OrderSide
+from trading.domain.calendar import SessionView
+from trading.domain.quotes import Quote
 from trading.execution import LegOrder, StaleQuote, hedge_open, plan_hedge_open
+from trading.gate import StoredMarket
 from trading.models import Hedge, Order
 from trading.order_writer import OrderWriter, numbered
 
@@ -78,6 +81,12 @@ def open_kwargs(strategy: Any, lease: Lease | None, frozen_clock: Any, *, age_ms
         "direction": "sell_perp",
         "size_oz": Decimal(1),
         "max_quote_age_ms": 2_000,
+        "market": StoredMarket(  # the quotes the legs are priced from, as the pre-trade gate reads them
+            perp=Quote.of("perp", "4600.10", "4600.20", quote_ts_ms),
+            cfd=Quote.of("cfd", "4599.80", "4600.05", quote_ts_ms),
+            usd_per_usdt=Decimal("0.9998"),
+            session=SessionView(is_open=True),
+        ),
         "strategy": strategy,
         "version": strategy.current_version,
         "lease": lease,

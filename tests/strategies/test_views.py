@@ -233,8 +233,19 @@ def test_stop_confirmation_says_what_the_stop_policy_does(desk: dict[str, Any], 
     from strategies.services import strategy_request
 
     strategy_request(strategy=desk["strategy"], action="start", actor=alice.user)
+    confirm_url = reverse("strategy_confirm", args=[desk["strategy"].pk, "stop"])
     page = client_for(alice).get(reverse("strategy", args=[desk["strategy"].pk])).content.decode()
-    assert "its 1 open hedges stay open at the venues (stop policy: leave)" in page
+    assert f'hx-get="{confirm_url}"' in page  # the dialog asks when it opens, not when the page loaded
+    assert (
+        "its 1 open hedges stay open at the venues (stop policy: leave)"
+        in client_for(alice).get(confirm_url).content.decode()
+    )
+    # Two more hedges open while the page stays open: the dialog, opened now, counts three.
+    make_hedge(desk["strategy"])
+    make_hedge(desk["strategy"], status="legged")
+    text = client_for(alice).get(confirm_url).content.decode()
+    assert "its 3 open hedges stay open at the venues" in text and 'data-testid="confirm-stop"' in text
+    assert client_for(alice).get(reverse("strategy_confirm", args=[desk["strategy"].pk, "nope"])).status_code == 404
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
@@ -320,12 +331,29 @@ def test_csv_export_needs_trading_export_and_holds_the_tenant_only(desk: dict[st
     assert client_for(alice).get(reverse("hedges_export"), {"since": "nope"}).status_code == 400
 
 
-def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(desk: dict[str, Any], tom: Any, bob: Any) -> None:
+def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(
+    desk: dict[str, Any], tom: Any, bob: Any, sim_pair: Any
+) -> None:
+    from trading.domain.pnl import Marks
+
+    from .test_money import store_marks
+
+    # The open hedge is marked at the pool's latest stored quotes: short perp sold at 4605.10 bought back at the
+    # ask 4601.20, long CFD bought at 4600.05 sold at the bid 4600.50, USDT at 0.9995 → 3.90 · 0.9995 + 0.45.
+    store_marks(
+        sim_pair,
+        Marks(Decimal("0.9995"), Decimal("4601.00"), Decimal("4601.20"), Decimal("4600.50"), Decimal("4600.80")),
+    )
     page = client_for(tom).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
-    assert 'data-testid="hedge-pnl"' in page and "+2.50" in page and "-0.40" in page
+    assert 'data-testid="hedge-pnl"' in page
+    assert 'data-testid="pnl-spread">+4.35<' in page and 'data-testid="pnl-total">+4.35<' in page
     assert f"qa-test-{desk['hedge'].pk}-perp" in page
     assert 'data-testid="action-close_hedge"' in page
-    assert f"Close hedge #{desk['hedge'].pk}" in page  # the dialog says what will happen
+    confirm_url = reverse("hedge_confirm", args=[desk["hedge"].pk, "close_hedge"])
+    assert f'hx-get="{confirm_url}"' in page
+    # The dialog says what will happen, asked when it opens.
+    assert f"Close hedge #{desk['hedge'].pk}" in client_for(tom).get(confirm_url).content.decode()
+    assert client_for(bob).get(confirm_url).status_code == 403
     assert (
         'data-testid="action-close_hedge"'
         not in client_for(bob).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
@@ -356,18 +384,21 @@ def bob_cannot(bob: Any, desk: dict[str, Any]) -> bool:
     )
 
 
-def test_opening_a_hedge_by_hand_confirms_then_queues(desk: dict[str, Any], tom: Any) -> None:
+def test_opening_a_hedge_by_hand_confirms_then_queues(desk: dict[str, Any], tom: Any, stored_quotes: Any) -> None:
     client = client_for(tom)
     url = reverse("pool_manual", args=[desk["pool"].pk])
     bad = client.post(url, {"kind": "open_hedge", "direction": "sideways", "size_oz": "x"})
     assert bad.status_code == 400 and "Choose a direction." in bad.content.decode()
-    review = client.post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "2"})
+    # The pool's strategy holds positions to 1 oz: the pre-trade gate refuses more, on the form, saying why.
+    over = client.post(url, {"kind": "open_hedge", "direction": "sell_perp", "size_oz": "2"})
+    assert over.status_code == 400 and "position would reach -3 oz (limit 1 oz)" in over.content.decode()
+    review = client.post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1"})
     assert review.status_code == 200
-    assert "Open a 2 oz hedge on Paper pool" in review.content.decode()
+    assert "Open a 1 oz hedge on Paper pool" in review.content.decode()
     assert not ManualCommand.objects.filter(pool=desk["pool"]).exists()
-    client.post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "2", "confirmed": "yes"})
+    client.post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1", "confirmed": "yes"})
     command = ManualCommand.objects.get(pool=desk["pool"])
-    assert command.kind == "open_hedge" and command.params == {"direction": "buy_perp", "size_oz": "2"}
+    assert command.kind == "open_hedge" and command.params == {"direction": "buy_perp", "size_oz": "1"}
     assert (
         client_for(tom).post(reverse("pool_manual", args=[desk["other_pool"].pk]), {"kind": "flatten_pool"}).status_code
         == 403

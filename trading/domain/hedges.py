@@ -27,6 +27,7 @@ __all__ = [
     "RepairPlan",
     "RepairPreference",
     "assess",
+    "reduces",
     "transition",
     "unhedged_oz",
 ]
@@ -57,7 +58,8 @@ ALLOWED: dict[HedgeStatus, frozenset[HedgeStatus]] = {
     # Closing → open: both closing orders got nothing (IOC expired, market closed); the hedge is still whole.
     _S.CLOSING: frozenset({_S.CLOSED, _S.OPEN, _S.LEGGED, _S.NEEDS_RECONCILE}),
     # Legged → open/closed without a repair: a late fill (an unknown order resolved) balanced the legs.
-    _S.LEGGED: frozenset({_S.REPAIRING, _S.OPEN, _S.CLOSED, _S.NEEDS_RECONCILE}),
+    # Legged → closing: flattened (every leg it holds closed), not repaired back to its size.
+    _S.LEGGED: frozenset({_S.REPAIRING, _S.CLOSING, _S.OPEN, _S.CLOSED, _S.NEEDS_RECONCILE}),
     # Repairing → legged: the repair orders filled partly or not at all; assess again.
     _S.REPAIRING: frozenset({_S.OPEN, _S.CLOSED, _S.LEGGED, _S.NEEDS_RECONCILE}),
     _S.NEEDS_RECONCILE: frozenset({_S.OPEN, _S.CLOSED, _S.LEGGED, _S.FAILED}),
@@ -96,6 +98,12 @@ class LegPosition:
 
 def unhedged_oz(perp_oz: Decimal, cfd_oz: Decimal) -> Decimal:
     return perp_oz + cfd_oz
+
+
+def reduces(held_oz: Decimal, signed_oz: Decimal) -> bool:
+    """Whether an order of `signed_oz` on a leg holding `held_oz` only shrinks it (opposite side, no more than is
+    held): such an order is sent reduce-only and passes a kill switch; completing a missing leg is not one."""
+    return held_oz != 0 and signed_oz != 0 and (signed_oz > 0) != (held_oz > 0) and abs(signed_oz) <= abs(held_oz)
 
 
 class RepairKind(StrEnum):

@@ -116,3 +116,47 @@ def paper_fill(
         remaining -= size
         level += 1
     return PaperExecution(tuple(fills), quantity)
+
+
+# --- the paper account's book ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PaperBook:
+    """A paper account's position in its one instrument and the PnL it realised, as a venue keeps them.
+
+    `quantity_oz` is signed (positive long); `avg_price` the average entry of what is open (None when flat), at
+    8 dp as the venue shows it; `realised` the cumulative PnL of the ounces closed, in the instrument's quote
+    currency (USDT on the perp, USD on the CFD), at 8 dp. Adding to a position averages the entry; reducing it
+    realises (exit − entry) per ounce closed at the stored entry; a fill through zero closes the old position
+    and opens the rest at the fill's price.
+    """
+
+    quantity_oz: Decimal = ZERO
+    avg_price: Decimal | None = None
+    realised: Decimal = ZERO
+
+    def fill(self, *, signed_oz: Decimal, price: Decimal) -> PaperBook:
+        """The book after a fill of `signed_oz` (positive: a buy) at `price`."""
+        if signed_oz == 0:
+            return self
+        if price <= 0:
+            raise ValueError("a fill price must be positive")
+        before, after = self.quantity_oz, self.quantity_oz + signed_oz
+        entry = self.avg_price if self.avg_price is not None else price
+        if before == 0 or (before > 0) == (signed_oz > 0):
+            total = abs(before) + abs(signed_oz)
+            average = ((abs(before) * entry + abs(signed_oz) * price) / total).quantize(PRICE_QUANTUM)
+            return PaperBook(after, average, self.realised)
+        closed = min(abs(signed_oz), abs(before))
+        direction = ONE if before > 0 else -ONE
+        realised = (self.realised + closed * (price - entry) * direction).quantize(PRICE_QUANTUM)
+        if after == 0:
+            return PaperBook(ZERO, None, realised)
+        if (after > 0) != (before > 0):
+            return PaperBook(after, price, realised)  # through zero: the rest opened at this price
+        return PaperBook(after, entry, realised)
+
+    def unrealised(self, mark: Decimal) -> Decimal:
+        """The open position's PnL at `mark`, in the quote currency (0 when flat)."""
+        if self.quantity_oz == 0 or self.avg_price is None:
+            return ZERO
+        return self.quantity_oz * (mark - self.avg_price)

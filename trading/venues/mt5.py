@@ -566,6 +566,20 @@ class Mt5Gateway:
             at = datetime.fromtimestamp(server_ms / 1000, UTC) - self._offset
         return Mt5Tick(_money(raw["bid"]), _money(raw["ask"]), server_ms, at)
 
+    def margin_for(self, side: Side, volume: Decimal, price: Decimal) -> Decimal:
+        """The margin `volume` lots bought or sold at `price` need, in the account's currency, as the terminal
+        computes it (`order_calc_margin`: the symbol's calc mode, margin rates and the account's leverage)."""
+        action = ORDER_TYPE_BUY if side == "buy" else ORDER_TYPE_SELL
+        raw = self._ask(
+            "order_calc_margin",
+            action,
+            self.symbol,
+            float(volume),
+            float(price),
+            doing=f"computing the margin of {volume} lots of {self.symbol}",
+        )
+        return _money(raw)
+
     def server_offset(self, *, polls: int = 10, interval_s: float = 0.2) -> timedelta | None:
         """The broker server's UTC offset, derived from a fresh tick (one whose time moves while we watch),
         rounded to 15 minutes. None when no tick moved within the polls: the market is closed or silent."""

@@ -19,9 +19,11 @@ import threading
 import time
 from collections import namedtuple
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from quantarb import clock
+from risk.domain.margin import CalcMode, Mt5MarginSpec, mt5_margin_in_account_currency
 from trading.domain.calendar import SessionCalendar, demo_always_open
 from trading.domain.fixed import PRICE_SCALE
 
@@ -87,6 +89,14 @@ RES_E_INTERNAL_FAIL_CONNECT = -10004
 RES_E_INTERNAL_FAIL_TIMEOUT = -10005
 
 DEFAULT_SYMBOL = "XAUUSD.s"
+# How the simulated broker margins its gold (MetaTrader's "CFD Leverage" mode: lots × contract size × price ÷ the
+# account's leverage × the margin rate, in USD), at 1:100. Paper MT5 accounts are margined by the same terms.
+DEFAULT_MARGIN_TERMS: dict[str, Any] = {
+    "trade_calc_mode": int(CalcMode.CFDLEVERAGE),
+    "margin_rate": 1.0,
+    "leverage": 100,
+    "currency_margin": "USD",
+}
 
 
 class SimulatedMetaTrader5:
@@ -154,7 +164,7 @@ class SimulatedMetaTrader5:
                 "volume_step": 0.01,
                 "volume_max": 100.0,
                 "digits": 2,
-                "leverage": 100,
+                **DEFAULT_MARGIN_TERMS,
                 "balance": 10_000.0,
                 "currency": "USD",
                 "currency_profit": "USD",
@@ -411,7 +421,7 @@ class SimulatedMetaTrader5:
                     round((tick.ask - tick.bid) / point),
                     True,
                     10,
-                    0,
+                    config["trade_calc_mode"],
                     self.SYMBOL_TRADE_MODE_FULL,
                     0,
                     0,
@@ -456,7 +466,7 @@ class SimulatedMetaTrader5:
                     0.0,
                     "XAU",
                     config["currency_profit"],
-                    "USD",
+                    config["currency_margin"],
                     "Metals\\" + symbol,
                     "Gold vs US Dollar",
                     symbol,
@@ -472,6 +482,19 @@ class SimulatedMetaTrader5:
             return self._ok(self._tick())
 
     # --- trading ---------------------------------------------------------------------------------------------
+    def order_calc_margin(self, action: int, symbol: str, volume: float, price: float) -> Any:
+        """The margin `volume` lots of `symbol` would need, bought (ORDER_TYPE_BUY) or sold at `price`, in the
+        account's currency; None with last_error -2 for an unknown action or a volume or price that is not
+        positive, -4 for an unknown symbol (as the package answers)."""
+        with self._lock:
+            if not self._ready():
+                return None
+            if symbol != self._config["symbol"]:
+                return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+            if action not in (self.ORDER_TYPE_BUY, self.ORDER_TYPE_SELL) or not volume > 0 or not price > 0:
+                return self._fail(RES_E_INVALID_PARAMS, "Terminal: Invalid params")
+            return self._ok(self._margin_of(float(volume), action == self.ORDER_TYPE_BUY, float(price)))
+
     def order_send(self, request: Any) -> Any:
         stall = 0.0
         with self._lock:
@@ -641,7 +664,7 @@ class SimulatedMetaTrader5:
                 return self._answer(request, self.TRADE_RETCODE_POSITION_CLOSED)
             if abs(position["volume"] - volume) > 1e-9 or position["type"] == kind:
                 return self._answer(request, self.TRADE_RETCODE_INVALID_VOLUME)
-        elif self._margin() + volume * config["contract_size"] * price / config["leverage"] > self._equity():
+        elif self._margin() + self._margin_of(volume, kind == self.ORDER_TYPE_BUY, price) > self._equity():
             return self._answer(request, self.TRADE_RETCODE_NO_MONEY)
         server_s = self._server_seconds(at)
         server_ms = int(server_s * 1000)
@@ -748,11 +771,41 @@ class SimulatedMetaTrader5:
         move = current - position["price_open"] if buy else position["price_open"] - current
         return float(move * position["volume"] * self._config["contract_size"])
 
-    def _margin(self) -> float:
-        tick = self._last_tick or self._tick()
+    def _margin_of(self, volume: float, buy: bool, price: float) -> float:
+        """Margin of `volume` lots in the account's currency, by the symbol's calc mode and margin rate (the
+        formulas MetaTrader documents, risk/domain/margin.py); a USD margin in a USDT account at the market's
+        USDT/USD."""
         config = self._config
+        rate = Decimal(str(config["margin_rate"]))
+        spec = Mt5MarginSpec(
+            calc_mode=CalcMode(int(config["trade_calc_mode"])),
+            contract_size=Decimal(str(config["contract_size"])),
+            currency_margin=str(config["currency_margin"]),
+            currency_base="XAU",
+            currency_profit=str(config["currency_profit"]),
+            margin_rate_buy=rate,
+            margin_rate_sell=rate,
+        )
+        profit_to_account = Decimal(1)
+        if config["currency"] != config["currency_profit"]:
+            profit_to_account = Decimal(1) / self._market.usd_per_usdt()
+        return float(
+            mt5_margin_in_account_currency(
+                spec=spec,
+                lots=Decimal(str(volume)),
+                buy=buy,
+                price=Decimal(str(price)),
+                account_leverage=int(config["leverage"]),
+                account_currency=str(config["currency"]),
+                profit_to_account=profit_to_account,
+            )
+        )
+
+    def _margin(self) -> float:
+        """Margin of the open positions at the current market price (the ask for a buy, the bid for a sell)."""
+        tick = self._last_tick or self._tick()
         return sum(
-            float(p["volume"] * config["contract_size"] * tick.ask / config["leverage"])
+            self._margin_of(p["volume"], p["type"] == self.POSITION_TYPE_BUY, tick.ask if p["type"] == 0 else tick.bid)
             for p in self._positions.values()
         )
 

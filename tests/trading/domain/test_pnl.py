@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
@@ -11,22 +11,29 @@ from hypothesis import strategies as st
 
 from trading.domain.orders import Leg
 from trading.domain.pnl import (
+    LINES,
+    MONEY_QUANTUM,
     USD,
     USDT,
     CarryBooking,
     CarryKind,
+    Marks,
     PnlFill,
+    PnlSplit,
     SwapMode,
     SwapTerms,
     Valuation,
     funding_accrual,
+    mark_to_market,
+    open_legs,
     pnl_split,
     swap_accrual,
     swap_nights,
     swap_per_oz_night,
 )
 
-from .builders import decimals, gold_prices, usd_per_usdt
+from .builders import decimals, gold_prices, spreads, usd_per_usdt
+from .pnl_cases import C_SELL_PERP_OPEN, CASES, Case
 
 ZERO = Decimal(0)
 
@@ -94,8 +101,10 @@ def test_the_lines_add_up_to_the_cash_flow_total(
     assert split.funding == sum(
         (b.amount * (b.usd_per_usdt if b.currency == USDT else 1) for b in carry if b.kind is CarryKind.FUNDING), ZERO
     )
-    rounded = split.rounded()
-    assert abs(rounded.total - split.total) <= Decimal("0.00000003")
+    # Booked once at 8 dp: the booked lines add up exactly to the booked total, which is the cash-flow total rounded.
+    booked = split.quantized()
+    assert sum((value for _line, value in booked.lines()), ZERO) == booked.total
+    assert booked.total == cash_flow_total(fills, carry, valuation).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 @settings(max_examples=300, deadline=None)
@@ -106,7 +115,7 @@ def test_at_one_constant_rate_there_is_no_usdt_usd_line(
     fills = [PnlFill(f.leg, f.signed_oz, f.price, f.fee, f.fee_currency, rate) for f in fills]
     carry = [CarryBooking(b.kind, b.amount, b.currency, rate) for b in carry]
     split = pnl_split(fills=fills, carry=carry, valuation=Valuation(rate, Decimal(4600), Decimal(4600)))
-    assert split.usdt_usd == 0
+    assert split.fx == 0
 
 
 def test_a_round_trip_captures_both_edges_and_the_rate_move_on_the_usdt_notional() -> None:
@@ -123,12 +132,84 @@ def test_a_round_trip_captures_both_edges_and_the_rate_move_on_the_usdt_notional
         CarryBooking(CarryKind.SWAP, Decimal("-3.2"), USD, Decimal(1)),
     ]
     split = pnl_split(fills=fills, carry=carry, valuation=Valuation(Decimal("1.001")))
-    assert split.spread_capture == Decimal(10) * (Decimal(2) + (Decimal(4605) - Decimal("4605.601")))
+    assert split.spread == Decimal(10) * (Decimal(2) + (Decimal(4605) - Decimal("4605.601")))
     assert split.fees == -(Decimal("23.0") + Decimal("23.005") * Decimal("1.001") + 1)
     assert split.funding == Decimal("4.6") and split.swap == Decimal("-3.2")
     # The short perp was long 46,000 USDT of notional (less the USDT fee, plus the funding) when USDT rose 0.1 %.
-    assert split.usdt_usd == (Decimal(46_000) - Decimal("23.0") + Decimal("4.6")) * Decimal("0.001")
+    assert split.fx == (Decimal(46_000) - Decimal("23.0") + Decimal("4.6")) * Decimal("0.001")
     assert split.total == cash_flow_total(fills, carry, Valuation(Decimal("1.001")))
+
+
+# --- hand-computed splits (tests/trading/domain/pnl_cases.py has the working) -------------------------------
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_every_line_matches_the_hand_computed_figure(case: Case) -> None:
+    if case.marks is None:
+        valuation = Valuation(case.usd_per_usdt)
+        split = pnl_split(fills=case.fills, carry=case.carry, valuation=valuation)
+    else:
+        perp_oz, cfd_oz = open_legs(case.fills)
+        valuation = case.marks.valuation(perp_oz=perp_oz, cfd_oz=cfd_oz)
+        split = mark_to_market(fills=case.fills, carry=case.carry, marks=case.marks)
+    for line in LINES:
+        assert getattr(split, line) == getattr(case.expected, line), line
+    assert split.total == case.total == cash_flow_total(list(case.fills), list(case.carry), valuation)
+    assert split.quantized() == case.expected  # every figure already at ≤ 8 dp: booking changes nothing
+
+
+def test_a_fee_paid_counts_in_the_unrealised_split() -> None:
+    # The 0.92 USDT fee of case C's perp fill, paid at 0.9998, is in the open hedge's fees before any close.
+    case = C_SELL_PERP_OPEN
+    assert case.marks is not None and case.closing is None
+    split = mark_to_market(fills=case.fills, carry=(), marks=case.marks)
+    assert split.fees == -(Decimal("0.92") * Decimal("0.9998") + Decimal("0.05")) == Decimal("-0.969816")
+
+
+@st.composite
+def marks(draw: st.DrawFn) -> Marks:
+    perp_bid, cfd_bid = draw(gold_prices), draw(gold_prices)
+    return Marks(draw(usd_per_usdt), perp_bid, perp_bid + draw(spreads), cfd_bid, cfd_bid + draw(spreads))
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills=st.lists(pnl_fills, max_size=10), carry=st.lists(bookings, max_size=6), marks=marks())
+def test_marking_equals_closing_at_the_touch_now(fills: list[PnlFill], carry: list[CarryBooking], marks: Marks) -> None:
+    """An open hedge's unrealised split is what it would book if its legs closed now at the touch (before closing
+    fees): the same model for realised and unrealised, line by line — USDT/USD included."""
+    perp_oz, cfd_oz = open_legs(fills)
+    closing = [
+        PnlFill(Leg.PERP, -perp_oz, marks.perp_bid if perp_oz > 0 else marks.perp_ask, ZERO, USDT, marks.usd_per_usdt),
+        PnlFill(Leg.CFD, -cfd_oz, marks.cfd_bid if cfd_oz > 0 else marks.cfd_ask, ZERO, USD, marks.usd_per_usdt),
+    ]
+    closed = pnl_split(fills=[*fills, *closing], carry=carry, valuation=Valuation(marks.usd_per_usdt))
+    assert mark_to_market(fills=fills, carry=carry, marks=marks) == closed
+
+
+lines_of = st.builds(PnlSplit, *(decimals("-100000", "100000", 12) for _line in LINES))
+
+
+@settings(max_examples=300, deadline=None)
+@given(split=lines_of)
+def test_booking_keeps_the_total_and_moves_no_line_more_than_a_quantum(split: PnlSplit) -> None:
+    booked = split.quantized()
+    assert booked.total == split.total.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    assert sum((value for _line, value in booked.lines()), ZERO) == booked.total
+    for line in LINES:
+        value = getattr(booked, line)
+        assert value == value.quantize(MONEY_QUANTUM)
+        assert abs(value - getattr(split, line)) <= MONEY_QUANTUM
+    assert booked.quantized() == booked
+    cents = split.quantized(Decimal("0.01"))
+    assert cents.total == split.total.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def test_booking_hands_the_rounding_residue_to_the_lines_rounded_furthest() -> None:
+    # Five lines of half a quantum round (half-even) to 0 each, but they total 2.5 quanta → 2 quanta booked: the
+    # first two lines take one each, so the booked lines still add up to the booked total.
+    half = MONEY_QUANTUM / 2
+    booked = PnlSplit(half, half, half, half, half).quantized()
+    assert booked.total == 2 * MONEY_QUANTUM
+    assert [value for _line, value in booked.lines()] == [MONEY_QUANTUM, MONEY_QUANTUM, ZERO, ZERO, ZERO]
+    assert str(PnlSplit(-MONEY_QUANTUM / 10).quantized().spread) == "0E-8"  # no negative zero on the books
 
 
 def test_an_open_leg_needs_its_mark() -> None:

@@ -226,6 +226,30 @@ def test_retcodes_are_classified(rig: Rig, retcode: int, kind: VenueErrorKind) -
     assert rig.state()["deals"] == []  # nothing executed
 
 
+def test_the_terminal_computes_margin_by_the_symbols_calc_mode(rig: Rig) -> None:
+    gateway = rig.connected()
+    price = Decimal("4600.25")
+    # CFD leverage (the simulated broker's gold): 0.5 lot × 100 oz × 4,600.25 ÷ 100 × rate 1
+    assert gateway.margin_for("buy", Decimal("0.5"), price) == Decimal("2300.125")
+    rig.terminal.qa_configure(trade_calc_mode=2, margin_rate=0.05)  # CFD: lots × 100 × price × 5 %, no leverage
+    assert gateway.margin_for("sell", Decimal("0.5"), price) == Decimal("11500.625")
+    rig.terminal.qa_configure(trade_calc_mode=0, currency_margin="XAU", margin_rate=2.0)  # Forex: 50 ÷ 100 × 2 XAU
+    assert gateway.margin_for("buy", Decimal("0.5"), price) == Decimal("4600.25")  # 1 XAU at the price, in USD
+    with pytest.raises(VenueError) as caught:
+        gateway.margin_for("buy", Decimal(0), price)
+    assert caught.value.code == -2
+
+
+def test_the_accounts_margin_is_its_positions_margin_at_the_market(rig: Rig) -> None:
+    gateway = rig.connected()
+    gateway.place_order(buy("m-1", "0.30"))
+    account, tick = gateway.account(), gateway.tick()
+    # 0.3 lot × 100 oz × the ask ÷ 100: the simulated market may move a few cents between the two calls
+    assert abs(account.margin - gateway.margin_for("buy", Decimal("0.30"), tick.ask)) < Decimal("0.5")
+    assert account.margin_level is not None and abs(account.margin_level - account.equity / account.margin * 100) < 1
+    assert gateway.symbol_spec().currency_margin == "USD"
+
+
 def test_the_venue_refuses_an_unsupported_filling_and_too_little_money(rig: Rig) -> None:
     gateway = rig.connected()
     rig.terminal.qa_configure(balance=100.0)

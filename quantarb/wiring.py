@@ -1,0 +1,15 @@
+"""The composition root's wiring of behaviour a lower layer asks for but must not import (ARCHITECTURE.md
+"Layers"): `trading`'s execution sends no order without asking its pre-trade gate, which `risk` implements over
+the limits `strategies` configures. Installed once per process from `QuantarbConfig.ready`, so the web, the engine,
+Celery workers and management commands all trade through the same gate; a process that skipped this would refuse
+every order (trading/gate.py `_Unwired`)."""
+
+from __future__ import annotations
+
+
+def install_pre_trade_gate() -> None:
+    from risk.gate import RiskGate
+    from strategies.limits import risk_limits_for
+    from trading.gate import install_pre_trade_gate as install
+
+    install(RiskGate(limits_for=risk_limits_for))
