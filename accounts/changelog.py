@@ -51,6 +51,8 @@ NOT_TRACKED: dict[str, str] = {
     "accounts.AuditEvent": "the audit trail itself, append-only",
     "accounts.ChangeLogEntry": "the change log itself, append-only",
     "accounts.AccountSnapshot": "a measurement written every minute, not a change anyone makes",
+    "accounts.Invitation": "sending, accepting and withdrawing are audit events; the row says whether its name is an "
+    "account (and whether it was declined), which the desk must not learn",
     "alerts.Alert": "raised by the platform (counts bump on every repeat); acknowledging and resolving are in the "
     "audit trail",
     "alerts.Delivery": "the notification history itself, written by the delivery task",

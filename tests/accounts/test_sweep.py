@@ -27,7 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.admin_site import TenantScopedAdmin
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.models import AuditEvent, ChangeLogEntry, Membership, Tenant
+from accounts.models import AuditEvent, ChangeLogEntry, Invitation, Membership, Tenant
 from accounts.permissions import Perm, role_has
 from quantarb.routing import websocket_urlpatterns
 from quantarb.tenancy import SESSION_KEY
@@ -50,6 +50,9 @@ PUBLIC = {
     "set_language": "the caller's own preference",
     "set_theme": "the caller's own preference",
     "switch_tenant": "chooses among the caller's own memberships (a foreign id is a 404, tested below)",
+    "invitations": "the caller's own invitations to desks (a newcomer has no tenant yet)",
+    "invitation_accept": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
+    "invitation_decline": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
     "auth-token": "authenticates by its body",
     "auth-token-refresh": "authenticates by its body",
     "auth-logout": "authenticates by its body",
@@ -181,7 +184,9 @@ def desks(
     )
     audit_record(tenant=alice.tenant, actor=alice.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": "alpha"})
     trading = _bravo_trading(charlie, bravo_pool)
+    bravo_invitation = _bravo_invitation(charlie)
     return {
+        "bravo_invitation": bravo_invitation,
         **trading,
         "bravo_alert": bravo_alert,
         "bravo_channel": bravo_channel,
@@ -199,6 +204,15 @@ def desks(
         "bravo_terminal": bravo_terminal,
         "bravo_pool": bravo_pool,
     }
+
+
+def _bravo_invitation(charlie: Any) -> Any:
+    """Bravo's standing invitation to a user of no alpha persona."""
+    from accounts.models import User
+    from accounts.services import invitation_send
+
+    User.objects.create_user("bravo-invitee", password="x")
+    return invitation_send(tenant=charlie.tenant, username="bravo-invitee", role="viewer", actor=charlie.user)
 
 
 def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
@@ -276,9 +290,12 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     }
 
 
-def foreign_value(param: str, desks: dict[str, Any]) -> int:
-    """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep."""
-    samples: dict[str, Callable[[], int]] = {
+def foreign_value(param: str, desks: dict[str, Any], route_name: str = "") -> int | str:
+    """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep. Parameters that
+    name no object (what a confirmation dialog is for) get a value the route accepts, so the object's id decides."""
+    samples: dict[str, Callable[[], int | str]] = {
+        "action": lambda: "stop",
+        "kind": lambda: "flatten_pool" if route_name == "pool_confirm" else "close_hedge",
         "membership_id": lambda: int(desks["bravo_membership"].pk),
         "account_id": lambda: int(desks["bravo_account"].pk),
         "terminal_id": lambda: int(desks["bravo_terminal"].pk),
@@ -294,6 +311,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int:
         "switch_id": lambda: int(desks["bravo_switch"].pk),
         "report_id": lambda: int(desks["bravo_report"].pk),
         "command_id": lambda: int(desks["bravo_command"].pk),
+        "invitation_id": lambda: int(desks["bravo_invitation"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -323,6 +341,7 @@ def bravo_state() -> dict[str, Any]:
     return {
         "memberships": sorted(Membership.objects.filter(tenant__slug="bravo").values_list("pk", "role", "user_id")),
         "tenant": list(Tenant.objects.filter(slug="bravo").values_list("name", "slug")),
+        "invitations": sorted(Invitation.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         "audit": AuditEvent.objects.filter(tenant__slug="bravo").count(),
         "alerts": _bravo_alerts(),
         "trading": _bravo_trading_state(),
@@ -410,7 +429,9 @@ def test_routes_with_ids_answer_404_for_bravo_s_objects_and_change_nothing(desks
     with_ids = [route for route in ROUTES if route.params]
     assert with_ids, "the sweep expects member routes with ids"
     for route in with_ids:
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(foreign_value(m.group(1), desks)), route.path)
+        path = re.sub(
+            r"<(?:\w+:)?(\w+)>", lambda m, name=route.name: str(foreign_value(m.group(1), desks, name)), route.path
+        )
         for method in ("get", "post"):
             response = getattr(client, method)(path, {"role": "admin"})
             where = f"{who} {method.upper()} {path}"
