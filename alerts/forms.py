@@ -21,6 +21,8 @@ from .choices import Category, ChannelKind, Severity
 from .models import AlertRule, Channel
 
 SECRET_FIELDS = ("signing_key", "bot_token", "apprise_url")
+# The longest secret each field takes (kept encrypted in a JSON column; the API's serializer documents the longest).
+SECRET_MAX_LENGTH = {"signing_key": 256, "bot_token": 128, "apprise_url": 2000}
 _SECRET_FOR_KIND = {
     ChannelKind.WEBHOOK: "signing_key",
     ChannelKind.TELEGRAM: "bot_token",
@@ -46,13 +48,17 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
     signing_key = forms.CharField(
         label=_("Signing key"),
         required=False,
+        max_length=SECRET_MAX_LENGTH["signing_key"],
         widget=_secret_input(),
         help_text=_("Webhooks: the HMAC-SHA256 key your receiver verifies (16 characters or more)."),
     )
-    bot_token = forms.CharField(label=_("Bot token"), required=False, widget=_secret_input())
+    bot_token = forms.CharField(
+        label=_("Bot token"), required=False, max_length=SECRET_MAX_LENGTH["bot_token"], widget=_secret_input()
+    )
     apprise_url = forms.CharField(
         label=_("Apprise URL"),
         required=False,
+        max_length=SECRET_MAX_LENGTH["apprise_url"],
         widget=_secret_input(),
         help_text=_("Any service apprise supports, e.g. slack://… or json://host/path (it may hold tokens)."),
     )
@@ -167,8 +173,14 @@ class RuleForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         for param in self.rule_type.params if self.rule_type else ():
+            # Kept in a JSON column: bounded like the platform's other decimals (20 digits, 8 decimals).
             self.fields[param.name] = forms.DecimalField(
-                label=str(param.label), min_value=param.minimum, max_value=param.maximum, help_text=param.unit
+                label=str(param.label),
+                min_value=param.minimum,
+                max_value=param.maximum,
+                max_digits=20,
+                decimal_places=8,
+                help_text=param.unit,
             )
 
     def clean(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from accounts.permissions import Perm, request_membership, role_has
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
-from trading.choices import ManualKind
+from trading.choices import Direction, ManualKind
 from trading.domain.pnl import MONEY_QUANTUM
 from trading.execution_selectors import (
     HEDGE_STATUSES,
@@ -163,10 +163,10 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The schema of a strategy write: `params` holds StrategyParams fields (decimals as strings)."""
 
-    name = serializers.CharField()
+    name = serializers.CharField(max_length=120)
     pool = serializers.IntegerField(help_text="Create only: the pool's id.")
     mode = serializers.ChoiceField(choices=["paper", "live"], help_text="Create only.")
-    note = serializers.CharField(required=False)
+    note = serializers.CharField(required=False, max_length=200)
     params = serializers.DictField(help_text="StrategyParams fields; missing ones take defaults (or the current).")
 
 
@@ -349,11 +349,11 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
 class TripSerializer(serializers.Serializer):  # type: ignore[type-arg]
     scope = serializers.ChoiceField(choices=KillScope.values)
     strategy = serializers.IntegerField(required=False, help_text="For the strategy scope.")
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=500)
 
 
 class ResetSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    note = serializers.CharField()
+    note = serializers.CharField(max_length=300)
 
 
 class ReportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -412,8 +412,12 @@ class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     pool = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ManualKind.values)
     hedge = serializers.IntegerField(required=False)
-    direction = serializers.CharField(required=False, help_text="open_hedge: sell_perp or buy_perp.")
-    size_oz = serializers.CharField(required=False, help_text="open_hedge: ounces, as a decimal string.")
+    direction = serializers.ChoiceField(
+        choices=Direction.choices, required=False, help_text="open_hedge: sell_perp or buy_perp."
+    )
+    size_oz = serializers.CharField(
+        required=False, max_length=32, help_text="open_hedge: ounces, as a decimal string (up to 3 decimals)."
+    )
 
 
 # --- strategies ---------------------------------------------------------------------------------------------------
@@ -473,7 +477,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
                 mode=str(mode),
                 params=params,
                 actor=request.user,  # type: ignore[arg-type]
-                note=str(note)[:200] if note else "",
+                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
                 request=request._request,
             )
         except DjangoValidationError as error:
@@ -517,7 +521,7 @@ class StrategyDetail(APIView):
                 params=params,
                 actor=request.user,  # type: ignore[arg-type]
                 name=name,
-                note=str(note)[:200] if note else "",
+                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
                 request=request._request,
             )
         except DjangoValidationError as error:

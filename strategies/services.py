@@ -71,7 +71,6 @@ def _check_pool(*, tenant: Tenant, pool: AccountPool, mode: str, strategy: Strat
         )
 
 
-@transaction.atomic
 def _check_lengths(*, name: str, note: str) -> None:
     """The name and the version note fit their columns (a 100 KB name was a database error, not a message)."""
     errors = {}
@@ -85,6 +84,7 @@ def _check_lengths(*, name: str, note: str) -> None:
         raise ValidationError(errors)
 
 
+@transaction.atomic
 def strategy_create(
     *,
     tenant: Tenant,

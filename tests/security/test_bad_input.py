@@ -122,3 +122,26 @@ def test_an_unknown_api_address_answers_json(alice: Any) -> None:
     response = _client(alice).get("/api/v1/accounts/null,null/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+# Fields bounded at last by tests/security/test_field_bounds.py, each answered with a 400 naming it.
+def test_an_oversized_credential_is_a_400_naming_it(alice: Any) -> None:
+    body = {"label": "big key", "venue": "binance-usdm", "credentials": {"api_key": "k" * 600, "api_secret": "s"}}
+    response = _post_json(_client(alice), "/api/v1/accounts/", body)
+    assert response.status_code == 400 and "api_key" in response.content.decode()
+
+
+def test_an_oversized_strategy_note_is_a_400_not_cut(alice: Any, paper_pool: Any) -> None:  # noqa: F811
+    body = {"name": "noted", "pool": paper_pool.pk, "mode": "paper", "note": "n" * 201}
+    response = _post_json(_client(alice), "/api/v1/strategies/", body)
+    assert response.status_code == 400 and "note" in response.json()
+
+
+def test_an_oversized_portal_password_is_refused_unhashed(alice: Any) -> None:
+    response = Client().post("/accounts/login/", {"username": "alice", "password": "p" * 1025})
+    assert response.status_code == 200 and "password" in response.context["form"].errors
+
+
+def test_an_oversized_kill_switch_reason_is_a_400(alice: Any) -> None:
+    response = _post_json(_client(alice), "/api/v1/kill-switches/", {"scope": "tenant", "reason": "r" * 501})
+    assert response.status_code == 400 and "reason" in response.json()
