@@ -17,6 +17,8 @@ TRACKED: dict[str, dict[str, Any]] = {
         "mask_fields": ["password"],
     },
     "trading.PairAccess": {},
+    "trading.QuoteSource": {},
+    "trading.SourcePair": {},
     # Secrets never enter the change log: `credentials` is left out; the masked hints show that keys changed.
     "accounts.VenueAccount": {
         "exclude_fields": [

@@ -69,6 +69,10 @@ class AuditAction(models.TextChoices):
     INVITATION_ACCEPTED = "invitation_accepted", _("Invitation accepted")
     INVITATION_DECLINED = "invitation_declined", _("Invitation declined")
     INVITATION_WITHDRAWN = "invitation_withdrawn", _("Invitation withdrawn")
+    QUOTE_SOURCE_SAVED = "quote_source_saved", _("Quote source saved")
+    QUOTE_SOURCE_DELETED = "quote_source_deleted", _("Quote source deleted")
+    PAIR_SAVED = "pair_saved", _("Pair saved")
+    PAIR_DELETED = "pair_deleted", _("Pair deleted")
 
 
 class AccountMode(models.TextChoices):

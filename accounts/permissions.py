@@ -46,6 +46,7 @@ class Perm(StrEnum):
     ALERT_ACT = "alert.act"
     ALERT_MANAGE = "alert.manage"
     RECONCILIATION_SYNC = "reconciliation.sync"
+    MARKET_MANAGE = "market.manage"
 
 
 class Grant(NamedTuple):
@@ -80,6 +81,7 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.ALERT_ACT,        Y,    Y,     N,      N,     N, "Acknowledge and resolve alerts"),
     Grant(Perm.ALERT_MANAGE,     Y,    N,     N,      N,     N, "Alert channels (secrets write-only), rules, retries"),
     Grant(Perm.RECONCILIATION_SYNC, Y, N,     N,      N,     N, "Sync a reconciliation: adopt the venue's state"),
+    Grant(Perm.MARKET_MANAGE,    Y,    N,     N,      N,     N, "Quote sources and pairs: create, edit, delete"),
 )
 # fmt: on
 

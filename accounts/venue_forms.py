@@ -14,9 +14,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mt5ops.models import TerminalInstance
-from quantarb import outbound
 from trading.choices import Venue
-from trading.venues.registry import CCXT_PREFIX, api_key_problem, spec_for, venue_choices
+from trading.venues.registry import CCXT_PREFIX, api_key_problem, endpoint_override_errors, spec_for, venue_choices
 
 from .choices import AccountMode, AccountStatus, Role
 from .models import AccountPool, Membership, Tenant, User, VenueAccount
@@ -34,17 +33,6 @@ CREDENTIAL_LABELS = {
     "password": _("MT5 password"),
     "server": _("MT5 server"),
 }
-
-
-def check_endpoint_override(url: str, *, schemes: tuple[str, ...]) -> None:
-    """The shared validator of endpoint overrides (accounts' Binance overrides, quote sources' endpoints): an
-    allowed scheme and a host the outbound-address policy permits (quantarb/outbound.py: no loopback, private,
-    link-local or metadata address unless the platform allows them). The policy is applied again on each connection.
-    Raises forms.ValidationError with the reason."""
-    try:
-        outbound.check_url(url, schemes=schemes)
-    except outbound.DestinationRefused as error:
-        raise forms.ValidationError(str(error), code="destination_refused") from None
 
 
 def hint_rows(account: VenueAccount) -> list[tuple[str, str]]:
@@ -214,23 +202,11 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
                     "binance_testnet",
                     _("The testnet has its own hosts: clear the endpoint override, or turn the testnet off."),
                 )
-        if not (rest or ws) or "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
-            return
-        for field, url, schemes in (("rest_endpoint", rest, ("https", "http")), ("ws_endpoint", ws, ("wss", "ws"))):
-            if url:
-                try:
-                    check_endpoint_override(url, schemes=schemes)
-                except forms.ValidationError as error:
-                    self.add_error(field, error)
         if "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
             return
-        if venue != Venue.BINANCE_USDM:
-            field = "rest_endpoint" if rest else "ws_endpoint"
-            self.add_error(field, _("Only Binance accounts take an endpoint override."))
-        elif not rest:
-            self.add_error("rest_endpoint", _("Give the REST endpoint with the WebSocket one (both or neither)."))
-        elif not ws:
-            self.add_error("ws_endpoint", _("Give the WebSocket endpoint with the REST one (both or neither)."))
+        # The same rule as a quote source's endpoint (trading/venues/registry.py).
+        for field, message in endpoint_override_errors(venue=venue, rest=rest, ws=ws).items():
+            self.add_error(field, message)
 
     @property
     def credentials_changed(self) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest
@@ -103,7 +104,7 @@ def account_in_use(account: VenueAccount) -> AccountPool | None:
 
 
 @transaction.atomic
-def account_test(*, account: VenueAccount, actor: User, request: HttpRequest | None = None) -> CheckResult:
+def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
     result = check_connection(
         venue=account.venue,
@@ -153,9 +154,25 @@ def pool_delete(*, pool: AccountPool) -> None:
         raise PoolInUse(message) from None
 
 
-def pool_save(*, form: AccountPoolForm) -> AccountPool:
+def pool_save(*, form: AccountPoolForm, actor: User | None = None, request: HttpRequest | None = None) -> AccountPool:
+    """Save a valid pool form. Enabling a pool — a new enabled pool, one enabled now, or an enabled pool given
+    another account — first tests each of its live accounts, as their Test button does (recorded on the account and
+    audited): while one fails, the pool is not enabled and nothing is saved (`ValidationError` on that account's
+    field, with the test's own words)."""
     pool: AccountPool = form.save(commit=False)
     pool.tenant = form.tenant
+    if pool.enabled and (pool.pk is None or {"enabled", "perp_account", "cfd_account"} & set(form.changed_data)):
+        problems = {}
+        for field, account in (("perp_account", pool.perp_account), ("cfd_account", pool.cfd_account)):
+            if account.mode != AccountMode.LIVE:
+                continue  # paper accounts trade on the paper venue: nothing to reach
+            result = account_test(account=account, actor=actor, request=request)
+            if not result.ok:
+                problems[field] = _(
+                    "%(account)s failed its connection test, so the pool cannot be enabled: %(message)s"
+                ) % {"account": account.label, "message": result.message}
+        if problems:
+            raise ValidationError(problems)
     pool.save()
     return pool
 
@@ -163,6 +180,8 @@ def pool_save(*, form: AccountPoolForm) -> AccountPool:
 # --- balance and margin -----------------------------------------------------------------------------------
 # A live account's read must finish within this time (the sync is a beat job; one slow venue must not hang it).
 LIVE_SYNC_TIMEOUT_S = 30.0
+# How far back Binance keeps the income history (`GET /fapi/v1/income`): a first sync starts there.
+INCOME_HISTORY = timedelta(days=90)
 
 
 def sync_accounts(now: Any = None) -> dict[str, int]:
@@ -332,7 +351,10 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
     from trading.models import FundingPayment
 
     last = FundingPayment.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
-    since_ms = int(last.timestamp() * 1000) if last is not None else None
+    # Always from a start time: without one Binance answers the last 7 days only (its income history holds 3
+    # months), and a first sync must see every payment a hedge of ours may have had.
+    since = last if last is not None else clock.now() - INCOME_HISTORY
+    since_ms = int(since.timestamp() * 1000)
     try:
         reading: BinanceReading = _run_async(_read_binance(account, since_ms), LIVE_SYNC_TIMEOUT_S)
     except VenueError as exc:

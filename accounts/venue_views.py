@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, ProtectedError, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -268,14 +269,23 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 def pool_create(request: HttpRequest) -> HttpResponse:
     form = AccountPoolForm(request.POST or None, tenant=_tenant(request), initial={"enabled": True})
     if request.method == "POST":
-        if form.is_valid():
-            pool = pool_save(form=form)
-            messages.success(request, _("Pool %(name)s created.") % {"name": pool.name})
-            return _saved(request, reverse("pool", args=[pool.pk]))
+        if form.is_valid() and _pool_saved(request, form):
+            messages.success(request, _("Pool %(name)s created.") % {"name": form.instance.name})
+            return _saved(request, reverse("pool", args=[form.instance.pk]))
         return _form_page(
             request, "accounts/pool_form.html", "accounts/partials/_pool_form.html", {"form": form}, status=400
         )
     return render(request, "accounts/pool_form.html", {"form": form})
+
+
+def _pool_saved(request: HttpRequest, form: AccountPoolForm) -> bool:
+    """Save a valid pool form; False when the service refused it (its reasons are now the form's errors)."""
+    try:
+        pool_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return False
+    return True
 
 
 @permission_required(Perm.TRADING_READ)
@@ -290,8 +300,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     if can_manage:
         form = AccountPoolForm(request.POST or None, instance=pool, tenant=tenant)
         if request.method == "POST":
-            if form.is_valid():
-                pool_save(form=form)
+            if form.is_valid() and _pool_saved(request, form):
                 messages.success(request, _("Pool %(name)s saved.") % {"name": pool.name})
                 return _saved(request, reverse("pool", args=[pool.pk]))
             status = 400

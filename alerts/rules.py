@@ -30,6 +30,12 @@ def rules_ensure_defaults(*, tenant: Tenant) -> list[AlertRule]:
     return sorted(existing.values(), key=lambda rule: rule.rule_type)
 
 
+def rule_dedup_key(rule_type: str, condition_key: str) -> str:
+    """The dedup key of the alert a rule raises for a condition: a producer that raises the same alert the moment
+    it happens (before the rule looks) uses it, so the two are one alert."""
+    return f"rule:{rule_type}:{condition_key}"
+
+
 def evaluate_rule(rule: AlertRule) -> tuple[int, int]:
     """Raise an alert for each condition that holds; resolve the rule's active alerts whose condition cleared
     (a disabled rule or an unknown type clears them all). Returns (raised, resolved)."""
@@ -38,7 +44,7 @@ def evaluate_rule(rule: AlertRule) -> tuple[int, int]:
     raised = 0
     if rule.enabled and rule_type is not None:
         for condition in rule_type.evaluate(rule.tenant, rule_type.values(rule.params)):
-            dedup_key = f"rule:{rule.rule_type}:{condition.key}"
+            dedup_key = rule_dedup_key(rule.rule_type, condition.key)
             held.add(dedup_key)
             alert_raise(
                 tenant=rule.tenant,

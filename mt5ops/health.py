@@ -52,11 +52,21 @@ def terminal_health_check(*, terminal: TerminalInstance) -> TerminalHealth:
 
 
 def check_terminals() -> dict[str, int]:
-    """Check every terminal instance; prune old health rows."""
+    """Check every terminal instance; prune old health rows. A terminal whose health changed (it disconnected, or
+    came back) opens or resolves its alert now (the `mt5_terminal_down` rule, mt5ops/alert_rules.py)."""
+    from alerts.rules import evaluate_types
+
     counts = {"ok": 0, "fault": 0}
-    for terminal in TerminalInstance.objects.all():
-        counts["ok" if terminal_health_check(terminal=terminal).ok else "fault"] += 1
+    changed: dict[int, Any] = {}
+    for terminal in TerminalInstance.objects.select_related("tenant"):
+        before = latest_health(terminal)
+        health = terminal_health_check(terminal=terminal)
+        counts["ok" if health.ok else "fault"] += 1
+        if before is None or before.ok != health.ok or not health.ok:
+            changed[terminal.tenant_id] = terminal.tenant
     TerminalHealth.objects.filter(at__lt=clock.now() - KEEP_FOR).delete()
+    for tenant in changed.values():
+        evaluate_types(tenant=tenant, rule_types=("mt5_terminal_down",))
     return counts
 
 

@@ -23,6 +23,8 @@ SCHEDULE: tuple[Job, ...] = (
     Job("reconcile-pools", "trading.tasks.reconcile_pools", 300.0),
     Job("position-snapshots", "trading.tasks.snapshot_positions", 300.0),
     Job("book-carry", "trading.tasks.book_carry", 60.0),
+    Job("sync-fills", "trading.tasks.sync_fills", 30.0),
+    Job("record-carry-inputs", "trading.tasks.record_carry_inputs", 3600.0),
 )
 
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
+from trading import market_views
 
 # A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
 handler500 = "quantarb.outage.server_error"
@@ -81,6 +82,14 @@ urlpatterns = [
     path("venues/pools/new/", venue_views.pool_create, name="pool_create"),
     path("venues/pools/<int:pool_id>/", venue_views.pool_detail, name="pool"),
     path("venues/pools/<int:pool_id>/delete/", venue_views.pool_delete, name="pool_delete"),
+    path("venues/sources/", market_views.source_list, name="quote_sources"),
+    path("venues/sources/new/", market_views.source_create, name="quote_source_create"),
+    path("venues/sources/<int:source_id>/", market_views.source_detail, name="quote_source"),
+    path("venues/sources/<int:source_id>/delete/", market_views.source_delete, name="quote_source_delete"),
+    path("venues/pairs/", market_views.pair_list, name="source_pairs"),
+    path("venues/pairs/new/", market_views.pair_create, name="source_pair_create"),
+    path("venues/pairs/<int:pair_id>/", market_views.pair_detail, name="source_pair"),
+    path("venues/pairs/<int:pair_id>/delete/", market_views.pair_delete_view, name="source_pair_delete"),
     path("alerts/", include("alerts.urls")),
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.execution_urls")),

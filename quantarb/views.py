@@ -42,21 +42,23 @@ _LOOPBACK = {"127.0.0.1", "::1"}
 
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics of this process (feeds, counters, timings). Loopback callers, or a caller presenting
-    `QUANTARB_METRICS_TOKEN` as a bearer token; anyone else gets 404 (no tenant data, but not for the world)."""
+    """Prometheus metrics: every feed's state, quote age and counters as its feeder (engine or poller) last
+    recorded them, judged at scrape time, and this process's own figures (trading/feeds.py `web_registry`; the
+    engine serves its in-process figures itself, `runengine --metrics-port`). Loopback callers, or a caller
+    presenting `QUANTARB_METRICS_TOKEN` as a bearer token; anyone else gets 404 (no tenant data, but not for the
+    world)."""
     import hmac
 
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    from trading.feeds import register_metrics
+    from trading.feeds import web_registry
 
     token = settings.QUANTARB_METRICS_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     allowed = hmac.compare_digest(given, token) if token and given else request.META.get("REMOTE_ADDR") in _LOOPBACK
     if not allowed:
         raise Http404
-    register_metrics()
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(web_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 @never_cache

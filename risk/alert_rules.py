@@ -20,19 +20,30 @@ from .choices import KillScope
 from .models import KillSwitch
 
 
+def kill_switch_condition(switch: KillSwitch) -> Condition:
+    """The alert condition of one tripped switch. The trip raises it at once (risk/services.py) and this rule keeps
+    it open: the same key, so one trip is one alert."""
+    target = switch.strategy.name if switch.strategy is not None else switch.get_scope_display()
+    return Condition(
+        key=f"kill_switch_active:{switch.pk}",
+        title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason},
+        detail={
+            "scope": switch.scope,
+            "trigger": switch.trigger,
+            "reason": switch.reason,
+            "since": switch.tripped_at.isoformat(),
+        },
+        source=switch.strategy or switch,
+    )
+
+
 def kill_switch_active(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """Every tripped switch covering the tenant (its own, its strategies', the global one)."""
     switches = KillSwitch.objects.filter(reset_at__isnull=True).filter(
         Q(scope=KillScope.GLOBAL) | Q(tenant_id=tenant.pk)
     )
     for switch in switches.select_related("strategy"):
-        target = switch.strategy.name if switch.strategy is not None else switch.get_scope_display()
-        yield Condition(
-            key=f"kill_switch_active:{switch.pk}",
-            title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason},
-            detail={"scope": switch.scope, "trigger": switch.trigger, "since": switch.tripped_at.isoformat()},
-            source=switch.strategy or switch,
-        )
+        yield kill_switch_condition(switch)
 
 
 def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:

@@ -16,10 +16,12 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import Tenant, User
 from alerts.choices import Category, Severity
+from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
 from quantarb import clock
 from strategies.models import Strategy
 
+from .alert_rules import kill_switch_condition
 from .choices import KillScope, KillTrigger
 from .models import KillSwitch
 
@@ -41,7 +43,7 @@ def is_halted(strategy: Strategy) -> bool:
     return switches_covering(strategy).exists()
 
 
-def _dedup_key(scope: str, tenant_id: int | None, strategy_id: int | None) -> str:
+def _legacy_dedup_key(scope: str, tenant_id: int | None, strategy_id: int | None) -> str:
     return f"kill_switch:{scope}:{tenant_id or '-'}:{strategy_id or '-'}"
 
 
@@ -97,6 +99,9 @@ def kill_switch_trip(
         "strategy": strategy.name if strategy else None,
     }
     tenants = [tenant] if tenant is not None else list(Tenant.objects.all())
+    # The alert the `kill_switch_active` rule keeps open while the switch stays tripped, raised now rather than at
+    # the rule's next round: the same dedup key, so one trip is one alert (risk/alert_rules.py).
+    condition = kill_switch_condition(switch)
     for each in tenants:
         audit_record(
             tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, request=request
@@ -105,24 +110,13 @@ def kill_switch_trip(
             tenant=each,
             category=Category.RISK,
             severity=Severity.CRITICAL,
-            title=_kill_title(switch),
-            dedup_key=_dedup_key(scope, tenant.pk if tenant else None, strategy.pk if strategy else None),
-            detail={"scope": scope.value, "trigger": trigger.value, "reason": reason},
-            source=strategy or switch,
+            title=str(condition.title),
+            dedup_key=rule_dedup_key("kill_switch_active", condition.key),
+            detail=condition.detail,
+            source=condition.source,
         )
     _push(switch)
     return switch
-
-
-def _kill_title(switch: KillSwitch) -> str:
-    if switch.scope == KillScope.STRATEGY and switch.strategy is not None:
-        return _("Kill switch tripped on strategy %(name)s: %(reason)s") % {
-            "name": switch.strategy.name,
-            "reason": switch.reason,
-        }
-    if switch.scope == KillScope.TENANT:
-        return _("Kill switch tripped for the desk: %(reason)s") % {"reason": switch.reason}
-    return _("Global kill switch tripped: %(reason)s") % {"reason": switch.reason}
 
 
 @transaction.atomic
@@ -141,7 +135,11 @@ def kill_switch_reset(
     from alerts.models import Alert
     from alerts.services import alert_resolve
 
-    key = _dedup_key(switch.scope, switch.tenant_id, switch.strategy_id)
+    # The switch's alert, and one under the key trips used before they shared the rule's.
+    keys = (
+        rule_dedup_key("kill_switch_active", kill_switch_condition(switch).key),
+        _legacy_dedup_key(switch.scope, switch.tenant_id, switch.strategy_id),
+    )
     for each in tenants:
         audit_record(
             tenant=each,
@@ -151,7 +149,7 @@ def kill_switch_reset(
             summary={"event": "reset", "scope": switch.scope, "note": switch.reset_note},
             request=request,
         )
-        for alert in Alert.objects.filter(tenant=each, dedup_key=key).exclude(status="resolved"):
+        for alert in Alert.objects.filter(tenant=each, dedup_key__in=keys).exclude(status="resolved"):
             alert_resolve(alert=alert, actor=actor, reason="kill switch reset")
     _push(switch)
     return switch

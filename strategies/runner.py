@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import AccountPool
 from quantarb import clock
@@ -62,6 +62,7 @@ from trading.hedge_pnl import marked_split, realised_split
 from trading.models import Hedge, Instrument, Order
 from trading.order_writer import OrderWriter
 from trading.reconciliation import reconcile_pool
+from trading.venue_factory import close_venues
 from trading.venues.base import ExecutionVenue
 
 from .choices import StrategyState
@@ -173,6 +174,8 @@ class StrategyRunner:
         finally:
             if self.writer is not None:
                 await self.writer.close()
+            if self.executor is not None:
+                await close_venues(self.executor.venues)  # their ccxt sessions end with the runner
 
     async def start(self) -> bool:
         """Reconcile the pool with the venues before any order; refuse to start on a mismatch."""
@@ -578,6 +581,10 @@ def pair_id_for_pool(pool: AccountPool) -> int | None:
     if perp is None or cfd is None:
         return None
     pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
+    # The pool's desk's own pairs and the platform's — never another desk's (its admins configure its costs).
+    pairs = pairs.filter(Q(tenant_id=pool.tenant_id) | Q(tenant__isnull=True)).order_by(
+        F("tenant_id").asc(nulls_last=True), "pk"
+    )
     endpoint = pool.perp_account.rest_endpoint
     preferred = pairs.filter(perp_source__endpoint=endpoint).values_list("pk", flat=True).first()
     return preferred or pairs.values_list("pk", flat=True).first()

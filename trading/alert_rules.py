@@ -24,7 +24,7 @@ def _feed_ages(tenant: Any) -> Iterator[tuple[Any, float | None, bool]]:
     feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
     pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
     seen: set[int] = set()
-    for pair in pairs_for(tenant=tenant):
+    for pair in pairs_for(tenant=tenant).filter(enabled=True):  # a disabled pair is not fed: not stale either
         detail = pair_details.get(str(pair.pk), {})
         session = detail.get("session", "open")
         for source, is_cfd in ((pair.perp_source, False), (pair.cfd_source, True)):
@@ -55,6 +55,77 @@ def feed_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
                 detail={"source": source.key, "age_s": None if age is None else round(age, 1), "limit_s": limit},
                 source=source,
             )
+
+
+def rate_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """The USDT/USD rate of the tenant's streamed pairs: missing (its source never answered) or older than the
+    limit. One alert per rate source, blaming that source — the quote feeds are fine, and say so themselves; the
+    pairs it leaves unpriced are listed."""
+    from .choices import RateSource
+
+    limit = float(params["max_age_s"])
+    now = clock.now()
+    beats = heartbeats()
+    feeders = [beat for beat in (beats.get("engine"), beats.get("poller")) if beat is not None]
+    feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
+    pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
+    unpriced: dict[str, list[Any]] = {}
+    ages: dict[str, float | None] = {}
+    for pair in pairs_for(tenant=tenant).filter(enabled=True).exclude(rate_source=RateSource.FIXED):
+        detail = pair_details.get(str(pair.pk))
+        if detail is None or "rate_ts_ms" not in detail:
+            continue  # not streamed at all (no feeder, or not yet): the feeds' and the heartbeat's rules say so
+        rate_ms = detail.get("rate_ts_ms")
+        age = None if rate_ms is None else max(0.0, now.timestamp() - rate_ms / 1000)
+        if age is None or age > limit:
+            unpriced.setdefault(pair.rate_source, []).append(pair)
+            ages[pair.rate_source] = age
+    for source, pairs in sorted(unpriced.items()):
+        label = str(RateSource(source).label) if source in RateSource.values else source
+        age = ages[source]
+        title = (
+            _("No USDT/USD rate from %(source)s: edges are not priced") % {"source": label}
+            if age is None
+            else _("USDT/USD rate from %(source)s is stale: edges are not priced") % {"source": label}
+        )
+        yield Condition(
+            key=f"rate_stale:{source}",
+            title=str(title),
+            detail={
+                "rate_source": source,
+                "age_s": None if age is None else round(age, 1),
+                "limit_s": limit,
+                "pairs": [pair.name for pair in pairs],
+            },
+            source=pairs[0],
+        )
+
+
+def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """Enabled pools whose latest scheduled reconciliation failed (a venue unreachable, or an error on our side):
+    nothing vouches for their positions until one succeeds again."""
+    from accounts.models import AccountPool
+
+    from .choices import ReconciliationStatus, ReconciliationTrigger
+    from .models import ReconciliationReport
+
+    for pool in AccountPool.objects.filter(tenant_id=tenant.pk, enabled=True).order_by("pk"):
+        report = (
+            ReconciliationReport.objects.filter(pool=pool, trigger=ReconciliationTrigger.SCHEDULE)
+            .exclude(finished_at__isnull=True)
+            .order_by("-started_at", "-pk")
+            .first()
+        )
+        if report is None or report.status != ReconciliationStatus.FAILED:
+            continue
+        yield Condition(
+            key=f"reconciliation_failed:{pool.pk}",
+            title=str(
+                _("Scheduled reconciliation of %(pool)s failed: %(error)s") % {"pool": pool.name, "error": report.error}
+            ),
+            detail={"pool": pool.pk, "report": report.pk, "error": report.error, "at": report.started_at.isoformat()},
+            source=report,
+        )
 
 
 def _latest_samples(tenant: Any) -> Iterator[SpreadSample]:
@@ -141,6 +212,31 @@ register(
         default_severity="warning",
         params=(Param("max_deviation", _("Largest deviation"), Decimal("0.005"), Decimal(0), Decimal(1)),),
         evaluate=usd_per_usdt_off,
+    )
+)
+register(
+    RuleType(
+        key="rate_stale",
+        label=_("USDT/USD rate missing or stale"),
+        description=_(
+            "The USDT/USD rate source of a streamed pair has not answered, or not for longer than the limit: its "
+            "edges are not priced."
+        ),
+        category="system",
+        default_severity="warning",
+        params=(Param("max_age_s", _("Seconds without a rate"), Decimal(30), Decimal(1), Decimal(86400), "s"),),
+        evaluate=rate_stale,
+    )
+)
+register(
+    RuleType(
+        key="reconciliation_failed",
+        label=_("Scheduled reconciliation failed"),
+        description=_("The latest scheduled reconciliation of an enabled pool failed (a venue or our side)."),
+        category="execution",
+        default_severity="warning",
+        params=(),
+        evaluate=reconciliation_failed,
     )
 )
 register(

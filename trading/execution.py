@@ -33,7 +33,6 @@ from trading.domain.clientids import Intent, client_order_id
 from .choices import (
     OPEN_ORDER_STATUSES,
     Direction,
-    FillSource,
     HedgeStatus,
     Leg,
     OrderIntent,
@@ -649,27 +648,34 @@ def order_record(
 ) -> Order:
     """Apply what the venue says about the order: its fills (each recorded once) and its status (through the
     order machine, so a duplicate or late report changes nothing it must not). Then bring the hedge in step."""
+    from .fills import booked_fill, fill_row
+
     _relaxed_commit()
     order = Order.objects.select_for_update().get(pk=order.pk)
     view = order_view(order)
+    elsewhere: set[str] = set()
+    if fills and not order.paper:
+        # A venue fill id is the account's: one recorded on another order of the account is not this order's.
+        elsewhere = set(
+            Fill.objects.filter(account_id=order.account_id, fill_id__in=[fill.fill_id for fill in fills])
+            .exclude(order_id=order.pk)
+            .values_list("fill_id", flat=True)
+        )
     try:
         for fill in fills:
-            before = view
-            view = order_rules.apply_fill(view, fill)
-            if view is before:
+            if fill.fill_id in elsewhere:
+                log.error("order %s: fill %s is recorded on another order", order.client_order_id, fill.fill_id)
+                continue
+            if fill.fill_id in view.fill_ids:
                 continue  # heard before
-            Fill.objects.create(
-                tenant_id=order.tenant_id,
-                order=order,
-                fill_id=fill.fill_id,
-                quantity=fill.quantity,
-                price=fill.price,
-                fee=fill.fee,
-                fee_currency=fill.fee_currency,
-                source=FillSource(source),
-                paper=order.paper,
-                at=datetime.fromtimestamp(fill.ts_ms / 1000, tz=clock.now().tzinfo),
-            )
+            booked = booked_fill(order, fill)
+            if booked is None:
+                continue
+            before = view
+            view = order_rules.apply_fill(view, booked)
+            if view is before:
+                continue
+            fill_row(order, booked, source).save(force_insert=True)
         if report is not None:
             view = order_rules.resolve(view, report)
     except order_rules.IllegalTransition as exc:

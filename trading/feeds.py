@@ -1,9 +1,12 @@
 """The feed manager: one `SourceHealth` per quote source, its state transitions logged (structlog) and its
 counters and timings exported to Prometheus and, through the engine's heartbeat, to the dashboard's health strip.
 
-A process holds one `FeedManager` per running pipeline (the engine's, or a `poll_feeds` round). Metrics are read
-from the managers alive in the process when Prometheus scrapes (a custom collector), so the counters are kept in
-one place — `SourceHealth` — and never twice.
+A process holds one `FeedManager` per running pipeline (the engine's, or a `poll_feeds` round). How the figures
+reach Prometheus (README, "Metrics"):
+- the engine process serves its own managers on 127.0.0.1 (`runengine --metrics-port`, `FeedCollector`);
+- the web process's `/metrics` reports every feed from its feeder's heartbeat (`HeartbeatFeedCollector`), with
+  states and ages computed at scrape time — never a copy that went on saying *live* after its feeder moved on.
+Either way the counters are kept in one place — `SourceHealth` — and states are judged when scraped.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from quantarb import clock
 from trading.domain.feeds import FeedState, SourceHealth
@@ -91,24 +95,23 @@ _registered = threading.Lock()
 _collector: FeedCollector | None = None
 
 
-class FeedCollector(Collector):
-    """Reads every live manager's sources at scrape time."""
+class _Families:
+    """The feed metric families, filled source by source (the same names from every collector)."""
 
-    def collect(self) -> Iterator[Metric]:
-        at = now_ms()
-        state = GaugeMetricFamily(
+    def __init__(self) -> None:
+        self.state = GaugeMetricFamily(
             "quantarb_feed_state", "1 for the source's current state, 0 for the others.", labels=["source", "state"]
         )
-        age = GaugeMetricFamily(
+        self.age = GaugeMetricFamily(
             "quantarb_feed_quote_age_seconds", "Age of the source's last good quote (venue time).", labels=["source"]
         )
-        polling = GaugeMetricFamily(
+        self.polling = GaugeMetricFamily(
             "quantarb_feed_polling", "1 while REST polling stands in for the source's stream.", labels=["source"]
         )
-        roundtrip = GaugeMetricFamily(
+        self.roundtrip = GaugeMetricFamily(
             "quantarb_feed_poll_roundtrip_seconds", "Round trip of the source's last REST poll.", labels=["source"]
         )
-        counters = {
+        self.counters = {
             name: CounterMetricFamily(f"quantarb_feed_{name}", text, labels=["source"])
             for name, text in (
                 ("messages", "Stream messages received."),
@@ -119,23 +122,95 @@ class FeedCollector(Collector):
                 ("failovers", "Switches from the stream to REST polling."),
             )
         }
+
+    def add(self, key: str, record: SourceHealth, at_ms: int) -> None:
+        """One source, its state and quote age as of `at_ms` (the scrape), never as last evaluated."""
+        current = record.state_at(at_ms).value
+        for value in STATES:
+            self.state.add_metric([key, value], 1.0 if current == value else 0.0)
+        quote_age = record.quote_age_ms(at_ms)
+        if quote_age is not None:
+            self.age.add_metric([key], quote_age / 1000)
+        self.polling.add_metric([key], 1.0 if record.mode.value == "poll" else 0.0)
+        if record.roundtrip_ms is not None:
+            self.roundtrip.add_metric([key], record.roundtrip_ms / 1000)
+        for name, family in self.counters.items():
+            family.add_metric([key], float(getattr(record, name)))
+
+    def all(self) -> tuple[Metric, ...]:
+        return (self.state, self.age, self.polling, self.roundtrip, *self.counters.values())
+
+
+class FeedCollector(Collector):
+    """Reads every live manager's sources at scrape time: the process's own feeds (the engine's endpoint)."""
+
+    def collect(self) -> Iterator[Metric]:
+        at = now_ms()
+        families = _Families()
         seen: set[str] = set()
         for manager in list(_live_managers):
             for key, record in list(manager.sources.items()):
                 if key in seen:
                     continue  # the same source fed twice in one process (engine and a poll): report it once
                 seen.add(key)
-                for value in STATES:
-                    state.add_metric([key, value], 1.0 if record.state.value == value else 0.0)
-                quote_age = record.quote_age_ms(at)
-                if quote_age is not None:
-                    age.add_metric([key], quote_age / 1000)
-                polling.add_metric([key], 1.0 if record.mode.value == "poll" else 0.0)
-                if record.roundtrip_ms is not None:
-                    roundtrip.add_metric([key], record.roundtrip_ms / 1000)
-                for name, family in counters.items():
-                    family.add_metric([key], float(getattr(record, name)))
-        yield from (state, age, polling, roundtrip, *counters.values())
+                families.add(key, record, at)
+        yield from families.all()
+
+
+# A feeder whose heartbeat is older than this no longer vouches for a market being closed (ARCHITECTURE: the
+# poller takes over after the same 10 s).
+FEEDER_AWAY_AFTER_MS = 10_000
+
+
+class HeartbeatFeedCollector(Collector):
+    """The feeds as their feeder — the engine, or the poller where no engine runs — last recorded them in its
+    heartbeat, with every state and age computed at scrape time from the recorded times. This is what the web
+    process's `/metrics` reports, in every topology: the engine's figures live in the engine process, and a copy
+    kept in the web process (a poller's, say, after the engine took over) would only grow old while saying *live*.
+    A feeder gone silent shows as its heartbeat's age and, by the same rules as in the engine, its sources turning
+    stale and then down."""
+
+    def collect(self) -> Iterator[Metric]:
+        from .models import Heartbeat
+
+        at = now_ms()
+        families = _Families()
+        feeder_age = GaugeMetricFamily(
+            "quantarb_feeder_heartbeat_age_seconds",
+            "Age of the feeder's last heartbeat (engine, or poller where no engine runs).",
+            labels=["feeder"],
+        )
+        try:
+            beats = list(Heartbeat.objects.filter(component__in=("engine", "poller")))
+        except Exception:
+            log.warning("metrics: heartbeats unreadable")
+            beats = []
+        for beat in beats:
+            feeder_age.add_metric([beat.component], max(0.0, at / 1000 - beat.beat_at.timestamp()))
+        if beats:
+            feeder = max(beats, key=lambda beat: beat.beat_at)
+            fresh = at - int(feeder.beat_at.timestamp() * 1000) <= FEEDER_AWAY_AFTER_MS
+            for key, snapshot in sorted(((feeder.detail or {}).get("feeds") or {}).items()):
+                families.add(key, SourceHealth.from_snapshot(key, snapshot, closed_known=fresh), at)
+        yield from (*families.all(), feeder_age)
+
+
+def web_registry() -> CollectorRegistry:
+    """The registry the web process's `/metrics` serves: the feeds from their feeder's heartbeat (above) and this
+    process's own figures (CPU, memory, garbage collection)."""
+    global _web_registry
+    with _registered:
+        if _web_registry is None:
+            registry = CollectorRegistry()
+            registry.register(HeartbeatFeedCollector())
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
+            _web_registry = registry
+    return _web_registry
+
+
+_web_registry: CollectorRegistry | None = None
 
 
 def serve_metrics(port: int) -> None:

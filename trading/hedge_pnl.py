@@ -111,14 +111,19 @@ def marks_of_sample(sample: SpreadSample) -> StoredMarks:
     )
 
 
-def latest_marks(pool: AccountPool) -> StoredMarks | None:
-    """The pool's pair's latest spread sample: the touch and USDT/USD the pool's live hedges are marked at."""
+def latest_sample(pool: AccountPool) -> SpreadSample | None:
+    """The pool's pair's latest spread sample (None: no pair, or nothing stored yet)."""
     from strategies.runner import pair_id_for_pool
 
     pair_id = pair_id_for_pool(pool)
     if pair_id is None:
         return None
-    sample = SpreadSample.objects.filter(pair_id=pair_id).order_by("-ts").first()
+    return SpreadSample.objects.filter(pair_id=pair_id).order_by("-ts").first()
+
+
+def latest_marks(pool: AccountPool) -> StoredMarks | None:
+    """The pool's pair's latest spread sample: the touch and USDT/USD the pool's live hedges are marked at."""
+    sample = latest_sample(pool)
     return None if sample is None else marks_of_sample(sample)
 
 

@@ -8,7 +8,9 @@
   (`pnl.funding_accrual`, `pnl.swap_accrual`) at each funding time (00:00, 08:00, 16:00 UTC by default) and each
   rollover (broker midnight: 22:00 UTC in winter, 21:00 in summer; triple on the pair's `swap_rollover3days`, the
   broker's triple day); every entry keeps the USDT/USD rate of its moment. Live hedges take Binance's own
-  FUNDING_FEE records (`FundingPayment`), shared among the account's hedges open at that moment by their perp size.
+  FUNDING_FEE records (`FundingPayment`), apportioned to the hedges that held the perp position at each funding time
+  (open or closed since), and MT5's own swap (positions and closing deals, found by ticket).
+- `sync_fills` (trading/fills.py) and `record_carry_inputs` (trading/carry_inputs.py) are beat jobs of their own.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import AccountPool
 from quantarb import clock
+from trading.domain import funding as funding_rules
 from trading.domain import pnl
 
 from .choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus, ReconciliationStatus, ReconciliationTrigger
-from .models import CarryEntry, Hedge, PositionSnapshot, SourcePair, SpreadSample
+from .models import CarryEntry, Hedge, PositionSnapshot, ReconciliationReport, SourcePair, SpreadSample
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
@@ -45,16 +48,49 @@ def _venues(pool: AccountPool) -> dict[int, Any]:
     return execution_venues(pool, pair_id_for_pool(pool) or 0, None)
 
 
+async def _reconciled(pool: AccountPool, venues: dict[int, Any]) -> Any:
+    """One scheduled reconciliation, the venues closed on the same event loop whatever happens."""
+    from .reconciliation import reconcile_pool
+    from .venue_factory import close_venues
+
+    try:
+        return await reconcile_pool(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
+    finally:
+        await close_venues(venues)
+
+
+def _reconciliation_failed(pool: AccountPool, exc: BaseException) -> None:
+    """Record a scheduled reconciliation that could not run or broke off as *failed*, with the error: the report
+    an operator reads, and what the `reconciliation_failed` alert rule sees."""
+    now = clock.now()
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    unfinished = ReconciliationReport.objects.filter(
+        pool=pool, trigger=ReconciliationTrigger.SCHEDULE, finished_at__isnull=True
+    )
+    if not unfinished.update(status=ReconciliationStatus.FAILED, error=error, finished_at=now):
+        ReconciliationReport.objects.create(
+            tenant_id=pool.tenant_id,
+            pool=pool,
+            trigger=ReconciliationTrigger.SCHEDULE,
+            status=ReconciliationStatus.FAILED,
+            error=error,
+            started_at=now,
+            finished_at=now,
+        )
+
+
 def reconcile_pools() -> dict[str, int]:
-    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch."""
+    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch. A pool
+    whose reconciliation fails (its venues unavailable, or an error) gets a failed report and, through the
+    `reconciliation_failed` rule, an alert — evaluated at the end of the round, not a round later."""
+    from alerts.rules import evaluate_types
     from risk.choices import KillScope, KillTrigger
     from risk.services import kill_switch_trip
     from strategies.choices import ACTIVE_STATES
     from strategies.models import Strategy
 
-    from .reconciliation import reconcile_pool
-
     counts = {"matched": 0, "mismatch": 0, "failed": 0, "skipped": 0}
+    tenants: dict[int, Any] = {}
     for pool in _pools():
         if Hedge.objects.filter(pool=pool, status__in=[s.value for s in IN_FLIGHT]).exists():
             counts["skipped"] += 1
@@ -62,13 +98,14 @@ def reconcile_pools() -> dict[str, int]:
         if not Hedge.objects.filter(pool=pool).exists() and not Strategy.objects.filter(pool=pool).exists():
             counts["skipped"] += 1
             continue
+        tenants[pool.tenant_id] = pool.tenant
         try:
-            venues = _venues(pool)
+            report = async_to_sync(_reconciled)(pool, _venues(pool))
         except Exception as exc:
-            log.warning("reconciliation of pool %s: venues unavailable: %s", pool.pk, exc)
+            log.exception("scheduled reconciliation of pool %s failed", pool.pk)
+            _reconciliation_failed(pool, exc)
             counts["failed"] += 1
             continue
-        report = async_to_sync(reconcile_pool)(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
         counts[
             {ReconciliationStatus.MATCHED: "matched", ReconciliationStatus.MISMATCH: "mismatch"}.get(
                 ReconciliationStatus(report.status), "failed"
@@ -82,7 +119,26 @@ def reconcile_pools() -> dict[str, int]:
                     reason=f"reconciliation #{report.pk}: {len(report.differences)} differences",
                     strategy=strategy,
                 )
+    for tenant in tenants.values():
+        evaluate_types(tenant=tenant, rule_types=("reconciliation_failed",))
     return counts
+
+
+async def _venue_positions(venues: dict[int, Any]) -> dict[int, Decimal | None]:
+    """Each venue's position (None: unreadable), the venues closed on the same event loop afterwards."""
+    from .venue_factory import close_venues
+
+    positions: dict[int, Decimal | None] = {}
+    try:
+        for account_id, venue in venues.items():
+            try:
+                positions[account_id] = await venue.position_oz()
+            except Exception as exc:
+                log.warning("position snapshot of account %s: venue unreadable: %s", account_id, exc)
+                positions[account_id] = None
+    finally:
+        await close_venues(venues)
+    return positions
 
 
 def snapshot_positions() -> int:
@@ -96,14 +152,9 @@ def snapshot_positions() -> int:
             venues = _venues(pool)
         except Exception:
             venues = {}
+        positions = async_to_sync(_venue_positions)(venues) if venues else {}
         for account in (pool.perp_account, pool.cfd_account):
-            venue_oz = None
-            venue = venues.get(account.pk)
-            if venue is not None:
-                try:
-                    venue_oz = async_to_sync(venue.position_oz)()
-                except Exception as exc:
-                    log.warning("position snapshot of account %s: venue unreadable: %s", account.pk, exc)
+            venue_oz = positions.get(account.pk)
             PositionSnapshot.objects.create(
                 tenant_id=pool.tenant_id,
                 account=account,
@@ -274,7 +325,7 @@ def book_carry(now: datetime | None = None) -> dict[str, int]:
         if pair is not None:
             for kind, booked in _book_paper_carry(hedge, pair, now).items():
                 counts[kind] += booked
-    counts["funding"] += _book_live_funding()
+    counts["funding"] += _book_live_funding(now)
     counts["swap"] += _book_live_swap()
     return counts
 
@@ -285,39 +336,134 @@ def _pair_id(pool: AccountPool) -> int | None:
     return pair_id_for_pool(pool)
 
 
-def _book_live_funding() -> int:
-    """Binance's FUNDING_FEE records, shared among the account's hedges open at that moment by perp size."""
+# Payments this recent are apportioned again at every run (fills recorded late change who held what); older ones
+# only until they are booked once.
+FUNDING_REVISE = timedelta(days=3)
+
+
+def _book_live_funding(now: datetime | None = None) -> int:
+    """Binance's FUNDING_FEE records, each apportioned to the hedges that held the account's perp position at its
+    funding time, by their positions just before it (trading/domain/funding.py), whether or not they are still open
+    now. A payment none of our hedges explains is booked unattributed (no hedge). Recent payments are apportioned
+    again at every run and their entries corrected when the fills changed; a closed hedge whose funding changed has
+    its PnL split booked again. Returns the number of entries written or changed."""
     from .models import FundingPayment
 
-    booked = 0
+    now = now or clock.now()
     booked_refs = set(
-        CarryEntry.objects.filter(kind=CarryKind.FUNDING, paper=False).values_list("venue_ref", flat=True)
+        CarryEntry.objects.filter(kind=CarryKind.FUNDING, paper=False, venue_ref__startswith="binance-").values_list(
+            "account_id", "venue_ref"
+        )
     )
-    for payment in FundingPayment.objects.order_by("at")[:5000]:
-        ref = f"binance-{payment.venue_id}"
-        if ref in booked_refs:
+    booked_payments = {(account_id, _payment_of_ref(ref)) for account_id, ref in booked_refs}
+    changed = 0
+    for payment in FundingPayment.objects.filter(account__mode="live").order_by("at", "pk"):
+        if payment.at < now - FUNDING_REVISE and (payment.account_id, payment.venue_id) in booked_payments:
             continue
-        holders = [
-            hedge
-            for hedge in Hedge.objects.filter(
-                pool__perp_account_id=payment.account_id, paper=False, opened_at__lte=payment.at
-            ).exclude(closed_at__lt=payment.at)
-            if hedge.perp_oz != 0
-        ]
-        total = sum((abs(hedge.perp_oz) for hedge in holders), Decimal(0))
-        for hedge in holders:
-            share = payment.amount * abs(hedge.perp_oz) / total
-            if _book(
-                hedge,
-                kind=CarryKind.FUNDING,
-                account_id=payment.account_id,
-                amount=share,
-                currency=payment.asset or "USDT",
-                ref=f"{ref}-{hedge.pk}" if len(holders) > 1 else ref,
-                at=payment.at,
-            ):
-                booked += 1
-    return booked
+        changed += _apportion_payment(payment)
+    return changed
+
+
+def _payment_ref(venue_id: str) -> str:
+    return f"binance-{venue_id}"
+
+
+def _payment_of_ref(ref: str) -> str:
+    """The venue id of a funding entry's reference (`binance-<id>`, `binance-<id>-h<hedge>`, …)."""
+    return ref.removeprefix("binance-").split("-", 1)[0]
+
+
+def perp_holdings(account_id: int, instant: datetime) -> dict[int, Decimal]:
+    """Each live hedge's signed perp position on the account just before `instant`, from its perp fills' times (a
+    part of an order no fill covers yet counts from the order's send). Hedges closed well before are not read."""
+    from .models import Order
+
+    orders = (
+        Order.objects.filter(
+            account_id=account_id,
+            leg="perp",
+            paper=False,
+            filled__gt=0,
+            hedge__isnull=False,
+            created_at__lt=instant,
+        )
+        .exclude(hedge__closed_at__lt=instant - timedelta(days=1))
+        .prefetch_related("fills")
+    )
+    timed: dict[int, list[tuple[int, Decimal]]] = {}
+    for order in orders:
+        sign = 1 if order.side == "buy" else -1
+        rows = timed.setdefault(order.hedge_id, [])  # type: ignore[arg-type]
+        covered = Decimal(0)
+        for fill in order.fills.all():
+            rows.append((int(fill.at.timestamp() * 1000), sign * fill.quantity))
+            covered += fill.quantity
+        if order.filled > covered:
+            sent = order.submitted_at or order.created_at
+            rows.append((int(sent.timestamp() * 1000), sign * (order.filled - covered)))
+    instant_ms = int(instant.timestamp() * 1000)
+    return {hedge_id: funding_rules.position_before(rows, instant_ms) for hedge_id, rows in timed.items()}
+
+
+@transaction.atomic
+def _apportion_payment(payment: Any) -> int:
+    """Book one payment's shares (creating, correcting or removing its entries); rebook closed hedges touched."""
+    base = _payment_ref(payment.venue_id)
+    instant_ms = funding_rules.funding_instant_ms(int(payment.at.timestamp() * 1000))
+    instant = datetime.fromtimestamp(instant_ms / 1000, tz=payment.at.tzinfo)
+    shares = funding_rules.funding_shares(payment.amount, perp_holdings(payment.account_id, instant))
+    hedges = {hedge.pk: hedge for hedge in Hedge.objects.filter(pk__in=list(shares))}
+    wanted: dict[str, tuple[Hedge | None, Decimal]] = {
+        f"{base}-h{hedge_id}": (hedges[hedge_id], share) for hedge_id, share in shares.items() if share != 0
+    }
+    if not shares:
+        wanted[f"{base}-unattributed"] = (None, payment.amount.quantize(Decimal("0.00000001")))
+    existing = {
+        entry.venue_ref: entry
+        for entry in CarryEntry.objects.select_for_update().filter(
+            account_id=payment.account_id, kind=CarryKind.FUNDING
+        )
+        if entry.venue_ref == base or entry.venue_ref.startswith(f"{base}-")
+    }
+    touched: set[int] = set()
+    kept: set[str] = set()
+    changed = 0
+    for ref, entry in existing.items():
+        hedge, share = wanted.get(ref, (None, None))
+        if share is not None and entry.hedge_id == (hedge.pk if hedge is not None else None) and entry.amount == share:
+            kept.add(ref)
+            continue
+        if entry.hedge_id is not None:
+            touched.add(entry.hedge_id)
+        entry.delete()
+        changed += 1
+    currency = payment.asset or "USDT"
+    for ref, (hedge, share) in wanted.items():
+        if ref in kept:
+            continue
+        rate = _rate_at(hedge, payment.at) if hedge is not None else Decimal(1)
+        CarryEntry.objects.create(
+            tenant_id=payment.tenant_id,
+            account_id=payment.account_id,
+            hedge=hedge,
+            kind=CarryKind.FUNDING,
+            amount=share,
+            currency=currency,
+            amount_usd=(share * rate if currency == pnl.USDT else share).quantize(pnl.MONEY_QUANTUM),
+            usd_per_usdt=rate if hedge is not None else None,
+            venue_ref=ref[:80],
+            paper=False,
+            at=payment.at,
+        )
+        if hedge is not None:
+            touched.add(hedge.pk)
+        changed += 1
+    if touched:
+        from .execution import rebook_pnl
+
+        for hedge_id in sorted(touched):
+            rebook_pnl(hedge_id=hedge_id)  # funding that arrives or changes after the close counts in its split
+    return changed
 
 
 # MT5 moves a closed position's swap onto its closing deal: hedges closed this recently are still read.
@@ -358,7 +504,9 @@ def _book_live_swap() -> int:
             gateway = gateway_for(account.terminal, account.credentials or {})
             gateway.connect()
             try:
-                positions = {position.comment: position for position in gateway.positions() if position.ours}
+                ours = [position for position in gateway.positions() if position.ours]
+                positions = {position.comment: position for position in ours}
+                by_ticket = {position.ticket: position for position in ours}
                 deals = gateway.activity_since(min(closed) - timedelta(hours=1)).deals if closed else ()
                 currency = gateway.account().currency
             finally:
@@ -367,15 +515,22 @@ def _book_live_swap() -> int:
             log.warning("swap of account %s not read: %s", account_id, exc)
             continue
         for hedge in account_hedges:
-            cids = dict(hedge.orders.filter(leg="cfd").values_list("client_order_id", "intent"))
+            cfd_orders = list(hedge.orders.filter(leg="cfd").values_list("client_order_id", "intent", "venue_order_id"))
+            cids = {cid for cid, _intent, _ticket in cfd_orders}
+            tickets = {int(ticket) for _cid, _intent, ticket in cfd_orders if ticket.isdigit()}
             if hedge.status == HedgeStatus.CLOSED:
-                settled = [deal for deal in deals if deal.ours and deal.comment in cids]
+                # Brokers may rewrite comments, never order tickets: a deal is the hedge's by either.
+                settled = [
+                    deal for deal in deals if deal.order_ticket in tickets or (deal.ours and deal.comment in cids)
+                ]
                 if not settled:
                     continue
                 total, ref = sum((deal.swap for deal in settled), Decimal(0)), f"mt5-swap-deals-{hedge.pk}"
             else:
-                opening = next((cid for cid, intent in cids.items() if intent == "open"), "")
-                position = positions.get(opening)
+                # On a hedging account the position opened by an order carries that order's ticket.
+                opening = next(((cid, ticket) for cid, intent, ticket in cfd_orders if intent == "open"), ("", ""))
+                position = by_ticket.get(int(opening[1])) if opening[1].isdigit() else None
+                position = position or positions.get(opening[0])
                 if position is None:
                     continue
                 total, ref = position.swap, f"mt5-swap-{position.ticket}"

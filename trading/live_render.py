@@ -74,6 +74,8 @@ LABEL_TAGS: dict[str, str] = {
     "buy_perp": '{% translate "Buy perp / sell CFD" %}',
     "cfd_closed": '{% translate "The CFD market is closed: no spread is priced until it reopens." %}',
     "fresh_quotes": '{% translate "Waiting for fresh quotes on both legs…" %}',
+    "rate_missing": '{% translate "No current edges: no USDT/USD rate has come from its source yet." %}',
+    "rate_stale": '{% translate "No current edges: the USDT/USD rate is stale — its source stopped answering." %}',
     "thresholds": '{% translate "Thresholds (net)" %}',
     "exit": '{% translate "exit" %}',
     "basis": '{% translate "basis" %}',
@@ -300,11 +302,20 @@ def edges_html(state: dict[str, Any], language: str) -> str:
             out.append(f'\n  <div class="col-md-4">\n    \n    {card}\n  </div>')
         out.append("\n  ")
     else:
-        waiting = t["cfd_closed"] if state["session"]["state"] != "open" else t["fresh_quotes"]
+        problem = state["rate"].get("problem")
+        if state["session"]["state"] != "open":
+            waiting = t["cfd_closed"]
+        elif problem == "missing":
+            waiting = t["rate_missing"]
+        elif problem == "stale":
+            waiting = t["rate_stale"]
+        else:
+            waiting = t["fresh_quotes"]
         out.append(
             '\n  <div class="col-md-8">\n'
-            '    <div class="card h-100" data-testid="no-edges"><div class="card-body d-flex align-items-center '
-            'text-secondary">\n'
+            '    <div class="card h-100" data-testid="no-edges" '
+            f'data-rate-problem="{_e("" if problem is None else problem)}"><div class="card-body d-flex '
+            'align-items-center text-secondary">\n'
             f"      {waiting}\n"
             "    </div></div>\n"
             "  </div>\n"

@@ -10,6 +10,8 @@ from trading.domain.calendar import SessionStatus
 from trading.domain.spread import Edges, to_bps
 
 HUNDREDTH = Decimal("0.01")
+# The USDT/USD rate is polled every few seconds: it is stale — and prices nothing — when no answer came for this long.
+RATE_STALE_AFTER_MS = 15_000
 
 
 def plain(value: Decimal) -> str:
@@ -97,7 +99,10 @@ def pair_state(
     dropped: int,
     sample: dict[str, Any] | None,
     opportunity: dict[str, Any] | None,
+    rate_problem: str | None = None,
 ) -> dict[str, Any]:
+    """`rate_problem` ("missing", "stale" or None): why usd_per_usdt may not price now; then `sample` is None —
+    edges priced with a rate nobody vouches for are not shown as current."""
     return {
         "pair_id": pair_id,
         "name": name,
@@ -118,6 +123,7 @@ def pair_state(
             "ts_ms": rate_ts_ms,
             "assumed": rate_assumed,
             "source": rate_source,
+            "problem": rate_problem,
         },
         "thresholds": {"entry": str(entry_threshold), "exit": str(exit_threshold)},
         "dropped": dropped,

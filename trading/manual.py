@@ -150,9 +150,9 @@ SIZE_CODES = frozenset(
 
 def stored_market(pool: AccountPool) -> StoredMarket | None:
     """The pool's pair's last stored quotes and its CFD session now (None: nothing stored yet)."""
-    from strategies.selectors import latest_mark
+    from .hedge_pnl import latest_sample
 
-    sample = latest_mark(pool)
+    sample = latest_sample(pool)
     if sample is None:
         return None
     ts_ms = int(sample.ts.timestamp() * 1000)

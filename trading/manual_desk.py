@@ -45,6 +45,7 @@ from .choices import (
 )
 from .executor import Executor
 from .models import Hedge, ManualCommand, Order
+from .venue_factory import close_venues
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class ManualDesk:
     venues_factory: VenuesFactory
     poll_s: float = 0.5
     sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
+    # The venues the command being carried out opened: closed when it ends (their ccxt sessions with them).
+    opened_venues: list[Any] = field(default_factory=list)
 
     async def run(self) -> None:
         """Claim and carry out queued commands until cancelled."""
@@ -134,6 +137,10 @@ class ManualDesk:
             await _db(_finish)(command, CommandStatus.FAILED, _("Failed: %(error)s") % {"error": exc})
         else:
             await _db(_finish)(command, CommandStatus.DONE, result)
+        finally:
+            opened, self.opened_venues = self.opened_venues, []
+            for venues in opened:
+                await close_venues(venues)
         finished: ManualCommand = await _db(ManualCommand.objects.get)(pk=command.pk)
         return finished
 
@@ -146,6 +153,7 @@ class ManualDesk:
         if snapshot is None:
             raise CommandFailed(_("No quotes for this pool yet; try again in a moment."))
         venues = await _db(self.venues_factory)(pool, pair_id)
+        self.opened_venues.append(venues)
         executor = Executor(venues=venues, sleep=self.sleep)
         params = await _db(_params_for)(pool)
         perp_spec, cfd_spec = await _db(_pool_specs)(pool)

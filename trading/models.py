@@ -191,12 +191,40 @@ class Instrument(models.Model):
 
 
 class QuoteSource(models.Model):
-    """Where quotes come from: venue + endpoint + instrument (an endpoint override is another source)."""
+    """Where quotes come from: venue + endpoint + instrument (an endpoint override is another source); an MT5
+    source reads its quotes from one terminal instance.
 
+    A source a desk admin created belongs to that tenant (its terminal and its endpoint are the desk's); one without
+    a tenant is platform reference data (the simulated demo sources), shared read-only by every desk.
+    """
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="quote_sources",
+        verbose_name=_("tenant"),
+        help_text=_("Empty: a platform source, shared by every desk."),
+    )
     key = models.SlugField(_("key"), max_length=120, unique=True)
     venue = models.CharField(_("venue"), max_length=40, choices=Venue.choices)
-    endpoint = models.CharField(_("endpoint"), max_length=200, blank=True, help_text=_("Empty: the venue's default."))
+    endpoint = models.CharField(
+        _("endpoint"),
+        max_length=401,
+        blank=True,
+        help_text=_("Empty: the venue's default. A REST base URL, optionally followed by the WebSocket base URL."),
+    )
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="sources")
+    terminal = models.ForeignKey(
+        "mt5ops.TerminalInstance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="quote_sources",
+        verbose_name=_("MT5 terminal"),
+        help_text=_("MT5 sources: the terminal instance the quotes are read from."),
+    )
     label = models.CharField(_("label"), max_length=80)
     stale_after_s = models.DecimalField(
         _("stale after (seconds)"),
@@ -212,7 +240,22 @@ class QuoteSource(models.Model):
         verbose_name = _("quote source")
         verbose_name_plural = _("quote sources")
         constraints = [
-            models.UniqueConstraint(fields=["venue", "endpoint", "instrument"], name="source_unique_endpoint")
+            # One source per place quotes come from: per desk, and once among the platform's own.
+            models.UniqueConstraint(
+                fields=["venue", "endpoint", "instrument"],
+                condition=models.Q(tenant__isnull=True),
+                name="source_unique_platform_endpoint",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "venue", "endpoint", "instrument"],
+                condition=models.Q(tenant__isnull=False, terminal__isnull=True),
+                name="source_unique_tenant_endpoint",
+            ),
+            models.UniqueConstraint(
+                fields=["venue", "instrument", "terminal"],
+                condition=models.Q(terminal__isnull=False),
+                name="source_unique_terminal",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,6 +266,20 @@ class QuoteSource(models.Model):
         "https://h:p wss://g:q" names both. (None, None): the venue's own hosts."""
         return endpoint_urls(self.endpoint)
 
+    @property
+    def simulated(self) -> bool:
+        return self.venue in (Venue.SIMULATED_PERP, Venue.SIMULATED_CFD)
+
+    def session_calendar(self, *, demo_calendar: bool) -> cal.SessionCalendar:
+        """The trading calendar of this source's instrument. The embedded demo's always-open calendar
+        (`demo_calendar`) stands in for a simulated source only — the demo's own market, open at any hour; a live
+        source always keeps its venue's calendar, so a live CFD is closed when its broker is. No calendar: the
+        instrument trades around the clock."""
+        calendar = self.instrument.calendar
+        if calendar is None or (demo_calendar and self.simulated):
+            return cal.demo_always_open()
+        return calendar.to_domain()
+
 
 def endpoint_urls(endpoint: str) -> tuple[str | None, str | None]:
     parts = endpoint.split()
@@ -231,13 +288,39 @@ def endpoint_urls(endpoint: str) -> tuple[str | None, str | None]:
     rest = parts[0]
     if len(parts) > 1:
         return rest, parts[1]
+    return rest, derived_ws_url(rest)
+
+
+def derived_ws_url(rest: str) -> str:
+    """The WebSocket base a REST base implies: https://h:p → wss://h:p, http://h:p → ws://h:p."""
     scheme, _sep, rest_of = rest.partition("://")
-    return rest, ("wss" if scheme == "https" else "ws") + "://" + rest_of
+    return ("wss" if scheme == "https" else "ws") + "://" + rest_of
+
+
+def endpoint_of(rest: str, ws: str) -> str:
+    """The stored form of an endpoint override: the REST base alone when the WebSocket base is the one it implies
+    (so it compares equal to an account's REST override), else both; empty for the venue's own hosts."""
+    if not rest:
+        return ""
+    return rest if ws == derived_ws_url(rest) else f"{rest} {ws}"
 
 
 class SourcePair(models.Model):
-    """A perp source against a CFD source, with the costs that turn its raw edges into net edges."""
+    """A perp source against a CFD source, with the costs that turn its raw edges into net edges.
 
+    A pair a desk admin created belongs to that tenant (and is granted to it through `PairAccess`); one without a
+    tenant is the platform's (the simulated demo pair), granted to desks by seeding and read-only to them.
+    """
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="source_pairs",
+        verbose_name=_("tenant"),
+        help_text=_("Empty: a platform pair."),
+    )
     name = models.CharField(_("name"), max_length=80)
     perp_source = models.ForeignKey(
         QuoteSource, on_delete=models.PROTECT, related_name="+", verbose_name=_("perp source")
@@ -276,7 +359,16 @@ class SourcePair(models.Model):
         verbose_name = _("source pair")
         verbose_name_plural = _("source pairs")
         constraints = [
-            models.UniqueConstraint(fields=["perp_source", "cfd_source"], name="pair_unique_sources"),
+            models.UniqueConstraint(
+                fields=["perp_source", "cfd_source"],
+                condition=models.Q(tenant__isnull=True),
+                name="pair_unique_platform_sources",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "perp_source", "cfd_source"],
+                condition=models.Q(tenant__isnull=False),
+                name="pair_unique_tenant_sources",
+            ),
             models.CheckConstraint(
                 condition=models.Q(exit_threshold__lt=models.F("entry_threshold")), name="pair_exit_below_entry"
             ),
@@ -633,16 +725,34 @@ class Order(models.Model):
 
 
 class Fill(models.Model):
-    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). A fill id is
-    recorded once per order, so the same fill heard twice changes nothing."""
+    """One execution of an order, however it was learned (answer, stream, poll, lookup, paper). `fill_id` is the
+    venue's own id (a Binance trade id, an MT5 deal ticket): recorded once per account, so the same fill heard from
+    two sources (the order answer and the user-data stream, a poll) changes nothing the second time.
+
+    `fee` is booked in the leg's currency (perp USDT, CFD USD; negative: a rebate). When the venue charged another
+    asset (BNB; USDT on a USD leg), `venue_fee`/`venue_fee_asset` are what it charged and `fee_rate` (booked currency
+    per unit of that asset), `fee_rate_source` and `fee_rate_at` say how it was converted. `realized_pnl` and `swap`
+    are the venue's own figures for the fill (Binance `realizedPnl`; an MT5 deal's `profit` and `swap`, in the
+    account currency), kept for reconciliation."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    account = models.ForeignKey(
+        "accounts.VenueAccount", on_delete=models.PROTECT, related_name="fills", verbose_name=_("account")
+    )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", verbose_name=_("order"))
     fill_id = models.CharField(_("fill id"), max_length=64)
     quantity = models.DecimalField(_("quantity (oz)"), **OUNCES)
     price = models.DecimalField(_("price"), **PRICE)
     fee = models.DecimalField(_("fee"), default=Decimal(0), **RATE)
     fee_currency = models.CharField(_("fee currency"), max_length=8, blank=True)
+    maker = models.BooleanField(_("maker"), null=True, blank=True)
+    venue_fee = models.DecimalField(_("fee as charged"), null=True, blank=True, **RATE)
+    venue_fee_asset = models.CharField(_("fee asset as charged"), max_length=12, blank=True)
+    fee_rate = models.DecimalField(_("fee conversion rate"), null=True, blank=True, **PRICE)
+    fee_rate_source = models.CharField(_("fee rate source"), max_length=80, blank=True)
+    fee_rate_at = models.DateTimeField(_("fee rate time"), null=True, blank=True)
+    realized_pnl = models.DecimalField(_("realised PnL at the venue"), null=True, blank=True, **PRICE)
+    swap = models.DecimalField(_("swap at the venue"), null=True, blank=True, **PRICE)
     source = models.CharField(_("source"), max_length=16, choices=FillSource.choices)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
@@ -651,7 +761,7 @@ class Fill(models.Model):
         verbose_name = _("fill")
         verbose_name_plural = _("fills")
         ordering = ["-at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["order", "fill_id"], name="fill_unique_per_order")]
+        constraints = [models.UniqueConstraint(fields=["account", "fill_id"], name="fill_unique_venue_id")]
         indexes = [models.Index(fields=["tenant", "-at"], name="fill_tenant_time")]
 
     def __str__(self) -> str:
@@ -905,3 +1015,59 @@ class VenueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.side} {self.quantity} @ {self.price}"
+
+
+# --- carry inputs, recorded from now on (issue 13 item 8): backtests and the risk view need their history, and no
+# venue serves past swap terms -------------------------------------------------------------------------------------
+
+
+class FundingRateRecord(models.Model):
+    """The funding rate a perp source's venue settled at one funding time (Binance `GET /fapi/v1/fundingRate`), with
+    the mark price it was charged on. One row per (source, funding time); recording the same time again adds
+    nothing."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="funding_rates", verbose_name=_("quote source")
+    )
+    funding_time = models.DateTimeField(_("funding time"))
+    rate = models.DecimalField(_("funding rate"), **RATE)
+    mark_price = models.DecimalField(_("mark price"), null=True, blank=True, **PRICE)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("funding rate record")
+        verbose_name_plural = _("funding rate records")
+        ordering = ["-funding_time"]
+        constraints = [models.UniqueConstraint(fields=["source", "funding_time"], name="funding_rate_unique_time")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.funding_time:%Y-%m-%d %H:%M} {self.rate}"
+
+
+class SwapTermsRecord(models.Model):
+    """A CFD source's swap terms as the terminal's `symbol_info` gave them on one day (UTC date of the reading):
+    `swap_mode` is MT5's value (1 points, 2–4 money, 5–6 interest…), `swap_long`/`swap_short` signed as the broker
+    books them, `swap_rollover3days` the weekday charged three nights (0 Sunday … 6 Saturday). One row per (source,
+    day): the first reading of the day is kept."""
+
+    source = models.ForeignKey(
+        QuoteSource, on_delete=models.CASCADE, related_name="swap_terms", verbose_name=_("quote source")
+    )
+    day = models.DateField(_("day"))
+    swap_mode = models.PositiveSmallIntegerField(_("swap mode"))
+    swap_long = models.DecimalField(_("swap long"), **PRICE)
+    swap_short = models.DecimalField(_("swap short"), **PRICE)
+    swap_rollover3days = models.PositiveSmallIntegerField(_("triple-swap weekday"))
+    point = models.DecimalField(_("point"), **PRICE)
+    contract_size = models.DecimalField(_("contract size (oz per lot)"), **PRICE)
+    currency_profit = models.CharField(_("profit currency"), max_length=8)
+    recorded_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        verbose_name = _("swap terms record")
+        verbose_name_plural = _("swap terms records")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["source", "day"], name="swap_terms_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.day} long {self.swap_long} short {self.swap_short}"

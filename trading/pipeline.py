@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,25 +27,22 @@ from quantarb.events import SpreadUpdate, pair_group
 from quantarb.live import group_send
 from trading.choices import RateSource, Venue
 from trading.domain.calendar import SessionCalendar as DomainCalendar
-from trading.domain.calendar import SessionStatus, demo_always_open
+from trading.domain.calendar import SessionStatus
 from trading.domain.engine import SpreadEngine, SpreadSample
 from trading.domain.fixed import price_decimal, rate_decimal
 from trading.domain.quotes import Quote, QuoteValidator
-from trading.venues.base import MergedFeed, QuoteFeed, RateObservation
+from trading.venues.base import MergedFeed, QuoteFeed, RateObservation, closing_stream
 from trading.venues.binance import RATE_SOURCE, SYMBOL, BinanceQuoteFeed, BinanceRateFeed, BinanceUsdmGateway
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
 from .feeds import FeedManager
-from .live_state import pair_state, quote_state, sample_state
-from .models import Heartbeat, QuoteSource, SourcePair
+from .live_state import RATE_STALE_AFTER_MS, pair_state, quote_state, sample_state
+from .models import Heartbeat, Instrument, QuoteSource, SourcePair
 from .models import SpreadSample as StoredSample
 from .store import MarketStore, close_interrupted_opportunities
 from .venue_events import Mt5ActivityWatcher, UserStreamWatcher, mt5_watched_accounts, watched_accounts
 
 log = logging.getLogger(__name__)
-
-# The USDT/USD rate is polled every few seconds: it is stale when no answer came for this long.
-RATE_STALE_AFTER_MS = 15_000
 
 
 def now_ms() -> int:
@@ -84,6 +83,8 @@ class PairRuntime:
     session: SessionWatch
     feed: QuoteFeed
     rate_ts_ms: int | None = None
+    # The pair's configuration when it was loaded (`pair_fingerprint`): a different one restarts the pair.
+    fingerprint: str = ""
     # Sources whose feeds report their own health (stream vs REST); the pipeline reports the others' quotes.
     self_reporting: set[str] = field(default_factory=set)
     last_quote_ms: dict[str, int] = field(default_factory=dict)
@@ -91,11 +92,22 @@ class PairRuntime:
     last_push_mono: float = 0.0
     dirty: bool = False
 
+    def rate_problem(self, at_ms: int) -> str | None:
+        """Why usd_per_usdt may not price now: "missing" (its source never answered), "stale" (it stopped
+        answering), or None (fresh, or fixed by configuration)."""
+        if self.rate_source == RateSource.FIXED:
+            return None
+        if self.rate_ts_ms is None:
+            return "missing"
+        return "stale" if at_ms - self.rate_ts_ms > RATE_STALE_AFTER_MS else None
+
     def state(self, at_ms: int) -> dict[str, Any]:
-        """The JSON-ready state the dashboard renders (trading/live_state.py)."""
+        """The JSON-ready state the dashboard renders (trading/live_state.py). Without a usable rate the last
+        edges are not current: none are shown, and the rate's problem says why."""
         engine = self.engine
-        sample = self.last_sample
-        current = engine.tracker.current
+        rate_problem = self.rate_problem(at_ms)
+        sample = self.last_sample if rate_problem is None else None
+        current = engine.tracker.current if rate_problem is None else None
         return pair_state(
             pair_id=self.pair_id,
             name=self.name,
@@ -109,6 +121,7 @@ class PairRuntime:
             rate_ts_ms=self.rate_ts_ms,
             rate_source=self.rate_source,
             rate_assumed=self.rate_source == RateSource.FIXED,
+            rate_problem=rate_problem,
             entry_threshold=engine.entry_threshold,
             exit_threshold=self.exit_threshold,
             dropped=engine.validator.dropped(),
@@ -171,43 +184,98 @@ def _perp_feed(source: QuoteSource, feeds: FeedManager) -> QuoteFeed | None:
 
 
 def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteFeed | None:
-    """The feed of a CFD leg that is not simulated: an MT5 source is polled through a terminal instance, with the
-    login of a live account on it (the source's endpoint `terminal:<id>` names the terminal; empty: the first live
-    MT5 account's). None when no such account exists."""
-    if source.venue != Venue.BYBIT_MT5:
+    """The feed of a CFD leg that is not simulated: an MT5 source is polled through its terminal instance, logged in
+    with a live MT5 account of that terminal when there is one (else the terminal as it is logged in). None: the
+    source names no terminal."""
+    if source.venue != Venue.BYBIT_MT5 or source.terminal is None:
         return None
-    from accounts.models import VenueAccount
     from trading.venues.mt5 import ConnectingMt5Feed, gateway_for
 
-    accounts = VenueAccount.objects.filter(
-        venue=Venue.BYBIT_MT5, mode="live", terminal__isnull=False, status__in=["active", "error"]
-    ).select_related("terminal")
-    if source.endpoint.startswith("terminal:"):
-        accounts = accounts.filter(terminal_id=int(source.endpoint.split(":", 1)[1]))
-    account = accounts.order_by("pk").first()
-    if account is None or account.terminal is None:
+    account = mt5_account_for_source(source)
+    credentials = (account.credentials or None) if account is not None else None
+    return ConnectingMt5Feed(gateway_for(source.terminal, credentials), source.key)
+
+
+def mt5_account_for_source(source: QuoteSource) -> Any:
+    """The live MT5 account logged in on the terminal that reads an MT5 source (None: the source names no terminal,
+    or no live account of that terminal is active or in error)."""
+    from accounts.models import VenueAccount
+
+    if source.terminal_id is None:
         return None
-    return ConnectingMt5Feed(gateway_for(account.terminal, account.credentials or {}), source.key)
+    return (
+        VenueAccount.objects.filter(
+            venue=Venue.BYBIT_MT5, mode="live", terminal_id=source.terminal_id, status__in=["active", "error"]
+        )
+        .select_related("terminal")
+        .order_by("pk")
+        .first()
+    )
 
 
-def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = None) -> list[PairRuntime]:
-    """Build a runtime for every enabled pair whose venues have a feed.
+def _enabled_pairs(pair_ids: Collection[int] | None = None) -> Any:
+    pairs = (
+        SourcePair.objects.filter(enabled=True)
+        .select_related(
+            "perp_source__instrument",
+            "perp_source__terminal",
+            "cfd_source__instrument__calendar",
+            "cfd_source__terminal",
+        )
+        .prefetch_related("cfd_source__instrument__calendar__exceptions")
+        .order_by("pk")
+    )
+    return pairs if pair_ids is None else pairs.filter(pk__in=pair_ids)
+
+
+def _fields(row: Any, names: Collection[str] | None = None) -> tuple[Any, ...] | None:
+    if row is None:
+        return None
+    return tuple(
+        (f.attname, getattr(row, f.attname)) for f in row._meta.concrete_fields if names is None or f.name in names
+    )
+
+
+def pair_fingerprint(pair: SourcePair) -> str:
+    """Everything a running pair was built from, as one digest: the pair, both sources, what the runtime reads of
+    the instruments, the MT5 terminals and the CFD's calendar with its exceptions. Another digest: restart it."""
+    calendar = pair.cfd_source.instrument.calendar
+    parts = [
+        _fields(pair),
+        *(_fields(source) for source in (pair.perp_source, pair.cfd_source)),
+        *(_fields(source.instrument, _INSTRUMENT_READ) for source in (pair.perp_source, pair.cfd_source)),
+        *(_fields(source.terminal) for source in (pair.perp_source, pair.cfd_source)),
+        _fields(calendar),
+        None if calendar is None else sorted(_fields(row) or () for row in calendar.exceptions.all()),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+# What a runtime reads of an instrument (its spec refreshes, e.g. `specs_read_at`, restart nothing).
+_INSTRUMENT_READ = frozenset(f.name for f in Instrument._meta.concrete_fields) - {"specs_read_at"}
+
+
+def pair_fingerprints() -> dict[int, str]:
+    """The fingerprint of every enabled pair, by id: what the engine should be streaming right now."""
+    return {pair.pk: pair_fingerprint(pair) for pair in _enabled_pairs()}
+
+
+def load_runtimes(
+    seed: int, demo_calendar: bool, feeds: FeedManager | None = None, pair_ids: Collection[int] | None = None
+) -> list[PairRuntime]:
+    """Build a runtime for every enabled pair (or the enabled ones of `pair_ids`) whose venues have a feed.
 
     Simulated pairs stream the simulated market as before. A Binance perp source is fed by `BinanceQuoteFeed`
     (public streams, no account; the source's endpoint override is honoured), a simulated CFD leg by the simulated
-    market, and the USDT/USD rate by the pair's rate source (simulated, fixed, or Binance's USDC/USDT book).
+    market, an MT5 CFD leg by its terminal, and the USDT/USD rate by the pair's rate source (simulated, fixed, or
+    Binance's USDC/USDT book). The demo's always-open calendar applies to a simulated CFD only; a live CFD keeps
+    its broker's calendar (`QuoteSource.session_calendar`).
     """
     feeds = feeds or new_feed_manager()
     runtimes = []
-    pairs = SourcePair.objects.filter(enabled=True).select_related(
-        "perp_source__instrument", "cfd_source__instrument__calendar"
-    )
-    for pair in pairs:
+    for pair in _enabled_pairs(pair_ids):
         perp, cfd = pair.perp_source, pair.cfd_source
-        instrument_calendar = cfd.instrument.calendar
-        calendar = (
-            demo_always_open() if demo_calendar or instrument_calendar is None else instrument_calendar.to_domain()
-        )
+        calendar = cfd.session_calendar(demo_calendar=demo_calendar)
         market = SimulatedGoldMarket(seed=seed + pair.pk, perp_source=perp.key, cfd_source=cfd.key, calendar=calendar)
         parts: list[QuoteFeed] = []
         self_reporting: set[str] = set()
@@ -227,8 +295,9 @@ def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = No
                 log.warning("pair %s: no live gateway for %s yet, not streamed", pair, cfd.venue)
                 continue
             parts.append(cfd_feed)
-            if pair.rate_source == RateSource.SIMULATED:
-                parts.append(SimulatedFeed(market, perp=False, cfd=False))
+            if simulated_perp or pair.rate_source == RateSource.SIMULATED:
+                # The simulated market stands in for what is simulated beside a live CFD: the perp, the rate.
+                parts.append(SimulatedFeed(market, perp=simulated_perp, cfd=False))
         if pair.rate_source == RateSource.BINANCE_USDC:
             rate_health = feeds.health(RATE_SOURCE, stale_after_ms=RATE_STALE_AFTER_MS)
             gateway = binance_gateway(perp if perp.venue == Venue.BINANCE_USDM else None)
@@ -245,6 +314,8 @@ def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = No
         )
         if pair.rate_source == RateSource.FIXED:
             engine.set_rate(pair.fixed_usd_per_usdt)
+        else:
+            engine.rate_usable = False  # until the rate source answers
         last = StoredSample.objects.filter(pair=pair).order_by("-ts", "-pk").first()
         if last is not None:
             # Carry on from the stored market, so a restart (or a poll) does not jump back to the seed's start.
@@ -269,6 +340,7 @@ def load_runtimes(seed: int, demo_calendar: bool, feeds: FeedManager | None = No
                 session=SessionWatch(calendar),
                 feed=parts[0] if len(parts) == 1 else MergedFeed(parts),
                 rate_ts_ms=now_ms() if pair.rate_source == RateSource.FIXED else None,
+                fingerprint=pair_fingerprint(pair),
                 self_reporting=self_reporting,
             )
         )
@@ -291,19 +363,19 @@ class MarketPipeline:
     watch_accounts: bool = True
     watchers: list[UserStreamWatcher] = field(default_factory=list)
     mt5_watchers: list[Mt5ActivityWatcher] = field(default_factory=list)
+    # How often the pairs are read again: a new pair streams, a changed one restarts, a removed or disabled one
+    # stops, within about this long (no restart of the process).
+    reload_every_s: float = field(default_factory=lambda: float(settings.QUANTARB_PAIR_RELOAD_SECONDS))
+    pair_tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    # Pairs that could not be built (no feed for a venue), with the fingerprint tried: retried once it changes.
+    unbuildable: dict[int, str] = field(default_factory=dict)
 
     async def run(self) -> None:
-        """Load the pairs, then run every feed, the flusher, the pusher and the heartbeat until cancelled."""
-        self.runtimes = await sync_to_async(load_runtimes, thread_sensitive=False)(
-            self.seed, self.demo_calendar, self.feeds
-        )
-        await sync_to_async(close_interrupted_opportunities, thread_sensitive=False)(
-            pair_ids=[runtime.pair_id for runtime in self.runtimes]
-        )
+        """Load the pairs, then run every feed, the flusher, the pusher, the heartbeat and the pair reload until
+        cancelled; on the way out every feed is closed (its venue sessions with it) and the store flushed."""
+        await self.sync_pairs()
         log.info("market pipeline: %d pair(s)", len(self.runtimes))
-        tasks = [
-            asyncio.create_task(self._consume(runtime), name=f"feed-{runtime.pair_id}") for runtime in self.runtimes
-        ]
+        tasks = []
         if self.watch_accounts:
             accounts = await sync_to_async(watched_accounts, thread_sensitive=False)()
             self.watchers = [UserStreamWatcher(account) for account in accounts]
@@ -321,26 +393,128 @@ class MarketPipeline:
             asyncio.create_task(self._flush_loop(), name="store-flush"),
             asyncio.create_task(self._push_loop(), name="live-push"),
             asyncio.create_task(self._heartbeat_loop(), name="engine-heartbeat"),
+            asyncio.create_task(self._reload_loop(), name="pair-reload"),
         ]
         try:
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
+            pair_tasks = list(self.pair_tasks.values())
+            self.pair_tasks.clear()
+            for task in pair_tasks:
+                task.cancel()
+            # Each feed closes its venue connections as its stream ends (ccxt sessions included).
+            await asyncio.gather(*tasks, *pair_tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await sync_to_async(self.store.flush, thread_sensitive=False)()
 
+    # -- the pairs, kept in step with the database -------------------------------------------------------------------
+    async def _reload_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_every_s)
+            try:
+                await self.sync_pairs()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await sync_to_async(connection.close, thread_sensitive=False)()
+                log.exception("market pipeline: could not read the pairs; trying again")
+
+    async def sync_pairs(self) -> None:
+        """Stream what the database says: start new enabled pairs, restart changed ones, stop removed or disabled
+        ones. Each pair's feed runs in its own task, so the others never pause."""
+        wanted = await sync_to_async(pair_fingerprints, thread_sensitive=False)()
+        running = {runtime.pair_id: runtime for runtime in self.runtimes}
+        stop = [runtime for pair_id, runtime in running.items() if wanted.get(pair_id) != runtime.fingerprint]
+        start = [
+            pair_id
+            for pair_id, fingerprint in wanted.items()
+            if (pair_id not in running or running[pair_id].fingerprint != fingerprint)
+            and self.unbuildable.get(pair_id) != fingerprint
+        ]
+        self.unbuildable = {pair_id: fp for pair_id, fp in self.unbuildable.items() if wanted.get(pair_id) == fp}
+        if not stop and not start:
+            return
+        for runtime in stop:
+            await self._stop(runtime)
+        stopped = {runtime.pair_id for runtime in stop}
+        # A new list, not the old one changed: readers (runners, the push loop) iterate it between awaits.
+        self.runtimes = [runtime for runtime in self.runtimes if runtime.pair_id not in stopped]
+        started = (
+            await sync_to_async(load_runtimes, thread_sensitive=False)(
+                self.seed, self.demo_calendar, self.feeds, pair_ids=start
+            )
+            if start
+            else []
+        )
+        built = {runtime.pair_id for runtime in started}
+        self.unbuildable.update({pair_id: wanted[pair_id] for pair_id in start if pair_id not in built})
+        if started and not running:
+            # An engine starting ends what a stopped one left open; later starts ended theirs themselves (`_stop`).
+            await sync_to_async(close_interrupted_opportunities, thread_sensitive=False)(pair_ids=sorted(built))
+        self.runtimes = [*self.runtimes, *started]
+        for runtime in started:
+            self.pair_tasks[runtime.pair_id] = asyncio.create_task(
+                self._consume(runtime), name=f"feed-{runtime.pair_id}"
+            )
+        self._forget_unused_sources()
+        if running:  # the first load is logged by `run`
+            log.info(
+                "market pipeline: pairs started %s, stopped %s",
+                sorted(built),
+                sorted(stopped - built),
+                extra={"restarted": sorted(stopped & built)},
+            )
+
+    async def _stop(self, runtime: PairRuntime) -> None:
+        """Stop one pair's feed (its venue connections close with it) and end its open opportunity."""
+        task = self.pair_tasks.pop(runtime.pair_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        ended = runtime.engine.tracker.interrupt(now_ms())
+        if ended is not None:
+            self.store.add_opportunity(runtime.pair_id, ended)
+
+    def _forget_unused_sources(self) -> None:
+        """Drop the health of sources no running pair uses any more (they are not fed, so not stale either)."""
+        used = {RATE_SOURCE for runtime in self.runtimes if runtime.rate_source == RateSource.BINANCE_USDC}
+        for runtime in self.runtimes:
+            used.update((runtime.engine.perp_source, runtime.engine.cfd_source))
+        for key in set(self.feeds.sources) - used:
+            del self.feeds.sources[key]
+
     async def _consume(self, runtime: PairRuntime) -> None:
-        """Route every event of one pair's feed through its engine, forever; a bad event never stops it."""
+        """Route every event of one pair's feed through its engine until cancelled; a bad event never stops it.
+        The stream is closed whichever way it ends, so the feed's venue connections close with it."""
         while True:
             try:
-                async for event in runtime.feed.stream():
-                    self.handle(runtime, event)
+                async with closing_stream(runtime.feed) as events:
+                    async for event in events:
+                        self.handle(runtime, event)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("feed of pair %s failed; restarting in 1 s", runtime.pair_id)
                 await asyncio.sleep(1)
+
+    def _check_rate(self, runtime: PairRuntime, at_ms: int) -> None:
+        """Let the engine price only with a usable rate (fresh, or fixed); losing it ends the open opportunity."""
+        usable = runtime.rate_problem(at_ms) is None
+        if usable is not runtime.engine.rate_usable:
+            ended = runtime.engine.set_rate_usable(usable, at_ms)
+            if ended is not None:
+                self.store.add_opportunity(runtime.pair_id, ended)
+            runtime.dirty = True
+            if not usable:
+                log.warning(
+                    "pair %s: usd_per_usdt from %s is %s; edges are not priced until it answers",
+                    runtime.pair_id,
+                    runtime.rate_source,
+                    runtime.rate_problem(at_ms),
+                )
 
     def handle(self, runtime: PairRuntime, event: Quote | RateObservation) -> None:
         received = now_ms()
@@ -351,6 +525,7 @@ class MarketPipeline:
                 runtime.rate_ts_ms = event.ts_ms
                 runtime.dirty = True
                 self.store.add_rate(event.source, event.usd_per_usdt, event.ts_ms)
+                self._check_rate(runtime, received)
             return
         if event.source not in runtime.self_reporting:
             self.feeds.health(event.source).on_stream_quote(event, received)
@@ -358,8 +533,9 @@ class MarketPipeline:
         closed = engine.set_cfd_open(session.is_open, received)
         if closed is not None:
             self.store.add_opportunity(runtime.pair_id, closed)
-        if runtime.rate_ts_ms is None:
-            return  # no usd_per_usdt yet: nothing may be priced
+        # Without a usable usd_per_usdt the quote is still validated and kept (its feed is healthy: the fault is
+        # the rate source's), but nothing is priced.
+        self._check_rate(runtime, received)
         result = engine.on_quote(event, received)
         runtime.dirty = True
         if result.verdict != "ok":
@@ -392,6 +568,7 @@ class MarketPipeline:
                 self.feeds.health(runtime.engine.cfd_source).set_closed(not runtime.session.current(at).is_open)
             self.feeds.evaluate(at)
             for runtime in self.runtimes:
+                self._check_rate(runtime, at)
                 silenced = runtime.engine.check_fresh(at)
                 if silenced is not None:
                     self.store.add_opportunity(runtime.pair_id, silenced)
@@ -435,6 +612,8 @@ class MarketPipeline:
                     "sources": r.last_quote_ms,
                     "session": r.session.current(at).state.value,
                     "dropped": r.engine.validator.dropped(),
+                    "rate_source": r.rate_source,
+                    "rate_ts_ms": r.rate_ts_ms,
                 }
                 for r in self.runtimes
             },

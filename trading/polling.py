@@ -45,9 +45,14 @@ def engine_is_streaming() -> bool:
 
 def poll_feeds() -> dict[str, Any]:
     """One round: the freshness of each source, and a polled quote per source when no engine streams."""
+    global _poller_feeds
     streaming = engine_is_streaming()
     polled = 0
-    if not streaming:
+    if streaming:
+        # The engine feeds every source now: this process's record of them stops here, rather than lingering as a
+        # copy that says *live* while it grows old (it starts afresh if the engine goes away again).
+        _poller_feeds = None
+    else:
         feeds = poller_feeds()
         pipeline = MarketPipeline(
             seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR, feeds=feeds

@@ -24,7 +24,7 @@ from trading.venues.errors import VenueError
 from .choices import ReconciliationStatus, ReconciliationTrigger
 from .models import ReconciliationReport
 from .reconciliation import reconcile_pool, reconciliation_sync
-from .venue_factory import execution_venues
+from .venue_factory import close_venues, execution_venues
 
 
 class ReconciliationUnavailable(Exception):
@@ -56,9 +56,16 @@ def reconciliation_run(*, pool: AccountPool, strategy_id: int | None = None) -> 
     """Compare the pool's venues with our records now; returns the stored report (matched, mismatch or failed).
     Reads only: nothing at a venue or in our records changes, so it is not audited (the report is the record)."""
     venues = _venues(pool)
-    return async_to_sync(reconcile_pool)(
-        pool=pool, venues=venues, trigger=ReconciliationTrigger.MANUAL, strategy_id=strategy_id
-    )
+
+    async def run() -> ReconciliationReport:
+        try:
+            return await reconcile_pool(
+                pool=pool, venues=venues, trigger=ReconciliationTrigger.MANUAL, strategy_id=strategy_id
+            )
+        finally:
+            await close_venues(venues)  # on this event loop: a ccxt session never outlives the request
+
+    return async_to_sync(run)()
 
 
 def reconciliation_sync_now(
@@ -68,7 +75,14 @@ def reconciliation_sync_now(
     if report.status != ReconciliationStatus.MISMATCH:
         raise ReconciliationNotMismatched(report.status)
     venues = _venues(report.pool)
-    return async_to_sync(reconciliation_sync)(report=report, venues=venues, actor=actor, request=request)
+
+    async def run() -> ReconciliationReport:
+        try:
+            return await reconciliation_sync(report=report, venues=venues, actor=actor, request=request)
+        finally:
+            await close_venues(venues)
+
+    return async_to_sync(run)()
 
 
 DIFFERENCE_COLUMNS = ("kind", "account", "client_order_id", "ours", "venue")

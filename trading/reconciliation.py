@@ -237,6 +237,7 @@ def _adopt_order(order: Order, answer: VenueAnswer) -> None:
                 fill_id=fill.fill_id,
                 defaults={
                     "tenant_id": order.tenant_id,
+                    "account_id": order.account_id,
                     "quantity": fill.quantity,
                     "price": fill.price,
                     "fee": fill.fee,

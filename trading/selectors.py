@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import Tenant
 
-from .models import BasisCandle, Heartbeat, Opportunity, QuoteSource, QuoteTick, SourcePair, SpreadSample
+from .models import (
+    BasisCandle,
+    FundingRateRecord,
+    Heartbeat,
+    Opportunity,
+    QuoteSource,
+    QuoteTick,
+    SourcePair,
+    SpreadSample,
+    SwapTermsRecord,
+)
 
 
 def pairs_for(*, tenant: Tenant) -> QuerySet[SourcePair]:
@@ -42,6 +52,36 @@ def quotes_for(
     if until:
         rows = rows.filter(ts__lt=until)
     return rows.order_by("-ts", "-pk")
+
+
+def funding_rate_history(
+    *, tenant: Tenant, source_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[FundingRateRecord]:
+    """The funding rates recorded at each funding time of the sources the tenant sees, oldest first; `since`
+    inclusive, `until` exclusive."""
+    rows = FundingRateRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    if source_key:
+        rows = rows.filter(source__key=source_key)
+    if since:
+        rows = rows.filter(funding_time__gte=since)
+    if until:
+        rows = rows.filter(funding_time__lt=until)
+    return rows.order_by("funding_time", "pk")
+
+
+def swap_terms_history(
+    *, tenant: Tenant, source_key: str | None = None, since: date | None = None, until: date | None = None
+) -> QuerySet[SwapTermsRecord]:
+    """The swap terms recorded each day for the CFD sources the tenant sees, oldest first; `since` inclusive,
+    `until` exclusive."""
+    rows = SwapTermsRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    if source_key:
+        rows = rows.filter(source__key=source_key)
+    if since:
+        rows = rows.filter(day__gte=since)
+    if until:
+        rows = rows.filter(day__lt=until)
+    return rows.order_by("day", "pk")
 
 
 def latest_samples_for(*, tenant: Tenant) -> list[SpreadSample]:
@@ -102,3 +142,18 @@ def chart_history_for(*, tenant: Tenant, pair_id: int, since: datetime, limit: i
 
 def heartbeats() -> dict[str, Heartbeat]:
     return {beat.component: beat for beat in Heartbeat.objects.all()}
+
+
+# --- market setup: what a desk's admins manage --------------------------------------------------------------------
+def setup_sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
+    """The sources a desk sees on its setup pages: its own (editable by its admins) and the platform's (read-only).
+    Another desk's source is not among them (its id answers 404)."""
+    return (
+        QuoteSource.objects.filter(Q(tenant_id=tenant.pk) | Q(tenant__isnull=True))
+        .select_related("instrument", "terminal", "tenant")
+        .order_by(F("tenant_id").asc(nulls_last=True), "label")
+    )
+
+
+def setup_source_for(*, tenant: Tenant, source_id: int) -> QuoteSource | None:
+    return setup_sources_for(tenant=tenant).filter(pk=source_id).first()

@@ -40,3 +40,19 @@ def book_carry() -> dict[str, int]:
     from .housekeeping import book_carry as book
 
     return book()
+
+
+@shared_task(name="trading.tasks.sync_fills", ignore_result=True, time_limit=120, soft_time_limit=100)
+def sync_fills() -> dict[str, int]:
+    """Ask the venues for the fills of live orders that miss some (trading/fills.py)."""
+    from .fills import sync_live_fills
+
+    return sync_live_fills()
+
+
+@shared_task(name="trading.tasks.record_carry_inputs", ignore_result=True, time_limit=300, soft_time_limit=270)
+def record_carry_inputs() -> dict[str, int]:
+    """Record every funding time's rate and every day's swap terms per venue source (trading/carry_inputs.py)."""
+    from .carry_inputs import record_carry_inputs as record
+
+    return record()

@@ -28,7 +28,7 @@ from quantarb import clock
 
 from .choices import Venue, VenueEventKind
 from .models import VenueEvent
-from .venues.binance import BinanceUsdmGateway, OrderState
+from .venues.binance import BinanceUsdmGateway, OrderState, is_trade_update, trade_fill
 from .venues.errors import VenueError
 from .venues.mt5 import Mt5Deal, Mt5Gateway
 
@@ -191,6 +191,7 @@ class UserStreamWatcher:
     max_retry_delay_s: float = 30.0
     gateway: BinanceUsdmGateway | None = None
     recorded: int = 0
+    fills: int = 0
 
     async def run(self) -> None:
         record = sync_to_async(venue_event_record, thread_sensitive=False)
@@ -212,6 +213,8 @@ class UserStreamWatcher:
                 delay = self.retry_delay_s
                 for order, raw in updates:
                     if event_kind(order, raw) is None:
+                        if is_our_client_order_id(order.client_order_id) and is_trade_update(raw):
+                            await self._record_fill(order, raw)
                         continue
                     try:
                         if await record(account=self.account, order=order, raw=raw) is not None:
@@ -222,6 +225,28 @@ class UserStreamWatcher:
             # Bounded: a stream that does not close cleanly (a half-open socket) must not hold up a shutdown.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.gateway.close()), 5)
+
+    async def _record_fill(self, order: OrderState, raw: dict[str, Any]) -> None:
+        """A trade of one of our orders heard on the stream: booked as its fill (once per trade id, whichever of the
+        order's answer, this stream and the fill sync is first), its fee converted to USDT when charged in BNB."""
+        from .fills import order_fill_from_stream
+
+        assert self.gateway is not None
+        try:
+            fills = await self.gateway.convert_fees([trade_fill(raw)])
+            if Decimal(str(raw.get("z") or 0)) > Decimal(str(raw["l"])):
+                # Earlier trades of the order: the stream client keeps the latest update of an order only, so updates
+                # that came together may have been folded into this one — read the order's trades over REST.
+                fills = await self.gateway.fetch_order_fills(order.venue_order_id)
+            for fill in fills:
+                await sync_to_async(order_fill_from_stream, thread_sensitive=False)(
+                    account=self.account, client_order_id=order.client_order_id, fill=fill
+                )
+            self.fills += len(fills)
+        except VenueError as exc:
+            log.warning("a streamed fill's fee could not be converted (the fill sync reads it again): %s", exc)
+        except Exception:
+            log.exception("recording a streamed fill failed", extra={"account": self.account.pk})
 
 
 # --- MT5: deals polled every few seconds -----------------------------------------------------------------------

@@ -3,6 +3,10 @@ pool's live quotes), the venue gateways for live ones (trading/venues/)."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +19,8 @@ from trading.venues.base import ExecutionVenue
 from trading.venues.errors import VenueError, VenueErrorKind
 
 from .paper import PaperVenue
+
+log = logging.getLogger(__name__)
 
 
 def execution_venues(pool: AccountPool, pair_id: int, market: Any) -> dict[int, ExecutionVenue]:
@@ -80,3 +86,19 @@ def _venue(account: VenueAccount, leg: str, pair_id: int, market: Any) -> Execut
         # order as unknown before it looks it up again (so even a crash in between cannot lead to a blind resend).
         return Mt5ExecutionVenue(gateway_for(account.terminal, credentials, lookup_attempts=1, lookup_interval_s=0))
     raise VenueError(VenueErrorKind.MARKET, f"Live execution is not available for {account.venue} accounts.")
+
+
+async def close_venues(venues: Mapping[int, Any]) -> None:
+    """Close every venue that holds connections (a live Binance venue's ccxt session): await it, on the event loop
+    that used the venues, in a `finally` — an unclosed ccxt session is a leaked socket and an "Unclosed client
+    session" at exit. Bounded, so a half-open socket cannot hold the caller up; a failure to close is logged."""
+    for venue in venues.values():
+        close = getattr(venue, "close", None)
+        if close is None:
+            continue
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(asyncio.shield(result), 5)
+        except Exception:
+            log.warning("closing venue %s failed", type(venue).__name__, exc_info=True)

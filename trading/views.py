@@ -14,21 +14,17 @@ from accounts.permissions import Perm, permission_required
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
 from trading.choices import RateSource
-from trading.domain.calendar import demo_always_open
 from trading.domain.spread import Edges
 
 from . import selectors
-from .live_state import pair_state, quote_state, sample_state, to_ms
+from .live_state import RATE_STALE_AFTER_MS, pair_state, quote_state, sample_state, to_ms
 from .models import QuoteTick, RateTick, SourcePair, SpreadSample
 
 
 def stored_state(pair: SourcePair) -> dict[str, Any]:
     """The dashboard state of a pair rebuilt from the store, in the same shape as the live pushes."""
     now = clock.now()
-    calendar = pair.cfd_source.instrument.calendar
-    domain_calendar = (
-        demo_always_open() if settings.QUANTARB_DEMO_CALENDAR or calendar is None else calendar.to_domain()
-    )
+    domain_calendar = pair.cfd_source.session_calendar(demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
     sample = SpreadSample.objects.filter(pair=pair).order_by("-ts", "-pk").first()
 
     def stored_quote(source: Any) -> dict[str, Any]:
@@ -39,11 +35,17 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
         return quote_state(source.label, places, tick.bid, tick.ask, to_ms(tick.ts))
 
     rate: Decimal | None
+    rate_problem: str | None = None
     if pair.rate_source == RateSource.FIXED:
         rate, rate_ts = pair.fixed_usd_per_usdt, None
     else:
         rate_row = RateTick.objects.filter(source=pair.rate_source).order_by("-ts").first()
         rate, rate_ts = (rate_row.usd_per_usdt, to_ms(rate_row.ts)) if rate_row else (None, None)
+        # The same judgement as the engine's (PairRuntime.rate_problem): stored edges are not current without it.
+        if rate_ts is None:
+            rate_problem = "missing"
+        elif (to_ms(now) or 0) - rate_ts > RATE_STALE_AFTER_MS:
+            rate_problem = "stale"
     return pair_state(
         pair_id=pair.pk,
         name=pair.name,
@@ -60,8 +62,9 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
         entry_threshold=pair.entry_threshold,
         exit_threshold=pair.exit_threshold,
         dropped=0,
+        rate_problem=rate_problem,
         sample=None
-        if sample is None
+        if sample is None or rate_problem is not None
         else sample_state(
             ts_ms=to_ms(sample.ts) or 0,
             edges=Edges(sample.edge_sell_perp, sample.edge_buy_perp),
@@ -79,7 +82,7 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
 @permission_required(Perm.DASHBOARD_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    pairs = list(selectors.pairs_for(tenant=tenant))
+    pairs = list(selectors.pairs_for(tenant=tenant).filter(enabled=True))  # a disabled pair is not streamed
     since = clock.now() - timedelta(minutes=30)
     panels = [
         {
@@ -114,7 +117,7 @@ def opportunities_table(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.DASHBOARD_VIEW)
 def health_strip(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    pairs = list(selectors.pairs_for(tenant=tenant))
+    pairs = list(selectors.pairs_for(tenant=tenant).filter(enabled=True))
     channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
     lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
     return render(request, "trading/partials/_health.html", {"lights": lights})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -185,10 +186,22 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
     @extend_schema(request=PoolWriteSerializer, responses={201: PoolSerializer})
     def post(self, request: Request) -> Response:
         form = AccountPoolForm(data=_pool_form_data(request, None), tenant=_tenant(request))
-        if not form.is_valid():
+        pool = _pool_saved(request, form)
+        if pool is None:
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pool = pool_save(form=form)
         return Response(PoolSerializer(pool, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+def _pool_saved(request: Request, form: AccountPoolForm) -> AccountPool | None:
+    """The saved pool, or None with the reasons in the form's errors (invalid, or refused by the service — e.g. an
+    account that fails its connection test keeps the pool from being enabled)."""
+    if not form.is_valid():
+        return None
+    try:
+        return pool_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+    except DjangoValidationError as exc:
+        form.add_error(None, exc)
+        return None
 
 
 def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str, Any]:
@@ -247,9 +260,10 @@ class PoolDetail(APIView):
     def patch(self, request: Request, pool_id: int) -> Response:
         pool = self._pool(request, pool_id)
         form = AccountPoolForm(data=_pool_form_data(request, pool), instance=pool, tenant=pool.tenant)
-        if not form.is_valid():
+        saved = _pool_saved(request, form)
+        if saved is None:
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        return Response(PoolSerializer(pool_save(form=form), context={"request": request}).data)
+        return Response(PoolSerializer(saved, context={"request": request}).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})
     def delete(self, request: Request, pool_id: int) -> Response:

@@ -393,6 +393,9 @@ QUANTARB_STALE_AFTER_SECONDS = env.float("QUANTARB_STALE_AFTER_SECONDS", default
 QUANTARB_FEED_DOWN_AFTER_SECONDS = env.float("QUANTARB_FEED_DOWN_AFTER_SECONDS", default=30.0)
 # How often REST polling runs while a stream is stale (seconds).
 QUANTARB_FEED_POLL_SECONDS = env.float("QUANTARB_FEED_POLL_SECONDS", default=1.0)
+# The engine reads the source pairs again this often: a pair a desk admin creates streams, a changed one restarts
+# and a disabled or deleted one stops within about this long, without a restart (trading/pipeline.py).
+QUANTARB_PAIR_RELOAD_SECONDS = env.float("QUANTARB_PAIR_RELOAD_SECONDS", default=2.0)
 # Prometheus (https://prometheus.github.io/client_python/): `runengine` serves its metrics on 127.0.0.1 at this
 # port (0: off); the web process serves /metrics to loopback callers, or to anyone with this bearer token.
 QUANTARB_ENGINE_METRICS_PORT = env.int("QUANTARB_ENGINE_METRICS_PORT", default=0)

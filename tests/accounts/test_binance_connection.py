@@ -108,3 +108,31 @@ def test_admins_set_the_override_over_the_api_and_it_is_change_logged(alice: Any
     assert account.credentials == {"api_key": "A" * 64, "api_secret": "b" * 64}  # kept across the PATCH
     changes = ChangeLogEntry.objects.filter(object_pk=str(account.pk))
     assert any("rest_endpoint" in (entry.changes or {}) for entry in changes)
+
+
+def test_a_refusal_names_the_endpoint_and_binance_s_own_message(
+    binance_account: VenueAccount, binance_fake: BinanceFake, alice: Any
+) -> None:
+    # Not only "code -5000": which request Binance refused, and what it said about it.
+    binance_fake.arm(
+        "endpoint_error",
+        path="/fapi/v1/commissionRate",
+        method="GET",
+        code=-5000,
+        msg="This endpoint is not available for TradFi perpetuals.",
+    )
+    result = account_test(account=binance_account, actor=alice.user)
+    assert not result.ok
+    assert "GET /fapi/v1/commissionRate" in result.message and "-5000" in result.message, result.message
+    assert "not available for TradFi perpetuals" in result.message and binance_fake.rest_url in result.message
+    assert canary.CANARY_API_KEY not in result.message and "signature" not in result.message
+    binance_account.refresh_from_db()
+    assert binance_account.last_test_message == result.message
+
+
+def test_a_refused_key_names_the_endpoint_too(
+    binance_account: VenueAccount, binance_fake: BinanceFake, alice: Any
+) -> None:
+    binance_fake.config(api_keys={canary.CANARY_API_KEY: "another-secret"})
+    result = account_test(account=binance_account, actor=alice.user)
+    assert "/fapi/" in result.message and "Signature for this request is not valid" in result.message, result.message

@@ -135,13 +135,26 @@ def desks(
 
     Tenant.objects.filter(pk=charlie.tenant.pk).update(name=f"{MARKER} desk")
     perp, cfd = QuoteSource.objects.order_by("pk")[:2]
+    # Bravo's own sources and pair, as its admin creates them in the portal (trading/market_services.py).
     bravo_perp = QuoteSource.objects.create(
-        key="bravo-perp", venue=perp.venue, instrument=perp.instrument, endpoint="bravo", label=f"{MARKER} perp"
+        tenant=charlie.tenant,
+        key="bravo-perp",
+        venue=perp.venue,
+        instrument=perp.instrument,
+        endpoint="bravo",
+        label=f"{MARKER} perp",
     )
     bravo_cfd = QuoteSource.objects.create(
-        key="bravo-cfd", venue=cfd.venue, instrument=cfd.instrument, endpoint="bravo", label=f"{MARKER} cfd"
+        tenant=charlie.tenant,
+        key="bravo-cfd",
+        venue=cfd.venue,
+        instrument=cfd.instrument,
+        endpoint="bravo",
+        label=f"{MARKER} cfd",
     )
-    bravo_pair = SourcePair.objects.create(name=f"{MARKER} pair", perp_source=bravo_perp, cfd_source=bravo_cfd)
+    bravo_pair = SourcePair.objects.create(
+        tenant=charlie.tenant, name=f"{MARKER} pair", perp_source=bravo_perp, cfd_source=bravo_cfd
+    )
     PairAccess.objects.create(tenant=charlie.tenant, pair=bravo_pair)
     audit_record(tenant=charlie.tenant, actor=charlie.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": MARKER})
     from accounts.models import AccountPool, VenueAccount
@@ -261,6 +274,7 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     Fill.objects.create(
         tenant=charlie.tenant,
         order=order,
+        account_id=order.account_id,
         fill_id=MARKER,
         quantity=Decimal(1),
         price=Decimal(1),
@@ -290,16 +304,14 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     }
 
 
-def foreign_value(param: str, desks: dict[str, Any], route_name: str = "") -> int | str:
-    """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep. Parameters that
-    name no object (what a confirmation dialog is for) get a value the route accepts, so the object's id decides."""
+def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
+    """Bravo's object for a route parameter; a parameter nobody taught the sweep fails the sweep."""
     samples: dict[str, Callable[[], int | str]] = {
-        "action": lambda: "stop",
-        "kind": lambda: "flatten_pool" if route_name == "pool_confirm" else "close_hedge",
         "membership_id": lambda: int(desks["bravo_membership"].pk),
         "account_id": lambda: int(desks["bravo_account"].pk),
         "terminal_id": lambda: int(desks["bravo_terminal"].pk),
         "pair_id": lambda: int(desks["bravo_pair"].pk),
+        "source_id": lambda: int(desks["bravo_pair"].perp_source_id),
         "pool_id": lambda: int(desks["bravo_pool"].pk),
         "tenant_id": lambda: int(desks["charlie"].tenant.pk),
         "alert_id": lambda: int(desks["bravo_alert"].pk),
@@ -311,6 +323,9 @@ def foreign_value(param: str, desks: dict[str, Any], route_name: str = "") -> in
         "switch_id": lambda: int(desks["bravo_switch"].pk),
         "report_id": lambda: int(desks["bravo_report"].pk),
         "command_id": lambda: int(desks["bravo_command"].pk),
+        # Not ids: valid names, so the route resolves and the foreign object's id is what answers 404.
+        "action": lambda: "stop",
+        "kind": lambda: "flatten_pool",
         "invitation_id": lambda: int(desks["bravo_invitation"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
@@ -429,9 +444,7 @@ def test_routes_with_ids_answer_404_for_bravo_s_objects_and_change_nothing(desks
     with_ids = [route for route in ROUTES if route.params]
     assert with_ids, "the sweep expects member routes with ids"
     for route in with_ids:
-        path = re.sub(
-            r"<(?:\w+:)?(\w+)>", lambda m, name=route.name: str(foreign_value(m.group(1), desks, name)), route.path
-        )
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(foreign_value(m.group(1), desks)), route.path)
         for method in ("get", "post"):
             response = getattr(client, method)(path, {"role": "admin"})
             where = f"{who} {method.upper()} {path}"

@@ -294,7 +294,23 @@ def test_pool_across_tenants_and_missing_fields(canary_accounts: Any, alice: Any
     )
 
 
-def test_a_disabled_pool_frees_its_accounts(canary_accounts: Any, alice: Any) -> None:
+@pytest.fixture
+def live_accounts_pass(canary_accounts: Any, binance_fake: Any, mt5_bridge: Any) -> dict[str, Any]:
+    """Alpha's live accounts pointed at the fakes, where their connection tests pass (enabling a pool tests them)."""
+    binance_fake.config(api_keys={canary.CANARY_API_KEY: canary.CANARY_API_SECRET})
+    VenueAccount.objects.filter(pk=canary_accounts["binance"].pk).update(
+        rest_endpoint=binance_fake.rest_url, ws_endpoint=binance_fake.ws_url
+    )
+    mt5_bridge.terminal.qa_configure(accounts={81234567: (canary.CANARY_MT5_PASSWORD, "Bybit-Live")})
+    terminal = canary_accounts["terminal"]
+    terminal.bridge_port = mt5_bridge.port
+    terminal.save()
+    return canary_accounts
+
+
+@pytest.mark.timeout(120)
+def test_a_disabled_pool_frees_its_accounts(live_accounts_pass: Any, alice: Any) -> None:
+    canary_accounts = live_accounts_pass
     client = api(alice)
     live = canary_accounts["live_pool"]
     assert patch(client, f"{POOLS}{live.pk}/", {"enabled": False}).json()["enabled"] is False

@@ -8,16 +8,21 @@ What it serves (REST under `/fapi/...`, streams under `/{public,market,private}/
 - market data: exchangeInfo (XAUUSDT as a `TRADIFI_PERPETUAL` with delivery date 4133404800000), time, depth,
   bookTicker, premiumIndex, fundingInfo; `@bookTicker` pushes to subscribed sockets;
 - account: commissionRate, balance (v2) and account (v2/v3), positionRisk (v2/v3), leverageBracket,
-  positionSide/dual, income, listenKey (POST/PUT/DELETE), the TradFi agreement (`POST /fapi/v1/stock/contract`);
+  positionSide/dual, income (FUNDING_FEE booked to whoever holds the position at each funding time, every
+  `funding_interval_hours` on the venue's clock: `−position · mark · rate`), userTrades (every trade with its
+  commission — in USDT, or in BNB while armed —, maker flag and realised profit), listenKey (POST/PUT/DELETE), the
+  TradFi agreement (`POST /fapi/v1/stock/contract`); public fundingRate history and BNBUSDT 1-minute klines;
 - orders: POST/GET/DELETE `/fapi/v1/order` by `orderId` or client id; a reused `newClientOrderId` answers HTTP 400
   `-4116` (for any earlier order, or only for open ones: `duplicate_policy`).
 Signed endpoints check the API key (`-2014`/`-2015`), the signature (`-1102` missing, `-1022` wrong, HMAC-SHA256 of
 the query or body as sent) and the timestamp against `recvWindow` (`-1021`).
 
-The control API under `/_control/` (never counted as venue requests) lets tests script it: set the book (and push
-it), arm faults (429/418 with Retry-After, `-1021`, an order answer that times out or whose connection drops after
-the order was accepted), drop every socket, push user-data events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a
-liquidation), read the orders and the request log.
+The control API under `/_control/` (never counted as venue requests) lets tests script it: move the venue's clock
+forward across funding times (`clock`), make commissions be paid in BNB (`bnb_commission`), read the venue's own
+records (`records`: trades, incomes, funding rates), set the book (and push it), arm faults (429/418 with
+Retry-After, `-1021`, an order answer that times out or whose connection drops after the order was accepted, any
+endpoint answering a given Binance error code and message), drop every socket, push user-data events
+(ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, a liquidation), read the orders and the request log.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class Faults:
     order_partial_count: int = 0  # the next orders fill only `order_partial_ratio` of their quantity (IOC rest expires)
     order_partial_ratio: Decimal = Decimal("0.5")
     refuse_ws_until: float = 0.0
+    # Binance's error answer ({"code", "msg"} with its HTTP status) for the next requests to one endpoint.
+    endpoint_errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -108,12 +115,31 @@ class FakeBinance:
     duplicate_policy: str = "any"  # "any": every earlier id is refused; "open": only ids of open orders
     orders: list[dict[str, Any]] = field(default_factory=list)
     incomes: list[dict[str, Any]] = field(default_factory=list)
+    # Every trade of the account, as `GET /fapi/v1/userTrades` serves it (the venue's own record of fills).
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    # Every settled funding time, as `GET /fapi/v1/fundingRate` serves it.
+    funding_history: list[dict[str, Any]] = field(default_factory=list)
+    # Funding times up to this one are settled (FUNDING_FEE booked to whoever held the position then).
+    funding_settled_ms: int = 0
+    # The next `bnb_fee_count` trades (-1: every one) pay their commission in BNB, at `bnb_price` USDT per BNB with
+    # `bnb_discount` off (Binance's BNB fee discount), converted at the price of the trade's minute.
+    bnb_fee_count: int = 0
+    bnb_price: Decimal = Decimal("612.34")
+    bnb_discount: Decimal = Decimal("0.9")
+    bnb_prices: dict[int, Decimal] = field(default_factory=dict)
+    # Each fill of an order is split into this many trades (several trade ids per order, as a book walk gives).
+    trades_per_fill: int = 1
     faults: Faults = field(default_factory=Faults)
     requests: list[tuple[float, str, str]] = field(default_factory=list)
     listen_keys: set[str] = field(default_factory=set)
     public_sockets: dict[web.WebSocketResponse, set[str]] = field(default_factory=dict)
     private_sockets: dict[web.WebSocketResponse, str] = field(default_factory=dict)
     order_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(8_000_000_001))
+    trade_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(700_000_001))
+    income_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9_100_000_001))
+
+    def __post_init__(self) -> None:
+        self.funding_settled_ms = self.last_funding_ms(self.server_ms())
 
     # -- helpers
     def server_ms(self) -> int:
@@ -206,9 +232,13 @@ class FakeBinance:
                     sent += 1
         return sent
 
-    def order_update_event(self, order: dict[str, Any], *, execution: str, last_qty: Decimal) -> dict[str, Any]:
-        ts = self.server_ms()
-        return {
+    def order_update_event(
+        self, order: dict[str, Any], *, execution: str, last_qty: Decimal, trade: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """An ORDER_TRADE_UPDATE: with `trade`, the TRADE event of that trade (last filled quantity and price, its
+        commission `n` in `N`, trade id `t`, maker `m`, realised profit `rp`, the cumulative `z` up to it)."""
+        ts = self.server_ms() if trade is None else int(trade["time"])
+        event = {
             "e": "ORDER_TRADE_UPDATE",
             "E": ts,
             "T": ts,
@@ -249,6 +279,39 @@ class FakeBinance:
                 "gtd": 0,
             },
         }
+        body: dict[str, Any] = event["o"]
+        if trade is None:
+            # Binance pushes no commission fields when none was charged.
+            del body["n"], body["N"]
+            body["t"] = 0
+            return event
+        body.update(
+            l=trade["qty"],
+            L=trade["price"],
+            n=trade["commission"],
+            N=trade["commissionAsset"],
+            t=trade["id"],
+            m=trade["maker"],
+            rp=trade["realizedPnl"],
+            z=trade["_cumulative"],
+            X="FILLED" if Decimal(trade["_cumulative"]) == Decimal(order["origQty"]) else "PARTIALLY_FILLED",
+        )
+        return event
+
+    def funding_update_event(self, income: dict[str, Any]) -> dict[str, Any]:
+        """ACCOUNT_UPDATE with reason FUNDING_FEE: the wallet balance after a funding payment (cross margin)."""
+        ts = int(income["time"])
+        return {
+            "e": "ACCOUNT_UPDATE",
+            "E": ts,
+            "T": ts,
+            "a": {
+                "m": "FUNDING_FEE",
+                "B": [{"a": "USDT", "wb": str(self.wallet_balance), "cw": str(self.wallet_balance),
+                       "bc": income["income"]}],
+                "P": [],
+            },
+        }  # fmt: skip
 
     def account_update_event(self, reason: str) -> dict[str, Any]:
         ts = self.server_ms()
@@ -276,14 +339,119 @@ class FakeBinance:
             },
         }
 
-    def apply_fill(self, side: str, qty: Decimal, price: Decimal) -> None:
+    def execute(
+        self, order: dict[str, Any], quantity: Decimal, price: Decimal, *, maker: bool = False
+    ) -> list[dict[str, Any]]:
+        """Fill `quantity` of `order` at `price` as `trades_per_fill` trades (whole steps): each is recorded with
+        its commission (taker or maker rate of its notional, in USDT or — while armed — in BNB) and realised profit,
+        and moves the position and the wallet. Returns the trades."""
+        parts = max(1, min(self.trades_per_fill, int(quantity / STEP)))
+        base = (quantity / parts // STEP) * STEP
+        sizes = [base] * (parts - 1) + [quantity - base * (parts - 1)]
+        cumulative = Decimal(0)
+        trades = []
+        for size in sizes:
+            cumulative += size
+            trades.append(self.trade(order, size, price, maker=maker, cumulative=cumulative))
+        return trades
+
+    def trade(
+        self, order: dict[str, Any], qty: Decimal, price: Decimal, *, maker: bool, cumulative: Decimal
+    ) -> dict[str, Any]:
+        ts = self.server_ms()
+        side = order["side"]
+        notional = qty * price
+        commission = (notional * (self.maker_fee if maker else self.taker_fee)).quantize(Decimal("0.00000001"))
+        asset = "USDT"
+        if self.bnb_fee_count != 0:
+            if self.bnb_fee_count > 0:
+                self.bnb_fee_count -= 1
+            asset = "BNB"
+            commission = (commission * self.bnb_discount / self.bnb_price_at(ts)).quantize(Decimal("0.00000001"))
+        realized = self.apply_fill(side, qty, price)
+        self.wallet_balance += realized - (commission if asset == "USDT" else 0)
+        trade = {
+            "symbol": SYMBOL,
+            "id": next(self.trade_ids),
+            "orderId": order["orderId"],
+            "side": side,
+            "price": str(price),
+            "qty": str(qty),
+            "realizedPnl": str(realized.quantize(Decimal("0.00000001"))),
+            "quoteQty": str(notional),
+            "commission": str(commission),
+            "commissionAsset": asset,
+            "time": ts,
+            "positionSide": "BOTH",
+            "buyer": side == "BUY",
+            "maker": maker,
+            "_cumulative": str(cumulative),
+        }
+        self.trades.append(trade)
+        return trade
+
+    def bnb_price_at(self, ts_ms: int) -> Decimal:
+        """BNBUSDT at the open of `ts_ms`'s minute: the price in force when that minute is first asked about."""
+        minute = ts_ms - ts_ms % 60_000
+        return self.bnb_prices.setdefault(minute, self.bnb_price)
+
+    # -- funding
+    def last_funding_ms(self, at_ms: int) -> int:
+        interval = self.funding_interval_hours * 3_600_000
+        return at_ms - at_ms % interval
+
+    def settle_funding(self) -> list[dict[str, Any]]:
+        """Settle every funding time passed since the last settlement: record its rate and charge whoever holds the
+        position then (`income = −position · mark · rate`, a positive rate: shorts receive). Called before any
+        request is handled, so the position charged is the one held at the funding instant."""
+        due = self.last_funding_ms(self.server_ms())
+        interval = self.funding_interval_hours * 3_600_000
+        booked = []
+        at = self.funding_settled_ms + interval
+        while at <= due:
+            self.funding_history.append(
+                {
+                    "symbol": SYMBOL,
+                    "fundingTime": at,
+                    "fundingRate": f"{self.funding_rate:.8f}",
+                    "markPrice": f"{self.mark_price:.8f}",
+                }
+            )
+            if self.position_amt != 0:
+                income = (-self.position_amt * self.mark_price * self.funding_rate).quantize(Decimal("0.00000001"))
+                self.wallet_balance += income
+                row = {
+                    "symbol": SYMBOL,
+                    "incomeType": "FUNDING_FEE",
+                    "income": f"{income:.8f}",
+                    "asset": "USDT",
+                    "info": "FUNDING_FEE",
+                    "time": at,
+                    "tranId": next(self.income_ids),
+                    "tradeId": "",
+                }
+                self.incomes.append(row)
+                booked.append(row)
+            at += interval
+        self.funding_settled_ms = max(self.funding_settled_ms, due)
+        return booked
+
+    def apply_fill(self, side: str, qty: Decimal, price: Decimal) -> Decimal:
+        """Move the position by a fill; returns the profit it realised (the part that reduced the position)."""
         signed = qty if side == "BUY" else -qty
         new_amt = self.position_amt + signed
+        realized = Decimal(0)
+        if self.position_amt != 0 and (self.position_amt > 0) != (signed > 0):
+            closed = min(abs(self.position_amt), qty)
+            realized = (price - self.entry_price) * closed * (1 if self.position_amt > 0 else -1)
         if new_amt == 0:
             self.entry_price = Decimal("0")
         elif self.position_amt == 0 or (self.position_amt > 0) == (signed > 0):
             self.entry_price = (self.entry_price * abs(self.position_amt) + price * qty) / abs(new_amt)
+        elif (new_amt > 0) != (self.position_amt > 0):
+            self.entry_price = price  # flipped: the rest opens at the fill's price
         self.position_amt = new_amt
+        return realized
 
 
 def exchange_info(fake: FakeBinance) -> dict[str, Any]:
@@ -401,10 +569,14 @@ def api_key_only(request: web.Request, fake: FakeBinance) -> web.Response | None
 @web.middleware
 async def venue_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Log every venue request and answer armed rate limits before anything else (as Binance's gateway does)."""
+    fake = fake_of(request)
+    # Funding times that passed are settled before anything else is handled: the position charged is the one held
+    # at the funding instant (nothing trades between the instant and this request).
+    for row in fake.settle_funding():
+        await fake.push_private(fake.funding_update_event(row))
     if request.path.startswith("/_control/"):
         control: web.StreamResponse = await handler(request)
         return control
-    fake = fake_of(request)
     fake.requests.append((time.time(), request.method, request.path))
     faults = fake.faults
     if faults.rate_limit_count > 0 and request.headers.get("Upgrade", "").lower() != "websocket":
@@ -417,6 +589,10 @@ async def venue_middleware(request: web.Request, handler: Any) -> web.StreamResp
             "Streams for live updates to avoid polling the API."
         )
         return binance_error(-1003, message, status, headers={"Retry-After": str(faults.rate_limit_retry_after)})
+    for armed in faults.endpoint_errors:
+        if armed["count"] > 0 and request.path == armed["path"] and armed["method"] in (None, request.method):
+            armed["count"] -= 1
+            return binance_error(armed["code"], armed["msg"], armed["status"])
     response: web.StreamResponse = await handler(request)
     weight = sum(1 for at, _, _ in fake.requests if at > time.time() - 60)
     if not response.prepared:
@@ -647,8 +823,78 @@ async def get_income(request: web.Request) -> web.Response:
     params = await signed_params(request, fake)
     if isinstance(params, web.Response):
         return params
-    kind = params.get("incomeType")
-    rows = [row for row in fake.incomes if kind is None or row["incomeType"] == kind]
+    kind, symbol = params.get("incomeType"), params.get("symbol")
+    start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+    if "startTime" not in params and "endTime" not in params:
+        start = fake.server_ms() - 7 * 86_400_000  # Binance: the last 7 days when neither is sent
+    limit = min(int(params.get("limit", 100)), 1000)
+    rows = [
+        row
+        for row in sorted(fake.incomes, key=lambda row: int(row["time"]))
+        if (kind is None or row["incomeType"] == kind)
+        and (symbol is None or row["symbol"] == symbol)
+        and start <= int(row["time"]) <= end
+    ]
+    return web.json_response(rows[:limit])
+
+
+async def get_user_trades(request: web.Request) -> web.Response:
+    """`GET /fapi/v1/userTrades`: the account's trades of a symbol, ascending by id; `orderId` (with the symbol)
+    selects one order's; without a time range, the last 7 days."""
+    fake = fake_of(request)
+    params = await signed_params(request, fake)
+    if isinstance(params, web.Response):
+        return params
+    if "symbol" not in params:
+        return binance_error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+    if error := require_symbol(request, params):
+        return error
+    limit = min(int(params.get("limit", 500)), 1000)
+    rows = sorted(fake.trades, key=lambda trade: int(trade["id"]))
+    if "orderId" in params:
+        rows = [trade for trade in rows if str(trade["orderId"]) == params["orderId"]]
+    if "startTime" in params or "endTime" in params:
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        rows = [trade for trade in rows if start <= int(trade["time"]) <= end]
+    elif "orderId" not in params and "fromId" not in params:
+        rows = [trade for trade in rows if int(trade["time"]) >= fake.server_ms() - 7 * 86_400_000]
+    if "fromId" in params:
+        rows = [trade for trade in rows if int(trade["id"]) >= int(params["fromId"])][:limit]
+    else:
+        rows = rows[-limit:]
+    return web.json_response([order_json(trade) for trade in rows])
+
+
+async def get_funding_rate(request: web.Request) -> web.Response:
+    """`GET /fapi/v1/fundingRate` (public): settled funding rates, ascending; from `startTime` the first `limit`,
+    else the most recent `limit` (default 100, at most 1000)."""
+    fake = fake_of(request)
+    if error := require_symbol(request):
+        return error
+    limit = min(int(request.query.get("limit", 100)), 1000)
+    start, end = int(request.query.get("startTime", 0)), int(request.query.get("endTime", 2**62))
+    rows = [row for row in fake.funding_history if start <= int(row["fundingTime"]) <= end]
+    return web.json_response(rows[:limit] if "startTime" in request.query else rows[-limit:])
+
+
+async def get_klines(request: web.Request) -> web.Response:
+    """`GET /fapi/v1/klines`, 1-minute BNBUSDT only (what converts a BNB commission): one candle per minute from
+    `startTime`, up to the current minute, each at the price that minute opened at."""
+    fake = fake_of(request)
+    if request.query.get("symbol") != "BNBUSDT":
+        return binance_error(-1121, "Invalid symbol.")
+    if request.query.get("interval") != "1m":
+        return binance_error(-1120, "Invalid interval.")
+    limit = min(int(request.query.get("limit", 500)), 1500)
+    now = fake.server_ms()
+    minute = int(request.query.get("startTime", now - (limit - 1) * 60_000))
+    minute -= minute % 60_000
+    rows: list[list[Any]] = []
+    while minute <= now and len(rows) < limit:
+        price = str(fake.bnb_price_at(minute))
+        rows.append([minute, price, price, price, price, "100.00", minute + 59_999, "61234.00", 42, "50.00",
+                     "30617.00", "0"])  # fmt: skip
+        minute += 60_000
     return web.json_response(rows)
 
 
@@ -784,8 +1030,10 @@ async def post_order(request: web.Request) -> web.StreamResponse:
     }
     fake.orders.append(order)
     if executed:
-        fake.apply_fill(side, executed, touch)
-        await fake.push_private(fake.order_update_event(order, execution="TRADE", last_qty=executed))
+        for trade in fake.execute(order, executed, touch):
+            await fake.push_private(fake.order_update_event(order, execution="TRADE", last_qty=executed, trade=trade))
+        if status == "EXPIRED":
+            await fake.push_private(fake.order_update_event(order, execution="EXPIRED", last_qty=Decimal(0)))
         await fake.push_private(fake.account_update_event("ORDER"))
     else:
         await fake.push_private(fake.order_update_event(order, execution="NEW", last_qty=Decimal(0)))
@@ -961,6 +1209,17 @@ async def control_arm(request: web.Request) -> web.Response:
         faults.order_error_after_accept_count = count
     elif fault == "order_reject":
         faults.order_reject_count = count
+    elif fault == "endpoint_error":
+        faults.endpoint_errors.append(
+            {
+                "path": str(body["path"]),
+                "method": body.get("method"),
+                "code": int(body["code"]),
+                "msg": str(body["msg"]),
+                "status": int(body.get("status", 400)),
+                "count": count,
+            }
+        )
     elif fault == "order_partial":
         faults.order_partial_count = count
         faults.order_partial_ratio = Decimal(str(body.get("ratio", "0.5")))
@@ -1026,24 +1285,65 @@ async def control_liquidation(request: web.Request) -> web.Response:
         "updateTime": ts,
     }
     fake.orders.append(order)
-    fake.apply_fill(side, quantity, price)
-    sent = await fake.push_private(fake.order_update_event(order, execution="CALCULATED", last_qty=quantity))
+    trade = fake.trade(order, quantity, price, maker=False, cumulative=quantity)
+    event = fake.order_update_event(order, execution="CALCULATED", last_qty=quantity, trade=trade)
+    sent = await fake.push_private(event)
     sent += await fake.push_private(fake.account_update_event("ORDER"))
     return web.json_response({"sent": sent, "order": order_json(order)})
+
+
+async def control_clock(request: web.Request) -> web.Response:
+    """Move the venue's clock forward by `advance_s` seconds (its server time, every record's time), settling the
+    funding times crossed (the middleware settles before this runs; this settles after the move). Signed requests
+    of a client synced before the move answer -1021 until it syncs its time again, as on a real clock jump."""
+    fake = fake_of(request)
+    body = await request.json()
+    fake.server_offset_ms += int(float(body.get("advance_s", 0)) * 1000)
+    booked = fake.settle_funding()
+    for row in booked:
+        await fake.push_private(fake.funding_update_event(row))
+    return web.json_response({"server_ms": fake.server_ms(), "funding_booked": booked})
+
+
+async def control_bnb_commission(request: web.Request) -> web.Response:
+    """The next `count` trades (-1: all until reset) pay their commission in BNB; `price` sets BNBUSDT from now on
+    (minutes already priced keep their price)."""
+    fake = fake_of(request)
+    body = await request.json()
+    fake.bnb_fee_count = int(body.get("count", 1))
+    if "price" in body:
+        fake.bnb_price = Decimal(str(body["price"]))
+    return web.json_response({"ok": True})
+
+
+async def control_records(request: web.Request) -> web.Response:
+    """The venue's own records, in full: trades, incomes and settled funding rates."""
+    fake = fake_of(request)
+    return web.json_response(
+        {
+            "trades": [order_json(trade) for trade in fake.trades],
+            "incomes": list(fake.incomes),
+            "funding_rates": list(fake.funding_history),
+            "bnb_prices": {str(minute): str(price) for minute, price in fake.bnb_prices.items()},
+            "server_ms": fake.server_ms(),
+        }
+    )
 
 
 async def control_reset(request: web.Request) -> web.Response:
     fake = fake_of(request)
     fresh = FakeBinance()
-    for name in ("orders", "incomes", "requests", "listen_keys"):
+    for name in ("orders", "incomes", "requests", "listen_keys", "trades", "funding_history", "bnb_prices"):
         getattr(fake, name).clear()
     for name in (
         "api_keys", "server_offset_ms", "delivery_date", "contract_type", "bid", "ask", "bid_qty", "ask_qty",
         "mark_price", "index_price", "funding_rate", "position_amt", "entry_price", "liquidation_price",
         "dual_side", "leverage", "margin_type", "usdc_bid", "usdc_ask", "tradfi_signed", "duplicate_policy",
-        "wallet_balance", "maker_fee", "taker_fee",
+        "wallet_balance", "maker_fee", "taker_fee", "funding_interval_hours", "bnb_fee_count", "bnb_price",
+        "bnb_discount", "trades_per_fill",
     ):  # fmt: skip
         setattr(fake, name, getattr(fresh, name))
+    fake.funding_settled_ms = fake.last_funding_ms(fake.server_ms())
     fake.faults = Faults()
     return web.json_response({"ok": True})
 
@@ -1070,6 +1370,9 @@ def build_app(fake: FakeBinance | None = None) -> web.Application:
         web.get("/fapi/v1/positionSide/dual", get_position_mode),
         web.get("/fapi/v1/symbolConfig", get_symbol_config),
         web.get("/fapi/v1/income", get_income),
+        web.get("/fapi/v1/userTrades", get_user_trades),
+        web.get("/fapi/v1/fundingRate", get_funding_rate),
+        web.get("/fapi/v1/klines", get_klines),
         web.post("/fapi/v1/stock/contract", post_tradfi_contract),
         web.post("/fapi/v1/listenKey", listen_key),
         web.put("/fapi/v1/listenKey", listen_key),
@@ -1094,6 +1397,9 @@ def build_app(fake: FakeBinance | None = None) -> web.Application:
         web.post("/_control/user_event", control_user_event),
         web.post("/_control/liquidation", control_liquidation),
         web.post("/_control/reset", control_reset),
+        web.post("/_control/clock", control_clock),
+        web.post("/_control/bnb_commission", control_bnb_commission),
+        web.get("/_control/records", control_records),
     ]
     app.add_routes(routes)
     return app

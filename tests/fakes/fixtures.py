@@ -60,6 +60,20 @@ class BinanceFake:
     def orders_with(self, client_id: str) -> list[dict[str, Any]]:
         return [order for order in self.state()["orders"] if order["clientOrderId"] == client_id]
 
+    def records(self) -> dict[str, Any]:
+        """The venue's own records: `trades` (userTrades rows), `incomes`, `funding_rates`, `bnb_prices`."""
+        records: dict[str, Any] = self.control("records")
+        return records
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the venue's clock forward (funding times crossed are settled); returns the funding booked."""
+        moved: dict[str, Any] = self.control("clock", {"advance_s": seconds})
+        return moved
+
+    def bnb_commission(self, count: int = 1, price: str | None = None) -> None:
+        """The next `count` trades (-1: all) pay their commission in BNB (at `price` USDT per BNB when given)."""
+        self.control("bnb_commission", {"count": count, **({"price": price} if price is not None else {})})
+
 
 def start_binance_fake() -> BinanceFake:
     process = subprocess.Popen(

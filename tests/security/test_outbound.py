@@ -202,6 +202,25 @@ def test_endpoint_overrides_refuse_internal_destinations(strict: Any, alice: Any
     assert "rest_endpoint" in form.errors or "ws_endpoint" in form.errors
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", INTERNAL_HOSTS)
+def test_quote_source_endpoints_refuse_internal_destinations(strict: Any, alice: Any, name: str) -> None:
+    # A desk admin's Binance quote source takes an endpoint override by the same rule as an account's.
+    from trading.market_forms import QuoteSourceForm
+
+    host = INTERNAL_HOSTS[name]
+    data = {
+        "label": "proxy feed",
+        "venue": "binance-usdm",
+        "rest_endpoint": f"https://{host}:8443",
+        "ws_endpoint": f"wss://{host}:8443",
+        "stale_after_s": 10,
+    }
+    form = QuoteSourceForm(data=data, tenant=alice.tenant)
+    assert not form.is_valid()
+    assert "rest_endpoint" in form.errors or "ws_endpoint" in form.errors
+
+
 def test_the_binance_session_resolver_refuses_a_name_that_rebinds_to_loopback(strict: Any, monkeypatch: Any) -> None:
     resolver = Rebinding(monkeypatch)
     outbound.check_url("https://rebind.example:8443")  # public when the override was saved

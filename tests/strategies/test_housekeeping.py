@@ -78,7 +78,7 @@ def test_live_funding_comes_from_the_venue_records(paper_pool: Any) -> None:
     )  # fmt: skip
     assert book_carry(opened + timedelta(hours=2))["funding"] == 1
     entry = CarryEntry.objects.get(hedge=hedge)
-    assert (entry.amount, entry.venue_ref, entry.paper) == (Decimal("0.92"), "binance-9001", False)
+    assert (entry.amount, entry.venue_ref, entry.paper) == (Decimal("0.92"), f"binance-9001-h{hedge.pk}", False)
 
 
 def test_positions_are_snapshotted_with_the_venue_view(paper_pool: Any) -> None:

@@ -107,6 +107,7 @@ def _orders(hedge: Hedge, fills: tuple[pnl.PnlFill, ...], intent: str, at: datet
         )
         Fill.objects.create(
             tenant_id=hedge.tenant_id,
+            account_id=order.account_id,
             order=order,
             fill_id=f"F{order.pk}",
             quantity=abs(fill.signed_oz),

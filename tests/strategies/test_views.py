@@ -102,6 +102,7 @@ def make_hedge(strategy: Any, status: str = "open") -> Hedge:
         Fill.objects.create(
             tenant=strategy.tenant,
             order=order,
+            account_id=order.account_id,
             fill_id=f"F{order.pk}",
             quantity=Decimal(1),
             price=price,

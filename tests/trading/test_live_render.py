@@ -4,7 +4,7 @@ States are built the way the pipeline builds them (trading/live_state.py) from g
 every branch of `_venues.html`, `_venue_card.html`, `_edges.html` and `_edge_card.html`: each session state,
 demo or not, no quote yet, no sample, no z-score, edges below zero / under / at / over the entry threshold, a
 zero threshold, an open opportunity either way, a fixed or a live rate, no rate yet, labels with characters
-that are escaped, each rate source — in English and in Simplified Chinese.
+that are escaped, each rate source, a missing or stale rate — in English and in Simplified Chinese.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def states(draw: st.DrawFn) -> dict[str, Any]:
         dropped=0,
         sample=sample,
         opportunity=opportunity,
+        rate_problem=draw(st.sampled_from([None, "missing", "stale"])),
     )
 
 

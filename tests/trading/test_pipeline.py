@@ -112,8 +112,37 @@ def test_nothing_is_priced_before_the_first_usdt_rate(
     pipeline.handle(runtime, market.perp_quote(ts))
     pipeline.handle(runtime, market.cfd_quote(ts))
 
-    assert pipeline.store.pending() == 0
-    assert runtime.state(ts)["sample"] is None
+    # The quotes are good and kept — their feeds are healthy; only the rate is missing, so nothing is priced.
+    assert len(pipeline.store.quotes) == 2 and not pipeline.store.samples
+    assert set(runtime.last_quote_ms) == {runtime.engine.perp_source, runtime.engine.cfd_source}
+    state = runtime.state(ts)
+    assert state["sample"] is None and state["rate"]["problem"] == "missing"
+
+
+def test_a_stale_rate_stops_pricing_and_the_edges_are_not_shown_as_current(
+    pipeline: MarketPipeline, runtime: PairRuntime, frozen_clock: Any
+) -> None:
+    market = simulated(runtime)
+    ts = now_ms()
+    market.advance(ts)
+    pipeline.handle(runtime, RateObservation(market.usd_per_usdt(), ts))
+    pipeline.handle(runtime, market.perp_quote(ts))
+    pipeline.handle(runtime, market.cfd_quote(ts))
+    assert runtime.state(ts)["sample"] is not None and len(pipeline.store.samples) == 1
+
+    frozen_clock.advance(20)  # the rate source went quiet, the quote feeds did not
+    later = now_ms()
+    market.advance(later)
+    pipeline.handle(runtime, market.perp_quote(later))
+    pipeline.handle(runtime, market.cfd_quote(later))
+
+    assert len(pipeline.store.samples) == 1  # nothing priced with a rate nobody vouches for
+    assert len(pipeline.store.quotes) == 4
+    state = runtime.state(later)
+    assert state["sample"] is None and state["opportunity"] is None and state["rate"]["problem"] == "stale"
+    pipeline.handle(runtime, RateObservation(market.usd_per_usdt(), later))
+    pipeline.handle(runtime, market.cfd_quote(later))
+    assert runtime.state(later)["rate"]["problem"] is None and len(pipeline.store.samples) == 2
 
 
 def test_at_the_weekend_the_cfd_is_silent_and_nothing_is_priced(
@@ -200,6 +229,7 @@ def test_a_pair_on_a_fixed_rate_prices_at_once_and_says_the_rate_is_assumed(
         "ts_ms": ts,
         "assumed": True,
         "source": "fixed",
+        "problem": None,  # a fixed rate never goes stale
     }
 
 

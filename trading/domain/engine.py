@@ -101,8 +101,13 @@ _CLOSED = EngineResult(Verdict.CLOSED)
 
 @dataclass(slots=True)
 class SpreadEngine:
-    """Prices a (perp source, CFD source) pair. A sample needs a valid, fresh quote on both legs and an open
-    CFD market; otherwise no sample is produced and any open opportunity ends."""
+    """Prices a (perp source, CFD source) pair. A sample needs a valid, fresh quote on both legs, an open CFD
+    market and a usable usd_per_usdt; otherwise no sample is produced and any open opportunity ends.
+
+    `rate_usable` is False until the pair's rate source has answered, and again while its rate is stale
+    (`set_rate_usable`): quotes are still validated and kept — their feeds are healthy — but nothing is priced
+    with a rate nobody vouches for.
+    """
 
     perp_source: str
     cfd_source: str
@@ -113,6 +118,7 @@ class SpreadEngine:
     stats_window: int = 300
     stats_bucket_ms: int = 1_000
     rate: int = RATE_SCALE
+    rate_usable: bool = True
     cfd_open: bool = True
     perp: Quote | None = None
     cfd: Quote | None = None
@@ -139,6 +145,12 @@ class SpreadEngine:
         if usd_per_usdt <= 0:
             raise ValueError("usd_per_usdt must be positive")
         self.rate = rate_units(usd_per_usdt)
+
+    def set_rate_usable(self, usable: bool, ts_ms: int) -> Opportunity | None:
+        """Record whether the rate may price (fresh, or fixed); losing it ends any open opportunity (returned)."""
+        closed = self.tracker.interrupt(ts_ms) if self.rate_usable and not usable else None
+        self.rate_usable = usable
+        return closed
 
     def set_cfd_open(self, is_open: bool, ts_ms: int) -> Opportunity | None:
         """Record the CFD session state. Closing forgets the CFD's last quote and its outlier reference,
@@ -183,7 +195,7 @@ class SpreadEngine:
         else:
             self.cfd = quote
         perp, cfd = self.perp, self.cfd
-        if perp is None or cfd is None:
+        if perp is None or cfd is None or not self.rate_usable:
             return _ACCEPTED_WITHOUT_SAMPLE
         stale_after = self.validator.stale_after_ms
         if now_ms - perp.ts_ms > stale_after or now_ms - cfd.ts_ms > stale_after:

@@ -129,13 +129,14 @@ class SourceHealth:
     # -- what the state is
     def evaluate(self, now_ms: int) -> FeedState:
         """Recompute the state at `now_ms`; `state_since_ms` moves only when it changes."""
-        state = self._state_at(now_ms)
+        state = self.state_at(now_ms)
         if state is not self.state:
             self.state = state
             self.state_since_ms = now_ms
         return state
 
-    def _state_at(self, now_ms: int) -> FeedState:
+    def state_at(self, now_ms: int) -> FeedState:
+        """The state at `now_ms` from the recorded times alone (nothing changes): what a scrape reports."""
         if self.closed:
             return FeedState.CLOSED
         silent_ms = now_ms - (self.last_message_ms if self.last_message_ms is not None else self.started_ms)
@@ -169,4 +170,37 @@ class SourceHealth:
             "stale_after_ms": self.stale_after_ms,
             "last_drop_ms": self.last_drop_ms,
             "error": self.last_error,
+            # What `from_snapshot` needs to tell the state at another instant.
+            "started_ms": self.started_ms,
+            "down_after_ms": self.down_after_ms,
+            "closed": self.closed,
+            "connected": self.connected,
+            "last_quote_received_ms": self.last_quote_received_ms,
         }
+
+    @classmethod
+    def from_snapshot(cls, source: str, snapshot: dict[str, Any], *, closed_known: bool = True) -> SourceHealth:
+        """A source's health rebuilt from `as_dict` (a heartbeat's copy), to judge its state at another instant.
+        `closed_known` False: the snapshot is too old to vouch for the market being closed now, so silence counts.
+        Snapshots of older writers lack some fields: they fall back to what the snapshot implies."""
+        stale_after = int(snapshot.get("stale_after_ms") or 5_000)
+        started = int(snapshot.get("started_ms") or snapshot.get("since_ms") or 0)
+        health = cls(
+            source=source,
+            stale_after_ms=stale_after,
+            down_after_ms=int(snapshot.get("down_after_ms") or 6 * stale_after),
+            started_ms=started,
+            state=FeedState(snapshot.get("state", FeedState.CONNECTING.value)),
+            state_since_ms=int(snapshot.get("since_ms") or started),
+            mode=FeedMode(snapshot.get("mode", FeedMode.STREAM.value)),
+            closed=bool(snapshot.get("closed", snapshot.get("state") == FeedState.CLOSED.value)) and closed_known,
+            connected=bool(snapshot.get("connected", snapshot.get("state") == FeedState.LIVE.value)),
+            last_message_ms=snapshot.get("last_message_ms"),
+            last_ts_ms=snapshot.get("last_quote_ms"),
+            last_quote_received_ms=snapshot.get("last_quote_received_ms", snapshot.get("last_message_ms")),
+        )
+        for name in ("messages", "polls", "poll_failures", "drops", "reconnects", "failovers"):
+            setattr(health, name, int(snapshot.get(name) or 0))
+        health.roundtrip_ms = snapshot.get("roundtrip_ms")
+        health.last_error = str(snapshot.get("error") or "")
+        return health

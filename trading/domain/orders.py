@@ -8,7 +8,8 @@ Every event is a function returning a new view, or raising `IllegalTransition` w
 caller keeps the old value; nothing is mutated). Rules, chosen so that the venues' out-of-order and repeated
 messages are harmless:
 
-- A fill is identified by its venue fill id: a fill id already applied changes nothing (duplicates).
+- A fill is identified by its venue fill id: a fill id already applied changes nothing (duplicates). Its fee
+  may be negative (a maker rebate).
 - Fills are summed exactly (quantity and notional), so the same set of fills gives the same view in any order.
   A fill that would take the filled quantity above the order's quantity is refused (`OverFill`), never clamped.
 - A fill may arrive after the venue's cancel or expiry (venues report fills before cancels): it is accepted and
@@ -86,8 +87,33 @@ class Side(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class FeeConversion:
+    """How a fee the venue charged in another asset (BNB on Binance; USDT on a CFD leg booked in USD) became the
+    booked fee: `amount` of `asset` as the venue charged it, at `rate` units of the booked currency per unit of
+    `asset`, as `source` (a named rate source) gave it for `ts_ms`."""
+
+    amount: Decimal
+    asset: str
+    rate: Decimal
+    source: str
+    ts_ms: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise ValueError("a fee conversion rate must be positive")
+        if not self.asset or not self.source:
+            raise ValueError("a fee conversion names its asset and its rate source")
+
+
+@dataclass(frozen=True, slots=True)
 class FillEvent:
-    """One execution as the venue reports it. `fee` is a positive cost in `fee_currency`."""
+    """One execution as the venue reports it (a Binance trade, an MT5 deal), identified by the venue's own id.
+
+    `fee` is the cost in `fee_currency` (USD or USDT, the currencies PnL is booked in); negative is a rebate.
+    `conversion` says how it was converted when the venue charged another asset. `maker` is the venue's
+    maker/taker flag (None: the venue does not say). `realized_pnl` and `swap` are the venue's own figures for
+    the fill, kept for reconciliation: Binance's `realizedPnl`, an MT5 deal's `profit` and `swap` (a closing
+    deal carries its position's accumulated swap)."""
 
     fill_id: str
     quantity: Decimal
@@ -95,6 +121,10 @@ class FillEvent:
     fee: Decimal
     fee_currency: str
     ts_ms: int
+    maker: bool | None = None
+    conversion: FeeConversion | None = None
+    realized_pnl: Decimal | None = None
+    swap: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +272,8 @@ def apply_fill(order: OrderView, fill: FillEvent) -> OrderView:
         return order
     if order.status in (OrderStatus.NEW, OrderStatus.REJECTED):
         raise _refuse(order, "a fill")
-    if fill.quantity <= 0 or fill.price <= 0 or fill.fee < 0:
-        raise IllegalTransition(f"fill {fill.fill_id} has a non-positive quantity or price or a negative fee")
+    if fill.quantity <= 0 or fill.price <= 0:
+        raise IllegalTransition(f"fill {fill.fill_id} has a non-positive quantity or price")
     fill_qty = order.fill_qty + fill.quantity
     if fill_qty > order.quantity:
         raise OverFill(f"fill {fill.fill_id} would fill {fill_qty} of {order.quantity}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -79,6 +80,19 @@ class ExecutionVenue(Protocol):
         ...
 
 
+@contextlib.asynccontextmanager
+async def closing_stream(feed: QuoteFeed) -> AsyncIterator[AsyncIterator[Quote | RateObservation]]:
+    """A feed's stream, closed when the block ends however it ends (cancelled included): the feed's own clean-up —
+    closing its venue connections — runs then, not whenever the garbage collector finalises the generator."""
+    stream = feed.stream()
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 @dataclass
 class MergedFeed:
     """Several feeds as one (a pair's perp leg from one venue, its CFD leg and the rate from others). A feed that
@@ -93,8 +107,10 @@ class MergedFeed:
         async def pump(feed: QuoteFeed) -> None:
             while True:
                 try:
-                    async for event in feed.stream():
-                        await queue.put(event)
+                    # Closed as soon as the pump ends, so the feed's own clean-up (its venue sessions) runs now.
+                    async with closing_stream(feed) as events:
+                        async for event in events:
+                            await queue.put(event)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -29,7 +29,9 @@ import ccxt.pro as ccxtpro
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from quantarb import clock
+from trading.domain import fees as fee_rules
 from trading.domain.feeds import FeedMode, SourceHealth
+from trading.domain.orders import FillEvent
 from trading.domain.quotes import Quote
 
 from .base import RateObservation
@@ -218,6 +220,55 @@ def order_from_binance(raw: dict[str, Any]) -> OrderState:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FundingRateRow:
+    """One settled funding (`GET /fapi/v1/fundingRate`): the rate of `funding_ms` and the mark price charged on."""
+
+    funding_ms: int
+    rate: Decimal
+    mark_price: Decimal | None
+
+
+def trade_fill(raw: dict[str, Any]) -> FillEvent:
+    """A fill from one of Binance's trades, its fee as charged (in `fee_currency`, the commission asset): a
+    `GET /fapi/v1/userTrades` row (`id`, `qty`, `price`, `commission`, `commissionAsset`, `maker`, `realizedPnl`,
+    `time`) or a user-stream ORDER_TRADE_UPDATE `o` object (trade id `t`, last filled quantity `l` and price `L`,
+    commission `n` in `N` — absent when none was charged —, maker `m`, realised profit `rp`, trade time `T`). The
+    commission is positive when paid (negative: a rebate)."""
+    if "orderId" in raw:
+        return FillEvent(
+            fill_id=str(raw["id"]),
+            quantity=Decimal(str(raw["qty"])),
+            price=Decimal(str(raw["price"])),
+            fee=Decimal(str(raw.get("commission") or 0)),
+            fee_currency=str(raw.get("commissionAsset") or "USDT"),
+            ts_ms=int(raw["time"]),
+            maker=bool(raw["maker"]) if "maker" in raw else None,
+            realized_pnl=_decimal(raw.get("realizedPnl")),
+        )
+    return FillEvent(
+        fill_id=str(raw["t"]),
+        quantity=Decimal(str(raw["l"])),
+        price=Decimal(str(raw["L"])),
+        fee=Decimal(str(raw.get("n") or 0)),
+        fee_currency=str(raw.get("N") or "USDT"),
+        ts_ms=int(raw["T"]),
+        maker=bool(raw["m"]) if "m" in raw else None,
+        realized_pnl=_decimal(raw.get("rp")),
+    )
+
+
+def is_trade_update(raw: dict[str, Any]) -> bool:
+    """An ORDER_TRADE_UPDATE `o` object that reports a trade (execution type TRADE with a filled quantity)."""
+    return str(raw.get("x", "")) == "TRADE" and Decimal(str(raw.get("l") or 0)) > 0 and bool(raw.get("t"))
+
+
+def fee_rate_source(asset: str) -> str:
+    """The name of the rate a fee in `asset` is converted with: the open of the 1-minute USDⓈ-M kline of
+    `<asset>USDT` in which the fill happened (final as soon as the minute starts, never later than the fill)."""
+    return f"binance-usdm:{asset}USDT:1m-open"
+
+
 def quote_from_book_ticker(source: str, info: dict[str, Any], fallback_ms: int) -> Quote:
     """A `Quote` from a book ticker: a stream `@bookTicker` event (one-letter keys) or a REST
     `/fapi/v1/ticker/bookTicker` answer, stamped with the venue's transaction time (else `fallback_ms`)."""
@@ -307,8 +358,24 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 def _venue_message(text: str) -> str:
+    return venue_message(text) or "no message"
+
+
+def venue_message(text: str) -> str | None:
+    """Binance's own words in an error answer (its `msg`), or None when it sent none."""
     match = re.search(r'"msg"\s*:\s*"([^"]*)"', text)
-    return match.group(1) if match else "no message"
+    return match.group(1) if match else None
+
+
+class _BinanceUsdm(ccxtpro.binanceusdm):  # type: ignore[misc]
+    """ccxt's USDⓈ-M client, remembering the method of its last REST request too (ccxt keeps only the URL), so a
+    failure can name the endpoint it came from."""
+
+    last_request_method: str | None = None
+
+    def set_last_request(self, request: dict[str, Any]) -> None:
+        super().set_last_request(request)
+        self.last_request_method = request.get("method")
 
 
 def _retryable_read(exc: BaseException) -> bool:
@@ -338,9 +405,10 @@ class BinanceUsdmGateway:
     spec: ContractSpec | None = field(init=False, default=None)
     used_weight_1m: int | None = field(init=False, default=None)
     _backoff_until: float = field(init=False, default=0.0)
+    _prices: dict[tuple[str, int], Decimal] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.exchange = ccxtpro.binanceusdm(
+        self.exchange = _BinanceUsdm(
             exchange_config(api_key=self.api_key, api_secret=self.api_secret, timeout_ms=self.timeout_ms)
         )
         self.exchange.logger = _CCXT_LOG
@@ -387,10 +455,14 @@ class BinanceUsdmGateway:
                 f"Backing off from Binance for another {remaining:.1f} s (rate limit): nothing was sent.",
                 retry_after_s=remaining,
             )
+        self.exchange.last_request_url = self.exchange.last_request_method = None
         try:
             result = await call()
         except Exception as exc:
             error = classify(exc, write=write, retry_after_s=self._retry_after())
+            error.endpoint = error.endpoint or self._last_endpoint()
+            if error.code is not None and error.venue_message is None:
+                error.venue_message = venue_message(str(exc))
             if error.kind == VenueErrorKind.RATE_LIMITED and error.retry_after_s:
                 self._backoff_until = self.monotonic() + error.retry_after_s
                 log.warning("binance rate limited", extra={"retry_after_s": error.retry_after_s, "code": error.code})
@@ -412,6 +484,15 @@ class BinanceUsdmGateway:
             with attempt:
                 return await self._send(call, write=False)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _last_endpoint(self) -> str | None:
+        """The last REST request as "METHOD /path" (no query: it carries the signature), or None (none was sent)."""
+        url = getattr(self.exchange, "last_request_url", None)
+        if not url:
+            return None
+        method = getattr(self.exchange, "last_request_method", None)
+        path = urlsplit(str(url)).path
+        return f"{method} {path}" if method else path
 
     def _headers(self) -> dict[str, str]:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
@@ -568,6 +649,83 @@ class BinanceUsdmGateway:
             for row in rows
         ]
         return sorted(payments, key=lambda payment: payment.ts_ms)
+
+    async def fetch_funding_rate_history(self, since_ms: int | None = None, limit: int = 1000) -> list[FundingRateRow]:
+        """Settled funding rates of XAUUSDT from `since_ms` (`GET /fapi/v1/fundingRate`; without a start, the most
+        recent `limit`), oldest first."""
+        params: dict[str, Any] = {"symbol": MARKET_ID, "limit": limit}
+        if since_ms is not None:
+            params["startTime"] = since_ms
+        rows = await self._read(lambda: self.exchange.fapiPublicGetFundingRate(params))
+        history = [
+            FundingRateRow(
+                funding_ms=int(row["fundingTime"]),
+                rate=Decimal(str(row["fundingRate"])),
+                mark_price=_decimal(row.get("markPrice")) or None,
+            )
+            for row in rows
+            if row.get("symbol", MARKET_ID) == MARKET_ID
+        ]
+        return sorted(history, key=lambda row: row.funding_ms)
+
+    # -- fills and fees
+    async def fetch_order_fills(self, venue_order_id: str) -> list[FillEvent]:
+        """The trades of one order (`GET /fapi/v1/userTrades?symbol=XAUUSDT&orderId=…`) as fills, each fee in USDT
+        (converted with `convert_fees` when Binance charged another asset)."""
+        rows = await self._read(
+            lambda: self.exchange.fapiPrivateGetUserTrades({"symbol": MARKET_ID, "orderId": venue_order_id})
+        )
+        fills = [trade_fill(row) for row in rows if str(row.get("orderId")) == str(venue_order_id)]
+        return await self.convert_fees(fills)
+
+    async def convert_fees(self, fills: list[FillEvent]) -> list[FillEvent]:
+        """Each fill with its fee in USDT: a commission in another asset (BNB) is converted at the open of the
+        1-minute `<asset>USDT` kline of the fill, and the conversion is kept on the fill. Raises VenueError when a
+        rate cannot be read (the fill is then left for a later sync, never booked unconverted)."""
+        out = []
+        for fill in fills:
+            if fill.fee_currency == fee_rules.USDT:
+                out.append(fill)
+                continue
+            rate, rate_ms = await self.price_at(fill.fee_currency, fill.ts_ms)
+            fee, conversion = fee_rules.converted_fee(
+                fill.fee, fill.fee_currency, rate=rate, source=fee_rate_source(fill.fee_currency), ts_ms=rate_ms
+            )
+            out.append(
+                FillEvent(
+                    fill_id=fill.fill_id,
+                    quantity=fill.quantity,
+                    price=fill.price,
+                    fee=fee,
+                    fee_currency=fee_rules.USDT,
+                    ts_ms=fill.ts_ms,
+                    maker=fill.maker,
+                    conversion=conversion,
+                    realized_pnl=fill.realized_pnl,
+                    swap=fill.swap,
+                )
+            )
+        return out
+
+    async def price_at(self, asset: str, ts_ms: int) -> tuple[Decimal, int]:
+        """USDT per one `asset` at `ts_ms`: the open of the USDⓈ-M `<asset>USDT` 1-minute kline containing it
+        (`GET /fapi/v1/klines`), and that kline's open time. Remembered per minute."""
+        minute = ts_ms - ts_ms % 60_000
+        key = (asset, minute)
+        if key not in self._prices:
+            symbol = f"{asset}USDT"
+            rows = await self._read(
+                lambda: self.exchange.fapiPublicGetKlines(
+                    {"symbol": symbol, "interval": "1m", "startTime": minute, "limit": 1}
+                )
+            )
+            if not rows or int(rows[0][0]) != minute:
+                raise VenueError(VenueErrorKind.MARKET, f"Binance has no {symbol} price for the minute of {ts_ms}.")
+            price = Decimal(str(rows[0][1]))
+            if price <= 0:
+                raise VenueError(VenueErrorKind.MARKET, f"Binance gave {symbol} a price of {price}.")
+            self._prices[key] = price
+        return self._prices[key], minute
 
     async def fetch_position(self) -> PositionInfo:
         positions = await self._read(lambda: self.exchange.fetch_positions([SYMBOL]))
@@ -859,6 +1017,7 @@ class BinanceQuoteFeed:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+            await _close_quietly(self.gateway)
 
     async def _poll(self) -> Quote | None:
         health = self._health()
@@ -889,6 +1048,15 @@ class BinanceQuoteFeed:
         return [quote]
 
 
+async def _close_quietly(gateway: BinanceUsdmGateway) -> None:
+    """Close a feed's gateway as its stream ends (cancelled, failed or done): ccxt's HTTP session and sockets go with
+    it, whichever way the stream ended. Bounded, so a half-open socket cannot hold a shutdown up; a gateway used
+    again later opens a new session by itself."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(gateway.close()), 5)
+    gateway.spec = None  # a stream started again connects afresh (market, then a new session)
+
+
 # --- usd_per_usdt ----------------------------------------------------------------------------------------------
 RATE_MARKET_ID = "USDCUSDT"
 RATE_SOURCE = "binance-usdcusdt"
@@ -912,11 +1080,14 @@ class BinanceRateFeed:
     _rest: Any = field(init=False, default=None, repr=False)
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        while True:
-            observation = await self._poll_async()
-            if observation is not None:
-                yield observation
-            await asyncio.sleep(self.every_s)
+        try:
+            while True:
+                observation = await self._poll_async()
+                if observation is not None:
+                    yield observation
+                await asyncio.sleep(self.every_s)
+        finally:
+            await _close_quietly(self.gateway)
 
     async def _poll_async(self) -> RateObservation | None:
         started = time.perf_counter()

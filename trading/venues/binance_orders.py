@@ -1,9 +1,13 @@
 """Binance USDⓈ-M XAUUSDT as an execution venue (trading/venues/base.py `ExecutionVenue`): orders by client
-order id through the gateway, immediate-or-cancel limits for the perp leg, answers mapped onto our order machine."""
+order id through the gateway, immediate-or-cancel limits for the perp leg, answers mapped onto our order machine,
+with the order's trades (`userTrades`: price, quantity, commission converted to USDT, trade id, maker flag) as its
+fills whenever it filled."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from trading.domain import orders as order_rules
@@ -11,6 +15,8 @@ from trading.domain import orders as order_rules
 from .base import OrderRequest, VenueAnswer
 from .binance import BinanceUsdmGateway, OrderState
 from .errors import VenueError, VenueErrorKind
+
+log = logging.getLogger(__name__)
 
 # Binance's order status → ours. "NEW" means the venue holds it: accepted.
 _STATUS = {
@@ -45,6 +51,9 @@ class BinanceExecutionVenue:
 
     gateway: BinanceUsdmGateway
     connected: bool = False
+    # Reading the trades of a filled order is one more request after the answer: bounded, so a slow read never
+    # costs the answer itself (the stream and the fill sync bring trades not read here).
+    fills_timeout_s: float = 2.0
 
     async def _ready(self) -> BinanceUsdmGateway:
         if not self.connected:
@@ -65,19 +74,38 @@ class BinanceExecutionVenue:
             time_in_force="IOC" if request.limit_price is not None else None,
             max_sends=1,
         )
-        return answer_of(state)
+        return await self._with_fills(state)
 
     async def lookup(self, client_order_id: str) -> VenueAnswer:
         state = await (await self._ready()).lookup_order(client_order_id)
         if state is None:
             return VenueAnswer(order_rules.VenueOrderReport.not_found())
-        return answer_of(state)
+        return await self._with_fills(state)
+
+    async def _with_fills(self, state: OrderState) -> VenueAnswer:
+        """The answer, with the order's trades when it filled. Trades that cannot be read in time are left out:
+        the user-data stream or the fill sync records them (once per trade id)."""
+        answer = answer_of(state)
+        if state.filled <= 0:
+            return answer
+        try:
+            fills = await asyncio.wait_for(self.gateway.fetch_order_fills(state.venue_order_id), self.fills_timeout_s)
+        except (TimeoutError, VenueError) as exc:
+            log.warning("trades of order %s not read: %s", state.client_order_id, exc)
+            return answer
+        return replace(answer, fills=tuple(fills))
 
     async def cancel(self, client_order_id: str) -> VenueAnswer:
-        return answer_of(await (await self._ready()).cancel_order(client_order_id))
+        return await self._with_fills(await (await self._ready()).cancel_order(client_order_id))
 
     async def position_oz(self) -> Decimal:
         return (await (await self._ready()).fetch_position()).quantity
+
+    async def close(self) -> None:
+        """Close the gateway's connections (ccxt's HTTP session): call it, on the event loop that used it, when
+        done with the venue. Used again afterwards, it connects anew."""
+        self.connected = False
+        await self.gateway.close()
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return [(state.client_order_id, answer_of(state)) for state in await (await self._ready()).fetch_open_orders()]

@@ -137,11 +137,12 @@ def _binance_failure(exc: VenueError, where: str) -> str:
         }
     if exc.kind == VenueErrorKind.AMBIGUOUS:
         return _("Binance at %(where)s did not answer in time.") % {"where": where}
+    said = _what_binance_said(exc)
     if exc.kind == VenueErrorKind.AUTH:
         return _(
-            "Binance refused the API key (code %(code)s): check the key and secret, that futures trading is enabled "
-            "for the key, and that this server's IP address is whitelisted."
-        ) % {"code": exc.code}
+            "Binance refused the API key (code %(code)s) on %(endpoint)s: “%(message)s”. Check the key and secret, "
+            "that futures trading is enabled for the key, and that this server's IP address is whitelisted."
+        ) % {"code": exc.code, **said}
     if exc.kind == VenueErrorKind.AGREEMENT:
         return _(
             "The key works, but Binance refuses XAUUSDT orders until this account signs the TradFi-Perps agreement "
@@ -153,7 +154,25 @@ def _binance_failure(exc: VenueError, where: str) -> str:
         return _("Binance is rate limiting this server: try again in %(s)d s.") % {"s": int(exc.retry_after_s or 60)}
     if exc.kind == VenueErrorKind.MARKET:
         return str(exc)
-    return _("Binance refused the check (code %(code)s).") % {"code": exc.code}
+    if exc.code is None:
+        return _("Binance at %(where)s failed on %(endpoint)s: %(error)s") % {
+            "where": where,
+            "endpoint": said["endpoint"],
+            "error": str(exc),
+        }
+    return _("Binance at %(where)s refused %(endpoint)s with code %(code)s: “%(message)s”.") % {
+        "where": where,
+        "code": exc.code,
+        **said,
+    }
+
+
+def _what_binance_said(exc: VenueError) -> dict[str, str]:
+    """The request that failed and Binance's own words, for a message an operator can act on (never only a code)."""
+    return {
+        "endpoint": exc.endpoint or str(_("a request")),
+        "message": exc.venue_message or str(_("no message")),
+    }
 
 
 def _run_sync(check: Any, **kwargs: Any) -> CheckResult:

@@ -28,16 +28,26 @@ class VenueErrorKind(StrEnum):
 
 
 class VenueError(Exception):
-    """A classified venue failure. `code` is the venue's own code when it sent one; `retry_after_s` is how long
-    the venue asked us to wait (rate limits)."""
+    """A classified venue failure. `code` is the venue's own code when it sent one, `venue_message` its own words;
+    `endpoint` the request that failed (e.g. "GET /fapi/v1/commissionRate"), so a failure says where; and
+    `retry_after_s` how long the venue asked us to wait (rate limits)."""
 
     def __init__(
-        self, kind: VenueErrorKind, message: str, *, code: int | None = None, retry_after_s: float | None = None
+        self,
+        kind: VenueErrorKind,
+        message: str,
+        *,
+        code: int | None = None,
+        retry_after_s: float | None = None,
+        venue_message: str | None = None,
+        endpoint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.code = code
         self.retry_after_s = retry_after_s
+        self.venue_message = venue_message
+        self.endpoint = endpoint
 
     def __repr__(self) -> str:
         return f"VenueError({self.kind.value!r}, code={self.code}, {self.args[0]!r})"

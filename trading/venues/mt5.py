@@ -18,6 +18,7 @@ positions and deals polled so stop-outs and manual trades are seen, and every fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -283,6 +284,7 @@ class OrderResult:
     volume: Decimal  # lots filled
     price: Decimal | None  # average fill price
     resolved_by_lookup: bool = False
+    deals: tuple[Mt5Deal, ...] = ()  # the order's deals, when they could be read with the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -684,15 +686,21 @@ class Mt5Gateway:
         if retcode not in (RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_PLACED):
             raise error_from_retcode(retcode, str(answer.get("comment", "")))
         deal = int(answer["deal"]) or None
+        order_ticket = int(answer["order"])
+        deals = self._deals_quietly(order_ticket) if deal is not None else ()
+        position = order.position
+        if position is None and deals:
+            position = deals[0].position_ticket
         return OrderResult(
             client_order_id=order.client_order_id,
             status={RETCODE_DONE: "filled", RETCODE_DONE_PARTIAL: "partial"}.get(retcode, "placed"),  # type: ignore[arg-type]
             retcode=retcode,
-            order_ticket=int(answer["order"]),
+            order_ticket=order_ticket,
             deal_ticket=deal,
-            position_ticket=self._position_of(deal, order),
+            position_ticket=position,
             volume=_lots(answer["volume"]),
             price=_money(answer["price"]) if answer["price"] else None,
+            deals=deals,
         )
 
     def close_position(self, position: Mt5Position, client_order_id: str, *, deviation: int = 20) -> OrderResult:
@@ -702,13 +710,59 @@ class Mt5Gateway:
             OrderRequest(client_order_id, side, position.volume, deviation=deviation, position=position.ticket)
         )
 
-    def _position_of(self, deal: int | None, order: OrderRequest) -> int | None:
-        if order.position is not None:
-            return order.position
-        if deal is None:
-            return None
-        rows = self._ask("history_deals_get", ticket=deal, doing="reading the order's deal")
-        return int(rows[0]["position_id"]) if rows else None
+    def _deals_quietly(self, order_ticket: int) -> tuple[Mt5Deal, ...]:
+        """The order's deals read with its answer; none when the read fails (the order is executed whatever this
+        read says: its deals are read again by lookup or the fill sync)."""
+        try:
+            return self.order_deals(order_ticket)
+        except VenueError as exc:
+            log.warning("deals of MT5 order %s not read: %s", order_ticket, exc)
+            return ()
+
+    def order_deals(self, order_ticket: int, *, client_order_id: str | None = None) -> tuple[Mt5Deal, ...]:
+        """The deals of one order: `history_deals_get(ticket=<order ticket>)` (the deals whose DEAL_ORDER is it).
+        When the terminal answers none and the client id is given, the history over a padded server-time window is
+        searched for deals of that order ticket, or with our magic and the client id as comment (a terminal whose
+        history is not synchronised yet answers the ticket query empty; brokers may rewrite comments, never the
+        order ticket)."""
+        rows = [
+            row
+            for row in self._ask_rows("history_deals_get", ticket=int(order_ticket), doing="reading the order's deals")
+            if int(row["order"]) == int(order_ticket)
+        ]
+        if not rows and client_order_id is not None:
+            start, end = self._window()
+            rows = [
+                row
+                for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals")
+                if int(row["order"]) == int(order_ticket)
+                or (row["comment"] == client_order_id and int(row["magic"]) == self.magic)
+            ]
+        return tuple(self.deal_of(row) for row in rows if row["symbol"] == self.symbol)
+
+    def deal_of(self, row: dict[str, Any]) -> Mt5Deal:
+        """A `history_deals_get` row as a deal (money to 8 dp, lots to 2, times in server ms and UTC when the
+        server's offset is known)."""
+        deal_type = int(row["type"])
+        return Mt5Deal(
+            ticket=int(row["ticket"]),
+            order_ticket=int(row["order"]),
+            position_ticket=int(row["position_id"]),
+            side=_side(deal_type) if deal_type in (DEAL_TYPE_BUY, DEAL_TYPE_SELL) else None,
+            entry=int(row["entry"]),
+            reason=int(row["reason"]),
+            volume=_lots(row["volume"]),
+            price=_money(row["price"]),
+            profit=_money(row["profit"]),
+            swap=_money(row["swap"]),
+            commission=_money(row["commission"]),
+            fee=_money(row["fee"]),
+            magic=int(row["magic"]),
+            comment=str(row["comment"]),
+            server_time_ms=int(row["time_msc"]),
+            at=self.to_utc(int(row["time_msc"])),
+            ours=int(row["magic"]) == self.magic,
+        )
 
     def _resolve_lost(self, order: OrderRequest, why: str) -> OrderResult:
         for attempt in range(self._lookup_attempts):
@@ -747,7 +801,13 @@ class Mt5Gateway:
             for row in self._ask_rows("history_orders_get", start, end, doing="reading the order history")
             if mine(row)
         ]
-        deals = [row for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals") if mine(row)]
+        tickets = {int(row["ticket"]) for row in pending + history}
+        # A deal is the order's by its order ticket even when the broker rewrote the deal's comment.
+        deals = [
+            row
+            for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals")
+            if (mine(row) or int(row["order"]) in tickets) and row["symbol"] == self.symbol
+        ]
         orders = pending + history
         if not orders and not deals:
             return None
@@ -777,12 +837,13 @@ class Mt5Gateway:
             volume=_lots(volume),
             price=price.quantize(_EIGHT_DP) if price is not None else None,
             resolved_by_lookup=True,
+            deals=tuple(self.deal_of(row) for row in deals),
         )
 
-    def _ask_rows(self, name: str, *args: Any, doing: str) -> tuple[dict[str, Any], ...]:
+    def _ask_rows(self, name: str, *args: Any, doing: str, **kwargs: Any) -> tuple[dict[str, Any], ...]:
         """A history or list call: an empty answer is no rows (the package answers None or () for none, with
         last_error OK)."""
-        result, (code, message) = self.transport.call(name, *args)
+        result, (code, message) = self.transport.call(name, *args, **kwargs)
         if result is None:
             if code == RES_S_OK:
                 return ()
@@ -819,31 +880,10 @@ class Mt5Gateway:
         end = int(clock.now().timestamp()) + 14 * 3600 + 86_400
         deals = []
         for row in self._ask_rows("history_deals_get", start, end, doing="reading the deals"):
-            deal_type = int(row["type"])
-            at = self.to_utc(int(row["time_msc"]))
-            if at is not None and at < since:
+            deal = self.deal_of(row)
+            if deal.at is not None and deal.at < since:
                 continue
-            deals.append(
-                Mt5Deal(
-                    ticket=int(row["ticket"]),
-                    order_ticket=int(row["order"]),
-                    position_ticket=int(row["position_id"]),
-                    side=_side(deal_type) if deal_type in (DEAL_TYPE_BUY, DEAL_TYPE_SELL) else None,
-                    entry=int(row["entry"]),
-                    reason=int(row["reason"]),
-                    volume=_lots(row["volume"]),
-                    price=_money(row["price"]),
-                    profit=_money(row["profit"]),
-                    swap=_money(row["swap"]),
-                    commission=_money(row["commission"]),
-                    fee=_money(row["fee"]),
-                    magic=int(row["magic"]),
-                    comment=str(row["comment"]),
-                    server_time_ms=int(row["time_msc"]),
-                    at=at,
-                    ours=int(row["magic"]) == self.magic,
-                )
-            )
+            deals.append(deal)
         return Activity(self.positions(), tuple(deals))
 
 
@@ -931,13 +971,19 @@ class ConnectingMt5Feed:
         return self.feed.snapshot()
 
     async def stream(self) -> AsyncIterator[Quote | RateObservation]:
-        while True:
-            try:
-                if not self._ready:
-                    await asyncio.to_thread(self._connect)
-                async for event in self.feed.stream():
-                    yield event
-            except VenueError as exc:
-                self._ready = False
-                log.warning("MT5 feed %s: %s; reconnecting in %.0f s", self.feed.source, exc, self.retry_s)
-                await asyncio.sleep(self.retry_s)
+        try:
+            while True:
+                try:
+                    if not self._ready:
+                        await asyncio.to_thread(self._connect)
+                    async for event in self.feed.stream():
+                        yield event
+                except VenueError as exc:
+                    self._ready = False
+                    log.warning("MT5 feed %s: %s; reconnecting in %.0f s", self.feed.source, exc, self.retry_s)
+                    await asyncio.sleep(self.retry_s)
+        finally:
+            # Our connection to the bridge only: the terminal stays up for its other users.
+            self._ready = False
+            with contextlib.suppress(Exception):
+                self.feed.gateway.close()

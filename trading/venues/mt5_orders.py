@@ -1,6 +1,8 @@
 """An MT5 account as an execution venue (trading/venues/base.py `ExecutionVenue`): market orders with a deviation
 by client order id (carried in the order's `comment` with our `magic`), volumes converted from ounces to lots with
-the symbol's contract size re-read at each order, closes of a hedging account's positions by ticket.
+the symbol's contract size re-read at each order, closes of a hedging account's positions by ticket. The order's
+deals (read by its order ticket) are its fills: one per deal ticket, its commission and fee as the fill's fee in
+the account currency, its profit and swap kept with it.
 
 The gateway is synchronous like the MetaTrader5 package: every call runs in a worker thread.
 """
@@ -8,15 +10,37 @@ The gateway is synchronous like the MetaTrader5 package: every call runs in a wo
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+from quantarb import clock
 from trading.domain import orders as order_rules
 
 from .base import OrderRequest, VenueAnswer
 from .errors import VenueError, VenueErrorKind
-from .mt5 import Mt5Gateway, OrderResult
+from .mt5 import Mt5Deal, Mt5Gateway, OrderResult
 from .mt5 import OrderRequest as Mt5OrderRequest
+
+OUNCE = Decimal("0.001")
+
+
+def fill_from_deal(deal: Mt5Deal, contract_size: Decimal, currency: str) -> order_rules.FillEvent:
+    """A deal as a fill: ounces from lots, the fee the cost of its commission and fee (MT5 books both negative when
+    charged) in the account currency, its time in UTC (the time it was read when the server's offset is not known
+    yet), its profit and swap as the venue booked them."""
+    fee = -(deal.commission + deal.fee)
+    at = deal.at or clock.now()
+    return order_rules.FillEvent(
+        fill_id=str(deal.ticket),
+        quantity=(deal.volume * contract_size).quantize(OUNCE),
+        price=deal.price,
+        fee=fee if fee != 0 else Decimal(0),
+        fee_currency=currency,
+        ts_ms=int(at.timestamp() * 1000),
+        realized_pnl=deal.profit,
+        swap=deal.swap,
+    )
+
 
 _STATUS = {
     "filled": order_rules.OrderStatus.FILLED,
@@ -26,7 +50,12 @@ _STATUS = {
 }
 
 
-def answer_of(result: OrderResult, contract_size: Decimal, quantity_oz: Decimal | None = None) -> VenueAnswer:
+def answer_of(
+    result: OrderResult,
+    contract_size: Decimal,
+    quantity_oz: Decimal | None = None,
+    fills: tuple[order_rules.FillEvent, ...] = (),
+) -> VenueAnswer:
     filled_oz = result.volume * contract_size
     status = _STATUS[result.status]
     if quantity_oz is not None and status is order_rules.OrderStatus.FILLED and filled_oz < quantity_oz:
@@ -37,7 +66,11 @@ def answer_of(result: OrderResult, contract_size: Decimal, quantity_oz: Decimal 
         filled=filled_oz if status is not order_rules.OrderStatus.REJECTED else Decimal(0),
         avg_price=result.price if filled_oz > 0 and status is not order_rules.OrderStatus.REJECTED else None,
     )
-    return VenueAnswer(report=report, venue_order_id=str(result.order_ticket))
+    return VenueAnswer(
+        report=report,
+        fills=fills if status is not order_rules.OrderStatus.REJECTED else (),
+        venue_order_id=str(result.order_ticket),
+    )
 
 
 @dataclass
@@ -46,12 +79,22 @@ class Mt5ExecutionVenue:
 
     gateway: Mt5Gateway
     connected: bool = False
+    _currency: str | None = field(default=None, init=False)
 
     def _ready(self) -> Mt5Gateway:
         if not self.connected:
             self.gateway.connect()
             self.connected = True
         return self.gateway
+
+    def _fills(self, result: OrderResult, contract_size: Decimal) -> tuple[order_rules.FillEvent, ...]:
+        """The order's trade deals as fills (fees in the account currency, read once per venue)."""
+        deals = [deal for deal in result.deals if deal.side is not None and deal.volume > 0]
+        if not deals:
+            return ()
+        if self._currency is None:
+            self._currency = self._ready().account().currency
+        return tuple(fill_from_deal(deal, contract_size, self._currency) for deal in deals)
 
     def _contract_size(self) -> Decimal:
         return self._ready().symbol_spec().contract_size
@@ -88,7 +131,16 @@ class Mt5ExecutionVenue:
                 position=position,
             )
         )
-        return answer_of(result, spec.contract_size, request.quantity_oz)
+        fills = self._fills_quietly(result, spec.contract_size)
+        return answer_of(result, spec.contract_size, request.quantity_oz, fills)
+
+    def _fills_quietly(self, result: OrderResult, contract_size: Decimal) -> tuple[order_rules.FillEvent, ...]:
+        # The order executed: a failed read of the account currency must not turn the answer into an error (the
+        # lookup or the fill sync read the deals again).
+        try:
+            return self._fills(result, contract_size)
+        except VenueError:
+            return ()
 
     async def place(self, request: OrderRequest) -> VenueAnswer:
         return await asyncio.to_thread(self._place, request)
@@ -97,7 +149,8 @@ class Mt5ExecutionVenue:
         found = self._ready().find_order(client_order_id)
         if found is None:
             return VenueAnswer(order_rules.VenueOrderReport.not_found())
-        return answer_of(found, self._contract_size())
+        size = self._contract_size()
+        return answer_of(found, size, fills=self._fills(found, size))
 
     async def lookup(self, client_order_id: str) -> VenueAnswer:
         return await asyncio.to_thread(self._lookup, client_order_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import namedtuple
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -174,6 +174,10 @@ class SimulatedMetaTrader5:
                 "swap_long": -55.2,
                 "swap_short": 21.4,
                 "swap_rollover3days": 3,
+                # What the broker charges per deal, in the account currency (MT5 reports both negative when paid):
+                # `commission` per lot traded, and a flat `fee` per deal.
+                "commission_per_lot": 0.0,
+                "deal_fee": 0.0,
                 "market_open": None,  # None: follow the calendar; False: closed (weekend, holiday) until reset
                 "comment_max": 31,
                 "ping_us": 1800,
@@ -189,6 +193,10 @@ class SimulatedMetaTrader5:
             self._positions: dict[int, dict[str, Any]] = {}
             self._last_tick: Any = None
             self._balance = float(self._config["balance"])
+            # The terminal's clock runs `_shift` ahead of quantarb's (qa_advance), and the rollovers (server
+            # midnights) up to `_rolled_to` have been charged.
+            self._shift = timedelta(0)
+            self._rolled_to = self._server_wall(self._now()).date()
             self.qa_sent: list[dict[str, Any]] = []  # every order request that reached the terminal
 
     def qa_configure(self, **values: Any) -> None:
@@ -224,18 +232,46 @@ class SimulatedMetaTrader5:
             return int(self._execute(request, reason=self.DEAL_REASON_CLIENT).deal)
 
     def qa_rollover(self, nights: int = 1) -> None:
-        """The broker's daily rollover: every position is charged (or paid) its swap, `swap_long`/`swap_short`
-        points per lot per night (SYMBOL_SWAP_MODE_POINTS), in the account currency."""
+        """A rollover now, charging `nights` nights whatever the day (the clock-driven rollovers of `qa_advance`
+        and of time passing follow the broker's calendar)."""
         with self._lock:
-            point = 10 ** -int(self._config["digits"])
-            for position in self._positions.values():
-                rate = (
-                    self._config["swap_long"]
-                    if position["type"] == self.POSITION_TYPE_BUY
-                    else self._config["swap_short"]
-                )
-                charge = rate * point * float(self._config["contract_size"]) * position["volume"] * nights
-                position["swap"] = position.get("swap", 0.0) + charge
+            self._charge_swap(nights)
+
+    def qa_advance(self, seconds: float) -> None:
+        """Move the terminal's clock (its server time, every deal's time, its rollovers) forward by `seconds`:
+        every rollover crossed charges the positions held then, as time passing would."""
+        with self._lock:
+            self._shift += timedelta(seconds=float(seconds))
+            self._settle_rollovers()
+
+    def qa_server_time(self) -> int:
+        """The terminal's server time now, in ms (what deal times are stamped with)."""
+        with self._lock:
+            return int(self._server_seconds(self._now()) * 1000)
+
+    def _charge_swap(self, nights: int) -> None:
+        """Every position is charged (or paid) its swap, `swap_long`/`swap_short` points per lot per night
+        (SYMBOL_SWAP_MODE_POINTS), in the account currency, kept on the position until it closes."""
+        point = 10 ** -int(self._config["digits"])
+        for position in self._positions.values():
+            long = position["type"] == self.POSITION_TYPE_BUY
+            rate = self._config["swap_long"] if long else self._config["swap_short"]
+            charge = rate * point * float(self._config["contract_size"]) * position["volume"] * nights
+            position["swap"] = position.get("swap", 0.0) + charge
+
+    def _settle_rollovers(self) -> None:
+        """The broker's rollovers at each server midnight passed since the last one charged: the day that ends
+        (Monday to Friday; none over the weekend) charges one night, three on `swap_rollover3days` (MT5 weekday,
+        0 = Sunday), which pays for the weekend. Run before every call, so the positions charged are those held at
+        the midnight."""
+        today = self._server_wall(self._now()).date()
+        while self._rolled_to < today:
+            ended = self._rolled_to
+            self._rolled_to = ended + timedelta(days=1)
+            if ended.weekday() >= 5:
+                continue
+            mt5_weekday = (ended.weekday() + 1) % 7
+            self._charge_swap(3 if mt5_weekday == int(self._config["swap_rollover3days"]) else 1)
 
     def qa_stop_out(self) -> list[int]:
         """The broker stops the account out: every position is closed at market (deal reason SO). Returns the
@@ -581,10 +617,14 @@ class SimulatedMetaTrader5:
         if not self._initialized or self._login is None:
             self._error = (RES_E_INTERNAL_FAIL_CONNECT, "IPC initialize failed, MetaTrader 5 x64 not found")
             return False
+        self._settle_rollovers()
         return True
 
     def _now(self) -> datetime:
-        return clock.now()
+        return clock.now() + getattr(self, "_shift", timedelta(0))
+
+    def _server_wall(self, at: datetime) -> datetime:
+        return datetime.fromtimestamp(self._server_seconds(at), UTC).replace(tzinfo=None)
 
     def _server_seconds(self, at: datetime) -> float:
         """The broker's server time as seconds since the epoch (what the terminal reports), for UTC `at`."""
@@ -672,6 +712,9 @@ class SimulatedMetaTrader5:
         comment = str(request.get("comment", ""))
         magic = int(request.get("magic") or 0)
         profit = swap = 0.0
+        commission = -round(float(config["commission_per_lot"]) * volume, 2)
+        deal_fee = -round(float(config["deal_fee"]), 2)
+        self._balance += commission + deal_fee
         if closing:
             position = self._positions.pop(closing)
             profit = self._profit(position, price)
@@ -734,10 +777,10 @@ class SimulatedMetaTrader5:
                 reason,
                 volume,
                 price,
-                0.0,
+                commission,
                 swap,
                 round(profit, 2),
-                0.0,
+                deal_fee,
                 config["symbol"],
                 comment,
                 "",
@@ -848,8 +891,10 @@ class SimulatedMetaTrader5:
     ) -> list[Any]:
         """History in a window of server time (integer seconds or datetimes, as the package takes), or by ticket
         or position."""
+        # As the package documents it: `ticket=` is the ORDER ticket for both calls (a deal's DEAL_ORDER),
+        # `position=` the position's id.
         if "ticket" in kwargs:
-            return [row for row in rows if row.ticket == kwargs["ticket"]]
+            return [row for row in rows if getattr(row, "order", row.ticket) == kwargs["ticket"]]
         if "position" in kwargs:
             return [row for row in rows if row.position_id == kwargs["position"]]
         start, end = _seconds(date_from, 0), _seconds(date_to, 2**40)

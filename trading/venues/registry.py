@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from quantarb import outbound
 from trading.choices import InstrumentKind, Venue
 
 CCXT_PREFIX = "ccxt:"
@@ -22,6 +27,9 @@ CredentialKind = Literal["none", "api_key", "mt5"]
 _BINANCE_KEY = re.compile(r"^[A-Za-z0-9]{64}$")
 # Any other ccxt venue: printable, no whitespace, 8–256 characters (venues differ; ccxt sends them as given).
 _GENERIC_KEY = re.compile(r"^[!-~]{8,256}$")
+# Endpoint overrides: a REST base over http(s), a WebSocket base over ws(s).
+REST_URL = URLValidator(schemes=["http", "https"])
+WS_URL = URLValidator(schemes=["ws", "wss"])
 
 
 @dataclass(frozen=True)
@@ -78,3 +86,41 @@ def api_key_problem(venue: str, value: str) -> str | None:
     if venue == Venue.BINANCE_USDM:
         return "binance"
     return "generic"
+
+
+def endpoint_override_errors(*, venue: str, rest: str, ws: str) -> dict[str, str]:
+    """Why an endpoint override cannot be used, by field (`rest_endpoint`, `ws_endpoint`); empty: it can (or there
+    is none). The one rule for venue accounts' overrides and quote sources' endpoints: only Binance takes one (ccxt
+    rewrites its hosts, VENUES.md), the REST base over http(s) and the WebSocket base over ws(s), both or neither,
+    each to a destination the outbound-address policy allows.
+    """
+    errors: dict[str, str] = {}
+    for field, value, validator, message in (
+        ("rest_endpoint", rest, REST_URL, _("Enter a URL that starts with http:// or https://.")),
+        ("ws_endpoint", ws, WS_URL, _("Enter a URL that starts with ws:// or wss://.")),
+    ):
+        if not value:
+            continue
+        try:
+            validator(value)
+        except ValidationError:
+            errors[field] = str(message)
+    if errors or not (rest or ws):
+        return errors
+    # Where they lead: the outbound-address policy (no loopback, private, link-local or metadata address unless the
+    # platform allows them), checked now and again on each connection (quantarb/outbound.py).
+    for field, value, schemes in (("rest_endpoint", rest, ("https", "http")), ("ws_endpoint", ws, ("wss", "ws"))):
+        if value:
+            try:
+                outbound.check_url(value, schemes=schemes)
+            except outbound.DestinationRefused as refused:
+                errors[field] = str(refused)
+    if errors:
+        return errors
+    if venue != Venue.BINANCE_USDM:
+        errors["rest_endpoint" if rest else "ws_endpoint"] = str(_("Only Binance takes an endpoint override."))
+    elif not rest:
+        errors["rest_endpoint"] = str(_("Give the REST endpoint with the WebSocket one (both or neither)."))
+    elif not ws:
+        errors["ws_endpoint"] = str(_("Give the WebSocket endpoint with the REST one (both or neither)."))
+    return errors

@@ -99,15 +99,17 @@ async def test_quotes_come_from_the_book_ticker_stream_and_rest(
 async def test_account_reads_funding_position_mode_and_income(
     gateway: BinanceUsdmGateway, binance_fake: BinanceFake
 ) -> None:
+    # Without a start time Binance answers the last 7 days: a funding time of yesterday.
+    funded_ms = (int(time.time() * 1000) - 86_400_000) // (8 * 3_600_000) * (8 * 3_600_000)
     binance_fake.config(
         incomes=[{"symbol": "XAUUSDT", "incomeType": "FUNDING_FEE", "income": "-0.4321", "asset": "USDT",
-                  "info": "FUNDING_FEE", "time": 1769760000000, "tranId": 1, "tradeId": ""}]
+                  "info": "FUNDING_FEE", "time": funded_ms, "tranId": 1, "tradeId": ""}]
     )  # fmt: skip
     funding = await gateway.fetch_funding()
     assert funding.rate == Decimal("0.00010000") and funding.interval_hours == 8
     assert funding.next_funding_ms % (8 * 3_600_000) == 0
     assert await gateway.fetch_hedge_mode() is False
-    assert await gateway.fetch_funding_payments() == [(1769760000000, Decimal("-0.4321"))]
+    assert await gateway.fetch_funding_payments() == [(funded_ms, Decimal("-0.4321"))]
     balance = await gateway.fetch_usdt_balance()
     assert balance["wallet"] == Decimal("10000")
     await gateway.place_order(client_order_id="pos-1", side="sell", quantity=Decimal("0.250"))
