@@ -163,7 +163,7 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         super().__init__(*args, **kwargs)
         # Bounded like the column (a longer name is no user): 400 before anything looks the name up or stores it
         # (axes keeps failed usernames in a 255-character column, where a longer one was a 500).
-        username_length = User._meta.get_field(User.USERNAME_FIELD).max_length
+        username_length = int(getattr(User._meta.get_field(User.USERNAME_FIELD), "max_length", None) or 150)
         self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=username_length)
         self.fields["password"] = PasswordField(max_length=PASSWORD_MAX_LENGTH)
 

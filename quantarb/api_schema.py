@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
 ERROR_SCHEMA = "ErrorDetail"
 VALIDATION_SCHEMA = "ValidationErrors"
 _WRITES = {"post", "put", "patch", "delete"}
@@ -60,3 +64,14 @@ def document_error_responses(result: dict[str, Any], generator: Any, request: An
                     schema = VALIDATION_SCHEMA if status == "400" else ERROR_SCHEMA
                     responses[status] = _response(response.get("description") or "Refused.", schema)
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """drf-spectacular's schema view, whose own errors (an unknown `?format=`, a caller not signed in) answer JSON
+    like every other error of the API. Its default renderer is the schema's YAML, which rendered them as YAML under
+    the `application/vnd.oai.openapi` media type the schema documents for the schema alone."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)

@@ -273,7 +273,7 @@ def guarded_resolver() -> Any:
         def __init__(self) -> None:
             self._inner = ThreadedResolver()
 
-        async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> Any:
+        async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> Any:
             answers = await self._inner.resolve(host, port, family)
             for answer in answers:
                 problem = address_problem(ipaddress.ip_address(str(answer["host"]).split("%")[0]))

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts import venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
+from quantarb.api_schema import SchemaView
 from trading import market_views
 
 # A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
@@ -95,9 +96,9 @@ urlpatterns = [
     path("trading/", include("trading.execution_urls")),
     path("risk/", include("risk.urls")),
     path("api/v1/", include("quantarb.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The schema's first address, kept for programs that read it there.
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema-v1"),
+    path("api/v1/schema/", SchemaView.as_view(), name="api-schema-v1"),
     path("admin/", admin.site.urls),
 ]

@@ -75,7 +75,7 @@ def _check_lengths(*, name: str, note: str) -> None:
     """The name and the version note fit their columns (a 100 KB name was a database error, not a message)."""
     errors = {}
     for field, value, model in (("name", name, Strategy), ("note", note, StrategyVersion)):
-        limit = model._meta.get_field(field).max_length or 0
+        limit = int(getattr(model._meta.get_field(field), "max_length", None) or 0)
         if len(value) > limit:
             errors[field] = [
                 _("Use at most %(limit)d characters (this has %(length)d).") % {"limit": limit, "length": len(value)}

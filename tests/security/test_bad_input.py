@@ -145,3 +145,10 @@ def test_an_oversized_portal_password_is_refused_unhashed(alice: Any) -> None:
 def test_an_oversized_kill_switch_reason_is_a_400(alice: Any) -> None:
     response = _post_json(_client(alice), "/api/v1/kill-switches/", {"scope": "tenant", "reason": "r" * 501})
     assert response.status_code == 400 and "reason" in response.json()
+
+
+def test_the_schema_view_s_own_errors_are_json(alice: Any) -> None:
+    # Its default renderer is YAML: an unknown ?format= answered YAML under the schema's own media type.
+    response = _client(alice).get("/api/v1/schema/?format=AAA")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}

@@ -126,7 +126,7 @@ def test_a_taken_name_with_a_password_costs_the_same_password_work(alice: Person
         calls.append(password)
         return original(self, password, salt, *args)
 
-    hasher.encode = counting  # type: ignore[method-assign]
+    hasher.encode = counting
     try:
         client = _client(alice)
         counts = []
@@ -136,7 +136,7 @@ def test_a_taken_name_with_a_password_costs_the_same_password_work(alice: Person
             assert client.post(MEMBERS, data).status_code == 302
             counts.append(calls.count(NEW_PASSWORD))
     finally:
-        hasher.encode = original  # type: ignore[method-assign]
+        hasher.encode = original
     assert counts == [1, 1]
 
 

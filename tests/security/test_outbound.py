@@ -102,7 +102,7 @@ def _webhook_form(alice: Any, url: str) -> Any:
     from alerts.forms import ChannelForm
 
     data = {"name": "hook", "kind": "webhook", "target": url, "signing_key": "k" * 20, "min_severity": "warning"}
-    data.update({"repeat_after_s": 60, "max_per_hour": 10, "enabled": "on"})
+    data.update({"repeat_after_s": "60", "max_per_hour": "10", "enabled": "on"})
     return ChannelForm(data=data, tenant=alice.tenant)
 
 
@@ -130,7 +130,7 @@ def _apprise_form(alice: Any, url: str) -> Any:
     from alerts.forms import ChannelForm
 
     data = {"name": "apprise", "kind": "apprise", "target": "", "apprise_url": url, "min_severity": "warning"}
-    data.update({"repeat_after_s": 60, "max_per_hour": 10, "enabled": "on"})
+    data.update({"repeat_after_s": "60", "max_per_hour": "10", "enabled": "on"})
     return ChannelForm(data=data, tenant=alice.tenant)
 
 
