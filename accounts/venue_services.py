@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,8 @@ from .choices import AccountMode, AccountStatus, AuditAction
 from .crypto import mask
 from .models import AccountPool, AccountSnapshot, User, VenueAccount
 from .venue_forms import AccountPoolForm, VenueAccountForm
+
+log = logging.getLogger(__name__)
 
 
 def credential_hints(credentials: dict[str, str] | None) -> dict[str, str]:
@@ -192,12 +195,13 @@ def sync_accounts(now: Any = None) -> dict[str, int]:
     venue's rules). Live accounts are read from their venue: Binance (`_sync_binance_account`: balances,
     positions, funding booked and the account's settings) and MT5 from its terminal (`_sync_mt5_account`); one
     that cannot be read is counted as failed with the reason kept in `last_error`. Other live accounts are counted
-    as skipped.
+    as skipped. A live account whose venue asked us to back off (Binance 429 / 418) is counted as backed off: it
+    is not in error, and its last snapshot stands until the back-off ends.
     """
     from trading.paper_ledger import paper_account_snapshot, paper_mark
 
     at = now or clock.now()
-    counts = {"synced": 0, "skipped": 0, "failed": 0}
+    counts = {"synced": 0, "skipped": 0, "failed": 0, "backed_off": 0}
     accounts = VenueAccount.objects.filter(status__in=[AccountStatus.ACTIVE, AccountStatus.ERROR]).select_related(
         "tenant", "terminal"
     )
@@ -205,7 +209,7 @@ def sync_accounts(now: Any = None) -> dict[str, int]:
         spec = spec_for(account.venue)
         if spec is not None and not spec.simulated and account.mode == AccountMode.LIVE:
             if account.venue == Venue.BINANCE_USDM:
-                counts["synced" if _sync_binance_account(account, at) else "failed"] += 1
+                counts[_sync_binance_account(account, at)] += 1
             elif account.venue == Venue.BYBIT_MT5:
                 counts["synced" if _sync_mt5_account(account, at) else "failed"] += 1
             else:
@@ -343,12 +347,16 @@ def binance_settings_problems(settings_read: SymbolSettings, pool: AccountPool |
     return problems
 
 
-def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
+def _sync_binance_account(account: VenueAccount, at: Any) -> str:
     """Read a live Binance account: an `AccountSnapshot` (USDT balance, equity, margin in use, margin level, the
     XAUUSDT position with its liquidation price), the funding Binance booked since the last one recorded, and the
     account's settings checked against its pool. A failure or a mismatch puts the account in error with the
-    reason; a clean read clears an earlier error. Returns whether the read succeeded."""
+    reason; a clean read clears an earlier error. A rate limit (429 / 418 with `Retry-After`, or a back-off another
+    gateway of the account started) is not an error: Binance asked for a pause, the account's state is unchanged,
+    and halting its entries for it would turn every burst of requests into minutes without trading. Returns the
+    outcome's count: synced, failed or backed_off."""
     from trading.models import FundingPayment
+    from trading.venues.errors import VenueErrorKind
 
     last = FundingPayment.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
     # Always from a start time: without one Binance answers the last 7 days only (its income history holds 3
@@ -358,13 +366,19 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
     try:
         reading: BinanceReading = _run_async(_read_binance(account, since_ms), LIVE_SYNC_TIMEOUT_S)
     except VenueError as exc:
+        if exc.kind == VenueErrorKind.RATE_LIMITED:
+            log.warning(
+                "account sync backed off",
+                extra={"account": account.pk, "retry_after_s": exc.retry_after_s, "code": exc.code},
+            )
+            return "backed_off"
         _account_error(account, str(_("Sync failed: %(reason)s") % {"reason": exc}))
-        return False
+        return "failed"
     except TimeoutError:
         _account_error(
             account, str(_("Sync failed: Binance did not answer within %(s)d s.") % {"s": LIVE_SYNC_TIMEOUT_S})
         )
-        return False
+        return "failed"
     state, position = reading.account, reading.position
     margin_level = (
         (state.margin_balance / state.initial_margin * 100).quantize(Decimal("0.0001"))
@@ -424,7 +438,7 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> bool:
             fields.update(status=AccountStatus.ACTIVE, last_error="")
         VenueAccount.objects.filter(pk=account.pk).update(**fields)
         _account_alerts_on_commit(account)
-    return True
+    return "synced"
 
 
 def _account_error(account: VenueAccount, message: str) -> None:

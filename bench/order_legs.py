@@ -82,6 +82,12 @@ class FixedLatencyVenue:
     async def open_orders(self) -> list[Any]:
         return []
 
+    async def mark_price(self) -> Decimal | None:
+        return self.price
+
+    def backoff_s(self) -> float:
+        return 0.0
+
 
 class BareRequest:
     def __init__(self, client_order_id: str) -> None:

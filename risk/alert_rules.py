@@ -47,13 +47,15 @@ def kill_switch_active(tenant: Any, params: dict[str, Decimal]) -> Iterator[Cond
 
 
 def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
-    """Hedges legged (or waiting for reconciliation) for longer than the limit."""
+    """Hedges legged (being repaired, or waiting for reconciliation) for longer than the limit. Every hedge also
+    raises an alert of its own the moment it becomes legged (trading/execution.py); this one says it lasted."""
     from trading.choices import HedgeStatus
     from trading.models import Hedge
 
     since = clock.now() - timedelta(seconds=float(params["max_seconds"]))
     hedges = Hedge.objects.filter(
-        tenant_id=tenant.pk, status__in=[HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE]
+        tenant_id=tenant.pk,
+        status__in=[HedgeStatus.LEGGED, HedgeStatus.REPAIRING, HedgeStatus.NEEDS_RECONCILE],
     ).filter(Q(legged_at__lte=since) | Q(legged_at__isnull=True, planned_at__lte=since))
     for hedge in hedges:
         unhedged = hedge.perp_oz + hedge.cfd_oz

@@ -133,6 +133,8 @@ REASON_TEXTS: dict[str, str] = {
     "risk": noop("Refused by the pre-trade checks."),
     "stop_flatten": noop("Flattened on stop."),
     "manual": noop("By hand."),
+    "backing_off": noop("Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."),
+    "replan": noop("The hedge changed while its orders were planned: planning again."),
 }
 
 

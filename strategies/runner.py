@@ -55,7 +55,14 @@ from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
 from trading.domain.spread import Direction as SpreadDirection
-from trading.execution import LegOrder, StaleQuote, hedge_leg_orders, hedge_open, working_orders
+from trading.execution import (
+    ExecutionRefused,
+    LegOrder,
+    StaleQuote,
+    hedge_leg_orders,
+    hedge_open,
+    working_orders,
+)
 from trading.executor import Executor
 from trading.gate import GateState, OrderRefused, gate_state
 from trading.hedge_pnl import marked_split, realised_split
@@ -189,7 +196,13 @@ class StrategyRunner:
             )
             return False
         venues = await _db(self.venues_factory)(pool, self.pair_id)
-        self.executor = Executor(venues=venues, lease=self.lease, sleep=self.sleep)
+        self.executor = Executor(
+            venues=venues,
+            lease=self.lease,
+            sleep=self.sleep,
+            keep_alive=self._renew_lease,
+            keep_alive_every_s=max(self.lease_ttl.total_seconds() / 3, 0.05),
+        )
         # Orders left unknown by a previous runner (a crash mid-send) are settled first: the lookup is the truth.
         for order in await _db(_unsettled_orders)(pool):
             await self.executor.settle_unknown(order)
@@ -210,6 +223,12 @@ class StrategyRunner:
         if strategy.state == StrategyState.STARTING:
             await _db(runner_transition)(lease=self.lease, to=StrategyState.RUNNING, reason="reconciled")
         return True
+
+    async def _renew_lease(self) -> None:
+        """Renew the lease from this process while an order call is in flight (the executor's keeper): a slow
+        answer keeps the lease, a dead process lets it run out after one TTL as before."""
+        assert self.lease is not None
+        await _db(lease_renew)(self.lease, ttl=self.lease_ttl)
 
     def _load(self) -> Strategy:
         return Strategy.objects.select_related(
@@ -288,7 +307,14 @@ class StrategyRunner:
         self, strategy: Strategy, hedge: Hedge, params: StrategyParams, snapshot: MarketSnapshot | None
     ) -> None:
         """Complete the missing leg or unwind the done one (trading/domain/hedges.py `assess`) within the maximum
-        legging time; past it, trip the kill switch (the hedge stays flagged as legged)."""
+        legging time; past it, trip the kill switch (the hedge stays flagged as legged).
+
+        Completing is tried for the first half of the legging time: the missing leg is *opened* (not reduce-only),
+        priced like an opening leg — the perp an IOC limit at the touch ± the slippage limit, the CFD at market
+        within the deviation —, so a completion never chases the price. A completion the venue keeps refusing, or
+        that cannot fill within those limits, gives way to unwinding the leg that filled (reduce-only) for the
+        second half, so the hedge is whole or flat before the kill switch. Nothing is written while a venue of
+        the repair asks us to back off: an order row is a send that is made."""
         assert self.executor is not None and self.lease is not None
         perp_spec, cfd_spec = await _db(_pool_specs)(strategy.pool)
         target_perp = await _db(_target_perp)(hedge)
@@ -299,14 +325,17 @@ class StrategyRunner:
         # never re-opened: the venue just showed that position cannot be held. A leg our own order left short is
         # completed.
         venue_changed = await _db(_venue_changed)(hedge)
+        legged_ms = int((clock.now() - legged_since).total_seconds() * 1000)
+        max_legging_ms = params.max_legging_seconds * 1000
+        complete_first = not venue_changed and legged_ms < max_legging_ms // 2
         plan = hedge_rules.assess(
             target=target,
             actual=actual,
             perp_step_oz=perp_spec.step_oz,
             cfd_step_oz=cfd_spec.step_oz,
-            legged_ms=int((clock.now() - legged_since).total_seconds() * 1000),
-            max_legging_ms=params.max_legging_seconds * 1000,
-            prefer=hedge_rules.RepairPreference.UNWIND if venue_changed else hedge_rules.RepairPreference.COMPLETE,
+            legged_ms=legged_ms,
+            max_legging_ms=max_legging_ms,
+            prefer=hedge_rules.RepairPreference.COMPLETE if complete_first else hedge_rules.RepairPreference.UNWIND,
         )
         if plan.kind == hedge_rules.RepairKind.NONE:
             return
@@ -319,22 +348,10 @@ class StrategyRunner:
             return
         if snapshot is None:
             return
-        legs = []
-        for repair_order in plan.orders:
-            leg_order = price_leg(
-                strategy.pool,
-                leg=repair_order.leg.value,
-                side=OrderSide.BUY if repair_order.signed_oz > 0 else OrderSide.SELL,
-                quantity=abs(repair_order.signed_oz),
-                params=params,
-                snapshot=snapshot,
-                perp_spec=perp_spec,
-                cfd_spec=cfd_spec,
-                reducing=hedge_rules.reduces(actual.of(repair_order.leg), repair_order.signed_oz),
-            )
-            if leg_order is not None:
-                legs.append(leg_order)
+        legs = repair_legs(strategy.pool, plan, actual, params, snapshot, perp_spec, cfd_spec)
         if not legs:
+            return
+        if self._backing_off(legs):
             return
         try:
             orders = await _db(hedge_leg_orders)(
@@ -348,10 +365,28 @@ class StrategyRunner:
         except StaleQuote as exc:
             self._remember({"code": "stale_quote", "params": {"detail": str(exc)}})
             return
+        except ExecutionRefused as exc:
+            self._remember({"code": "replan", "params": {"detail": str(exc)}})
+            return
         except OrderRefused as refused:
             self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
             return
         await self.executor.send_all(orders)
+
+    def _backing_off(self, legs: list[LegOrder], action: str | None = None) -> bool:
+        """Whether a venue of these legs asked its account to wait (a rate limit, shared by every gateway of the
+        account): then nothing is written — the orders would not leave, and a hedge's legs leave together or not
+        at all (one leg sent without the other is a legged hedge of our own making)."""
+        assert self.executor is not None
+        waits = {leg.leg: self.executor.venues[leg.account.pk].backoff_s() for leg in legs}
+        if not any(wait > 0 for wait in waits.values()):
+            return False
+        params = {"perp": "0.0", "cfd": "0.0", **{leg: f"{wait:.1f}" for leg, wait in waits.items()}}
+        decision: dict[str, Any] = {"code": "backing_off", "params": params}
+        if action is not None:
+            decision["action"] = action
+        self._remember(decision)
+        return True
 
     async def _trip(self, strategy: Strategy, trigger: str, reason: str) -> None:
         await _db(kill_switch_trip)(scope=KillScope.STRATEGY, trigger=trigger, reason=reason, strategy=strategy)
@@ -439,6 +474,8 @@ class StrategyRunner:
         )
         if perp is None or cfd is None:
             return None
+        if self._backing_off([perp, cfd], "hold"):
+            return None
         write = self.writer.hedge_open if self.writer is not None else _db(hedge_open)
         try:
             opened: tuple[Hedge, Order, Order] = await write(
@@ -494,6 +531,8 @@ class StrategyRunner:
             legs.append(leg_order)
         if not legs:
             return
+        if self._backing_off(legs, "hold"):
+            return
         try:
             orders = await _db(hedge_leg_orders)(
                 hedge=hedge,
@@ -505,6 +544,9 @@ class StrategyRunner:
             )
         except StaleQuote as exc:
             self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
+            return
+        except ExecutionRefused as exc:
+            self._remember({"action": "hold", "code": "replan", "params": {"detail": str(exc)}})
             return
         except OrderRefused as refused:
             self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
@@ -520,6 +562,38 @@ class StrategyRunner:
         if self.writer is not None:
             await self.writer.ready()
         return state
+
+
+def repair_legs(
+    pool: AccountPool,
+    plan: hedge_rules.RepairPlan,
+    actual: hedge_rules.LegPosition,
+    params: StrategyParams,
+    snapshot: MarketSnapshot,
+    perp_spec: LegSpecs,
+    cfd_spec: LegSpecs,
+) -> list[LegOrder]:
+    """The orders of a repair plan, priced. An order that shrinks the hedge's leg (an unwind) is reduce-only; one
+    that grows it (completing the missing leg) opens a position — a reduce-only completion has nothing to reduce
+    and is refused by the venue. Empty when a leg has no quote."""
+    legs = []
+    for repair_order in plan.orders:
+        held = actual.of(repair_order.leg)
+        leg_order = price_leg(
+            pool,
+            leg=repair_order.leg.value,
+            side=OrderSide.BUY if repair_order.signed_oz > 0 else OrderSide.SELL,
+            quantity=abs(repair_order.signed_oz),
+            params=params,
+            snapshot=snapshot,
+            perp_spec=perp_spec,
+            cfd_spec=cfd_spec,
+            reducing=hedge_rules.reduces(held, repair_order.signed_oz),
+        )
+        if leg_order is None:
+            return []
+        legs.append(leg_order)
+    return legs
 
 
 def price_leg(

@@ -486,15 +486,24 @@ def hedge_leg_orders(
 ) -> list[Order]:
     """Persist the orders that close or repair a hedge (one per leg given), moving it to closing / repairing.
     Their attempt number continues the leg's previous attempts, so each has a new deterministic client id.
-    Raises StaleQuote on a quote older than `max_quote_age_ms`, OrderRefused when the pre-trade gate refuses the
-    orders (trading/gate.py): nothing is written then."""
+    `hedge` is the hedge as the orders were planned from: if its legs moved since (a late fill, a venue-side
+    change adopted) or an order of it is still working (another repair in flight), nothing is written
+    (ExecutionRefused) and the caller plans again. Raises StaleQuote on a quote older than `max_quote_age_ms`,
+    OrderRefused when the pre-trade gate refuses the orders (trading/gate.py): nothing is written then."""
     if lease is not None:
         fence(lease)
+    planned = (hedge.perp_oz, hedge.cfd_oz)
     hedge = (
         Hedge.objects.select_for_update(of=("self",))
         .select_related("pool__perp_account", "pool__cfd_account")
         .get(pk=hedge.pk)
     )
+    if (hedge.perp_oz, hedge.cfd_oz) != planned:
+        raise ExecutionRefused(
+            _("Hedge #%(id)s changed while its orders were planned; nothing was sent.") % {"id": hedge.pk}
+        )
+    if hedge.orders.filter(status__in=[s.value for s in OPEN_ORDER_STATUSES]).exists():
+        raise ExecutionRefused(_("Hedge #%(id)s still has an order working; nothing was sent.") % {"id": hedge.pk})
     now_ms = _now_ms()
     for leg_order in legs:
         _check_fresh(leg_order, max_quote_age_ms=max_quote_age_ms, now_ms=now_ms)
@@ -550,7 +559,9 @@ def hedge_leg_orders(
 
 def _set_hedge_status(hedge: Hedge, to: str, reason: str = "", also: tuple[str, ...] = ()) -> None:
     """Move a hedge through its machine (trading/domain/hedges.py); an illegal move is a programming error.
-    `also` names other fields changed on the instance, saved in the same UPDATE."""
+    `also` names other fields changed on the instance, saved in the same UPDATE. A hedge that becomes legged
+    raises its legged alert, resolved when it is whole again (both after commit)."""
+    was_legged = hedge.legged_at is not None
     new = hedge_rules.transition(hedge_rules.HedgeStatus(hedge.status), hedge_rules.HedgeStatus(to))
     hedge.status = new.value
     fields = ["status", "status_reason", *also]
@@ -569,6 +580,67 @@ def _set_hedge_status(hedge: Hedge, to: str, reason: str = "", also: tuple[str, 
         hedge.closed_at = now
         fields.append("closed_at")
     hedge.save(update_fields=list(dict.fromkeys(fields)))
+    exposed = hedge.perp_oz + hedge.cfd_oz != 0
+    if new == hedge_rules.HedgeStatus.LEGGED or (new == hedge_rules.HedgeStatus.NEEDS_RECONCILE and exposed):
+        _legged_alert_on_commit(hedge)
+    elif was_legged and new in hedge_rules.TERMINAL | {hedge_rules.HedgeStatus.OPEN}:
+        _legged_alert_resolve_on_commit(hedge)
+
+
+def legged_alert_key(hedge_id: int) -> str:
+    return f"hedge_legged:{hedge_id}"
+
+
+def _legged_alert_on_commit(hedge: Hedge) -> None:
+    """Every hedge that becomes legged raises its alert at once (the `hedge_legged` rule only sees hedges legged
+    longer than its limit, at its next evaluation: a hedge repaired or halted in between would raise none)."""
+    hedge_id, tenant_id = hedge.pk, hedge.tenant_id
+    detail = {
+        "hedge": hedge_id,
+        "perp_oz": str(hedge.perp_oz),
+        "cfd_oz": str(hedge.cfd_oz),
+        "unhedged_oz": str(hedge.perp_oz + hedge.cfd_oz),
+        "reason": hedge.status_reason,
+    }
+    title = _("Hedge #%(id)s is legged: %(oz)s oz unhedged") % {"id": hedge_id, "oz": hedge.perp_oz + hedge.cfd_oz}
+
+    def raise_alert() -> None:
+        from accounts.models import Tenant
+        from alerts.services import alert_raise
+
+        try:
+            alert_raise(
+                tenant=Tenant.objects.get(pk=tenant_id),
+                category="execution",
+                severity="critical",
+                title=str(title),
+                dedup_key=legged_alert_key(hedge_id),
+                detail=detail,
+                source=Hedge.objects.filter(pk=hedge_id).first(),
+            )
+        except Exception:  # the hedge's state is committed; a failed alert must not undo it
+            log.exception("hedge %s: raising its legged alert failed", hedge_id)
+
+    transaction.on_commit(raise_alert)
+
+
+def _legged_alert_resolve_on_commit(hedge: Hedge) -> None:
+    hedge_id, tenant_id = hedge.pk, hedge.tenant_id
+
+    def resolve() -> None:
+        from alerts.choices import ACTIVE_STATUSES
+        from alerts.models import Alert
+        from alerts.services import alert_resolve
+
+        try:
+            for alert in Alert.objects.filter(
+                tenant_id=tenant_id, dedup_key=legged_alert_key(hedge_id), status__in=ACTIVE_STATUSES
+            ):
+                alert_resolve(alert=alert, actor=None, reason="the hedge is whole again")
+        except Exception:
+            log.exception("hedge %s: resolving its legged alert failed", hedge_id)
+
+    transaction.on_commit(resolve)
 
 
 # --- orders through their machine ---------------------------------------------------------------------------
@@ -624,6 +696,23 @@ def order_unknown(*, order: Order, error: str) -> Order:
     view = order_rules.mark_unknown(order_view(order))
     _store_view(order, view, error=error[:500])
     return order
+
+
+@transaction.atomic
+def order_withdraw(*, order: Order, reason: str) -> None:
+    """The order's request never left (a back-off still running, a read before the send failed, a check of our
+    own): nothing can exist at the venue, so no row may claim a send — the order is deleted and its hedge brought
+    in step. Precondition: nothing was heard of it (submitting, no fill); anything else is refused."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status not in (order_rules.OrderStatus.NEW, order_rules.OrderStatus.SUBMITTING) or order.filled:
+        raise ExecutionRefused(f"order {order.client_order_id} is {order.status}: it cannot be withdrawn")
+    if order.fills.exists():
+        raise ExecutionRefused(f"order {order.client_order_id} has fills: it cannot be withdrawn")
+    hedge_id = order.hedge_id
+    log.info("order %s withdrawn, never sent: %s", order.client_order_id, reason)
+    order.delete()
+    if hedge_id is not None:
+        hedge_sync(hedge_id=hedge_id)
 
 
 @transaction.atomic
@@ -746,7 +835,8 @@ def hedge_sync(*, hedge_id: int) -> Hedge:
     # One UPDATE for the legs and the move.
     if hedged and perp_oz == 0:
         if hedge.status == HedgeStatus.OPENING:
-            _set_hedge_status(hedge, HedgeStatus.FAILED, _("Neither leg filled."), also=moved)
+            reason = _("Neither leg filled.") if orders else _("Neither leg could be sent.")
+            _set_hedge_status(hedge, HedgeStatus.FAILED, reason, also=moved)
         else:
             _set_hedge_status(hedge, HedgeStatus.CLOSED, also=moved)
     elif hedged:

@@ -23,12 +23,14 @@ from strategies.runner import (
     MarketSnapshot,
     VenuesFactory,
     _pool_specs,
+    _target_perp,
     pair_id_for_pool,
     price_leg,
+    repair_legs,
 )
 from strategies.services import current_params
 from trading.domain import hedges as hedge_rules
-from trading.execution import StaleQuote, hedge_leg_orders, hedge_open, working_orders
+from trading.execution import ExecutionRefused, StaleQuote, hedge_leg_orders, hedge_mark, hedge_open, working_orders
 from trading.gate import OrderRefused
 
 from .choices import (
@@ -108,6 +110,7 @@ class ManualDesk:
     market: Any
     venues_factory: VenuesFactory
     poll_s: float = 0.5
+    retry_s: float = 0.5  # between repair attempts of a legged hedge
     sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
     # The venues the command being carried out opened: closed when it ends (their ccxt sessions with them).
     opened_venues: list[Any] = field(default_factory=list)
@@ -130,7 +133,7 @@ class ManualDesk:
         """Carry out one claimed command and record its outcome (never raises for a venue or state problem)."""
         try:
             result = await self._do(command)
-        except (CommandFailed, StaleQuote, OrderRefused) as exc:
+        except (CommandFailed, StaleQuote, ExecutionRefused, OrderRefused) as exc:
             await _db(_finish)(command, CommandStatus.FAILED, str(exc))
         except Exception as exc:
             log.exception("manual command %s failed", command.pk)
@@ -145,6 +148,8 @@ class ManualDesk:
         return finished
 
     async def _do(self, command: ManualCommand) -> str:
+        """Carry the command out; the text of a command done. A command is done only when the hedges' state says
+        so (open, closed, whole again); otherwise it fails with the reason (CommandFailed)."""
         pool = command.pool
         pair_id = await _db(pair_id_for_pool)(pool)
         if pair_id is None:
@@ -158,8 +163,10 @@ class ManualDesk:
         params = await _db(_params_for)(pool)
         perp_spec, cfd_spec = await _db(_pool_specs)(pool)
         actor = command.requested_by
+        desk = _Repairs(self, executor, pool, pair_id, params, perp_spec, cfd_spec, actor)
 
         def leg(leg_name: str, side: str, quantity: Decimal, *, reducing: bool) -> Any:
+            assert snapshot is not None
             priced = price_leg(
                 pool,
                 leg=leg_name,
@@ -193,7 +200,10 @@ class ManualDesk:
                 actor=actor,
             )
             await executor.send_all([perp_order, cfd_order])
-            return await self._outcome(hedge.pk)
+            # A leg that did not fill is completed within the legging time (or, failing that, the other unwound):
+            # no runner trades a hand-opened hedge, so the desk does it before it answers.
+            await desk.make_whole(hedge.pk, prefer=None)
+            return await self._outcome(hedge.pk, done=(HedgeStatus.OPEN,))
         if kind in (ManualKind.CLOSE_HEDGE, ManualKind.FLATTEN_POOL):
             hedges: list[Hedge | None] = (
                 [command.hedge]
@@ -201,11 +211,17 @@ class ManualDesk:
                 else [*await self._settled_live_hedges(pool, executor)]
             )
             outcomes = []
+            failed = False
             for hedge in hedges:
                 assert hedge is not None
                 hedge = await _db(Hedge.objects.get)(pk=hedge.pk)
                 if hedge.status not in FLATTENABLE:
-                    outcomes.append(await self._outcome(hedge.pk))  # still settling, or for reconciliation
+                    # Still settling, or waiting for reconciliation: not closed by this command.
+                    try:
+                        outcomes.append(await self._outcome(hedge.pk, done=(HedgeStatus.CLOSED,)))
+                    except CommandFailed as exc:
+                        outcomes.append(str(exc))
+                        failed = True
                     continue
                 # Every leg the hedge holds back to flat: an open hedge's two, a legged hedge's one or two.
                 legs = [
@@ -229,47 +245,26 @@ class ManualDesk:
                     )
                 )()
                 await executor.send_all(orders)
-                outcomes.append(await self._outcome(hedge.pk))
-            return " ".join(outcomes) or _("Nothing to close.")
+                await desk.make_whole(hedge.pk, prefer=hedge_rules.RepairPreference.UNWIND)
+                try:
+                    outcomes.append(await self._outcome(hedge.pk, done=(HedgeStatus.CLOSED,)))
+                except CommandFailed as exc:
+                    outcomes.append(str(exc))
+                    failed = True
+            text = " ".join(outcomes) or _("Nothing to close.")
+            if failed:
+                raise CommandFailed(text)
+            return text
         if kind in (ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND):
-            hedge = await _db(Hedge.objects.get)(pk=command.hedge_id)
-            closing = await _db(lambda: hedge.orders.filter(intent=OrderIntent.CLOSE).exists())()
-            target_perp = (
-                Decimal(0) if closing else (-hedge.size_oz if hedge.direction == Direction.SELL_PERP else hedge.size_oz)
-            )
-            plan_actual = hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz)
-            plan = hedge_rules.assess(
-                target=hedge_rules.LegPosition(target_perp, -target_perp),
-                actual=plan_actual,
-                perp_step_oz=perp_spec.step_oz,
-                cfd_step_oz=cfd_spec.step_oz,
-                legged_ms=0,  # by hand: the operator decides, the legging clock does not
-                max_legging_ms=1,
-                prefer=hedge_rules.RepairPreference.COMPLETE
+            prefer = (
+                hedge_rules.RepairPreference.COMPLETE
                 if kind == ManualKind.REPAIR_COMPLETE
-                else hedge_rules.RepairPreference.UNWIND,
+                else hedge_rules.RepairPreference.UNWIND
             )
-            if not plan.orders:
+            hedge = await _db(Hedge.objects.get)(pk=command.hedge_id)
+            if not await desk.make_whole(hedge.pk, prefer=prefer, by_hand=True):
                 raise CommandFailed(_("Hedge #%(id)s needs no repair.") % {"id": hedge.pk})
-            legs = [
-                leg(
-                    order.leg.value,
-                    OrderSide.BUY if order.signed_oz > 0 else OrderSide.SELL,
-                    abs(order.signed_oz),
-                    reducing=hedge_rules.reduces(plan_actual.of(order.leg), order.signed_oz),
-                )
-                for order in plan.orders
-            ]
-            orders = await _db(hedge_leg_orders)(
-                hedge=hedge,
-                intent=OrderIntent.REPAIR,
-                legs=legs,
-                max_quote_age_ms=params.max_quote_age_ms,
-                market=snapshot,
-                actor=actor,
-            )
-            await executor.send_all(orders)
-            return await self._outcome(hedge.pk)
+            return await self._outcome(hedge.pk, done=(HedgeStatus.OPEN, HedgeStatus.CLOSED))
         if kind == ManualKind.CANCEL_ORDERS:
             working = await _db(
                 lambda: list(
@@ -303,11 +298,107 @@ class ManualDesk:
                     await executor.refresh(order)
         return hedges
 
-    async def _outcome(self, hedge_id: int) -> str:
-        hedge = await _db(Hedge.objects.get)(pk=hedge_id)
-        return _("Hedge #%(id)s is %(status)s (perp %(perp)s oz, CFD %(cfd)s oz).") % {
+    async def _outcome(self, hedge_id: int, *, done: tuple[str, ...]) -> str:
+        """What became of the hedge, in words; raises CommandFailed (with the reason) unless its state is one of
+        `done`."""
+        hedge, reason = await _db(_hedge_and_reason)(hedge_id)
+        text = _("Hedge #%(id)s is %(status)s (perp %(perp)s oz, CFD %(cfd)s oz).") % {
             "id": hedge.pk,
             "status": hedge.get_status_display(),
             "perp": hedge.perp_oz,
             "cfd": hedge.cfd_oz,
         }
+        if hedge.status in done:
+            return text
+        if reason:
+            text = _("%(outcome)s Last venue answer: %(reason)s") % {"outcome": text, "reason": reason}
+        raise CommandFailed(text)
+
+
+def _hedge_and_reason(hedge_id: int) -> tuple[Hedge, str]:
+    """The hedge and why it is not where it should be: its status reason, or its latest order's error."""
+    hedge = Hedge.objects.get(pk=hedge_id)
+    error = hedge.orders.exclude(error="").order_by("-created_at", "-pk").values_list("error", flat=True).first()
+    return hedge, error or hedge.status_reason
+
+
+@dataclass
+class _Repairs:
+    """Repairs of one command's hedges, by the desk itself (no runner trades a manual hedge, and an operator's
+    repair is carried out now): the same plan (`assess`), pricing and execution path as the runner's."""
+
+    desk: ManualDesk
+    executor: Executor
+    pool: Any
+    pair_id: int
+    params: StrategyParams
+    perp_spec: Any
+    cfd_spec: Any
+    actor: Any
+
+    async def make_whole(
+        self, hedge_id: int, *, prefer: hedge_rules.RepairPreference | None, by_hand: bool = False
+    ) -> bool:
+        """Repair the hedge while it is legged, within the maximum legging time: settle its unknown orders, then
+        complete the missing leg (opened, not reduce-only) or unwind the leg ahead (reduce-only), again after a
+        refusal, until it is whole. `prefer` None: complete for the first half of the time, then unwind.
+        `by_hand`: an operator's repair command, which also takes a hedge waiting for reconciliation (their
+        decision). True when a repair order was sent."""
+        budget_s = self.params.max_legging_seconds
+        started = clock.now()
+        tried = False
+        if by_hand:
+            hedge = await _db(Hedge.objects.get)(pk=hedge_id)
+            if hedge.status == HedgeStatus.NEEDS_RECONCILE and hedge.perp_oz + hedge.cfd_oz != 0:
+                await _db(hedge_mark)(hedge=hedge, status=HedgeStatus.LEGGED, reason=_("Repair requested by hand."))
+        while True:
+            hedge = await _db(Hedge.objects.get)(pk=hedge_id)
+            for order in await _db(working_orders)(hedge):
+                if order.status in (OrderStatus.UNKNOWN, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                    await self.executor.refresh(order)
+            hedge = await _db(Hedge.objects.get)(pk=hedge_id)
+            elapsed_s = (clock.now() - started).total_seconds()
+            if hedge.status != HedgeStatus.LEGGED or elapsed_s >= budget_s:
+                return tried
+            way = prefer or (
+                hedge_rules.RepairPreference.COMPLETE
+                if elapsed_s < budget_s / 2
+                else hedge_rules.RepairPreference.UNWIND
+            )
+            target_perp = await _db(_target_perp)(hedge)
+            actual = hedge_rules.LegPosition(hedge.perp_oz, hedge.cfd_oz)
+            plan = hedge_rules.assess(
+                target=hedge_rules.LegPosition(target_perp, -target_perp),
+                actual=actual,
+                perp_step_oz=self.perp_spec.step_oz,
+                cfd_step_oz=self.cfd_spec.step_oz,
+                legged_ms=0,  # the budget is this command's, counted above
+                max_legging_ms=1,
+                prefer=way,
+            )
+            if not plan.orders:
+                return tried
+            snapshot = self.desk.market.snapshot(self.pair_id)
+            if snapshot is None:
+                raise CommandFailed(_("No quotes for this pool yet; try again in a moment."))
+            legs = repair_legs(self.pool, plan, actual, self.params, snapshot, self.perp_spec, self.cfd_spec)
+            if not legs:
+                raise CommandFailed(_("No quote to price the repair."))
+            wait = max(self.executor.venues[leg.account.pk].backoff_s() for leg in legs)
+            if wait > 0:  # a venue asked the account to wait: nothing would leave, nothing is written
+                await self.desk.sleep(min(wait, max(budget_s - elapsed_s, 0.0)) or self.desk.retry_s)
+                continue
+            orders = await _db(hedge_leg_orders)(
+                hedge=hedge,
+                intent=OrderIntent.REPAIR,
+                legs=legs,
+                max_quote_age_ms=self.params.max_quote_age_ms,
+                market=snapshot,
+                actor=self.actor,
+            )
+            tried = True
+            await self.executor.send_all(orders)
+            hedge = await _db(Hedge.objects.get)(pk=hedge_id)
+            if hedge.status != HedgeStatus.LEGGED:
+                continue  # whole (or still settling): looked at again above
+            await self.desk.sleep(self.desk.retry_s)

@@ -54,7 +54,9 @@ class PaperVenue:
             await self.sleep(self.latency_ms / 1000)
         quote = self.quote()
         if quote is None:
-            raise VenueError(VenueErrorKind.MARKET, "The paper venue has no quote for this instrument yet.")
+            raise VenueError(
+                VenueErrorKind.MARKET, "The paper venue has no quote for this instrument yet.", refused=True
+            )
         side = order_rules.Side(request.side)
         ts_ms = int(clock.now().timestamp() * 1000)
         execution = paper_fill(
@@ -148,6 +150,13 @@ class PaperVenue:
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return []
+
+    async def mark_price(self) -> Decimal | None:
+        quote = self.quote()
+        return None if quote is None else quote.mid_price
+
+    def backoff_s(self) -> float:
+        return 0.0
 
 
 def paper_position_oz(account: VenueAccount) -> Decimal:

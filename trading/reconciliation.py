@@ -198,16 +198,56 @@ async def reconciliation_sync(
             answer = await venues[order.account_id].lookup(order.client_order_id)
             await _db(_adopt_order)(order, answer)
             adopted.append({"kind": kind, "client_order_id": order.client_order_id})
-    # Positions last: adopting the orders may already have closed the gap.
+    # Positions last: adopting the orders may already have closed the gap. The venue did not say at what price
+    # the difference arose, so it is booked at the instrument's price now (its PnL is then booked like any leg's).
     for account_id in (pool.perp_account_id, pool.cfd_account_id):
         account = await _db(VenueAccount.objects.get)(pk=account_id)
         venue_oz = await venues[account_id].position_oz()
         ours_oz = await _db(our_position_oz)(account)
         if venue_oz != ours_oz:
-            await _db(_adopt_position)(pool, account, venue_oz - ours_oz)
-            adopted.append({"kind": "position", "account_id": account_id, "adjusted_oz": str(venue_oz - ours_oz)})
+            mark = await _mark(venues[account_id], account)
+            await _db(_adopt_position)(pool, account, venue_oz - ours_oz, price=mark)
+            adopted.append(
+                {
+                    "kind": "position",
+                    "account_id": account_id,
+                    "adjusted_oz": str(venue_oz - ours_oz),
+                    "price": None if mark is None else str(mark),
+                }
+            )
     synced: ReconciliationReport = await _db(_mark_synced)(report, actor, adopted, request)
     return synced
+
+
+async def _mark(venue: ExecutionVenue, account: VenueAccount) -> Decimal | None:
+    """The price a position difference is booked at: the venue's mark, else the newest stored quote's mid (a web
+    process streams no quotes, and its paper venues have none)."""
+    try:
+        mark = await venue.mark_price()
+    except VenueError as exc:
+        log.warning("no mark from the venue of account %s: %s", account.pk, exc)
+        mark = None
+    if mark is None:
+        mark = await _db(_stored_mark)(account)
+    return mark
+
+
+def _stored_mark(account: VenueAccount) -> Decimal | None:
+    from accounts.pools import instrument_of
+
+    from .models import QuoteSource, QuoteTick
+
+    instrument = instrument_of(account)
+    if instrument is None:
+        return None
+    newest = None
+    for source in QuoteSource.objects.filter(instrument=instrument):
+        tick = QuoteTick.objects.filter(source=source).order_by("-ts").first()
+        if tick is not None and (newest is None or tick.ts > newest.ts):
+            newest = tick
+    if newest is None:
+        return None
+    return ((newest.bid + newest.ask) / 2).quantize(Decimal("0.00000001"))
 
 
 @transaction.atomic
@@ -263,6 +303,39 @@ def _resync_hedge(hedge_id: int) -> None:
         execution.hedge_sync(hedge_id=hedge_id)
 
 
+def _pool_strategy(pool: AccountPool) -> Any:
+    from strategies.choices import ACTIVE_STATES
+    from strategies.models import Strategy
+
+    return Strategy.objects.filter(pool=pool, state__in=[state.value for state in ACTIVE_STATES]).first()
+
+
+@transaction.atomic
+def adopt_position_difference(
+    *, account: VenueAccount, venue_oz: Decimal, price: Decimal | None, reason: str
+) -> tuple[Decimal, Hedge | None]:
+    """What the venue holds on `account` (`venue_oz`, read just before) against our books, adopted when they differ:
+    an adjustment at `price` (the venue's, or its mark) on the account's pool, legged until repaired. Nothing while
+    an order of the account is in flight (its answer may not be recorded yet; the next look decides). The account
+    row is locked, so two watchers, or a watcher and an admin's sync, adopt one difference once. Returns the
+    adopted ounces (0: none) and the hedge that took them (None: the account is in no enabled pool)."""
+    VenueAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if Order.objects.filter(account=account, status__in=[s.value for s in OPEN_ORDER_STATUSES]).exists():
+        return Decimal(0), None
+    delta = venue_oz - our_position_oz(account)
+    if delta == 0:
+        return Decimal(0), None
+    pool = (
+        AccountPool.objects.filter(enabled=True)
+        .filter(Q(perp_account_id=account.pk) | Q(cfd_account_id=account.pk))
+        .select_related("perp_account", "cfd_account", "tenant")
+        .first()
+    )
+    if pool is None:
+        return delta, None
+    return delta, _adopt_position(pool, account, delta, reason=reason, price=price)
+
+
 @transaction.atomic
 def adopt_venue_position(
     pool: AccountPool, account: VenueAccount, delta_oz: Decimal, *, reason: str, price: Decimal | None = None
@@ -281,7 +354,7 @@ def _adopt_position(
     *,
     reason: str = "reconciliation: venue position adopted",
     price: Decimal | None = None,
-) -> None:
+) -> Hedge:
     leg = Leg.PERP if account.pk == pool.perp_account_id else Leg.CFD
     hedge = (
         Hedge.objects.select_for_update()
@@ -291,9 +364,12 @@ def _adopt_position(
     )
     now = clock.now()
     if hedge is None:
+        # The strategy trading the pool (if one runs) owns the adjustment: its runner repairs it like any legged
+        # hedge. Without one it is the operators' to repair by hand (its legged alert says so).
         hedge = Hedge.objects.create(
             tenant_id=pool.tenant_id,
             pool=pool,
+            strategy=_pool_strategy(pool),
             direction=Direction.SELL_PERP if (leg == Leg.PERP) == (delta_oz < 0) else Direction.BUY_PERP,
             status=HedgeStatus.NEEDS_RECONCILE,
             paper=account.mode == "paper",
@@ -326,7 +402,8 @@ def _adopt_position(
     execution.hedge_sync(hedge_id=hedge.pk)
     hedge.refresh_from_db()
     if hedge.perp_oz + hedge.cfd_oz != 0 and hedge.status in (HedgeStatus.OPEN, HedgeStatus.NEEDS_RECONCILE):
-        execution.hedge_mark(hedge=hedge, status=HedgeStatus.LEGGED, reason=reason)
+        hedge = execution.hedge_mark(hedge=hedge, status=HedgeStatus.LEGGED, reason=reason)
+    return hedge
 
 
 @transaction.atomic

@@ -1,19 +1,28 @@
-"""Venue-side changes to live Binance accounts, from each account's user-data stream (ARCHITECTURE.md "Order
-safety": a position the venue changed on its own is detected within seconds).
+"""Venue-side changes to live accounts (ARCHITECTURE.md "Order safety": a position the venue changed on its own is
+detected within seconds).
 
 The engine runs one `UserStreamWatcher` per live Binance account (the gateway opens the listen key and keeps it
-alive). Every fill the venue made on its own — a liquidation, an auto-deleverage — and every fill of an order
-whose client id is not one quantarb makes (a trade placed by hand, or by another program on the same account) is
-recorded as a `VenueEvent` and raises an alert in the account's tenant.
+alive) and one `Mt5ActivityWatcher` per live MT5 account (deals polled every few seconds). Every fill the venue
+made on its own — a liquidation, an auto-deleverage, a stop-out — and every fill of an order whose client id is not
+one quantarb makes (a trade placed by hand, or by another program on the same account) is recorded as a
+`VenueEvent` and raises an alert in the account's tenant.
+
+Events can be missed (a stream down, a deal outside the polled window, a fill under an id that looks like ours), so
+each watcher also compares the account's position at the venue with our books every few seconds
+(`PositionCheck`): a difference that holds for a grace period with no order of the account in flight is adopted
+as an adjustment on the pool — in either direction, a position we do not know or one we believe in that the venue
+no longer holds — and alerted, instead of waiting for the scheduled reconciliation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -171,6 +180,98 @@ def venue_event_adopt(event: VenueEvent) -> None:
         log.error("venue event %s not adopted on pool %s: %s", event.pk, pool.pk, exc)
 
 
+# --- positions against our books ---------------------------------------------------------------------------------
+def _books(account: VenueAccount) -> tuple[Decimal, bool]:
+    """Our position on the account and whether an order of it is in flight (its answer may not be recorded)."""
+    from .choices import OPEN_ORDER_STATUSES
+    from .models import Order
+    from .reconciliation import our_position_oz
+
+    in_flight = Order.objects.filter(account=account, status__in=[s.value for s in OPEN_ORDER_STATUSES]).exists()
+    return our_position_oz(account), in_flight
+
+
+def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price: Decimal | None) -> Decimal:
+    """Adopt a position difference the venue shows (trading/reconciliation.py `adopt_position_difference`) and
+    alert the account's tenant. Returns the ounces adopted (0: none — the books caught up meanwhile, or the account
+    is in no pool, which is alerted only)."""
+    from alerts.services import alert_raise
+
+    from .reconciliation import adopt_position_difference
+
+    try:
+        delta, hedge = adopt_position_difference(
+            account=account,
+            venue_oz=venue_oz,
+            price=price,
+            reason=_("The venue holds %(oz)s oz, not what our books hold") % {"oz": _oz(venue_oz)},
+        )
+    except DatabaseError as exc:
+        log.error("position difference on account %s not adopted: %s", account.pk, exc)
+        return Decimal(0)
+    if delta == 0:
+        return delta
+    alert_raise(
+        tenant=account.tenant,
+        category="account",
+        severity="critical",
+        title=_("The position on %(account)s differed from our books by %(oz)s oz: adopted")
+        % {"account": account.label, "oz": _oz(delta)},
+        dedup_key=f"position_difference:{account.pk}:{hedge.pk if hedge is not None else 'none'}",
+        detail={
+            "account": account.pk,
+            "venue_oz": str(venue_oz),
+            "adopted_oz": str(delta),
+            "price": None if price is None else str(price),
+            "hedge": None if hedge is None else hedge.pk,
+        },
+        source=hedge,
+    )
+    if hedge is None:
+        return Decimal(0)  # an account in no enabled pool: alerted, nothing of ours to repair
+    log.warning("position difference adopted", extra={"account": account.pk, "adopted_oz": str(delta)})
+    return delta
+
+
+def _given(price: Decimal | None) -> Decimal | None:
+    return price
+
+
+def _oz(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+@dataclass
+class PositionCheck:
+    """The account's position at the venue against our books, once per watcher cycle. A difference is adopted once
+    it has been seen unchanged for `grace_s` with no order of the account in flight — an order on the wire (its
+    answer not yet recorded) is the usual, harmless cause of a difference for a moment."""
+
+    account: VenueAccount
+    grace_s: float = 2.0
+    adopted: Decimal = Decimal(0)
+    _seen: tuple[Decimal, float] | None = None
+
+    def observe(self, venue_oz: Decimal, price: Callable[[], Decimal | None]) -> Decimal:
+        """Compare (synchronous: call it from a worker thread). `price` is asked only when a difference is
+        adopted. Returns the ounces adopted now."""
+        ours, in_flight = _books(self.account)
+        if in_flight or venue_oz == ours:
+            self._seen = None
+            return Decimal(0)
+        difference = venue_oz - ours
+        now = clock.monotonic()
+        if self._seen is None or self._seen[0] != difference:
+            self._seen = (difference, now)
+            return Decimal(0)
+        if now - self._seen[1] < self.grace_s:
+            return Decimal(0)
+        self._seen = None
+        adopted = position_difference_adopt(account=self.account, venue_oz=venue_oz, price=price())
+        self.adopted += adopted
+        return adopted
+
+
 def watched_accounts() -> list[VenueAccount]:
     """Live Binance accounts with keys that are not disabled (an account in error is watched all the more)."""
     return [
@@ -184,7 +285,8 @@ def watched_accounts() -> list[VenueAccount]:
 
 @dataclass
 class UserStreamWatcher:
-    """Follows one account's user-data stream until cancelled; reconnects with growing waits after a failure."""
+    """Follows one account's user-data stream until cancelled; reconnects with growing waits after a failure.
+    Alongside, every `position_every_s`, compares the account's position with our books (`PositionCheck`)."""
 
     account: VenueAccount
     retry_delay_s: float = 1.0
@@ -192,11 +294,36 @@ class UserStreamWatcher:
     gateway: BinanceUsdmGateway | None = None
     recorded: int = 0
     fills: int = 0
+    position_every_s: float = 3.0
+    position_grace_s: float = 2.0
+    positions: PositionCheck | None = None
+    # The stream's recordings and the position check write one after the other, never at once (they may adopt
+    # on the same hedge; SQLite takes one writer at a time).
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _watch_position(self) -> None:
+        """The position check's loop (REST `positionRisk`, weight 5 every few seconds): what the stream missed."""
+        assert self.gateway is not None
+        check = self.positions = self.positions or PositionCheck(self.account, grace_s=self.position_grace_s)
+        observe = sync_to_async(check.observe, thread_sensitive=False)
+        while True:
+            try:
+                if self.gateway.spec is not None:  # connected by the stream loop
+                    position = await self.gateway.fetch_position()
+                    mark: Decimal | None = position.mark_price or None
+                    async with self._writing:
+                        await observe(position.quantity, functools.partial(_given, mark))
+            except VenueError as exc:
+                log.warning("position check failed", extra={"account": self.account.pk, "kind": exc.kind.value})
+            except Exception:
+                log.exception("position check failed", extra={"account": self.account.pk})
+            await asyncio.sleep(self.position_every_s)
 
     async def run(self) -> None:
         record = sync_to_async(venue_event_record, thread_sensitive=False)
         delay = self.retry_delay_s
         self.gateway = self.gateway or binance_account_gateway(self.account)
+        position_task = asyncio.create_task(self._watch_position(), name=f"position-check-{self.account.pk}")
         try:
             while True:
                 try:
@@ -217,11 +344,16 @@ class UserStreamWatcher:
                             await self._record_fill(order, raw)
                         continue
                     try:
-                        if await record(account=self.account, order=order, raw=raw) is not None:
+                        async with self._writing:
+                            recorded = await record(account=self.account, order=order, raw=raw)
+                        if recorded is not None:
                             self.recorded += 1
                     except Exception:
                         log.exception("recording a venue event failed", extra={"account": self.account.pk})
         finally:
+            position_task.cancel()
+            with contextlib.suppress(BaseException):
+                await position_task
             # Bounded: a stream that does not close cleanly (a half-open socket) must not hold up a shutdown.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.gateway.close()), 5)
@@ -239,9 +371,10 @@ class UserStreamWatcher:
                 # that came together may have been folded into this one — read the order's trades over REST.
                 fills = await self.gateway.fetch_order_fills(order.venue_order_id)
             for fill in fills:
-                await sync_to_async(order_fill_from_stream, thread_sensitive=False)(
-                    account=self.account, client_order_id=order.client_order_id, fill=fill
-                )
+                async with self._writing:
+                    await sync_to_async(order_fill_from_stream, thread_sensitive=False)(
+                        account=self.account, client_order_id=order.client_order_id, fill=fill
+                    )
             self.fills += len(fills)
         except VenueError as exc:
             log.warning("a streamed fill's fee could not be converted (the fill sync reads it again): %s", exc)
@@ -303,14 +436,17 @@ def mt5_deal_record(*, account: VenueAccount, deal: Mt5Deal, contract_size: Deci
 
 @dataclass
 class Mt5ActivityWatcher:
-    """Polls one MT5 account's deals every few seconds (the terminal pushes nothing) and records those quantarb did
-    not make, so a stop-out or a trade in the terminal is seen within seconds."""
+    """Polls one MT5 account's deals and positions every few seconds (the terminal pushes nothing): records the
+    deals quantarb did not make, so a stop-out or a trade in the terminal is seen within seconds, then compares the
+    positions with our books (`PositionCheck`) for whatever no deal explained."""
 
     account: VenueAccount
     every_s: float = 3.0
     overlap: timedelta = timedelta(minutes=2)
     gateway: Mt5Gateway | None = None
     recorded: int = 0
+    position_grace_s: float = 2.0
+    positions: PositionCheck | None = None
 
     def _poll(self, since: datetime) -> list[VenueEvent]:
         from .venues.mt5 import gateway_for
@@ -318,12 +454,22 @@ class Mt5ActivityWatcher:
         if self.gateway is None:
             self.gateway = gateway_for(self.account.terminal, self.account.credentials or {})
             self.gateway.connect()
-        size = self.gateway.symbol_spec().contract_size
+        gateway = self.gateway
+        size = gateway.symbol_spec().contract_size
         events = []
-        for deal in self.gateway.activity_since(since).foreign_deals:
+        activity = gateway.activity_since(since)
+        for deal in activity.foreign_deals:
             event = mt5_deal_record(account=self.account, deal=deal, contract_size=size)
             if event is not None:
                 events.append(event)
+        venue_oz = sum(((p.volume if p.side == "buy" else -p.volume) * size for p in activity.positions), Decimal(0))
+
+        def mid() -> Decimal | None:
+            tick = gateway.tick()
+            return ((tick.bid + tick.ask) / 2).quantize(Decimal("0.00000001"))
+
+        check = self.positions = self.positions or PositionCheck(self.account, grace_s=self.position_grace_s)
+        check.observe(venue_oz, mid)
         return events
 
     async def run(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 
 from accounts.models import AccountPool, AccountSnapshot, ChangeLogEntry, VenueAccount
 from accounts.venue_services import sync_accounts
@@ -165,7 +166,14 @@ async def test_a_liquidation_on_the_user_stream_is_recorded_within_seconds_with_
         await asyncio.sleep(0.2)
         pushed = time.monotonic()
         binance_fake.control("liquidation", {"price": "4500.00"})
-        count = sync_to_async(VenueEvent.objects.filter(account=account, kind="liquidation").count)
+
+        def liquidations() -> int:
+            try:
+                return VenueEvent.objects.filter(account=account, kind="liquidation").count()
+            except OperationalError:  # SQLite's shared in-memory test database: the recording holds the table
+                return 0
+
+        count = sync_to_async(liquidations)
         while await count() == 0:
             assert time.monotonic() - pushed < 5, "no liquidation recorded within 5 s"
             await asyncio.sleep(0.05)
@@ -231,3 +239,29 @@ def _urls(value: object) -> list[str]:
     if isinstance(value, dict):
         return [url for item in value.values() for url in _urls(item)]
     return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_during_the_sync_is_a_back_off_not_an_account_error(
+    canary_accounts: dict[str, Any], binance_fake: BinanceFake
+) -> None:
+    from trading.venues.backoff import BACKOFFS
+
+    account = point_at_fake(canary_accounts, binance_fake)
+    AccountPool.objects.filter(pk=canary_accounts["live_pool"].pk).update(perp_leverage=20)
+    binance_fake.arm("rate_limit", status=429, retry_after=30)
+    try:
+        counts = sync_accounts()
+        assert (counts["backed_off"], counts["failed"]) == (1, 0)
+        account.refresh_from_db()
+        assert account.status == "active" and account.last_error == ""  # entries are not halted for a pause
+
+        # The back-off holds for every gateway of the account (each sync makes a new one): nothing is sent.
+        during = time.time()
+        assert sync_accounts()["backed_off"] == 1
+        assert binance_fake.state(since=during)["request_total"] == 0
+    finally:
+        BACKOFFS.clear()
+    assert sync_accounts()["synced"] == 3
+    account.refresh_from_db()
+    assert account.status == "active"

@@ -334,7 +334,8 @@ def test_sync_snapshots_simulated_accounts_and_skips_live_ones(canary_accounts: 
     terminal.bridge_port = 9  # nothing listens: the live MT5 account is read from its terminal, and fails here
     terminal.save()
     counts = sync_accounts()
-    assert counts == {"synced": 2, "skipped": 0, "failed": 2}  # both live reads fail on closed loopback ports
+    # both live reads fail on closed loopback ports (nothing asked us to back off)
+    assert counts == {"synced": 2, "skipped": 0, "failed": 2, "backed_off": 0}
     binance = VenueAccount.objects.get(pk=canary_accounts["binance"].pk)
     assert binance.status == "error" and "unreachable" in binance.last_error
     assert "no MT5 bridge answered" in VenueAccount.objects.get(pk=canary_accounts["mt5"].pk).last_error

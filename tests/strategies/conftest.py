@@ -159,6 +159,29 @@ class FakeBook:
             session=SessionView(is_open=True),
         )
 
+    def store(self, pair: Any) -> None:
+        """Store the current quotes as the pair's latest spread sample (what the web's pre-trade gate reads when an
+        open is queued by hand: the engine's pipeline stores them)."""
+        from trading.models import SpreadSample
+
+        snapshot = self.snapshot(pair.pk)
+        perp, cfd = snapshot.perp, snapshot.cfd
+        assert perp is not None and cfd is not None
+        SpreadSample.objects.create(
+            pair=pair,
+            ts=clock.now(),
+            perp_bid=perp.bid_price,
+            perp_ask=perp.ask_price,
+            cfd_bid=cfd.bid_price,
+            cfd_ask=cfd.ask_price,
+            usd_per_usdt=snapshot.usd_per_usdt,
+            edge_sell_perp=perp.bid_price - cfd.ask_price,
+            edge_buy_perp=cfd.bid_price - perp.ask_price,
+            net_sell_perp=perp.bid_price - cfd.ask_price,
+            net_buy_perp=cfd.bid_price - perp.ask_price,
+            basis=(perp.bid_price + perp.ask_price - cfd.bid_price - cfd.ask_price) / 2,
+        )
+
 
 @pytest.fixture
 def live_setup(alice: Any, binance_fake: Any, mt5_bridge: Any) -> dict[str, Any]:
@@ -168,14 +191,15 @@ def live_setup(alice: Any, binance_fake: Any, mt5_bridge: Any) -> dict[str, Any]
     perp_source = QuoteSource.objects.create(
         key="fake-binance-xauusdt", venue="binance-usdm", endpoint=endpoint, instrument=perp_instrument, label="Fake"
     )
+    terminal = TerminalInstance.objects.create(
+        tenant=alice.tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=mt5_bridge.port
+    )
+    # An MT5 source names the terminal that reads it.
     cfd_source = QuoteSource.objects.create(
-        key="fake-mt5-xauusd-s", venue="bybit-mt5", instrument=cfd_instrument, label="Fake MT5"
+        key="fake-mt5-xauusd-s", venue="bybit-mt5", instrument=cfd_instrument, label="Fake MT5", terminal=terminal
     )
     SourcePair.objects.create(
         name="Fake pair", perp_source=perp_source, cfd_source=cfd_source, perp_fee_rate=Decimal("0.0005")
-    )
-    terminal = TerminalInstance.objects.create(
-        tenant=alice.tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=mt5_bridge.port
     )
     binance = VenueAccount.objects.create(
         tenant=alice.tenant,

@@ -33,6 +33,14 @@ def live_pool(canary_accounts: Any, binance_fake: BinanceFake, mt5_bridge: Mt5Br
     return canary_accounts["live_pool"]
 
 
+def _is_open_session(candidate: object, session_type: type) -> bool:
+    # gc.get_objects() may hold weak proxies whose referent is gone: isinstance() on them raises ReferenceError.
+    try:
+        return isinstance(candidate, session_type) and not candidate.closed  # type: ignore[attr-defined]
+    except ReferenceError:
+        return False
+
+
 @pytest.fixture
 def unclosed() -> Iterator[Callable[[], list[str]]]:
     """aiohttp's "Unclosed client session" warnings raised so far (the garbage collected first, so an abandoned
@@ -44,7 +52,7 @@ def unclosed() -> Iterator[Callable[[], list[str]]]:
 
         def found() -> list[str]:
             gc.collect()
-            open_sessions = [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed]
+            open_sessions = [o for o in gc.get_objects() if _is_open_session(o, aiohttp.ClientSession)]
             return [str(w.message) for w in caught if "Unclosed client session" in str(w.message)] + [
                 repr(session) for session in open_sessions
             ]

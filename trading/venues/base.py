@@ -60,8 +60,9 @@ class VenueAnswer:
 
 
 class ExecutionVenue(Protocol):
-    """Orders by client order id on one account. `place` raises `VenueError`: kind AMBIGUOUS when the answer
-    was lost (the order may exist: look it up, never resend blindly), any other kind when nothing was placed."""
+    """Orders by client order id on one account. `place` raises `VenueError` (trading/venues/errors.py):
+    `sent` False when the request never left, `refused` when the venue's own code says nothing was executed;
+    anything else means the order may exist — look it up, never resend blindly."""
 
     async def place(self, request: OrderRequest) -> VenueAnswer: ...
 
@@ -77,6 +78,15 @@ class ExecutionVenue(Protocol):
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         """(client order id, answer) of every order still working at the venue."""
+        ...
+
+    async def mark_price(self) -> Decimal | None:
+        """The instrument's price now (mark or mid, in the leg's currency), which a position the venue changed
+        without saying at what price is booked at; None when the venue has none."""
+        ...
+
+    def backoff_s(self) -> float:
+        """Seconds the venue asked this account to wait before sending anything more (0: send now)."""
         ...
 
 

@@ -34,6 +34,7 @@ from trading.domain.feeds import FeedMode, SourceHealth
 from trading.domain.orders import FillEvent
 from trading.domain.quotes import Quote
 
+from .backoff import BACKOFFS, account_key
 from .base import RateObservation
 from .errors import VenueError, VenueErrorKind
 
@@ -52,6 +53,9 @@ _HTTP_STATUS = re.compile(r"\b(418|429)\b")
 _AUTH_CODES = {-2014, -2015, -1022, -1102, -2008}
 _UNKNOWN_ORDER_CODES = {-2013, -2011}
 _RATE_CODES = {-1003, -1015}
+# Codes with which Binance says it does not know what became of the request ("Send status unknown; execution
+# status unknown", an internal error): never a refusal, the order is looked up.
+_UNKNOWN_OUTCOME_CODES = {-1000, -1001, -1006, -1007}
 
 T = TypeVar("T")
 Side = Literal["buy", "sell"]
@@ -286,11 +290,19 @@ def binance_code(text: str) -> int | None:
 
 def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = None) -> VenueError:
     """A ccxt failure as a `VenueError`, decided by Binance's code in the answer first, then by what happened on
-    the wire. `write`: the request may have changed state at the venue (an order), so a lost answer is ambiguous."""
+    the wire. `write`: the request may have changed state at the venue (an order), so a lost answer is ambiguous.
+    `refused` is set from Binance's code alone (or a 429 / 418 status): the venue answered and executed nothing."""
     if isinstance(exc, VenueError):
         return exc
     text = str(exc)
     code = binance_code(text)
+    if code in _UNKNOWN_OUTCOME_CODES:
+        return VenueError(
+            VenueErrorKind.AMBIGUOUS,
+            f"Binance does not know the request's outcome ({code}): {_venue_message(text)}",
+            code=code,
+        )
+    refused = code is not None
     if code == -4411:
         return VenueError(
             VenueErrorKind.AGREEMENT,
@@ -298,8 +310,9 @@ def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = N
             "Sign it once in the Binance app or web (Futures → TradFi perpetuals), or through "
             "POST /fapi/v1/stock/contract, then test again.",
             code=code,
+            refused=refused,
         )
-    if code == -4116:
+    if code == -4116:  # the venue holds an order with this id already: not a refusal, look it up
         return VenueError(VenueErrorKind.DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated (-4116).", code=code)
     if code == -1021:
         return VenueError(
@@ -307,15 +320,19 @@ def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = N
             "Binance says our clock is outside its receive window (-1021): the server time was re-synced; check "
             "this host's clock (NTP) if it happens again.",
             code=code,
+            refused=refused,
         )
     if code in _UNKNOWN_ORDER_CODES:
-        return VenueError(VenueErrorKind.UNKNOWN_ORDER, f"Binance knows no such order ({code}).", code=code)
+        return VenueError(
+            VenueErrorKind.UNKNOWN_ORDER, f"Binance knows no such order ({code}).", code=code, refused=refused
+        )
     if code in _AUTH_CODES or (code is not None and -2015 <= code <= -2014):
         return VenueError(
             VenueErrorKind.AUTH,
             f"Binance refused the API key ({code}): check the key and secret, that futures trading is enabled "
             "for the key, and that this server's IP is whitelisted.",
             code=code,
+            refused=refused,
         )
     if code in _RATE_CODES or isinstance(exc, ccxt.DDoSProtection) or _is_rate_status(exc, text):
         wait = retry_after_s if retry_after_s is not None else 60.0
@@ -324,20 +341,28 @@ def classify(exc: BaseException, *, write: bool, retry_after_s: float | None = N
             f"Binance rate limit: backing off for {wait:g} s as told (Retry-After).",
             code=code,
             retry_after_s=wait,
+            refused=True,  # a 429 / 418 is answered instead of processing the request
         )
     if code is not None:
         return VenueError(
-            VenueErrorKind.REJECTED, f"Binance refused the request ({code}): {_venue_message(text)}", code=code
+            VenueErrorKind.REJECTED,
+            f"Binance refused the request ({code}): {_venue_message(text)}",
+            code=code,
+            refused=True,
         )
     if isinstance(exc, ccxt.RequestTimeout):
         return VenueError(VenueErrorKind.AMBIGUOUS, "Binance did not answer in time.")
     if isinstance(exc, ccxt.NetworkError):
         if _never_connected(exc):
-            return VenueError(VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).")
+            return VenueError(
+                VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).", sent=False
+            )
         kind = VenueErrorKind.AMBIGUOUS if write else VenueErrorKind.UNREACHABLE
         return VenueError(kind, "The connection to Binance failed before an answer arrived.")
     if isinstance(exc, ccxt.ExchangeError) and _never_connected(exc):
-        return VenueError(VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).")
+        return VenueError(
+            VenueErrorKind.UNREACHABLE, "Binance is unreachable (no connection could be made).", sent=False
+        )
     if isinstance(exc, ccxt.ExchangeError) and write:
         return VenueError(VenueErrorKind.AMBIGUOUS, f"Binance answered without a usable result: {type(exc).__name__}")
     return VenueError(VenueErrorKind.REJECTED, f"Binance request failed: {type(exc).__name__}")
@@ -404,10 +429,14 @@ class BinanceUsdmGateway:
     exchange: Any = field(init=False, repr=False)
     spec: ContractSpec | None = field(init=False, default=None)
     used_weight_1m: int | None = field(init=False, default=None)
-    _backoff_until: float = field(init=False, default=0.0)
+    # The account's back-off, shared with every other gateway of it in this process (trading/venues/backoff.py).
+    backoff_key: str = ""
     _prices: dict[tuple[str, int], Decimal] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.backoff_key:
+            endpoint = self.rest_url or ("testnet" if self.testnet else None)
+            self.backoff_key = account_key("binance-usdm", endpoint, self.api_key)
         self.exchange = _BinanceUsdm(
             exchange_config(api_key=self.api_key, api_secret=self.api_secret, timeout_ms=self.timeout_ms)
         )
@@ -444,7 +473,7 @@ class BinanceUsdmGateway:
     # -- plumbing
     @property
     def backoff_remaining_s(self) -> float:
-        return max(0.0, self._backoff_until - self.monotonic())
+        return BACKOFFS.remaining(self.backoff_key, now=self.monotonic())
 
     async def _send(self, call: Callable[[], Awaitable[T]], *, write: bool) -> T:
         """One request, unless a rate-limit back-off runs (then nothing is sent). Failures come out classified."""
@@ -454,6 +483,7 @@ class BinanceUsdmGateway:
                 VenueErrorKind.RATE_LIMITED,
                 f"Backing off from Binance for another {remaining:.1f} s (rate limit): nothing was sent.",
                 retry_after_s=remaining,
+                sent=False,
             )
         self.exchange.last_request_url = self.exchange.last_request_method = None
         try:
@@ -464,7 +494,7 @@ class BinanceUsdmGateway:
             if error.code is not None and error.venue_message is None:
                 error.venue_message = venue_message(str(exc))
             if error.kind == VenueErrorKind.RATE_LIMITED and error.retry_after_s:
-                self._backoff_until = self.monotonic() + error.retry_after_s
+                BACKOFFS.hold(self.backoff_key, error.retry_after_s, now=self.monotonic())
                 log.warning("binance rate limited", extra={"retry_after_s": error.retry_after_s, "code": error.code})
             if error.kind == VenueErrorKind.CLOCK:
                 await self._resync_quietly()
@@ -806,32 +836,44 @@ class BinanceUsdmGateway:
             params["timeInForce"] = time_in_force  # "IOC": what does not fill at once expires
         order_type = "market" if price is None else "limit"
         last_error: VenueError | None = None
-        for _ in range(max_sends):
-            try:
-                created = await self._send(
-                    lambda: self.exchange.create_order(
-                        SYMBOL, order_type, side, str(quantity), None if price is None else str(price), params
-                    ),
-                    write=True,
-                )
-                return order_from_binance(created["info"])
-            except VenueError as exc:
-                if exc.kind == VenueErrorKind.DUPLICATE_CLIENT_ID:
-                    existing = await self.lookup_order(client_order_id)
-                    if existing is not None:
-                        return existing
-                    raise
-                if exc.kind != VenueErrorKind.AMBIGUOUS:
-                    raise
-                last_error = exc
-                log.warning("binance order answer lost, looking it up", extra={"client_order_id": client_order_id})
-            existing = await self.lookup_order(client_order_id)
-            if existing is not None:
-                return existing
-        raise VenueError(
-            VenueErrorKind.AMBIGUOUS,
-            f"Order {client_order_id} is still unknown after {max_sends} sends and lookups: {last_error}",
-        )
+        went_out = False  # a create under this id may have reached the venue: nothing after it is "not sent"
+        try:
+            for _ in range(max_sends):
+                try:
+                    created = await self._send(
+                        lambda: self.exchange.create_order(
+                            SYMBOL, order_type, side, str(quantity), None if price is None else str(price), params
+                        ),
+                        write=True,
+                    )
+                    return order_from_binance(created["info"])
+                except VenueError as exc:
+                    went_out = went_out or exc.sent
+                    if exc.kind == VenueErrorKind.DUPLICATE_CLIENT_ID:
+                        existing = await self.lookup_order(client_order_id)
+                        if existing is not None:
+                            return existing
+                        raise
+                    if exc.kind != VenueErrorKind.AMBIGUOUS:
+                        raise
+                    last_error = exc
+                    log.warning("binance order answer lost, looking it up", extra={"client_order_id": client_order_id})
+                existing = await self.lookup_order(client_order_id)
+                if existing is not None:
+                    return existing
+            raise VenueError(
+                VenueErrorKind.AMBIGUOUS,
+                f"Order {client_order_id} is still unknown after {max_sends} sends and lookups: {last_error}",
+            )
+        except VenueError as exc:
+            if exc.sent or not went_out:
+                raise
+            # E.g. the lookup after a lost answer met a back-off: the order may exist all the same.
+            raise VenueError(
+                VenueErrorKind.AMBIGUOUS,
+                f"Order {client_order_id} may have reached Binance; its outcome is not known yet: {exc}",
+                retry_after_s=exc.retry_after_s,
+            ) from exc
 
     async def lookup_order(self, client_order_id: str) -> OrderState | None:
         """The order the venue holds under `client_order_id`, or None when it holds none (`-2013`)."""

@@ -64,7 +64,10 @@ class BinanceExecutionVenue:
     async def place(self, request: OrderRequest) -> VenueAnswer:
         # One send: an ambiguous answer comes back as AMBIGUOUS and the executor records the order as unknown and
         # looks it up (the unknown state is then persisted, so even a crash cannot lead to a blind resend).
-        gateway = await self._ready()
+        try:
+            gateway = await self._ready()
+        except VenueError as exc:
+            raise exc.not_sent() from exc  # connecting (time sync, market) sends no order
         state = await gateway.place_order(
             client_order_id=request.client_order_id,
             side="buy" if request.side == "buy" else "sell",
@@ -109,3 +112,9 @@ class BinanceExecutionVenue:
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return [(state.client_order_id, answer_of(state)) for state in await (await self._ready()).fetch_open_orders()]
+
+    async def mark_price(self) -> Decimal | None:
+        return (await (await self._ready()).fetch_quote()).mid_price
+
+    def backoff_s(self) -> float:
+        return self.gateway.backoff_remaining_s

@@ -30,7 +30,16 @@ class VenueErrorKind(StrEnum):
 class VenueError(Exception):
     """A classified venue failure. `code` is the venue's own code when it sent one, `venue_message` its own words;
     `endpoint` the request that failed (e.g. "GET /fapi/v1/commissionRate"), so a failure says where; and
-    `retry_after_s` how long the venue asked us to wait (rate limits)."""
+    `retry_after_s` how long the venue asked us to wait (rate limits).
+
+    What an order's sender may conclude from it (trading/executor.py), and nothing else:
+    - `sent` False: the request never left quantarb (a back-off still running, a read before the send failed, a
+      check of our own refused it, no connection could be made). Nothing can exist at the venue.
+    - `refused` True: the venue answered, and its code alone (an MT5 retcode, a Binance error code) says it
+      refused the request: nothing was executed.
+    - anything else — a timeout, a lost answer, an unknown code, a read *after* the send that failed — is
+      *unknown*: the order may exist and is looked up by its client id before the hedge moves on.
+    """
 
     def __init__(
         self,
@@ -41,6 +50,8 @@ class VenueError(Exception):
         retry_after_s: float | None = None,
         venue_message: str | None = None,
         endpoint: str | None = None,
+        refused: bool = False,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -48,6 +59,25 @@ class VenueError(Exception):
         self.retry_after_s = retry_after_s
         self.venue_message = venue_message
         self.endpoint = endpoint
+        self.refused = refused
+        self.sent = sent
+
+    def not_sent(self) -> VenueError:
+        """The same failure, known to have happened before the request left (kept as the cause)."""
+        error = VenueError(
+            self.kind,
+            str(self),
+            code=self.code,
+            retry_after_s=self.retry_after_s,
+            venue_message=self.venue_message,
+            endpoint=self.endpoint,
+            refused=self.refused,
+            sent=False,
+        )
+        error.__cause__ = self
+        return error
 
     def __repr__(self) -> str:
-        return f"VenueError({self.kind.value!r}, code={self.code}, {self.args[0]!r})"
+        flags = "" if self.sent else ", not sent"
+        flags += ", refused" if self.refused else ""
+        return f"VenueError({self.kind.value!r}, code={self.code}{flags}, {self.args[0]!r})"

@@ -23,12 +23,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_fixed
 
 from quantarb import clock
 from trading.domain.calendar import observed_server_offset
@@ -38,6 +40,7 @@ from .base import RateObservation
 from .errors import VenueError, VenueErrorKind
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SYMBOL = "XAUUSD.s"
 # Our orders carry this magic number; a position or deal with another magic was not placed by quantarb.
@@ -73,6 +76,7 @@ _UNREACHABLE_ERRORS = {-10000, -10001, -10002, -10003, -10004, RES_E_INTERNAL_FA
 
 # order_send retcodes
 RETCODE_REQUOTE = 10004
+RETCODE_REJECT = 10006
 RETCODE_PLACED = 10008
 RETCODE_DONE = 10009
 RETCODE_DONE_PARTIAL = 10010
@@ -88,6 +92,46 @@ RETCODE_SERVER_DISABLES_AT = 10026
 RETCODE_CLIENT_DISABLES_AT = 10027
 RETCODE_INVALID_FILL = 10030
 RETCODE_CONNECTION = 10031
+RETCODE_POSITION_CLOSED = 10036
+# Retcodes that say, by themselves, that the trade server (or the terminal) refused the request and executed
+# nothing. Any other retcode than these and done (10009, 10010, 10008) — 10011 processing error, 10012 timeout,
+# 10023 order state changed, one this list does not know — leaves the order unknown: it is looked up.
+REFUSAL_RETCODES = frozenset(
+    {
+        RETCODE_REQUOTE,
+        RETCODE_REJECT,
+        10013,  # invalid request
+        RETCODE_INVALID_VOLUME,
+        10015,  # invalid price
+        10016,  # invalid stops
+        RETCODE_TRADE_DISABLED,
+        RETCODE_MARKET_CLOSED,
+        RETCODE_NO_MONEY,
+        RETCODE_PRICE_CHANGED,
+        RETCODE_PRICE_OFF,
+        10022,  # invalid expiration
+        RETCODE_TOO_MANY_REQUESTS,
+        RETCODE_SERVER_DISABLES_AT,
+        RETCODE_CLIENT_DISABLES_AT,
+        10029,  # order or position frozen
+        RETCODE_INVALID_FILL,
+        RETCODE_CONNECTION,
+        10033,  # pending orders limit
+        10034,  # volume limit
+        10035,  # invalid order type
+        RETCODE_POSITION_CLOSED,
+        10038,  # close volume exceeds the position
+        10039,  # a close order for the position exists
+        10040,  # positions limit
+        10042,  # long only
+        10043,  # short only
+        10044,  # close only
+        10045,  # FIFO rule
+    }
+)
+# last_error() of an order_send that answered None, said by the package before anything reached the terminal:
+# invalid arguments, AutoTrading off, not logged in.
+_REFUSED_SEND_ERRORS = {RES_E_INVALID_PARAMS, RES_E_AUTO_TRADING_DISABLED, RES_E_AUTH_FAILED}
 _RETCODE_ERRORS: dict[int, tuple[VenueErrorKind, str]] = {
     RETCODE_REQUOTE: (VenueErrorKind.PRICE_MOVED, "requote: the price moved; nothing was executed"),
     RETCODE_PRICE_CHANGED: (VenueErrorKind.PRICE_MOVED, "prices changed; nothing was executed"),
@@ -102,6 +146,8 @@ _RETCODE_ERRORS: dict[int, tuple[VenueErrorKind, str]] = {
     RETCODE_SERVER_DISABLES_AT: (VenueErrorKind.TRADING_DISABLED, "the broker's server disabled automated trading"),
     RETCODE_TRADE_DISABLED: (VenueErrorKind.TRADING_DISABLED, "trading is disabled for this account or symbol"),
     RETCODE_INVALID_FILL: (VenueErrorKind.REJECTED, "the symbol does not support this filling mode"),
+    RETCODE_REJECT: (VenueErrorKind.REJECTED, "the trade server rejected the request"),
+    RETCODE_POSITION_CLOSED: (VenueErrorKind.REJECTED, "the position to close is already closed"),
     RETCODE_TOO_MANY_REQUESTS: (VenueErrorKind.RATE_LIMITED, "too many requests"),
     RETCODE_CONNECTION: (VenueErrorKind.UNREACHABLE, "the terminal has no connection to the trade server"),
 }
@@ -381,9 +427,28 @@ def error_from_last_error(code: int, message: str, *, doing: str) -> VenueError:
 
 
 def error_from_retcode(retcode: int, comment: str = "") -> VenueError:
-    kind, text = _RETCODE_ERRORS.get(retcode, (VenueErrorKind.REJECTED, "the order was rejected"))
+    """An `order_send` retcode other than done as a classified error: `refused` when the retcode alone says
+    nothing was executed (`REFUSAL_RETCODES`), else ambiguous — the order is looked up."""
+    refused = retcode in REFUSAL_RETCODES
+    default = (
+        (VenueErrorKind.REJECTED, "the order was rejected")
+        if refused
+        else (
+            VenueErrorKind.AMBIGUOUS,
+            "the trade server's answer does not say whether the order executed",
+        )
+    )
+    kind, text = _RETCODE_ERRORS.get(retcode, default)
     detail = f" — {comment}" if comment else ""
-    return VenueError(kind, f"MT5 retcode {retcode}: {text}{detail}", code=retcode)
+    return VenueError(kind, f"MT5 retcode {retcode}: {text}{detail}", code=retcode, refused=refused)
+
+
+def is_read_hiccup(exc: BaseException) -> bool:
+    """A read the terminal did not answer (IPC timeout, a send or receive that failed, a bridge that timed out or
+    dropped): safe to ask again, reads change nothing."""
+    if not isinstance(exc, VenueError):
+        return False
+    return exc.code in _LOST_ANSWER_ERRORS or (exc.kind is VenueErrorKind.AMBIGUOUS and exc.code is None)
 
 
 def choose_filling(filling_mode: int) -> int:
@@ -426,6 +491,9 @@ class Mt5Gateway:
         lookup_interval_s: float = 0.5,
         lookback: timedelta = timedelta(days=3),
         stale_after_s: float = 60.0,
+        read_retry_s: float = 2.0,
+        read_retry_attempts: int = 5,
+        read_retry_wait_s: float = 0.1,
     ) -> None:
         self.transport = transport
         self.symbol = symbol
@@ -439,6 +507,9 @@ class Mt5Gateway:
         self._lookup_interval_s = lookup_interval_s
         self._lookback = lookback
         self._stale_after_s = stale_after_s
+        self._read_retry_s = read_retry_s
+        self._read_retry_attempts = read_retry_attempts
+        self._read_retry_wait_s = read_retry_wait_s
         self._offset: timedelta | None = None
         self._last_tick_ms: int | None = None
         self._closed_retcode_at: float | None = None
@@ -453,6 +524,21 @@ class Mt5Gateway:
         if result is None or result is False:
             raise error_from_last_error(code, message, doing=doing)
         return result
+
+    def read_before_order(self, read: Callable[[], T]) -> T:
+        """A read an order depends on (`symbol_spec`, `tick`, `positions`), asked again on an IPC timeout or a lost
+        answer within a short budget (`read_retry_s`, at most `read_retry_attempts` asks): one hiccup of the
+        terminal must not cost the order. Other failures, and the last hiccup, are raised as they are."""
+        retrying = Retrying(
+            retry=retry_if_exception(is_read_hiccup),
+            stop=stop_after_delay(self._read_retry_s) | stop_after_attempt(self._read_retry_attempts),
+            wait=wait_fixed(self._read_retry_wait_s),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return read()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     # --- connection ---------------------------------------------------------------------------------------------
     def connect(self) -> TerminalStatus:
@@ -658,26 +744,37 @@ class Mt5Gateway:
             request["position"] = int(order.position)
         return request
 
-    def place_order(self, order: OrderRequest, *, look_up_first: bool = False) -> OrderResult:
+    def place_order(
+        self, order: OrderRequest, *, look_up_first: bool = False, spec: SymbolSpec | None = None
+    ) -> OrderResult:
         """Send a market order. A lost or timed-out answer is resolved by looking the order up by its comment; it is
         never sent again here. `look_up_first` (for a caller retrying an attempt whose outcome it does not know)
-        returns the order already at the venue instead of sending."""
-        if look_up_first:
-            found = self.find_order(order.client_order_id)
-            if found is not None:
-                return found
-        spec = self.symbol_spec()  # re-read at sizing time: brokers change specs
-        request = self.build_request(order, spec)
+        returns the order already at the venue instead of sending. `spec`: the symbol as the caller just read it
+        (else it is read here: brokers change specs).
+
+        Raises `VenueError`: `sent` False when it failed before `order_send` (nothing reached the terminal),
+        `refused` when the retcode says nothing was executed, else the order's outcome is unknown."""
+        try:
+            if look_up_first:
+                found = self.read_before_order(lambda: self.find_order(order.client_order_id))
+                if found is not None:
+                    return found
+            spec = spec or self.read_before_order(self.symbol_spec)
+            request = self.build_request(order, spec)
+        except VenueError as exc:
+            raise exc.not_sent() from exc
         try:
             answer, (code, message) = self.transport.order_send(request)
         except VenueError as exc:
-            if exc.kind is not VenueErrorKind.AMBIGUOUS:
+            if not exc.sent or exc.kind is not VenueErrorKind.AMBIGUOUS:
                 raise
             return self._resolve_lost(order, str(exc))
         if answer is None:
             if code in _LOST_ANSWER_ERRORS:
                 return self._resolve_lost(order, f"{code}: {message}")
-            raise error_from_last_error(code, message, doing="sending the order")
+            error = error_from_last_error(code, message, doing="sending the order")
+            error.refused = code in _REFUSED_SEND_ERRORS
+            raise error
         retcode = int(answer["retcode"])
         if retcode == RETCODE_TIMEOUT:
             return self._resolve_lost(order, "retcode 10012 (request timed out)")

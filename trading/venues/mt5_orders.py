@@ -100,28 +100,35 @@ class Mt5ExecutionVenue:
         return self._ready().symbol_spec().contract_size
 
     def _place(self, request: OrderRequest) -> VenueAnswer:
-        spec = self._ready().symbol_spec()
-        lots = (request.quantity_oz / spec.contract_size).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        if lots * spec.contract_size != request.quantity_oz:
-            raise VenueError(
-                VenueErrorKind.REJECTED,
-                f"{request.quantity_oz} oz is not a whole number of 0.01 lots of {spec.contract_size} oz",
-            )
-        tick = self._ready().tick()
-        expected = tick.ask if request.side == "buy" else tick.bid
-        position = None
-        if request.reduce_only:
-            # A hedging account opens a new position on an opposite order unless it names the ticket to close.
-            opposite = "sell" if request.side == "buy" else "buy"
-            ours = sorted(
-                (p for p in self._ready().positions() if p.ours and p.side == opposite),
-                key=lambda p: (p.volume < lots, -p.volume),
-            )
-            if not ours:
-                raise VenueError(VenueErrorKind.REJECTED, "no position of ours to close on this account")
-            position = ours[0].ticket
-            lots = min(lots, ours[0].volume)
-        result = self._ready().place_order(
+        """Read what the order needs (symbol, tick, positions to close), each read asked again on an IPC timeout
+        within the gateway's short budget, then send once. A failure before `order_send` comes out as not sent
+        (nothing reached the terminal); one after it is the gateway's to classify (refused or unknown)."""
+        try:
+            gateway = self._ready()
+            spec = gateway.read_before_order(gateway.symbol_spec)
+            lots = (request.quantity_oz / spec.contract_size).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            if lots * spec.contract_size != request.quantity_oz:
+                raise VenueError(
+                    VenueErrorKind.REJECTED,
+                    f"{request.quantity_oz} oz is not a whole number of 0.01 lots of {spec.contract_size} oz",
+                )
+            tick = gateway.read_before_order(gateway.tick)
+            expected = tick.ask if request.side == "buy" else tick.bid
+            position = None
+            if request.reduce_only:
+                # A hedging account opens a new position on an opposite order unless it names the ticket to close.
+                opposite = "sell" if request.side == "buy" else "buy"
+                ours = sorted(
+                    (p for p in gateway.read_before_order(gateway.positions) if p.ours and p.side == opposite),
+                    key=lambda p: (p.volume < lots, -p.volume),
+                )
+                if not ours:
+                    raise VenueError(VenueErrorKind.REJECTED, "no position of ours to close on this account")
+                position = ours[0].ticket
+                lots = min(lots, ours[0].volume)
+        except VenueError as exc:
+            raise exc.not_sent() from exc
+        result = gateway.place_order(
             Mt5OrderRequest(
                 client_order_id=request.client_order_id,
                 side="buy" if request.side == "buy" else "sell",
@@ -129,7 +136,8 @@ class Mt5ExecutionVenue:
                 price=expected,
                 deviation=request.deviation if request.deviation is not None else 20,
                 position=position,
-            )
+            ),
+            spec=spec,
         )
         fills = self._fills_quietly(result, spec.contract_size)
         return answer_of(result, spec.contract_size, request.quantity_oz, fills)
@@ -174,3 +182,13 @@ class Mt5ExecutionVenue:
 
     async def open_orders(self) -> list[tuple[str, VenueAnswer]]:
         return []  # quantarb sends market orders only; pending orders of others show up as positions when filled
+
+    def _mark_price(self) -> Decimal:
+        tick = self._ready().tick()
+        return ((tick.bid + tick.ask) / 2).quantize(Decimal("0.00000001"))
+
+    async def mark_price(self) -> Decimal | None:
+        return await asyncio.to_thread(self._mark_price)
+
+    def backoff_s(self) -> float:
+        return 0.0  # the terminal asks for no waits; a 10024 (too many requests) is a refusal of that order

@@ -135,7 +135,13 @@ class RpycTransport:
 
     def _invoke(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], request: Any) -> Any:
         with self._lock:
-            remote_call = self._remote_call if self._conn is not None and not self._conn.closed else self._connect()
+            if self._conn is not None and not self._conn.closed:
+                remote_call = self._remote_call
+            else:
+                try:
+                    remote_call = self._connect()
+                except VenueError as exc:
+                    raise exc.not_sent() from exc  # no connection: the call never left
             try:
                 return remote_call(name, args, _pairs(kwargs), request)
             except AsyncResultTimeout as exc:

@@ -184,6 +184,7 @@ class SimulatedMetaTrader5:
                 "build": 5120,
             }
             self._faults: list[dict[str, Any]] = []
+            self._hung_calls = 0  # calls left that time out (hang_after_send)
             self._initialized = False
             self._login: int | None = None
             self._error: tuple[int, str] = (RES_S_OK, "Success")
@@ -218,8 +219,10 @@ class SimulatedMetaTrader5:
         the order is executed and the answer sent that much later (a bridge client times out first).
         `drop_request`: order_send answers None with -10005 and executes nothing (lost on the way in).
         `ipc_timeout`: every call answers None with -10005 (a hung terminal).
+        `hang_after_send` (option `calls`, default 1): the order is executed and answered, then the next `calls`
+        calls of any kind answer None with -10005 (the terminal hangs right after a trade).
         """
-        if fault not in ("retcode", "lose_answer", "stall", "drop_request", "ipc_timeout"):
+        if fault not in ("retcode", "lose_answer", "stall", "drop_request", "ipc_timeout", "hang_after_send"):
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
             self._faults.append({"fault": fault, "count": int(count), **dict(options)})
@@ -549,6 +552,9 @@ class SimulatedMetaTrader5:
             if fault is not None:
                 return self._ok(self._answer(request, int(fault["code"])))
             result = self._execute(request, reason=self.DEAL_REASON_EXPERT)
+            hang = self._take_fault("hang_after_send")
+            if hang is not None:
+                self._hung_calls = int(hang.get("calls", 1))
             if self._take_fault("lose_answer") is not None:
                 return self._fail(RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
             stalled = self._take_fault("stall")
@@ -606,6 +612,10 @@ class SimulatedMetaTrader5:
         return None
 
     def _hung(self) -> bool:
+        if self._hung_calls > 0:
+            self._hung_calls -= 1
+            self._error = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
+            return True
         if self._take_fault("ipc_timeout") is not None:
             self._error = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
             return True
