@@ -1,8 +1,9 @@
 """The admin of identity and the audit trail, scoped to the active tenant (accounts/admin_site.py).
 
 - Tenant: admins change their tenant's settings; compliance reads them.
-- Membership: admins add members (existing users or new ones), change roles and remove members, through the
-  services, so each change is audited and the user's open sockets re-check their access.
+- Membership: admins change roles and remove members, through the services, so each change is audited and the
+  user's open sockets re-check their access. Adding leads to the portal's members page: members join by
+  accepting an invitation (issue 15 item 6).
 - Audit events and the change log: read-only for everyone, superusers included; admins and compliance filter
   and export them (CSV) for their tenant.
 - User: the platform's users, for superusers only (a tenant admin manages memberships, not accounts that may
@@ -18,17 +19,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.filters import DateFieldListFilter, SimpleListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .admin_site import TenantScopedAdmin, csv_response, is_platform_operator
 from .audit import audit_record
 from .choices import AuditAction, Role
-from .forms import MemberAddForm
 from .models import AuditEvent, ChangeLogEntry, Membership, Tenant, User
 from .permissions import Perm
 from .services import access_changed, is_last_admin, membership_remove, membership_set
@@ -99,31 +99,6 @@ class TenantAdmin(TenantScopedAdmin):
 
 
 # --- memberships -----------------------------------------------------------------------------------------
-class MembershipAddAdminForm(forms.ModelForm):
-    """The admin's "add member": the portal's form (accounts/forms.py) behind a model form."""
-
-    username = MemberAddForm.base_fields["username"]
-    email = MemberAddForm.base_fields["email"]
-    password = MemberAddForm.base_fields["password"]
-    password_confirm = MemberAddForm.base_fields["password_confirm"]
-    tenant_for_form: Tenant | None = None
-
-    class Meta:
-        model = Membership
-        fields = ("role",)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if self.tenant_for_form is None:
-            raise ValidationError(_("Choose an active tenant first."))
-        self.member_form = MemberAddForm(data=self.data, tenant=self.tenant_for_form)
-        if not self.member_form.is_valid():
-            for field, errors in self.member_form.errors.items():
-                for error in errors:
-                    self.add_error(None if field == "__all__" else field, error)
-        return cleaned
-
-
 class MembershipChangeAdminForm(forms.ModelForm):
     class Meta:
         model = Membership
@@ -151,7 +126,6 @@ class MembershipAdmin(TenantScopedAdmin):
     list_select_related = ("user", "tenant")
     csv_fields = ("user", "role", "created_at")
     form = MembershipChangeAdminForm
-    add_form = MembershipAddAdminForm
 
     @admin.display(description=_("status"), ordering="user__status")
     def user_status(self, obj: Membership) -> str:
@@ -165,26 +139,20 @@ class MembershipAdmin(TenantScopedAdmin):
         shown = super().get_list_display(request)
         return ("tenant", *shown) if is_platform_operator(request) else shown
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return [(None, {"fields": ("username", "role", "email", "password", "password_confirm")})]
-        return [(None, {"fields": ("user", "tenant", "role", "created_at")})]
+    fields = ("user", "tenant", "role", "created_at")
+    readonly_fields = ("user", "tenant", "created_at")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("user", "tenant", "created_at") if obj is not None else ()
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            tenant = getattr(request, "tenant", None) or None
-            kwargs["form"] = type("MembershipAddAdminForm", (self.add_form,), {"tenant_for_form": tenant})
-        return super().get_form(request, obj, change=change, **kwargs)
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Members join by accepting an invitation, sent from the portal's members page (one form, one answer
+        whether or not the name is an account): "add" leads there."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        self.message_user(request, _("Members join by invitation: invite them here."), messages.INFO)
+        return HttpResponseRedirect(reverse("members"))
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         actor: Any = request.user
-        if change:
-            saved = membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor, request=request)
-        else:
-            saved = form.member_form.save(actor=actor, request=request)
+        saved = membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor, request=request)
         obj.pk, obj.user, obj.tenant, obj.created_at = saved.pk, saved.user, saved.tenant, saved.created_at
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

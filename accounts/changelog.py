@@ -55,6 +55,8 @@ NOT_TRACKED: dict[str, str] = {
     "quantarb.LongJob": "an export or report run: its request is the page that started it, its progress is the row",
     "accounts.ApiTokenGrant": "written by token issue, refresh and revocation, each of which is an audit event",
     "accounts.AccountSnapshot": "a measurement written every minute, not a change anyone makes",
+    "accounts.Invitation": "sending, accepting and withdrawing are audit events; the row says whether its name is an "
+    "account (and whether it was declined), which the desk must not learn",
     "alerts.Alert": "raised by the platform (counts bump on every repeat); acknowledging and resolving are in the "
     "audit trail",
     "alerts.Delivery": "the notification history itself, written by the delivery task",

@@ -15,6 +15,14 @@ class UserStatus(models.TextChoices):
     SUSPENDED = "suspended", _("Suspended")
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    LAPSED = "lapsed", _("Lapsed")
+
+
 class Theme(models.TextChoices):
     DARK = "dark", _("Dark")
     LIGHT = "light", _("Light")
@@ -57,6 +65,10 @@ class AuditAction(models.TextChoices):
     ALERT_CHANNEL_DELETED = "alert_channel_deleted", _("Notification channel deleted")
     ALERT_RULE_SAVED = "alert_rule_saved", _("Alert rule saved")
     ALERT_DELIVERY_RETRIED = "alert_delivery_retried", _("Notification retried")
+    INVITATION_SENT = "invitation_sent", _("Invitation sent")
+    INVITATION_ACCEPTED = "invitation_accepted", _("Invitation accepted")
+    INVITATION_DECLINED = "invitation_declined", _("Invitation declined")
+    INVITATION_WITHDRAWN = "invitation_withdrawn", _("Invitation withdrawn")
     QUOTE_SOURCE_SAVED = "quote_source_saved", _("Quote source saved")
     QUOTE_SOURCE_DELETED = "quote_source_deleted", _("Quote source deleted")
     PAIR_SAVED = "pair_saved", _("Pair saved")

@@ -1,4 +1,4 @@
-"""Forms around members, shared by the portal's members page and the admin. They validate; services write."""
+"""Forms of the portal's members page. They validate; services write."""
 
 from __future__ import annotations
 
@@ -7,42 +7,49 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Role
-from .models import Membership, Tenant, User
-from .services import membership_set, user_create
+from .models import Invitation, Membership, Tenant, User
+from .selectors import invitations_standing
+from .services import invitation_send
 
 
 class MemberAddForm(forms.Form):
-    """Add someone to a tenant: an existing user by exact username, or a new user with an initial password."""
+    """Invite someone to the tenant by exact username; with an initial password, an account is created for a
+    newcomer whose name is free. Its answers never depend on whether the name is an account: the checks below
+    read only what was typed and the tenant's own members and invitations, and the service records the same
+    invitation either way (accounts.services.invitation_send)."""
 
     username = forms.CharField(
         label=_("Username"),
         max_length=150,
-        help_text=_("An existing user's exact username, or a new one (then set an initial password)."),
+        help_text=_("Their exact username. They join once they accept the invitation in their portal."),
     )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
-    email = forms.EmailField(label=_("Email"), required=False, help_text=_("New users only."))
+    email = forms.EmailField(label=_("Email"), required=False, max_length=254, help_text=_("New accounts only."))
     password = forms.CharField(
         label=_("Initial password"),
         required=False,
         strip=False,
+        max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("New users only. They should change it after their first login."),
+        help_text=_(
+            "Only for someone who has no account yet: if no one has this username, an account is created with "
+            "this password. Leave empty to invite an existing account."
+        ),
     )
     password_confirm = forms.CharField(
         label=_("Confirm password"),
         required=False,
         strip=False,
+        max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant
-        self.existing_user: User | None = None
         super().__init__(*args, **kwargs)
 
     def clean_username(self) -> str:
@@ -52,25 +59,24 @@ class MemberAddForm(forms.Form):
             field.run_validators(username)  # type: ignore[union-attr]
         except ValidationError as error:
             raise ValidationError(error.messages) from error
-        self.existing_user = User.objects.filter(username=username).first()
-        if (
-            self.existing_user is not None
-            and Membership.objects.filter(user=self.existing_user, tenant=self.tenant).exists()
-        ):
+        if Membership.objects.filter(tenant=self.tenant, user__username=username).exists():
             raise ValidationError(_("%(username)s is already a member of this tenant.") % {"username": username})
+        if invitations_standing(tenant=self.tenant).filter(username=username).exists():
+            raise ValidationError(
+                _("%(username)s already has an invitation from this tenant: withdraw it first to send another.")
+                % {"username": username}
+            )
         return username
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.existing_user is not None or "username" not in cleaned:
-            return cleaned
         password = cleaned.get("password") or ""
-        if not password:
-            self.add_error("password", _("No user has this username: set an initial password to create one."))
+        if not password or "username" not in cleaned:
             return cleaned
         if password != cleaned.get("password_confirm"):
             self.add_error("password_confirm", _("The two passwords differ."))
             return cleaned
+        # Judged against what was typed only, never against an account that may have this name.
         candidate = User(username=cleaned["username"], email=cleaned.get("email") or "")
         try:
             password_validation.validate_password(password, candidate)
@@ -78,23 +84,15 @@ class MemberAddForm(forms.Form):
             self.add_error("password", error)
         return cleaned
 
-    @transaction.atomic
-    def save(self, *, actor: User | None, request: HttpRequest | None = None) -> Membership:
-        user = self.existing_user
-        if user is None:
-            user = user_create(
-                username=self.cleaned_data["username"],
-                password=self.cleaned_data["password"],
-                tenant=self.tenant,
-                actor=actor,
-                request=request,
-            )
-            email = self.cleaned_data.get("email") or ""
-            if email:
-                user.email = email
-                user.save(update_fields=["email"])
-        return membership_set(
-            user=user, tenant=self.tenant, role=self.cleaned_data["role"], actor=actor, request=request
+    def save(self, *, actor: User, request: HttpRequest | None = None) -> Invitation:
+        return invitation_send(
+            tenant=self.tenant,
+            username=self.cleaned_data["username"],
+            role=self.cleaned_data["role"],
+            actor=actor,
+            password=self.cleaned_data.get("password") or "",
+            email=self.cleaned_data.get("email") or "",
+            request=request,
         )
 
 

@@ -31,6 +31,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import (
+    PasswordField,
     TokenBlacklistSerializer,
     TokenObtainPairSerializer,
     TokenObtainSerializer,
@@ -57,6 +58,10 @@ from .sessions import (
 from .two_factor import confirmed_device, two_factor_required
 
 TENANT_CLAIM = "tenant"
+# Longer than any password a person or a password manager uses; bounds the work of checking one.
+PASSWORD_MAX_LENGTH = 1024
+# An encoded refresh token is a few hundred characters; anything much longer is not one.
+TOKEN_MAX_LENGTH = 4096
 
 
 class TooManyAttempts(APIException):
@@ -166,6 +171,14 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         ),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Bounded like the column (a longer name is no user): 400 before anything looks the name up or stores it
+        # (axes keeps failed usernames in a 255-character column, where a longer one was a 500).
+        username_length = int(getattr(User._meta.get_field(User.USERNAME_FIELD), "max_length", None) or 150)
+        self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=username_length)
+        self.fields["password"] = PasswordField(max_length=PASSWORD_MAX_LENGTH)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Credentials first (401 for a wrong password or a suspended user, 429 while the username is locked out),
         # then the code, then the tenant: each answer tells nothing to someone who failed the step before it.
@@ -238,6 +251,8 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
 
 
 class TenantTokenRefreshSerializer(TokenRefreshSerializer):
+    refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         # Decoding checks signature, expiry and the blacklist (a rotated refresh is blacklisted): TokenError → 401.
         refresh = RefreshToken(attrs["refresh"])
@@ -264,6 +279,8 @@ class TenantTokenRefreshSerializer(TokenRefreshSerializer):
 class TenantTokenBlacklistSerializer(TokenBlacklistSerializer):
     """Logout: blacklist the refresh (401 when it is not a valid one), revoke its family (so every access token
     made from it answers 401 too), put the access token the caller sent, if any, on the denylist, and audit."""
+
+    refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH, write_only=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[Any, Any]:
         refresh = RefreshToken(attrs["refresh"])

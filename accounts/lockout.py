@@ -35,6 +35,18 @@ def lockout_ends_at(username: str | None) -> datetime | None:
     return latest + cool_off() if latest is not None else None
 
 
+def locked_usernames(usernames: list[str]) -> dict[str, datetime]:
+    """Which of `usernames` are locked out now, with when each lock ends (for the members page)."""
+    now = timezone.now()
+    rows = (
+        AccessAttempt.objects.filter(username__in=usernames, failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
+        .values("username")
+        .annotate(latest=Max("attempt_time"))
+    )
+    ends = {row["username"]: row["latest"] + cool_off() for row in rows}
+    return {name: end for name, end in ends.items() if end > now}
+
+
 def retry_after_seconds(ends_at: datetime, now: datetime) -> int:
     return max(1, math.ceil((ends_at - now).total_seconds()))
 

@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, URLVali
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AccountMode, AccountStatus, AuditAction, MarginType, Role, Theme, UserStatus
+from .choices import AccountMode, AccountStatus, AuditAction, InvitationStatus, MarginType, Role, Theme, UserStatus
 from .crypto import EncryptedJSONField
 
 
@@ -65,6 +65,53 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.get_role_display()})"
+
+
+class Invitation(models.Model):
+    """A desk's invitation for a username to join it with a role; the user becomes a member only by accepting it.
+
+    The desk must not learn whether a name is an account (issue 15 item 6): `username` is kept as its admin typed
+    it and is all the desk is shown, with the role, who sent it and until when it stands. `user` is the account
+    that had the name when it was sent — None when none had it, and then nobody ever sees the invitation. A
+    decline is the invitee's business: to the desk the invitation simply stands until it lapses, exactly like one
+    sent to a name that is no account.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("tenant"))
+    username = models.CharField(_("username"), max_length=150)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations", verbose_name=_("user")
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("invited by")
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("sent"))
+    expires_at = models.DateTimeField(_("lapses"))
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    # What "still stands" means to the desk: neither accepted nor withdrawn (a decline looks like silence).
+    STANDING_FOR_TENANT = (InvitationStatus.PENDING, InvitationStatus.DECLINED)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One standing invitation per name and desk; lapsed ones are marked so before a new one is sent.
+            models.UniqueConstraint(
+                fields=["tenant", "username"],
+                condition=models.Q(status__in=["pending", "declined"]),
+                name="invitation_one_standing_per_name",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "status"], name="invitation_user_status")]
+
+    def __str__(self) -> str:
+        return f"{self.username} → {self.tenant} ({self.get_role_display()})"
 
 
 class AuditEvent(models.Model):

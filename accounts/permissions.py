@@ -73,7 +73,7 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.KILL_SWITCH,      Y,    Y,     N,      N,     N, "Pull the kill switch"),
     Grant(Perm.ACCOUNT_MANAGE,   Y,    N,     N,      N,     N, "Venue accounts, credentials (secrets write-only)"),
     Grant(Perm.MEMBER_VIEW,      Y,    N,     N,      N,     Y, "See the tenant's users and their roles"),
-    Grant(Perm.MEMBER_MANAGE,    Y,    N,     N,      N,     N, "Add and remove members, change roles"),
+    Grant(Perm.MEMBER_MANAGE,    Y,    N,     N,      N,     N, "Invite and remove members, change roles"),
     Grant(Perm.SETTINGS_MANAGE,  Y,    N,     N,      N,     N, "Tenant settings"),
     Grant(Perm.AUDIT_READ,       Y,    N,     N,      N,     Y, "Read and export the audit trail"),
     Grant(Perm.ADMIN_SITE,       Y,    N,     N,      N,     Y, "Django admin, scoped to the active tenant"),

@@ -4,10 +4,13 @@ Sign-in security (two-factor enrolment, lifting a lockout) is written here too, 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -15,9 +18,12 @@ from quantarb.events import AccessChanged, user_group
 from quantarb.live import send_on_commit
 
 from .audit import audit_record
-from .choices import AuditAction, Role, UserStatus
+from .choices import AuditAction, InvitationStatus, Role, UserStatus
 from .grants import revoke_all
-from .models import Membership, Tenant, User
+from .models import Invitation, Membership, Tenant, User
+
+# How long an invitation stands before it lapses unanswered.
+INVITATION_LIFETIME = timedelta(days=7)
 
 
 def access_changed(*, user_ids: Iterable[int]) -> None:
@@ -222,3 +228,199 @@ def two_factor_reset(*, member: Membership, actor: User, request: HttpRequest | 
             request=request,
         )
     return int(removed)
+
+
+def _governs_every_desk_of(member: Membership, actor: User, what: str) -> list[Tenant]:
+    """The desks of `member`'s user; ValidationError unless `actor` administers every one of them (the account
+    is the same in all of them, so one desk's admin must not lock the others' out)."""
+    tenants = list(Tenant.objects.filter(memberships__user=member.user).order_by("pk"))
+    governed = set(
+        Membership.objects.filter(user=actor, role=Role.ADMIN, tenant__in=tenants).values_list("tenant_id", flat=True)
+    )
+    if any(tenant.pk not in governed for tenant in tenants):
+        raise ValidationError(
+            _("%(user)s also belongs to desks you do not administer: ask a platform operator to %(what)s them.")
+            % {"user": member.user.username, "what": what},
+            code="not_all_desks",
+        )
+    return tenants
+
+
+def _status_change(*, member: Membership, actor: User, status: str, request: HttpRequest | None) -> None:
+    user = User.objects.select_for_update().get(pk=member.user_id)
+    before = user.status
+    if before == status:
+        return
+    user.status = status
+    user.save(update_fields=["status"])
+    for tenant in Tenant.objects.filter(memberships__user=user).order_by("pk"):
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_CHANGED,
+            obj=user,
+            summary={"user": user.username, "before": {"status": before}, "after": {"status": status}},
+            request=request,
+        )
+    access_changed(user_ids=[user.pk])
+
+
+@transaction.atomic
+def member_suspend(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+    """Suspend a member's account: their sessions end, their tokens are refused, their sockets close. Not oneself,
+    not a desk's last active admin, and only by an admin of every desk the user belongs to. Audited in each."""
+    if member.user_id == actor.pk:
+        raise ValidationError(_("You cannot suspend yourself."), code="self")
+    tenants = _governs_every_desk_of(member, actor, str(_("suspend")))
+    for membership in Membership.objects.filter(user=member.user, tenant__in=tenants, role=Role.ADMIN):
+        _keep_an_admin(membership.tenant, leaving=membership)
+    _status_change(member=member, actor=actor, status=UserStatus.SUSPENDED, request=request)
+
+
+@transaction.atomic
+def member_reinstate(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+    """Lift a suspension (same rule as suspending: an admin of every desk the user belongs to). Audited in each."""
+    _governs_every_desk_of(member, actor, str(_("reinstate")))
+    _status_change(member=member, actor=actor, status=UserStatus.ACTIVE, request=request)
+
+
+def member_unlock(*, member: Membership, actor: User, request: HttpRequest | None = None) -> int:
+    """Lift a member's sign-in lockout (failed passwords); audited in each of the user's desks."""
+    return lockout_clear(username=member.user.username, actor=actor, request=request)
+
+
+# --- invitations: how anyone joins a desk (issue 15 item 6) ---------------------------------------------------
+@transaction.atomic
+def invitation_send(
+    *,
+    tenant: Tenant,
+    username: str,
+    role: Role | str,
+    actor: User,
+    password: str = "",
+    email: str = "",
+    request: HttpRequest | None = None,
+) -> Invitation:
+    """Invite `username` to `tenant` with `role`; they join when they accept it. With `password`, an account is
+    created first if no one has the name (for a newcomer), and the password is ignored if someone has it.
+
+    Everything the desk can observe is the same whether the name is an account or not: the returned invitation,
+    its audit event (in the desk's chain), and the time taken (a password is hashed either way). The account
+    created for a newcomer is recorded in the platform's chain, not the desk's. Refused (ValidationError) when the
+    name is already a member or already has a standing invitation from this desk.
+    """
+    role = Role(role)
+    # Serialise invitations of one desk, so two admins inviting one name cannot both pass the checks below.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    now = timezone.now()
+    standing = Invitation.objects.filter(tenant=tenant, username=username, status__in=Invitation.STANDING_FOR_TENANT)
+    standing.filter(expires_at__lte=now).update(status=InvitationStatus.LAPSED)
+    if Membership.objects.filter(tenant=tenant, user__username=username).exists():
+        raise ValidationError(
+            _("%(username)s is already a member of this tenant.") % {"username": username}, code="member"
+        )
+    if standing.exists():
+        raise ValidationError(
+            _("%(username)s already has an invitation from this tenant: withdraw it first to send another.")
+            % {"username": username},
+            code="invited",
+        )
+    user = User.objects.filter(username=username).first()
+    if password and user is None:
+        user = user_create(username=username, password=password, tenant=None, actor=actor, request=request)
+        if email:
+            user.email = email
+            user.save(update_fields=["email"])
+    elif password:
+        make_password(password)  # the work of creating an account, so that the time taken does not tell
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        username=username,
+        user=user,
+        role=role,
+        invited_by=actor,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.INVITATION_SENT,
+        obj=invitation,
+        summary={"username": username, "role": role.value, "expires_at": invitation.expires_at},
+        request=request,
+    )
+    return invitation
+
+
+def _open_invitation(invitation: Invitation, user: User) -> Invitation:
+    """The invitation, locked, if it is `user`'s and still open to them; ValidationError otherwise."""
+    locked = Invitation.objects.select_for_update().select_related("tenant").filter(pk=invitation.pk).first()
+    if (
+        locked is None
+        or locked.user_id != user.pk
+        or locked.status != InvitationStatus.PENDING
+        or locked.expires_at <= timezone.now()
+    ):
+        raise ValidationError(_("This invitation no longer stands."), code="gone")
+    return locked
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User, request: HttpRequest | None = None) -> Membership:
+    """`user` accepts their invitation: they become a member with its role (a member already keeps their role).
+    Audited in the desk's chain, from which on the desk sees them."""
+    invitation = _open_invitation(invitation, user)
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    audit_record(
+        tenant=invitation.tenant,
+        actor=user,
+        action=AuditAction.INVITATION_ACCEPTED,
+        obj=invitation,
+        summary={"username": invitation.username, "role": invitation.role},
+        request=request,
+    )
+    membership = Membership.objects.filter(user=user, tenant=invitation.tenant).first()
+    if membership is None:
+        membership = membership_set(
+            user=user, tenant=invitation.tenant, role=invitation.role, actor=user, request=request
+        )
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, invitation: Invitation, user: User, request: HttpRequest | None = None) -> None:
+    """`user` declines their invitation. Recorded in the platform's chain, not the desk's: a decline would tell
+    the desk that the name is an account, which it must learn only from an acceptance."""
+    invitation = _open_invitation(invitation, user)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    audit_record(
+        tenant=None,
+        actor=user,
+        action=AuditAction.INVITATION_DECLINED,
+        obj=invitation,
+        summary={"tenant": invitation.tenant.slug, "role": invitation.role},
+        request=request,
+    )
+
+
+@transaction.atomic
+def invitation_withdraw(*, invitation: Invitation, actor: User, request: HttpRequest | None = None) -> None:
+    """A desk admin withdraws a standing invitation of their desk (a declined one too: to the desk it stands)."""
+    locked = Invitation.objects.select_for_update().select_related("tenant").get(pk=invitation.pk)
+    if locked.status not in Invitation.STANDING_FOR_TENANT:
+        raise ValidationError(_("This invitation no longer stands."), code="gone")
+    locked.status = InvitationStatus.WITHDRAWN
+    locked.save(update_fields=["status"])
+    audit_record(
+        tenant=locked.tenant,
+        actor=actor,
+        action=AuditAction.INVITATION_WITHDRAWN,
+        obj=locked,
+        summary={"username": locked.username, "role": locked.role},
+        request=request,
+    )

@@ -16,6 +16,14 @@ class PortalAuthenticationForm(AuthenticationForm):
     """Django's login form; a suspended user who typed the right password is told so (nobody else is: a wrong
     password gets the usual message whatever the account's state)."""
 
+    # As long as the token endpoint takes (accounts/jwt.py): nothing longer is anyone's password.
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
     error_messages = {
         **AuthenticationForm.error_messages,
         "suspended": _("This account is suspended. Ask an admin of your desk to reactivate it."),

@@ -22,6 +22,10 @@ from .models import AccountPool, Membership, Tenant, User, VenueAccount
 
 _MT5_LOGIN = re.compile(r"^[0-9]{1,20}$")
 SECRET_FIELDS = ("api_key", "api_secret", "login", "password", "server")
+# The longest credential each field takes; the API's serializer documents the same. Kept encrypted in a JSON column,
+# so these bound what a venue issues, not a column: API keys (Binance's are 64 characters, others' longer), secrets
+# up to a PEM-encoded private key, MT5 logins (digits), passwords and server names.
+CREDENTIAL_MAX_LENGTH = {"api_key": 512, "api_secret": 4096, "login": 20, "password": 128, "server": 120}
 CREDENTIAL_LABELS = {
     "api_key": _("API key"),
     "api_secret": _("API secret"),
@@ -46,11 +50,31 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
         max_length=64,
         help_text=_("binance-usdm, bybit-mt5, simulated-perp, simulated-cfd, or ccxt:<exchange id>."),
     )
-    api_key = forms.CharField(label=_("API key"), required=False, strip=True, widget=_secret_input())
-    api_secret = forms.CharField(label=_("API secret"), required=False, strip=True, widget=_secret_input())
-    login = forms.CharField(label=_("MT5 login"), required=False, strip=True, max_length=20)
-    password = forms.CharField(label=_("MT5 password"), required=False, strip=False, widget=_secret_input())
-    server = forms.CharField(label=_("MT5 server"), required=False, strip=True, max_length=120)
+    api_key = forms.CharField(
+        label=_("API key"),
+        required=False,
+        strip=True,
+        max_length=CREDENTIAL_MAX_LENGTH["api_key"],
+        widget=_secret_input(),
+    )
+    api_secret = forms.CharField(
+        label=_("API secret"),
+        required=False,
+        strip=True,
+        max_length=CREDENTIAL_MAX_LENGTH["api_secret"],
+        widget=_secret_input(),
+    )
+    login = forms.CharField(label=_("MT5 login"), required=False, strip=True, max_length=CREDENTIAL_MAX_LENGTH["login"])
+    password = forms.CharField(
+        label=_("MT5 password"),
+        required=False,
+        strip=False,
+        max_length=CREDENTIAL_MAX_LENGTH["password"],
+        widget=_secret_input(),
+    )
+    server = forms.CharField(
+        label=_("MT5 server"), required=False, strip=True, max_length=CREDENTIAL_MAX_LENGTH["server"]
+    )
 
     class Meta:
         model = VenueAccount

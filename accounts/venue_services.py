@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -132,6 +133,28 @@ def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequ
     )
     _account_alerts_on_commit(account)
     return result
+
+
+class PoolInUse(Exception):
+    """The pool is still referenced (a strategy trades it, hedges or commands name it): nothing was deleted."""
+
+
+def pool_delete(*, pool: AccountPool) -> None:
+    """Delete a pool nothing refers to any more; PoolInUse with a message naming what still does."""
+    try:
+        with transaction.atomic():
+            pool.delete()
+    except ProtectedError as error:
+        strategies = sorted({str(obj) for obj in error.protected_objects if obj._meta.model_name == "strategy"})
+        if strategies:
+            message = _(
+                "The pool %(pool)s is used by the strategy %(names)s: delete it or move it to another pool first."
+            ) % {"pool": pool.name, "names": ", ".join(strategies[:5])}
+        else:
+            message = _("The pool %(pool)s has trading history (hedges, orders or commands) and cannot be deleted.") % {
+                "pool": pool.name
+            }
+        raise PoolInUse(message) from None
 
 
 def pool_save(*, form: AccountPoolForm, actor: User | None = None, request: HttpRequest | None = None) -> AccountPool:

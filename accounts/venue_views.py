@@ -30,11 +30,12 @@ from quantarb import clock
 from quantarb.sorting import sort_from
 from trading.venues.registry import leg_label, spec_for
 
+from . import venue_services
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, request_membership, role_has
 from .pools import hedge_ratio
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
-from .venue_services import account_delete, account_in_use, account_save, account_test, pool_save
+from .venue_services import PoolInUse, account_delete, account_in_use, account_save, account_test, pool_save
 
 PER_PAGE = 25
 
@@ -356,6 +357,10 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 def pool_delete(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = get_object_or_404(AccountPool, pk=pool_id, tenant=_tenant(request))
     name = pool.name
-    pool.delete()
+    try:
+        venue_services.pool_delete(pool=pool)
+    except PoolInUse as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(reverse("pool", args=[pool.pk]))
     messages.success(request, _("Pool %(name)s deleted.") % {"name": name})
     return HttpResponseRedirect(reverse("pools"))

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -33,9 +34,17 @@ from trading.models import PairAccess
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
-from .models import AccountPool, Membership
+from .lockout import locked_usernames
+from .models import AccountPool, Invitation, Membership
 from .permissions import Perm, permission_required, request_membership, role_has
+from .selectors import invitations_for, invitations_standing
 from .services import (
+    invitation_accept,
+    invitation_decline,
+    invitation_withdraw,
+    member_reinstate,
+    member_suspend,
+    member_unlock,
     membership_remove,
     membership_set,
     totp_device_confirm,
@@ -132,13 +141,16 @@ def members(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         add_form = MemberAddForm(request.POST, tenant=tenant)
         if add_form.is_valid():
-            added = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
-            messages.success(
-                request,
-                _("%(user)s is now %(role)s of %(tenant)s.")
-                % {"user": added.user.username, "role": added.get_role_display(), "tenant": tenant.name},
-            )
-            return HttpResponseRedirect(reverse("members"))
+            try:
+                invitation = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
+            except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
+                add_form.add_error("username", error)
+            else:
+                messages.success(
+                    request,
+                    _invitation_sent_message(invitation, with_password=bool(add_form.cleaned_data.get("password"))),
+                )
+                return HttpResponseRedirect(reverse("members"))
         status = 400
     query = request.GET.get("q", "").strip()[:150]
     rows = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
@@ -148,6 +160,7 @@ def members(request: HttpRequest) -> HttpResponse:
     page = Paginator(sort.apply(rows), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
+    locked = locked_usernames([row.user.username for row in page])
     with_device = set(
         TOTPDevice.objects.filter(user_id__in=[row.user_id for row in page], confirmed=True).values_list(
             "user_id", flat=True
@@ -155,10 +168,12 @@ def members(request: HttpRequest) -> HttpResponse:
     )
     for row in page:
         row.has_authenticator = row.user_id in with_device  # type: ignore[attr-defined]
+        row.locked_until = locked.get(row.user.username)  # type: ignore[attr-defined]
         trader = row.role == Role.TRADER
         row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
         row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
     context = {
+        "invitations": list(invitations_standing(tenant=tenant)) if can_manage else [],
         "pairs": pairs,
         "pools": pools,
         "grantables": bool(pairs or pools),
@@ -173,6 +188,83 @@ def members(request: HttpRequest) -> HttpResponse:
         "me": membership,
     }
     return render(request, "accounts/members.html", context, status=status)
+
+
+def _invitation_sent_message(invitation: Invitation, *, with_password: bool) -> str:
+    """The answer to an invitation sent: it depends on what the admin typed, never on whether the name is an
+    account (issue 15 item 6)."""
+    values = {
+        "user": invitation.username,
+        "role": invitation.get_role_display(),
+        "date": timezone.localtime(invitation.expires_at, UTC).strftime("%Y-%m-%d %H:%M"),
+    }
+    if with_password:
+        return (
+            _(
+                "Invitation sent to %(user)s as %(role)s. If no one had this username, an account was created with the "
+                "password you set. They appear here once they accept it in their portal (before %(date)s UTC)."
+            )
+            % values
+        )
+    return (
+        _(
+            "Invitation sent to %(user)s as %(role)s. If this username has an account, they see it in their portal and "
+            "appear here once they accept it (before %(date)s UTC)."
+        )
+        % values
+    )
+
+
+@require_POST
+@permission_required(Perm.MEMBER_MANAGE)
+def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """Withdraw one of the active tenant's standing invitations; another tenant's id answers 404."""
+    membership = request_membership(request)
+    assert membership is not None
+    invitation = get_object_or_404(invitations_standing(tenant=membership.tenant), pk=invitation_id)
+    try:
+        invitation_withdraw(invitation=invitation, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The invitation of %(user)s is withdrawn.") % {"user": invitation.username})
+    return HttpResponseRedirect(_back_to_members(request))
+
+
+# --- the invited user's side ----------------------------------------------------------------------------------
+@login_required
+def invitations(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's invitations to desks, to accept or decline. Needs no tenant: a newcomer has none."""
+    context = {"invitations": list(invitations_for(user=request.user))}
+    return render(request, "accounts/invitations.html", context)
+
+
+@require_POST
+@login_required
+def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> HttpResponse:
+    """Accept or decline one of the caller's invitations. Anyone else's id answers 404, like a missing one; an
+    invitation of theirs that lapsed or was withdrawn meanwhile is told as such."""
+    user: Any = request.user
+    invitation = get_object_or_404(Invitation.objects.select_related("tenant"), pk=invitation_id, user=user)
+    try:
+        if answer == "accept":
+            joined = invitation_accept(invitation=invitation, user=user, request=request)
+        elif answer == "decline":
+            invitation_decline(invitation=invitation, user=user, request=request)
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("invitations"))
+    if answer == "decline":
+        messages.info(request, _("Invitation to %(tenant)s declined.") % {"tenant": invitation.tenant.name})
+        return HttpResponseRedirect(reverse("invitations"))
+    request.session[SESSION_KEY] = joined.tenant_id
+    messages.success(
+        request,
+        _("You joined %(tenant)s as %(role)s.") % {"tenant": joined.tenant.name, "role": joined.get_role_display()},
+    )
+    return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
 
 
 @require_POST
@@ -273,6 +365,32 @@ def member_two_factor_reset(request: HttpRequest, membership_id: int) -> HttpRes
             )
         else:
             messages.info(request, _("%(user)s has no authenticator to reset.") % {"user": target.user.username})
+    return HttpResponseRedirect(_back_to_members(request))
+
+
+@require_POST
+@permission_required(Perm.MEMBER_MANAGE)
+def member_account(request: HttpRequest, membership_id: int, action: str) -> HttpResponse:
+    """Unlock a member locked out by failed sign-ins, suspend them, or reinstate them (each audited)."""
+    target = _member_of_active_tenant(request, membership_id)
+    actor: Any = request.user
+    try:
+        if action == "unlock":
+            member_unlock(member=target, actor=actor, request=request)
+            messages.success(request, _("%(user)s can sign in again.") % {"user": target.user.username})
+        elif action == "suspend":
+            member_suspend(member=target, actor=actor, request=request)
+            messages.success(
+                request,
+                _("%(user)s is suspended: their sessions and tokens no longer work.") % {"user": target.user.username},
+            )
+        elif action == "reinstate":
+            member_reinstate(member=target, actor=actor, request=request)
+            messages.success(request, _("%(user)s is active again.") % {"user": target.user.username})
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     return HttpResponseRedirect(_back_to_members(request))
 
 
@@ -391,8 +509,13 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Enrolment of a user who needs two-factor and has no device: scan (or type) the secret, confirm with a
     first code; that also finishes the sign-in."""
     candidate = _candidate(request)
+    user: Any = request.user
+    if candidate is None and user.is_authenticated and confirmed_device(user) is None:
+        # Anyone signed in may set up two-factor from the user menu, required of them or not.
+        candidate = Candidate(user=user, backend=None, next_url=resolve_url(settings.LOGIN_REDIRECT_URL))
     if candidate is None:
-        if request.user.is_authenticated:
+        if user.is_authenticated:
+            messages.info(request, _("Two-factor sign-in is already set up for your account."))
             return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
         return _start_again(request)
     if confirmed_device(candidate.user) is not None:

@@ -14,12 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import mask
 from accounts.models import Tenant
+from quantarb import outbound
 
 from . import registry
 from .choices import Category, ChannelKind, Severity
 from .models import AlertRule, Channel
 
 SECRET_FIELDS = ("signing_key", "bot_token", "apprise_url")
+# The longest secret each field takes (kept encrypted in a JSON column; the API's serializer documents the longest).
+SECRET_MAX_LENGTH = {"signing_key": 256, "bot_token": 128, "apprise_url": 2000}
 _SECRET_FOR_KIND = {
     ChannelKind.WEBHOOK: "signing_key",
     ChannelKind.TELEGRAM: "bot_token",
@@ -45,13 +48,17 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
     signing_key = forms.CharField(
         label=_("Signing key"),
         required=False,
+        max_length=SECRET_MAX_LENGTH["signing_key"],
         widget=_secret_input(),
         help_text=_("Webhooks: the HMAC-SHA256 key your receiver verifies (16 characters or more)."),
     )
-    bot_token = forms.CharField(label=_("Bot token"), required=False, widget=_secret_input())
+    bot_token = forms.CharField(
+        label=_("Bot token"), required=False, max_length=SECRET_MAX_LENGTH["bot_token"], widget=_secret_input()
+    )
     apprise_url = forms.CharField(
         label=_("Apprise URL"),
         required=False,
+        max_length=SECRET_MAX_LENGTH["apprise_url"],
         widget=_secret_input(),
         help_text=_("Any service apprise supports, e.g. slack://… or json://host/path (it may hold tokens)."),
     )
@@ -118,6 +125,8 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
                 URLValidator(schemes=["http", "https"])(target)
             except forms.ValidationError:
                 self.add_error("target", _("Enter the webhook's http:// or https:// URL."))
+            else:
+                self._check_destination("target", outbound.check_url, target)
             if given["signing_key"] and len(given["signing_key"]) < 16:
                 self.add_error("signing_key", _("Use 16 characters or more."))
         elif kind == ChannelKind.TELEGRAM:
@@ -130,6 +139,8 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
 
             if not apprise.Apprise().add(given["apprise_url"]):
                 self.add_error("apprise_url", _("apprise does not know this URL."))
+            else:
+                self._check_destination("apprise_url", outbound.check_apprise_url, given["apprise_url"])
         if (cleaned.get("quiet_start") is None) != (cleaned.get("quiet_end") is None):
             self.add_error("quiet_end", _("Give both ends of the quiet hours, or neither."))
         if wanted is not None and not given[wanted] and not stored.get(_STORED_NAME[wanted]):
@@ -139,6 +150,13 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
             key = _STORED_NAME[wanted]
             self.new_secrets = {key: given[wanted] or stored.get(key, "")}
         return cleaned
+
+    def _check_destination(self, field: str, check: Any, value: str) -> None:
+        """The outbound-address policy (quantarb/outbound.py), on saving; it is applied on each delivery too."""
+        try:
+            check(value)
+        except outbound.DestinationRefused as error:
+            self.add_error(field, str(error))
 
     def secret_hints(self) -> dict[str, str]:
         return {name: mask(value) for name, value in (self.new_secrets or {}).items()}
@@ -155,8 +173,14 @@ class RuleForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         for param in self.rule_type.params if self.rule_type else ():
+            # Kept in a JSON column: bounded like the platform's other decimals (20 digits, 8 decimals).
             self.fields[param.name] = forms.DecimalField(
-                label=str(param.label), min_value=param.minimum, max_value=param.maximum, help_text=param.unit
+                label=str(param.label),
+                min_value=param.minimum,
+                max_value=param.maximum,
+                max_digits=20,
+                decimal_places=8,
+                help_text=param.unit,
             )
 
     def clean(self) -> dict[str, Any]:

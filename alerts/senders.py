@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+from quantarb import outbound
 
 from .choices import ChannelKind
 from .models import Alert, Channel
@@ -95,24 +94,9 @@ def _send_email(channel: Channel, message: dict[str, Any], idempotency_key: str 
     return f"mail sent to {sent and len(recipients)} recipient(s)"
 
 
-def _refuse_private_address(url: str) -> None:
-    """Refuse a webhook whose host resolves to a non-public address (SSRF), unless settings allow them."""
-    if settings.QUANTARB_ALERT_WEBHOOK_PRIVATE:
-        return
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        raise SendError(f"webhook: cannot resolve {host[:100]}") from None
-    for address in addresses:
-        if not ipaddress.ip_address(str(address).split("%")[0]).is_global:
-            raise SendError(f"webhook: refused, {host[:100]} resolves to a non-public address")
-
-
 def _send_webhook(url: str, key: str, message: dict[str, Any], idempotency_key: str | None = None) -> str:
     import requests
 
-    _refuse_private_address(url)
     body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -124,8 +108,15 @@ def _send_webhook(url: str, key: str, message: dict[str, Any], idempotency_key: 
     if idempotency_key:
         headers[IDEMPOTENCY_HEADER] = idempotency_key
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False)
+        # Vetted on the connection itself (quantarb/outbound.py): what the name resolves to now is what is checked.
+        with outbound.guarded():
+            response = requests.post(url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False)
+    except outbound.DestinationRefused as error:
+        raise SendError(f"webhook: {error}") from None
     except requests.RequestException as error:
+        refused = _refusal_in(error)
+        if refused is not None:
+            raise SendError(f"webhook: {refused}") from None
         raise SendError(f"webhook: {type(error).__name__}: {str(error)[:300]}") from None
     if not 200 <= response.status_code < 300:
         raise SendError(f"webhook answered HTTP {response.status_code}: {response.text[:300]}")
@@ -135,16 +126,34 @@ def _send_webhook(url: str, key: str, message: dict[str, Any], idempotency_key: 
 def _send_apprise(url: str, message: dict[str, Any]) -> str:
     import apprise
 
-    notifier = apprise.Apprise()
+    try:
+        outbound.check_apprise_url(url)
+    except outbound.DestinationRefused as error:
+        raise SendError(f"apprise: {error}") from None
+    # Sequential delivery in this thread: the connection guard (a context variable) does not follow a worker thread.
+    notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not url or not notifier.add(url):
         raise SendError("apprise does not understand this URL")
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured, outbound.guarded():  # type: ignore[no-untyped-call]
         ok = notifier.notify(title=message["title"], body=message["body"])
         log_text = captured.getvalue().strip()
     if not ok:
         # apprise logs the URL it called, which carries the token: keep only the lines' gist.
         raise SendError(f"apprise failed: {_redact(log_text, url)[:300] or 'no detail'}")
     return "apprise: sent"
+
+
+def _refusal_in(error: BaseException) -> outbound.DestinationRefused | None:
+    """The policy's refusal behind a requests error (urllib3 wraps what `create_connection` raised)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, outbound.DestinationRefused):
+            return current
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__context__ or current.__cause__)
+    return None
 
 
 def _redact(text: str, url: str) -> str:

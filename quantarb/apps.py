@@ -11,6 +11,7 @@ class QuantarbConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from . import outbound
         from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
         from .wiring import install_pre_trade_gate
@@ -18,6 +19,7 @@ class QuantarbConfig(AppConfig):
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
         install_plain_decimals()
+        outbound.install()  # tenant-chosen HTTP destinations are vetted on each connection (quantarb/outbound.py)
         install_pre_trade_gate()
 
 

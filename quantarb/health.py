@@ -47,12 +47,21 @@ def database_roundtrip_ms() -> float | None:
 
 
 async def channel_layer_roundtrip_ms(timeout: float = 2.0) -> float | None:
+    """A message sent to a channel of this process and received back, in ms; None when the layer failed.
+
+    The probe's channel is an ordinary process-specific channel ("specific.<process>!<id>", the layer's default),
+    the same kind the fan-out hub receives on. channels_redis reads all of a process's specific channels through
+    one receiver at a time, and that receiver pulls only its own channel's Redis list ("specific.<process>!"),
+    buffering what it finds for the others: a probe channel with its own prefix ("probe.<process>!") sat in a list
+    nobody read once the hub held the receiver, so after the first WebSocket connected every probe timed out and
+    /readyz answered 503 while frames kept flowing (issue 15).
+    """
     layer = get_channel_layer()
     if layer is None:
         return None
     try:
         started = time.perf_counter()
-        channel = await layer.new_channel("probe")
+        channel = await layer.new_channel()
         await layer.send(channel, {"type": "probe"})
         await asyncio.wait_for(layer.receive(channel), timeout)
         return (time.perf_counter() - started) * 1000

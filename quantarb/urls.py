@@ -1,12 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts import export_views, session_views, venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
+from quantarb.api_schema import SchemaView
 from trading import market_views
+
+# A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
+handler500 = "quantarb.outage.server_error"
+handler404 = "quantarb.outage.page_not_found"
+handler400 = "quantarb.outage.bad_request"
+handler403 = "quantarb.outage.permission_denied"
 
 urlpatterns = [
     path("", include("trading.urls")),
@@ -37,9 +44,45 @@ urlpatterns = [
     path("members/<int:membership_id>/remove/", account_views.member_remove, name="member_remove"),
     path("members/<int:membership_id>/grants/", account_views.member_grants, name="member_grants"),
     path(
+        "members/<int:membership_id>/unlock/",
+        account_views.member_account,
+        {"action": "unlock"},
+        name="member_unlock",
+    ),
+    path(
+        "members/<int:membership_id>/suspend/",
+        account_views.member_account,
+        {"action": "suspend"},
+        name="member_suspend",
+    ),
+    path(
+        "members/<int:membership_id>/reinstate/",
+        account_views.member_account,
+        {"action": "reinstate"},
+        name="member_reinstate",
+    ),
+    path(
         "members/<int:membership_id>/two-factor/reset/",
         account_views.member_two_factor_reset,
         name="member_two_factor_reset",
+    ),
+    path(
+        "members/invitations/<int:invitation_id>/withdraw/",
+        account_views.invitation_withdraw_view,
+        name="invitation_withdraw",
+    ),
+    path("invitations/", account_views.invitations, name="invitations"),
+    path(
+        "invitations/<int:invitation_id>/accept/",
+        account_views.invitation_answer,
+        {"answer": "accept"},
+        name="invitation_accept",
+    ),
+    path(
+        "invitations/<int:invitation_id>/decline/",
+        account_views.invitation_answer,
+        {"answer": "decline"},
+        name="invitation_decline",
     ),
     path("venues/accounts/", venue_views.account_list, name="venue_accounts"),
     path("venues/accounts/new/", venue_views.account_create, name="venue_account_create"),
@@ -65,9 +108,9 @@ urlpatterns = [
     path("trading/", include("trading.execution_urls")),
     path("risk/", include("risk.urls")),
     path("api/v1/", include("quantarb.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The schema's first address, kept for programs that read it there.
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema-v1"),
+    path("api/v1/schema/", SchemaView.as_view(), name="api-schema-v1"),
     path("admin/", admin.site.urls),
 ]

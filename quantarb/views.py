@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import Perm
+from accounts.permissions import Perm, request_membership, role_has
 from quantarb import clock
 from quantarb.health import CLOSED, OK, channel_layer_roundtrip_ms, database_roundtrip_ms, health_lights
 
@@ -84,7 +84,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 class SystemStatusView(APIView):
-    """Versions, run mode, feed and queue state — for any signed-in member of a tenant."""
+    """Run mode, feed and queue state — for any signed-in member of a tenant; Python, Django and kernel versions
+    for the tenant's admins only."""
 
     required_permission = Perm.DASHBOARD_VIEW
 
@@ -100,16 +101,18 @@ class SystemStatusView(APIView):
         lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
         engine = heartbeats().get("engine")
         detail = engine.detail if engine else {}
+        versions = {"quantarb": "0.1.0"}
+        # The software underneath (Python, Django, the kernel) is for the desk's admins: to anyone else it is a map
+        # of what to attack.
+        if request_membership(request) is not None and role_has(request_membership(request).role, Perm.SETTINGS_MANAGE):  # type: ignore[union-attr]
+            versions.update(
+                python=sys.version.split()[0], django=django.get_version(), platform=platform.platform(terse=True)
+            )
         return Response(
             {
                 "time": clock.now().isoformat(),
                 "run_mode": settings.QUANTARB_RUN_MODE,
-                "versions": {
-                    "quantarb": "0.1.0",
-                    "python": sys.version.split()[0],
-                    "django": django.get_version(),
-                    "platform": platform.platform(terse=True),
-                },
+                "versions": versions,
                 "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
                 "channel_layer": str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1],
                 "health": [

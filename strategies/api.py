@@ -29,7 +29,7 @@ from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
-from trading.choices import ManualKind
+from trading.choices import Direction, ManualKind
 from trading.domain.pnl import MONEY_QUANTUM
 from trading.execution_selectors import (
     HEDGE_STATUSES,
@@ -119,8 +119,8 @@ def _service_errors(error: DjangoValidationError) -> ValidationError:
 # --- serializers ------------------------------------------------------------------------------------------------
 class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     pool_name = serializers.CharField(source="pool.name", read_only=True)
-    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
-    params = serializers.JSONField(source="current_version.params", read_only=True, default=None)
+    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None, allow_null=True)
+    params = serializers.JSONField(source="current_version.params", read_only=True, default=None, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
     realised = serializers.SerializerMethodField(
         help_text="Realised PnL in USD (8 dp): the booked splits of its hedges that are no longer live, summed."
@@ -164,15 +164,15 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The schema of a strategy write: `params` holds StrategyParams fields (decimals as strings)."""
 
-    name = serializers.CharField()
+    name = serializers.CharField(max_length=120)
     pool = serializers.IntegerField(help_text="Create only: the pool's id.")
     mode = serializers.ChoiceField(choices=["paper", "live"], help_text="Create only.")
-    note = serializers.CharField(required=False)
+    note = serializers.CharField(required=False, max_length=200)
     params = serializers.DictField(help_text="StrategyParams fields; missing ones take defaults (or the current).")
 
 
 class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = StrategyVersion
@@ -203,7 +203,9 @@ class HedgeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     included — the same figures the strategy status panel and the hedge page show (null for a hedge that is no
     longer live, or before any quote is stored)."""
 
-    strategy_version = serializers.IntegerField(source="strategy_version.number", read_only=True, default=None)
+    strategy_version = serializers.IntegerField(
+        source="strategy_version.number", read_only=True, default=None, allow_null=True
+    )
     pnl_total = PlainDecimalField(max_digits=24, decimal_places=8, read_only=True)
     unrealised = serializers.SerializerMethodField()
 
@@ -333,8 +335,8 @@ class PositionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None)
-    reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None)
+    tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None, allow_null=True)
+    reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None, allow_null=True)
     active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -357,15 +359,15 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
 class TripSerializer(serializers.Serializer):  # type: ignore[type-arg]
     scope = serializers.ChoiceField(choices=KillScope.values)
     strategy = serializers.IntegerField(required=False, help_text="For the strategy scope.")
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=500)
 
 
 class ResetSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    note = serializers.CharField()
+    note = serializers.CharField(max_length=300)
 
 
 class ReportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    synced_by = serializers.CharField(source="synced_by.username", read_only=True, default=None)
+    synced_by = serializers.CharField(source="synced_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ReconciliationReport
@@ -420,8 +422,12 @@ class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     pool = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ManualKind.values)
     hedge = serializers.IntegerField(required=False)
-    direction = serializers.CharField(required=False, help_text="open_hedge: sell_perp or buy_perp.")
-    size_oz = serializers.CharField(required=False, help_text="open_hedge: ounces, as a decimal string.")
+    direction = serializers.ChoiceField(
+        choices=Direction.choices, required=False, help_text="open_hedge: sell_perp or buy_perp."
+    )
+    size_oz = serializers.CharField(
+        required=False, max_length=32, help_text="open_hedge: ounces, as a decimal string (up to 3 decimals)."
+    )
 
 
 # --- strategies ---------------------------------------------------------------------------------------------------
@@ -481,7 +487,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
                 mode=str(mode),
                 params=params,
                 actor=request.user,  # type: ignore[arg-type]
-                note=str(note)[:200] if note else "",
+                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
                 request=request._request,
             )
         except DjangoValidationError as error:
@@ -525,7 +531,7 @@ class StrategyDetail(APIView):
                 params=params,
                 actor=request.user,  # type: ignore[arg-type]
                 name=name,
-                note=str(note)[:200] if note else "",
+                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
                 request=request._request,
             )
         except DjangoValidationError as error:

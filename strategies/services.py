@@ -71,6 +71,19 @@ def _check_pool(*, tenant: Tenant, pool: AccountPool, mode: str, strategy: Strat
         )
 
 
+def _check_lengths(*, name: str, note: str) -> None:
+    """The name and the version note fit their columns (a 100 KB name was a database error, not a message)."""
+    errors = {}
+    for field, value, model in (("name", name, Strategy), ("note", note, StrategyVersion)):
+        limit = int(getattr(model._meta.get_field(field), "max_length", None) or 0)
+        if len(value) > limit:
+            errors[field] = [
+                _("Use at most %(limit)d characters (this has %(length)d).") % {"limit": limit, "length": len(value)}
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def strategy_create(
     *,
@@ -87,6 +100,7 @@ def strategy_create(
     name = name.strip()
     if not name:
         raise ValidationError({"name": [_("Give the strategy a name.")]})
+    _check_lengths(name=name, note=note)
     if Strategy.objects.filter(tenant=tenant, name=name).exists():
         raise ValidationError({"name": [_("A strategy of this desk already has that name.")]})
     _check_pool(tenant=tenant, pool=pool, mode=mode, strategy=None)
@@ -130,6 +144,7 @@ def strategy_update(
 ) -> StrategyVersion:
     """Save new parameters as the next version (the old ones stay, with the hedges they opened). A running
     strategy picks the new version up at its next decision; the pool and mode cannot change while it runs."""
+    _check_lengths(name=(name or "").strip(), note=note)
     strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
     problems = params_problems(params, strategy.pool)
     if problems:

@@ -42,7 +42,7 @@ from .choices import (
     OrderSide,
 )
 from .gate import CheckStage, OrderCheck, StoredMarket, refusals
-from .models import Hedge, ManualCommand, Order
+from .models import OUNCES, Hedge, ManualCommand, Order
 
 REPAIRABLE = (HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE)
 
@@ -98,6 +98,10 @@ def describe(*, kind: str, pool: AccountPool, hedge: Hedge | None = None, params
     return str(ManualKind(kind).label)
 
 
+# The size column's bound (trading.models.OUNCES): max_digits - decimal_places integer digits.
+MAX_SIZE_OZ = Decimal(10) ** (OUNCES["max_digits"] - OUNCES["decimal_places"])
+
+
 def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, Any]:
     """The direction and size of a hand-opened hedge, checked against the pool's specs (ValidationError by field)."""
     errors: dict[str, list[str]] = {}
@@ -109,6 +113,13 @@ def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, An
     except (InvalidOperation, ValueError):
         size = Decimal(0)
         errors["size_oz"] = [_("Enter a size in ounces.")]
+    else:
+        # Within the hedge's size column (ounces, 3 dp): `1e400` or `inf` is no size and must not reach the math.
+        if not size.is_finite() or not 0 < size < MAX_SIZE_OZ or size.as_tuple().exponent < -3:  # type: ignore[operator]
+            errors["size_oz"] = [
+                _("Enter a size in ounces between 0.001 and %(max)s, with up to 3 decimals.")
+                % {"max": MAX_SIZE_OZ - Decimal("0.001")}
+            ]
     if "size_oz" not in errors:
         from strategies.messages import problem_text
 

@@ -10,6 +10,9 @@ from accounts.permissions import Perm
 
 
 class MeUserSerializer(serializers.ModelSerializer[User]):
+    # A plain string: empty when the user has none (an `email` format would refuse the empty string).
+    email = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username", "first_name", "last_name", "email", "language", "theme"]

@@ -13,6 +13,7 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
+from accounts.venue_forms import CREDENTIAL_MAX_LENGTH
 from quantarb import formatting
 from quantarb.api_decimals import PlainDecimalField
 from trading.venues.registry import spec_for
@@ -22,11 +23,13 @@ class CredentialsSerializer(serializers.Serializer[Any]):
     """Write-only. ccxt venues: `api_key`, `api_secret`. MT5: `login` (digits), `password`, `server`,
     `terminal` (an MT5 terminal's id). Simulated venues: none. Omitted fields keep what is stored."""
 
-    api_key = serializers.CharField(write_only=True, required=False)
-    api_secret = serializers.CharField(write_only=True, required=False)
-    login = serializers.CharField(write_only=True, required=False, help_text="MT5 login number.")
-    password = serializers.CharField(write_only=True, required=False)
-    server = serializers.CharField(write_only=True, required=False)
+    api_key = serializers.CharField(write_only=True, required=False, max_length=CREDENTIAL_MAX_LENGTH["api_key"])
+    api_secret = serializers.CharField(write_only=True, required=False, max_length=CREDENTIAL_MAX_LENGTH["api_secret"])
+    login = serializers.CharField(
+        write_only=True, required=False, max_length=CREDENTIAL_MAX_LENGTH["login"], help_text="MT5 login number."
+    )
+    password = serializers.CharField(write_only=True, required=False, max_length=CREDENTIAL_MAX_LENGTH["password"])
+    server = serializers.CharField(write_only=True, required=False, max_length=CREDENTIAL_MAX_LENGTH["server"])
     terminal = serializers.IntegerField(write_only=True, required=False, help_text="MT5 terminal instance id.")
 
 
@@ -35,17 +38,24 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
 
     label = serializers.CharField(max_length=120)  # type: ignore[assignment] # a field named like Field.label
     venue = serializers.CharField(
-        help_text="binance-usdm, bybit-mt5, simulated-perp, simulated-cfd or ccxt:<exchange id>; fixed after creation."
+        max_length=64,
+        help_text="binance-usdm, bybit-mt5, simulated-perp, simulated-cfd or ccxt:<exchange id>; fixed after creation.",
     )
     mode = serializers.ChoiceField(choices=AccountMode.choices, default=AccountMode.PAPER)
     owner = serializers.IntegerField(required=False, help_text="User id of the operator (default: the caller).")
     status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
     credentials = CredentialsSerializer(write_only=True, required=False)
     rest_endpoint = serializers.CharField(
-        required=False, allow_blank=True, help_text="Binance only: REST base URL override (http/https); empty: Binance."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Binance only: REST base URL override (http/https); empty: Binance.",
     )
     ws_endpoint = serializers.CharField(
-        required=False, allow_blank=True, help_text="Binance only: WebSocket base URL override (ws/wss); with REST."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Binance only: WebSocket base URL override (ws/wss); with REST.",
     )
     binance_testnet = serializers.BooleanField(
         required=False, help_text="Binance only: Binance's futures testnet (ccxt sandbox mode); not with an override."

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -22,7 +22,8 @@ from accounts.choices import MarginType
 from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
-from accounts.venue_services import account_delete, account_save, account_test, pool_save
+from accounts.venue_services import PoolInUse, account_delete, account_save, account_test, pool_delete, pool_save
+from quantarb.api import form_value
 
 from .venue_serializers import (
     AccountSerializer,
@@ -76,7 +77,7 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
         }
     for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
         if field in body:
-            data[field] = "" if body[field] is None else body[field]
+            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
     if "binance_testnet" in body:
         if not isinstance(body["binance_testnet"], bool):
             raise ValidationError({"binance_testnet": ["Send true or false."]})
@@ -86,7 +87,7 @@ def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[
         data.setdefault("mode", "paper")
     for field in SECRET_FIELDS:
         if field in credentials:
-            data[field] = "" if credentials[field] is None else str(credentials[field])
+            data[field] = str(form_value(f"credentials.{field}", credentials[field]))
     if "terminal" in credentials:
         data["terminal"] = credentials["terminal"] or ""
     return data
@@ -141,7 +142,7 @@ class AccountDetail(APIView):
         account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
         return Response(AccountSerializer(account).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The account is in a pool.")})
     def delete(self, request: Request, account_id: int) -> Response:
         account = self._account(request, account_id)
         try:
@@ -235,7 +236,7 @@ def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str,
         data["perp_leverage"] = AccountPool._meta.get_field("perp_leverage").default
     for field in fields:
         if field in body:
-            data[field] = "" if body[field] is None else body[field]
+            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
     if not data.get("enabled"):
         data.pop("enabled", None)  # an unchecked box is an absent field to a form
     return data
@@ -264,7 +265,10 @@ class PoolDetail(APIView):
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return Response(PoolSerializer(saved, context={"request": request}).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})
     def delete(self, request: Request, pool_id: int) -> Response:
-        self._pool(request, pool_id).delete()
+        try:
+            pool_delete(pool=self._pool(request, pool_id))
+        except PoolInUse as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

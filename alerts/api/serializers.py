@@ -4,7 +4,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from alerts.choices import Category, Severity
+from alerts.forms import SECRET_MAX_LENGTH
 from alerts.models import Alert, AlertRule, Channel, Delivery
+
+# The largest value the channel's integer columns hold on every database (PostgreSQL's integer).
+_INTEGER_MAX = 2**31 - 1
 
 
 class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -29,9 +34,11 @@ class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, default=None)
-    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None)
-    rule = serializers.CharField(source="rule.rule_type", read_only=True, default=None)
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", read_only=True, default=None, allow_null=True
+    )
+    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None, allow_null=True)
+    rule = serializers.CharField(source="rule.rule_type", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Alert
@@ -94,17 +101,22 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class ChannelWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The schema of a channel write (validated by the portal's form): secrets go in `secrets`, write-only."""
 
-    name = serializers.CharField()
+    name = serializers.CharField(max_length=80)
     kind = serializers.ChoiceField(choices=["email", "webhook", "telegram", "apprise"])
-    target = serializers.CharField(required=False)
-    categories = serializers.ListField(child=serializers.CharField(), required=False)
-    min_severity = serializers.CharField(required=False)
+    target = serializers.CharField(required=False, max_length=500)
+    categories = serializers.ListField(child=serializers.ChoiceField(choices=Category.choices), required=False)
+    min_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     quiet_start = serializers.TimeField(required=False, allow_null=True)
     quiet_end = serializers.TimeField(required=False, allow_null=True)
-    repeat_after_s = serializers.IntegerField(required=False)
-    max_per_hour = serializers.IntegerField(required=False)
+    repeat_after_s = serializers.IntegerField(required=False, min_value=0, max_value=_INTEGER_MAX)
+    max_per_hour = serializers.IntegerField(required=False, min_value=0, max_value=_INTEGER_MAX)
     enabled = serializers.BooleanField(required=False)
-    secrets = serializers.DictField(child=serializers.CharField(), required=False, write_only=True)
+    secrets = serializers.DictField(
+        child=serializers.CharField(max_length=max(SECRET_MAX_LENGTH.values())),
+        required=False,
+        write_only=True,
+        help_text="signing_key (webhook), bot_token (telegram) or apprise_url (apprise).",
+    )
 
 
 class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -31,6 +31,7 @@ from alerts.services import (
     delivery_retry,
     rule_save,
 )
+from quantarb.api import form_value
 
 from .serializers import (
     AlertDetailSerializer,
@@ -137,12 +138,12 @@ def _channel_form_data(request: Request, instance: Channel | None) -> dict[str, 
         data = {"min_severity": "warning", "repeat_after_s": 3600, "max_per_hour": 30, "enabled": True}
     for field in (*fields, "categories", "enabled"):
         if field in body:
-            data[field] = "" if body[field] is None else body[field]
+            data[field] = form_value(field, body[field], many=field == "categories", boolean=field == "enabled")
     if not data.get("enabled"):
         data.pop("enabled", None)  # a checkbox: absent means off
     for api_name, form_name in _SECRET_NAMES.items():
         if api_name in secrets:
-            data[form_name] = str(secrets[api_name] or "")
+            data[form_name] = str(form_value(f"secrets.{api_name}", secrets[api_name]))
     return data
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
-import structlog
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -61,6 +60,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "quantarb.correlation.CorrelationIdMiddleware",
+    # A database outage in a view answers 503 (quantarb/outage.py; in a middleware, `handler500` does).
+    "quantarb.outage.DatabaseOutageMiddleware",
+    # NUL in the address or a form, too many form fields: 400 with a message (quantarb/input_guard.py).
+    "quantarb.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -253,11 +256,18 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# Where `collectstatic` writes (the image's build step; CI collects into a temporary directory).
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
 # Front-end packages come from npm (`make` runs `npm ci`) and are served from node_modules, never a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/tabler", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist"),
+    # Tabler's stylesheets, scripts and the images they name; not its `libs/`, third-party plugins we do not use
+    # whose files name source maps and images the package does not ship: production's manifest storage refuses to
+    # collect a file that references a missing one (the image's collectstatic failed on tom-select's .css.map).
+    *(
+        (f"vendor/tabler/{part}", BASE_DIR / "node_modules" / "@tabler" / "core" / "dist" / part)
+        for part in ("css", "js", "img")
+    ),
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/tablesort", BASE_DIR / "node_modules" / "tablesort" / "dist"),
@@ -279,6 +289,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Decimals as plain strings, never exponents or floats (quantarb/api_decimals.py).
     "DEFAULT_RENDERER_CLASSES": ["quantarb.api_decimals.JSONRenderer"],
+    # JSON that no column could hold (NUL, lone surrogates, nesting 10,000 deep) is a 400 (quantarb/input_guard.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "quantarb.input_guard.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -301,6 +317,11 @@ SPECTACULAR_SETTINGS = {
         "AccountModeEnum": "accounts.choices.AccountMode",
         "AccountStatusEnum": "accounts.choices.AccountStatus",
     },
+    # Every error status the API answers is documented (quantarb/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "quantarb.api_schema.document_error_responses",
+    ],
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -374,20 +395,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"correlation": {"()": "quantarb.correlation.CorrelationLogFilter"}},
+    # Tracebacks without locals, messages bounded (quantarb/log_format.py).
     "formatters": {
-        fmt: {
-            "()": "structlog.stdlib.ProcessorFormatter",
-            "processor": structlog.processors.JSONRenderer()
-            if fmt == "json"
-            else structlog.dev.ConsoleRenderer(colors=False),
-            "foreign_pre_chain": [
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-        }
-        for fmt in ("plain", "json")
+        fmt: {"()": "quantarb.log_format.processor_formatter", "json_lines": fmt == "json"} for fmt in ("plain", "json")
     },
     "handlers": {
         "console": {
@@ -435,9 +445,16 @@ QUANTARB_METRICS_TOKEN = env.str("QUANTARB_METRICS_TOKEN", default="")
 QUANTARB_PUSH_MAX_HZ = env.float("QUANTARB_PUSH_MAX_HZ", default=8.0)
 # Alert deliveries retry after base · 2^(attempt-1) seconds (30 s, 1 min, 2 min, 4 min), then end failed.
 QUANTARB_ALERT_RETRY_BASE_S = env.float("QUANTARB_ALERT_RETRY_BASE_S", default=30.0)
-# Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on: otherwise a
-# tenant admin could make the server POST to internal services (SSRF). The embedded demo and the tests allow them.
-QUANTARB_ALERT_WEBHOOK_PRIVATE = env.bool("QUANTARB_ALERT_WEBHOOK_PRIVATE", default=False)
+# Destinations a tenant chose (webhooks, apprise URLs, endpoint overrides, quote-source endpoints) that resolve to
+# loopback, private, link-local or reserved addresses are refused unless this is on: otherwise a tenant admin could
+# make the server call internal services (SSRF; quantarb/outbound.py). The embedded demo and the tests allow them.
+# QUANTARB_ALERT_WEBHOOK_PRIVATE is its former, webhook-only name.
+QUANTARB_OUTBOUND_ALLOW_PRIVATE = env.bool(
+    "QUANTARB_OUTBOUND_ALLOW_PRIVATE", default=env.bool("QUANTARB_ALERT_WEBHOOK_PRIVATE", default=False)
+)
+# MT5 bridges the platform may connect to, kept by its operators: `host`, `host:port`, `host:low-high`,
+# `[v6]:port` or a network (`10.8.0.0/24`), comma-separated. Empty: no rpyc terminal can be reached.
+QUANTARB_MT5_BRIDGE_HOSTS = env.list("QUANTARB_MT5_BRIDGE_HOSTS", default=[])
 # Retention of raw market data (days); candles are kept longer.
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)

@@ -10,7 +10,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 QUANTARB_DEMO_CALENDAR = False
 CELERY_TASK_ALWAYS_EAGER = True
-QUANTARB_ALERT_WEBHOOK_PRIVATE = True  # the webhook receivers of the tests listen on 127.0.0.1
+QUANTARB_OUTBOUND_ALLOW_PRIVATE = True  # the webhook receivers and fake venues of the tests listen on 127.0.0.1
+QUANTARB_MT5_BRIDGE_HOSTS = ["127.0.0.1", "::1", "localhost"]  # the bridge fake (tests/fakes/mt5_bridge.py)
 # WhiteNoise otherwise scans every static file (npm packages included) whenever a test client builds its
 # middleware, about 0.3 s per client; on request lookup keeps test requests fast.
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_AUTOREFRESH

@@ -46,18 +46,20 @@ def test_search_and_pagination(alice: Any) -> None:
     assert b"No member matches" in empty.content
 
 
-def test_admin_adds_an_existing_user_from_another_desk(alice: Any, charlie: Any) -> None:
+def test_admin_invites_an_existing_user_from_another_desk(alice: Any, charlie: Any) -> None:
+    # Adding is an invitation: charlie joins when he accepts it (tests/security/test_invitations.py).
     response = client_for(alice).post(MEMBERS, {"username": "charlie", "role": "analyst"})
     assert response.status_code == 302
-    assert Membership.objects.get(user=charlie.user, tenant=alice.tenant).role == "analyst"
-    event = AuditEvent.objects.get(tenant=alice.tenant, action="membership_created")
-    assert event.summary["after"] == {"user": "charlie", "role": "analyst"}
+    assert not Membership.objects.filter(user=charlie.user, tenant=alice.tenant).exists()
+    event = AuditEvent.objects.get(tenant=alice.tenant, action="invitation_sent")
+    assert event.summary["username"] == "charlie" and event.summary["role"] == "analyst"
 
 
 def test_bad_input_is_a_400_that_keeps_what_was_typed(alice: Any) -> None:
-    response = client_for(alice).post(MEMBERS, {"username": "newcomer", "role": "trader", "email": "n@example.com"})
+    data = {"username": "newcomer", "role": "trader", "email": "n@example.com", "password": "123"}
+    response = client_for(alice).post(MEMBERS, {**data, "password_confirm": "123"})
     assert response.status_code == 400
-    assert b"set an initial password" in response.content
+    assert b"too short" in response.content
     assert b'value="newcomer"' in response.content and b'value="n@example.com"' in response.content
     assert client_for(alice).post(MEMBERS, {"username": "newcomer", "role": "boss"}).status_code == 400
     assert not User.objects.filter(username="newcomer").exists()

@@ -27,7 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.admin_site import TenantScopedAdmin
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.models import AuditEvent, ChangeLogEntry, Membership, Tenant
+from accounts.models import AuditEvent, ChangeLogEntry, Invitation, Membership, Tenant
 from accounts.permissions import Perm, role_has
 from quantarb.routing import websocket_urlpatterns
 from quantarb.tenancy import SESSION_KEY
@@ -53,6 +53,9 @@ PUBLIC = {
     "my_session_revoke": "ends one of the caller's own sessions (another user's id is a 404, test_sessions.py)",
     "my_token_revoke": "revokes one of the caller's own API tokens (another user's id is a 404, test_sessions.py)",
     "switch_tenant": "chooses among the caller's own memberships (a foreign id is a 404, tested below)",
+    "invitations": "the caller's own invitations to desks (a newcomer has no tenant yet)",
+    "invitation_accept": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
+    "invitation_decline": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
     "auth-token": "authenticates by its body",
     "auth-token-refresh": "authenticates by its body",
     "auth-logout": "authenticates by its body",
@@ -197,7 +200,9 @@ def desks(
     )
     audit_record(tenant=alice.tenant, actor=alice.user, action=AuditAction.SETTINGS_CHANGED, summary={"m": "alpha"})
     trading = _bravo_trading(charlie, bravo_pool)
+    bravo_invitation = _bravo_invitation(charlie)
     return {
+        "bravo_invitation": bravo_invitation,
         **trading,
         "bravo_alert": bravo_alert,
         "bravo_channel": bravo_channel,
@@ -215,6 +220,15 @@ def desks(
         "bravo_terminal": bravo_terminal,
         "bravo_pool": bravo_pool,
     }
+
+
+def _bravo_invitation(charlie: Any) -> Any:
+    """Bravo's standing invitation to a user of no alpha persona."""
+    from accounts.models import User
+    from accounts.services import invitation_send
+
+    User.objects.create_user("bravo-invitee", password="x")
+    return invitation_send(tenant=charlie.tenant, username="bravo-invitee", role="viewer", actor=charlie.user)
 
 
 def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
@@ -328,6 +342,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "session_id": lambda: int(desks["bravo_session"].pk),
         "grant_id": lambda: int(desks["bravo_grant"].pk),
         "job_id": lambda: int(desks["bravo_job"].pk),
+        "invitation_id": lambda: int(desks["bravo_invitation"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -357,6 +372,7 @@ def bravo_state() -> dict[str, Any]:
     return {
         "memberships": sorted(Membership.objects.filter(tenant__slug="bravo").values_list("pk", "role", "user_id")),
         "tenant": list(Tenant.objects.filter(slug="bravo").values_list("name", "slug")),
+        "invitations": sorted(Invitation.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         "audit": AuditEvent.objects.filter(tenant__slug="bravo").count(),
         "alerts": _bravo_alerts(),
         "trading": _bravo_trading_state(),

@@ -338,7 +338,7 @@ def test_sync_snapshots_simulated_accounts_and_skips_live_ones(canary_accounts: 
     assert counts == {"synced": 2, "skipped": 0, "failed": 2, "backed_off": 0}
     binance = VenueAccount.objects.get(pk=canary_accounts["binance"].pk)
     assert binance.status == "error" and "unreachable" in binance.last_error
-    assert "unreachable" in VenueAccount.objects.get(pk=canary_accounts["mt5"].pk).last_error
+    assert "no MT5 bridge answered" in VenueAccount.objects.get(pk=canary_accounts["mt5"].pk).last_error
     snapshot = AccountSnapshot.objects.get(account=canary_accounts["sim_perp"])
     assert snapshot.currency == "USDT" and snapshot.equity == snapshot.balance and snapshot.margin_level is None
     assert AccountSnapshot.objects.get(account=canary_accounts["sim_cfd"]).currency == "USD"

@@ -136,13 +136,13 @@ def test_receiver_down_retries_with_backoff_ends_failed_and_a_later_manual_retry
 def test_webhooks_to_private_addresses_are_refused_unless_allowed(
     alice: Any, receiver: Receiver, committed: Any, settings: Any, frozen_clock: Any
 ) -> None:
-    settings.QUANTARB_ALERT_WEBHOOK_PRIVATE = False  # production's default
+    settings.QUANTARB_OUTBOUND_ALLOW_PRIVATE = False  # production's default
     receiver.start()
     webhook(alice, receiver.port)
     raise_margin(alice, committed)
     retries_until_settled(frozen_clock)
     delivery = Delivery.objects.get()
-    assert delivery.status == DeliveryStatus.FAILED and "non-public address" in delivery.error
+    assert delivery.status == DeliveryStatus.FAILED and "loopback, private" in delivery.error
     assert receiver.received() == []
 
 

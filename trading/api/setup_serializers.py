@@ -26,10 +26,16 @@ class QuoteSourceWriteSerializer(serializers.Serializer[Any]):
         required=False, allow_null=True, help_text="MT5 sources only: the id of one of the desk's MT5 terminals."
     )
     rest_endpoint = serializers.CharField(
-        required=False, allow_blank=True, help_text="Binance only: REST base URL override (http/https); empty: Binance."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Binance only: REST base URL override (http/https); empty: Binance.",
     )
     ws_endpoint = serializers.CharField(
-        required=False, allow_blank=True, help_text="Binance only: WebSocket base URL override (ws/wss); with REST."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Binance only: WebSocket base URL override (ws/wss); with REST.",
     )
     stale_after_s = serializers.DecimalField(
         max_digits=8,

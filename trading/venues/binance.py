@@ -452,6 +452,7 @@ class BinanceUsdmGateway:
                 rest_url=self.rest_url or "http://127.0.0.1:9",
                 ws_url=self.ws_url or "ws://127.0.0.1:9",
             )
+            _guard_sessions(self.exchange)
 
     async def __aenter__(self) -> BinanceUsdmGateway:
         await self.connect()
@@ -926,6 +927,39 @@ def _now_ms() -> int:
     return int(clock.now().timestamp() * 1000)
 
 
+def _guard_sessions(exchange: Any) -> None:
+    """An endpoint override is a destination a tenant chose: ccxt's HTTP and WebSocket session for it resolves
+    through the outbound-address policy (quantarb/outbound.py), so every connection goes to a vetted address."""
+    import ssl
+
+    import aiohttp
+
+    from quantarb import outbound
+
+    ccxt_open = exchange.open
+
+    def open_guarded(lazy: bool = False) -> Any:
+        if exchange.own_session and exchange.session is None:
+            if exchange.ssl_context is None:
+                exchange.ssl_context = ssl.create_default_context() if exchange.verify else exchange.verify
+            exchange.tcp_connector = aiohttp.TCPConnector(
+                ssl=exchange.ssl_context, resolver=outbound.guarded_resolver(), enable_cleanup_closed=True
+            )
+            exchange.session = aiohttp.ClientSession(connector=exchange.tcp_connector)
+        return ccxt_open(lazy)
+
+    exchange.open = open_guarded
+
+
+def _guard_if(endpoint: str | None) -> Any:
+    """ccxt's synchronous client (requests) through the outbound-address policy when the endpoint is an override."""
+    import contextlib
+
+    from quantarb import outbound
+
+    return outbound.guarded() if endpoint else contextlib.nullcontext()
+
+
 def _rest_client(rest_url: str | None, ws_url: str | None, testnet: bool = False) -> Any:
     """ccxt's synchronous `binanceusdm` without keys, for one-off public polls (`poll_feeds`)."""
     client = ccxt.binanceusdm(exchange_config(api_key=None, api_secret=None, timeout_ms=5_000))
@@ -1044,7 +1078,8 @@ class BinanceQuoteFeed:
         health = self._health()
         started = time.perf_counter()
         try:
-            raw = self._rest.fapiPublicGetTickerBookTicker({"symbol": MARKET_ID})
+            with _guard_if(self.gateway.rest_url):
+                raw = self._rest.fapiPublicGetTickerBookTicker({"symbol": MARKET_ID})
         except Exception as exc:
             kind = classify(exc, write=False).kind.value
             health.on_poll_failed(kind, (time.perf_counter() - started) * 1000)
@@ -1114,7 +1149,9 @@ class BinanceRateFeed:
             self._rest = _rest_client(self.gateway.rest_url, self.gateway.ws_url, self.gateway.testnet)
         started = time.perf_counter()
         try:
-            observation = self._observation(self._rest.fapiPublicGetTickerBookTicker({"symbol": RATE_MARKET_ID}))
+            with _guard_if(self.gateway.rest_url):
+                raw = self._rest.fapiPublicGetTickerBookTicker({"symbol": RATE_MARKET_ID})
+            observation = self._observation(raw)
         except Exception as exc:
             self._failed(exc, started)
             return []

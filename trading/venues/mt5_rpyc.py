@@ -22,13 +22,17 @@ How the calls cross:
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
+import time
 from typing import Any
 
 import rpyc
 from rpyc.core.async_ import AsyncResultTimeout
 from rpyc.core.stream import SocketStream
 from rpyc.utils.factory import connect_stream
+
+from quantarb import outbound
 
 from .errors import VenueError, VenueErrorKind
 
@@ -87,37 +91,44 @@ class RpycTransport:
         self._lock = threading.Lock()
 
     def _connect(self) -> Any:
+        """Open the connection and define the helpers on the far side.
+
+        The host must be on the platform's list of MT5 bridges (quantarb/outbound.py); the socket connects to the
+        address that was vetted. Every failure to reach a working bridge — refused, no route, silent, closed at
+        once, not speaking rpyc — answers the same message after the same wait (the connect timeout), so a
+        terminal's host and port cannot be used to tell open ports from closed ones.
+        """
         try:
-            stream = SocketStream.connect(
-                self.host, self.port, nodelay=True, keepalive=True, timeout=self._connect_timeout_s, attempts=1
+            rows = outbound.bridge_addresses(self.host, self.port)
+        except outbound.DestinationRefused as exc:
+            raise VenueError(VenueErrorKind.UNREACHABLE, str(exc)) from exc
+        started = time.monotonic()
+        conn: Any = None
+        try:
+            sock = outbound.connect_vetted(rows, self._connect_timeout_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.settimeout(None)
+            # The handshake and the helpers' definition get the connect timeout; calls get the call timeout.
+            conn = connect_stream(
+                SocketStream(sock),
+                service=rpyc.MasterService,
+                config={"sync_request_timeout": self._connect_timeout_s, "allow_public_attrs": False},
             )
-        except OSError as exc:  # refused, no route, timed out
-            raise VenueError(
-                VenueErrorKind.UNREACHABLE, f"the MT5 bridge at {self.host}:{self.port} is unreachable ({exc})"
-            ) from exc
-        conn = connect_stream(
-            stream,
-            service=rpyc.MasterService,
-            config={"sync_request_timeout": self._timeout_s, "allow_public_attrs": False},
-        )
-        try:
             conn.execute(BRIDGE_SOURCE)
-        except AsyncResultTimeout as exc:
-            conn.close()
-            raise VenueError(
-                VenueErrorKind.UNREACHABLE, f"the MT5 bridge at {self.description} did not answer"
-            ) from exc
+            conn._config["sync_request_timeout"] = self._timeout_s
         except ImportError as exc:
             conn.close()
             raise VenueError(
                 VenueErrorKind.UNREACHABLE,
                 f"the bridge at {self.host}:{self.port} answers, but its Python has no MetaTrader5 package ({exc})",
             ) from exc
-        except Exception as exc:
-            conn.close()
-            raise VenueError(
-                VenueErrorKind.UNREACHABLE, f"{self.host}:{self.port} is not an rpyc classic bridge ({exc})"
-            ) from exc
+        except Exception as exc:  # refused, unreachable, timed out, EOF, a protocol that is not rpyc's
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            time.sleep(max(0.0, self._connect_timeout_s - (time.monotonic() - started)))
+            raise VenueError(VenueErrorKind.UNREACHABLE, f"no MT5 bridge answered at {self.host}:{self.port}") from exc
         self._conn = conn
         self._remote_call = conn.namespace["_quantarb_call"]
         return self._remote_call

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
+from quantarb import outbound
 from trading.choices import InstrumentKind, Venue
 
 CCXT_PREFIX = "ccxt:"
@@ -90,7 +91,8 @@ def api_key_problem(venue: str, value: str) -> str | None:
 def endpoint_override_errors(*, venue: str, rest: str, ws: str) -> dict[str, str]:
     """Why an endpoint override cannot be used, by field (`rest_endpoint`, `ws_endpoint`); empty: it can (or there
     is none). The one rule for venue accounts' overrides and quote sources' endpoints: only Binance takes one (ccxt
-    rewrites its hosts, VENUES.md), the REST base over http(s) and the WebSocket base over ws(s), both or neither.
+    rewrites its hosts, VENUES.md), the REST base over http(s) and the WebSocket base over ws(s), both or neither,
+    each to a destination the outbound-address policy allows.
     """
     errors: dict[str, str] = {}
     for field, value, validator, message in (
@@ -104,6 +106,16 @@ def endpoint_override_errors(*, venue: str, rest: str, ws: str) -> dict[str, str
         except ValidationError:
             errors[field] = str(message)
     if errors or not (rest or ws):
+        return errors
+    # Where they lead: the outbound-address policy (no loopback, private, link-local or metadata address unless the
+    # platform allows them), checked now and again on each connection (quantarb/outbound.py).
+    for field, value, schemes in (("rest_endpoint", rest, ("https", "http")), ("ws_endpoint", ws, ("wss", "ws"))):
+        if value:
+            try:
+                outbound.check_url(value, schemes=schemes)
+            except outbound.DestinationRefused as refused:
+                errors[field] = str(refused)
+    if errors:
         return errors
     if venue != Venue.BINANCE_USDM:
         errors["rest_endpoint" if rest else "ws_endpoint"] = str(_("Only Binance takes an endpoint override."))

@@ -9,6 +9,30 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def leave_form_bodies_to_django() -> None:
+    """Serve with daphne's request without Twisted's own parse of POST form bodies.
+
+    Twisted parses every urlencoded or multipart POST body before daphne hands the request to Django, which parses
+    it again; a body Twisted cannot parse (an empty multipart, a bad boundary) got a bare `400 Bad Request` with no
+    content type nor message, and every form upload was parsed on the event loop that serves everyone. Django parses
+    them once, in the application, and answers a malformed one with a 400 and its reason (quantarb/input_guard.py).
+    """
+    from daphne import http_protocol
+
+    if getattr(http_protocol.WebRequest, "leaves_form_bodies_to_django", False):
+        return
+
+    class DjangoParsedWebRequest(http_protocol.WebRequest):  # type: ignore[misc]
+        leaves_form_bodies_to_django = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["parsePOSTFormSubmission"] = False
+            super().__init__(*args, **kwargs)
+
+    # daphne's HTTPFactory.buildProtocol reads the module's `WebRequest` for each connection.
+    http_protocol.WebRequest = DjangoParsedWebRequest
+
+
 class Command(BaseCommand):
     help = "Serve the embedded platform: web, feeds, spread engine and scheduled jobs in one process."
 
@@ -23,6 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # daphne.server installs the asyncio Twisted reactor on import: import it before anything else uses Twisted.
         from daphne.server import Server, twisted_loop
+
+        leave_form_bodies_to_django()
 
         from quantarb import gc_tuning
         from quantarb.asgi import application

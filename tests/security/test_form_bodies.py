@@ -1,0 +1,85 @@
+"""Item 2 of issue 15 under the real server: a form body daphne's Twisted could not parse (an empty multipart, a
+bad boundary) got a bare `400 Bad Request` with no content type and no message from Twisted itself, before Django
+saw it (Schemathesis found it on four operations). `runplatform` now serves with daphne's request left without
+Twisted's form parse, so Django parses the body once and answers it like any other (tests/security/test_bad_input.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor first, as `runplatform` does)
+import pytest
+from daphne import http_protocol
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from quantarb.management.commands.runplatform import leave_form_bodies_to_django
+
+EMPTY_MULTIPART = (
+    b"POST /api/v1/auth/token/refresh/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: multipart/form-data; boundary=c637e12e2b1a998d80d1b087531af51c\r\n"
+    b"Content-Length: 38\r\n\r\n--c637e12e2b1a998d80d1b087531af51c--\r\n"
+)
+
+
+class StubServer:
+    """The parts of `daphne.server.Server` an HTTP request calls: it records the application daphne would start."""
+
+    root_path = ""
+    request_buffer_size = 8192
+    proxy_forwarded_address_header = None
+
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+        self.queues: list[asyncio.Queue[dict[str, Any]]] = []
+
+    def protocol_connected(self, protocol: Any) -> None:
+        pass
+
+    def protocol_disconnected(self, protocol: Any) -> None:
+        pass
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> asyncio.Queue[dict[str, Any]]:
+        self.scopes.append(scope)
+        self.queues.append(asyncio.Queue())
+        return self.queues[-1]
+
+    def log_action(self, *args: Any) -> None:
+        pass
+
+
+def _serve(raw: bytes) -> tuple[StubServer, bytes]:
+    server = StubServer()
+    peer = IPv4Address("TCP", "127.0.0.1", 50000)
+    channel = http_protocol.HTTPFactory(server).buildProtocol(peer)
+    transport: Any = StringTransport(peerAddress=peer, hostAddress=IPv4Address("TCP", "127.0.0.1", 8000))  # type: ignore[no-untyped-call]
+    channel.makeConnection(transport)
+    channel.dataReceived(raw)
+    return server, transport.value()
+
+
+@pytest.fixture
+def original_request() -> Any:
+    saved = http_protocol.WebRequest
+    yield saved
+    http_protocol.WebRequest = saved
+
+
+def test_an_unparsable_form_body_reaches_django(original_request: Any) -> None:
+    leave_form_bodies_to_django()
+    server, written = _serve(EMPTY_MULTIPART)
+    assert written == b""  # Twisted answered nothing of its own
+    assert [scope["method"] for scope in server.scopes] == ["POST"]
+    assert server.queues[0].get_nowait()["body"] == b"--c637e12e2b1a998d80d1b087531af51c--\r\n"
+
+
+def test_twisted_alone_answers_it_with_a_bare_400(original_request: Any) -> None:
+    # Why the fix is there: daphne's own request lets Twisted refuse the body before the application runs.
+    daphne_request = original_request
+    while getattr(daphne_request, "leaves_form_bodies_to_django", False):
+        daphne_request = daphne_request.__mro__[1]
+    http_protocol.WebRequest = daphne_request
+    server, written = _serve(EMPTY_MULTIPART)
+    assert written.startswith(b"HTTP/1.1 400 Bad Request") and server.scopes == []
