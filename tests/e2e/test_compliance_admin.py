@@ -72,6 +72,6 @@ def test_compliance_reads_only_their_tenant_s_audit_cannot_change_it_and_exports
     assert body and "hash" in header
     action_at = header.index("action")
     actor_at = header.index("actor")
-    assert {row[action_at] for row in body} == {"user_created"}
+    assert {row[action_at] for row in body} == {"User created"}  # the action's label, never its internal code
     assert not any("other-" in ",".join(row) for row in body)
     assert {row[actor_at] for row in body} == {"(system)"}

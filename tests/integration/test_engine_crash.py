@@ -33,7 +33,7 @@ from mt5ops.models import TerminalInstance
 from quantarb import clock
 from strategies.domain.params import FundingSource, StrategyParams
 from strategies.services import strategy_create, strategy_request
-from trading.models import Instrument, QuoteSource, SourcePair
+from trading.models import Instrument, QuoteSource, SessionCalendar, SourcePair
 
 cfg = json.loads(CFG)
 tenant = Tenant.objects.get(slug="demo")
@@ -54,9 +54,13 @@ mt5 = VenueAccount.objects.create(
 for account, currency in ((binance, "USDT"), (mt5, "USD")):
     AccountSnapshot.objects.create(account=account, tenant=tenant, at=clock.now(), currency=currency,
         balance=Decimal(10**6), equity=Decimal(10**6), used_margin=Decimal(0))
+# The fake broker trades around the clock: the test runs at any hour, weekends included (a live CFD keeps its
+# instrument's calendar; the demo's always-open one stands in for simulated sources only).
+Instrument.objects.filter(venue="bybit-mt5", symbol="XAUUSD.s").update(
+    calendar=SessionCalendar.objects.get(name="demo"))
 perp = QuoteSource.objects.create(key="fake-binance", venue="binance-usdm", endpoint=cfg["rest"],
     instrument=Instrument.objects.get(venue="binance-usdm", symbol="XAUUSDT"), label="Binance (fake)")
-cfd = QuoteSource.objects.create(key="fake-mt5", venue="bybit-mt5", endpoint=f"terminal:{terminal.pk}",
+cfd = QuoteSource.objects.create(key="fake-mt5", venue="bybit-mt5", terminal=terminal,
     instrument=Instrument.objects.get(venue="bybit-mt5", symbol="XAUUSD.s"), label="MT5 (fake)")
 SourcePair.objects.create(name="Fake live pair", perp_source=perp, cfd_source=cfd, rate_source="fixed",
     perp_fee_rate=Decimal("0.0005"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from quantarb.api_decimals import PlainDecimalField
 from trading.choices import RateSource
 from trading.market_forms import SOURCE_VENUES
 from trading.models import QuoteSource, SourcePair
@@ -37,7 +38,7 @@ class QuoteSourceWriteSerializer(serializers.Serializer[Any]):
         max_length=200,
         help_text="Binance only: WebSocket base URL override (ws/wss); with REST.",
     )
-    stale_after_s = serializers.DecimalField(
+    stale_after_s = PlainDecimalField(
         max_digits=8,
         decimal_places=2,
         required=False,
@@ -84,19 +85,19 @@ class SourcePairWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=80)
     perp_source = serializers.IntegerField(help_text="Id of a perpetual source (the desk's or the platform's).")
     cfd_source = serializers.IntegerField(help_text="Id of a CFD source (the desk's or the platform's).")
-    entry_threshold = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net.")
-    exit_threshold = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net; below entry.")
-    perp_fee_rate = serializers.DecimalField(max_digits=16, decimal_places=8, required=False)
-    cfd_fee_rate = serializers.DecimalField(max_digits=16, decimal_places=8, required=False)
-    cfd_commission_per_oz = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
-    slippage_usd_per_oz = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
-    expected_holding_hours = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-    funding_rate = serializers.DecimalField(max_digits=16, decimal_places=8, required=False)
-    funding_interval_hours = serializers.DecimalField(max_digits=6, decimal_places=2, required=False)
-    swap_long_per_oz_night = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
-    swap_short_per_oz_night = serializers.DecimalField(max_digits=20, decimal_places=8, required=False)
+    entry_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net.")
+    exit_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net; below entry.")
+    perp_fee_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
+    cfd_fee_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
+    cfd_commission_per_oz = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
+    slippage_usd_per_oz = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
+    expected_holding_hours = PlainDecimalField(max_digits=10, decimal_places=2, required=False)
+    funding_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
+    funding_interval_hours = PlainDecimalField(max_digits=6, decimal_places=2, required=False)
+    swap_long_per_oz_night = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
+    swap_short_per_oz_night = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
     rate_source = serializers.ChoiceField(choices=RateSource.choices, required=False)
-    fixed_usd_per_usdt = serializers.DecimalField(max_digits=12, decimal_places=6, required=False)
+    fixed_usd_per_usdt = PlainDecimalField(max_digits=12, decimal_places=6, required=False)
     enabled = serializers.BooleanField(default=True)
 
 
