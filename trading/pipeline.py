@@ -13,10 +13,10 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -43,6 +43,7 @@ from .store import MarketStore, close_interrupted_opportunities
 from .venue_events import Mt5ActivityWatcher, UserStreamWatcher, mt5_watched_accounts, watched_accounts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -181,6 +182,21 @@ def _perp_feed(source: QuoteSource, feeds: FeedManager) -> QuoteFeed | None:
             binance_gateway(source), health=health, poll_every_s=settings.QUANTARB_FEED_POLL_SECONDS
         )
     return None
+
+
+def _healing(read: Callable[..., T]) -> Callable[..., T]:
+    """`read`, closing its thread's database connection when it fails: a connection the server cut (a PostgreSQL
+    restart) never heals by itself, and a connection belongs to the thread that opened it."""
+
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return read(*args, **kwargs)
+        except Exception:
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
+
+    return call
 
 
 def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteFeed | None:
@@ -418,13 +434,12 @@ class MarketPipeline:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                await sync_to_async(connection.close, thread_sensitive=False)()
                 log.exception("market pipeline: could not read the pairs; trying again")
 
     async def sync_pairs(self) -> None:
         """Stream what the database says: start new enabled pairs, restart changed ones, stop removed or disabled
         ones. Each pair's feed runs in its own task, so the others never pause."""
-        wanted = await sync_to_async(pair_fingerprints, thread_sensitive=False)()
+        wanted = await sync_to_async(_healing(pair_fingerprints), thread_sensitive=False)()
         running = {runtime.pair_id: runtime for runtime in self.runtimes}
         stop = [runtime for pair_id, runtime in running.items() if wanted.get(pair_id) != runtime.fingerprint]
         start = [
@@ -442,7 +457,7 @@ class MarketPipeline:
         # A new list, not the old one changed: readers (runners, the push loop) iterate it between awaits.
         self.runtimes = [runtime for runtime in self.runtimes if runtime.pair_id not in stopped]
         started = (
-            await sync_to_async(load_runtimes, thread_sensitive=False)(
+            await sync_to_async(_healing(load_runtimes), thread_sensitive=False)(
                 self.seed, self.demo_calendar, self.feeds, pair_ids=start
             )
             if start
