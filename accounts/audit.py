@@ -112,6 +112,30 @@ def audit_record(
     in settings).
     """
     action = AuditAction(action)
+    # The head read and the insert are one transaction whatever the caller holds (a job's thread may hold none):
+    # without it two writers could both extend the same head.
+    with transaction.atomic():
+        return _append(
+            tenant=tenant,
+            actor=actor,
+            action=action,
+            obj=obj,
+            summary=summary,
+            request=request,
+            correlation_id=correlation_id,
+        )
+
+
+def _append(
+    *,
+    tenant: Tenant | None,
+    actor: User | None,
+    action: AuditAction,
+    obj: models.Model | None,
+    summary: Mapping[str, Any] | None,
+    request: HttpRequest | None,
+    correlation_id: str | None,
+) -> AuditEvent:
     _lock_chain(tenant)
     # JSON round trip: the row hashes exactly what the database will give back (Decimal → str, dates → ISO).
     stored_summary = json.loads(_canonical_json(mask_secrets(summary or {})))

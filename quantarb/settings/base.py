@@ -316,6 +316,7 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "alerts.choices.AlertStatus",
         "AccountModeEnum": "accounts.choices.AccountMode",
         "AccountStatusEnum": "accounts.choices.AccountStatus",
+        "CategoryEnum": "alerts.choices.Category",
     },
     # Every error status the API answers is documented (quantarb/api_schema.py).
     "POSTPROCESSING_HOOKS": [
@@ -343,9 +344,15 @@ SIMPLE_JWT = {
 # --- Audit checkpoints (accounts/audit_checkpoint.py) ------------------------------------------------------
 # Where each chain's signed head is appended: keep it out of reach of the database's administrators. The key
 # signs its lines; empty: derived from SECRET_KEY.
-QUANTARB_AUDIT_CHECKPOINT_PATH = env.str(
-    "QUANTARB_AUDIT_CHECKPOINT_PATH", default=str(BASE_DIR / "var" / "audit" / "checkpoints.jsonl")
+# A file per database by default (checkpoints of one database are meaningless for another, and a second platform
+# on another database must not read them as a broken chain): beside an SQLite file, else named by host and name.
+_db = DATABASES["default"]
+_default_checkpoints = (
+    Path(f"{_db['NAME']}.audit-checkpoints.jsonl")
+    if _db["ENGINE"] == "django.db.backends.sqlite3" and str(_db["NAME"]) != ":memory:"
+    else BASE_DIR / "var" / "audit" / f"checkpoints-{_db.get('HOST') or 'local'}-{_db.get('NAME')}.jsonl"
 )
+QUANTARB_AUDIT_CHECKPOINT_PATH = env.str("QUANTARB_AUDIT_CHECKPOINT_PATH", default=str(_default_checkpoints))
 QUANTARB_AUDIT_CHECKPOINT_KEY = env.str("QUANTARB_AUDIT_CHECKPOINT_KEY", default="")
 
 # --- Portal sessions (accounts/sessions.py) --------------------------------------------------------------
