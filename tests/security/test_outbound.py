@@ -11,6 +11,7 @@ operators' list.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -294,7 +295,6 @@ def test_an_mt5_bridge_name_that_rebinds_off_the_list_is_refused_on_connecting(s
 
 def _listener(behaviour: str) -> tuple[socket.socket, int]:
     import threading
-    import time
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -311,7 +311,10 @@ def _listener(behaviour: str) -> tuple[socket.socket, int]:
                 connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
                 connection.close()
             elif behaviour == "silent":
-                time.sleep(2)
+                # Say nothing until the client gives up (it closes) or 2 s pass: a port that accepts and never answers.
+                connection.settimeout(2)
+                with contextlib.suppress(OSError):
+                    connection.recv(1)
                 connection.close()
             else:
                 connection.close()

@@ -35,6 +35,8 @@ def fill_from_deal(deal: Mt5Deal, contract_size: Decimal, currency: str) -> orde
         fill_id=str(deal.ticket),
         quantity=(deal.volume * contract_size).quantize(OUNCE),
         price=deal.price,
+        # The deal's own commission and fee (the venue's record); a deal that charged none books exactly zero,
+        # not the "-0" negating two zeros gives.
         fee=fee if fee != 0 else Decimal(0),
         fee_currency=currency,
         ts_ms=int(at.timestamp() * 1000),
