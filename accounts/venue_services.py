@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 
 from quantarb import clock
 from trading.choices import Venue
-from trading.venue_events import binance_account_gateway
-from trading.venues.binance import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
+from trading.reconciliation.venue_events import binance_account_gateway
+from trading.venues.binance.gateway import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
 from trading.venues.checks import CheckResult, check_connection
 from trading.venues.errors import VenueError
 from trading.venues.registry import spec_for
@@ -191,14 +191,15 @@ def sync_accounts(now: Any = None) -> dict[str, int]:
     """Snapshot balance, equity, used margin and margin level of every account that can be read today.
 
     Paper accounts (paper mode, or a simulated venue) are valued from their paper ledger at the latest quote of
-    their instrument (trading/paper_ledger.py: capital, realised PnL, fees, carry, unrealised PnL and margin by the
+    their instrument (trading/execution/paper_ledger.py: capital, realised PnL, fees, carry, unrealised PnL and margin
+    by the
     venue's rules). Live accounts are read from their venue: Binance (`_sync_binance_account`: balances,
     positions, funding booked and the account's settings) and MT5 from its terminal (`_sync_mt5_account`); one
     that cannot be read is counted as failed with the reason kept in `last_error`. Other live accounts are counted
     as skipped. A live account whose venue asked us to back off (Binance 429 / 418) is counted as backed off: it
     is not in error, and its last snapshot stands until the back-off ends.
     """
-    from trading.paper_ledger import paper_account_snapshot, paper_mark
+    from trading.execution.paper_ledger import paper_account_snapshot, paper_mark
 
     at = now or clock.now()
     counts = {"synced": 0, "skipped": 0, "failed": 0, "backed_off": 0}
@@ -231,7 +232,7 @@ def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
     symbol's calc mode, margin rates and the account's leverage). Returns False (the reason in `last_error`) when
     the terminal cannot be read."""
     from trading.venues.errors import VenueError
-    from trading.venues.mt5 import gateway_for
+    from trading.venues.mt5.gateway import gateway_for
 
     if account.terminal is None:
         _sync_failed(account, _("No MT5 terminal is set for this account."))

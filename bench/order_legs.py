@@ -133,9 +133,9 @@ async def run(hedges: int, perp_s: float, cfd_s: float, writer: bool = True) -> 
     from trading.domain.calendar import SessionView
     from trading.domain.quotes import Quote
     from trading.domain.spread import Direction
-    from trading.executor import Executor
+    from trading.execution.executor import Executor
+    from trading.execution.order_writer import OrderWriter
     from trading.models import Hedge
-    from trading.order_writer import OrderWriter
 
     strategy, params = await sync_to_async(prepare)()
     gc_tuning.settle()  # as `runengine` does once started
@@ -179,7 +179,7 @@ async def run(hedges: int, perp_s: float, cfd_s: float, writer: bool = True) -> 
     # The venues' order rate limits would refuse a benchmark's pace: the same gate, without them.
     from risk.gate import RiskGate
     from strategies.limits import risk_limits_for
-    from trading.gate import install_pre_trade_gate
+    from trading.execution.gate import install_pre_trade_gate
 
     install_pre_trade_gate(RiskGate(limits_for=risk_limits_for, order_windows={}))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from trading.domain.quotes import QuoteValidator, Verdict
-from trading.venues.binance import quote_from_book_ticker
+from trading.venues.binance.gateway import quote_from_book_ticker
 
 SOURCE = "binance-usdm:XAUUSDT"
 START_MS = 1_772_712_000_000  # 2026-03-05T12:00:00Z

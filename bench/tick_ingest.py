@@ -103,7 +103,7 @@ def digest() -> tuple[int, str, int, str]:
 
 
 def run_ours(events: list[Event], pair_id: int, batch: int) -> tuple[float, int]:
-    from trading.store import MarketStore
+    from trading.marketdata.store import MarketStore
 
     store = MarketStore(capacity=max(200_000, 2 * len(events)))  # never drop: the bench counts every row
     add_quote, add_sample, flush = store.add_quote, store.add_sample, store.flush

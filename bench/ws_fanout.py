@@ -10,7 +10,7 @@ creates the database `bench_ws_fanout_<pid>`, migrates it and runs `seed_demo`; 
   fan-out hub) on PostgreSQL and Redis, with QUANTARB_PUSH_MAX_HZ=20 so that 10 updates/s pass without
   per-socket coalescing (the default ceiling is 8/s). This process is the engine: it builds a real pair state
   (`load_runtimes` + `MarketPipeline.handle` over simulated quotes) and publishes H "spread.update" messages a
-  second exactly as `trading/pipeline.py` does (`quantarb.live.group_send(pair_group(pair_id), ...)`), with
+  second exactly as `trading/marketdata/pipeline.py` does (`quantarb.live.group_send(pair_group(pair_id), ...)`), with
   `state.at_ms` stamped at send time. Clients log in as demo-trader through the login form (`--sessions`
   logins, shared round-robin: a login costs a PBKDF2 hash, a thousand of them are not what this measures).
 - **baseline**: `bench/_ws_bare.py`, a bare `websockets` broadcast server sending the same frame bytes (one of
@@ -127,12 +127,14 @@ def login(base_url: str) -> str:
 
 
 class Publisher:
-    """Plays the engine: a real PairRuntime fed simulated quotes, its state pushed like trading/pipeline.py."""
+    """Plays the engine: a real PairRuntime fed simulated quotes, its state pushed like
+    trading/marketdata/pipeline.py.
+    """
 
     def __init__(self) -> None:
         from django.conf import settings
 
-        from trading.pipeline import MarketPipeline, load_runtimes
+        from trading.marketdata.pipeline import MarketPipeline, load_runtimes
 
         self.pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=True)
         runtimes = load_runtimes(settings.QUANTARB_SIM_SEED, True)
@@ -375,7 +377,7 @@ async def bench_bare(args: argparse.Namespace, frame_file: str) -> dict[str, Any
 
 def write_frame(publisher: Publisher, directory: str) -> tuple[str, int]:
     """One of our real spread frames (English, as demo-trader reads it) for the bare server to repeat."""
-    from trading.consumers import spread_frame
+    from trading.marketdata.consumers import spread_frame
 
     frame = spread_frame(publisher.state(), "en")
     path = os.path.join(directory, "frame.json")

@@ -9,7 +9,7 @@ from typing import Any
 
 from quantarb import clock
 from trading.venues.errors import VenueError
-from trading.venues.mt5 import gateway_for
+from trading.venues.mt5.gateway import gateway_for
 
 from .models import TerminalHealth, TerminalInstance
 

@@ -5,7 +5,7 @@ from quantarb import views as platform_views
 
 urlpatterns = [
     path("", include("accounts.api.urls")),
-    path("market/", include("trading.api.urls")),
+    path("market/", include("trading.marketdata.api.urls")),
     path("accounts/", venue_views.AccountList.as_view(), name="api-venue-accounts"),
     path("accounts/<int:account_id>/", venue_views.AccountDetail.as_view(), name="api-venue-account"),
     path("accounts/<int:account_id>/test/", venue_views.AccountTest.as_view(), name="api-venue-account-test"),

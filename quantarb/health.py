@@ -100,7 +100,7 @@ def _feed_detail(managed: dict[str, Any] | None) -> str:
 
 def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float | None) -> list[Light]:
     """`pairs`: the tenant's SourcePairs. Ages come from the components' heartbeats in the database."""
-    from trading.selectors import heartbeats
+    from trading.marketdata.selectors import heartbeats
 
     now = clock.now()
     beats = heartbeats()
@@ -112,7 +112,7 @@ def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float |
     feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
     feeder_age = _seconds_since(feeder.beat_at if feeder else None, now)
     pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
-    # The feed manager's view of each source (trading/feeds.py), while the feeder's heartbeat is recent.
+    # The feed manager's view of each source (trading/marketdata/feeds.py), while the feeder's heartbeat is recent.
     feed_states = (feeder.detail or {}).get("feeds", {}) if feeder and (feeder_age or 0) <= 10 else {}
     rate_sources: set[str] = set()
     for pair in pairs:

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from strategies.consumers import StrategyConsumer
-from trading.consumers import SpreadConsumer
+from trading.marketdata.consumers import SpreadConsumer
 
 websocket_urlpatterns = [
     path("ws/spreads/", SpreadConsumer.as_asgi()),

@@ -7,7 +7,7 @@ from accounts import export_views, session_views, venue_views
 from accounts import views as account_views
 from quantarb import views as platform_views
 from quantarb.api_schema import SchemaView
-from trading import market_views
+from trading.marketdata import setup_views as market_views
 
 # A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
 handler500 = "quantarb.outage.server_error"
@@ -16,7 +16,7 @@ handler400 = "quantarb.outage.bad_request"
 handler403 = "quantarb.outage.permission_denied"
 
 urlpatterns = [
-    path("", include("trading.urls")),
+    path("", include("trading.marketdata.urls")),
     path("healthz", platform_views.healthz, name="healthz"),
     path("readyz", platform_views.readyz, name="readyz"),
     path("metrics", platform_views.metrics, name="metrics"),
@@ -105,7 +105,7 @@ urlpatterns = [
     path("venues/pairs/<int:pair_id>/delete/", market_views.pair_delete_view, name="source_pair_delete"),
     path("alerts/", include("alerts.urls")),
     path("strategies/", include("strategies.urls")),
-    path("trading/", include("trading.execution_urls")),
+    path("trading/", include("trading.execution.urls")),
     path("risk/", include("risk.urls")),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),

@@ -43,7 +43,8 @@ _LOOPBACK = {"127.0.0.1", "::1"}
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics: every feed's state, quote age and counters as its feeder (engine or poller) last
-    recorded them, judged at scrape time, and this process's own figures (trading/feeds.py `web_registry`; the
+    recorded them, judged at scrape time, and this process's own figures (trading/marketdata/feeds.py `web_registry`;
+    the
     engine serves its in-process figures itself, `runengine --metrics-port`). Loopback callers, or a caller
     presenting `QUANTARB_METRICS_TOKEN` as a bearer token; anyone else gets 404 (no tenant data, but not for the
     world)."""
@@ -51,7 +52,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    from trading.feeds import web_registry
+    from trading.marketdata.feeds import web_registry
 
     token = settings.QUANTARB_METRICS_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -91,7 +92,7 @@ class SystemStatusView(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        from trading.selectors import heartbeats, pairs_for
+        from trading.marketdata.selectors import heartbeats, pairs_for
 
         tenant = request._request.tenant  # type: ignore[attr-defined]
         if not tenant:

@@ -2,7 +2,7 @@
 "Layers"): `trading`'s execution sends no order without asking its pre-trade gate, which `risk` implements over
 the limits `strategies` configures. Installed once per process from `QuantarbConfig.ready`, so the web, the engine,
 Celery workers and management commands all trade through the same gate; a process that skipped this would refuse
-every order (trading/gate.py `_Unwired`)."""
+every order (trading/execution/gate.py `_Unwired`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ from __future__ import annotations
 def install_pre_trade_gate() -> None:
     from risk.gate import RiskGate
     from strategies.limits import risk_limits_for
-    from trading.gate import install_pre_trade_gate as install
+    from trading.execution.gate import install_pre_trade_gate as install
 
     install(RiskGate(limits_for=risk_limits_for))

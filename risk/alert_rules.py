@@ -48,7 +48,7 @@ def kill_switch_active(tenant: Any, params: dict[str, Decimal]) -> Iterator[Cond
 
 def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """Hedges legged (being repaired, or waiting for reconciliation) for longer than the limit. Every hedge also
-    raises an alert of its own the moment it becomes legged (trading/execution.py); this one says it lasted."""
+    raises an alert of its own the moment it becomes legged (trading/execution/services.py); this one says it lasted."""
     from trading.choices import HedgeStatus
     from trading.models import Hedge
 

@@ -1,4 +1,5 @@
-"""The pre-trade gate that `trading`'s execution asks before it writes any order (the protocol is trading/gate.py;
+"""The pre-trade gate that `trading`'s execution asks before it writes any order (the protocol is
+trading/execution/gate.py;
 the composition root installs a `RiskGate`, quantarb/wiring.py).
 
 `read_state` reads what the checks need for one pool from the database — covering kill switches, the limits
@@ -36,7 +37,7 @@ from accounts.models import AccountPool, AccountSnapshot
 from quantarb import clock
 from trading.choices import OrderSide
 from trading.domain.quotes import Quote
-from trading.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
+from trading.execution.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
 from trading.models import Instrument
 
 from .choices import KillScope
@@ -104,7 +105,7 @@ def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[st
     """`RiskState`'s CFD margin fields for `account`: a live account's latest per-lot margin from its terminal
     (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
     from accounts.pools import instrument_of
-    from trading.paper_ledger import paper_cfd_terms
+    from trading.execution.paper_ledger import paper_cfd_terms
 
     instrument = instrument_of(account)
     contract = getattr(instrument, "contract_size", None)
@@ -134,7 +135,9 @@ def instrument_limits(instrument: Instrument | None) -> checks.InstrumentLimits 
 
 
 class RiskGate:
-    """`trading.gate.PreTradeGate` over the pure checks. One per process; its order rate counters are per pool."""
+    """`trading.execution.gate.PreTradeGate` over the pure checks. One per process; its order rate counters are per
+    pool.
+    """
 
     def __init__(
         self,
@@ -154,7 +157,7 @@ class RiskGate:
     # -- reads -----------------------------------------------------------------------------------------------------
     def read_state(self, *, pool: AccountPool, strategy_id: int | None) -> RiskState:
         from accounts.pools import instrument_of
-        from trading.reconciliation import our_position_oz
+        from trading.reconciliation.services import our_position_oz
 
         perp_account, cfd_account = pool.perp_account, pool.cfd_account
 

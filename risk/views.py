@@ -27,9 +27,9 @@ from accounts.permissions import Perm, permission_required, request_membership, 
 from quantarb.sorting import sort_from
 from strategies.models import Strategy
 from trading.choices import ReconciliationStatus
-from trading.execution_selectors import REPORT_STATUSES, parse_filters, reports_for
+from trading.execution.selectors import REPORT_STATUSES, parse_filters, reports_for
 from trading.models import ReconciliationReport
-from trading.reconcile_now import (
+from trading.reconciliation.on_demand import (
     ReconciliationNotMismatched,
     ReconciliationUnavailable,
     difference_rows,

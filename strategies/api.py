@@ -31,7 +31,7 @@ from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
 from trading.choices import Direction, ManualKind
 from trading.domain.pnl import MONEY_QUANTUM
-from trading.execution_selectors import (
+from trading.execution.selectors import (
     HEDGE_STATUSES,
     ORDER_STATUSES,
     REPORT_STATUSES,
@@ -43,10 +43,10 @@ from trading.execution_selectors import (
     positions_for,
     reports_for,
 )
-from trading.hedge_pnl import PoolMarks, hedge_pnl, realised_split
-from trading.manual import describe, manual_request
+from trading.manual.services import describe, manual_request
 from trading.models import Fill, Hedge, ManualCommand, Order, PositionSnapshot, ReconciliationReport
-from trading.reconcile_now import (
+from trading.portfolio.pnl import PoolMarks, hedge_pnl, realised_split
+from trading.reconciliation.on_demand import (
     ReconciliationNotMismatched,
     ReconciliationUnavailable,
     reconciliation_run,

@@ -3,7 +3,7 @@
 Every change of parameters is a new `StrategyVersion` (never edited); every hedge records the version that
 opened it. The lease (`runner_id`, `lease_epoch`, `lease_until`) makes one runner per strategy across
 processes: taking the lease bumps the epoch, and every order write checks the epoch in the same transaction
-(trading/execution.py), so a runner whose lease was taken over cannot trade.
+(trading/execution/services.py), so a runner whose lease was taken over cannot trade.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ A runner holds the strategy's lease (strategies/services.py) and, each step:
    legging time or trips the kill switch, trips it on the loss and drawdown limits;
 4. when running (not paused), asks the pure decision (strategies/domain/decision.py) what to do and does it
    through the executor. Every order it writes — open, close, repair, flatten on stop — is cleared by the
-   pre-trade gate inside the write (trading/gate.py); a refusal is remembered as the step's decision.
+   pre-trade gate inside the write (trading/execution/gate.py); a refusal is remembered as the step's decision.
 Before its first step it reconciles the pool with the venues and refuses to start on a mismatch.
 
 Everything reads time from `quantarb.clock` and sleeps through an injectable `sleep`, so tests run it on
@@ -55,7 +55,10 @@ from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
 from trading.domain.spread import Direction as SpreadDirection
-from trading.execution import (
+from trading.execution.executor import Executor
+from trading.execution.gate import GateState, OrderRefused, gate_state
+from trading.execution.order_writer import OrderWriter
+from trading.execution.services import (
     ExecutionRefused,
     LegOrder,
     StaleQuote,
@@ -64,13 +67,10 @@ from trading.execution import (
     hedge_open,
     working_orders,
 )
-from trading.executor import Executor
-from trading.gate import GateState, OrderRefused, gate_state
-from trading.hedge_pnl import marked_split, realised_split
+from trading.execution.venue_factory import close_venues
 from trading.models import Hedge, Instrument, Order
-from trading.order_writer import OrderWriter
-from trading.reconciliation import reconcile_pool
-from trading.venue_factory import close_venues
+from trading.portfolio.pnl import marked_split, realised_split
+from trading.reconciliation.services import reconcile_pool
 from trading.venues.base import ExecutionVenue
 
 from .choices import StrategyState
@@ -150,7 +150,9 @@ class StrategyRunner:
     sleep: Callable[[float], Awaitable[Any]] = field(default=asyncio.sleep)
     lease: Lease | None = None
     executor: Executor | None = None
-    writer: OrderWriter | None = None  # the runner's own order connection (PostgreSQL), see trading/order_writer.py
+    writer: OrderWriter | None = (
+        None  # the runner's own order connection (PostgreSQL), see trading/execution/order_writer.py
+    )
     pair_id: int | None = None
     last_decision: dict[str, Any] = field(default_factory=dict)
     peak_pnl: Decimal = Decimal(0)
@@ -730,7 +732,7 @@ def _unsettled_orders(pool: AccountPool) -> list[Order]:
 
 
 def _venue_changed(hedge: Hedge) -> bool:
-    from trading.reconciliation import ADJUSTMENT_PREFIX
+    from trading.reconciliation.services import ADJUSTMENT_PREFIX
 
     return hedge.orders.filter(client_order_id__startswith=ADJUSTMENT_PREFIX).exists()
 
@@ -791,7 +793,7 @@ def snapshot_marks(snapshot: MarketSnapshot | None) -> pnl.Marks | None:
 
 def hedge_unrealised_usd(hedge: Hedge, snapshot: MarketSnapshot | None) -> Decimal | None:
     """The hedge's unrealised PnL total in USD at the snapshot (8 dp): the one money model's split marked at the
-    touch its legs would close at — fees paid, funding, swap and USDT/USD included (trading/hedge_pnl.py). None
+    touch its legs would close at — fees paid, funding, swap and USDT/USD included (trading/portfolio/pnl.py). None
     when it cannot be marked (no quotes, or an execution without a price)."""
     marks = snapshot_marks(snapshot)
     if marks is None:
@@ -807,7 +809,7 @@ def strategy_realised_pnl(strategy: Strategy) -> Decimal:
 
 @dataclass(frozen=True)
 class PreTradeState:
-    gate: GateState  # the pre-trade gate's state for the strategy's pool (trading/gate.py)
+    gate: GateState  # the pre-trade gate's state for the strategy's pool (trading/execution/gate.py)
     specs: tuple[LegSpecs, LegSpecs]  # perp, CFD: the instruments' specs as last read
 
 

@@ -2,7 +2,7 @@
 
 `strategy_status` builds the live status panel: state, heartbeat age, last decision and why, open hedges,
 realised and unrealised PnL split into spread, fees, funding, swap and USDT/USD, and the kill switches covering
-the strategy. The PnL is the one money model's (trading/hedge_pnl.py): realised is the database's sum of the
+the strategy. The PnL is the one money model's (trading/portfolio/pnl.py): realised is the database's sum of the
 booked splits of the strategy's hedges that are no longer live; unrealised is the sum of the live hedges' splits
 marked at the pool's latest stored spread sample, as the hedge pages and the API mark them.
 """
@@ -19,10 +19,10 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool, Membership, Tenant
 from accounts.permissions import Perm, role_has
 from quantarb import clock
-from trading import hedge_pnl
 from trading.choices import LIVE_HEDGE_STATUSES
 from trading.domain.pnl import PnlSplit
 from trading.models import Hedge
+from trading.portfolio import pnl as hedge_pnl
 
 from .models import Strategy, StrategyVersion
 

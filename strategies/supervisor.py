@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PipelineMarket:
-    """The runners' view of the market pipeline running in the same process (trading/pipeline.py)."""
+    """The runners' view of the market pipeline running in the same process (trading/marketdata/pipeline.py)."""
 
     pipeline: Any
 

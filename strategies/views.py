@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from quantarb.sorting import sort_from
 from trading.choices import LIVE_HEDGE_STATUSES, RateSource
-from trading.hedge_pnl import hedges_pnl
+from trading.portfolio.pnl import hedges_pnl
 
 from .choices import LifecycleAction, StrategyState
 from .domain.params import StrategyParams

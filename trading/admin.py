@@ -3,8 +3,7 @@ from django.http import HttpRequest
 
 from accounts.admin_site import TenantScopedAdmin
 from accounts.permissions import Perm
-
-from .models import (
+from trading.models import (
     CalendarException,
     FundingRateRecord,
     Instrument,

@@ -10,9 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
-
-from .models import QuoteTick, SpreadSample
-from .selectors import heartbeats, pairs_for
+from trading.marketdata.selectors import heartbeats, pairs_for
+from trading.models import QuoteTick, SpreadSample
 
 
 def _feed_ages(tenant: Any) -> Iterator[tuple[Any, float | None, bool]]:
@@ -61,7 +60,7 @@ def rate_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """The USDT/USD rate of the tenant's streamed pairs: missing (its source never answered) or older than the
     limit. One alert per rate source, blaming that source — the quote feeds are fine, and say so themselves; the
     pairs it leaves unpriced are listed."""
-    from .choices import RateSource
+    from trading.choices import RateSource
 
     limit = float(params["max_age_s"])
     now = clock.now()
@@ -105,9 +104,8 @@ def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[C
     """Enabled pools whose latest scheduled reconciliation failed (a venue unreachable, or an error on our side):
     nothing vouches for their positions until one succeeds again."""
     from accounts.models import AccountPool
-
-    from .choices import ReconciliationStatus, ReconciliationTrigger
-    from .models import ReconciliationReport
+    from trading.choices import ReconciliationStatus, ReconciliationTrigger
+    from trading.models import ReconciliationReport
 
     for pool in AccountPool.objects.filter(tenant_id=tenant.pk, enabled=True).order_by("pk"):
         report = (

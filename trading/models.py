@@ -14,11 +14,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from trading.domain import calendar as cal
-from trading.domain import pnl
-from trading.domain.spread import CostModel
-
-from .choices import (
+from trading.choices import (
     CandleInterval,
     CarryKind,
     CommandStatus,
@@ -39,6 +35,9 @@ from .choices import (
     Venue,
     VenueEventKind,
 )
+from trading.domain import calendar as cal
+from trading.domain import pnl
+from trading.domain.spread import CostModel
 
 PRICE: dict[str, Any] = {"max_digits": 20, "decimal_places": 8}
 OUNCES: dict[str, Any] = {"max_digits": 18, "decimal_places": 3}
@@ -867,7 +866,7 @@ class PaperPosition(models.Model):
     """The paper venue's position of one account (signed ounces) and the PnL its closed ounces realised (in the
     instrument's quote currency), moved only by paper fills (or a test that injects a difference, as a venue-side
     change would). With the fees of `PaperOrder` and the account's carry it makes the paper account's balance
-    (trading/paper.py `paper_account_state`)."""
+    (trading/execution/paper.py `paper_account_state`)."""
 
     account = models.OneToOneField(
         "accounts.VenueAccount", on_delete=models.CASCADE, related_name="paper_position", verbose_name=_("account")

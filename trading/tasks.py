@@ -5,23 +5,23 @@ from django.conf import settings
 @shared_task(name="trading.tasks.prune_market_data", ignore_result=True, time_limit=600)
 def prune_market_data() -> dict[str, int]:
     """Apply the retention policy to raw quotes, samples and candles."""
-    from .store import prune_market_data as prune
+    from trading.marketdata.store import prune_market_data as prune
 
     return prune(quotes_days=settings.QUANTARB_RETAIN_QUOTES_DAYS, candles_days=settings.QUANTARB_RETAIN_CANDLES_DAYS)
 
 
 @shared_task(name="trading.tasks.poll_feeds", ignore_result=True, time_limit=30, soft_time_limit=25)
 def poll_feeds() -> dict[str, object]:
-    """Check stream freshness; poll the venues where no engine streams (trading/polling.py)."""
-    from .polling import poll_feeds as poll
+    """Check stream freshness; poll the venues where no engine streams (trading/marketdata/polling.py)."""
+    from trading.marketdata.polling import poll_feeds as poll
 
     return poll()
 
 
 @shared_task(name="trading.tasks.reconcile_pools", ignore_result=True, time_limit=600, soft_time_limit=540)
 def reconcile_pools() -> dict[str, int]:
-    """Reconcile every trading pool with its venues (trading/housekeeping.py)."""
-    from .housekeeping import reconcile_pools as reconcile
+    """Reconcile every trading pool with its venues (trading/portfolio/housekeeping.py)."""
+    from trading.portfolio.housekeeping import reconcile_pools as reconcile
 
     return reconcile()
 
@@ -29,7 +29,7 @@ def reconcile_pools() -> dict[str, int]:
 @shared_task(name="trading.tasks.snapshot_positions", ignore_result=True, time_limit=120)
 def snapshot_positions() -> int:
     """Record each pool account's position, ours and the venue's, for history."""
-    from .housekeeping import snapshot_positions as snapshot
+    from trading.portfolio.housekeeping import snapshot_positions as snapshot
 
     return snapshot()
 
@@ -37,22 +37,24 @@ def snapshot_positions() -> int:
 @shared_task(name="trading.tasks.book_carry", ignore_result=True, time_limit=300)
 def book_carry() -> dict[str, int]:
     """Book funding and swap onto open hedges (model for paper, the venue's records for live)."""
-    from .housekeeping import book_carry as book
+    from trading.portfolio.housekeeping import book_carry as book
 
     return book()
 
 
 @shared_task(name="trading.tasks.sync_fills", ignore_result=True, time_limit=120, soft_time_limit=100)
 def sync_fills() -> dict[str, int]:
-    """Ask the venues for the fills of live orders that miss some (trading/fills.py)."""
-    from .fills import sync_live_fills
+    """Ask the venues for the fills of live orders that miss some (trading/execution/fills.py)."""
+    from trading.execution.fills import sync_live_fills
 
     return sync_live_fills()
 
 
 @shared_task(name="trading.tasks.record_carry_inputs", ignore_result=True, time_limit=300, soft_time_limit=270)
 def record_carry_inputs() -> dict[str, int]:
-    """Record every funding time's rate and every day's swap terms per venue source (trading/carry_inputs.py)."""
-    from .carry_inputs import record_carry_inputs as record
+    """Record every funding time's rate and every day's swap terms per venue source
+    (trading/marketdata/carry_inputs.py).
+    """
+    from trading.marketdata.carry_inputs import record_carry_inputs as record
 
     return record()

@@ -436,13 +436,14 @@ QUANTARB_SIM_SEED = env.int("QUANTARB_SIM_SEED", default=20260105)
 QUANTARB_DEMO_CALENDAR = env.bool("QUANTARB_DEMO_CALENDAR", default=True)
 # Seconds after which a quote is stale (amber) and never prices anything.
 QUANTARB_STALE_AFTER_SECONDS = env.float("QUANTARB_STALE_AFTER_SECONDS", default=5.0)
-# Feed manager (trading/feeds.py): a source whose stream is silent longer than its limit (QuoteSource's own, else
+# Feed manager (trading/marketdata/feeds.py): a source whose stream is silent longer than its limit (QuoteSource's
+# own, else
 # QUANTARB_STALE_AFTER_SECONDS) is stale and REST polling stands in; with no quote at all for this long it is down.
 QUANTARB_FEED_DOWN_AFTER_SECONDS = env.float("QUANTARB_FEED_DOWN_AFTER_SECONDS", default=30.0)
 # How often REST polling runs while a stream is stale (seconds).
 QUANTARB_FEED_POLL_SECONDS = env.float("QUANTARB_FEED_POLL_SECONDS", default=1.0)
 # The engine reads the source pairs again this often: a pair a desk admin creates streams, a changed one restarts
-# and a disabled or deleted one stops within about this long, without a restart (trading/pipeline.py).
+# and a disabled or deleted one stops within about this long, without a restart (trading/marketdata/pipeline.py).
 QUANTARB_PAIR_RELOAD_SECONDS = env.float("QUANTARB_PAIR_RELOAD_SECONDS", default=2.0)
 # Prometheus (https://prometheus.github.io/client_python/): `runengine` serves its metrics on 127.0.0.1 at this
 # port (0: off); the web process serves /metrics to loopback callers, or to anyone with this bearer token.
@@ -466,7 +467,7 @@ QUANTARB_MT5_BRIDGE_HOSTS = env.list("QUANTARB_MT5_BRIDGE_HOSTS", default=[])
 QUANTARB_RETAIN_QUOTES_DAYS = env.int("QUANTARB_RETAIN_QUOTES_DAYS", default=7)
 QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=400)
 # Paper capital a paper account starts with, in its leg's currency (USDT perp, USD CFD); its fills, fees and carry
-# move the balance from there (trading/paper.py).
+# move the balance from there (trading/execution/paper.py).
 QUANTARB_PAPER_BALANCE = env.str("QUANTARB_PAPER_BALANCE", default="100000")
 # Leverage brackets paper perp accounts are margined by, as Binance's `GET /fapi/v1/leverageBracket?symbol=XAUUSDT`
 # answers them (JSON: the symbol's entry or its list of brackets). Empty: risk/domain/margin.py's DEFAULT_BRACKETS
@@ -486,6 +487,7 @@ QUANTARB_PAPER_CFD_MARGIN_RATE = env.str("QUANTARB_PAPER_CFD_MARGIN_RATE", defau
 QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.0)
 # On PostgreSQL each strategy runner writes a new hedge and its orders (the one durable write between a signal and
 # the orders on the wire) through a connection of its own: autocommit, the statement prepared, hedge ids drawn
-# ahead (trading/order_writer.py). Off: the same statement through Django's connection — e.g. behind a transaction-
+# ahead (trading/execution/order_writer.py). Off: the same statement through Django's connection — e.g. behind a
+# transaction-
 # pooling pooler that cannot keep prepared statements (PgBouncer before 1.21).
 QUANTARB_RUNNER_ORDER_CONNECTION = env.bool("QUANTARB_RUNNER_ORDER_CONNECTION", default=True)

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from accounts.models import AccountSnapshot, VenueAccount
 from quantarb import clock
+from trading.execution.paper_ledger import PaperMark, paper_account_snapshot
 from trading.models import PaperPosition
-from trading.paper_ledger import PaperMark, paper_account_snapshot
 
 from .test_admin import client_for
 from .test_venue_accounts import ACCOUNTS, api

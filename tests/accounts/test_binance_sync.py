@@ -19,8 +19,13 @@ from alerts.models import Alert
 from tests import canary
 from tests.fakes.fixtures import BinanceFake
 from trading.models import FundingPayment, VenueEvent
-from trading.venue_events import UserStreamWatcher, binance_account_gateway, event_kind, is_our_client_order_id
-from trading.venues.binance import OrderState
+from trading.reconciliation.venue_events import (
+    UserStreamWatcher,
+    binance_account_gateway,
+    event_kind,
+    is_our_client_order_id,
+)
+from trading.venues.binance.gateway import OrderState
 
 from .test_binance_connection import form_for
 from .test_venue_accounts import ACCOUNTS, api, patch, post

@@ -138,7 +138,7 @@ def desks(
 
     Tenant.objects.filter(pk=charlie.tenant.pk).update(name=f"{MARKER} desk")
     perp, cfd = QuoteSource.objects.order_by("pk")[:2]
-    # Bravo's own sources and pair, as its admin creates them in the portal (trading/market_services.py).
+    # Bravo's own sources and pair, as its admin creates them in the portal (trading/marketdata/services.py).
     bravo_perp = QuoteSource.objects.create(
         tenant=charlie.tenant,
         key="bravo-perp",

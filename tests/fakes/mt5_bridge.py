@@ -1,5 +1,5 @@
 """A fake MT5 bridge: an rpyc classic server process, on 127.0.0.1 only, whose `MetaTrader5` module is a simulated
-terminal (trading/venues/mt5_sim.py) — what a Windows or Wine host running the real package behind the bridge
+terminal (trading/venues/mt5/sim.py) — what a Windows or Wine host running the real package behind the bridge
 looks like to quantarb's `rpyc` backend.
 
 Like the real thing: structures are named tuples with `_asdict()`; `order_send` reads a real dict only, so a dict
@@ -21,7 +21,7 @@ from typing import Any
 from rpyc.core.service import SlaveService
 from rpyc.utils.server import ThreadedServer
 
-from trading.venues.mt5_sim import SimulatedMetaTrader5
+from trading.venues.mt5.sim import SimulatedMetaTrader5
 
 
 class NoDelayServer(ThreadedServer):  # type: ignore[misc]

@@ -51,8 +51,8 @@ from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
 from tests.fakes.venue_books import (
     assert_fills_match_venues, assert_hedges_match_venues, assert_orders_match_venues, read_venue_books,
 )
-from trading.fills import sync_live_fills
-from trading.housekeeping import book_carry
+from trading.execution.fills import sync_live_fills
+from trading.portfolio.housekeeping import book_carry
 from trading.models import Fill, Hedge
 
 cfg = json.loads(CFG)

@@ -72,7 +72,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "object_id": "accounts.AuditEvent.object_id",
         "correlation_id": "accounts.AuditEvent.correlation_id",
     },
-    "trading.api.serializers.QuoteParams": {"source": "trading.QuoteSource.key"},
+    "trading.marketdata.api.serializers.QuoteParams": {"source": "trading.QuoteSource.key"},
 }
 
 

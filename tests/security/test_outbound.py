@@ -207,7 +207,7 @@ def test_endpoint_overrides_refuse_internal_destinations(strict: Any, alice: Any
 @pytest.mark.parametrize("name", INTERNAL_HOSTS)
 def test_quote_source_endpoints_refuse_internal_destinations(strict: Any, alice: Any, name: str) -> None:
     # A desk admin's Binance quote source takes an endpoint override by the same rule as an account's.
-    from trading.market_forms import QuoteSourceForm
+    from trading.marketdata.forms import QuoteSourceForm
 
     host = INTERNAL_HOSTS[name]
     data = {
@@ -239,7 +239,7 @@ def test_the_binance_session_resolver_refuses_a_name_that_rebinds_to_loopback(st
 
 
 def test_the_binance_gateway_with_an_override_connects_through_the_policy(strict: Any) -> None:
-    from trading.venues.binance import BinanceUsdmGateway
+    from trading.venues.binance.gateway import BinanceUsdmGateway
 
     async def load() -> Any:
         gateway = BinanceUsdmGateway(rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", read_attempts=1)
@@ -283,7 +283,7 @@ def test_mt5_terminals_take_listed_hosts_and_ports(settings: Any, alice: Any, mo
 
 def test_an_mt5_bridge_name_that_rebinds_off_the_list_is_refused_on_connecting(strict: Any, monkeypatch: Any) -> None:
     from trading.venues.errors import VenueError
-    from trading.venues.mt5_rpyc import RpycTransport
+    from trading.venues.mt5.rpyc_backend import RpycTransport
 
     settings_hosts = ["203.0.113.0/24"]
     strict.QUANTARB_MT5_BRIDGE_HOSTS = settings_hosts
@@ -330,7 +330,7 @@ def test_an_mt5_test_cannot_tell_open_ports_from_closed_ones(behaviour: str) -> 
     import time
 
     from trading.venues.errors import VenueError, VenueErrorKind
-    from trading.venues.mt5_rpyc import RpycTransport
+    from trading.venues.mt5.rpyc_backend import RpycTransport
 
     if behaviour == "closed":
         probe = socket.socket()

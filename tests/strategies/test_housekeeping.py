@@ -13,8 +13,14 @@ from risk.models import KillSwitch
 from strategies.choices import StrategyState
 from strategies.models import Strategy
 from trading.choices import CarryKind, HedgeStatus
-from trading.housekeeping import book_carry, funding_times, reconcile_pools, rollover_times, snapshot_positions
 from trading.models import CarryEntry, FundingPayment, Hedge, Order, PaperPosition, PositionSnapshot
+from trading.portfolio.housekeeping import (
+    book_carry,
+    funding_times,
+    reconcile_pools,
+    rollover_times,
+    snapshot_positions,
+)
 
 pytestmark = pytest.mark.django_db
 

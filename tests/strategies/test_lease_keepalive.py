@@ -18,8 +18,8 @@ from strategies.runner import StrategyRunner
 from strategies.services import LeaseLost, lease_acquire, lease_renew, strategy_request
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
+from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge
-from trading.venue_factory import execution_venues
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

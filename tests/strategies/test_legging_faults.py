@@ -40,9 +40,9 @@ from strategies.services import lease_acquire
 from tests.strategies.conftest import MAX_LEGGING_S, FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
+from trading.execution.venue_factory import execution_venues
 from trading.models import Fill, Hedge, ManualCommand, Order
-from trading.reconciliation import our_position_oz
-from trading.venue_factory import execution_venues
+from trading.reconciliation.services import our_position_oz
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -33,13 +33,13 @@ from strategies.services import lease_acquire
 from tests.strategies.conftest import MAX_LEGGING_S, FakeBook
 from trading.choices import CommandStatus, HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
-from trading.execution import legged_alert_key
-from trading.fills import sync_live_fills
-from trading.manual import manual_request
-from trading.manual_desk import ManualDesk, _claim
+from trading.execution.fills import sync_live_fills
+from trading.execution.services import legged_alert_key
+from trading.execution.venue_factory import execution_venues
+from trading.manual.desk import ManualDesk, _claim
+from trading.manual.services import manual_request
 from trading.models import Fill, Hedge, Order, SourcePair
-from trading.reconciliation import our_position_oz
-from trading.venue_factory import execution_venues
+from trading.reconciliation.services import our_position_oz
 from trading.venues.backoff import BACKOFFS
 from trading.venues.errors import VenueError, VenueErrorKind
 

@@ -35,10 +35,10 @@ from tests.fakes.venue_books import assert_fills_match_venues, assert_hedges_mat
 from tests.strategies.conftest import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
-from trading.fills import sync_live_fills
-from trading.housekeeping import book_carry
+from trading.execution.fills import sync_live_fills
+from trading.execution.venue_factory import execution_venues
 from trading.models import CarryEntry, Fill, Hedge
-from trading.venue_factory import execution_venues
+from trading.portfolio.housekeeping import book_carry
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -57,10 +57,10 @@ from tests.strategies.conftest import FakeBook
 from tests.strategies.test_live_books import ShiftedClock, _next_triple_rollover_ms
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
-from trading.fills import sync_live_fills
-from trading.housekeeping import book_carry
+from trading.execution.fills import sync_live_fills
+from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, SourcePair, SpreadSample
-from trading.venue_factory import execution_venues
+from trading.portfolio.housekeeping import book_carry
 from trading.venues.errors import VenueError
 
 pytestmark = [

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from trading.carry_inputs import record_carry_inputs
 from trading.choices import FillSource
 from trading.domain.clientids import client_order_id
-from trading.execution import order_record
-from trading.fills import sync_live_fills
+from trading.execution.fills import sync_live_fills
+from trading.execution.services import order_record
+from trading.execution.venue_factory import execution_venues
+from trading.marketdata.carry_inputs import record_carry_inputs
+from trading.marketdata.selectors import funding_rate_history, swap_terms_history
 from trading.models import Fill, FundingRateRecord, Order, PairAccess, SourcePair, SwapTermsRecord
-from trading.selectors import funding_rate_history, swap_terms_history
-from trading.venue_events import UserStreamWatcher
-from trading.venue_factory import execution_venues
+from trading.reconciliation.venue_events import UserStreamWatcher
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -121,7 +121,7 @@ async def test_the_fill_sync_reads_the_fills_an_answer_missed(live_setup: dict[s
     finally:
         await venue.gateway.close()
     # The answer was recorded without its trades (their read timed out): the order is filled, its fills missing.
-    from trading.venues.binance_orders import answer_of
+    from trading.venues.binance.orders import answer_of
 
     await db(order_record)(order=order, report=answer_of(state).report, fills=[], source=FillSource.ANSWER)
     assert await db(Fill.objects.filter(order=order).count)() == 0

@@ -17,9 +17,9 @@ from tests.strategies.test_views import client_for
 from trading.choices import Direction, HedgeStatus
 from trading.domain.clientids import client_order_id
 from trading.domain.orders import FillEvent
-from trading.execution import order_record, rebook_pnl
-from trading.housekeeping import book_carry
+from trading.execution.services import order_record, rebook_pnl
 from trading.models import CarryEntry, Fill, FundingPayment, Hedge, Order, RateTick, SourcePair
+from trading.portfolio.housekeeping import book_carry
 
 pytestmark = pytest.mark.django_db
 

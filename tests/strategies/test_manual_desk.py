@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEvent
 from trading.choices import CommandStatus, HedgeStatus
-from trading.manual import describe, manual_request
-from trading.manual_desk import ManualDesk, _claim
+from trading.execution.venue_factory import execution_venues
+from trading.manual.desk import ManualDesk, _claim
+from trading.manual.services import describe, manual_request
 from trading.models import Hedge, PaperPosition
-from trading.venue_factory import execution_venues
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -75,7 +75,7 @@ async def test_repair_a_legged_hedge_by_hand(alice: Any, paper_pool: Any, market
         client_order_id="qa-adj-test", side="buy", kind="market", quantity=Decimal(1), status="filled",
         filled=Decimal(1), paper=True, created_at=hedge.planned_at,
     )  # fmt: skip
-    from trading.execution import hedge_mark, hedge_sync
+    from trading.execution.services import hedge_mark, hedge_sync
 
     await db(hedge_sync)(hedge_id=hedge.pk)
     hedge = await db(hedge_mark)(hedge=hedge, status=HedgeStatus.LEGGED, reason="stop-out")

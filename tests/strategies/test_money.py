@@ -36,15 +36,15 @@ from tests.trading.domain.pnl_cases import (
     D_BUY_PERP_OPEN,
     Case,
 )
-from trading import hedge_pnl
 from trading.choices import CarryKind, HedgeStatus
 from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.orders import Leg
 from trading.domain.quotes import Quote
-from trading.execution import carry_bookings, hedge_sync
-from trading.housekeeping import book_carry
+from trading.execution.services import carry_bookings, hedge_sync
 from trading.models import PNL_FIELDS, CarryEntry, Fill, Hedge, Order, SpreadSample
+from trading.portfolio import pnl as hedge_pnl
+from trading.portfolio.housekeeping import book_carry
 
 from ..accounts.test_jwt import obtain
 

@@ -1,4 +1,5 @@
-"""The runner's own order connection (trading/order_writer.py) on PostgreSQL: it writes exactly the rows Django's
+"""The runner's own order connection (trading/execution/order_writer.py) on PostgreSQL: it writes exactly the rows
+Django's
 path writes, refuses a stale quote and a taken-over lease without writing, replaces a lost connection before the
 next decision, and stays out of the way where it must (inside a transaction of Django's, on SQLite)."""
 
@@ -15,14 +16,14 @@ from django.db import connection, models
 from psycopg.types.json import Jsonb
 
 from strategies.services import Lease, LeaseLost, lease_acquire, strategy_request
-from trading import order_writer
 from trading.choices import Leg, OrderKind, OrderSide
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
-from trading.execution import LegOrder, StaleQuote, hedge_open, plan_hedge_open
-from trading.gate import StoredMarket
+from trading.execution import order_writer
+from trading.execution.gate import StoredMarket
+from trading.execution.order_writer import OrderWriter, numbered
+from trading.execution.services import LegOrder, StaleQuote, hedge_open, plan_hedge_open
 from trading.models import Hedge, Order
-from trading.order_writer import OrderWriter, numbered
 
 APP_NAME = "quantarb-runner-orders"
 TTL = timedelta(seconds=10)

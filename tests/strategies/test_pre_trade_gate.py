@@ -26,12 +26,12 @@ from strategies.limits import risk_limits_for
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request, strategy_update
 from trading.choices import CommandStatus, HedgeStatus
-from trading.gate import GateState, Halt, OrderCheck, Refusal, install_pre_trade_gate
-from trading.manual import describe, manual_request
-from trading.manual_desk import ManualDesk, _claim
+from trading.execution.gate import GateState, Halt, OrderCheck, Refusal, install_pre_trade_gate
+from trading.execution.venue_factory import execution_venues
+from trading.manual.desk import ManualDesk, _claim
+from trading.manual.services import describe, manual_request
 from trading.models import Hedge, ManualCommand, Order, PaperOrder, PaperPosition
-from trading.reconciliation import ADJUSTMENT_PREFIX, adopt_venue_position, our_position_oz
-from trading.venue_factory import execution_venues
+from trading.reconciliation.services import ADJUSTMENT_PREFIX, adopt_venue_position, our_position_oz
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -336,11 +336,11 @@ async def test_flatten_leaves_no_hedge_open_or_legged(
 APP_PACKAGES = ("accounts", "alerts", "mt5ops", "quantarb", "risk", "strategies", "trading")
 # Where an order row is created, and why that is allowed.
 ORDER_ROW_WRITERS = {
-    ("trading/execution.py", "_order_instance"): "builds the rows of hedge_open / hedge_leg_orders (gated)",
-    ("trading/execution.py", "hedge_open"): "bulk_create after plan_hedge_open (gated)",
-    ("trading/reconciliation.py", "_adopt_position"): "records a fill the venue made on its own: never sent",
+    ("trading/execution/services.py", "_order_instance"): "builds the rows of hedge_open / hedge_leg_orders (gated)",
+    ("trading/execution/services.py", "hedge_open"): "bulk_create after plan_hedge_open (gated)",
+    ("trading/reconciliation/services.py", "_adopt_position"): "records a fill the venue made on its own: never sent",
 }
-# Functions of trading/execution.py that may build order rows, and the gate call each makes first.
+# Functions of trading/execution/services.py that may build order rows, and the gate call each makes first.
 GATED_ENTRY_POINTS = {
     "plan_hedge_open": "clear_orders",
     "hedge_open": "plan_hedge_open",
@@ -407,9 +407,9 @@ def test_only_the_executor_places_orders_at_a_venue() -> None:
                 "trading/venues/"
             ):
                 adapter_calls.append(where)
-    assert len(placing) == 1 and placing[0].startswith("trading/executor.py") and placing[0].endswith(" in send"), (
-        placing
-    )
+    assert (
+        len(placing) == 1 and placing[0].startswith("trading/execution/executor.py") and placing[0].endswith(" in send")
+    ), placing
     assert adapter_calls == [], adapter_calls
 
 
@@ -435,7 +435,7 @@ def test_order_rows_are_written_only_behind_the_gate() -> None:
                     writers.add((path, innermost(tree, call)))
     assert writers <= set(ORDER_ROW_WRITERS), writers - set(ORDER_ROW_WRITERS)
 
-    execution = ast.parse((ROOT / "trading/execution.py").read_text())
+    execution = ast.parse((ROOT / "trading/execution/services.py").read_text())
     builders_called: dict[str, ast.Call] = {}
     for name, node, classes in functions(execution):
         if classes:  # HedgePlan's methods: a plan exists only once plan_hedge_open made it
@@ -451,7 +451,7 @@ def test_order_rows_are_written_only_behind_the_gate() -> None:
         assert gates, f"{name} builds orders and never asks the gate ({GATED_ENTRY_POINTS[name]})"
         assert min(c.lineno for c in gates) < first_builder.lineno, f"{name} builds orders before asking the gate"
     # The HedgePlan table statement — the runner's own writer's path — comes only from plan_hedge_open.
-    writer = (ROOT / "trading/order_writer.py").read_text()
+    writer = (ROOT / "trading/execution/order_writer.py").read_text()
     assert "plan_hedge_open(" in writer and "HedgePlan(" not in writer
 
 

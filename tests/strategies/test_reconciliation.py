@@ -16,9 +16,9 @@ from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
 from trading.choices import HedgeStatus, ReconciliationStatus
+from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, PaperPosition, ReconciliationReport
-from trading.reconciliation import our_position_oz, reconcile_pool, reconciliation_sync
-from trading.venue_factory import execution_venues
+from trading.reconciliation.services import our_position_oz, reconcile_pool, reconciliation_sync
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -3,7 +3,7 @@ closes it when the remaining edge falls to the exit threshold, books the PnL spl
 order; a stop with the flatten policy closes what is open; a runner whose lease was taken over writes nothing.
 
 Each test runs twice on PostgreSQL: with hedges written through Django's connection, and through the runner's own
-order connection (trading/order_writer.py), which the engine uses there."""
+order connection (trading/execution/order_writer.py), which the engine uses there."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from strategies.runner import StrategyRunner
 from strategies.services import LeaseLost, lease_acquire, strategy_request, strategy_update
 from trading.choices import HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
+from trading.execution.order_writer import OrderWriter
+from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, Order, PaperPosition
-from trading.order_writer import OrderWriter
-from trading.venue_factory import execution_venues
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

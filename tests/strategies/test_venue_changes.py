@@ -22,10 +22,10 @@ from strategies.services import lease_acquire
 from tests.strategies.conftest import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
+from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, VenueEvent
-from trading.reconciliation import our_position_oz
-from trading.venue_events import Mt5ActivityWatcher
-from trading.venue_factory import execution_venues
+from trading.reconciliation.services import our_position_oz
+from trading.reconciliation.venue_events import Mt5ActivityWatcher
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -95,8 +95,8 @@ async def test_a_stop_out_is_seen_within_seconds_and_the_naked_perp_is_unwound(
 async def test_live_swap_is_booked_from_the_terminal_positions(
     live_setup: dict[str, Any], binance_fake: Any, mt5_bridge: Any
 ) -> None:
-    from trading.housekeeping import book_carry
     from trading.models import CarryEntry
+    from trading.portfolio.housekeeping import book_carry
 
     terminal = mt5_bridge.terminal
     terminal.qa_reset()
@@ -132,8 +132,8 @@ async def test_live_swap_is_booked_from_the_terminal_positions(
 async def test_swap_moved_onto_the_closing_deal_is_booked_after_the_close(
     live_setup: dict[str, Any], binance_fake: Any, mt5_bridge: Any
 ) -> None:
-    from trading.housekeeping import book_carry
     from trading.models import CarryEntry
+    from trading.portfolio.housekeeping import book_carry
 
     terminal = mt5_bridge.terminal
     terminal.qa_reset()

@@ -10,7 +10,7 @@ from typing import Any
 
 from trading.domain.engine import EngineResult, SpreadEngine
 from trading.domain.quotes import Quote, QuoteValidator
-from trading.store import MarketStore
+from trading.marketdata.store import MarketStore
 
 USD_PER_USDT = Decimal("0.999600")
 

@@ -63,8 +63,8 @@ def unclosed() -> Iterator[Callable[[], list[str]]]:
 def test_position_snapshots_close_the_binance_session_they_open(
     live_pool: Any, unclosed: Callable[[], list[str]]
 ) -> None:
-    from trading.housekeeping import snapshot_positions
     from trading.models import PositionSnapshot
+    from trading.portfolio.housekeeping import snapshot_positions
 
     assert snapshot_positions() == 2
     assert PositionSnapshot.objects.filter(account__venue="binance-usdm").get().venue_oz is not None  # it did connect
@@ -74,7 +74,7 @@ def test_position_snapshots_close_the_binance_session_they_open(
 def test_a_scheduled_reconciliation_closes_them_too(
     live_pool: Any, alice: Any, unclosed: Callable[[], list[str]]
 ) -> None:
-    from trading.housekeeping import reconcile_pools
+    from trading.portfolio.housekeeping import reconcile_pools
 
     Strategy.objects.create(tenant=alice.tenant, name="Live basis", pool=live_pool, mode="live")
     counts = reconcile_pools()
@@ -83,7 +83,7 @@ def test_a_scheduled_reconciliation_closes_them_too(
 
 
 def test_reconciling_from_the_web_closes_them_too(live_pool: Any, unclosed: Callable[[], list[str]]) -> None:
-    from trading.reconcile_now import reconciliation_run
+    from trading.reconciliation.on_demand import reconciliation_run
 
     report = reconciliation_run(pool=live_pool)
     assert report.status in ("matched", "mismatch")

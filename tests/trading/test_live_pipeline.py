@@ -15,11 +15,11 @@ from asgiref.sync import sync_to_async
 
 from tests.fakes.fixtures import BinanceFake
 from trading.choices import RateSource, Venue
+from trading.marketdata.pipeline import MarketPipeline, load_runtimes
+from trading.marketdata.polling import poll_feeds
 from trading.models import Heartbeat, Instrument, QuoteSource, QuoteTick, RateTick, SourcePair
-from trading.pipeline import MarketPipeline, load_runtimes
-from trading.polling import poll_feeds
 from trading.venues.base import MergedFeed
-from trading.venues.binance import RATE_SOURCE, BinanceQuoteFeed, BinanceRateFeed
+from trading.venues.binance.gateway import RATE_SOURCE, BinanceQuoteFeed, BinanceRateFeed
 from trading.venues.simulated import SimulatedFeed
 
 pytestmark = [pytest.mark.timeout(90)]

@@ -1,6 +1,6 @@
-"""trading/live_render.py writes the live partials byte for byte as the templates render them.
+"""trading/marketdata/live_render.py writes the live partials byte for byte as the templates render them.
 
-States are built the way the pipeline builds them (trading/live_state.py) from generated markets that reach
+States are built the way the pipeline builds them (trading/marketdata/live_state.py) from generated markets that reach
 every branch of `_venues.html`, `_venue_card.html`, `_edges.html` and `_edge_card.html`: each session state,
 demo or not, no quote yet, no sample, no z-score, edges below zero / under / at / over the entry threshold, a
 zero threshold, an open opportunity either way, a fixed or a live rate, no rate yet, labels with characters
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trading import live_render
 from trading.domain.calendar import SessionState, SessionStatus
 from trading.domain.spread import Edges
-from trading.live_render import PartialRenderer, edges_html, template_partials, venues_html
-from trading.live_state import pair_state, quote_state, sample_state
+from trading.marketdata import live_render
+from trading.marketdata.live_render import PartialRenderer, edges_html, template_partials, venues_html
+from trading.marketdata.live_state import pair_state, quote_state, sample_state
 
 LANGUAGES = ("en", "zh-hans")
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ from django.conf import settings
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
 from trading.choices import RateSource, Venue
+from trading.marketdata.pipeline import MarketPipeline, load_runtimes
+from trading.marketdata.views import stored_state
 from trading.models import Instrument, QuoteSource, SourcePair
-from trading.pipeline import MarketPipeline, load_runtimes
 from trading.venues.base import MergedFeed
-from trading.venues.binance import BinanceQuoteFeed
-from trading.views import stored_state
+from trading.venues.binance.gateway import BinanceQuoteFeed
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -172,7 +172,7 @@ def test_the_demo_calendar_opens_a_simulated_cfd_at_the_weekend_but_never_a_live
 
 @pytest.mark.django_db
 def test_an_mt5_source_reads_from_its_own_terminal(mt5_pair: SourcePair) -> None:
-    from trading.venues.mt5 import ConnectingMt5Feed
+    from trading.venues.mt5.gateway import ConnectingMt5Feed
     from trading.venues.simulated import SimulatedFeed
 
     [runtime] = [r for r in load_runtimes(seed=1, demo_calendar=False) if r.pair_id == mt5_pair.pk]

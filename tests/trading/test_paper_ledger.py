@@ -1,4 +1,5 @@
-"""The paper ledger (trading/paper_ledger.py): a paper account's balance moves with its fills' realised PnL, fees
+"""The paper ledger (trading/execution/paper_ledger.py): a paper account's balance moves with its fills' realised PnL,
+fees
 and carry, its equity with the mark, its used margin by the venue's rules — hand-computed below — and a snapshot
 follows every paper fill and every sync, so the margin-level alert can fire on a paper account."""
 
@@ -19,9 +20,9 @@ from alerts.rules import evaluate_types
 from quantarb import clock
 from trading.choices import CarryKind
 from trading.domain.quotes import Quote
+from trading.execution.paper import PaperVenue
+from trading.execution.paper_ledger import PaperMark, paper_account_state
 from trading.models import CarryEntry, PaperOrder, PaperPosition, SpreadSample
-from trading.paper import PaperVenue
-from trading.paper_ledger import PaperMark, paper_account_state
 from trading.venues.base import OrderRequest
 
 D = Decimal

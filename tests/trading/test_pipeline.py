@@ -18,8 +18,8 @@ from quantarb import clock
 from trading.choices import RateSource, Venue
 from trading.domain.calendar import bybit_mt5_gold
 from trading.domain.quotes import Quote
+from trading.marketdata.pipeline import MarketPipeline, PairRuntime, load_runtimes, now_ms
 from trading.models import Heartbeat, Instrument, QuoteSource, SourcePair
-from trading.pipeline import MarketPipeline, PairRuntime, load_runtimes, now_ms
 from trading.venues.base import RateObservation
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 

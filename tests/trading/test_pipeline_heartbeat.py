@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.db import OperationalError
 
-from trading import pipeline as pipeline_module
+from trading.marketdata import pipeline as pipeline_module
+from trading.marketdata.pipeline import MarketPipeline
 from trading.models import Heartbeat
-from trading.pipeline import MarketPipeline
 
 
 @pytest.mark.django_db

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from quantarb import clock
+from trading.marketdata.polling import poll_feeds
 from trading.models import Heartbeat, QuoteTick, SpreadSample
-from trading.polling import poll_feeds
 
 
 @pytest.mark.django_db
@@ -55,8 +55,8 @@ def test_polled_quotes_continue_from_the_stored_market(alpha_pair: Any, frozen_c
 
 @pytest.mark.django_db
 def test_an_engine_start_ends_the_opportunities_a_stopped_engine_left_open(alpha_pair: Any, frozen_clock: Any) -> None:
+    from trading.marketdata.store import close_interrupted_opportunities
     from trading.models import Opportunity
-    from trading.store import close_interrupted_opportunities
 
     left_open = Opportunity.objects.create(
         pair=alpha_pair,

@@ -21,8 +21,8 @@ from strategies.models import Strategy
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
 from trading.choices import RateSource
-from trading.housekeeping import reconcile_pools
 from trading.models import Heartbeat, ReconciliationReport, SourcePair
+from trading.portfolio.housekeeping import reconcile_pools
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,9 @@ def now_ms() -> int:
 
 # --- the rate source is to blame ----------------------------------------------------------------------------------
 def engine_beat(pair: Any, *, rate_ts_ms: int | None) -> None:
-    """The engine's heartbeat with both legs quoting now and the rate as given (what trading/pipeline.py writes)."""
+    """The engine's heartbeat with both legs quoting now and the rate as given (what trading/marketdata/pipeline.py
+    writes).
+    """
     at = now_ms()
     detail = {
         "pairs": {
@@ -246,7 +248,7 @@ def test_metrics_report_a_feed_s_state_and_age_as_they_are_now(frozen_clock: Any
 
 
 def test_the_poller_s_copy_goes_once_the_engine_streams(alpha_pair: Any, frozen_clock: Any) -> None:
-    from trading import polling
+    from trading.marketdata import polling
 
     polling.poll_feeds()  # no engine: the poller feeds the sources
     assert polling._poller_feeds is not None and polling._poller_feeds.sources

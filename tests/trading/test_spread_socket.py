@@ -24,9 +24,9 @@ from accounts.models import User
 from quantarb.asgi import application
 from quantarb.events import pair_group
 from quantarb.live import group_send
-from trading import consumers
 from trading.domain.quotes import Quote
-from trading.pipeline import MarketPipeline, load_runtimes, now_ms
+from trading.marketdata import consumers
+from trading.marketdata.pipeline import MarketPipeline, load_runtimes, now_ms
 from trading.venues.base import RateObservation
 
 # Sockets run the consumer's database work in other threads: the data must be committed to be seen.

@@ -12,8 +12,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from trading.domain.fixed import edge_decimal
+from trading.marketdata.store import MarketStore, prune_market_data
 from trading.models import BasisCandle, Heartbeat, Opportunity, QuoteTick, RateTick, SpreadSample
-from trading.store import MarketStore, prune_market_data
 
 from .market import CALM, DEAR_PERP, MarketTape
 

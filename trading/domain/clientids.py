@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from .orders import Leg, LegName
+from trading.domain.orders import Leg, LegName
 
 MAX_LENGTH = 26
 PREFIX = "qa"

@@ -1,6 +1,6 @@
 """The spread engine for one source pair: validated quotes in, spread samples and opportunities out.
 
-Pure and synchronous; the runner (`trading.pipeline`) feeds it quotes, the conversion rate and the CFD's
+Pure and synchronous; the runner (`trading.marketdata.pipeline`) feeds it quotes, the conversion rate and the CFD's
 session state, and takes care of storage and live push. All arithmetic is on integers
 (`trading.domain.fixed`): raw edges and the basis are exact; net edges carry the cost model through
 coefficients precomputed in `Decimal`, exact to far below the booked 8 dp.
@@ -12,11 +12,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from .fixed import COEFF_SHIFT, EDGE_SCALE, RATE_SCALE, coefficient, edge_decimal, rate_decimal, rate_units
-from .opportunities import Opportunity, OpportunityTracker
-from .quotes import VERDICT_OK, Quote, QuoteValidator, Verdict
-from .spread import HOURS_PER_NIGHT, TWO, CostModel, Edges
-from .stats import RollingStats
+from trading.domain.fixed import (
+    COEFF_SHIFT,
+    EDGE_SCALE,
+    RATE_SCALE,
+    coefficient,
+    edge_decimal,
+    rate_decimal,
+    rate_units,
+)
+from trading.domain.opportunities import Opportunity, OpportunityTracker
+from trading.domain.quotes import VERDICT_OK, Quote, QuoteValidator, Verdict
+from trading.domain.spread import HOURS_PER_NIGHT, TWO, CostModel, Edges
+from trading.domain.stats import RollingStats
 
 # Scale factors from integer quote arithmetic to edge units (see fixed.py): P = 1e8, R = 1e6, E = 1e16.
 _EDGE_PER_PRICE_RATE = EDGE_SCALE // (10**8 * RATE_SCALE)  # (price·rate) units → edge units: 100

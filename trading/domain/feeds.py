@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .quotes import Quote
+from trading.domain.quotes import Quote
 
 
 class FeedState(StrEnum):

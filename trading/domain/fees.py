@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from .orders import FeeConversion
+from trading.domain.orders import FeeConversion
 
 FEE_QUANTUM = Decimal("0.00000001")
 USD = "USD"

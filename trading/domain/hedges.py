@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
-from .orders import IllegalTransition, Leg
+from trading.domain.orders import IllegalTransition, Leg
 
 ZERO = Decimal(0)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .fixed import edge_decimal
-from .spread import Direction
+from trading.domain.fixed import edge_decimal
+from trading.domain.spread import Direction
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
-from .orders import FillEvent, OrderStatus, Side
+from trading.domain.orders import FillEvent, OrderStatus, Side
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

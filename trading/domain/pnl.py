@@ -39,7 +39,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import StrEnum
 
-from .orders import Leg
+from trading.domain.orders import Leg
 
 ZERO = Decimal(0)
 MONEY_QUANTUM = Decimal("0.00000001")

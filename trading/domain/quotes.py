@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from .fixed import price_decimal, price_units
+from trading.domain.fixed import price_decimal, price_units
 
 
 @dataclass(frozen=True, slots=True)

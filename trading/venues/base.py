@@ -61,7 +61,7 @@ class VenueAnswer:
 
 
 # The answer budget of the venue call in flight: (deadline on the event loop's clock, its length in seconds), set
-# by the caller that times the call out (trading/executor.py). A venue that makes optional requests after the
+# by the caller that times the call out (trading/execution/executor.py). A venue that makes optional requests after the
 # answer (reading an order's trades) spends only part of it, so the optional read never costs the answer itself.
 _ANSWER_BUDGET: ContextVar[tuple[float, float] | None] = ContextVar("answer_budget", default=None)
 

@@ -17,9 +17,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from trading.choices import Venue
-
-from .errors import VenueError, VenueErrorKind
-from .registry import spec_for
+from trading.venues.errors import VenueError, VenueErrorKind
+from trading.venues.registry import spec_for
 
 # A check answers within this time or reports the venue as unreachable (the button must not hang).
 CHECK_TIMEOUT_S = 20.0
@@ -84,7 +83,7 @@ def _run(check: Any) -> CheckResult:
 async def _check_binance(
     *, api_key: str, api_secret: str, rest_endpoint: str, ws_endpoint: str, testnet: bool = False
 ) -> CheckResult:
-    from .binance import BinanceUsdmGateway
+    from trading.venues.binance.gateway import BinanceUsdmGateway
 
     where = rest_endpoint or ("testnet.binancefuture.com" if testnet else "fapi.binance.com")
     gateway = BinanceUsdmGateway(
@@ -194,7 +193,7 @@ def _number(value: Decimal) -> str:
 
 
 def _check_mt5(*, credentials: dict[str, Any], terminal: Any, symbol: str) -> CheckResult:
-    from .mt5 import gateway_for
+    from trading.venues.mt5.gateway import gateway_for
 
     if terminal is None:
         return CheckResult(False, _("Choose the MT5 terminal this account runs in, then test again."))

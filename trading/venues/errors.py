@@ -32,7 +32,7 @@ class VenueError(Exception):
     `endpoint` the request that failed (e.g. "GET /fapi/v1/commissionRate"), so a failure says where; and
     `retry_after_s` how long the venue asked us to wait (rate limits).
 
-    What an order's sender may conclude from it (trading/executor.py), and nothing else:
+    What an order's sender may conclude from it (trading/execution/executor.py), and nothing else:
     - `sent` False: the request never left quantarb (a back-off still running, a read before the send failed, a
       check of our own refused it, no connection could be made). Nothing can exist at the venue.
     - `refused` True: the venue answered, and its code alone (an MT5 retcode, a Binance error code) says it

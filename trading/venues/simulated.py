@@ -23,8 +23,7 @@ from quantarb import clock
 from trading.domain.calendar import SessionCalendar
 from trading.domain.fixed import PRICE_SCALE, RATE_SCALE
 from trading.domain.quotes import Quote
-
-from .base import RateObservation
+from trading.venues.base import RateObservation
 
 _SECONDS_PER_YEAR = 365 * 24 * 3600
 

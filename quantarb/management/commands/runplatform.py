@@ -54,7 +54,7 @@ class Command(BaseCommand):
         from quantarb.asgi import application
         from quantarb.scheduler import run_schedule
         from strategies.engine import run_trading
-        from trading.pipeline import MarketPipeline
+        from trading.marketdata.pipeline import MarketPipeline
 
         host, port = options["host"], options["port"]
         background = []

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.fakes.fixtures import BinanceFake
-from trading.venues.binance import BinanceUsdmGateway
+from trading.venues.binance.gateway import BinanceUsdmGateway
 
 
 def gateway_for(fake: BinanceFake, **options: object) -> BinanceUsdmGateway:

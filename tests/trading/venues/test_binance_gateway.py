@@ -11,7 +11,7 @@ from urllib.error import HTTPError
 import pytest
 
 from tests.fakes.fixtures import BinanceFake
-from trading.venues.binance import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
+from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
 
 from .conftest import gateway_for

@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY, generate_latest
 from tests.fakes.fixtures import BinanceFake
 from trading.domain.feeds import FeedMode, FeedState, SourceHealth
 from trading.domain.quotes import Quote
-from trading.feeds import FeedManager
+from trading.marketdata.feeds import FeedManager
 from trading.venues.base import RateObservation
-from trading.venues.binance import (
+from trading.venues.binance.gateway import (
     RATE_SOURCE,
     BinanceQuoteFeed,
     BinanceRateFeed,

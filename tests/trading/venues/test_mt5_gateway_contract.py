@@ -17,7 +17,7 @@ from quantarb import clock
 from tests.fakes.fixtures import Mt5BridgeFake
 from trading.domain.calendar import bybit_mt5_gold
 from trading.venues.errors import VenueError, VenueErrorKind
-from trading.venues.mt5 import (
+from trading.venues.mt5.gateway import (
     COMMENT_MAX,
     DEFAULT_MAGIC,
     ORDER_FILLING_FOK,
@@ -28,8 +28,8 @@ from trading.venues.mt5 import (
     Mt5Transport,
     OrderRequest,
 )
-from trading.venues.mt5_rpyc import RpycTransport
-from trading.venues.mt5_sim import SimulatedMetaTrader5
+from trading.venues.mt5.rpyc_backend import RpycTransport
+from trading.venues.mt5.sim import SimulatedMetaTrader5
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,10 +14,10 @@ import pytest
 from tests.trading.venues.test_mt5_gateway_contract import Rig, rig  # noqa: F401 - the fixture
 from trading.venues.backoff import BackoffRegistry, account_key
 from trading.venues.base import OrderRequest
-from trading.venues.binance import classify
+from trading.venues.binance.gateway import classify
 from trading.venues.errors import VenueError, VenueErrorKind
-from trading.venues.mt5 import REFUSAL_RETCODES, Mt5Position, error_from_retcode
-from trading.venues.mt5_orders import Mt5ExecutionVenue, position_to_close
+from trading.venues.mt5.gateway import REFUSAL_RETCODES, Mt5Position, error_from_retcode
+from trading.venues.mt5.orders import Mt5ExecutionVenue, position_to_close
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,13 +15,13 @@ from quantarb import clock
 from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
 from trading.domain.orders import FeeConversion, FillEvent
 from trading.venues.base import OrderRequest, answer_budget
-from trading.venues.binance import BinanceUsdmGateway, is_trade_update, trade_fill
-from trading.venues.binance_orders import BinanceExecutionVenue
-from trading.venues.mt5 import ModuleTransport, Mt5Deal, Mt5Gateway
-from trading.venues.mt5 import OrderRequest as Mt5OrderRequest
-from trading.venues.mt5_orders import Mt5ExecutionVenue, fill_from_deal
-from trading.venues.mt5_rpyc import RpycTransport
-from trading.venues.mt5_sim import SimulatedMetaTrader5
+from trading.venues.binance.gateway import BinanceUsdmGateway, is_trade_update, trade_fill
+from trading.venues.binance.orders import BinanceExecutionVenue
+from trading.venues.mt5.gateway import ModuleTransport, Mt5Deal, Mt5Gateway
+from trading.venues.mt5.gateway import OrderRequest as Mt5OrderRequest
+from trading.venues.mt5.orders import Mt5ExecutionVenue, fill_from_deal
+from trading.venues.mt5.rpyc_backend import RpycTransport
+from trading.venues.mt5.sim import SimulatedMetaTrader5
 
 from .conftest import gateway_for
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trading.store import prune_market_data
+from trading.marketdata.store import prune_market_data
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from trading.feeds import serve_metrics
-from trading.pipeline import MarketPipeline
+from trading.marketdata.feeds import serve_metrics
+from trading.marketdata.pipeline import MarketPipeline
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,103 @@
+"""Which execution venue trades each account of a pool: the paper venue for paper accounts (fills against the
+pool's live quotes), the venue gateways for live ones (trading/venues/)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from accounts.choices import AccountMode
+from accounts.models import AccountPool, VenueAccount
+from accounts.pools import instrument_of
+from trading.execution.paper import PaperVenue
+from trading.venues.base import ExecutionVenue
+from trading.venues.errors import VenueError, VenueErrorKind
+
+log = logging.getLogger(__name__)
+
+
+def execution_venues(pool: AccountPool, pair_id: int, market: Any) -> dict[int, ExecutionVenue]:
+    """One execution venue per account of the pool. `market.snapshot(pair_id)` gives the latest quotes."""
+    return {
+        pool.perp_account_id: _venue(pool.perp_account, "perp", pair_id, market),
+        pool.cfd_account_id: _venue(pool.cfd_account, "cfd", pair_id, market),
+    }
+
+
+def _fee_rate(pair_id: int, leg: str, default: Decimal) -> Decimal:
+    """The pair's configured taker fee of the leg (what the net edge assumes), else the instrument's."""
+    from trading.models import SourcePair
+
+    pair = SourcePair.objects.filter(pk=pair_id).first()
+    if pair is None:
+        return default
+    return pair.perp_fee_rate if leg == "perp" else pair.cfd_fee_rate
+
+
+def _venue(account: VenueAccount, leg: str, pair_id: int, market: Any) -> ExecutionVenue:
+    instrument = instrument_of(account)
+    if instrument is None:
+        raise VenueError(VenueErrorKind.MARKET, f"No instrument is known for account {account.label}.")
+    if account.mode == AccountMode.PAPER:
+
+        def quote() -> Any:
+            snapshot = market.snapshot(pair_id)
+            return None if snapshot is None else (snapshot.perp if leg == "perp" else snapshot.cfd)
+
+        displayed = settings.QUANTARB_PAPER_DISPLAYED_OZ
+        return PaperVenue(
+            account=account,
+            quote=quote,
+            step_oz=instrument.quantity_step * instrument.contract_size,
+            tick=instrument.tick_size,
+            fee_rate=_fee_rate(pair_id, leg, instrument.taker_fee_rate),
+            fee_currency=instrument.quote_currency,
+            latency_ms=settings.QUANTARB_PAPER_LATENCY_MS,
+            slippage_bps=Decimal(str(settings.QUANTARB_PAPER_SLIPPAGE_BPS)),
+            displayed_oz=None if not displayed else Decimal(str(displayed)),
+        )
+    credentials = account.credentials or {}
+    if account.venue == "binance-usdm":
+        from trading.venues.binance.gateway import BinanceUsdmGateway
+        from trading.venues.binance.orders import BinanceExecutionVenue
+
+        return BinanceExecutionVenue(
+            BinanceUsdmGateway(
+                api_key=credentials.get("api_key"),
+                api_secret=credentials.get("api_secret"),
+                rest_url=account.rest_endpoint or None,
+                ws_url=account.ws_endpoint or None,
+            )
+        )
+    if account.venue == "bybit-mt5":
+        from trading.venues.mt5.gateway import gateway_for
+        from trading.venues.mt5.orders import Mt5ExecutionVenue
+
+        if account.terminal is None:
+            raise VenueError(VenueErrorKind.UNREACHABLE, f"Account {account.label} has no MT5 terminal.")
+        # One lookup inside the gateway: a lost answer comes back AMBIGUOUS at once, and the executor persists the
+        # order as unknown before it looks it up again (so even a crash in between cannot lead to a blind resend).
+        return Mt5ExecutionVenue(gateway_for(account.terminal, credentials, lookup_attempts=1, lookup_interval_s=0))
+    raise VenueError(VenueErrorKind.MARKET, f"Live execution is not available for {account.venue} accounts.")
+
+
+async def close_venues(venues: Mapping[int, Any]) -> None:
+    """Close every venue that holds connections (a live Binance venue's ccxt session): await it, on the event loop
+    that used the venues, in a `finally` — an unclosed ccxt session is a leaked socket and an "Unclosed client
+    session" at exit. Bounded, so a half-open socket cannot hold the caller up; a failure to close is logged."""
+    for venue in venues.values():
+        close = getattr(venue, "close", None)
+        if close is None:
+            continue
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(asyncio.shield(result), 5)
+        except Exception:
+            log.warning("closing venue %s failed", type(venue).__name__, exc_info=True)

@@ -1,0 +1,1 @@
+"""Manual control: operators' commands queued by the web and carried out by the engine's desk."""

@@ -1,0 +1,1 @@
+"""Market-data API: quotes, spreads, quote sources and source pairs."""

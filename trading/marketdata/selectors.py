@@ -1,0 +1,158 @@
+"""Reads of market data, always scoped to a tenant: a tenant sees the pairs granted to it and their sources."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+
+from accounts.models import Tenant
+from trading.models import (
+    BasisCandle,
+    FundingRateRecord,
+    Heartbeat,
+    Opportunity,
+    QuoteSource,
+    QuoteTick,
+    SourcePair,
+    SpreadSample,
+    SwapTermsRecord,
+)
+
+
+def pairs_for(*, tenant: Tenant) -> QuerySet[SourcePair]:
+    return (
+        SourcePair.objects.filter(access__tenant_id=tenant.pk)
+        .select_related("perp_source__instrument", "cfd_source__instrument__calendar")
+        .order_by("pk")
+        .distinct()
+    )
+
+
+def pair_for(*, tenant: Tenant, pair_id: int) -> SourcePair | None:
+    return pairs_for(tenant=tenant).filter(pk=pair_id).first()
+
+
+def sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
+    pairs = pairs_for(tenant=tenant)
+    ids = set(pairs.values_list("perp_source_id", flat=True)) | set(pairs.values_list("cfd_source_id", flat=True))
+    return QuoteSource.objects.filter(pk__in=ids).select_related("instrument").order_by("pk")
+
+
+def quotes_for(
+    *, tenant: Tenant, source_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[QuoteTick]:
+    rows = QuoteTick.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    if source_key:
+        rows = rows.filter(source__key=source_key)
+    if since:
+        rows = rows.filter(ts__gte=since)
+    if until:
+        rows = rows.filter(ts__lt=until)
+    return rows.order_by("-ts", "-pk")
+
+
+def funding_rate_history(
+    *, tenant: Tenant, source_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[FundingRateRecord]:
+    """The funding rates recorded at each funding time of the sources the tenant sees, oldest first; `since`
+    inclusive, `until` exclusive."""
+    rows = FundingRateRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    if source_key:
+        rows = rows.filter(source__key=source_key)
+    if since:
+        rows = rows.filter(funding_time__gte=since)
+    if until:
+        rows = rows.filter(funding_time__lt=until)
+    return rows.order_by("funding_time", "pk")
+
+
+def swap_terms_history(
+    *, tenant: Tenant, source_key: str | None = None, since: date | None = None, until: date | None = None
+) -> QuerySet[SwapTermsRecord]:
+    """The swap terms recorded each day for the CFD sources the tenant sees, oldest first; `since` inclusive,
+    `until` exclusive."""
+    rows = SwapTermsRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    if source_key:
+        rows = rows.filter(source__key=source_key)
+    if since:
+        rows = rows.filter(day__gte=since)
+    if until:
+        rows = rows.filter(day__lt=until)
+    return rows.order_by("day", "pk")
+
+
+def latest_samples_for(*, tenant: Tenant) -> list[SpreadSample]:
+    samples = []
+    for pair in pairs_for(tenant=tenant):
+        sample = SpreadSample.objects.filter(pair=pair).select_related("pair").order_by("-ts", "-pk").first()
+        if sample is not None:
+            samples.append(sample)
+    return samples
+
+
+def candles_for(
+    *, tenant: Tenant, pair_id: int, interval: str, since: datetime | None, until: datetime | None
+) -> QuerySet[BasisCandle]:
+    rows = BasisCandle.objects.filter(pair__in=pairs_for(tenant=tenant), pair_id=pair_id, interval=interval)
+    if since:
+        rows = rows.filter(start__gte=since)
+    if until:
+        rows = rows.filter(start__lt=until)
+    return rows.order_by("start")
+
+
+def opportunities_for(
+    *, tenant: Tenant, pair_id: int | None = None, direction: str | None = None, since: datetime | None = None
+) -> QuerySet[Opportunity]:
+    rows = Opportunity.objects.filter(pair__in=pairs_for(tenant=tenant)).select_related("pair")
+    if pair_id is not None:
+        rows = rows.filter(pair_id=pair_id)
+    if direction:
+        rows = rows.filter(direction=direction)
+    if since:
+        rows = rows.filter(started_at__gte=since)
+    return rows.order_by("-started_at", "-pk")
+
+
+def chart_history_for(*, tenant: Tenant, pair_id: int, since: datetime, limit: int = 1800) -> list[dict[str, Any]]:
+    """One point per second (the last sample of each second) for the dashboard chart, oldest first."""
+    rows = (
+        SpreadSample.objects.filter(pair__in=pairs_for(tenant=tenant), pair_id=pair_id, ts__gte=since)
+        .order_by("-ts")
+        .values_list("ts", "basis", "basis_mean", "net_sell_perp", "net_buy_perp")[: limit * 8]
+    )
+    points: dict[int, dict[str, Any]] = {}
+    for ts, basis, mean, net_sp, net_bp in rows:
+        second = int(ts.timestamp())
+        if second in points:
+            continue
+        points[second] = {
+            "t": second,
+            "basis": float(basis),
+            "mean": mean,
+            "net": float(max(net_sp, net_bp)),
+        }
+        if len(points) >= limit:
+            break
+    return sorted(points.values(), key=lambda p: p["t"])
+
+
+def heartbeats() -> dict[str, Heartbeat]:
+    return {beat.component: beat for beat in Heartbeat.objects.all()}
+
+
+# --- market setup: what a desk's admins manage --------------------------------------------------------------------
+def setup_sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
+    """The sources a desk sees on its setup pages: its own (editable by its admins) and the platform's (read-only).
+    Another desk's source is not among them (its id answers 404)."""
+    return (
+        QuoteSource.objects.filter(Q(tenant_id=tenant.pk) | Q(tenant__isnull=True))
+        .select_related("instrument", "terminal", "tenant")
+        .order_by(F("tenant_id").asc(nulls_last=True), "label")
+    )
+
+
+def setup_source_for(*, tenant: Tenant, source_id: int) -> QuoteSource | None:
+    return setup_sources_for(tenant=tenant).filter(pk=source_id).first()

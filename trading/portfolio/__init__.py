@@ -1,0 +1,1 @@
+"""Portfolio: PnL booking from the one money model, carry, position snapshots."""

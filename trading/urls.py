@@ -1,9 +1,0 @@
-from django.urls import path
-
-from . import views
-
-urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("partials/health/", views.health_strip, name="health-strip"),
-    path("partials/opportunities/", views.opportunities_table, name="opportunities-table"),
-]

@@ -1,0 +1,1 @@
+"""Binance USDⓈ-M through ccxt: the gateway and the execution venue."""

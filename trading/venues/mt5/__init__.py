@@ -1,0 +1,1 @@
+"""MetaTrader 5: the gateway, its backends (native, rpyc bridge, simulated) and the execution venue."""
