@@ -50,7 +50,7 @@ SAMPLE_COLUMNS = (
 
 def build_events(quotes: int, seed: int) -> tuple[list[Event], int, int, int]:
     """Run the generator's ticks through a real engine for the seeded pair; returns events and the ids."""
-    from accounts.management.commands.seed_demo import Command as SeedDemo
+    from quantarb.management.commands.seed_demo import Command as SeedDemo
     from trading.domain.engine import SpreadEngine
     from trading.domain.quotes import QuoteValidator
 

@@ -224,7 +224,7 @@ def canary_accounts(alice: Persona) -> dict[str, Any]:
 @pytest.fixture
 def sim_pair(db: None) -> Any:
     """The simulated XAUUSDT / XAUUSD.s pair (reference instruments come from the data migration)."""
-    from accounts.management.commands.seed_demo import Command
+    from quantarb.management.commands.seed_demo import Command
 
     return Command._simulated_pair()
 

@@ -23,7 +23,7 @@ USERNAME = "layout-admin"
 
 
 def seed() -> dict[str, Any]:
-    from accounts.management.commands.seed_demo import DEFAULT_PASSWORD, Command
+    from quantarb.management.commands.seed_demo import DEFAULT_PASSWORD, Command
     from accounts.models import AccountPool, AccountSnapshot, Membership, Tenant, User, VenueAccount
     from alerts.models import Channel, Delivery
     from alerts.services import alert_raise
