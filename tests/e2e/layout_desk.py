@@ -23,12 +23,12 @@ USERNAME = "layout-admin"
 
 
 def seed() -> dict[str, Any]:
-    from quantarb.management.commands.seed_demo import DEFAULT_PASSWORD, Command
     from accounts.models import AccountPool, AccountSnapshot, Membership, Tenant, User, VenueAccount
     from alerts.models import Channel, Delivery
     from alerts.services import alert_raise
     from mt5ops.models import TerminalInstance
     from quantarb import clock
+    from quantarb.management.commands.seed_demo import DEFAULT_PASSWORD, Command
     from risk.models import KillSwitch
     from strategies.domain.params import StrategyParams
     from strategies.services import strategy_create, strategy_update
