@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from strategies.domain import params
+
 
 class StrategyState(models.TextChoices):
     """The lifecycle state the API reports (issue 8): stopped, starting, running, paused, stopping, error."""
@@ -26,5 +28,5 @@ class LifecycleAction(models.TextChoices):
 
 
 class StrategyMode(models.TextChoices):
-    PAPER = "paper", _("Paper")
-    LIVE = "live", _("Live")
+    PAPER = params.Mode.PAPER.value, _("Paper")
+    LIVE = params.Mode.LIVE.value, _("Live")

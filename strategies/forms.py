@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from django import forms
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import AccountPool
 
 from .choices import StrategyMode
+from .domain import params
 from .domain.params import StrategyParams
 from .messages import FIELD_LABELS
 
@@ -61,13 +63,29 @@ GROUPS: tuple[tuple[Any, tuple[str, ...]], ...] = (
     (_("Mode and stop policy"), ("mode", "stop_policy")),
 )
 
+# The parameters' enums are the domain's (strategies/domain/params.py); these are their labels only.
+ENUM_LABELS: dict[str, dict[StrEnum, Any]] = {
+    "threshold_unit": {
+        params.ThresholdUnit.USD: _("USD per ounce"),
+        params.ThresholdUnit.BPS: _("Basis points of the CFD mid"),
+    },
+    "funding_source": {
+        params.FundingSource.LIVE: _("Live from the venue"),
+        params.FundingSource.FIXED: _("Fixed rate"),
+    },
+    "swap_source": {params.SwapSource.SYMBOL: _("From the MT5 symbol"), params.SwapSource.OVERRIDE: _("Override")},
+    "gap_policy": {
+        params.GapPolicy.HOLD: _("Hold through the gap"),
+        params.GapPolicy.FLATTEN: _("Flatten before the close"),
+    },
+    "mode": {params.Mode(value): label for value, label in StrategyMode.choices},
+    "stop_policy": {
+        params.StopPolicy.LEAVE: _("Leave positions open"),
+        params.StopPolicy.FLATTEN: _("Flatten both legs"),
+    },
+}
 ENUM_CHOICES: dict[str, list[tuple[str, Any]]] = {
-    "threshold_unit": [("usd", _("USD per ounce")), ("bps", _("Basis points of the CFD mid"))],
-    "funding_source": [("live", _("Live from the venue")), ("fixed", _("Fixed rate"))],
-    "swap_source": [("symbol", _("From the MT5 symbol")), ("override", _("Override"))],
-    "gap_policy": [("hold", _("Hold through the gap")), ("flatten", _("Flatten before the close"))],
-    "mode": list(StrategyMode.choices),
-    "stop_policy": [("leave", _("Leave positions open")), ("flatten", _("Flatten both legs"))],
+    name: [(member.value, label) for member, label in labels.items()] for name, labels in ENUM_LABELS.items()
 }
 
 HELP: dict[str, Any] = {

@@ -1,6 +1,11 @@
+"""Django choices of trading's models. Where the domain has the enum (trading/domain/), it is the source of the values:
+a choice here adds only its label (tests/trading/test_choices.py checks that every member has one)."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+from trading.domain import calendar, clientids, hedges, orders, pnl, spread
 
 
 class Venue(models.TextChoices):
@@ -16,14 +21,14 @@ class InstrumentKind(models.TextChoices):
 
 
 class ServerTime(models.TextChoices):
-    NY_CLOSE = "ny_close", _("New York close (New York + 7 h)")
-    FIXED = "fixed", _("Fixed offset")
-    UTC = "utc", _("UTC")
+    NY_CLOSE = calendar.ServerTimeRule.NY_CLOSE.value, _("New York close (New York + 7 h)")
+    FIXED = calendar.ServerTimeRule.FIXED.value, _("Fixed offset")
+    UTC = calendar.ServerTimeRule.UTC.value, _("UTC")
 
 
 class Direction(models.TextChoices):
-    SELL_PERP = "sell_perp", _("Sell perp / buy CFD")
-    BUY_PERP = "buy_perp", _("Buy perp / sell CFD")
+    SELL_PERP = spread.Direction.SELL_PERP.value, _("Sell perp / buy CFD")
+    BUY_PERP = spread.Direction.BUY_PERP.value, _("Buy perp / sell CFD")
 
 
 class RateSource(models.TextChoices):
@@ -42,13 +47,13 @@ CANDLE_SECONDS = {CandleInterval.M1: 60, CandleInterval.M5: 300, CandleInterval.
 
 
 class Leg(models.TextChoices):
-    PERP = "perp", _("Perpetual leg")
-    CFD = "cfd", _("CFD leg")
+    PERP = orders.Leg.PERP.value, _("Perpetual leg")
+    CFD = orders.Leg.CFD.value, _("CFD leg")
 
 
 class OrderSide(models.TextChoices):
-    BUY = "buy", _("Buy")
-    SELL = "sell", _("Sell")
+    BUY = orders.Side.BUY.value, _("Buy")
+    SELL = orders.Side.SELL.value, _("Sell")
 
 
 class OrderKind(models.TextChoices):
@@ -57,23 +62,23 @@ class OrderKind(models.TextChoices):
 
 
 class OrderIntent(models.TextChoices):
-    OPEN = "open", pgettext_lazy("order intent", "Open")
-    CLOSE = "close", pgettext_lazy("order intent", "Close")
-    REPAIR = "repair", _("Repair")
+    OPEN = clientids.Intent.OPEN.value, pgettext_lazy("order intent", "Open")
+    CLOSE = clientids.Intent.CLOSE.value, pgettext_lazy("order intent", "Close")
+    REPAIR = clientids.Intent.REPAIR.value, _("Repair")
 
 
 class OrderStatus(models.TextChoices):
-    """The order state machine (trading/domain/orders.py has the same values and the transitions)."""
+    """The order state machine: values and transitions in trading/domain/orders.py."""
 
-    NEW = "new", _("New")
-    SUBMITTING = "submitting", _("Submitting")
-    ACCEPTED = "accepted", _("Accepted")
-    PARTIALLY_FILLED = "partially_filled", _("Partially filled")
-    FILLED = "filled", _("Filled")
-    CANCELLED = "cancelled", _("Cancelled")
-    REJECTED = "rejected", _("Rejected")
-    EXPIRED = "expired", _("Expired")
-    UNKNOWN = "unknown", _("Unknown (being looked up)")
+    NEW = orders.OrderStatus.NEW.value, _("New")
+    SUBMITTING = orders.OrderStatus.SUBMITTING.value, _("Submitting")
+    ACCEPTED = orders.OrderStatus.ACCEPTED.value, _("Accepted")
+    PARTIALLY_FILLED = orders.OrderStatus.PARTIALLY_FILLED.value, _("Partially filled")
+    FILLED = orders.OrderStatus.FILLED.value, _("Filled")
+    CANCELLED = orders.OrderStatus.CANCELLED.value, _("Cancelled")
+    REJECTED = orders.OrderStatus.REJECTED.value, _("Rejected")
+    EXPIRED = orders.OrderStatus.EXPIRED.value, _("Expired")
+    UNKNOWN = orders.OrderStatus.UNKNOWN.value, _("Unknown (being looked up)")
 
 
 OPEN_ORDER_STATUSES = (
@@ -86,17 +91,17 @@ OPEN_ORDER_STATUSES = (
 
 
 class HedgeStatus(models.TextChoices):
-    """The hedge state machine (trading/domain/hedges.py has the same values and the transitions)."""
+    """The hedge state machine: values and transitions in trading/domain/hedges.py."""
 
-    PLANNED = "planned", _("Planned")
-    OPENING = "opening", _("Opening")
-    OPEN = "open", pgettext_lazy("hedge status", "Open")
-    CLOSING = "closing", _("Closing")
-    CLOSED = "closed", _("Closed")
-    LEGGED = "legged", _("Legged")
-    REPAIRING = "repairing", _("Repairing")
-    FAILED = "failed", _("Failed")
-    NEEDS_RECONCILE = "needs_reconcile", _("Needs reconciliation")
+    PLANNED = hedges.HedgeStatus.PLANNED.value, _("Planned")
+    OPENING = hedges.HedgeStatus.OPENING.value, _("Opening")
+    OPEN = hedges.HedgeStatus.OPEN.value, pgettext_lazy("hedge status", "Open")
+    CLOSING = hedges.HedgeStatus.CLOSING.value, _("Closing")
+    CLOSED = hedges.HedgeStatus.CLOSED.value, _("Closed")
+    LEGGED = hedges.HedgeStatus.LEGGED.value, _("Legged")
+    REPAIRING = hedges.HedgeStatus.REPAIRING.value, _("Repairing")
+    FAILED = hedges.HedgeStatus.FAILED.value, _("Failed")
+    NEEDS_RECONCILE = hedges.HedgeStatus.NEEDS_RECONCILE.value, _("Needs reconciliation")
 
 
 LIVE_HEDGE_STATUSES = (
@@ -120,8 +125,8 @@ class FillSource(models.TextChoices):
 
 
 class CarryKind(models.TextChoices):
-    FUNDING = "funding", _("Funding")
-    SWAP = "swap", _("Swap")
+    FUNDING = pnl.CarryKind.FUNDING.value, _("Funding")
+    SWAP = pnl.CarryKind.SWAP.value, _("Swap")
 
 
 class ReconciliationStatus(models.TextChoices):

@@ -27,19 +27,10 @@ from decimal import Decimal
 from enum import StrEnum
 
 from trading.domain.calendar import SessionView, entry_block
+from trading.domain.orders import Leg, Side
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
-
-
-class Leg(StrEnum):
-    PERP = "perp"
-    CFD = "cfd"
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
 
 
 class Check(StrEnum):
