@@ -368,7 +368,8 @@ def _margin_price(position: Mt5Position) -> Decimal:
     return position.current_price if position.margin_price is None else position.margin_price
 
 
-def _position_margin(account: Mt5Account, position: Mt5Position, move: Decimal) -> Decimal:
+def mt5_position_margin(account: Mt5Account, position: Mt5Position, move: Decimal = ZERO) -> Decimal:
+    """One position's margin in the account's currency at its margin price moved by `move`."""
     price = _margin_price(position) + move
     return mt5_margin_in_account_currency(
         spec=position.spec,
@@ -388,7 +389,7 @@ def mt5_state_after_move(
     with localcontext(prec=PRECISION):
         exposure = sum((p.signed_oz for p in positions), ZERO) * account.profit_to_account
         margin_change = sum(
-            (_position_margin(account, p, move) - _position_margin(account, p, ZERO) for p in positions), ZERO
+            (mt5_position_margin(account, p, move) - mt5_position_margin(account, p) for p in positions), ZERO
         )
         equity, margin = account.equity + exposure * move, account.margin + margin_change
     return +equity, +margin
