@@ -42,7 +42,7 @@ MON, TUE, WED, THU, FRI = (date(2026, 1, 12) + timedelta(days=i) for i in range(
 
 
 def count_on(executions: list[Execution], day: date, **kwargs: object) -> int:
-    return day_trades_by_day(executions, calendar=CALENDAR, **kwargs).get(day, 0)  # type: ignore[arg-type]
+    return day_trades_by_day(executions, calendar=CALENDAR, **kwargs).get(day, 0)
 
 
 def test_what_counts_as_a_day_trade() -> None:

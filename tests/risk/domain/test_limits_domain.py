@@ -110,7 +110,7 @@ def test_invalid_limits_are_refused(kwargs: dict[str, object]) -> None:
     }
     fields.update(kwargs)
     with pytest.raises(ValueError):
-        Limit(**fields)  # type: ignore[arg-type]
+        Limit(**fields)
 
 
 def test_every_metric_has_a_natural_direction() -> None:

@@ -107,8 +107,8 @@ def test_levels_already_reached_need_no_move() -> None:
     # 2,000 / 4,600 = 43.48 % ≤ 50 %: both reached.
     state = mt5_stop_out(account(equity="2000"), [one_lot()])
     assert state.stop_out_reached and state.margin_call_reached
-    assert (state.move_to_stop_out, state.move_to_margin_call) == (0, 0)
-    # 4,000 / 4,600 = 86.96 %: margin call only; stop-out 10,000 − … : 4,000 + 100Δ = 0.5(4,600 + Δ) → Δ = −17.09.
+    assert (state.move_to_stop_out, state.move_to_margin_call) == (D(0), D(0))
+    # 4,000 / 4,600 = 86.96 %: margin call only; stop-out at 4,000 + 100Δ = 0.5(4,600 + Δ) → Δ = −17.09.
     state = mt5_stop_out(account(equity="4000"), [one_lot()])
     assert state.margin_call_reached and not state.stop_out_reached
     assert state.move_to_margin_call == 0
