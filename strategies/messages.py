@@ -53,39 +53,6 @@ FIELD_LABELS: dict[str, Any] = {
     "stop_policy": gettext_lazy("On stop"),
 }
 
-# The domain's English templates (strategies/domain/params.py, trading/domain/sizing.py), marked for translation.
-PROBLEM_TEMPLATES = (
-    noop("%(field)s is not a strategy parameter."),
-    noop("%(field)s has an invalid value %(value)s."),
-    noop("%(field)s must be positive."),
-    noop("%(field)s must be at most %(maximum)s."),
-    noop(
-        "%(field)s (%(exit)s) must be below entry_threshold (%(entry)s): a round trip captures at least entry − exit."
-    ),
-    noop("%(field)s (%(position)s oz) is below size_oz (%(size)s oz): no hedge could ever open."),
-    noop("%(field)s × size_oz (%(count)s × %(size)s oz) exceeds max_position_oz (%(position)s oz)."),
-    noop("%(field)s cannot be negative."),
-    noop("%(field)s (%(value)s oz) is below the perp step %(step)s oz: any residual would breach it."),
-    noop("%(field)s (%(notional)s USD) is below one hedge's notional (%(size)s oz at %(price)s)."),
-    noop("%(field)s is required when funding_source is fixed."),
-    noop("%(field)s must be between -%(maximum)s and %(maximum)s per funding event."),
-    noop("%(field)s is required when swap_source is override."),
-    noop("%(field)s must be 1–16 characters of a–z, 0–9, _ or -."),
-    noop(
-        "%(field)s (%(flatten)s min) exceeds no_entry_before_close_minutes (%(window)s min): hedges would open only "
-        "to be flattened."
-    ),
-    noop("%(field)s (%(size)s oz) must be a multiple of the perp step %(step)s oz."),
-    noop(
-        "%(field)s (%(size)s oz) must be a multiple of the CFD step %(step)s oz (volume step %(lots)s lots × "
-        "%(contract)s oz)."
-    ),
-    noop("%(field)s (%(size)s oz) is below the perp minimum quantity %(minimum)s oz."),
-    noop("%(field)s (%(size)s oz) is below the CFD minimum volume %(minimum)s oz (%(lots)s lots)."),
-    noop("%(field)s (%(size)s oz) at %(price)s USDT/oz is below the perp minimum notional %(minimum)s USDT."),
-)
-
-
 def _fill(template: str, params: Mapping[str, Any]) -> str | None:
     try:
         return template % params
@@ -94,14 +61,12 @@ def _fill(template: str, params: Mapping[str, Any]) -> str | None:
 
 
 def problem_text(problem: Problem) -> str:
-    """The problem in the operator's language, naming the field by its label."""
-    params = dict(problem.params)
-    english_params = {**params, "field": params.get("field", problem.field)}
-    for template in PROBLEM_TEMPLATES:
-        if _fill(template, english_params) == problem.message:
-            labelled = {**params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
-            return _fill(_(template), labelled) or problem.message
-    return problem.message
+    """The problem in the operator's language: its template translated, filled with its parameters and the field
+    named by its label (the English message when the problem carries no template)."""
+    if not problem.template:
+        return problem.message
+    labelled = {**problem.params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
+    return _fill(_(problem.template), labelled) or _fill(problem.template, labelled) or problem.message
 
 
 REASON_TEXTS: dict[str, str] = {
