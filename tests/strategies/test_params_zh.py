@@ -15,7 +15,7 @@ import pytest
 from django.utils import translation
 
 from strategies.domain.params import ParamsError, StrategyParams, validate
-from strategies.messages import FIELD_LABELS, problem_text
+from strategies.messages import FIELD_LABELS, REASON_TEXTS, problem_text, reason_text
 from trading.domain.sizing import Problem, VenueSpecs
 
 SPECS = VenueSpecs()
@@ -95,3 +95,17 @@ def test_its_validation_message_reads_in_chinese(name: str) -> None:
             assert not english, f"{name}: English left in the zh-Hans message {text!r}: {english}"
     with translation.override("en"):
         assert problem_text(problems[0]) == problems[0].message.replace(name, str(FIELD_LABELS[name]), 1)
+
+
+@pytest.mark.parametrize("code", sorted(REASON_TEXTS))
+def test_every_decision_reason_reads_in_chinese(code: str) -> None:
+    """The strategy's decision reasons (the status panel, the decision log) in zh-Hans, their leg and direction
+    parameters in words too."""
+    names = re.findall(r"%\((\w+)\)s", REASON_TEXTS[code])
+    samples = {"leg": "perp", "direction": "sell_perp"}
+    params = {name: samples.get(name, "7") for name in names}
+    with translation.override("zh-hans"):
+        text = reason_text({"code": code, "params": params})
+    english = [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in KEPT | {"USDT"}]
+    assert not english, f"{code}: English left in {text!r}"
+    assert re.search(r"[\u4e00-\u9fff]", text), text
