@@ -17,7 +17,7 @@ from accounts.models import AccountPool
 from .choices import StrategyMode
 from .domain import params
 from .domain.params import StrategyParams
-from .messages import FIELD_LABELS
+from .messages import FIELD_LABELS, problem_text
 
 # (group title, fields) in the order the form shows them.
 GROUPS: tuple[tuple[Any, tuple[str, ...]], ...] = (
@@ -189,7 +189,7 @@ class StrategyForm(forms.Form):
         except ValueError as error:
             problems = getattr(error, "problems", [])
             for problem in problems:
-                self.add_error(problem.field if problem.field in self.fields else None, problem.message)
+                self.add_error(problem.field if problem.field in self.fields else None, problem_text(problem))
         return cleaned
 
     def add_service_errors(self, error: ValidationError) -> None:

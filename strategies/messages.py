@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
-from django.utils.translation import gettext_noop as noop
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 
+from trading.choices import Direction
 from trading.domain.sizing import Problem
 
 FIELD_LABELS: dict[str, Any] = {
@@ -53,38 +53,6 @@ FIELD_LABELS: dict[str, Any] = {
     "stop_policy": gettext_lazy("On stop"),
 }
 
-# The domain's English templates (strategies/domain/params.py, trading/domain/sizing.py), marked for translation.
-PROBLEM_TEMPLATES = (
-    noop("%(field)s is not a strategy parameter."),
-    noop("%(field)s has an invalid value %(value)s."),
-    noop("%(field)s must be positive."),
-    noop("%(field)s must be at most %(maximum)s."),
-    noop(
-        "%(field)s (%(exit)s) must be below entry_threshold (%(entry)s): a round trip captures at least entry − exit."
-    ),
-    noop("%(field)s (%(position)s oz) is below size_oz (%(size)s oz): no hedge could ever open."),
-    noop("%(field)s × size_oz (%(count)s × %(size)s oz) exceeds max_position_oz (%(position)s oz)."),
-    noop("%(field)s cannot be negative."),
-    noop("%(field)s (%(value)s oz) is below the perp step %(step)s oz: any residual would breach it."),
-    noop("%(field)s (%(notional)s USD) is below one hedge's notional (%(size)s oz at %(price)s)."),
-    noop("%(field)s is required when funding_source is fixed."),
-    noop("%(field)s must be between -%(maximum)s and %(maximum)s per funding event."),
-    noop("%(field)s is required when swap_source is override."),
-    noop("%(field)s must be 1–16 characters of a–z, 0–9, _ or -."),
-    noop(
-        "%(field)s (%(flatten)s min) exceeds no_entry_before_close_minutes (%(window)s min): hedges would open only "
-        "to be flattened."
-    ),
-    noop("%(field)s (%(size)s oz) must be a multiple of the perp step %(step)s oz."),
-    noop(
-        "%(field)s (%(size)s oz) must be a multiple of the CFD step %(step)s oz (volume step %(lots)s lots × "
-        "%(contract)s oz)."
-    ),
-    noop("%(field)s (%(size)s oz) is below the perp minimum quantity %(minimum)s oz."),
-    noop("%(field)s (%(size)s oz) is below the CFD minimum volume %(minimum)s oz (%(lots)s lots)."),
-    noop("%(field)s (%(size)s oz) at %(price)s USDT/oz is below the perp minimum notional %(minimum)s USDT."),
-)
-
 
 def _fill(template: str, params: Mapping[str, Any]) -> str | None:
     try:
@@ -94,47 +62,47 @@ def _fill(template: str, params: Mapping[str, Any]) -> str | None:
 
 
 def problem_text(problem: Problem) -> str:
-    """The problem in the operator's language, naming the field by its label."""
-    params = dict(problem.params)
-    english_params = {**params, "field": params.get("field", problem.field)}
-    for template in PROBLEM_TEMPLATES:
-        if _fill(template, english_params) == problem.message:
-            labelled = {**params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
-            return _fill(_(template), labelled) or problem.message
-    return problem.message
+    """The problem in the operator's language: its template translated, filled with its parameters and the field
+    named by its label (the English message when the problem carries no template)."""
+    if not problem.template:
+        return problem.message
+    labelled = {**problem.params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
+    return _fill(_(problem.template), labelled) or _fill(problem.template, labelled) or problem.message
 
 
 REASON_TEXTS: dict[str, str] = {
-    "no_quote": noop("Waiting for a %(leg)s quote."),
-    "invalid_quote": noop("The %(leg)s quote is invalid."),
-    "stale_quote": noop("The %(leg)s quote is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
-    "stale_rate": noop("USDT/USD is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
-    "perp_closed": noop("The perpetual market is closed."),
-    "cfd_closed": noop("The CFD market is closed."),
-    "halted": noop("Halted by a kill switch: only reducing orders."),
-    "hedge_in_flight": noop("A hedge is being opened, closed or repaired."),
-    "unhedged_exposure": noop("Unhedged %(unhedged_oz)s oz (limit %(limit_oz)s oz)."),
-    "before_close": noop("No entry within %(minutes)s minutes of the CFD close."),
-    "after_open": noop("No entry within %(minutes)s minutes after the CFD open."),
-    "cfd_spread_wide": noop("CFD spread %(spread)s is above %(limit)s."),
-    "cooldown": noop("Cooling down for %(seconds)s s after a close."),
-    "max_open_hedges": noop("%(limit)s hedges open: the maximum."),
-    "max_position": noop("Position %(position_oz)s oz at the limit %(limit_oz)s oz."),
-    "carry_unknown": noop("Funding or swap is unknown: no carry estimate."),
-    "below_entry": noop("Best net edge %(edge)s (%(direction)s) is below the entry threshold %(threshold)s."),
-    "opposite_hedge_open": noop("A hedge in the other direction is open (%(direction)s)."),
-    "zscore_unavailable": noop("The basis z-score is not available yet."),
-    "zscore_filter": noop("Z-score %(zscore)s does not reach %(needed)s."),
-    "entry_edge": noop("Opened: net edge %(edge)s (%(direction)s) at or above %(threshold)s."),
-    "flatten_before_gap": noop("Flattening %(minutes_to_close)s minutes before the CFD close."),
-    "stop_loss": noop("Stop-loss: %(pnl_usd)s USD (limit %(limit_usd)s)."),
-    "time_stop": noop("Time stop: held %(held_minutes)s minutes (limit %(limit_minutes)s)."),
-    "exit_edge": noop("Exit: remaining edge %(remaining)s at or below %(threshold)s."),
-    "risk": noop("Refused by the pre-trade checks."),
-    "stop_flatten": noop("Flattened on stop."),
-    "manual": noop("By hand."),
-    "backing_off": noop("Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."),
-    "replan": noop("The hedge changed while its orders were planned: planning again."),
+    "no_quote": gettext_noop("Waiting for a %(leg)s quote."),
+    "invalid_quote": gettext_noop("The %(leg)s quote is invalid."),
+    "stale_quote": gettext_noop("The %(leg)s quote is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
+    "stale_rate": gettext_noop("USDT/USD is %(age_ms)s ms old (limit %(limit_ms)s ms)."),
+    "perp_closed": gettext_noop("The perpetual market is closed."),
+    "cfd_closed": gettext_noop("The CFD market is closed."),
+    "halted": gettext_noop("Halted by a kill switch: only reducing orders."),
+    "hedge_in_flight": gettext_noop("A hedge is being opened, closed or repaired."),
+    "unhedged_exposure": gettext_noop("Unhedged %(unhedged_oz)s oz (limit %(limit_oz)s oz)."),
+    "before_close": gettext_noop("No entry within %(minutes)s minutes of the CFD close."),
+    "after_open": gettext_noop("No entry within %(minutes)s minutes after the CFD open."),
+    "cfd_spread_wide": gettext_noop("CFD spread %(spread)s is above %(limit)s."),
+    "cooldown": gettext_noop("Cooling down for %(seconds)s s after a close."),
+    "max_open_hedges": gettext_noop("%(limit)s hedges open: the maximum."),
+    "max_position": gettext_noop("Position %(position_oz)s oz at the limit %(limit_oz)s oz."),
+    "carry_unknown": gettext_noop("Funding or swap is unknown: no carry estimate."),
+    "below_entry": gettext_noop("Best net edge %(edge)s (%(direction)s) is below the entry threshold %(threshold)s."),
+    "opposite_hedge_open": gettext_noop("A hedge in the other direction is open (%(direction)s)."),
+    "zscore_unavailable": gettext_noop("The basis z-score is not available yet."),
+    "zscore_filter": gettext_noop("Z-score %(zscore)s does not reach %(needed)s."),
+    "entry_edge": gettext_noop("Opened: net edge %(edge)s (%(direction)s) at or above %(threshold)s."),
+    "flatten_before_gap": gettext_noop("Flattening %(minutes_to_close)s minutes before the CFD close."),
+    "stop_loss": gettext_noop("Stop-loss: %(pnl_usd)s USD (limit %(limit_usd)s)."),
+    "time_stop": gettext_noop("Time stop: held %(held_minutes)s minutes (limit %(limit_minutes)s)."),
+    "exit_edge": gettext_noop("Exit: remaining edge %(remaining)s at or below %(threshold)s."),
+    "risk": gettext_noop("Refused by the pre-trade checks."),
+    "stop_flatten": gettext_noop("Flattened on stop."),
+    "manual": gettext_noop("By hand."),
+    "backing_off": gettext_noop(
+        "Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."
+    ),
+    "replan": gettext_noop("The hedge changed while its orders were planned: planning again."),
 }
 
 
@@ -150,6 +118,21 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+# Codes a reason names as parameters, in words: a leg, the USDT/USD rate, a direction.
+PARAM_WORDS: dict[str, dict[str, Any]] = {
+    "leg": {
+        "perp": pgettext_lazy("leg in a sentence", "perpetual"),
+        "cfd": pgettext_lazy("leg in a sentence", "CFD"),
+        "usd_per_usdt": pgettext_lazy("leg in a sentence", "USDT/USD"),
+    },
+    "direction": {value: label for value, label in Direction.choices},
+}
+
+
+def _worded(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: str(PARAM_WORDS.get(key, {}).get(str(value), value)) for key, value in params.items()}
+
+
 def reason_text(reason: Mapping[str, Any] | None) -> str:
     """A decision reason (`{"code": ..., "params": {...}}`) in the operator's language."""
     if not reason:
@@ -159,7 +142,7 @@ def reason_text(reason: Mapping[str, Any] | None) -> str:
     template = REASON_TEXTS.get(code)
     if template is None:
         return code
-    text = _fill(_(template), {key: value for key, value in params.items()} if isinstance(params, dict) else {})
+    text = _fill(_(template), _worded(params) if isinstance(params, dict) else {})
     if text is None:
         return _(template).split("%(")[0].strip() or code
     if code == "risk" and isinstance(params, dict):

@@ -23,22 +23,28 @@ LOTS_QUANTUM = Decimal("0.01")  # lots are booked at 2 dp
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Why a value is refused: `field` (the configuration field), `code` (stable, for translation),
-    `message` (English, already filled in) and `params` (the values the message names, as strings)."""
+    """Why a value is refused: `field` (the configuration field), `code` (stable), `message` (English, already
+    filled in), `params` (the values the message names, as strings) and `template` (the English template the message
+    was filled from: the translation catalogue's key, so a caller translates the template and fills it with its own
+    labels rather than matching English text back)."""
 
     field: str
     code: str
     message: str
     params: Mapping[str, str] = dataclasses.field(default_factory=dict, hash=False)
+    template: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {"field": self.field, "code": self.code, "message": self.message, "params": dict(self.params)}
 
 
 def problem(field_name: str, code: str, template: str, **params: object) -> Problem:
-    """A Problem whose English message is `template % params` (parameters rendered as strings)."""
+    """A Problem whose English message is `template % params` (parameters rendered as strings).
+
+    `template` is extracted into the translation catalogue by `makemessages` (quantarb's command adds the keyword
+    `problem:3`), so every call site's template is translatable where it is written."""
     text = {key: str(value) for key, value in params.items()}
-    return Problem(field_name, code, template % text, text)
+    return Problem(field_name, code, template % text, text, template)
 
 
 @dataclass(frozen=True, slots=True)
