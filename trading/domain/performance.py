@@ -55,13 +55,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
-from itertools import compress, pairwise
-from operator import mul, sub
+from itertools import islice, pairwise, repeat
+from operator import mul, sub, truediv
 
 ZERO = Decimal(0)
 PRECISION = 60
@@ -348,13 +348,13 @@ def _wealth_index(equity: Sequence[Decimal], period_flows: dict[int, Decimal]) -
     """W_i = E_i / units, the units changing only at flows (bought at the unit price of the point before)."""
     if equity[0] < 0:
         raise ValueError("the starting equity is negative")
-    floats = list(map(float, equity))
+    floats = map(float, equity)  # consumed segment by segment: one pass, no copy
     wealth: list[float] = []
-    units: float | None = floats[0] if equity[0] > 0 else None  # None: nothing invested
+    units: float | None = float(equity[0]) if equity[0] > 0 else None  # None: nothing invested
     price = 1.0  # the unit price while nothing is invested: the last one
     begin = 0
     for index, amount in period_flows.items():
-        _price_segment(wealth, floats, begin, index, units, price)
+        _price_segment(wealth, islice(floats, index - begin), begin, units, price)
         price = wealth[index - 1]
         with localcontext(prec=PRECISION):
             base = equity[index - 1] + amount
@@ -367,35 +367,31 @@ def _wealth_index(equity: Sequence[Decimal], period_flows: dict[int, Decimal]) -
         else:
             units = float(base) / price
         begin = index
-    _price_segment(wealth, floats, begin, len(floats), units, price)
+    _price_segment(wealth, floats, begin, units, price)
     return wealth
 
 
-def _price_segment(
-    wealth: list[float], floats: list[float], begin: int, end: int, units: float | None, price: float
-) -> None:
-    segment = floats[begin:end]
+def _price_segment(wealth: list[float], values: Iterator[float], begin: int, units: float | None, price: float) -> None:
     if units is None:
+        segment = list(values)
         if any(segment):
             moved = begin + next(i for i, value in enumerate(segment) if value)
             raise ValueError(f"equity is not zero at point {moved} while no capital is invested")
         wealth.extend([price] * len(segment))
     else:
-        wealth.extend([value / units for value in segment])
+        wealth.extend(map(truediv, values, repeat(units)))
 
 
 # --- drawdowns ----------------------------------------------------------------------------------------------
 def _underwater(wealth: list[float]) -> list[float]:
+    """D_i = W_i / running peak − 1, snapped to 0 within AT_PEAK_TOLERANCE of the peak. One comprehension that
+    carries the running peak (a comprehension is about a fifth faster than the same loop with append)."""
     peak = wealth[0]
-    out: list[float] = []
-    append = out.append
     floor = -AT_PEAK_TOLERANCE
-    for value in wealth:
-        if value > peak:
-            peak = value
-        drawdown = value / peak - 1.0
-        append(drawdown if drawdown < floor else 0.0)
-    return out
+    return [
+        drawdown if (drawdown := value / (peak := value if value > peak else peak) - 1.0) < floor else 0.0
+        for value in wealth
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +408,7 @@ class _Drawdown:
 def _drawdown_figures(underwater: list[float], series: EquitySeries) -> _Drawdown:
     step = series.clock.step
     last = len(underwater) - 1
-    at_peak = list(compress(range(len(underwater)), map((0.0).__eq__, underwater)))
+    at_peak = [index for index, drawdown in enumerate(underwater) if not drawdown]
     longest_gap = max(map(sub, at_peak[1:], at_peak[:-1]), default=1)
     longest = max(longest_gap if longest_gap > 1 else 0, last - at_peak[-1]) * step
     deepest = min(underwater)
@@ -453,16 +449,17 @@ def _return_stats(returns: list[float], risk_free: float, periods_per_year: int,
     root_year = math.sqrt(periods_per_year)
     volatility = sharpe = sortino = None
     if count >= 2:
-        # Σx² − (Σx)²/n with exactly rounded sums: for returns the mean is small against the deviation, so the
-        # one-pass form keeps full precision. Identical returns have no dispersion, whatever the residue.
-        variance = (math.fsum(map(mul, excess, excess)) - total * total / count) / (count - 1)
+        # Σx² − (Σx)²/n: for returns the mean is small against the deviation, so the one-pass form loses nothing;
+        # Σx is exactly rounded (signed terms cancel), Σx² of positive terms needs no compensation (relative
+        # error below n·ε). Identical returns have no dispersion, whatever the residue.
+        variance = (sum(map(mul, excess, excess)) - total * total / count) / (count - 1)
         std = math.sqrt(variance) if variance > 0 else 0.0
         if std < 1e-9 * abs(mean) and max(returns) == min(returns):
             std = 0.0
         volatility = std * root_year
         sharpe = mean / std * root_year if std else None
         losses = [x for x in excess if x < 0.0]
-        downside = math.sqrt(math.fsum(map(mul, losses, losses)) / count) * root_year
+        downside = math.sqrt(sum(map(mul, losses, losses)) / count) * root_year
         sortino = mean * periods_per_year / downside if downside else None
     position = (count - 1) * tail
     below = math.floor(position)
