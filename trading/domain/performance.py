@@ -13,7 +13,7 @@ Conventions (stated once, used everywhere below)
   the unit price of the point before it (the start of its period). The *wealth index* `W_i` is equity ÷ units,
   so `W_i = Π (1 + r_k)` and a deposit or withdrawal leaves it unchanged — a withdrawal is not a drawdown, and a
   deposit mid-period leaves the time-weighted return unchanged. Computing `W_i = E_i / units` rather than as a
-  running product keeps every point within one rounding of its exact value.
+  running product keeps every point within a rounding per flow of its exact value, however long the series.
 - Time-weighted return (TWR) = `W_n − 1` over the window (= total return); CAGR = TWR annualised over the
   window's length in years, `n / periods_per_year(clock)`.
 - Money-weighted return (MWR) = the internal rate of return of −start equity at `t_0`, −each flow at the start
@@ -21,7 +21,8 @@ Conventions (stated once, used everywhere below)
   the annual log growth, `τ_k` in years. Solved in float by a bracketing Newton iteration with bisection
   fallback, to |Δg| ≤ 1e-14 · max(1, |g|); when several roots exist, the one nearest zero found by an
   outward scan is taken; None when the flows have no root (e.g. every flow of one sign). Reported as
-  annualised (`exp(g) − 1`), per return period (`exp(g / periods_per_year) − 1`) and over the window.
+  annualised (`exp(g) − 1`), per period of the report's `frequency` (`exp(g / periods_per_year) − 1`) and
+  over the window (`exp(g · years) − 1`, beside the TWR).
 - Drawdowns are taken on the wealth index at the clock's resolution: underwater `D_i = W_i / max_{k≤i} W_k − 1`
   (≤ 0; within 1e-12 of the running peak counts as at the peak, so float noise in a round trip is not an
   underwater stretch). Maximum drawdown is `min D` (negative, as empyrical and QuantStats report it); its
@@ -47,8 +48,9 @@ Numbers: equity, flows and PnL are booked money and stay Decimal. Returns, ratio
 statistics, so they are floats (ARCHITECTURE.md "Units and formulas": statistics may be floats; no order is
 priced from them). The heavy series maths — a year of one-minute points is 525,600 of them — runs in pure
 Python over floats in a handful of passes (one conversion from Decimal, one division per point for the wealth
-index, one loop for the underwater series, C-level sums); Decimal arithmetic touches only the flows and the
-bucket boundaries. bench/analytics.py measures it against numpy.
+index, one comprehension for the underwater series, C-level sums, a partial sort for the VaR tail); Decimal
+arithmetic touches only the flows and the bucket boundaries. bench/analytics.py measures it against numpy
+(figures in bench/README.md); numpy is not a dependency of the domain.
 """
 
 from __future__ import annotations
