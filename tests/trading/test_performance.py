@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.domain.performance import CashFlow, EquitySeries, Frequency, performance
+from trading.domain.performance import CashFlow, EquitySeries, Frequency, _lowest, performance
 
 TOL = 1e-9
 Q8 = Decimal("0.00000001")
@@ -151,6 +151,8 @@ def test_the_annualisation_basis_is_a_parameter_and_the_report_states_it(daily: 
         (Frequency.HOUR, 24 * 45 + 7, datetime(2026, 1, 28, 13, tzinfo=UTC), Frequency.HOUR),
         (Frequency.MINUTE, 1440 * 3 + 17, datetime(2026, 2, 27, 22, 41, tzinfo=UTC), Frequency.HOUR),
         (Frequency.MINUTE, 1440 * 3 + 17, datetime(2026, 2, 27, 22, 41, tzinfo=UTC), Frequency.DAY),
+        # Every minute a return: VaR/CVaR take their tail without sorting all 4,337.
+        (Frequency.MINUTE, 1440 * 3 + 17, datetime(2026, 2, 27, 22, 41, tzinfo=UTC), Frequency.MINUTE),
     ],
 )
 def test_returns_at_a_coarser_frequency_compound_the_clock_returns_in_utc_buckets(
@@ -160,8 +162,9 @@ def test_returns_at_a_coarser_frequency_compound_the_clock_returns_in_utc_bucket
     series, cash_flows, fine = build(clock, periods, start=start, flows=flows, drift=0.00001, sigma=0.002)
     report = performance(series, cash_flows, frequency=frequency)
 
-    buckets = fine.index.floor("D" if frequency is Frequency.DAY else "h")
-    ref = compound(fine, buckets)
+    ref = compound(
+        fine, fine.index.floor({Frequency.DAY: "D", Frequency.HOUR: "h", Frequency.MINUTE: "min"}[frequency])
+    )
     per_year = 365 * frequency.periods_per_day
     assert report.periods_per_year == per_year
     assert list(report.returns) == pytest.approx(list(ref), rel=0, abs=TOL)
@@ -348,6 +351,24 @@ def test_historical_var_and_cvar_by_hand() -> None:
     report = performance(EquitySeries(START, Frequency.DAY, tuple(equity)))
     assert report.var == approx(-0.05 + 0.45 * 0.01)
     assert report.cvar == approx(-0.05)
+
+
+def test_no_capital_at_risk_has_no_money_weighted_return() -> None:
+    idle = performance(series_of(0, 0))
+    assert idle.twr == 0.0 and idle.mwr is None and idle.mwr_annualised is None
+    # Everything withdrawn at the start of the only period: nothing was ever at risk.
+    gone = performance(series_of(100, 0), [CashFlow(START + timedelta(hours=2), Decimal(-100))])
+    assert gone.twr == 0.0 and gone.mwr is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=-1.0, max_value=1.0), min_size=1, max_size=3_000),
+    share=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_the_var_tail_is_the_lowest_values_in_order(values: list[float], share: float) -> None:
+    count = max(1, int(len(values) * share))
+    assert _lowest(values, count) == sorted(values)[:count]
 
 
 # --- inputs the function refuses -----------------------------------------------------------------------------------
