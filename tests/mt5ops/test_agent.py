@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> RunningAgent:
+def agent(tmp_path: Path) -> Iterator[RunningAgent]:
     with running_agent(tmp_path) as running:
         yield running
 
