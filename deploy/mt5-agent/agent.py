@@ -750,7 +750,10 @@ class Handler(BaseHTTPRequestHandler):
                     raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "the body is not JSON") from None
                 if not isinstance(payload, dict):
                     raise Refused(HTTPStatus.BAD_REQUEST, "bad_request", "the body is a JSON object")
-            log.info("%s %s from %s (key %s)", self.command, self.path, self.client_address[0], signer[2])
+            # Status is polled every few seconds: logged only with --verbose. Actions always are.
+            (log.debug if action == "status" else log.info)(
+                "%s %s from %s (key %s)", self.command, self.path, self.client_address[0], signer[2]
+            )
             if action == "status":
                 result: dict[str, Any] = {"terminal": self.server.terminal.status()}
             else:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,20 @@ def test_a_terminal_that_ignores_the_graceful_stop_is_killed(tmp_path: Path) -> 
         assert "did not close within" in agent.log
 
 
+def test_one_action_at_a_time(tmp_path: Path) -> None:
+    command = [sys.executable, str(STANDIN), "--ignore-term"]
+    with running_agent(tmp_path, terminal_command=command, stop_timeout_seconds=3) as agent:
+        stopping = threading.Thread(target=lambda: agent.signed("POST", "/stop", b"{}"))
+        stopping.start()
+        try:
+            wait_until(lambda: agent.status()["state"] == "stopping", what="the stop under way")
+            busy = agent.signed("POST", "/restart", b"{}")
+            assert busy.status == 409 and busy.data["error"] == "busy"
+        finally:
+            stopping.join(timeout=30)
+        assert agent.status()["state"] == "stopped"
+
+
 def test_a_terminal_that_ends_by_itself_is_reported_with_its_exit_code(tmp_path: Path) -> None:
     with running_agent(tmp_path) as agent:
         pid = agent.status()["pid"]
@@ -225,15 +240,20 @@ def test_keys_rotate_without_a_restart(tmp_path: Path) -> None:
 
 def test_keys_come_from_the_environment_and_three_are_too_many(tmp_path: Path) -> None:
     key = generate_key("env1")
-    write_config(tmp_path, [key])
+    seen = tmp_path / "terminal-environment.json"
+    command = [sys.executable, str(STANDIN), "--environment-to", str(seen)]
+    write_config(tmp_path, [key], terminal_command=command, environment={"WINEPREFIX": "/opt/mt5/a/prefix"})
     config = json.loads((tmp_path / "agent.json").read_text())
     del config["keys_file"]
     (tmp_path / "agent.json").write_text(json.dumps(config))
     agent = launch(tmp_path, key, env={"QUANTARB_MT5_AGENT_KEYS": key})
     try:
         assert agent.signed("GET", "/status").status == 200
+        environment = json.loads(wait_until(lambda: seen.exists() and seen.read_text(), what="the terminal's env"))
+        # The terminal gets its configured variables, never the agent's keys.
+        assert environment["WINEPREFIX"] == "/opt/mt5/a/prefix"
+        assert "QUANTARB_MT5_AGENT_KEYS" not in environment
     finally:
-        agent.status()  # note the terminal's pid for the clean-up
         cleanup(agent)
     three = [generate_key(f"k{n}") for n in range(3)]
     write_config(tmp_path, three)
