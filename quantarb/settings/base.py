@@ -307,9 +307,10 @@ REST_FRAMEWORK = {
 # Scripts only from our own static files: no inline code, no event-handler attributes, no eval (templates bind
 # behaviour by data attributes in static/js/; htmx runs with allowEval off; the API docs use drf-spectacular's
 # split Swagger view, whose start-up script is a URL of its own). Every page passes it: tests/e2e/test_csp.py.
-# Styles keep 'unsafe-inline': lightweight-charts injects a <style> element for its attribution logo, Tabler's
-# scripts and the Django admin set style attributes, and our templates size meters with style attributes. Style
-# cannot run code; scripts are what the policy locks down.
+# Styles: stylesheets from our own files only, no <style> element (the front-end libraries inject none:
+# lightweight-charts' attribution logo, which would, is off and credited in text; htmx's indicator rules are in
+# quantarb.css; the API docs' page names a stylesheet). Style attributes stay allowed (style-src-attr): the
+# templates size meters and boxes with them, and an attribute alone cannot select elements (no CSS exfiltration).
 # connect-src: the API and the pages' polls, plus this host's ws:/wss: origin for the Channels sockets, added per
 # request (quantarb/csp.py).
 CONTENT_SECURITY_POLICY = {
@@ -318,7 +319,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "connect-src": [SELF],
         "img-src": [SELF, "data:"],
-        "style-src": [SELF, UNSAFE_INLINE],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

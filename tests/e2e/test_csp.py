@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from .helpers import DEMO_PASSWORD, log_in
@@ -180,12 +181,21 @@ def sweep_admin(sweep: Sweep) -> int:
     return forms
 
 
+def submitted(sweep: Sweep, url: re.Pattern[str]) -> None:
+    """Wait for the navigation a form's submission makes; without one, say what the page refused."""
+    try:
+        sweep.page.wait_for_url(url, timeout=15_000)
+    except PlaywrightTimeoutError:
+        sweep.settle()
+        raise AssertionError(f"the form did not submit ({sweep.page.url}): {sweep.problems}") from None
+
+
 def use_the_moved_handlers(sweep: Sweep) -> None:
     """The pickers submit on change and a delete form asks first (static/js/forms.js, no inline handler)."""
     page = sweep.page
     sweep.open("/strategies/")
     page.select_option("#f-state", "stopped")
-    page.wait_for_url(re.compile(r".*/strategies/\?state=stopped$"))
+    submitted(sweep, re.compile(r".*/strategies/\?state=stopped$"))
     sweep.settle()
 
     page.select_option("#language-switch", "zh-hans")

@@ -1,6 +1,6 @@
 """The Content-Security-Policy (issue 16, item 2): production's header runs no inline script and no eval, every
 response carries it, and no template carries what it would refuse (inline handlers, `javascript:` URLs, inline
-script code). That every page passes it in a browser is tests/e2e/test_csp.py."""
+script code, style elements). That every page passes it in a browser is tests/e2e/test_csp.py."""
 
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ def test_production_runs_scripts_from_its_own_files_only(production: ModuleType)
     assert policy["base-uri"] == ["'self'"]
     assert policy["form-action"] == ["'self'"]
     assert policy["img-src"] == ["'self'", "data:"]
+    # Stylesheets from our files only, no <style> element; style attributes allowed (they cannot select elements).
+    assert policy["style-src"] == ["'self'"]
+    assert policy["style-src-attr"] == ["'unsafe-inline'"]
+    assert "style-src-elem" not in policy
     # Only this host's socket origin beside 'self': never every ws:/wss: destination.
     assert policy["connect-src"] == ["'self'", "ws://testserver"]
 
@@ -96,9 +100,10 @@ def template_files() -> list[Path]:
 HANDLER = re.compile(r"<[a-zA-Z][^>]*?\son[a-z]+\s*=", re.DOTALL)
 JS_URL = re.compile(r"""(?:href|src|action|formaction)\s*=\s*["']?\s*javascript:""", re.IGNORECASE)
 SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+STYLE = re.compile(r"<style\b", re.IGNORECASE)
 
 
-def test_no_template_has_an_inline_handler_a_javascript_url_or_inline_script_code() -> None:
+def test_no_template_has_an_inline_handler_a_javascript_url_inline_script_code_or_a_style_element() -> None:
     files = template_files()
     assert len(files) > 50, files  # the project's templates were found
     problems = []
@@ -107,6 +112,7 @@ def test_no_template_has_an_inline_handler_a_javascript_url_or_inline_script_cod
         name = path.relative_to(ROOT)
         problems += [f"{name}: inline handler {m.group(0)[-40:]!r}" for m in HANDLER.finditer(text)]
         problems += [f"{name}: javascript: URL" for _ in JS_URL.finditer(text)]
+        problems += [f"{name}: inline <style> element" for _ in STYLE.finditer(text)]
         for attributes, body in SCRIPT.findall(text):
             data = re.search(r"""type=["']application/(ld\+)?json["']""", attributes)
             if body.strip() and not data:
@@ -123,3 +129,4 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     assert not HANDLER.search('<select data-autosubmit name="online">')
     assert JS_URL.search('<a href="javascript:void(0)">')
     assert SCRIPT.search("<script>alert(1)</script>")
+    assert STYLE.search("<style>\n  html { margin: 0 }")
