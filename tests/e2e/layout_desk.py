@@ -320,7 +320,7 @@ def _ids(tenant: Any, pool: Any) -> dict[str, Any]:
         "closed_hedge": Hedge.objects.filter(tenant=tenant, status="closed", size_oz__gt=1).first().pk,  # type: ignore[union-attr]
         "report": ReconciliationReport.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
         "alert": Alert.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
-        "command": ManualCommand.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
+        "command": ManualCommand.objects.filter(tenant=tenant).first().pk,
     }
 
 

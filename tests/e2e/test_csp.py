@@ -98,14 +98,12 @@ class Sweep:
     def __post_init__(self) -> None:
         context = self.page.context
         context.add_init_script(WATCH)
-        self.page.on(
-            "console",
-            lambda m: (
-                m.type == "error"
-                and self.problems.append(f"console error on {self.page.url}: {m.text} ({m.location.get('url')})")
-            ),
-        )
+        self.page.on("console", self.console)
         self.page.on("pageerror", lambda e: self.problems.append(f"uncaught exception on {self.page.url}: {e}"))
+
+    def console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error on {self.page.url}: {message.text} ({message.location.get('url')})")
 
     def settle(self) -> None:
         """Wait until the page's own requests are over, then collect the violations it saw."""

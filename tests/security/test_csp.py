@@ -87,7 +87,8 @@ def test_every_kind_of_response_carries_the_policy(alice: Any) -> None:
 def template_files() -> list[Path]:
     from django.conf import settings
 
-    roots = [Path(d) for t in settings.TEMPLATES for d in t.get("DIRS", [])]
+    engines: list[dict[str, Any]] = settings.TEMPLATES
+    roots = [Path(d) for engine in engines for d in engine.get("DIRS", [])]
     roots += [
         p
         for app in ("accounts", "alerts", "mt5ops", "quantarb", "risk", "strategies", "trading")
