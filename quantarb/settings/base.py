@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Its system checks refuse a policy in django-csp 3's setting names (CONTENT_SECURITY_POLICY below).
+    "csp",
     "channels",
     "guardian",
     "auditlog",
@@ -65,6 +68,8 @@ MIDDLEWARE = [
     # NUL in the address or a form, too many form fields: 400 with a message (quantarb/input_guard.py).
     "quantarb.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below; quantarb/csp.py).
+    "quantarb.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -298,6 +303,32 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "quantarb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# --- Content-Security-Policy (django-csp 4: https://django-csp.readthedocs.io/en/latest/configuration.html) ----
+# Scripts only from our own static files: no inline code, no event-handler attributes, no eval (templates bind
+# behaviour by data attributes in static/js/; htmx runs with allowEval off; the API docs use drf-spectacular's
+# split Swagger view, whose start-up script is a URL of its own). Every page passes it: tests/e2e/test_csp.py.
+# Styles: stylesheets from our own files only, no <style> element (the front-end libraries inject none:
+# lightweight-charts' attribution logo, which would, is off and credited in text; htmx's indicator rules are in
+# quantarb.css; the API docs' page names a stylesheet). Style attributes stay allowed (style-src-attr): the
+# templates size meters and boxes with them, and an attribute alone cannot select elements (no CSS exfiltration).
+# connect-src: the API and the pages' polls, plus this host's ws:/wss: origin for the Channels sockets, added per
+# request (quantarb/csp.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "connect-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html ; Swagger UI's files come from the sidecar
 # package (served as our static files), never a CDN; the validator badge would call validator.swagger.io.
 SPECTACULAR_SETTINGS = {

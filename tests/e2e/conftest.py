@@ -5,7 +5,10 @@ Screenshots of failed tests go to `test-artifacts/<test name>-<n>.png` (gitignor
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +62,17 @@ def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[
 @pytest.fixture
 def page(new_page: Callable[[], Any]) -> Any:
     return new_page()
+
+
+@pytest.fixture(scope="session")
+def layout_desk(platform: Any) -> dict[str, Any]:
+    """The layout desk (layout_desk.py) in the platform's database, and the ids its pages need (seeded once)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "from tests.e2e.layout_desk import main; main()"],
+        cwd=ROOT,
+        env=platform.env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))

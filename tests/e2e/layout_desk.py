@@ -309,7 +309,7 @@ def seed() -> dict[str, Any]:
 
 def _ids(tenant: Any, pool: Any) -> dict[str, Any]:
     from alerts.models import Alert
-    from trading.models import Hedge, ReconciliationReport
+    from trading.models import Hedge, ManualCommand, ReconciliationReport
 
     return {
         "username": USERNAME,
@@ -320,6 +320,7 @@ def _ids(tenant: Any, pool: Any) -> dict[str, Any]:
         "closed_hedge": Hedge.objects.filter(tenant=tenant, status="closed", size_oz__gt=1).first().pk,  # type: ignore[union-attr]
         "report": ReconciliationReport.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
         "alert": Alert.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
+        "command": ManualCommand.objects.filter(tenant=tenant).first().pk,
     }
 
 

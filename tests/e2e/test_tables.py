@@ -9,15 +9,11 @@ sees them."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS
 
 from .helpers import DEMO_PASSWORD, log_in
@@ -53,19 +49,6 @@ MEASURE = """() => {
     text: document.querySelector('main').innerText,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def layout_desk(platform: Any) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-c", "from tests.e2e.layout_desk import main; main()"],
-        cwd=ROOT,
-        env=platform.env,
-        capture_output=True,
-        text=True,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
 def pages(ids: dict[str, Any]) -> list[tuple[str, str]]:
