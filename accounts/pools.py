@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from trading.models import Instrument
-from trading.venues.registry import spec_for
 
 from .models import AccountPool, VenueAccount
+from .venue_kinds import spec_for
 
 
 @dataclass(frozen=True)

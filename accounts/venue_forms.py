@@ -14,11 +14,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from mt5ops.models import TerminalInstance
-from trading.choices import Venue
-from trading.venues.registry import CCXT_PREFIX, api_key_problem, endpoint_override_errors, spec_for, venue_choices
 
 from .choices import AccountMode, AccountStatus, Role
 from .models import AccountPool, Membership, Tenant, User, VenueAccount
+from .venue_kinds import CCXT_PREFIX, Venue, api_key_problem, endpoint_override_errors, spec_for, venue_choices
 
 _MT5_LOGIN = re.compile(r"^[0-9]{1,20}$")
 SECRET_FIELDS = ("api_key", "api_secret", "login", "password", "server")
@@ -204,7 +203,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
                 )
         if "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
             return
-        # The same rule as a quote source's endpoint (trading/venues/registry.py).
+        # The same rule as a quote source's endpoint (accounts/venue_kinds.py).
         for field, message in endpoint_override_errors(venue=venue, rest=rest, ws=ws).items():
             self.add_error(field, message)
 

@@ -18,18 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quantarb import clock
-from trading.choices import Venue
 from trading.reconciliation.venue_events import binance_account_gateway
 from trading.venues.binance.gateway import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
 from trading.venues.checks import CheckResult, check_connection
 from trading.venues.errors import VenueError
-from trading.venues.registry import spec_for
 
 from .audit import audit_record
 from .choices import AccountMode, AccountStatus, AuditAction
 from .crypto import mask
 from .models import AccountPool, AccountSnapshot, User, VenueAccount
 from .venue_forms import AccountPoolForm, VenueAccountForm
+from .venue_kinds import Venue, spec_for
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from mt5ops.forms import TerminalForm
 from mt5ops.models import TerminalInstance
 from quantarb import clock
 from quantarb.sorting import sort_from
-from trading.venues.registry import leg_label, spec_for
 
 from . import venue_services
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, request_membership, role_has
 from .pools import hedge_ratio
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
+from .venue_kinds import leg_label, spec_for
 from .venue_services import PoolInUse, account_delete, account_in_use, account_save, account_test, pool_save
 
 PER_PAGE = 25

@@ -13,3 +13,12 @@ def install_pre_trade_gate() -> None:
     from trading.execution.gate import install_pre_trade_gate as install
 
     install(RiskGate(limits_for=risk_limits_for))
+
+
+def install_venue_catalogue() -> None:
+    """Which `ccxt:<id>` venues an account may name: the exchanges ccxt knows, read by `trading.venues` (the only
+    importer of ccxt) for `accounts`' venue kinds."""
+    from accounts.venue_kinds import install_ccxt_exchanges
+    from trading.venues.registry import ccxt_exchange_ids
+
+    install_ccxt_exchanges(ccxt_exchange_ids)

@@ -3,18 +3,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
-class Venue(models.TextChoices):
-    BINANCE_USDM = "binance-usdm", _("Binance USDⓈ-M")
-    BYBIT_MT5 = "bybit-mt5", _("Bybit MT5")
-    SIMULATED_PERP = "simulated-perp", _("Simulated perpetual")
-    SIMULATED_CFD = "simulated-cfd", _("Simulated CFD")
-
-
-class InstrumentKind(models.TextChoices):
-    PERPETUAL = "perpetual", _("Perpetual")
-    CFD = "cfd", _("CFD")
-
-
 class ServerTime(models.TextChoices):
     NY_CLOSE = "ny_close", _("New York close (New York + 7 h)")
     FIXED = "fixed", _("Fixed offset")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from accounts.models import AccountPool, VenueAccount
+from accounts.venue_kinds import spec_for
 from trading.models import Instrument
-from trading.venues.registry import spec_for
 
 
 def instruments_by_venue(venues: Iterable[str]) -> dict[str, Instrument]:

@@ -14,9 +14,9 @@ from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.permissions import request_membership
 from accounts.pools import hedge_ratio
 from accounts.venue_forms import CREDENTIAL_MAX_LENGTH
+from accounts.venue_kinds import spec_for
 from quantarb import formatting
 from quantarb.api_decimals import PlainDecimalField
-from trading.venues.registry import spec_for
 
 
 class CredentialsSerializer(serializers.Serializer[Any]):

@@ -30,11 +30,11 @@ from django.conf import settings
 from django.db.models import Sum
 
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
+from accounts.venue_kinds import spec_for
 from trading.domain import margin as rules
 from trading.domain.paper import PaperBook
 from trading.models import CarryEntry, Instrument, PaperOrder, PaperPosition, SourcePair, SpreadSample
 from trading.venues.mt5.sim import DEFAULT_MARGIN_TERMS
-from trading.venues.registry import spec_for
 
 MONEY = Decimal("0.00000001")
 LEVEL = Decimal("0.0001")

@@ -22,10 +22,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from accounts.venue_kinds import Venue
 from quantarb import clock
 from quantarb.events import SpreadUpdate, pair_group
 from quantarb.live import group_send
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.domain.calendar import SessionCalendar as DomainCalendar
 from trading.domain.calendar import SessionStatus
 from trading.domain.engine import SpreadEngine, SpreadSample

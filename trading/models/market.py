@@ -13,14 +13,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from trading.choices import (
-    CandleInterval,
-    Direction,
-    InstrumentKind,
-    RateSource,
-    ServerTime,
-    Venue,
-)
+from accounts.venue_kinds import InstrumentKind, Venue
+from trading.choices import CandleInterval, Direction, RateSource, ServerTime
 from trading.domain import calendar as cal
 from trading.domain import pnl
 from trading.domain.spread import CostModel

@@ -33,8 +33,9 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import VenueAccount
+from accounts.venue_kinds import Venue
 from quantarb import clock
-from trading.choices import Venue, VenueEventKind
+from trading.choices import VenueEventKind
 from trading.models import VenueEvent
 from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState, is_trade_update, trade_fill
 from trading.venues.errors import VenueError

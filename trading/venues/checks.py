@@ -16,9 +16,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from trading.choices import Venue
+from accounts.venue_kinds import Venue, spec_for
 from trading.venues.errors import VenueError, VenueErrorKind
-from trading.venues.registry import spec_for
 
 # A check answers within this time or reports the venue as unreachable (the button must not hang).
 CHECK_TIMEOUT_S = 20.0
