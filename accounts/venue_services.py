@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quantarb import clock
-from trading.reconciliation.venue_events import binance_account_gateway
 from trading.venues.binance.gateway import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
 from trading.venues.checks import CheckResult, check_connection
 from trading.venues.errors import VenueError
@@ -108,14 +107,7 @@ def account_in_use(account: VenueAccount) -> AccountPool | None:
 @transaction.atomic
 def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
-    result = check_connection(
-        venue=account.venue,
-        credentials=account.credentials,
-        terminal=account.terminal,
-        rest_endpoint=account.rest_endpoint,
-        ws_endpoint=account.ws_endpoint,
-        testnet=account.binance_testnet,
-    )
+    result = check_connection(account)
     account.last_test_at = timezone.now()
     account.last_test_ok = result.ok
     account.last_test_message = result.message[:500]
@@ -231,13 +223,15 @@ def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
     symbol's calc mode, margin rates and the account's leverage). Returns False (the reason in `last_error`) when
     the terminal cannot be read."""
     from trading.venues.errors import VenueError
-    from trading.venues.mt5.gateway import gateway_for
+    from trading.venues.mt5.gateway import Mt5Gateway
+    from trading.venues.registry import gateway_for
 
     if account.terminal is None:
         _sync_failed(account, _("No MT5 terminal is set for this account."))
         return False
     try:
-        gateway = gateway_for(account.terminal, account.credentials or {})
+        gateway = gateway_for(account)
+        assert isinstance(gateway, Mt5Gateway)  # an MT5 account's
         try:
             gateway.connect()
             state = gateway.account()
@@ -292,7 +286,11 @@ class BinanceReading:
 
 
 async def _read_binance(account: VenueAccount, funding_since_ms: int | None) -> BinanceReading:
-    gateway = binance_account_gateway(account, timeout_ms=10_000)
+    from trading.venues.binance.gateway import BinanceUsdmGateway
+    from trading.venues.registry import gateway_for
+
+    gateway = gateway_for(account, timeout_ms=10_000)
+    assert isinstance(gateway, BinanceUsdmGateway)  # a Binance account's
     try:
         await gateway.connect()
         return BinanceReading(

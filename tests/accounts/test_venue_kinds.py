@@ -20,7 +20,8 @@ def wired_again() -> Iterator[None]:
 def test_the_named_venues_are_data_and_need_no_catalogue(wired_again: None) -> None:
     install_ccxt_exchanges(None)
     assert {spec_for(venue) for venue in Venue.values} == set(SPECS.values())
-    assert spec_for(Venue.BYBIT_MT5) is not None and spec_for(Venue.BYBIT_MT5).leg == "cfd"  # type: ignore[union-attr]
+    mt5 = spec_for(Venue.BYBIT_MT5)
+    assert mt5 is not None and mt5.leg == "cfd" and mt5.credentials == "mt5"
     assert str(leg_label("perpetual")) == "Perpetual"
 
 

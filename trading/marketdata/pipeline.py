@@ -210,11 +210,11 @@ def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteF
     source names no terminal."""
     if source.venue != Venue.BYBIT_MT5 or source.terminal is None:
         return None
-    from trading.venues.mt5.gateway import ConnectingMt5Feed, gateway_for
+    from trading.venues.mt5.gateway import ConnectingMt5Feed, terminal_gateway
 
     account = mt5_account_for_source(source)
     credentials = (account.credentials or None) if account is not None else None
-    return ConnectingMt5Feed(gateway_for(source.terminal, credentials), source.key)
+    return ConnectingMt5Feed(terminal_gateway(source.terminal, credentials), source.key)
 
 
 def mt5_account_for_source(source: QuoteSource) -> Any:
