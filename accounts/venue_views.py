@@ -35,7 +35,8 @@ from .permissions import Perm, permission_required, request_membership, role_has
 from .pools import hedge_ratio
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
 from .venue_kinds import leg_label, spec_for
-from .venue_services import PoolInUse, account_delete, account_in_use, account_save, account_test, pool_save
+from .venue_link import account_test
+from .venue_services import PoolInUse, account_delete, account_in_use, account_save, pool_save
 
 PER_PAGE = 25
 

@@ -14,7 +14,7 @@ class QuantarbConfig(AppConfig):
         from . import outbound
         from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
-        from .wiring import install_pre_trade_gate, install_venue_catalogue
+        from .wiring import install_pre_trade_gate, install_venue_catalogue, install_venue_link
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
@@ -22,6 +22,7 @@ class QuantarbConfig(AppConfig):
         outbound.install()  # tenant-chosen HTTP destinations are vetted on each connection (quantarb/outbound.py)
         install_pre_trade_gate()
         install_venue_catalogue()
+        install_venue_link()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

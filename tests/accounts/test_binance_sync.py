@@ -14,10 +14,10 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
 from accounts.models import AccountPool, AccountSnapshot, ChangeLogEntry, VenueAccount
-from accounts.venue_services import sync_accounts
 from alerts.models import Alert
 from tests import canary
 from tests.fakes.fixtures import BinanceFake
+from trading.account_sync import sync_accounts
 from trading.models import FundingPayment, VenueEvent
 from trading.reconciliation.venue_events import (
     UserStreamWatcher,

@@ -73,11 +73,9 @@ def _run(check: Any) -> CheckResult:
 
 
 async def _check_binance(account: VenueAccount) -> CheckResult:
-    from trading.venues.binance.gateway import BinanceUsdmGateway
-
     where = account.rest_endpoint or ("testnet.binancefuture.com" if account.binance_testnet else "fapi.binance.com")
     gateway = gateway_for(account, timeout_ms=10_000, read_attempts=1)
-    assert isinstance(gateway, BinanceUsdmGateway)  # a Binance account's
+    assert not isinstance(gateway, Mt5Gateway)  # a Binance account's
     try:
         spec = await gateway.connect()
         fees = await gateway.fetch_fees()
