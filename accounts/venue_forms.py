@@ -13,8 +13,6 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mt5ops.models import TerminalInstance
-
 from .choices import AccountMode, AccountStatus, Role
 from .models import AccountPool, Membership, Tenant, User, VenueAccount
 from .venue_kinds import CCXT_PREFIX, Venue, api_key_problem, endpoint_override_errors, spec_for, venue_choices
@@ -97,7 +95,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
         owner.queryset = User.objects.filter(pk__in=operators).order_by("username")
         owner.help_text = _("The operator who holds this account (an admin or trader of the tenant).")
         terminal: Any = self.fields["terminal"]
-        terminal.queryset = TerminalInstance.objects.filter(tenant=tenant)
+        terminal.queryset = terminal.queryset.filter(tenant=tenant)  # the tenant's MT5 terminals (mt5ops)
         terminal.help_text = _("MT5 accounts only: the terminal instance the account runs in.")
         self.fields["venue"].widget.attrs["list"] = "venue-choices"
         self.venue_choices = venue_choices()
