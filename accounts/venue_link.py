@@ -2,9 +2,10 @@
 
 accounts keeps venue accounts and pools as data and does no venue I/O: testing an account's connection — its Test
 button, `POST /api/v1/accounts/{id}/test/`, and enabling a pool, which tests each live account first — is
-`trading`'s (trading/account_sync.py), and the composition root installs it here at start-up (quantarb/wiring.py),
-as it installs the pre-trade gate. A process in which nothing was installed tests nothing: every test fails, saying
-so, and nothing is recorded on the account.
+`trading`'s (trading/account_sync.py), and so are the instruments a pool trades, whose specs give its hedge ratio
+(trading/instruments.py). The composition root installs them here at start-up (quantarb/wiring.py), as it installs the
+pre-trade gate. A process in which nothing was installed tests nothing — every test fails, saying so, and nothing is
+recorded on the account — and shows no hedge ratio.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.utils.translation import gettext as _
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from .models import User, VenueAccount
+    from trading.domain.sizing import InstrumentSpec
+
+    from .models import AccountPool, User, VenueAccount
 
 
 class TestResult(Protocol):
@@ -38,6 +41,10 @@ class VenueLink(Protocol):
         """Test the account's connection now, record the result on the account and audit the test."""
         ...
 
+    def pool_specs(self, pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
+        """The specs of the pool's perpetual and CFD instruments (None: read from the venue at sizing time)."""
+        ...
+
 
 @dataclass(frozen=True)
 class _Untested:
@@ -52,6 +59,9 @@ class _Unwired:
         self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
     ) -> TestResult:
         return _Untested(False, _("No venue connection is installed in this process: nothing was tested."))
+
+    def pool_specs(self, pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
+        return None
 
 
 _lock = threading.Lock()
@@ -69,3 +79,8 @@ def install_venue_link(link: VenueLink | None) -> VenueLink:
 def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> TestResult:
     """Test `account`'s connection through the installed link (venue I/O: sync, within the check's time limit)."""
     return _installed.test_account(account=account, actor=actor, request=request)
+
+
+def pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
+    """The specs of `pool`'s two instruments through the installed link (database reads)."""
+    return _installed.pool_specs(pool)

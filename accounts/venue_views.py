@@ -26,14 +26,14 @@ from django.views.decorators.http import require_POST
 
 from quantarb import clock
 from quantarb.sorting import sort_from
+from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, request_membership, role_has
-from .pools import hedge_ratio
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
 from .venue_kinds import leg_label, spec_for
-from .venue_link import account_test
+from .venue_link import account_test, pool_specs
 from .venue_services import PoolInUse, account_delete, account_in_use, account_save, pool_save
 
 PER_PAGE = 25
@@ -246,6 +246,16 @@ def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
 
 
 # --- pools -------------------------------------------------------------------------------------------------------
+def _ratio(pool: AccountPool) -> dict[str, Any] | None:
+    """The pool's hedge ratio as its pages show it: both instruments' specs and the contracts per lot (None: read
+    from the venue at sizing time)."""
+    specs = pool_specs(pool)
+    if specs is None:
+        return None
+    perp, cfd = specs
+    return {"perp": perp, "cfd": cfd, "contracts_per_lot": contracts_per_lot(perp, cfd)}
+
+
 @permission_required(Perm.TRADING_READ)
 def pool_list(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
@@ -253,7 +263,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     sort = sort_from(request.GET, POOL_SORTS)
     page = Paginator(sort.apply(pools), PER_PAGE).get_page(request.GET.get("page"))
     for pool in page:
-        pool.ratio = hedge_ratio(pool)  # type: ignore[attr-defined]
+        pool.ratio = _ratio(pool)  # type: ignore[attr-defined]
     context = {"page": page, "can_manage": _can_manage(request), "sort": sort, "query": sort.extend("")}
     return render(request, "accounts/pools.html", context)
 
@@ -302,7 +312,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
             pool.refresh_from_db()
     elif request.method == "POST":
         return HttpResponse(status=403)
-    context = {"pool": pool, "ratio": hedge_ratio(pool), "form": form, "can_manage": can_manage}
+    context = {"pool": pool, "ratio": _ratio(pool), "form": form, "can_manage": can_manage}
     return render(request, "accounts/pool_detail.html", context, status=status)
 
 

@@ -27,8 +27,8 @@ def install_venue_catalogue() -> None:
 
 
 def install_venue_link() -> None:
-    """What `accounts` asks about its venue accounts and does not do itself (no venue I/O below trading): testing an
-    account's connection, `trading`'s."""
+    """What `accounts` asks about its venue accounts and pools and does not do itself (no venue I/O, no instruments
+    below trading): testing an account's connection and reading a pool's instrument specs, `trading`'s."""
     from accounts.venue_link import install_venue_link as install
     from trading.account_sync import TradingVenueLink
 

@@ -39,6 +39,7 @@ from trading.choices import OrderSide
 from trading.domain import margin as margin_rules
 from trading.domain.quotes import Quote
 from trading.execution.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
+from trading.instruments import instrument_of, spec_of
 from trading.models import Instrument
 
 from .choices import KillScope
@@ -104,7 +105,6 @@ class RiskState:
 def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[str, Any]:
     """`RiskState`'s CFD margin fields for `account`: a live account's latest per-lot margin from its terminal
     (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
-    from accounts.pools import instrument_of
     from trading.execution.paper_ledger import paper_cfd_terms
 
     instrument = instrument_of(account)
@@ -124,12 +124,11 @@ def instrument_limits(instrument: Instrument | None) -> checks.InstrumentLimits 
     """An instrument's quantity rules in ounces (None: the instrument is not known)."""
     if instrument is None:
         return None
-    contract = instrument.contract_size
-    maximum = instrument.max_quantity
+    spec, maximum = spec_of(instrument), instrument.max_quantity
     return checks.InstrumentLimits(
-        step_oz=instrument.quantity_step * contract,
-        min_oz=instrument.min_quantity * contract,
-        max_oz=None if maximum is None else maximum * contract,
+        step_oz=spec.step_oz,
+        min_oz=spec.min_oz,
+        max_oz=None if maximum is None else maximum * spec.contract_size,
         min_notional=instrument.min_notional,
     )
 
@@ -156,7 +155,6 @@ class RiskGate:
 
     # -- reads -----------------------------------------------------------------------------------------------------
     def read_state(self, *, pool: AccountPool, strategy_id: int | None) -> RiskState:
-        from accounts.pools import instrument_of
         from trading.reconciliation.services import our_position_oz
 
         perp_account, cfd_account = pool.perp_account, pool.cfd_account

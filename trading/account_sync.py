@@ -25,7 +25,9 @@ from accounts.models import AccountPool, AccountSnapshot, User, VenueAccount
 from accounts.venue_kinds import Venue, spec_for
 from alerts.rules import evaluate_on_commit
 from quantarb import clock
+from trading.domain.sizing import InstrumentSpec
 from trading.execution.paper_ledger import paper_account_snapshot, paper_mark
+from trading.instruments import pool_specs
 from trading.models import FundingPayment
 from trading.venues.checks import CheckResult, check_connection
 from trading.venues.errors import VenueError, VenueErrorKind
@@ -331,10 +333,14 @@ def _account_error(account: VenueAccount, message: str) -> None:
 
 
 class TradingVenueLink:
-    """What accounts asks of trading about its venue accounts (accounts/venue_link.py), installed by the
-    composition root (quantarb/wiring.py)."""
+    """What accounts asks of trading about its venue accounts and pools (accounts/venue_link.py): the connection
+    test, and the pool's instrument specs (trading/instruments.py). Installed by the composition root
+    (quantarb/wiring.py)."""
 
     def test_account(
         self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
     ) -> CheckResult:
         return account_test(account=account, actor=actor, request=request)
+
+    def pool_specs(self, pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
+        return pool_specs(pool)

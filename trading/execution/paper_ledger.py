@@ -93,7 +93,7 @@ def _leg(account: VenueAccount) -> str:
 
 
 def _instrument(account: VenueAccount) -> Instrument | None:
-    from accounts.pools import instrument_of
+    from trading.instruments import instrument_of
 
     return instrument_of(account)
 

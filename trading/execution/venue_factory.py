@@ -14,9 +14,9 @@ from django.conf import settings
 
 from accounts.choices import AccountMode
 from accounts.models import AccountPool, VenueAccount
-from accounts.pools import instrument_of
 from accounts.venue_kinds import Venue
 from trading.execution.paper import PaperVenue
+from trading.instruments import instrument_of, spec_of
 from trading.venues.base import ExecutionVenue
 from trading.venues.errors import VenueError, VenueErrorKind
 from trading.venues.mt5.gateway import Mt5Gateway
@@ -58,7 +58,7 @@ def _venue(account: VenueAccount, leg: str, pair_id: int, market: Any) -> Execut
         return PaperVenue(
             account=account,
             quote=quote,
-            step_oz=instrument.quantity_step * instrument.contract_size,
+            step_oz=spec_of(instrument).step_oz,
             tick=instrument.tick_size,
             fee_rate=_fee_rate(pair_id, leg, instrument.taker_fee_rate),
             fee_currency=instrument.quote_currency,

@@ -144,11 +144,6 @@ class Instrument(models.Model):
         return f"{self.symbol} ({self.get_venue_display()})"
 
     @property
-    def lot_step_ounces(self) -> Decimal:
-        """The smallest tradable change in ounces (quantity step × contract size)."""
-        return self.quantity_step * self.contract_size
-
-    @property
     def price_places(self) -> int:
         return max(0, -self.tick_size.normalize().as_tuple().exponent)  # type: ignore[operator]
 
