@@ -329,7 +329,7 @@ class AccountPool(models.Model):
     """A perpetual account paired with an MT5 (CFD) account, with the capital each leg may use.
 
     The hedge ratio is not stored: it is derived from the instruments' current specs whenever a size is computed
-    (accounts/pools.py)."""
+    (trading/instruments.py)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="pools", verbose_name=_("tenant"))
     name = models.CharField(_("name"), max_length=120)

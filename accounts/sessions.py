@@ -33,6 +33,9 @@ from .choices import AuditAction
 from .models import ApiTokenGrant, PortalSession, RevokedAccessToken, SessionEnd, Tenant, User
 
 SESSION_DATA_KEY = "_portal_session_id"
+# The tenant a session acts in, among the user's memberships (quantarb/tenancy.py reads it; switching tenant and
+# accepting an invitation set it).
+TENANT_SESSION_KEY = "quantarb_tenant_id"
 TOKEN_FAMILY_CLAIM = "sid"  # noqa: S105 (a claim name, not a secret)
 BACKGROUND_HEADER = "X-Quantarb-Background"
 # A person's requests move `last_activity_at` at most this often: one write a minute, not one per click.

@@ -15,7 +15,7 @@ def verify_audit_chains() -> dict[str, int]:
     """
     from django.utils.translation import gettext as _
 
-    from alerts.services import alert_raise
+    from quantarb import alerting
 
     from .audit import all_chains, describe_chain, first_chain_break
     from .models import Tenant
@@ -36,7 +36,7 @@ def verify_audit_chains() -> dict[str, int]:
             )
             owner = Tenant.objects.filter(pk=tenant).first() if tenant is not None else None
             if owner is not None:
-                alert_raise(
+                alerting.raise_alert(
                     tenant=owner,
                     category="system",
                     severity="critical",
@@ -58,7 +58,7 @@ def verify_audit_chains() -> dict[str, int]:
         )
         owner = Tenant.objects.filter(pk=other.chain).first() if other.chain is not None else None
         if owner is not None:
-            alert_raise(
+            alerting.raise_alert(
                 tenant=owner,
                 category="system",
                 severity="critical",
@@ -76,18 +76,3 @@ def write_audit_checkpoint() -> int:
     from .audit_checkpoint import checkpoint_write
 
     return checkpoint_write()
-
-
-@shared_task(name="accounts.tasks.sync_accounts", ignore_result=True, time_limit=120, soft_time_limit=100)
-def sync_accounts() -> dict[str, int]:
-    """Every minute: balance, equity and margin snapshots of the venue accounts (accounts/venue_services.py)."""
-    from alerts.rules import evaluate_types
-
-    from .models import Tenant
-    from .venue_services import sync_accounts as sync
-
-    counts = sync()
-    # New snapshots: the margin rules look at them now rather than at the next beat of the alert rules.
-    for tenant in Tenant.objects.filter(venue_accounts__isnull=False).distinct():
-        evaluate_types(tenant=tenant, rule_types=("margin_low", "account_error"))
-    return counts

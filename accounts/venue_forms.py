@@ -13,12 +13,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mt5ops.models import TerminalInstance
-from trading.choices import Venue
-from trading.venues.registry import CCXT_PREFIX, api_key_problem, endpoint_override_errors, spec_for, venue_choices
-
 from .choices import AccountMode, AccountStatus, Role
 from .models import AccountPool, Membership, Tenant, User, VenueAccount
+from .venue_kinds import CCXT_PREFIX, Venue, api_key_problem, endpoint_override_errors, spec_for, venue_choices
 
 _MT5_LOGIN = re.compile(r"^[0-9]{1,20}$")
 SECRET_FIELDS = ("api_key", "api_secret", "login", "password", "server")
@@ -98,7 +95,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
         owner.queryset = User.objects.filter(pk__in=operators).order_by("username")
         owner.help_text = _("The operator who holds this account (an admin or trader of the tenant).")
         terminal: Any = self.fields["terminal"]
-        terminal.queryset = TerminalInstance.objects.filter(tenant=tenant)
+        terminal.queryset = terminal.queryset.filter(tenant=tenant)  # the tenant's MT5 terminals (mt5ops)
         terminal.help_text = _("MT5 accounts only: the terminal instance the account runs in.")
         self.fields["venue"].widget.attrs["list"] = "venue-choices"
         self.venue_choices = venue_choices()
@@ -204,7 +201,7 @@ class VenueAccountForm(forms.ModelForm):  # type: ignore[type-arg]
                 )
         if "rest_endpoint" in self.errors or "ws_endpoint" in self.errors:
             return
-        # The same rule as a quote source's endpoint (trading/venues/registry.py).
+        # The same rule as a quote source's endpoint (accounts/venue_kinds.py).
         for field, message in endpoint_override_errors(venue=venue, rest=rest, ws=ws).items():
             self.add_error(field, message)
 

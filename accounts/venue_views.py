@@ -1,4 +1,4 @@
-"""Portal pages for venue accounts, MT5 terminals and account pools (issue 5).
+"""Portal pages for venue accounts and account pools (MT5 terminals: mt5ops/views.py).
 
 Everyone who reads trading data sees them (credentials only as masked hints); admins create, edit, test and
 delete. Forms post with HTMX and come back with their errors inline (400) or redirect on success; without
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, ProtectedError, Subquery
+from django.db.models import OuterRef, ProtectedError, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -24,18 +24,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from mt5ops.forms import TerminalForm
-from mt5ops.models import TerminalInstance
 from quantarb import clock
 from quantarb.sorting import sort_from
-from trading.venues.registry import leg_label, spec_for
+from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, request_membership, role_has
-from .pools import hedge_ratio
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
-from .venue_services import PoolInUse, account_delete, account_in_use, account_save, account_test, pool_save
+from .venue_kinds import leg_label, spec_for
+from .venue_link import account_test, pool_specs
+from .venue_services import PoolInUse, account_delete, account_in_use, account_save, pool_save
 
 PER_PAGE = 25
 
@@ -84,12 +83,6 @@ ACCOUNT_SORTS = {
     "used_margin": ("used_margin",),
     "margin_level": ("margin_level",),
     "as_of": ("snapshot_at",),
-}
-TERMINAL_SORTS = {
-    "label": ("label",),
-    "backend": ("backend",),
-    "address": ("host", "bridge_port"),
-    "accounts": ("account_count",),
 }
 POOL_SORTS = {
     "name": ("name",),
@@ -252,46 +245,17 @@ def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("venue_accounts"))
 
 
-# --- terminals -------------------------------------------------------------------------------------------------
-@permission_required(Perm.TRADING_READ)
-def terminal_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
-    can_manage = _can_manage(request)
-    form = TerminalForm(request.POST or None, tenant=tenant) if can_manage else None
-    status = 200
-    if request.method == "POST":
-        if form is None:
-            return HttpResponse(status=403)
-        if form.is_valid():
-            terminal = form.save()
-            messages.success(request, _("Terminal %(label)s added.") % {"label": terminal.label})
-            return _saved(request, reverse("terminals"))
-        status = 400
-        if _is_htmx(request):
-            return render(request, "accounts/partials/_terminal_form.html", {"form": form}, status=400)
-    terminals = (
-        TerminalInstance.objects.filter(tenant=tenant).annotate(account_count=Count("accounts")).order_by("label")
-    )
-    sort = sort_from(request.GET, TERMINAL_SORTS)
-    page = Paginator(sort.apply(terminals), PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "form": form, "can_manage": can_manage, "sort": sort, "query": sort.extend("")}
-    return render(request, "accounts/terminals.html", context, status=status)
-
-
-@require_POST
-@permission_required(Perm.ACCOUNT_MANAGE)
-def terminal_delete(request: HttpRequest, terminal_id: int) -> HttpResponse:
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=_tenant(request))
-    try:
-        terminal.delete()
-    except ProtectedError:
-        messages.error(request, _("Accounts run in %(label)s: move or delete them first.") % {"label": terminal.label})
-    else:
-        messages.success(request, _("Terminal %(label)s deleted.") % {"label": terminal.label})
-    return HttpResponseRedirect(reverse("terminals"))
-
-
 # --- pools -------------------------------------------------------------------------------------------------------
+def _ratio(pool: AccountPool) -> dict[str, Any] | None:
+    """The pool's hedge ratio as its pages show it: both instruments' specs and the contracts per lot (None: read
+    from the venue at sizing time)."""
+    specs = pool_specs(pool)
+    if specs is None:
+        return None
+    perp, cfd = specs
+    return {"perp": perp, "cfd": cfd, "contracts_per_lot": contracts_per_lot(perp, cfd)}
+
+
 @permission_required(Perm.TRADING_READ)
 def pool_list(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
@@ -299,7 +263,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     sort = sort_from(request.GET, POOL_SORTS)
     page = Paginator(sort.apply(pools), PER_PAGE).get_page(request.GET.get("page"))
     for pool in page:
-        pool.ratio = hedge_ratio(pool)  # type: ignore[attr-defined]
+        pool.ratio = _ratio(pool)  # type: ignore[attr-defined]
     context = {"page": page, "can_manage": _can_manage(request), "sort": sort, "query": sort.extend("")}
     return render(request, "accounts/pools.html", context)
 
@@ -348,7 +312,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
             pool.refresh_from_db()
     elif request.method == "POST":
         return HttpResponse(status=403)
-    context = {"pool": pool, "ratio": hedge_ratio(pool), "form": form, "can_manage": can_manage}
+    context = {"pool": pool, "ratio": _ratio(pool), "form": form, "can_manage": can_manage}
     return render(request, "accounts/pool_detail.html", context, status=status)
 
 

@@ -28,8 +28,6 @@ from django_otp import verify_token as otp_verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from quantarb.sorting import sort_from
-from quantarb.tenancy import SESSION_KEY
-from trading.models import PairAccess
 
 from .choices import Role, Theme
 from .forms import MemberAddForm, MemberRoleForm
@@ -51,6 +49,7 @@ from .services import (
     two_factor_failed,
     two_factor_reset,
 )
+from .sessions import TENANT_SESSION_KEY
 from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
 from .two_factor import (
     Candidate,
@@ -112,7 +111,7 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
     membership = Membership.objects.filter(user=request.user, tenant__pk=tenant_id).select_related("tenant").first()
     if membership is None:
         return HttpResponse(_("No such tenant."), status=404)
-    request.session[SESSION_KEY] = membership.tenant_id
+    request.session[TENANT_SESSION_KEY] = membership.tenant_id
     messages.success(request, _("Switched to %(tenant)s.") % {"tenant": membership.tenant.name})
     return HttpResponseRedirect(_back(request))
 
@@ -158,7 +157,7 @@ def members(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
     sort = sort_from(request.GET, MEMBER_SORTS)
     page = Paginator(sort.apply(rows), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
-    pairs = list(PairAccess.objects.filter(tenant=tenant).select_related("pair").order_by("pair__name"))
+    pairs = list(tenant.pair_access.select_related("pair").order_by("pair__name"))  # trading's, by relation
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
     locked = locked_usernames([row.user.username for row in page])
     with_device = set(
@@ -259,7 +258,7 @@ def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> 
     if answer == "decline":
         messages.info(request, _("Invitation to %(tenant)s declined.") % {"tenant": invitation.tenant.name})
         return HttpResponseRedirect(reverse("invitations"))
-    request.session[SESSION_KEY] = joined.tenant_id
+    request.session[TENANT_SESSION_KEY] = joined.tenant_id
     messages.success(
         request,
         _("You joined %(tenant)s as %(role)s.") % {"tenant": joined.tenant.name, "role": joined.get_role_display()},
@@ -321,7 +320,7 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
         return HttpResponseRedirect(_back_to_members(request))
     # The boxes of both kinds: pairs (`pair_access`) and pools (`pool`); each list replaces the grants of its kind.
     kinds = (
-        ("pair_access", {access.pk: access for access in PairAccess.objects.filter(tenant_id=target.tenant_id)}),
+        ("pair_access", {access.pk: access for access in target.tenant.pair_access.all()}),
         ("pool", {pool.pk: pool for pool in AccountPool.objects.filter(tenant_id=target.tenant_id)}),
     )
     wanted: dict[str, set[int]] = {}

@@ -7,6 +7,10 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
+        from quantarb import alerting
+
         from .registry import autodiscover
+        from .sink import AlertsSink
 
         autodiscover()
+        alerting.install(AlertsSink())  # the layers below alerts raise through it (quantarb/alerting.py)

@@ -1,5 +1,5 @@
 """The registry of alert rule types. The app that owns a condition registers its rule types in its own
-`alert_rules` module (trading/alert_rules.py, accounts/alert_rules.py, ...), found by `autodiscover()` the
+`alert_rules` module (trading/alert_rules.py, risk/alert_rules.py, ...), found by `autodiscover()` the
 way the admin finds `admin` modules; later capabilities (kill switch, legged hedges, reconciliation, drawdown,
 MT5 health) add theirs the same way, without touching this app.
 """

@@ -9,7 +9,7 @@ from typing import Any
 
 from quantarb import clock
 from trading.venues.errors import VenueError
-from trading.venues.mt5.gateway import gateway_for
+from trading.venues.mt5.gateway import terminal_gateway
 
 from .models import TerminalHealth, TerminalInstance
 
@@ -29,7 +29,7 @@ def terminal_health_check(*, terminal: TerminalInstance) -> TerminalHealth:
     """Check one terminal now and record the result."""
     health = TerminalHealth(terminal=terminal, at=clock.now(), ok=False, reachable=False)
     try:
-        gateway = gateway_for(terminal, _login_of(terminal), timeout_ms=5_000)
+        gateway = terminal_gateway(terminal, _login_of(terminal), timeout_ms=5_000)
         try:
             status = gateway.connect()
         finally:

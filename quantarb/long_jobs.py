@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils.module_loading import import_string
@@ -26,6 +27,9 @@ from quantarb import clock
 log = logging.getLogger(__name__)
 
 LONG_QUEUE = "long"
+# The Celery task that runs a job in services mode, sent by name: it is the composition root's (quantarb/tasks.py),
+# which this module, below it, does not import.
+RUN_TASK = "quantarb.tasks.run_long_job"
 # kind → dotted path of its function; the function's own module owns the work and its permissions.
 LONG_JOB_KINDS: dict[str, str] = {
     "audit_export": "accounts.exports.audit_export",
@@ -72,9 +76,7 @@ def _dispatch(job_id: int) -> None:
         _running[job_id] = future
         future.add_done_callback(lambda _: _running.pop(job_id, None))
         return
-    from quantarb.tasks import run_long_job
-
-    run_long_job.apply_async(args=[job_id], queue=LONG_QUEUE)
+    current_app.send_task(RUN_TASK, args=[job_id], queue=LONG_QUEUE)
 
 
 def embedded_wait(job_id: int, timeout_s: float) -> None:

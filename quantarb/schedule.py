@@ -18,7 +18,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job("prune-market-data", "trading.tasks.prune_market_data", 3600.0),
     Job("verify-audit-chains", "accounts.tasks.verify_audit_chains", 86400.0),
     Job("audit-checkpoint", "accounts.tasks.write_audit_checkpoint", 900.0),
-    Job("sync-accounts", "accounts.tasks.sync_accounts", 60.0),
+    Job("sync-accounts", "trading.tasks.sync_accounts", 60.0),
     Job("evaluate-alert-rules", "alerts.tasks.evaluate_rules", 10.0),
     Job("sweep-deliveries", "alerts.tasks.sweep_deliveries", 60.0),
     Job("mt5-health", "mt5ops.tasks.check_terminals", 30.0),

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import SimpleLazyObject
 
+from accounts.sessions import TENANT_SESSION_KEY
+
 if TYPE_CHECKING:
     from accounts.models import Membership
-
-SESSION_KEY = "quantarb_tenant_id"
 
 
 def active_membership(user: Any, session: Any) -> Membership | None:
@@ -28,7 +28,7 @@ def active_membership(user: Any, session: Any) -> Membership | None:
     if not session_passes_two_factor(user, session):
         return None
     memberships = Membership.objects.filter(user=user).select_related("tenant").order_by("created_at", "pk")
-    wanted = session.get(SESSION_KEY) if session is not None else None
+    wanted = session.get(TENANT_SESSION_KEY) if session is not None else None
     if wanted is not None:
         chosen = memberships.filter(tenant_id=wanted).first()
         if chosen is not None:

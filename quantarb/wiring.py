@@ -1,8 +1,10 @@
 """The composition root's wiring of behaviour a lower layer asks for but must not import (ARCHITECTURE.md
 "Layers"): `trading`'s execution sends no order without asking its pre-trade gate, which `risk` implements over
-the limits `strategies` configures. Installed once per process from `QuantarbConfig.ready`, so the web, the engine,
-Celery workers and management commands all trade through the same gate; a process that skipped this would refuse
-every order (trading/execution/gate.py `_Unwired`)."""
+the limits `strategies` configures; `accounts` names `ccxt:<id>` venues from the catalogue `trading.venues` reads, and
+tests its accounts' connections through `trading`. Installed once per process from `QuantarbConfig.ready`, so the
+web, the engine, Celery workers and management commands all work alike; a process that skipped this would refuse
+every order (trading/execution/gate.py `_Unwired`), know no ccxt venue and test no account. Each import is inside its
+function: they run from `ready()`, once every app's models are loaded."""
 
 from __future__ import annotations
 
@@ -13,3 +15,21 @@ def install_pre_trade_gate() -> None:
     from trading.execution.gate import install_pre_trade_gate as install
 
     install(RiskGate(limits_for=risk_limits_for))
+
+
+def install_venue_catalogue() -> None:
+    """Which `ccxt:<id>` venues an account may name: the exchanges ccxt knows, read by `trading.venues` (the only
+    importer of ccxt) for `accounts`' venue kinds."""
+    from accounts.venue_kinds import install_ccxt_exchanges
+    from trading.venues.registry import ccxt_exchange_ids
+
+    install_ccxt_exchanges(ccxt_exchange_ids)
+
+
+def install_venue_link() -> None:
+    """What `accounts` asks about its venue accounts and pools and does not do itself (no venue I/O, no instruments
+    below trading): testing an account's connection and reading a pool's instrument specs, `trading`'s."""
+    from accounts.venue_link import install_venue_link as install
+    from trading.account_sync import TradingVenueLink
+
+    install(TradingVenueLink())

@@ -13,7 +13,7 @@ it and on the market the orders are priced from, in this order of concern:
 - the venue's quantity rules: step, minimum, maximum per order, minimum notional;
 - available margin: the smaller of what the account's latest snapshot leaves free and what the pool's capital
   for the leg leaves after the margin our position holds. Required margin: perp notional ÷ the pool's leverage;
-  the CFD by the venue's rules (risk/domain/margin.py): a live account's per-lot margin from its terminal's
+  the CFD by the venue's rules (trading/domain/margin.py): a live account's per-lot margin from its terminal's
   `order_calc_margin` (kept on its latest snapshot), a paper account's simulated symbol spec and leverage, else
   notional × `QUANTARB_PAPER_CFD_MARGIN_RATE`; both × the buffer of `RiskContext`;
 - stale quotes (not when a manual command is queued: the stored quotes are a copy; the engine checks again);
@@ -36,13 +36,14 @@ from django.utils.translation import gettext as _
 from accounts.models import AccountPool, AccountSnapshot
 from quantarb import clock
 from trading.choices import OrderSide
+from trading.domain import margin as margin_rules
 from trading.domain.quotes import Quote
 from trading.execution.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
+from trading.instruments import instrument_of, spec_of
 from trading.models import Instrument
 
 from .choices import KillScope
 from .domain import checks
-from .domain import margin as margin_rules
 from .messages import violation_text
 from .models import KillSwitch
 
@@ -104,7 +105,6 @@ class RiskState:
 def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[str, Any]:
     """`RiskState`'s CFD margin fields for `account`: a live account's latest per-lot margin from its terminal
     (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
-    from accounts.pools import instrument_of
     from trading.execution.paper_ledger import paper_cfd_terms
 
     instrument = instrument_of(account)
@@ -124,12 +124,11 @@ def instrument_limits(instrument: Instrument | None) -> checks.InstrumentLimits 
     """An instrument's quantity rules in ounces (None: the instrument is not known)."""
     if instrument is None:
         return None
-    contract = instrument.contract_size
-    maximum = instrument.max_quantity
+    spec, maximum = spec_of(instrument), instrument.max_quantity
     return checks.InstrumentLimits(
-        step_oz=instrument.quantity_step * contract,
-        min_oz=instrument.min_quantity * contract,
-        max_oz=None if maximum is None else maximum * contract,
+        step_oz=spec.step_oz,
+        min_oz=spec.min_oz,
+        max_oz=None if maximum is None else maximum * spec.contract_size,
         min_notional=instrument.min_notional,
     )
 
@@ -156,7 +155,6 @@ class RiskGate:
 
     # -- reads -----------------------------------------------------------------------------------------------------
     def read_state(self, *, pool: AccountPool, strategy_id: int | None) -> RiskState:
-        from accounts.pools import instrument_of
         from trading.reconciliation.services import our_position_oz
 
         perp_account, cfd_account = pool.perp_account, pool.cfd_account
@@ -332,7 +330,7 @@ class RiskGate:
         )
 
     def _cfd_margin_per_oz(self, state: RiskState, cfd: Quote | None) -> Decimal | None:
-        """The margin one ounce of the CFD needs at the quote, by the venue's rules (risk/domain/margin.py): the
+        """The margin one ounce of the CFD needs at the quote, by the venue's rules (trading/domain/margin.py): the
         dearer side, as an order may buy or sell."""
         if cfd is None:
             return None

@@ -28,6 +28,7 @@ TRADING_PARTS = (
     "trading.manual",
     "trading.reconciliation",
     "trading.portfolio",
+    "trading.account_sync",
     "trading.domain",
 )
 COMPOSITION_ROOT = (

@@ -54,6 +54,7 @@ from trading.domain import hedges as hedge_rules
 from trading.domain import pnl
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
+from trading.domain.sizing import InstrumentSpec
 from trading.domain.spread import Direction as SpreadDirection
 from trading.execution.executor import Executor
 from trading.execution.gate import GateState, OrderRefused, gate_state
@@ -68,7 +69,8 @@ from trading.execution.services import (
     working_orders,
 )
 from trading.execution.venue_factory import close_venues
-from trading.models import Hedge, Instrument, Order
+from trading.instruments import instrument_of, pool_specs
+from trading.models import Hedge, Order
 from trading.portfolio.pnl import marked_split, realised_split
 from trading.reconciliation.services import reconcile_pool
 from trading.venues.base import ExecutionVenue
@@ -101,29 +103,6 @@ class MarketSource(Protocol):
     def snapshot(self, pair_id: int) -> MarketSnapshot | None:
         """The latest validated quotes of a source pair (None: the pair is not streamed in this process)."""
         ...
-
-
-@dataclass(frozen=True)
-class LegSpecs:
-    """One leg's instrument specs in ounces, re-read when the runner (re)loads."""
-
-    step_oz: Decimal
-    min_oz: Decimal
-    tick: Decimal
-    min_notional: Decimal
-    taker_fee_rate: Decimal
-    contract_size: Decimal
-
-
-def leg_specs(instrument: Instrument) -> LegSpecs:
-    return LegSpecs(
-        step_oz=instrument.quantity_step * instrument.contract_size,
-        min_oz=instrument.min_quantity * instrument.contract_size,
-        tick=instrument.tick_size,
-        min_notional=instrument.min_notional,
-        taker_fee_rate=instrument.taker_fee_rate,
-        contract_size=instrument.contract_size,
-    )
 
 
 def perp_limit_price(side: str, quote: Quote, slippage_bps: Decimal, tick: Decimal) -> Decimal:
@@ -579,8 +558,8 @@ def repair_legs(
     actual: hedge_rules.LegPosition,
     params: StrategyParams,
     snapshot: MarketSnapshot,
-    perp_spec: LegSpecs,
-    cfd_spec: LegSpecs,
+    perp_spec: InstrumentSpec,
+    cfd_spec: InstrumentSpec,
 ) -> list[LegOrder]:
     """The orders of a repair plan, priced. An order that shrinks the hedge's leg (an unwind) is reduce-only; one
     that grows it (completing the missing leg) opens a position — a reduce-only completion has nothing to reduce
@@ -613,8 +592,8 @@ def price_leg(
     quantity: Decimal,
     params: StrategyParams,
     snapshot: MarketSnapshot,
-    perp_spec: LegSpecs,
-    cfd_spec: LegSpecs,
+    perp_spec: InstrumentSpec,
+    cfd_spec: InstrumentSpec,
     reducing: bool,
 ) -> LegOrder | None:
     """One leg's order priced from the snapshot: the perp as an IOC limit at the touch ± the slippage limit, the CFD
@@ -657,7 +636,6 @@ def price_leg(
 # --- reads (sync, for sync_to_async) --------------------------------------------------------------------------
 def pair_id_for_pool(pool: AccountPool) -> int | None:
     """The source pair that prices this pool: the pair whose sources quote the instruments of its accounts."""
-    from accounts.pools import instrument_of
     from trading.models import SourcePair
 
     perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
@@ -673,13 +651,12 @@ def pair_id_for_pool(pool: AccountPool) -> int | None:
     return preferred or pairs.values_list("pk", flat=True).first()
 
 
-def _pool_specs(pool: AccountPool) -> tuple[LegSpecs, LegSpecs]:
-    from accounts.pools import instrument_of
-
-    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
-    if perp is None or cfd is None:
+def _pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec]:
+    """The pool's perpetual and CFD specs, re-read when the runner (re)loads."""
+    specs = pool_specs(pool)
+    if specs is None:
         raise ValueError(f"pool {pool.pk}: an account's instrument is unknown")
-    return leg_specs(perp), leg_specs(cfd)
+    return specs
 
 
 def _fees(pool: AccountPool) -> decide_mod.Fees:
@@ -810,7 +787,7 @@ def strategy_realised_pnl(strategy: Strategy) -> Decimal:
 @dataclass(frozen=True)
 class PreTradeState:
     gate: GateState  # the pre-trade gate's state for the strategy's pool (trading/execution/gate.py)
-    specs: tuple[LegSpecs, LegSpecs]  # perp, CFD: the instruments' specs as last read
+    specs: tuple[InstrumentSpec, InstrumentSpec]  # perp, CFD: the instruments' specs as last read
 
 
 def _pre_trade_state(strategy: Strategy) -> PreTradeState:

@@ -27,10 +27,10 @@ from accounts.choices import AccountMode, AuditAction
 from accounts.models import AccountPool, Tenant, User
 from quantarb import clock
 from strategies.domain.params import StrategyParams, validate
+from trading.instruments import sizing_specs
 
 from .choices import ACTIVE_STATES, LifecycleAction, StrategyMode, StrategyState
 from .models import Strategy, StrategyVersion
-from .specs import pool_specs
 
 
 class TransitionRefused(Exception):
@@ -52,7 +52,7 @@ def params_problems(params: StrategyParams, pool: AccountPool) -> dict[str, list
     from .messages import problem_text
 
     problems: dict[str, list[str]] = {}
-    for problem in validate(params, pool_specs(pool)):
+    for problem in validate(params, *sizing_specs(pool)):
         problems.setdefault(problem.field, []).append(problem_text(problem))
     return problems
 

@@ -8,18 +8,6 @@ from django.utils.translation import pgettext_lazy
 from trading.domain import calendar, clientids, hedges, orders, pnl, spread
 
 
-class Venue(models.TextChoices):
-    BINANCE_USDM = "binance-usdm", _("Binance USDⓈ-M")
-    BYBIT_MT5 = "bybit-mt5", _("Bybit MT5")
-    SIMULATED_PERP = "simulated-perp", _("Simulated perpetual")
-    SIMULATED_CFD = "simulated-cfd", _("Simulated CFD")
-
-
-class InstrumentKind(models.TextChoices):
-    PERPETUAL = "perpetual", _("Perpetual")
-    CFD = "cfd", _("CFD")
-
-
 class ServerTime(models.TextChoices):
     NY_CLOSE = calendar.ServerTimeRule.NY_CLOSE.value, _("New York close (New York + 7 h)")
     FIXED = calendar.ServerTimeRule.FIXED.value, _("Fixed offset")

@@ -1,6 +1,12 @@
-"""The instruments that say how a row's figures are written: prices to the instrument's tick, quantities to its
-step, CFD ounces beside their lots (`quantarb.formatting`). The specs are the last reading stored on the
-instrument (refreshed from the venue); they only shape the display, never an order."""
+"""The instruments venue accounts trade, and their specs (trading/domain/sizing.py `InstrumentSpec`).
+
+Which instrument an account trades follows from its venue (accounts/venue_kinds.py); the specs are the last reading
+stored on the instrument (refreshed from the venue). They size and price hedges and give a pool its hedge ratio: one
+CFD lot is `cfd.contract_size` ounces, one perpetual contract `perp.contract_size` ounces, so a hedge of one lot
+needs `cfd.contract_size / perp.contract_size` contracts, and the smallest hedge both legs can trade is the least
+common multiple of their steps in ounces. On pages they shape how a row's figures are written: prices to the
+instrument's tick, quantities to its step, CFD ounces beside their lots (`quantarb.formatting`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,46 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from accounts.models import AccountPool, VenueAccount
+from accounts.venue_kinds import spec_for
+from trading.domain.sizing import CFD_DEFAULTS, PERP_DEFAULTS, InstrumentSpec
 from trading.models import Instrument
-from trading.venues.registry import spec_for
+
+
+def instrument_of(account: VenueAccount) -> Instrument | None:
+    """The stored instrument `account` trades; None for a venue whose market is read at sizing time (`ccxt:<id>`)."""
+    spec = spec_for(account.venue)
+    if spec is None or spec.instrument_venue is None:
+        return None
+    return Instrument.objects.filter(venue=spec.instrument_venue, symbol=spec.instrument_symbol).first()
+
+
+def spec_of(instrument: Instrument) -> InstrumentSpec:
+    """An instrument's last reading as the one spec type."""
+    return InstrumentSpec(
+        symbol=instrument.symbol,
+        contract_size=instrument.contract_size,
+        quantity_step=instrument.quantity_step,
+        min_quantity=instrument.min_quantity,
+        tick=instrument.tick_size,
+        digits=instrument.price_places,
+        min_notional=instrument.min_notional,
+        taker_fee_rate=instrument.taker_fee_rate,
+        read_at=instrument.specs_read_at,
+    )
+
+
+def pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
+    """The specs of the pool's perpetual and CFD instruments; None while either is read only at sizing time."""
+    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
+    if perp is None or cfd is None:
+        return None
+    return spec_of(perp), spec_of(cfd)
+
+
+def sizing_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec]:
+    """The specs a strategy of the pool is validated and sized against: the pool's, else (a ccxt venue's market is
+    read at sizing time) the gold pair's usual ones."""
+    return pool_specs(pool) or (PERP_DEFAULTS, CFD_DEFAULTS)
 
 
 def instruments_by_venue(venues: Iterable[str]) -> dict[str, Instrument]:

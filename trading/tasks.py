@@ -58,3 +58,18 @@ def record_carry_inputs() -> dict[str, int]:
     from trading.marketdata.carry_inputs import record_carry_inputs as record
 
     return record()
+
+
+@shared_task(name="trading.tasks.sync_accounts", ignore_result=True, time_limit=120, soft_time_limit=100)
+def sync_accounts() -> dict[str, int]:
+    """Every minute: balance, equity and margin snapshots of the venue accounts (trading/account_sync.py)."""
+    from accounts.models import Tenant
+    from alerts.rules import evaluate_types
+    from trading.account_sync import ACCOUNT_RULES
+    from trading.account_sync import sync_accounts as sync
+
+    counts = sync()
+    # New snapshots: the margin rules look at them now rather than at the next beat of the alert rules.
+    for tenant in Tenant.objects.filter(venue_accounts__isnull=False).distinct():
+        evaluate_types(tenant=tenant, rule_types=ACCOUNT_RULES)
+    return counts

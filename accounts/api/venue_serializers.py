@@ -12,11 +12,12 @@ from accounts.choices import AccountMode, AccountStatus, MarginType
 from accounts.grants import may_operate
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.permissions import request_membership
-from accounts.pools import hedge_ratio
 from accounts.venue_forms import CREDENTIAL_MAX_LENGTH
+from accounts.venue_kinds import spec_for
+from accounts.venue_link import pool_specs
 from quantarb import formatting
 from quantarb.api_decimals import PlainDecimalField
-from trading.venues.registry import spec_for
+from trading.domain.sizing import contracts_per_lot
 
 
 class CredentialsSerializer(serializers.Serializer[Any]):
@@ -206,13 +207,14 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
         return bool(request is not None and may_operate(request_membership(request), pool))
 
     def get_hedge_ratio(self, pool: AccountPool) -> dict[str, str] | None:
-        ratio = hedge_ratio(pool)
-        if ratio is None:
+        specs = pool_specs(pool)
+        if specs is None:
             return None
+        perp, cfd = specs
         return {
-            "perp_symbol": ratio.perp_symbol,
-            "cfd_symbol": ratio.cfd_symbol,
-            "ounces_per_lot": formatting.plain(ratio.ounces_per_lot),
-            "ounces_per_contract": formatting.plain(ratio.ounces_per_contract),
-            "contracts_per_lot": formatting.trimmed(ratio.contracts_per_lot),  # 100, never 1E+2
+            "perp_symbol": perp.symbol,
+            "cfd_symbol": cfd.symbol,
+            "ounces_per_lot": formatting.plain(cfd.contract_size),
+            "ounces_per_contract": formatting.plain(perp.contract_size),
+            "contracts_per_lot": formatting.trimmed(contracts_per_lot(perp, cfd)),  # 100, never 1E+2
         }

@@ -22,7 +22,8 @@ from accounts.choices import MarginType
 from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
-from accounts.venue_services import PoolInUse, account_delete, account_save, account_test, pool_delete, pool_save
+from accounts.venue_link import account_test
+from accounts.venue_services import PoolInUse, account_delete, account_save, pool_delete, pool_save
 from quantarb.api import form_value
 
 from .venue_serializers import (

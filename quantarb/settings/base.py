@@ -501,7 +501,7 @@ QUANTARB_RETAIN_CANDLES_DAYS = env.int("QUANTARB_RETAIN_CANDLES_DAYS", default=4
 # move the balance from there (trading/execution/paper.py).
 QUANTARB_PAPER_BALANCE = env.str("QUANTARB_PAPER_BALANCE", default="100000")
 # Leverage brackets paper perp accounts are margined by, as Binance's `GET /fapi/v1/leverageBracket?symbol=XAUUSDT`
-# answers them (JSON: the symbol's entry or its list of brackets). Empty: risk/domain/margin.py's DEFAULT_BRACKETS
+# answers them (JSON: the symbol's entry or its list of brackets). Empty: trading/domain/margin.py's DEFAULT_BRACKETS
 # (an assumption, labelled as such on the account). https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Notional-and-Leverage-Brackets
 QUANTARB_PAPER_PERP_BRACKETS = env.str("QUANTARB_PAPER_PERP_BRACKETS", default="")
 # Paper venue: a taker fills this long after the send, at the quote then in force, moved by the slippage (bps);

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from risk.domain.checks import RiskLimits
-from trading.domain.sizing import Problem, VenueSpecs, problem, valid_size
+from trading.domain.sizing import InstrumentSpec, Problem, problem, valid_size
 
 __all__ = [
     "FundingSource",
@@ -42,7 +42,6 @@ __all__ = [
     "StrategyParams",
     "SwapSource",
     "ThresholdUnit",
-    "VenueSpecs",
     "validate",
 ]
 
@@ -250,8 +249,10 @@ MAX_FUNDING_RATE = Decimal("0.1")
 MAX_HOLDING_HOURS = Decimal(24 * 366)
 
 
-def validate(params: StrategyParams, specs: VenueSpecs, *, reference_price: Decimal | None = None) -> list[Problem]:
-    """Everything wrong with `params` for instruments with `specs`; empty when the version may be saved.
+def validate(
+    params: StrategyParams, perp: InstrumentSpec, cfd: InstrumentSpec, *, reference_price: Decimal | None = None
+) -> list[Problem]:
+    """Everything wrong with `params` for a hedge of `perp` against `cfd`; empty when the version may be saved.
 
     `reference_price` (USDT/oz, e.g. the latest perp bid) enables the MIN_NOTIONAL check of `size_oz`.
     """
@@ -292,7 +293,7 @@ def validate(params: StrategyParams, specs: VenueSpecs, *, reference_price: Deci
     at_least("zscore_window", 2)
 
     # Size and limits.
-    problems.extend(valid_size(p.size_oz, specs, reference_price=reference_price))
+    problems.extend(valid_size(p.size_oz, perp, cfd, reference_price=reference_price))
     at_least("max_open_hedges", 1)
     positive("max_position_oz")
     if p.size_oz > 0 and p.max_position_oz > 0:
@@ -321,7 +322,7 @@ def validate(params: StrategyParams, specs: VenueSpecs, *, reference_price: Deci
             )
     if p.max_unhedged_oz < 0:
         add(problem("max_unhedged_oz", "negative", "%(field)s cannot be negative.", field="max_unhedged_oz"))
-    elif p.max_unhedged_oz < specs.perp_step_oz:
+    elif p.max_unhedged_oz < perp.step_oz:
         add(
             problem(
                 "max_unhedged_oz",
@@ -329,7 +330,7 @@ def validate(params: StrategyParams, specs: VenueSpecs, *, reference_price: Deci
                 "%(field)s (%(value)s oz) is below the perp step %(step)s oz: any residual would breach it.",
                 field="max_unhedged_oz",
                 value=p.max_unhedged_oz,
-                step=specs.perp_step_oz,
+                step=perp.step_oz,
             )
         )
     positive("max_notional_usd")

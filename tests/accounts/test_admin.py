@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.audit import audit_record
 from accounts.choices import AuditAction, Role
 from accounts.models import AuditEvent, ChangeLogEntry, Membership, User
-from quantarb.tenancy import SESSION_KEY
+from accounts.sessions import TENANT_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def client_for(persona: Any, tenant: Any = None) -> Client:
     client.force_login(persona.user)
     if tenant is not None:
         session = client.session
-        session[SESSION_KEY] = tenant.pk
+        session[TENANT_SESSION_KEY] = tenant.pk
         session.save()
     return client
 

@@ -1,4 +1,4 @@
-"""Testing a live Binance account's connection (accounts.venue_services.account_test) against the fake Binance,
+"""Testing a live Binance account's connection (trading/account_sync.py `account_test`) against the fake Binance,
 reached through the account's endpoint override; and the override itself in the form and the API."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from accounts.models import ChangeLogEntry, VenueAccount
 from accounts.venue_forms import VenueAccountForm
-from accounts.venue_services import account_test
 from tests import canary
 from tests.fakes.fixtures import BinanceFake
+from trading.account_sync import account_test
 
 from .test_venue_accounts import ACCOUNTS, api, patch, post
 

@@ -14,18 +14,18 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
 from accounts.models import AccountPool, AccountSnapshot, ChangeLogEntry, VenueAccount
-from accounts.venue_services import sync_accounts
 from alerts.models import Alert
 from tests import canary
 from tests.fakes.fixtures import BinanceFake
+from trading.account_sync import sync_accounts
 from trading.models import FundingPayment, VenueEvent
 from trading.reconciliation.venue_events import (
     UserStreamWatcher,
-    binance_account_gateway,
     event_kind,
     is_our_client_order_id,
 )
-from trading.venues.binance.gateway import OrderState
+from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState
+from trading.venues.registry import gateway_for
 
 from .test_binance_connection import form_for
 from .test_venue_accounts import ACCOUNTS, api, patch, post
@@ -157,7 +157,8 @@ async def test_a_liquidation_on_the_user_stream_is_recorded_within_seconds_with_
     canary_accounts: dict[str, Any], binance_fake: BinanceFake
 ) -> None:
     account = await sync_to_async(point_at_fake)(canary_accounts, binance_fake)
-    setup = binance_account_gateway(account, throttle=False)
+    setup = gateway_for(account, throttle=False)
+    assert isinstance(setup, BinanceUsdmGateway)
     async with setup:
         await setup.place_order(client_order_id="qa1-1PO0", side="buy", quantity=Decimal("0.100"))
         await setup.place_order(client_order_id="desk-manual-1", side="buy", quantity=Decimal("0.050"))
@@ -234,7 +235,8 @@ def test_admins_turn_the_testnet_on_over_the_api_and_it_is_change_logged(alice: 
     assert any("binance_testnet" in (entry.changes or {}) for entry in ChangeLogEntry.objects.filter(
         object_pk=str(account.pk)))  # fmt: skip
     account.binance_testnet = True
-    gateway = binance_account_gateway(account)
+    gateway = gateway_for(account)
+    assert isinstance(gateway, BinanceUsdmGateway)
     hosts = {url.split("/")[2] for url in _urls(gateway.exchange.urls["api"])}
     # ccxt's sandbox mode: Binance's futures testnet hosts (and spot testnet's for the unused spot entries) only.
     assert "testnet.binancefuture.com" in hosts and not any(host.endswith("binance.com") for host in hosts)

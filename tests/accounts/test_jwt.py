@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.jwt import TENANT_CLAIM
 from accounts.models import Membership, User
-from quantarb.tenancy import SESSION_KEY
+from accounts.sessions import TENANT_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +173,7 @@ def test_a_token_for_one_tenant_never_reads_another_even_for_a_member_of_both(
     session = Client()
     session.force_login(alice_in_both.user)
     store = session.session
-    store[SESSION_KEY] = alice_in_both.tenant.pk
+    store[TENANT_SESSION_KEY] = alice_in_both.tenant.pk
     store.save()
 
     bravo_quotes = get(QUOTES, bravo_access, session)
@@ -194,7 +194,7 @@ def test_the_session_s_tenant_choice_does_not_widen_a_token(alice_in_both: Any, 
     session = Client()
     session.force_login(alice_in_both.user)
     store = session.session
-    store[SESSION_KEY] = Membership.objects.get(user=alice_in_both.user, tenant__slug="bravo").tenant_id
+    store[TENANT_SESSION_KEY] = Membership.objects.get(user=alice_in_both.user, tenant__slug="bravo").tenant_id
     store.save()
 
     assert get(QUOTES, alpha_access, session).json()["count"] == 8

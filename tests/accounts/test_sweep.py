@@ -29,8 +29,8 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import AuditEvent, ChangeLogEntry, Invitation, Membership, Tenant
 from accounts.permissions import Perm, role_has
+from accounts.sessions import TENANT_SESSION_KEY
 from quantarb.routing import websocket_urlpatterns
-from quantarb.tenancy import SESSION_KEY
 
 from .test_jwt import obtain
 
@@ -363,7 +363,7 @@ def session_client(persona: Any) -> Client:
     client = Client()
     client.force_login(persona.user)
     session = client.session
-    session[SESSION_KEY] = persona.tenant.pk
+    session[TENANT_SESSION_KEY] = persona.tenant.pk
     session.save()
     return client
 
@@ -448,7 +448,7 @@ def test_every_route_follows_the_matrix_and_shows_only_the_tenant(desks: dict[st
                 assert_clean(foreign, where)
     # switch_tenant to bravo's id: not theirs, a 404, and the session stays on alpha.
     assert session.post(reverse("switch_tenant"), {"tenant": desks["charlie"].tenant.pk}).status_code == 404
-    assert session.session[SESSION_KEY] == persona.tenant.pk
+    assert session.session[TENANT_SESSION_KEY] == persona.tenant.pk
     assert bravo_state() == before
 
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from accounts.crypto import _fernet_for
 from accounts.models import AccountPool, AccountSnapshot, AuditEvent, ChangeLogEntry, VenueAccount
-from accounts.venue_services import sync_accounts
 from tests import canary
+from trading.account_sync import sync_accounts
 
 from .test_admin import client_for
 from .test_jwt import obtain
@@ -348,7 +348,7 @@ def test_sync_snapshots_simulated_accounts_and_skips_live_ones(canary_accounts: 
 def test_the_sync_job_is_scheduled() -> None:
     from quantarb.schedule import SCHEDULE
 
-    assert any(job.task == "accounts.tasks.sync_accounts" for job in SCHEDULE)
+    assert any(job.task == "trading.tasks.sync_accounts" for job in SCHEDULE)
 
 
 # --- the portal --------------------------------------------------------------------------------------------------

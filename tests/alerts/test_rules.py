@@ -29,7 +29,8 @@ def test_the_apps_register_the_rule_types_that_exist_now() -> None:
         "account_error",
         "heartbeat_missing",
     }
-    assert registry.get("margin_low").evaluate.__module__ == "accounts.alert_rules"
+    # accounts sits below alerts and registers nothing: the alerts app keeps the rules over accounts' data.
+    assert registry.get("margin_low").evaluate.__module__ == "alerts.alert_rules"
     assert registry.get("feed_stale").evaluate.__module__ == "trading.alert_rules"
 
 
@@ -151,7 +152,7 @@ def test_feed_stale_net_edge_and_usdt_rules_read_market_data(alpha_pair: Any, al
 
 
 def test_an_account_that_tests_fine_again_clears_its_alert_at_once(alice: Any, committed: Any) -> None:
-    from accounts.venue_services import account_test
+    from trading.account_sync import account_test
 
     account = _account(alice, status="error")
     evaluate_all()

@@ -46,7 +46,7 @@ strategy_request(strategy=Strategy.objects.get(name="Live crash"), action="stop"
 CHECK = """
 import json
 from accounts.models import VenueAccount
-from accounts.venue_services import sync_accounts
+from trading.account_sync import sync_accounts
 from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
 from tests.fakes.venue_books import (
     assert_fills_match_venues, assert_hedges_match_venues, assert_orders_match_venues, read_venue_books,

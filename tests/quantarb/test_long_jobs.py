@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -107,10 +108,12 @@ def test_services_mode_sends_long_jobs_to_their_own_queue_with_their_own_limits(
     from quantarb.tasks import run_long_job
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(run_long_job, "apply_async", lambda **kwargs: sent.append(kwargs))
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        long_jobs, "current_app", SimpleNamespace(send_task=lambda name, **kwargs: sent.append((name, kwargs)))
+    )
     long_jobs._dispatch(7)
-    assert sent == [{"args": [7], "queue": "long"}]
+    assert sent == [(run_long_job.name, {"args": [7], "queue": "long"})]  # the task, sent by name
     assert settings.CELERY_TASK_ROUTES["quantarb.tasks.run_long_job"] == {"queue": "long"}
     # Longer than the global limit that would kill an export or a backtest.
     assert run_long_job.time_limit > app.conf.task_time_limit

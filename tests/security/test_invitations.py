@@ -30,13 +30,13 @@ NEW_PASSWORD = "a long fresh passphrase 9"
 
 
 def _client(persona: Persona, tenant: Any = None) -> Client:
-    from quantarb.tenancy import SESSION_KEY
+    from accounts.sessions import TENANT_SESSION_KEY
 
     client = Client()
     client.force_login(persona.user)
     if tenant is not None:
         session = client.session
-        session[SESSION_KEY] = tenant.pk
+        session[TENANT_SESSION_KEY] = tenant.pk
         session.save()
     return client
 

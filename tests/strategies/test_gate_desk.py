@@ -132,7 +132,7 @@ def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], al
 
 
 def test_the_cfd_margin_follows_the_venues_rules(desk: dict[str, Any]) -> None:  # noqa: F811
-    """The gate margins the CFD as the venue would (risk/domain/margin.py): a paper account by its simulated symbol
+    """The gate margins the CFD as the venue would (trading/domain/margin.py): a paper account by its simulated symbol
     (CFD-leverage mode, 1:100, margin rate 1), a live account by its terminal's own per-lot figures."""
     from dataclasses import replace
     from decimal import Decimal

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from accounts.venue_services import sync_accounts
 from quantarb import clock
 from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
@@ -33,6 +32,7 @@ from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_update
 from tests.fakes.venue_books import assert_fills_match_venues, assert_hedges_match_venues, read_venue_books
 from tests.strategies.conftest import FakeBook
+from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.fills import sync_live_fills

@@ -40,7 +40,6 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from accounts.venue_services import sync_accounts
 from quantarb import clock
 from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
@@ -55,6 +54,7 @@ from tests.fakes.venue_books import (
 )
 from tests.strategies.conftest import FakeBook
 from tests.strategies.test_live_books import ShiftedClock, _next_triple_rollover_ms
+from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.fills import sync_live_fills

@@ -171,12 +171,12 @@ def eight(value: Decimal) -> str:
 
 
 def client_for(persona: Any) -> Client:
-    from quantarb.tenancy import SESSION_KEY
+    from accounts.sessions import TENANT_SESSION_KEY
 
     client = Client()
     client.force_login(persona.user)
     session = client.session
-    session[SESSION_KEY] = persona.tenant.pk
+    session[TENANT_SESSION_KEY] = persona.tenant.pk
     session.save()
     return client
 

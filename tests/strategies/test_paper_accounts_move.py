@@ -12,13 +12,13 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.models import AccountSnapshot
-from accounts.venue_services import sync_accounts
 from alerts.models import Alert
 from alerts.rules import evaluate_types
 from quantarb import clock
 from strategies.domain.params import StrategyParams
 from strategies.services import strategy_update
 from tests.strategies.test_runner_paper import started_runner
+from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.models import Hedge, SpreadSample
 

@@ -19,9 +19,10 @@ BAD_SORTS = ["nope", "-", "--size", "-nope", "size;drop table", "x" * 500, "pk",
 
 def tables() -> list[tuple[str, dict[str, Any]]]:
     """(URL name, its sort columns) for every server-sorted table."""
-    from accounts.venue_views import ACCOUNT_SORTS, POOL_SORTS, TERMINAL_SORTS
+    from accounts.venue_views import ACCOUNT_SORTS, POOL_SORTS
     from accounts.views import MEMBER_SORTS
     from alerts.views import ALERT_SORTS, DELIVERY_SORTS
+    from mt5ops.views import TERMINAL_SORTS
     from risk.views import HISTORY_SORTS, REPORT_SORTS
     from strategies.views import STRATEGY_SORTS
     from trading.execution.views import TABLES

@@ -13,8 +13,8 @@ from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from accounts.models import AuditEvent
+from accounts.sessions import TENANT_SESSION_KEY
 from quantarb import clock
-from quantarb.tenancy import SESSION_KEY
 from strategies.models import Strategy
 from trading.models import Fill, Hedge, ManualCommand, Order, ReconciliationReport
 
@@ -25,7 +25,7 @@ def client_for(persona: Any) -> Client:
     client = Client()
     client.force_login(persona.user)
     session = client.session
-    session[SESSION_KEY] = persona.tenant.pk
+    session[TENANT_SESSION_KEY] = persona.tenant.pk
     session.save()
     return client
 

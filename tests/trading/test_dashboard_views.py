@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.choices import Role, UserStatus
 from accounts.models import Membership, Tenant, User
-from quantarb.tenancy import SESSION_KEY
+from accounts.sessions import TENANT_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ def test_switching_to_a_foreign_tenant_answers_404(alice: Any, charlie: Any, alp
     response = client.post("/accounts/tenant/", {"tenant": charlie.tenant.pk if foreign == "bravo" else foreign})
 
     assert response.status_code == 404
-    assert SESSION_KEY not in client.session
+    assert TENANT_SESSION_KEY not in client.session
     # Still alpha's view afterwards.
     assert alpha_market.pair.name in client.get(DASHBOARD).content.decode()
 

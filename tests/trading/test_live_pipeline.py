@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
+from accounts.venue_kinds import Venue
 from tests.fakes.fixtures import BinanceFake
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.marketdata.pipeline import MarketPipeline, load_runtimes
 from trading.marketdata.polling import poll_feeds
 from trading.models import Heartbeat, Instrument, QuoteSource, QuoteTick, RateTick, SourcePair

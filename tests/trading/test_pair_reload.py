@@ -15,9 +15,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from accounts.venue_kinds import Venue
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.marketdata.pipeline import MarketPipeline, load_runtimes
 from trading.marketdata.views import stored_state
 from trading.models import Instrument, QuoteSource, SourcePair

@@ -14,10 +14,10 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
-from accounts.venue_services import sync_accounts
 from alerts.models import Alert
 from alerts.rules import evaluate_types
 from quantarb import clock
+from trading.account_sync import sync_accounts
 from trading.choices import CarryKind
 from trading.domain.quotes import Quote
 from trading.execution.paper import PaperVenue

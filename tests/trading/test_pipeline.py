@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from accounts.venue_kinds import Venue
 from quantarb import clock
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.domain.calendar import bybit_mt5_gold
 from trading.domain.quotes import Quote
 from trading.marketdata.pipeline import MarketPipeline, PairRuntime, load_runtimes, now_ms

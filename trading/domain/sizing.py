@@ -14,6 +14,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 ZERO = Decimal(0)
@@ -48,50 +49,71 @@ def problem(field_name: str, code: str, template: str, **params: object) -> Prob
 
 
 @dataclass(frozen=True, slots=True)
-class VenueSpecs:
-    """The instrument facts sizing needs, read from the venues at sizing time (never stored as truth).
+class InstrumentSpec:
+    """One instrument's facts as sizing, pricing and the hedge ratio use them: the last reading from its venue
+    (Binance `exchangeInfo`, MT5 `symbol_info`), never stored as truth. A hedge pairs two: the perpetual's and the
+    CFD's.
 
-    Perp (Binance `exchangeInfo`, quantities already in ounces: contracts × contractSize): `perp_tick`
-    (USDT/oz), `perp_step_oz` (LOT_SIZE stepSize), `perp_min_qty_oz` (LOT_SIZE minQty),
-    `perp_min_notional_usdt` (MIN_NOTIONAL). CFD (MT5 `symbol_info`): `cfd_contract_size_oz` (ounces per lot),
-    `cfd_volume_min_lots`, `cfd_volume_step_lots`, `cfd_digits`.
+    Quantities are in the venue's own unit — contracts of the perpetual, lots of the CFD — each `contract_size` troy
+    ounces; `step_oz` and `min_oz` are the one place a quantity step becomes ounces. `tick` is the price increment
+    (MT5's `point`), `digits` its decimal places, `min_notional` the venue's smallest order value in its quote
+    currency (Binance MIN_NOTIONAL; 0: none).
     """
 
-    perp_tick: Decimal = Decimal("0.01")
-    perp_step_oz: Decimal = Decimal("0.001")
-    perp_min_qty_oz: Decimal = Decimal("0.001")
-    perp_min_notional_usdt: Decimal = Decimal(5)
-    cfd_contract_size_oz: Decimal = Decimal(100)
-    cfd_volume_min_lots: Decimal = Decimal("0.01")
-    cfd_volume_step_lots: Decimal = Decimal("0.01")
-    cfd_digits: int = 2
+    symbol: str
+    contract_size: Decimal
+    quantity_step: Decimal
+    min_quantity: Decimal
+    tick: Decimal
+    digits: int
+    min_notional: Decimal = ZERO
+    taker_fee_rate: Decimal = ZERO
+    read_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("perp_tick", "perp_step_oz", "cfd_contract_size_oz", "cfd_volume_step_lots"):
+        for name in ("contract_size", "quantity_step", "tick"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        for name in ("perp_min_qty_oz", "perp_min_notional_usdt", "cfd_volume_min_lots"):
+                raise ValueError(f"{self.symbol}: {name} must be positive")
+        for name in ("min_quantity", "min_notional"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} cannot be negative")
-        if self.cfd_digits < 0:
-            raise ValueError("cfd_digits cannot be negative")
+                raise ValueError(f"{self.symbol}: {name} cannot be negative")
+        if self.digits < 0:
+            raise ValueError(f"{self.symbol}: digits cannot be negative")
 
     @property
-    def cfd_step_oz(self) -> Decimal:
-        return self.cfd_volume_step_lots * self.cfd_contract_size_oz
+    def step_oz(self) -> Decimal:
+        """The smallest tradable change in ounces (quantity step × contract size)."""
+        return self.quantity_step * self.contract_size
 
     @property
-    def cfd_min_oz(self) -> Decimal:
-        return self.cfd_volume_min_lots * self.cfd_contract_size_oz
+    def min_oz(self) -> Decimal:
+        return self.min_quantity * self.contract_size
 
-    @property
-    def hedge_step_oz(self) -> Decimal:
-        return hedge_step_oz(self.perp_step_oz, self.cfd_step_oz)
 
-    @property
-    def cfd_point(self) -> Decimal:
-        """The CFD's price point (`point` in MT5): 10**-digits."""
-        return Decimal(1).scaleb(-self.cfd_digits)
+# Until a venue's market is read (a `ccxt:<id>` venue at sizing time), the gold pair's usual specs: XAUUSDT in
+# ounces (0.001 oz step, 5 USDT minimum notional), XAUUSD.s in lots of 100 oz (0.01 lot step and minimum).
+PERP_DEFAULTS = InstrumentSpec(
+    "XAUUSDT",
+    contract_size=Decimal(1),
+    quantity_step=Decimal("0.001"),
+    min_quantity=Decimal("0.001"),
+    tick=Decimal("0.01"),
+    digits=2,
+    min_notional=Decimal(5),
+)
+CFD_DEFAULTS = InstrumentSpec(
+    "XAUUSD.s",
+    contract_size=Decimal(100),
+    quantity_step=Decimal("0.01"),
+    min_quantity=Decimal("0.01"),
+    tick=Decimal("0.01"),
+    digits=2,
+)
+
+
+def contracts_per_lot(perp: InstrumentSpec, cfd: InstrumentSpec) -> Decimal:
+    """The hedge ratio: perpetual contracts per CFD lot (ounces per lot ÷ ounces per contract)."""
+    return cfd.contract_size / perp.contract_size
 
 
 def _exponent(value: Decimal) -> int:
@@ -148,19 +170,20 @@ def ounces(volume_lots: Decimal, contract_size_oz: Decimal) -> Decimal:
 
 def valid_size(
     size_oz: Decimal,
-    specs: VenueSpecs,
+    perp: InstrumentSpec,
+    cfd: InstrumentSpec,
     *,
     reference_price: Decimal | None = None,
     field_name: str = "size_oz",
 ) -> list[Problem]:
-    """Everything wrong with `size_oz` as a hedge size; empty when it can be traded on both legs.
+    """Everything wrong with `size_oz` as a hedge size of `perp` against `cfd`; empty when both legs can trade it.
 
     `reference_price` (USDT/oz) checks the perp's MIN_NOTIONAL; without it that check is skipped.
     """
     if not size_oz.is_finite() or size_oz <= 0:
         return [problem(field_name, "not_positive", "%(field)s must be positive.", field=field_name)]
     problems = []
-    if not is_multiple(size_oz, specs.perp_step_oz):
+    if not is_multiple(size_oz, perp.step_oz):
         problems.append(
             problem(
                 field_name,
@@ -168,10 +191,10 @@ def valid_size(
                 "%(field)s (%(size)s oz) must be a multiple of the perp step %(step)s oz.",
                 field=field_name,
                 size=size_oz,
-                step=specs.perp_step_oz,
+                step=perp.step_oz,
             )
         )
-    if not is_multiple(size_oz, specs.cfd_step_oz):
+    if not is_multiple(size_oz, cfd.step_oz):
         problems.append(
             problem(
                 field_name,
@@ -180,12 +203,12 @@ def valid_size(
                 "(volume step %(lots)s lots × %(contract)s oz).",
                 field=field_name,
                 size=size_oz,
-                step=specs.cfd_step_oz.normalize(),
-                lots=specs.cfd_volume_step_lots,
-                contract=specs.cfd_contract_size_oz,
+                step=cfd.step_oz.normalize(),
+                lots=cfd.quantity_step,
+                contract=cfd.contract_size,
             )
         )
-    if size_oz < specs.perp_min_qty_oz:
+    if size_oz < perp.min_oz:
         problems.append(
             problem(
                 field_name,
@@ -193,10 +216,10 @@ def valid_size(
                 "%(field)s (%(size)s oz) is below the perp minimum quantity %(minimum)s oz.",
                 field=field_name,
                 size=size_oz,
-                minimum=specs.perp_min_qty_oz,
+                minimum=perp.min_oz,
             )
         )
-    if size_oz < specs.cfd_min_oz:
+    if size_oz < cfd.min_oz:
         problems.append(
             problem(
                 field_name,
@@ -204,11 +227,11 @@ def valid_size(
                 "%(field)s (%(size)s oz) is below the CFD minimum volume %(minimum)s oz (%(lots)s lots).",
                 field=field_name,
                 size=size_oz,
-                minimum=specs.cfd_min_oz.normalize(),
-                lots=specs.cfd_volume_min_lots,
+                minimum=cfd.min_oz.normalize(),
+                lots=cfd.min_quantity,
             )
         )
-    if reference_price is not None and size_oz * reference_price < specs.perp_min_notional_usdt:
+    if reference_price is not None and size_oz * reference_price < perp.min_notional:
         problems.append(
             problem(
                 field_name,
@@ -217,7 +240,7 @@ def valid_size(
                 field=field_name,
                 size=size_oz,
                 price=reference_price,
-                minimum=specs.perp_min_notional_usdt,
+                minimum=perp.min_notional,
             )
         )
     return problems

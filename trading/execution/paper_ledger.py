@@ -8,7 +8,7 @@ them.
 - Unrealised PnL at the mark: the perp at the mid of its quote (Binance values positions at a mark price, which
   paper has no stream of); the CFD at the price that would close it (bid for a long, ask for a short), as MT5
   values its positions. Equity = balance + unrealised.
-- Used margin by the venue's rules (risk/domain/margin.py): a perp account at its pool's leverage, capped by the
+- Used margin by the venue's rules (trading/domain/margin.py): a perp account at its pool's leverage, capped by the
   leverage brackets (`QUANTARB_PAPER_PERP_BRACKETS`, else the module's default brackets, stated as an assumption
   in the snapshot's margin terms); a CFD account by the simulated terminal's symbol terms (calc mode, margin
   rate, leverage: trading/venues/mt5/sim.py `DEFAULT_MARGIN_TERMS`).
@@ -30,11 +30,11 @@ from django.conf import settings
 from django.db.models import Sum
 
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
-from risk.domain import margin as rules
+from accounts.venue_kinds import spec_for
+from trading.domain import margin as rules
 from trading.domain.paper import PaperBook
 from trading.models import CarryEntry, Instrument, PaperOrder, PaperPosition, SourcePair, SpreadSample
 from trading.venues.mt5.sim import DEFAULT_MARGIN_TERMS
-from trading.venues.registry import spec_for
 
 MONEY = Decimal("0.00000001")
 LEVEL = Decimal("0.0001")
@@ -93,7 +93,7 @@ def _leg(account: VenueAccount) -> str:
 
 
 def _instrument(account: VenueAccount) -> Instrument | None:
-    from accounts.pools import instrument_of
+    from trading.instruments import instrument_of
 
     return instrument_of(account)
 

@@ -14,10 +14,14 @@ from django.conf import settings
 
 from accounts.choices import AccountMode
 from accounts.models import AccountPool, VenueAccount
-from accounts.pools import instrument_of
+from accounts.venue_kinds import Venue
 from trading.execution.paper import PaperVenue
+from trading.instruments import instrument_of, spec_of
 from trading.venues.base import ExecutionVenue
 from trading.venues.errors import VenueError, VenueErrorKind
+from trading.venues.mt5.gateway import Mt5Gateway
+from trading.venues.mt5.orders import Mt5ExecutionVenue
+from trading.venues.registry import gateway_for
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ def _venue(account: VenueAccount, leg: str, pair_id: int, market: Any) -> Execut
         return PaperVenue(
             account=account,
             quote=quote,
-            step_oz=instrument.quantity_step * instrument.contract_size,
+            step_oz=spec_of(instrument).step_oz,
             tick=instrument.tick_size,
             fee_rate=_fee_rate(pair_id, leg, instrument.taker_fee_rate),
             fee_currency=instrument.quote_currency,
@@ -62,29 +66,18 @@ def _venue(account: VenueAccount, leg: str, pair_id: int, market: Any) -> Execut
             slippage_bps=Decimal(str(settings.QUANTARB_PAPER_SLIPPAGE_BPS)),
             displayed_oz=None if not displayed else Decimal(str(displayed)),
         )
-    credentials = account.credentials or {}
-    if account.venue == "binance-usdm":
-        from trading.venues.binance.gateway import BinanceUsdmGateway
-        from trading.venues.binance.orders import BinanceExecutionVenue
-
-        return BinanceExecutionVenue(
-            BinanceUsdmGateway(
-                api_key=credentials.get("api_key"),
-                api_secret=credentials.get("api_secret"),
-                rest_url=account.rest_endpoint or None,
-                ws_url=account.ws_endpoint or None,
-            )
-        )
-    if account.venue == "bybit-mt5":
-        from trading.venues.mt5.gateway import gateway_for
-        from trading.venues.mt5.orders import Mt5ExecutionVenue
-
-        if account.terminal is None:
-            raise VenueError(VenueErrorKind.UNREACHABLE, f"Account {account.label} has no MT5 terminal.")
+    if account.venue == Venue.BYBIT_MT5:
         # One lookup inside the gateway: a lost answer comes back AMBIGUOUS at once, and the executor persists the
         # order as unknown before it looks it up again (so even a crash in between cannot lead to a blind resend).
-        return Mt5ExecutionVenue(gateway_for(account.terminal, credentials, lookup_attempts=1, lookup_interval_s=0))
-    raise VenueError(VenueErrorKind.MARKET, f"Live execution is not available for {account.venue} accounts.")
+        gateway = gateway_for(account, lookup_attempts=1, lookup_interval_s=0)
+    else:
+        gateway = gateway_for(account)
+    if isinstance(gateway, Mt5Gateway):
+        return Mt5ExecutionVenue(gateway)
+    # ccxt takes seconds to import: the Binance venue loads with the first live Binance account, not at start-up.
+    from trading.venues.binance.orders import BinanceExecutionVenue
+
+    return BinanceExecutionVenue(gateway)
 
 
 async def close_venues(venues: Mapping[int, Any]) -> None:

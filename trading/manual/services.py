@@ -25,7 +25,6 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import AccountPool, User
 from quantarb import clock, formatting
-from strategies.specs import pool_specs
 from trading.choices import (
     LIVE_HEDGE_STATUSES,
     OPEN_ORDER_STATUSES,
@@ -42,6 +41,7 @@ from trading.domain.calendar import SessionView, demo_always_open
 from trading.domain.quotes import Quote
 from trading.domain.sizing import valid_size
 from trading.execution.gate import CheckStage, OrderCheck, StoredMarket, refusals
+from trading.instruments import sizing_specs
 from trading.models import OUNCES, Hedge, ManualCommand, Order
 
 REPAIRABLE = (HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE)
@@ -123,7 +123,7 @@ def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, An
     if "size_oz" not in errors:
         from strategies.messages import problem_text
 
-        problems = valid_size(size, pool_specs(pool))
+        problems = valid_size(size, *sizing_specs(pool))
         if problems:
             errors["size_oz"] = [problem_text(problem) for problem in problems]
     if errors:

@@ -17,8 +17,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
+from accounts.venue_kinds import Venue
 from quantarb import clock
-from trading.choices import Venue
 from trading.models import FundingRateRecord, QuoteSource, SourcePair, SwapTermsRecord
 from trading.venues.binance.gateway import BinanceUsdmGateway, FundingRateRow
 from trading.venues.errors import VenueError

@@ -2,7 +2,7 @@
 
 A desk admin creates them for their own tenant. A pair picks its legs among the desk's own sources and the
 platform's (the simulated reference sources); an MT5 source picks its terminal among the desk's terminals; a
-Binance source's endpoint override follows the same rule as a venue account's (trading/venues/registry.py).
+Binance source's endpoint override follows the same rule as a venue account's (accounts/venue_kinds.py).
 Every rule answers with a message on the field it is about; nothing is saved unless everything is valid.
 """
 
@@ -16,10 +16,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
+from accounts.venue_kinds import Venue, endpoint_override_errors, spec_for
 from mt5ops.models import TerminalInstance
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.models import Instrument, QuoteSource, SourcePair, endpoint_of
-from trading.venues.registry import endpoint_override_errors, spec_for
 
 # The venues a quote source can stream today (ccxt venues other than Binance have no quote feed yet).
 SOURCE_VENUES = (Venue.BINANCE_USDM, Venue.BYBIT_MT5, Venue.SIMULATED_PERP, Venue.SIMULATED_CFD)

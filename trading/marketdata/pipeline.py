@@ -22,10 +22,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from accounts.venue_kinds import Venue
 from quantarb import clock
 from quantarb.events import SpreadUpdate, pair_group
 from quantarb.live import group_send
-from trading.choices import RateSource, Venue
+from trading.choices import RateSource
 from trading.domain.calendar import SessionCalendar as DomainCalendar
 from trading.domain.calendar import SessionStatus
 from trading.domain.engine import SpreadEngine, SpreadSample
@@ -209,11 +210,11 @@ def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteF
     source names no terminal."""
     if source.venue != Venue.BYBIT_MT5 or source.terminal is None:
         return None
-    from trading.venues.mt5.gateway import ConnectingMt5Feed, gateway_for
+    from trading.venues.mt5.gateway import ConnectingMt5Feed, terminal_gateway
 
     account = mt5_account_for_source(source)
     credentials = (account.credentials or None) if account is not None else None
-    return ConnectingMt5Feed(gateway_for(source.terminal, credentials), source.key)
+    return ConnectingMt5Feed(terminal_gateway(source.terminal, credentials), source.key)
 
 
 def mt5_account_for_source(source: QuoteSource) -> Any:

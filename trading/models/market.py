@@ -13,14 +13,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from trading.choices import (
-    CandleInterval,
-    Direction,
-    InstrumentKind,
-    RateSource,
-    ServerTime,
-    Venue,
-)
+from accounts.venue_kinds import InstrumentKind, Venue
+from trading.choices import CandleInterval, Direction, RateSource, ServerTime
 from trading.domain import calendar as cal
 from trading.domain import pnl
 from trading.domain.spread import CostModel
@@ -148,11 +142,6 @@ class Instrument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} ({self.get_venue_display()})"
-
-    @property
-    def lot_step_ounces(self) -> Decimal:
-        """The smallest tradable change in ounces (quantity step × contract size)."""
-        return self.quantity_step * self.contract_size
 
     @property
     def price_places(self) -> int:

@@ -478,7 +478,8 @@ def _book_live_swap() -> int:
 
     from accounts.models import VenueAccount
     from trading.venues.errors import VenueError
-    from trading.venues.mt5.gateway import gateway_for
+    from trading.venues.mt5.gateway import Mt5Gateway
+    from trading.venues.registry import gateway_for
 
     booked = 0
     recent = clock.now() - timedelta(days=SWAP_SETTLE_DAYS)
@@ -499,7 +500,8 @@ def _book_live_swap() -> int:
             continue
         closed = [hedge.closed_at for hedge in account_hedges if hedge.closed_at is not None]
         try:
-            gateway = gateway_for(account.terminal, account.credentials or {})
+            gateway = gateway_for(account)
+            assert isinstance(gateway, Mt5Gateway)  # a CFD account with a terminal is an MT5 account
             gateway.connect()
             try:
                 ours = [position for position in gateway.positions() if position.ours]

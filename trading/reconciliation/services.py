@@ -232,7 +232,7 @@ async def _mark(venue: ExecutionVenue, account: VenueAccount) -> Decimal | None:
 
 
 def _stored_mark(account: VenueAccount) -> Decimal | None:
-    from accounts.pools import instrument_of
+    from trading.instruments import instrument_of
     from trading.models import QuoteSource, QuoteTick
 
     instrument = instrument_of(account)

@@ -33,12 +33,14 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import VenueAccount
+from accounts.venue_kinds import Venue
 from quantarb import clock
-from trading.choices import Venue, VenueEventKind
+from trading.choices import VenueEventKind
 from trading.models import VenueEvent
 from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState, is_trade_update, trade_fill
 from trading.venues.errors import VenueError
 from trading.venues.mt5.gateway import Mt5Deal, Mt5Gateway
+from trading.venues.registry import gateway_for
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +53,6 @@ _FILLING = {"TRADE", "CALCULATED"}
 
 def is_our_client_order_id(client_order_id: str) -> bool:
     return bool(_OUR_CLIENT_ID.fullmatch(client_order_id)) and len(client_order_id) <= 26
-
-
-def binance_account_gateway(account: VenueAccount, **options: Any) -> BinanceUsdmGateway:
-    """A signed gateway for a live Binance account: its keys, its endpoint override or testnet."""
-    credentials = account.credentials or {}
-    return BinanceUsdmGateway(
-        api_key=str(credentials.get("api_key", "")) or None,
-        api_secret=str(credentials.get("api_secret", "")) or None,
-        rest_url=account.rest_endpoint or None,
-        ws_url=account.ws_endpoint or None,
-        testnet=account.binance_testnet,
-        **options,
-    )
 
 
 def event_kind(order: OrderState, raw: dict[str, Any]) -> str | None:
@@ -319,7 +308,10 @@ class UserStreamWatcher:
     async def run(self) -> None:
         record = sync_to_async(venue_event_record, thread_sensitive=False)
         delay = self.retry_delay_s
-        self.gateway = self.gateway or binance_account_gateway(self.account)
+        if self.gateway is None:
+            gateway = gateway_for(self.account)
+            assert isinstance(gateway, BinanceUsdmGateway)  # this watcher follows Binance accounts
+            self.gateway = gateway
         position_task = asyncio.create_task(self._watch_position(), name=f"position-check-{self.account.pk}")
         try:
             while True:
@@ -446,10 +438,10 @@ class Mt5ActivityWatcher:
     positions: PositionCheck | None = None
 
     def _poll(self, since: datetime) -> list[VenueEvent]:
-        from trading.venues.mt5.gateway import gateway_for
-
         if self.gateway is None:
-            self.gateway = gateway_for(self.account.terminal, self.account.credentials or {})
+            gateway = gateway_for(self.account)
+            assert isinstance(gateway, Mt5Gateway)  # this poller follows MT5 accounts
+            self.gateway = gateway
             self.gateway.connect()
         gateway = self.gateway
         size = gateway.symbol_spec().contract_size

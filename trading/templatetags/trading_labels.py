@@ -7,8 +7,7 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext as _
 
-from trading.choices import Venue
-from trading.venues.registry import CCXT_PREFIX
+from accounts.venue_kinds import CCXT_PREFIX, Venue
 
 register = template.Library()
 

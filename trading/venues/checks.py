@@ -12,13 +12,17 @@ import asyncio
 import concurrent.futures
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
-from trading.choices import Venue
+from accounts.venue_kinds import Venue, spec_for
 from trading.venues.errors import VenueError, VenueErrorKind
-from trading.venues.registry import spec_for
+from trading.venues.mt5.gateway import Mt5Gateway
+from trading.venues.registry import gateway_for
+
+if TYPE_CHECKING:
+    from accounts.models import VenueAccount
 
 # A check answers within this time or reports the venue as unreachable (the button must not hang).
 CHECK_TIMEOUT_S = 20.0
@@ -30,41 +34,29 @@ class CheckResult:
     message: str
 
 
-def check_connection(
-    *,
-    venue: str,
-    credentials: dict[str, Any] | None,
-    terminal: Any = None,
-    rest_endpoint: str = "",
-    ws_endpoint: str = "",
-    testnet: bool = False,
-) -> CheckResult:
-    spec = spec_for(venue)
+def check_connection(account: VenueAccount) -> CheckResult:
+    """Test `account`'s connection now (venue I/O, within `CHECK_TIMEOUT_S`); nothing is recorded here."""
+    spec = spec_for(account.venue)
     if spec is None:
         return CheckResult(False, _("Unknown venue."))
     if spec.simulated:
         return CheckResult(True, _("Simulated venue: connected, no credentials needed."))
-    if not credentials:
+    if not account.credentials:
         return CheckResult(False, _("No credentials stored: add them before testing."))
-    if venue == Venue.BINANCE_USDM:
-        return _run(
-            _check_binance(
-                api_key=str(credentials.get("api_key", "")),
-                api_secret=str(credentials.get("api_secret", "")),
-                rest_endpoint=rest_endpoint,
-                ws_endpoint=ws_endpoint,
-                testnet=testnet,
-            )
+    if account.venue == Venue.BINANCE_USDM:
+        return _run(_check_binance(account))
+    if account.venue == Venue.BYBIT_MT5:
+        # The terminal is read here, in the caller's thread (its database connection), before the check's thread.
+        return _run_sync(
+            _check_mt5, venue_account=account, terminal=account.terminal, symbol=spec.instrument_symbol or ""
         )
-    if venue == Venue.BYBIT_MT5:
-        return _run_sync(_check_mt5, credentials=credentials, terminal=terminal, symbol=spec.instrument_symbol or "")
     return CheckResult(
         False,
         _(
             "Credentials are stored, but this version cannot reach %(venue)s yet: live checks arrive with venue "
             "connectivity."
         )
-        % {"venue": venue},
+        % {"venue": account.venue},
     )
 
 
@@ -80,21 +72,10 @@ def _run(check: Any) -> CheckResult:
     return result
 
 
-async def _check_binance(
-    *, api_key: str, api_secret: str, rest_endpoint: str, ws_endpoint: str, testnet: bool = False
-) -> CheckResult:
-    from trading.venues.binance.gateway import BinanceUsdmGateway
-
-    where = rest_endpoint or ("testnet.binancefuture.com" if testnet else "fapi.binance.com")
-    gateway = BinanceUsdmGateway(
-        api_key=api_key,
-        api_secret=api_secret,
-        rest_url=rest_endpoint or None,
-        ws_url=ws_endpoint or None,
-        timeout_ms=10_000,
-        read_attempts=1,
-        testnet=testnet,
-    )
+async def _check_binance(account: VenueAccount) -> CheckResult:
+    where = account.rest_endpoint or ("testnet.binancefuture.com" if account.binance_testnet else "fapi.binance.com")
+    gateway = gateway_for(account, timeout_ms=10_000, read_attempts=1)
+    assert not isinstance(gateway, Mt5Gateway)  # a Binance account's
     try:
         spec = await gateway.connect()
         fees = await gateway.fetch_fees()
@@ -192,14 +173,14 @@ def _number(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _check_mt5(*, credentials: dict[str, Any], terminal: Any, symbol: str) -> CheckResult:
-    from trading.venues.mt5.gateway import gateway_for
-
+def _check_mt5(*, venue_account: VenueAccount, terminal: Any, symbol: str) -> CheckResult:
     if terminal is None:
         return CheckResult(False, _("Choose the MT5 terminal this account runs in, then test again."))
     names = {"terminal": terminal.label, "address": terminal.address}
+    credentials = venue_account.credentials or {}
     try:
-        gateway = gateway_for(terminal, credentials, symbol=symbol)
+        gateway = gateway_for(venue_account, symbol=symbol)
+        assert isinstance(gateway, Mt5Gateway)  # an MT5 account's
     except VenueError as exc:
         return CheckResult(False, _mt5_failure(exc, terminal, credentials))
     try:

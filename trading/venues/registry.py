@@ -1,54 +1,20 @@
-"""Which venues an account may name, which leg each trades, and what credentials each needs.
-
-`binance-usdm` and `ccxt:<exchange id>` go through ccxt (perpetual leg); `bybit-mt5` through the MT5 gateway
-(CFD leg); the simulated venues need no credentials. Only this package imports ccxt: the list of ccxt exchange
-ids is read here, once, lazily.
+"""The one way from a venue account to its venue: `gateway_for(account)`. Which venues exist, their legs and
+credentials are data (accounts/venue_kinds.py); which exchanges ccxt knows is read here, once, lazily — only this
+package imports ccxt — and installed into the venue kinds by the composition root (quantarb/wiring.py).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-from django.utils.translation import gettext_lazy as _
+from accounts.venue_kinds import Venue
+from trading.venues.errors import VenueError, VenueErrorKind
+from trading.venues.mt5.gateway import Mt5Gateway, terminal_gateway
 
-from quantarb import outbound
-from trading.choices import InstrumentKind, Venue
-
-CCXT_PREFIX = "ccxt:"
-Leg = Literal["perpetual", "cfd"]
-CredentialKind = Literal["none", "api_key", "mt5"]
-
-# Binance API keys and secrets: 64 letters and digits (what Binance issues for HMAC keys).
-_BINANCE_KEY = re.compile(r"^[A-Za-z0-9]{64}$")
-# Any other ccxt venue: printable, no whitespace, 8–256 characters (venues differ; ccxt sends them as given).
-_GENERIC_KEY = re.compile(r"^[!-~]{8,256}$")
-# Endpoint overrides: a REST base over http(s), a WebSocket base over ws(s).
-REST_URL = URLValidator(schemes=["http", "https"])
-WS_URL = URLValidator(schemes=["ws", "wss"])
-
-
-@dataclass(frozen=True)
-class VenueSpec:
-    venue: str
-    leg: Leg
-    credentials: CredentialKind
-    simulated: bool
-    # The instrument of the reference data that this venue's gold contract is (None: read from the venue's market).
-    instrument_venue: str | None
-    instrument_symbol: str | None
-
-
-SPECS: dict[str, VenueSpec] = {
-    Venue.BINANCE_USDM: VenueSpec(Venue.BINANCE_USDM, "perpetual", "api_key", False, Venue.BINANCE_USDM, "XAUUSDT"),
-    Venue.BYBIT_MT5: VenueSpec(Venue.BYBIT_MT5, "cfd", "mt5", False, Venue.BYBIT_MT5, "XAUUSD.s"),
-    Venue.SIMULATED_PERP: VenueSpec(Venue.SIMULATED_PERP, "perpetual", "none", True, Venue.SIMULATED_PERP, "XAUUSDT"),
-    Venue.SIMULATED_CFD: VenueSpec(Venue.SIMULATED_CFD, "cfd", "none", True, Venue.SIMULATED_CFD, "XAUUSD.s"),
-}
+if TYPE_CHECKING:
+    from accounts.models import VenueAccount
+    from trading.venues.binance.gateway import BinanceUsdmGateway
 
 
 @lru_cache(maxsize=1)
@@ -58,69 +24,26 @@ def ccxt_exchange_ids() -> frozenset[str]:
     return frozenset(ccxt.exchanges)
 
 
-def spec_for(venue: str) -> VenueSpec | None:
-    """The venue's spec, or None when quantarb does not know it (`ccxt:<id>` must name a ccxt exchange)."""
-    if venue in SPECS:
-        return SPECS[venue]
-    if venue.startswith(CCXT_PREFIX):
-        exchange_id = venue[len(CCXT_PREFIX) :]
-        if exchange_id in ccxt_exchange_ids() and exchange_id != "binanceusdm":
-            return VenueSpec(venue, "perpetual", "api_key", False, None, None)
-    return None
+def gateway_for(account: VenueAccount, **options: Any) -> BinanceUsdmGateway | Mt5Gateway:
+    """The gateway of a live venue account, not yet connected: Binance signed with the account's keys, through its
+    endpoint override or Binance's futures testnet; MT5 through the account's terminal, logged in with its MT5 login.
+    `options` go to the gateway (timeouts, retries, throttling). A venue quantarb has no gateway for, or an MT5
+    account without a terminal, is a `VenueError`."""
+    credentials = account.credentials or {}
+    if account.venue == Venue.BINANCE_USDM:
+        # ccxt takes seconds to import: it loads with the first Binance gateway, not in every process importing this.
+        from trading.venues.binance.gateway import BinanceUsdmGateway
 
-
-def venue_choices() -> list[tuple[str, str]]:
-    """The named venues for forms (any `ccxt:<id>` is accepted as typed)."""
-    return [(value, str(label)) for value, label in Venue.choices]
-
-
-def leg_label(leg: Leg) -> str:
-    return str(InstrumentKind.PERPETUAL.label if leg == "perpetual" else InstrumentKind.CFD.label)
-
-
-def api_key_problem(venue: str, value: str) -> str | None:
-    """Why an API key or secret is malformed for this venue (None: well formed)."""
-    pattern = _BINANCE_KEY if venue == Venue.BINANCE_USDM else _GENERIC_KEY
-    if pattern.match(value):
-        return None
-    if venue == Venue.BINANCE_USDM:
-        return "binance"
-    return "generic"
-
-
-def endpoint_override_errors(*, venue: str, rest: str, ws: str) -> dict[str, str]:
-    """Why an endpoint override cannot be used, by field (`rest_endpoint`, `ws_endpoint`); empty: it can (or there
-    is none). The one rule for venue accounts' overrides and quote sources' endpoints: only Binance takes one (ccxt
-    rewrites its hosts, VENUES.md), the REST base over http(s) and the WebSocket base over ws(s), both or neither,
-    each to a destination the outbound-address policy allows.
-    """
-    errors: dict[str, str] = {}
-    for field, value, validator, message in (
-        ("rest_endpoint", rest, REST_URL, _("Enter a URL that starts with http:// or https://.")),
-        ("ws_endpoint", ws, WS_URL, _("Enter a URL that starts with ws:// or wss://.")),
-    ):
-        if not value:
-            continue
-        try:
-            validator(value)
-        except ValidationError:
-            errors[field] = str(message)
-    if errors or not (rest or ws):
-        return errors
-    # Where they lead: the outbound-address policy (no loopback, private, link-local or metadata address unless the
-    # platform allows them), checked now and again on each connection (quantarb/outbound.py).
-    for field, value, schemes in (("rest_endpoint", rest, ("https", "http")), ("ws_endpoint", ws, ("wss", "ws"))):
-        if value:
-            try:
-                outbound.check_url(value, schemes=schemes)
-            except outbound.DestinationRefused as refused:
-                errors[field] = str(refused)
-    if errors:
-        return errors
-    if venue != Venue.BINANCE_USDM:
-        errors["rest_endpoint" if rest else "ws_endpoint"] = str(_("Only Binance takes an endpoint override."))
-    elif not rest:
-        errors["rest_endpoint"] = str(_("Give the REST endpoint with the WebSocket one (both or neither)."))
-    elif not ws:
-        errors["ws_endpoint"] = str(_("Give the WebSocket endpoint with the REST one (both or neither)."))
-    return errors
+        return BinanceUsdmGateway(
+            api_key=str(credentials.get("api_key", "")) or None,
+            api_secret=str(credentials.get("api_secret", "")) or None,
+            rest_url=account.rest_endpoint or None,
+            ws_url=account.ws_endpoint or None,
+            testnet=account.binance_testnet,
+            **options,
+        )
+    if account.venue == Venue.BYBIT_MT5:
+        if account.terminal is None:
+            raise VenueError(VenueErrorKind.UNREACHABLE, f"Account {account.label} has no MT5 terminal.")
+        return terminal_gateway(account.terminal, credentials, **options)
+    raise VenueError(VenueErrorKind.MARKET, f"Live execution is not available for {account.venue} accounts.")

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 from accounts.choices import AccountMode, Role, UserStatus
 from accounts.models import AccountPool, Tenant, User, VenueAccount
 from accounts.services import membership_set, user_create
-from trading.choices import Venue
+from accounts.venue_kinds import Venue
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
 
 DEFAULT_PASSWORD = "quantarb-demo"  # noqa: S105 (the documented demo password, printed on seeding)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 
@@ -16,25 +17,25 @@ from strategies.domain.params import (
     StrategyParams,
     SwapSource,
     ThresholdUnit,
-    VenueSpecs,
     validate,
 )
+from trading.domain.sizing import CFD_DEFAULTS, PERP_DEFAULTS
 
 from ...trading.domain.builders import decimals
 
-SPECS = VenueSpecs()  # XAUUSDT 0.001 oz step, XAUUSD.s 0.01 lot × 100 oz
+SPECS = (PERP_DEFAULTS, CFD_DEFAULTS)  # XAUUSDT 0.001 oz step, XAUUSD.s 0.01 lot × 100 oz
 PRICE = Decimal("4600")
 
 
 def problems_of(params: StrategyParams, **kwargs: object) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for p in validate(params, SPECS, reference_price=PRICE, **kwargs):
+    for p in validate(params, *SPECS, reference_price=PRICE, **kwargs):
         out.setdefault(p.field, set()).add(p.code)
     return out
 
 
 def test_the_defaults_are_valid_for_the_gold_pair() -> None:
-    assert validate(StrategyParams(), SPECS, reference_price=PRICE) == []
+    assert validate(StrategyParams(), *SPECS, reference_price=PRICE) == []
 
 
 @st.composite
@@ -70,7 +71,7 @@ def test_json_round_trips_through_text(p: StrategyParams) -> None:
 @given(params())
 def test_every_problem_names_a_real_field_and_says_so(p: StrategyParams) -> None:
     fields = set(StrategyParams().to_json())
-    for problem in validate(p, SPECS, reference_price=PRICE):
+    for problem in validate(p, *SPECS, reference_price=PRICE):
         assert problem.field in fields
         assert problem.field in problem.message
         assert problem.code and all(isinstance(v, str) for v in problem.params.values())
@@ -110,7 +111,12 @@ def test_size_must_fit_both_venues() -> None:
     tiny_notional = StrategyParams(size_oz=Decimal(1))
     assert "size_oz" in {
         p.field
-        for p in validate(tiny_notional, VenueSpecs(perp_min_notional_usdt=Decimal(10_000)), reference_price=PRICE)
+        for p in validate(
+            tiny_notional,
+            dataclasses.replace(PERP_DEFAULTS, min_notional=Decimal(10_000)),
+            CFD_DEFAULTS,
+            reference_price=PRICE,
+        )
     }
 
 

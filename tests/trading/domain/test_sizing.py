@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -11,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trading.domain.sizing import (
+    CFD_DEFAULTS,
+    PERP_DEFAULTS,
+    InstrumentSpec,
     Problem,
-    VenueSpecs,
+    contracts_per_lot,
     decimal_lcm,
     floor_to_step,
     hedge_step_oz,
@@ -36,7 +40,18 @@ def codes(problems: list[Problem]) -> set[str]:
 
 def test_the_gold_pair_steps_combine_to_one_ounce() -> None:
     assert hedge_step_oz(Decimal("0.001"), Decimal("0.01") * 100) == 1
-    assert VenueSpecs().hedge_step_oz == 1
+    assert hedge_step_oz(PERP_DEFAULTS.step_oz, CFD_DEFAULTS.step_oz) == 1
+    assert contracts_per_lot(PERP_DEFAULTS, CFD_DEFAULTS) == 100
+
+
+def test_an_instrument_s_steps_are_in_ounces_and_its_specs_must_make_sense() -> None:
+    lots_of_100 = InstrumentSpec("X", contract_size=Decimal(100), quantity_step=Decimal("0.01"),
+                                 min_quantity=Decimal("0.05"), tick=Decimal("0.01"), digits=2)  # fmt: skip
+    assert (lots_of_100.step_oz, lots_of_100.min_oz) == (Decimal(1), Decimal(5))
+    for wrong in ({"contract_size": Decimal(0)}, {"quantity_step": Decimal(-1)}, {"tick": Decimal(0)},
+                  {"min_quantity": Decimal(-1)}, {"min_notional": Decimal(-1)}, {"digits": -1}):  # fmt: skip
+        with pytest.raises(ValueError):
+            dataclasses.replace(lots_of_100, **wrong)
 
 
 def test_lcm_of_non_nested_steps() -> None:
@@ -58,32 +73,26 @@ def test_the_hedge_step_is_the_smallest_common_multiple(a: Decimal, b: Decimal) 
 @EXAMPLES
 @given(steps, steps, st.integers(min_value=1, max_value=50))
 def test_multiples_of_the_hedge_step_pass_both_step_checks(perp_step: Decimal, lot_step: Decimal, n: int) -> None:
-    specs = VenueSpecs(
-        perp_step_oz=perp_step,
-        perp_min_qty_oz=Decimal(0),
-        perp_min_notional_usdt=Decimal(0),
-        cfd_contract_size_oz=Decimal(100),
-        cfd_volume_min_lots=Decimal(0),
-        cfd_volume_step_lots=lot_step,
-    )
-    assert valid_size(specs.hedge_step_oz * n, specs) == []
+    perp = dataclasses.replace(PERP_DEFAULTS, quantity_step=perp_step, min_quantity=Decimal(0), min_notional=Decimal(0))
+    cfd = dataclasses.replace(CFD_DEFAULTS, contract_size=Decimal(100), quantity_step=lot_step, min_quantity=Decimal(0))
+    assert valid_size(hedge_step_oz(perp.step_oz, cfd.step_oz) * n, perp, cfd) == []
 
 
 def test_it_names_every_problem_with_a_size() -> None:
-    specs = VenueSpecs()  # perp step 0.001 oz, CFD step 1 oz (0.01 lot × 100), CFD minimum 1 oz
-    assert codes(valid_size(Decimal("1.5"), specs)) == {"cfd_step"}
-    assert codes(valid_size(Decimal("0.0005"), specs)) == {"perp_step", "cfd_step", "perp_min_qty", "cfd_min_volume"}
-    assert codes(valid_size(Decimal(0), specs)) == {"not_positive"}
-    assert codes(valid_size(Decimal(-2), specs)) == {"not_positive"}
-    problem = valid_size(Decimal("1.5"), specs)[0]
+    specs = (PERP_DEFAULTS, CFD_DEFAULTS)  # perp step 0.001 oz, CFD step 1 oz (0.01 lot × 100), CFD minimum 1 oz
+    assert codes(valid_size(Decimal("1.5"), *specs)) == {"cfd_step"}
+    assert codes(valid_size(Decimal("0.0005"), *specs)) == {"perp_step", "cfd_step", "perp_min_qty", "cfd_min_volume"}
+    assert codes(valid_size(Decimal(0), *specs)) == {"not_positive"}
+    assert codes(valid_size(Decimal(-2), *specs)) == {"not_positive"}
+    problem = valid_size(Decimal("1.5"), *specs)[0]
     assert problem.field == "size_oz" and problem.params["step"] == "1" and "size_oz" in problem.message
 
 
 def test_it_checks_min_notional_at_a_reference_price() -> None:
-    specs = VenueSpecs(perp_min_notional_usdt=Decimal(5_000))
-    assert codes(valid_size(Decimal(1), specs, reference_price=Decimal(4_600))) == {"min_notional"}
-    assert valid_size(Decimal(2), specs, reference_price=Decimal(4_600)) == []
-    assert valid_size(Decimal(1), specs) == []  # no reference price, no notional check
+    specs = (dataclasses.replace(PERP_DEFAULTS, min_notional=Decimal(5_000)), CFD_DEFAULTS)
+    assert codes(valid_size(Decimal(1), *specs, reference_price=Decimal(4_600))) == {"min_notional"}
+    assert valid_size(Decimal(2), *specs, reference_price=Decimal(4_600)) == []
+    assert valid_size(Decimal(1), *specs) == []  # no reference price, no notional check
 
 
 def test_lots_and_ounces() -> None:

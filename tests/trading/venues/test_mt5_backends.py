@@ -30,7 +30,7 @@ from trading.venues.mt5.gateway import (
     choose_filling,
     error_from_last_error,
     error_from_retcode,
-    gateway_for,
+    terminal_gateway,
     transport_for,
 )
 from trading.venues.mt5.rpyc_backend import RpycTransport
@@ -59,16 +59,16 @@ def test_backends_are_chosen_by_the_terminal_instance() -> None:
     class Terminal:
         backend, host, bridge_port, terminal_path, pk = "rpyc", "127.0.0.1", 9, "", 1
 
-    assert isinstance(gateway_for(Terminal()).transport, RpycTransport)
+    assert isinstance(terminal_gateway(Terminal()).transport, RpycTransport)
     Terminal.backend = "sim"
-    sim = gateway_for(Terminal(), {"login": "81234567", "password": "p", "server": "s"})
+    sim = terminal_gateway(Terminal(), {"login": "81234567", "password": "p", "server": "s"})
     assert isinstance(sim.transport, ModuleTransport) and "password" not in repr(sim)
     assert sim.connect().connected and sim.account().login == 81234567
     # The same simulated terminal serves every gateway of that instance: state survives between uses.
-    assert gateway_for(Terminal()).transport.module is sim.transport.module  # type: ignore[attr-defined]
+    assert terminal_gateway(Terminal()).transport.module is sim.transport.module  # type: ignore[attr-defined]
     Terminal.backend = "abacus"
     with pytest.raises(VenueError):
-        gateway_for(Terminal())
+        terminal_gateway(Terminal())
 
 
 # --- the bridge's own failures ------------------------------------------------------------------------------------

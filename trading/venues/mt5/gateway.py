@@ -1014,7 +1014,7 @@ class Mt5QuoteFeed:
 
 
 # --- from a terminal instance ------------------------------------------------------------------------------------
-def gateway_for(terminal: Any, credentials: dict[str, Any] | None = None, **options: Any) -> Mt5Gateway:
+def terminal_gateway(terminal: Any, credentials: dict[str, Any] | None = None, **options: Any) -> Mt5Gateway:
     """The gateway of a terminal instance (anything with `backend`, `host`, `bridge_port`, `terminal_path`, `pk`)
     logged in with an account's MT5 credentials (`login`, `password`, `server`)."""
     transport = transport_for(
@@ -1039,7 +1039,7 @@ def gateway_for(terminal: Any, credentials: dict[str, Any] | None = None, **opti
 @contextmanager
 def connected(terminal: Any, credentials: dict[str, Any] | None = None, **options: Any) -> Iterator[Mt5Gateway]:
     """A connected gateway, shut down on exit."""
-    gateway = gateway_for(terminal, credentials, **options)
+    gateway = terminal_gateway(terminal, credentials, **options)
     try:
         gateway.connect()
         yield gateway

@@ -23,9 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from quantarb import clock
-from risk.domain.margin import CalcMode, Mt5MarginSpec, mt5_margin_in_account_currency
 from trading.domain.calendar import SessionCalendar, demo_always_open
 from trading.domain.fixed import PRICE_SCALE
+from trading.domain.margin import CalcMode, Mt5MarginSpec, mt5_margin_in_account_currency
 from trading.venues.simulated import SimulatedGoldMarket
 
 # --- the package's structures (field order as MetaTrader5 5.0.x; the gateway reads them by name) -------------
@@ -825,7 +825,7 @@ class SimulatedMetaTrader5:
 
     def _margin_of(self, volume: float, buy: bool, price: float) -> float:
         """Margin of `volume` lots in the account's currency, by the symbol's calc mode and margin rate (the
-        formulas MetaTrader documents, risk/domain/margin.py); a USD margin in a USDT account at the market's
+        formulas MetaTrader documents, trading/domain/margin.py); a USD margin in a USDT account at the market's
         USDT/USD."""
         config = self._config
         rate = Decimal(str(config["margin_rate"]))

@@ -1,4 +1,6 @@
-"""Alert rule types whose conditions live in venue accounts (alerts/registry.py finds this module)."""
+"""Alert rule types whose conditions live in venue accounts. `accounts` sits below `alerts` (ARCHITECTURE.md
+"Layers") and registers no rules of its own, so the alerts app keeps the rules over its data here (alerts/registry.py
+finds this module as it finds every app's `alert_rules`)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from alerts.registry import Condition, Param, RuleType, register
+from accounts.choices import AccountStatus
+from accounts.models import AccountSnapshot, VenueAccount
 
-from .choices import AccountStatus
-from .models import AccountSnapshot, VenueAccount
+from .registry import Condition, Param, RuleType, register
 
 
 def margin_level_low(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:

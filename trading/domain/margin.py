@@ -1,4 +1,4 @@
-"""Margin by the venues' own rules (issue #14 item 3): pure, over Decimal, no Django, no I/O.
+"""Margin by the venues' own rules: pure, over Decimal, no Django, no I/O.
 
 One module for every figure of margin the desk shows or checks — the paper ledger, the pre-trade gate's available
 margin and the risk centre — so a paper account is margined exactly as the venue would margin it.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risk.domain.margin import (
+from trading.domain.margin import (
     DEFAULT_BRACKETS,
     CalcMode,
     LeverageBracket,

@@ -1,4 +1,4 @@
-"""Testing a live MT5 account's connection and syncing its balance (accounts.venue_services) through its terminal
+"""Testing a live MT5 account's connection and syncing its balance (trading/account_sync.py) through its terminal
 instance: an rpyc terminal pointed at the bridge fake, whose simulated terminal knows the canary login."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from accounts.models import AccountSnapshot, VenueAccount
-from accounts.venue_services import account_test, sync_accounts
 from mt5ops.models import TerminalInstance
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
+from trading.account_sync import account_test, sync_accounts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 
