@@ -1,7 +1,7 @@
-"""Venue I/O for venue accounts, moved out of `accounts` (which keeps them as data): testing an account's
-connection (the Test button, `POST /api/v1/accounts/{id}/test/`, enabling a pool — accounts asks through the venue
-link the composition root installs, accounts/venue_link.py) and the minute's sync of every account's balance, equity
-and margin (`trading.tasks.sync_accounts`). Each reaches its venue through `trading.venues.registry.gateway_for`.
+"""Venue I/O for venue accounts, which `accounts` keeps as data: testing an account's connection (the Test button,
+`POST /api/v1/accounts/{id}/test/`, enabling a pool — accounts asks through the venue link the composition root
+installs, accounts/venue_link.py) and the minute's sync of every account's balance, equity and margin
+(`trading.tasks.sync_accounts`). Each reaches its venue through `trading.venues.registry.gateway_for`.
 """
 
 from __future__ import annotations
