@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import IntEnum, StrEnum
 
-from .margin import (
+from trading.domain.margin import (
     HUNDRED,
     ONE,
     ZERO,

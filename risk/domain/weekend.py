@@ -26,6 +26,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from trading.domain.calendar import SessionCalendar, SessionState
+from trading.domain.margin import ONE, ZERO, LeverageBracket, validate_brackets
 
 from .liquidation import (
     MarginType,
@@ -39,7 +40,6 @@ from .liquidation import (
     mt5_stop_out,
     perp_risk,
 )
-from .margin import ONE, ZERO, LeverageBracket, validate_brackets
 
 HUNDRED = Decimal(100)
 PERCENTILES = (95, 99)

@@ -28,8 +28,8 @@ from risk.domain.liquidation import (
     mt5_stop_out,
     perp_risk,
 )
-from risk.domain.margin import DEFAULT_BRACKETS, CalcMode, Mt5MarginSpec
 from trading.domain.calendar import bybit_mt5_gold
+from trading.domain.margin import DEFAULT_BRACKETS, CalcMode, Mt5MarginSpec
 from trading.domain.orders import Leg
 from trading.domain.pnl import SwapMode, SwapTerms
 

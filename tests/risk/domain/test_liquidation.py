@@ -25,7 +25,7 @@ from risk.domain.liquidation import (
     perp_risk,
     perp_unrealized_pnl,
 )
-from risk.domain.margin import DEFAULT_BRACKETS, MarginError, binance_maintenance_margin, validate_brackets
+from trading.domain.margin import DEFAULT_BRACKETS, MarginError, binance_maintenance_margin, validate_brackets
 
 D = Decimal
 CENT = D("0.01")

@@ -23,7 +23,7 @@ from risk.domain.liquidation import (
     mt5_state_after_move,
     mt5_stop_out,
 )
-from risk.domain.margin import CalcMode, MarginError, Mt5MarginSpec
+from trading.domain.margin import CalcMode, MarginError, Mt5MarginSpec
 
 D = Decimal
 CENT = D("0.01")

@@ -19,7 +19,6 @@ from risk.domain.liquidation import (
     StopOutMode,
     liquidation_price,
 )
-from risk.domain.margin import DEFAULT_BRACKETS, CalcMode, LeverageBracket, Mt5MarginSpec, validate_brackets
 from risk.domain.weekend import (
     CfdAccountState,
     GapMove,
@@ -38,6 +37,7 @@ from risk.domain.weekend import (
     projection_due,
 )
 from trading.domain.calendar import SessionState, bybit_mt5_gold, demo_always_open
+from trading.domain.margin import DEFAULT_BRACKETS, CalcMode, LeverageBracket, Mt5MarginSpec, validate_brackets
 
 D = Decimal
 CENT = D("0.01")
