@@ -86,6 +86,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Request bodies: no page or API operation takes more than a few kilobytes (there are no file uploads), so a body
+# declared or found larger than this is answered 413 before it is read or parsed (quantarb/web_handler.py, and under
+# daphne as it arrives, runplatform); Django's own checks of form bodies use the same figure.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Threads that run requests' synchronous code (middleware, views, the ORM), each keeping its database connection
+# from one request to the next; requests beyond them wait on the event loop (quantarb/web_handler.py). Each is at
+# most one database connection of the web process.
+QUANTARB_WEB_THREADS = env.int("QUANTARB_WEB_THREADS", default=16)
+
 ROOT_URLCONF = "quantarb.urls"
 # The error page hides secrets even with DEBUG on (quantarb/error_reports.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "quantarb.error_reports.AlwaysSafeExceptionReporterFilter"
