@@ -30,6 +30,7 @@ class StubServer:
     root_path = ""
     request_buffer_size = 8192
     proxy_forwarded_address_header = None
+    server_name = "daphne"
 
     def __init__(self) -> None:
         self.scopes: list[dict[str, Any]] = []
@@ -83,3 +84,46 @@ def test_twisted_alone_answers_it_with_a_bare_400(original_request: Any) -> None
     http_protocol.WebRequest = daphne_request
     server, written = _serve(EMPTY_MULTIPART)
     assert written.startswith(b"HTTP/1.1 400 Bad Request") and server.scopes == []
+
+
+SMALL_GET = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def test_a_body_declared_beyond_the_limit_is_dropped_and_answered_413(original_request: Any, settings: Any) -> None:
+    # Issue 15: a 2.4 MB body was spooled to a file, handed over in 8 KB messages and read by the application,
+    # slowing everyone else's requests; now it is dropped as it arrives and the application never starts.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    leave_form_bodies_to_django()
+    head = b"POST /api/v1/strategies/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    server, written = _serve(head + b"Content-Length: 5000\r\n\r\n" + b"x" * 5000 + SMALL_GET)
+
+    answer, _, rest = written.partition(b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"Content-Type: application/json" in answer
+    assert rest.startswith(b'{"detail": "The request body is too large: at most 1000 bytes are accepted."}')
+    # The connection lives on: the next request on it reaches the application, the refused one never did.
+    assert [(scope["method"], scope["path"]) for scope in server.scopes] == [("GET", "/healthz")]
+
+
+def test_a_chunked_body_growing_beyond_the_limit_is_dropped_and_answered_413(
+    original_request: Any, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    leave_form_bodies_to_django()
+    chunk = b"258\r\n" + b"x" * 600 + b"\r\n"
+    raw = b"POST /members/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 2 + b"0\r\n\r\n"
+    server, written = _serve(raw)
+
+    assert written.startswith(b"HTTP/1.1 413 ")
+    assert b"Content-Type: text/plain" in written
+    assert server.scopes == []
+
+
+def test_a_body_within_the_limit_reaches_the_application_whole(original_request: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    leave_form_bodies_to_django()
+    head = b"POST /api/v1/strategies/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    server, written = _serve(head + b"Content-Length: 1000\r\n\r\n" + b"x" * 1000)
+
+    assert written == b""
+    assert server.queues[0].get_nowait()["body"] == b"x" * 1000

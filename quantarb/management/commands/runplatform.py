@@ -3,6 +3,8 @@ beat jobs, with no Redis. `make run` starts this."""
 
 from __future__ import annotations
 
+import io
+import time
 from typing import Any
 
 from django.conf import settings
@@ -10,14 +12,22 @@ from django.core.management.base import BaseCommand
 
 
 def leave_form_bodies_to_django() -> None:
-    """Serve with daphne's request without Twisted's own parse of POST form bodies.
+    """Serve with daphne's request without Twisted's own parse of POST form bodies, and with bodies bounded.
 
     Twisted parses every urlencoded or multipart POST body before daphne hands the request to Django, which parses
     it again; a body Twisted cannot parse (an empty multipart, a bad boundary) got a bare `400 Bad Request` with no
     content type nor message, and every form upload was parsed on the event loop that serves everyone. Django parses
     them once, in the application, and answers a malformed one with a 400 and its reason (quantarb/input_guard.py).
+
+    A body beyond DATA_UPLOAD_MAX_MEMORY_SIZE — declared so by its `Content-Length`, or found so as a chunked one
+    arrives — is dropped as it arrives instead of being spooled to a temporary file, and answered 413 once it has
+    (the connection stays usable; closing it mid-body would lose the answer to a reset), without the application
+    ever starting: one client sending megabytes costs the others nothing but the reading (bench/api_load.py).
+    quantarb/web_handler.py applies the same limit to the application under any server.
     """
     from daphne import http_protocol
+
+    from quantarb.web_handler import too_large_response
 
     if getattr(http_protocol.WebRequest, "leaves_form_bodies_to_django", False):
         return
@@ -27,7 +37,41 @@ def leave_form_bodies_to_django() -> None:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["parsePOSTFormSubmission"] = False
+            self.body_limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            self.body_received = 0
+            self.body_too_large = False
             super().__init__(*args, **kwargs)
+
+        def gotLength(self, length: int | None) -> None:
+            if self.body_limit is not None and length is not None and length > self.body_limit:
+                self._drop_body()
+                return
+            super().gotLength(length)
+
+        def handleContentChunk(self, data: bytes) -> None:
+            if self.body_too_large:
+                return
+            self.body_received += len(data)
+            if self.body_limit is not None and self.body_received > self.body_limit:
+                self.content.close()
+                self._drop_body()
+                return
+            super().handleContentChunk(data)
+
+        def _drop_body(self) -> None:
+            """From now on the body's chunks are dropped (`handleContentChunk`); Twisted reads `content` empty."""
+            self.body_too_large = True
+            self.content = io.BytesIO()
+
+        def process(self) -> Any:
+            if not self.body_too_large:
+                return super().process()
+            self.request_start = time.time()
+            body, content_type = too_large_response(self.path.decode("ascii", "replace"), self.body_limit or 0)
+            headers = [(b"Content-Type", content_type), (b"Content-Length", str(len(body)).encode())]
+            self.handle_reply({"type": "http.response.start", "status": 413, "headers": headers})
+            self.handle_reply({"type": "http.response.body", "body": body})
+            return None
 
     # daphne's HTTPFactory.buildProtocol reads the module's `WebRequest` for each connection.
     http_protocol.WebRequest = DjangoParsedWebRequest
