@@ -18,6 +18,7 @@ from typing import Any, cast
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.models import update_last_login
 from django.db import transaction
+from django.db.models import Exists
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -50,6 +51,7 @@ from .services import two_factor_failed
 from .session_models import SessionEnd
 from .sessions import (
     access_token_revoke,
+    token_denylist,
     token_family_revoke,
     token_grant_refreshed,
     token_grant_start,
@@ -131,19 +133,58 @@ def token_membership(user: Any, token: Token) -> Membership:
     return membership
 
 
+def _membership_with_denylist(token: Token) -> Membership | None:
+    """The token's user's membership of the token's tenant, with the user, the tenant and the token's denylist
+    lookups (`family_revoked`, `token_revoked`: accounts/sessions.py `token_denylist`) — one query for everything
+    an authenticated API request must check in the database. None when there is no such membership or the token's
+    claims are not what our tokens carry: the caller then checks step by step, to answer each case's own 401."""
+    tenant_id = token.get(TENANT_CLAIM)
+    if not isinstance(tenant_id, int) or isinstance(tenant_id, bool):
+        return None
+    try:
+        user_id = int(token[api_settings.USER_ID_CLAIM])
+    except (KeyError, TypeError, ValueError):
+        return None
+    denylist = token_denylist(token)
+    if denylist is None:
+        return None
+    rows = (
+        Membership.objects.filter(user_id=user_id, tenant__pk=tenant_id)
+        .select_related("user", "tenant")
+        .annotate(**{name: Exists(revoked) for name, revoked in denylist.items()})
+        .order_by()[:1]
+    )
+    return next(iter(rows), None)
+
+
 class TenantJWTAuthentication(JWTAuthentication):
-    """First of the API's authenticators, so a bad token answers 401 and never falls through to the session."""
+    """First of the API's authenticators, so a bad token answers 401 and never falls through to the session.
+
+    Every request reads the user, the membership and the denylist afresh (nothing is cached between requests: a
+    suspension, a revocation or a removal from the desk holds from the very next request), in one query when the
+    token is good; a refused token is checked step by step so that each refusal keeps its own answer."""
 
     def authenticate(self, request: Request) -> tuple[Any, Token] | None:
-        authenticated = super().authenticate(request)
-        if authenticated is None:
+        header = self.get_header(request)
+        if header is None:
             return None
-        user, token = authenticated
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        token = self.get_validated_token(raw_token)
+        membership = _membership_with_denylist(token)
+        if membership is not None:
+            user = _check_user(membership.user, token)
+            refused = getattr(membership, "family_revoked", False) or getattr(membership, "token_revoked", False)
+        else:
+            user = self.get_user(token)
+            refused = token_refusal(token) is not None
         # Revoked at logout, from the sessions page, by an admin or by a password change: the denylist is in the
         # database every process reads, so the very next request is refused wherever it lands.
-        if token_refusal(token) is not None:
+        if refused:
             raise AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
-        membership = token_membership(user, token)
+        if membership is None:
+            membership = token_membership(user, token)
         # The token's tenant replaces the session's choice that quantarb.tenancy.TenantMiddleware made lazily:
         # views read `request.tenant` / `request.membership` and so read the token's tenant.
         http_request: Any = request._request
