@@ -27,7 +27,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.utils.translation import gettext as _
@@ -98,11 +98,26 @@ def too_large_response(path: str, limit: int) -> tuple[bytes, bytes]:
 
 
 class PooledASGIHandler(ASGIHandler):
-    """Django's ASGI handler with a fixed pool of request threads and a body-size guard: see the module."""
+    """Django's ASGI handler with a fixed pool of request threads, one trip to its thread per request, and a
+    body-size guard: see the module."""
+
+    _middleware_chain: Any  # Django's own attribute, untyped in its stubs
 
     def __init__(self, threads: int) -> None:
         super().__init__()
         self.pool = ExecutorPool(threads)
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        """The middleware chain built as under WSGI — synchronous through to the view — and entered once on the
+        request's thread.
+
+        Built for ASGI, Django's chain starts from an async core, so with our synchronous middleware a request
+        went to its thread, back to the event loop (async_to_sync around the async-capable inner middleware and
+        the URL resolution), to the thread again for CSRF's `process_view`, again for the view, and back up: about
+        eight hand-overs, each waiting for a turn of the event loop every other connection shares, where one
+        does. Async views still work (Django's synchronous path runs them with async_to_sync)."""
+        super().load_middleware(is_async=False)
+        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 import pytest
+from asgiref.sync import AsyncToSync
 from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_started
 
@@ -40,7 +41,7 @@ async def call(
     handler: Any, request_scope: dict[str, Any], chunks: list[bytes] | None = None
 ) -> tuple[int, dict[bytes, bytes], bytes]:
     """Send the request (its body in `chunks`), return status, headers and body."""
-    communicator = ApplicationCommunicator(handler, request_scope)
+    communicator: Any = ApplicationCommunicator(handler, request_scope)  # type: ignore[no-untyped-call]
     parts = chunks or [b""]
     for index, chunk in enumerate(parts):
         await communicator.send_input({"type": "http.request", "body": chunk, "more_body": index < len(parts) - 1})
@@ -79,6 +80,26 @@ async def test_successive_requests_reuse_one_thread(threads_seen: list[str]) -> 
     # request on a new thread, so each opened a connection of its own.
     assert threads_seen == ["web-1_0"] * 3
     assert handler.pool.started == 1
+
+
+async def test_a_request_goes_to_its_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Django's ASGI chain ran the synchronous middleware on the thread, came back to the event loop for the
+    # async-capable inner ones and the URL, then went to the thread again for CSRF's process_view and the view:
+    # each hand-over waited for a turn of the loop every connection shares. Now the chain runs through on the thread.
+    calls: list[str] = []
+    original = AsyncToSync.__call__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(self.awaitable, "__qualname__", repr(self.awaitable)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncToSync, "__call__", counting)
+    handler = PooledASGIHandler(threads=1)
+
+    status, _headers, _body = await call(handler, scope("/healthz"))
+
+    assert status == 200
+    assert calls == []
 
 
 async def test_concurrent_requests_never_take_more_threads_than_the_pool(threads_seen: list[str]) -> None:

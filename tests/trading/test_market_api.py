@@ -154,7 +154,7 @@ def test_the_latest_of_each_pair_comes_from_one_query_whatever_the_number_of_pai
     assert sim_latest is not None and tied_first.pk < tied_second.pk
 
     with django_assert_num_queries(1):
-        samples = selectors.latest_samples_for(tenant=alice.tenant)
+        samples: list[Any] = selectors.latest_samples_for(tenant=alice.tenant)
 
     assert [(row.pk, row.pair_id, row.pair_name) for row in samples] == [
         (sim_latest.pk, sim.pk, sim.name),
