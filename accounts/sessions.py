@@ -23,7 +23,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -214,31 +213,31 @@ def token_grant_refreshed(*, refresh: Any) -> None:
         )
 
 
-def token_denylist(token: Any) -> dict[str, QuerySet[Any]] | None:
-    """The denylist rows that would refuse a token that passed its signature and expiry checks: `family_revoked`,
-    its family (`sid`) revoked, and `token_revoked`, the token itself (`jti`) revoked, each where the token names
-    it. None when its family claim is no token family at all. `TenantJWTAuthentication` asks them as `Exists` in
-    the one query that also reads the caller's membership; `token_refusal` asks them on their own."""
-    rows: dict[str, QuerySet[Any]] = {}
+def token_revocation_keys(token: Any) -> tuple[uuid.UUID | None, str | None] | None:
+    """What the denylist knows a token that passed its signature and expiry checks by: its family (`sid`,
+    `ApiTokenGrant`) and its own id (`jti`, `RevokedAccessToken`), each None when the token carries none. None when
+    its family claim is no token family at all. `TenantJWTAuthentication` looks both up in the one query that also
+    reads the caller's membership; `token_refusal` on their own."""
+    family = None
     sid = token.get(TOKEN_FAMILY_CLAIM)
     if sid:
         try:
             family = uuid.UUID(str(sid))
         except ValueError:
             return None
-        rows["family_revoked"] = ApiTokenGrant.objects.filter(sid=family, revoked_at__isnull=False)
     jti = token.get(settings.SIMPLE_JWT.get("JTI_CLAIM", "jti"))
-    if jti:
-        rows["token_revoked"] = RevokedAccessToken.objects.filter(jti=str(jti))
-    return rows
+    return family, (str(jti) if jti else None)
 
 
 def token_refusal(token: Any) -> str | None:
     """Why a token that passed its signature and expiry checks is refused anyway, or None to accept it."""
-    rows = token_denylist(token)
-    if rows is None:
+    keys = token_revocation_keys(token)
+    if keys is None:
         return "bad_family"
-    if any(revoked.exists() for revoked in rows.values()):
+    family, jti = keys
+    if family and ApiTokenGrant.objects.filter(sid=family, revoked_at__isnull=False).exists():
+        return "revoked"
+    if jti and RevokedAccessToken.objects.filter(jti=jti).exists():
         return "revoked"
     return None
 

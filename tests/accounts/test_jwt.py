@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.jwt import TENANT_CLAIM, TenantJWTAuthentication
+from accounts.jwt import TENANT_CLAIM, TenantJWTAuthentication, _membership_with_denylist
 from accounts.models import ApiTokenGrant, Membership, SessionEnd, User
 from accounts.sessions import access_token_revoke, token_grant_revoke
 from quantarb.tenancy import SESSION_KEY
@@ -384,6 +384,16 @@ def test_a_good_token_is_checked_in_one_query_and_a_revoked_one_is_refused_at_on
     with django_assert_num_queries(1):
         user, _token = authenticate(first["access"])
     assert user == alice.user
+
+    # Read back by hand-written SQL, the instances are the ORM's own: every field, converted alike (SQLite hands
+    # datetimes and booleans over as text and numbers).
+    checked = _membership_with_denylist(AccessToken(first["access"]))
+    assert checked is not None and checked[1] is False
+    orm = Membership.objects.select_related("user", "tenant").get(pk=checked[0].pk)
+    for read, expected in ((checked[0], orm), (checked[0].user, orm.user), (checked[0].tenant, orm.tenant)):
+        for field in type(read)._meta.concrete_fields:
+            ours, theirs = getattr(read, field.attname), getattr(expected, field.attname)
+            assert (ours, type(ours)) == (theirs, type(theirs)), field
 
     # Nothing is kept between requests: the denylist holds from the very next one, for the token itself …
     access_token_revoke(token=AccessToken(first["access"]))
