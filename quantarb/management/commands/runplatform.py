@@ -4,11 +4,15 @@ beat jobs, with no Redis. `make run` starts this."""
 from __future__ import annotations
 
 import io
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+# A refused body up to this size is still read to its end (and dropped) before the connection closes, so that a
+# client that reads only once it has sent everything gets its 413 rather than a reset; beyond it the connection
+# closes as soon as the answer is written (Go's net/http draws the same line at 256 KB).
+REFUSED_BODY_DRAIN_BYTES = 1024 * 1024
 
 
 def leave_form_bodies_to_django() -> None:
@@ -20,10 +24,10 @@ def leave_form_bodies_to_django() -> None:
     them once, in the application, and answers a malformed one with a 400 and its reason (quantarb/input_guard.py).
 
     A body beyond DATA_UPLOAD_MAX_MEMORY_SIZE — declared so by its `Content-Length`, or found so as a chunked one
-    arrives — is dropped as it arrives instead of being spooled to a temporary file, and answered 413 once it has
-    (the connection stays usable; closing it mid-body would lose the answer to a reset), without the application
-    ever starting: one client sending megabytes costs the others nothing but the reading (bench/api_load.py).
-    quantarb/web_handler.py applies the same limit to the application under any server.
+    arrives — is answered 413 at once, with `Connection: close`, and never read: the application does not start,
+    nothing is spooled, and the connection closes (after reading and dropping at most REFUSED_BODY_DRAIN_BYTES of
+    the rest). Reading a 2.4 MB body to refuse it, again and again on one connection, took the event loop every
+    other request waits for (bench/api_load.py). quantarb/web_handler.py applies the same limit under any server.
     """
     from daphne import http_protocol
 
@@ -39,39 +43,50 @@ def leave_form_bodies_to_django() -> None:
             kwargs["parsePOSTFormSubmission"] = False
             self.body_limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             self.body_received = 0
-            self.body_too_large = False
+            self.body_refused = False
             super().__init__(*args, **kwargs)
 
         def gotLength(self, length: int | None) -> None:
             if self.body_limit is not None and length is not None and length > self.body_limit:
-                self._drop_body()
+                super().gotLength(0)
+                self._refuse_body(drain=length <= REFUSED_BODY_DRAIN_BYTES)
                 return
             super().gotLength(length)
 
         def handleContentChunk(self, data: bytes) -> None:
-            if self.body_too_large:
-                return
             self.body_received += len(data)
+            if self.body_refused:
+                if self.body_received > REFUSED_BODY_DRAIN_BYTES:
+                    self.loseConnection()
+                return
             if self.body_limit is not None and self.body_received > self.body_limit:
                 self.content.close()
-                self._drop_body()
+                self.content = io.BytesIO()
+                self._refuse_body(drain=self.body_received <= REFUSED_BODY_DRAIN_BYTES)
                 return
             super().handleContentChunk(data)
 
-        def _drop_body(self) -> None:
-            """From now on the body's chunks are dropped (`handleContentChunk`); Twisted reads `content` empty."""
-            self.body_too_large = True
-            self.content = io.BytesIO()
+        def _refuse_body(self, *, drain: bool) -> None:
+            """Answer 413 now, before the body; close at once, or once what is left of it has been dropped."""
+            self.body_refused = True
+            target = getattr(self.channel, "_path", b"") or b""  # the request line's target: parsed, not yet set
+            body, content_type = too_large_response(target.decode("ascii", "replace"), self.body_limit or 0)
+            self.channel.transport.write(
+                b"HTTP/1.1 413 Content Too Large\r\nContent-Type: "
+                + content_type
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
+            if not drain:
+                self.loseConnection()
 
         def process(self) -> Any:
-            if not self.body_too_large:
-                return super().process()
-            self.request_start = time.time()
-            body, content_type = too_large_response(self.path.decode("ascii", "replace"), self.body_limit or 0)
-            headers = [(b"Content-Type", content_type), (b"Content-Length", str(len(body)).encode())]
-            self.handle_reply({"type": "http.response.start", "status": 413, "headers": headers})
-            self.handle_reply({"type": "http.response.body", "body": body})
-            return None
+            if self.body_refused:  # all of a drained body came: it was answered already
+                self.loseConnection()
+                return None
+            return super().process()
 
     # daphne's HTTPFactory.buildProtocol reads the module's `WebRequest` for each connection.
     http_protocol.WebRequest = DjangoParsedWebRequest
