@@ -22,6 +22,7 @@ Under daphne, `runplatform` refuses such a body earlier still, as it arrives, wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,10 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
 from django.utils.translation import gettext as _
 
 
@@ -101,23 +105,88 @@ class PooledASGIHandler(ASGIHandler):
     """Django's ASGI handler with a fixed pool of request threads, one trip to its thread per request, and a
     body-size guard: see the module."""
 
-    _middleware_chain: Any  # Django's own attribute, untyped in its stubs
-
     def __init__(self, threads: int) -> None:
         super().__init__()
         self.pool = ExecutorPool(threads)
 
     def load_middleware(self, is_async: bool = False) -> None:
-        """The middleware chain built as under WSGI — synchronous through to the view — and entered once on the
-        request's thread.
+        """The middleware chain built as under WSGI: synchronous through to the view (`_respond` runs it).
 
         Built for ASGI, Django's chain starts from an async core, so with our synchronous middleware a request
         went to its thread, back to the event loop (async_to_sync around the async-capable inner middleware and
-        the URL resolution), to the thread again for CSRF's `process_view`, again for the view, and back up: about
-        eight hand-overs, each waiting for a turn of the event loop every other connection shares, where one
-        does. Async views still work (Django's synchronous path runs them with async_to_sync)."""
+        the URL resolution), to the thread again for CSRF's `process_view`, again for the view, and back up. Async
+        views still work (Django's synchronous path runs them with async_to_sync)."""
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+    async def get_response_async(self, request: Any) -> Any:
+        return await sync_to_async(self._respond, thread_sensitive=True)(request)
+
+    def _respond(self, request: Any) -> Any:
+        """The whole of a request's synchronous work, in one trip to its thread: `request_started`, the chain (with
+        its closers and the log line of a 4xx/5xx, as `BaseHandler.get_response` does) and, for a response whose
+        content is in memory, `close()` (`request_finished`: connections older than CONN_MAX_AGE closed).
+
+        Django's ASGI path makes each of these a trip of its own, before, around and after sending the answer;
+        every trip waits for a turn of the event loop all connections share and for the thread to be woken,
+        which on a busy machine is most of a small request's time (bench/api_load.py). A streaming response is
+        closed after it is sent, as Django does."""
+        signals.request_started.send(sender=self.__class__, scope=request.scope)
+        response: Any = self.get_response(request)
+        response._handler_class = self.__class__
+        if not response.streaming:
+            response.close()
+        return response
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django 5.2's `ASGIHandler.handle`, with `request_started` and a non-streaming response's `close()` left
+        to `_respond` on the request's thread instead of trips of their own."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None  # create_request answers one or the other
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            body_file.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+
+        async def process_request() -> Any:
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left while it was being sent
+                await self.send_response(response, send)
+            return response
+
+        # As Django does: a client that disconnects while its request is served cancels the serving.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if not response.closed:
+                await sync_to_async(response.close)()
+        body_file.close()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

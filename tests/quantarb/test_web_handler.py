@@ -13,9 +13,11 @@ import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import AsyncToSync
+from asgiref.sync import AsyncToSync, SyncToAsync
 from asgiref.testing import ApplicationCommunicator
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
 
 from quantarb.web_handler import ExecutorPool, PooledASGIHandler
 
@@ -82,24 +84,32 @@ async def test_successive_requests_reuse_one_thread(threads_seen: list[str]) -> 
     assert handler.pool.started == 1
 
 
-async def test_a_request_goes_to_its_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Django's ASGI chain ran the synchronous middleware on the thread, came back to the event loop for the
-    # async-capable inner ones and the URL, then went to the thread again for CSRF's process_view and the view:
-    # each hand-over waited for a turn of the loop every connection shares. Now the chain runs through on the thread.
-    calls: list[str] = []
-    original = AsyncToSync.__call__
+async def test_a_request_goes_to_its_thread_once(monkeypatch: pytest.MonkeyPatch, threads_seen: list[str]) -> None:
+    # Django's ASGI path went to the thread for request_started, ran the synchronous middleware there, came back to
+    # the event loop for the async-capable inner ones and the URL, went to the thread again for CSRF's process_view
+    # and the view, and once more for response.close(): each hand-over waited for a turn of the loop every
+    # connection shares. Now a request's synchronous work is one trip.
+    trips: list[str] = []
+    returns: list[str] = []
+    to_thread, to_loop = SyncToAsync.__call__, AsyncToSync.__call__
 
-    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(getattr(self.awaitable, "__qualname__", repr(self.awaitable)))
-        return original(self, *args, **kwargs)
+    async def counting_trip(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await to_thread(self, *args, **kwargs)
 
-    monkeypatch.setattr(AsyncToSync, "__call__", counting)
+    def counting_return(self: Any, *args: Any, **kwargs: Any) -> Any:
+        returns.append(getattr(self.awaitable, "__qualname__", repr(self.awaitable)))
+        return to_loop(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_trip)
+    monkeypatch.setattr(AsyncToSync, "__call__", counting_return)
     handler = PooledASGIHandler(threads=1)
 
     status, _headers, _body = await call(handler, scope("/healthz"))
 
     assert status == 200
-    assert calls == []
+    assert (trips, returns) == (["PooledASGIHandler._respond"], [])
+    assert threads_seen == ["web-1_0"]  # request_started, on the request's thread
 
 
 async def test_concurrent_requests_never_take_more_threads_than_the_pool(threads_seen: list[str]) -> None:
@@ -183,3 +193,34 @@ async def test_the_served_application_is_guarded(settings: Any) -> None:
 
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 256 * 1024
     assert status == 413
+
+
+# --- views of every kind still answer through the one-trip path ----------------------------------------------------
+def _streaming(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(iter([b"first,", b"second"]), content_type="text/csv")
+
+
+async def _async_view(request: HttpRequest) -> HttpResponse:
+    await asyncio.sleep(0)
+    return HttpResponse(b"from an async view")
+
+
+urlpatterns = [path("streaming/", _streaming), path("async/", _async_view)]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize(("route", "body"), [("/streaming/", b"first,second"), ("/async/", b"from an async view")])
+async def test_streaming_and_async_views_still_answer(route: str, body: bytes) -> None:
+    finished: list[str] = []
+
+    def record(**kwargs: Any) -> None:
+        finished.append(threading.current_thread().name)
+
+    request_finished.connect(record, weak=False)
+    try:
+        status, _headers, answer = await call(PooledASGIHandler(threads=1), scope(route))
+    finally:
+        request_finished.disconnect(record)
+
+    assert (status, answer) == (200, body)
+    assert len(finished) == 1  # closed once: after it was sent when streaming, on its thread otherwise
