@@ -8,6 +8,7 @@ model are listed from its fields, and each row is read back through the same dat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -29,11 +30,24 @@ def column_count(model: type[models.Model]) -> int:
 
 def instance_from(model: type[M], values: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
     """An instance of `model` from its `column_list` values, as the ORM would have built it."""
-    fields = model._meta.concrete_fields
+    fields, readers = _readers(model, connection.vendor, connection.alias)
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+    for value, (column, converters) in zip(values, readers, strict=True):
+        for converter in converters:
             value = converter(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(connection.alias, fields, converted)
+
+
+@functools.cache
+def _readers(model: type[models.Model], vendor: str, alias: str) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
+    """`model`'s attribute names and, per column, the converters the ORM applies on `alias` (worked out once: SQLite
+    builds a decimal converter afresh each time it is asked)."""
+    from django.db import connections
+
+    connection = connections[alias]
+    readers = []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        readers.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+    return [field.attname for field in model._meta.concrete_fields], readers
