@@ -16,11 +16,22 @@ from .selectors import invitations_standing
 from .services import invitation_send
 
 
+def _checked_username(value: Any) -> str:
+    """A username as the account's column takes it (its validators), or ValidationError."""
+    username = str(value).strip()
+    field = User._meta.get_field(User.USERNAME_FIELD)
+    try:
+        field.run_validators(username)  # type: ignore[union-attr]
+    except ValidationError as error:
+        raise ValidationError(error.messages) from error
+    return username
+
+
 class MemberAddForm(forms.Form):
-    """Invite someone to the tenant by exact username; with an initial password, an account is created for a
-    newcomer whose name is free. Its answers never depend on whether the name is an account: the checks below
-    read only what was typed and the tenant's own members and invitations, and the service records the same
-    invitation either way (accounts.services.invitation_send)."""
+    """Invite an existing account to the tenant by exact username. Its answers never depend on whether the name is
+    an account: the checks below read only what was typed and the tenant's own members and invitations, and the
+    service records the same invitation either way (accounts.services.invitation_send). Someone without an account
+    joins by a join link instead (`JoinLinkForm`), choosing their own name."""
 
     username = forms.CharField(
         label=_("Username"),
@@ -28,37 +39,13 @@ class MemberAddForm(forms.Form):
         help_text=_("Their exact username. They join once they accept the invitation in their portal."),
     )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
-    email = forms.EmailField(label=_("Email"), required=False, max_length=254, help_text=_("New accounts only."))
-    password = forms.CharField(
-        label=_("Initial password"),
-        required=False,
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_(
-            "Only for someone who has no account yet: if no one has this username, an account is created with "
-            "this password. Leave empty to invite an existing account."
-        ),
-    )
-    password_confirm = forms.CharField(
-        label=_("Confirm password"),
-        required=False,
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         self.tenant = tenant
         super().__init__(*args, **kwargs)
 
     def clean_username(self) -> str:
-        username = str(self.cleaned_data["username"]).strip()
-        field = User._meta.get_field(User.USERNAME_FIELD)
-        try:
-            field.run_validators(username)  # type: ignore[union-attr]
-        except ValidationError as error:
-            raise ValidationError(error.messages) from error
+        username = _checked_username(self.cleaned_data["username"])
         if Membership.objects.filter(tenant=self.tenant, user__username=username).exists():
             raise ValidationError(_("%(username)s is already a member of this tenant.") % {"username": username})
         if invitations_standing(tenant=self.tenant).filter(username=username).exists():
@@ -68,32 +55,62 @@ class MemberAddForm(forms.Form):
             )
         return username
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        password = cleaned.get("password") or ""
-        if not password or "username" not in cleaned:
-            return cleaned
-        if password != cleaned.get("password_confirm"):
-            self.add_error("password_confirm", _("The two passwords differ."))
-            return cleaned
-        # Judged against what was typed only, never against an account that may have this name.
-        candidate = User(username=cleaned["username"], email=cleaned.get("email") or "")
-        try:
-            password_validation.validate_password(password, candidate)
-        except ValidationError as error:
-            self.add_error("password", error)
-        return cleaned
-
     def save(self, *, actor: User, request: HttpRequest | None = None) -> Invitation:
         return invitation_send(
             tenant=self.tenant,
             username=self.cleaned_data["username"],
             role=self.cleaned_data["role"],
             actor=actor,
-            password=self.cleaned_data.get("password") or "",
-            email=self.cleaned_data.get("email") or "",
             request=request,
         )
+
+
+class JoinLinkForm(forms.Form):
+    """A join link for someone without an account (accounts.services.invitation_link_create)."""
+
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
+
+
+class JoinForm(forms.Form):
+    """The account someone creates by a join link: the name and password are theirs, never the admin's."""
+
+    username = forms.CharField(
+        label=_("Username"), max_length=150, help_text=_("What you will sign in with; letters, digits and @.+-_ only.")
+    )
+    email = forms.EmailField(label=_("Email"), required=False, max_length=254)
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_confirm = forms.CharField(
+        label=_("Confirm password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_username(self) -> str:
+        username = _checked_username(self.cleaned_data["username"])
+        if User.objects.filter(username=username).exists():
+            raise ValidationError(_("This username is taken: choose another."), code="taken")
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password") or ""
+        if not password:
+            return cleaned
+        if password != cleaned.get("password_confirm"):
+            self.add_error("password_confirm", _("The two passwords differ."))
+            return cleaned
+        candidate = User(username=cleaned.get("username") or "", email=cleaned.get("email") or "")
+        try:
+            password_validation.validate_password(password, candidate)
+        except ValidationError as error:
+            self.add_error("password", error)
+        return cleaned
 
 
 class MemberRoleForm(forms.Form):

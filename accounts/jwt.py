@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.models import update_last_login
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,10 +41,12 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from quantarb.sql_rows import column_count, column_list, instance_from
+
 from .audit import audit_record
 from .choices import AuditAction, UserStatus
 from .lockout import lockout_message, lockout_state, retry_after_seconds
-from .models import Membership, Tenant, User
+from .models import ApiTokenGrant, Membership, RevokedAccessToken, Tenant, User
 from .selectors import membership_in, memberships_of
 from .services import two_factor_failed
 from .session_models import SessionEnd
@@ -54,6 +56,7 @@ from .sessions import (
     token_grant_refreshed,
     token_grant_start,
     token_refusal,
+    token_revocation_keys,
 )
 from .two_factor import confirmed_device, two_factor_required
 
@@ -131,19 +134,100 @@ def token_membership(user: Any, token: Token) -> Membership:
     return membership
 
 
+# Ids beyond a bigint are no row of ours (and PostgreSQL would refuse them as parameters).
+_BIGINT = 2**63
+
+
+def _membership_with_denylist(token: Token) -> tuple[Membership, bool] | None:
+    """The token's user's membership of the token's tenant, with the user and the tenant, and whether the denylist
+    refuses the token (its family or itself revoked: accounts/sessions.py `token_revocation_keys`) — one query for
+    everything an authenticated API request must check in the database, read afresh on every request. None when
+    there is no such membership or the token's claims are not what our tokens carry: the caller then checks step by
+    step, to answer each case's own 401.
+
+    Written as SQL (quantarb/sql_rows.py): the ORM spent ~2 ms of CPU per request building and compiling this
+    query, several times its round trip (bench/api_load.py)."""
+    tenant_id = token.get(TENANT_CLAIM)
+    if not isinstance(tenant_id, int) or isinstance(tenant_id, bool):
+        return None
+    try:
+        user_id = int(token[api_settings.USER_ID_CLAIM])
+    except (KeyError, TypeError, ValueError):
+        return None
+    keys = token_revocation_keys(token)
+    if keys is None or not all(-_BIGINT <= value < _BIGINT for value in (user_id, tenant_id)):
+        return None
+    family, jti = keys
+    quote = connection.ops.quote_name
+
+    def table(model: Any) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    params: list[Any] = []
+    denied = []
+    if family is not None:
+        denied.append(
+            f"EXISTS (SELECT 1 FROM {table(ApiTokenGrant)} g WHERE g.{column(ApiTokenGrant, 'sid')} = %s "  # noqa: S608 (names from the models)
+            f"AND g.{column(ApiTokenGrant, 'revoked_at')} IS NOT NULL)"
+        )
+        params.append(ApiTokenGrant._meta.get_field("sid").get_db_prep_value(family, connection))
+    if jti is not None:
+        denied.append(
+            f"EXISTS (SELECT 1 FROM {table(RevokedAccessToken)} r WHERE r.{column(RevokedAccessToken, 'jti')} = %s)"  # noqa: S608 (names from the models)
+        )
+        params.append(jti)
+    sql = (
+        f"SELECT {column_list(Membership, 'm', connection)}, {column_list(User, 'u', connection)}, "  # noqa: S608 (names from the models; values are parameters)
+        f"{column_list(Tenant, 't', connection)}, {' OR '.join(denied) or '1 = 0'} "
+        f"FROM {table(Membership)} m "
+        f"INNER JOIN {table(User)} u ON u.{column(User, 'id')} = m.{column(Membership, 'user')} "
+        f"INNER JOIN {table(Tenant)} t ON t.{column(Tenant, 'id')} = m.{column(Membership, 'tenant')} "
+        f"WHERE m.{column(Membership, 'user')} = %s AND m.{column(Membership, 'tenant')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, user_id, tenant_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    widths = [column_count(model) for model in (Membership, User, Tenant)]
+    membership = instance_from(Membership, row[: widths[0]], connection)
+    membership.user = instance_from(User, row[widths[0] : widths[0] + widths[1]], connection)
+    membership.tenant = instance_from(Tenant, row[widths[0] + widths[1] : sum(widths)], connection)
+    return membership, bool(row[-1])
+
+
 class TenantJWTAuthentication(JWTAuthentication):
-    """First of the API's authenticators, so a bad token answers 401 and never falls through to the session."""
+    """First of the API's authenticators, so a bad token answers 401 and never falls through to the session.
+
+    Every request reads the user, the membership and the denylist afresh (nothing is cached between requests: a
+    suspension, a revocation or a removal from the desk holds from the very next request), in one query when the
+    token is good; a refused token is checked step by step so that each refusal keeps its own answer."""
 
     def authenticate(self, request: Request) -> tuple[Any, Token] | None:
-        authenticated = super().authenticate(request)
-        if authenticated is None:
+        header = self.get_header(request)
+        if header is None:
             return None
-        user, token = authenticated
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        token = self.get_validated_token(raw_token)
+        membership: Membership | None = None
+        checked = _membership_with_denylist(token)
+        if checked is not None:
+            membership, refused = checked
+            user = _check_user(membership.user, token)
+        else:
+            user = self.get_user(token)
+            refused = token_refusal(token) is not None
         # Revoked at logout, from the sessions page, by an admin or by a password change: the denylist is in the
         # database every process reads, so the very next request is refused wherever it lands.
-        if token_refusal(token) is not None:
+        if refused:
             raise AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
-        membership = token_membership(user, token)
+        if membership is None:
+            membership = token_membership(user, token)
         # The token's tenant replaces the session's choice that quantarb.tenancy.TenantMiddleware made lazily:
         # views read `request.tenant` / `request.membership` and so read the token's tenant.
         http_request: Any = request._request

@@ -75,10 +75,18 @@ class Invitation(models.Model):
     that had the name when it was sent — None when none had it, and then nobody ever sees the invitation. A
     decline is the invitee's business: to the desk the invitation simply stands until it lapses, exactly like one
     sent to a name that is no account.
+
+    A join link (`link_digest` set, `username` empty until used) is how someone without an account joins: whoever
+    opens the link picks their own username and password, and the account is created as they join. A desk admin
+    never names an account they create, nor knows its password, so no name they type can be tried and told to be
+    free or taken (with an initial password the admin chose, signing in with it told exactly that).
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("tenant"))
-    username = models.CharField(_("username"), max_length=150)
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    # SHA-256 of the join link's secret (the link itself is shown once, to the admin who made it); empty for an
+    # invitation by username.
+    link_digest = models.CharField(_("join link digest"), max_length=64, blank=True, default="", editable=False)
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations", verbose_name=_("user")
     )
@@ -104,14 +112,21 @@ class Invitation(models.Model):
             # One standing invitation per name and desk; lapsed ones are marked so before a new one is sent.
             models.UniqueConstraint(
                 fields=["tenant", "username"],
-                condition=models.Q(status__in=["pending", "declined"]),
+                condition=models.Q(status__in=["pending", "declined"]) & ~models.Q(username=""),
                 name="invitation_one_standing_per_name",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["link_digest"], condition=~models.Q(link_digest=""), name="invitation_link_unique"
+            ),
         ]
         indexes = [models.Index(fields=["user", "status"], name="invitation_user_status")]
 
     def __str__(self) -> str:
-        return f"{self.username} → {self.tenant} ({self.get_role_display()})"
+        return f"{self.username or '(join link)'} → {self.tenant} ({self.get_role_display()})"
+
+    @property
+    def is_link(self) -> bool:
+        return bool(self.link_digest)
 
 
 class AuditEvent(models.Model):

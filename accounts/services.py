@@ -3,12 +3,13 @@ Sign-in security (two-factor enrolment, lifting a lockout) is written here too, 
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -292,22 +293,14 @@ def member_unlock(*, member: Membership, actor: User, request: HttpRequest | Non
 # --- invitations: how anyone joins a desk (issue 15 item 6) ---------------------------------------------------
 @transaction.atomic
 def invitation_send(
-    *,
-    tenant: Tenant,
-    username: str,
-    role: Role | str,
-    actor: User,
-    password: str = "",
-    email: str = "",
-    request: HttpRequest | None = None,
+    *, tenant: Tenant, username: str, role: Role | str, actor: User, request: HttpRequest | None = None
 ) -> Invitation:
-    """Invite `username` to `tenant` with `role`; they join when they accept it. With `password`, an account is
-    created first if no one has the name (for a newcomer), and the password is ignored if someone has it.
+    """Invite the account named `username` to `tenant` with `role`; they join when they accept it.
 
-    Everything the desk can observe is the same whether the name is an account or not: the returned invitation,
-    its audit event (in the desk's chain), and the time taken (a password is hashed either way). The account
-    created for a newcomer is recorded in the platform's chain, not the desk's. Refused (ValidationError) when the
-    name is already a member or already has a standing invitation from this desk.
+    Everything the desk can observe is the same whether the name is an account or not: the returned invitation
+    and its audit event (in the desk's chain). A desk admin creates no account here: someone without one joins by
+    a join link and picks their own name (`invitation_link_create`). Refused (ValidationError) when the name is
+    already a member or already has a standing invitation from this desk.
     """
     role = Role(role)
     # Serialise invitations of one desk, so two admins inviting one name cannot both pass the checks below.
@@ -325,18 +318,10 @@ def invitation_send(
             % {"username": username},
             code="invited",
         )
-    user = User.objects.filter(username=username).first()
-    if password and user is None:
-        user = user_create(username=username, password=password, tenant=None, actor=actor, request=request)
-        if email:
-            user.email = email
-            user.save(update_fields=["email"])
-    elif password:
-        make_password(password)  # the work of creating an account, so that the time taken does not tell
     invitation = Invitation.objects.create(
         tenant=tenant,
         username=username,
-        user=user,
+        user=User.objects.filter(username=username).first(),
         role=role,
         invited_by=actor,
         created_at=now,
@@ -351,6 +336,74 @@ def invitation_send(
         request=request,
     )
     return invitation
+
+
+def link_digest(secret: str) -> str:
+    """What is stored of a join link's secret: its SHA-256 (the secret alone opens the link)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_link_create(
+    *, tenant: Tenant, role: Role | str, actor: User, request: HttpRequest | None = None
+) -> tuple[Invitation, str]:
+    """A join link to `tenant` with `role`, for someone without an account: returns the invitation and the link's
+    secret, which is shown once to `actor` and stored only as a digest. It stands, lapses and is withdrawn like any
+    invitation; used once, it becomes the new member's accepted invitation."""
+    role = Role(role)
+    now = timezone.now()
+    secret = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        username="",
+        link_digest=link_digest(secret),
+        role=role,
+        invited_by=actor,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.INVITATION_SENT,
+        obj=invitation,
+        summary={"link": True, "role": role.value, "expires_at": invitation.expires_at},
+        request=request,
+    )
+    return invitation, secret
+
+
+@transaction.atomic
+def invitation_link_join(
+    *, secret: str, username: str, password: str, email: str = "", request: HttpRequest | None = None
+) -> Membership:
+    """Whoever holds a standing join link creates their account (`username`, `password`: already validated) and
+    joins the link's desk with its role. The account is recorded in the platform's chain, the joining in the
+    desk's. ValidationError when the link no longer stands (used, withdrawn, lapsed) or the name was taken
+    meanwhile."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("tenant")
+        .filter(link_digest=link_digest(secret), status=InvitationStatus.PENDING, user__isnull=True)
+        .first()
+    )
+    if invitation is None or invitation.expires_at <= timezone.now():
+        raise ValidationError(_("This join link no longer works: ask the desk for a new one."), code="gone")
+    taken = ValidationError(_("This username is taken: choose another."), code="taken")
+    if User.objects.filter(username=username).exists():
+        raise taken
+    try:
+        with transaction.atomic():  # a name taken between the check and here: the same answer, not a 500
+            user = user_create(username=username, password=password, tenant=None, actor=None, request=request)
+    except IntegrityError:
+        raise taken from None
+    if email:
+        user.email = email
+        user.save(update_fields=["email"])
+    invitation.username = username
+    invitation.user = user
+    invitation.save(update_fields=["username", "user"])
+    return invitation_accept(invitation=invitation, user=user, request=request)
 
 
 def _open_invitation(invitation: Invitation, user: User) -> Invitation:

@@ -216,18 +216,31 @@ def token_grant_refreshed(*, refresh: Any) -> None:
         )
 
 
-def token_refusal(token: Any) -> str | None:
-    """Why a token that passed its signature and expiry checks is refused anyway, or None to accept it."""
+def token_revocation_keys(token: Any) -> tuple[uuid.UUID | None, str | None] | None:
+    """What the denylist knows a token that passed its signature and expiry checks by: its family (`sid`,
+    `ApiTokenGrant`) and its own id (`jti`, `RevokedAccessToken`), each None when the token carries none. None when
+    its family claim is no token family at all. `TenantJWTAuthentication` looks both up in the one query that also
+    reads the caller's membership; `token_refusal` on their own."""
+    family = None
     sid = token.get(TOKEN_FAMILY_CLAIM)
     if sid:
         try:
             family = uuid.UUID(str(sid))
         except ValueError:
-            return "bad_family"
-        if ApiTokenGrant.objects.filter(sid=family, revoked_at__isnull=False).exists():
-            return "revoked"
+            return None
     jti = token.get(settings.SIMPLE_JWT.get("JTI_CLAIM", "jti"))
-    if jti and RevokedAccessToken.objects.filter(jti=str(jti)).exists():
+    return family, (str(jti) if jti else None)
+
+
+def token_refusal(token: Any) -> str | None:
+    """Why a token that passed its signature and expiry checks is refused anyway, or None to accept it."""
+    keys = token_revocation_keys(token)
+    if keys is None:
+        return "bad_family"
+    family, jti = keys
+    if family and ApiTokenGrant.objects.filter(sid=family, revoked_at__isnull=False).exists():
+        return "revoked"
+    if jti and RevokedAccessToken.objects.filter(jti=jti).exists():
         return "revoked"
     return None
 

@@ -29,8 +29,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from quantarb.sorting import sort_from
 
-from .choices import Role, Theme
-from .forms import MemberAddForm, MemberRoleForm
+from .choices import InvitationStatus, Role, Theme
+from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
@@ -39,7 +39,10 @@ from .selectors import invitations_for, invitations_standing
 from .services import (
     invitation_accept,
     invitation_decline,
+    invitation_link_create,
+    invitation_link_join,
     invitation_withdraw,
+    link_digest,
     member_reinstate,
     member_suspend,
     member_unlock,
@@ -134,23 +137,38 @@ def members(request: HttpRequest) -> HttpResponse:
     tenant = membership.tenant
     can_manage = role_has(membership.role, Perm.MEMBER_MANAGE)
     add_form = MemberAddForm(tenant=tenant)
+    link_form = JoinLinkForm()
+    join_link = ""
     status = 200
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied
-        add_form = MemberAddForm(request.POST, tenant=tenant)
-        if add_form.is_valid():
-            try:
-                invitation = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
-            except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
-                add_form.add_error("username", error)
-            else:
-                messages.success(
-                    request,
-                    _invitation_sent_message(invitation, with_password=bool(add_form.cleaned_data.get("password"))),
+        if request.POST.get("action") == "join_link":
+            link_form = JoinLinkForm(request.POST)
+            if link_form.is_valid():
+                _invitation, secret = invitation_link_create(
+                    tenant=tenant,
+                    role=link_form.cleaned_data["role"],
+                    actor=request.user,  # type: ignore[arg-type]
+                    request=request,
                 )
-                return HttpResponseRedirect(reverse("members"))
-        status = 400
+                # Shown in this answer only (never in a redirect's message, which a cookie may carry): the secret
+                # is stored as a digest and cannot be shown again.
+                join_link = request.build_absolute_uri(join_path(secret))
+                link_form = JoinLinkForm()
+            else:
+                status = 400
+        else:
+            add_form = MemberAddForm(request.POST, tenant=tenant)
+            if add_form.is_valid():
+                try:
+                    invitation = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
+                except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
+                    add_form.add_error("username", error)
+                else:
+                    messages.success(request, _invitation_sent_message(invitation))
+                    return HttpResponseRedirect(reverse("members"))
+            status = 400
     query = request.GET.get("q", "").strip()[:150]
     rows = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
     if query:
@@ -182,6 +200,8 @@ def members(request: HttpRequest) -> HttpResponse:
         "page_query": sort.extend(urlencode({"q": query}) if query else ""),
         "can_manage": can_manage,
         "add_form": add_form,
+        "link_form": link_form,
+        "join_link": join_link,
         "roles": Role.choices,
         "tenant": tenant,
         "me": membership,
@@ -189,7 +209,7 @@ def members(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/members.html", context, status=status)
 
 
-def _invitation_sent_message(invitation: Invitation, *, with_password: bool) -> str:
+def _invitation_sent_message(invitation: Invitation) -> str:
     """The answer to an invitation sent: it depends on what the admin typed, never on whether the name is an
     account (issue 15 item 6)."""
     values = {
@@ -197,14 +217,6 @@ def _invitation_sent_message(invitation: Invitation, *, with_password: bool) -> 
         "role": invitation.get_role_display(),
         "date": timezone.localtime(invitation.expires_at, UTC).strftime("%Y-%m-%d %H:%M"),
     }
-    if with_password:
-        return (
-            _(
-                "Invitation sent to %(user)s as %(role)s. If no one had this username, an account was created with the "
-                "password you set. They appear here once they accept it in their portal (before %(date)s UTC)."
-            )
-            % values
-        )
     return (
         _(
             "Invitation sent to %(user)s as %(role)s. If this username has an account, they see it in their portal and "
@@ -226,11 +238,59 @@ def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpRe
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, _("The invitation of %(user)s is withdrawn.") % {"user": invitation.username})
+        if invitation.is_link:
+            messages.success(request, _("The join link is withdrawn: it no longer works."))
+        else:
+            messages.success(request, _("The invitation of %(user)s is withdrawn.") % {"user": invitation.username})
     return HttpResponseRedirect(_back_to_members(request))
 
 
 # --- the invited user's side ----------------------------------------------------------------------------------
+def join_path(secret: str) -> str:
+    return f"{reverse('invitation_join')}?{urlencode({'key': secret})}"
+
+
+def invitation_join(request: HttpRequest) -> HttpResponse:
+    """A join link (`?key=<secret>`): whoever holds it creates their account — their own username and password —
+    and joins the desk with the link's role. Needs no sign-in. A link that no longer stands (or never did) answers
+    404. The secret rides in the query string, which the request log lines leave out (they name the path)."""
+    secret = request.GET.get("key", "")[:100]
+    invitation = (
+        Invitation.objects.select_related("tenant")
+        .filter(link_digest=link_digest(secret), status=InvitationStatus.PENDING, user__isnull=True)
+        .filter(expires_at__gt=timezone.now())
+        .first()
+    )
+    if invitation is None:
+        return render(request, "registration/join.html", {"gone": True}, status=404)
+    form = JoinForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                joined = invitation_link_join(
+                    secret=secret,
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password"],
+                    email=form.cleaned_data.get("email") or "",
+                    request=request,
+                )
+            except ValidationError as error:
+                if error.code != "taken":
+                    return render(request, "registration/join.html", {"gone": True}, status=404)
+                form.add_error("username", error)
+            else:
+                messages.success(
+                    request,
+                    _("Your account %(user)s is ready and you joined %(tenant)s as %(role)s: sign in.")
+                    % {"user": joined.user.username, "tenant": joined.tenant.name, "role": joined.get_role_display()},
+                )
+                return HttpResponseRedirect(reverse("login"))
+    context = {"form": form, "invitation": invitation, "action": join_path(secret)}
+    return render(request, "registration/join.html", context, status=status)
+
+
 @login_required
 def invitations(request: HttpRequest) -> HttpResponse:
     """The signed-in user's invitations to desks, to accept or decline. Needs no tenant: a newcomer has none."""

@@ -2,17 +2,22 @@
 with one oversized request always in flight (issue 15: one request must not stall the others).
 
     .venv/bin/python bench/api_load.py [--step-seconds 3] [--rates 25,50,100,200,400] [--p99-ms 20]
+                                       [--db postgres|sqlite] [--oversized-bytes 2400000]
 
 - ours: `manage.py runplatform --no-engine --no-scheduler` (daphne, the whole middleware stack, JWT) on a scratch
-  PostgreSQL database seeded with the demo; the measured requests carry demo-viewer's bearer token, the oversized
-  one demo-admin's (who may create strategies, so its body is read and parsed before it is refused).
+  database seeded with the demo (PostgreSQL by default, `--db sqlite` for the embedded mode's SQLite); the
+  measured requests carry demo-viewer's bearer token, the oversized one demo-admin's (who may create strategies,
+  so a body the server accepts is read and parsed before it is refused).
 - baseline: a bare asyncio HTTP server answering the same bytes our endpoint answered, nothing else.
 - load: an open-loop generator on keep-alive connections (asyncio), one rate step after another for
   `--step-seconds` each; a step is sustained when every request was answered and the p99 latency (from the
   scheduled send time, so queueing counts) is within `--p99-ms`.
 - oversized: at our highest sustained rate (or, on a machine too loaded to sustain any, at the first rate), the
-  step is run again alone and then while another connection keeps one 2.4 MB JSON body nested 10,000 deep in
-  flight to `/api/v1/strategies/` (answered 400 since issue 15): the two p99s say whether it moves the others.
+  step is run again alone and then while another connection keeps one oversized request in flight to
+  `/api/v1/strategies/`, sent again as soon as it is answered: a strategy whose name fills `--oversized-bytes`
+  (2.4 MB by default) and whose parameters are JSON nested 10,000 deep. Beyond DATA_UPLOAD_MAX_MEMORY_SIZE
+  (256 KiB) the server drops the body as it arrives and answers 413; `--oversized-bytes 250000` sends the largest
+  body it reads and parses instead (answered 400). The two p99s say whether it moves the others.
 - every step is bounded (its length plus 15 s); whatever happens, the last line is the JSON summary.
 Loopback only; every loop ends on its own. Last line: the JSON summary (bench/README.md).
 """
@@ -21,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -118,17 +126,17 @@ async def run_step(port: int, raw: bytes, rate: float, seconds: float, connectio
     }
 
 
-def oversized_body() -> bytes:
-    """A strategy whose name is 2.4 MB and whose parameters are JSON nested 10,000 deep (under Django's 2.5 MB
-    DATA_UPLOAD_MAX_MEMORY_SIZE, so it is read and parsed, not refused by size)."""
+def oversized_body(size: int) -> bytes:
+    """`size` bytes: a strategy whose name fills them and whose parameters are JSON nested 10,000 deep."""
     deep = b"[" * 10_000 + b"]" * 10_000
-    return b'{"name": "' + b"n" * 2_400_000 + b'", "params": ' + deep + b"}"
+    head, tail = b'{"name": "', b'", "params": ' + deep + b"}"
+    return head + b"n" * max(0, size - len(head) - len(tail)) + tail
 
 
-async def oversized_loop(port: int, token: str, stop: asyncio.Event, answers: list[str]) -> None:
+async def oversized_loop(port: int, token: str, size: int, stop: asyncio.Event, answers: list[str]) -> None:
     """Keeps one oversized request in flight on its own connection until `stop`: each answer is recorded (its
     status, or what went wrong) and the next one is sent at once."""
-    body = oversized_body()
+    body = oversized_body(size)
     head = (
         f"POST /api/v1/strategies/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
@@ -201,7 +209,7 @@ async def main_async(args: argparse.Namespace, port: int, token: str, admin_toke
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     _status, payload = await request(reader, writer, raw)
     writer.close()
-    print(f"ours (daphne, {len(payload)} B answers):", flush=True)
+    print(f"ours (daphne on {args.db}, {len(payload)} B answers):", flush=True)
     ours_steps = await ladder(port, raw, rates, args.step_seconds, args.p99_ms)
     ours = best(ours_steps, args.p99_ms)
     # The oversized case runs at our best sustained rate, or — on a machine too loaded to sustain any — at the
@@ -210,7 +218,7 @@ async def main_async(args: argparse.Namespace, port: int, token: str, admin_toke
     without = await run_step(port, raw, probe_rate, args.step_seconds)
     answers: list[str] = []
     stop = asyncio.Event()
-    loop_task = asyncio.create_task(oversized_loop(port, admin_token, stop, answers))
+    loop_task = asyncio.create_task(oversized_loop(port, admin_token, args.oversized_bytes, stop, answers))
     await asyncio.sleep(0.5)
     with_oversized = await run_step(port, raw, probe_rate, args.step_seconds)
     stop.set()
@@ -240,7 +248,9 @@ async def main_async(args: argparse.Namespace, port: int, token: str, admin_toke
         "modest_rate": rates[0],
         "ours_p99_at_modest_ms": _ms(ours_steps[0]["p99"]),
         "baseline_p99_at_modest_ms": _ms(bare_steps[0]["p99"]),
+        "database": args.db,
         "oversized_rate": probe_rate,
+        "oversized_bytes": args.oversized_bytes,
         "ours_p99_without_oversized_ms": _ms(without["p99"]),
         "ours_p99_with_oversized_ms": _ms(with_oversized["p99"]),
         "errors_with_oversized": with_oversized["errors"],
@@ -255,6 +265,8 @@ def main() -> int:
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--rates", default="25,50,100,200,300,400,600,800")
     parser.add_argument("--p99-ms", type=float, default=20.0)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--oversized-bytes", type=int, default=2_400_000)
     args = parser.parse_args()
     try:
         result = run(args)
@@ -275,12 +287,25 @@ def bearer(port: int, username: str) -> str:
     return str(answer["access"])
 
 
+@contextlib.contextmanager
+def scratch_env(db: str) -> Iterator[dict[str, str]]:
+    """The platform's environment on a scratch database (PostgreSQL's dropped, SQLite's file removed after)."""
+    if db == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench_api_load_") as folder:
+            env = django_env("unused")
+            env["DATABASE_URL"] = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+            yield env
+        return
+    with scratch_database("bench_api_load") as db_name:
+        yield django_env(db_name)
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     """A scratch database seeded with the demo, the platform serving it, then the measurements."""
     import urllib.request
 
-    with scratch_database("bench_api_load") as db_name:
-        env = {**os.environ, **django_env(db_name)}
+    with scratch_env(args.db) as platform_env:
+        env = {**os.environ, **platform_env}
         env.pop("REDIS_URL", None)
         env["QUANTARB_FIELD_KEYS"] = "P3RzHn3xZt7SgWwGQn3vQ0Ah0cG6m6xR2yHcC9kq1T8="
         for command in (["migrate", "--noinput"], ["seed_demo"]):

@@ -1,11 +1,19 @@
-"""ASGI entry point: Django for HTTP, Channels for `/ws/...` (session auth, origin checked at the handshake)."""
+"""ASGI entry point: Django for HTTP (on a fixed pool of request threads, quantarb/web_handler.py), Channels for
+`/ws/...` (session auth, origin checked at the handshake)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quantarb.settings.local")
-django_asgi_app = get_asgi_application()
+# What django.core.asgi.get_asgi_application does, with our handler in place of its stock one.
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+
+from quantarb.web_handler import PooledASGIHandler  # noqa: E402
+
+django_asgi_app = PooledASGIHandler(threads=settings.QUANTARB_WEB_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -72,6 +72,7 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("invitations/", account_views.invitations, name="invitations"),
+    path("accounts/join/", account_views.invitation_join, name="invitation_join"),
     path(
         "invitations/<int:invitation_id>/accept/",
         account_views.invitation_answer,

@@ -91,6 +91,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Request bodies: no page or API operation takes more than a few kilobytes (there are no file uploads), so a body
+# declared or found larger than this is answered 413 before it is read or parsed (quantarb/web_handler.py, and under
+# daphne as it arrives, runplatform); Django's own checks of form bodies use the same figure.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Threads that run requests' synchronous code (middleware, views, the ORM), each keeping its database connection
+# from one request to the next; requests beyond them wait on the event loop (quantarb/web_handler.py). Each is at
+# most one database connection of the web process.
+QUANTARB_WEB_THREADS = env.int("QUANTARB_WEB_THREADS", default=16)
+
 ROOT_URLCONF = "quantarb.urls"
 # The error page hides secrets even with DEBUG on (quantarb/error_reports.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "quantarb.error_reports.AlwaysSafeExceptionReporterFilter"
@@ -128,6 +138,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         }
     )
+    # Kept open from one request to the next by each web thread (quantarb/web_handler.py), as on PostgreSQL:
+    # opening the file and running the PRAGMAs again was a sixth of a small API request's time (bench/api_load.py).
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

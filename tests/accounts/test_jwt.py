@@ -16,11 +16,13 @@ import jwt
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.jwt import TENANT_CLAIM
-from accounts.models import Membership, User
-from accounts.sessions import TENANT_SESSION_KEY
+from accounts.jwt import TENANT_CLAIM, TenantJWTAuthentication, _membership_with_denylist
+from accounts.models import ApiTokenGrant, Membership, SessionEnd, User
+from accounts.sessions import TENANT_SESSION_KEY, access_token_revoke, token_grant_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -367,3 +369,36 @@ def test_a_suspended_user_s_session_is_refused_by_the_api(alice: Any, alpha_mark
     assert refused.json() == {"detail": "This account is suspended. Ask an admin of your desk to reactivate it."}
     # The refusal ended the session: what follows is an anonymous caller.
     assert session.get(ME).status_code == 401
+
+
+# --- what each request reads ---------------------------------------------------------------------------------
+def test_a_good_token_is_checked_in_one_query_and_a_revoked_one_is_refused_at_once(
+    alice: Any, django_assert_num_queries: Any
+) -> None:
+    def authenticate(access: str) -> Any:
+        return TenantJWTAuthentication().authenticate(Request(APIRequestFactory().get(ME, headers=bearer(access))))
+
+    first, second = obtain(alice), obtain(alice)
+    # The user, the membership of the token's tenant and both denylists, in one query (it was four).
+    with django_assert_num_queries(1):
+        user, _token = authenticate(first["access"])
+    assert user == alice.user
+
+    # Read back by hand-written SQL, the instances are the ORM's own: every field, converted alike (SQLite hands
+    # datetimes and booleans over as text and numbers).
+    checked = _membership_with_denylist(AccessToken(first["access"]))
+    assert checked is not None and checked[1] is False
+    orm = Membership.objects.select_related("user", "tenant").get(pk=checked[0].pk)
+    for read, expected in ((checked[0], orm), (checked[0].user, orm.user), (checked[0].tenant, orm.tenant)):
+        for field in type(read)._meta.concrete_fields:
+            ours, theirs = getattr(read, field.attname), getattr(expected, field.attname)
+            assert (ours, type(ours)) == (theirs, type(theirs)), field
+
+    # Nothing is kept between requests: the denylist holds from the very next one, for the token itself …
+    access_token_revoke(token=AccessToken(first["access"]))
+    assert get(ME, first["access"]).json()["detail"] == "This token has been revoked."
+    # … and for every token of a revoked family.
+    assert get(ME, second["access"]).status_code == 200
+    grant = ApiTokenGrant.objects.get(sid=claims_of(second["refresh"])["sid"])
+    token_grant_revoke(grant=grant, reason=SessionEnd.REVOKED, actor=alice.user)
+    assert get(ME, second["access"]).json()["detail"] == "This token has been revoked."

@@ -56,6 +56,7 @@ PUBLIC = {
     "invitations": "the caller's own invitations to desks (a newcomer has no tenant yet)",
     "invitation_accept": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
     "invitation_decline": "answers the caller's own invitation (anyone else's id is a 404, tested below)",
+    "invitation_join": "a desk's join link: its secret key lets the holder create their own account and join",
     "auth-token": "authenticates by its body",
     "auth-token-refresh": "authenticates by its body",
     "auth-logout": "authenticates by its body",

@@ -7,13 +7,15 @@ which sees no pair). The data is written by the real MarketStore (`alpha_market`
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from accounts.models import User
-from trading.models import BasisCandle, QuoteTick, SpreadSample
+from trading import selectors
+from trading.models import BasisCandle, PairAccess, QuoteTick, SourcePair, SpreadSample
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +119,56 @@ def test_members_see_the_latest_sample_of_each_pair(who: str, request: Any, alph
     assert (row["id"], row["pair"], row["ts"]) == (latest.pk, alpha_market.pair.pk, iso(alpha_market.last))
     assert row["usd_per_usdt"] == "0.999600"
     assert row["pair_name"] == alpha_market.pair.name
+
+
+def _sample(pair: Any, at: datetime, basis: str) -> SpreadSample:
+    price = Decimal("4600")
+    return SpreadSample.objects.create(
+        pair=pair,
+        ts=at,
+        **dict.fromkeys(["perp_bid", "perp_ask", "cfd_bid", "cfd_ask"], price),
+        usd_per_usdt=Decimal("0.9996"),
+        **dict.fromkeys(["edge_sell_perp", "edge_buy_perp", "net_sell_perp", "net_buy_perp"], Decimal(0)),
+        basis=Decimal(basis),
+    )
+
+
+def test_the_latest_of_each_pair_comes_from_one_query_whatever_the_number_of_pairs(
+    alice: Any, charlie: Any, alpha_market: Any, django_assert_num_queries: Any
+) -> None:
+    sim = alpha_market.pair
+    own = SourcePair.objects.create(
+        tenant=alice.tenant, name="alpha's own", perp_source=sim.perp_source, cfd_source=sim.cfd_source
+    )
+    PairAccess.objects.create(tenant=alice.tenant, pair=own)
+    foreign = SourcePair.objects.create(
+        tenant=charlie.tenant, name="bravo's", perp_source=sim.perp_source, cfd_source=sim.cfd_source
+    )
+    PairAccess.objects.create(tenant=charlie.tenant, pair=foreign)
+    at = alpha_market.last + timedelta(seconds=5)
+    _sample(own, at - timedelta(seconds=1), "1")
+    tied_first = _sample(own, at, "2")
+    tied_second = _sample(own, at, "3")  # same time: the later row is the latest, as the ORM's ordering said
+    _sample(foreign, at + timedelta(seconds=1), "9")  # newer, but bravo's
+    sim_latest = SpreadSample.objects.filter(pair=sim).order_by("-ts", "-pk").first()
+    assert sim_latest is not None and tied_first.pk < tied_second.pk
+
+    with django_assert_num_queries(1):
+        samples: list[Any] = selectors.latest_samples_for(tenant=alice.tenant)
+
+    assert [(row.pk, row.pair_id, row.pair_name) for row in samples] == [
+        (sim_latest.pk, sim.pk, sim.name),
+        (tied_second.pk, own.pk, "alpha's own"),
+    ]
+    assert samples[1].basis == Decimal("3.00000000")  # decimals converted as the ORM converts them
+    rows = assert_page(api(alice).get(LATEST).json())
+    assert [(row["id"], row["pair_name"], row["basis"]) for row in rows] == [
+        (sim_latest.pk, sim.name, str(sim_latest.basis)),
+        (tied_second.pk, "alpha's own", "3.00000000"),
+    ]
+    assert [row["id"] for row in assert_page(api(charlie).get(LATEST).json())] == [
+        SpreadSample.objects.get(pair=foreign, basis=9).pk
+    ]
 
 
 def test_another_tenant_sees_no_latest_spread(charlie: Any, alpha_market: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from accounts.models import Tenant
@@ -13,6 +14,7 @@ from trading.models import (
     FundingRateRecord,
     Heartbeat,
     Opportunity,
+    PairAccess,
     QuoteSource,
     QuoteTick,
     SourcePair,
@@ -84,12 +86,20 @@ def swap_terms_history(
 
 
 def latest_samples_for(*, tenant: Tenant) -> list[SpreadSample]:
-    samples = []
-    for pair in pairs_for(tenant=tenant):
-        sample = SpreadSample.objects.filter(pair=pair).select_related("pair").order_by("-ts", "-pk").first()
-        if sample is not None:
-            samples.append(sample)
-    return samples
+    """The latest sample of each pair the tenant sees, in pair order (a pair without one has none), each with its
+    pair's name as `pair_name`. One query, each pair's row found through the `sample_pair_ts` index.
+
+    Written as SQL because it is the API's hottest read (programs poll it): the ORM spent ~2 ms of CPU building and
+    compiling the equivalent query each time, ten times what reading its row takes (bench/api_load.py), and it
+    was a query per pair after one joining five tables whose planning alone took 2–3 ms on PostgreSQL."""
+    quote = connection.ops.quote_name
+    sample, access, pair = (quote(model._meta.db_table) for model in (SpreadSample, PairAccess, SourcePair))
+    sql = (
+        f"SELECT s.*, p.{quote('name')} AS pair_name FROM {sample} s INNER JOIN {pair} p ON p.id = s.pair_id "  # noqa: S608 (names from the models; the tenant is a parameter)
+        f"WHERE s.id IN (SELECT (SELECT l.id FROM {sample} l WHERE l.pair_id = a.pair_id "
+        f"ORDER BY l.ts DESC, l.id DESC LIMIT 1) FROM {access} a WHERE a.tenant_id = %s) ORDER BY s.pair_id"
+    )
+    return list(SpreadSample.objects.raw(sql, [tenant.pk]))
 
 
 def candles_for(

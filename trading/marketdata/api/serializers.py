@@ -26,7 +26,8 @@ class QuoteSerializer(serializers.ModelSerializer[QuoteTick]):
 
 class SpreadSampleSerializer(serializers.ModelSerializer[SpreadSample]):
     pair = serializers.IntegerField(source="pair_id")
-    pair_name = serializers.CharField(source="pair.name")
+    # The pair's name as `selectors.latest_samples_for` reads it beside the sample (no query per sample).
+    pair_name = serializers.CharField(read_only=True)
 
     class Meta:
         model = SpreadSample
