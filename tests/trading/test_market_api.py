@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from trading import selectors
+from trading.marketdata import selectors
 from trading.models import BasisCandle, PairAccess, QuoteTick, SourcePair, SpreadSample
 
 pytestmark = pytest.mark.django_db
