@@ -107,6 +107,7 @@ urlpatterns = [
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.execution.urls")),
     path("risk/", include("risk.urls")),
+    path("portfolio/", include("trading.portfolio.urls")),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -305,7 +305,14 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
 
     bravo_job = LongJob.objects.create(kind="audit_export", tenant=charlie.tenant, message=MARKER, created_at=now)
     bravo_grant = ApiTokenGrant.objects.create(user=charlie.user, tenant=charlie.tenant, issued_at=now, expires_at=now)
+    from trading.models import CashFlow
+
+    bravo_cash_flow = CashFlow.objects.create(
+        tenant=charlie.tenant, account=pool.perp_account, kind="deposit", status="requested", amount=Decimal(50000),
+        currency="USDT", usd_per_usdt=Decimal(1), amount_usd=Decimal(50000), at=now, note=MARKER, created_at=now,
+    )  # fmt: skip
     return {
+        "bravo_cash_flow": bravo_cash_flow,
         "bravo_session": bravo_session,
         "bravo_grant": bravo_grant,
         "bravo_job": bravo_job,
@@ -343,6 +350,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "grant_id": lambda: int(desks["bravo_grant"].pk),
         "job_id": lambda: int(desks["bravo_job"].pk),
         "invitation_id": lambda: int(desks["bravo_invitation"].pk),
+        "flow_id": lambda: int(desks["bravo_cash_flow"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -382,9 +390,10 @@ def bravo_state() -> dict[str, Any]:
 def _bravo_trading_state() -> list[Any]:
     from risk.models import KillSwitch
     from strategies.models import Strategy
-    from trading.models import Hedge, ManualCommand, Order, ReconciliationReport
+    from trading.models import CashFlow, Hedge, ManualCommand, Order, ReconciliationReport
 
     return [
+        sorted(CashFlow.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Strategy.objects.filter(tenant__slug="bravo").values_list("pk", "state", "current_version_id")),
         sorted(Hedge.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Order.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
