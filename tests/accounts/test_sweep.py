@@ -72,6 +72,9 @@ QUERY_OBJECTS = {
     "market-spreads-candles": "pair",
     "market-quotes": "source",
     "market-opportunities": "pair",
+    "api-analytics-metrics": "pool",
+    "api-analytics-equity": "pool",
+    "api-analytics-attribution": "pool",
 }
 
 
@@ -363,6 +366,10 @@ def query_for(route: Route, tenant: Any) -> dict[str, Any]:
     access = PairAccess.objects.filter(tenant=tenant).select_related("pair__perp_source").first()
     if kind is None:
         return {}
+    if kind == "pool":
+        from accounts.models import AccountPool
+
+        return {"scope": "pool", "id": AccountPool.objects.filter(tenant=tenant).values_list("pk", flat=True)[0]}
     assert access is not None
     return {"pair": access.pair_id} if kind == "pair" else {"source": access.pair.perp_source.key}
 

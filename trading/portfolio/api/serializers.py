@@ -48,10 +48,10 @@ class CashFlowWriteSerializer(serializers.Serializer[Any]):
 
     account = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=["deposit", "withdrawal", "transfer_out"])
-    amount = serializers.CharField()
+    amount = serializers.CharField(max_length=40, help_text='A decimal string, e.g. "1500.25".')
     at = serializers.DateTimeField(required=False)
     to_account = serializers.IntegerField(required=False)
-    to_amount = serializers.CharField(required=False)
+    to_amount = serializers.CharField(required=False, max_length=40)
     venue_ref = serializers.CharField(required=False, max_length=80)
     note = serializers.CharField(required=False, max_length=300)
 

@@ -1,14 +1,18 @@
 """The portfolio API: `/api/v1/cash-flows/` (read by every role that reads trading data; entered, approved,
-rejected and withdrawn by admins) and `/api/v1/analytics/…`. Tenant-scoped: a foreign id answers 404."""
+rejected and withdrawn by admins) and `/api/v1/analytics/{metrics,equity,attribution}/` (trading/portfolio/analytics.py
+says what each figure is measured on). Tenant-scoped: a foreign id answers 404; a bad parameter 400 naming it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -20,8 +24,11 @@ from accounts.choices import AuditAction
 from accounts.models import Tenant
 from accounts.permissions import Perm, request_membership
 from quantarb.api import form_value
+from trading.domain import hedge_stats
+from trading.domain.performance import PerformanceReport
 from trading.models import CashFlow, CashFlowStatus
 
+from ..analytics import ParamError, Series, Window, report, scope_series, stats, window_from
 from ..cashflows import CashFlowError, cash_flow_approve, cash_flow_enter, cash_flow_reject, cash_flows_for
 from ..forms import CashFlowFilterForm, CashFlowForm
 from .serializers import CashFlowRejectSerializer, CashFlowSerializer, CashFlowWriteSerializer
@@ -146,3 +153,176 @@ class CashFlowReject(APIView):
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(CashFlowSerializer(flow).data)
+
+
+# --- analytics ------------------------------------------------------------------------------------------------------
+def _window(request: Request) -> Window:
+    try:
+        return window_from(_tenant(request), request.query_params)
+    except ParamError as error:
+        raise ValidationError(error.errors) from error
+
+
+def _seconds(duration: timedelta | None) -> float | None:
+    return None if duration is None else duration.total_seconds()
+
+
+def _basis(window: Window, series: Series, figures: PerformanceReport | None) -> dict[str, Any]:
+    return {
+        "scope": window.scope,
+        "id": window.scope_id,
+        "label": window.label,
+        "since": window.since,
+        "until": window.until,
+        "clock": series.resolution,
+        "points": len(series.times),
+        "return_frequency": figures.frequency.value if figures else window.frequency.value,
+        "annualisation_days": window.annualisation_days,
+        "periods_per_year": figures.periods_per_year if figures else None,
+    }
+
+
+def _report_or_reason(window: Window, series: Series) -> tuple[PerformanceReport | None, str]:
+    try:
+        return report(window, series), ""
+    except ValueError as error:
+        return None, str(error)
+
+
+_METRICS_QUERY = [
+    OpenApiParameter("scope", str, enum=["desk", "pool", "strategy", "account"], description="Default desk."),
+    OpenApiParameter("id", int, description="The pool's, strategy's or account's id (not for the desk)."),
+    OpenApiParameter("since", str, description="ISO date or time with zone; default 30 days before `until`."),
+    OpenApiParameter("until", str, description="ISO date (its end) or time with zone; default now."),
+    OpenApiParameter("frequency", str, enum=["1d", "1h"], description="Return frequency of the ratios (1d)."),
+    OpenApiParameter("annualisation_days", int, description="Days per year of the annualised figures (365)."),
+]
+
+
+class AnalyticsMetrics(APIView):
+    """Every return, risk and hedge figure of a scope over a window. Money in USD as strings; ratios and returns as
+    floats (null where undefined, with `unavailable` saying why no series figure could be computed). Annualised
+    figures use `annualisation_days` (365: the book trades around the clock) and the return frequency of `basis`."""
+
+    required_permission = Perm.TRADING_READ
+
+    @extend_schema(parameters=_METRICS_QUERY, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        window = _window(request)
+        series = scope_series(window)
+        figures, reason = _report_or_reason(window, series)
+        hedges = stats(window)
+        body: dict[str, Any] = {"basis": _basis(window, series, figures), "unavailable": reason or None}
+        names = ("twr", "mwr", "mwr_annualised", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+                 "current_drawdown", "var", "cvar")  # fmt: skip
+        for name in names:
+            body[name] = getattr(figures, name) if figures else None
+        body["total_return"] = figures.total_return if figures else None
+        body["var_confidence"] = figures.var_confidence if figures else None
+        body["max_drawdown_duration_s"] = _seconds(figures.max_drawdown_duration) if figures else None
+        body["recovery_time_s"] = _seconds(figures.recovery_time) if figures else None
+        body["longest_drawdown_s"] = _seconds(figures.longest_drawdown_duration) if figures else None
+        for name in ("starting_equity", "ending_equity", "deposits", "withdrawals", "net_flows", "pnl"):
+            body[name] = getattr(figures, name) if figures else None
+        body["annualisation_days"] = window.annualisation_days
+        body.update(
+            hedges=hedges.count,
+            wins=hedges.wins,
+            losses=hedges.losses,
+            win_rate=hedges.win_rate,
+            profit_factor=hedges.profit_factor,
+            expectancy=hedges.expectancy,
+            average_win=hedges.average_win,
+            average_loss=hedges.average_loss,
+            best_hedge=None if hedges.best is None else {"ref": hedges.best.ref, "pnl": hedges.best.pnl},
+            worst_hedge=None if hedges.worst is None else {"ref": hedges.worst.ref, "pnl": hedges.worst.pnl},
+            average_holding_s=_seconds(hedges.average_holding),
+            median_holding_s=_seconds(hedges.median_holding),
+            hedges_per_day=hedges.hedges_per_day,
+            time_in_market_share=hedges.time_in_market_share,
+            fully_hedged_share=hedges.fully_hedged_share,
+            entry_edge_mean=hedges.entry_edge_mean,
+            realised_edge_mean=hedges.realised_edge_mean,
+            edge_capture_ratio=hedges.edge_capture_ratio,
+            perp_slippage_total=hedges.perp_slippage_total,
+            cfd_slippage_total=hedges.cfd_slippage_total,
+            leg_skew_median_ms=hedges.leg_skew_median_ms,
+            leg_skew_max_abs_ms=hedges.leg_skew_max_abs_ms,
+        )
+        return Response(body)
+
+
+class AnalyticsEquity(APIView):
+    """The scope's equity series over the window — each point's time (UTC, Unix seconds), equity, booked flows so
+    far, wealth index and underwater (drawdown from the running peak, ≤ 0) — with the daily PnL and returns and the
+    monthly returns."""
+
+    required_permission = Perm.TRADING_READ
+
+    @extend_schema(parameters=_METRICS_QUERY, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        window = _window(request)
+        series = scope_series(window)
+        figures, reason = _report_or_reason(window, series)
+        points = [
+            {
+                "t": int(at.timestamp()),
+                "equity": equity,
+                "flows": flows,
+                "wealth": figures.wealth_index[index] if figures else None,
+                "underwater": figures.underwater[index] if figures else None,
+            }
+            for index, (at, equity, flows) in enumerate(
+                zip(series.times, series.equity, series.flows_total, strict=True)
+            )
+        ]
+        return Response(
+            {
+                "basis": _basis(window, series, figures),
+                "unavailable": reason or None,
+                "points": points,
+                "daily": [{"day": d.day, "ret": d.ret, "pnl": d.pnl} for d in (figures.daily if figures else ())],
+                "monthly": [
+                    {"year": m.year, "month": m.month, "ret": m.ret} for m in (figures.monthly if figures else ())
+                ],
+            }
+        )
+
+
+class AnalyticsAttribution(APIView):
+    """PnL attribution of the scope's hedges closed in the window — spread capture at the decision prices, slippage
+    against them, fees, funding, swap and USDT/USD, adding up to their net PnL exactly — and the histograms of their
+    entry edge (USD/oz), realised edge (USD/oz) and holding time (s)."""
+
+    required_permission = Perm.TRADING_READ
+
+    @extend_schema(parameters=_METRICS_QUERY, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        window = _window(request)
+        figures = stats(window)
+
+        def histogram(values: tuple[Decimal, ...]) -> dict[str, Any]:
+            width = hedge_stats.nice_width(values)
+            buckets = hedge_stats.histogram(values, width=width, origin=Decimal(0))
+            return {
+                "width": width,
+                "buckets": [{"lower": b.lower, "upper": b.upper, "count": b.count} for b in buckets],
+            }
+
+        return Response(
+            {
+                "basis": {
+                    "scope": window.scope,
+                    "id": window.scope_id,
+                    "label": window.label,
+                    "since": window.since,
+                    "until": window.until,
+                },
+                "hedges": figures.count,
+                "lines": [{"line": line, "usd": value} for line, value in figures.attribution.lines()],
+                "total": figures.attribution.total,
+                "entry_edge": histogram(figures.entry_edges),
+                "realised_edge": histogram(figures.realised_edges),
+                "holding_time": histogram(figures.holding_seconds),
+            }
+        )
