@@ -271,6 +271,8 @@ STATICFILES_DIRS = [
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/tablesort", BASE_DIR / "node_modules" / "tablesort" / "dist"),
+    # The Reports page's heatmap, waterfall and histograms (static/js/reports.js): the prebuilt bundle only.
+    ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
 ]
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS (production collects instead)
 WHITENOISE_USE_FINDERS = True

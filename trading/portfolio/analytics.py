@@ -38,6 +38,7 @@ from .equity import DESK_ID, KEEP_MINUTES, STEP, pair_of_pool
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=3_660)
+MINUTE_WINDOW = timedelta(days=2)
 SCOPES = tuple(EquityScope.values)
 FREQUENCIES = {"1h": Frequency.HOUR, "1d": Frequency.DAY}
 
@@ -63,8 +64,9 @@ class Window:
 
     @property
     def resolution(self) -> str:
-        """One-minute points while the whole window is within the 7 days they are kept, else hourly ones."""
-        if self.since >= clock.now() - KEEP_MINUTES:
+        """One-minute points for a window of at most two days within the 7 days they are kept, else hourly ones (a
+        longer window at minutes would be more points than a chart or a reader needs)."""
+        if self.since >= clock.now() - KEEP_MINUTES and self.until - self.since <= MINUTE_WINDOW:
             return EquityResolution.MINUTE
         return EquityResolution.HOUR
 
