@@ -115,7 +115,7 @@ class Command(BaseCommand):
         """Thirty days of history for the Reports page (created once): each demo account's starting capital as a
         booked deposit, a withdrawal, closed paper hedges of the demo strategy with their fills, carry and the
         spread samples they were priced from, and the equity series back-filled from them."""
-        from trading.portfolio.demo_history import seed_demo_history
+        from quantarb.management.demo_history import seed_demo_history
 
         created = seed_demo_history(tenant=tenant, pair=pair)
         if created:

@@ -120,3 +120,17 @@ def test_another_desks_scope_is_a_404_and_the_roles_follow_the_matrix(
     assert empty.status_code == 200
     assert empty.json()["unavailable"] and empty.json()["twr"] is None and empty.json()["hedges"] == 0
     assert get(cora, "api-analytics-equity").status_code == 403
+
+
+def test_figures_that_overflow_a_double_are_unavailable_not_an_error(alice: Any, frozen_clock: Any) -> None:
+    # +20 % in two minutes: its annualised growth is beyond a double.
+    for minute, equity in enumerate(("100", "110", "120")):
+        EquityPoint.objects.create(
+            tenant=alice.tenant, scope="desk", scope_id=0, resolution="1m", at=NOW - timedelta(minutes=3 - minute),
+            equity=Decimal(equity), flows=Decimal(100),
+        )  # fmt: skip
+    answer = get(alice, "api-analytics-metrics", since=(NOW - timedelta(minutes=4)).isoformat())
+    assert answer.status_code == 200
+    assert "overflow" in answer.json()["unavailable"] and answer.json()["twr"] is None
+    series = get(alice, "api-analytics-equity", since=(NOW - timedelta(minutes=4)).isoformat()).json()
+    assert [point["equity"] for point in series["points"]] == ["100.00000000", "110.00000000", "120.00000000"]

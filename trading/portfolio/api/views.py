@@ -4,6 +4,7 @@ says what each figure is measured on). Tenant-scoped: a foreign id answers 404; 
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -187,6 +189,20 @@ def _report_or_reason(window: Window, series: Series) -> tuple[PerformanceReport
         return report(window, series), ""
     except ValueError as error:
         return None, str(error)
+    except (OverflowError, ZeroDivisionError):
+        # An annualised figure beyond a double (a large move over a few minutes): say so rather than fail.
+        return None, str(_("The figures overflow over so short a window: choose a longer period."))
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a non-finite statistic is shown as undefined (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 _METRICS_QUERY = [
@@ -249,7 +265,7 @@ class AnalyticsMetrics(APIView):
             leg_skew_median_ms=hedges.leg_skew_median_ms,
             leg_skew_max_abs_ms=hedges.leg_skew_max_abs_ms,
         )
-        return Response(body)
+        return Response(_finite(body))
 
 
 class AnalyticsEquity(APIView):
@@ -277,15 +293,17 @@ class AnalyticsEquity(APIView):
             )
         ]
         return Response(
-            {
-                "basis": _basis(window, series, figures),
-                "unavailable": reason or None,
-                "points": points,
-                "daily": [{"day": d.day, "ret": d.ret, "pnl": d.pnl} for d in (figures.daily if figures else ())],
-                "monthly": [
-                    {"year": m.year, "month": m.month, "ret": m.ret} for m in (figures.monthly if figures else ())
-                ],
-            }
+            _finite(
+                {
+                    "basis": _basis(window, series, figures),
+                    "unavailable": reason or None,
+                    "points": points,
+                    "daily": [{"day": d.day, "ret": d.ret, "pnl": d.pnl} for d in (figures.daily if figures else ())],
+                    "monthly": [
+                        {"year": m.year, "month": m.month, "ret": m.ret} for m in (figures.monthly if figures else ())
+                    ],
+                }
+            )
         )
 
 

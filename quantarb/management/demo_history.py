@@ -1,6 +1,7 @@
 """The demo desk's history (manage.py seed_demo): thirty days of booked deposits, closed paper hedges and the
 equity series written from them, so the Reports page has something to show in the demo. Deterministic (a fixed
-seed) and created once: a desk that already has cash flows is left as it is."""
+seed) and created once: a desk that already has cash flows is left as it is. Part of the composition root: it
+writes through trading's execution package (booking the hedges) and its portfolio package (the series) alike."""
 
 from __future__ import annotations
 
@@ -31,9 +32,8 @@ from trading.models import (
     SourcePair,
     SpreadSample,
 )
-
-from .analytics import MINUTE_WINDOW
-from .equity import SETTLE, equity_write, floor_to
+from trading.portfolio.analytics import MINUTE_WINDOW
+from trading.portfolio.equity import SETTLE, equity_write, floor_to
 
 DAYS = 30
 CENT = Decimal("0.01")
