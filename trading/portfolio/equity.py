@@ -540,7 +540,9 @@ class EquityCheck:
 
 def equity_check_account(account: VenueAccount, snapshot: AccountSnapshot) -> EquityCheck | None:
     """Our equity of `account` at the venue's snapshot time against the equity the venue reported then (USDT at the
-    rate of that moment). None when we cannot value it then (a live hedge without marks)."""
+    rate of that moment). None when we cannot value it then (a live hedge without marks). The venue's figure values
+    the account's whole USDT balance at today's rate, ours its deposits at the rate of their day: the tolerance
+    covers that move of USDT/USD on the capital (10,000 USDT × 0.05 % = 5 USD)."""
     from trading.portfolio.cashflows import usd_per_usdt_at
 
     book = DeskBook(account.tenant, snapshot.at, snapshot.at)

@@ -17,10 +17,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from quantarb import clock
-from trading.models import CashFlow, CashFlowStatus
+from trading.models import CashFlow, CashFlowStatus, EquityResolution
 
 from .cashflows import CashFlowError, approval_threshold_usd, cash_flow_approve, cash_flow_enter, cash_flow_reject
 from .cashflows import cash_flows_for as flows_of_tenant
+from .equity import SETTLE, floor_to
 from .forms import CashFlowFilterForm, CashFlowForm
 
 PER_PAGE = 25
@@ -197,7 +198,9 @@ def reports(request: HttpRequest) -> HttpResponse:
     if period not in {str(days) for days in PERIODS}:
         period = "30"
     scope, _sep, scope_id = target.partition(":")
-    until = clock.now().replace(second=0, microsecond=0)
+    # The window ends where the equity job has surely written (its settling time and a run's interval back), so the
+    # page and an API call with the same filter read the same points.
+    until = floor_to(clock.now() - SETTLE - timedelta(minutes=2), EquityResolution.MINUTE)
     params = {
         "scope": scope,
         "since": (until - timedelta(days=int(period))).isoformat(),

@@ -36,7 +36,7 @@ def test_the_page_configures_its_script_for_the_chosen_filter(alice: Any, charli
 
     config = config_of(html)
     assert config["params"] == {
-        "scope": "pool", "id": str(pool.pk), "since": "2026-11-11T12:00:00+00:00", "until": "2026-11-18T12:00:00+00:00",
+        "scope": "pool", "id": str(pool.pk), "since": "2026-11-11T11:56:00+00:00", "until": "2026-11-18T11:56:00+00:00",
     }  # fmt: skip
     assert config["urls"]["metrics"] == reverse("api-analytics-metrics")
     assert "Gold pool" in html and 'data-testid="nav-reports"' in html
