@@ -72,6 +72,8 @@ NOT_TRACKED: dict[str, str] = {
     "trading.FundingPayment": "booked by the sync from the venue's own income history, not a change anyone makes",
     "trading.VenueEvent": "recorded from the venue's user-data stream (each raises an alert), not a change anyone "
     "makes",
+    "trading.CashFlow": "each entry, approval, rejection and booking is an audit event (with who and the amounts)",
+    "trading.EquityPoint": "a measurement written by a beat job, not a change anyone makes",
 }
 
 

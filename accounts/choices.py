@@ -73,6 +73,10 @@ class AuditAction(models.TextChoices):
     QUOTE_SOURCE_DELETED = "quote_source_deleted", _("Quote source deleted")
     PAIR_SAVED = "pair_saved", _("Pair saved")
     PAIR_DELETED = "pair_deleted", _("Pair deleted")
+    CASH_FLOW_ENTERED = "cash_flow_entered", _("Cash flow entered")
+    CASH_FLOW_APPROVED = "cash_flow_approved", _("Cash flow approved")
+    CASH_FLOW_REJECTED = "cash_flow_rejected", _("Cash flow rejected")
+    CASH_FLOW_BOOKED = "cash_flow_booked", _("Cash flow booked")
 
 
 class AccountMode(models.TextChoices):

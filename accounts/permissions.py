@@ -47,6 +47,7 @@ class Perm(StrEnum):
     ALERT_MANAGE = "alert.manage"
     RECONCILIATION_SYNC = "reconciliation.sync"
     MARKET_MANAGE = "market.manage"
+    CASH_FLOW_MANAGE = "cash_flow.manage"
 
 
 class Grant(NamedTuple):
@@ -82,6 +83,7 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.ALERT_MANAGE,     Y,    N,     N,      N,     N, "Alert channels (secrets write-only), rules, retries"),
     Grant(Perm.RECONCILIATION_SYNC, Y, N,     N,      N,     N, "Sync a reconciliation: adopt the venue's state"),
     Grant(Perm.MARKET_MANAGE,    Y,    N,     N,      N,     N, "Quote sources and pairs: create, edit, delete"),
+    Grant(Perm.CASH_FLOW_MANAGE, Y,    N,     N,      N,     N, "Enter cash flows; approve or reject another admin's"),
 )
 # fmt: on
 

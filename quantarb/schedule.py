@@ -27,6 +27,9 @@ SCHEDULE: tuple[Job, ...] = (
     Job("book-carry", "trading.tasks.book_carry", 60.0),
     Job("sync-fills", "trading.tasks.sync_fills", 30.0),
     Job("record-carry-inputs", "trading.tasks.record_carry_inputs", 3600.0),
+    Job("record-equity", "trading.tasks.record_equity", 60.0),
+    Job("check-equity", "trading.tasks.check_equity", 86400.0),
+    Job("import-cash-flows", "trading.tasks.import_cash_flows", 300.0),
 )
 
 

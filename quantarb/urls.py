@@ -8,6 +8,7 @@ from accounts import views as account_views
 from quantarb import views as platform_views
 from quantarb.api_schema import SchemaView
 from trading.marketdata import setup_views as market_views
+from trading.portfolio import views as portfolio_views
 
 # A database outage answers 503 wherever it happens (quantarb/outage.py); the API's errors are JSON.
 handler500 = "quantarb.outage.server_error"
@@ -107,6 +108,8 @@ urlpatterns = [
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.execution.urls")),
     path("risk/", include("risk.urls")),
+    path("portfolio/", include("trading.portfolio.urls")),
+    path("reports/", portfolio_views.reports, name="reports"),
     path("api/v1/", include("quantarb.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script at its own URL (`?script`), not inline, and our page names

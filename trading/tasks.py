@@ -73,3 +73,27 @@ def sync_accounts() -> dict[str, int]:
     for tenant in Tenant.objects.filter(venue_accounts__isnull=False).distinct():
         evaluate_types(tenant=tenant, rule_types=ACCOUNT_RULES)
     return counts
+
+
+@shared_task(name="trading.tasks.record_equity", ignore_result=True, time_limit=300, soft_time_limit=270)
+def record_equity() -> dict[str, int]:
+    """Book approved cash flows that came due; write every scope's equity points (trading/portfolio/equity.py)."""
+    from trading.portfolio.equity import equity_record
+
+    return equity_record()
+
+
+@shared_task(name="trading.tasks.check_equity", ignore_result=True, time_limit=600, soft_time_limit=540)
+def check_equity() -> dict[str, int]:
+    """Compare each live account's equity series with the equity its venue reports; alert beyond the tolerance."""
+    from trading.portfolio.equity import equity_check_accounts
+
+    return equity_check_accounts()
+
+
+@shared_task(name="trading.tasks.import_cash_flows", ignore_result=True, time_limit=300, soft_time_limit=270)
+def import_cash_flows() -> dict[str, int]:
+    """Book the deposits and withdrawals the live venues report (Binance transfers, MT5 balance deals)."""
+    from trading.portfolio.cashflows import import_venue_cash_flows
+
+    return import_venue_cash_flows()

@@ -289,6 +289,8 @@ STATICFILES_DIRS = [
     ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/tablesort", BASE_DIR / "node_modules" / "tablesort" / "dist"),
+    # The Reports page's heatmap, waterfall and histograms (static/js/reports.js): the prebuilt bundle only.
+    ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
 ]
 # https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS (production collects instead)
 WHITENOISE_USE_FINDERS = True
@@ -535,3 +537,13 @@ QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.
 # transaction-
 # pooling pooler that cannot keep prepared statements (PgBouncer before 1.21).
 QUANTARB_RUNNER_ORDER_CONNECTION = env.bool("QUANTARB_RUNNER_ORDER_CONNECTION", default=True)
+
+# Portfolio (issue 18). A cash flow worth more than this (USD) needs a second admin's approval before it is booked;
+# one desk-wide setting (not per tenant).
+QUANTARB_CASH_FLOW_APPROVAL_USD = env.str("QUANTARB_CASH_FLOW_APPROVAL_USD", default="10000")
+# The daily check of each live account's equity series against the equity its venue reports alerts beyond the larger
+# of these: an absolute USD amount and a share of the venue's figure.
+QUANTARB_EQUITY_CHECK_TOLERANCE_USD = env.str("QUANTARB_EQUITY_CHECK_TOLERANCE_USD", default="5")
+QUANTARB_EQUITY_CHECK_TOLERANCE_SHARE = env.str("QUANTARB_EQUITY_CHECK_TOLERANCE_SHARE", default="0.005")
+# The analytics' annualisation basis: this book trades around the clock (365 days a year).
+QUANTARB_ANNUALISATION_DAYS = env.int("QUANTARB_ANNUALISATION_DAYS", default=365)

@@ -499,9 +499,11 @@ def test_seed_demo_writes_user_and_membership_events_once() -> None:
         (f"demo-{role}", role) for role in ("admin", "trader", "analyst", "viewer", "compliance")
     }
     assert [a for a, _, _ in first].count("settings_changed") == 1  # the seeded paper strategy, version 1
-    assert len(first) == 11
+    # The demo history's two deposits and one withdrawal (quantarb/management/demo_history.py).
+    assert [a for a, _, _ in first].count("cash_flow_booked") == 3
+    assert len(first) == 14
     assert {actor for _, actor, _ in first} == {"(system)"}
-    assert len(chain_of(tenant)) == 11
+    assert len(chain_of(tenant)) == 14
     assert verify_chain(tenant) is None
 
 

@@ -73,6 +73,9 @@ QUERY_OBJECTS = {
     "market-spreads-candles": "pair",
     "market-quotes": "source",
     "market-opportunities": "pair",
+    "api-analytics-metrics": "pool",
+    "api-analytics-equity": "pool",
+    "api-analytics-attribution": "pool",
 }
 
 
@@ -306,7 +309,14 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
 
     bravo_job = LongJob.objects.create(kind="audit_export", tenant=charlie.tenant, message=MARKER, created_at=now)
     bravo_grant = ApiTokenGrant.objects.create(user=charlie.user, tenant=charlie.tenant, issued_at=now, expires_at=now)
+    from trading.models import CashFlow
+
+    bravo_cash_flow = CashFlow.objects.create(
+        tenant=charlie.tenant, account=pool.perp_account, kind="deposit", status="requested", amount=Decimal(50000),
+        currency="USDT", usd_per_usdt=Decimal(1), amount_usd=Decimal(50000), at=now, note=MARKER, created_at=now,
+    )  # fmt: skip
     return {
+        "bravo_cash_flow": bravo_cash_flow,
         "bravo_session": bravo_session,
         "bravo_grant": bravo_grant,
         "bravo_job": bravo_job,
@@ -344,6 +354,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "grant_id": lambda: int(desks["bravo_grant"].pk),
         "job_id": lambda: int(desks["bravo_job"].pk),
         "invitation_id": lambda: int(desks["bravo_invitation"].pk),
+        "flow_id": lambda: int(desks["bravo_cash_flow"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -356,6 +367,10 @@ def query_for(route: Route, tenant: Any) -> dict[str, Any]:
     access = PairAccess.objects.filter(tenant=tenant).select_related("pair__perp_source").first()
     if kind is None:
         return {}
+    if kind == "pool":
+        from accounts.models import AccountPool
+
+        return {"scope": "pool", "id": AccountPool.objects.filter(tenant=tenant).values_list("pk", flat=True)[0]}
     assert access is not None
     return {"pair": access.pair_id} if kind == "pair" else {"source": access.pair.perp_source.key}
 
@@ -383,9 +398,10 @@ def bravo_state() -> dict[str, Any]:
 def _bravo_trading_state() -> list[Any]:
     from risk.models import KillSwitch
     from strategies.models import Strategy
-    from trading.models import Hedge, ManualCommand, Order, ReconciliationReport
+    from trading.models import CashFlow, Hedge, ManualCommand, Order, ReconciliationReport
 
     return [
+        sorted(CashFlow.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Strategy.objects.filter(tenant__slug="bravo").values_list("pk", "state", "current_version_id")),
         sorted(Hedge.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Order.objects.filter(tenant__slug="bravo").values_list("pk", "status")),

@@ -77,6 +77,8 @@ def pages(ids: dict[str, Any]) -> list[tuple[str, str]]:
         ("alert-rules", "/alerts/rules/"),
         ("alert-deliveries", "/alerts/deliveries/"),
         ("members", "/members/"),
+        ("cash-flows", "/portfolio/cash-flows/"),
+        ("reports", "/reports/"),
     ]
 
 

@@ -24,8 +24,19 @@ from trading.models.market import (
     endpoint_urls,
 )
 from trading.models.paper import PaperOrder, PaperPosition
+from trading.models.portfolio import (
+    INFLOW_KINDS,
+    CashFlow,
+    CashFlowKind,
+    CashFlowSource,
+    CashFlowStatus,
+    EquityPoint,
+    EquityResolution,
+    EquityScope,
+)
 
 __all__ = [
+    "INFLOW_KINDS",
     "LOTS",
     "MT5_WEEKDAYS",
     "OUNCES",
@@ -38,6 +49,13 @@ __all__ = [
     "BasisCandle",
     "CalendarException",
     "CarryEntry",
+    "CashFlow",
+    "CashFlowKind",
+    "CashFlowSource",
+    "CashFlowStatus",
+    "EquityPoint",
+    "EquityResolution",
+    "EquityScope",
     "Fill",
     "FundingPayment",
     "FundingRateRecord",

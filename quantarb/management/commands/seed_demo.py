@@ -51,6 +51,7 @@ class Command(BaseCommand):
         PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
         self._demo_pool(tenant, slug)
         self._demo_strategy(tenant)
+        self._demo_history(tenant, pair)
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
@@ -109,6 +110,16 @@ class Command(BaseCommand):
         strategy_create(
             tenant=tenant, name="Demo basis", pool=pool, mode="paper", params=params, actor=None, note="seeded demo"
         )
+
+    def _demo_history(self, tenant: Tenant, pair: SourcePair) -> None:
+        """Thirty days of history for the Reports page (created once): each demo account's starting capital as a
+        booked deposit, a withdrawal, closed paper hedges of the demo strategy with their fills, carry and the
+        spread samples they were priced from, and the equity series back-filled from them."""
+        from quantarb.management.demo_history import seed_demo_history
+
+        created = seed_demo_history(tenant=tenant, pair=pair)
+        if created:
+            self.stdout.write(f"Demo history: {created['hedges']} closed hedges, {created['points']} equity points.")
 
     @staticmethod
     def _simulated_pair() -> SourcePair:

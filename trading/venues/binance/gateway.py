@@ -663,19 +663,34 @@ class BinanceUsdmGateway:
     async def fetch_funding_income(self, since_ms: int | None = None) -> list[FundingPaymentRow]:
         """Funding actually booked on the account (`/fapi/v1/income?incomeType=FUNDING_FEE`), oldest first, with
         Binance's transaction id so each is recorded once."""
-        params: dict[str, Any] = {"incomeType": "FUNDING_FEE", "symbol": MARKET_ID, "limit": 1000}
+        return await self.fetch_income("FUNDING_FEE", since_ms, symbol=MARKET_ID)
+
+    async def fetch_transfer_income(self, since_ms: int | None = None) -> list[FundingPaymentRow]:
+        """Money moved into (> 0) or out of (< 0) the futures wallet (`/fapi/v1/income?incomeType=TRANSFER`, of no
+        symbol): the account's external cash flows, oldest first, each with Binance's transaction id."""
+        return await self.fetch_income("TRANSFER", since_ms)
+
+    async def fetch_income(
+        self, income_type: str, since_ms: int | None = None, *, symbol: str | None = None
+    ) -> list[FundingPaymentRow]:
+        """One type of the account's income history (`GET /fapi/v1/income`), up to 1,000 rows from `since_ms`,
+        oldest first."""
+        params: dict[str, Any] = {"incomeType": income_type, "limit": 1000}
+        if symbol is not None:
+            params["symbol"] = symbol
         if since_ms is not None:
             params["startTime"] = since_ms
         rows = await self._read(lambda: self.exchange.fapiPrivateGetIncome(params))
         payments = [
             FundingPaymentRow(
                 venue_id=str(row.get("tranId") or f"{row['time']}:{row['income']}"),
-                symbol=str(row.get("symbol") or MARKET_ID),
+                symbol=str(row.get("symbol") or symbol or ""),
                 asset=str(row.get("asset") or "USDT"),
                 amount=Decimal(str(row["income"])),
                 ts_ms=int(row["time"]),
             )
             for row in rows
+            if row.get("incomeType", income_type) == income_type
         ]
         return sorted(payments, key=lambda payment: payment.ts_ms)
 

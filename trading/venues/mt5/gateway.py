@@ -61,7 +61,7 @@ ACCOUNT_STOPOUT_MODE_PERCENT = 0
 SYMBOL_TRADE_MODE_DISABLED, SYMBOL_TRADE_MODE_CLOSEONLY = 0, 3
 DEAL_ENTRY_IN, DEAL_ENTRY_OUT = 0, 1
 DEAL_REASON_CLIENT, DEAL_REASON_MOBILE, DEAL_REASON_WEB, DEAL_REASON_SO = 0, 1, 2, 6
-DEAL_TYPE_BUY, DEAL_TYPE_SELL = 0, 1
+DEAL_TYPE_BUY, DEAL_TYPE_SELL, DEAL_TYPE_BALANCE = 0, 1, 2
 
 # last_error() codes
 RES_S_OK = 1
@@ -375,6 +375,18 @@ class Mt5Deal:
     def manual(self) -> bool:
         """Placed by hand in a terminal (desktop, mobile, web), not through the API."""
         return self.reason in (DEAL_REASON_CLIENT, DEAL_REASON_MOBILE, DEAL_REASON_WEB) and not self.ours
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceDeal:
+    """A balance operation of the account (`DEAL_TYPE_BALANCE`: a deposit > 0 or a withdrawal < 0), in the account's
+    currency."""
+
+    ticket: int
+    amount: Decimal
+    comment: str
+    server_time_ms: int
+    at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -981,6 +993,27 @@ class Mt5Gateway:
                 continue
             deals.append(deal)
         return Activity(self.positions(), tuple(deals))
+
+    def balance_deals(self, since: datetime) -> tuple[BalanceDeal, ...]:
+        """The account's deposits and withdrawals (`history_deals_get`, deals of type DEAL_TYPE_BALANCE) since
+        `since` (UTC), oldest first. Their times are in UTC once the server's offset is known; until then the
+        window covers any offset and the server's own time is kept."""
+        offset = self._offset if self._offset is not None else timedelta(hours=-14)
+        start = int((since + offset).timestamp())
+        end = int(clock.now().timestamp()) + 14 * 3600 + 86_400
+        rows = self._ask_rows("history_deals_get", start, end, doing="reading the balance deals")
+        deals = [
+            BalanceDeal(
+                ticket=int(row["ticket"]),
+                amount=_money(row["profit"]),
+                comment=str(row["comment"]),
+                server_time_ms=int(row["time_msc"]),
+                at=self.to_utc(int(row["time_msc"])),
+            )
+            for row in rows
+            if int(row["type"]) == DEAL_TYPE_BALANCE
+        ]
+        return tuple(sorted((d for d in deals if d.at is None or d.at >= since), key=lambda d: d.server_time_ms))
 
 
 # --- quotes ------------------------------------------------------------------------------------------------------

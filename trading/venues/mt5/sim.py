@@ -116,6 +116,7 @@ class SimulatedMetaTrader5:
     POSITION_TYPE_SELL = 1
     DEAL_TYPE_BUY = 0
     DEAL_TYPE_SELL = 1
+    DEAL_TYPE_BALANCE = 2
     DEAL_ENTRY_IN = 0
     DEAL_ENTRY_OUT = 1
     DEAL_REASON_CLIENT = 0
@@ -232,6 +233,21 @@ class SimulatedMetaTrader5:
             kind = self.ORDER_TYPE_BUY if side == "buy" else self.ORDER_TYPE_SELL
             request = {"action": 1, "symbol": self._config["symbol"], "volume": float(volume), "type": kind}
             return int(self._execute(request, reason=self.DEAL_REASON_CLIENT).deal)
+
+    def qa_balance(self, amount: float, comment: str = "") -> int:
+        """The broker books a deposit (> 0) or a withdrawal (< 0) on the account: a DEAL_TYPE_BALANCE deal of no
+        symbol whose profit is the amount. Returns its ticket."""
+        with self._lock:
+            server_s = self._server_seconds(self._now())
+            ticket = self._ticket()
+            self._balance += float(amount)
+            self._deals.append(
+                TradeDeal(
+                    ticket, 0, int(server_s), int(server_s * 1000), self.DEAL_TYPE_BALANCE, 0, 0, 0, 0,
+                    0.0, 0.0, 0.0, 0.0, round(float(amount), 2), 0.0, "", comment, "",
+                )
+            )  # fmt: skip
+            return ticket
 
     def qa_rollover(self, nights: int = 1) -> None:
         """A rollover now, charging `nights` nights whatever the day (the clock-driven rollovers of `qa_advance`
