@@ -73,6 +73,7 @@ class AuditAction(models.TextChoices):
     QUOTE_SOURCE_DELETED = "quote_source_deleted", _("Quote source deleted")
     PAIR_SAVED = "pair_saved", _("Pair saved")
     PAIR_DELETED = "pair_deleted", _("Pair deleted")
+    TERMINAL_ACTION = "terminal_action", _("MT5 terminal action")
 
 
 class AccountMode(models.TextChoices):

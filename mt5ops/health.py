@@ -1,74 +1,324 @@
-"""Terminal health: each check reaches the terminal through the MT5 gateway, as trading does, and records what it
-found (`TerminalHealth`). A terminal is healthy when it answers, is connected to the broker's trade server and has
-AutoTrading on."""
+"""Terminal health = ready to trade (issue 20 item 1): each check probes the terminal (mt5ops/probe.py), classifies
+what it found (mt5ops/domain/classify.py), records it (`TerminalHealth`), moves the terminal's state with the alert
+debounced (mt5ops/domain/state.py, stored as `TerminalStatus`), writes every state change to the health log
+(`TerminalEvent`), opens or resolves the terminal's alert, and takes the next recovery step when one is due
+(mt5ops/services.py).
+
+Cadence: the beat job `mt5-health` every 5 s (quantarb/schedule.py), claimed once per slot (quantarb/job_slots.py:
+however many beats run, one check per terminal per slot). A beat job, not a loop in the engine, because terminals
+must be watched whether or not an engine runs (a desk may trade by hand, or every strategy may be stopped while
+positions are open), and because the embedded mode and the services mode both already run the schedule. Each
+terminal is checked under a lease (`TerminalStatus.check_lease_until`), so a slow check is never doubled by the
+next slot's; the job probes its terminals in parallel threads (a probe is network waits), then writes in order.
+
+The recovery steps due after the checks are taken in parallel threads as well, each bounded by its own timeouts
+(~8 s at most), so one recovering terminal holds the job, not the other terminals' next checks in the services
+mode (each slot's job runs on a free worker); in the embedded mode, whose scheduler runs one job at a time, it may
+delay the next check of the others by that much.
+
+Detection: a probe takes at most ~3 s whatever the fault (probe.py's timeouts); two failing probes in a row make a
+terminal `down` and raise its alert, so a fault is seen (degraded, opening orders refused) at the first check after
+it — within 8 s — and alerted within 13 s.
+"""
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
 from quantarb import clock
-from trading.venues.errors import VenueError
-from trading.venues.mt5.gateway import gateway_for
+from trading.domain.calendar import SessionCalendar, bybit_mt5_gold, demo_always_open
+from trading.venues.mt5.gateway import SYMBOL
 
-from .models import TerminalHealth, TerminalInstance
+from .domain.classify import ClassifyPolicy, Diagnosis, FailureClass, classify
+from .domain.state import StatePolicy, Step, TerminalState, TerminalTracker, observe
+from .models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
+from .probe import ProbeResult, ProbeTarget, probe, tick_age
 
-# Health rows older than this are pruned by the check job.
+log = logging.getLogger(__name__)
+
+# Health rows older than this are pruned by the check job (the health log, `TerminalEvent`, keeps longer: uptime
+# over 30 days is read from it).
 KEEP_FOR = timedelta(days=7)
+KEEP_EVENTS_FOR = timedelta(days=90)
+CHECK_LEASE = timedelta(seconds=30)  # longer than any probe and recovery step of one check
+STATE_POLICY = StatePolicy()
+CLASSIFY_POLICY = ClassifyPolicy()
+PROBE_THREADS = 8
+ALERT_RULE = "mt5_terminal_down"
 
 
-def _login_of(terminal: TerminalInstance) -> dict[str, Any] | None:
-    """The credentials of an active live MT5 account in this terminal (None: check the terminal as it is logged in)."""
+# --- what a probe needs -----------------------------------------------------------------------------------------
+def terminal_accounts(terminal: TerminalInstance) -> list[Any]:
+    """The terminal's active MT5 accounts, live first (their credentials name the login it must be logged in to)."""
     from accounts.choices import AccountMode, AccountStatus
 
-    account = terminal.accounts.filter(mode=AccountMode.LIVE, status=AccountStatus.ACTIVE).order_by("pk").first()
-    return account.credentials if account is not None else None
+    accounts = list(terminal.accounts.filter(status=AccountStatus.ACTIVE).order_by("pk"))
+    return sorted(accounts, key=lambda account: account.mode != AccountMode.LIVE)
+
+
+def expected_credentials(terminal: TerminalInstance) -> dict[str, Any] | None:
+    """The stored credentials of the account the terminal must be logged in to (None: none stored)."""
+    for account in terminal_accounts(terminal):
+        credentials = account.credentials or {}
+        if credentials.get("login"):
+            return dict(credentials)
+    return None
+
+
+def symbol_and_calendar(terminal: TerminalInstance) -> tuple[str, SessionCalendar]:
+    """The hedge symbol the terminal quotes and its session calendar: its quote source's instrument, else Bybit's
+    XAUUSD.s with the venue's default hours (the demo's always-open calendar in the embedded demo)."""
+    from trading.models import QuoteSource
+
+    source = QuoteSource.objects.filter(terminal=terminal).select_related("instrument__calendar").first()
+    if source is not None:
+        return source.instrument.symbol, source.session_calendar(demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
+    return SYMBOL, demo_always_open() if settings.QUANTARB_DEMO_CALENDAR else bybit_mt5_gold()
+
+
+def probe_target(terminal: TerminalInstance) -> ProbeTarget:
+    credentials = expected_credentials(terminal) or {}
+    login = credentials.get("login")
+    symbol, calendar = symbol_and_calendar(terminal)
+    return ProbeTarget(
+        terminal_id=terminal.pk,
+        backend=str(terminal.backend),
+        host=str(terminal.host or ""),
+        port=terminal.bridge_port,
+        terminal_path=str(terminal.terminal_path or ""),
+        symbol=symbol,
+        calendar=calendar,
+        expected_login=int(login) if login else None,
+        expected_server=str(credentials.get("server") or "") or None,
+    )
+
+
+# --- the stored state ---------------------------------------------------------------------------------------------
+def status_of(terminal: TerminalInstance | int) -> TerminalStatus:
+    """The terminal's state row (created, degraded — nothing says it is ready — on first use)."""
+    terminal_id = terminal if isinstance(terminal, int) else terminal.pk
+    status, _created = TerminalStatus.objects.get_or_create(terminal_id=terminal_id, defaults={"since": clock.now()})
+    return status
+
+
+def tracker_of(status: TerminalStatus) -> TerminalTracker:
+    return TerminalTracker(
+        state=TerminalState(status.state),
+        since=status.since,
+        failure=FailureClass(status.failure) if status.failure and status.failure != "healthy" else None,
+        failures=status.failures,
+        successes=status.successes,
+        healthy_since=status.healthy_since,
+        outage_started_at=status.outage_started_at,
+        outage_went_down=status.outage_went_down,
+        alert_armed=status.alert_armed,
+        last_alert_at=status.last_alert_at,
+    )
+
+
+def store_tracker(status: TerminalStatus, tracker: TerminalTracker) -> None:
+    status.state = tracker.state.value
+    status.since = tracker.since
+    status.failure = tracker.failure.value if tracker.failure is not None else ""
+    status.failures = tracker.failures
+    status.successes = tracker.successes
+    status.healthy_since = tracker.healthy_since
+    status.outage_started_at = tracker.outage_started_at
+    status.outage_went_down = tracker.outage_went_down
+    status.alert_armed = tracker.alert_armed
+    status.last_alert_at = tracker.last_alert_at
+
+
+def log_step(terminal_id: int, step: Step, *, detail: str = "", actor: Any = None) -> TerminalEvent | None:
+    """The state change of `step` in the health log (None: the state did not change)."""
+    change = step.change
+    if change is None:
+        return None
+    return TerminalEvent.objects.create(
+        terminal_id=terminal_id,
+        at=change.at,
+        kind="state",
+        before=change.before.value,
+        after=change.after.value,
+        failure=change.failure.value if change.failure is not None else "",
+        automatic=actor is None,
+        actor=actor,
+        detail=detail[:500],
+        outage_started_at=change.outage_started_at if change.after is TerminalState.HEALTHY else None,
+    )
+
+
+# --- one check ------------------------------------------------------------------------------------------------------
+def take_lease(terminal_id: int) -> bool:
+    """Claim the terminal's check for this caller (False: another check of it is under way)."""
+    now = clock.now()
+    status_of(terminal_id)
+    claimed = TerminalStatus.objects.filter(
+        Q(check_lease_until__isnull=True) | Q(check_lease_until__lte=now), terminal_id=terminal_id
+    ).update(check_lease_until=now + CHECK_LEASE)
+    return claimed == 1
+
+
+def release_lease(terminal_id: int) -> None:
+    TerminalStatus.objects.filter(terminal_id=terminal_id).update(check_lease_until=None)
+
+
+def _decimal_seconds(value: timedelta | None) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(round(value.total_seconds(), 3)))
+
+
+def record(terminal: TerminalInstance, result: ProbeResult) -> tuple[TerminalHealth, Diagnosis, Step]:
+    """Record one probe: its health row, the state it moves the terminal to, the health log, the alert."""
+    diagnosis = classify(result.facts, CLASSIFY_POLICY)
+    facts = result.facts
+    age = diagnosis.tick_age if diagnosis.tick_age is not None else tick_age(result)
+    health = TerminalHealth(
+        terminal=terminal,
+        at=facts.at,
+        ok=diagnosis.healthy,
+        reachable=facts.bridge_reachable and facts.answered and facts.last_error_code not in _UNREACHABLE_CODES,
+        connected=bool(facts.terminal_connected),
+        trade_allowed=bool(facts.terminal_trade_allowed),
+        ping_ms=result.ping_ms,
+        build=result.build,
+        error_code=result.error_code,
+        error=result.error or _fault_text(diagnosis),
+        failure=diagnosis.failure.value,
+        reason=diagnosis.reason.value,
+        rtt_p50_ms=result.p50,
+        rtt_p99_ms=result.p99,
+        login=facts.account_login,
+        tradeapi_disabled=facts.tradeapi_disabled,
+        account_trade_allowed=facts.account_trade_allowed,
+        account_trade_expert=facts.account_trade_expert,
+        tick_age_s=_decimal_seconds(age),
+        session_open=facts.session_open,
+        duration_ms=Decimal(str(round(result.duration_ms, 3))),
+    )
+    with transaction.atomic():
+        health.save()
+        status = TerminalStatus.objects.select_for_update().get(pk=status_of(terminal).pk)
+        step = observe(tracker_of(status), diagnosis.failure, facts.at, STATE_POLICY)
+        alert_was_open = status.alert_open
+        apply_step(status, step, reason=diagnosis.reason.value)
+        status.last_check_at = facts.at
+        status.save()
+        log_step(terminal.pk, step, detail=health.error if not diagnosis.healthy else "")
+    if status.alert_open != alert_was_open or (status.alert_open and step.change is not None):
+        evaluate_alert(terminal)
+    return health, diagnosis, step
+
+
+def apply_step(status: TerminalStatus, step: Step, *, reason: str = "") -> None:
+    """Store `step`'s tracker on `status`, with the alert: opened when the state machine raises it, closed once the
+    terminal is healthy long enough for it to re-arm, or in maintenance (no alerts)."""
+    store_tracker(status, step.tracker)
+    if step.tracker.state is not TerminalState.HEALTHY:
+        status.reason = reason if step.tracker.state is not TerminalState.MAINTENANCE else status.reason
+    else:
+        status.reason = ""
+    if step.raise_alert:
+        status.alert_open = True
+    elif status.alert_open and (
+        step.tracker.state is TerminalState.MAINTENANCE
+        or (step.tracker.state is TerminalState.HEALTHY and step.tracker.alert_armed)
+    ):
+        status.alert_open = False
+
+
+def evaluate_alert(terminal: TerminalInstance) -> None:
+    """Open, refresh or resolve the terminal's alert now (after the state it reads was written)."""
+    from alerts.rules import evaluate_types
+
+    evaluate_types(tenant=terminal.tenant, rule_types=(ALERT_RULE,))
+
+
+_UNREACHABLE_CODES = frozenset({-10000, -10001, -10002, -10003, -10004, -10005})
+
+
+def _fault_text(diagnosis: Diagnosis) -> str:
+    if diagnosis.healthy:
+        return ""
+    if diagnosis.tick_age is not None:
+        return f"{diagnosis.reason.value}: last tick {diagnosis.tick_age.total_seconds():.0f} s ago"
+    return diagnosis.reason.value
+
+
+def check_terminal(terminal: TerminalInstance, *, result: ProbeResult | None = None, recover: bool = True) -> Any:
+    """Check one terminal now (probe, record, recovery step when due). None when another check holds it."""
+    from .services import recovery_step
+
+    if not take_lease(terminal.pk):
+        return None
+    try:
+        if result is None:
+            result = probe(probe_target(terminal))
+        health, diagnosis, _step = record(terminal, result)
+        if recover:
+            recovery_step(terminal, diagnosis)
+        return health
+    finally:
+        release_lease(terminal.pk)
 
 
 def terminal_health_check(*, terminal: TerminalInstance) -> TerminalHealth:
-    """Check one terminal now and record the result."""
-    health = TerminalHealth(terminal=terminal, at=clock.now(), ok=False, reachable=False)
-    try:
-        gateway = gateway_for(terminal, _login_of(terminal), timeout_ms=5_000)
-        try:
-            status = gateway.connect()
-        finally:
-            gateway.close()
-    except VenueError as exc:
-        health.error_code, health.error = exc.code, str(exc)[:500]
-        # An answer that was an error (e.g. a refused login) still means the terminal is there.
-        health.reachable = exc.code is not None and exc.code not in (-10003, -10004, -10005)
-    else:
-        health.reachable = True
-        health.connected, health.trade_allowed = status.connected, status.trade_allowed
-        health.ping_ms, health.build = status.ping_ms, status.build
-        health.ok = status.connected and status.trade_allowed
-        if not status.connected:
-            health.error = "not connected to the broker's trade server"
-        elif not status.trade_allowed:
-            health.error = "AutoTrading is off"
-    health.save()
+    """Probe and record one terminal now, without a recovery step (the terminal form's "test" and the tests)."""
+    result = probe(probe_target(terminal))
+    health, _diagnosis, _step = record(terminal, result)
     return health
 
 
 def check_terminals() -> dict[str, int]:
-    """Check every terminal instance; prune old health rows. A terminal whose health changed (it disconnected, or
-    came back) opens or resolves its alert now (the `mt5_terminal_down` rule, mt5ops/alert_rules.py)."""
-    from alerts.rules import evaluate_types
+    """The `mt5-health` job: check every terminal (probes in parallel), take due recovery steps, prune old rows."""
+    counts = {"ok": 0, "fault": 0, "skipped": 0}
+    terminals = list(TerminalInstance.objects.select_related("tenant").order_by("pk"))
+    claimed = [terminal for terminal in terminals if take_lease(terminal.pk)]
+    counts["skipped"] = len(terminals) - len(claimed)
+    try:
+        targets = [probe_target(terminal) for terminal in claimed]
+        if len(targets) > 1:
+            with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(targets))) as pool:
+                results = list(pool.map(probe, targets))
+        else:
+            results = [probe(target) for target in targets]
+        from .services import due_step, log_outcome, perform
 
-    counts = {"ok": 0, "fault": 0}
-    changed: dict[int, Any] = {}
-    for terminal in TerminalInstance.objects.select_related("tenant"):
-        before = latest_health(terminal)
-        health = terminal_health_check(terminal=terminal)
-        counts["ok" if health.ok else "fault"] += 1
-        if before is None or before.ok != health.ok or not health.ok:
-            changed[terminal.tenant_id] = terminal.tenant
-    TerminalHealth.objects.filter(at__lt=clock.now() - KEEP_FOR).delete()
-    for tenant in changed.values():
-        evaluate_types(tenant=tenant, rule_types=("mt5_terminal_down",))
+        due = []
+        for terminal, result in zip(claimed, results, strict=True):
+            try:
+                health, diagnosis, _step = record(terminal, result)
+                counts["ok" if health.ok else "fault"] += 1
+                step = due_step(terminal, diagnosis)
+                if step is not None:
+                    due.append(step)
+            except Exception:  # one terminal's failure must not stop the others' checks
+                log.exception("MT5 terminal %s: the check failed", terminal.pk)
+        # The recovery steps due, in parallel too (network only; each bounded by its own timeouts).
+        if len(due) > 1:
+            with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(due))) as pool:
+                outcomes = list(pool.map(perform, due))
+        else:
+            outcomes = [perform(step) for step in due]
+        for outcome in outcomes:
+            log_outcome(outcome)
+    finally:
+        for terminal in claimed:
+            release_lease(terminal.pk)
+    now = clock.now()
+    TerminalHealth.objects.filter(at__lt=now - KEEP_FOR).delete()
+    TerminalEvent.objects.filter(at__lt=now - KEEP_EVENTS_FOR).delete()
     return counts
 
 
 def latest_health(terminal: TerminalInstance) -> TerminalHealth | None:
-    return terminal.health.order_by("-at").first()
+    return terminal.health.order_by("-at", "-pk").first()
