@@ -25,6 +25,13 @@ def log_in(bridge: Mt5BridgeFake) -> None:
     assert bridge.terminal.initialize(login=LOGIN, password=canary.CANARY_MT5_PASSWORD, server=SERVER)
 
 
+def advance(bridge: Mt5BridgeFake, pinned: clock.FrozenClock, seconds: float) -> None:
+    """Move quantarb's clock and the bridge fake's terminal clock together (its ticks are stamped with it: a
+    quantarb clock running ahead alone would read every tick as stale)."""
+    pinned.advance(seconds)
+    bridge.terminal.qa_advance(seconds)
+
+
 @pytest.fixture
 def real_time_clock(settings: Any) -> Iterator[clock.FrozenClock]:
     settings.QUANTARB_DEMO_CALENDAR = True
