@@ -12,9 +12,9 @@ terminal is checked under a lease (`TerminalStatus.check_lease_until`), so a slo
 next slot's; the job probes its terminals in parallel threads (a probe is network waits), then writes in order.
 
 The recovery steps due after the checks are taken in parallel threads as well, each bounded by its own timeouts
-(~8 s at most), so one recovering terminal holds the job, not the other terminals' next checks in the services
-mode (each slot's job runs on a free worker); in the embedded mode, whose scheduler runs one job at a time, it may
-delay the next check of the others by that much.
+(~8 s at most) and under the terminal's recovery lease, not its check lease: in the services mode (each slot's job
+on a free worker) the next checks come on time while a step runs; in the embedded mode, whose scheduler runs one
+job at a time, a step may delay the next checks by that much.
 
 Detection: a probe takes at most ~3 s whatever the fault (probe.py's timeouts); two failing probes in a row make a
 terminal `down` and raise its alert, so a fault is seen (degraded, opening orders refused) at the first check after
@@ -157,18 +157,53 @@ def log_step(terminal_id: int, step: Step, *, detail: str = "", actor: Any = Non
 
 
 # --- one check ------------------------------------------------------------------------------------------------------
-def take_lease(terminal_id: int) -> bool:
-    """Claim the terminal's check for this caller (False: another check of it is under way)."""
+def take_lease(terminal_id: int, field: str = "check_lease_until") -> bool:
+    """Claim the terminal's check (or, `recovery_lease_until`, its recovery step) for this caller; False: another
+    is under way. A lease outlives no crash: it lapses after `CHECK_LEASE`."""
     now = clock.now()
     status_of(terminal_id)
-    claimed = TerminalStatus.objects.filter(
-        Q(check_lease_until__isnull=True) | Q(check_lease_until__lte=now), terminal_id=terminal_id
-    ).update(check_lease_until=now + CHECK_LEASE)
+    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now})
+    claimed = TerminalStatus.objects.filter(free, terminal_id=terminal_id).update(**{field: now + CHECK_LEASE})
     return claimed == 1
 
 
-def release_lease(terminal_id: int) -> None:
-    TerminalStatus.objects.filter(terminal_id=terminal_id).update(check_lease_until=None)
+def release_lease(terminal_id: int, field: str = "check_lease_until") -> None:
+    TerminalStatus.objects.filter(terminal_id=terminal_id).update(**{field: None})
+
+
+RECOVERY_LEASE = "recovery_lease_until"
+
+
+def _due(terminal: TerminalInstance, diagnosis: Diagnosis) -> Any:
+    """The recovery step due after a check, with the terminal's recovery lease held for it (None: nothing due, or
+    another worker is taking a step on it)."""
+    from .services import due_step
+
+    if diagnosis.healthy and not status_of(terminal).next_recovery:
+        return None
+    if not take_lease(terminal.pk, RECOVERY_LEASE):
+        return None
+    step = due_step(terminal, diagnosis)
+    if step is None:
+        release_lease(terminal.pk, RECOVERY_LEASE)
+    return step
+
+
+def _take_steps(steps: list[Any]) -> None:
+    """Take the due recovery steps (in parallel: network only), log them, release their leases."""
+    from .services import log_outcome, perform
+
+    try:
+        if len(steps) > 1:
+            with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(steps))) as pool:
+                outcomes = list(pool.map(perform, steps))
+        else:
+            outcomes = [perform(step) for step in steps]
+        for outcome in outcomes:
+            log_outcome(outcome)
+    finally:
+        for step in steps:
+            release_lease(step.terminal.pk, RECOVERY_LEASE)
 
 
 def _decimal_seconds(value: timedelta | None) -> Decimal | None:
@@ -255,20 +290,21 @@ def _fault_text(diagnosis: Diagnosis) -> str:
 
 
 def check_terminal(terminal: TerminalInstance, *, result: ProbeResult | None = None, recover: bool = True) -> Any:
-    """Check one terminal now (probe, record, recovery step when due). None when another check holds it."""
-    from .services import recovery_step
-
+    """Check one terminal now (probe, record, then the recovery step when due). None when another check holds
+    it."""
     if not take_lease(terminal.pk):
         return None
     try:
         if result is None:
             result = probe(probe_target(terminal))
         health, diagnosis, _step = record(terminal, result)
-        if recover:
-            recovery_step(terminal, diagnosis)
-        return health
     finally:
         release_lease(terminal.pk)
+    if recover:
+        step = _due(terminal, diagnosis)
+        if step is not None:
+            _take_steps([step])
+    return health
 
 
 def terminal_health_check(*, terminal: TerminalInstance) -> TerminalHealth:
@@ -279,11 +315,15 @@ def terminal_health_check(*, terminal: TerminalInstance) -> TerminalHealth:
 
 
 def check_terminals() -> dict[str, int]:
-    """The `mt5-health` job: check every terminal (probes in parallel), take due recovery steps, prune old rows."""
+    """The `mt5-health` job: check every terminal (probes in parallel), then take the due recovery steps (in
+    parallel too), prune old rows. A terminal's check lease is released once its check is recorded, before any
+    recovery step: a step (up to ~8 s) holds only the terminal's recovery lease, so the next slot's job checks the
+    terminal on time meanwhile (in the services mode, where each slot's job runs on a free worker)."""
     counts = {"ok": 0, "fault": 0, "skipped": 0}
     terminals = list(TerminalInstance.objects.select_related("tenant").order_by("pk"))
     claimed = [terminal for terminal in terminals if take_lease(terminal.pk)]
     counts["skipped"] = len(terminals) - len(claimed)
+    diagnoses = []
     try:
         targets = [probe_target(terminal) for terminal in claimed]
         if len(targets) > 1:
@@ -291,29 +331,26 @@ def check_terminals() -> dict[str, int]:
                 results = list(pool.map(probe, targets))
         else:
             results = [probe(target) for target in targets]
-        from .services import due_step, log_outcome, perform
-
-        due = []
         for terminal, result in zip(claimed, results, strict=True):
             try:
                 health, diagnosis, _step = record(terminal, result)
                 counts["ok" if health.ok else "fault"] += 1
-                step = due_step(terminal, diagnosis)
-                if step is not None:
-                    due.append(step)
+                diagnoses.append((terminal, diagnosis))
             except Exception:  # one terminal's failure must not stop the others' checks
                 log.exception("MT5 terminal %s: the check failed", terminal.pk)
-        # The recovery steps due, in parallel too (network only; each bounded by its own timeouts).
-        if len(due) > 1:
-            with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(due))) as pool:
-                outcomes = list(pool.map(perform, due))
-        else:
-            outcomes = [perform(step) for step in due]
-        for outcome in outcomes:
-            log_outcome(outcome)
     finally:
         for terminal in claimed:
             release_lease(terminal.pk)
+    steps = []
+    for terminal, diagnosis in diagnoses:
+        try:
+            step = _due(terminal, diagnosis)
+        except Exception:
+            log.exception("MT5 terminal %s: planning its recovery failed", terminal.pk)
+            continue
+        if step is not None:
+            steps.append(step)
+    _take_steps(steps)
     now = clock.now()
     TerminalHealth.objects.filter(at__lt=now - KEEP_FOR).delete()
     TerminalEvent.objects.filter(at__lt=now - KEEP_EVENTS_FOR).delete()

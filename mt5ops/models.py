@@ -147,6 +147,7 @@ class TerminalStatus(models.Model):
     alert_open = models.BooleanField(_("alert open"), default=False)
     last_check_at = models.DateTimeField(_("last check"), null=True, blank=True)
     check_lease_until = models.DateTimeField(_("checked until"), null=True, blank=True)
+    recovery_lease_until = models.DateTimeField(_("recovering until"), null=True, blank=True)
     next_recovery_at = models.DateTimeField(_("next recovery step"), null=True, blank=True)
     next_recovery = models.CharField(_("next recovery"), max_length=40, blank=True)
 

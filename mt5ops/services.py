@@ -296,16 +296,6 @@ def due_step(terminal: TerminalInstance, diagnosis: Diagnosis) -> PreparedStep |
     return None
 
 
-def recovery_step(terminal: TerminalInstance, diagnosis: Diagnosis) -> StepOutcome | None:
-    """The due recovery step, taken now (one terminal; the job takes several in parallel)."""
-    step = due_step(terminal, diagnosis)
-    if step is None:
-        return None
-    done = perform(step)
-    log_outcome(done)
-    return done
-
-
 def _wait_text(current: RecoveryPlan) -> str:
     if current.reason is PlanReason.ORDER_IN_FLIGHT:
         return _("recovery waits: an order on this terminal is in flight")

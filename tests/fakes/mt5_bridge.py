@@ -28,6 +28,8 @@ clears it on a real terminal:
 - The terminal process: once a terminal registered its process (`qa_terminal_started(pid)`, which the stand-in
   terminal started by the supervisor agent calls), every call fails with -10003 while that process is not
   running — a stopped or crashed terminal64.exe; a new start registers again and clears the terminal's failures.
+- `stale_state`: what the terminal keeps on disk is broken, so a new terminal process comes up with the old one's
+  failures (VENUES.md: terminals that cannot restart because of stale state); cleared by an operator.
 - Bridge down: stop the fake's process (and start it again on the same port).
 
 Run: `python -m tests.fakes.mt5_bridge --port 0` prints `LISTENING <port>` once it accepts connections.
@@ -47,7 +49,15 @@ from rpyc.utils.server import ThreadedServer
 from trading.venues.mt5.sim import RES_E_FAIL, SimulatedMetaTrader5
 
 RES_E_INTERNAL_FAIL_INIT = -10003
-FIELD_FAULTS = ("hang", "logged_out", "disconnected", "ticks_frozen", "tradeapi_disabled", "expert_disabled")
+FIELD_FAULTS = (
+    "hang",
+    "logged_out",
+    "disconnected",
+    "ticks_frozen",
+    "tradeapi_disabled",
+    "expert_disabled",
+    "stale_state",
+)
 # The package's functions a client calls (what the faults apply to); `last_error` and the `qa_*` functions never
 # block.
 API = (
@@ -114,6 +124,9 @@ class FieldTerminal(SimulatedMetaTrader5):
         on, and a fresh terminal has none of the old one's failures; clients must initialize again."""
         with self._lock:
             self._terminal_pid = int(pid)
+            self.qa_starts += 1
+            if self._field["stale_state"]:
+                return
             for name in ("hang", "logged_out", "disconnected", "ticks_frozen"):
                 self._field[name] = False
             self._frozen_tick = None
@@ -121,7 +134,6 @@ class FieldTerminal(SimulatedMetaTrader5):
             self._hung_calls = 0
             self._initialized = False
             self._released.set()
-            self.qa_starts += 1
 
     def qa_field(self) -> tuple[tuple[str, Any], ...]:
         with self._lock:
