@@ -84,6 +84,24 @@ def symbol_and_calendar(terminal: TerminalInstance) -> tuple[str, SessionCalenda
     return SYMBOL, demo_always_open() if settings.QUANTARB_DEMO_CALENDAR else bybit_mt5_gold()
 
 
+def refused_for_autotrading(terminal: TerminalInstance) -> int | None:
+    """The retcode (10027 AutoTrading off in the terminal, 10026 on the server) of an order on the terminal's
+    accounts refused for it since the terminal's previous check (None: none). One such refusal makes the next check
+    fail (`autotrading_off`); the check after clears unless orders keep being refused."""
+    from trading.models import Order
+
+    status = status_of(terminal)
+    if status.last_check_at is None:
+        return None
+    refused = Order.objects.filter(
+        account__terminal=terminal, status="rejected", created_at__gt=status.last_check_at
+    ).filter(Q(error__contains="MT5 retcode 10027") | Q(error__contains="MT5 retcode 10026"))
+    row = refused.order_by("-created_at").values_list("error", flat=True).first()
+    if row is None:
+        return None
+    return 10027 if "MT5 retcode 10027" in row else 10026
+
+
 def probe_target(terminal: TerminalInstance) -> ProbeTarget:
     credentials = expected_credentials(terminal) or {}
     login = credentials.get("login")
@@ -98,6 +116,7 @@ def probe_target(terminal: TerminalInstance) -> ProbeTarget:
         calendar=calendar,
         expected_login=int(login) if login else None,
         expected_server=str(credentials.get("server") or "") or None,
+        last_order_retcode=refused_for_autotrading(terminal),
     )
 
 

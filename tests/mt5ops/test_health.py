@@ -218,3 +218,30 @@ def test_the_health_job_runs_every_five_seconds() -> None:
     from quantarb.schedule import SCHEDULE
 
     assert any(job.task == "mt5ops.tasks.check_terminals" and job.every_s == 5 for job in SCHEDULE)
+
+
+def test_an_order_refused_for_autotrading_since_the_last_check_fails_the_next_one(
+    bridge_terminal: TerminalInstance, canary_accounts: dict[str, Any], real_time_clock: Any
+) -> None:
+    from trading.models import Order
+
+    assert terminal_health_check(terminal=bridge_terminal).ok
+    real_time_clock.advance(1)
+    Order.objects.create(
+        tenant=bridge_terminal.tenant,
+        account=canary_accounts["mt5"],
+        leg="cfd",
+        intent="open",
+        client_order_id="qa-refused-10027",
+        side="buy",
+        kind="market",
+        quantity=Decimal(1),
+        status="rejected",
+        error="trading_disabled: MT5 retcode 10027: AutoTrading is off in the terminal: switch on Algo Trading",
+        created_at=real_time_clock.now(),
+    )
+    real_time_clock.advance(4)
+    refused = terminal_health_check(terminal=bridge_terminal)
+    assert (refused.failure, refused.reason) == ("autotrading_off", "order_refused_10027")
+    real_time_clock.advance(5)
+    assert terminal_health_check(terminal=bridge_terminal).ok  # no refusal since: the terminal is fine again
