@@ -77,6 +77,7 @@ class AuditAction(models.TextChoices):
     CASH_FLOW_APPROVED = "cash_flow_approved", _("Cash flow approved")
     CASH_FLOW_REJECTED = "cash_flow_rejected", _("Cash flow rejected")
     CASH_FLOW_BOOKED = "cash_flow_booked", _("Cash flow booked")
+    TERMINAL_ACTION = "terminal_action", _("MT5 terminal action")
 
 
 class AccountMode(models.TextChoices):

@@ -48,6 +48,8 @@ class Perm(StrEnum):
     RECONCILIATION_SYNC = "reconciliation.sync"
     MARKET_MANAGE = "market.manage"
     CASH_FLOW_MANAGE = "cash_flow.manage"
+    MT5_VIEW = "mt5.view"
+    MT5_OPERATE = "mt5.operate"
 
 
 class Grant(NamedTuple):
@@ -84,6 +86,8 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.RECONCILIATION_SYNC, Y, N,     N,      N,     N, "Sync a reconciliation: adopt the venue's state"),
     Grant(Perm.MARKET_MANAGE,    Y,    N,     N,      N,     N, "Quote sources and pairs: create, edit, delete"),
     Grant(Perm.CASH_FLOW_MANAGE, Y,    N,     N,      N,     N, "Enter cash flows; approve or reject another admin's"),
+    Grant(Perm.MT5_VIEW,         Y,    Y,     Y,      Y,     N, "MT5 terminals: state, health log, uptime, API"),
+    Grant(Perm.MT5_OPERATE,      Y,    N,     N,      N,     N, "MT5 terminals: add, reconnect, restart, maintain"),
 )
 # fmt: on
 

@@ -1,6 +1,9 @@
 """Alert rule types of MT5 operations (alerts/registry.py finds this module): a terminal that is not ready to trade
-— unreachable, disconnected from the broker's trade server, AutoTrading off — as its latest health check found it
-(mt5ops/health.py, every 30 s). One alert per terminal while the fault lasts, resolved by the first good check."""
+(issue 20 item 2). The terminal's state machine (mt5ops/domain/state.py) decides when its alert opens — on going
+`down`, debounced so a flapping terminal raises one alert, not one per flap — and the health check stores that as
+`TerminalStatus.alert_open` and evaluates this rule at once, so the alert opens within the check that found the
+terminal down. It stays open while the terminal flaps and resolves once the terminal has been healthy long enough
+to re-arm its alert; a terminal in maintenance raises none."""
 
 from __future__ import annotations
 
@@ -13,31 +16,38 @@ from django.utils.translation import gettext_lazy
 
 from alerts.registry import Condition, RuleType, register
 
-from .models import TerminalHealth, TerminalInstance
+from .choices import FailureChoice, TerminalStateChoice
+from .models import TerminalStatus
 
 
 def terminal_not_ready(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
-    for terminal in TerminalInstance.objects.filter(tenant_id=tenant.pk).order_by("pk"):
-        latest: TerminalHealth | None = terminal.health.order_by("-at").first()
-        if latest is None or latest.ok:
-            continue
-        if not latest.reachable:
-            reason = _("unreachable at %(address)s (%(error)s)") % {"address": terminal.address, "error": latest.error}
-        elif not latest.connected and latest.error_code is None:
-            reason = _("disconnected from the broker's trade server")
-        else:
-            reason = latest.error or _("not ready to trade")
+    rows = TerminalStatus.objects.filter(terminal__tenant_id=tenant.pk, alert_open=True).select_related("terminal")
+    for status in rows.order_by("terminal_id"):
+        terminal = status.terminal
+        state = TerminalStateChoice(status.state).label
+        failure = FailureChoice(status.failure).label if status.failure else _("recovering")
+        latest = terminal.health.filter(ok=False).order_by("-at", "-pk").first()
+        error = latest.error if latest is not None else ""
+        if status.failure == "bridge_down":
+            error = _("no bridge answered at %(address)s") % {"address": terminal.address}
+        title = _("MT5 terminal %(label)s is %(state)s: %(failure)s") % {
+            "label": terminal.label,
+            "state": state,
+            "failure": failure,
+        }
         yield Condition(
             key=f"mt5_terminal:{terminal.pk}",
-            title=_("MT5 terminal %(label)s: %(reason)s") % {"label": terminal.label, "reason": reason},
+            title=f"{title} ({error})" if error else title,
             detail={
                 "terminal": terminal.pk,
-                "reachable": latest.reachable,
-                "connected": latest.connected,
-                "trade_allowed": latest.trade_allowed,
-                "error_code": latest.error_code,
-                "error": latest.error,
-                "checked_at": latest.at.isoformat(),
+                "state": status.state,
+                "failure": status.failure,
+                "reason": status.reason,
+                "error_code": latest.error_code if latest is not None else None,
+                "error": error,
+                "since": status.since.isoformat(),
+                "outage_started_at": status.outage_started_at.isoformat() if status.outage_started_at else None,
+                "checked_at": status.last_check_at.isoformat() if status.last_check_at else None,
             },
             source=terminal,
         )
@@ -48,8 +58,8 @@ register(
         key="mt5_terminal_down",
         label=gettext_lazy("MT5 terminal not ready"),
         description=gettext_lazy(
-            "An MT5 terminal's latest health check failed: unreachable, disconnected from the trade server, or "
-            "AutoTrading off."
+            "An MT5 terminal is down (bridge down, not responding, IPC timeout, not logged in, wrong account, "
+            "AutoTrading off or ticks stale): opening orders on its accounts are refused until it recovers."
         ),
         category="mt5",
         default_severity="critical",

@@ -21,7 +21,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job("sync-accounts", "trading.tasks.sync_accounts", 60.0),
     Job("evaluate-alert-rules", "alerts.tasks.evaluate_rules", 10.0),
     Job("sweep-deliveries", "alerts.tasks.sweep_deliveries", 60.0),
-    Job("mt5-health", "mt5ops.tasks.check_terminals", 30.0),
+    Job("mt5-health", "mt5ops.tasks.check_terminals", 5.0),
     Job("reconcile-pools", "trading.tasks.reconcile_pools", 300.0),
     Job("position-snapshots", "trading.tasks.snapshot_positions", 300.0),
     Job("book-carry", "trading.tasks.book_carry", 60.0),

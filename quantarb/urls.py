@@ -105,6 +105,7 @@ urlpatterns = [
     path("venues/pairs/<int:pair_id>/", market_views.pair_detail, name="source_pair"),
     path("venues/pairs/<int:pair_id>/delete/", market_views.pair_delete_view, name="source_pair_delete"),
     path("alerts/", include("alerts.urls")),
+    path("mt5/", include("mt5ops.page_urls")),
     path("strategies/", include("strategies.urls")),
     path("trading/", include("trading.execution.urls")),
     path("risk/", include("risk.urls")),

@@ -100,6 +100,21 @@ class RiskState:
     cfd_margin_spec: margin_rules.Mt5MarginSpec | None = None
     cfd_account_leverage: int | None = None
     cfd_contract_size: Decimal | None = None
+    # The CFD account's MT5 terminal when it takes no opening orders (mt5ops' state): (label, state, failure).
+    cfd_terminal_not_ready: tuple[str, str, str] | None = None
+
+
+def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
+    """Why the account's MT5 terminal takes no opening orders, as the check's (label, state, failure); None: it
+    does (or the account runs in no terminal). A check too old to vouch for the state says `unchecked`."""
+    from mt5ops.selectors import account_terminal_block
+
+    block = account_terminal_block(account_id)
+    if block is None:
+        return None
+    if block.stale_for_s is not None or block.state == "healthy":
+        return (block.label, "unchecked", "")
+    return (block.label, block.state, block.failure)
 
 
 def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[str, Any]:
@@ -197,6 +212,7 @@ class RiskGate:
             perp_instrument=instrument_limits(instrument_of(perp_account)),
             cfd_instrument=instrument_limits(instrument_of(cfd_account)),
             account_errors=errors,
+            cfd_terminal_not_ready=_terminal_not_ready(cfd_account.pk),
             **_cfd_margin_terms(cfd_account, cfd_snapshot),
         )
 
@@ -310,6 +326,7 @@ class RiskGate:
                 position_oz=state.cfd_position_oz,
                 free_margin_usd=_available(state.cfd_snapshot_free, cfd_pool_free, state.cfd_needs_snapshot),
                 margin_level_pct=state.cfd_margin_level_pct,
+                terminal_not_ready=state.cfd_terminal_not_ready,
             ),
             cfd_margin_per_oz=cfd_margin_per_oz,
             perp_quote_ts_ms=None if market.perp is None else market.perp.ts_ms,
@@ -377,7 +394,25 @@ class RiskGate:
             return _(
                 "Halted by a kill switch (%(scope)s: %(reason)s): only orders that reduce a position may be sent."
             ) % {"scope": switch.label, "reason": switch.reason}
+        if violation.code is checks.Check.TERMINAL_NOT_READY and state.cfd_terminal_not_ready is not None:
+            return _terminal_text(*state.cfd_terminal_not_ready)
         return violation_text(violation)
+
+
+def _terminal_text(label: str, state: str, failure: str) -> str:
+    """The terminal refusal in the operator's language, its state and failure as the MT5 pages name them."""
+    from mt5ops.choices import FailureChoice, TerminalStateChoice
+
+    if state == "unchecked":
+        words = _("its last health check is too old")
+    else:
+        words = str(TerminalStateChoice(state).label)
+        if failure:
+            words = _("%(state)s, %(failure)s") % {"state": words, "failure": FailureChoice(failure).label}
+    return _(
+        "The MT5 terminal %(terminal)s is not ready to trade (%(state)s): no new positions on its account; "
+        "reducing orders still pass."
+    ) % {"terminal": label, "state": words}
 
 
 def _covering(pool: AccountPool, strategy_id: int | None) -> list[KillSwitch]:

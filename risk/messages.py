@@ -34,6 +34,10 @@ VIOLATION_TEMPLATES = (
     gettext_noop("%(quantity)s oz is below the %(leg)s minimum %(minimum)s oz."),
     gettext_noop("%(quantity)s oz is above the %(leg)s maximum %(maximum)s oz per order."),
     gettext_noop("%(quantity)s oz at %(price)s is below the %(leg)s minimum notional %(minimum)s."),
+    gettext_noop(
+        "The MT5 terminal %(terminal)s is not ready to trade (%(state)s%(failure)s): no new positions on its "
+        "account; reducing orders still pass."
+    ),
 )
 
 LEG_LABELS = {"perp": gettext_noop("perp"), "cfd": gettext_noop("CFD")}

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 
+from mt5ops.choices import FailureChoice, TerminalStateChoice
 from trading.choices import Direction
 from trading.domain.sizing import Problem
 
@@ -103,6 +104,9 @@ REASON_TEXTS: dict[str, str] = {
         "Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."
     ),
     "replan": gettext_noop("The hedge changed while its orders were planned: planning again."),
+    "mt5_terminal": gettext_noop(
+        "Holding: the MT5 terminal %(terminal)s is %(state)s (%(failure)s): no new hedge until it is ready."
+    ),
 }
 
 
@@ -126,6 +130,9 @@ PARAM_WORDS: dict[str, dict[str, Any]] = {
         "usd_per_usdt": pgettext_lazy("leg in a sentence", "USDT/USD"),
     },
     "direction": {value: label for value, label in Direction.choices},
+    # An MT5 terminal's state and failure class (mt5ops), as the MT5 pages name them.
+    "state": {value: label for value, label in TerminalStateChoice.choices},
+    "failure": {"": "—", **{value: label for value, label in FailureChoice.choices}},
 }
 
 

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db.models import F, Q
 
 from accounts.models import AccountPool
+from mt5ops.selectors import account_terminal_block
 from quantarb import clock
 from quantarb.live import group_send
 from risk.choices import KillScope, KillTrigger
@@ -397,6 +398,22 @@ class StrategyRunner:
             )
 
     # -- deciding and acting -------------------------------------------------------------------------------------
+    async def _terminal_holds(self, strategy: Strategy) -> bool:
+        """The runner's policy while the CFD account's MT5 terminal is not ready to trade (mt5ops' state, read
+        here — mt5ops never reaches up into strategies): hold — no new hedge; hedges in flight are still managed
+        and closed (reducing orders pass the gate)."""
+        block = await _db(account_terminal_block)(strategy.pool.cfd_account_id)
+        if block is None:
+            return False
+        self._remember(
+            {
+                "action": "hold",
+                "code": "mt5_terminal",
+                "params": {"terminal": block.label, "state": block.state, "failure": block.failure},
+            }
+        )
+        return True
+
     def _remember(self, decision: dict[str, Any]) -> None:
         self.last_decision = {**decision, "at_ms": int(clock.now().timestamp() * 1000)}
 
@@ -463,6 +480,8 @@ class StrategyRunner:
         if perp is None or cfd is None:
             return None
         if self._backing_off([perp, cfd], "hold"):
+            return None
+        if await self._terminal_holds(strategy):
             return None
         write = self.writer.hedge_open if self.writer is not None else _db(hedge_open)
         try:

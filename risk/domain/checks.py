@@ -55,6 +55,7 @@ class Check(StrEnum):
     BELOW_MINIMUM = "below_minimum"
     ABOVE_MAXIMUM = "above_maximum"
     MIN_NOTIONAL = "min_notional"
+    TERMINAL_NOT_READY = "mt5_terminal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,10 @@ class CfdAccount:
     stop_out_level_pct: Decimal | None = None  # margin_so_so
     hedging_account: bool = True  # ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
     trade_allowed: bool = True  # terminal_info().trade_allowed (AutoTrading) and account trade_allowed
+    # The account's MT5 terminal when it is not ready to trade (mt5ops' state, issue 20): its label, its state
+    # (degraded, down, maintenance; healthy for a check too old to vouch for it) and its failure class ("" when
+    # none). Opening orders on the CFD leg are refused; reducing orders pass.
+    terminal_not_ready: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +235,18 @@ def pre_trade(intent: OrderIntent, ctx: RiskContext) -> list[Violation]:
 
     if ctx.halted and opening:
         add(_violation(Check.KILL_SWITCH, "Trading is halted by a kill switch: only reducing orders may be sent."))
+    if opening and intent.leg is Leg.CFD and ctx.cfd.terminal_not_ready is not None:
+        label, state, failure = ctx.cfd.terminal_not_ready
+        add(
+            _violation(
+                Check.TERMINAL_NOT_READY,
+                "The MT5 terminal %(terminal)s is not ready to trade (%(state)s%(failure)s): no new positions on "
+                "its account; reducing orders still pass.",
+                terminal=label,
+                state=state,
+                failure=f", {failure}" if failure else "",
+            )
+        )
 
     # Quotes: a stale quote never prices an order, reducing or not. The other leg's quote matters for new
     # positions (the hedge is priced on both); a reducing order on one leg needs only its own, so the perp can

@@ -392,7 +392,17 @@ def bravo_state() -> dict[str, Any]:
         "audit": AuditEvent.objects.filter(tenant__slug="bravo").count(),
         "alerts": _bravo_alerts(),
         "trading": _bravo_trading_state(),
+        "mt5": _bravo_mt5_state(),
     }
+
+
+def _bravo_mt5_state() -> list[Any]:
+    from mt5ops.models import TerminalEvent, TerminalStatus
+
+    return [
+        sorted(TerminalStatus.objects.filter(terminal__tenant__slug="bravo").values_list("pk", "state")),
+        sorted(TerminalEvent.objects.filter(terminal__tenant__slug="bravo").values_list("pk", "kind", "action")),
+    ]
 
 
 def _bravo_trading_state() -> list[Any]:

@@ -135,9 +135,13 @@ class Mt5BridgeFake:
         return dict(self.terminal.qa_state())
 
 
-def start_mt5_bridge() -> Mt5BridgeFake:
+def start_mt5_bridge(port: int = 0) -> Mt5BridgeFake:
+    """A bridge fake process (on `port`, e.g. again where a stopped one listened; 0: any free port)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.mt5_bridge", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.fakes.mt5_bridge", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     line = process.stdout.readline()  # the server prints once it listens (or exits)

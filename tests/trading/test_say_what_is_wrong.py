@@ -20,6 +20,7 @@ from risk.services import kill_switch_reset, kill_switch_trip
 from strategies.models import Strategy
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
+from tests.mt5ops.conftest import log_in
 from trading.choices import RateSource
 from trading.models import Heartbeat, ReconciliationReport, SourcePair
 from trading.portfolio.housekeeping import reconcile_pools
@@ -98,8 +99,7 @@ def test_a_fixed_rate_or_a_disabled_pair_raises_nothing(alice: Any, alpha_pair: 
 def test_a_terminal_that_disconnects_raises_one_alert_and_its_return_resolves_it(
     canary_accounts: Any, mt5_bridge: Mt5BridgeFake, alice: Any
 ) -> None:
-    login = {81234567: (canary.CANARY_MT5_PASSWORD, "Bybit-Live")}
-    mt5_bridge.terminal.qa_configure(accounts=login)
+    log_in(mt5_bridge)
     terminal: TerminalInstance = canary_accounts["terminal"]
     terminal.bridge_port = mt5_bridge.port
     terminal.save()
@@ -107,31 +107,40 @@ def test_a_terminal_that_disconnects_raises_one_alert_and_its_return_resolves_it
     assert open_alerts(alice.tenant, "rule:mt5_terminal_down:") == []
 
     mt5_bridge.terminal.qa_arm("ipc_timeout", count=-1)  # the terminal stops answering (IPC timeouts)
-    check_terminals()
+    check_terminals()  # degraded: opening orders wait, no alert yet
+    assert open_alerts(alice.tenant, "rule:mt5_terminal_down:") == []
+    check_terminals()  # down: the alert
     check_terminals()  # still down: the same alert, not a second one
 
     [alert] = open_alerts(alice.tenant, "rule:mt5_terminal_down:")
-    assert alert.category == "mt5" and alert.severity == "critical" and alert.count == 2
-    assert alert.title.startswith("MT5 terminal Terminal A: unreachable at 127.0.0.1:"), alert.title
+    assert alert.category == "mt5" and alert.severity == "critical"
+    assert alert.title.startswith("MT5 terminal Terminal A is down: IPC timeout ("), alert.title
     assert canary.CANARY_MT5_PASSWORD not in str(alert.detail) and alert.detail["error_code"] == -10005
 
     mt5_bridge.terminal.qa_reset()
-    mt5_bridge.terminal.qa_configure(accounts=login)
-    check_terminals()
+    log_in(mt5_bridge)
+    frozen = clock.FrozenClock(clock.now())
+    previous = clock.set_clock(frozen)
+    try:
+        for _ in range(3):  # healthy again, and for long enough (two minutes) that the alert re-arms
+            check_terminals()
+            frozen.advance(70)
+    finally:
+        clock.set_clock(previous)
     assert open_alerts(alice.tenant, "rule:mt5_terminal_down:") == []
 
 
 @pytest.mark.timeout(120)
 def test_autotrading_switched_off_is_said_too(canary_accounts: Any, mt5_bridge: Mt5BridgeFake, alice: Any) -> None:
-    mt5_bridge.terminal.qa_configure(
-        accounts={81234567: (canary.CANARY_MT5_PASSWORD, "Bybit-Live")}, terminal_trade_allowed=False
-    )
+    log_in(mt5_bridge)
+    mt5_bridge.terminal.qa_configure(terminal_trade_allowed=False)
     terminal: TerminalInstance = canary_accounts["terminal"]
     terminal.bridge_port = mt5_bridge.port
     terminal.save()
     check_terminals()
+    check_terminals()
     [alert] = open_alerts(alice.tenant, "rule:mt5_terminal_down:")
-    assert alert.title == "MT5 terminal Terminal A: AutoTrading is off"
+    assert alert.title.startswith("MT5 terminal Terminal A is down: AutoTrading off"), alert.title
 
 
 @pytest.mark.timeout(60)
@@ -140,8 +149,9 @@ def test_an_unreachable_terminal_says_where(canary_accounts: Any, alice: Any) ->
     terminal.bridge_port = 9  # nothing listens
     terminal.save()
     check_terminals()
+    check_terminals()
     [alert] = open_alerts(alice.tenant, "rule:mt5_terminal_down:")
-    assert "unreachable at 127.0.0.1:9" in alert.title
+    assert "bridge down (no bridge answered at 127.0.0.1:9)" in alert.title, alert.title
 
 
 # --- scheduled reconciliation ------------------------------------------------------------------------------------

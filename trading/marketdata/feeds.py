@@ -196,13 +196,17 @@ class HeartbeatFeedCollector(Collector):
 
 
 def web_registry() -> CollectorRegistry:
-    """The registry the web process's `/metrics` serves: the feeds from their feeder's heartbeat (above) and this
-    process's own figures (CPU, memory, garbage collection)."""
+    """The registry the web process's `/metrics` serves: the feeds from their feeder's heartbeat (above), the MT5
+    terminals' state, latency, tick age and restarts (mt5ops/metrics.py) and this process's own figures (CPU,
+    memory, garbage collection)."""
     global _web_registry
     with _registered:
         if _web_registry is None:
             registry = CollectorRegistry()
             registry.register(HeartbeatFeedCollector())
+            from mt5ops.metrics import TerminalCollector
+
+            registry.register(TerminalCollector())  # MT5 terminals as their health job stored them
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)

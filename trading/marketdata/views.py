@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.permissions import Perm, permission_required
+from mt5ops.selectors import strip_states
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
 from quantarb.sorting import sort_from
@@ -131,4 +132,5 @@ def health_strip(request: HttpRequest) -> HttpResponse:
     pairs = list(selectors.pairs_for(tenant=tenant).filter(enabled=True))
     channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
     lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
-    return render(request, "trading/partials/_health.html", {"lights": lights})
+    terminals = strip_states(tenant)  # the tenant's MT5 terminals (mt5ops' state)
+    return render(request, "trading/partials/_health.html", {"lights": lights, "terminals": terminals})

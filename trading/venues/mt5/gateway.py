@@ -220,9 +220,17 @@ def native_transport(terminal_path: str) -> ModuleTransport:
 
 
 def transport_for(
-    backend: str, *, host: str = "", port: int | None = None, terminal_path: str = "", key: str = "default"
+    backend: str,
+    *,
+    host: str = "",
+    port: int | None = None,
+    terminal_path: str = "",
+    key: str = "default",
+    timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
 ) -> Mt5Transport:
-    """The transport of a terminal instance's backend."""
+    """The transport of a terminal instance's backend. `timeout_s`/`connect_timeout_s`: the rpyc bridge's request
+    and connect timeouts (None: the transport's defaults; health checks ask for short ones)."""
     if backend == "native":
         return native_transport(terminal_path)
     if backend == "rpyc":
@@ -230,7 +238,12 @@ def transport_for(
 
         if not host or not port:
             raise VenueError(VenueErrorKind.UNREACHABLE, "An rpyc terminal needs the bridge's host and port.")
-        return RpycTransport(host, int(port))
+        timeouts = {
+            name: value
+            for name, value in (("timeout_s", timeout_s), ("connect_timeout_s", connect_timeout_s))
+            if value is not None
+        }
+        return RpycTransport(host, int(port), **timeouts)
     if backend == "sim":
         from trading.venues.mt5.sim import simulated_terminal
 

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from mt5ops.choices import API_ACTIONS
+from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
+
+
+class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A terminal with its state (the agent's key is write-only: only its id is shown)."""
+
+    state = serializers.SerializerMethodField()
+    failure = serializers.SerializerMethodField()
+    last_check_at = serializers.SerializerMethodField()
+    has_agent_key = serializers.SerializerMethodField()
+    accounts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TerminalInstance
+        fields = (
+            "id",
+            "label",
+            "backend",
+            "host",
+            "bridge_port",
+            "terminal_path",
+            "agent_host",
+            "agent_port",
+            "agent_key_id",
+            "has_agent_key",
+            "state",
+            "failure",
+            "last_check_at",
+            "accounts",
+            "created_at",
+        )
+
+    def _status(self, obj: TerminalInstance) -> Any:
+        from mt5ops.models import TerminalStatus
+
+        try:
+            return obj.status
+        except TerminalStatus.DoesNotExist:  # never checked yet
+            return None
+
+    def get_state(self, obj: TerminalInstance) -> str:
+        from mt5ops.selectors import display_state
+        from quantarb import clock
+
+        return display_state(self._status(obj), clock.now())
+
+    def get_failure(self, obj: TerminalInstance) -> str:
+        status = self._status(obj)
+        return status.failure if status is not None else ""
+
+    def get_last_check_at(self, obj: TerminalInstance) -> str | None:
+        status = self._status(obj)
+        return status.last_check_at.isoformat() if status is not None and status.last_check_at else None
+
+    def get_has_agent_key(self, obj: TerminalInstance) -> bool:
+        return bool(obj.agent_key_id)
+
+    def get_accounts(self, obj: TerminalInstance) -> list[dict[str, Any]]:
+        return [{"id": account.pk, "label": account.label} for account in obj.accounts.order_by("label")]
+
+
+class TerminalWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """What creating a terminal takes (the schema; the portal's form validates it)."""
+
+    label = serializers.CharField(max_length=120)  # type: ignore[assignment]
+    backend = serializers.ChoiceField(choices=["native", "rpyc", "sim"])
+    host = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    bridge_port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
+    terminal_path = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    agent_host = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    agent_port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
+    agent_key = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=200)
+
+
+class HealthSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = TerminalHealth
+        fields = (
+            "at",
+            "ok",
+            "failure",
+            "reason",
+            "reachable",
+            "connected",
+            "trade_allowed",
+            "tradeapi_disabled",
+            "login",
+            "account_trade_allowed",
+            "account_trade_expert",
+            "tick_age_s",
+            "session_open",
+            "rtt_p50_ms",
+            "rtt_p99_ms",
+            "ping_ms",
+            "build",
+            "error_code",
+            "error",
+            "duration_ms",
+        )
+
+
+class EventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TerminalEvent
+        fields = ("at", "kind", "before", "after", "failure", "action", "outcome", "automatic", "by", "detail")
+
+    def get_by(self, obj: TerminalEvent) -> str | None:
+        return obj.actor.username if obj.actor is not None else None
+
+
+class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    action = serializers.ChoiceField(choices=sorted(API_ACTIONS))

@@ -1,0 +1,151 @@
+"""MT5 terminals over the API (issue 20 item 6): the list (admins create), one terminal, its health (current and
+history, with the health log) and, for admins, its actions. Tenant-scoped: a foreign id answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Tenant
+from accounts.permissions import Perm, request_membership
+from mt5ops.choices import API_ACTIONS
+from mt5ops.forms import TerminalForm
+from mt5ops.health import status_of
+from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
+from mt5ops.selectors import display_state
+from mt5ops.services import ActionRefused, restarts_last_hour, terminal_action
+from quantarb import clock
+from quantarb.api import form_value
+
+from .serializers import (
+    ActionSerializer,
+    EventSerializer,
+    HealthSerializer,
+    TerminalSerializer,
+    TerminalWriteSerializer,
+)
+
+FORM_FIELDS = ("label", "backend", "host", "bridge_port", "terminal_path", "agent_host", "agent_port", "agent_key")
+HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
+
+
+def _tenant(request: Request) -> Tenant:
+    membership = request_membership(request)
+    assert membership is not None  # HasRolePermission admitted the request with a membership
+    return membership.tenant
+
+
+def _terminals(request: Request) -> QuerySet[TerminalInstance]:
+    return TerminalInstance.objects.filter(tenant=_tenant(request)).select_related("status").order_by("label")
+
+
+def _one(request: Request, terminal_id: int) -> TerminalInstance:
+    terminal = _terminals(request).filter(pk=terminal_id).first()
+    if terminal is None:
+        raise Http404
+    return terminal
+
+
+class TerminalList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The tenant's MT5 terminals with their state. POST (admins) adds one: name, bridge, path and agent."""
+
+    required_permission = Perm.MT5_VIEW
+    write_permission = Perm.MT5_OPERATE
+    serializer_class = TerminalSerializer
+
+    def get_queryset(self) -> QuerySet[TerminalInstance]:
+        return _terminals(self.request)
+
+    @extend_schema(request=TerminalWriteSerializer, responses={201: TerminalSerializer})
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        data = {name: form_value(name, body[name]) for name in FORM_FIELDS if name in body}
+        form = TerminalForm(data=data, tenant=_tenant(request))
+        if not form.is_valid():
+            errors = {
+                ("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()
+            }
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        terminal = form.save()
+        return Response(TerminalSerializer(terminal).data, status=status.HTTP_201_CREATED)
+
+
+class TerminalDetail(APIView):
+    required_permission = Perm.MT5_VIEW
+
+    @extend_schema(responses=TerminalSerializer)
+    def get(self, request: Request, terminal_id: int) -> Response:
+        return Response(TerminalSerializer(_one(request, terminal_id)).data)
+
+
+class TerminalHealthView(APIView):
+    """The terminal's state now, its latest checks (newest first, `limit` of them, 100 by default) and its health
+    log (state changes, recovery steps, manual actions)."""
+
+    required_permission = Perm.MT5_VIEW
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int, description="checks and log entries (1–1000)")])
+    def get(self, request: Request, terminal_id: int) -> Response:
+        terminal = _one(request, terminal_id)
+        raw = request.query_params.get("limit", str(HISTORY_DEFAULT))
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= HISTORY_MAX:
+            return Response(
+                {"limit": [_("Give a whole number from 1 to %(most)s.") % {"most": HISTORY_MAX}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        current = status_of(terminal)
+        checks = TerminalHealth.objects.filter(terminal=terminal).order_by("-at", "-pk")[:limit]
+        log = TerminalEvent.objects.filter(terminal=terminal).select_related("actor").order_by("-at", "-pk")[:limit]
+        body: dict[str, Any] = {
+            "current": {
+                "state": display_state(current, clock.now()),
+                "since": current.since.isoformat(),
+                "failure": current.failure,
+                "reason": current.reason,
+                "last_check_at": current.last_check_at.isoformat() if current.last_check_at else None,
+                "outage_started_at": current.outage_started_at.isoformat() if current.outage_started_at else None,
+                "alert_open": current.alert_open,
+                "next_recovery": current.next_recovery,
+                "restarts_last_hour": restarts_last_hour(terminal),
+            },
+            "history": HealthSerializer(checks, many=True).data,
+            "log": EventSerializer(log, many=True).data,
+        }
+        return Response(body)
+
+
+class TerminalActions(APIView):
+    """An admin's action on the terminal: `{"action": "reconnect" | "relogin" | "restart" | "maintenance_on" |
+    "maintenance_off"}` — done now, logged and audited; 409 while an order on the terminal is in flight (for the
+    first three)."""
+
+    required_permission = Perm.MT5_OPERATE
+
+    @extend_schema(request=ActionSerializer, responses=EventSerializer)
+    def post(self, request: Request, terminal_id: int) -> Response:
+        terminal = _one(request, terminal_id)
+        given = ActionSerializer(data=request.data if isinstance(request.data, dict) else {})
+        given.is_valid(raise_exception=True)
+        action = API_ACTIONS[given.validated_data["action"]]
+        try:
+            result = terminal_action(
+                terminal=terminal,
+                action=action.value,
+                actor=request.user,
+                request=request._request,
+            )
+        except ActionRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"action": given.validated_data["action"], **EventSerializer(result.event).data})

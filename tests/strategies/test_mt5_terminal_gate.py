@@ -1,0 +1,124 @@
+"""A terminal that is not ready to trade blocks opening orders on its account through the one order gate, with its
+reason; reducing orders pass (issue 20 item 2). The gate reads mt5ops' state (risk → mt5ops' selector); the
+runner reads it too and holds (no new hedge) while the terminal is not ready."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from mt5ops.health import status_of
+from mt5ops.models import TerminalInstance, TerminalStatus
+from trading.models import Hedge, ManualCommand, Order
+
+from .test_api import Api
+from .test_runner_paper import started_runner
+from .test_views import desk, make_hedge  # noqa: F401 - the shared fixture
+
+
+def on_terminal(account: Any, state: str, failure: str = "", checked_ago_s: float = 1) -> TerminalInstance:
+    from quantarb import clock
+
+    terminal = TerminalInstance.objects.create(tenant=account.tenant, label="MT5 box 1", backend="sim")
+    account.terminal = terminal
+    account.save(update_fields=["terminal"])
+    status = status_of(terminal)
+    TerminalStatus.objects.filter(pk=status.pk).update(
+        state=state, failure=failure, last_check_at=clock.now() - timedelta(seconds=checked_ago_s)
+    )
+    return terminal
+
+
+def open_body(pool: Any) -> dict[str, Any]:
+    return {"pool": pool.pk, "kind": "open_hedge", "direction": "buy_perp", "size_oz": "1"}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stored_quotes")
+@pytest.mark.parametrize(
+    ("state", "failure", "words"),
+    [
+        ("down", "ipc_timeout", "(down, IPC timeout)"),
+        ("degraded", "bridge_down", "(degraded, bridge down)"),
+        ("maintenance", "", "(maintenance)"),
+    ],
+)
+def test_an_opening_order_on_a_terminal_not_ready_is_refused_with_the_reason_and_reducing_orders_pass(
+    desk: dict[str, Any],  # noqa: F811
+    tom: Any,
+    state: str,
+    failure: str,
+    words: str,
+) -> None:
+    on_terminal(desk["pool"].cfd_account, state, failure)
+    api = Api(tom)
+    refused = api.post("manual-commands/", open_body(desk["pool"]))
+    assert refused.status_code == 400
+    assert refused.json()["non_field_errors"] == [
+        f"The MT5 terminal MT5 box 1 is not ready to trade {words}: no new positions on its account; reducing "
+        "orders still pass."
+    ]
+    assert not ManualCommand.objects.filter(pool=desk["pool"], kind="open_hedge").exists()
+    closing = api.post("manual-commands/", {"pool": desk["pool"].pk, "kind": "close_hedge", "hedge": desk["hedge"].pk})
+    assert closing.status_code == 202
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stored_quotes")
+def test_a_healthy_terminal_lets_it_through_and_a_stale_check_does_not(desk: dict[str, Any], tom: Any) -> None:  # noqa: F811
+    terminal = on_terminal(desk["pool"].cfd_account, "healthy")
+    assert Api(tom).post("manual-commands/", open_body(desk["pool"])).status_code == 202
+    from quantarb import clock
+
+    TerminalStatus.objects.filter(terminal=terminal).update(last_check_at=clock.now() - timedelta(seconds=61))
+    refused = Api(tom).post("manual-commands/", open_body(desk["pool"]))
+    assert refused.status_code == 400
+    assert "its last health check is too old" in refused.json()["non_field_errors"][0]
+
+
+def test_the_terminal_reason_reads_in_chinese() -> None:
+    from django.utils import translation
+
+    from risk.gate import _terminal_text
+
+    with translation.override("zh-hans"):
+        text = _terminal_text("MT5 box 1", "down", "not_logged_in")
+    assert text == "MT5 终端 MT5 box 1 未就绪（中断，未登录）：其账户不可开新仓；减仓订单仍可发送。"
+
+
+def db(function: Any) -> Any:
+    return sync_to_async(function, thread_sensitive=True)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("thread_connections_closed")
+async def test_the_runner_holds_while_its_terminal_is_not_ready_and_trades_once_it_is(
+    alice: Any, strategy: Any, market: Any, frozen_clock: Any
+) -> None:
+    cfd = await db(lambda: strategy.pool.cfd_account)()
+    terminal = await db(on_terminal)(cfd, "down", "ipc_timeout")
+    runner = await started_runner(alice, strategy, market, frozen_clock)
+    market.wide_sell_perp(Decimal("8"))
+    await runner.step()
+    assert await db(Order.objects.count)() == 0
+    assert runner.last_decision["action"] == "hold" and runner.last_decision["code"] == "mt5_terminal"
+    assert runner.last_decision["params"] == {"terminal": "MT5 box 1", "state": "down", "failure": "ipc_timeout"}
+    from strategies.messages import reason_text
+
+    assert reason_text(runner.last_decision) == (
+        "Holding: the MT5 terminal MT5 box 1 is down (IPC timeout): no new hedge until it is ready."
+    )
+
+    from quantarb import clock
+
+    await db(TerminalStatus.objects.filter(terminal=terminal).update)(
+        state="healthy", failure="", last_check_at=clock.now()
+    )
+    frozen_clock.advance(1)
+    await runner.step()
+    [hedge] = await db(lambda: list(Hedge.objects.all()))()
+    assert hedge.status == "open"
