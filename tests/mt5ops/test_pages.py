@@ -13,9 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEvent
+from accounts.sessions import TENANT_SESSION_KEY
 from mt5ops.health import check_terminal
 from mt5ops.models import TerminalEvent, TerminalInstance, TerminalStatus
-from quantarb.tenancy import SESSION_KEY
 from tests.fakes.fixtures import Mt5BridgeFake
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
@@ -25,7 +25,7 @@ def client_for(persona: Any, language: str = "en") -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     client.force_login(persona.user)
     session = client.session
-    session[SESSION_KEY] = persona.tenant.pk
+    session[TENANT_SESSION_KEY] = persona.tenant.pk
     session.save()
     return client
 

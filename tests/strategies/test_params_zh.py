@@ -16,9 +16,9 @@ from django.utils import translation
 
 from strategies.domain.params import ParamsError, StrategyParams, validate
 from strategies.messages import FIELD_LABELS, REASON_TEXTS, problem_text, reason_text
-from trading.domain.sizing import Problem, VenueSpecs
+from trading.domain.sizing import CFD_DEFAULTS, PERP_DEFAULTS, Problem
 
-SPECS = VenueSpecs()
+SPECS = (PERP_DEFAULTS, CFD_DEFAULTS)
 PRICE = Decimal("2400")
 
 # A value each parameter's validation refuses (JSON as the API and the form send it).
@@ -72,7 +72,7 @@ def problems_for(name: str) -> list[Problem]:
         params = StrategyParams.from_json(data)
     except ParamsError as error:
         return [p for p in error.problems if p.field == name]
-    return [p for p in validate(params, SPECS, reference_price=PRICE) if p.field == name]
+    return [p for p in validate(params, *SPECS, reference_price=PRICE) if p.field == name]
 
 
 def test_every_parameter_is_covered() -> None:
