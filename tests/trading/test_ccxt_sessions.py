@@ -34,9 +34,13 @@ def live_pool(canary_accounts: Any, binance_fake: BinanceFake, mt5_bridge: Mt5Br
 
 
 def _is_open_session(candidate: object, session_type: type) -> bool:
-    # gc.get_objects() may hold weak proxies whose referent is gone: isinstance() on them raises ReferenceError.
+    # gc.get_objects() holds whatever earlier tests left: weak proxies whose referent is gone (isinstance() raises
+    # ReferenceError) and lazy objects that refuse to be evaluated any more (django-csp's request nonce, read after its
+    # response was sent, raises CSPNonceError). Neither is a session; only a real type check may say so.
+    if not isinstance(type(candidate), type) or not issubclass(type(candidate), session_type):
+        return False
     try:
-        return isinstance(candidate, session_type) and not candidate.closed  # type: ignore[attr-defined]
+        return not candidate.closed  # type: ignore[attr-defined]
     except ReferenceError:
         return False
 
