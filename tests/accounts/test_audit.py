@@ -353,7 +353,8 @@ def test_migrate_with_an_owner_url_leaves_the_application_role_without_update_de
         app_dsn = f"host={host} port={port} user={app} password={password} dbname={database}"
         with psycopg.connect(app_dsn, autocommit=True) as conn:
             count = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()  # noqa: S608
-            assert count is not None and count[0] == 11  # 5 users, 5 memberships, the demo strategy
+            # 5 users, 5 memberships, the demo strategy, and the demo history's three cash-flow events
+            assert count is not None and count[0] == 14
             owner_of = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE]).fetchone()
             assert owner_of is not None and owner_of[0] == owner
             # ...and can neither change its rows nor lift the triggers that protect them.
