@@ -1,7 +1,7 @@
 """Prometheus metrics per MT5 terminal (issue 20 item 6), read at scrape time from what the health job stored —
 the web process's `/metrics` serves them (trading/marketdata/feeds.py `web_registry`), whichever worker ran the
-checks. Labels: the terminal's id and label and its tenant's slug (the endpoint answers loopback callers or the
-metrics token only)."""
+checks. Labels: the terminal's id and its tenant's slug — never its label, a desk's own text (the endpoint
+answers loopback callers and the metrics token, whichever desk they belong to)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class TerminalCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         from .models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
 
-        labels = ["terminal", "label", "tenant"]
+        labels = ["terminal", "tenant"]
         state = GaugeMetricFamily(
             "quantarb_mt5_terminal_state",
             "1 for the terminal's current state (healthy, degraded, down, maintenance), 0 for the others.",
@@ -60,7 +60,7 @@ class TerminalCollector(Collector):
             log.warning("metrics: terminal states unreadable")
             return
         for terminal in terminals:
-            values = [str(terminal.pk), terminal.label, terminal.tenant.slug]
+            values = [str(terminal.pk), terminal.tenant.slug]
             status = statuses.get(terminal.pk)
             current = status.state if status is not None else ""
             for name in STATES:

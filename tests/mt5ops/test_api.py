@@ -142,13 +142,11 @@ def test_the_metrics_have_each_terminals_state_latency_tick_age_and_restarts(
     check_terminal(bridge_terminal)
     text = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     pk = bridge_terminal.pk
-    who = f'label="Terminal A",tenant="alpha",terminal="{pk}"'
-    state = 'quantarb_mt5_terminal_state{label="Terminal A",state="%s",tenant="alpha",terminal="' + str(pk) + '"}'
+    who = f'tenant="alpha",terminal="{pk}"'
+    state = 'quantarb_mt5_terminal_state{state="%s",tenant="alpha",terminal="' + str(pk) + '"}'
     assert f"{state % 'healthy'} 1.0" in text and f"{state % 'down'} 0.0" in text
     assert f"quantarb_mt5_terminal_ready{{{who}}} 1.0" in text
-    latency = (
-        f'quantarb_mt5_bridge_roundtrip_seconds{{label="Terminal A",quantile="0.99",tenant="alpha",terminal="{pk}"}}'
-    )
+    latency = f'quantarb_mt5_bridge_roundtrip_seconds{{quantile="0.99",tenant="alpha",terminal="{pk}"}}'
     assert latency in text
     assert f"quantarb_mt5_tick_age_seconds{{{who}}}" in text
     assert f"quantarb_mt5_terminal_restarts_total{{{who}}} 0.0" in text
