@@ -451,11 +451,11 @@ def binance_transfers(account: VenueAccount, since: datetime) -> list[VenueFlow]
 
 def mt5_balance_deals(account: VenueAccount, since: datetime) -> list[VenueFlow]:
     """The account's MT5 balance deals since `since`, in the account's currency (`account_info().currency`)."""
-    from trading.venues.mt5.gateway import gateway_for
+    from trading.venues.mt5.gateway import terminal_gateway
 
     if account.terminal is None:
         raise VenueError(VenueErrorKind.UNREACHABLE, _("No MT5 terminal is set for this account."))
-    gateway = gateway_for(account.terminal, account.credentials or {})
+    gateway = terminal_gateway(account.terminal, account.credentials or {})
     try:
         gateway.connect()
         currency = gateway.account().currency
