@@ -25,7 +25,9 @@ from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 from .agent_harness import wait_until
 from .conftest import log_in
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+# serialized_rollback like the other transactional tests: a flush that re-creates content types before a test that
+# restores its serialized copy made the next one fail with duplicate content types.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.timeout(240)]
 JOB = job_named("mt5-health")
 
 
