@@ -14,10 +14,11 @@ from django.apps import apps
 from django.db import transaction
 
 from accounts.audit import audit_record
-from accounts.choices import AuditAction
+from accounts.choices import AccountMode, AuditAction
 from accounts.models import AccountPool, Tenant
 from quantarb import clock
-from trading.choices import CarryKind, HedgeStatus
+from trading.choices import CarryKind, HedgeStatus, OrderKind
+from trading.execution.paper import move_paper_position
 from trading.execution.services import rebook_pnl
 from trading.models import (
     CarryEntry,
@@ -29,6 +30,7 @@ from trading.models import (
     Fill,
     Hedge,
     Order,
+    PaperOrder,
     SourcePair,
     SpreadSample,
 )
@@ -70,15 +72,28 @@ def _leg_order(hedge: Hedge, *, leg: str, side: str, intent: str, price: Decimal
         tenant_id=hedge.tenant_id, account=account, order=order, fill_id=f"demo-{order.pk}", quantity=hedge.size_oz,
         price=price, fee=fee, fee_currency=currency, maker=False, source="paper", paper=True, at=at,
     )  # fmt: skip
+    # The simulated venue executed it too: its own ledger holds the order and its position moved, so reconciling
+    # the demo pool against the paper venue finds the history there, as a real venue's trade history would.
+    PaperOrder.objects.create(
+        account=account, client_order_id=order.client_order_id,
+        venue_order_id=f"P{account.pk}-{PaperOrder.objects.filter(account=account).count() + 1}", side=side,
+        kind=OrderKind.LIMIT_IOC, quantity=hedge.size_oz, limit_price=price, status="filled", filled=hedge.size_oz,
+        avg_price=price, fee=fee, at=at,
+        fills=[{"fill_id": f"demo-{order.pk}", "quantity": str(hedge.size_oz), "price": str(price), "fee": str(fee),
+                "fee_currency": currency, "ts_ms": int(at.timestamp() * 1000)}],
+    )  # fmt: skip
+    move_paper_position(account, side=side, quantity=hedge.size_oz, price=price)
 
 
 @transaction.atomic
 def seed_demo_history(*, tenant: Tenant, pair: SourcePair) -> dict[str, int] | None:
-    """Create the history once; None when the desk already has cash flows or has no demo pool."""
+    """Create the history once; None when the desk already has cash flows or has no paper demo pool."""
     pool = AccountPool.objects.filter(tenant=tenant, name="Demo pool").select_related("perp_account", "cfd_account")
     demo_pool = pool.first()
     if demo_pool is None or CashFlow.objects.filter(tenant=tenant).exists():
         return None
+    if {demo_pool.perp_account.mode, demo_pool.cfd_account.mode} != {AccountMode.PAPER}:
+        return None  # a pool an admin turned live under the demo's name: its history is the venues', never invented
     strategy = apps.get_model("strategies", "Strategy").objects.filter(tenant=tenant, pool=demo_pool).first()
     now = clock.now()
     start = floor_to(now - timedelta(days=DAYS), EquityResolution.HOUR)

@@ -346,9 +346,10 @@ class Topology:
             )  # fmt: skip
 
     def prepare_database(self) -> None:
-        """A fresh database as the processes need it: migrated, demo tenant and users seeded."""
+        """A fresh database as the processes need it: migrated, demo tenant and users seeded, an empty ledger (these
+        tests count the hedges, orders and fills their own scenario makes)."""
         self.manage("migrate", "--noinput", "-v0")
-        self.manage("seed_demo")
+        self.manage("seed_demo", "--no-history")
 
     def argv(self, name: str) -> list[str]:
         workdir = self.stack.workdir

@@ -339,6 +339,9 @@ ORDER_ROW_WRITERS = {
     ("trading/execution/services.py", "_order_instance"): "builds the rows of hedge_open / hedge_leg_orders (gated)",
     ("trading/execution/services.py", "hedge_open"): "bulk_create after plan_hedge_open (gated)",
     ("trading/reconciliation/services.py", "_adopt_position"): "records a fill the venue made on its own: never sent",
+    # seed_demo's thirty days of past hedges: written to the paper venue's ledger and ours at once, never sent (an
+    # order for the past cannot be placed); a live account is never touched (only the demo pool's paper accounts).
+    ("quantarb/management/demo_history.py", "_leg_order"): "the demo's simulated past, booked on both sides at once",
 }
 # Functions of trading/execution/services.py that may build order rows, and the gate call each makes first.
 GATED_ENTRY_POINTS = {

@@ -119,14 +119,7 @@ class PaperVenue:
         return _answer(paper_order)
 
     def _move_position(self, side: str, quantity: Decimal, price: Decimal) -> None:
-        """Move the account's position and realised PnL by a fill (trading/domain/paper.py `PaperBook`)."""
-        position, _created = PaperPosition.objects.select_for_update().get_or_create(account=self.account)
-        book = PaperBook(position.quantity_oz, position.avg_price, position.realised_pnl).fill(
-            signed_oz=quantity if side == "buy" else -quantity, price=price
-        )
-        position.quantity_oz, position.avg_price = book.quantity_oz, book.avg_price
-        position.realised_pnl = book.realised
-        position.save(update_fields=["quantity_oz", "avg_price", "realised_pnl", "updated_at"])
+        move_paper_position(self.account, side=side, quantity=quantity, price=price)
 
     async def lookup(self, client_order_id: str) -> VenueAnswer:
         return await sync_to_async(self._lookup, thread_sensitive=True)(client_order_id)
@@ -156,6 +149,17 @@ class PaperVenue:
 
     def backoff_s(self) -> float:
         return 0.0
+
+
+def move_paper_position(account: VenueAccount, *, side: str, quantity: Decimal, price: Decimal) -> None:
+    """Move the paper account's position and realised PnL by a fill (trading/domain/paper.py `PaperBook`)."""
+    position, _created = PaperPosition.objects.select_for_update().get_or_create(account=account)
+    book = PaperBook(position.quantity_oz, position.avg_price, position.realised_pnl).fill(
+        signed_oz=quantity if side == "buy" else -quantity, price=price
+    )
+    position.quantity_oz, position.avg_price = book.quantity_oz, book.avg_price
+    position.realised_pnl = book.realised
+    position.save(update_fields=["quantity_oz", "avg_price", "realised_pnl", "updated_at"])
 
 
 def paper_position_oz(account: VenueAccount) -> Decimal:

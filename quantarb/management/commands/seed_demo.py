@@ -27,6 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tenant-slug", default="demo")
         parser.add_argument("--password", default=None, help="Set this password for the tenant's demo users.")
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Leave out the thirty days of past hedges, cash flows and equity (a desk with an empty ledger).",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,7 +56,8 @@ class Command(BaseCommand):
         PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
         self._demo_pool(tenant, slug)
         self._demo_strategy(tenant)
-        self._demo_history(tenant, pair)
+        if not options["no_history"]:
+            self._demo_history(tenant, pair)
         shown = password or DEFAULT_PASSWORD
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{tenant.slug}' is ready."))
         self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ as {slug}-trader (or -admin, -analyst,")
