@@ -119,3 +119,26 @@ class EventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     action = serializers.ChoiceField(choices=sorted(API_ACTIONS))
+
+
+class CurrentHealthSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The terminal's state now (the health answer's `current`)."""
+
+    state = serializers.CharField(help_text="healthy, degraded, down, maintenance, stale (no recent check) or unknown")
+    since = serializers.DateTimeField()
+    failure = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+    last_check_at = serializers.DateTimeField(allow_null=True)
+    outage_started_at = serializers.DateTimeField(allow_null=True)
+    alert_open = serializers.BooleanField()
+    next_recovery = serializers.CharField(allow_blank=True)
+    restarts_last_hour = serializers.IntegerField()
+
+
+class TerminalHealthAnswerSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """GET /api/v1/mt5/terminals/{id}/health/: the state now, the latest checks and the health log."""
+
+    current = CurrentHealthSerializer()
+    history = HealthSerializer(many=True)
+    log = EventSerializer(many=True)
+

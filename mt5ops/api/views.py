@@ -29,6 +29,7 @@ from .serializers import (
     ActionSerializer,
     EventSerializer,
     HealthSerializer,
+    TerminalHealthAnswerSerializer,
     TerminalSerializer,
     TerminalWriteSerializer,
 )
@@ -92,7 +93,10 @@ class TerminalHealthView(APIView):
 
     required_permission = Perm.MT5_VIEW
 
-    @extend_schema(parameters=[OpenApiParameter("limit", int, description="checks and log entries (1–1000)")])
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="checks and log entries (1–1000)")],
+        responses=TerminalHealthAnswerSerializer,
+    )
     def get(self, request: Request, terminal_id: int) -> Response:
         terminal = _one(request, terminal_id)
         raw = request.query_params.get("limit", str(HISTORY_DEFAULT))

@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "AccountModeEnum": "accounts.choices.AccountMode",
         "AccountStatusEnum": "accounts.choices.AccountStatus",
         "CategoryEnum": "alerts.choices.Category",
+        "TerminalStateEnum": "mt5ops.choices.TerminalStateChoice",
     },
     # Every error status the API answers is documented (quantarb/api_schema.py).
     "POSTPROCESSING_HOOKS": [
