@@ -87,6 +87,8 @@ class Invitation(models.Model):
     # SHA-256 of the join link's secret (the link itself is shown once, to the admin who made it); empty for an
     # invitation by username.
     link_digest = models.CharField(_("join link digest"), max_length=64, blank=True, default="", editable=False)
+    # Taken names its holder tried (a join link lapses after JOIN_LINK_TAKEN_NAMES: no probing the user list with it).
+    taken_names_tried = models.PositiveSmallIntegerField(_("taken names tried"), default=0, editable=False)
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations", verbose_name=_("user")
     )

@@ -4,6 +4,7 @@ Sign-in security (two-factor enrolment, lifting a lockout) is written here too, 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
@@ -22,6 +23,8 @@ from .audit import audit_record
 from .choices import AuditAction, InvitationStatus, Role, UserStatus
 from .grants import revoke_all
 from .models import Invitation, Membership, Tenant, User
+
+log = logging.getLogger(__name__)
 
 # How long an invitation stands before it lapses unanswered.
 INVITATION_LIFETIME = timedelta(days=7)
@@ -404,6 +407,29 @@ def invitation_link_join(
     invitation.user = user
     invitation.save(update_fields=["username", "user"])
     return invitation_accept(invitation=invitation, user=user, request=request)
+
+
+JOIN_LINK_TAKEN_NAMES = 5
+"""How many taken names a join link's holder may try before the link lapses (a person picks another name once or
+twice; someone testing which accounts exist tries many)."""
+
+
+def join_link_name_taken(*, invitation: Invitation) -> bool:
+    """Count a taken name tried through the join link; True when that was its last try and the link lapsed."""
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        if locked is None or locked.status != InvitationStatus.PENDING:
+            return True
+        locked.taken_names_tried += 1
+        if locked.taken_names_tried < JOIN_LINK_TAKEN_NAMES:
+            locked.save(update_fields=["taken_names_tried"])
+            return False
+        locked.status = InvitationStatus.LAPSED
+        locked.save(update_fields=["taken_names_tried", "status"])
+    log.warning(
+        "join link %s of tenant %s lapsed after %s taken names", locked.pk, locked.tenant_id, JOIN_LINK_TAKEN_NAMES
+    )
+    return True
 
 
 def _open_invitation(invitation: Invitation, user: User) -> Invitation:

@@ -42,6 +42,7 @@ from .services import (
     invitation_link_create,
     invitation_link_join,
     invitation_withdraw,
+    join_link_name_taken,
     link_digest,
     member_reinstate,
     member_suspend,
@@ -287,6 +288,9 @@ def invitation_join(request: HttpRequest) -> HttpResponse:
                     % {"user": joined.user.username, "tenant": joined.tenant.name, "role": joined.get_role_display()},
                 )
                 return HttpResponseRedirect(reverse("login"))
+    if form.has_error("username", code="taken") and join_link_name_taken(invitation=invitation):
+        # The link's last try of a taken name: it lapsed, so its holder cannot go on testing which names exist.
+        return render(request, "registration/join.html", {"gone": True, "spent": True}, status=429)
     context = {"form": form, "invitation": invitation, "action": join_path(secret)}
     return render(request, "registration/join.html", context, status=status)
 

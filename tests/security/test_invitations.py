@@ -344,3 +344,25 @@ def test_the_admin_s_add_membership_leads_to_the_invitation_form(alice: Persona,
     assert response.status_code == 302 and response["Location"] == MEMBERS
     assert _client(bob).get(reverse("admin:accounts_membership_add")).status_code in (302, 403)
     assert not Membership.objects.filter(user__username="x").exists()
+
+
+def test_a_join_link_lapses_after_a_few_taken_names_so_it_cannot_probe_the_user_list(
+    alice: Persona, charlie: Persona, bob: Persona
+) -> None:
+    from accounts.services import JOIN_LINK_TAKEN_NAMES
+
+    link = _join_link(_client(alice))
+    data = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
+    holder = Client()
+    # A person picks another name after a taken one: the link still works ...
+    for _ in range(JOIN_LINK_TAKEN_NAMES - 1):
+        assert holder.post(link, {**data, "username": "charlie"}).status_code == 400
+    # ... but the try that reaches the cap lapses it, and from then on it tells nothing about any name.
+    spent = holder.post(link, {**data, "username": "bob"})
+    assert spent.status_code == 429 and b'data-testid="join-spent"' in spent.content
+    invitation = Invitation.objects.get(tenant=alice.tenant)
+    assert invitation.status == "lapsed" and invitation.taken_names_tried == JOIN_LINK_TAKEN_NAMES
+    for name in ("charlie", "nobody-here-42"):
+        answer = Client().post(link, {**data, "username": name})
+        assert answer.status_code == 404
+    assert not User.objects.filter(username="nobody-here-42").exists()
