@@ -10,6 +10,7 @@ cut, so one huge value costs the logger a bounded amount of work.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ def _cut(text: str, limit: int) -> str:
     return f"{text[:limit]}… [{len(text) - limit} more characters cut]"
 
 
-def bounded(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def bounded(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Cut the message and every other text field to MAX_FIELD_CHARS, the rendered exception to
     MAX_EXCEPTION_CHARS. Runs after the traceback was rendered as text (`format_exc_info`)."""
     for key, value in event_dict.items():

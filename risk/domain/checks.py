@@ -27,7 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from trading.domain.calendar import SessionView, entry_block
-from trading.domain.orders import Leg, Side
+from trading.domain.orders import Leg as Leg  # re-exported: the gate and its callers name them through checks
+from trading.domain.orders import Side as Side
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)

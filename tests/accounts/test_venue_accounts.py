@@ -305,7 +305,7 @@ def live_accounts_pass(canary_accounts: Any, binance_fake: Any, mt5_bridge: Any)
     terminal = canary_accounts["terminal"]
     terminal.bridge_port = mt5_bridge.port
     terminal.save()
-    return canary_accounts
+    return dict(canary_accounts)
 
 
 @pytest.mark.timeout(120)

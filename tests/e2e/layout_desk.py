@@ -316,10 +316,10 @@ def _ids(tenant: Any, pool: Any) -> dict[str, Any]:
         "pool": pool.pk,
         "perp_account": pool.perp_account_id,
         "strategy": pool.strategies.first().pk,
-        "hedge": Hedge.objects.filter(tenant=tenant, status="legged").first().pk,  # type: ignore[union-attr]
-        "closed_hedge": Hedge.objects.filter(tenant=tenant, status="closed", size_oz__gt=1).first().pk,  # type: ignore[union-attr]
-        "report": ReconciliationReport.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
-        "alert": Alert.objects.filter(tenant=tenant).first().pk,  # type: ignore[union-attr]
+        "hedge": Hedge.objects.filter(tenant=tenant, status="legged").first().pk,
+        "closed_hedge": Hedge.objects.filter(tenant=tenant, status="closed", size_oz__gt=1).first().pk,
+        "report": ReconciliationReport.objects.filter(tenant=tenant).first().pk,
+        "alert": Alert.objects.filter(tenant=tenant).first().pk,
         "command": ManualCommand.objects.filter(tenant=tenant).first().pk,
     }
 

@@ -290,4 +290,4 @@ def test_the_pools_hedge_ratio_is_never_an_exponent(alice: Any) -> None:
 def rendered(data: Any) -> bytes:
     from quantarb.api_decimals import JSONRenderer
 
-    return JSONRenderer().render(data)
+    return bytes(JSONRenderer().render(data))

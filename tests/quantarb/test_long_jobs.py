@@ -89,7 +89,7 @@ def test_the_audit_export_writes_the_whole_trail_with_progress(alice: Any, charl
     assert 'data-testid="download"' in client.get(location).content.decode()
     download = client.get(reverse("long_job_download", args=[job.pk]))
     assert download.status_code == 200
-    rows = list(csv.reader(b"".join(download.streaming_content).decode("utf-8-sig").splitlines()))
+    rows = list(csv.reader(download.getvalue().decode("utf-8-sig").splitlines()))
     assert len(rows) == 1 + expected and "bravo" not in str(rows)  # only the tenant's own trail
 
 

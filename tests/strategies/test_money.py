@@ -279,7 +279,7 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
     assert table_total is not None and table_total.group(1).strip() == money(case.total)
     # The CSV export: the same lines (a live hedge marked now, a settled one as booked).
     export = client_for(alice).get(reverse("hedges_export"))
-    (row,) = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig")))
+    (row,) = csv.DictReader(io.StringIO(export.getvalue().decode("utf-8-sig")))
     columns = {
         "spread": "Spread capture (USD)",
         "fees": "Fees (USD)",

@@ -37,6 +37,7 @@ def leave_form_bodies_to_django() -> None:
         return
 
     class DjangoParsedWebRequest(http_protocol.WebRequest):  # type: ignore[misc]
+        content: Any  # twisted's request body: a file it writes the chunks into
         leaves_form_bodies_to_django = True
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -213,7 +213,8 @@ def test_mt5_balance_deals_are_booked_once(alice: Any, frozen_clock: Any) -> Non
     terminal = TerminalInstance.objects.create(tenant=alice.tenant, label="Sim terminal", backend="sim")
     account = VenueAccount.objects.create(
         tenant=alice.tenant, owner=alice.user, venue="bybit-mt5", label="MT5", mode="live", terminal=terminal,
-        credentials={"login": "5001", "password": "x", "server": "Sim"}, credential_hints={"login": "5001"},
+        credentials={"login": "5001", "password": "x", "server": "Sim"},  # type: ignore[misc]  # encrypted JSON
+        credential_hints={"login": "5001"},
     )  # fmt: skip
     sim = simulated_terminal(f"terminal:{terminal.pk}")
     sim.qa_reset()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def config_of(html: str) -> dict[str, Any]:
     found = re.search(r'<script id="report-config" type="application/json">(.*?)</script>', html, re.S)
     assert found
-    return json.loads(found.group(1))
+    return dict(json.loads(found.group(1)))
 
 
 def test_the_page_configures_its_script_for_the_chosen_filter(alice: Any, charlie: Any, frozen_clock: Any) -> None:
