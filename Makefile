@@ -41,6 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/import_graph.py >/dev/null || $(PY) scripts/import_graph.py
 
 bench: setup
 	$(PY) bench/spread_engine.py

@@ -14,7 +14,7 @@ class QuantarbConfig(AppConfig):
         from . import outbound
         from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
-        from .wiring import install_pre_trade_gate, install_venue_catalogue, install_venue_link
+        from .wiring import install_pre_trade_gate, install_strategy_links, install_venue_catalogue, install_venue_link
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
@@ -23,6 +23,7 @@ class QuantarbConfig(AppConfig):
         install_pre_trade_gate()
         install_venue_catalogue()
         install_venue_link()
+        install_strategy_links()
 
 
 class QuantarbAdminConfig(admin_apps.AdminConfig):

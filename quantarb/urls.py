@@ -107,7 +107,7 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("mt5/", include("mt5ops.page_urls")),
     path("strategies/", include("strategies.urls")),
-    path("trading/", include("trading.execution.urls")),
+    path("trading/", include("trading.desk.urls")),
     path("risk/", include("risk.urls")),
     path("portfolio/", include("trading.portfolio.urls")),
     path("reports/", portfolio_views.reports, name="reports"),

@@ -33,3 +33,15 @@ def install_venue_link() -> None:
     from trading.account_sync import TradingVenueLink
 
     install(TradingVenueLink())
+
+
+def install_strategy_links() -> None:
+    """What lower layers ask about strategies and must not import: the strategy trading a pool (reconciliation books
+    an adjustment to it), and strategy pages told when a kill switch covering them changed (risk)."""
+    from risk.signals import kill_switch_changed
+    from strategies.events import push_kill_switch_change
+    from strategies.selectors import active_strategy_of_pool
+    from trading.reconciliation.services import install_strategy_of_pool
+
+    install_strategy_of_pool(active_strategy_of_pool)
+    kill_switch_changed.connect(push_kill_switch_change, dispatch_uid="strategies.kill_switch_changed")

@@ -1,6 +1,7 @@
-"""Alert rule types of risk (alerts/registry.py finds this module): kill switches that stay tripped, hedges left
-legged, strategies in error. The kill switch also raises its own alert the moment it trips (risk/services.py);
-these rules keep an alert open for as long as the condition lasts and resolve it when it clears."""
+"""Alert rule types of risk (alerts/registry.py finds this module): kill switches that stay tripped and hedges
+left legged (a strategy in error is strategies/alert_rules.py's). The kill switch also raises its own alert the
+moment it trips (risk/services.py); these rules keep an alert open for as long as the condition lasts and resolve it
+when it clears."""
 
 from __future__ import annotations
 
@@ -67,20 +68,6 @@ def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]
         )
 
 
-def strategy_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
-    from strategies.choices import StrategyState
-    from strategies.models import Strategy
-
-    for strategy in Strategy.objects.filter(tenant_id=tenant.pk, state=StrategyState.ERROR):
-        yield Condition(
-            key=f"strategy_error:{strategy.pk}",
-            title=_("Strategy %(name)s stopped on an error: %(reason)s")
-            % {"name": strategy.name, "reason": strategy.state_reason},
-            detail={"reason": strategy.state_reason},
-            source=strategy,
-        )
-
-
 register(
     RuleType(
         key="kill_switch_active",
@@ -101,16 +88,5 @@ register(
         default_severity="critical",
         params=(Param("max_seconds", gettext_lazy("Seconds legged"), Decimal(30), Decimal(1), Decimal(86400), "s"),),
         evaluate=hedge_legged,
-    )
-)
-register(
-    RuleType(
-        key="strategy_error",
-        label=gettext_lazy("Strategy in error"),
-        description=gettext_lazy("A strategy stopped itself (a failed reconciliation, a runner failure)."),
-        category="execution",
-        default_severity="critical",
-        params=(),
-        evaluate=strategy_error,
     )
 )

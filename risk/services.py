@@ -6,6 +6,8 @@ strategy → that strategy. While covered, a strategy sends only orders that red
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -19,11 +21,14 @@ from alerts.choices import Category, Severity
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
 from quantarb import clock
-from strategies.models import Strategy
 
 from .alert_rules import kill_switch_condition
 from .choices import KillScope, KillTrigger
 from .models import KillSwitch
+from .signals import kill_switch_changed
+
+if TYPE_CHECKING:  # a switch may cover one strategy: named in annotations only
+    from strategies.models import Strategy
 
 
 def active_switches() -> QuerySet[KillSwitch]:
@@ -156,13 +161,8 @@ def kill_switch_reset(
 
 
 def _push(switch: KillSwitch) -> None:
-    from quantarb.live import send_on_commit
-    from strategies.events import strategy_group
-
-    strategies = Strategy.objects.all()
-    if switch.scope == KillScope.STRATEGY and switch.strategy_id is not None:
-        strategies = strategies.filter(pk=switch.strategy_id)
-    elif switch.scope == KillScope.TENANT and switch.tenant_id is not None:
-        strategies = strategies.filter(tenant_id=switch.tenant_id)
-    for strategy_id in strategies.values_list("pk", flat=True):
-        send_on_commit(strategy_group(strategy_id), {"type": "strategy.changed", "strategy_id": strategy_id})
+    """Tell the pages of the strategies the switch covers, once the change is committed (risk/signals.py)."""
+    scope, tenant_id, strategy_id = switch.scope, switch.tenant_id, switch.strategy_id
+    transaction.on_commit(
+        lambda: kill_switch_changed.send(sender=KillSwitch, scope=scope, tenant_id=tenant_id, strategy_id=strategy_id)
+    )

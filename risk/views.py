@@ -9,8 +9,9 @@ them. Running a reconciliation needs `strategy.operate` on the pool; syncing nee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -25,7 +26,6 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from quantarb.sorting import sort_from
-from strategies.models import Strategy
 from trading.choices import ReconciliationStatus
 from trading.execution.selectors import REPORT_STATUSES, parse_filters, reports_for
 from trading.models import ReconciliationReport
@@ -61,6 +61,15 @@ REPORT_SORTS = {
 }
 
 
+if TYPE_CHECKING:  # the strategy a switch covers, in annotations only
+    from strategies.models import Strategy
+
+
+def _strategies() -> Any:
+    """The strategies a kill switch may cover (the model its `strategy` field names; risk does not import it)."""
+    return apps.get_model("strategies", "Strategy").objects
+
+
 def _membership(request: HttpRequest) -> Any:
     membership = request_membership(request)
     assert membership is not None  # permission_required answered for users without a tenant
@@ -91,7 +100,7 @@ def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
     membership = _membership(request)
     return [
         strategy
-        for strategy in Strategy.objects.filter(tenant=membership.tenant).select_related("pool").order_by("name")
+        for strategy in _strategies().filter(tenant=membership.tenant).select_related("pool").order_by("name")
         if may_operate(membership, strategy.pool)
     ]
 
@@ -139,7 +148,7 @@ def switch_trip(request: HttpRequest) -> HttpResponse:
     if scope == KillScope.STRATEGY:
         raw = request.POST.get("strategy", "")
         strategy = (
-            Strategy.objects.filter(tenant=membership.tenant, pk=int(raw)).select_related("pool").first()
+            _strategies().filter(tenant=membership.tenant, pk=int(raw)).select_related("pool").first()
             if raw.isdigit()
             else None
         )

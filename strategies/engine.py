@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from strategies.manual_desk import ManualDesk
 from trading.execution.venue_factory import execution_venues
-from trading.manual.desk import ManualDesk
 
 from .supervisor import PipelineMarket, StrategySupervisor
 

@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 from mt5ops.choices import FailureChoice, TerminalStateChoice
 from trading.choices import Direction
 from trading.domain.sizing import Problem
+from trading.problems import fill
+from trading.problems import problem_text as trading_problem_text
 
 FIELD_LABELS: dict[str, Any] = {
     "entry_threshold": gettext_lazy("Entry threshold (net edge)"),
@@ -55,20 +57,9 @@ FIELD_LABELS: dict[str, Any] = {
 }
 
 
-def _fill(template: str, params: Mapping[str, Any]) -> str | None:
-    try:
-        return template % params
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def problem_text(problem: Problem) -> str:
-    """The problem in the operator's language: its template translated, filled with its parameters and the field
-    named by its label (the English message when the problem carries no template)."""
-    if not problem.template:
-        return problem.message
-    labelled = {**problem.params, "field": str(FIELD_LABELS.get(problem.field, problem.field))}
-    return _fill(_(problem.template), labelled) or _fill(problem.template, labelled) or problem.message
+    """A strategy parameter's problem in the operator's language, the field named by its label."""
+    return trading_problem_text(problem, FIELD_LABELS)
 
 
 REASON_TEXTS: dict[str, str] = {
@@ -149,7 +140,7 @@ def reason_text(reason: Mapping[str, Any] | None) -> str:
     template = REASON_TEXTS.get(code)
     if template is None:
         return code
-    text = _fill(_(template), _worded(params) if isinstance(params, dict) else {})
+    text = fill(_(template), _worded(params) if isinstance(params, dict) else {})
     if text is None:
         return _(template).split("%(")[0].strip() or code
     if code == "risk" and isinstance(params, dict):

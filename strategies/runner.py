@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 
 from accounts.models import AccountPool
 from mt5ops.selectors import account_terminal_block
@@ -54,11 +54,13 @@ from trading.choices import (
 from trading.domain import hedges as hedge_rules
 from trading.domain import pnl
 from trading.domain.calendar import SessionView
+from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.domain.quotes import Quote
 from trading.domain.sizing import InstrumentSpec
 from trading.domain.spread import Direction as SpreadDirection
 from trading.execution.executor import Executor
 from trading.execution.gate import GateState, OrderRefused, gate_state
+from trading.execution.leases import Lease, LeaseLost
 from trading.execution.order_writer import OrderWriter
 from trading.execution.services import (
     ExecutionRefused,
@@ -70,7 +72,7 @@ from trading.execution.services import (
     working_orders,
 )
 from trading.execution.venue_factory import close_venues
-from trading.instruments import instrument_of, pool_specs
+from trading.instruments import pair_id_for_pool, pool_specs
 from trading.models import Hedge, Order
 from trading.portfolio.pnl import marked_split, realised_split
 from trading.reconciliation.services import reconcile_pool
@@ -79,7 +81,7 @@ from trading.venues.base import ExecutionVenue
 from .choices import StrategyState
 from .events import StrategyChanged, strategy_group
 from .models import Strategy
-from .services import Lease, LeaseLost, current_params, lease_acquire, lease_renew, runner_transition
+from .services import current_params, lease_acquire, lease_renew, runner_transition
 
 log = logging.getLogger(__name__)
 BPS = Decimal(10_000)
@@ -653,23 +655,6 @@ def price_leg(
 
 
 # --- reads (sync, for sync_to_async) --------------------------------------------------------------------------
-def pair_id_for_pool(pool: AccountPool) -> int | None:
-    """The source pair that prices this pool: the pair whose sources quote the instruments of its accounts."""
-    from trading.models import SourcePair
-
-    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
-    if perp is None or cfd is None:
-        return None
-    pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
-    # The pool's desk's own pairs and the platform's — never another desk's (its admins configure its costs).
-    pairs = pairs.filter(Q(tenant_id=pool.tenant_id) | Q(tenant__isnull=True)).order_by(
-        F("tenant_id").asc(nulls_last=True), "pk"
-    )
-    endpoint = pool.perp_account.rest_endpoint
-    preferred = pairs.filter(perp_source__endpoint=endpoint).values_list("pk", flat=True).first()
-    return preferred or pairs.values_list("pk", flat=True).first()
-
-
 def _pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec]:
     """The pool's perpetual and CFD specs, re-read when the runner (re)loads."""
     specs = pool_specs(pool)
@@ -728,8 +713,6 @@ def _unsettled_orders(pool: AccountPool) -> list[Order]:
 
 
 def _venue_changed(hedge: Hedge) -> bool:
-    from trading.reconciliation.services import ADJUSTMENT_PREFIX
-
     return hedge.orders.filter(client_order_id__startswith=ADJUSTMENT_PREFIX).exists()
 
 

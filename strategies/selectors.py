@@ -24,6 +24,7 @@ from trading.domain.pnl import PnlSplit
 from trading.models import Hedge
 from trading.portfolio import pnl as hedge_pnl
 
+from .choices import ACTIVE_STATES
 from .models import Strategy, StrategyVersion
 
 
@@ -38,6 +39,11 @@ def strategies_for(*, tenant: Tenant) -> QuerySet[Strategy]:
         )
         .order_by("name")
     )
+
+
+def active_strategy_of_pool(pool: AccountPool) -> Strategy | None:
+    """The strategy trading the pool now (starting, running, paused or stopping), if any."""
+    return Strategy.objects.filter(pool=pool, state__in=[state.value for state in ACTIVE_STATES]).first()
 
 
 def strategy_for(*, tenant: Tenant, strategy_id: int) -> Strategy | None:

@@ -6,13 +6,12 @@ engine carries it out (reconcile, trade, flatten, release). A request the state 
 `TransitionRefused` (the API answers 409). Every request and every transition the runner makes is audited.
 
 The lease: `lease_acquire` bumps `lease_epoch` and names the runner; `lease_renew` extends it only while the
-epoch is still the runner's; `fence` (called inside every order write's transaction) refuses a runner whose
-epoch is no longer current or whose lease ran out, so a stale runner cannot write an order.
+epoch is still the runner's; `trading.execution.leases.fence` (called inside every order write's transaction)
+refuses a runner whose epoch is no longer current or whose lease ran out, so a stale runner cannot write an order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from accounts.choices import AccountMode, AuditAction
 from accounts.models import AccountPool, Tenant, User
 from quantarb import clock
 from strategies.domain.params import StrategyParams, validate
+from trading.execution.leases import Lease, LeaseLost, fence
 from trading.instruments import sizing_specs
 
 from .choices import ACTIVE_STATES, LifecycleAction, StrategyMode, StrategyState
@@ -40,10 +40,6 @@ class TransitionRefused(Exception):
         super().__init__(message)
         self.message = message
         self.state = state
-
-
-class LeaseLost(Exception):
-    """The runner's lease was taken over or expired: it must stop at once and write nothing."""
 
 
 # --- configuration ----------------------------------------------------------------------------------------
@@ -271,13 +267,6 @@ def strategy_request(
 
 
 # --- the runner's side --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Lease:
-    strategy_id: int
-    runner_id: str
-    epoch: int
-
-
 def lease_acquire(*, strategy_id: int, runner_id: str, ttl: timedelta) -> Lease | None:
     """Take the strategy's lease if it is free or expired (one UPDATE, so two engines cannot both win).
     Returns None when another runner holds a live lease or the strategy is not meant to run."""
@@ -307,25 +296,11 @@ def lease_renew(lease: Lease, *, ttl: timedelta, decision: dict[str, Any] | None
     return Strategy.objects.select_related("pool", "current_version").get(pk=lease.strategy_id)
 
 
-def fence(lease: Lease) -> Strategy:
-    """Inside an order write's transaction: lock the strategy row and check the lease is still this runner's
-    and unexpired. Precondition: called within `transaction.atomic`."""
-    now = clock.now()
-    strategy = (
-        Strategy.objects.select_for_update()
-        .filter(pk=lease.strategy_id, runner_id=lease.runner_id, lease_epoch=lease.epoch, lease_until__gte=now)
-        .first()
-    )
-    if strategy is None:
-        raise LeaseLost(f"strategy {lease.strategy_id}: lease epoch {lease.epoch} is not current")
-    return strategy
-
-
 @transaction.atomic
 def runner_transition(*, lease: Lease, to: str, reason: str = "", release: bool = False) -> Strategy:
     """The runner moves its strategy (starting → running, stopping → stopped, anything → error), audited.
     `release` gives the lease up (stopped, error)."""
-    strategy = fence(lease)
+    strategy: Strategy = fence(lease)
     before = strategy.state
     strategy.state = to
     strategy.state_changed_at = clock.now()

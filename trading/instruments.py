@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db.models import F, Q
+
 from accounts.models import AccountPool, VenueAccount
 from accounts.venue_kinds import spec_for
 from trading.domain.sizing import CFD_DEFAULTS, PERP_DEFAULTS, InstrumentSpec
-from trading.models import Instrument
+from trading.models import Instrument, SourcePair
 
 
 def instrument_of(account: VenueAccount) -> Instrument | None:
@@ -85,3 +87,18 @@ def pool_instruments(pool: AccountPool) -> dict[str, Instrument | None]:
     """The pool's two instruments by leg: `{"perp": ..., "cfd": ...}`."""
     instruments = instruments_by_venue([pool.perp_account.venue, pool.cfd_account.venue])
     return {"perp": instruments.get(pool.perp_account.venue), "cfd": instruments.get(pool.cfd_account.venue)}
+
+
+def pair_id_for_pool(pool: AccountPool) -> int | None:
+    """The source pair that prices this pool: the pair whose sources quote the instruments of its accounts."""
+    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
+    if perp is None or cfd is None:
+        return None
+    pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
+    # The pool's desk's own pairs and the platform's — never another desk's (its admins configure its costs).
+    pairs = pairs.filter(Q(tenant_id=pool.tenant_id) | Q(tenant__isnull=True)).order_by(
+        F("tenant_id").asc(nulls_last=True), "pk"
+    )
+    endpoint = pool.perp_account.rest_endpoint
+    preferred = pairs.filter(perp_source__endpoint=endpoint).values_list("pk", flat=True).first()
+    return preferred or pairs.values_list("pk", flat=True).first()

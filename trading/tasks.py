@@ -21,7 +21,7 @@ def poll_feeds() -> dict[str, object]:
 @shared_task(name="trading.tasks.reconcile_pools", ignore_result=True, time_limit=600, soft_time_limit=540)
 def reconcile_pools() -> dict[str, int]:
     """Reconcile every trading pool with its venues (trading/portfolio/housekeeping.py)."""
-    from trading.portfolio.housekeeping import reconcile_pools as reconcile
+    from strategies.housekeeping import reconcile_pools as reconcile
 
     return reconcile()
 

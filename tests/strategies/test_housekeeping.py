@@ -11,16 +11,11 @@ import pytest
 
 from risk.models import KillSwitch
 from strategies.choices import StrategyState
+from strategies.housekeeping import reconcile_pools
 from strategies.models import Strategy
 from trading.choices import CarryKind, HedgeStatus
 from trading.models import CarryEntry, FundingPayment, Hedge, Order, PaperPosition, PositionSnapshot
-from trading.portfolio.housekeeping import (
-    book_carry,
-    funding_times,
-    reconcile_pools,
-    rollover_times,
-    snapshot_positions,
-)
+from trading.portfolio.housekeeping import book_carry, funding_times, rollover_times, snapshot_positions
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,10 @@ from asgiref.sync import sync_to_async
 from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
-from strategies.services import LeaseLost, lease_acquire, lease_renew, strategy_request
+from strategies.services import lease_acquire, lease_renew, strategy_request
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
+from trading.execution.leases import LeaseLost
 from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge
 

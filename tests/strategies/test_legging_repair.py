@@ -27,6 +27,7 @@ from quantarb import clock
 from risk.models import KillSwitch
 from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
+from strategies.manual_desk import ManualDesk, _claim
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
@@ -36,7 +37,6 @@ from trading.domain.spread import Direction
 from trading.execution.fills import sync_live_fills
 from trading.execution.services import legged_alert_key
 from trading.execution.venue_factory import execution_venues
-from trading.manual.desk import ManualDesk, _claim
 from trading.manual.services import manual_request
 from trading.models import Fill, Hedge, Order, SourcePair
 from trading.reconciliation.services import our_position_oz

@@ -14,15 +14,14 @@ from strategies.choices import StrategyState
 from strategies.domain.params import StrategyParams
 from strategies.models import Strategy
 from strategies.services import (
-    LeaseLost,
     TransitionRefused,
-    fence,
     lease_acquire,
     lease_renew,
     strategy_create,
     strategy_request,
     strategy_update,
 )
+from trading.execution.leases import LeaseLost, fence
 
 TTL = timedelta(seconds=10)
 

@@ -44,7 +44,7 @@ from quantarb import clock
 from strategies.choices import StrategyState
 from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
-from strategies.runner import MarketSnapshot, StrategyRunner, pair_id_for_pool
+from strategies.runner import MarketSnapshot, StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_update
 from tests.fakes.venue_books import (
     assert_fills_match_venues,
@@ -59,6 +59,7 @@ from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.fills import sync_live_fills
 from trading.execution.venue_factory import execution_venues
+from trading.instruments import pair_id_for_pool
 from trading.models import Hedge, SourcePair, SpreadSample
 from trading.portfolio.housekeeping import book_carry
 from trading.venues.errors import VenueError

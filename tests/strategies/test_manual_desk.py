@@ -11,9 +11,9 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEvent
+from strategies.manual_desk import ManualDesk, _claim
 from trading.choices import CommandStatus, HedgeStatus
 from trading.execution.venue_factory import execution_venues
-from trading.manual.desk import ManualDesk, _claim
 from trading.manual.services import describe, manual_request
 from trading.models import Hedge, PaperPosition
 

@@ -15,12 +15,13 @@ from asgiref.sync import sync_to_async
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
-from strategies.services import Lease, LeaseLost, lease_acquire, strategy_request
+from strategies.services import lease_acquire, strategy_request
 from trading.choices import Leg, OrderKind, OrderSide
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
 from trading.execution import order_writer
 from trading.execution.gate import StoredMarket
+from trading.execution.leases import Lease, LeaseLost
 from trading.execution.order_writer import OrderWriter, numbered
 from trading.execution.services import LegOrder, StaleQuote, hedge_open, plan_hedge_open
 from trading.models import Hedge, Order

@@ -23,15 +23,16 @@ from asgiref.sync import sync_to_async
 from risk.gate import RiskGate
 from strategies.domain.params import StopPolicy, StrategyParams
 from strategies.limits import risk_limits_for
+from strategies.manual_desk import ManualDesk, _claim
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request, strategy_update
 from trading.choices import CommandStatus, HedgeStatus
+from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution.gate import GateState, Halt, OrderCheck, Refusal, install_pre_trade_gate
 from trading.execution.venue_factory import execution_venues
-from trading.manual.desk import ManualDesk, _claim
 from trading.manual.services import describe, manual_request
 from trading.models import Hedge, ManualCommand, Order, PaperOrder, PaperPosition
-from trading.reconciliation.services import ADJUSTMENT_PREFIX, adopt_venue_position, our_position_oz
+from trading.reconciliation.services import adopt_venue_position, our_position_oz
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

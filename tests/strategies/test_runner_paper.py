@@ -20,9 +20,10 @@ from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.domain.params import StopPolicy, StrategyParams
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
-from strategies.services import LeaseLost, lease_acquire, strategy_request, strategy_update
+from strategies.services import lease_acquire, strategy_request, strategy_update
 from trading.choices import HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
+from trading.execution.leases import LeaseLost
 from trading.execution.order_writer import OrderWriter
 from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, Order, PaperPosition

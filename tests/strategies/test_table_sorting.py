@@ -25,7 +25,7 @@ def tables() -> list[tuple[str, dict[str, Any]]]:
     from mt5ops.views import TERMINAL_SORTS
     from risk.views import HISTORY_SORTS, REPORT_SORTS
     from strategies.views import STRATEGY_SORTS
-    from trading.execution.views import TABLES
+    from trading.desk.views import TABLES
     from trading.marketdata.views import OPPORTUNITY_SORTS
 
     return [
@@ -129,7 +129,7 @@ def test_hedges_sort_by_size_and_by_total_and_keep_their_filters(records: dict[s
 
 
 def test_the_pager_and_the_export_carry_the_sort(records: dict[str, Any], alice: Any, monkeypatch: Any) -> None:
-    import trading.execution.views as views
+    import trading.desk.views as views
 
     monkeypatch.setattr(views, "PER_PAGE", 1)
     client = client_for(alice)
@@ -146,7 +146,7 @@ def test_the_pager_and_the_export_carry_the_sort(records: dict[str, Any], alice:
 @pytest.mark.parametrize("kind", ["hedges", "orders", "fills", "positions"])
 def test_sorting_holds_with_the_filters_that_join(records: dict[str, Any], alice: Any, kind: str) -> None:
     """The pool and leg filters join other tables (DISTINCT on PostgreSQL): every order by still works."""
-    from trading.execution.views import TABLES
+    from trading.desk.views import TABLES
 
     client = client_for(alice)
     for key in TABLES[kind]["sorts"]:

@@ -21,10 +21,11 @@ from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
 from tests.strategies.conftest import FakeBook
 from trading.choices import HedgeStatus
+from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution.services import legged_alert_key
 from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, Order, PaperPosition, ReconciliationReport
-from trading.reconciliation.services import ADJUSTMENT_PREFIX, our_position_oz, reconcile_pool, reconciliation_sync
+from trading.reconciliation.services import our_position_oz, reconcile_pool, reconciliation_sync
 from trading.reconciliation.venue_events import Mt5ActivityWatcher, UserStreamWatcher
 from trading.venues.mt5.gateway import OrderRequest as Mt5OrderRequest
 

@@ -78,7 +78,7 @@ def test_position_snapshots_close_the_binance_session_they_open(
 def test_a_scheduled_reconciliation_closes_them_too(
     live_pool: Any, alice: Any, unclosed: Callable[[], list[str]]
 ) -> None:
-    from trading.portfolio.housekeeping import reconcile_pools
+    from strategies.housekeeping import reconcile_pools
 
     Strategy.objects.create(tenant=alice.tenant, name="Live basis", pool=live_pool, mode="live")
     counts = reconcile_pools()

@@ -17,13 +17,13 @@ from mt5ops.health import check_terminals
 from mt5ops.models import TerminalInstance
 from quantarb import clock
 from risk.services import kill_switch_reset, kill_switch_trip
+from strategies.housekeeping import reconcile_pools
 from strategies.models import Strategy
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
 from tests.mt5ops.conftest import log_in
 from trading.choices import RateSource
 from trading.models import Heartbeat, ReconciliationReport, SourcePair
-from trading.portfolio.housekeeping import reconcile_pools
 
 pytestmark = pytest.mark.django_db
 

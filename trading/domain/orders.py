@@ -36,6 +36,9 @@ from typing import Literal
 
 ZERO = Decimal(0)
 PRICE_QUANTUM = Decimal("0.00000001")
+ADJUSTMENT_PREFIX = "qa-adj-"
+"""Client ids of the adjustment orders reconciliation books: never sent, they record a position the venue made on
+its own (so fill syncing and reconciliation's order comparison pass over them)."""
 
 
 class IllegalTransition(ValueError):

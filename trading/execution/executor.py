@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 
 from quantarb import clock
-from strategies.services import Lease, LeaseLost
 from trading.choices import FillSource, OrderKind, OrderStatus
 from trading.execution import services as execution
+from trading.execution.leases import Lease, LeaseLost
 from trading.models import Order
 from trading.venues.base import ExecutionVenue, OrderRequest, VenueAnswer, answer_budget
 from trading.venues.errors import VenueError, VenueErrorKind

@@ -28,7 +28,8 @@ from accounts.models import AccountPool, VenueAccount
 from quantarb import clock
 from trading.choices import FillSource, RateSource
 from trading.domain import fees as fee_rules
-from trading.domain.orders import FillEvent
+from trading.domain.orders import ADJUSTMENT_PREFIX, FillEvent
+from trading.instruments import pair_id_for_pool
 from trading.models import Fill, Order, RateTick, SourcePair
 from trading.venues.base import ExecutionVenue, VenueAnswer
 
@@ -45,8 +46,6 @@ SYNC_LOOKBACK = timedelta(days=7)
 
 # --- fees ---------------------------------------------------------------------------------------------------
 def _pair_of(order: Order) -> SourcePair | None:
-    from strategies.runner import pair_id_for_pool
-
     if order.hedge_id is None:
         return None
     pool = AccountPool.objects.filter(hedges__pk=order.hedge_id).select_related("perp_account", "cfd_account").first()
@@ -145,8 +144,6 @@ def orders_missing_fills(*, since: datetime) -> list[Order]:
     """Live orders submitted since `since` whose recorded fills do not add up to what the order filled. Adjustments
     (a venue-side change or a reconciliation adopted as an order of ours) were never sent: the venue holds no order
     under their id to ask about."""
-    from trading.reconciliation.services import ADJUSTMENT_PREFIX
-
     fill_total = (
         Fill.objects.filter(order=OuterRef("pk")).values("order").annotate(total=Sum("quantity")).values("total")
     )

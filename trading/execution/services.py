@@ -2,7 +2,7 @@
 through the order machine, hedges kept in step with their fills (ARCHITECTURE.md "Order safety").
 
 Everything here is synchronous ORM work in short transactions; the async executor (trading/execution/executor.py) calls
-it between venue round trips. A strategy's writes carry its lease and are fenced (`strategies.services.fence`)
+it between venue round trips. A strategy's writes carry its lease and are fenced (`trading.execution.leases.fence`)
 in the same transaction, so a runner whose lease was taken over cannot write an order.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -23,8 +23,6 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import AccountPool, User, VenueAccount
 from quantarb import clock
-from strategies.models import Strategy, StrategyVersion
-from strategies.services import Lease, LeaseLost, fence
 from trading.choices import (
     OPEN_ORDER_STATUSES,
     Direction,
@@ -40,9 +38,13 @@ from trading.domain import orders as order_rules
 from trading.domain import pnl
 from trading.domain.clientids import Intent, client_order_id
 from trading.execution.gate import GateState, MarketView, OrderCheck, clear_orders
+from trading.execution.leases import Lease, LeaseLost, fence
 from trading.models import PNL_FIELDS, Fill, Hedge, Order
 
 OUNCE = Decimal("0.001")
+if TYPE_CHECKING:  # the strategy a hedge belongs to, in annotations only
+    from strategies.models import Strategy, StrategyVersion
+
 log = logging.getLogger(__name__)
 
 

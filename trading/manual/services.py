@@ -1,7 +1,7 @@
 """Manual control (issue 8, item 8): an operator opens or closes a hedge by hand, flattens a pool, repairs a
 legged hedge (complete or unwind) or cancels open orders. The web queues a `ManualCommand` (validated,
 audited) with a description of exactly what will happen; the engine that holds the pool's venues and quotes
-carries it out (`trading.manual.desk`) and records the outcome on the command.
+carries it out (`strategies.manual_desk`) and records the outcome on the command.
 
 A hedge opened by hand is put to the pre-trade gate (trading/execution/gate.py) before it is queued, with the state as
 it
@@ -20,6 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
@@ -43,6 +44,7 @@ from trading.domain.sizing import valid_size
 from trading.execution.gate import CheckStage, OrderCheck, StoredMarket, refusals
 from trading.instruments import sizing_specs
 from trading.models import OUNCES, Hedge, ManualCommand, Order
+from trading.problems import problem_text
 
 REPAIRABLE = (HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE)
 
@@ -121,15 +123,15 @@ def clean_open_params(pool: AccountPool, params: dict[str, Any]) -> dict[str, An
                 % {"max": MAX_SIZE_OZ - Decimal("0.001")}
             ]
     if "size_oz" not in errors:
-        from strategies.messages import problem_text
-
         problems = valid_size(size, *sizing_specs(pool))
         if problems:
-            errors["size_oz"] = [problem_text(problem) for problem in problems]
+            errors["size_oz"] = [problem_text(problem, SIZE_LABEL) for problem in problems]
     if errors:
         raise ValidationError(errors)
     return {"direction": direction, "size_oz": formatting.plain(size)}  # "1000000000", never "1E+9"
 
+
+SIZE_LABEL = {"size_oz": gettext_lazy("Size (oz)")}
 
 # Gate refusals about the size itself are shown on the size field; the others (a kill switch, a closed market, an
 # account in error) concern the whole form.

@@ -1,8 +1,7 @@
-"""The execution side's beat jobs (quantarb/schedule.py): reconcile every pool, snapshot positions, book carry.
+"""The execution side's beat jobs (quantarb/schedule.py): snapshot positions, book carry. (The scheduled
+reconciliation of every pool, which trips the kill switch of an active strategy on a mismatch, is strategies'
+`strategies/housekeeping.py`.)
 
-- `reconcile_pools`: every enabled pool with hedges or a strategy, against its venues (the paper ledger for paper
-  accounts); a mismatch on a pool whose strategy is active trips that strategy's kill switch (with an alert).
-  Pools with a hedge in flight are left to the next round (an order on its way is not a difference).
 - `snapshot_positions`: per account of every enabled pool, our position and the venue's, for history.
 - `book_carry`: funding and swap onto open hedges. Paper hedges accrue them from the domain's models
   (`pnl.funding_accrual`, `pnl.swap_accrual`) at each funding time (00:00, 08:00, 16:00 UTC by default) and each
@@ -26,101 +25,26 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import AccountPool
 from quantarb import clock
-from trading.choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus, ReconciliationStatus, ReconciliationTrigger
+from trading.choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus
 from trading.domain import funding as funding_rules
 from trading.domain import pnl
-from trading.models import CarryEntry, Hedge, PositionSnapshot, ReconciliationReport, SourcePair, SpreadSample
+from trading.instruments import pair_id_for_pool
+from trading.models import CarryEntry, Hedge, PositionSnapshot, SourcePair, SpreadSample
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
 FUNDING_HOURS_UTC = (0, 8, 16)
 
 
-def _pools() -> list[AccountPool]:
+def enabled_pools() -> list[AccountPool]:
     return list(AccountPool.objects.filter(enabled=True).select_related("perp_account", "cfd_account", "tenant"))
 
 
-def _venues(pool: AccountPool) -> dict[int, Any]:
-    from strategies.runner import pair_id_for_pool
+def pool_venues(pool: AccountPool) -> dict[int, Any]:
+    """The pool's execution venues (its accounts' gateways, or the paper ledger), to be closed by the caller."""
     from trading.execution.venue_factory import execution_venues
 
     return execution_venues(pool, pair_id_for_pool(pool) or 0, None)
-
-
-async def _reconciled(pool: AccountPool, venues: dict[int, Any]) -> Any:
-    """One scheduled reconciliation, the venues closed on the same event loop whatever happens."""
-    from trading.execution.venue_factory import close_venues
-    from trading.reconciliation.services import reconcile_pool
-
-    try:
-        return await reconcile_pool(pool=pool, venues=venues, trigger=ReconciliationTrigger.SCHEDULE)
-    finally:
-        await close_venues(venues)
-
-
-def _reconciliation_failed(pool: AccountPool, exc: BaseException) -> None:
-    """Record a scheduled reconciliation that could not run or broke off as *failed*, with the error: the report
-    an operator reads, and what the `reconciliation_failed` alert rule sees."""
-    now = clock.now()
-    error = f"{type(exc).__name__}: {exc}"[:500]
-    unfinished = ReconciliationReport.objects.filter(
-        pool=pool, trigger=ReconciliationTrigger.SCHEDULE, finished_at__isnull=True
-    )
-    if not unfinished.update(status=ReconciliationStatus.FAILED, error=error, finished_at=now):
-        ReconciliationReport.objects.create(
-            tenant_id=pool.tenant_id,
-            pool=pool,
-            trigger=ReconciliationTrigger.SCHEDULE,
-            status=ReconciliationStatus.FAILED,
-            error=error,
-            started_at=now,
-            finished_at=now,
-        )
-
-
-def reconcile_pools() -> dict[str, int]:
-    """Reconcile each enabled pool that trades; trip the kill switch of an active strategy on a mismatch. A pool
-    whose reconciliation fails (its venues unavailable, or an error) gets a failed report and, through the
-    `reconciliation_failed` rule, an alert — evaluated at the end of the round, not a round later."""
-    from alerts.rules import evaluate_types
-    from risk.choices import KillScope, KillTrigger
-    from risk.services import kill_switch_trip
-    from strategies.choices import ACTIVE_STATES
-    from strategies.models import Strategy
-
-    counts = {"matched": 0, "mismatch": 0, "failed": 0, "skipped": 0}
-    tenants: dict[int, Any] = {}
-    for pool in _pools():
-        if Hedge.objects.filter(pool=pool, status__in=[s.value for s in IN_FLIGHT]).exists():
-            counts["skipped"] += 1
-            continue
-        if not Hedge.objects.filter(pool=pool).exists() and not Strategy.objects.filter(pool=pool).exists():
-            counts["skipped"] += 1
-            continue
-        tenants[pool.tenant_id] = pool.tenant
-        try:
-            report = async_to_sync(_reconciled)(pool, _venues(pool))
-        except Exception as exc:
-            log.exception("scheduled reconciliation of pool %s failed", pool.pk)
-            _reconciliation_failed(pool, exc)
-            counts["failed"] += 1
-            continue
-        counts[
-            {ReconciliationStatus.MATCHED: "matched", ReconciliationStatus.MISMATCH: "mismatch"}.get(
-                ReconciliationStatus(report.status), "failed"
-            )
-        ] += 1
-        if report.status == ReconciliationStatus.MISMATCH:
-            for strategy in Strategy.objects.filter(pool=pool, state__in=[s.value for s in ACTIVE_STATES]):
-                kill_switch_trip(
-                    scope=KillScope.STRATEGY,
-                    trigger=KillTrigger.RECONCILIATION_MISMATCH,
-                    reason=f"reconciliation #{report.pk}: {len(report.differences)} differences",
-                    strategy=strategy,
-                )
-    for tenant in tenants.values():
-        evaluate_types(tenant=tenant, rule_types=("reconciliation_failed",))
-    return counts
 
 
 async def _venue_positions(venues: dict[int, Any]) -> dict[int, Decimal | None]:
@@ -146,9 +70,9 @@ def snapshot_positions() -> int:
 
     written = 0
     now = clock.now()
-    for pool in _pools():
+    for pool in enabled_pools():
         try:
-            venues = _venues(pool)
+            venues = pool_venues(pool)
         except Exception:
             venues = {}
         positions = async_to_sync(_venue_positions)(venues) if venues else {}
@@ -330,8 +254,6 @@ def book_carry(now: datetime | None = None) -> dict[str, int]:
 
 
 def _pair_id(pool: AccountPool) -> int | None:
-    from strategies.runner import pair_id_for_pool
-
     return pair_id_for_pool(pool)
 
 

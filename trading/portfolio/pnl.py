@@ -26,6 +26,7 @@ from accounts.models import AccountPool
 from trading.choices import LIVE_HEDGE_STATUSES, Leg, OrderSide
 from trading.domain import pnl
 from trading.execution.services import carry_bookings, pnl_fills
+from trading.instruments import pair_id_for_pool
 from trading.models import PNL_FIELDS, USD, Hedge, SpreadSample
 
 LIVE = tuple(status.value for status in LIVE_HEDGE_STATUSES)
@@ -112,8 +113,6 @@ def marks_of_sample(sample: SpreadSample) -> StoredMarks:
 
 def latest_sample(pool: AccountPool) -> SpreadSample | None:
     """The pool's pair's latest spread sample (None: no pair, or nothing stored yet)."""
-    from strategies.runner import pair_id_for_pool
-
     pair_id = pair_id_for_pool(pool)
     if pair_id is None:
         return None

@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from accounts.models import AccountPool, User
 from trading.choices import ReconciliationStatus, ReconciliationTrigger
 from trading.execution.venue_factory import close_venues, execution_venues
+from trading.instruments import pair_id_for_pool
 from trading.models import ReconciliationReport
 from trading.reconciliation.services import reconcile_pool, reconciliation_sync
 from trading.venues.errors import VenueError
@@ -42,8 +43,6 @@ class _NoQuotes:
 
 
 def _venues(pool: AccountPool) -> dict[int, Any]:
-    from strategies.runner import pair_id_for_pool
-
     pool = AccountPool.objects.select_related("perp_account", "cfd_account").get(pk=pool.pk)
     try:
         return execution_venues(pool, pair_id_for_pool(pool) or 0, _NoQuotes())

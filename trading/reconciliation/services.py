@@ -17,7 +17,7 @@ and repaired like any other), audited.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,7 @@ from trading.choices import (
     ReconciliationStatus,
 )
 from trading.domain import orders as order_rules
+from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution import services as execution
 from trading.models import Hedge, Order, ReconciliationReport
 from trading.venues.base import ExecutionVenue, VenueAnswer
@@ -59,8 +60,6 @@ ACKNOWLEDGED = (
     OrderStatus.CANCELLED,
     OrderStatus.EXPIRED,
 )
-# Client ids of the adjustment orders a sync books (never sent: they record a position the venue made on its own).
-ADJUSTMENT_PREFIX = "qa-adj-"
 # How far back finished orders are compared (older ones were reconciled by earlier runs).
 RECENT_ORDERS = 200
 
@@ -301,11 +300,20 @@ def _resync_hedge(hedge_id: int) -> None:
         execution.hedge_sync(hedge_id=hedge_id)
 
 
-def _pool_strategy(pool: AccountPool) -> Any:
-    from strategies.choices import ACTIVE_STATES
-    from strategies.models import Strategy
+_strategy_of_pool: Callable[[AccountPool], Any] | None = None
 
-    return Strategy.objects.filter(pool=pool, state__in=[state.value for state in ACTIVE_STATES]).first()
+
+def install_strategy_of_pool(lookup: Callable[[AccountPool], Any]) -> None:
+    """Which strategy trades a pool now (None: none active) — strategies' knowledge, installed by the composition
+    root (quantarb/wiring.py): an adjustment booked on a pool belongs to that strategy's books."""
+    global _strategy_of_pool
+    _strategy_of_pool = lookup
+
+
+def _pool_strategy(pool: AccountPool) -> Any:
+    if _strategy_of_pool is None:
+        raise RuntimeError("the pool's strategy lookup is not installed (quantarb/wiring.py install_strategy_of_pool)")
+    return _strategy_of_pool(pool)
 
 
 @transaction.atomic

@@ -18,13 +18,15 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from quantarb import clock
+from quantarb.live import send_on_commit
 from strategies.domain.params import StrategyParams
+from strategies.events import strategy_group
+from strategies.models import Strategy
 from strategies.runner import (
     MarketSnapshot,
     VenuesFactory,
     _pool_specs,
     _target_perp,
-    pair_id_for_pool,
     price_leg,
     repair_legs,
 )
@@ -53,6 +55,7 @@ from trading.execution.services import (
     working_orders,
 )
 from trading.execution.venue_factory import close_venues
+from trading.instruments import pair_id_for_pool
 from trading.models import Hedge, ManualCommand, Order
 
 log = logging.getLogger(__name__)
@@ -90,18 +93,12 @@ def _claim() -> ManualCommand | None:
 
 def _finish(command: ManualCommand, status: str, result: str) -> None:
     ManualCommand.objects.filter(pk=command.pk).update(status=status, result=result[:500], finished_at=clock.now())
-    from quantarb.live import send_on_commit
-    from strategies.events import strategy_group
-    from strategies.models import Strategy
-
     for strategy_id in Strategy.objects.filter(pool_id=command.pool_id).values_list("pk", flat=True):
         send_on_commit(strategy_group(strategy_id), {"type": "strategy.changed", "strategy_id": strategy_id})
 
 
 def _params_for(pool: Any) -> StrategyParams:
     """The pool's strategy's parameters (slippage, deviation, quote age) when it has one, else the defaults."""
-    from strategies.models import Strategy
-
     strategy = Strategy.objects.filter(pool=pool).select_related("current_version").order_by("-pk").first()
     return current_params(strategy) if strategy is not None and strategy.current_version else StrategyParams()
 

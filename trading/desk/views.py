@@ -14,6 +14,7 @@ import csv
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -32,7 +33,6 @@ from accounts.grants import may_operate
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, request_membership, role_has
 from quantarb.sorting import sort_from
-from strategies.models import Strategy
 from trading.choices import (
     LIVE_HEDGE_STATUSES,
     OPEN_ORDER_STATUSES,
@@ -294,7 +294,7 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "filter_query": filters.query,
         "query": sort.extend(filters.query),
         "pools": AccountPool.objects.filter(tenant=tenant).order_by("name"),
-        "strategies": Strategy.objects.filter(tenant=tenant).order_by("name"),
+        "strategies": apps.get_model("strategies", "Strategy").objects.filter(tenant=tenant).order_by("name"),
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
         "legs": Leg.choices,
         "can_export": role_has(membership.role, Perm.TRADING_EXPORT),

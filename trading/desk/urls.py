@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.execution import views
+from trading.desk import views
 
 urlpatterns = [
     path("hedges/", views.hedge_list, name="hedges"),
