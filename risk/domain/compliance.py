@@ -155,7 +155,9 @@ def evaluate(rules: DeskRules, order: OrderFacts, account: AccountRules) -> list
         for name, restricted in rules.restricted:
             if restricted.strip().upper() == symbol:
                 out.append(
-                    Breach(Code.RESTRICTED, "%(symbol)s is a restricted instrument.", {"symbol": order.instrument}, name)
+                    Breach(
+                        Code.RESTRICTED, "%(symbol)s is a restricted instrument.", {"symbol": order.instrument}, name
+                    )
                 )
     if account.pdt is not None and order.quantity > 0:
         setup = account.pdt
