@@ -161,3 +161,28 @@ def _after(side: VenueMargin, change: Decimal) -> SideAfter:
         ratio_before_pct=side.ratio_after(ZERO),
         ratio_after_pct=side.ratio_after(change),
     )
+
+
+# --- the workflow ----------------------------------------------------------------------------------------------
+REQUESTED, APPROVED, DONE, REJECTED, CANCELLED = "requested", "approved", "done", "rejected", "cancelled"
+MOVES: dict[str, frozenset[str]] = {
+    REQUESTED: frozenset({APPROVED, REJECTED, CANCELLED}),
+    APPROVED: frozenset({DONE, CANCELLED}),
+    DONE: frozenset(),
+    REJECTED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+
+class WorkflowError(ValueError):
+    pass
+
+
+def transition(current: str, to: str, *, actor_id: int, requester_id: int) -> str:
+    """The transfer's next state: approving and rejecting need a second admin (not the requester); done only
+    after approval; nothing leaves done, rejected or cancelled."""
+    if to not in MOVES.get(current, frozenset()):
+        raise WorkflowError(f"A transfer {current} cannot become {to}.")
+    if to in (APPROVED, REJECTED) and actor_id == requester_id:
+        raise WorkflowError("A second admin must decide: you requested this transfer.")
+    return to

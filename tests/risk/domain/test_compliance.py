@@ -129,7 +129,9 @@ def test_gold_is_told_apart_and_days_parse() -> None:
 
 BUSINESS_DAYS = [MON + timedelta(days=i) for i in range(12) if (MON + timedelta(days=i)).weekday() < 5]
 executions = st.builds(
-    lambda day, minute, side, quantity, name: Execution(name, ny(day, 9) + timedelta(minutes=minute), side, D(quantity)),
+    lambda day, minute, side, quantity, name: Execution(
+        name, ny(day, 9) + timedelta(minutes=minute), side, D(quantity)
+    ),
     st.sampled_from(BUSINESS_DAYS),
     st.integers(0, 420),
     st.sampled_from(list(TradeSide)),

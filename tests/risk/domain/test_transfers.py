@@ -64,7 +64,9 @@ def test_no_advice_when_both_are_fine_both_low_or_the_amount_is_small() -> None:
     assert advise(perp("10000"), cfd("15000"), perp_policy=PERP_POLICY, cfd_policy=CFD_POLICY) is None
     # The CFD can spare 50 USD only: below the minimum worth a transfer.
     assert advise(perp("10000"), cfd("30050"), perp_policy=PERP_POLICY, cfd_policy=CFD_POLICY) is None
-    assert advise(perp("10000"), cfd("30050"), perp_policy=PERP_POLICY, cfd_policy=CFD_POLICY, min_usd=D(10)) is not None
+    assert (
+        advise(perp("10000"), cfd("30050"), perp_policy=PERP_POLICY, cfd_policy=CFD_POLICY, min_usd=D(10)) is not None
+    )
     # A side that uses no margin is never low.
     assert needed_usd(perp("10", used="0"), PERP_POLICY) == 0
 
@@ -79,3 +81,21 @@ def test_bad_inputs_are_refused() -> None:
         MarginPolicy(D(300), D(200))
     with pytest.raises(ValueError):
         VenueMargin(1, "x", "perp", "USDT", D(1), D(1), usd_per_unit=D(0))
+
+
+def test_the_workflow_needs_a_second_admin_and_ends_where_it_ends() -> None:
+    from risk.domain.transfers import WorkflowError, transition
+
+    assert transition("requested", "approved", actor_id=2, requester_id=1) == "approved"
+    assert transition("approved", "done", actor_id=1, requester_id=1) == "done"  # anyone records the venue's ref
+    assert transition("requested", "cancelled", actor_id=1, requester_id=1) == "cancelled"
+    for current, to, actor in (
+        ("requested", "approved", 1),  # own request
+        ("requested", "rejected", 1),
+        ("requested", "done", 2),  # not approved yet
+        ("done", "cancelled", 2),
+        ("rejected", "approved", 2),
+        ("cancelled", "approved", 2),
+    ):
+        with pytest.raises(WorkflowError):
+            transition(current, to, actor_id=actor, requester_id=1)
