@@ -24,12 +24,13 @@ from risk.compliance import ComplianceState, compliance_refusals, read_complianc
 from risk.domain import compliance as rules_domain
 from risk.domain import day_trades
 from risk.models import ComplianceRule
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for, desk  # noqa: F401 - the shared fixture
 from trading.choices import OrderSide
 from trading.execution.gate import OrderCheck, StoredMarket
 from trading.execution.services import LegOrder
 from trading.models import ManualCommand
+
+from .test_api import Api
+from .test_views import client_for, desk  # noqa: F401 - the shared fixture
 
 D = Decimal
 
@@ -77,6 +78,7 @@ class TestManualOpens:
         assert len(refusals_audited(alice.tenant)) == 2  # a person's refusal is audited every time
         # Disabled, the rule refuses nothing.
         ComplianceRule.objects.update(enabled=False)
+        ManualCommand.objects.all().delete()  # the close queued above
         assert Api(tom).post("manual-commands/", open_body(desk["pool"])).status_code == 202
 
     def test_outside_the_trading_window_an_open_is_refused(
@@ -241,8 +243,9 @@ def db(function: Any) -> Any:
 async def test_the_engine_open_outside_the_window_reaches_no_venue_and_is_audited_once(
     alice: Any, strategy: Any, paper_pool: Any, market: Any, frozen_clock: Any
 ) -> None:
-    from tests.strategies.test_pre_trade_gate import runner_for
     from trading.models import Order, PaperOrder
+
+    from .test_pre_trade_gate import runner_for
 
     await db(ComplianceRule.objects.create)(
         tenant=alice.tenant, name="Weekend only", kind="trading_window", days="5,6",
@@ -255,13 +258,14 @@ async def test_the_engine_open_outside_the_window_reaches_no_venue_and_is_audite
     assert "Compliance rule “Weekend only”: Outside the desk's trading windows" in str(runner.last_decision["params"])
     assert await db(Order.objects.count)() == 0 and await db(PaperOrder.objects.count)() == 0
     events = await db(refusals_audited)(alice.tenant)
-    assert [event.summary["code"] for event in events] == ["compliance_window", "compliance_window"]  # both legs
-    assert {event.summary["leg"] for event in events} == {"perp", "cfd"}
-    assert all(event.actor_id is None and event.summary["strategy_id"] == strategy.pk for event in events)
+    # One refusal for both legs (the same reason, said once), audited once, by the platform for the strategy.
+    (event,) = events
+    assert event.summary["code"] == "compliance_window" and event.summary["intent"] == "open"
+    assert event.actor_id is None and event.summary["strategy_id"] == strategy.pk
     frozen_clock.advance(1)
     await runner.step()  # refused again, not audited again
     assert runner.last_decision["code"] == "risk"
-    assert len(await db(refusals_audited)(alice.tenant)) == 2
+    assert len(await db(refusals_audited)(alice.tenant)) == 1
     assert await db(Order.objects.count)() == 0
 
 
