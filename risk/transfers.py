@@ -65,7 +65,7 @@ def policies() -> tuple[advice_domain.MarginPolicy, advice_domain.MarginPolicy, 
         _setting("QUANTARB_TRANSFER_PERP_LOW_PCT", "300"), _setting("QUANTARB_TRANSFER_PERP_TARGET_PCT", "500")
     )
     cfd = advice_domain.MarginPolicy(
-        _setting("QUANTARB_TRANSFER_CFD_LOW_PCT", "300"), _setting("QUANTARB_TRANSFER_CFD_TARGET_PCT", "500")
+        _setting("QUANTARB_TRANSFER_CFD_LOW_PCT", "200"), _setting("QUANTARB_TRANSFER_CFD_TARGET_PCT", "300")
     )
     return perp, cfd, _setting("QUANTARB_TRANSFER_MIN_USD", "100")
 
