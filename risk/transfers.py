@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -114,13 +114,13 @@ def transfer_advice(*, tenant: Tenant) -> list[PoolAdvice]:
         .order_by("name", "pk")
     )
     account_ids = {pool.perp_account_id for pool in pools} | {pool.cfd_account_id for pool in pools}
-    latest: dict[int, AccountSnapshot] = {}
-    for snapshot in (
-        AccountSnapshot.objects.filter(account_id__in=account_ids)
-        .order_by("account_id", "-at", "-pk")
-        .distinct("account_id")
-    ):
-        latest[snapshot.account_id] = snapshot
+    newest = AccountSnapshot.objects.filter(account=OuterRef("pk")).order_by("-at", "-pk").values("pk")[:1]
+    ids = (
+        VenueAccount.objects.filter(pk__in=account_ids)
+        .annotate(latest=Subquery(newest))
+        .values_list("latest", flat=True)
+    )
+    latest = {row.account_id: row for row in AccountSnapshot.objects.filter(pk__in=[i for i in ids if i is not None])}
     out = []
     for pool in pools:
         perp = _margin(pool.perp_account, "perp", latest.get(pool.perp_account_id), rate)
