@@ -150,7 +150,15 @@ def advice_summary(advice: advice_domain.Advice) -> dict[str, Any]:
 def transfers_for(*, tenant: Tenant) -> QuerySet[Transfer]:
     return (
         Transfer.objects.filter(tenant=tenant)
-        .select_related("from_account", "to_account", "requested_by", "approved_by", "done_by", "closed_by")
+        .select_related(
+            "from_account",
+            "to_account",
+            "requested_by",
+            "approved_by",
+            "done_by",
+            "closed_by",
+            "cash_flow__transfer_peer",
+        )
         .order_by("-requested_at", "-pk")
     )
 
