@@ -315,8 +315,6 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
         tenant=charlie.tenant, account=pool.perp_account, kind="deposit", status="requested", amount=Decimal(50000),
         currency="USDT", usd_per_usdt=Decimal(1), amount_usd=Decimal(50000), at=now, note=MARKER, created_at=now,
     )  # fmt: skip
-    from risk.models import ComplianceRule, Transfer
-
     bravo_transfer = Transfer.objects.create(
         tenant=charlie.tenant, from_account=pool.perp_account, to_account=pool.cfd_account, amount=Decimal(100),
         currency="USDT", note=MARKER, requested_by=charlie.user, requested_at=now,
