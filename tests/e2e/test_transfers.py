@@ -116,3 +116,34 @@ def test_a_transfer_requested_by_one_admin_and_approved_by_another(
     requester.goto(url + "/risk/compliance/")
     expect(requester.locator("[data-testid=compliance-empty], [data-testid=compliance-rules]")).to_be_visible()
     requester.screenshot(path=str(ARTIFACTS / f"compliance-{language}.png"), full_page=False)
+
+
+def test_an_admin_adds_a_compliance_rule_and_everyone_reads_it(platform: Any, new_page: Any) -> None:
+    """The rule is edited in the tenant-scoped admin (a bad weekday list shows its field error), then listed on the
+    Compliance tab: editable for the admin, read-only for the trader."""
+    url = platform.url
+    admin = new_page()
+    log_in(admin, url, "demo-admin", DEMO_PASSWORD)
+    admin.goto(url + "/risk/compliance/")
+    admin.locator("[data-testid=compliance-edit]").click()
+    admin.fill("#id_name", "New York hours")
+    admin.select_option("#id_kind", "trading_window")
+    admin.fill("#id_days", "0,1,9")
+    admin.fill("#id_start_time", "08:00")
+    admin.fill("#id_end_time", "17:00")
+    admin.fill("#id_timezone", "America/New_York")
+    admin.locator("input[name=_save]").click()
+    expect(admin.locator(".errorlist").first).to_contain_text("List weekdays as numbers from 0 (Monday) to 6 (Sunday)")
+    admin.fill("#id_days", "0,1,2,3,4")
+    admin.locator("input[name=_save]").click()
+    expect(admin.locator(".messagelist, .success").first).to_be_visible()
+    admin.goto(url + "/risk/compliance/")
+    rules = admin.locator("[data-testid=compliance-rules]")
+    expect(rules).to_contain_text("New York hours")
+    expect(rules).to_contain_text("Mon,Tue,Wed,Thu,Fri 08:00–17:00 America/New_York")
+    admin.screenshot(path=str(ARTIFACTS / "compliance-rules-en.png"), full_page=False)
+    trader = new_page()
+    log_in(trader, url, "demo-trader", DEMO_PASSWORD)
+    trader.goto(url + "/risk/compliance/")
+    expect(trader.locator("[data-testid=compliance-rules]")).to_contain_text("New York hours")
+    expect(trader.locator("[data-testid=compliance-edit]")).to_have_count(0)
