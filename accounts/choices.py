@@ -78,6 +78,14 @@ class AuditAction(models.TextChoices):
     CASH_FLOW_REJECTED = "cash_flow_rejected", _("Cash flow rejected")
     CASH_FLOW_BOOKED = "cash_flow_booked", _("Cash flow booked")
     TERMINAL_ACTION = "terminal_action", _("MT5 terminal action")
+    COMPLIANCE_RULE_SAVED = "compliance_rule_saved", _("Compliance rule saved")
+    COMPLIANCE_RULE_DELETED = "compliance_rule_deleted", _("Compliance rule deleted")
+    COMPLIANCE_REFUSED = "compliance_refused", _("Order refused by a compliance rule")
+    TRANSFER_REQUESTED = "transfer_requested", _("Transfer requested")
+    TRANSFER_APPROVED = "transfer_approved", _("Transfer approved")
+    TRANSFER_DONE = "transfer_done", _("Transfer done")
+    TRANSFER_REJECTED = "transfer_rejected", _("Transfer rejected")
+    TRANSFER_CANCELLED = "transfer_cancelled", _("Transfer cancelled")
 
 
 class AccountMode(models.TextChoices):

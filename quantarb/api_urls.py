@@ -15,5 +15,6 @@ urlpatterns = [
     path("mt5/", include("mt5ops.api.urls")),
     path("", include("strategies.api_urls")),
     path("", include("trading.portfolio.api.urls")),
+    path("", include("risk.api_urls")),
     path("system/status/", platform_views.SystemStatusView.as_view(), name="system-status"),
 ]

@@ -1,12 +1,18 @@
 """Kill switches in the admin, read-only: tripping and resetting happen on the Risk page or the API, which audit,
-alert and push the change."""
+alert and push the change. The desk's compliance rules, edited here by its admins; transfers, read-only."""
+
+from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import TenantScopedAdmin
+from accounts.admin_site import TenantScopedAdmin, is_platform_operator
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
 from accounts.permissions import Perm
 
-from .models import KillSwitch
+from .models import ComplianceRule, KillSwitch, Transfer
 
 
 @admin.register(KillSwitch)
@@ -16,3 +22,90 @@ class KillSwitchAdmin(TenantScopedAdmin):
     list_display = ("scope", "strategy", "trigger", "reason", "tripped_by", "tripped_at", "reset_by", "reset_at")
     list_filter = ("scope", "trigger")
     csv_fields = ("scope", "strategy", "trigger", "reason", "tripped_by", "tripped_at", "reset_by", "reset_at")
+
+
+@admin.register(ComplianceRule)
+class ComplianceRuleAdmin(TenantScopedAdmin):
+    """The desk's compliance rules (issue #19 item 4): everyone who opens the admin reads them; admins add, change
+    and delete them. The tenant is the active one; every save and delete is audited."""
+
+    view_permission_required = Perm.ADMIN_SITE
+    change_permission_required = Perm.SETTINGS_MANAGE
+    add_permission_required = Perm.SETTINGS_MANAGE
+    delete_permission_required = Perm.SETTINGS_MANAGE
+    list_display = ("name", "kind", "enabled", "describe", "updated_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "instrument", "note")
+    filter_horizontal = ("accounts",)
+    csv_fields = ("name", "kind", "enabled", "days", "start_time", "end_time", "timezone", "max_orders", "instrument")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "enabled", "note")}),
+        (_("Trading window"), {"fields": ("days", "start_time", "end_time", "timezone")}),
+        (_("Orders per day"), {"fields": ("max_orders",)}),
+        (_("Restricted instrument"), {"fields": ("instrument",)}),
+        (_("Pattern day trader"), {"fields": ("pdt_day_trades", "pdt_window_days", "pdt_equity_floor", "accounts")}),
+    )
+
+    @admin.display(description=_("rule"))
+    def describe(self, obj: ComplianceRule) -> str:
+        return obj.describe()
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_platform_operator(request) and obj is None:
+            return ((None, {"fields": ("tenant",)}), *fieldsets)
+        return fieldsets
+
+    def save_model(self, request: HttpRequest, obj: ComplianceRule, form: Any, change: bool) -> None:
+        if not change and not obj.tenant_id:
+            obj.tenant = request.tenant  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        rule = form.instance
+        audit_record(
+            tenant=rule.tenant,
+            actor=request.user,  # type: ignore[arg-type]
+            action=AuditAction.COMPLIANCE_RULE_SAVED,
+            obj=rule,
+            summary={"created": not change, "changed": list(form.changed_data), **rule_summary(rule)},
+            request=request,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: ComplianceRule) -> None:
+        summary, tenant = rule_summary(obj), obj.tenant
+        super().delete_model(request, obj)
+        audit_record(
+            tenant=tenant,
+            actor=request.user,  # type: ignore[arg-type]
+            action=AuditAction.COMPLIANCE_RULE_DELETED,
+            summary=summary,
+            request=request,
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for rule in list(queryset):
+            self.delete_model(request, rule)
+
+
+def rule_summary(rule: ComplianceRule) -> dict[str, Any]:
+    return {
+        "id": rule.pk,
+        "name": rule.name,
+        "kind": rule.kind,
+        "enabled": rule.enabled,
+        "rule": rule.describe(),
+        "accounts": [account.label for account in rule.accounts.all()] if rule.pk else [],
+    }
+
+
+@admin.register(Transfer)
+class TransferAdmin(TenantScopedAdmin):
+    """Transfers, read-only: requested, approved and completed on the Transfers page or the API (audited)."""
+
+    read_only = True
+    view_permission_required = Perm.TRADING_READ
+    list_display = ("id", "from_account", "to_account", "amount", "currency", "status", "requested_by", "requested_at")
+    list_filter = ("status",)
+    csv_fields = ("id", "from_account", "to_account", "amount", "currency", "status", "venue_ref", "requested_at")

@@ -18,7 +18,10 @@ it and on the market the orders are priced from, in this order of concern:
   notional × `QUANTARB_PAPER_CFD_MARGIN_RATE`; both × the buffer of `RiskContext`;
 - stale quotes (not when a manual command is queued: the stored quotes are a copy; the engine checks again);
 - sessions (a closed CFD market, the windows around its open and close);
-- the accounts' settings and errors, and the venues' order rate limits (counted per pool when orders are written).
+- the accounts' settings and errors, and the venues' order rate limits (counted per pool when orders are written);
+- the desk's compliance rules (risk/compliance.py): trading windows, maximum orders per day per account,
+  restricted instruments, the pattern-day-trader rule. Their refusals are audited (`record_refusal`, called by
+  trading/execution/gate.py `report_refused` once the asking transaction has rolled back).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from trading.instruments import instrument_of, spec_of
 from trading.models import Instrument
 
 from .choices import KillScope
+from .compliance import ComplianceState, RefusalAuditor, compliance_refusals, read_compliance
 from .domain import checks
 from .messages import violation_text
 from .models import KillSwitch
@@ -102,6 +106,8 @@ class RiskState:
     cfd_contract_size: Decimal | None = None
     # The CFD account's MT5 terminal when it takes no opening orders (mt5ops' state): (label, state, failure).
     cfd_terminal_not_ready: tuple[str, str, str] | None = None
+    # The desk's compliance rules for this pool (None: it has none enabled).
+    compliance: ComplianceState | None = None
 
 
 def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
@@ -167,6 +173,7 @@ class RiskGate:
         self.order_windows = dict(ORDER_WINDOWS if order_windows is None else order_windows)
         self._limiters: dict[int, checks.OrderRateLimiter] = {}
         self._lock = threading.Lock()
+        self.auditor = RefusalAuditor()
 
     # -- reads -----------------------------------------------------------------------------------------------------
     def read_state(self, *, pool: AccountPool, strategy_id: int | None) -> RiskState:
@@ -213,6 +220,7 @@ class RiskGate:
             cfd_instrument=instrument_limits(instrument_of(cfd_account)),
             account_errors=errors,
             cfd_terminal_not_ready=_terminal_not_ready(cfd_account.pk),
+            compliance=read_compliance(pool),
             **_cfd_margin_terms(cfd_account, cfd_snapshot),
         )
 
@@ -224,6 +232,10 @@ class RiskGate:
     @staticmethod
     def _switches(pool: AccountPool, strategy_id: int | None) -> tuple[SwitchView, ...]:
         return tuple(SwitchView(row.scope, _scope_text(row), row.reason) for row in _covering(pool, strategy_id))
+
+    def record_refusal(self, request: OrderCheck, refusals: Sequence[Refusal], actor: Any = None) -> None:
+        """Audit what must be of a refusal (the compliance rules'), outside the transaction that asked."""
+        self.auditor.record(request, refusals, actor)
 
     # -- the check -----------------------------------------------------------------------------------------------
     def check(self, request: OrderCheck, state: GateState) -> Sequence[Refusal]:
@@ -292,6 +304,9 @@ class RiskGate:
                 ):
                     continue  # judged where the order is written, on the engine's own quotes and counters
                 found.append(Refusal(violation.code.value, self._text(violation, state), leg.value))
+        if state.compliance is not None:
+            accounts = {checks.Leg.PERP.value: state.perp_account_id, checks.Leg.CFD.value: state.cfd_account_id}
+            found.extend(compliance_refusals(request, state.compliance, accounts))
         found = _unique(found)
         if not found and request.stage == CheckStage.WRITE:
             self._record(request.pool.pk, [leg_order.leg for leg_order in request.legs], now_ms)

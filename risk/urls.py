@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import transfer_views, views
 
 urlpatterns = [
     path("", views.risk_page, name="risk"),
@@ -10,4 +10,11 @@ urlpatterns = [
     path("reconciliation/run/", views.report_run, name="reconciliation_run"),
     path("reconciliation/<int:report_id>/", views.report_detail, name="reconciliation_report"),
     path("reconciliation/<int:report_id>/sync/", views.report_sync, name="reconciliation_sync"),
+    path("compliance/", transfer_views.compliance_page, name="compliance"),
+    path("transfers/", transfer_views.transfer_list, name="transfers"),
+    path(
+        "transfers/<int:transfer_id>/<str:action>/",
+        transfer_views.transfer_action,
+        name="transfer_action",
+    ),
 ]

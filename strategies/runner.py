@@ -59,7 +59,7 @@ from trading.domain.quotes import Quote
 from trading.domain.sizing import InstrumentSpec
 from trading.domain.spread import Direction as SpreadDirection
 from trading.execution.executor import Executor
-from trading.execution.gate import GateState, OrderRefused, gate_state
+from trading.execution.gate import GateState, OrderRefused, gate_state, report_refused
 from trading.execution.leases import Lease, LeaseLost
 from trading.execution.order_writer import OrderWriter
 from trading.execution.services import (
@@ -507,6 +507,8 @@ class StrategyRunner:
             self._remember({"action": "hold", "code": "stale_quote", "params": {"detail": str(exc)}})
             return None
         except OrderRefused as refused:
+            if not refused.reported:  # the runner's own order writer has no transaction of Django's to report after
+                await _db(report_refused)(refused)
             self._remember({"action": "hold", "code": "risk", "params": {"violations": refused.as_dicts()}})
             return None
         hedge, perp_order, cfd_order = opened

@@ -241,7 +241,7 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
     from decimal import Decimal
 
     from quantarb import clock
-    from risk.models import KillSwitch
+    from risk.models import ComplianceRule, KillSwitch, Transfer
     from strategies.models import Strategy, StrategyVersion
     from trading.models import Fill, Hedge, ManualCommand, Order, ReconciliationReport
 
@@ -315,7 +315,13 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
         tenant=charlie.tenant, account=pool.perp_account, kind="deposit", status="requested", amount=Decimal(50000),
         currency="USDT", usd_per_usdt=Decimal(1), amount_usd=Decimal(50000), at=now, note=MARKER, created_at=now,
     )  # fmt: skip
+    bravo_transfer = Transfer.objects.create(
+        tenant=charlie.tenant, from_account=pool.perp_account, to_account=pool.cfd_account, amount=Decimal(100),
+        currency="USDT", note=MARKER, requested_by=charlie.user, requested_at=now,
+    )  # fmt: skip
+    ComplianceRule.objects.create(tenant=charlie.tenant, name=MARKER, kind="restricted", instrument=MARKER)
     return {
+        "bravo_transfer": bravo_transfer,
         "bravo_cash_flow": bravo_cash_flow,
         "bravo_session": bravo_session,
         "bravo_grant": bravo_grant,
@@ -355,6 +361,7 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "job_id": lambda: int(desks["bravo_job"].pk),
         "invitation_id": lambda: int(desks["bravo_invitation"].pk),
         "flow_id": lambda: int(desks["bravo_cash_flow"].pk),
+        "transfer_id": lambda: int(desks["bravo_transfer"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -406,12 +413,14 @@ def _bravo_mt5_state() -> list[Any]:
 
 
 def _bravo_trading_state() -> list[Any]:
-    from risk.models import KillSwitch
+    from risk.models import ComplianceRule, KillSwitch, Transfer
     from strategies.models import Strategy
     from trading.models import CashFlow, Hedge, ManualCommand, Order, ReconciliationReport
 
     return [
         sorted(CashFlow.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
+        sorted(Transfer.objects.filter(tenant__slug="bravo").values_list("pk", "status", "approved_by_id")),
+        sorted(ComplianceRule.objects.filter(tenant__slug="bravo").values_list("pk", "name", "enabled")),
         sorted(Strategy.objects.filter(tenant__slug="bravo").values_list("pk", "state", "current_version_id")),
         sorted(Hedge.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Order.objects.filter(tenant__slug="bravo").values_list("pk", "status")),

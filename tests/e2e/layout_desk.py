@@ -304,6 +304,19 @@ def seed() -> dict[str, Any]:
         error="HTTP 502 from https://hooks.example/: Bad gateway; the receiver did not answer in time " + LONG,
         created_at=now,
     )
+    from datetime import time as clock_time
+
+    from risk.models import ComplianceRule, Transfer
+
+    ComplianceRule.objects.create(
+        tenant=tenant, name=f"London and New York hours {LONG}", kind="trading_window", days="0,1,2,3,4",
+        start_time=clock_time(7), end_time=clock_time(21), timezone="Europe/London", note=LONG,
+    )  # fmt: skip
+    ComplianceRule.objects.create(tenant=tenant, name="Orders per day", kind="max_orders", max_orders=5000)
+    Transfer.objects.create(
+        tenant=tenant, from_account=cfd, to_account=perp, amount=Decimal("999999999.99"), currency="USD",
+        status="approved", note=LONG, requested_by=admin, requested_at=now, approved_by=admin, approved_at=now,
+    )  # fmt: skip
     return _ids(tenant, pool)
 
 

@@ -537,7 +537,8 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
         from trading.manual.services import clean_open
 
         try:
-            cleaned = clean_open(pool, params)  # the size's rules, then the pre-trade gate with the state now
+            # the size's rules, then the pre-trade gate with the state now
+            cleaned = clean_open(pool, params, actor=request.user)  # type: ignore[arg-type]
         except ValidationError as error:
             context = {
                 "pool": pool,

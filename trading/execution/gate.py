@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.utils.translation import gettext as _
 
@@ -136,10 +136,13 @@ class PreTradeGate(Protocol):
 
 
 class OrderRefused(Exception):
-    """The pre-trade gate refused the orders: nothing was written. The message names every reason."""
+    """The pre-trade gate refused the orders: nothing was written. The message names every reason. `request`: the
+    orders asked about; `reported`: the refusal went to the gate's record (`report_refused`)."""
 
-    def __init__(self, refusals: Sequence[Refusal]) -> None:
+    def __init__(self, refusals: Sequence[Refusal], request: OrderCheck | None = None) -> None:
         self.refusals = tuple(refusals)
+        self.request = request
+        self.reported = False
         super().__init__(" ".join(refusal.message for refusal in self.refusals))
 
     def as_dicts(self) -> list[dict[str, object]]:
@@ -207,4 +210,21 @@ def clear_orders(request: OrderCheck, *, state: GateState | None = None) -> None
     """Raise OrderRefused with every reason unless the installed gate clears the orders."""
     found = refusals(request, state=state)
     if found:
-        raise OrderRefused(found)
+        raise OrderRefused(found, request)
+
+
+def report_refusals(request: OrderCheck, found: Sequence[Refusal], *, actor: Any = None) -> None:
+    """Hand refusals to the installed gate's record (risk audits its compliance rules' refusals). Call it outside
+    the transaction that asked — a rolled-back transaction would take the record with it (sync: database
+    writes)."""
+    record = getattr(_installed, "record_refusal", None)
+    if record is not None and found:
+        record(request, found, actor)
+
+
+def report_refused(refused: OrderRefused, *, actor: Any = None) -> None:
+    """`report_refusals` for a raised refusal, once (the order writers report theirs, and so may their callers)."""
+    if refused.reported or refused.request is None:
+        return
+    refused.reported = True
+    report_refusals(refused.request, refused.refusals, actor=actor)

@@ -8,6 +8,7 @@ in the same transaction, so a runner whose lease was taken over cannot write an 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from trading.domain import hedges as hedge_rules
 from trading.domain import orders as order_rules
 from trading.domain import pnl
 from trading.domain.clientids import Intent, client_order_id
-from trading.execution.gate import GateState, MarketView, OrderCheck, clear_orders
+from trading.execution.gate import GateState, MarketView, OrderCheck, OrderRefused, clear_orders, report_refused
 from trading.execution.leases import Lease, LeaseLost, fence
 from trading.models import PNL_FIELDS, Fill, Hedge, Order
 
@@ -213,6 +214,22 @@ class HedgePlan:
 Written = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
+def _atomic_reporting_refusals(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`transaction.atomic`, and a refusal of the pre-trade gate reported once the transaction has rolled back (its
+    audit record must outlive the rollback: trading/execution/gate.py `report_refused`)."""
+    atomic = transaction.atomic(function)
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return atomic(*args, **kwargs)
+        except OrderRefused as refused:
+            report_refused(refused, actor=kwargs.get("actor"))
+            raise
+
+    return wrapper
+
+
 def plan_hedge_open(
     *,
     pool: AccountPool,
@@ -270,7 +287,7 @@ def plan_hedge_open(
     return HedgePlan(hedge_fields=hedge_fields, legs=(perp, cfd), strategy=strategy, created_at=now, lease=lease)
 
 
-@transaction.atomic
+@_atomic_reporting_refusals
 def hedge_open(
     *,
     pool: AccountPool,
@@ -475,7 +492,7 @@ def _values(model: type[models.Model], given: dict[str, Any], *, with_pk: bool) 
     return values
 
 
-@transaction.atomic
+@_atomic_reporting_refusals
 def hedge_leg_orders(
     *,
     hedge: Hedge,

@@ -41,7 +41,7 @@ from trading.choices import (
 from trading.domain.calendar import SessionView, demo_always_open
 from trading.domain.quotes import Quote
 from trading.domain.sizing import valid_size
-from trading.execution.gate import CheckStage, OrderCheck, StoredMarket, refusals
+from trading.execution.gate import CheckStage, OrderCheck, StoredMarket, refusals, report_refusals
 from trading.instruments import sizing_specs
 from trading.models import OUNCES, Hedge, ManualCommand, Order
 from trading.problems import problem_text
@@ -170,7 +170,7 @@ def stored_market(pool: AccountPool) -> StoredMarket | None:
     )
 
 
-def open_refusals(pool: AccountPool, cleaned: dict[str, Any]) -> dict[str, list[str]]:
+def open_refusals(pool: AccountPool, cleaned: dict[str, Any], *, actor: User | None = None) -> dict[str, list[str]]:
     """What the pre-trade gate says now about opening the hedge `cleaned` describes, by form field (empty: it
     may be queued). The same gate the engine asks when it writes the orders, on the state as it is now and the
     last stored quotes (their age and the order rate are judged when the orders are written)."""
@@ -208,21 +208,23 @@ def open_refusals(pool: AccountPool, cleaned: dict[str, Any]) -> dict[str, list[
         stage=CheckStage.QUEUE,
     )
     errors: dict[str, list[str]] = {}
-    for refusal in refusals(check):
+    found = refusals(check)
+    report_refusals(check, found, actor=actor)
+    for refusal in found:
         errors.setdefault("size_oz" if refusal.code in SIZE_CODES else NON_FIELD_ERRORS, []).append(refusal.message)
     return errors
 
 
-def clean_open(pool: AccountPool, params: dict[str, Any]) -> dict[str, Any]:
-    """`clean_open_params`, then the pre-trade gate: ValidationError by field with every reason it is refused."""
+def clean_open(pool: AccountPool, params: dict[str, Any], *, actor: User | None = None) -> dict[str, Any]:
+    """`clean_open_params`, then the pre-trade gate: ValidationError by field with every reason it is refused. The
+    refusals go to the gate's record (audited, for a desk's compliance rules): call it outside a transaction."""
     cleaned = clean_open_params(pool, params)
-    errors = open_refusals(pool, cleaned)
+    errors = open_refusals(pool, cleaned, actor=actor)
     if errors:
         raise ValidationError(errors)
     return cleaned
 
 
-@transaction.atomic
 def manual_request(
     *,
     pool: AccountPool,
@@ -232,15 +234,36 @@ def manual_request(
     params: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> ManualCommand:
-    """Queue a manual command after checking it makes sense now. Raises ValidationError with a message."""
-    kind = ManualKind(kind)
+    """Queue a manual command after checking it makes sense now. Raises ValidationError with a message. An open is
+    put to the pre-trade gate before the transaction that queues it, so that a refusal's audit record stays."""
     params = dict(params or {})
+    checked = False
+    if ManualKind(kind) == ManualKind.OPEN_HEDGE and pool.enabled and (hedge is None or hedge.pool_id == pool.pk):
+        params, checked = clean_open(pool, params, actor=actor), True
+    return _manual_request(
+        pool=pool, kind=kind, actor=actor, hedge=hedge, params=params, request=request, checked=checked
+    )
+
+
+@transaction.atomic
+def _manual_request(
+    *,
+    pool: AccountPool,
+    kind: str,
+    actor: User,
+    hedge: Hedge | None,
+    params: dict[str, Any],
+    request: HttpRequest | None,
+    checked: bool,
+) -> ManualCommand:
+    kind = ManualKind(kind)
     if hedge is not None and hedge.pool_id != pool.pk:
         raise ValidationError(_("That hedge belongs to another pool."))
     if kind == ManualKind.OPEN_HEDGE:
         if not pool.enabled:
             raise ValidationError(_("The pool is disabled."))
-        params = clean_open(pool, params)
+        if not checked:
+            params = clean_open(pool, params)
     elif kind == ManualKind.CLOSE_HEDGE:
         if hedge is None or hedge.status != HedgeStatus.OPEN:
             raise ValidationError(_("Only an open hedge can be closed."))
