@@ -78,6 +78,8 @@ class AuditAction(models.TextChoices):
     CASH_FLOW_REJECTED = "cash_flow_rejected", _("Cash flow rejected")
     CASH_FLOW_BOOKED = "cash_flow_booked", _("Cash flow booked")
     TERMINAL_ACTION = "terminal_action", _("MT5 terminal action")
+    RISK_LIMIT_SAVED = "risk_limit_saved", _("Risk limit saved")
+    RISK_LIMIT_BREACH = "risk_limit_breach", _("Risk limit breach")
 
 
 class AccountMode(models.TextChoices):
