@@ -44,6 +44,7 @@ from trading.models import Instrument
 
 from .choices import KillScope
 from .domain import checks
+from .limits import Block, blocks_for
 from .messages import violation_text
 from .models import KillSwitch
 
@@ -102,6 +103,8 @@ class RiskState:
     cfd_contract_size: Decimal | None = None
     # The CFD account's MT5 terminal when it takes no opening orders (mt5ops' state): (label, state, failure).
     cfd_terminal_not_ready: tuple[str, str, str] | None = None
+    # Breached limits that hold opening orders in this scope (risk/limits.py): reducing orders still pass.
+    limit_blocks: tuple[Block, ...] = ()
 
 
 def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
@@ -213,13 +216,19 @@ class RiskGate:
             cfd_instrument=instrument_limits(instrument_of(cfd_account)),
             account_errors=errors,
             cfd_terminal_not_ready=_terminal_not_ready(cfd_account.pk),
+            limit_blocks=blocks_for(pool, strategy_id),
             **_cfd_margin_terms(cfd_account, cfd_snapshot),
         )
 
     def halts(self, *, pool: AccountPool) -> Sequence[Halt]:
-        return tuple(
+        switches = tuple(
             Halt(scope=_scope_text(row), reason=row.reason, since=row.tripped_at) for row in _covering(pool, None)
         )
+        limits = tuple(
+            Halt(scope=_("limit %(limit)s") % {"limit": block.limit}, reason=_("breached: only reducing orders pass"))
+            for block in blocks_for(pool, None)
+        )
+        return switches + limits
 
     @staticmethod
     def _switches(pool: AccountPool, strategy_id: int | None) -> tuple[SwitchView, ...]:
@@ -253,6 +262,16 @@ class RiskGate:
                 continue
             account_id = state.perp_account_id if leg is checks.Leg.PERP else state.cfd_account_id
             if not leg_order.reducing:
+                for block in state.limit_blocks:
+                    if block.account_id is None or block.account_id == account_id:
+                        found.append(
+                            Refusal(
+                                "risk_limit",
+                                _("Limit %(limit)s is breached: only orders that reduce a position pass.")
+                                % {"limit": block.limit},
+                                leg.value,
+                            )
+                        )
                 if account_id in state.account_errors:
                     found.append(
                         Refusal(

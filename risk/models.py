@@ -1,6 +1,7 @@
 """The kill switch, and the limits that act (their state and breach log).
 
-The kill switch: per strategy, per tenant and global. Tripped by hand or automatically; only a manual reset clears it. While one covering a strategy is tripped, only orders that reduce exposure pass the pre-trade checks."""
+The kill switch: per strategy, per tenant and global. Tripped by hand or automatically; only a manual reset clears
+it. While one covering a strategy is tripped, only orders that reduce exposure pass the pre-trade checks."""
 
 from __future__ import annotations
 
@@ -236,12 +237,13 @@ class RiskLimit(models.Model):
                     if direction == "max"
                     else _("The warning level must come before the breach level: above it for a lower limit.")
                 ]
-        if self.hysteresis is not None:
-            if self.hysteresis < 0 or not self.hysteresis.is_finite() or self.hysteresis > high - low:
-                errors["hysteresis"] = [
-                    _("Enter a band between 0 and %(high)s (%(metric)s).")
-                    % {"high": high - low, "metric": self.get_metric_display()}
-                ]
+        if self.hysteresis is not None and (
+            self.hysteresis < 0 or not self.hysteresis.is_finite() or self.hysteresis > high - low
+        ):
+            errors["hysteresis"] = [
+                _("Enter a band between 0 and %(high)s (%(metric)s).")
+                % {"high": high - low, "metric": self.get_metric_display()}
+            ]
         if self.confirm and self.action == LimitAction.ALERT:
             errors["confirm"] = [_("Only an action that changes trading can wait for a person's confirmation.")]
         if self.action in (LimitAction.PAUSE, LimitAction.FLATTEN) and self.scope_kind == LimitScopeKind.ACCOUNT:
