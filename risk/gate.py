@@ -221,14 +221,9 @@ class RiskGate:
         )
 
     def halts(self, *, pool: AccountPool) -> Sequence[Halt]:
-        switches = tuple(
+        return tuple(
             Halt(scope=_scope_text(row), reason=row.reason, since=row.tripped_at) for row in _covering(pool, None)
         )
-        limits = tuple(
-            Halt(scope=_("limit %(limit)s") % {"limit": block.limit}, reason=_("breached: only reducing orders pass"))
-            for block in blocks_for(pool, None)
-        )
-        return switches + limits
 
     @staticmethod
     def _switches(pool: AccountPool, strategy_id: int | None) -> tuple[SwitchView, ...]:
