@@ -589,7 +589,7 @@ def limit_save(
     if before is not None:
         changed = {key: pair for key, pair in changed.items() if pair[0] != pair[1]}
     if not row.enabled:
-        _retire(row)
+        limit_retire(row)
     audit_record(
         tenant=row.tenant,
         actor=actor,
@@ -601,7 +601,7 @@ def limit_save(
     return row
 
 
-def _retire(row: RiskLimit) -> None:
+def limit_retire(row: RiskLimit) -> None:
     """A disabled limit holds nothing: its open breach ends, its alert resolves, its level returns to ok."""
     from alerts.models import Alert
     from alerts.services import alert_resolve
