@@ -567,7 +567,7 @@ LIMIT_FIELDS = (
 
 def limit_summary(row: RiskLimit) -> dict[str, Any]:
     return {
-        name: (str(value) if isinstance(value, Decimal) else value)
+        name: (formatting.trimmed(value) if isinstance(value, Decimal) else value)
         for name in LIMIT_FIELDS
         for value in [getattr(row, f"{name}_id" if name in ("pool", "strategy", "account") else name)]
     }

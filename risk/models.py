@@ -188,6 +188,14 @@ class RiskLimit(models.Model):
         name = getattr(target, "label", None) or getattr(target, "name", "")
         return f"{self.get_scope_kind_display()} {name}"
 
+    @property
+    def current_level(self) -> str:
+        """Where the limit stood at its last evaluation (ok before the first)."""
+        try:
+            return str(self.state.level)
+        except RiskLimitState.DoesNotExist:
+            return LimitLevelChoice.OK.value
+
     def scope_ref(self) -> int:
         """The id the scope's metrics are keyed by: the tenant's for the desk, else the pool's, strategy's or
         account's."""

@@ -13,7 +13,7 @@ class RiskLimitSerializer(serializers.ModelSerializer[RiskLimit]):
     label = serializers.CharField(read_only=True)
     scope_label = serializers.CharField(read_only=True)
     effective_direction = serializers.CharField(read_only=True, help_text="The direction in force: max or min.")
-    level = serializers.CharField(source="state.level", read_only=True, default="ok")
+    level = serializers.CharField(source="current_level", read_only=True, help_text="ok, warning or breach")
     value = serializers.DecimalField(
         source="state.value", max_digits=30, decimal_places=8, read_only=True, default=None, allow_null=True
     )

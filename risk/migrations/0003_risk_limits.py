@@ -6,11 +6,46 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def margin_rules_to_limits(apps, schema_editor):
+    """The retired `margin_low` alert rule of each desk becomes a desk limit on the MT5 margin level (its lowest
+    account's): the rule's `min_level_pct` as the breach level, action alert, enabled as the rule was. The rule's
+    rows go, and the alerts it left open resolve (the limit raises its own from now on)."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    AlertRule = apps.get_model("alerts", "AlertRule")
+    Alert = apps.get_model("alerts", "Alert")
+    RiskLimit = apps.get_model("risk", "RiskLimit")
+    for rule in AlertRule.objects.filter(rule_type="margin_low"):
+        try:
+            level = Decimal(str((rule.params or {}).get("min_level_pct", "150")))
+        except ArithmeticError:
+            level = Decimal(150)
+        if not level.is_finite() or not Decimal(0) <= level <= Decimal(100_000):
+            level = Decimal(150)
+        RiskLimit.objects.create(
+            tenant_id=rule.tenant_id,
+            name="Margin level (was the alert rule)",
+            scope_kind="desk",
+            metric="mt5_margin_level_pct",
+            breach_level=level,
+            direction="",
+            action="alert",
+            enabled=rule.enabled,
+        )
+        Alert.objects.filter(rule=rule).exclude(status="resolved").update(
+            status="resolved", resolved_at=timezone.now()
+        )
+        rule.delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0021_audit_risk_limit_actions'),
         ('risk', '0002_initial'),
+        ('alerts', '0001_initial'),
         ('strategies', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -114,4 +149,5 @@ class Migration(migrations.Migration):
             model_name='breach',
             constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('limit',), name='breach_one_open_per_limit'),
         ),
+        migrations.RunPython(margin_rules_to_limits, migrations.RunPython.noop),
     ]

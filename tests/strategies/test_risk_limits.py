@@ -245,3 +245,63 @@ def test_a_withdrawal_in_the_ledger_does_not_trip_the_drawdown_limit(paper_pool:
     assert RiskLimitState.objects.get().level == "ok" and not Breach.objects.exists()
     evaluate_limits(metrics=pool_metrics(paper_pool, Metric.DRAWDOWN_PCT, str(naive)))  # what it would have done
     assert Breach.objects.count() == 1
+
+
+# --- the margin-level alert rule became a limit -------------------------------------------------------------------
+def test_the_margin_rule_of_each_desk_becomes_a_margin_level_limit(alice: Any, charlie: Any) -> None:
+    """The data migration (risk/migrations/0003): each desk's `margin_low` rule becomes a desk limit on the MT5
+    margin level with the rule's level as the breach level, enabled as the rule was; the rule and its open alert go."""
+    import importlib
+
+    from django.apps import apps
+
+    from alerts.models import AlertRule
+
+    migration = importlib.import_module("risk.migrations.0003_risk_limits")
+    rule = AlertRule.objects.create(tenant=alice.tenant, rule_type="margin_low", params={"min_level_pct": "180"})
+    AlertRule.objects.create(tenant=charlie.tenant, rule_type="margin_low", params={"min_level_pct": "x"},
+                             enabled=False)  # fmt: skip
+    old = Alert.objects.create(tenant=alice.tenant, category="account", severity="critical", title="Margin level",
+                               rule=rule, dedup_key="rule:margin_low:margin_low:1", first_seen=datetime.now(UTC),
+                               last_seen=datetime.now(UTC))  # fmt: skip
+    migration.margin_rules_to_limits(apps, None)
+    mine = RiskLimit.objects.get(tenant=alice.tenant)
+    assert (mine.scope_kind, mine.metric, mine.breach_level, mine.warning_level, mine.action, mine.enabled) == (
+        "desk", "mt5_margin_level_pct", Decimal(180), None, "alert", True)  # fmt: skip
+    assert mine.effective_direction() == "min"
+    theirs = RiskLimit.objects.get(tenant=charlie.tenant)
+    assert theirs.breach_level == Decimal(150) and not theirs.enabled  # an unreadable level: the old default
+    assert not AlertRule.objects.filter(rule_type="margin_low").exists()
+    old.refresh_from_db()
+    assert old.status == "resolved"
+
+
+def test_a_margin_level_below_the_migrated_limit_raises_a_critical_risk_alert(alice: Any, frozen_clock: Any) -> None:
+    """What the `margin_low` rule's tests showed, as a limit: below the level it alerts (critical), bumps while it
+    holds, resolves when the level recovers; nothing else is done (action alert)."""
+    limit = limit_save(
+        row=RiskLimit(tenant=alice.tenant, name="Margin level", scope_kind="desk", metric="mt5_margin_level_pct",
+                      breach_level=Decimal(150), action="alert"),
+        actor=None,
+    )  # fmt: skip
+    desk = Scope(ScopeKind.DESK, alice.tenant.pk)
+
+    def at(level: str) -> None:
+        evaluate_limits(metrics={alice.tenant.pk: {(Metric.MT5_MARGIN_LEVEL_PCT, desk): Decimal(level)}})
+
+    at("400")
+    assert open_alerts(alice.tenant) == []
+    at("120")
+    [alert] = open_alerts(alice.tenant)
+    assert alert.severity == "critical" and alert.category == "risk" and "Margin level at 120" in alert.title
+    assert alert.source_type == "risk.risklimit" and alert.source_id == str(limit.pk)
+    assert Breach.objects.get().action_status == "none"
+    from alerts.rules import evaluate_all
+
+    frozen_clock.advance(10)
+    evaluate_all()  # the rule keeps it open while it holds
+    alert.refresh_from_db()
+    assert alert.count == 2 and alert.status == "open"
+    at("400")
+    alert.refresh_from_db()
+    assert alert.status == "resolved" and Breach.objects.get().ended_at is not None
