@@ -72,6 +72,7 @@ def test_a_limit_edited_with_a_bad_value_shows_the_field_error(
         row = page.locator("[data-testid=limits] tbody tr").first
         expect(row).to_contain_text("999999850")
         expect(row.locator("td.qa-num").nth(1)).to_have_text("2")
+        page.screenshot(path=str(SHOTS / f"risk-limits-page-{lang}.png"), full_page=True)
     finally:
         if lang != "en":
             switch_language(page, "en")

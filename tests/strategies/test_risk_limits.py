@@ -305,3 +305,34 @@ def test_a_margin_level_below_the_migrated_limit_raises_a_critical_risk_alert(al
     at("400")
     alert.refresh_from_db()
     assert alert.status == "resolved" and Breach.objects.get().ended_at is not None
+
+
+def test_two_hundred_pools_are_evaluated_in_a_bounded_number_of_queries(
+    alice: Any, django_assert_max_num_queries: Any
+) -> None:
+    """One beat run over 200 pools' limits: a handful of queries whatever the number of pools (reads in bulk, the
+    levels written in bulk); a change costs its own writes only (the breach, its alert and audit)."""
+    from accounts.models import AccountPool, VenueAccount
+
+    accounts = VenueAccount.objects.bulk_create(
+        VenueAccount(tenant=alice.tenant, owner=alice.user, venue=venue, label=f"{venue} {n}", mode="paper")
+        for n in range(200)
+        for venue in ("simulated-perp", "simulated-cfd")
+    )
+    pools = AccountPool.objects.bulk_create(
+        AccountPool(tenant=alice.tenant, name=f"Pool {n}", perp_account=accounts[2 * n],
+                    cfd_account=accounts[2 * n + 1], perp_allocation=Decimal(1000), cfd_allocation=Decimal(1000))
+        for n in range(200)
+    )  # fmt: skip
+    RiskLimit.objects.bulk_create(
+        RiskLimit(tenant=alice.tenant, scope_kind="pool", pool=pool, metric="unhedged_oz", warning_level=Decimal(1),
+                  breach_level=Decimal(2), action="block_entries")
+        for pool in pools
+    )  # fmt: skip
+    calm = {alice.tenant.pk: {(Metric.UNHEDGED_OZ, Scope(ScopeKind.POOL, pool.pk)): Decimal("0.5") for pool in pools}}
+    with django_assert_max_num_queries(12):
+        first = evaluate_limits(metrics=calm)  # every level stored for the first time
+    with django_assert_max_num_queries(12):
+        again = evaluate_limits(metrics=calm)
+    assert len(first.states) == len(again.states) == 200 and not again.started
+    assert RiskLimitState.objects.count() == 200
