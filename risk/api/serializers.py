@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from ..choices import LimitAction, LimitDirection, LimitMetric, LimitScopeKind
 from ..models import Breach, RiskLimit
 
 
@@ -54,15 +55,15 @@ class RiskLimitWriteSerializer(serializers.Serializer[Any]):
     (`pool`, `strategy` or `account`, an id of this desk) matches `scope_kind`. PATCH sends only what changes."""
 
     name = serializers.CharField(required=False, max_length=120, allow_blank=True)
-    scope_kind = serializers.ChoiceField(choices=["desk", "pool", "strategy", "account"])
+    scope_kind = serializers.ChoiceField(choices=LimitScopeKind.choices)
     pool = serializers.IntegerField(required=False, allow_null=True)
     strategy = serializers.IntegerField(required=False, allow_null=True)
     account = serializers.IntegerField(required=False, allow_null=True)
-    metric = serializers.CharField(max_length=40)
+    metric = serializers.ChoiceField(choices=LimitMetric.choices)
     warning_level = serializers.CharField(required=False, allow_null=True, max_length=40)
     breach_level = serializers.CharField(required=False, allow_null=True, max_length=40)
-    direction = serializers.ChoiceField(choices=["", "max", "min"], required=False)
-    action = serializers.ChoiceField(choices=["alert", "block_entries", "pause", "flatten"], required=False)
+    direction = serializers.ChoiceField(choices=LimitDirection.choices, required=False, allow_blank=True)
+    action = serializers.ChoiceField(choices=LimitAction.choices, required=False)
     confirm = serializers.BooleanField(required=False)
     hysteresis = serializers.CharField(required=False, max_length=40)
     enabled = serializers.BooleanField(required=False)
