@@ -117,6 +117,8 @@ def test_the_api_creates_validates_and_changes_limits(paper_pool: Any, alice: An
     }
     assert api.post("risk/limits/", {**body, "confirm": {"x": 1}}).status_code == 400
     assert api.post("risk/limits/", {**body, "breach_level": "1e400"}).status_code == 400
+    assert api.post("risk/limits/", {**body, "pool": 10**30}).json()["pool"]  # no such pool: named, never a 500
+    assert "metric" in api.post("risk/limits/", {**body, "metric": ["x"]}).json()
     created = api.post("risk/limits/", {**body, "warning_level": "20"})
     assert created.status_code == 201, created.json()
     data = created.json()
