@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
 
+from .choices import LimitDirection
 from .models import RiskLimit
 
 
@@ -44,7 +45,7 @@ class RiskLimitForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["account"].label_from_instance = lambda account: account.label  # type: ignore[attr-defined]
         direction = self.fields["direction"]
         assert isinstance(direction, forms.ChoiceField)
-        direction.choices = [("", _("The metric's natural direction")), *direction.choices[1:]]
+        direction.choices = [("", _("The metric's natural direction")), *LimitDirection.choices]
         self.fields["hysteresis"].required = False
 
     def clean_hysteresis(self) -> Any:

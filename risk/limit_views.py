@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,7 +34,7 @@ def _tenant(request: HttpRequest) -> Any:
     return membership.tenant
 
 
-def limits_for(*, tenant: Any) -> Any:
+def limits_for(*, tenant: Any) -> QuerySet[RiskLimit]:
     return (
         RiskLimit.objects.filter(tenant=tenant)
         .select_related("pool", "strategy", "account", "state")
@@ -41,7 +42,7 @@ def limits_for(*, tenant: Any) -> Any:
     )
 
 
-def breaches_for(*, tenant: Any) -> Any:
+def breaches_for(*, tenant: Any) -> QuerySet[Breach]:
     return Breach.objects.filter(tenant=tenant).select_related("confirmed_by").order_by("-started_at", "-pk")
 
 

@@ -372,7 +372,7 @@ def _end_breach(row: RiskLimit, breach: Breach, state: LimitState, now: datetime
     )
 
 
-def strategies_in_scope(tenant_id: int, scope_kind: str, scope_ref: int) -> QuerySet[Any]:
+def strategies_in_scope(tenant_id: int, scope_kind: str, scope_ref: int) -> Any:
     strategies = _strategy_model().objects.filter(tenant_id=tenant_id)
     if scope_kind == LimitScopeKind.STRATEGY:
         return strategies.filter(pk=scope_ref)

@@ -6,6 +6,7 @@ it. While one covering a strategy is tripped, only orders that reduce exposure p
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -75,7 +76,7 @@ class KillSwitch(models.Model):
 
 
 # --- limits that act (issue #19 item 2) ---------------------------------------------------------------------------
-LEVEL = {"max_digits": 24, "decimal_places": 6}
+LEVEL: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
 
 # The sane range of each metric's levels, in its own unit (the editor refuses anything outside).
 PCT = (Decimal(0), Decimal(100))
@@ -199,12 +200,14 @@ class RiskLimit(models.Model):
     def scope_ref(self) -> int:
         """The id the scope's metrics are keyed by: the tenant's for the desk, else the pool's, strategy's or
         account's."""
-        return {
+        ref = {
             "desk": self.tenant_id,
             "pool": self.pool_id,
             "strategy": self.strategy_id,
             "account": self.account_id,
         }[self.scope_kind]
+        assert ref is not None, "a limit's scope names its object (risk_limit_scope_target)"
+        return int(ref)
 
     def effective_direction(self) -> str:
         from .domain.limits import NATURAL_DIRECTION, Metric
@@ -212,7 +215,7 @@ class RiskLimit(models.Model):
         return self.direction or NATURAL_DIRECTION[Metric(self.metric)].value
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[Any]] = {}
         if self.metric not in LimitMetric.values:
             raise ValidationError({"metric": [_("Choose a metric.")]})
         low, high = LEVEL_RANGES[self.metric]

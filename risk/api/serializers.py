@@ -11,7 +11,7 @@ from ..models import Breach, RiskLimit
 
 
 class RiskLimitSerializer(serializers.ModelSerializer[RiskLimit]):
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     scope_label = serializers.CharField(read_only=True)
     effective_direction = serializers.CharField(read_only=True, help_text="The direction in force: max or min.")
     level = serializers.CharField(source="current_level", read_only=True, help_text="ok, warning or breach")

@@ -93,13 +93,14 @@ def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, re
     if not form.is_valid():
         raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
     try:
-        return limit_save(row=form.instance, actor=request.user, before=before, request=request._request)  # type: ignore[arg-type]
+        saved: RiskLimit = limit_save(row=form.instance, actor=request.user, before=before, request=request._request)  # type: ignore[arg-type]
+        return saved
     except DjangoValidationError as error:
         raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from error
 
 
 def _limit(request: Request, limit_id: int) -> RiskLimit:
-    limit = limits_for(tenant=_tenant(request)).filter(pk=limit_id).first()
+    limit: RiskLimit | None = limits_for(tenant=_tenant(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
@@ -114,7 +115,7 @@ class RiskLimitList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RiskLimitSerializer
 
     def get_queryset(self) -> QuerySet[RiskLimit]:
-        return limits_for(tenant=_tenant(self.request))  # type: ignore[no-any-return]
+        return limits_for(tenant=_tenant(self.request))
 
     @extend_schema(request=RiskLimitWriteSerializer, responses={201: RiskLimitSerializer})
     def post(self, request: Request) -> Response:
@@ -184,7 +185,7 @@ class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
             if not params["limit"].isdigit():
                 raise ValidationError({"limit": ["Send a limit's id."]})
             rows = rows.filter(limit_id=int(params["limit"]))
-        return rows  # type: ignore[no-any-return]
+        return rows
 
 
 class BreachConfirm(APIView):
