@@ -86,6 +86,8 @@ class AuditAction(models.TextChoices):
     TRANSFER_DONE = "transfer_done", _("Transfer done")
     TRANSFER_REJECTED = "transfer_rejected", _("Transfer rejected")
     TRANSFER_CANCELLED = "transfer_cancelled", _("Transfer cancelled")
+    RISK_LIMIT_SAVED = "risk_limit_saved", _("Risk limit saved")
+    RISK_LIMIT_BREACH = "risk_limit_breach", _("Risk limit breach")
 
 
 class AccountMode(models.TextChoices):

@@ -50,6 +50,8 @@ class Perm(StrEnum):
     CASH_FLOW_MANAGE = "cash_flow.manage"
     MT5_VIEW = "mt5.view"
     MT5_OPERATE = "mt5.operate"
+    RISK_LIMITS_VIEW = "risk.limits.view"
+    RISK_LIMITS_MANAGE = "risk.limits.manage"
 
 
 class Grant(NamedTuple):
@@ -88,6 +90,8 @@ MATRIX: Final[tuple[Grant, ...]] = (
     Grant(Perm.CASH_FLOW_MANAGE, Y,    N,     N,      N,     N, "Enter cash flows; approve or reject another admin's"),
     Grant(Perm.MT5_VIEW,         Y,    Y,     Y,      Y,     N, "MT5 terminals: state, health log, uptime, API"),
     Grant(Perm.MT5_OPERATE,      Y,    N,     N,      N,     N, "MT5 terminals: add, reconnect, restart, maintain"),
+    Grant(Perm.RISK_LIMITS_VIEW, Y,    Y,     Y,      Y,     Y, "Risk limits, their levels and the breach log"),
+    Grant(Perm.RISK_LIMITS_MANAGE, Y,  N,     N,      N,     N, "Create, edit, disable limits; confirm their actions"),
 )
 # fmt: on
 

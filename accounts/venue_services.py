@@ -64,7 +64,7 @@ def account_save(*, form: VenueAccountForm, actor: User, request: HttpRequest | 
 
 def _account_alerts_on_commit(account: VenueAccount) -> None:
     """An account's status may have changed: its alert rules look again as soon as this commits."""
-    alerting.evaluate_on_commit(tenant=account.tenant, rule_types=("account_error", "margin_low"))
+    alerting.evaluate_on_commit(tenant=account.tenant, rule_types=("account_error",))
 
 
 @transaction.atomic

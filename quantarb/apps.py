@@ -14,13 +14,20 @@ class QuantarbConfig(AppConfig):
         from . import outbound
         from .api_decimals import install_plain_decimals
         from .correlation import configure_structlog, install_celery_signals
-        from .wiring import install_pre_trade_gate, install_strategy_links, install_venue_catalogue, install_venue_link
+        from .wiring import (
+            install_limit_actions,
+            install_pre_trade_gate,
+            install_strategy_links,
+            install_venue_catalogue,
+            install_venue_link,
+        )
 
         configure_structlog(json_lines=settings.QUANTARB_LOG_FORMAT == "json")
         install_celery_signals()
         install_plain_decimals()
         outbound.install()  # tenant-chosen HTTP destinations are vetted on each connection (quantarb/outbound.py)
         install_pre_trade_gate()
+        install_limit_actions()
         install_venue_catalogue()
         install_venue_link()
         install_strategy_links()

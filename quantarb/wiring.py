@@ -17,6 +17,15 @@ def install_pre_trade_gate() -> None:
     install(RiskGate(limits_for=risk_limits_for))
 
 
+def install_limit_actions() -> None:
+    """What a breached risk limit asks of strategies (risk sits below them): pausing a strategy through its own
+    lifecycle service (risk/limits.py)."""
+    from risk.limits import install_strategy_actions
+    from strategies.services import strategy_pause_for_risk
+
+    install_strategy_actions(pause=strategy_pause_for_risk)
+
+
 def install_venue_catalogue() -> None:
     """Which `ccxt:<id>` venues an account may name: the exchanges ccxt knows, read by `trading.venues` (the only
     importer of ccxt) for `accounts`' venue kinds."""

@@ -90,3 +90,52 @@ register(
         evaluate=hedge_legged,
     )
 )
+
+
+def _limits_at(tenant: Any, level: str) -> Iterator[Condition]:
+    from .limits import limit_condition, limit_key
+    from .models import RiskLimitState
+
+    states = RiskLimitState.objects.filter(tenant_id=tenant.pk, limit__enabled=True, level=level).select_related(
+        "limit__pool", "limit__strategy", "limit__account"
+    )
+    for state in states:
+        condition = limit_condition(state.limit, state.level, state.value)
+        yield Condition(
+            key=limit_key(state.limit_id), title=condition["title"], detail=condition["detail"], source=state.limit
+        )
+
+
+def risk_limit_warning(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """Every enabled limit of the desk at its warning level, as its last evaluation left it (risk/limits.py raises
+    the alert the moment the level is reached; this rule keeps it open while it lasts and resolves it after)."""
+    return _limits_at(tenant, "warning")
+
+
+def risk_limit_breach(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
+    """Every enabled limit of the desk at its breach level (see `risk_limit_warning`)."""
+    return _limits_at(tenant, "breach")
+
+
+register(
+    RuleType(
+        key="risk_limit_warning",
+        label=gettext_lazy("Risk limit: warning level"),
+        description=gettext_lazy("A limit of the limits page is at its warning level (only this alert, no action)."),
+        category="risk",
+        default_severity="warning",
+        params=(),
+        evaluate=risk_limit_warning,
+    )
+)
+register(
+    RuleType(
+        key="risk_limit_breach",
+        label=gettext_lazy("Risk limit: breach"),
+        description=gettext_lazy("A limit of the limits page is breached: its action is taken (or awaits a person)."),
+        category="risk",
+        default_severity="critical",
+        params=(),
+        evaluate=risk_limit_breach,
+    )
+)

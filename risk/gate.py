@@ -48,6 +48,7 @@ from trading.models import Instrument
 from .choices import KillScope
 from .compliance import ComplianceState, RefusalAuditor, compliance_refusals, read_compliance
 from .domain import checks
+from .limits import Block, blocks_for
 from .messages import violation_text
 from .models import KillSwitch
 
@@ -108,6 +109,8 @@ class RiskState:
     cfd_terminal_not_ready: tuple[str, str, str] | None = None
     # The desk's compliance rules for this pool (None: it has none enabled).
     compliance: ComplianceState | None = None
+    # Breached limits that hold opening orders in this scope (risk/limits.py): reducing orders still pass.
+    limit_blocks: tuple[Block, ...] = ()
 
 
 def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
@@ -221,6 +224,7 @@ class RiskGate:
             account_errors=errors,
             cfd_terminal_not_ready=_terminal_not_ready(cfd_account.pk),
             compliance=read_compliance(pool),
+            limit_blocks=blocks_for(pool, strategy_id),
             **_cfd_margin_terms(cfd_account, cfd_snapshot),
         )
 
@@ -265,6 +269,16 @@ class RiskGate:
                 continue
             account_id = state.perp_account_id if leg is checks.Leg.PERP else state.cfd_account_id
             if not leg_order.reducing:
+                for block in state.limit_blocks:
+                    if block.account_id is None or block.account_id == account_id:
+                        found.append(
+                            Refusal(
+                                "risk_limit",
+                                _("Limit %(limit)s is breached: only orders that reduce a position pass.")
+                                % {"limit": block.limit},
+                                leg.value,
+                            )
+                        )
                 if account_id in state.account_errors:
                     found.append(
                         Refusal(

@@ -1,4 +1,6 @@
-"""The kill switch: per strategy, per tenant and global. Tripped by hand or automatically; only a manual reset
+"""The kill switch, the limits that act (their state and breach log), compliance rules and transfers.
+
+The kill switch: per strategy, per tenant and global. Tripped by hand or automatically; only a manual reset
 clears it. While one covering a strategy is tripped, only orders that reduce exposure pass the pre-trade checks.
 
 A desk's compliance rules (`ComplianceRule`, issue #19 item 4), run by the pre-trade gate beside its limits, and
@@ -18,7 +20,18 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, User, VenueAccount
 
-from .choices import ComplianceKind, KillScope, KillTrigger, TransferStatus
+from .choices import (
+    ActionStatus,
+    ComplianceKind,
+    KillScope,
+    KillTrigger,
+    LimitAction,
+    LimitDirection,
+    LimitLevelChoice,
+    LimitMetric,
+    LimitScopeKind,
+    TransferStatus,
+)
 from .domain.compliance import TradingWindow, parse_days
 
 
@@ -246,3 +259,274 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.amount} {self.currency}"
+
+
+# --- limits that act (issue #19 item 2) ---------------------------------------------------------------------------
+LEVEL: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
+
+# The sane range of each metric's levels, in its own unit (the editor refuses anything outside).
+PCT = (Decimal(0), Decimal(100))
+LEVEL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    LimitMetric.UNHEDGED_OZ: (Decimal(0), Decimal(10_000_000)),
+    LimitMetric.UNHEDGED_USD: (Decimal(0), Decimal(10) ** 12),
+    LimitMetric.LIQUIDATION_DISTANCE_PCT: PCT,
+    LimitMetric.MT5_MARGIN_LEVEL_PCT: (Decimal(0), Decimal(100_000)),
+    LimitMetric.MT5_LEVEL_ABOVE_STOP_OUT: (Decimal(0), Decimal(100_000)),
+    LimitMetric.DRAWDOWN_PCT: PCT,
+    LimitMetric.DAILY_LOSS_USD: (Decimal(0), Decimal(10) ** 12),
+    LimitMetric.LOSS_STREAK: (Decimal(1), Decimal(1_000)),
+    LimitMetric.USDT_EXPOSURE_USD: (Decimal(0), Decimal(10) ** 12),
+    LimitMetric.GROSS_NOTIONAL_USD: (Decimal(0), Decimal(10) ** 12),
+    LimitMetric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: PCT,
+    LimitMetric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: (Decimal(0), Decimal(100_000)),
+}
+WHOLE_METRICS = frozenset({LimitMetric.LOSS_STREAK})
+
+
+class RiskLimit(models.Model):
+    """One limit of a desk: a metric of a scope (the desk, a pool, a strategy or an account) with a warning and a
+    breach level, a direction, the action a breach calls for (alert, block new entries, pause, flatten; `confirm`:
+    a person confirms it first) and a hysteresis band. The pure `Limit` (risk/domain/limits.py) is built from it;
+    risk/limits.py evaluates and acts."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="risk_limits", verbose_name=_("tenant"))
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    scope_kind = models.CharField(_("scope"), max_length=10, choices=LimitScopeKind.choices)
+    pool = models.ForeignKey(
+        "accounts.AccountPool",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="risk_limits",
+        verbose_name=_("pool"),
+    )
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="risk_limits",
+        verbose_name=_("strategy"),
+    )
+    account = models.ForeignKey(
+        "accounts.VenueAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="risk_limits",
+        verbose_name=_("account"),
+    )
+    metric = models.CharField(_("metric"), max_length=40, choices=LimitMetric.choices)
+    warning_level = models.DecimalField(_("warning level"), null=True, blank=True, **LEVEL)
+    breach_level = models.DecimalField(_("breach level"), null=True, blank=True, **LEVEL)
+    direction = models.CharField(_("direction"), max_length=3, choices=LimitDirection.choices, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=LimitAction.choices, default=LimitAction.ALERT)
+    confirm = models.BooleanField(
+        _("a person confirms the action"),
+        default=False,
+        help_text=_("The action waits on the limits page until an admin confirms it."),
+    )
+    hysteresis = models.DecimalField(
+        _("hysteresis"),
+        default=Decimal(0),
+        help_text=_("How far, in the metric's unit, the metric must come back past a level to leave it."),
+        **LEVEL,
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("risk limit")
+        verbose_name_plural = _("risk limits")
+        ordering = ["scope_kind", "metric", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope_kind="desk", pool__isnull=True, strategy__isnull=True, account__isnull=True)
+                    | models.Q(scope_kind="pool", pool__isnull=False, strategy__isnull=True, account__isnull=True)
+                    | models.Q(scope_kind="strategy", pool__isnull=True, strategy__isnull=False, account__isnull=True)
+                    | models.Q(scope_kind="account", pool__isnull=True, strategy__isnull=True, account__isnull=False)
+                ),
+                name="risk_limit_scope_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(warning_level__isnull=False) | models.Q(breach_level__isnull=False),
+                name="risk_limit_has_a_level",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "enabled"], name="risk_limit_tenant_enabled")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.get_metric_display()} · {self.scope_label}"
+
+    @property
+    def scope_label(self) -> str:
+        target = {"pool": self.pool, "strategy": self.strategy, "account": self.account}.get(self.scope_kind)
+        if target is None:
+            return str(self.get_scope_kind_display())
+        name = getattr(target, "label", None) or getattr(target, "name", "")
+        return f"{self.get_scope_kind_display()} {name}"
+
+    @property
+    def current_level(self) -> str:
+        """Where the limit stood at its last evaluation (ok before the first)."""
+        try:
+            return str(self.state.level)
+        except RiskLimitState.DoesNotExist:
+            return LimitLevelChoice.OK.value
+
+    def scope_ref(self) -> int:
+        """The id the scope's metrics are keyed by: the tenant's for the desk, else the pool's, strategy's or
+        account's."""
+        ref = {
+            "desk": self.tenant_id,
+            "pool": self.pool_id,
+            "strategy": self.strategy_id,
+            "account": self.account_id,
+        }[self.scope_kind]
+        assert ref is not None, "a limit's scope names its object (risk_limit_scope_target)"
+        return int(ref)
+
+    def effective_direction(self) -> str:
+        from .domain.limits import NATURAL_DIRECTION, Metric
+
+        return self.direction or NATURAL_DIRECTION[Metric(self.metric)].value
+
+    def clean(self) -> None:
+        errors: dict[str, list[Any]] = {}
+        if self.metric not in LimitMetric.values:
+            raise ValidationError({"metric": [_("Choose a metric.")]})
+        low, high = LEVEL_RANGES[self.metric]
+        for field in ("warning_level", "breach_level"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            if not value.is_finite() or not low <= value <= high:
+                errors[field] = [
+                    _("Enter a level between %(low)s and %(high)s (%(metric)s).")
+                    % {"low": low, "high": high, "metric": self.get_metric_display()}
+                ]
+            elif self.metric in WHOLE_METRICS and value != value.to_integral_value():
+                errors[field] = [_("Enter a whole number.")]
+        if self.warning_level is None and self.breach_level is None:
+            errors.setdefault("breach_level", []).append(_("Set a warning level, a breach level or both."))
+        direction = self.effective_direction() if self.metric else "max"
+        if (
+            self.warning_level is not None
+            and self.breach_level is not None
+            and "warning_level" not in errors
+            and "breach_level" not in errors
+        ):
+            wrong_way = (
+                self.warning_level > self.breach_level if direction == "max" else self.warning_level < self.breach_level
+            )
+            if wrong_way:
+                errors["warning_level"] = [
+                    _("The warning level must come before the breach level: below it for an upper limit.")
+                    if direction == "max"
+                    else _("The warning level must come before the breach level: above it for a lower limit.")
+                ]
+        if self.hysteresis is not None and (
+            self.hysteresis < 0 or not self.hysteresis.is_finite() or self.hysteresis > high - low
+        ):
+            errors["hysteresis"] = [
+                _("Enter a band between 0 and %(high)s (%(metric)s).")
+                % {"high": high - low, "metric": self.get_metric_display()}
+            ]
+        if self.confirm and self.action == LimitAction.ALERT:
+            errors["confirm"] = [_("Only an action that changes trading can wait for a person's confirmation.")]
+        if self.action in (LimitAction.PAUSE, LimitAction.FLATTEN) and self.scope_kind == LimitScopeKind.ACCOUNT:
+            errors["action"] = [_("An account limit can alert or block new entries; pause and flatten act on pools.")]
+        targets = {"pool": self.pool, "strategy": self.strategy, "account": self.account}
+        wanted = self.scope_kind if self.scope_kind in targets else None
+        for kind, target in targets.items():
+            if kind == wanted:
+                if target is None:
+                    errors[kind] = [
+                        _("Choose the %(scope)s this limit watches.")
+                        % {"scope": str(LimitScopeKind(kind).label).lower()}
+                    ]
+                elif target.tenant_id != self.tenant_id:
+                    errors[kind] = [_("Choose one of this desk's.")]
+            elif target is not None:
+                setattr(self, f"{kind}_id", None)
+                setattr(self, kind, None)
+        if errors:
+            raise ValidationError(errors)
+
+
+class RiskLimitState(models.Model):
+    """Where a limit stood at its last evaluation (its previous level for the next one, with hysteresis)."""
+
+    limit = models.OneToOneField(RiskLimit, on_delete=models.CASCADE, related_name="state", verbose_name=_("limit"))
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    level = models.CharField(_("level"), max_length=8, choices=LimitLevelChoice.choices, default=LimitLevelChoice.OK)
+    value = models.DecimalField(_("value"), null=True, blank=True, max_digits=30, decimal_places=8)
+    changed_at = models.DateTimeField(_("level since"), null=True, blank=True)
+    evaluated_at = models.DateTimeField(_("evaluated"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("risk limit state")
+        verbose_name_plural = _("risk limit states")
+
+    def __str__(self) -> str:
+        return f"{self.limit_id}: {self.level}"
+
+
+class Breach(models.Model):
+    """A limit's breach: from the evaluation that reached the breach level to the one that left it (with
+    hysteresis), with the worst value seen and the action taken — done at once, or waiting for a person
+    (`confirm`), confirmed by whom and when."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="breaches", verbose_name=_("tenant"))
+    limit = models.ForeignKey(
+        RiskLimit, on_delete=models.SET_NULL, null=True, blank=True, related_name="breaches", verbose_name=_("limit")
+    )
+    limit_label = models.CharField(_("limit"), max_length=200)
+    metric = models.CharField(_("metric"), max_length=40, choices=LimitMetric.choices)
+    scope_kind = models.CharField(_("scope"), max_length=10, choices=LimitScopeKind.choices)
+    scope_ref = models.PositiveBigIntegerField(_("scope id"))
+    scope_label = models.CharField(_("scope"), max_length=200)
+    threshold = models.DecimalField(_("breach level"), **LEVEL)
+    started_at = models.DateTimeField(_("start"))
+    start_value = models.DecimalField(_("value at start"), max_digits=30, decimal_places=8)
+    peak_value = models.DecimalField(_("peak"), max_digits=30, decimal_places=8)
+    peak_at = models.DateTimeField(_("peak at"))
+    ended_at = models.DateTimeField(_("end"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=LimitAction.choices)
+    action_status = models.CharField(_("action status"), max_length=12, choices=ActionStatus.choices)
+    action_note = models.CharField(_("action note"), max_length=300, blank=True)
+    action_done_at = models.DateTimeField(_("action done"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("confirmed by")
+    )
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("limit breach")
+        verbose_name_plural = _("limit breaches")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["limit"], condition=models.Q(ended_at__isnull=True), name="breach_one_open_per_limit"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-started_at"], name="breach_tenant_started"),
+            models.Index(fields=["tenant", "ended_at", "action"], name="breach_tenant_open_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.limit_label} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def open(self) -> bool:
+        return self.ended_at is None

@@ -1,11 +1,15 @@
 from django.urls import path
 
-from . import transfer_views, views
+from . import limit_views, transfer_views, views
 
 urlpatterns = [
     path("", views.risk_page, name="risk"),
     path("kill-switches/trip/", views.switch_trip, name="kill_switch_trip"),
     path("kill-switches/<int:switch_id>/reset/", views.switch_reset, name="kill_switch_reset"),
+    path("limits/", limit_views.limits_page, name="risk_limits"),
+    path("limits/new/", limit_views.limit_create, name="risk_limit_create"),
+    path("limits/<int:limit_id>/", limit_views.limit_edit, name="risk_limit_edit"),
+    path("breaches/<int:breach_id>/confirm/", limit_views.breach_confirm_view, name="risk_breach_confirm"),
     path("reconciliation/", views.report_list, name="reconciliation"),
     path("reconciliation/run/", views.report_run, name="reconciliation_run"),
     path("reconciliation/<int:report_id>/", views.report_detail, name="reconciliation_report"),

@@ -90,6 +90,7 @@ REASON_TEXTS: dict[str, str] = {
     "exit_edge": gettext_noop("Exit: remaining edge %(remaining)s at or below %(threshold)s."),
     "risk": gettext_noop("Refused by the pre-trade checks."),
     "stop_flatten": gettext_noop("Flattened on stop."),
+    "risk_flatten": gettext_noop("Flattening: a breached risk limit calls for it."),
     "manual": gettext_noop("By hand."),
     "backing_off": gettext_noop(
         "Backing off as the venue asked (perp %(perp)s s, CFD %(cfd)s s): nothing is sent meanwhile."

@@ -36,6 +36,7 @@ from mt5ops.selectors import account_terminal_block
 from quantarb import clock
 from quantarb.live import group_send
 from risk.choices import KillScope, KillTrigger
+from risk.limits import flatten_finished, flatten_requested, limits_on_step
 from risk.services import is_halted, kill_switch_trip
 from strategies.domain import decision as decide_mod
 from strategies.domain.params import StopPolicy, StrategyParams
@@ -232,7 +233,11 @@ class StrategyRunner:
             return await self.stop(strategy, params, snapshot)
         if strategy.state not in (StrategyState.RUNNING, StrategyState.PAUSED, StrategyState.STARTING):
             return False
+        if await _db(limits_on_step)(strategy) is not None:
+            strategy = await _db(self._load)()  # a breached limit may have paused it
         await self.manage(strategy, params, snapshot)
+        if await self.flatten_for_limits(strategy, params, snapshot):
+            return True
         if strategy.state == StrategyState.RUNNING:
             await self.decide_and_act(strategy, params, snapshot)
         return True
@@ -263,6 +268,25 @@ class StrategyRunner:
                 return True  # come back next step until every hedge is closed (or flagged)
         await _db(runner_transition)(lease=self.lease, to=StrategyState.STOPPED, reason="stopped", release=True)
         return False
+
+    async def flatten_for_limits(
+        self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot | None
+    ) -> bool:
+        """A breached limit's flatten covering this strategy (risk/limits.py): close every open hedge through the
+        one order gate, as a stop with the flatten policy does; once none is live, the flatten is done. True: a
+        flatten is under way (nothing new is decided this step)."""
+        breaches = await _db(flatten_requested)(strategy)
+        if not breaches:
+            return False
+        pending = False
+        for hedge in await _db(_live_hedges)(strategy):
+            pending = True
+            if hedge.status == HedgeStatus.OPEN and snapshot is not None:
+                await self.close_hedge(hedge, params, snapshot, reason={"code": "risk_flatten"})
+        if not pending or not await _db(_live_hedges)(strategy):
+            await _db(flatten_finished)(strategy, breaches)
+        self._remember({"action": "hold", "code": "risk_flatten", "params": {}})
+        return True
 
     # -- hedges in flight --------------------------------------------------------------------------------------
     async def manage(self, strategy: Strategy, params: StrategyParams, snapshot: MarketSnapshot | None) -> None:

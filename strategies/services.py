@@ -332,3 +332,14 @@ def push_status(strategy: Strategy) -> None:
     from .events import strategy_group
 
     send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
+
+
+def strategy_pause_for_risk(strategy: Strategy, reason: str) -> bool:
+    """Pause a running strategy because a risk limit was breached (risk/limits.py, through the composition root):
+    the same lifecycle request as a person's pause, audited with the limit as its reason. False: it was not
+    running (nothing to pause)."""
+    try:
+        strategy_request(strategy=strategy, action=LifecycleAction.PAUSE, actor=None, reason=reason)
+    except TransitionRefused:
+        return False
+    return True

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The alert rules that look at an account's status and margin (alerts/alert_rules.py).
-ACCOUNT_RULES = ("account_error", "margin_low")
+# The alert rule that looks at an account's status (alerts/alert_rules.py; its margin level is a risk limit).
+ACCOUNT_RULES = ("account_error",)
 
 
 def _account_alerts_on_commit(account: VenueAccount) -> None:

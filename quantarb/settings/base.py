@@ -364,6 +364,11 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "accounts.choices.AccountStatus",
         "CategoryEnum": "alerts.choices.Category",
         "TerminalStateEnum": "mt5ops.choices.TerminalStateChoice",
+        "DirectionEnum": "trading.choices.Direction",
+        "LimitActionEnum": "risk.choices.LimitAction",
+        "LimitDirectionEnum": "risk.choices.LimitDirection",
+        "LimitScopeKindEnum": "risk.choices.LimitScopeKind",
+        "LimitMetricEnum": "risk.choices.LimitMetric",
     },
     # Every error status the API answers is documented (quantarb/api_schema.py).
     "POSTPROCESSING_HOOKS": [

@@ -320,8 +320,21 @@ def _bravo_trading(charlie: Any, pool: Any) -> dict[str, Any]:
         currency="USDT", note=MARKER, requested_by=charlie.user, requested_at=now,
     )  # fmt: skip
     ComplianceRule.objects.create(tenant=charlie.tenant, name=MARKER, kind="restricted", instrument=MARKER)
+    from risk.models import Breach, RiskLimit
+
+    bravo_limit = RiskLimit.objects.create(
+        tenant=charlie.tenant, name=MARKER, scope_kind="pool", pool=pool, metric="unhedged_oz",
+        breach_level=Decimal(2), action="pause", confirm=True,
+    )  # fmt: skip
+    bravo_breach = Breach.objects.create(
+        tenant=charlie.tenant, limit=bravo_limit, limit_label=MARKER, metric="unhedged_oz", scope_kind="pool",
+        scope_ref=pool.pk, scope_label=MARKER, threshold=Decimal(2), started_at=now, start_value=Decimal(3),
+        peak_value=Decimal(3), peak_at=now, action="pause", action_status="pending", action_note=MARKER,
+    )  # fmt: skip
     return {
         "bravo_transfer": bravo_transfer,
+        "bravo_limit": bravo_limit,
+        "bravo_breach": bravo_breach,
         "bravo_cash_flow": bravo_cash_flow,
         "bravo_session": bravo_session,
         "bravo_grant": bravo_grant,
@@ -362,6 +375,8 @@ def foreign_value(param: str, desks: dict[str, Any]) -> int | str:
         "invitation_id": lambda: int(desks["bravo_invitation"].pk),
         "flow_id": lambda: int(desks["bravo_cash_flow"].pk),
         "transfer_id": lambda: int(desks["bravo_transfer"].pk),
+        "limit_id": lambda: int(desks["bravo_limit"].pk),
+        "breach_id": lambda: int(desks["bravo_breach"].pk),
     }
     assert param in samples, f"teach the sweep a foreign value for <{param}>"
     return samples[param]()
@@ -413,11 +428,13 @@ def _bravo_mt5_state() -> list[Any]:
 
 
 def _bravo_trading_state() -> list[Any]:
-    from risk.models import ComplianceRule, KillSwitch, Transfer
+    from risk.models import Breach, ComplianceRule, KillSwitch, RiskLimit, Transfer
     from strategies.models import Strategy
     from trading.models import CashFlow, Hedge, ManualCommand, Order, ReconciliationReport
 
     return [
+        sorted(RiskLimit.objects.filter(tenant__slug="bravo").values_list("pk", "enabled", "breach_level")),
+        sorted(Breach.objects.filter(tenant__slug="bravo").values_list("pk", "action_status", "confirmed_by")),
         sorted(CashFlow.objects.filter(tenant__slug="bravo").values_list("pk", "status")),
         sorted(Transfer.objects.filter(tenant__slug="bravo").values_list("pk", "status", "approved_by_id")),
         sorted(ComplianceRule.objects.filter(tenant__slug="bravo").values_list("pk", "name", "enabled")),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import AccountSnapshot, AuditEvent, VenueAccount
+from accounts.models import AuditEvent, VenueAccount
 from alerts import registry
 from alerts.choices import AlertStatus
 from alerts.models import Alert, AlertRule
@@ -25,12 +25,15 @@ def test_the_apps_register_the_rule_types_that_exist_now() -> None:
         "feed_stale",
         "net_edge",
         "usd_per_usdt",
-        "margin_low",
         "account_error",
+        "risk_limit_warning",
+        "risk_limit_breach",
         "heartbeat_missing",
     }
     # accounts sits below alerts and registers nothing: the alerts app keeps the rules over accounts' data.
-    assert registry.get("margin_low").evaluate.__module__ == "alerts.alert_rules"
+    assert registry.get("account_error").evaluate.__module__ == "alerts.alert_rules"
+    # The margin level became a risk limit (risk/limits.py): its rule type is retired.
+    assert registry.get("margin_low") is None
     assert registry.get("feed_stale").evaluate.__module__ == "trading.alert_rules"
 
 
@@ -39,20 +42,20 @@ def test_the_beat_job_evaluates_the_rules() -> None:
 
 
 def test_params_are_validated_against_the_rule_type() -> None:
-    margin = registry.get("margin_low")
-    assert margin is not None
-    assert margin.clean_params({"min_level_pct": "120"}) == ({"min_level_pct": "120"}, {})
-    _, errors = margin.clean_params({"min_level_pct": "-5", "colour": "red"})
-    assert set(errors) == {"min_level_pct", "colour"}
-    _, errors = margin.clean_params({"min_level_pct": "NaN"})
-    assert "min_level_pct" in errors
+    legged = registry.get("hedge_legged")
+    assert legged is not None
+    assert legged.clean_params({"max_seconds": "120"}) == ({"max_seconds": "120"}, {})
+    _, errors = legged.clean_params({"max_seconds": "-5", "colour": "red"})
+    assert set(errors) == {"max_seconds", "colour"}
+    _, errors = legged.clean_params({"max_seconds": "NaN"})
+    assert "max_seconds" in errors
 
 
 def test_every_tenant_gets_default_rules(alice: Any) -> None:
     rules = rules_ensure_defaults(tenant=alice.tenant)
     assert {rule.rule_type for rule in rules} == set(registry.rule_types())
-    margin = AlertRule.objects.get(tenant=alice.tenant, rule_type="margin_low")
-    assert margin.params == {"min_level_pct": "150"} and margin.severity == "critical"
+    legged = AlertRule.objects.get(tenant=alice.tenant, rule_type="hedge_legged")
+    assert legged.params == {"max_seconds": "30"} and legged.severity == "critical"
 
 
 def _account(alice: Any, **extra: Any) -> VenueAccount:
@@ -61,30 +64,16 @@ def _account(alice: Any, **extra: Any) -> VenueAccount:
     )
 
 
-def _snapshot(account: VenueAccount, level: str | None) -> None:
-    AccountSnapshot.objects.create(
-        account=account,
-        tenant=account.tenant,
-        at=clock.now(),
-        currency="USDT",
-        balance=Decimal(1000),
-        equity=Decimal(1000),
-        used_margin=Decimal(500),
-        margin_level=None if level is None else Decimal(level),
-    )
-
-
-def test_low_margin_raises_once_bumps_while_it_holds_and_resolves_when_it_clears(alice: Any, frozen_clock: Any) -> None:
-    account = _account(alice)
-    _snapshot(account, "120")
+def test_a_rule_raises_once_bumps_while_it_holds_and_resolves_when_it_clears(alice: Any, frozen_clock: Any) -> None:
+    account = _account(alice, status="error")
     evaluate_all()
     frozen_clock.advance(10)
     evaluate_all()
-    alert = Alert.objects.get(tenant=alice.tenant, rule__rule_type="margin_low")
-    assert alert.count == 2 and alert.category == "account" and alert.severity == "critical"
+    alert = Alert.objects.get(tenant=alice.tenant, rule__rule_type="account_error")
+    assert alert.count == 2 and alert.category == "account" and alert.severity == "warning"
     assert alert.source_type == "accounts.venueaccount" and alert.source_id == str(account.pk)
     frozen_clock.advance(10)
-    _snapshot(account, "400")
+    VenueAccount.objects.filter(pk=account.pk).update(status="active")
     evaluate_all()
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED and alert.resolved_by is None

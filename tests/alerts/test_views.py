@@ -152,20 +152,20 @@ def test_send_test_from_the_channel_page(alice: Any, mailoutbox: Any, django_cap
 def test_rules_are_listed_with_defaults_and_validated_on_change(alice: Any, tom: Any) -> None:
     assert api(tom).get(f"{API}rules/").status_code == 403
     rules = api(alice).get(f"{API}rules/").json()["results"]
-    margin = next(rule for rule in rules if rule["rule_type"] == "margin_low")
+    legged = next(rule for rule in rules if rule["rule_type"] == "hedge_legged")
     bad = api(alice).patch(
-        f"{API}rules/{margin['id']}/", {"params": {"min_level_pct": -3}}, content_type="application/json"
+        f"{API}rules/{legged['id']}/", {"params": {"max_seconds": -3}}, content_type="application/json"
     )
-    assert bad.status_code == 400 and "min_level_pct" in bad.json()
+    assert bad.status_code == 400 and "max_seconds" in bad.json()
     good = api(alice).patch(
-        f"{API}rules/{margin['id']}/",
-        {"params": {"min_level_pct": 200}, "enabled": False},
+        f"{API}rules/{legged['id']}/",
+        {"params": {"max_seconds": 200}, "enabled": False},
         content_type="application/json",
     )
     assert good.status_code == 200, good.content
-    rule = AlertRule.objects.get(pk=margin["id"])
-    assert rule.params == {"min_level_pct": "200"} and rule.enabled is False
+    rule = AlertRule.objects.get(pk=legged["id"])
+    assert rule.params == {"max_seconds": "200"} and rule.enabled is False
     page = client_for(alice, alice.tenant).post(
-        f"/alerts/rules/{rule.pk}/", {"severity": "warning", "min_level_pct": "abc"}
+        f"/alerts/rules/{rule.pk}/", {"severity": "warning", "max_seconds": "abc"}
     )
     assert page.status_code == 400

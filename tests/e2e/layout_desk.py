@@ -317,7 +317,35 @@ def seed() -> dict[str, Any]:
         tenant=tenant, from_account=cfd, to_account=perp, amount=Decimal("999999999.99"), currency="USD",
         status="approved", note=LONG, requested_by=admin, requested_at=now, approved_by=admin, approved_at=now,
     )  # fmt: skip
+    _limits(tenant, pool, now)
     return _ids(tenant, pool)
+
+
+def _limits(tenant: Any, pool: Any, now: Any) -> None:
+    """A limit with a long name and a 1e9 level, breached and waiting for a person's confirmation; a disabled one."""
+    from risk.models import Breach, RiskLimit, RiskLimitState
+
+    limit = RiskLimit.objects.create(
+        tenant=tenant,
+        name=f"Unhedged ounces {LONG}",
+        scope_kind="pool",
+        pool=pool,
+        metric="unhedged_oz",
+        warning_level=Decimal(1),
+        breach_level=Decimal(2),
+        action="flatten",
+        confirm=True,
+    )
+    RiskLimitState.objects.create(limit=limit, tenant=tenant, level="breach", value=Decimal(999_999_850),
+                                  changed_at=now, evaluated_at=now)  # fmt: skip
+    Breach.objects.create(
+        tenant=tenant, limit=limit, limit_label=limit.name, metric=limit.metric, scope_kind="pool", scope_ref=pool.pk,
+        scope_label=f"Pool {pool.name}", threshold=Decimal(2), started_at=now, start_value=Decimal(999_999_850),
+        peak_value=Decimal(999_999_850), peak_at=now, action="flatten", action_status="pending",
+        action_note="Waiting for an admin to confirm the action on the limits page.",
+    )  # fmt: skip
+    RiskLimit.objects.create(tenant=tenant, scope_kind="desk", metric="gross_notional_usd",
+                             breach_level=Decimal(10) ** 9, enabled=False)  # fmt: skip
 
 
 def _ids(tenant: Any, pool: Any) -> dict[str, Any]:

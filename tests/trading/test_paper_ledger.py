@@ -14,8 +14,6 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
-from alerts.models import Alert
-from alerts.rules import evaluate_types
 from quantarb import clock
 from trading.account_sync import sync_accounts
 from trading.choices import CarryKind
@@ -233,21 +231,20 @@ def test_the_sync_values_paper_accounts_at_the_latest_quote(
     assert AccountSnapshot.objects.get(account=paper_binance).equity == D(100_000)
 
 
-def test_the_margin_alert_fires_on_a_paper_account(
+def test_an_adverse_move_lowers_a_paper_accounts_margin_level(
     pool: AccountPool, sim_pair: Any, alice: Any, frozen_clock: Any
 ) -> None:
+    """The margin level the risk limits watch (the `margin_low` alert rule became a limit: risk/limits.py, its
+    tests in tests/strategies/test_risk_limits.py)."""
     PaperPosition.objects.create(account=pool.perp_account, quantity_oz=D(-60), avg_price=D(4600))
     sample(sim_pair, "4600.00", "4599.00", clock.now())
     sync_accounts()
-    evaluate_types(tenant=alice.tenant, rule_types=("margin_low",))
-    # 60 oz × 4,600.10 ÷ 5 = 55,201.2 of margin on ~100,000: about 181 %, above the default 150 %
-    assert not Alert.objects.filter(tenant=alice.tenant, dedup_key__startswith="rule:margin_low").exists()
+    # 60 oz × 4,600.10 ÷ 5 = 55,201.2 of margin on ~100,000: about 181 %
+    level = AccountSnapshot.objects.filter(account=pool.perp_account).latest("at").margin_level
+    assert level is not None and D(180) < level < D(182)
 
     frozen_clock.advance(60)
     sample(sim_pair, "5200.00", "5199.00", clock.now())  # the short perp leg 600 USDT/oz under water
     sync_accounts()
-    evaluate_types(tenant=alice.tenant, rule_types=("margin_low",))
-    [alert] = Alert.objects.filter(tenant=alice.tenant, dedup_key__startswith="rule:margin_low")
-    assert alert.detail["account"] == pool.perp_account.pk and "Paper perp" in alert.title
     # (100,000 − 60 × 600.10) ÷ (60 × 5,200.10 ÷ 5) × 100
-    assert D(alert.detail["margin_level"]) == D("102.5525")
+    assert AccountSnapshot.objects.filter(account=pool.perp_account).latest("at").margin_level == D("102.5525")

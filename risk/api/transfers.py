@@ -20,9 +20,9 @@ from rest_framework.views import APIView
 from accounts.models import Tenant, VenueAccount
 from accounts.permissions import Perm, request_membership
 
-from .choices import TransferStatus
-from .models import Transfer
-from .transfers import (
+from ..choices import TransferStatus
+from ..models import Transfer
+from ..transfers import (
     TransferError,
     transfer_approve,
     transfer_close,

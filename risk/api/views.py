@@ -1,0 +1,206 @@
+"""The risk limits API: `/api/v1/risk/limits/` (read by every role that reads limits; created, changed and deleted
+by admins, validated as the limits editor validates — a 400 names each field) and `/api/v1/risk/breaches/` (the
+breach log; an admin confirms a pending action). Tenant-scoped: a foreign id answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
+from accounts.models import Tenant
+from accounts.permissions import Perm, request_membership
+from quantarb.api import form_value
+
+from ..forms import RiskLimitForm
+from ..limit_views import breaches_for, limits_for
+from ..limits import LIMIT_FIELDS, breach_confirm, limit_retire, limit_save, limit_summary
+from ..models import Breach, RiskLimit
+from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
+
+BOOLEANS = ("confirm", "enabled")
+
+
+def _tenant(request: Request) -> Tenant:
+    membership = request_membership(request)
+    assert membership is not None  # HasRolePermission admitted the request with a membership
+    return membership.tenant
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    unknown = sorted(set(request.data) - set(LIMIT_FIELDS))
+    if unknown:
+        raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
+    return request.data
+
+
+def _form_data(body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **body}
+    data = {}
+    for name in LIMIT_FIELDS:
+        if name not in merged:
+            continue
+        value = merged[name]
+        if name in BOOLEANS:
+            if value is None:
+                value = False
+            value = form_value(name, value, boolean=True)
+            if value is False or value == "false":
+                continue  # an unchecked box sends nothing
+            data[name] = "on"
+        else:
+            data[name] = form_value(name, value)
+    if "enabled" not in merged:
+        data["enabled"] = "on"
+    return data
+
+
+# What PUT resets a field it was not sent to (a full replacement; `scope_kind` and `metric` are always sent).
+PUT_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "pool": None,
+    "strategy": None,
+    "account": None,
+    "warning_level": None,
+    "breach_level": None,
+    "direction": "",
+    "action": "alert",
+    "confirm": False,
+    "hysteresis": "0",
+    "enabled": True,
+}
+
+
+def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, replace: bool = False) -> RiskLimit:
+    tenant = _tenant(request)
+    before = limit_summary(limit) if limit is not None else None
+    base = PUT_DEFAULTS if replace else (before or {})
+    form = RiskLimitForm(data=_form_data(body, base), instance=limit, tenant=tenant)
+    if not form.is_valid():
+        raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
+    try:
+        saved: RiskLimit = limit_save(row=form.instance, actor=request.user, before=before, request=request._request)  # type: ignore[arg-type]
+        return saved
+    except DjangoValidationError as error:
+        raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from error
+
+
+def _limit(request: Request, limit_id: int) -> RiskLimit:
+    limit: RiskLimit | None = limits_for(tenant=_tenant(request)).filter(pk=limit_id).first()
+    if limit is None:
+        raise Http404
+    return limit
+
+
+class RiskLimitList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The desk's limits with where each stands (`level`, `value` at the last evaluation). POST creates one
+    (admins)."""
+
+    required_permission = Perm.RISK_LIMITS_VIEW
+    write_permission = Perm.RISK_LIMITS_MANAGE
+    serializer_class = RiskLimitSerializer
+
+    def get_queryset(self) -> QuerySet[RiskLimit]:
+        return limits_for(tenant=_tenant(self.request))
+
+    @extend_schema(request=RiskLimitWriteSerializer, responses={201: RiskLimitSerializer})
+    def post(self, request: Request) -> Response:
+        limit = _save(request, None, _body(request))
+        return Response(RiskLimitSerializer(_limit(request, limit.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class RiskLimitDetail(APIView):
+    """One limit. PUT/PATCH change it (PATCH: only the fields sent); DELETE removes it (its breaches stay in the
+    log). Disabling (`enabled`: false) ends its open breach and lifts its block."""
+
+    required_permission = Perm.RISK_LIMITS_VIEW
+    write_permission = Perm.RISK_LIMITS_MANAGE
+
+    @extend_schema(responses=RiskLimitSerializer)
+    def get(self, request: Request, limit_id: int) -> Response:
+        return Response(RiskLimitSerializer(_limit(request, limit_id)).data)
+
+    @extend_schema(request=RiskLimitWriteSerializer, responses=RiskLimitSerializer)
+    def put(self, request: Request, limit_id: int) -> Response:
+        _save(request, _limit(request, limit_id), _body(request), replace=True)
+        return Response(RiskLimitSerializer(_limit(request, limit_id)).data)
+
+    @extend_schema(request=RiskLimitWriteSerializer, responses=RiskLimitSerializer)
+    def patch(self, request: Request, limit_id: int) -> Response:
+        _save(request, _limit(request, limit_id), _body(request))
+        return Response(RiskLimitSerializer(_limit(request, limit_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, limit_id: int) -> Response:
+        limit = _limit(request, limit_id)
+        with transaction.atomic():
+            limit.enabled = False
+            limit_retire(limit)
+            audit_record(
+                tenant=limit.tenant, actor=request.user, action=AuditAction.RISK_LIMIT_SAVED, obj=limit,  # type: ignore[arg-type]
+                summary={"limit": limit.label, "deleted": True}, request=request._request,
+            )  # fmt: skip
+            limit.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The breach log, newest first: start, peak, end, the action and what became of it. Filters: `open`
+    (true: ongoing only), `limit` (a limit's id)."""
+
+    required_permission = Perm.RISK_LIMITS_VIEW
+    serializer_class = BreachSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("open", OpenApiTypes.BOOL, description="true: only breaches still going on"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Only this limit's breaches"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Breach]:
+        rows = breaches_for(tenant=_tenant(self.request))
+        params = self.request.query_params
+        if "open" in params:
+            if params["open"] not in ("true", "false"):
+                raise ValidationError({"open": ["Send true or false."]})
+            rows = rows.filter(ended_at__isnull=params["open"] == "true")
+        if "limit" in params:
+            if not params["limit"].isdigit():
+                raise ValidationError({"limit": ["Send a limit's id."]})
+            rows = rows.filter(limit_id=int(params["limit"]))
+        return rows
+
+
+class BreachConfirm(APIView):
+    """An admin confirms a breach's pending action: it is carried out now, audited with their name (409 when the
+    breach ended or its action is not waiting)."""
+
+    required_permission = Perm.RISK_LIMITS_MANAGE
+
+    @extend_schema(request=None, responses={200: BreachSerializer, 409: None})
+    def post(self, request: Request, breach_id: int) -> Response:
+        breach = breaches_for(tenant=_tenant(request)).filter(pk=breach_id).first()
+        if breach is None:
+            raise Http404
+        try:
+            breach = breach_confirm(breach=breach, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        except DjangoValidationError as error:
+            return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(BreachSerializer(breach).data)

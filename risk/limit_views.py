@@ -1,0 +1,114 @@
+"""The limits page of the risk centre (`/risk/limits/`): the desk's limits with where each stands, the actions
+waiting for a person's confirmation, and the breach log (start, peak, end, action; paginated); the editor
+(create, edit, disable) for admins.
+
+Reading needs `risk.limits.view`; editing and confirming `risk.limits.manage`. A foreign id is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import Perm, permission_required, request_membership, role_has
+
+from .forms import RiskLimitForm
+from .limits import breach_confirm, limit_save, limit_summary, pending_confirmations
+from .models import Breach, RiskLimit
+
+PER_PAGE = 25
+
+
+def _tenant(request: HttpRequest) -> Any:
+    membership = request_membership(request)
+    assert membership is not None  # permission_required answered for users without a tenant
+    return membership.tenant
+
+
+def limits_for(*, tenant: Any) -> QuerySet[RiskLimit]:
+    return (
+        RiskLimit.objects.filter(tenant=tenant)
+        .select_related("pool", "strategy", "account", "state")
+        .order_by("-enabled", "scope_kind", "metric", "pk")
+    )
+
+
+def breaches_for(*, tenant: Any) -> QuerySet[Breach]:
+    return Breach.objects.filter(tenant=tenant).select_related("confirmed_by").order_by("-started_at", "-pk")
+
+
+@require_http_methods(["GET"])
+@permission_required(Perm.RISK_LIMITS_VIEW)
+def limits_page(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    membership = request_membership(request)
+    page = Paginator(breaches_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "limits": list(limits_for(tenant=tenant)),
+        "pending": list(pending_confirmations(tenant=tenant).order_by("started_at", "pk")),
+        "page": page,
+        "can_manage": role_has(membership.role if membership else None, Perm.RISK_LIMITS_MANAGE),
+    }
+    return render(request, "risk/limits.html", context)
+
+
+def _limit_or_404(request: HttpRequest, limit_id: int) -> RiskLimit:
+    limit = RiskLimit.objects.filter(tenant=_tenant(request), pk=limit_id).first()
+    if limit is None:
+        raise Http404
+    return limit
+
+
+def _edit(request: HttpRequest, limit: RiskLimit | None) -> HttpResponse:
+    tenant = _tenant(request)
+    before = limit_summary(limit) if limit is not None else None
+    form = RiskLimitForm(request.POST or None, instance=limit, tenant=tenant)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                saved = limit_save(row=form.instance, actor=request.user, before=before, request=request)  # type: ignore[arg-type]
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Limit saved: %(limit)s.") % {"limit": saved.label})
+                return HttpResponseRedirect(reverse("risk_limits"))
+        status = 400
+    return render(request, "risk/limit_form.html", {"form": form, "limit": limit}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.RISK_LIMITS_MANAGE)
+def limit_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.RISK_LIMITS_MANAGE)
+def limit_edit(request: HttpRequest, limit_id: int) -> HttpResponse:
+    return _edit(request, _limit_or_404(request, limit_id))
+
+
+@require_POST
+@permission_required(Perm.RISK_LIMITS_MANAGE)
+def breach_confirm_view(request: HttpRequest, breach_id: int) -> HttpResponse:
+    breach = Breach.objects.filter(tenant=_tenant(request), pk=breach_id).first()
+    if breach is None:
+        raise Http404
+    try:
+        breach_confirm(breach=breach, actor=request.user, request=request)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Confirmed: %(action)s.") % {"action": breach.get_action_display()})
+    return HttpResponseRedirect(reverse("risk_limits"))
