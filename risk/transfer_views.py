@@ -119,8 +119,8 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
                 request, _("Transfer #%(id)s done and booked in the cash-flow ledger.") % {"id": transfer.pk}
             )
         elif action in ("reject", "cancel"):
-            form = TransferCloseForm(request.POST)
-            reason = form.cleaned_data["reason"] if form.is_valid() else ""
+            close = TransferCloseForm(request.POST)
+            reason = close.cleaned_data["reason"] if close.is_valid() else ""
             to = TransferStatus.REJECTED if action == "reject" else TransferStatus.CANCELLED
             transfer_close(transfer=transfer, actor=actor, to=to, reason=reason, request=request)  # type: ignore[arg-type]
             messages.success(request, _("Transfer #%(id)s %(state)s.") % {"id": transfer.pk, "state": to.label})

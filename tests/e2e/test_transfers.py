@@ -60,6 +60,11 @@ WORDS = {
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
+def _answer(dialog: Any, questions: list[str]) -> None:
+    questions.append(dialog.message)
+    dialog.accept()
+
+
 def test_a_transfer_requested_by_one_admin_and_approved_by_another(
     platform: Any, second_admin: str, new_page: Any, language: str
 ) -> None:
@@ -67,7 +72,7 @@ def test_a_transfer_requested_by_one_admin_and_approved_by_another(
     requester, approver = new_page(), new_page()
     questions: list[str] = []
     for page in (requester, approver):
-        page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        page.on("dialog", lambda dialog: _answer(dialog, questions))
     log_in(requester, url, "demo-admin", DEMO_PASSWORD)
     log_in(approver, url, second_admin, DEMO_PASSWORD)
     for page in (requester, approver):

@@ -185,7 +185,7 @@ class _Pool:
 
 def _leg(side: str, quantity: Decimal, reducing: bool) -> LegOrder:
     return LegOrder(
-        leg="perp", account=None, side=OrderSide(side), kind="market", quantity_oz=quantity, lots=None,  # type: ignore[arg-type]
+        leg="perp", account=None, side=OrderSide(side), kind="market", quantity_oz=quantity, lots=None,
         limit_price=None, deviation=None, quote_ts_ms=None, usd_per_usdt=D(1), reducing=reducing,
     )  # fmt: skip
 
@@ -215,10 +215,10 @@ def test_the_gate_refuses_exactly_what_the_day_trade_rule_says(history: list[Any
         rules=rules_domain.DeskRules(), accounts={7: rules_domain.AccountRules(pdt=setup)}, symbols={"perp": "AAPL"}
     )
     request = OrderCheck(
-        pool=_Pool(),  # type: ignore[arg-type]
+        pool=_Pool(),
         intent="open",
         legs=(_leg(side, D(quantity), reducing=False),),
-        market=StoredMarket(None, None, D(1), None),  # type: ignore[arg-type]
+        market=StoredMarket(None, None, D(1), None),
     )
     previous = clock.set_clock(clock.FrozenClock(now))
     try:

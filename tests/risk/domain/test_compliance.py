@@ -27,7 +27,9 @@ def ny(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
 
 
-def order(at: datetime, *, reducing: bool = False, instrument: str = "XAUUSDT", side: TradeSide = TradeSide.BUY):
+def order(
+    at: datetime, *, reducing: bool = False, instrument: str = "XAUUSDT", side: TradeSide = TradeSide.BUY
+) -> c.OrderFacts:
     return c.OrderFacts(account_id=1, instrument=instrument, side=side, quantity=D(1), reducing=reducing, at=at)
 
 
