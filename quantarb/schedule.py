@@ -30,6 +30,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job("record-equity", "trading.tasks.record_equity", 60.0),
     Job("check-equity", "trading.tasks.check_equity", 86400.0),
     Job("import-cash-flows", "trading.tasks.import_cash_flows", 300.0),
+    Job("record-risk", "risk.tasks.record_risk", 60.0),
 )
 
 
