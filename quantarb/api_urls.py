@@ -13,6 +13,7 @@ urlpatterns = [
     path("pools/<int:pool_id>/", venue_views.PoolDetail.as_view(), name="api-pool"),
     path("alerts/", include("alerts.api.urls")),
     path("mt5/", include("mt5ops.api.urls")),
+    path("risk/", include("risk.api.urls")),
     path("", include("strategies.api_urls")),
     path("", include("trading.portfolio.api.urls")),
     path("system/status/", platform_views.SystemStatusView.as_view(), name="system-status"),
