@@ -128,3 +128,29 @@ def test_foreign_ids_are_404(alice: Any, charlie: Any, desk: Any, frozen_clock: 
         assert answer.status_code in (400, 404), (scope, answer.content)
     assert get(alice, "api-risk-history", scope=f"pool:{other.pk}").status_code == 404
     assert get(charlie, "api-risk-pool", desk.pk).status_code == 404
+
+
+def test_the_risk_page_shows_the_desk_and_keeps_the_kill_switches(
+    alice: Any, bob: Any, desk: Any, frozen_clock: Any
+) -> None:
+    from django.test import Client
+
+    frozen_clock.set(START)
+    client = Client()
+    client.force_login(bob.user)
+    page = client.get(reverse("risk"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    for testid in ("desk-cards", "risk-pools", "risk-accounts", "risk-history-chart", "risk-tabs", "no-active-switch"):
+        assert f'data-testid="{testid}"' in html
+    assert "2597.56" in html  # the pool's liquidation price
+    assert 'id="risk-history-config"' in html
+
+
+def test_the_risk_page_of_a_desk_without_pools_says_so(charlie: Any) -> None:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(charlie.user)
+    html = client.get(reverse("risk")).content.decode()
+    assert 'data-testid="no-pools"' in html and 'data-testid="risk-accounts"' not in html
