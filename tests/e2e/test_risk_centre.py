@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/screens/ (risk-<lang>-<theme>.png)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,14 @@ def check(page: Any, base: str) -> None:
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def data_words(page: Any, base: str) -> set[str]:
+    """The desk's own names (pools, accounts, strategies): data, shown as entered."""
+    summary = page.request.get(base + "/api/v1/risk/summary/").json()
+    names = [p["name"] for p in summary["pools"]] + [s["name"] for s in summary["strategies"]]
+    names += [p[leg]["label"] for p in summary["pools"] for leg in ("perp", "cfd")]
+    return {word for name in names for word in re.findall(r"[A-Za-z][A-Za-z]+", name)}
+
+
 def test_the_risk_centre_in_both_languages_and_themes(platform: Any, page: Any) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1366, "height": 768})
@@ -53,7 +62,7 @@ def test_the_risk_centre_in_both_languages_and_themes(platform: Any, page: Any) 
                 expect(page.locator("h1")).to_have_text("风控中心")
                 check(page, platform.url)
                 page.wait_for_timeout(300)
-                assert untranslated_words(page) == set(), untranslated_words(page)
+                assert untranslated_words(page) - data_words(page, platform.url) == set()
                 page.screenshot(path=str(SCREENS / f"risk-zh-{theme}.png"), full_page=True)
             finally:
                 choose_language(page, "en")
