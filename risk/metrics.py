@@ -486,8 +486,6 @@ def _latest(queryset: Any, key: str, *order: str) -> list[Any]:
 
 
 def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
-    from strategies.models import Strategy
-
     from .models import GapMoveOverride, ScheduledMarginChange
 
     tenants_qs = Tenant.objects.all() if tenant_ids is None else Tenant.objects.filter(pk__in=list(tenant_ids))
@@ -515,8 +513,11 @@ def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
         book[(row["pool_id"], row["strategy_id"])] = (row["perp"] or ZERO, row["cfd"] or ZERO)
     strategies: dict[int, list[tuple[int, str]]] = defaultdict(list)
     strategy_tenant: dict[int, int] = {}
-    for sid, pool_id, tenant_id, name in (
-        Strategy.objects.filter(tenant_id__in=ids).order_by("name").values_list("pk", "pool_id", "tenant_id", "name")
+    # The strategies through their pools (risk sits below strategies: it reads the relation, not their model).
+    for pool_id, tenant_id, sid, name in (
+        AccountPool.objects.filter(tenant_id__in=ids, strategies__isnull=False)
+        .order_by("strategies__name")
+        .values_list("pk", "tenant_id", "strategies__pk", "strategies__name")
     ):
         strategies[pool_id].append((sid, name))
         strategy_tenant[sid] = tenant_id

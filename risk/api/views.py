@@ -83,14 +83,12 @@ def _moment(raw: str, *, end: bool, name: str) -> datetime:
 
 
 def _owned(tenant: Tenant, kind: str, ref: int) -> bool:
-    from strategies.models import Strategy
-
     if kind == ScopeKind.DESK:
         return ref == tenant.pk
     if kind == ScopeKind.POOL:
         return AccountPool.objects.filter(tenant=tenant, pk=ref).exists()
     if kind == ScopeKind.STRATEGY:
-        return Strategy.objects.filter(tenant=tenant, pk=ref).exists()
+        return AccountPool.objects.filter(tenant=tenant, strategies__pk=ref).exists()
     return VenueAccount.objects.filter(tenant=tenant, pk=ref).exists()
 
 
