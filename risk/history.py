@@ -147,7 +147,7 @@ def parse_scope(text: str, *, tenant_id: int) -> tuple[str, int]:
         if ref and ref != str(tenant_id):
             raise HistoryQueryError(text)
         return (str(scope_kind), tenant_id)
-    if not ref.isdigit():
+    if not ref.isdigit() or len(ref) > 18:  # an id fits a bigint column
         raise HistoryQueryError(text)
     return (str(scope_kind), int(ref))
 

@@ -70,12 +70,12 @@ def _moment(raw: str, *, end: bool, name: str) -> datetime:
     """An ISO date-time (UTC when no offset is given) or a date (its start; its end for `until`)."""
     text = raw.strip()
     try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            if day is not None:
-                moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
-    except ValueError:
+        day = parse_date(text) if len(text) == 10 else None
+        if day is not None:
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
+        else:
+            moment = parse_datetime(text)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise ValidationError({name: [_("Not a date or date-time: %(value)s.") % {"value": text[:40]}]})

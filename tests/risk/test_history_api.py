@@ -110,6 +110,10 @@ def test_history_answers_the_recorded_points(alice: Any, desk: Any, frozen_clock
         ({"until": "2026-13-45"}, "until"),
         ({"since": "2026-11-18T12:00:00Z", "until": "2026-11-18T11:00:00Z"}, "since"),
         ({"since": "2024-01-01", "until": "2026-11-18"}, "since"),
+        ({"scope": "pool:99999999999999999999999"}, "scope"),
+        ({"until": "9999-12-31"}, "until"),  # its end is past the last representable day
+        ({"until": "99999-01-01"}, "until"),
+        ({"since": "0001-01-01"}, "since"),
     ],
 )
 def test_bad_history_parameters_are_400_naming_each(
@@ -128,6 +132,7 @@ def test_foreign_ids_are_404(alice: Any, charlie: Any, desk: Any, frozen_clock: 
         assert answer.status_code in (400, 404), (scope, answer.content)
     assert get(alice, "api-risk-history", scope=f"pool:{other.pk}").status_code == 404
     assert get(charlie, "api-risk-pool", desk.pk).status_code == 404
+    assert get(alice, "api-risk-pool", 99999999999999999999).status_code == 404
 
 
 def test_the_risk_page_shows_the_desk_and_keeps_the_kill_switches(
