@@ -31,6 +31,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job("check-equity", "trading.tasks.check_equity", 86400.0),
     Job("import-cash-flows", "trading.tasks.import_cash_flows", 300.0),
     Job("evaluate-risk-limits", "risk.tasks.evaluate_limits", 15.0),
+    Job("record-risk", "risk.tasks.record_risk", 60.0),
 )
 
 

@@ -1,5 +1,7 @@
-"""The Risk pages (issue 8 items 7, 9): kill switches (active and history; trip and reset, confirmed) and
-reconciliation reports (differences as a table; run now; an admin's sync, confirmed).
+"""The Risk pages (issue 8 items 7, 9; issue 19): the risk centre's overview (the desk's figures from
+risk/metrics.py: desk cards, a table per pool and per account, history charts over /api/v1/risk/history/), kill
+switches (active and history; trip and reset, confirmed) and reconciliation reports (differences as a table; run
+now; an admin's sync, confirmed).
 
 Reading needs `trading.read`. Tripping and resetting need `risk.kill_switch`; a global switch only a platform
 operator (superuser) trips or resets; a trader trips or resets a strategy's switch only on a pool granted to
@@ -38,6 +40,8 @@ from trading.reconciliation.on_demand import (
 )
 
 from .choices import KillScope, KillTrigger
+from .labels import METRIC_LABELS
+from .metrics import DeskRisk, desk_risk
 from .models import KillSwitch
 from .services import kill_switch_reset, kill_switch_trip
 
@@ -118,7 +122,10 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
             request, scope=switch.scope, strategy=switch.strategy
         )
+    desk = desk_risk(membership.tenant.pk)
     context = {
+        "desk": desk,
+        "history_config": _history_config(desk),
         "active": active,
         "page": history,
         "can_trip": can_trip,
@@ -133,6 +140,23 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         "query": sort.extend(""),
     }
     return render(request, "risk/risk.html", context)
+
+
+def _history_config(desk: DeskRisk) -> dict[str, Any]:
+    """What the history chart (static/js/risk.js) needs: the API, the figures and scopes to choose from, words."""
+    scopes = [{"value": "desk", "label": str(_("The desk"))}]
+    scopes += [{"value": f"pool:{pool.pool_id}", "label": pool.name} for pool in desk.pools]
+    scopes += [{"value": f"strategy:{s.strategy_id}", "label": s.name} for s in desk.strategies]
+    return {
+        "url": reverse("api-risk-history"),
+        "metrics": [{"value": str(metric), "label": str(label)} for metric, label in METRIC_LABELS.items()],
+        "scopes": scopes,
+        "labels": {
+            "loading": str(_("Loading…")),
+            "empty": str(_("No history of this figure yet: the risk history is written every minute.")),
+            "failed": str(_("The history could not be loaded.")),
+        },
+    }
 
 
 @permission_required(Perm.KILL_SWITCH)

@@ -129,6 +129,13 @@ def _sync_mt5_account(account: VenueAccount, at: Any) -> bool:
             gateway.connect()
             state = gateway.account()
             terms = _mt5_margin_terms(gateway, state.leverage)
+            # The account's own margin-call / stop-out levels and mode (`account_info().margin_so_*`): the risk
+            # centre measures the account against them (risk/metrics.py).
+            terms.update(
+                margin_so_call=str(state.margin_call_level),
+                margin_so_so=str(state.stop_out_level),
+                margin_so_mode=0 if state.stop_out_in_percent else 1,
+            )
         finally:
             gateway.close()
     except VenueError as exc:

@@ -534,6 +534,14 @@ QUANTARB_PAPER_DISPLAYED_OZ = env.float("QUANTARB_PAPER_DISPLAYED_OZ", default=2
 # capital per leg.
 QUANTARB_PAPER_PERP_LEVERAGE = env.str("QUANTARB_PAPER_PERP_LEVERAGE", default="20")
 QUANTARB_PAPER_CFD_MARGIN_RATE = env.str("QUANTARB_PAPER_CFD_MARGIN_RATE", default="0.01")
+# The risk centre (risk/metrics.py, risk/history.py): drawdown over this many days of hourly equity; the weekend
+# move measured over this many days of recorded gaps and shown this many hours before the CFD closes; the risk
+# history kept a minute apart for this many days, then hourly for this many.
+QUANTARB_RISK_DRAWDOWN_DAYS = env.int("QUANTARB_RISK_DRAWDOWN_DAYS", default=30)
+QUANTARB_RISK_GAP_LOOKBACK_DAYS = env.int("QUANTARB_RISK_GAP_LOOKBACK_DAYS", default=182)
+QUANTARB_RISK_GAP_LEAD_HOURS = env.float("QUANTARB_RISK_GAP_LEAD_HOURS", default=12.0)
+QUANTARB_RISK_HISTORY_MINUTE_DAYS = env.float("QUANTARB_RISK_HISTORY_MINUTE_DAYS", default=2.0)
+QUANTARB_RISK_HISTORY_HOUR_DAYS = env.float("QUANTARB_RISK_HISTORY_HOUR_DAYS", default=400.0)
 # Strategy runners hold a lease on their strategy for this long and renew it every step; a crashed engine's
 # strategies are taken over by another engine once it expires.
 QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.0)
