@@ -98,12 +98,16 @@ def test_a_lost_login_a_stale_feed_and_a_wrong_account_are_recovered_by_logging_
     assert dict(mt5_bridge.terminal.qa_field())["starts"] == 1  # no restart was needed
 
 
-def test_a_terminal_stuck_in_ipc_timeouts_is_restarted_through_the_agent(
-    supervised: TerminalInstance, mt5_bridge: Mt5BridgeFake, real_time_clock: Any, agent: RunningAgent
+@pytest.mark.parametrize("fault", ["ipc_timeout", "hang"])
+def test_a_terminal_stuck_in_ipc_timeouts_or_hung_is_restarted_through_the_agent(
+    supervised: TerminalInstance, mt5_bridge: Mt5BridgeFake, real_time_clock: Any, agent: RunningAgent, fault: str
 ) -> None:
     check_terminal(supervised)
     first_pid = dict(mt5_bridge.terminal.qa_field())["terminal_pid"]
-    mt5_bridge.terminal.qa_arm("ipc_timeout", count=-1)
+    if fault == "hang":
+        mt5_bridge.terminal.qa_fault("hang")  # a dialog on screen: nothing answers until the terminal restarts
+    else:
+        mt5_bridge.terminal.qa_arm("ipc_timeout", count=-1)
     took = healthy_after(supervised, mt5_bridge, real_time_clock, 120)
     assert took <= 120
     assert actions(supervised) == [
