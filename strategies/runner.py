@@ -38,7 +38,7 @@ from quantarb.live import group_send
 from risk.choices import KillScope, KillTrigger
 from risk.services import is_halted, kill_switch_trip
 from strategies.domain import decision as decide_mod
-from strategies.domain.params import StopPolicy, StrategyParams
+from strategies.domain.params import StopPolicy, StrategyParams, TerminalPolicy
 from trading.choices import (
     LIVE_HEDGE_STATUSES,
     Direction,
@@ -231,6 +231,9 @@ class StrategyRunner:
         if strategy.state not in (StrategyState.RUNNING, StrategyState.PAUSED, StrategyState.STARTING):
             return False
         await self.manage(strategy, params, snapshot)
+        pausing = strategy.state == StrategyState.RUNNING and params.terminal_policy is TerminalPolicy.PAUSE
+        if pausing and await self._terminal_pauses(strategy):
+            return True
         if strategy.state == StrategyState.RUNNING:
             await self.decide_and_act(strategy, params, snapshot)
         return True
@@ -412,6 +415,19 @@ class StrategyRunner:
                 "params": {"terminal": block.label, "state": block.state, "failure": block.failure},
             }
         )
+        return True
+
+    async def _terminal_pauses(self, strategy: Strategy) -> bool:
+        """The `pause` terminal policy: a terminal not ready to trade pauses the strategy (audited, its reason
+        stored); an operator resumes it. Hedges in flight are still managed while it is paused."""
+        assert self.lease is not None
+        block = await _db(account_terminal_block)(strategy.pool.cfd_account_id)
+        if block is None:
+            return False
+        params = {"terminal": block.label, "state": block.state, "failure": block.failure}
+        self._remember({"action": "hold", "code": "mt5_terminal_paused", "params": params})
+        reason = "MT5 terminal {terminal} is {state} ({failure})".format(**params)
+        await _db(runner_transition)(lease=self.lease, to=StrategyState.PAUSED, reason=reason)
         return True
 
     def _remember(self, decision: dict[str, Any]) -> None:

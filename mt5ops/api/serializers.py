@@ -141,4 +141,3 @@ class TerminalHealthAnswerSerializer(serializers.Serializer):  # type: ignore[ty
     current = CurrentHealthSerializer()
     history = HealthSerializer(many=True)
     log = EventSerializer(many=True)
-

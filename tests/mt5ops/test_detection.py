@@ -19,9 +19,9 @@ from alerts.models import Alert
 from mt5ops.models import TerminalInstance, TerminalStatus
 from mt5ops.selectors import account_terminal_block
 from quantarb import clock
-from risk.gate import _terminal_not_ready, _terminal_text
 from quantarb.job_slots import job_named, slot_claim, slot_of
 from quantarb.scheduler import run_job
+from risk.gate import _terminal_not_ready, _terminal_text
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 
 from .agent_harness import wait_until
