@@ -131,9 +131,9 @@ def hedge_markers(tenant: Tenant, since: datetime) -> dict[str, list[dict[str, A
         for kind, at in (("open", hedge.opened_at), ("close", hedge.closed_at)):
             if at is not None and at >= since:
                 rows.append({"t": int(at.timestamp()), "kind": kind, "hedge": hedge.pk})
-    for pair_id, rows in markers.items():
-        markers[pair_id] = sorted(rows, key=lambda row: (row["t"], row["hedge"]))[-MARKERS_PER_PAIR:]
-    return markers
+    return {
+        key: sorted(rows, key=lambda row: (row["t"], row["hedge"]))[-MARKERS_PER_PAIR:] for key, rows in markers.items()
+    }
 
 
 def trading_strip(tenant: Tenant) -> TradingStrip:
