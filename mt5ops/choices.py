@@ -54,6 +54,7 @@ class Outcome(models.TextChoices):
     DONE = "done", _("done")
     FAILED = "failed", _("failed")
     SKIPPED = "skipped", _("not done")
+    QUEUED = "queued", _("queued")
 
 
 # The API's action names (issue 20 item 6) → the stored action.

@@ -196,13 +196,15 @@ RECOVERY_LEASE = "recovery_lease_until"
 def _due(terminal: TerminalInstance, diagnosis: Diagnosis) -> Any:
     """The recovery step due after a check, with the terminal's recovery lease held for it (None: nothing due, or
     another worker is taking a step on it)."""
-    from .services import due_step
+    from .services import due_step, queued_step
 
-    if diagnosis.healthy and not status_of(terminal).next_recovery:
+    status = status_of(terminal)
+    if diagnosis.healthy and not status.next_recovery and not status.queued_action:
         return None
     if not take_lease(terminal.pk, RECOVERY_LEASE):
         return None
-    step = due_step(terminal, diagnosis)
+    # An operator's action queued behind an order in flight goes first, once the order has settled.
+    step = (queued_step(terminal) if status.queued_action else None) or due_step(terminal, diagnosis)
     if step is None:
         release_lease(terminal.pk, RECOVERY_LEASE)
     return step

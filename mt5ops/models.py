@@ -150,6 +150,18 @@ class TerminalStatus(models.Model):
     recovery_lease_until = models.DateTimeField(_("recovering until"), null=True, blank=True)
     next_recovery_at = models.DateTimeField(_("next recovery step"), null=True, blank=True)
     next_recovery = models.CharField(_("next recovery"), max_length=40, blank=True)
+    # An operator's reconnect, re-login or restart asked for while an order on the terminal was in flight: taken by
+    # the first check after the order has settled (mt5ops.services.terminal_action, health._due).
+    queued_action = models.CharField(_("queued action"), max_length=20, choices=ActionChoice.choices, blank=True)
+    queued_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("queued by"),
+    )
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("terminal state")

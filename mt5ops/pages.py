@@ -25,7 +25,7 @@ from . import selectors
 from .choices import API_ACTIONS, ActionChoice
 from .health import latest_health, status_of
 from .models import TerminalEvent, TerminalInstance
-from .services import ActionRefused, manual_actions, order_in_flight, restarts_last_hour, terminal_action
+from .services import manual_actions, order_in_flight, restarts_last_hour, terminal_action
 
 UPTIME_WINDOWS = (
     ("24h", gettext_lazy("24 h"), timedelta(hours=24)),
@@ -130,17 +130,18 @@ def terminal_action_view(request: HttpRequest, terminal_id: int, action: str) ->
             status=400,
         )
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        try:
-            result = terminal_action(terminal=terminal, action=chosen.value, actor=request.user, request=request)
-        except ActionRefused as exc:
-            messages.error(request, str(exc))
-        else:
-            text = _("%(action)s on %(label)s: %(outcome)s.") % {
+        result = terminal_action(terminal=terminal, action=chosen.value, actor=request.user, request=request)
+        text = _("%(action)s on %(label)s: %(outcome)s.") % {
+            "action": ActionChoice(result.action).label,
+            "label": terminal.label,
+            "outcome": result.event.get_outcome_display(),
+        }
+        if result.outcome == "queued":
+            text = _("%(action)s on %(label)s is queued: it runs once the order in flight on it has settled.") % {
                 "action": ActionChoice(result.action).label,
                 "label": terminal.label,
-                "outcome": result.event.get_outcome_display(),
             }
-            (messages.success if result.outcome == "done" else messages.warning)(request, text)
+        (messages.success if result.outcome == "done" else messages.warning)(request, text)
         return HttpResponseRedirect(reverse("mt5_terminal", args=[terminal.pk]))
     context = {
         "nav": "mt5",

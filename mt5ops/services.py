@@ -58,10 +58,6 @@ STAGE_OF_ACTION = {
 }
 
 
-class ActionRefused(Exception):
-    """A manual action that may not run now (the message says why, in the operator's language)."""
-
-
 @dataclass(frozen=True)
 class ActionResult:
     action: str
@@ -311,18 +307,16 @@ def terminal_action(
     *, terminal: TerminalInstance, action: str, actor: Any, request: HttpRequest | None = None
 ) -> ActionResult:
     """An admin's action on a terminal (confirmed by the page or the API caller), logged and audited:
-    reconnect, re-login, restart, maintenance on/off. A reconnect, re-login or restart waits for no order: it is
-    refused while one is in flight on the terminal."""
+    reconnect, re-login, restart, maintenance on/off. A reconnect, re-login or restart never runs while an order on
+    the terminal is in flight: it is queued (outcome `queued`, in the health log) and taken by the first check
+    after the order has settled (`queued_step`); a later request replaces a queued one."""
     from accounts.audit import audit_record
     from accounts.choices import AuditAction
 
     chosen = ActionChoice(action)
     if chosen in STEPS and order_in_flight(terminal):
-        raise ActionRefused(
-            _("An order on this terminal is in flight: %(action)s waits until it has settled.")
-            % {"action": chosen.label}
-        )
-    if chosen in (ActionChoice.MAINTENANCE_ON, ActionChoice.MAINTENANCE_OFF):
+        result = _queue(terminal, chosen, actor)
+    elif chosen in (ActionChoice.MAINTENANCE_ON, ActionChoice.MAINTENANCE_OFF):
         result = _maintenance(terminal, on=chosen == ActionChoice.MAINTENANCE_ON, actor=actor)
     else:
         outcome, detail, event = run_step(terminal, chosen, actor=actor)
@@ -341,6 +335,50 @@ def terminal_action(
 
         check_terminal(terminal, recover=False)
     return result
+
+
+def _queue(terminal: TerminalInstance, action: ActionChoice, actor: Any) -> ActionResult:
+    at = clock.now()
+    with transaction.atomic():
+        status = TerminalStatus.objects.select_for_update().get(pk=status_of(terminal).pk)
+        replaced = status.queued_action
+        status.queued_action, status.queued_by, status.queued_at = action.value, actor, at
+        status.save(update_fields=["queued_action", "queued_by", "queued_at"])
+        detail = _("waits for the order in flight on this terminal; runs at the first check after it has settled")
+        if replaced and replaced != action.value:
+            detail = _("%(detail)s (replaces the queued %(replaced)s)") % {
+                "detail": detail,
+                "replaced": ActionChoice(replaced).label,
+            }
+        event = TerminalEvent.objects.create(
+            terminal=terminal,
+            at=at,
+            kind=EventKind.WAIT,
+            action=action.value,
+            outcome=Outcome.QUEUED,
+            automatic=False,
+            actor=actor,
+            detail=str(detail)[:500],
+        )
+    return ActionResult(action.value, Outcome.QUEUED.value, event.detail, event)
+
+
+def queued_step(terminal: TerminalInstance) -> PreparedStep | None:
+    """The operator's queued action once no order on the terminal is in flight (taken off the queue: the caller
+    performs and logs it); None while there is none or it still waits."""
+    status = status_of(terminal)
+    if not status.queued_action or order_in_flight(terminal):
+        return None
+    action, actor, queued_at = ActionChoice(status.queued_action), status.queued_by, status.queued_at
+    taken = TerminalStatus.objects.filter(pk=status.pk, queued_action=action.value, queued_at=queued_at).update(
+        queued_action="", queued_by=None, queued_at=None
+    )
+    if not taken:
+        return None  # another check took it (or it was replaced meanwhile: the next check takes the new one)
+    reason = _("queued at %(at)s, run once the order in flight had settled") % {
+        "at": queued_at.strftime("%H:%M:%S UTC") if queued_at else "?"
+    }
+    return prepare(terminal, action, reason=reason, actor=actor)
 
 
 def _maintenance(terminal: TerminalInstance, *, on: bool, actor: Any) -> ActionResult:
@@ -371,6 +409,7 @@ def _maintenance(terminal: TerminalInstance, *, on: bool, actor: Any) -> ActionR
 
 
 def manual_actions(terminal: TerminalInstance, limit: int = 20) -> list[TerminalEvent]:
-    """The last actions by hand on the terminal, newest first (who and when)."""
-    rows = TerminalEvent.objects.filter(terminal=terminal, kind=EventKind.ACTION, automatic=False)
+    """The last actions by hand on the terminal (and those queued behind an order in flight), newest first (who
+    and when)."""
+    rows = TerminalEvent.objects.filter(terminal=terminal, kind__in=(EventKind.ACTION, EventKind.WAIT), automatic=False)
     return list(rows.select_related("actor").order_by("-at", "-pk")[:limit])

@@ -29,12 +29,21 @@ class AlertsChanged(TypedDict):
     tenant_id: int
 
 
+class TradingChanged(TypedDict):
+    """A tenant's strategies, hedges or kill switches changed: the user's dashboard refreshes its trading strip.
+    Carries no data (the page fetches what the user may see)."""
+
+    type: Literal["trading.changed"]
+    user_id: int
+    tenant_id: int
+
+
 def group_of(message: dict[str, Any]) -> str:
     """The group a message was sent to, from its own fields (a channel-layer message does not say)."""
     kind = message.get("type")
     if kind == "spread.update":
         return pair_group(message["pair_id"])
-    if kind in ("access.changed", "alerts.changed"):
+    if kind in ("access.changed", "alerts.changed", "trading.changed"):
         return user_group(message["user_id"])
     if kind == "strategy.changed":
         return f"strategy.{message['strategy_id']}"  # strategies/events.py strategy_group

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class StrategiesConfig(AppConfig):
     name = "strategies"
     verbose_name = _("Strategies")
+
+    def ready(self) -> None:
+        from .strip import connect_signals
+
+        connect_signals()

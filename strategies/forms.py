@@ -60,7 +60,7 @@ GROUPS: tuple[tuple[Any, tuple[str, ...]], ...] = (
         ),
     ),
     (_("Risk"), ("loss_limit_usd", "drawdown_limit_usd", "min_liquidation_distance_bps", "stop_out_buffer_pct")),
-    (_("Mode and stop policy"), ("mode", "stop_policy")),
+    (_("Mode and stop policy"), ("mode", "stop_policy", "terminal_policy")),
 )
 
 # The parameters' enums are the domain's (strategies/domain/params.py); these are their labels only.
@@ -83,6 +83,10 @@ ENUM_LABELS: dict[str, dict[StrEnum, Any]] = {
         params.StopPolicy.LEAVE: _("Leave positions open"),
         params.StopPolicy.FLATTEN: _("Flatten both legs"),
     },
+    "terminal_policy": {
+        params.TerminalPolicy.HOLD: _("Hold: no new hedge until it is ready"),
+        params.TerminalPolicy.PAUSE: _("Pause the strategy"),
+    },
 }
 ENUM_CHOICES: dict[str, list[tuple[str, Any]]] = {
     name: [(member.value, label) for member, label in labels.items()] for name, labels in ENUM_LABELS.items()
@@ -96,6 +100,10 @@ HELP: dict[str, Any] = {
     "funding_rate_fixed": _("Per funding event, signed as Binance publishes it; required for a fixed rate."),
     "usd_per_usdt_source": _("\"pair\" uses the pool's pair's own source."),
     "stop_policy": _("What a stop does with open hedges."),
+    "terminal_policy": _(
+        "While the CFD account's MT5 terminal is not ready to trade. Hedges in flight are managed and closed either "
+        "way; a paused strategy waits for an operator to resume it."
+    ),
 }
 
 PARAM_FIELDS = tuple(spec.name for spec in dataclasses.fields(StrategyParams))

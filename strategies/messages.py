@@ -54,6 +54,7 @@ FIELD_LABELS: dict[str, Any] = {
     "stop_out_buffer_pct": gettext_lazy("Stop-out buffer (%)"),
     "mode": gettext_lazy("Mode"),
     "stop_policy": gettext_lazy("On stop"),
+    "terminal_policy": gettext_lazy("When the MT5 terminal is not ready"),
 }
 
 
@@ -98,6 +99,9 @@ REASON_TEXTS: dict[str, str] = {
     "replan": gettext_noop("The hedge changed while its orders were planned: planning again."),
     "mt5_terminal": gettext_noop(
         "Holding: the MT5 terminal %(terminal)s is %(state)s (%(failure)s): no new hedge until it is ready."
+    ),
+    "mt5_terminal_paused": gettext_noop(
+        "Paused: the MT5 terminal %(terminal)s is %(state)s (%(failure)s); resume the strategy once it is ready."
     ),
 }
 

@@ -39,7 +39,7 @@ from risk.choices import KillScope, KillTrigger
 from risk.limits import flatten_finished, flatten_requested, limits_on_step
 from risk.services import is_halted, kill_switch_trip
 from strategies.domain import decision as decide_mod
-from strategies.domain.params import StopPolicy, StrategyParams
+from strategies.domain.params import StopPolicy, StrategyParams, TerminalPolicy
 from trading.choices import (
     LIVE_HEDGE_STATUSES,
     Direction,
@@ -237,6 +237,9 @@ class StrategyRunner:
             strategy = await _db(self._load)()  # a breached limit may have paused it
         await self.manage(strategy, params, snapshot)
         if await self.flatten_for_limits(strategy, params, snapshot):
+            return True
+        pausing = strategy.state == StrategyState.RUNNING and params.terminal_policy is TerminalPolicy.PAUSE
+        if pausing and await self._terminal_pauses(strategy):
             return True
         if strategy.state == StrategyState.RUNNING:
             await self.decide_and_act(strategy, params, snapshot)
@@ -438,6 +441,19 @@ class StrategyRunner:
                 "params": {"terminal": block.label, "state": block.state, "failure": block.failure},
             }
         )
+        return True
+
+    async def _terminal_pauses(self, strategy: Strategy) -> bool:
+        """The `pause` terminal policy: a terminal not ready to trade pauses the strategy (audited, its reason
+        stored); an operator resumes it. Hedges in flight are still managed while it is paused."""
+        assert self.lease is not None
+        block = await _db(account_terminal_block)(strategy.pool.cfd_account_id)
+        if block is None:
+            return False
+        params = {"terminal": block.label, "state": block.state, "failure": block.failure}
+        self._remember({"action": "hold", "code": "mt5_terminal_paused", "params": params})
+        reason = "MT5 terminal {terminal} is {state} ({failure})".format(**params)
+        await _db(runner_transition)(lease=self.lease, to=StrategyState.PAUSED, reason=reason)
         return True
 
     def _remember(self, decision: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import strip, views
 
 urlpatterns = [
     path("", views.strategy_list, name="strategies"),
+    path("strip/", strip.trading_strip_view, name="trading_strip"),
     path("new/", views.strategy_new, name="strategy_create"),
     path("<int:strategy_id>/", views.strategy_detail, name="strategy"),
     path("<int:strategy_id>/status/", views.strategy_status_panel, name="strategy_status"),

@@ -21,7 +21,7 @@ from mt5ops.forms import TerminalForm
 from mt5ops.health import status_of
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
 from mt5ops.selectors import display_state
-from mt5ops.services import ActionRefused, restarts_last_hour, terminal_action
+from mt5ops.services import restarts_last_hour, terminal_action
 from quantarb import clock
 from quantarb.api import form_value
 
@@ -132,24 +132,18 @@ class TerminalHealthView(APIView):
 
 class TerminalActions(APIView):
     """An admin's action on the terminal: `{"action": "reconnect" | "relogin" | "restart" | "maintenance_on" |
-    "maintenance_off"}` — done now, logged and audited; 409 while an order on the terminal is in flight (for the
-    first three)."""
+    "maintenance_off"}` — done now (200), logged and audited; a reconnect, re-login or restart asked for while an
+    order on the terminal is in flight is queued (202, outcome `queued`) and taken once the order has settled."""
 
     required_permission = Perm.MT5_OPERATE
 
-    @extend_schema(request=ActionSerializer, responses=EventSerializer)
+    @extend_schema(request=ActionSerializer, responses={200: EventSerializer, 202: EventSerializer})
     def post(self, request: Request, terminal_id: int) -> Response:
         terminal = _one(request, terminal_id)
         given = ActionSerializer(data=request.data if isinstance(request.data, dict) else {})
         given.is_valid(raise_exception=True)
         action = API_ACTIONS[given.validated_data["action"]]
-        try:
-            result = terminal_action(
-                terminal=terminal,
-                action=action.value,
-                actor=request.user,
-                request=request._request,
-            )
-        except ActionRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"action": given.validated_data["action"], **EventSerializer(result.event).data})
+        result = terminal_action(terminal=terminal, action=action.value, actor=request.user, request=request._request)
+        body = {"action": given.validated_data["action"], **EventSerializer(result.event).data}
+        queued = result.outcome == "queued"
+        return Response(body, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)

@@ -243,6 +243,12 @@
     }
   }
 
+  function showMarkers(c) {
+    const all = c.markerList.concat(c.hedgeMarkers || []);
+    all.sort(function (a, b) { return a.time - b.time; });
+    try { c.markers.setMarkers(all); } catch (e) { /* a marker before the first point is ignored */ }
+  }
+
   function addMarker(c, t, opened) {
     if (!c.markers) return;
     const shape = opened ? "arrowUp" : "arrowDown";
@@ -253,8 +259,33 @@
       : { time: t, position: "aboveBar", color: c.colours.neg, shape: "arrowDown", size: 1 });
     c.markerList.sort(function (a, b) { return a.time - b.time; });
     if (c.markerList.length > 200) c.markerList.splice(0, c.markerList.length - 200);
-    try { c.markers.setMarkers(c.markerList); } catch (e) { /* a marker before the first point is ignored */ }
+    showMarkers(c);
   }
+
+  // The trading strip (strategies/strip.py) carries the hedges opened and closed in the chart's window, per pair:
+  // each swap of the strip replaces the hedge markers.
+  function hedgeMarkers(strip) {
+    const data = document.getElementById("hedge-markers-data");
+    if (!data) return;
+    let perPair;
+    try { perPair = JSON.parse(data.textContent || "{}"); } catch (e) { return; }
+    const opened = strip.dataset.labelHedgeOpen || "hedge opened", closed = strip.dataset.labelHedgeClose || "hedge closed";
+    Object.keys(state.charts).forEach(function (pairId) {
+      const c = state.charts[pairId];
+      if (!c.markers) return;
+      c.hedgeMarkers = (perPair[pairId] || []).map(function (m) {
+        return m.kind === "open"
+          ? { time: m.t, position: "belowBar", color: c.colours.pos, shape: "circle", size: 1, text: opened + " H" + m.hedge }
+          : { time: m.t, position: "aboveBar", color: c.colours.neg, shape: "square", size: 1, text: closed + " H" + m.hedge };
+      });
+      c.el.dataset.hedgeMarkers = String(c.hedgeMarkers.length);
+      showMarkers(c);
+    });
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    const strip = event.target && event.target.closest && event.target.closest("#trading-strip");
+    if (strip) hedgeMarkers(strip);
+  });
 
   function appendPoint(c, point, live) {
     if (!point || point.t < c.lastT) return;
@@ -302,6 +333,11 @@
     if (msg.type === "alerts.changed") {
       // The alert badge and list listen for this (hx-trigger "alerts-changed from:body") and re-fetch.
       document.body.dispatchEvent(new CustomEvent("alerts-changed"));
+      return;
+    }
+    if (msg.type === "trading.changed") {
+      // The dashboard's trading strip listens for this (hx-trigger "trading-changed from:body") and re-fetches.
+      document.body.dispatchEvent(new CustomEvent("trading-changed"));
       return;
     }
     if (msg.type === "spread") {

@@ -41,6 +41,7 @@ __all__ = [
     "StopPolicy",
     "StrategyParams",
     "SwapSource",
+    "TerminalPolicy",
     "ThresholdUnit",
     "validate",
 ]
@@ -64,6 +65,15 @@ class SwapSource(StrEnum):
 class GapPolicy(StrEnum):
     HOLD = "hold"
     FLATTEN = "flatten"
+
+
+class TerminalPolicy(StrEnum):
+    """What the strategy does while its CFD account's MT5 terminal is not ready to trade (mt5ops' state): `hold`
+    opens no new hedge and resumes by itself once the terminal is ready; `pause` pauses the strategy (an operator
+    resumes it). Either way hedges in flight are still managed and closed."""
+
+    HOLD = "hold"
+    PAUSE = "pause"
 
 
 class Mode(StrEnum):
@@ -124,6 +134,7 @@ class StrategyParams:
     stop_out_buffer_pct: Decimal = Decimal(50)
     mode: Mode = Mode.PAPER
     stop_policy: StopPolicy = StopPolicy.LEAVE
+    terminal_policy: TerminalPolicy = TerminalPolicy.HOLD
 
     # --- JSON ---------------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -222,7 +233,8 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _parser_for(annotation: str) -> Callable[[Any], Any]:
     simple: dict[str, Callable[[Any], Any]] = {"Decimal": _decimal, "int": _integer, "str": _text}
     enums: dict[str, type[StrEnum]] = {
-        cls.__name__: cls for cls in (ThresholdUnit, FundingSource, SwapSource, GapPolicy, Mode, StopPolicy)
+        cls.__name__: cls
+        for cls in (ThresholdUnit, FundingSource, SwapSource, GapPolicy, Mode, StopPolicy, TerminalPolicy)
     }
     base, _, rest = annotation.partition(" | ")
     if base in simple:

@@ -100,7 +100,7 @@ def test_admins_create_terminals_with_an_encrypted_write_only_agent_key(alice: A
     assert wrong_key.status_code == 400 and "agent_key" in wrong_key.json()
 
 
-def test_admins_act_on_a_terminal_and_an_order_in_flight_holds_the_recovery_actions(
+def test_admins_act_on_a_terminal_and_an_order_in_flight_queues_the_recovery_actions(
     bridge_terminal: TerminalInstance,
     alice: Any,
     canary_accounts: dict[str, Any],
@@ -133,7 +133,8 @@ def test_admins_act_on_a_terminal_and_an_order_in_flight_holds_the_recovery_acti
         created_at=real_time_clock.now(),
     )
     held = api.post(url, {"action": "relogin"})
-    assert held.status_code == 409 and "in flight" in held.json()["detail"]
+    assert held.status_code == 202 and held.json()["outcome"] == "queued" and "order in flight" in held.json()["detail"]
+    assert TerminalStatus.objects.get(terminal=bridge_terminal).queued_action == "relogin"
 
 
 def test_the_metrics_have_each_terminals_state_latency_tick_age_and_restarts(

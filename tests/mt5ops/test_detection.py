@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from mt5ops.selectors import account_terminal_block
 from quantarb import clock
 from quantarb.job_slots import job_named, slot_claim, slot_of
 from quantarb.scheduler import run_job
+from risk.gate import _terminal_not_ready, _terminal_text
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 
 from .agent_harness import wait_until
@@ -87,15 +89,31 @@ def kill_bridge(bridge: Mt5BridgeFake) -> None:
 FAULTS: dict[str, tuple[Callable[[Mt5BridgeFake], None], str]] = {
     "bridge down": (kill_bridge, "bridge_down"),
     "hung terminal": (lambda bridge: bridge.terminal.qa_fault("hang"), "not_responding"),
+    "IPC timeouts": (lambda bridge: bridge.terminal.qa_arm("ipc_timeout", count=-1), "ipc_timeout"),
     "logged out": (lambda bridge: bridge.terminal.qa_fault("logged_out"), "not_logged_in"),
+    "another account": (lambda bridge: bridge.terminal.qa_switch_login(5_550_123), "wrong_account"),
+    "AutoTrading off": (lambda bridge: bridge.terminal.qa_configure(terminal_trade_allowed=False), "autotrading_off"),
+    "Python API disabled": (lambda bridge: bridge.terminal.qa_fault("tradeapi_disabled"), "autotrading_off"),
+    # A feed is stale once its last tick is older than the policy's limit (60 s in production, 3 s here so the
+    # test does not wait a minute): detection is measured from the moment the tick is too old.
+    "frozen ticks": (lambda bridge: bridge.terminal.qa_fault("ticks_frozen"), "ticks_stale"),
 }
+STALE_AFTER_S = 3
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_fault_is_classified_and_alerted_within_15_seconds_of_wall_time(
-    fault: str, canary_accounts: dict[str, Any], alice: Any, settings: Any
+    fault: str, canary_accounts: dict[str, Any], alice: Any, settings: Any, monkeypatch: Any
 ) -> None:
     settings.QUANTARB_DEMO_CALENDAR = True
+    if fault == "frozen ticks":
+        from datetime import timedelta
+
+        from mt5ops import health
+
+        monkeypatch.setattr(
+            health, "CLASSIFY_POLICY", replace(health.CLASSIFY_POLICY, stale_after=timedelta(seconds=STALE_AFTER_S))
+        )
     previous = clock.set_clock(clock.SystemClock())
     bridge = start_mt5_bridge()
     try:
@@ -119,7 +137,7 @@ def test_a_fault_is_classified_and_alerted_within_15_seconds_of_wall_time(
             )
             inject, failure = FAULTS[fault]
             inject(bridge)
-            injected = time.monotonic()
+            injected = time.monotonic() + (STALE_AFTER_S if fault == "frozen ticks" else 0)
             wait_until(
                 lambda: read(lambda: TerminalStatus.objects.get(terminal=terminal).failure) == failure,
                 timeout=20,
@@ -128,6 +146,8 @@ def test_a_fault_is_classified_and_alerted_within_15_seconds_of_wall_time(
             classified_after = time.monotonic() - injected
             block = wait_until(lambda: read(lambda: account_terminal_block(canary_accounts["mt5"].pk)))
             assert block is not None and block.failure == failure  # opening orders are refused from now on
+            reason = read(lambda: _terminal_text(*_terminal_not_ready(canary_accounts["mt5"].pk)))
+            assert reason is not None and "is not ready to trade" in reason, reason  # the gate's refusal says why
             wait_until(
                 lambda: read(Alert.objects.filter(tenant=alice.tenant, category="mt5", status="open").exists),
                 timeout=20,

@@ -98,12 +98,16 @@ def test_a_lost_login_a_stale_feed_and_a_wrong_account_are_recovered_by_logging_
     assert dict(mt5_bridge.terminal.qa_field())["starts"] == 1  # no restart was needed
 
 
-def test_a_terminal_stuck_in_ipc_timeouts_is_restarted_through_the_agent(
-    supervised: TerminalInstance, mt5_bridge: Mt5BridgeFake, real_time_clock: Any, agent: RunningAgent
+@pytest.mark.parametrize("fault", ["ipc_timeout", "hang"])
+def test_a_terminal_stuck_in_ipc_timeouts_or_hung_is_restarted_through_the_agent(
+    supervised: TerminalInstance, mt5_bridge: Mt5BridgeFake, real_time_clock: Any, agent: RunningAgent, fault: str
 ) -> None:
     check_terminal(supervised)
     first_pid = dict(mt5_bridge.terminal.qa_field())["terminal_pid"]
-    mt5_bridge.terminal.qa_arm("ipc_timeout", count=-1)
+    if fault == "hang":
+        mt5_bridge.terminal.qa_fault("hang")  # a dialog on screen: nothing answers until the terminal restarts
+    else:
+        mt5_bridge.terminal.qa_arm("ipc_timeout", count=-1)
     took = healthy_after(supervised, mt5_bridge, real_time_clock, 120)
     assert took <= 120
     assert actions(supervised) == [
@@ -203,3 +207,48 @@ def test_the_hourly_restart_budget_is_respected(
     run_checks(supervised, mt5_bridge, real_time_clock, seconds=30 * 60, every=60)
     assert restarts_last_hour(supervised) <= 3
     assert len([row for row in actions(supervised) if row[0] == "restart_via_agent"]) > 3  # the window moved on
+
+
+def test_a_manual_restart_asked_for_while_an_order_is_in_flight_waits_for_it_then_runs(
+    supervised: TerminalInstance,
+    mt5_bridge: Mt5BridgeFake,
+    real_time_clock: Any,
+    canary_accounts: Any,
+    agent: RunningAgent,
+    alice: Any,
+) -> None:
+    """Recovery waits for the order or its lookup (issue 20 item 3): an operator's restart is queued, not refused,
+    and the first check after the order has settled takes it — by that operator, in the health log."""
+    from mt5ops.services import terminal_action
+
+    check_terminal(supervised)
+    first_pid = dict(mt5_bridge.terminal.qa_field())["terminal_pid"]
+    order = Order.objects.create(
+        tenant=supervised.tenant,
+        account=canary_accounts["mt5"],
+        leg="cfd",
+        intent="open",
+        client_order_id="qa-inflight-manual",
+        side="buy",
+        kind="market",
+        quantity=Decimal(1),
+        status="submitting",
+        created_at=real_time_clock.now(),
+    )
+    admin = alice.user
+    result = terminal_action(terminal=supervised, action="restart_via_agent", actor=admin)
+    assert result.outcome == "queued" and result.event.kind == "wait" and result.event.actor == admin
+    run_checks(supervised, mt5_bridge, real_time_clock, seconds=20)
+    assert actions(supervised) == []  # the order is still in flight: nothing ran
+    assert dict(mt5_bridge.terminal.qa_field())["terminal_pid"] == first_pid
+    Order.objects.filter(pk=order.pk).update(status="filled")
+    advance(mt5_bridge, real_time_clock, 5)
+    check_terminal(supervised)
+    assert actions(supervised) == [("restart_via_agent", "done")]
+    [event] = TerminalEvent.objects.filter(terminal=supervised, kind="action")
+    assert event.actor == admin and not event.automatic and "queued at" in event.detail
+    assert TerminalStatus.objects.get(terminal=supervised).queued_action == ""
+    wait_until(lambda: dict(mt5_bridge.terminal.qa_field())["terminal_pid"] not in (None, first_pid))
+    assert healthy_after(supervised, mt5_bridge, real_time_clock, 120) <= 120
+    run_checks(supervised, mt5_bridge, real_time_clock, seconds=15)
+    assert actions(supervised) == [("restart_via_agent", "done")]  # taken once

@@ -122,3 +122,44 @@ async def test_the_runner_holds_while_its_terminal_is_not_ready_and_trades_once_
     await runner.step()
     [hedge] = await db(lambda: list(Hedge.objects.all()))()
     assert hedge.status == "open"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("thread_connections_closed")
+async def test_the_pause_policy_pauses_the_strategy_while_its_terminal_is_not_ready(
+    alice: Any, strategy: Any, market: Any, frozen_clock: Any
+) -> None:
+    """A strategy whose terminal policy is `pause` pauses (audited, with the reason) instead of holding; it stays
+    paused once the terminal is ready again, until an operator resumes it."""
+    from django.db import transaction
+
+    from accounts.models import AuditEvent
+    from strategies.domain.params import TerminalPolicy
+    from strategies.models import Strategy
+    from strategies.services import current_params, strategy_update
+
+    def pause_policy() -> None:
+        with transaction.atomic():
+            params = current_params(strategy).replace(terminal_policy=TerminalPolicy.PAUSE)
+            strategy_update(strategy=strategy, params=params, actor=alice.user)
+
+    await db(pause_policy)()
+    cfd = await db(lambda: strategy.pool.cfd_account)()
+    terminal = await db(on_terminal)(cfd, "down", "not_logged_in")
+    runner = await started_runner(alice, strategy, market, frozen_clock)
+    market.wide_sell_perp(Decimal("8"))
+    await runner.step()
+    paused = await db(Strategy.objects.get)(pk=strategy.pk)
+    assert paused.state == "paused" and "MT5 terminal MT5 box 1 is down (not_logged_in)" in paused.state_reason
+    assert runner.last_decision["code"] == "mt5_terminal_paused"
+    assert await db(AuditEvent.objects.filter(summary__to="paused").exists)()
+    assert await db(Order.objects.count)() == 0
+    from quantarb import clock
+
+    await db(TerminalStatus.objects.filter(terminal=terminal).update)(
+        state="healthy", failure="", last_check_at=clock.now()
+    )
+    frozen_clock.advance(1)
+    assert await runner.step()  # still running its loop, managing what is in flight, but opening nothing
+    assert (await db(Strategy.objects.get)(pk=strategy.pk)).state == "paused"
+    assert await db(Order.objects.count)() == 0

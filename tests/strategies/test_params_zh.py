@@ -60,6 +60,7 @@ REFUSED: dict[str, Any] = {
     "stop_out_buffer_pct": "-1",
     "mode": "guess",
     "stop_policy": "guess",
+    "terminal_policy": "guess",
 }
 ALSO = {"swap_long_override": {"swap_source": "override"}, "swap_short_override": {"swap_source": "override"}}
 # Words that stay as they are in Chinese: units, venues' names and currency codes.

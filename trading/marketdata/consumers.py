@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from quantarb.events import AccessChanged, AlertsChanged, pair_group, user_group
+from quantarb.events import AccessChanged, AlertsChanged, TradingChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
@@ -32,6 +32,9 @@ from trading.marketdata.live_render import PartialRenderer
 HEARTBEAT_SECONDS = 5.0
 monotonic = time.monotonic
 ALERTS_CHANGED_FRAME = json.dumps({"type": "alerts.changed"})
+# Small control frames without data: the page re-fetches what the user may see (its alert badge and list; the
+# dashboard's trading strip). A burst of one kind coalesces into one frame.
+CONTROL_FRAMES = {"alerts.changed": ALERTS_CHANGED_FRAME, "trading.changed": json.dumps({"type": "trading.changed"})}
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
 _partials = PartialRenderer()
 
@@ -128,7 +131,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.wakeup = asyncio.Event()
         self.min_interval = 1 / settings.QUANTARB_PUSH_MAX_HZ
         self.heartbeat_due = False
-        self.alerts_due = False
+        self.controls_due: dict[str, bool] = {}
         self.writer: DirectWriter | None = None
         self.flush_timer: asyncio.TimerHandle | None = None
         self.loop = asyncio.get_running_loop()
@@ -184,25 +187,26 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self._flush()
         elif message["type"] == "access.changed":
             asyncio.get_running_loop().create_task(self.access_changed(message))  # type: ignore[arg-type]
-        elif message["type"] == "alerts.changed":
-            self.alerts_changed(message)  # type: ignore[arg-type]
+        elif message["type"] in CONTROL_FRAMES:
+            self.control_changed(message)  # type: ignore[arg-type]
 
-    def alerts_changed(self, message: AlertsChanged) -> None:
-        """One small `alerts.changed` frame for a burst of changes (the page refreshes its badge and list).
-        Rare, so both paths send it with the ordinary send: the fast path from a task, the fallback from its
-        send loop."""
-        if self.alerts_due:
+    def control_changed(self, message: AlertsChanged | TradingChanged) -> None:
+        """One small control frame for a burst of changes of one kind (`alerts.changed`: the page refreshes its
+        badge and list; `trading.changed`: the dashboard refreshes its trading strip). Rare, so both paths send it
+        with the ordinary send: the fast path from a task, the fallback from its send loop."""
+        kind = message["type"]
+        if self.controls_due.get(kind):
             return  # a frame is already on its way: the burst coalesces into it
-        self.alerts_due = True
+        self.controls_due[kind] = True
         if self.writer is not None:
-            self.alerts_task = self.loop.create_task(self._send_alerts_changed())
+            self.control_task = self.loop.create_task(self._send_control(kind))
         else:
             self.wakeup.set()
 
-    async def _send_alerts_changed(self) -> None:
-        self.alerts_due = False
+    async def _send_control(self, kind: str) -> None:
+        self.controls_due[kind] = False
         if self.writer is not None and self.writer.open:
-            await self.send(text_data=ALERTS_CHANGED_FRAME)
+            await self.send(text_data=CONTROL_FRAMES[kind])
 
     async def access_changed(self, message: AccessChanged) -> None:
         """Re-check access: close the socket when the user lost it, drop the pairs no longer granted."""
@@ -259,9 +263,11 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         wakeup, min_interval = self.wakeup, self.min_interval
         while True:
             await wakeup.wait()
-            if self.alerts_due:
-                self.alerts_due = False
-                await send({"type": "websocket.send", "text": ALERTS_CHANGED_FRAME})
+            due = [kind for kind, flag in self.controls_due.items() if flag]
+            if due:
+                for kind in due:
+                    self.controls_due[kind] = False
+                    await send({"type": "websocket.send", "text": CONTROL_FRAMES[kind]})
                 if not self.pending and not self.heartbeat_due:
                     wakeup.clear()
                     self.last_sent = loop.time()

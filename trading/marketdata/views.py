@@ -11,7 +11,7 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.permissions import Perm, permission_required
+from accounts.permissions import Perm, permission_required, request_membership, role_has
 from mt5ops.selectors import strip_states
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights
@@ -100,7 +100,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
         for pair in pairs
     ]
-    return render(request, "trading/dashboard.html", {"panels": panels, **_opportunity_page(request, tenant)})
+    membership = request_membership(request)
+    context = {
+        "panels": panels,
+        # The trading strip (strategies/strip.py) is fetched by URL; shown to the roles that read trading data.
+        "show_trading_strip": membership is not None and role_has(membership.role, Perm.TRADING_READ),
+        **_opportunity_page(request, tenant),
+    }
+    return render(request, "trading/dashboard.html", context)
 
 
 OPPORTUNITY_SORTS = {
