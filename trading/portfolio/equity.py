@@ -40,11 +40,11 @@ from django.db.models import F, Q
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
+from accounts.venue_kinds import spec_for
 from quantarb import clock
 from trading.choices import LIVE_HEDGE_STATUSES, OrderSide
 from trading.domain import pnl
 from trading.domain.orders import Leg as DomainLeg
-from trading.instruments import instrument_of
 from trading.models import (
     CashFlow,
     CashFlowStatus,
@@ -52,6 +52,7 @@ from trading.models import (
     EquityResolution,
     EquityScope,
     Hedge,
+    Instrument,
     SourcePair,
     SpreadSample,
 )
@@ -215,15 +216,45 @@ def hedge_histories(hedges: Iterable[Hedge]) -> list[HedgeHistory]:
 def pair_of_pool(pool: AccountPool) -> int | None:
     """The source pair that prices the pool: its desk's own (or the platform's) enabled pair whose sources quote
     the instruments of its two accounts, the one at the pool's perp endpoint first."""
-    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
-    if perp is None or cfd is None:
-        return None
-    pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
-    pairs = pairs.filter(Q(tenant_id=pool.tenant_id) | Q(tenant__isnull=True)).order_by(
-        F("tenant_id").asc(nulls_last=True), "pk"
+    return pairs_of_pools([pool])[pool.pk]
+
+
+def pairs_of_pools(pools: Iterable[AccountPool]) -> dict[int, int | None]:
+    """`pair_of_pool` of many pools (their accounts selected with them) in two queries, whatever their number: the
+    instruments (reference data) and the candidate pairs of their desks are read once and matched here."""
+    pools = list(pools)
+    if not pools:
+        return {}
+    instruments: dict[tuple[str, str], int] = {}
+    for pk, venue, symbol in Instrument.objects.order_by("pk").values_list("pk", "venue", "symbol"):
+        instruments.setdefault((venue, symbol), pk)
+
+    def instrument_id(account: VenueAccount) -> int | None:
+        spec = spec_for(account.venue)
+        if spec is None or spec.instrument_venue is None or spec.instrument_symbol is None:
+            return None
+        return instruments.get((spec.instrument_venue, spec.instrument_symbol))
+
+    tenants = {pool.tenant_id for pool in pools}
+    candidates = list(
+        SourcePair.objects.filter(enabled=True)
+        .filter(Q(tenant_id__in=tenants) | Q(tenant__isnull=True))
+        .order_by(F("tenant_id").asc(nulls_last=True), "pk")
+        .values_list(
+            "pk", "tenant_id", "perp_source__instrument_id", "cfd_source__instrument_id", "perp_source__endpoint"
+        )  # fmt: skip
     )
-    preferred = pairs.filter(perp_source__endpoint=pool.perp_account.rest_endpoint).values_list("pk", flat=True)
-    return preferred.first() or pairs.values_list("pk", flat=True).first()
+    out: dict[int, int | None] = {}
+    for pool in pools:
+        perp, cfd = instrument_id(pool.perp_account), instrument_id(pool.cfd_account)
+        if perp is None or cfd is None:
+            out[pool.pk] = None
+            continue
+        fitting = [row for row in candidates if row[1] in (pool.tenant_id, None) and row[2:4] == (perp, cfd)]
+        preferred = [row for row in fitting if row[4] == pool.perp_account.rest_endpoint]
+        chosen = (preferred or fitting or [None])[0]
+        out[pool.pk] = None if chosen is None else chosen[0]
+    return out
 
 
 class MarkBook:
@@ -311,10 +342,16 @@ class DeskBook:
             end = min(hedge.done_at or until, until)
             if end >= since and end >= hedge.first_at:
                 live_windows[hedge.pool_id].append((max(hedge.first_at, since), end))
+        # Marks per pair, not per pool: the pools a pair prices share one read of its samples.
+        pair_of = pairs_of_pools(self.pools[pool_id] for pool_id in live_windows if pool_id in self.pools)
+        pair_windows: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for pool_id, pair_id in pair_of.items():
+            if pair_id is not None:
+                pair_windows[pair_id].extend(live_windows[pool_id])
+        books = {pair_id: MarkBook(pair_id, windows) for pair_id, windows in pair_windows.items()}
+        unpriced = MarkBook(None, [])
         self.marks = {
-            pool_id: MarkBook(pair_of_pool(self.pools[pool_id]), windows)
-            for pool_id, windows in live_windows.items()
-            if pool_id in self.pools
+            pool_id: books.get(pair_id, unpriced) if pair_id else unpriced for pool_id, pair_id in pair_of.items()
         }
 
     def scopes(self) -> list[ScopeKey]:
