@@ -242,7 +242,7 @@ def pairs_of_pools(pools: Iterable[AccountPool]) -> dict[int, int | None]:
         .order_by(F("tenant_id").asc(nulls_last=True), "pk")
         .values_list(
             "pk", "tenant_id", "perp_source__instrument_id", "cfd_source__instrument_id", "perp_source__endpoint"
-        )  # fmt: skip
+        )
     )
     out: dict[int, int | None] = {}
     for pool in pools:

@@ -12,10 +12,10 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.models import AccountPool, AuditEvent, VenueAccount
+from accounts.models import AuditEvent, VenueAccount
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
-from trading.models import CashFlow, PairAccess, SpreadSample
+from trading.models import CashFlow
 from trading.portfolio.cashflows import (
     CashFlowError,
     Entry,
@@ -33,34 +33,6 @@ from ...accounts.test_venue_accounts import api, patch, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def alex(alice: Any) -> Any:
-    """A second admin of alice's desk."""
-    from tests.conftest import _persona
-
-    return _persona("alex", "alpha", "admin")
-
-
-@pytest.fixture
-def books(alice: Any) -> dict[str, Any]:
-    """Alice's paper perp (USDT) and CFD (USD) accounts in a pool, and a USDT/USD rate of 0.999 on her pair."""
-    from quantarb.management.commands.seed_demo import Command
-
-    perp = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-perp", label="Perp")
-    cfd = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-cfd", label="CFD")
-    pool = AccountPool.objects.create(
-        tenant=alice.tenant, name="Pool", perp_account=perp, cfd_account=cfd, perp_allocation=1, cfd_allocation=1
-    )
-    pair = Command._simulated_pair()
-    PairAccess.objects.create(tenant=alice.tenant, pair=pair)
-    price = Decimal("4000")
-    SpreadSample.objects.create(
-        pair=pair, ts=NOW - timedelta(days=30), perp_bid=price, perp_ask=price, cfd_bid=price, cfd_ask=price,
-        usd_per_usdt=Decimal("0.999"), edge_sell_perp=0, edge_buy_perp=0, net_sell_perp=0, net_buy_perp=0, basis=0,
-    )  # fmt: skip
-    return {"perp": perp, "cfd": cfd, "pool": pool}
 
 
 def actions(flow: CashFlow) -> list[str]:

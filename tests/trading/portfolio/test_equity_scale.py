@@ -43,7 +43,7 @@ def build_desk(persona: Any, pair: Any, pools: int, closed_per_pool: int = 1) ->
             cfd_account=accounts[2 * n + 1],
             perp_allocation=1,
             cfd_allocation=1,
-        )  # fmt: skip
+        )
         for n in range(pools)
     )
     strategies = Strategy.objects.bulk_create(
@@ -100,7 +100,7 @@ def build_desk(persona: Any, pair: Any, pools: int, closed_per_pool: int = 1) ->
             net_sell_perp=0,
             net_buy_perp=0,
             basis=0,
-        )  # fmt: skip
+        )
         for m in range(60)
     )
     return {"pools": pools, "hedges": len(made), "accounts": len(accounts)}
