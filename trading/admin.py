@@ -156,8 +156,7 @@ class CashFlowAdmin(TenantScopedAdmin):
 
     view_permission_required = Perm.TRADING_READ
     change_permission_required = Perm.CASH_FLOW_MANAGE
-    list_display = ("at", "account", "kind", "amount", "currency", "amount_usd", "status", "source", "requested_by",
-                    "decided_by")  # fmt: skip
+    list_display = ("at", "account", "kind", "status", "amount", "currency", "amount_usd", "source", "requested_by")
     list_filter = ("status", "kind", "source", "account")
     search_fields = ("note", "venue_ref", "account__label")
     date_hierarchy = "at"
@@ -193,8 +192,8 @@ class EquityPointAdmin(TenantScopedAdmin):
 
     read_only = True
     view_permission_required = Perm.TRADING_READ
-    list_display = ("at", "scope", "scope_id", "resolution", "equity", "flows", "pnl_spread", "pnl_fees",
-                    "pnl_funding", "pnl_swap", "pnl_fx", "open_hedges")  # fmt: skip
+    list_display = ("at", "scope", "scope_id", "resolution", "equity", "flows", "open_hedges")
+    ordering = ("-at", "scope", "scope_id")
     list_filter = ("resolution", "scope")
     date_hierarchy = "at"
     show_full_result_count = False  # a year of points per scope: no second COUNT(*) per page
