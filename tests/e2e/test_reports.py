@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import log_in
+from .helpers import log_in, set_theme
 from .test_dashboard import choose_language
 
 pytestmark = pytest.mark.browser
@@ -100,6 +100,17 @@ def test_the_reports_page_plots_the_apis_figures_in_both_languages(platform: Any
     expect(page.locator("h1")).to_have_text("Reports")
     check_charts(page, platform.url)
     expect(page.locator("[data-metric=twr]")).not_to_have_text("")
+    # The other theme: the same figures, the charts coloured from its variables, still within 1366×768.
+    original = page.get_attribute("html", "data-bs-theme") or "dark"
+    other = "light" if original == "dark" else "dark"
+    set_theme(page, platform.url, other)
+    try:
+        page.reload()
+        assert page.get_attribute("html", "data-bs-theme") == other
+        check_charts(page, platform.url)
+    finally:
+        set_theme(page, platform.url, original)
+    page.reload()
 
     choose_language(page, "zh-hans")
     try:
