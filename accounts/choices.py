@@ -77,6 +77,8 @@ class AuditAction(models.TextChoices):
     CASH_FLOW_APPROVED = "cash_flow_approved", _("Cash flow approved")
     CASH_FLOW_REJECTED = "cash_flow_rejected", _("Cash flow rejected")
     CASH_FLOW_BOOKED = "cash_flow_booked", _("Cash flow booked")
+    CASH_FLOW_CORRECTED = "cash_flow_corrected", _("Cash flow corrected")
+    CASH_FLOW_WITHDRAWN = "cash_flow_withdrawn", _("Cash flow withdrawn")
     TERMINAL_ACTION = "terminal_action", _("MT5 terminal action")
     COMPLIANCE_RULE_SAVED = "compliance_rule_saved", _("Compliance rule saved")
     COMPLIANCE_RULE_DELETED = "compliance_rule_deleted", _("Compliance rule deleted")

@@ -258,18 +258,23 @@
     reports.charts[key] = chart;
   }
 
+  // Strategies side by side, each over the page's own period (config.params' since and until); each cell keeps the
+  // API's figure in data-value (what the browser tests compare). Resolves once every row is filled.
   function renderStrategies() {
-    config.strategies.forEach(function (strategy) {
+    return Promise.all(config.strategies.map(function (strategy) {
       const row = document.querySelector('[data-testid="strategy-comparison"] tr[data-strategy="' + strategy.id + '"]');
-      if (!row) return;
-      fetchJson(config.urls.metrics, { scope: "strategy", id: strategy.id }).then(function (m) {
+      if (!row) return null;
+      return fetchJson(config.urls.metrics, { scope: "strategy", id: strategy.id }).then(function (m) {
         const cells = row.querySelectorAll("td.qa-num");
-        [[m.twr, pct], [m.sharpe, ratio], [m.max_drawdown, pct], [m.win_rate, share], [m.hedges, whole], [m.pnl, usd]].forEach(function (pair, i) {
+        [["twr", pct], ["sharpe", ratio], ["max_drawdown", pct], ["win_rate", share], ["hedges", whole], ["pnl", usd]].forEach(function (pair, i) {
+          const value = m[pair[0]];
           cells[i].classList.remove("placeholder-glow");
-          cells[i].textContent = format(pair[1], pair[0]);
+          cells[i].dataset.strategyMetric = pair[0];
+          cells[i].dataset.value = value === null || value === undefined ? "" : String(value);
+          cells[i].textContent = format(pair[1], value);
         });
       }).catch(function () { row.querySelectorAll("td.qa-num").forEach(function (cell) { cell.textContent = L.undefined; }); });
-    });
+    }));
   }
 
   function failed(error) {
@@ -296,8 +301,7 @@
       function (body) { renderHistogram("chart-holding", body.holding_time, "holding", function (b) { return duration(Number(b.lower)); }); },
     ])),
   ];
-  Promise.all(work.map(function (p) { return p.catch(function (error) { failed(error); }); })).then(function () {
-    renderStrategies();
+  Promise.all(work.map(function (p) { return p.catch(function (error) { failed(error); }); })).then(renderStrategies).then(function () {
     reports.ready = true;
     document.body.dataset.reportsReady = "1";
   });

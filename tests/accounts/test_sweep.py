@@ -514,8 +514,13 @@ def test_routes_with_ids_answer_404_for_bravo_s_objects_and_change_nothing(desks
     assert with_ids, "the sweep expects member routes with ids"
     for route in with_ids:
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(foreign_value(m.group(1), desks)), route.path)
-        for method in ("get", "post"):
-            response = getattr(client, method)(path, {"role": "admin"})
+        # The API's member routes are also asked to change and to delete bravo's object (PATCH, DELETE).
+        for method in ("get", "post", *(("patch", "delete") if route.is_api else ())):
+            if method in ("patch", "delete"):
+                body = json.dumps({"role": "admin", "amount": "1", "note": MARKER})
+                response = getattr(client, method)(path, body, content_type="application/json")
+            else:
+                response = getattr(client, method)(path, {"role": "admin"})
             where = f"{who} {method.upper()} {path}"
             if response.status_code == 405:
                 continue

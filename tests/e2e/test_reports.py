@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import log_in
+from .helpers import log_in, set_theme
 from .test_dashboard import choose_language
 
 pytestmark = pytest.mark.browser
@@ -29,6 +29,16 @@ PLOTTED = """() => {
     cards: Object.fromEntries(
       [...document.querySelectorAll("[data-metric]")].map((el) => [el.dataset.metric, el.dataset.value])
     ),
+    strategies: Object.fromEntries(
+      [...document.querySelectorAll("[data-testid=strategy-comparison] tr[data-strategy]")].map((row) => [
+        row.dataset.strategy,
+        Object.fromEntries(
+          [...row.querySelectorAll("[data-strategy-metric]")].map((el) => [el.dataset.strategyMetric, el.dataset.value])
+        ),
+      ])
+    ),
+    entryLabels: option("entryEdge").xAxis[0].data,
+    waterfallNames: option("waterfall").xAxis[0].data.length,
   };
 }"""
 
@@ -66,11 +76,20 @@ def check_charts(page: Any, base: str) -> None:
         assert plotted["waterfall"]["base"][index] == min(running, running + value)
         running += value
     assert plotted["waterfall"]["height"][-1] == abs(float(attribution["total"]))
+    assert plotted["waterfallNames"] == len(attribution["lines"]) + 1
     assert plotted["entry"] == [b["count"] for b in attribution["entry_edge"]["buckets"]]
+    assert plotted["entryLabels"] == [f"{float(b['lower']):.2f}" for b in attribution["entry_edge"]["buckets"]]
     assert plotted["holding"] == [b["count"] for b in attribution["holding_time"]["buckets"]]
     for key in ("twr", "mwr", "sharpe", "max_drawdown", "win_rate", "hedges"):
         shown = plotted["cards"][key]
         assert (None if shown == "" else float(shown)) == (None if metrics[key] is None else float(metrics[key])), key
+    # Strategies side by side: each row the API's figures of that strategy over the same period.
+    assert plotted["strategies"] and set(plotted["strategies"]) == {str(s["id"]) for s in config["strategies"]}
+    for strategy_id, shown in plotted["strategies"].items():
+        figures = api(page, base, urls["metrics"], {**params, "scope": "strategy", "id": strategy_id})
+        for key in ("twr", "sharpe", "max_drawdown", "win_rate", "hedges", "pnl"):
+            expected = None if figures[key] is None else float(figures[key])
+            assert (None if shown[key] == "" else float(shown[key])) == expected, (strategy_id, key)
     # Readable at 1366×768: nothing wider than the window.
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -81,6 +100,17 @@ def test_the_reports_page_plots_the_apis_figures_in_both_languages(platform: Any
     expect(page.locator("h1")).to_have_text("Reports")
     check_charts(page, platform.url)
     expect(page.locator("[data-metric=twr]")).not_to_have_text("")
+    # The other theme: the same figures, the charts coloured from its variables, still within 1366×768.
+    original = page.get_attribute("html", "data-bs-theme") or "dark"
+    other = "light" if original == "dark" else "dark"
+    set_theme(page, platform.url, other)
+    try:
+        page.reload()
+        assert page.get_attribute("html", "data-bs-theme") == other
+        check_charts(page, platform.url)
+    finally:
+        set_theme(page, platform.url, original)
+    page.reload()
 
     choose_language(page, "zh-hans")
     try:

@@ -39,6 +39,7 @@ class CashFlowStatus(models.TextChoices):
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
     BOOKED = "booked", _("Booked")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class CashFlowSource(models.TextChoices):

@@ -6,6 +6,10 @@ Two ways in, each flow once:
   entered it); a smaller one is approved on entry. An approved flow is booked at once, or when its time comes if it
   is dated ahead (`cash_flows_book_due`, run by the equity beat job). A transfer between two of the desk's accounts
   is two rows — out of one, into the other — linked, approved and booked together.
+  Nothing booked or approved is ever changed or removed: a mistake there is corrected by a new entry (the reverse
+  flow). While a flow still awaits approval, the admin who entered it may correct it (`cash_flow_correct`: amount,
+  time, note, venue reference; it keeps waiting for a second admin) and any admin may withdraw it
+  (`cash_flow_withdraw`: the row stays, marked withdrawn, never booked). Both audited with what changed.
 - **Reported by the venue** (`import_venue_cash_flows`, a beat job): Binance income `TRANSFER` rows and MT5 balance
   deals (DEAL_TYPE_BALANCE) of live accounts, booked as they are, unique per account by the venue's own reference.
   A row that matches an admin's entry not yet tied to the venue (same account and signed amount, within a day)
@@ -297,6 +301,111 @@ def cash_flow_reject(*, flow: CashFlow, actor: User, reason: str = "", request: 
     return next(row for row in rows if row.pk == flow.pk)
 
 
+class CashFlowForbidden(CashFlowError):
+    """The caller may not make this change (not their entry): answered 403, the text says who may."""
+
+
+def _not_pending() -> str:
+    return _(
+        "Only a cash flow awaiting approval can be corrected or withdrawn; one that is approved or booked stays as "
+        "it is: enter a correcting flow (the reverse movement) instead."
+    )
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What the admin who entered a pending flow may change; None leaves a field as it is. For a transfer,
+    `amount` is what left the sending account and `to_amount` what the receiving one got (None with a new amount
+    or time: the same value at the rate of the moment, as on entry)."""
+
+    amount: Decimal | None = None
+    at: datetime | None = None
+    note: str | None = None
+    venue_ref: str | None = None
+    to_amount: Decimal | None = None
+
+
+def _pending_pair(flow: CashFlow) -> list[CashFlow]:
+    rows = _pair(flow)
+    if any(row.status != CashFlowStatus.REQUESTED for row in rows):
+        raise CashFlowError(_not_pending())
+    return rows
+
+
+@transaction.atomic
+def cash_flow_correct(
+    *, flow: CashFlow, actor: User, correction: Correction, request: HttpRequest | None = None
+) -> CashFlow:
+    """The admin who entered a flow still awaiting approval corrects it (both sides of a transfer together); it
+    keeps waiting for a second admin, who sees the corrected figures. Audited with the figures before and after.
+    Raises CashFlowError (not pending, or a bad value, with its field) or CashFlowForbidden (someone else's)."""
+    rows = _pending_pair(flow)
+    if any(row.requested_by_id != actor.pk for row in rows):
+        raise CashFlowForbidden(
+            _("Only the admin who entered this cash flow can correct it; reject it or withdraw it instead.")
+        )
+    out = next((row for row in rows if row.kind != CashFlowKind.TRANSFER_IN), rows[0])
+    into = next((row for row in rows if row.kind == CashFlowKind.TRANSFER_IN), None)
+    if correction.to_amount is not None and into is None:
+        raise CashFlowError(_("Only a transfer has a receiving account."), "to_amount")
+    for value, name in ((correction.amount, "amount"), (correction.to_amount, "to_amount")):
+        if value is not None and value <= 0:
+            raise CashFlowError(_("Enter a positive amount; the kind says which way the money went."), name)
+    venue_ref = None if correction.venue_ref is None else correction.venue_ref.strip()
+    if venue_ref and CashFlow.objects.filter(account=out.account, venue_ref=venue_ref).exclude(pk=out.pk).exists():
+        raise CashFlowError(_("This venue reference is already booked on the account."), "venue_ref")
+    before = {row.pk: _summary(row) for row in rows}
+    at = correction.at or out.at
+    rate, _observed = usd_per_usdt_at(out.tenant, at)
+    size = correction.amount if correction.amount is not None else abs(out.amount)
+    signed = size if out.kind in INFLOW_KINDS else -size
+    out_usd = usd_value(signed, out.currency, rate)
+    figures = {out.pk: (signed, out_usd)}
+    if into is not None:
+        if correction.to_amount is not None:
+            received = correction.to_amount
+        elif correction.amount is None and correction.at is None:
+            received = into.amount
+        elif into.currency == out.currency:
+            received = size
+        else:
+            received = (-out_usd / rate if into.currency == pnl.USDT else -out_usd).quantize(
+                USD_QUANTUM, rounding=ROUND_HALF_EVEN
+            )
+        figures[into.pk] = (received, usd_value(received, into.currency, rate))
+    for row in rows:
+        row.amount, row.amount_usd = figures[row.pk]
+        row.usd_per_usdt, row.at = rate, at
+        if correction.note is not None:
+            row.note = correction.note[:300]
+        if venue_ref is not None and row.pk == out.pk:
+            row.venue_ref = venue_ref
+        row.save(update_fields=["amount", "amount_usd", "usd_per_usdt", "at", "note", "venue_ref"])
+        audit_record(
+            tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_CORRECTED, obj=row,
+            summary={"before": before[row.pk], "after": _summary(row)}, request=request,
+        )  # fmt: skip
+    return next(row for row in rows if row.pk == flow.pk)
+
+
+@transaction.atomic
+def cash_flow_withdraw(*, flow: CashFlow, actor: User, request: HttpRequest | None = None) -> CashFlow:
+    """Any admin withdraws a flow still awaiting approval (both sides of a transfer): the rows stay, marked
+    withdrawn, and are never booked. Audited."""
+    rows = _pending_pair(flow)
+    now = clock.now()
+    for row in rows:
+        row.status = CashFlowStatus.WITHDRAWN
+        row.decided_by = actor
+        row.decided_at = now
+        row.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_record(
+            tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_WITHDRAWN, obj=row, summary=_summary(row),
+            request=request,
+        )  # fmt: skip
+    return next(row for row in rows if row.pk == flow.pk)
+
+
 def _book(flow: CashFlow, *, actor: User | None, request: HttpRequest | None = None) -> None:
     flow.status = CashFlowStatus.BOOKED
     flow.booked_at = clock.now()
@@ -354,7 +463,7 @@ def cash_flows_record(*, account: VenueAccount, rows: Iterable[VenueFlow]) -> di
                     at__gte=row.at - MATCH_WINDOW,
                     at__lte=row.at + MATCH_WINDOW,
                 )
-                .exclude(status=CashFlowStatus.REJECTED)
+                .exclude(status__in=[CashFlowStatus.REJECTED, CashFlowStatus.WITHDRAWN])
                 .order_by("at", "pk")
                 .first()
             )

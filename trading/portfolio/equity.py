@@ -36,15 +36,15 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
+from accounts.venue_kinds import spec_for
 from quantarb import clock
 from trading.choices import LIVE_HEDGE_STATUSES, OrderSide
 from trading.domain import pnl
 from trading.domain.orders import Leg as DomainLeg
-from trading.instruments import instrument_of
 from trading.models import (
     CashFlow,
     CashFlowStatus,
@@ -52,6 +52,8 @@ from trading.models import (
     EquityResolution,
     EquityScope,
     Hedge,
+    Instrument,
+    Order,
     SourcePair,
     SpreadSample,
 )
@@ -135,21 +137,38 @@ def _fee_currency(currency: str, leg: DomainLeg) -> str:
     return pnl.USDT if leg is DomainLeg.PERP else pnl.USD
 
 
+def hedges_with_books(tenant: Tenant) -> Any:
+    """The desk's hedges that have a fill, with their orders, fills and carry read in one query each. The related
+    rows land in plain lists (`Prefetch(to_attr=…)`): Django's default prefetch builds a queryset per hedge and per
+    order to cache them in, which took most of a minute run's time on a desk of hundreds of hedges."""
+    orders = Order.objects.filter(filled__gt=0).prefetch_related(Prefetch("fills", to_attr="booked_fills"))
+    return (
+        Hedge.objects.filter(tenant=tenant, orders__filled__gt=0)
+        .distinct()
+        .prefetch_related(
+            Prefetch("orders", queryset=orders, to_attr="filled_orders"),
+            Prefetch("carry", to_attr="booked_carry"),
+        )
+    )
+
+
 def hedge_histories(hedges: Iterable[Hedge]) -> list[HedgeHistory]:
     """The hedges' fills (each at its time; an order's venue-reported remainder at its submission) and carry, per
-    account — the inputs the money model takes, as trading.execution builds them, timed."""
+    account — the inputs the money model takes, as trading.execution builds them, timed. Hedges read by
+    `hedges_with_books` bring their rows along; any other hedge reads them here."""
     out = []
     for hedge in hedges:
         legs: dict[int, _Leg] = defaultdict(_Leg)
         timed: dict[int, list[tuple[datetime, pnl.PnlFill]]] = defaultdict(list)
         fallback_rate = hedge.entry_usd_per_usdt or Decimal(1)
-        orders = list(hedge.orders.all())
-        for order in orders:
+        orders = getattr(hedge, "filled_orders", None)
+        for order in hedge.orders.all() if orders is None else orders:
             if not order.filled:
                 continue
             rate = order.usd_per_usdt or fallback_rate
             leg = DomainLeg(order.leg)
-            fills = list(order.fills.all())
+            fills = getattr(order, "booked_fills", None)
+            fills = list(order.fills.all()) if fills is None else fills
             for fill in fills:
                 timed[order.account_id].append(
                     (
@@ -176,7 +195,8 @@ def hedge_histories(hedges: Iterable[Hedge]) -> list[HedgeHistory]:
             rows.sort(key=lambda row: row[0])
             legs[account].times = [row[0] for row in rows]
             legs[account].fills = [row[1] for row in rows]
-        carry_rows = sorted(hedge.carry.all(), key=lambda entry: entry.at)
+        carry = getattr(hedge, "booked_carry", None)
+        carry_rows = sorted(hedge.carry.all() if carry is None else carry, key=lambda entry: entry.at)
         for entry in carry_rows:
             leg_of = legs[entry.account_id]
             leg_of.carry_times.append(entry.at)
@@ -215,15 +235,45 @@ def hedge_histories(hedges: Iterable[Hedge]) -> list[HedgeHistory]:
 def pair_of_pool(pool: AccountPool) -> int | None:
     """The source pair that prices the pool: its desk's own (or the platform's) enabled pair whose sources quote
     the instruments of its two accounts, the one at the pool's perp endpoint first."""
-    perp, cfd = instrument_of(pool.perp_account), instrument_of(pool.cfd_account)
-    if perp is None or cfd is None:
-        return None
-    pairs = SourcePair.objects.filter(enabled=True, perp_source__instrument=perp, cfd_source__instrument=cfd)
-    pairs = pairs.filter(Q(tenant_id=pool.tenant_id) | Q(tenant__isnull=True)).order_by(
-        F("tenant_id").asc(nulls_last=True), "pk"
+    return pairs_of_pools([pool])[pool.pk]
+
+
+def pairs_of_pools(pools: Iterable[AccountPool]) -> dict[int, int | None]:
+    """`pair_of_pool` of many pools (their accounts selected with them) in two queries, whatever their number: the
+    instruments (reference data) and the candidate pairs of their desks are read once and matched here."""
+    pools = list(pools)
+    if not pools:
+        return {}
+    instruments: dict[tuple[str, str], int] = {}
+    for pk, venue, symbol in Instrument.objects.order_by("pk").values_list("pk", "venue", "symbol"):
+        instruments.setdefault((venue, symbol), pk)
+
+    def instrument_id(account: VenueAccount) -> int | None:
+        spec = spec_for(account.venue)
+        if spec is None or spec.instrument_venue is None or spec.instrument_symbol is None:
+            return None
+        return instruments.get((spec.instrument_venue, spec.instrument_symbol))
+
+    tenants = {pool.tenant_id for pool in pools}
+    candidates = list(
+        SourcePair.objects.filter(enabled=True)
+        .filter(Q(tenant_id__in=tenants) | Q(tenant__isnull=True))
+        .order_by(F("tenant_id").asc(nulls_last=True), "pk")
+        .values_list(
+            "pk", "tenant_id", "perp_source__instrument_id", "cfd_source__instrument_id", "perp_source__endpoint"
+        )
     )
-    preferred = pairs.filter(perp_source__endpoint=pool.perp_account.rest_endpoint).values_list("pk", flat=True)
-    return preferred.first() or pairs.values_list("pk", flat=True).first()
+    out: dict[int, int | None] = {}
+    for pool in pools:
+        perp, cfd = instrument_id(pool.perp_account), instrument_id(pool.cfd_account)
+        if perp is None or cfd is None:
+            out[pool.pk] = None
+            continue
+        fitting = [row for row in candidates if row[1] in (pool.tenant_id, None) and row[2:4] == (perp, cfd)]
+        preferred = [row for row in fitting if row[4] == pool.perp_account.rest_endpoint]
+        chosen = (preferred or fitting or [None])[0]
+        out[pool.pk] = None if chosen is None else chosen[0]
+    return out
 
 
 class MarkBook:
@@ -287,12 +337,7 @@ class DeskBook:
 
     def __init__(self, tenant: Tenant, since: datetime, until: datetime) -> None:
         self.tenant = tenant
-        hedges = (
-            Hedge.objects.filter(tenant=tenant, orders__filled__gt=0)
-            .distinct()
-            .prefetch_related("orders__fills", "carry")
-        )
-        self.hedges = [h for h in hedge_histories(hedges) if h.first_at <= until]
+        self.hedges = [h for h in hedge_histories(hedges_with_books(tenant)) if h.first_at <= until]
         self.pools = {pool.pk: pool for pool in AccountPool.objects.filter(tenant=tenant).select_related(
             "perp_account", "cfd_account")}  # fmt: skip
         self.accounts = list(VenueAccount.objects.filter(tenant=tenant).values_list("pk", flat=True))
@@ -311,10 +356,16 @@ class DeskBook:
             end = min(hedge.done_at or until, until)
             if end >= since and end >= hedge.first_at:
                 live_windows[hedge.pool_id].append((max(hedge.first_at, since), end))
+        # Marks per pair, not per pool: the pools a pair prices share one read of its samples.
+        pair_of = pairs_of_pools(self.pools[pool_id] for pool_id in live_windows if pool_id in self.pools)
+        pair_windows: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for pool_id, pair_id in pair_of.items():
+            if pair_id is not None:
+                pair_windows[pair_id].extend(live_windows[pool_id])
+        books = {pair_id: MarkBook(pair_id, windows) for pair_id, windows in pair_windows.items()}
+        unpriced = MarkBook(None, [])
         self.marks = {
-            pool_id: MarkBook(pair_of_pool(self.pools[pool_id]), windows)
-            for pool_id, windows in live_windows.items()
-            if pool_id in self.pools
+            pool_id: books.get(pair_id, unpriced) if pair_id else unpriced for pool_id, pair_id in pair_of.items()
         }
 
     def scopes(self) -> list[ScopeKey]:

@@ -14,7 +14,7 @@ from accounts.models import Tenant, VenueAccount
 from quantarb import clock
 from trading.models import CashFlowKind, CashFlowSource, CashFlowStatus
 
-from .cashflows import Entry
+from .cashflows import Correction, Entry
 
 # What an admin picks; a transfer is entered from the sending account (its receiving side is made with it).
 ENTRY_KINDS = [
@@ -86,6 +86,53 @@ class CashFlowForm(forms.Form):
             note=data.get("note") or "",
             venue_ref=(data.get("venue_ref") or "").strip(),
             to_account=data.get("to_account"),
+            to_amount=data.get("to_amount"),
+        )
+
+
+class CashFlowCorrectionForm(forms.Form):
+    """A correction of a pending flow by the admin who entered it: only the fields sent change."""
+
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=16,
+        decimal_places=8,
+        min_value=Decimal("0.00000001"),
+        max_value=AMOUNT_LIMIT,
+        required=False,
+    )
+    at = forms.DateTimeField(label=_("Time (UTC)"), required=False)
+    to_amount = forms.DecimalField(
+        label=_("Amount received (transfers)"),
+        max_digits=16,
+        decimal_places=8,
+        min_value=Decimal("0.00000001"),
+        max_value=AMOUNT_LIMIT,
+        required=False,
+    )
+    venue_ref = forms.CharField(label=_("Venue reference"), max_length=80, required=False)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(name in self.data for name in self.fields):
+            raise ValidationError(_("Send at least one of amount, at, to_amount, venue_ref and note."))
+        at = data.get("at")
+        if at is not None and at.year < 2000:
+            raise ValidationError({"at": _("Enter a time after 2000.")})
+        for name in ("amount", "at"):
+            if name in self.data and data.get(name) is None and name not in self.errors:
+                self.add_error(name, _("This field cannot be empty."))
+        return data
+
+    def correction(self) -> Correction:
+        data = self.cleaned_data
+        sent = self.data
+        return Correction(
+            amount=data.get("amount"),
+            at=data.get("at"),
+            note=(data.get("note") or "") if "note" in sent else None,
+            venue_ref=(data.get("venue_ref") or "") if "venue_ref" in sent else None,
             to_amount=data.get("to_amount"),
         )
 

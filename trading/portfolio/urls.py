@@ -9,4 +9,10 @@ urlpatterns = [
         "cash-flows/<int:flow_id>/approve/", views.cash_flow_decide, {"decision": "approve"}, name="cash_flow_approve"
     ),
     path("cash-flows/<int:flow_id>/reject/", views.cash_flow_decide, {"decision": "reject"}, name="cash_flow_reject"),
+    path(
+        "cash-flows/<int:flow_id>/withdraw/",
+        views.cash_flow_decide,
+        {"decision": "withdraw"},
+        name="cash_flow_withdraw",
+    ),
 ]

@@ -19,7 +19,14 @@ from accounts.permissions import Perm, permission_required, request_membership, 
 from quantarb import clock
 from trading.models import CashFlow, CashFlowStatus, EquityResolution
 
-from .cashflows import CashFlowError, approval_threshold_usd, cash_flow_approve, cash_flow_enter, cash_flow_reject
+from .cashflows import (
+    CashFlowError,
+    approval_threshold_usd,
+    cash_flow_approve,
+    cash_flow_enter,
+    cash_flow_reject,
+    cash_flow_withdraw,
+)
 from .cashflows import cash_flows_for as flows_of_tenant
 from .equity import SETTLE, floor_to
 from .forms import CashFlowFilterForm, CashFlowForm
@@ -94,6 +101,9 @@ def cash_flow_decide(request: HttpRequest, flow_id: int, decision: str) -> HttpR
         if decision == "approve":
             cash_flow_approve(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
             messages.success(request, _("Cash flow approved."))
+        elif decision == "withdraw":
+            cash_flow_withdraw(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+            messages.success(request, _("Cash flow withdrawn: it stays in the ledger and is never booked."))
         else:
             reason = request.POST.get("reason", "")[:300]
             cash_flow_reject(flow=flow, actor=request.user, reason=reason, request=request)  # type: ignore[arg-type]

@@ -12,10 +12,10 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.models import AccountPool, AuditEvent, VenueAccount
+from accounts.models import AuditEvent, VenueAccount
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
-from trading.models import CashFlow, PairAccess, SpreadSample
+from trading.models import CashFlow
 from trading.portfolio.cashflows import (
     CashFlowError,
     Entry,
@@ -29,38 +29,10 @@ from trading.portfolio.cashflows import (
 
 from ...accounts.test_binance_sync import point_at_fake
 from ...accounts.test_sweep import session_client
-from ...accounts.test_venue_accounts import api, post
+from ...accounts.test_venue_accounts import api, patch, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def alex(alice: Any) -> Any:
-    """A second admin of alice's desk."""
-    from tests.conftest import _persona
-
-    return _persona("alex", "alpha", "admin")
-
-
-@pytest.fixture
-def books(alice: Any) -> dict[str, Any]:
-    """Alice's paper perp (USDT) and CFD (USD) accounts in a pool, and a USDT/USD rate of 0.999 on her pair."""
-    from quantarb.management.commands.seed_demo import Command
-
-    perp = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-perp", label="Perp")
-    cfd = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-cfd", label="CFD")
-    pool = AccountPool.objects.create(
-        tenant=alice.tenant, name="Pool", perp_account=perp, cfd_account=cfd, perp_allocation=1, cfd_allocation=1
-    )
-    pair = Command._simulated_pair()
-    PairAccess.objects.create(tenant=alice.tenant, pair=pair)
-    price = Decimal("4000")
-    SpreadSample.objects.create(
-        pair=pair, ts=NOW - timedelta(days=30), perp_bid=price, perp_ask=price, cfd_bid=price, cfd_ask=price,
-        usd_per_usdt=Decimal("0.999"), edge_sell_perp=0, edge_buy_perp=0, net_sell_perp=0, net_buy_perp=0, basis=0,
-    )  # fmt: skip
-    return {"perp": perp, "cfd": cfd, "pool": pool}
 
 
 def actions(flow: CashFlow) -> list[str]:
@@ -313,8 +285,14 @@ def test_the_api_enters_lists_approves_and_withdraws(
     assert post(api(bob), url, {"account": books["perp"].pk, "kind": "deposit", "amount": "1"}).status_code == 403
 
     pending = post(api(alice), url, {"account": books["cfd"].pk, "kind": "withdrawal", "amount": "60000"}).json()[0]
-    assert api(alex).delete(reverse("api-cash-flow", args=[pending["id"]])).status_code == 204
-    assert not CashFlow.objects.filter(pk=pending["id"]).exists()
+    withdrawn = api(alex).delete(reverse("api-cash-flow", args=[pending["id"]]))
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    # Nothing is lost: the row stays, marked withdrawn, never booked, and the trail says who withdrew it.
+    assert CashFlow.objects.get(pk=pending["id"]).status == "withdrawn"
+    assert actions(CashFlow.objects.get(pk=pending["id"])) == ["cash_flow_entered", "cash_flow_withdrawn"]
+    late = post(api(alex), reverse("api-cash-flow-approve", args=[pending["id"]]), {})
+    assert late.status_code == 409 and "awaiting approval" in late.json()["detail"]
+    assert cash_flows_book_due(NOW + timedelta(days=1)) == 0
 
 
 @pytest.mark.parametrize(
@@ -339,3 +317,148 @@ def test_the_api_refuses_another_desks_account(alice: Any, charlie: Any) -> None
     answer = post(api(alice), reverse("api-cash-flows"), {"account": foreign.pk, "kind": "deposit", "amount": "1"})
     assert answer.status_code == 400 and "account" in answer.json()
     assert not CashFlow.objects.exists()
+
+
+# --- corrections: only while pending, only by the admin who entered it -------------------------------------------
+def test_the_admin_who_entered_a_pending_flow_corrects_it_and_it_still_waits(
+    alice: Any, alex: Any, books: Any, frozen_clock: Any
+) -> None:
+    body = {"account": books["perp"].pk, "kind": "deposit", "amount": "50000", "at": "2026-11-17T09:00:00Z"}
+    [row] = post(api(alice), reverse("api-cash-flows"), body).json()
+    url = reverse("api-cash-flow", args=[row["id"]])
+
+    answer = patch(api(alice), url, {"amount": "40000", "note": "typo: forty thousand"})
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["status"], body["amount"], body["amount_usd"], body["note"]) == (
+        "requested", "40000.00000000", "39960.00000000", "typo: forty thousand",
+    )  # fmt: skip
+    flow = CashFlow.objects.get(pk=row["id"])
+    assert actions(flow) == ["cash_flow_entered", "cash_flow_corrected"]
+    event = AuditEvent.objects.get(object_id=str(flow.pk), action="cash_flow_corrected")
+    before, after = Decimal(event.summary["before"]["amount"]), Decimal(event.summary["after"]["amount"])
+    assert (before, after) == (Decimal("50000"), Decimal("40000"))
+    # Someone else may not rewrite it (they reject it instead), and the author still may not approve it.
+    other = patch(api(alex), url, {"amount": "1"})
+    assert other.status_code == 403 and "Only the admin who entered" in other.json()["detail"]
+    own = post(api(alice), reverse("api-cash-flow-approve", args=[row["id"]]), {})
+    assert own.status_code == 409 and "second admin" in own.json()["detail"]
+    assert post(api(alex), reverse("api-cash-flow-approve", args=[row["id"]]), {}).json()["status"] == "booked"
+    # Booked: it stays as it is; a correction is a new entry.
+    booked = patch(api(alice), url, {"amount": "39000"})
+    assert booked.status_code == 409 and "correcting flow" in booked.json()["detail"]
+    assert api(alice).delete(url).status_code == 409
+    flow.refresh_from_db()
+    assert (flow.status, flow.amount) == ("booked", Decimal("40000"))
+
+
+def test_a_small_flow_approved_on_entry_cannot_be_changed(alice: Any, books: Any, frozen_clock: Any) -> None:
+    [row] = post(api(alice), reverse("api-cash-flows"), {"account": books["cfd"].pk, "kind": "deposit",
+                                                          "amount": "100"}).json()  # fmt: skip
+    assert row["status"] == "booked"
+    answer = patch(api(alice), reverse("api-cash-flow", args=[row["id"]]), {"note": "x"})
+    assert answer.status_code == 409 and answer.json()["detail"]
+
+
+def test_correcting_a_transfer_moves_both_sides(alice: Any, books: Any, frozen_clock: Any) -> None:
+    out, into = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["perp"], kind="transfer_out", amount=Decimal("20000"), at=NOW,
+                    to_account=books["cfd"]),
+    )  # fmt: skip
+    answer = patch(api(alice), reverse("api-cash-flow", args=[into.pk]), {"amount": "30000"})
+    assert answer.status_code == 200, answer.content
+    out.refresh_from_db()
+    into.refresh_from_db()
+    assert (out.amount, out.amount_usd) == (Decimal("-30000"), Decimal("-29970"))
+    assert (into.amount, into.amount_usd) == (Decimal("29970"), Decimal("29970"))  # the same value, in USD
+    assert {out.status, into.status} == {"requested"}
+    answer = patch(api(alice), reverse("api-cash-flow", args=[out.pk]), {"to_amount": "29950"})
+    into.refresh_from_db()
+    assert answer.status_code == 200 and into.amount == Decimal("29950")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "abc"}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": ""}, "amount"),
+        ({"amount": ["1"]}, "amount"),
+        ({"at": "yesterday"}, "at"),
+        ({"at": "1999-01-01T00:00:00Z"}, "at"),
+        ({"to_amount": "5"}, "to_amount"),
+        ({"account": 1}, "non_field_errors"),
+        ({"kind": "withdrawal"}, "non_field_errors"),
+        ({"surprise": 1}, "non_field_errors"),
+        ({}, "non_field_errors"),
+    ],
+)
+def test_a_bad_correction_is_a_400_naming_the_field(
+    alice: Any, books: Any, frozen_clock: Any, body: dict[str, Any], field: str
+) -> None:
+    [flow] = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("50000"), at=NOW),
+    )  # fmt: skip
+    answer = patch(api(alice), reverse("api-cash-flow", args=[flow.pk]), body)
+    assert answer.status_code == 400, answer.content
+    assert field in answer.json() and answer.json()[field][0]
+    flow.refresh_from_db()
+    assert (flow.amount, flow.status) == (Decimal("50000"), "requested")
+
+
+def test_a_json_list_body_is_a_400(alice: Any, books: Any, frozen_clock: Any) -> None:
+    [flow] = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("50000"), at=NOW),
+    )  # fmt: skip
+    answer = patch(api(alice), reverse("api-cash-flow", args=[flow.pk]), [1, 2])
+    assert answer.status_code == 400 and "non_field_errors" in answer.json()
+
+
+def test_viewers_and_traders_cannot_correct_or_withdraw(
+    alice: Any, tom: Any, bob: Any, books: Any, frozen_clock: Any
+) -> None:
+    [flow] = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("50000"), at=NOW),
+    )  # fmt: skip
+    url = reverse("api-cash-flow", args=[flow.pk])
+    for persona in (tom, bob):
+        assert patch(api(persona), url, {"amount": "1"}).status_code == 403
+        assert api(persona).delete(url).status_code == 403
+    flow.refresh_from_db()
+    assert (flow.amount, flow.status) == (Decimal("50000"), "requested")
+
+
+def test_a_withdrawn_entry_is_not_matched_by_the_venues_report(
+    alice: Any, alex: Any, books: Any, frozen_clock: Any
+) -> None:
+    from trading.portfolio.cashflows import VenueFlow, cash_flow_withdraw, cash_flows_record
+
+    [flow] = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("50000"), at=NOW),
+    )  # fmt: skip
+    cash_flow_withdraw(flow=flow, actor=alex.user)
+    counts = cash_flows_record(account=books["cfd"], rows=[VenueFlow("mt5:1", Decimal("50000"), "USD", NOW)])
+    assert counts == {"created": 1, "matched": 0, "known": 0}
+    flow.refresh_from_db()
+    assert (flow.status, flow.venue_ref) == ("withdrawn", "")
+
+
+@override_settings(QUANTARB_CASH_FLOW_APPROVAL_USD="1000")
+def test_the_page_withdraws_the_authors_pending_flow(alice: Any, alex: Any, books: Any, frozen_clock: Any) -> None:
+    [flow] = cash_flow_enter(
+        tenant=alice.tenant, actor=alice.user,
+        entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("5000"), at=NOW),
+    )  # fmt: skip
+    client = session_client(alice)
+    assert f'data-testid="withdraw-{flow.pk}"' in client.get(reverse("cash_flows")).content.decode()
+    assert client.post(reverse("cash_flow_withdraw", args=[flow.pk])).status_code == 302
+    flow.refresh_from_db()
+    assert flow.status == "withdrawn"
+    assert client.post(reverse("cash_flow_withdraw", args=[flow.pk])).status_code == 409
+    assert "Withdrawn" in client.get(reverse("cash_flows")).content.decode()

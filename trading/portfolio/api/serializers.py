@@ -58,3 +58,13 @@ class CashFlowWriteSerializer(serializers.Serializer[Any]):
 
 class CashFlowRejectSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, max_length=300, allow_blank=True)
+
+
+class CashFlowCorrectionSerializer(serializers.Serializer[Any]):
+    """A correction of a flow awaiting approval, by the admin who entered it: only the fields sent change."""
+
+    amount = serializers.CharField(required=False, max_length=40, help_text='A decimal string, e.g. "1500.25".')
+    at = serializers.DateTimeField(required=False)
+    to_amount = serializers.CharField(required=False, max_length=40)
+    venue_ref = serializers.CharField(required=False, max_length=80, allow_blank=True)
+    note = serializers.CharField(required=False, max_length=300, allow_blank=True)

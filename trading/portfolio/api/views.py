@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -21,19 +20,31 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit import audit_record
-from accounts.choices import AuditAction
 from accounts.models import Tenant
 from accounts.permissions import Perm, request_membership
 from quantarb.api import form_value
 from trading.domain import hedge_stats
 from trading.domain.performance import PerformanceReport
-from trading.models import CashFlow, CashFlowStatus
+from trading.models import CashFlow
 
 from ..analytics import ParamError, Series, Window, report, scope_series, stats, window_from
-from ..cashflows import CashFlowError, cash_flow_approve, cash_flow_enter, cash_flow_reject, cash_flows_for
-from ..forms import CashFlowFilterForm, CashFlowForm
-from .serializers import CashFlowRejectSerializer, CashFlowSerializer, CashFlowWriteSerializer
+from ..cashflows import (
+    CashFlowError,
+    CashFlowForbidden,
+    cash_flow_approve,
+    cash_flow_correct,
+    cash_flow_enter,
+    cash_flow_reject,
+    cash_flow_withdraw,
+    cash_flows_for,
+)
+from ..forms import CashFlowCorrectionForm, CashFlowFilterForm, CashFlowForm
+from .serializers import (
+    CashFlowCorrectionSerializer,
+    CashFlowRejectSerializer,
+    CashFlowSerializer,
+    CashFlowWriteSerializer,
+)
 
 
 def _tenant(request: Request) -> Tenant:
@@ -89,8 +100,10 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class CashFlowDetail(APIView):
-    """One cash flow. DELETE withdraws a flow still awaiting approval (both sides of a transfer), by any admin;
-    a booked flow is never deleted — enter the reverse flow instead."""
+    """One cash flow. While it awaits approval, PATCH corrects it (the admin who entered it: `amount`, `at`,
+    `to_amount`, `venue_ref`, `note`; it keeps waiting for a second admin) and DELETE withdraws it (any admin; both
+    sides of a transfer; the row stays, marked withdrawn, and the audit trail says who). An approved or booked flow
+    is never changed or removed (409): enter the correcting flow instead. Someone else's entry: 403."""
 
     required_permission = Perm.TRADING_READ
     write_permission = Perm.CASH_FLOW_MANAGE
@@ -99,27 +112,48 @@ class CashFlowDetail(APIView):
     def get(self, request: Request, flow_id: int) -> Response:
         return Response(CashFlowSerializer(_flow(request, flow_id)).data)
 
-    @extend_schema(responses={204: None, 409: None})
+    @extend_schema(request=CashFlowCorrectionSerializer, responses={200: CashFlowSerializer, 403: None, 409: None})
+    def patch(self, request: Request, flow_id: int) -> Response:
+        flow = _flow(request, flow_id)
+        body = _body(request)
+        names = ("amount", "at", "to_amount", "venue_ref", "note")
+        fixed = sorted(set(body) & {"account", "kind", "to_account", "status", "currency", "amount_usd"})
+        if fixed:
+            message = _("%(fields)s cannot be changed: withdraw this cash flow and enter a new one.") % {
+                "fields": ", ".join(fixed)
+            }
+            raise ValidationError({"non_field_errors": [message]})
+        unknown = sorted(set(body) - set(names))
+        if unknown:
+            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
+        form = CashFlowCorrectionForm(data={name: form_value(name, body[name]) for name in names if name in body})
+        if not form.is_valid():
+            raise ValidationError(
+                {
+                    "non_field_errors" if field == "__all__" else field: [str(e) for e in errors]
+                    for field, errors in form.errors.items()
+                }
+            )
+        try:
+            flow = cash_flow_correct(
+                flow=flow, actor=request.user, correction=form.correction(), request=request._request,  # type: ignore[arg-type]
+            )  # fmt: skip
+        except CashFlowForbidden as error:
+            return Response({"detail": str(error)}, status=status.HTTP_403_FORBIDDEN)
+        except CashFlowError as error:
+            if error.field:
+                raise ValidationError({error.field: [str(error)]}) from error
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(CashFlowSerializer(flow).data)
+
+    @extend_schema(responses={200: CashFlowSerializer, 409: None})
     def delete(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
-        with transaction.atomic():
-            ids = [flow.pk] + ([flow.transfer_peer_id] if flow.transfer_peer_id else [])
-            rows = list(CashFlow.objects.select_for_update().filter(pk__in=ids).select_related("account"))
-            if any(row.status != CashFlowStatus.REQUESTED for row in rows):
-                return Response(
-                    {"detail": "Only a cash flow awaiting approval can be withdrawn; enter the reverse flow instead."},
-                    status=status.HTTP_409_CONFLICT,
-                )
-            for row in rows:
-                audit_record(
-                    tenant=row.tenant, actor=request.user, action=AuditAction.CASH_FLOW_REJECTED, obj=row,  # type: ignore[arg-type]
-                    summary={"withdrawn": True, "amount": str(row.amount), "currency": row.currency,
-                             "account": row.account.label},
-                    request=request._request,
-                )  # fmt: skip
-            CashFlow.objects.filter(pk__in=ids).update(transfer_peer=None)
-            CashFlow.objects.filter(pk__in=ids).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        try:
+            flow = cash_flow_withdraw(flow=flow, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        except CashFlowError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(CashFlowSerializer(flow).data)
 
 
 class CashFlowApprove(APIView):
