@@ -358,8 +358,8 @@ class _Data:
 
 def _instrument_key(account: VenueAccount) -> tuple[str, str] | None:
     spec = spec_for(account.venue)
-    if spec is None or spec.instrument_venue is None:
-        return None
+    if spec is None or spec.instrument_venue is None or spec.instrument_symbol is None:
+        return None  # no instrument is stored under a missing symbol: the pool is priced by no pair
     return (spec.instrument_venue, spec.instrument_symbol)
 
 
@@ -383,9 +383,8 @@ def _choose_pairs(
         ]
         candidates.sort(key=lambda pair: (pair.tenant_id is None, pair.pk))
         preferred = [p for p in candidates if p.perp_source.endpoint == pool.perp_account.rest_endpoint]
-        pick = (preferred or candidates or [None])[0]
-        if pick is not None:
-            chosen[pool.pk] = pick
+        if preferred or candidates:
+            chosen[pool.pk] = (preferred or candidates)[0]
     return chosen
 
 
@@ -676,20 +675,27 @@ def perp_account_risk(
             liquidation_price_diff=None,
             adl_quantile=int(position["adl"]) if position and str(position.get("adl", "")).isdigit() else None,
         )
-    base = {
-        "account_id": account.pk,
-        "label": account.label,
-        "live": live,
-        "snapshot_at": None if snapshot is None else snapshot.at,
-        "quantity_oz": quantity,
-        "mark_price": mark,
-        "wallet_balance": None if snapshot is None else snapshot.balance,
-        "brackets_source": source,
-    }
+    snapshot_at, wallet_balance = (None, None) if snapshot is None else (snapshot.at, snapshot.balance)
+
+    def result(risk: liq.PerpRisk | None, venue: VenueFigures | None, problem: str = "") -> PerpAccountRisk:
+        return PerpAccountRisk(
+            account_id=account.pk,
+            label=account.label,
+            live=live,
+            snapshot_at=snapshot_at,
+            quantity_oz=quantity,
+            mark_price=mark,
+            wallet_balance=wallet_balance,
+            risk=risk,
+            brackets_source=source,
+            venue=venue,
+            problem=problem,
+        )
+
     if snapshot is None:
-        return PerpAccountRisk(**base, risk=None, venue=venue, problem="no_snapshot")
+        return result(None, venue, "no_snapshot")
     if mark is None or usd_per_usdt is None or entry is None or entry <= 0:
-        return PerpAccountRisk(**base, risk=None, venue=venue, problem="no_price" if quantity else "")
+        return result(None, venue, "no_price" if quantity else "")
     try:
         risk = liq.perp_risk(
             position=liq.PerpPosition(quantity, entry),
@@ -700,7 +706,7 @@ def perp_account_risk(
             margin_type=liq.MarginType(margin_type) if margin_type in ("cross", "isolated") else liq.MarginType.CROSS,
         )
     except MarginError:
-        return PerpAccountRisk(**base, risk=None, venue=venue, problem="beyond_brackets")
+        return result(None, venue, "beyond_brackets")
     if venue is not None:
         ours_liq = None if risk.liquidation is None else risk.liquidation.price
         venue = VenueFigures(
@@ -716,7 +722,7 @@ def perp_account_risk(
             else ours_liq - venue.liquidation_price,
             adl_quantile=venue.adl_quantile,
         )
-    return PerpAccountRisk(**base, risk=risk, venue=venue)
+    return result(risk, venue)
 
 
 def mt5_levels(account: VenueAccount, snapshot: AccountSnapshot | None) -> liq.Mt5Levels | None:
@@ -768,23 +774,29 @@ def cfd_account_risk(
     quantity = quantity if quantity is not None else ZERO
     levels = mt5_levels(account, snapshot)
     live = account.mode == "live"
-    base = {
-        "account_id": account.pk,
-        "label": account.label,
-        "live": live,
-        "snapshot_at": None if snapshot is None else snapshot.at,
-        "quantity_oz": quantity,
-        "currency": snapshot.currency if snapshot is not None else "",
-        "levels": levels,
-    }
+    snapshot_at, currency = (None, "") if snapshot is None else (snapshot.at, snapshot.currency)
+
+    def result(state: liq.Mt5StopOut | None, problem: str = "") -> CfdAccountRisk:
+        return CfdAccountRisk(
+            account_id=account.pk,
+            label=account.label,
+            live=live,
+            snapshot_at=snapshot_at,
+            quantity_oz=quantity,
+            currency=currency,
+            levels=levels,
+            state=state,
+            problem=problem,
+        )
+
     if snapshot is None:
-        return CfdAccountRisk(**base, state=None, problem="no_snapshot"), None, ()
+        return result(None, "no_snapshot"), None, ()
     if levels is None:
-        return CfdAccountRisk(**base, state=None, problem="no_levels"), None, ()
+        return result(None, "no_levels"), None, ()
     profit_to_account = ONE
     if snapshot.currency == "USDT":
         if not usd_per_usdt:
-            return CfdAccountRisk(**base, state=None, problem="no_price"), None, ()
+            return result(None, "no_price"), None, ()
         profit_to_account = ONE / usd_per_usdt
     terms = snapshot.margin_terms or {}
     leverage = int(_dec(terms.get("leverage")) or 100)
@@ -803,14 +815,14 @@ def cfd_account_risk(
         current = mark or (bid if buy else ask)
         entry = (_dec(position.get("entry_price")) if position else None) or current
         if current is None or current <= 0 or entry is None or entry <= 0:
-            return CfdAccountRisk(**base, state=None, problem="no_price"), account_state, ()
+            return result(None, "no_price"), account_state, ()
         spec = _cfd_spec(account, snapshot, contract_size, {} if spec_memo is None else spec_memo)
         positions = (liq.Mt5Position(spec, abs(quantity) / spec.contract_size, buy, entry, current),)
     try:
         state = liq.mt5_stop_out(account_state, positions)
     except MarginError:
-        return CfdAccountRisk(**base, state=None, problem="margin_mode"), account_state, positions
-    return CfdAccountRisk(**base, state=state), account_state, positions
+        return result(None, "margin_mode"), account_state, positions
+    return result(state), account_state, positions
 
 
 # --- performance ---------------------------------------------------------------------------------------------------
@@ -1127,8 +1139,8 @@ def _desk_values(desk: DeskRisk) -> dict[tuple[Metric, Scope], Decimal | None]:
         own = pool_values.get(strategy.pool_id, {})
         for metric in inherited:  # a strategy runs on its pool's accounts: their distance is its own
             values[(metric, scope)] = own.get(metric)
-        pool = desk.pool(strategy.pool_id)
-        cfd_price = None if pool is None else pool.cfd_price
+        strategy_pool = desk.pool(strategy.pool_id)
+        cfd_price = None if strategy_pool is None else strategy_pool.cfd_price
         values[(Metric.UNHEDGED_OZ, scope)] = abs(strategy.net_oz)
         values[(Metric.UNHEDGED_USD, scope)] = None if cfd_price is None else abs(strategy.net_oz) * cfd_price
         values[(Metric.GROSS_NOTIONAL_USD, scope)] = strategy.gross_notional_usd

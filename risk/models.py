@@ -533,7 +533,7 @@ class Breach(models.Model):
 
 
 # --- the risk centre (issue #19): history of the figures, the operator's weekend move and margin changes ----------
-PERCENT_OR_MONEY: dict[str, int] = {"max_digits": 24, "decimal_places": 8}
+PERCENT_OR_MONEY: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
 
 
 class RiskResolution(models.TextChoices):

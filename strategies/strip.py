@@ -111,7 +111,7 @@ def worst_margin_level(tenant: Tenant) -> WorstMargin | None:
 def hedge_markers(tenant: Tenant, since: datetime) -> dict[str, list[dict[str, Any]]]:
     """Per source pair id (as a string, for JSON): the tenant's hedges opened or closed since `since`, as
     {t (s since the epoch), kind "open" | "close", hedge id}, oldest first."""
-    from .runner import pair_id_for_pool
+    from trading.instruments import pair_id_for_pool
 
     hedges = (
         Hedge.objects.filter(tenant=tenant)

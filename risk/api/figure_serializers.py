@@ -25,7 +25,7 @@ class VenueFiguresSerializer(serializers.Serializer[Any]):
 
 class PerpAccountSerializer(serializers.Serializer[Any]):
     account_id = serializers.IntegerField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment] # a field named like Field.label
     live = serializers.BooleanField(read_only=True)
     snapshot_at = serializers.DateTimeField(read_only=True, allow_null=True)
     quantity_oz = _decimal()
@@ -53,7 +53,7 @@ class Mt5LevelsSerializer(serializers.Serializer[Any]):
 
 class CfdAccountSerializer(serializers.Serializer[Any]):
     account_id = serializers.IntegerField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment] # a field named like Field.label
     live = serializers.BooleanField(read_only=True)
     snapshot_at = serializers.DateTimeField(read_only=True, allow_null=True)
     quantity_oz = _decimal()

@@ -69,6 +69,7 @@ class RiskPool(APIView):
 def _moment(raw: str, *, end: bool, name: str) -> datetime:
     """An ISO date-time (UTC when no offset is given) or a date (its start; its end for `until`)."""
     text = raw.strip()
+    moment: datetime | None
     try:
         day = parse_date(text) if len(text) == 10 else None
         if day is not None:

@@ -67,7 +67,7 @@ def test_the_trading_strip_follows_a_strategy_live_in_english_and_chinese(platfo
     other = dashboard.context.new_page()
     other.goto(url + "/strategies/")
     href = other.get_by_role("link", name="Demo basis").first.get_attribute("href")
-    strategy_id = re.search(r"/strategies/(\d+)/", href or "").group(1)  # type: ignore[union-attr]
+    strategy_id = re.search(r"/strategies/(\d+)/", href or "").group(1)
     row = strip.locator(f"[data-testid=strip-strategy][data-strategy-id='{strategy_id}']")
     expect(row).to_have_count(0)
     try:

@@ -146,7 +146,8 @@ def test_a_fault_is_classified_and_alerted_within_15_seconds_of_wall_time(
             classified_after = time.monotonic() - injected
             block = wait_until(lambda: read(lambda: account_terminal_block(canary_accounts["mt5"].pk)))
             assert block is not None and block.failure == failure  # opening orders are refused from now on
-            reason = read(lambda: _terminal_text(*_terminal_not_ready(canary_accounts["mt5"].pk)))
+            not_ready = read(lambda: _terminal_not_ready(canary_accounts["mt5"].pk))
+            reason = None if not_ready is None else _terminal_text(*not_ready)
             assert reason is not None and "is not ready to trade" in reason, reason  # the gate's refusal says why
             wait_until(
                 lambda: read(Alert.objects.filter(tenant=alice.tenant, category="mt5", status="open").exists),

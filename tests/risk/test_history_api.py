@@ -53,7 +53,7 @@ def test_a_row_a_minute_rolled_up_to_hourly_after_the_retention(alice: Any, desk
         frozen_clock.advance(60)
     minutes = RiskSnapshot.objects.filter(resolution="1m", metric=Metric.UNHEDGED_OZ, scope="pool", scope_id=desk.pk)
     assert minutes.count() == 90
-    assert minutes.first().value == Decimal(40)  # type: ignore[union-attr]
+    assert minutes.first().value == Decimal(40)
     # Writing the same minute again replaces it.
     risk_record(START + timedelta(seconds=30))
     assert minutes.count() == 90

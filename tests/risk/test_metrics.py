@@ -228,7 +228,7 @@ def test_weekend_projection_friday_close_to_monday_open(alice, pair, frozen_cloc
     assert gap.projection is not None
     up95 = gap.projection.scenario(95, up=True)
     assert up95.perp_mark == Decimal("2595.000")
-    assert close(up95.perp.distance.abs_percent, (Decimal(106500) / 41 - 2595) / 2595 * 100)  # type: ignore[union-attr]
+    assert close(up95.perp.distance.abs_percent, (Decimal(106500) / 41 - 2595) / 2595 * 100)
     assert gap.projection.scenario(99, up=True).perp_liquidated
     assert gap.projection.min_liquidation_distance_pct == 0
     pool_scope = Scope(ScopeKind.POOL, pool.pk)

@@ -74,7 +74,7 @@ def test_hedge_markers_are_per_pair_for_the_charts_window(
     desk: dict[str, Any],  # noqa: F811
     alice: Any,
 ) -> None:
-    from strategies.runner import pair_id_for_pool
+    from trading.instruments import pair_id_for_pool
 
     strategy = desk["strategy"]
     pair_id = pair_id_for_pool(strategy.pool)

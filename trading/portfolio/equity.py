@@ -271,8 +271,7 @@ def pairs_of_pools(pools: Iterable[AccountPool]) -> dict[int, int | None]:
             continue
         fitting = [row for row in candidates if row[1] in (pool.tenant_id, None) and row[2:4] == (perp, cfd)]
         preferred = [row for row in fitting if row[4] == pool.perp_account.rest_endpoint]
-        chosen = (preferred or fitting or [None])[0]
-        out[pool.pk] = None if chosen is None else chosen[0]
+        out[pool.pk] = (preferred or fitting)[0][0] if preferred or fitting else None
     return out
 
 

@@ -118,7 +118,7 @@ def test_equity_points_are_read_only_and_the_desks_own(alice: Any, bob: Any, bra
     foreign = client.get(reverse("admin:trading_equitypoint_change", args=[bravo_rows["point"].pk]))
     assert foreign.status_code == 302 and foreign["Location"] == reverse("admin:index")
     exported = client.post(POINTS, {"action": "export_csv", "_selected_action": [mine.pk, bravo_rows["point"].pk]})
-    body = b"".join(exported.streaming_content).decode()
+    body = exported.getvalue().decode()
     assert "123456" in body and "424242" not in body
     # A viewer does not enter the admin at all.
     assert session_client(bob).get(POINTS).status_code == 302
