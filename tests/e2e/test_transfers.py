@@ -59,12 +59,12 @@ WORDS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
 def _answer(dialog: Any, questions: list[str]) -> None:
     questions.append(dialog.message)
     dialog.accept()
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_a_transfer_requested_by_one_admin_and_approved_by_another(
     platform: Any, second_admin: str, new_page: Any, language: str
 ) -> None:

@@ -257,7 +257,7 @@ def test_the_margin_rule_of_each_desk_becomes_a_margin_level_limit(alice: Any, c
 
     from alerts.models import AlertRule
 
-    migration = importlib.import_module("risk.migrations.0003_risk_limits")
+    migration = importlib.import_module("risk.migrations.0004_risk_limits")
     rule = AlertRule.objects.create(tenant=alice.tenant, rule_type="margin_low", params={"min_level_pct": "180"})
     AlertRule.objects.create(tenant=charlie.tenant, rule_type="margin_low", params={"min_level_pct": "x"},
                              enabled=False)  # fmt: skip
