@@ -58,6 +58,8 @@ def test_the_trading_strip_follows_a_strategy_live_in_english_and_chinese(platfo
     dashboard.on("pageerror", lambda error: errors.append(str(error)))
     dashboard.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     log_in(dashboard, url, ADMIN)
+    switch_language(dashboard, url, "en")  # another test may have left this user's choice on Chinese
+    dashboard.reload()
     wait_live(dashboard)
     strip = dashboard.locator("[data-testid=trading-strip]")
     expect(strip).to_be_visible(timeout=10_000)

@@ -129,6 +129,7 @@ def test_an_admin_adds_a_compliance_rule_and_everyone_reads_it(platform: Any, ne
     url = platform.url
     admin = new_page()
     log_in(admin, url, "demo-admin", DEMO_PASSWORD)
+    switch_language(admin, url, "en")  # the other test may have left demo-admin's choice on Chinese
     admin.goto(url + "/risk/compliance/")
     admin.locator("[data-testid=compliance-edit]").click()
     admin.fill("#id_name", "New York hours")
@@ -149,6 +150,7 @@ def test_an_admin_adds_a_compliance_rule_and_everyone_reads_it(platform: Any, ne
     admin.screenshot(path=str(ARTIFACTS / "compliance-rules-en.png"), full_page=False)
     trader = new_page()
     log_in(trader, url, "demo-trader", DEMO_PASSWORD)
+    switch_language(trader, url, "en")
     trader.goto(url + "/risk/compliance/")
     expect(trader.locator("[data-testid=compliance-rules]")).to_contain_text("New York hours")
     expect(trader.locator("[data-testid=compliance-edit]")).to_have_count(0)
