@@ -14,11 +14,17 @@ class RiskLimitSerializer(serializers.ModelSerializer[RiskLimit]):
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     scope_label = serializers.CharField(read_only=True)
     effective_direction = serializers.CharField(read_only=True, help_text="The direction in force: max or min.")
+    direction = serializers.ChoiceField(
+        choices=LimitDirection.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='As set: "" (the metric\'s natural direction), "max" or "min".',
+    )
     level = serializers.CharField(source="current_level", read_only=True, help_text="ok, warning or breach")
     value = serializers.DecimalField(
         source="state.value", max_digits=30, decimal_places=8, read_only=True, default=None, allow_null=True
     )
-    evaluated_at = serializers.DateTimeField(source="state.evaluated_at", read_only=True, default=None)
+    evaluated_at = serializers.DateTimeField(source="state.evaluated_at", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = RiskLimit
@@ -70,7 +76,7 @@ class RiskLimitWriteSerializer(serializers.Serializer[Any]):
 
 
 class BreachSerializer(serializers.ModelSerializer[Breach]):
-    confirmed_by = serializers.CharField(source="confirmed_by.username", read_only=True, default=None)
+    confirmed_by = serializers.CharField(source="confirmed_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Breach

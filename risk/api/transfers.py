@@ -38,9 +38,9 @@ class TransferSerializer(serializers.ModelSerializer[Transfer]):
     from_account_label = serializers.CharField(source="from_account.label", read_only=True)
     to_account_label = serializers.CharField(source="to_account.label", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
-    done_by = serializers.CharField(source="done_by.username", read_only=True, default=None)
-    closed_by = serializers.CharField(source="closed_by.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
+    done_by = serializers.CharField(source="done_by.username", read_only=True, default=None, allow_null=True)
+    closed_by = serializers.CharField(source="closed_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Transfer
@@ -133,7 +133,7 @@ class TransferList(generics.ListAPIView):  # type: ignore[type-arg]
     def get_queryset(self) -> QuerySet[Transfer]:
         return transfers_for(tenant=_tenant(self.request))
 
-    @extend_schema(request=TransferWriteSerializer, responses={201: TransferSerializer, 400: MessageSerializer})
+    @extend_schema(request=TransferWriteSerializer, responses={201: TransferSerializer})
     def post(self, request: Request) -> Response:
         tenant = _tenant(request)
         data = _data(request, TransferWriteSerializer)
@@ -186,7 +186,7 @@ class TransferComplete(APIView):
 
     @extend_schema(
         request=TransferCompleteSerializer,
-        responses={200: TransferSerializer, 400: MessageSerializer, 409: MessageSerializer},
+        responses={200: TransferSerializer, 409: MessageSerializer},
     )
     def post(self, request: Request, transfer_id: int) -> Response:
         transfer = _transfer(request, transfer_id)

@@ -11,8 +11,8 @@ from trading.models import CashFlow
 
 class CashFlowSerializer(serializers.ModelSerializer[CashFlow]):
     account_label = serializers.CharField(source="account.label", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None, allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CashFlow
