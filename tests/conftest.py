@@ -28,6 +28,42 @@ REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
 
+# --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
+# Both keep every property test's own example count (`@settings(max_examples=...)` wins over a profile). `ci` has no
+# per-example deadline (two xdist workers share two cores with the browser and the platform processes, so one
+# example's time says nothing), prints the reproduction blob of a failure and never writes an example database
+# (CI starts from a fresh clone); `dev` keeps the default deadline and the example database, so a failure found
+# locally is replayed first next time.
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile(
+    "ci", deadline=None, print_blob=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if REQUIRE_SERVICES else "dev"))
+
+
+# --- pytest-xdist: tests that must not run beside each other ---------------------------------------------------
+# `make test` runs the services mode as `-n 2 --dist loadgroup`: every worker has its own test database
+# (pytest-django's `_gw<n>` suffix), Redis db (quantarb/settings/test.py) and free ports. What starts whole
+# platforms in subprocesses and holds them to wall-clock deadlines — the browser tests (one platform per worker,
+# session-scoped) and the services-topology tests (engine, daphne, Celery, private Redis and PostgreSQL
+# restarts, the shared topology Redis db) — runs in one group, on one worker, one test at a time.
+SERIAL_GROUP = "processes"
+SERIAL_DIRECTORIES = ("e2e", "integration")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if not path.is_relative_to(tests_dir) or item.get_closest_marker("xdist_group"):
+            continue
+        if path.relative_to(tests_dir).parts[0] in SERIAL_DIRECTORIES:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not REQUIRE_SERVICES:
         return
@@ -356,8 +392,12 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """One Chromium per test module (each test opens its own contexts: tests/e2e/conftest.py `new_page`).
+
+    Not per session: between its calls Playwright's sync API marks its event loop as the thread's running loop,
+    which would refuse the asyncio tests that a worker runs after the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

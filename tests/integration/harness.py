@@ -195,8 +195,11 @@ def dedicated_redis_db(redis_url: str, db: int = TOPOLOGY_REDIS_DB, wait_s: floa
     no run's worker takes another's tasks and no hub sees another engine's updates."""
     import redis
 
-    if urllib.parse.urlsplit(redis_url).path.strip("/") == str(db):
-        db = (db + 1) % 16  # never clear the db the rest of the suite uses
+    # Never clear a db the rest of the suite uses: REDIS_URL's, nor any xdist worker's (quantarb/settings/test.py).
+    taken = {urllib.parse.urlsplit(redis_url).path.strip("/") or "0"}
+    taken.update(filter(None, os.environ.get("QUANTARB_SUITE_REDIS_DBS", "").split(",")))
+    while str(db) in taken:
+        db = (db + 1) % 16
     url = with_path(redis_url, f"/{db}")
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
     token = uuid.uuid4().hex
