@@ -356,12 +356,9 @@ def wait_for_http(url: str, deadline_s: float) -> None:
     raise TimeoutError(f"{url} did not answer within {deadline_s} s")
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
-    workdir = tmp_path_factory.mktemp("platform")
-    port = free_port()
-    env = {
+def platform_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an embedded platform process (and its manage.py commands) on `workdir`'s SQLite file."""
+    return {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
         "DJANGO_SETTINGS_MODULE": "quantarb.settings.local",
         "QUANTARB_ENV_FILE": str(workdir / "none.env"),
@@ -369,9 +366,37 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "DATABASE_URL": f"sqlite:///{workdir / 'platform.sqlite3'}",
         "QUANTARB_DEMO_CALENDAR": "1",
         "DJANGO_DEBUG": "0",
+        **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def seeded_platform_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated and seeded (`seed_demo`) as `make run` does, made once per session (per xdist
+    worker); each platform process starts on a copy of its own (`platform`, tests/e2e/test_mt5.py)."""
+    workdir = tmp_path_factory.mktemp("platform-seed")
+    env = platform_env(workdir)
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    return workdir / "platform.sqlite3"
+
+
+def copy_platform_database(seeded: Path, workdir: Path) -> None:
+    """`seeded` as `workdir`'s platform.sqlite3. Its commands have exited, so nothing writes to it: the file and the
+    write-ahead log, if one is left (journal_mode=WAL, quantarb/settings/base.py), are a consistent copy."""
+    shutil.copyfile(seeded, workdir / "platform.sqlite3")
+    wal = seeded.with_name(seeded.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, workdir / "platform.sqlite3-wal")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_database: Path) -> Iterator[Platform]:
+    """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
+    workdir = tmp_path_factory.mktemp("platform")
+    port = free_port()
+    env = platform_env(workdir)
+    copy_platform_database(seeded_platform_database, workdir)
     log = workdir / "platform.log"
     server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
     try:
