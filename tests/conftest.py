@@ -47,21 +47,31 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if RE
 # --- pytest-xdist: tests that must not run beside each other ---------------------------------------------------
 # `make test` runs the services mode as `-n 2 --dist loadgroup`: every worker has its own test database
 # (pytest-django's `_gw<n>` suffix), Redis db (quantarb/settings/test.py) and free ports. What starts whole
-# platforms in subprocesses and holds them to wall-clock deadlines — the browser tests (one platform per worker,
-# session-scoped) and the services-topology tests (engine, daphne, Celery, private Redis and PostgreSQL
-# restarts, the shared topology Redis db) — runs in one group, on one worker, one test at a time.
+# platforms in subprocesses and holds them to wall-clock deadlines — the browser tests (tests/e2e: one platform per
+# worker, session-scoped) and the services-topology tests (tests/integration: engine, daphne, Celery, private Redis
+# and PostgreSQL restarts, the shared topology Redis db) — carries `pytest.mark.xdist_group("processes")` in its
+# module's `pytestmark`: one worker runs them, one at a time.
+#
+# pytest-xdist 3.8 puts a marked test in its group by renaming its node id (`item._nodeid`), which pytest 9.2 no
+# longer reads (`Node.nodeid` comes from `_id`): the marks alone would leave the group spread over the workers. So
+# the controller's scheduler also puts every test of those directories in the group by its node id.
 SERIAL_GROUP = "processes"
-SERIAL_DIRECTORIES = ("e2e", "integration")
+SERIAL_PREFIXES = ("tests/e2e/", "tests/integration/")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tests_dir = Path(__file__).resolve().parent
-    for item in items:
-        path = Path(str(item.path)).resolve()
-        if not path.is_relative_to(tests_dir) or item.get_closest_marker("xdist_group"):
-            continue
-        if path.relative_to(tests_dir).parts[0] in SERIAL_DIRECTORIES:
-            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(SERIAL_PREFIXES):
+                return SERIAL_GROUP
+            return str(super()._split_scope(nodeid))
+
+    return Scheduling(config, log)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -18,7 +18,7 @@ from ..conftest import Platform, _spawn, copy_platform_database, free_port, plat
 from ..mt5ops.agent_harness import RunningAgent, running_agent
 from .helpers import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 ADMIN = "demo-admin"
 
 
