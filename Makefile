@@ -33,8 +33,17 @@ run: setup
 	$(PY) manage.py runplatform --host $(HOST) --port $(PORT)
 
 # QUANTARB_REQUIRE_SERVICES=1 (set by .ci/run) makes PostgreSQL, Redis and Chromium mandatory: missing ones fail.
+# In that mode the suite runs on two pytest-xdist workers, each with its own test database (pytest-django's _gw<n>
+# suffix) and Redis db (quantarb/settings/test.py); tests that must not run beside each other share an xdist group
+# (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+ifeq ($(QUANTARB_REQUIRE_SERVICES),1)
+ifneq ($(PYTEST_WORKERS),0)
+PYTEST_XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
+endif
+endif
 test: setup
-	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(PY) -m pytest $(PYTEST_XDIST_ARGS) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

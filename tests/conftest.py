@@ -28,6 +28,52 @@ REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
 
+# --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
+# Both keep every property test's own example count (`@settings(max_examples=...)` wins over a profile). `ci` has no
+# per-example deadline (two xdist workers share two cores with the browser and the platform processes, so one
+# example's time says nothing), prints the reproduction blob of a failure and never writes an example database
+# (CI starts from a fresh clone); `dev` keeps the default deadline and the example database, so a failure found
+# locally is replayed first next time.
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile(
+    "ci", deadline=None, print_blob=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if REQUIRE_SERVICES else "dev"))
+
+
+# --- pytest-xdist: tests that must not run beside each other ---------------------------------------------------
+# `make test` runs the services mode as `-n 2 --dist loadgroup`: every worker has its own test database
+# (pytest-django's `_gw<n>` suffix), Redis db (quantarb/settings/test.py) and free ports. What starts whole
+# platforms in subprocesses and holds them to wall-clock deadlines — the browser tests (tests/e2e: one platform per
+# worker, session-scoped) and the services-topology tests (tests/integration: engine, daphne, Celery, private Redis
+# and PostgreSQL restarts, the shared topology Redis db) — carries `pytest.mark.xdist_group("processes")` in its
+# module's `pytestmark`: one worker runs them, one at a time.
+#
+# pytest-xdist 3.8 puts a marked test in its group by renaming its node id (`item._nodeid`), which pytest 9.2 no
+# longer reads (`Node.nodeid` comes from `_id`): the marks alone would leave the group spread over the workers. So
+# the controller's scheduler also puts every test of those directories in the group by its node id.
+SERIAL_GROUP = "processes"
+SERIAL_PREFIXES = ("tests/e2e/", "tests/integration/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(SERIAL_PREFIXES):
+                return SERIAL_GROUP
+            return str(super()._split_scope(nodeid))
+
+    return Scheduling(config, log)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not REQUIRE_SERVICES:
         return
@@ -320,12 +366,9 @@ def wait_for_http(url: str, deadline_s: float) -> None:
     raise TimeoutError(f"{url} did not answer within {deadline_s} s")
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
-    workdir = tmp_path_factory.mktemp("platform")
-    port = free_port()
-    env = {
+def platform_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of an embedded platform process (and its manage.py commands) on `workdir`'s SQLite file."""
+    return {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
         "DJANGO_SETTINGS_MODULE": "quantarb.settings.local",
         "QUANTARB_ENV_FILE": str(workdir / "none.env"),
@@ -333,9 +376,37 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "DATABASE_URL": f"sqlite:///{workdir / 'platform.sqlite3'}",
         "QUANTARB_DEMO_CALENDAR": "1",
         "DJANGO_DEBUG": "0",
+        **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def seeded_platform_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated and seeded (`seed_demo`) as `make run` does, made once per session (per xdist
+    worker); each platform process starts on a copy of its own (`platform`, tests/e2e/test_mt5.py)."""
+    workdir = tmp_path_factory.mktemp("platform-seed")
+    env = platform_env(workdir)
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    return workdir / "platform.sqlite3"
+
+
+def copy_platform_database(seeded: Path, workdir: Path) -> None:
+    """`seeded` as `workdir`'s platform.sqlite3. Its commands have exited, so nothing writes to it: the file and the
+    write-ahead log, if one is left (journal_mode=WAL, quantarb/settings/base.py), are a consistent copy."""
+    shutil.copyfile(seeded, workdir / "platform.sqlite3")
+    wal = seeded.with_name(seeded.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, workdir / "platform.sqlite3-wal")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_database: Path) -> Iterator[Platform]:
+    """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
+    workdir = tmp_path_factory.mktemp("platform")
+    port = free_port()
+    env = platform_env(workdir)
+    copy_platform_database(seeded_platform_database, workdir)
     log = workdir / "platform.log"
     server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
     try:
@@ -356,8 +427,12 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """One Chromium per test module (each test opens its own contexts: tests/e2e/conftest.py `new_page`).
+
+    Not per session: between its calls Playwright's sync API marks its event loop as the thread's running loop,
+    which would refuse the asyncio tests that a worker runs after the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

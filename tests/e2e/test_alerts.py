@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from ..conftest import ROOT
 from .helpers import log_in, wait_live
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 def raise_in_backend(platform: Any, title: str, key: str) -> None:

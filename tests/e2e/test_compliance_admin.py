@@ -13,7 +13,7 @@ import pytest
 from ..conftest import ROOT
 from .helpers import DEMO_PASSWORD
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

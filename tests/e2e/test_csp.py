@@ -29,7 +29,7 @@ from playwright.sync_api import expect
 
 from .helpers import DEMO_PASSWORD, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 # Registered before the page's own scripts run (an init script is not subject to the page's policy).
 WATCH = """

@@ -19,7 +19,7 @@ from .helpers import DEMO_USER, log_in, set_theme, wait_live
 
 CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 PRICE_IDS = ("perp-bid", "cfd-bid")
 

@@ -19,7 +19,7 @@ from tests.fakes.fixtures import BinanceFake
 
 from .helpers import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 # A book no simulated market quotes: seeing it on the dashboard means it came from the fake Binance.
 BID, ASK = "4711.11", "4711.13"

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from .helpers import log_in, wait_live
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 def open_desk(page: Any) -> None:

@@ -7,8 +7,6 @@ list of actions with who did it."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,34 +14,23 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import ROOT, Platform, _spawn, free_port, wait_for_http
+from ..conftest import Platform, _spawn, copy_platform_database, free_port, platform_env, wait_for_http
 from ..mt5ops.agent_harness import RunningAgent, running_agent
 from .helpers import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 ADMIN = "demo-admin"
 
 
 @pytest.fixture(scope="module")
-def mt5_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def mt5_platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_database: Path) -> Iterator[Platform]:
     """The embedded platform (its scheduler runs the MT5 health job every 5 s), allowed to reach agents and bridges
-    on 127.0.0.1 (QUANTARB_MT5_BRIDGE_HOSTS), as an operator would list the terminal hosts."""
-    import os
-
+    on 127.0.0.1 (QUANTARB_MT5_BRIDGE_HOSTS), as an operator would list the terminal hosts; on a copy of the
+    session's freshly seeded database (not the one the other browser tests changed)."""
     workdir = tmp_path_factory.mktemp("mt5-platform")
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-        "DJANGO_SETTINGS_MODULE": "quantarb.settings.local",
-        "QUANTARB_ENV_FILE": str(workdir / "none.env"),
-        "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789abcdefghijklmnop",
-        "DATABASE_URL": f"sqlite:///{workdir / 'platform.sqlite3'}",
-        "QUANTARB_DEMO_CALENDAR": "1",
-        "QUANTARB_MT5_BRIDGE_HOSTS": "127.0.0.1",
-        "DJANGO_DEBUG": "0",
-    }
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = platform_env(workdir, QUANTARB_MT5_BRIDGE_HOSTS="127.0.0.1")
+    copy_platform_database(seeded_platform_database, workdir)
     log = workdir / "platform.log"
     server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
     try:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from .helpers import log_in, set_theme
 from .test_dashboard import choose_language
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 PLOTTED = """() => {
   const r = window.quantarbReports;

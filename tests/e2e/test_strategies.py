@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from .helpers import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 def test_a_trader_creates_starts_and_stops_a_paper_strategy(platform: Any, page: Any) -> None:

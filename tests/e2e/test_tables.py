@@ -18,7 +18,7 @@ from tests.e2e.conftest import ARTIFACTS
 
 from .helpers import DEMO_PASSWORD, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 SHOTS = ARTIFACTS / "tables"
 EXPONENT = re.compile(r"\d[eE][+-]\d")

@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 
 from .conftest import ARTIFACTS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 USERNAME = "secure-admin"
 PASSWORD = "secure desk password 1"

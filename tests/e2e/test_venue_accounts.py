@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from .helpers import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 def create_account(page: Any, base: str, label: str, venue: str) -> None:

@@ -13,6 +13,7 @@ starts is registered with the `stack` fixture, which stops it and, when the test
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import http.cookiejar
 import json
@@ -185,6 +186,37 @@ def fresh_database(server_url: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+# Migrated and seeded databases of this process, by the environment that made them (Topology.prepare_database).
+_TEMPLATES: dict[frozenset[tuple[str, str]], str] = {}
+
+
+def database_name(database_url: str) -> str:
+    return urllib.parse.urlsplit(database_url).path.strip("/")
+
+
+def same_server(url: str, other: str) -> bool:
+    return urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(other).netloc
+
+
+def copy_database(server_url: str, *, source: str, target: str) -> None:
+    """`target`, a copy of `source` (which nothing may be connected to) on the server `server_url` points at."""
+    import psycopg
+    from psycopg import sql
+
+    admin = conninfo(with_path(server_url, "/postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source)))
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    admin = conninfo(with_path(server_url, "/postgres"))
+    with contextlib.suppress(Exception), psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 TOPOLOGY_LOCK = "quantarb:services-topology-test:lock"
 
 
@@ -195,8 +227,11 @@ def dedicated_redis_db(redis_url: str, db: int = TOPOLOGY_REDIS_DB, wait_s: floa
     no run's worker takes another's tasks and no hub sees another engine's updates."""
     import redis
 
-    if urllib.parse.urlsplit(redis_url).path.strip("/") == str(db):
-        db = (db + 1) % 16  # never clear the db the rest of the suite uses
+    # Never clear a db the rest of the suite uses: REDIS_URL's, nor any xdist worker's (quantarb/settings/test.py).
+    taken = {urllib.parse.urlsplit(redis_url).path.strip("/") or "0"}
+    taken.update(filter(None, os.environ.get("QUANTARB_SUITE_REDIS_DBS", "").split(",")))
+    while str(db) in taken:
+        db = (db + 1) % 16
     url = with_path(redis_url, f"/{db}")
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
     token = uuid.uuid4().hex
@@ -347,7 +382,30 @@ class Topology:
 
     def prepare_database(self) -> None:
         """A fresh database as the processes need it: migrated, demo tenant and users seeded, an empty ledger (these
-        tests count the hedges, orders and fills their own scenario makes)."""
+        tests count the hedges, orders and fills their own scenario makes).
+
+        On the shared server the first test of a worker that needs it migrates and seeds, and keeps a copy as a
+        template; later tests with the same environment get a copy of it (`CREATE DATABASE ... TEMPLATE`, about
+        a second, instead of a full `migrate` and `seed_demo` each). A private server (test_recovery.py) is new
+        per test and is migrated as before."""
+        if not same_server(self.database_url, os.environ.get("DATABASE_URL", "")):
+            self._migrate_and_seed()
+            return
+        # What the harness and the test set (child_env), never the inherited rest (PYTEST_CURRENT_TEST changes).
+        key = frozenset((k, v) for k, v in self.env.items() if k.startswith(("DJANGO_", "QUANTARB_", "CELERY_")))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            self._migrate_and_seed()
+            template = f"quantarb_it_tpl_{uuid.uuid4().hex[:12]}"
+            copy_database(self.database_url, source=database_name(self.database_url), target=template)
+            _TEMPLATES[key] = template
+            atexit.register(drop_database, self.database_url, template)
+        else:
+            name = database_name(self.database_url)
+            drop_database(self.database_url, name)
+            copy_database(self.database_url, source=template, target=name)
+
+    def _migrate_and_seed(self) -> None:
         self.manage("migrate", "--noinput", "-v0")
         self.manage("seed_demo", "--no-history")
 

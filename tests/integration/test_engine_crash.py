@@ -21,7 +21,7 @@ import pytest
 
 from .harness import Stack, Topology, fresh_database, now_ms, services_urls, wait_until
 
-pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(240), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 LEASE_TTL_S = 3
 

@@ -25,7 +25,7 @@ import pytest
 from .harness import Service, Stack, Topology, fresh_database, now_ms, services_urls, wait_until
 from .test_engine_crash import SETUP
 
-pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 LEASE_TTL_S = 3
 

@@ -35,7 +35,7 @@ from .harness import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.services, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(180), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 REDIS_OUTAGE_S = 3.0
 POSTGRES_OUTAGE_S = 5.0

@@ -19,7 +19,7 @@ import pytest
 
 from .harness import Stack, Topology, dedicated_redis_db, fresh_database, now_ms, services_urls, wait_until
 
-pytestmark = [pytest.mark.services, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(180), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 
 def test_a_simulated_quote_reaches_a_websocket_and_the_database_and_beat_runs_jobs_in_the_worker(

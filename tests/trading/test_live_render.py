@@ -102,7 +102,7 @@ def states(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=states())
 def test_the_same_bytes_as_the_templates(language: str, state: dict[str, Any]) -> None:
     from django.utils import translation

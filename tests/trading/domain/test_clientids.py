@@ -18,7 +18,7 @@ from trading.domain.clientids import (
 from trading.domain.orders import Leg
 
 BINANCE = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
-EXAMPLES = settings(max_examples=2_000, deadline=None)
+EXAMPLES = settings(max_examples=1_000, deadline=None)
 
 keys = st.builds(
     ClientOrderKey,

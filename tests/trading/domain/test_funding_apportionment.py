@@ -21,7 +21,7 @@ positions = st.one_of(st.just(ZERO), decimals("-50", "50", 3))
 holdings = st.dictionaries(st.integers(1, 10_000), positions, max_size=12)
 
 
-@settings(max_examples=500)
+@settings(max_examples=250)
 @given(amount=payments, held=holdings)
 def test_the_shares_add_up_to_the_payment_exactly(amount: Decimal, held: dict[int, Decimal]) -> None:
     shares = funding_shares(amount, held)
@@ -32,14 +32,14 @@ def test_the_shares_add_up_to_the_payment_exactly(amount: Decimal, held: dict[in
     assert all(share == share.quantize(UNIT) for share in shares.values())
 
 
-@settings(max_examples=500)
+@settings(max_examples=250)
 @given(amount=payments, held=holdings)
 def test_no_hedge_gets_a_share_for_a_time_it_held_nothing(amount: Decimal, held: dict[int, Decimal]) -> None:
     shares = funding_shares(amount, held)
     assert set(shares) <= {hedge for hedge, position in held.items() if position != 0}
 
 
-@settings(max_examples=500)
+@settings(max_examples=250)
 @given(amount=payments, held=holdings)
 def test_each_share_is_its_position_s_part_within_one_unit(amount: Decimal, held: dict[int, Decimal]) -> None:
     net = sum(held.values(), ZERO)

@@ -200,7 +200,7 @@ class HedgeMachine(RuleBasedStateMachine):
                 assert not (grows and unwind) or abs(self.actual.unhedged_oz) < self.cfd_step
 
 
-HedgeMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+HedgeMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestHedgeMachine = HedgeMachine.TestCase
 
 

@@ -206,7 +206,7 @@ class OrderMachine(RuleBasedStateMachine):
             self.ever_terminal = status
 
 
-OrderMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+OrderMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestOrderMachine = OrderMachine.TestCase
 
 

@@ -83,7 +83,7 @@ def cash_flow_total(fills: list[PnlFill], carry: list[CarryBooking], valuation: 
         return usdt * valuation.usd_per_usdt + usd
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     fills=st.lists(pnl_fills, max_size=12),
     carry=st.lists(bookings, max_size=8),
@@ -107,7 +107,7 @@ def test_the_lines_add_up_to_the_cash_flow_total(
     assert booked.total == cash_flow_total(fills, carry, valuation).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(fills=st.lists(pnl_fills, max_size=12), carry=st.lists(bookings, max_size=8), rate=usd_per_usdt)
 def test_at_one_constant_rate_there_is_no_usdt_usd_line(
     fills: list[PnlFill], carry: list[CarryBooking], rate: Decimal

@@ -334,7 +334,7 @@ def test_the_engine_reprices_with_new_costs() -> None:
 
 
 @given(st.one_of(st.integers(-(10**24), 10**24), st.integers(-3, 3).map(lambda k: k * 5 * 10**7)))
-@settings(max_examples=2000)
+@settings(max_examples=1000)
 def test_edges_round_half_even_to_eight_places_exactly_as_decimal_does(units: int) -> None:
     from trading.domain.fixed import edge_decimal
 
