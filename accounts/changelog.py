@@ -35,6 +35,11 @@ TRACKED: dict[str, dict[str, Any]] = {
     # Channel secrets never enter the change log either; their masked hints do.
     "alerts.Channel": {"exclude_fields": ["secrets", "updated_at", "created_at"]},
     "alerts.AlertRule": {"exclude_fields": ["updated_at"]},
+    # Risk settings people edit: limits, compliance rules, the weekend move override, announced margin changes.
+    "risk.RiskLimit": {"exclude_fields": ["updated_at"]},
+    "risk.ComplianceRule": {"exclude_fields": ["updated_at"]},
+    "risk.GapMoveOverride": {"exclude_fields": ["updated_at"]},
+    "risk.ScheduledMarginChange": {},
     # The runner's lease and heartbeat change every step: they are not changes anyone makes.
     "strategies.Strategy": {
         "exclude_fields": [
@@ -74,6 +79,10 @@ NOT_TRACKED: dict[str, str] = {
     "makes",
     "trading.CashFlow": "each entry, approval, rejection and booking is an audit event (with who and the amounts)",
     "trading.EquityPoint": "a measurement written by a beat job, not a change anyone makes",
+    "risk.RiskLimitState": "a limit's last evaluated level, written by the evaluation every few seconds",
+    "risk.Breach": "written by the evaluation (start, peak, end); a person's confirmation is an audit event",
+    "risk.RiskSnapshot": "a measurement written by a beat job, not a change anyone makes",
+    "risk.Transfer": "each request, approval, completion, rejection and cancellation is an audit event",
 }
 
 

@@ -8,9 +8,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from quantarb.api_decimals import PlainDecimalField
 
-def _decimal(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=None, decimal_places=None, read_only=True, allow_null=True, **kwargs)
+
+def _decimal(**kwargs: Any) -> PlainDecimalField:
+    """A figure as a plain string at 8 decimals (the history's and the metrics' precision)."""
+    return PlainDecimalField(max_digits=None, decimal_places=8, read_only=True, allow_null=True, **kwargs)
 
 
 class VenueFiguresSerializer(serializers.Serializer[Any]):

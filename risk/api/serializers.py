@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from quantarb.api_decimals import PlainDecimalField
+
 from ..choices import LimitAction, LimitDirection, LimitMetric, LimitScopeKind
 from ..models import Breach, RiskLimit
 
@@ -21,7 +23,7 @@ class RiskLimitSerializer(serializers.ModelSerializer[RiskLimit]):
         help_text='As set: "" (the metric\'s natural direction), "max" or "min".',
     )
     level = serializers.CharField(source="current_level", read_only=True, help_text="ok, warning or breach")
-    value = serializers.DecimalField(
+    value = PlainDecimalField(
         source="state.value", max_digits=30, decimal_places=8, read_only=True, default=None, allow_null=True
     )
     evaluated_at = serializers.DateTimeField(source="state.evaluated_at", read_only=True, default=None, allow_null=True)

@@ -43,6 +43,8 @@ def data_words(page: Any, base: str) -> set[str]:
     summary = page.request.get(base + "/api/v1/risk/summary/").json()
     names = [p["name"] for p in summary["pools"]] + [s["name"] for s in summary["strategies"]]
     names += [p[leg]["label"] for p in summary["pools"] for leg in ("perp", "cfd")]
+    # What people typed into the kill switches (reasons, reset notes; other tests on this platform trip them).
+    names += page.locator("[data-testid=active-switches] td, [data-testid=switch-history] td").all_inner_texts()
     return {word for name in names for word in re.findall(r"[A-Za-z][A-Za-z]+", name)}
 
 

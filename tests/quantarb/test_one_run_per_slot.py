@@ -49,6 +49,14 @@ def beat() -> Scheduler:
     return Scheduler(app=app, lazy=False)
 
 
+def run_due(scheduler: Scheduler) -> None:
+    """What celery beat's own loop does before it sleeps: `tick()` sends one due entry and answers 0 while more are
+    due, so it is called again until it names a wait (bounded: a schedule never has this many due at once)."""
+    for _ in range(len(SCHEDULE) + 1):
+        if scheduler.tick() != 0:
+            return
+
+
 def test_two_beats_run_every_job_once_per_slot(
     job_runs: list[tuple[str, datetime]], frozen_clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,8 +73,8 @@ def test_two_beats_run_every_job_once_per_slot(
     frozen_clock.advance(2.5)
     second = beat()  # its own phase: it sends every job at other instants than the first
     for _ in range(RUN_FOR_S * 2):
-        first.tick()
-        second.tick()
+        run_due(first)
+        run_due(second)
         frozen_clock.advance(0.5)
 
     for job in SCHEDULE:
@@ -86,7 +94,7 @@ def test_a_single_beat_still_runs_each_slot(job_runs: list[tuple[str, datetime]]
     frozen_clock.set(START)
     only = beat()
     for _ in range(120):
-        only.tick()
+        run_due(only)
         frozen_clock.advance(0.5)
     # Beat sends first one interval after it starts, then about every 5 s.
     assert sum(1 for name, _ in job_runs if name == "quantarb.tasks.scheduler_heartbeat") >= 10
