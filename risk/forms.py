@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Tenant, VenueAccount
 
 from .choices import LimitDirection
+from .limits import LIMIT_FIELDS
 from .models import RiskLimit
 
 MAX_AMOUNT = Decimal("9999999999999999.99")
@@ -72,21 +73,7 @@ class TransferCloseForm(forms.Form):
 class RiskLimitForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = RiskLimit
-        fields = (
-            "name",
-            "scope_kind",
-            "pool",
-            "strategy",
-            "account",
-            "metric",
-            "warning_level",
-            "breach_level",
-            "direction",
-            "action",
-            "confirm",
-            "hysteresis",
-            "enabled",
-        )
+        fields = LIMIT_FIELDS  # the editable fields, as a limit's audit summary lists them
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
