@@ -138,6 +138,9 @@ class FakeBinance:
     brackets: list[dict[str, Any]] = field(default_factory=lambda: [dict(row) for row in DEFAULT_BRACKETS])
     notional_coef: str | None = None
     adl_quantile: int = 1  # the position's ADL queue quantile, 0–4 (`adl` of positionRisk v3, `adlQuantile`)
+    # When set, `leverageBracket` answers this verbatim (a test scripting a broken answer; margins stay computed
+    # from `brackets`).
+    leverage_bracket_answer: Any = None
     margin_type: str = "cross"
     # USDCUSDT book (USDT per USDC): the usd_per_usdt source reads 1 / mid
     usdc_bid: Decimal = Decimal("1.0003")
@@ -832,6 +835,8 @@ async def get_leverage_bracket(request: web.Request) -> web.Response:
         return params
     if "symbol" in params and params["symbol"] != SYMBOL:
         return binance_error(-1121, "Invalid symbol.")
+    if fake.leverage_bracket_answer is not None:
+        return web.json_response(fake.leverage_bracket_answer)
     entry: dict[str, Any] = {"symbol": SYMBOL}
     if fake.notional_coef is not None:
         entry["notionalCoef"] = float(fake.notional_coef)
@@ -1389,10 +1394,9 @@ async def control_reset(request: web.Request) -> web.Response:
     for name in (
         "api_keys", "server_offset_ms", "delivery_date", "contract_type", "bid", "ask", "bid_qty", "ask_qty",
         "mark_price", "index_price", "funding_rate", "position_amt", "entry_price", "liquidation_price",
-        "dual_side", "leverage", "brackets", "notional_coef", "adl_quantile", "margin_type", "usdc_bid",
-        "usdc_ask", "tradfi_signed", "duplicate_policy",
-        "wallet_balance", "maker_fee", "taker_fee", "funding_interval_hours", "bnb_fee_count", "bnb_price",
-        "bnb_discount", "trades_per_fill",
+        "dual_side", "leverage", "brackets", "notional_coef", "adl_quantile", "leverage_bracket_answer",
+        "margin_type", "usdc_bid", "usdc_ask", "tradfi_signed", "duplicate_policy", "wallet_balance", "maker_fee",
+        "taker_fee", "funding_interval_hours", "bnb_fee_count", "bnb_price", "bnb_discount", "trades_per_fill",
     ):  # fmt: skip
         setattr(fake, name, getattr(fresh, name))
     fake.funding_settled_ms = fake.last_funding_ms(fake.server_ms())

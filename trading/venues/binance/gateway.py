@@ -811,8 +811,11 @@ class BinanceUsdmGateway:
         return self._prices[key], minute
 
     async def fetch_position(self) -> PositionInfo:
-        positions = await self._read(lambda: self.exchange.fetch_positions([SYMBOL]))
-        row = next((p["info"] for p in positions if p["info"].get("symbol") == MARKET_ID), None)
+        """The XAUUSDT position (`GET /fapi/v3/positionRisk?symbol=XAUUSDT`: a row only while there is a position or
+        an open order). Asked directly: ccxt's `fetch_positions` first loads every symbol's leverage brackets
+        (`/fapi/v1/leverageBracket` without a symbol) on each new client, for figures we do not use."""
+        rows = await self._read(lambda: self.exchange.fapiPrivateV3GetPositionRisk({"symbol": MARKET_ID}))
+        row = next((r for r in rows if isinstance(r, dict) and r.get("symbol") == MARKET_ID), None)
         if row is None:
             return PositionInfo(Decimal(0), Decimal(0), Decimal(0), None)
         liquidation = Decimal(row["liquidationPrice"])
