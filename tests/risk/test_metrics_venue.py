@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import VenueAccount
 from risk.metrics import desk_risk
@@ -121,7 +122,8 @@ def test_the_page_and_the_api_show_the_venue_brackets_and_a_failed_read(alice: A
     assert 'data-testid="brackets-error"' in html and "not usable" in html
     assert "ADL 2" in html and "2535.71" in html  # ours, beside the venue's 2535.00
     assert "(Δ 0.71)" in html and "(Δ 10.00)" in html  # liquidation price and maintenance margin, ours − venue's
-    client.post("/accounts/language/", {"language": "zh-hans"})
-    html = client.get(reverse("risk")).content.decode()
+    with translation.override("en"):  # the requests below activate zh-Hans: the thread's language is restored after
+        client.post("/accounts/language/", {"language": "zh-hans"})
+        html = client.get(reverse("risk")).content.decode()
     assert "账户自身的分档（读取于 2026-11-18 11:35 UTC）" in html
     assert "强平时位于第 2 档" in html and "上次读取交易场所分档失败" in html
