@@ -7,10 +7,10 @@ Nothing here computes a margin, a liquidation price, an exposure or a drawdown i
 (drawdown on the flow-adjusted wealth index) do. This module finds their inputs:
 
 - an account's state: its latest `AccountSnapshot` (the venue's own figures for a live account, the paper ledger's
-  for a paper one), the position in it (else the open hedges' legs), the leverage brackets (the paper brackets,
-  `QUANTARB_PAPER_PERP_BRACKETS` or the defaults: Binance publishes them per account, the sync does not keep them
-  yet) and, for MT5, the account's margin-call / stop-out levels and mode (`margin_so_*`, recorded by the sync;
-  the simulated terminal's for a paper account);
+  for a paper one), the position in it (else the open hedges' legs), the leverage brackets (a live Binance
+  account's own, `GET /fapi/v1/leverageBracket` as the sync last read them into the snapshot; else the paper
+  brackets, `QUANTARB_PAPER_PERP_BRACKETS` or the defaults) and, for MT5, the account's margin-call / stop-out
+  levels and mode (`margin_so_*`, recorded by the sync; the simulated terminal's for a paper account);
 - prices: the newest spread sample of the pair that prices the pool (perp mid, CFD bid/ask, USDT/USD);
 - carry: the funding rate last settled (else the pair's expected rate), the CFD's swap terms last read (else the
   pair's), the CFD instrument's session calendar;
@@ -119,9 +119,18 @@ class PerpAccountRisk:
     mark_price: Decimal | None
     wallet_balance: Decimal | None
     risk: liq.PerpRisk | None
-    brackets_source: str  # "configured" or "default"
+    brackets_source: str  # "venue" (the account's own, as last read), "configured" or "default"
     venue: VenueFigures | None
     problem: str = ""
+    brackets_read_at: datetime | None = None  # when the venue's brackets were read (source "venue")
+    brackets_error: str = ""  # the venue's brackets could not be read at the last attempt: why (earlier ones stand)
+
+    @property
+    def liquidation_bracket(self) -> int | None:
+        """The bracket holding the notional at our liquidation price."""
+        if self.risk is None or self.risk.liquidation is None:
+            return None
+        return self.risk.liquidation.bracket.bracket
 
     @property
     def margin_balance(self) -> Decimal | None:
@@ -638,11 +647,39 @@ def _position(snapshot: AccountSnapshot | None) -> dict[str, Any] | None:
     return None
 
 
-def perp_brackets() -> tuple[tuple[LeverageBracket, ...], str]:
+@dataclass(frozen=True)
+class PerpBrackets:
+    brackets: tuple[LeverageBracket, ...]
+    source: str  # "venue", "configured" or "default"
+    read_at: datetime | None = None
+    error: str = ""  # the last read of the venue's brackets failed: why
+
+
+def venue_brackets(snapshot: AccountSnapshot | None) -> tuple[tuple[LeverageBracket, ...], datetime] | None:
+    """The account's own brackets as the sync stored them in the snapshot (`margin_terms.venue_brackets`), with
+    when they were read; None when it holds none, or none that are valid."""
+    terms = snapshot.margin_terms if snapshot is not None else None
+    kept = terms.get("venue_brackets") if isinstance(terms, dict) else None
+    if not isinstance(kept, dict):
+        return None
+    try:
+        return brackets_from_wire(kept), datetime.fromisoformat(str(kept.get("read_at")))
+    except (MarginError, ValueError):
+        return None
+
+
+def perp_brackets(snapshot: AccountSnapshot | None = None) -> PerpBrackets:
+    """The brackets a perp account is measured with: its own as the venue gave them, else the configured paper
+    brackets, else the defaults."""
     from trading.execution.paper_ledger import paper_brackets
 
+    terms = snapshot.margin_terms if snapshot is not None else None
+    error = str(terms.get("venue_brackets_error") or "") if isinstance(terms, dict) else ""
+    own = venue_brackets(snapshot)
+    if own is not None:
+        return PerpBrackets(own[0], "venue", own[1], error)
     brackets, configured = paper_brackets()
-    return brackets, "configured" if configured else "default"
+    return PerpBrackets(brackets, "configured" if configured else "default", None, error)
 
 
 def perp_account_risk(
@@ -655,7 +692,8 @@ def perp_account_risk(
     margin_type: str,
 ) -> PerpAccountRisk:
     """One Binance account: ours from the wallet balance, the position and the brackets; the venue's beside."""
-    brackets, source = perp_brackets()
+    chosen = perp_brackets(snapshot)
+    brackets = chosen.brackets
     position = _position(snapshot)
     quantity = _dec(position.get("quantity")) if position else book_oz
     quantity = quantity if quantity is not None else ZERO
@@ -665,7 +703,11 @@ def perp_account_risk(
     venue = None
     if live and snapshot is not None:
         venue_liq = _dec(position.get("liquidation_price")) if position else None
-        venue_mm = _dec((snapshot.margin_terms or {}).get("maintenance_margin"))
+        terms = snapshot.margin_terms or {}
+        # The venue's own: `totalMaintMargin` of `/fapi/v3/account` (snapshots older than it: the USDT asset's).
+        venue_mm = _dec(terms.get("total_maintenance_margin"))
+        if venue_mm is None:
+            venue_mm = _dec(terms.get("maintenance_margin"))
         venue = VenueFigures(
             margin_balance=snapshot.equity,
             maintenance_margin=venue_mm,
@@ -673,7 +715,7 @@ def perp_account_risk(
             margin_balance_diff=None,
             maintenance_margin_diff=None,
             liquidation_price_diff=None,
-            adl_quantile=int(position["adl"]) if position and str(position.get("adl", "")).isdigit() else None,
+            adl_quantile=int(str(position["adl"])) if position and str(position.get("adl", "")).isdigit() else None,
         )
     snapshot_at, wallet_balance = (None, None) if snapshot is None else (snapshot.at, snapshot.balance)
 
@@ -687,9 +729,11 @@ def perp_account_risk(
             mark_price=mark,
             wallet_balance=wallet_balance,
             risk=risk,
-            brackets_source=source,
+            brackets_source=chosen.source,
             venue=venue,
             problem=problem,
+            brackets_read_at=chosen.read_at,
+            brackets_error=chosen.error,
         )
 
     if snapshot is None:
@@ -1026,8 +1070,9 @@ def _pool_gap(
     due = wk.projection_due(data.now, window, lead=gap_lead())
     perp_state = None
     if perp.risk is not None and perp.mark_price is not None and perp.quantity_oz != 0:
-        brackets, _ = perp_brackets()
-        position = _position(data.snapshots.get(perp.account_id))
+        snapshot = data.snapshots.get(perp.account_id)
+        brackets = perp_brackets(snapshot).brackets
+        position = _position(snapshot)
         entry = (_dec(position.get("entry_price")) if position else None) or perp.mark_price
         perp_state = wk.PerpAccountState(
             position=liq.PerpPosition(perp.quantity_oz, entry),

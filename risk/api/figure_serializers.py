@@ -40,7 +40,16 @@ class PerpAccountSerializer(serializers.Serializer[Any]):
     liquidation_price = _decimal(help_text="USDT/oz")
     distance_pct = _decimal(help_text="Distance to liquidation, percent of the mark (0 once liquidatable).")
     distance_usd = _decimal(help_text="The signed gold move (USD/oz) that reaches the liquidation price.")
-    brackets_source = serializers.CharField(read_only=True)
+    brackets_source = serializers.CharField(
+        read_only=True, help_text='"venue" (the account\'s own, as last read), "configured" or "default".'
+    )
+    brackets_read_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    brackets_error = serializers.CharField(
+        read_only=True, help_text="Why the last read of the venue's brackets failed (the earlier ones stand)."
+    )
+    liquidation_bracket = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The bracket holding the notional at our liquidation price."
+    )
     venue = VenueFiguresSerializer(read_only=True, allow_null=True)
     problem = serializers.CharField(read_only=True)
 
