@@ -178,9 +178,8 @@ def pool_limits(desk: DeskRisk, rows: Iterable[RiskLimit] | None = None) -> dict
         if row.scope_kind == LimitScopeKind.DESK:
             for pool_id in pool_ids:
                 if (pool_id, metric) not in own:  # the pool's own limit on the metric replaces the desk's
-                    scoped = replace(
-                        domain_limit(row), key=f"{limit_key(row.pk)}@pool:{pool_id}", scope=Scope(ScopeKind.POOL, pool_id)
-                    )
+                    key, scope = f"{limit_key(row.pk)}@pool:{pool_id}", Scope(ScopeKind.POOL, pool_id)
+                    scoped = replace(domain_limit(row), key=key, scope=scope)
                     to_evaluate.append((pool_id, row, scoped))
             continue
         if row.scope_kind == LimitScopeKind.POOL:

@@ -36,7 +36,14 @@ def client_for(persona: Any) -> Client:
 
 
 def limit(
-    tenant: Any, metric: str, *, warning: str | None, breach: str | None, name: str = "", enabled: bool = True, **scope: Any
+    tenant: Any,
+    metric: str,
+    *,
+    warning: str | None,
+    breach: str | None,
+    name: str = "",
+    enabled: bool = True,
+    **scope: Any,
 ) -> RiskLimit:
     """A limit of `tenant` on `metric`, of the desk, or of the pool=, strategy= or account= given."""
     return RiskLimit.objects.create(
@@ -131,6 +138,7 @@ def test_the_words_are_translated(alice: Any, desk: dict[str, Any]) -> None:
     alice.user.save(update_fields=["language"])
     html = client_for(alice).get(reverse("risk_figures")).content.decode()
     assert ">Warning</span>" not in html and ">警告</span>" in html
+    assert "（上限）— 预警 10，突破 50；当前值 40" in html  # the limit in the title, in Chinese
     assert ">状态</th>" in html  # the state column's header
 
 
