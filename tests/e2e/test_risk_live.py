@@ -85,8 +85,9 @@ def test_the_risk_centre_follows_a_new_limit_live_and_fits_the_screen(
         expect(badge).to_have_class(re.compile(r"\bbg-yellow-lt\b"))
         figure = row.locator("td[data-limit-level]").last
         expect(figure).to_have_attribute("data-limit-level", "warning")
-        expect(figure.locator(".qa-limit")).to_have_text("Warning")
-        assert f"Warning: {NAME} (at least) — warning at 1,000" in (figure.locator(".qa-limit").get_attribute("title") or "")
+        word = figure.locator(".qa-limit")
+        expect(word).to_have_text("Warning")
+        assert f"Warning: {NAME} (at least) — warning at 1,000" in (word.get_attribute("title") or "")
         assert page.evaluate("window.qaNoReload") is True  # no reload
         assert page.evaluate("window.qaRisk.pushes") >= 1  # the socket said so (not the fallback poll)
         assert page.evaluate("window.qaRisk.refreshes") > refreshes
