@@ -47,6 +47,7 @@ from quantarb import clock, formatting
 
 from .choices import ActionStatus, LimitAction, LimitLevelChoice, LimitScopeKind
 from .domain.limits import Action, Direction, Limit, LimitLevel, LimitState, Metric, Scope, ScopeKind, evaluate
+from .live import push_risk
 from .models import Breach, RiskLimit, RiskLimitState
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def evaluate_limits(
             )
         }
         touched_states: list[RiskLimitState] = []
+        changed_desks: set[int] = set()
         new_states: list[RiskLimitState] = []
         peaks: list[Breach] = []
         for tenant_id, tenant_rows in by_tenant.items():
@@ -218,6 +220,7 @@ def evaluate_limits(
                     _end_breach(row, breach, state, now)
                     outcome.ended.append(breach)
                 if state.changed:
+                    changed_desks.add(row.tenant_id)
                     _alert(row, state)
                     if state.level is LimitLevel.WARNING and state.worsened:
                         outcome.warned.append(row.pk)
@@ -227,6 +230,8 @@ def evaluate_limits(
             RiskLimitState.objects.bulk_update(touched_states, ["level", "value", "changed_at", "evaluated_at"])
         if peaks:
             Breach.objects.bulk_update(peaks, ["peak_value", "peak_at"])
+        changed_desks |= {breach.tenant_id for breach in (*outcome.started, *outcome.ended)}
+        push_risk(changed_desks)  # a level changed, a breach started or ended: the risk centres refresh
     return outcome
 
 
@@ -590,6 +595,7 @@ def limit_save(
         changed = {key: pair for key, pair in changed.items() if pair[0] != pair[1]}
     if not row.enabled:
         limit_retire(row)
+    push_risk([row.tenant_id])  # the risk centre's colours follow the limit
     audit_record(
         tenant=row.tenant,
         actor=actor,
@@ -614,6 +620,7 @@ def limit_retire(row: RiskLimit) -> None:
         breach.action_note = (_("The limit was disabled.") + " " + breach.action_note)[:300]
         breach.save(update_fields=["ended_at", "action_status", "action_note"])
     RiskLimitState.objects.filter(limit=row).update(level=LimitLevelChoice.OK, changed_at=now)
+    push_risk([row.tenant_id])
     keys = [alert_key(row.pk, level) for level in RULE_TYPES]
     for alert in Alert.objects.filter(tenant_id=row.tenant_id, dedup_key__in=keys).exclude(status="resolved"):
         alert_resolve(alert=alert, actor=None, reason="limit disabled")

@@ -24,6 +24,7 @@ from quantarb import clock
 
 from .alert_rules import kill_switch_condition
 from .choices import KillScope, KillTrigger
+from .live import push_risk, push_risk_everywhere
 from .models import KillSwitch
 from .signals import kill_switch_changed
 
@@ -163,6 +164,10 @@ def kill_switch_reset(
 def _push(switch: KillSwitch) -> None:
     """Tell the pages of the strategies the switch covers, once the change is committed (risk/signals.py)."""
     scope, tenant_id, strategy_id = switch.scope, switch.tenant_id, switch.strategy_id
+    if switch.tenant_id is not None:
+        push_risk([switch.tenant_id])  # the risk centres show the active switches
+    else:
+        push_risk_everywhere()
     transaction.on_commit(
         lambda: kill_switch_changed.send(sender=KillSwitch, scope=scope, tenant_id=tenant_id, strategy_id=strategy_id)
     )

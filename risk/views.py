@@ -1,5 +1,6 @@
 """The Risk pages (issue 8 items 7, 9; issue 19): the risk centre's overview (the desk's figures from
-risk/metrics.py: desk cards, a table per pool and per account, history charts over /api/v1/risk/history/), kill
+risk/metrics.py: desk cards, a table per pool — each figure against its limits, risk/pool_limits.py — and per
+account, history charts over /api/v1/risk/history/; refreshed live on a `risk.changed` push, risk/live.py), kill
 switches (active and history; trip and reset, confirmed) and reconciliation reports (differences as a table; run
 now; an admin's sync, confirmed).
 
@@ -43,6 +44,7 @@ from .choices import KillScope, KillTrigger
 from .labels import METRIC_LABELS
 from .metrics import DeskRisk, desk_risk
 from .models import KillSwitch
+from .pool_limits import NO_LIMITS, pool_limits
 from .services import kill_switch_reset, kill_switch_trip
 
 PER_PAGE = 25
@@ -109,26 +111,39 @@ def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
     ]
 
 
-@require_GET
-@permission_required(Perm.TRADING_READ)
-def risk_page(request: HttpRequest) -> HttpResponse:
+def _live_context(request: HttpRequest) -> dict[str, Any]:
+    """What the risk centre refreshes live (templates/risk/_live.html): the desk's figures, its pools against their
+    limits, the active kill switches."""
     membership = _membership(request)
-    switches = switches_for(tenant=membership.tenant)
-    active = [switch for switch in switches.filter(reset_at__isnull=True)]
-    sort = sort_from(request.GET, HISTORY_SORTS)
-    history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
+    active = list(switches_for(tenant=membership.tenant).filter(reset_at__isnull=True))
     can_trip = role_has(membership.role, Perm.KILL_SWITCH)
     for switch in active:
         switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
             request, scope=switch.scope, strategy=switch.strategy
         )
     desk = desk_risk(membership.tenant.pk)
-    context = {
+    marks = pool_limits(desk)
+    return {
         "desk": desk,
-        "history_config": _history_config(desk),
+        "pool_rows": [(pool, marks.get(pool.pool_id, NO_LIMITS)) for pool in desk.pools],
         "active": active,
-        "page": history,
         "can_trip": can_trip,
+    }
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def risk_page(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    switches = switches_for(tenant=membership.tenant)
+    sort = sort_from(request.GET, HISTORY_SORTS)
+    history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
+    context = _live_context(request)
+    can_trip = context["can_trip"]
+    desk = context["desk"]
+    context |= {
+        "history_config": _history_config(desk),
+        "page": history,
         "scopes": [
             (value, label)
             for value, label in KillScope.choices
@@ -140,6 +155,14 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         "query": sort.extend(""),
     }
     return render(request, "risk/risk.html", context)
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def risk_figures(request: HttpRequest) -> HttpResponse:
+    """The risk centre's live part (the figures, the pools against their limits, the active kill switches) as a
+    fragment: the page re-fetches it on a `risk.changed` push, or every 30 s while its socket is down."""
+    return render(request, "risk/_live.html", _live_context(request))
 
 
 def _history_config(desk: DeskRisk) -> dict[str, Any]:
