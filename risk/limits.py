@@ -70,7 +70,8 @@ _ACTIONS = _StrategyActions()
 
 def install_strategy_actions(*, pause: Callable[[Any, str], bool]) -> None:
     """The composition root hands risk the strategies' pause (strategies sits above risk: risk must not import
-    it). `pause(strategy, reason)` pauses a running strategy, audited, and says whether it did."""
+    it). `pause(strategy, limit)` pauses a running strategy, audited with the breached limit's label as its
+    reason, and says whether it did."""
     _ACTIONS.pause = pause
 
 
@@ -388,33 +389,32 @@ def strategies_in_scope(tenant_id: int, scope_kind: str, scope_ref: int) -> Any:
     return strategies
 
 
-def _pause_all(breach: Breach, reason: str) -> list[str]:
+def _pause_all(breach: Breach) -> list[str]:
     """Pause the running strategies in the breach's scope; the names of those paused."""
     if _ACTIONS.pause is None:
         raise RuntimeError("risk's strategy actions are not installed (quantarb/wiring.py)")
     paused = []
     for strategy in strategies_in_scope(breach.tenant_id, breach.scope_kind, breach.scope_ref).filter(state="running"):
-        if _ACTIONS.pause(strategy, reason):
+        if _ACTIONS.pause(strategy, breach.limit_label):
             paused.append(strategy.name)
     return paused
 
 
 def _carry_out(breach: Breach, row: RiskLimit | None, *, actor: User | None) -> None:
     """Do the breach's action now (at the breach, or when a person confirmed it)."""
-    reason = _("Limit breached: %(limit)s") % {"limit": breach.limit_label}
     note = ""
     status = ActionStatus.DONE
     if breach.action == LimitAction.BLOCK_ENTRIES:
         note = _("Opening orders in the scope are refused while the breach lasts.")
     elif breach.action == LimitAction.PAUSE:
-        paused = _pause_all(breach, reason)
+        paused = _pause_all(breach)
         note = (
             _("Paused: %(names)s.") % {"names": ", ".join(paused)}
             if paused
             else _("No running strategy in the scope to pause; opening orders are refused while the breach lasts.")
         )
     elif breach.action == LimitAction.FLATTEN:
-        paused = _pause_all(breach, reason)
+        paused = _pause_all(breach)
         status = ActionStatus.CONFIRMED
         running = strategies_in_scope(breach.tenant_id, breach.scope_kind, breach.scope_ref).filter(
             state__in=["running", "paused"], runner_id__gt=""

@@ -19,6 +19,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, User, VenueAccount
+from quantarb import reasons
 
 from .choices import (
     ActionStatus,
@@ -33,6 +34,7 @@ from .choices import (
     TransferStatus,
 )
 from .domain.compliance import TradingWindow, parse_days
+from .reasons import SWITCH_REASONS
 
 
 class KillSwitch(models.Model):
@@ -50,6 +52,10 @@ class KillSwitch(models.Model):
     )
     trigger = models.CharField(_("trigger"), max_length=24, choices=KillTrigger.choices)
     reason = models.CharField(_("reason"), max_length=500)
+    # An automatic trip's reason is a code and its parameters (risk/reasons.py), translated when shown; `reason`
+    # keeps its English rendering. A person's reason has no code and is kept as typed.
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     tripped_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("tripped by")
     )
@@ -82,6 +88,11 @@ class KillSwitch(models.Model):
     @property
     def active(self) -> bool:
         return self.reset_at is None
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language: an automatic trip's code translated, a person's words as typed."""
+        return reasons.render(SWITCH_REASONS, self.reason_code, self.reason_params, fallback=self.reason)
 
 
 class ComplianceRule(models.Model):

@@ -6,7 +6,8 @@ strategy → that strategy. While covered, a strategy sends only orders that red
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,12 +21,13 @@ from accounts.models import Tenant, User
 from alerts.choices import Category, Severity
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
-from quantarb import clock
+from quantarb import clock, reasons
 
 from .alert_rules import kill_switch_condition
 from .choices import KillScope, KillTrigger
 from .live import push_risk, push_risk_everywhere
 from .models import KillSwitch
+from .reasons import SWITCH_REASONS
 from .signals import kill_switch_changed
 
 if TYPE_CHECKING:  # a switch may cover one strategy: named in annotations only
@@ -58,14 +60,19 @@ def kill_switch_trip(
     *,
     scope: str,
     trigger: str,
-    reason: str,
+    reason: str = "",
+    code: str = "",
+    params: Mapping[str, Any] | None = None,
     tenant: Tenant | None = None,
     strategy: Strategy | None = None,
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> KillSwitch:
     """Trip a switch. Tripping one that is already tripped for the same target returns it unchanged (an
-    automatic trigger firing every second must not pile up switches or alerts beyond the alert's count)."""
+    automatic trigger firing every second must not pile up switches or alerts beyond the alert's count).
+
+    An automatic trip gives its reason as a `code` of risk/reasons.py and its `params` (translated when shown);
+    a person's `reason` is kept as typed."""
     scope = KillScope(scope)
     trigger = KillTrigger(trigger)
     if scope == KillScope.STRATEGY:
@@ -78,6 +85,9 @@ def kill_switch_trip(
         strategy = None
     else:
         tenant, strategy = None, None
+    stored_params = reasons.plain(params)
+    if code:
+        reason = reasons.english(SWITCH_REASONS, code, stored_params)
     reason = reason.strip()[:500] or str(trigger.label)
     existing = (
         active_switches()
@@ -94,6 +104,8 @@ def kill_switch_trip(
         strategy=strategy,
         trigger=trigger,
         reason=reason,
+        reason_code=code,
+        reason_params=stored_params,
         tripped_by=actor,
         tripped_at=clock.now(),
     )

@@ -122,6 +122,11 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     version = serializers.IntegerField(source="current_version.number", read_only=True, default=None, allow_null=True)
     params = serializers.JSONField(source="current_version.params", read_only=True, default=None, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
+    state_reason_text = serializers.CharField(
+        read_only=True,
+        help_text="The state reason in the request's language (`state_reason` keeps it in English, or as typed).",
+    )
+    state_reason_params = serializers.DictField(read_only=True, help_text="The system reason's parameters.")
     realised = serializers.SerializerMethodField(
         help_text="Realised PnL in USD (8 dp): the booked splits of its hedges that are no longer live, summed."
     )
@@ -136,6 +141,9 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "mode",
             "state",
             "state_reason",
+            "state_reason_code",
+            "state_reason_params",
+            "state_reason_text",
             "state_changed_at",
             "version",
             "params",
@@ -338,6 +346,10 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
     tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None, allow_null=True)
     reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None, allow_null=True)
     active = serializers.BooleanField(read_only=True)
+    reason_text = serializers.CharField(
+        read_only=True, help_text="The reason in the request's language (`reason` keeps it in English, or as typed)."
+    )
+    reason_params = serializers.DictField(read_only=True, help_text="An automatic trip's reason parameters.")
 
     class Meta:
         model = KillSwitch
@@ -347,6 +359,9 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
             "strategy",
             "trigger",
             "reason",
+            "reason_code",
+            "reason_params",
+            "reason_text",
             "active",
             "tripped_by",
             "tripped_at",

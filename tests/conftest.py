@@ -124,6 +124,17 @@ def fresh_pre_trade_gate() -> Iterator[None]:
 
 
 # --- the append-only audit table under the test runner ----------------------------------------------------------
+@pytest.fixture(autouse=True)
+def default_language_after() -> Iterator[None]:
+    """A request through the test client activates its reader's language in this thread and leaves it active (a
+    real server activates one per request): put the default back after each test, so a zh-Hans request in one test
+    never turns the next test's words Chinese."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def audit_table_flushable() -> Iterator[None]:
     """Let the test runner empty the audit table between transactional tests on PostgreSQL.
