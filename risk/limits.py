@@ -336,8 +336,7 @@ def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], 
             )
         else:
             causes.append(
-                _("USDT is worth %(rate)s USD (%(source)s).")
-                % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
+                _("USDT is worth %(rate)s USD (%(source)s).") % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
             )
     sources = [
         {

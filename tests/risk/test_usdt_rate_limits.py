@@ -66,7 +66,8 @@ def test_a_fresh_rate_its_age_and_its_distance_from_parity(alice: Any, priced: A
         assert values[f"{scope}:{Metric.USDT_DEPEG_BPS}"] == Decimal(4)  # |0.9996 − 1| × 10,000
     pool = desk_risk(alice.tenant.pk, now=NOW).pool(priced.pk)
     assert pool is not None and pool.rate is not None
-    assert (pool.rate.source, pool.rate.usd_per_usdt, pool.rate.missing) == (RateSource.BINANCE_USDC, Decimal("0.9996"), False)  # fmt: skip
+    assert (pool.rate.source, pool.rate.usd_per_usdt) == (RateSource.BINANCE_USDC, Decimal("0.9996"))
+    assert not pool.rate.missing and not pool.rate.fixed
 
 
 def test_a_stale_rate_counts_its_age_and_one_older_than_a_day_counts_a_day(alice: Any, priced: Any) -> None:
@@ -135,7 +136,8 @@ def test_the_metric_values_read_the_rate_in_one_query_whatever_the_pools(
         values = metric_values([alice.tenant.pk], now=NOW)[alice.tenant.pk]
     assert len(eleven.captured_queries) == len(one.captured_queries)
     assert sum("trading_ratetick" in query["sql"] for query in eleven.captured_queries) == 1
-    ages = [value for (metric, scope), value in values.items() if metric is Metric.USDT_RATE_AGE_S and scope.kind is ScopeKind.POOL]  # fmt: skip
+    ages = [value for (metric, scope), value in values.items()
+            if metric is Metric.USDT_RATE_AGE_S and scope.kind is ScopeKind.POOL]  # fmt: skip
     assert ages == [Decimal(3)] * 11
 
 
