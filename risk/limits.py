@@ -328,13 +328,13 @@ def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], 
         names = {"source": rate.source_label}
         if age and rate.missing:
             causes.append(_("No USDT/USD rate from %(source)s: edges are not priced.") % names)
-        elif age:
+        elif age and rate.age_s is not None:
             seconds = formatting.trimmed(rate.age_s.quantize(Decimal("0.1")), group=True)
             causes.append(
                 _("The USDT/USD rate from %(source)s is %(age)s s old: edges are not priced.")
                 % {**names, "age": seconds}
             )
-        else:
+        elif not age:
             causes.append(
                 _("USDT is worth %(rate)s USD (%(source)s).") % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
             )

@@ -51,7 +51,7 @@ def priced(alice: Any, alpha_pair: Any) -> Any:
 
     SourcePair.objects.filter(pk=alpha_pair.pk).update(rate_source=RateSource.BINANCE_USDC)
     pool = f.pool(alice.tenant, alice.user, "P1")
-    pool.strategy_id = Strategy.objects.create(tenant=alice.tenant, name="S1", pool=pool).pk
+    pool.strategy_id = Strategy.objects.create(tenant=alice.tenant, name="S1", pool=pool).pk  # type: ignore[attr-defined]
     f.sample(alpha_pair, NOW - timedelta(seconds=1), perp="2500", cfd="2499", rate="0.9995")
     return pool
 
