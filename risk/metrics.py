@@ -1230,6 +1230,9 @@ def _desk_values(desk: DeskRisk) -> dict[tuple[Metric, Scope], Decimal | None]:
         values[(Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT, cfd_scope)] = pool_values[pool.pool_id][
             Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT
         ]
+        for account_scope in (perp_scope, cfd_scope):  # an account is priced with its pool's rate
+            for metric in (Metric.USDT_RATE_AGE_S, Metric.USDT_DEPEG_BPS):
+                values[(metric, account_scope)] = pool_values[pool.pool_id][metric]
     inherited = (
         Metric.LIQUIDATION_DISTANCE_PCT,
         Metric.MT5_MARGIN_LEVEL_PCT,

@@ -64,6 +64,9 @@ def test_a_fresh_rate_its_age_and_its_distance_from_parity(alice: Any, priced: A
     for scope in ("pool", "strategy", "desk"):
         assert values[f"{scope}:{Metric.USDT_RATE_AGE_S}"] == Decimal("2.5")
         assert values[f"{scope}:{Metric.USDT_DEPEG_BPS}"] == Decimal(4)  # |0.9996 − 1| × 10,000
+    accounts = desk_risk(alice.tenant.pk, now=NOW).values
+    for account_id in (priced.perp_account_id, priced.cfd_account_id):  # each account: its pool's rate
+        assert accounts[(Metric.USDT_RATE_AGE_S, Scope(ScopeKind.ACCOUNT, account_id))] == Decimal("2.5")
     pool = desk_risk(alice.tenant.pk, now=NOW).pool(priced.pk)
     assert pool is not None and pool.rate is not None
     assert (pool.rate.source, pool.rate.usd_per_usdt) == (RateSource.BINANCE_USDC, Decimal("0.9996"))
@@ -228,3 +231,25 @@ def test_the_risk_page_shows_the_rate_its_distance_and_its_age(alice: Any, price
     RateTick.objects.all().delete()
     page = client_for(alice).get(reverse("risk")).content.decode()
     assert "No USDT/USD rate from Binance USDC/USDT book (1 USDC taken as 1 USD)" in page and "no rate" in page
+
+
+def test_a_depeg_limit_alerts_naming_the_rate_and_its_source(alice: Any, priced: Any, frozen_clock: Any) -> None:
+    from risk.limits import evaluate_limits, limit_save
+
+    limit_save(
+        row=RiskLimit(tenant=alice.tenant, name="USDT depeg", scope_kind="desk", metric="usdt_depeg_bps",
+                      warning_level=Decimal(50), action="alert"),
+        actor=None,
+    )  # fmt: skip
+    RateTick.objects.create(source=RateSource.BINANCE_USDC, ts=frozen_clock.now(), usd_per_usdt=Decimal("0.9960"))
+    evaluate_limits()
+    assert not Alert.objects.exclude(status="resolved").exists()  # 40 bps: below the level
+    RateTick.objects.create(source=RateSource.BINANCE_USDC, ts=frozen_clock.now(), usd_per_usdt=Decimal("0.9750"))
+    evaluate_limits()
+    [alert] = Alert.objects.exclude(status="resolved")
+    assert alert.severity == "warning" and alert.rule.rule_type == "risk_limit_warning"
+    assert alert.title.startswith("USDT is worth 0.975 USD (Binance USDC/USDT book (1 USDC taken as 1 USD)).")
+    assert "Limit warning: USDT depeg at 250" in alert.title
+    assert alert.detail["rate_sources"] == [
+        {"rate_source": RateSource.BINANCE_USDC, "age_s": "0", "usd_per_usdt": "0.975000", "missing": False}
+    ]
