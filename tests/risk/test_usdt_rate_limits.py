@@ -253,3 +253,25 @@ def test_a_depeg_limit_alerts_naming_the_rate_and_its_source(alice: Any, priced:
     assert alert.detail["rate_sources"] == [
         {"rate_source": RateSource.BINANCE_USDC, "age_s": "0", "usd_per_usdt": "0.975000", "missing": False}
     ]
+
+
+def test_the_pool_api_gives_the_rate_and_the_summary_its_metrics(alice: Any, priced: Any, frozen_clock: Any) -> None:
+    from tests.accounts.test_venue_accounts import api
+
+    RateTick.objects.create(
+        source=RateSource.BINANCE_USDC, ts=frozen_clock.now() - timedelta(seconds=7), usd_per_usdt=Decimal("1.0002")
+    )
+    answer = api(alice).get(reverse("api-risk-pool", args=[priced.pk]))
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["rate"] == {
+        "source": "binance-usdcusdt",
+        "fixed": False,
+        "missing": False,
+        "usd_per_usdt": "1.00020000",
+        "at": (frozen_clock.now() - timedelta(seconds=7)).isoformat().replace("+00:00", "Z"),
+        "age_s": "7.00000000",
+        "depeg_bps": "2.00000000",
+    }
+    rows = api(alice).get(reverse("api-risk-summary")).json()["metrics"]
+    mine = {row["metric"]: row["value"] for row in rows if row["scope"] == f"pool:{priced.pk}"}
+    assert Decimal(mine["usdt_rate_age_s"]) == 7 and Decimal(mine["usdt_depeg_bps"]) == 2
