@@ -151,7 +151,7 @@ class PerformanceSerializer(serializers.Serializer[Any]):
 
 
 class UsdtRateSerializer(serializers.Serializer[Any]):
-    source = serializers.CharField(read_only=True, help_text="The pair's USDT/USD rate source (a RateSource value).")
+    rate_source = serializers.CharField(source="source", read_only=True, help_text="A RateSource value.")
     fixed = serializers.BooleanField(read_only=True, help_text="A fixed rate by configuration: never stale.")
     missing = serializers.BooleanField(read_only=True, help_text="No observation of the source within a day.")
     usd_per_usdt = _decimal()

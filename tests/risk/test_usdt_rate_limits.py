@@ -264,7 +264,7 @@ def test_the_pool_api_gives_the_rate_and_the_summary_its_metrics(alice: Any, pri
     answer = api(alice).get(reverse("api-risk-pool", args=[priced.pk]))
     assert answer.status_code == 200, answer.content
     assert answer.json()["rate"] == {
-        "source": "binance-usdcusdt",
+        "rate_source": "binance-usdcusdt",
         "fixed": False,
         "missing": False,
         "usd_per_usdt": "1.00020000",
