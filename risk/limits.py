@@ -294,7 +294,7 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
             title += " " + _("(awaiting a person's confirmation)")
     else:
         title = _("Limit warning: %(limit)s at %(value)s (warning level %(threshold)s)") % words
-    detail = {
+    detail: dict[str, Any] = {
         "limit": row.pk,
         "metric": row.metric,
         "scope": row.scope_kind,
@@ -304,7 +304,56 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
         "threshold": None if threshold is None else str(threshold),
         "action": row.action,
     }
+    if row.metric in RATE_METRICS and level != LimitLevelChoice.OK:
+        causes, sources = _rate_causes(row, threshold)
+        if causes:  # first: an alert's title is cut at 200 characters, and the source at fault is the news
+            title = f"{' '.join(causes)} {title}"
+            detail["rate_sources"] = sources
     return {"title": title, "detail": detail}
+
+
+RATE_METRICS = (Metric.USDT_RATE_AGE_S.value, Metric.USDT_DEPEG_BPS.value)
+
+
+def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Which USDT/USD rate source a rate limit's alert is about, in words and as data: the sources pricing the
+    scope's pools whose figure is at the level (the worst one when none is, the figure having moved since)."""
+    from risk import metrics as risk_metrics  # type: ignore[attr-defined,unused-ignore]
+
+    rates = risk_metrics.usdt_rates(row.tenant_id, row.scope_kind, row.scope_ref())
+    age = row.metric == Metric.USDT_RATE_AGE_S
+
+    def figure(rate: Any) -> Decimal | None:
+        return rate.age_metric if age else rate.depeg_bps  # type: ignore[no-any-return]
+
+    measured = [rate for rate in rates if figure(rate) is not None]
+    at_fault = [rate for rate in measured if threshold is None or figure(rate) >= threshold]  # type: ignore[operator]
+    at_fault = at_fault or measured[:1]
+    causes = []
+    for rate in at_fault:
+        names = {"source": rate.source_label}
+        if age and rate.missing:
+            causes.append(_("No USDT/USD rate from %(source)s: edges are not priced.") % names)
+        elif age and rate.age_s is not None:
+            seconds = formatting.trimmed(rate.age_s.quantize(Decimal("0.1")), group=True)
+            causes.append(
+                _("The USDT/USD rate from %(source)s is %(age)s s old: edges are not priced.")
+                % {**names, "age": seconds}
+            )
+        elif not age:
+            causes.append(
+                _("USDT is worth %(rate)s USD (%(source)s).") % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
+            )
+    sources = [
+        {
+            "rate_source": rate.source,
+            "age_s": None if rate.age_s is None else str(rate.age_s),
+            "usd_per_usdt": None if rate.usd_per_usdt is None else str(rate.usd_per_usdt),
+            "missing": rate.missing,
+        }
+        for rate in at_fault
+    ]
+    return causes, sources
 
 
 # --- breaches -------------------------------------------------------------------------------------------------

@@ -290,6 +290,9 @@ LEVEL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
     LimitMetric.GROSS_NOTIONAL_USD: (Decimal(0), Decimal(10) ** 12),
     LimitMetric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: PCT,
     LimitMetric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: (Decimal(0), Decimal(100_000)),
+    # Up to a day (risk/domain/limits.py RATE_AGE_CAP_S: a missing rate counts as that old, so it breaches).
+    LimitMetric.USDT_RATE_AGE_S: (Decimal(1), Decimal(86_400)),
+    LimitMetric.USDT_DEPEG_BPS: (Decimal(0), Decimal(10_000)),
 }
 WHOLE_METRICS = frozenset({LimitMetric.LOSS_STREAK})
 

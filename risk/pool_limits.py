@@ -32,6 +32,7 @@ from .models import RiskLimit, RiskLimitState
 COLUMNS: Mapping[str, tuple[Metric, ...]] = {
     "net": (Metric.UNHEDGED_OZ, Metric.UNHEDGED_USD),
     "usdt": (Metric.USDT_EXPOSURE_USD, Metric.GROSS_NOTIONAL_USD),
+    "rate": (Metric.USDT_RATE_AGE_S, Metric.USDT_DEPEG_BPS),
     "liquidation": (Metric.LIQUIDATION_DISTANCE_PCT,),
     "mt5": (Metric.MT5_MARGIN_LEVEL_PCT, Metric.MT5_LEVEL_ABOVE_STOP_OUT),
     "drawdown": (Metric.DRAWDOWN_PCT, Metric.LOSS_STREAK),
@@ -121,6 +122,10 @@ class PoolLimits:
     @property
     def usdt(self) -> LimitCell | None:
         return self.cells.get("usdt")
+
+    @property
+    def rate(self) -> LimitCell | None:
+        return self.cells.get("rate")
 
     @property
     def liquidation(self) -> LimitCell | None:

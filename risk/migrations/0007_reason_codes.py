@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('risk', '0005_risk_centre'),
+        ('risk', '0006_usdt_rate_limits'),
     ]
 
     operations = [
