@@ -12,7 +12,6 @@ Rows without a tenant form the platform's chain (events that belong to no desk).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -24,12 +23,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.ipv6 import clean_ipv6_address
 
 from quantarb import correlation
 
 from .audit_seal import database_first_break, sealed_by_database
 from .choices import AuditAction
+from .http import client_ip
 from .models import AuditEvent, Tenant, User
 
 GENESIS_HASH = "0" * 64
@@ -184,17 +183,6 @@ def _chain(tenant: Tenant | int | None) -> models.QuerySet[AuditEvent]:
     if tenant is None:
         return AuditEvent.objects.filter(tenant__isnull=True)
     return AuditEvent.objects.filter(tenant_id=tenant.pk if isinstance(tenant, Tenant) else tenant)
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer's address, normalised as PostgreSQL's `inet` prints it. Forwarded-for headers are not trusted
-    here: behind a proxy, the proxy must set REMOTE_ADDR."""
-    raw = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return None
-    return clean_ipv6_address(raw) if address.version == 6 else str(address)
 
 
 # --- verifying ---------------------------------------------------------------------------------------------

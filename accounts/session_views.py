@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from .http import require_membership
 from .models import ApiTokenGrant, Membership, PortalSession, SessionEnd, User
-from .permissions import Perm, permission_required, request_membership
+from .permissions import Perm, permission_required
 from .sessions import portal_session_end, portal_session_of, portal_sessions_end_all, token_grant_revoke
 
 
@@ -66,8 +67,7 @@ def my_token_revoke(request: HttpRequest, grant_id: int) -> HttpResponse:
 
 
 def _member(request: HttpRequest, membership_id: int) -> Membership:
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     return get_object_or_404(
         Membership.objects.select_related("user", "tenant"), pk=membership_id, tenant_id=membership.tenant_id
     )

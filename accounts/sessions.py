@@ -28,8 +28,9 @@ from django.utils.module_loading import import_string
 
 from quantarb import clock
 
-from .audit import audit_record, client_ip
+from .audit import audit_record
 from .choices import AuditAction
+from .http import client_ip
 from .models import ApiTokenGrant, PortalSession, RevokedAccessToken, SessionEnd, Tenant, User
 
 SESSION_DATA_KEY = "_portal_session_id"

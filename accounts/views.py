@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -32,9 +32,10 @@ from quantarb.sorting import sort_from
 from .choices import InvitationStatus, Role, Theme
 from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
+from .http import require_membership, safe_redirect_target
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
-from .permissions import Perm, permission_required, request_membership, role_has
+from .permissions import Perm, permission_required, role_has
 from .selectors import invitations_for, invitations_standing
 from .services import (
     invitation_accept,
@@ -69,12 +70,7 @@ from .two_factor import (
 
 
 def _back(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.headers.get("Referer") or "/"
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "/"
-    return target
+    return safe_redirect_target(request, request.POST.get("next") or request.headers.get("Referer"), fallback="/")
 
 
 @require_POST
@@ -133,8 +129,7 @@ MEMBER_SORTS = {
 @permission_required(Perm.MEMBER_VIEW)
 def members(request: HttpRequest) -> HttpResponse:
     """The active tenant's members and roles; admins add, re-role and remove them here (compliance reads)."""
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for a user without a tenant
+    membership = require_membership(request)
     tenant = membership.tenant
     can_manage = role_has(membership.role, Perm.MEMBER_MANAGE)
     add_form = MemberAddForm(tenant=tenant)
@@ -231,8 +226,7 @@ def _invitation_sent_message(invitation: Invitation) -> str:
 @permission_required(Perm.MEMBER_MANAGE)
 def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """Withdraw one of the active tenant's standing invitations; another tenant's id answers 404."""
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     invitation = get_object_or_404(invitations_standing(tenant=membership.tenant), pk=invitation_id)
     try:
         invitation_withdraw(invitation=invitation, actor=request.user, request=request)  # type: ignore[arg-type]
@@ -459,20 +453,15 @@ def member_account(request: HttpRequest, membership_id: int, action: str) -> Htt
 
 def _member_of_active_tenant(request: HttpRequest, membership_id: int) -> Membership:
     """A membership of the active tenant, or 404 — another tenant's id answers exactly like a missing one."""
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     return get_object_or_404(
         Membership.objects.select_related("user", "tenant"), pk=membership_id, tenant_id=membership.tenant_id
     )
 
 
 def _back_to_members(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    if target.startswith(reverse("members")) and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}
-    ):
-        return target
-    return reverse("members")
+    members = reverse("members")
+    return safe_redirect_target(request, request.POST.get("next"), fallback=members, prefix=members)
 
 
 # --- sign-in: password, then (when required) the one-time code ----------------------------------------------
@@ -499,11 +488,8 @@ def _candidate(request: HttpRequest) -> Candidate | None:
     user: Any = request.user
     if user.is_authenticated:
         if two_factor_required(user) and not user.is_verified():
-            wanted = request.GET.get("next") or request.POST.get("next") or ""
-            safe = url_has_allowed_host_and_scheme(
-                wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-            )
-            return Candidate(user=user, backend=None, next_url=wanted if safe and wanted else "/")
+            wanted = request.GET.get("next") or request.POST.get("next")
+            return Candidate(user=user, backend=None, next_url=safe_redirect_target(request, wanted, fallback="/"))
         return None
     return pending_candidate(request)
 

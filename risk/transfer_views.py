@@ -8,8 +8,6 @@ the desk's rules; admins edit them in the admin). A foreign id is a 404.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -19,7 +17,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import require_membership
+from accounts.permissions import Perm, permission_required, role_has
 
 from .choices import TransferStatus
 from .compliance import desk_rules
@@ -38,14 +37,8 @@ from .transfers import (
 PER_PAGE = 20
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def _page(request: HttpRequest, form: TransferRequestForm | None = None, status: int = 200) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     may_manage = role_has(membership.role, Perm.CASH_FLOW_MANAGE)
     tenant = membership.tenant
     page = Paginator(transfers_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
@@ -66,7 +59,7 @@ def _page(request: HttpRequest, form: TransferRequestForm | None = None, status:
 def transfer_list(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request)
-    membership = _membership(request)
+    membership = require_membership(request)
     if not role_has(membership.role, Perm.CASH_FLOW_MANAGE):
         raise PermissionDenied
     form = TransferRequestForm(request.POST, tenant=membership.tenant)
@@ -90,7 +83,7 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 
 
 def _transfer(request: HttpRequest, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=_membership(request).tenant).filter(pk=transfer_id).first()
+    transfer = transfers_for(tenant=require_membership(request).tenant).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer
@@ -134,6 +127,6 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
 @require_GET
 @permission_required(Perm.DASHBOARD_VIEW)
 def compliance_page(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     may_edit = role_has(membership.role, Perm.SETTINGS_MANAGE)
     return render(request, "risk/compliance.html", {"rules": desk_rules(membership.tenant.pk), "may_edit": may_edit})

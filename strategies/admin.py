@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantScopedAdmin
 from accounts.grants import may_operate
-from accounts.permissions import Perm, request_membership
+from accounts.http import request_membership
+from accounts.permissions import Perm
 
 from .choices import LifecycleAction
 from .models import Strategy, StrategyVersion

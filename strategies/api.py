@@ -23,8 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.grants import may_operate
+from accounts.http import require_membership
 from accounts.models import AccountPool
-from accounts.permissions import Perm, request_membership, role_has
+from accounts.permissions import Perm, role_has
 from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
@@ -66,12 +67,6 @@ from .services import (
     strategy_request,
     strategy_update,
 )
-
-
-def _membership(request: Request) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -432,7 +427,7 @@ class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 # --- strategies ---------------------------------------------------------------------------------------------------
 def _strategy(request: Request, strategy_id: int) -> Strategy:
-    strategy = strategy_for(tenant=_membership(request).tenant, strategy_id=strategy_id)
+    strategy = strategy_for(tenant=require_membership(request).tenant, strategy_id=strategy_id)
     if strategy is None:
         raise Http404
     return strategy
@@ -440,7 +435,7 @@ def _strategy(request: Request, strategy_id: int) -> Strategy:
 
 def _operable(request: Request, strategy_id: int) -> Strategy:
     strategy = _strategy(request, strategy_id)
-    if not may_operate_strategy(_membership(request), strategy):
+    if not may_operate_strategy(require_membership(request), strategy):
         raise PermissionDenied("This strategy's pool is not granted to you.")
     return strategy
 
@@ -453,11 +448,11 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = StrategySerializer
 
     def get_queryset(self) -> QuerySet[Strategy]:
-        return strategies_for(tenant=_membership(self.request).tenant)
+        return strategies_for(tenant=require_membership(self.request).tenant)
 
     @extend_schema(request=StrategyWriteSerializer, responses={201: StrategySerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         body = _body(request)
         errors: dict[str, list[str]] = {}
         name = body.get("name")
@@ -602,7 +597,7 @@ class _Records(generics.ListAPIView):  # type: ignore[type-arg]
         filters, errors = parse_filters(self.request.query_params, self.statuses)
         if errors:
             raise ValidationError(errors)
-        rows: QuerySet[Any] = type(self).select(tenant=_membership(self.request).tenant, filters=filters)
+        rows: QuerySet[Any] = type(self).select(tenant=require_membership(self.request).tenant, filters=filters)
         return rows
 
 
@@ -640,14 +635,14 @@ class PositionList(_Records):
 def _switches(request: Request) -> QuerySet[KillSwitch]:
     from risk.views import switches_for
 
-    return switches_for(tenant=_membership(request).tenant)
+    return switches_for(tenant=require_membership(request).tenant)
 
 
 def _may_handle(request: Request, scope: str, strategy: Strategy | None) -> bool:
     if scope == KillScope.GLOBAL:
         return bool(request.user.is_superuser)
     if scope == KillScope.STRATEGY:
-        return strategy is not None and may_operate(_membership(request), strategy.pool)
+        return strategy is not None and may_operate(require_membership(request), strategy.pool)
     return True
 
 
@@ -672,7 +667,7 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=TripSerializer, responses={201: KillSwitchSerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = TripSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         scope = incoming.validated_data["scope"]
@@ -741,7 +736,7 @@ class ReportList(_Records):
 
     @extend_schema(request=RunSerializer, responses={201: ReportSerializer, 409: None})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = RunSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         pool = AccountPool.objects.filter(tenant=membership.tenant, pk=incoming.validated_data["pool"]).first()
@@ -762,7 +757,7 @@ class ReportDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "report_id"
 
     def get_queryset(self) -> QuerySet[ReconciliationReport]:
-        return reports_for(tenant=_membership(self.request).tenant)
+        return reports_for(tenant=require_membership(self.request).tenant)
 
 
 class ReportSync(APIView):
@@ -772,7 +767,7 @@ class ReportSync(APIView):
 
     @extend_schema(request=None, responses={200: ReportSerializer, 409: None})
     def post(self, request: Request, report_id: int) -> Response:
-        report = reports_for(tenant=_membership(request).tenant).filter(pk=report_id).first()
+        report = reports_for(tenant=require_membership(request).tenant).filter(pk=report_id).first()
         if report is None:
             raise Http404
         try:
@@ -800,11 +795,11 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
         filters, errors = parse_filters(self.request.query_params, ["queued", "running", "done", "failed"])
         if errors:
             raise ValidationError(errors)
-        return commands_for(tenant=_membership(self.request).tenant, filters=filters)
+        return commands_for(tenant=require_membership(self.request).tenant, filters=filters)
 
     @extend_schema(request=CommandWriteSerializer, responses={202: CommandSerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = CommandWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -847,4 +842,4 @@ class CommandDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "command_id"
 
     def get_queryset(self) -> QuerySet[ManualCommand]:
-        return commands_for(tenant=_membership(self.request).tenant)
+        return commands_for(tenant=require_membership(self.request).tenant)

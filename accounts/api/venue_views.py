@@ -19,8 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import MarginType
-from accounts.models import AccountPool, Tenant, VenueAccount
-from accounts.permissions import Perm, request_membership
+from accounts.http import require_tenant
+from accounts.models import AccountPool, VenueAccount
+from accounts.permissions import Perm
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
 from accounts.venue_link import account_test
 from accounts.venue_services import PoolInUse, account_delete, account_save, pool_delete, pool_save
@@ -33,12 +34,6 @@ from .venue_serializers import (
     PoolSerializer,
     PoolWriteSerializer,
 )
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _form_errors(form: Any) -> dict[str, Any]:
@@ -103,7 +98,7 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[VenueAccount]:
         return (
-            VenueAccount.objects.filter(tenant=_tenant(self.request))
+            VenueAccount.objects.filter(tenant=require_tenant(self.request))
             .defer("credentials")
             .select_related("owner", "terminal")
             .order_by("label")
@@ -111,7 +106,7 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=AccountWriteSerializer, responses={201: AccountSerializer})
     def post(self, request: Request) -> Response:
-        form = VenueAccountForm(data=_account_form_data(request, None), tenant=_tenant(request))
+        form = VenueAccountForm(data=_account_form_data(request, None), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
@@ -125,7 +120,9 @@ class AccountDetail(APIView):
     write_permission = Perm.ACCOUNT_MANAGE
 
     def _account(self, request: Request, account_id: int) -> VenueAccount:
-        account = VenueAccount.objects.filter(tenant=_tenant(request), pk=account_id).select_related("owner").first()
+        account = (
+            VenueAccount.objects.filter(tenant=require_tenant(request), pk=account_id).select_related("owner").first()
+        )
         if account is None:
             raise Http404
         return account
@@ -163,7 +160,7 @@ class AccountTest(APIView):
 
     @extend_schema(request=None, responses=AccountTestSerializer)
     def post(self, request: Request, account_id: int) -> Response:
-        account = VenueAccount.objects.filter(tenant=_tenant(request), pk=account_id).first()
+        account = VenueAccount.objects.filter(tenant=require_tenant(request), pk=account_id).first()
         if account is None:
             raise Http404
         result = account_test(account=account, actor=request.user, request=request._request)  # type: ignore[arg-type]
@@ -179,14 +176,14 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[AccountPool]:
         return (
-            AccountPool.objects.filter(tenant=_tenant(self.request))
+            AccountPool.objects.filter(tenant=require_tenant(self.request))
             .select_related("perp_account", "cfd_account")
             .order_by("name")
         )
 
     @extend_schema(request=PoolWriteSerializer, responses={201: PoolSerializer})
     def post(self, request: Request) -> Response:
-        form = AccountPoolForm(data=_pool_form_data(request, None), tenant=_tenant(request))
+        form = AccountPoolForm(data=_pool_form_data(request, None), tenant=require_tenant(request))
         pool = _pool_saved(request, form)
         if pool is None:
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
@@ -248,7 +245,7 @@ class PoolDetail(APIView):
     write_permission = Perm.ACCOUNT_MANAGE
 
     def _pool(self, request: Request, pool_id: int) -> AccountPool:
-        pool = AccountPool.objects.filter(tenant=_tenant(request), pk=pool_id).first()
+        pool = AccountPool.objects.filter(tenant=require_tenant(request), pk=pool_id).first()
         if pool is None:
             raise Http404
         return pool

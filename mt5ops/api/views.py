@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import require_tenant
+from accounts.permissions import Perm
 from mt5ops.choices import API_ACTIONS
 from mt5ops.forms import TerminalForm
 from mt5ops.health import status_of
@@ -38,14 +38,8 @@ FORM_FIELDS = ("label", "backend", "host", "bridge_port", "terminal_path", "agen
 HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _terminals(request: Request) -> QuerySet[TerminalInstance]:
-    return TerminalInstance.objects.filter(tenant=_tenant(request)).select_related("status").order_by("label")
+    return TerminalInstance.objects.filter(tenant=require_tenant(request)).select_related("status").order_by("label")
 
 
 def _one(request: Request, terminal_id: int) -> TerminalInstance:
@@ -69,7 +63,7 @@ class TerminalList(generics.ListAPIView):  # type: ignore[type-arg]
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         data = {name: form_value(name, body[name]) for name in FORM_FIELDS if name in body}
-        form = TerminalForm(data=data, tenant=_tenant(request))
+        form = TerminalForm(data=data, tenant=require_tenant(request))
         if not form.is_valid():
             errors = {
                 ("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()

@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import require_tenant
 from accounts.models import Tenant, VenueAccount
-from accounts.permissions import Perm, request_membership
+from accounts.permissions import Perm
 
 from ..choices import TransferStatus
 from ..models import Transfer
@@ -76,14 +77,8 @@ class MessageSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _transfer(request: Request, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=_tenant(request)).filter(pk=transfer_id).first()
+    transfer = transfers_for(tenant=require_tenant(request)).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer
@@ -131,11 +126,11 @@ class TransferList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = TransferSerializer
 
     def get_queryset(self) -> QuerySet[Transfer]:
-        return transfers_for(tenant=_tenant(self.request))
+        return transfers_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=TransferWriteSerializer, responses={201: TransferSerializer})
     def post(self, request: Request) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         data = _data(request, TransferWriteSerializer)
         amount = _decimal(data["amount"], "amount")
         try:

@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import require_tenant
+from accounts.permissions import Perm
 from quantarb.api import form_value
 
 from ..forms import RiskLimitForm
@@ -31,12 +31,6 @@ from ..models import Breach, RiskLimit
 from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
 
 BOOLEANS = ("confirm", "enabled")
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -86,7 +80,7 @@ PUT_DEFAULTS: dict[str, Any] = {
 
 
 def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, replace: bool = False) -> RiskLimit:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     before = limit_summary(limit) if limit is not None else None
     base = PUT_DEFAULTS if replace else (before or {})
     form = RiskLimitForm(data=_form_data(body, base), instance=limit, tenant=tenant)
@@ -100,7 +94,7 @@ def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, re
 
 
 def _limit(request: Request, limit_id: int) -> RiskLimit:
-    limit: RiskLimit | None = limits_for(tenant=_tenant(request)).filter(pk=limit_id).first()
+    limit: RiskLimit | None = limits_for(tenant=require_tenant(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
@@ -115,7 +109,7 @@ class RiskLimitList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RiskLimitSerializer
 
     def get_queryset(self) -> QuerySet[RiskLimit]:
-        return limits_for(tenant=_tenant(self.request))
+        return limits_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=RiskLimitWriteSerializer, responses={201: RiskLimitSerializer})
     def post(self, request: Request) -> Response:
@@ -175,7 +169,7 @@ class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Breach]:
-        rows = breaches_for(tenant=_tenant(self.request))
+        rows = breaches_for(tenant=require_tenant(self.request))
         params = self.request.query_params
         if "open" in params:
             if params["open"] not in ("true", "false"):
@@ -196,7 +190,7 @@ class BreachConfirm(APIView):
 
     @extend_schema(request=None, responses={200: BreachSerializer, 409: None})
     def post(self, request: Request, breach_id: int) -> Response:
-        breach = breaches_for(tenant=_tenant(request)).filter(pk=breach_id).first()
+        breach = breaches_for(tenant=require_tenant(request)).filter(pk=breach_id).first()
         if breach is None:
             raise Http404
         try:

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import require_membership
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.models import CashFlow, CashFlowStatus, EquityResolution
 
@@ -34,21 +35,15 @@ from .forms import CashFlowFilterForm, CashFlowForm
 PER_PAGE = 25
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def _flow_or_404(request: HttpRequest, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=_membership(request).tenant, pk=flow_id).first()
+    flow = CashFlow.objects.filter(tenant=require_membership(request).tenant, pk=flow_id).first()
     if flow is None:
         raise Http404
     return flow
 
 
 def _list_context(request: HttpRequest, form: CashFlowForm | None = None) -> dict[str, Any]:
-    membership = _membership(request)
+    membership = require_membership(request)
     tenant = membership.tenant
     filters = CashFlowFilterForm(request.GET or None, tenant=tenant)
     rows = flows_of_tenant(tenant=tenant, filters=filters.filters())
@@ -77,7 +72,7 @@ def cash_flow_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.CASH_FLOW_MANAGE)
 @require_POST
 def cash_flow_create(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     form = CashFlowForm(request.POST, tenant=membership.tenant)
     if form.is_valid():
         try:
@@ -194,7 +189,7 @@ def reports(request: HttpRequest) -> HttpResponse:
 
     from accounts.models import AccountPool
 
-    tenant = _membership(request).tenant
+    tenant = require_membership(request).tenant
     strategy_model = apps.get_model("strategies", "Strategy")
     pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
     strategies = list(strategy_model.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import require_tenant
+from accounts.permissions import Perm
 from quantarb.api import form_value
 from trading.domain import hedge_stats
 from trading.domain.performance import PerformanceReport
@@ -47,14 +47,8 @@ from .serializers import (
 )
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _flow(request: Request, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=_tenant(request), pk=flow_id).select_related("account").first()
+    flow = CashFlow.objects.filter(tenant=require_tenant(request), pk=flow_id).select_related("account").first()
     if flow is None:
         raise Http404
     return flow
@@ -75,7 +69,7 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = CashFlowSerializer
 
     def get_queryset(self) -> QuerySet[CashFlow]:
-        tenant = _tenant(self.request)
+        tenant = require_tenant(self.request)
         filters = CashFlowFilterForm(self.request.query_params, tenant=tenant)
         if not filters.is_valid():
             raise ValidationError({field: [str(e) for e in errors] for field, errors in filters.errors.items()})
@@ -83,7 +77,7 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=CashFlowWriteSerializer, responses={201: CashFlowSerializer(many=True)})
     def post(self, request: Request) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         body = _body(request)
         names = ("account", "kind", "amount", "at", "to_account", "to_amount", "venue_ref", "note")
         unknown = sorted(set(body) - set(names))
@@ -194,7 +188,7 @@ class CashFlowReject(APIView):
 # --- analytics ------------------------------------------------------------------------------------------------------
 def _window(request: Request) -> Window:
     try:
-        return window_from(_tenant(request), request.query_params)
+        return window_from(require_tenant(request), request.query_params)
     except ParamError as error:
         raise ValidationError(error.errors) from error
 
