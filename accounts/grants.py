@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models, transaction
-from django.http import HttpRequest
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
 from .audit import audit_record
 from .choices import AuditAction, Role
+from .http import AuditContext
 from .models import Membership, Tenant, User
 
 # model label → the object permission that means "may operate it"
@@ -57,7 +57,7 @@ def grantees(obj: models.Model) -> list[User]:
 
 
 @transaction.atomic
-def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, request: HttpRequest | None = None) -> bool:
+def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, context: AuditContext | None = None) -> bool:
     """Grant or revoke `member`'s right to operate `obj` (same tenant only: ValueError otherwise). Returns whether
     anything changed; a change is audited in the tenant's chain."""
     if obj.tenant_id != member.tenant_id:
@@ -76,7 +76,7 @@ def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, reque
         action=AuditAction.GRANT_ADDED if granted else AuditAction.GRANT_REMOVED,
         obj=obj,
         summary={"user": member.user.username, "permission": permission, "object": str(obj)},
-        request=request,
+        context=context,
     )
     return True
 

@@ -93,24 +93,29 @@ def safe_redirect(request: HttpRequest, target: str | None, *, fallback: str, pr
 
 @dataclass(frozen=True, slots=True)
 class AuditContext:
-    """Who asked for a change and from where, as the audit trail records it. Built from a request by the view
-    (`from_request`); a job or a command passes none (the audit row then names the system as the actor)."""
+    """Who asked for a change and from where, as the audit trail records it beside the service's own `actor`.
+    A view builds it from its request (`from_request`); a job or a command passes none, and the audit row then
+    names the system as the actor. Services take this, never the request."""
 
-    actor: User | None
+    actor: User | None = None
     ip: str | None = None
     user_agent: str = ""
     correlation_id: str = ""
-    tenant: Tenant | None = None
 
     @classmethod
     def from_request(cls, request: Any) -> AuditContext:
-        """A web or API request's context (a DRF request reads through to its Django request)."""
+        """A web or API request's context. Reads the Django request under a DRF one: DRF copies the user it
+        authenticated onto it, and reading it there never starts DRF's authentication (the JWT backend audits
+        from inside it)."""
         http_request: Any = getattr(request, "_request", request)
-        membership = request_membership(request)
         return cls(
-            actor=request_actor(request),
+            actor=request_actor(http_request),
             ip=client_ip(http_request),
             user_agent=http_request.headers.get("User-Agent", "")[:USER_AGENT_LENGTH],
             correlation_id=str(getattr(http_request, "correlation_id", "") or ""),
-            tenant=membership.tenant if membership is not None else None,
         )
+
+
+def audit_context(request: Any | None) -> AuditContext | None:
+    """`AuditContext.from_request` for a request that may be missing (a signal sent outside any request)."""
+    return AuditContext.from_request(request) if request is not None else None

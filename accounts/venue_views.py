@@ -29,7 +29,7 @@ from quantarb.sorting import sort_from
 from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
-from .http import is_htmx, request_membership, require_tenant
+from .http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, role_has
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
@@ -145,7 +145,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = VenueAccountForm(request.POST or None, tenant=tenant, initial={"owner": request.user.pk})
     if request.method == "POST":
         if form.is_valid():
-            account = account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Account %(label)s created.") % {"label": account.label})
             return _saved(request, reverse("venue_account", args=[account.pk]))
         return _form_page(
@@ -171,7 +171,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         form = VenueAccountForm(request.POST or None, instance=instance, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Account %(label)s saved.") % {"label": form.instance.label})
                 return _saved(request, reverse("venue_account", args=[account.pk]))
             status = 400
@@ -208,7 +208,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(VenueAccount, pk=account_id, tenant=require_tenant(request))
-    account_test(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
+    account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
     if is_htmx(request):
         return render(request, "accounts/partials/_test_result.html", {"account": account})
     return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
@@ -228,7 +228,7 @@ def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
         return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
     label = account.label
     try:
-        account_delete(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
+        account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
     except ProtectedError:
         messages.error(request, _("This account is still referenced and cannot be deleted."))
         return HttpResponseRedirect(reverse("venue_account", args=[account_id]))
@@ -275,7 +275,7 @@ def pool_create(request: HttpRequest) -> HttpResponse:
 def _pool_saved(request: HttpRequest, form: AccountPoolForm) -> bool:
     """Save a valid pool form; False when the service refused it (its reasons are now the form's errors)."""
     try:
-        pool_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+        pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as exc:
         form.add_error(None, exc)
         return False

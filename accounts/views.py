@@ -32,7 +32,7 @@ from quantarb.sorting import sort_from
 from .choices import InvitationStatus, Role, Theme
 from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
 from .grants import may_operate, set_grant
-from .http import require_membership, safe_redirect_target
+from .http import AuditContext, require_actor, require_membership, safe_redirect_target
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
 from .permissions import Perm, permission_required, role_has
@@ -145,8 +145,8 @@ def members(request: HttpRequest) -> HttpResponse:
                 _invitation, secret = invitation_link_create(
                     tenant=tenant,
                     role=link_form.cleaned_data["role"],
-                    actor=request.user,  # type: ignore[arg-type]
-                    request=request,
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
                 )
                 # Shown in this answer only (never in a redirect's message, which a cookie may carry): the secret
                 # is stored as a digest and cannot be shown again.
@@ -158,7 +158,7 @@ def members(request: HttpRequest) -> HttpResponse:
             add_form = MemberAddForm(request.POST, tenant=tenant)
             if add_form.is_valid():
                 try:
-                    invitation = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
+                    invitation = add_form.save(actor=require_actor(request), context=AuditContext.from_request(request))
                 except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
                     add_form.add_error("username", error)
                 else:
@@ -229,7 +229,9 @@ def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpRe
     membership = require_membership(request)
     invitation = get_object_or_404(invitations_standing(tenant=membership.tenant), pk=invitation_id)
     try:
-        invitation_withdraw(invitation=invitation, actor=request.user, request=request)  # type: ignore[arg-type]
+        invitation_withdraw(
+            invitation=invitation, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -269,7 +271,7 @@ def invitation_join(request: HttpRequest) -> HttpResponse:
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password"],
                     email=form.cleaned_data.get("email") or "",
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 if error.code != "taken":
@@ -305,9 +307,9 @@ def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> 
     invitation = get_object_or_404(Invitation.objects.select_related("tenant"), pk=invitation_id, user=user)
     try:
         if answer == "accept":
-            joined = invitation_accept(invitation=invitation, user=user, request=request)
+            joined = invitation_accept(invitation=invitation, user=user, context=AuditContext.from_request(request))
         elif answer == "decline":
-            invitation_decline(invitation=invitation, user=user, request=request)
+            invitation_decline(invitation=invitation, user=user, context=AuditContext.from_request(request))
         else:
             raise Http404
     except ValidationError as error:
@@ -337,8 +339,8 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
             user=target.user,
             tenant=target.tenant,
             role=form.cleaned_data["role"],
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -356,7 +358,7 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = _member_of_active_tenant(request, membership_id)
     try:
-        membership_remove(membership=target, actor=request.user, request=request)  # type: ignore[arg-type]
+        membership_remove(membership=target, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -394,11 +396,11 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
         for name, objects in kinds:
             for pk, obj in objects.items():
                 changed += set_grant(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     member=target,
                     obj=obj,
                     granted=pk in wanted[name],
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
     if changed:
         messages.success(request, _("Grants of %(user)s saved.") % {"user": target.user.username})
@@ -410,7 +412,9 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_two_factor_reset(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = _member_of_active_tenant(request, membership_id)
     try:
-        removed = two_factor_reset(member=target, actor=request.user, request=request)  # type: ignore[arg-type]
+        removed = two_factor_reset(
+            member=target, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -433,16 +437,16 @@ def member_account(request: HttpRequest, membership_id: int, action: str) -> Htt
     actor: Any = request.user
     try:
         if action == "unlock":
-            member_unlock(member=target, actor=actor, request=request)
+            member_unlock(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(request, _("%(user)s can sign in again.") % {"user": target.user.username})
         elif action == "suspend":
-            member_suspend(member=target, actor=actor, request=request)
+            member_suspend(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(
                 request,
                 _("%(user)s is suspended: their sessions and tokens no longer work.") % {"user": target.user.username},
             )
         elif action == "reinstate":
-            member_reinstate(member=target, actor=actor, request=request)
+            member_reinstate(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(request, _("%(user)s is active again.") % {"user": target.user.username})
         else:
             raise Http404
@@ -521,7 +525,7 @@ def _throttled_until(device: TOTPDevice) -> datetime | None:
 
 def _code_refused(request: HttpRequest, candidate: Candidate, throttled_until: datetime | None) -> str:
     """Why a code was not accepted, audited as a failed sign-in."""
-    two_factor_failed(user=candidate.user, request=request, channel="portal")
+    two_factor_failed(user=candidate.user, context=AuditContext.from_request(request), channel="portal")
     if throttled_until is not None:
         seconds = max(1, math.ceil((throttled_until - timezone.now()).total_seconds()))
         return ngettext(
@@ -575,7 +579,7 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
         throttled_until = _throttled_until(device)
         code = form.cleaned_data["code"]
         confirmed = throttled_until is None and totp_device_confirm(
-            user=candidate.user, device=device, code=code, request=request
+            user=candidate.user, device=device, code=code, context=AuditContext.from_request(request)
         )
         if confirmed:
             device.refresh_from_db()

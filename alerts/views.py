@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.http import is_htmx, request_membership, require_tenant
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
@@ -143,7 +143,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 def _act(request: HttpRequest, alert_id: int, action: Any) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     try:
-        alert = action(alert=alert, actor=request.user, request=request)
+        alert = action(alert=alert, actor=require_actor(request), context=AuditContext.from_request(request))
     except AlertStateError:
         alert.refresh_from_db()
         messages.info(request, _("This alert changed meanwhile; here is its current state."))
@@ -172,7 +172,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     form = ChannelForm(request.POST or None, tenant=tenant, initial={"min_severity": "warning"})
     if request.method == "POST":
         if form.is_valid():
-            channel = channel_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channels"))
         if is_htmx(request):
@@ -194,7 +194,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel, tenant=channel.tenant)
     if request.method == "POST":
         if form.is_valid():
-            channel_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channel", args=[channel.pk]))
         if is_htmx(request):
@@ -210,7 +210,9 @@ def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = channels_for(tenant=require_tenant(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
-    delivery = channel_send_test(channel=channel, actor=request.user, request=request)  # type: ignore[arg-type]
+    delivery = channel_send_test(
+        channel=channel, actor=require_actor(request), context=AuditContext.from_request(request)
+    )
     delivery.refresh_from_db()
     if is_htmx(request):
         return render(request, "alerts/partials/_test_result.html", {"delivery": delivery})
@@ -225,7 +227,7 @@ def channel_delete_view(request: HttpRequest, channel_id: int) -> HttpResponse:
     if channel is None:
         raise Http404
     name = channel.name
-    channel_delete(channel=channel, actor=request.user, request=request)  # type: ignore[arg-type]
+    channel_delete(channel=channel, actor=require_actor(request), context=AuditContext.from_request(request))
     messages.success(request, _("Channel %(name)s deleted.") % {"name": name})
     return HttpResponseRedirect(reverse("alert_channels"))
 
@@ -259,7 +261,7 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
     form = RuleForm(request.POST or None, rule=rule)
     if request.method == "POST":
         if form.is_valid():
-            rule_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Rule saved."))
             return _saved(request, reverse("alert_rules"))
         if is_htmx(request):
@@ -287,7 +289,7 @@ def delivery_retry_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
     if delivery is None:
         raise Http404
     try:
-        delivery_retry(delivery=delivery, actor=request.user, request=request)  # type: ignore[arg-type]
+        delivery_retry(delivery=delivery, actor=require_actor(request), context=AuditContext.from_request(request))
     except AlertStateError:
         messages.info(request, _("Only a failed, throttled or held notification can be sent again."))
     else:

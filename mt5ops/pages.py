@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.http import request_membership, require_tenant
+from accounts.http import AuditContext, request_membership, require_actor, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 
@@ -127,7 +127,12 @@ def terminal_action_view(request: HttpRequest, terminal_id: int, action: str) ->
             status=400,
         )
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        result = terminal_action(terminal=terminal, action=chosen.value, actor=request.user, request=request)
+        result = terminal_action(
+            terminal=terminal,
+            action=chosen.value,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         text = _("%(action)s on %(label)s: %(outcome)s.") % {
             "action": ActionChoice(result.action).label,
             "label": terminal.label,

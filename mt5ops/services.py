@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from accounts.http import AuditContext
 from quantarb import clock
 from trading.venues.errors import VenueError
 from trading.venues.mt5.gateway import Mt5Gateway, transport_for
@@ -304,7 +304,7 @@ def _wait_text(current: RecoveryPlan) -> str:
 
 # --- manual intervention --------------------------------------------------------------------------------------------
 def terminal_action(
-    *, terminal: TerminalInstance, action: str, actor: Any, request: HttpRequest | None = None
+    *, terminal: TerminalInstance, action: str, actor: Any, context: AuditContext | None = None
 ) -> ActionResult:
     """An admin's action on a terminal (confirmed by the page or the API caller), logged and audited:
     reconnect, re-login, restart, maintenance on/off. A reconnect, re-login or restart never runs while an order on
@@ -327,7 +327,7 @@ def terminal_action(
         action=AuditAction.TERMINAL_ACTION,
         obj=terminal,
         summary={"terminal": terminal.label, "action": chosen.value, "outcome": result.outcome},
-        request=request,
+        context=context,
     )
     if chosen in STEPS and result.outcome == Outcome.DONE:
         # See at once what the action did (the log shows the terminal healthy again, or not).

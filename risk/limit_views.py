@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import request_membership, require_tenant
+from accounts.http import AuditContext, request_membership, require_actor, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 
 from .forms import RiskLimitForm
@@ -71,7 +71,12 @@ def _edit(request: HttpRequest, limit: RiskLimit | None) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                saved = limit_save(row=form.instance, actor=request.user, before=before, request=request)  # type: ignore[arg-type]
+                saved = limit_save(
+                    row=form.instance,
+                    actor=require_actor(request),
+                    before=before,
+                    context=AuditContext.from_request(request),
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -100,7 +105,7 @@ def breach_confirm_view(request: HttpRequest, breach_id: int) -> HttpResponse:
     if breach is None:
         raise Http404
     try:
-        breach_confirm(breach=breach, actor=request.user, request=request)  # type: ignore[arg-type]
+        breach_confirm(breach=breach, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)

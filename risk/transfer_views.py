@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.http import require_membership
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.permissions import Perm, permission_required, role_has
 
 from .choices import TransferStatus
@@ -68,12 +68,12 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
     try:
         transfer = transfer_request(
             tenant=membership.tenant,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             from_account=form.cleaned_data["from_account"],
             to_account=form.cleaned_data["to_account"],
             amount=form.cleaned_data["amount"],
             note=form.cleaned_data["note"],
-            request=request,
+            context=AuditContext.from_request(request),
         )
     except TransferError as error:
         form.add_error(error.field, str(error))
@@ -93,10 +93,11 @@ def _transfer(request: HttpRequest, transfer_id: int) -> Transfer:
 @permission_required(Perm.CASH_FLOW_MANAGE)
 def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> HttpResponse:
     transfer = _transfer(request, transfer_id)
-    actor = request.user
+    actor = require_actor(request)
+    context = AuditContext.from_request(request)
     try:
         if action == "approve":
-            transfer_approve(transfer=transfer, actor=actor, request=request)  # type: ignore[arg-type]
+            transfer_approve(transfer=transfer, actor=actor, context=context)
             messages.success(request, _("Transfer #%(id)s approved.") % {"id": transfer.pk})
         elif action == "complete":
             form = TransferCompleteForm(request.POST)
@@ -105,8 +106,8 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
                 messages.error(request, errors)
                 return HttpResponseRedirect(reverse("transfers"), status=303)
             transfer_complete(
-                transfer=transfer, actor=actor, venue_ref=form.cleaned_data["venue_ref"],  # type: ignore[arg-type]
-                received=form.cleaned_data["received"], request=request,
+                transfer=transfer, actor=actor, venue_ref=form.cleaned_data["venue_ref"],
+                received=form.cleaned_data["received"], context=context,
             )  # fmt: skip
             messages.success(
                 request, _("Transfer #%(id)s done and booked in the cash-flow ledger.") % {"id": transfer.pk}
@@ -115,7 +116,7 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
             close = TransferCloseForm(request.POST)
             reason = close.cleaned_data["reason"] if close.is_valid() else ""
             to = TransferStatus.REJECTED if action == "reject" else TransferStatus.CANCELLED
-            transfer_close(transfer=transfer, actor=actor, to=to, reason=reason, request=request)  # type: ignore[arg-type]
+            transfer_close(transfer=transfer, actor=actor, to=to, reason=reason, context=context)
             messages.success(request, _("Transfer #%(id)s %(state)s.") % {"id": transfer.pk, "state": to.label})
         else:
             raise Http404

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.grants import may_operate
-from accounts.http import require_membership
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
@@ -186,8 +186,8 @@ def switch_trip(request: HttpRequest) -> HttpResponse:
             reason=reason,
             tenant=membership.tenant,
             strategy=strategy,
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -218,7 +218,9 @@ def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
         messages.error(request, _("Add a note saying why trading may resume."))
         return HttpResponseRedirect(reverse("risk"))
     try:
-        kill_switch_reset(switch=switch, actor=request.user, note=note, request=request)  # type: ignore[arg-type]
+        kill_switch_reset(
+            switch=switch, actor=require_actor(request), note=note, context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.info(request, message)
@@ -311,7 +313,7 @@ def report_run(request: HttpRequest) -> HttpResponse:
 def report_sync(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     try:
-        reconciliation_sync_now(report=report, actor=request.user, request=request)  # type: ignore[arg-type]
+        reconciliation_sync_now(report=report, actor=require_actor(request), context=AuditContext.from_request(request))
     except ReconciliationNotMismatched:
         messages.error(request, _("Only a report with differences can be synced."))
     except ReconciliationUnavailable as error:

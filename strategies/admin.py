@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantScopedAdmin
 from accounts.grants import may_operate
-from accounts.http import request_membership
+from accounts.http import AuditContext, request_membership, require_actor
 from accounts.permissions import Perm
 
 from .choices import LifecycleAction
@@ -32,7 +32,12 @@ def _lifecycle(action: str) -> Any:
                 )
                 continue
             try:
-                strategy_request(strategy=strategy, action=action, actor=request.user, request=request)  # type: ignore[arg-type]
+                strategy_request(
+                    strategy=strategy,
+                    action=action,
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
+                )
             except TransitionRefused as refused:
                 model_admin.message_user(request, f"{strategy.name}: {refused.message}", messages.WARNING)
             else:

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.grants import may_operate
-from accounts.http import require_membership
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.models import AccountPool
 from accounts.permissions import Perm, role_has
 from quantarb.api_decimals import PlainDecimalField
@@ -481,9 +481,9 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
                 pool=pool,
                 mode=str(mode),
                 params=params,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
@@ -524,10 +524,10 @@ class StrategyDetail(APIView):
             strategy_update(
                 strategy=strategy,
                 params=params,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 name=name,
                 note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
@@ -550,8 +550,8 @@ class StrategyLifecycle(APIView):
             strategy = strategy_request(
                 strategy=strategy,
                 action=self.action,
-                actor=request.user,  # type: ignore[arg-type]
-                request=request._request,
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
                 reason=str(reason)[:300],
             )
         except TransitionRefused as refused:
@@ -690,8 +690,8 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
                 reason=incoming.validated_data["reason"],
                 tenant=membership.tenant,
                 strategy=strategy,
-                actor=request.user,  # type: ignore[arg-type]
-                request=request._request,
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
@@ -715,9 +715,9 @@ class KillSwitchReset(APIView):
         try:
             switch = kill_switch_reset(
                 switch=switch,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 note=incoming.validated_data["note"],
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
@@ -771,7 +771,9 @@ class ReportSync(APIView):
         if report is None:
             raise Http404
         try:
-            report = reconciliation_sync_now(report=report, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            report = reconciliation_sync_now(
+                report=report, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except ReconciliationNotMismatched:
             return Response(
                 {"detail": f"Only a mismatched report can be synced; this one is {report.status}."},
@@ -820,10 +822,10 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
             command = manual_request(
                 pool=pool,
                 kind=data["kind"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 hedge=hedge,
                 params=params,
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             if hasattr(error, "error_dict"):

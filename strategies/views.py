@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.http import is_htmx, require_membership
+from accounts.http import AuditContext, is_htmx, require_actor, require_membership
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 from trading.choices import LIVE_HEDGE_STATUSES, RateSource
@@ -181,9 +181,9 @@ def strategy_new(request: HttpRequest) -> HttpResponse:
                     pool=pool,
                     mode=form.cleaned_data["mode"],
                     params=form.cleaned_params,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     note=form.cleaned_data.get("note", ""),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 form.add_service_errors(error)
@@ -207,10 +207,10 @@ def strategy_edit(request: HttpRequest, strategy_id: int) -> HttpResponse:
                 version = strategy_update(
                     strategy=strategy,
                     params=form.cleaned_params,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     name=form.cleaned_data["name"],
                     note=form.cleaned_data.get("note", ""),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 form.add_service_errors(error)
@@ -311,8 +311,8 @@ def strategy_lifecycle(request: HttpRequest, strategy_id: int) -> HttpResponse:
         strategy = strategy_request(
             strategy=strategy,
             action=action,
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
             reason=request.POST.get("reason", "")[:300],
         )
     except TransitionRefused as refused:

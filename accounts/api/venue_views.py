@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import MarginType
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import AccountPool, VenueAccount
 from accounts.permissions import Perm
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
@@ -109,7 +109,7 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
         form = VenueAccountForm(data=_account_form_data(request, None), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -137,14 +137,14 @@ class AccountDetail(APIView):
         form = VenueAccountForm(data=_account_form_data(request, account), instance=account, tenant=account.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(AccountSerializer(account).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="The account is in a pool.")})
     def delete(self, request: Request, account_id: int) -> Response:
         account = self._account(request, account_id)
         try:
-            account_delete(account=account, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         except ProtectedError:
             return Response(
                 {"detail": "This account is in a pool: delete or change the pool first."},
@@ -163,7 +163,7 @@ class AccountTest(APIView):
         account = VenueAccount.objects.filter(tenant=require_tenant(request), pk=account_id).first()
         if account is None:
             raise Http404
-        result = account_test(account=account, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        result = account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response({"ok": result.ok, "message": result.message, "tested_at": account.last_test_at})
 
 
@@ -196,7 +196,7 @@ def _pool_saved(request: Request, form: AccountPoolForm) -> AccountPool | None:
     if not form.is_valid():
         return None
     try:
-        return pool_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        return pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
     except DjangoValidationError as exc:
         form.add_error(None, exc)
         return None

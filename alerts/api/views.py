@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
 from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Alert, AlertRule, Channel, Delivery
@@ -93,7 +93,9 @@ class _AlertAction(APIView):
     def post(self, request: Request, alert_id: int) -> Response:
         alert = _one(alerts_for(tenant=require_tenant(request)), alert_id)
         try:
-            alert = type(self).perform(alert=alert, actor=request.user, request=request._request)
+            alert = type(self).perform(
+                alert=alert, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except AlertStateError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(AlertSerializer(alert).data)
@@ -155,7 +157,7 @@ class ChannelList(generics.ListAPIView):  # type: ignore[type-arg]
         form = ChannelForm(data=_channel_form_data(request, None), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -174,13 +176,13 @@ class ChannelDetail(APIView):
         form = ChannelForm(data=_channel_form_data(request, channel), instance=channel, tenant=channel.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(ChannelSerializer(channel).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, channel_id: int) -> Response:
         channel = _one(channels_for(tenant=require_tenant(request)), channel_id)
-        channel_delete(channel=channel, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel_delete(channel=channel, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -192,7 +194,9 @@ class ChannelTest(APIView):
     @extend_schema(request=None, responses=DeliverySerializer)
     def post(self, request: Request, channel_id: int) -> Response:
         channel = _one(channels_for(tenant=require_tenant(request)), channel_id)
-        delivery = channel_send_test(channel=channel, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        delivery = channel_send_test(
+            channel=channel, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
         delivery.refresh_from_db()
         return Response(DeliverySerializer(delivery).data)
 
@@ -235,7 +239,7 @@ class RuleDetail(APIView):
             return Response({"params": [f"Unknown parameter(s): {', '.join(sorted(unknown))}."]}, status=400)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        rule = rule_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        rule = rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(RuleSerializer(rule).data)
 
 
@@ -259,7 +263,7 @@ class DeliveryRetry(APIView):
     def post(self, request: Request, delivery_id: int) -> Response:
         delivery = _one(deliveries_for(tenant=require_tenant(request)), delivery_id)
         try:
-            delivery_retry(delivery=delivery, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            delivery_retry(delivery=delivery, actor=require_actor(request), context=AuditContext.from_request(request))
         except AlertStateError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         delivery.refresh_from_db()

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
 from mt5ops.choices import API_ACTIONS
 from mt5ops.forms import TerminalForm
@@ -137,7 +137,12 @@ class TerminalActions(APIView):
         given = ActionSerializer(data=request.data if isinstance(request.data, dict) else {})
         given.is_valid(raise_exception=True)
         action = API_ACTIONS[given.validated_data["action"]]
-        result = terminal_action(terminal=terminal, action=action.value, actor=request.user, request=request._request)
+        result = terminal_action(
+            terminal=terminal,
+            action=action.value,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         body = {"action": given.validated_data["action"], **EventSerializer(result.event).data}
         queued = result.outcome == "queued"
         return Response(body, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant, VenueAccount
 from accounts.permissions import Perm
 
@@ -136,12 +136,12 @@ class TransferList(generics.ListAPIView):  # type: ignore[type-arg]
         try:
             transfer = transfer_request(
                 tenant=tenant,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 from_account=_account(tenant, data["from_account"], "from_account"),
                 to_account=_account(tenant, data["to_account"], "to_account"),
                 amount=amount,
                 note=data.get("note", ""),
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except TransferError as error:
             return _answer(error)
@@ -167,7 +167,9 @@ class TransferApprove(APIView):
     def post(self, request: Request, transfer_id: int) -> Response:
         transfer = _transfer(request, transfer_id)
         try:
-            transfer = transfer_approve(transfer=transfer, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            transfer = transfer_approve(
+                transfer=transfer, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except TransferError as error:
             return _answer(error)
         return Response(TransferSerializer(transfer).data)
@@ -189,8 +191,8 @@ class TransferComplete(APIView):
         received = _decimal(data["received"], "received") if data.get("received") else None
         try:
             transfer = transfer_complete(
-                transfer=transfer, actor=request.user, venue_ref=data["venue_ref"], received=received,  # type: ignore[arg-type]
-                request=request._request,
+                transfer=transfer, actor=require_actor(request), venue_ref=data["venue_ref"], received=received,
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except TransferError as error:
             return _answer(error)
@@ -206,8 +208,8 @@ class _Close(APIView):
         data = _data(request, TransferCloseSerializer)
         try:
             transfer = transfer_close(
-                transfer=transfer, actor=request.user, to=self.to, reason=data.get("reason", ""),  # type: ignore[arg-type]
-                request=request._request,
+                transfer=transfer, actor=require_actor(request), to=self.to, reason=data.get("reason", ""),
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except TransferError as error:
             return _answer(error)

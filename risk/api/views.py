@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
 from quantarb.api import form_value
 
@@ -87,7 +87,9 @@ def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, re
     if not form.is_valid():
         raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
     try:
-        saved: RiskLimit = limit_save(row=form.instance, actor=request.user, before=before, request=request._request)  # type: ignore[arg-type]
+        saved: RiskLimit = limit_save(
+            row=form.instance, actor=require_actor(request), before=before, context=AuditContext.from_request(request)
+        )
         return saved
     except DjangoValidationError as error:
         raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from error
@@ -145,8 +147,8 @@ class RiskLimitDetail(APIView):
             limit.enabled = False
             limit_retire(limit)
             audit_record(
-                tenant=limit.tenant, actor=request.user, action=AuditAction.RISK_LIMIT_SAVED, obj=limit,  # type: ignore[arg-type]
-                summary={"limit": limit.label, "deleted": True}, request=request._request,
+                tenant=limit.tenant, actor=require_actor(request), action=AuditAction.RISK_LIMIT_SAVED, obj=limit,
+                summary={"limit": limit.label, "deleted": True}, context=AuditContext.from_request(request),
             )  # fmt: skip
             limit.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -194,7 +196,9 @@ class BreachConfirm(APIView):
         if breach is None:
             raise Http404
         try:
-            breach = breach_confirm(breach=breach, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            breach = breach_confirm(
+                breach=breach, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(BreachSerializer(breach).data)

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.admin_site import _csv_value
 from accounts.grants import may_operate
-from accounts.http import is_htmx, require_membership
+from accounts.http import AuditContext, is_htmx, require_actor, require_membership
 from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
@@ -442,10 +442,10 @@ def _queue(
         command = manual_request(
             pool=pool,
             kind=kind,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             hedge=hedge,
             params=params,
-            request=request,
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -529,7 +529,7 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
 
         try:
             # the size's rules, then the pre-trade gate with the state now
-            cleaned = clean_open(pool, params, actor=request.user)  # type: ignore[arg-type]
+            cleaned = clean_open(pool, params, actor=require_actor(request))
         except ValidationError as error:
             context = {
                 "pool": pool,

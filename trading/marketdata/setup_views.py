@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.http import is_htmx, request_membership, require_tenant
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.marketdata import selectors
@@ -81,7 +81,9 @@ def source_create(request: HttpRequest) -> HttpResponse:
     form = QuoteSourceForm(request.POST or None, tenant=require_tenant(request))
     if request.method == "POST":
         if form.is_valid():
-            source = quote_source_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            source = quote_source_save(
+                form=form, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
             messages.success(request, _("Source %(label)s created.") % {"label": source.label})
             return _saved(request, reverse("quote_source", args=[source.pk]))
         template = "trading/setup/partials/_source_form.html" if is_htmx(request) else "trading/setup/source_form.html"
@@ -102,7 +104,7 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
         form = QuoteSourceForm(request.POST or None, instance=source, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                quote_source_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Source %(label)s saved.") % {"label": form.instance.label})
                 return _saved(request, reverse("quote_source", args=[source.pk]))
             status = 400
@@ -127,7 +129,7 @@ def source_delete(request: HttpRequest, source_id: int) -> HttpResponse:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     label = source.label
     try:
-        quote_source_delete(source=source, actor=request.user, request=request)  # type: ignore[arg-type]
+        quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
     except SourceInUse as exc:
         messages.error(
             request,
@@ -155,7 +157,7 @@ def pair_create(request: HttpRequest) -> HttpResponse:
     form = SourcePairForm(request.POST or None, tenant=require_tenant(request), initial={"enabled": True})
     if request.method == "POST":
         if form.is_valid():
-            pair = pair_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(
                 request,
                 _("Pair %(name)s created: the engine starts streaming it within a few seconds.") % {"name": pair.name},
@@ -179,7 +181,7 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
         form = SourcePairForm(request.POST or None, instance=pair, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                pair_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Pair %(name)s saved.") % {"name": form.instance.name})
                 return _saved(request, reverse("source_pair", args=[pair.pk]))
             status = 400
@@ -209,6 +211,6 @@ def pair_delete_view(request: HttpRequest, pair_id: int) -> HttpResponse:
     if pair is None:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     name = pair.name
-    pair_delete(pair=pair, actor=request.user, request=request)  # type: ignore[arg-type]
+    pair_delete(pair=pair, actor=require_actor(request), context=AuditContext.from_request(request))
     messages.success(request, _("Pair %(name)s deleted: the engine stops streaming it.") % {"name": name})
     return HttpResponseRedirect(reverse("source_pairs"))

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.http import require_membership
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.models import CashFlow, CashFlowStatus, EquityResolution
@@ -76,7 +76,12 @@ def cash_flow_create(request: HttpRequest) -> HttpResponse:
     form = CashFlowForm(request.POST, tenant=membership.tenant)
     if form.is_valid():
         try:
-            flows = cash_flow_enter(tenant=membership.tenant, actor=request.user, entry=form.entry(), request=request)  # type: ignore[arg-type]
+            flows = cash_flow_enter(
+                tenant=membership.tenant,
+                actor=require_actor(request),
+                entry=form.entry(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowError as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
@@ -94,14 +99,16 @@ def cash_flow_decide(request: HttpRequest, flow_id: int, decision: str) -> HttpR
     flow = _flow_or_404(request, flow_id)
     try:
         if decision == "approve":
-            cash_flow_approve(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+            cash_flow_approve(flow=flow, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Cash flow approved."))
         elif decision == "withdraw":
-            cash_flow_withdraw(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+            cash_flow_withdraw(flow=flow, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Cash flow withdrawn: it stays in the ledger and is never booked."))
         else:
             reason = request.POST.get("reason", "")[:300]
-            cash_flow_reject(flow=flow, actor=request.user, reason=reason, request=request)  # type: ignore[arg-type]
+            cash_flow_reject(
+                flow=flow, actor=require_actor(request), reason=reason, context=AuditContext.from_request(request)
+            )
             messages.success(request, _("Cash flow rejected."))
     except CashFlowError as error:
         messages.error(request, str(error))

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant
 from accounts.permissions import Perm
 from trading.marketdata import selectors
@@ -100,7 +100,7 @@ class QuoteSourceList(generics.ListAPIView):  # type: ignore[type-arg]
         form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, {}), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(QuoteSourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
 
@@ -137,7 +137,7 @@ class QuoteSourceDetail(APIView):
         form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, stored), instance=source, tenant=tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(QuoteSourceSerializer(source).data)
 
     @extend_schema(responses={204: None})
@@ -146,7 +146,7 @@ class QuoteSourceDetail(APIView):
         source = self._source(request, source_id)
         _mine(source, tenant)
         try:
-            quote_source_delete(source=source, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
         except SourceInUse as exc:
             return Response(
                 {"detail": f"This source quotes a leg of the pair {exc.pair.name}: delete or change that pair first."},
@@ -173,7 +173,7 @@ class SourcePairList(generics.ListAPIView):  # type: ignore[type-arg]
         form = SourcePairForm(data=data, tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(SourcePairSerializer(pair).data, status=status.HTTP_201_CREATED)
 
 
@@ -204,7 +204,7 @@ class SourcePairDetail(APIView):
         )
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(SourcePairSerializer(pair).data)
 
     @extend_schema(responses={204: None})
@@ -212,5 +212,5 @@ class SourcePairDetail(APIView):
         tenant = require_tenant(request)
         pair = self._pair(request, pair_id)
         _mine(pair, tenant)
-        pair_delete(pair=pair, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair_delete(pair=pair, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

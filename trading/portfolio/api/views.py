@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
 from quantarb.api import form_value
 from trading.domain import hedge_stats
@@ -87,7 +87,12 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
         if not form.is_valid():
             raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
         try:
-            flows = cash_flow_enter(tenant=tenant, actor=request.user, entry=form.entry(), request=request._request)  # type: ignore[arg-type]
+            flows = cash_flow_enter(
+                tenant=tenant,
+                actor=require_actor(request),
+                entry=form.entry(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowError as error:
             raise ValidationError({error.field or "non_field_errors": [str(error)]}) from error
         return Response(CashFlowSerializer(flows, many=True).data, status=status.HTTP_201_CREATED)
@@ -130,8 +135,11 @@ class CashFlowDetail(APIView):
             )
         try:
             flow = cash_flow_correct(
-                flow=flow, actor=request.user, correction=form.correction(), request=request._request,  # type: ignore[arg-type]
-            )  # fmt: skip
+                flow=flow,
+                actor=require_actor(request),
+                correction=form.correction(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowForbidden as error:
             return Response({"detail": str(error)}, status=status.HTTP_403_FORBIDDEN)
         except CashFlowError as error:
@@ -144,7 +152,9 @@ class CashFlowDetail(APIView):
     def delete(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
         try:
-            flow = cash_flow_withdraw(flow=flow, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            flow = cash_flow_withdraw(
+                flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(CashFlowSerializer(flow).data)
@@ -159,7 +169,9 @@ class CashFlowApprove(APIView):
     def post(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
         try:
-            flow = cash_flow_approve(flow=flow, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            flow = cash_flow_approve(
+                flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(CashFlowSerializer(flow).data)
@@ -177,8 +189,8 @@ class CashFlowReject(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             flow = cash_flow_reject(
-                flow=flow, actor=request.user, reason=serializer.validated_data.get("reason", ""),  # type: ignore[arg-type]
-                request=request._request,
+                flow=flow, actor=require_actor(request), reason=serializer.validated_data.get("reason", ""),
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
