@@ -29,7 +29,7 @@ from quantarb.sorting import sort_from
 from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
-from .http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
+from .http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
 from .models import AccountPool, AccountSnapshot, VenueAccount
 from .permissions import Perm, permission_required, role_has
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
@@ -207,7 +207,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = get_object_or_404(VenueAccount, pk=account_id, tenant=require_tenant(request))
+    account = get_object_or_404(VenueAccount.objects.for_member(require_membership(request)), pk=account_id)
     account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
     if is_htmx(request):
         return render(request, "accounts/partials/_test_result.html", {"account": account})
@@ -217,7 +217,7 @@ def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = get_object_or_404(VenueAccount, pk=account_id, tenant=require_tenant(request))
+    account = get_object_or_404(VenueAccount.objects.for_member(require_membership(request)), pk=account_id)
     pool = account_in_use(account)
     if pool is not None:
         messages.error(
@@ -310,7 +310,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def pool_delete(request: HttpRequest, pool_id: int) -> HttpResponse:
-    pool = get_object_or_404(AccountPool, pk=pool_id, tenant=require_tenant(request))
+    pool = get_object_or_404(AccountPool.objects.for_member(require_membership(request)), pk=pool_id)
     name = pool.name
     try:
         venue_services.pool_delete(pool=pool)

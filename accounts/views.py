@@ -31,7 +31,7 @@ from quantarb.sorting import sort_from
 
 from .choices import InvitationStatus, Role, Theme
 from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
-from .grants import may_operate, set_grant
+from .grants import granted_ids, set_grant
 from .http import AuditContext, require_actor, require_membership, safe_redirect_target
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
@@ -179,12 +179,13 @@ def members(request: HttpRequest) -> HttpResponse:
             "user_id", flat=True
         )
     )
+    pair_grants = granted_ids(members=page, objects=pairs)
+    pool_grants = granted_ids(members=page, objects=pools)
     for row in page:
         row.has_authenticator = row.user_id in with_device  # type: ignore[attr-defined]
         row.locked_until = locked.get(row.user.username)  # type: ignore[attr-defined]
-        trader = row.role == Role.TRADER
-        row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
-        row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
+        row.granted_pairs = pair_grants.get(row.user_id, set())  # type: ignore[attr-defined]
+        row.granted_pools = pool_grants.get(row.user_id, set())  # type: ignore[attr-defined]
     context = {
         "invitations": list(invitations_standing(tenant=tenant)) if can_manage else [],
         "pairs": pairs,

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.http import AuditContext, request_membership, require_actor, require_tenant
+from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 
@@ -86,7 +86,7 @@ def _downsample(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]
 
 @permission_required(Perm.MT5_VIEW)
 def terminal_detail(request: HttpRequest, terminal_id: int) -> HttpResponse:
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=require_tenant(request))
+    terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     now = clock.now()
     status = status_of(terminal)
     log = list(
@@ -117,7 +117,7 @@ def terminal_detail(request: HttpRequest, terminal_id: int) -> HttpResponse:
 @permission_required(Perm.MT5_OPERATE)
 def terminal_action_view(request: HttpRequest, terminal_id: int, action: str) -> HttpResponse:
     """GET: the confirmation page (what the action will do). POST with `confirm`: do it, log it, audit it."""
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=require_tenant(request))
+    terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     chosen = API_ACTIONS.get(action)
     if chosen is None:
         return render(

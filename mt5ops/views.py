@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.http import is_htmx, request_membership, require_tenant
+from accounts.http import is_htmx, request_membership, require_membership, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
@@ -71,7 +71,7 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def terminal_delete(request: HttpRequest, terminal_id: int) -> HttpResponse:
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=require_tenant(request))
+    terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     try:
         terminal.delete()
     except ProtectedError:

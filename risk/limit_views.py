@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import AuditContext, request_membership, require_actor, require_tenant
+from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 
 from .forms import RiskLimitForm
@@ -57,7 +57,7 @@ def limits_page(request: HttpRequest) -> HttpResponse:
 
 
 def _limit_or_404(request: HttpRequest, limit_id: int) -> RiskLimit:
-    limit = RiskLimit.objects.filter(tenant=require_tenant(request), pk=limit_id).first()
+    limit = RiskLimit.objects.for_member(require_membership(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
@@ -101,7 +101,7 @@ def limit_edit(request: HttpRequest, limit_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.RISK_LIMITS_MANAGE)
 def breach_confirm_view(request: HttpRequest, breach_id: int) -> HttpResponse:
-    breach = Breach.objects.filter(tenant=require_tenant(request), pk=breach_id).first()
+    breach = Breach.objects.for_member(require_membership(request)).filter(pk=breach_id).first()
     if breach is None:
         raise Http404
     try:

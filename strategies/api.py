@@ -464,7 +464,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
         pool_id = body.get("pool")
         pool = None
         if isinstance(pool_id, int) and not isinstance(pool_id, bool):
-            pool = AccountPool.objects.filter(tenant=membership.tenant, pk=pool_id).first()
+            pool = AccountPool.objects.for_member(membership).filter(pk=pool_id).first()
         if pool is None:
             errors["pool"] = ["Choose a pool of this tenant by its id."]
         elif not may_operate(membership, pool):
@@ -675,7 +675,7 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
         if scope == KillScope.STRATEGY:
             strategy_id = incoming.validated_data.get("strategy")
             strategy = (
-                Strategy.objects.filter(tenant=membership.tenant, pk=strategy_id).select_related("pool").first()
+                Strategy.objects.for_member(membership).filter(pk=strategy_id).select_related("pool").first()
                 if strategy_id is not None
                 else None
             )
@@ -739,7 +739,7 @@ class ReportList(_Records):
         membership = require_membership(request)
         incoming = RunSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=incoming.validated_data["pool"]).first()
+        pool = AccountPool.objects.for_member(membership).filter(pk=incoming.validated_data["pool"]).first()
         if pool is None:
             raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
         if not may_operate(membership, pool):
@@ -805,14 +805,14 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
         incoming = CommandWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=data["pool"]).first()
+        pool = AccountPool.objects.for_member(membership).filter(pk=data["pool"]).first()
         if pool is None:
             raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
         if not (role_has(membership.role, Perm.ORDER_SUBMIT) and may_operate(membership, pool)):
             raise PermissionDenied("This pool is not granted to you.")
         hedge = None
         if data.get("hedge") is not None:
-            hedge = Hedge.objects.filter(tenant=membership.tenant, pk=data["hedge"]).first()
+            hedge = Hedge.objects.for_member(membership).filter(pk=data["hedge"]).first()
             if hedge is None:
                 raise ValidationError({"hedge": ["Choose a hedge of this tenant by its id."]})
         if data["kind"] in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND) and not hedge:

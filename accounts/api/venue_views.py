@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import MarginType
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.models import AccountPool, VenueAccount
 from accounts.permissions import Perm
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
@@ -98,7 +98,7 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[VenueAccount]:
         return (
-            VenueAccount.objects.filter(tenant=require_tenant(self.request))
+            VenueAccount.objects.for_member(require_membership(self.request))
             .defer("credentials")
             .select_related("owner", "terminal")
             .order_by("label")
@@ -121,7 +121,10 @@ class AccountDetail(APIView):
 
     def _account(self, request: Request, account_id: int) -> VenueAccount:
         account = (
-            VenueAccount.objects.filter(tenant=require_tenant(request), pk=account_id).select_related("owner").first()
+            VenueAccount.objects.for_member(require_membership(request))
+            .filter(pk=account_id)
+            .select_related("owner")
+            .first()
         )
         if account is None:
             raise Http404
@@ -160,7 +163,7 @@ class AccountTest(APIView):
 
     @extend_schema(request=None, responses=AccountTestSerializer)
     def post(self, request: Request, account_id: int) -> Response:
-        account = VenueAccount.objects.filter(tenant=require_tenant(request), pk=account_id).first()
+        account = VenueAccount.objects.for_member(require_membership(request)).filter(pk=account_id).first()
         if account is None:
             raise Http404
         result = account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
@@ -176,7 +179,7 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[AccountPool]:
         return (
-            AccountPool.objects.filter(tenant=require_tenant(self.request))
+            AccountPool.objects.for_member(require_membership(self.request))
             .select_related("perp_account", "cfd_account")
             .order_by("name")
         )
@@ -245,7 +248,7 @@ class PoolDetail(APIView):
     write_permission = Perm.ACCOUNT_MANAGE
 
     def _pool(self, request: Request, pool_id: int) -> AccountPool:
-        pool = AccountPool.objects.filter(tenant=require_tenant(request), pk=pool_id).first()
+        pool = AccountPool.objects.for_member(require_membership(request)).filter(pk=pool_id).first()
         if pool is None:
             raise Http404
         return pool

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
 from mt5ops.choices import API_ACTIONS
 from mt5ops.forms import TerminalForm
@@ -39,7 +39,7 @@ HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
 
 
 def _terminals(request: Request) -> QuerySet[TerminalInstance]:
-    return TerminalInstance.objects.filter(tenant=require_tenant(request)).select_related("status").order_by("label")
+    return TerminalInstance.objects.for_member(require_membership(request)).select_related("status").order_by("label")
 
 
 def _one(request: Request, terminal_id: int) -> TerminalInstance:

@@ -289,11 +289,11 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
         "legs": Leg.choices,
         "can_export": role_has(membership.role, Perm.TRADING_EXPORT),
-        "desk_pools": [
-            pool
-            for pool in AccountPool.objects.filter(tenant=tenant).order_by("name")
-            if may_act_on_pool(membership, pool)
-        ],
+        "desk_pools": (
+            list(AccountPool.objects.for_member(membership, "trade").order_by("name"))
+            if role_has(membership.role, Perm.ORDER_SUBMIT)
+            else []
+        ),
     }
     if kind == "hedges":
         context["rows"] = hedges_pnl(page)  # booked for settled hedges, marked now for live ones
@@ -365,7 +365,8 @@ position_export = _export_view("positions")
 # --- a hedge ------------------------------------------------------------------------------------------------------
 def _hedge_or_404(request: HttpRequest, hedge_id: int) -> Hedge:
     hedge = (
-        Hedge.objects.filter(tenant=require_membership(request).tenant, pk=hedge_id)
+        Hedge.objects.for_member(require_membership(request))
+        .filter(pk=hedge_id)
         .select_related("pool", "strategy", "strategy_version")
         .first()
     )
@@ -460,7 +461,7 @@ def _queue(
 
 # --- a pool's desk: pool-level manual actions ------------------------------------------------------------------
 def _pool_or_404(request: HttpRequest, pool_id: int) -> AccountPool:
-    pool = AccountPool.objects.filter(tenant=require_membership(request).tenant, pk=pool_id).first()
+    pool = AccountPool.objects.for_member(require_membership(request)).filter(pk=pool_id).first()
     if pool is None:
         raise Http404
     return pool

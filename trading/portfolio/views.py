@@ -36,7 +36,7 @@ PER_PAGE = 25
 
 
 def _flow_or_404(request: HttpRequest, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=require_membership(request).tenant, pk=flow_id).first()
+    flow = CashFlow.objects.for_member(require_membership(request)).filter(pk=flow_id).first()
     if flow is None:
         raise Http404
     return flow

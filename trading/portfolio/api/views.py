@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
 from quantarb.api import form_value
 from trading.domain import hedge_stats
@@ -48,7 +48,7 @@ from .serializers import (
 
 
 def _flow(request: Request, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=require_tenant(request), pk=flow_id).select_related("account").first()
+    flow = CashFlow.objects.for_member(require_membership(request)).filter(pk=flow_id).select_related("account").first()
     if flow is None:
         raise Http404
     return flow
