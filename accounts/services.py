@@ -503,3 +503,17 @@ def invitation_withdraw(*, invitation: Invitation, actor: User, context: AuditCo
         summary={"username": locked.username, "role": locked.role},
         context=context,
     )
+
+
+def user_preferences_set(*, user: User, language: str | None = None, theme: str | None = None) -> None:
+    """Save the user's own display choices (validated by the caller against settings.LANGUAGES and Theme).
+    Not audited: they change nothing but how pages look to that user."""
+    fields = []
+    if language is not None:
+        user.language = language
+        fields.append("language")
+    if theme is not None:
+        user.theme = theme
+        fields.append("theme")
+    if fields:
+        user.save(update_fields=fields)

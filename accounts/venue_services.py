@@ -92,11 +92,20 @@ class PoolInUse(Exception):
     """The pool is still referenced (a strategy trades it, hedges or commands name it): nothing was deleted."""
 
 
-def pool_delete(*, pool: AccountPool) -> None:
-    """Delete a pool nothing refers to any more; PoolInUse with a message naming what still does."""
+def pool_delete(*, pool: AccountPool, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a pool nothing refers to any more, audited; PoolInUse (the API's 409) with a message naming what
+    still does, and nothing recorded."""
+    pool_id, name, tenant = pool.pk, pool.name, pool.tenant
     try:
         with transaction.atomic():
             pool.delete()
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.POOL_DELETED,
+                summary={"pool": name, "id": pool_id},
+                context=context,
+            )
     except ProtectedError as error:
         strategies = sorted({str(obj) for obj in error.protected_objects if obj._meta.model_name == "strategy"})
         if strategies:

@@ -313,7 +313,7 @@ def pool_delete(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = get_object_or_404(AccountPool.objects.for_member(require_membership(request)), pk=pool_id)
     name = pool.name
     try:
-        venue_services.pool_delete(pool=pool)
+        venue_services.pool_delete(pool=pool, actor=require_actor(request), context=AuditContext.from_request(request))
     except PoolInUse as error:
         messages.error(request, str(error))
         return HttpResponseRedirect(reverse("pool", args=[pool.pk]))

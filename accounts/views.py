@@ -32,7 +32,7 @@ from quantarb.sorting import sort_from
 from .choices import InvitationStatus, Role, Theme
 from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
 from .grants import granted_ids, set_grant
-from .http import AuditContext, require_actor, require_membership, safe_redirect_target
+from .http import AuditContext, request_actor, require_actor, require_membership, safe_redirect_target
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
 from .permissions import Perm, permission_required, role_has
@@ -53,6 +53,7 @@ from .services import (
     totp_device_confirm,
     two_factor_failed,
     two_factor_reset,
+    user_preferences_set,
 )
 from .sessions import TENANT_SESSION_KEY
 from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
@@ -80,9 +81,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if language not in dict(settings.LANGUAGES):
         return HttpResponseBadRequest(_("Unknown language."))
     response = HttpResponseRedirect(_back(request))
-    if request.user.is_authenticated:
-        request.user.language = language
-        request.user.save(update_fields=["language"])
+    user = request_actor(request)
+    if user is not None:
+        user_preferences_set(user=user, language=language)
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
     return response
 
@@ -92,9 +93,9 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     theme = request.POST.get("theme", "")
     if theme not in Theme.values:
         return HttpResponseBadRequest(_("Unknown theme."))
-    if request.user.is_authenticated:
-        request.user.theme = theme
-        request.user.save(update_fields=["theme"])
+    user = request_actor(request)
+    if user is not None:
+        user_preferences_set(user=user, theme=theme)
     return HttpResponseRedirect(_back(request))
 
 

@@ -6,17 +6,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, ProtectedError
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.http import is_htmx, request_membership, require_membership, require_tenant
+from accounts.http import (
+    AuditContext,
+    is_htmx,
+    request_membership,
+    require_actor,
+    require_membership,
+    require_tenant,
+)
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
+from . import services
 from .forms import TerminalForm
 from .models import TerminalInstance
 
@@ -53,7 +61,9 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
         if form is None:
             return HttpResponse(status=403)
         if form.is_valid():
-            terminal = form.save()
+            terminal = services.terminal_add(
+                form=form, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
             messages.success(request, _("Terminal %(label)s added.") % {"label": terminal.label})
             return _saved(request, reverse("terminals"))
         status = 400
@@ -73,9 +83,11 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
 def terminal_delete(request: HttpRequest, terminal_id: int) -> HttpResponse:
     terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     try:
-        terminal.delete()
-    except ProtectedError:
-        messages.error(request, _("Accounts run in %(label)s: move or delete them first.") % {"label": terminal.label})
+        services.terminal_delete(
+            terminal=terminal, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
+    except services.TerminalInUse as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, _("Terminal %(label)s deleted.") % {"label": terminal.label})
     return HttpResponseRedirect(reverse("terminals"))

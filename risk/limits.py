@@ -601,6 +601,22 @@ def limit_save(
     return row
 
 
+@transaction.atomic
+def limit_delete(*, row: RiskLimit, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a limit: it is retired first (its open breach ends, its alert resolves), audited, then removed."""
+    row.enabled = False
+    limit_retire(row)
+    audit_record(
+        tenant=row.tenant,
+        actor=actor,
+        action=AuditAction.RISK_LIMIT_SAVED,
+        obj=row,
+        summary={"limit": row.label, "deleted": True},
+        context=context,
+    )
+    row.delete()
+
+
 def limit_retire(row: RiskLimit) -> None:
     """A disabled limit holds nothing: its open breach ends, its alert resolves, its level returns to ok."""
     from alerts.models import Alert

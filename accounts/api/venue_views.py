@@ -269,7 +269,11 @@ class PoolDetail(APIView):
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})
     def delete(self, request: Request, pool_id: int) -> Response:
         try:
-            pool_delete(pool=self._pool(request, pool_id))
+            pool_delete(
+                pool=self._pool(request, pool_id),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
         except PoolInUse as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,7 +21,7 @@ from mt5ops.forms import TerminalForm
 from mt5ops.health import status_of
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
 from mt5ops.selectors import display_state
-from mt5ops.services import restarts_last_hour, terminal_action
+from mt5ops.services import restarts_last_hour, terminal_action, terminal_add
 from quantarb import clock
 from quantarb.api import form_value
 
@@ -69,7 +69,7 @@ class TerminalList(generics.ListAPIView):  # type: ignore[type-arg]
                 ("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()
             }
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
-        terminal = form.save()
+        terminal = terminal_add(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(TerminalSerializer(terminal).data, status=status.HTTP_201_CREATED)
 
 

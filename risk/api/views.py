@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -18,15 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit import audit_record
-from accounts.choices import AuditAction
 from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
 from quantarb.api import form_value
 
 from ..forms import RiskLimitForm
 from ..limit_views import breaches_for, limits_for
-from ..limits import LIMIT_FIELDS, breach_confirm, limit_retire, limit_save, limit_summary
+from ..limits import LIMIT_FIELDS, breach_confirm, limit_delete, limit_save, limit_summary
 from ..models import Breach, RiskLimit
 from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
 
@@ -142,15 +139,9 @@ class RiskLimitDetail(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, limit_id: int) -> Response:
-        limit = _limit(request, limit_id)
-        with transaction.atomic():
-            limit.enabled = False
-            limit_retire(limit)
-            audit_record(
-                tenant=limit.tenant, actor=require_actor(request), action=AuditAction.RISK_LIMIT_SAVED, obj=limit,
-                summary={"limit": limit.label, "deleted": True}, context=AuditContext.from_request(request),
-            )  # fmt: skip
-            limit.delete()
+        limit_delete(
+            row=_limit(request, limit_id), actor=require_actor(request), context=AuditContext.from_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
