@@ -203,6 +203,9 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
         read_only_fields = fields
 
     def get_operable(self, pool: AccountPool) -> bool:
+        annotated = getattr(pool, "caller_operates", None)  # PoolList reads it with the list
+        if annotated is not None:
+            return bool(annotated)
         request = self.context.get("request")
         return bool(request is not None and may_operate(request_membership(request), pool))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -178,8 +178,12 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = PoolSerializer
 
     def get_queryset(self) -> QuerySet[AccountPool]:
+        membership = require_membership(self.request)
+        # Whether the caller operates each pool, answered in the list's own query (not one query per pool).
+        operable = AccountPool.objects.for_member(membership, "trade").filter(pk=OuterRef("pk"))
         return (
-            AccountPool.objects.for_member(require_membership(self.request))
+            AccountPool.objects.for_member(membership)
+            .annotate(caller_operates=Exists(operable))
             .select_related("perp_account", "cfd_account")
             .order_by("name")
         )
