@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, ProtectedError, Subquery
+from django.db.models import OuterRef, ProtectedError, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -101,9 +101,10 @@ def _stale(at: datetime | None) -> bool:
 
 @permission_required(Perm.TRADING_READ)
 def account_list(request: HttpRequest) -> HttpResponse:
-    tenant = require_tenant(request)
     accounts = _with_latest_snapshot(
-        VenueAccount.objects.filter(tenant=tenant).defer("credentials").select_related("owner", "terminal")
+        VenueAccount.objects.for_member(require_membership(request))
+        .defer("credentials")
+        .select_related("owner", "terminal")
     ).order_by("label")
     venue = request.GET.get("venue", "")
     if venue:
@@ -118,7 +119,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     # Per-operator totals across all their accounts (not only this page), one line per currency.
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     counts: dict[str, int] = defaultdict(int)
-    for row in _with_latest_snapshot(VenueAccount.objects.filter(tenant=tenant)).values(
+    for row in _with_latest_snapshot(VenueAccount.objects.for_member(require_membership(request))).values(
         "owner__username", "equity", "currency"
     ):
         counts[row["owner__username"]] += 1
@@ -162,7 +163,9 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.TRADING_READ)
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     tenant = require_tenant(request)
-    account = get_object_or_404(VenueAccount.objects.defer("credentials"), pk=account_id, tenant=tenant)
+    account = get_object_or_404(
+        VenueAccount.objects.for_member(require_membership(request)).defer("credentials"), pk=account_id
+    )
     can_manage = _can_manage(request)
     form = None
     status = 200
@@ -187,8 +190,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     snapshots = list(AccountSnapshot.objects.filter(account=account).order_by("-at", "-pk")[:20])
     latest = snapshots[0] if snapshots else None
     spec = spec_for(account.venue)
-    pools = AccountPool.objects.filter(tenant=tenant, perp_account=account) | AccountPool.objects.filter(
-        tenant=tenant, cfd_account=account
+    pools = AccountPool.objects.for_member(require_membership(request)).filter(
+        Q(perp_account=account) | Q(cfd_account=account)
     )
     context = {
         "account": account,
@@ -249,8 +252,11 @@ def _ratio(pool: AccountPool) -> dict[str, Any] | None:
 
 @permission_required(Perm.TRADING_READ)
 def pool_list(request: HttpRequest) -> HttpResponse:
-    tenant = require_tenant(request)
-    pools = AccountPool.objects.filter(tenant=tenant).select_related("perp_account", "cfd_account").order_by("name")
+    pools = (
+        AccountPool.objects.for_member(require_membership(request))
+        .select_related("perp_account", "cfd_account")
+        .order_by("name")
+    )
     sort = sort_from(request.GET, POOL_SORTS)
     page = Paginator(sort.apply(pools), PER_PAGE).get_page(request.GET.get("page"))
     for pool in page:

@@ -167,13 +167,13 @@ def members(request: HttpRequest) -> HttpResponse:
                     return HttpResponseRedirect(reverse("members"))
             status = 400
     query = request.GET.get("q", "").strip()[:150]
-    rows = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
+    rows = Membership.objects.for_member(require_membership(request)).select_related("user").order_by("user__username")
     if query:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
     sort = sort_from(request.GET, MEMBER_SORTS)
     page = Paginator(sort.apply(rows), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(tenant.pair_access.select_related("pair").order_by("pair__name"))  # trading's, by relation
-    pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
+    pools = list(AccountPool.objects.for_member(require_membership(request)).order_by("name"))
     locked = locked_usernames([row.user.username for row in page])
     with_device = set(
         TOTPDevice.objects.filter(user_id__in=[row.user_id for row in page], confirmed=True).values_list(

@@ -70,7 +70,9 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
         if is_htmx(request):
             return render(request, "mt5ops/partials/_terminal_form.html", {"form": form}, status=400)
     terminals = (
-        TerminalInstance.objects.filter(tenant=tenant).annotate(account_count=Count("accounts")).order_by("label")
+        TerminalInstance.objects.for_member(require_membership(request))
+        .annotate(account_count=Count("accounts"))
+        .order_by("label")
     )
     sort = sort_from(request.GET, TERMINAL_SORTS)
     page = Paginator(sort.apply(terminals), PER_PAGE).get_page(request.GET.get("page"))

@@ -102,7 +102,7 @@ class AuditEventList(generics.ListAPIView):  # type: ignore[type-arg]
         params.is_valid(raise_exception=True)
         p = params.validated_data
         membership = require_membership(self.request)
-        events = AuditEvent.objects.filter(tenant_id=membership.tenant_id)
+        events = AuditEvent.objects.for_member(membership)
         for name, lookup in (
             ("actor", "actor_username"),
             ("action", "action"),

@@ -284,7 +284,7 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "sort": sort,
         "filter_query": filters.query,
         "query": sort.extend(filters.query),
-        "pools": AccountPool.objects.filter(tenant=tenant).order_by("name"),
+        "pools": AccountPool.objects.for_member(require_membership(request)).order_by("name"),
         "strategies": apps.get_model("strategies", "Strategy").objects.filter(tenant=tenant).order_by("name"),
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
         "legs": Leg.choices,

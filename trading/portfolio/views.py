@@ -59,7 +59,9 @@ def _list_context(request: HttpRequest, form: CashFlowForm | None = None) -> dic
         "can_manage": can_manage,
         "form": form if form is not None else (CashFlowForm(tenant=tenant) if can_manage else None),
         "threshold": approval_threshold_usd(),
-        "awaiting": CashFlow.objects.filter(tenant=tenant, status=CashFlowStatus.REQUESTED).count(),
+        "awaiting": CashFlow.objects.for_member(require_membership(request))
+        .filter(status=CashFlowStatus.REQUESTED)
+        .count(),
         "user_id": request.user.pk,
     }
 
@@ -198,7 +200,7 @@ def reports(request: HttpRequest) -> HttpResponse:
 
     tenant = require_membership(request).tenant
     strategy_model = apps.get_model("strategies", "Strategy")
-    pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
+    pools = list(AccountPool.objects.for_member(require_membership(request)).order_by("name").values_list("pk", "name"))
     strategies = list(strategy_model.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
     targets = [("desk", _("Whole desk"))]
     targets += [(f"pool:{pk}", _("Pool: %(name)s") % {"name": name}) for pk, name in pools]
