@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -85,10 +85,6 @@ def safe_redirect_target(request: HttpRequest, target: str | None, *, fallback: 
     ):
         return target
     return fallback
-
-
-def safe_redirect(request: HttpRequest, target: str | None, *, fallback: str, prefix: str = "") -> HttpResponseRedirect:
-    return HttpResponseRedirect(safe_redirect_target(request, target, fallback=fallback, prefix=prefix))
 
 
 @dataclass(frozen=True, slots=True)
