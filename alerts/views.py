@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
@@ -84,7 +84,7 @@ DELIVERY_SORTS = {
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     filters = {name: request.GET.get(name, "") for name in ("status", "severity", "category")}
     sort = sort_from(request.GET, ALERT_SORTS, defaults_descending=("severity", "count", "last_seen"))
-    alerts = sort.apply(alerts_for(tenant=require_tenant(request), filters=filters))
+    alerts = sort.apply(alerts_for(membership=require_membership(request), filters=filters))
     page = Paginator(alerts, PER_PAGE).get_page(request.GET.get("page"))
     query = urlencode({name: value for name, value in filters.items() if value})
     return {
@@ -114,12 +114,14 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.ALERT_READ)
 def alert_badge(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "alerts/partials/_badge.html", {"open_alerts": open_alert_count(tenant=require_tenant(request))}
+        request,
+        "alerts/partials/_badge.html",
+        {"open_alerts": open_alert_count(membership=require_membership(request))},
     )
 
 
 def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
-    alert = alert_for(tenant=require_tenant(request), alert_id=alert_id)
+    alert = alert_for(membership=require_membership(request), alert_id=alert_id)
     if alert is None:
         raise Http404
     return alert
@@ -177,7 +179,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
             return _saved(request, reverse("alert_channels"))
         if is_htmx(request):
             return render(request, "alerts/partials/_channel_form.html", {"form": form}, status=400)
-    channels = list(channels_for(tenant=tenant))
+    channels = list(channels_for(membership=require_membership(request)))
     categories = dict(Category.choices)
     for channel in channels:
         channel.category_labels = [str(categories.get(code, code)) for code in channel.categories or []]  # type: ignore[attr-defined]
@@ -188,7 +190,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @permission_required(Perm.ALERT_MANAGE)
 def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=require_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
     form = ChannelForm(request.POST or None, instance=channel, tenant=channel.tenant)
@@ -199,7 +201,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
             return _saved(request, reverse("alert_channel", args=[channel.pk]))
         if is_htmx(request):
             return render(request, "alerts/partials/_channel_form.html", {"form": form, "channel": channel}, status=400)
-    deliveries = deliveries_for(tenant=channel.tenant).filter(channel=channel)[:50]
+    deliveries = deliveries_for(membership=require_membership(request)).filter(channel=channel)[:50]
     context = {"channel": channel, "form": form, "deliveries": deliveries}
     return render(request, "alerts/channel_detail.html", context, status=400 if form.errors else 200)
 
@@ -207,7 +209,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=require_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
     delivery = channel_send_test(
@@ -223,7 +225,7 @@ def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def channel_delete_view(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=require_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
     name = channel.name
@@ -239,7 +241,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     tenant = require_tenant(request)
     rules_ensure_defaults(tenant=tenant)
     rows = []
-    for rule in rules_for(tenant=tenant):
+    for rule in rules_for(membership=require_membership(request)):
         rule_type = registry.get(rule.rule_type)
         params = {param.name: param for param in rule_type.params} if rule_type else {}
         # Each parameter by its label and unit, not its internal name (`max_age_seconds`).
@@ -255,7 +257,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ALERT_MANAGE)
 def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = rules_for(tenant=require_tenant(request)).filter(pk=rule_id).first()
+    rule = rules_for(membership=require_membership(request)).filter(pk=rule_id).first()
     if rule is None:
         raise Http404
     form = RuleForm(request.POST or None, rule=rule)
@@ -276,7 +278,7 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
 @permission_required(Perm.ALERT_MANAGE)
 def delivery_list(request: HttpRequest) -> HttpResponse:
     sort = sort_from(request.GET, DELIVERY_SORTS)
-    page = Paginator(sort.apply(deliveries_for(tenant=require_tenant(request))), PER_PAGE).get_page(
+    page = Paginator(sort.apply(deliveries_for(membership=require_membership(request))), PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(request, "alerts/delivery_list.html", {"page": page, "sort": sort, "query": sort.extend("")})
@@ -285,7 +287,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def delivery_retry_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = deliveries_for(tenant=require_tenant(request)).filter(pk=delivery_id).first()
+    delivery = deliveries_for(membership=require_membership(request)).filter(pk=delivery_id).first()
     if delivery is None:
         raise Http404
     try:

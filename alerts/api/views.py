@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
 from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Alert, AlertRule, Channel, Delivery
@@ -73,7 +73,7 @@ class AlertList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[Alert]:
         filters = {name: self.request.query_params.get(name, "") for name in ("status", "severity", "category")}
-        return alerts_for(tenant=require_tenant(self.request), filters=filters)
+        return alerts_for(membership=require_membership(self.request), filters=filters)
 
 
 class AlertDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
@@ -82,7 +82,7 @@ class AlertDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "alert_id"
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return alerts_for(tenant=require_tenant(self.request))
+        return alerts_for(membership=require_membership(self.request))
 
 
 class _AlertAction(APIView):
@@ -91,7 +91,7 @@ class _AlertAction(APIView):
 
     @extend_schema(request=None, responses={200: AlertSerializer, 409: None})
     def post(self, request: Request, alert_id: int) -> Response:
-        alert = _one(alerts_for(tenant=require_tenant(request)), alert_id)
+        alert = _one(alerts_for(membership=require_membership(request)), alert_id)
         try:
             alert = type(self).perform(
                 alert=alert, actor=require_actor(request), context=AuditContext.from_request(request)
@@ -150,7 +150,7 @@ class ChannelList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = ChannelSerializer
 
     def get_queryset(self) -> QuerySet[Channel]:
-        return channels_for(tenant=require_tenant(self.request))
+        return channels_for(membership=require_membership(self.request))
 
     @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
     def post(self, request: Request) -> Response:
@@ -168,11 +168,11 @@ class ChannelDetail(APIView):
 
     @extend_schema(responses=ChannelSerializer)
     def get(self, request: Request, channel_id: int) -> Response:
-        return Response(ChannelSerializer(_one(channels_for(tenant=require_tenant(request)), channel_id)).data)
+        return Response(ChannelSerializer(_one(channels_for(membership=require_membership(request)), channel_id)).data)
 
     @extend_schema(request=ChannelWriteSerializer, responses=ChannelSerializer)
     def patch(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=require_tenant(request)), channel_id)
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
         form = ChannelForm(data=_channel_form_data(request, channel), instance=channel, tenant=channel.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
@@ -181,7 +181,7 @@ class ChannelDetail(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=require_tenant(request)), channel_id)
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
         channel_delete(channel=channel, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -193,7 +193,7 @@ class ChannelTest(APIView):
 
     @extend_schema(request=None, responses=DeliverySerializer)
     def post(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=require_tenant(request)), channel_id)
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
         delivery = channel_send_test(
             channel=channel, actor=require_actor(request), context=AuditContext.from_request(request)
         )
@@ -211,7 +211,7 @@ class RuleList(generics.ListAPIView):  # type: ignore[type-arg]
     def get_queryset(self) -> QuerySet[AlertRule]:
         tenant = require_tenant(self.request)
         rules_ensure_defaults(tenant=tenant)
-        return rules_for(tenant=tenant)
+        return rules_for(membership=require_membership(self.request))
 
 
 class RuleDetail(APIView):
@@ -221,11 +221,11 @@ class RuleDetail(APIView):
 
     @extend_schema(responses=RuleSerializer)
     def get(self, request: Request, rule_id: int) -> Response:
-        return Response(RuleSerializer(_one(rules_for(tenant=require_tenant(request)), rule_id)).data)
+        return Response(RuleSerializer(_one(rules_for(membership=require_membership(request)), rule_id)).data)
 
     @extend_schema(request=RuleSerializer, responses=RuleSerializer)
     def patch(self, request: Request, rule_id: int) -> Response:
-        rule = _one(rules_for(tenant=require_tenant(request)), rule_id)
+        rule = _one(rules_for(membership=require_membership(request)), rule_id)
         body = request.data if isinstance(request.data, dict) else {}
         params = body.get("params", {})
         if not isinstance(params, dict):
@@ -251,7 +251,7 @@ class DeliveryList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = DeliverySerializer
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        return deliveries_for(tenant=require_tenant(self.request))
+        return deliveries_for(membership=require_membership(self.request))
 
 
 class DeliveryRetry(APIView):
@@ -261,7 +261,7 @@ class DeliveryRetry(APIView):
 
     @extend_schema(request=None, responses={200: DeliverySerializer, 409: None})
     def post(self, request: Request, delivery_id: int) -> Response:
-        delivery = _one(deliveries_for(tenant=require_tenant(request)), delivery_id)
+        delivery = _one(deliveries_for(membership=require_membership(request)), delivery_id)
         try:
             delivery_retry(delivery=delivery, actor=require_actor(request), context=AuditContext.from_request(request))
         except AlertStateError as error:
