@@ -427,7 +427,7 @@ class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 # --- strategies ---------------------------------------------------------------------------------------------------
 def _strategy(request: Request, strategy_id: int) -> Strategy:
-    strategy = strategy_for(tenant=require_membership(request).tenant, strategy_id=strategy_id)
+    strategy = strategy_for(membership=require_membership(request), strategy_id=strategy_id)
     if strategy is None:
         raise Http404
     return strategy
@@ -448,7 +448,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = StrategySerializer
 
     def get_queryset(self) -> QuerySet[Strategy]:
-        return strategies_for(tenant=require_membership(self.request).tenant)
+        return strategies_for(membership=require_membership(self.request))
 
     @extend_schema(request=StrategyWriteSerializer, responses={201: StrategySerializer})
     def post(self, request: Request) -> Response:
@@ -487,7 +487,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
-        strategy = strategies_for(tenant=membership.tenant).get(pk=strategy.pk)
+        strategy = strategies_for(membership=membership).get(pk=strategy.pk)
         return Response(StrategySerializer(strategy).data, status=status.HTTP_201_CREATED)
 
 

@@ -51,7 +51,7 @@ PER_PAGE = 25
 
 
 def _strategy_or_404(request: HttpRequest, strategy_id: int) -> Strategy:
-    strategy = strategy_for(tenant=require_membership(request).tenant, strategy_id=strategy_id)
+    strategy = strategy_for(membership=require_membership(request), strategy_id=strategy_id)
     if strategy is None:
         raise Http404
     return strategy
@@ -135,7 +135,7 @@ VERSION_SORTS = {
 @permission_required(Perm.TRADING_READ)
 def strategy_list(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
-    strategies = strategies_for(tenant=membership.tenant)
+    strategies = strategies_for(membership=membership)
     state = request.GET.get("state", "")
     if state in StrategyState.values:
         strategies = strategies.filter(state=state)
