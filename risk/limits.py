@@ -34,11 +34,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
 from alerts.choices import Category
 from alerts.rules import rule_dedup_key
@@ -495,7 +495,7 @@ def pending_confirmations(*, tenant: Tenant) -> QuerySet[Breach]:
 
 
 @transaction.atomic
-def breach_confirm(*, breach: Breach, actor: User, request: HttpRequest | None = None) -> Breach:
+def breach_confirm(*, breach: Breach, actor: User, context: AuditContext | None = None) -> Breach:
     """A person confirms a breach's pending action: it is carried out now, audited with their name."""
     breach = Breach.objects.select_for_update().get(pk=breach.pk)
     if breach.ended_at is not None:
@@ -511,7 +511,7 @@ def breach_confirm(*, breach: Breach, actor: User, request: HttpRequest | None =
         action=AuditAction.RISK_LIMIT_BREACH,
         obj=breach,
         summary={"event": "confirmed", "limit": breach.limit_label, "action": breach.action},
-        request=request,
+        context=context,
     )
     _carry_out(breach, None, actor=actor)
     return breach
@@ -629,7 +629,7 @@ def limit_summary(row: RiskLimit) -> dict[str, Any]:
 
 @transaction.atomic
 def limit_save(
-    *, row: RiskLimit, actor: User | None, before: dict[str, Any] | None = None, request: HttpRequest | None = None
+    *, row: RiskLimit, actor: User | None, before: dict[str, Any] | None = None, context: AuditContext | None = None
 ) -> RiskLimit:
     """Save a validated limit (created or changed), audited with what changed. A limit disabled or changed starts
     from ok at its next evaluation when its levels moved (its open breach ends there)."""
@@ -651,9 +651,25 @@ def limit_save(
         action=AuditAction.RISK_LIMIT_SAVED,
         obj=row,
         summary={"limit": row.label, "created": created, "changed": changed},
-        request=request,
+        context=context,
     )
     return row
+
+
+@transaction.atomic
+def limit_delete(*, row: RiskLimit, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a limit: it is retired first (its open breach ends, its alert resolves), audited, then removed."""
+    row.enabled = False
+    limit_retire(row)
+    audit_record(
+        tenant=row.tenant,
+        actor=actor,
+        action=AuditAction.RISK_LIMIT_SAVED,
+        obj=row,
+        summary={"limit": row.label, "deleted": True},
+        context=context,
+    )
+    row.delete()
 
 
 def limit_retire(row: RiskLimit) -> None:

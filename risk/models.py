@@ -19,6 +19,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, User, VenueAccount
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
 from quantarb import reasons
 
 from .choices import (
@@ -65,6 +66,8 @@ class KillSwitch(models.Model):
     )
     reset_at = models.DateTimeField(_("reset"), null=True, blank=True)
     reset_note = models.CharField(_("reset note"), max_length=300, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("kill switch")
@@ -144,6 +147,8 @@ class ComplianceRule(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("compliance rule")
@@ -256,6 +261,8 @@ class Transfer(models.Model):
         verbose_name=_("cash flow (outgoing side)"),
     )  # fmt: skip
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("transfer")
         verbose_name_plural = _("transfers")
@@ -352,6 +359,8 @@ class RiskLimit(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PoolOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("risk limit")
@@ -487,6 +496,8 @@ class RiskLimitState(models.Model):
     changed_at = models.DateTimeField(_("level since"), null=True, blank=True)
     evaluated_at = models.DateTimeField(_("evaluated"), null=True, blank=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("risk limit state")
         verbose_name_plural = _("risk limit states")
@@ -523,6 +534,8 @@ class Breach(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("confirmed by")
     )
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("limit breach")
@@ -571,6 +584,8 @@ class RiskSnapshot(models.Model):
     low = models.DecimalField(_("lowest"), null=True, blank=True, **PERCENT_OR_MONEY)
     high = models.DecimalField(_("highest"), null=True, blank=True, **PERCENT_OR_MONEY)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("risk snapshot")
         verbose_name_plural = _("risk snapshots")
@@ -601,6 +616,8 @@ class GapMoveOverride(models.Model):
     )
     note = models.CharField(_("why"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("weekend move override")
@@ -644,6 +661,8 @@ class ScheduledMarginChange(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("entered"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("scheduled margin change")

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from alerts.choices import Category, Severity
 from alerts.rules import rule_dedup_key
@@ -66,7 +66,7 @@ def kill_switch_trip(
     tenant: Tenant | None = None,
     strategy: Strategy | None = None,
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> KillSwitch:
     """Trip a switch. Tripping one that is already tripped for the same target returns it unchanged (an
     automatic trigger firing every second must not pile up switches or alerts beyond the alert's count).
@@ -122,7 +122,7 @@ def kill_switch_trip(
     condition = kill_switch_condition(switch)
     for each in tenants:
         audit_record(
-            tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, request=request
+            tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, context=context
         )
         alert_raise(
             tenant=each,
@@ -139,7 +139,7 @@ def kill_switch_trip(
 
 @transaction.atomic
 def kill_switch_reset(
-    *, switch: KillSwitch, actor: User, note: str = "", request: HttpRequest | None = None
+    *, switch: KillSwitch, actor: User, note: str = "", context: AuditContext | None = None
 ) -> KillSwitch:
     """Reset a tripped switch (only ever by a person). The switch's alert resolves with it."""
     switch = KillSwitch.objects.select_for_update().get(pk=switch.pk)
@@ -165,7 +165,7 @@ def kill_switch_reset(
             action=AuditAction.KILL_SWITCH,
             obj=switch,
             summary={"event": "reset", "scope": switch.scope, "note": switch.reset_note},
-            request=request,
+            context=context,
         )
         for alert in Alert.objects.filter(tenant=each, dedup_key__in=keys).exclude(status="resolved"):
             alert_resolve(alert=alert, actor=actor, reason="kill switch reset")

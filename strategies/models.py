@@ -14,6 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountPool, Tenant, User
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
 from quantarb import reasons
 
 from .choices import ACTIVE_STATES, StrategyMode, StrategyState
@@ -53,6 +54,8 @@ class Strategy(models.Model):
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("created by")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = PoolOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("strategy")
@@ -99,6 +102,8 @@ class StrategyVersion(models.Model):
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("created by")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("strategy version")

@@ -19,11 +19,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
 from quantarb import clock, reasons
 from strategies.domain.params import StrategyParams, validate
@@ -92,7 +92,7 @@ def strategy_create(
     params: StrategyParams,
     actor: User | None,
     note: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> Strategy:
     """Create a stopped strategy with version 1 of its parameters. Raises ValidationError naming the field."""
     name = name.strip()
@@ -125,7 +125,7 @@ def strategy_create(
         action=AuditAction.SETTINGS_CHANGED,
         obj=strategy,
         summary={"strategy": name, "version": 1, "pool": pool.name, "mode": mode, "params": params.to_json()},
-        request=request,
+        context=context,
     )
     return strategy
 
@@ -138,7 +138,7 @@ def strategy_update(
     actor: User | None,
     name: str | None = None,
     note: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> StrategyVersion:
     """Save new parameters as the next version (the old ones stay, with the hedges they opened). A running
     strategy picks the new version up at its next decision; the pool and mode cannot change while it runs."""
@@ -174,7 +174,7 @@ def strategy_update(
         action=AuditAction.SETTINGS_CHANGED,
         obj=strategy,
         summary={"strategy": strategy.name, "version": number, "changed": changed},
-        request=request,
+        context=context,
     )
     return version
 
@@ -211,7 +211,7 @@ def strategy_request(
     strategy: Strategy,
     action: str,
     actor: User | None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     reason: str = "",
     code: str = "",
     params: Mapping[str, Any] | None = None,
@@ -270,7 +270,7 @@ def strategy_request(
         else AuditAction.STRATEGY_STARTED,
         obj=strategy,
         summary={"strategy": strategy.name, "request": action.value, "from": before, "to": strategy.state},
-        request=request,
+        context=context,
     )
     push_status(strategy)
     return strategy

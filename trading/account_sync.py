@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AccountStatus, AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, AccountSnapshot, User, VenueAccount
 from accounts.venue_kinds import Venue, spec_for
 from alerts.rules import evaluate_on_commit
@@ -55,7 +55,7 @@ def _account_alerts_on_commit(account: VenueAccount) -> None:
 
 
 @transaction.atomic
-def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> CheckResult:
+def account_test(*, account: VenueAccount, actor: User | None, context: AuditContext | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
     result = check_connection(account)
     account.last_test_at = timezone.now()
@@ -70,7 +70,7 @@ def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequ
         action=AuditAction.SECRET_TESTED,
         obj=account,
         summary={"account": account.label, "ok": result.ok, "message": result.message},
-        request=request,
+        context=context,
     )
     _account_alerts_on_commit(account)
     return result
@@ -424,9 +424,9 @@ class TradingVenueLink:
     (quantarb/wiring.py)."""
 
     def test_account(
-        self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
+        self, *, account: VenueAccount, actor: User | None, context: AuditContext | None = None
     ) -> CheckResult:
-        return account_test(account=account, actor=actor, request=request)
+        return account_test(account=account, actor=actor, context=context)
 
     def pool_specs(self, pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
         return pool_specs(pool)
