@@ -33,10 +33,11 @@ run: setup
 	$(PY) manage.py runplatform --host $(HOST) --port $(PORT)
 
 # QUANTARB_REQUIRE_SERVICES=1 (set by .ci/run) makes PostgreSQL, Redis and Chromium mandatory: missing ones fail.
-# In that mode the suite runs on two pytest-xdist workers, each with its own test database (pytest-django's _gw<n>
+# In that mode the suite runs on three pytest-xdist workers, each with its own test database (pytest-django's _gw<n>
 # suffix) and Redis db (quantarb/settings/test.py); tests that must not run beside each other share an xdist group
-# (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process.
-PYTEST_WORKERS ?= 2
+# (tests/conftest.py). Three on a two-core machine: much of the suite waits (on subprocesses, sockets, wall-clock
+# deadlines), so a third worker fills the cores while the others wait. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
 ifeq ($(QUANTARB_REQUIRE_SERVICES),1)
 ifneq ($(PYTEST_WORKERS),0)
 PYTEST_XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup

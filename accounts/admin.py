@@ -29,6 +29,8 @@ from django.utils.translation import ngettext
 from .admin_site import TenantScopedAdmin, csv_response, is_platform_operator
 from .audit import audit_record
 from .choices import AuditAction, Role
+from .desk_signals import desk_created
+from .http import AuditContext, require_actor
 from .models import AuditEvent, ChangeLogEntry, Membership, Tenant, User
 from .permissions import Perm
 from .services import access_changed, is_last_admin, membership_remove, membership_set
@@ -80,16 +82,18 @@ class TenantAdmin(TenantScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        if not change:
+            desk_created.send(sender=Tenant, tenant=obj, actor=require_actor(request))
         if change and form.changed_data:
             before = {name: form.initial.get(name) for name in form.changed_data}
             after = {name: form.cleaned_data.get(name) for name in form.changed_data}
             audit_record(
                 tenant=obj,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 action=AuditAction.SETTINGS_CHANGED,
                 obj=obj,
                 summary={"before": before, "after": after},
-                request=request,
+                context=AuditContext.from_request(request),
             )
 
     def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
@@ -152,7 +156,9 @@ class MembershipAdmin(TenantScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         actor: Any = request.user
-        saved = membership_set(user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor, request=request)
+        saved = membership_set(
+            user=obj.user, tenant=obj.tenant, role=obj.role, actor=actor, context=AuditContext.from_request(request)
+        )
         obj.pk, obj.user, obj.tenant, obj.created_at = saved.pk, saved.user, saved.tenant, saved.created_at
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -164,12 +170,14 @@ class MembershipAdmin(TenantScopedAdmin):
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(membership=obj, actor=request.user, request=request)  # type: ignore[arg-type]
+        membership_remove(membership=obj, actor=require_actor(request), context=AuditContext.from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Membership]) -> None:
         for membership in queryset.select_related("user", "tenant"):
             try:
-                membership_remove(membership=membership, actor=request.user, request=request)  # type: ignore[arg-type]
+                membership_remove(
+                    membership=membership, actor=require_actor(request), context=AuditContext.from_request(request)
+                )
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
 

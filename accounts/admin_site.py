@@ -29,11 +29,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from .choices import UserStatus
-from .permissions import Perm, request_membership, role_has
+from .http import request_membership, safe_redirect_target
+from .permissions import Perm, role_has
 from .selectors import memberships_of
 
 
@@ -69,12 +70,8 @@ class QuantarbAdminSite(admin.AdminSite):
         """One sign-in for portal and admin: the portal's login page. A signed-in user whose role in the active
         tenant does not open the admin gets a page that says so and offers the tenants where it does."""
         index = reverse("admin:index", current_app=self.name)
-        next_url = request.GET.get("next") or index
         # Only a path of this site: `?next=https://evil.example/` must not send a signed-in admin off-site.
-        if not url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            next_url = index
+        next_url = safe_redirect_target(request, request.GET.get("next"), fallback=index)
         if not request.user.is_authenticated:
             return HttpResponseRedirect(f"{reverse(settings.LOGIN_URL)}?{urlencode({'next': next_url})}")
         if self.has_permission(request):

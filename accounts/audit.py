@@ -12,7 +12,6 @@ Rows without a tenant form the platform's chain (events that belong to no desk).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -22,14 +21,13 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
-from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.ipv6 import clean_ipv6_address
 
 from quantarb import correlation
 
 from .audit_seal import database_first_break, sealed_by_database
 from .choices import AuditAction
+from .http import AuditContext
 from .models import AuditEvent, Tenant, User
 
 GENESIS_HASH = "0" * 64
@@ -100,12 +98,13 @@ def audit_record(
     action: AuditAction | str,
     obj: models.Model | None = None,
     summary: Mapping[str, Any] | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     correlation_id: str | None = None,
 ) -> AuditEvent:
     """Append one event to `tenant`'s chain (the platform's chain when `tenant` is None).
 
-    `actor` None means the platform itself (a command, a job) or, with a `request`, an anonymous caller.
+    `actor` None means the platform itself (a command, a job) or, with a `context` (a request's), an anonymous
+    caller. The context gives the row its address, user agent and correlation id.
     Secrets in `summary` are masked before anything is stored. Appends to one chain are serialised: on
     PostgreSQL by a transaction-level advisory lock on the chain, held until the surrounding transaction ends;
     on SQLite by its database write lock, which every transaction takes at BEGIN (`transaction_mode: IMMEDIATE`
@@ -121,7 +120,7 @@ def audit_record(
             action=action,
             obj=obj,
             summary=summary,
-            request=request,
+            context=context,
             correlation_id=correlation_id,
         )
 
@@ -133,7 +132,7 @@ def _append(
     action: AuditAction,
     obj: models.Model | None,
     summary: Mapping[str, Any] | None,
-    request: HttpRequest | None,
+    context: AuditContext | None,
     correlation_id: str | None,
 ) -> AuditEvent:
     _lock_chain(tenant)
@@ -144,15 +143,15 @@ def _append(
         tenant=tenant,
         seq=(head["seq"] + 1) if head else 1,
         actor_id=actor.pk if actor is not None else None,
-        actor_username=_actor_name(actor, request),
+        actor_username=_actor_name(actor, context),
         action=action.value,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         summary=stored_summary,
-        ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent", "")[:512] if request is not None else "",
+        ip=context.ip if context is not None else None,
+        user_agent=context.user_agent if context is not None else "",
         correlation_id=(
-            correlation_id or (getattr(request, "correlation_id", "") if request else "") or correlation.current() or ""
+            correlation_id or (context.correlation_id if context is not None else "") or correlation.current() or ""
         )[:64],
         created_at=timezone.now(),
         prev_hash=head["hash"] if head else GENESIS_HASH,
@@ -165,10 +164,10 @@ def _append(
     return event
 
 
-def _actor_name(actor: User | None, request: HttpRequest | None) -> str:
+def _actor_name(actor: User | None, context: AuditContext | None) -> str:
     if actor is not None:
         return actor.get_username()
-    return ANONYMOUS_ACTOR if request is not None else SYSTEM_ACTOR
+    return ANONYMOUS_ACTOR if context is not None else SYSTEM_ACTOR
 
 
 def _lock_chain(tenant: Tenant | None) -> None:
@@ -184,17 +183,6 @@ def _chain(tenant: Tenant | int | None) -> models.QuerySet[AuditEvent]:
     if tenant is None:
         return AuditEvent.objects.filter(tenant__isnull=True)
     return AuditEvent.objects.filter(tenant_id=tenant.pk if isinstance(tenant, Tenant) else tenant)
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer's address, normalised as PostgreSQL's `inet` prints it. Forwarded-for headers are not trusted
-    here: behind a proxy, the proxy must set REMOTE_ADDR."""
-    raw = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return None
-    return clean_ipv6_address(raw) if address.version == 6 else str(address)
 
 
 # --- verifying ---------------------------------------------------------------------------------------------

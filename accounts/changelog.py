@@ -109,7 +109,7 @@ class ChangeLogMiddleware:
         from auditlog.context import set_extra_data
         from django.utils.functional import SimpleLazyObject
 
-        from .audit import client_ip
+        from .http import client_ip
 
         def actor() -> Any:
             user = getattr(request, "user", None)

@@ -12,21 +12,20 @@ from django.views.decorators.http import require_POST
 from quantarb.long_jobs import long_job_submit
 from quantarb.models import LongJob, LongJobStatus
 
-from .permissions import Perm, permission_required, request_membership
+from .http import require_membership
+from .permissions import Perm, permission_required
 
 
 def _job_of_active_tenant(request: HttpRequest, job_id: int) -> LongJob:
     """A job of the active tenant, or 404 — another tenant's id answers exactly like a missing one."""
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     return get_object_or_404(LongJob, pk=job_id, tenant_id=membership.tenant_id)
 
 
 @permission_required(Perm.AUDIT_READ)  # outermost: who may not export hears 403 whatever the method
 @require_POST
 def audit_export_start(request: HttpRequest) -> HttpResponse:
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     job = long_job_submit(kind="audit_export", tenant=membership.tenant, requested_by=request.user)
     return HttpResponseRedirect(reverse("long_job", args=[job.pk]))
 

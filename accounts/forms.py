@@ -7,10 +7,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Role
+from .http import AuditContext
 from .models import Invitation, Membership, Tenant, User
 from .selectors import invitations_standing
 from .services import invitation_send
@@ -55,13 +55,13 @@ class MemberAddForm(forms.Form):
             )
         return username
 
-    def save(self, *, actor: User, request: HttpRequest | None = None) -> Invitation:
+    def save(self, *, actor: User, context: AuditContext | None = None) -> Invitation:
         return invitation_send(
             tenant=self.tenant,
             username=self.cleaned_data["username"],
             role=self.cleaned_data["role"],
             actor=actor,
-            request=request,
+            context=context,
         )
 
 

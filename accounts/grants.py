@@ -12,21 +12,17 @@ pools and strategies join `GRANTABLE` when they exist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models, transaction
-from django.http import HttpRequest
-from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
+from guardian.shortcuts import assign_perm, get_users_with_perms, remove_perm
 
 from .audit import audit_record
 from .choices import AuditAction, Role
+from .http import AuditContext
 from .models import Membership, Tenant, User
-
-# model label → the object permission that means "may operate it"
-GRANTABLE: dict[str, str] = {
-    "trading.PairAccess": "trading.operate_pairaccess",
-    "accounts.AccountPool": "accounts.operate_accountpool",
-}
+from .scoping import GRANTABLE, TenantQuerySet
 
 
 def _permission_for(model: type[models.Model]) -> str:
@@ -35,16 +31,8 @@ def _permission_for(model: type[models.Model]) -> str:
 
 def operable(membership: Membership | None, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     """The objects of `queryset` (a grantable, tenant-owned model) that this member may operate."""
-    if membership is None:
-        return queryset.none()
-    in_tenant = queryset.filter(tenant_id=membership.tenant_id)
-    if membership.role == Role.ADMIN:
-        return in_tenant
-    if membership.role != Role.TRADER:
-        return in_tenant.none()
-    return get_objects_for_user(
-        membership.user, _permission_for(queryset.model), klass=in_tenant, accept_global_perms=False
-    )
+    assert isinstance(queryset, TenantQuerySet), "a grantable model's manager is a GrantableQuerySet"
+    return queryset.for_member(membership, "trade")
 
 
 def may_operate(membership: Membership | None, obj: models.Model) -> bool:
@@ -57,7 +45,7 @@ def grantees(obj: models.Model) -> list[User]:
 
 
 @transaction.atomic
-def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, request: HttpRequest | None = None) -> bool:
+def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, context: AuditContext | None = None) -> bool:
     """Grant or revoke `member`'s right to operate `obj` (same tenant only: ValueError otherwise). Returns whether
     anything changed; a change is audited in the tenant's chain."""
     if obj.tenant_id != member.tenant_id:
@@ -76,9 +64,32 @@ def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, reque
         action=AuditAction.GRANT_ADDED if granted else AuditAction.GRANT_REMOVED,
         obj=obj,
         summary={"user": member.user.username, "permission": permission, "object": str(obj)},
-        request=request,
+        context=context,
     )
     return True
+
+
+def granted_ids(*, members: Iterable[Membership], objects: Iterable[models.Model]) -> dict[int, set[int]]:
+    """For each trader among `members`, by user id, the ids among `objects` (one grantable model's) granted to
+    them: one query for the whole list, not one per member and object. Admins need no grant and are left out."""
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import UserObjectPermission
+
+    rows = list(objects)
+    traders = [member.user_id for member in members if member.role == Role.TRADER]
+    if not rows or not traders:
+        return {}
+    model = type(rows[0])
+    codename = _permission_for(model).split(".")[1]
+    found: dict[int, set[int]] = {}
+    for user_id, object_pk in UserObjectPermission.objects.filter(
+        user_id__in=traders,
+        content_type=ContentType.objects.get_for_model(model),
+        permission__codename=codename,
+        object_pk__in=[str(row.pk) for row in rows],
+    ).values_list("user_id", "object_pk"):
+        found.setdefault(user_id, set()).add(int(object_pk))
+    return found
 
 
 def revoke_all(*, user: User, tenant: Tenant) -> int:

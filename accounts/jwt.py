@@ -18,7 +18,6 @@ from typing import Any, cast
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.models import update_last_login
 from django.db import connection, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -45,6 +44,7 @@ from quantarb.sql_rows import column_count, column_list, instance_from
 
 from .audit import audit_record
 from .choices import AuditAction, UserStatus
+from .http import audit_context
 from .lockout import lockout_message, lockout_state, retry_after_seconds
 from .models import ApiTokenGrant, Membership, RevokedAccessToken, Tenant, User
 from .selectors import membership_in, memberships_of
@@ -78,12 +78,6 @@ class TooManyAttempts(APIException):
         self.wait = wait
 
 
-def _http_request(request: Any) -> HttpRequest | None:
-    """The Django request under a DRF one, for the audit trail (address, user agent, correlation id)."""
-    http_request: HttpRequest | None = getattr(request, "_request", request)
-    return http_request
-
-
 def _audit_token(action: AuditAction, token: Token, user: User | None, request: Any, **summary: Any) -> None:
     """Record `action` in the chain of the token's tenant: the token's id (`jti`) and never the token itself."""
     tenant_id = token.get(TENANT_CLAIM)
@@ -94,7 +88,7 @@ def _audit_token(action: AuditAction, token: Token, user: User | None, request: 
         action=action,
         obj=user,
         summary={"jti": token.get(api_settings.JTI_CLAIM), **summary},
-        request=_http_request(request),
+        context=audit_context(request),
     )
 
 
@@ -295,7 +289,7 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
         with transaction.atomic():
             refresh = cast(RefreshToken, self.get_token(user))
             refresh[TENANT_CLAIM] = membership.tenant_id
-            token_grant_start(refresh=refresh, user=user, tenant=membership.tenant, request=_http_request(request))
+            token_grant_start(refresh=refresh, user=user, tenant=membership.tenant, context=audit_context(request))
             access = refresh.access_token
             if api_settings.UPDATE_LAST_LOGIN:
                 update_last_login(User, user)
@@ -315,7 +309,7 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
             raise serializers.ValidationError({"otp": [_("This account needs the code of its authenticator app.")]})
         allowed, throttle = device.verify_is_allowed()
         if not allowed:
-            two_factor_failed(user=user, request=_http_request(request), channel="token")
+            two_factor_failed(user=user, context=audit_context(request), channel="token")
             until = (throttle or {}).get("locked_until")
             wait = math.ceil((until - timezone.now()).total_seconds()) if isinstance(until, datetime) else 1
             wait = max(1, wait)
@@ -330,7 +324,7 @@ class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
                 code="otp_throttled",
             )
         if otp_verify_token(user, device.persistent_id, "".join(code.split())) is None:
-            two_factor_failed(user=user, request=_http_request(request), channel="token")
+            two_factor_failed(user=user, context=audit_context(request), channel="token")
             raise AuthenticationFailed(_("The one-time code is wrong or was already used."), code="otp_invalid")
 
 

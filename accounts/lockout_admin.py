@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .http import AuditContext, require_actor
 from .services import lockout_clear
 
 
@@ -41,7 +42,7 @@ class LockoutAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
         usernames = sorted({name for name in queryset.values_list("username", flat=True) if name})
         for username in usernames:
-            lockout_clear(username=username, actor=request.user, request=request)  # type: ignore[arg-type]
+            lockout_clear(username=username, actor=require_actor(request), context=AuditContext.from_request(request))
         self.message_user(
             request,
             ngettext("Unlocked %(count)d username.", "Unlocked %(count)d usernames.", len(usernames))

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import AccountMode, AccountStatus, AuditAction, InvitationStatus, MarginType, Role, Theme, UserStatus
 from .crypto import EncryptedJSONField
+from .scoping import GrantableQuerySet, TenantQuerySet
 
 
 class User(AbstractUser):
@@ -56,6 +57,8 @@ class Membership(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("membership")
@@ -105,6 +108,8 @@ class Invitation(models.Model):
 
     # What "still stands" means to the desk: neither accepted nor withdrawn (a decline looks like silence).
     STANDING_FOR_TENANT = (InvitationStatus.PENDING, InvitationStatus.DECLINED)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("invitation")
@@ -165,6 +170,8 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(_("time"))
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")
@@ -328,6 +335,8 @@ class VenueAccount(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("venue account")
         verbose_name_plural = _("venue accounts")
@@ -377,6 +386,8 @@ class AccountPool(models.Model):
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = GrantableQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("account pool")
@@ -436,6 +447,8 @@ class AccountSnapshot(models.Model):
             "account the venue's rule it was computed by (leverage, brackets, calc mode, margin rate)."
         ),
     )
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("account snapshot")

@@ -20,12 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from .choices import Role
+from .http import request_membership
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
-
-    from .models import Membership
 
 
 class Perm(StrEnum):
@@ -122,13 +121,6 @@ def matrix_markdown() -> str:
         for grant in MATRIX
     ]
     return "\n".join([header, rule, *rows]) + "\n"
-
-
-def request_membership(request: Any) -> Membership | None:
-    """The active membership (the token's under JWT, the session's choice otherwise), unwrapped from its lazy
-    object so that `None` reads as `None`."""
-    membership = getattr(request, "membership", None)
-    return membership if membership else None
 
 
 # --- enforcement ------------------------------------------------------------------------------------------

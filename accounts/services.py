@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -22,6 +21,7 @@ from quantarb.live import send_on_commit
 from .audit import audit_record
 from .choices import AuditAction, InvitationStatus, Role, UserStatus
 from .grants import revoke_all
+from .http import AuditContext
 from .models import Invitation, Membership, Tenant, User
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def user_create(
     tenant: Tenant | None,
     actor: User | None,
     status: str = UserStatus.ACTIVE,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> User:
     """Create a user and record it in `tenant`'s audit chain (the desk it is created for; None: the platform's)."""
     user = User.objects.create_user(username=username, password=password, status=status)
@@ -56,14 +56,14 @@ def user_create(
         action=AuditAction.USER_CREATED,
         obj=user,
         summary={"after": {"username": user.username, "status": user.status}},
-        request=request,
+        context=context,
     )
     return user
 
 
 @transaction.atomic
 def membership_set(
-    *, user: User, tenant: Tenant, role: Role | str, actor: User | None, request: HttpRequest | None = None
+    *, user: User, tenant: Tenant, role: Role | str, actor: User | None, context: AuditContext | None = None
 ) -> Membership:
     """Make `user` a member of `tenant` with `role`: creates the membership or changes its role, and audits
     either; no change, no event. A changed role makes the user's open sockets re-check their access."""
@@ -79,7 +79,7 @@ def membership_set(
             action=AuditAction.MEMBERSHIP_CREATED,
             obj=membership,
             summary={"after": {"user": user.username, "role": role.value}},
-            request=request,
+            context=context,
         )
         return membership
     if membership.role == role:
@@ -93,14 +93,14 @@ def membership_set(
         action=AuditAction.ROLE_CHANGED,
         obj=membership,
         summary={"before": {"user": user.username, "role": before}, "after": {"user": user.username, "role": role}},
-        request=request,
+        context=context,
     )
     access_changed(user_ids=[user.pk])
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor: User | None, request: HttpRequest | None = None) -> None:
+def membership_remove(*, membership: Membership, actor: User | None, context: AuditContext | None = None) -> None:
     """End a membership (the user keeps their other tenants), audit it and close the user's sockets of this
     tenant. A tenant always keeps one admin: removing its last one is refused (ValidationError)."""
     membership = Membership.objects.select_for_update().select_related("user", "tenant").get(pk=membership.pk)
@@ -113,7 +113,7 @@ def membership_remove(*, membership: Membership, actor: User | None, request: Ht
         action=AuditAction.MEMBERSHIP_DELETED,
         obj=membership,
         summary=summary,
-        request=request,
+        context=context,
     )
     user_id = membership.user_id
     revoke_all(user=membership.user, tenant=membership.tenant)
@@ -149,7 +149,7 @@ def _chains_of(user: User | None) -> list[Tenant | None]:
 
 
 @transaction.atomic
-def totp_device_confirm(*, user: User, device: TOTPDevice, code: str, request: HttpRequest | None = None) -> bool:
+def totp_device_confirm(*, user: User, device: TOTPDevice, code: str, context: AuditContext | None = None) -> bool:
     """Confirm the device `user` is enrolling with its first code: then it is their device, any other unconfirmed
     one is dropped, and each of their tenants' chains records the enrolment. False (nothing changes but django-otp's
     throttle) when the code is wrong or the device is throttled. The secret itself is never recorded."""
@@ -167,12 +167,12 @@ def totp_device_confirm(*, user: User, device: TOTPDevice, code: str, request: H
             action=AuditAction.TWO_FACTOR_ENROLLED,
             obj=user,
             summary={"device": device.persistent_id, "kind": "totp"},
-            request=request,
+            context=context,
         )
     return True
 
 
-def two_factor_failed(*, user: User, request: HttpRequest | None, channel: str) -> None:
+def two_factor_failed(*, user: User, context: AuditContext | None, channel: str) -> None:
     """Record a wrong (or throttled) second-factor code as a failed sign-in in each of the user's tenants' chains;
     `channel` says where: "portal" or "token"."""
     for tenant in _chains_of(user):
@@ -182,12 +182,12 @@ def two_factor_failed(*, user: User, request: HttpRequest | None, channel: str) 
             action=AuditAction.LOGIN_FAILED,
             obj=user,
             summary={"username": user.get_username(), "step": "two_factor", "channel": channel},
-            request=request,
+            context=context,
         )
 
 
 @transaction.atomic
-def lockout_clear(*, username: str, actor: User, request: HttpRequest | None = None) -> int:
+def lockout_clear(*, username: str, actor: User, context: AuditContext | None = None) -> int:
     """Lift the login lockout of `username` (a superuser's admin action) and audit it in the user's tenants'
     chains (the platform's for a name that is no user). Returns how many failure records were removed."""
     from axes.handlers.proxy import AxesProxyHandler
@@ -201,13 +201,13 @@ def lockout_clear(*, username: str, actor: User, request: HttpRequest | None = N
             action=AuditAction.LOCKOUT_CLEARED,
             obj=target,
             summary={"username": username, "failures_removed": removed},
-            request=request,
+            context=context,
         )
     return removed
 
 
 @transaction.atomic
-def two_factor_reset(*, member: Membership, actor: User, request: HttpRequest | None = None) -> int:
+def two_factor_reset(*, member: Membership, actor: User, context: AuditContext | None = None) -> int:
     """Remove `member`'s authenticator devices (a lost phone): their next sign-in enrols a new one if two-factor
     is required of them. Only an admin of every desk the user belongs to may do it, since the device guards all of
     them (ValidationError otherwise). Audited in each of those desks' chains. Returns how many devices went."""
@@ -229,7 +229,7 @@ def two_factor_reset(*, member: Membership, actor: User, request: HttpRequest | 
             action=AuditAction.TWO_FACTOR_RESET,
             obj=member.user,
             summary={"user": member.user.username, "devices_removed": removed},
-            request=request,
+            context=context,
         )
     return int(removed)
 
@@ -250,7 +250,7 @@ def _governs_every_desk_of(member: Membership, actor: User, what: str) -> list[T
     return tenants
 
 
-def _status_change(*, member: Membership, actor: User, status: str, request: HttpRequest | None) -> None:
+def _status_change(*, member: Membership, actor: User, status: str, context: AuditContext | None) -> None:
     user = User.objects.select_for_update().get(pk=member.user_id)
     before = user.status
     if before == status:
@@ -264,13 +264,13 @@ def _status_change(*, member: Membership, actor: User, status: str, request: Htt
             action=AuditAction.MEMBERSHIP_CHANGED,
             obj=user,
             summary={"user": user.username, "before": {"status": before}, "after": {"status": status}},
-            request=request,
+            context=context,
         )
     access_changed(user_ids=[user.pk])
 
 
 @transaction.atomic
-def member_suspend(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+def member_suspend(*, member: Membership, actor: User, context: AuditContext | None = None) -> None:
     """Suspend a member's account: their sessions end, their tokens are refused, their sockets close. Not oneself,
     not a desk's last active admin, and only by an admin of every desk the user belongs to. Audited in each."""
     if member.user_id == actor.pk:
@@ -278,25 +278,25 @@ def member_suspend(*, member: Membership, actor: User, request: HttpRequest | No
     tenants = _governs_every_desk_of(member, actor, str(_("suspend")))
     for membership in Membership.objects.filter(user=member.user, tenant__in=tenants, role=Role.ADMIN):
         _keep_an_admin(membership.tenant, leaving=membership)
-    _status_change(member=member, actor=actor, status=UserStatus.SUSPENDED, request=request)
+    _status_change(member=member, actor=actor, status=UserStatus.SUSPENDED, context=context)
 
 
 @transaction.atomic
-def member_reinstate(*, member: Membership, actor: User, request: HttpRequest | None = None) -> None:
+def member_reinstate(*, member: Membership, actor: User, context: AuditContext | None = None) -> None:
     """Lift a suspension (same rule as suspending: an admin of every desk the user belongs to). Audited in each."""
     _governs_every_desk_of(member, actor, str(_("reinstate")))
-    _status_change(member=member, actor=actor, status=UserStatus.ACTIVE, request=request)
+    _status_change(member=member, actor=actor, status=UserStatus.ACTIVE, context=context)
 
 
-def member_unlock(*, member: Membership, actor: User, request: HttpRequest | None = None) -> int:
+def member_unlock(*, member: Membership, actor: User, context: AuditContext | None = None) -> int:
     """Lift a member's sign-in lockout (failed passwords); audited in each of the user's desks."""
-    return lockout_clear(username=member.user.username, actor=actor, request=request)
+    return lockout_clear(username=member.user.username, actor=actor, context=context)
 
 
 # --- invitations: how anyone joins a desk (issue 15 item 6) ---------------------------------------------------
 @transaction.atomic
 def invitation_send(
-    *, tenant: Tenant, username: str, role: Role | str, actor: User, request: HttpRequest | None = None
+    *, tenant: Tenant, username: str, role: Role | str, actor: User, context: AuditContext | None = None
 ) -> Invitation:
     """Invite the account named `username` to `tenant` with `role`; they join when they accept it.
 
@@ -336,7 +336,7 @@ def invitation_send(
         action=AuditAction.INVITATION_SENT,
         obj=invitation,
         summary={"username": username, "role": role.value, "expires_at": invitation.expires_at},
-        request=request,
+        context=context,
     )
     return invitation
 
@@ -348,7 +348,7 @@ def link_digest(secret: str) -> str:
 
 @transaction.atomic
 def invitation_link_create(
-    *, tenant: Tenant, role: Role | str, actor: User, request: HttpRequest | None = None
+    *, tenant: Tenant, role: Role | str, actor: User, context: AuditContext | None = None
 ) -> tuple[Invitation, str]:
     """A join link to `tenant` with `role`, for someone without an account: returns the invitation and the link's
     secret, which is shown once to `actor` and stored only as a digest. It stands, lapses and is withdrawn like any
@@ -371,14 +371,14 @@ def invitation_link_create(
         action=AuditAction.INVITATION_SENT,
         obj=invitation,
         summary={"link": True, "role": role.value, "expires_at": invitation.expires_at},
-        request=request,
+        context=context,
     )
     return invitation, secret
 
 
 @transaction.atomic
 def invitation_link_join(
-    *, secret: str, username: str, password: str, email: str = "", request: HttpRequest | None = None
+    *, secret: str, username: str, password: str, email: str = "", context: AuditContext | None = None
 ) -> Membership:
     """Whoever holds a standing join link creates their account (`username`, `password`: already validated) and
     joins the link's desk with its role. The account is recorded in the platform's chain, the joining in the
@@ -397,7 +397,7 @@ def invitation_link_join(
         raise taken
     try:
         with transaction.atomic():  # a name taken between the check and here: the same answer, not a 500
-            user = user_create(username=username, password=password, tenant=None, actor=None, request=request)
+            user = user_create(username=username, password=password, tenant=None, actor=None, context=context)
     except IntegrityError:
         raise taken from None
     if email:
@@ -406,7 +406,7 @@ def invitation_link_join(
     invitation.username = username
     invitation.user = user
     invitation.save(update_fields=["username", "user"])
-    return invitation_accept(invitation=invitation, user=user, request=request)
+    return invitation_accept(invitation=invitation, user=user, context=context)
 
 
 JOIN_LINK_TAKEN_NAMES = 5
@@ -446,7 +446,7 @@ def _open_invitation(invitation: Invitation, user: User) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: User, request: HttpRequest | None = None) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: User, context: AuditContext | None = None) -> Membership:
     """`user` accepts their invitation: they become a member with its role (a member already keeps their role).
     Audited in the desk's chain, from which on the desk sees them."""
     invitation = _open_invitation(invitation, user)
@@ -459,18 +459,18 @@ def invitation_accept(*, invitation: Invitation, user: User, request: HttpReques
         action=AuditAction.INVITATION_ACCEPTED,
         obj=invitation,
         summary={"username": invitation.username, "role": invitation.role},
-        request=request,
+        context=context,
     )
     membership = Membership.objects.filter(user=user, tenant=invitation.tenant).first()
     if membership is None:
         membership = membership_set(
-            user=user, tenant=invitation.tenant, role=invitation.role, actor=user, request=request
+            user=user, tenant=invitation.tenant, role=invitation.role, actor=user, context=context
         )
     return membership
 
 
 @transaction.atomic
-def invitation_decline(*, invitation: Invitation, user: User, request: HttpRequest | None = None) -> None:
+def invitation_decline(*, invitation: Invitation, user: User, context: AuditContext | None = None) -> None:
     """`user` declines their invitation. Recorded in the platform's chain, not the desk's: a decline would tell
     the desk that the name is an account, which it must learn only from an acceptance."""
     invitation = _open_invitation(invitation, user)
@@ -483,12 +483,12 @@ def invitation_decline(*, invitation: Invitation, user: User, request: HttpReque
         action=AuditAction.INVITATION_DECLINED,
         obj=invitation,
         summary={"tenant": invitation.tenant.slug, "role": invitation.role},
-        request=request,
+        context=context,
     )
 
 
 @transaction.atomic
-def invitation_withdraw(*, invitation: Invitation, actor: User, request: HttpRequest | None = None) -> None:
+def invitation_withdraw(*, invitation: Invitation, actor: User, context: AuditContext | None = None) -> None:
     """A desk admin withdraws a standing invitation of their desk (a declined one too: to the desk it stands)."""
     locked = Invitation.objects.select_for_update().select_related("tenant").get(pk=invitation.pk)
     if locked.status not in Invitation.STANDING_FOR_TENANT:
@@ -501,5 +501,19 @@ def invitation_withdraw(*, invitation: Invitation, actor: User, request: HttpReq
         action=AuditAction.INVITATION_WITHDRAWN,
         obj=locked,
         summary={"username": locked.username, "role": locked.role},
-        request=request,
+        context=context,
     )
+
+
+def user_preferences_set(*, user: User, language: str | None = None, theme: str | None = None) -> None:
+    """Save the user's own display choices (validated by the caller against settings.LANGUAGES and Theme).
+    Not audited: they change nothing but how pages look to that user."""
+    fields = []
+    if language is not None:
+        user.language = language
+        fields.append("language")
+    if theme is not None:
+        user.theme = theme
+        fields.append("theme")
+    if fields:
+        user.save(update_fields=fields)

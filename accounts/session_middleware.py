@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from quantarb import clock
 
+from .http import AuditContext
 from .models import SessionEnd
 from .sessions import (
     is_background,
@@ -58,7 +59,12 @@ class SessionLifetimeMiddleware:
         if reason is None:
             expired = session_expiry_reason(portal_session, now)
             if expired is not None:
-                portal_session_end(portal_session=portal_session, reason=expired, actor=None, request=request)
+                portal_session_end(
+                    portal_session=portal_session,
+                    reason=expired,
+                    actor=None,
+                    context=AuditContext.from_request(request),
+                )
                 reason = expired
         if reason is not None:
             return self._signed_out(request, reason)

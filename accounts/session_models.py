@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .scoping import TenantQuerySet
+
 
 class SessionEnd(models.TextChoices):
     SIGNED_OUT = "signed_out", _("Signed out")
@@ -67,6 +69,8 @@ class ApiTokenGrant(models.Model):
     user_agent = models.CharField(_("client"), max_length=300, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=20, choices=SessionEnd.choices, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("API token")

@@ -10,6 +10,7 @@ from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from .http import audit_context
 from .models import SessionEnd, User
 from .sessions import current_session_id, password_changed, portal_session_end, portal_session_of, portal_session_start
 
@@ -26,7 +27,9 @@ def record_sign_out(sender: Any, request: HttpRequest | None, user: User | None,
         return
     portal_session = portal_session_of(request)
     if portal_session is not None and portal_session.ended_at is None:
-        portal_session_end(portal_session=portal_session, reason=SessionEnd.SIGNED_OUT, actor=user, request=request)
+        portal_session_end(
+            portal_session=portal_session, reason=SessionEnd.SIGNED_OUT, actor=user, context=audit_context(request)
+        )
 
 
 @receiver(pre_save, sender=User, dispatch_uid="accounts.sessions.password")

@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from .http import AuditContext, require_membership
 from .models import ApiTokenGrant, Membership, PortalSession, SessionEnd, User
-from .permissions import Perm, permission_required, request_membership
+from .permissions import Perm, permission_required
 from .sessions import portal_session_end, portal_session_of, portal_sessions_end_all, token_grant_revoke
 
 
@@ -50,7 +51,9 @@ def my_session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
     # Another user's id answers 404, as a missing one does.
     target = get_object_or_404(PortalSession, pk=session_id, user=request.user)
     user: User = request.user  # type: ignore[assignment]
-    if portal_session_end(portal_session=target, reason=SessionEnd.REVOKED, actor=user, request=request):
+    if portal_session_end(
+        portal_session=target, reason=SessionEnd.REVOKED, actor=user, context=AuditContext.from_request(request)
+    ):
         messages.success(request, _("The session was signed out."))
     return HttpResponseRedirect(reverse("my_sessions"))
 
@@ -60,14 +63,15 @@ def my_session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
 def my_token_revoke(request: HttpRequest, grant_id: int) -> HttpResponse:
     grant = get_object_or_404(ApiTokenGrant.objects.select_related("tenant", "user"), pk=grant_id, user=request.user)
     user: User = request.user  # type: ignore[assignment]
-    if token_grant_revoke(grant=grant, reason=SessionEnd.REVOKED, actor=user, request=request):
+    if token_grant_revoke(
+        grant=grant, reason=SessionEnd.REVOKED, actor=user, context=AuditContext.from_request(request)
+    ):
         messages.success(request, _("The API token was revoked: it and its access tokens answer 401 from now on."))
     return HttpResponseRedirect(reverse("my_sessions"))
 
 
 def _member(request: HttpRequest, membership_id: int) -> Membership:
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     return get_object_or_404(
         Membership.objects.select_related("user", "tenant"), pk=membership_id, tenant_id=membership.tenant_id
     )
@@ -98,11 +102,13 @@ def member_sessions_revoke(request: HttpRequest, membership_id: int) -> HttpResp
         user=member.user,
         reason=SessionEnd.REVOKED_BY_ADMIN,
         actor=actor,
-        request=request,
+        context=AuditContext.from_request(request),
         keep=current.pk if current is not None else None,
     )
     revoked = sum(
-        token_grant_revoke(grant=grant, reason=SessionEnd.REVOKED_BY_ADMIN, actor=actor, request=request)
+        token_grant_revoke(
+            grant=grant, reason=SessionEnd.REVOKED_BY_ADMIN, actor=actor, context=AuditContext.from_request(request)
+        )
         for grant in ApiTokenGrant.objects.filter(user=member.user, tenant=member.tenant, revoked_at__isnull=True)
     )
     messages.success(

@@ -28,8 +28,9 @@ from django.utils.module_loading import import_string
 
 from quantarb import clock
 
-from .audit import audit_record, client_ip
+from .audit import audit_record
 from .choices import AuditAction
+from .http import AuditContext, client_ip
 from .models import ApiTokenGrant, PortalSession, RevokedAccessToken, SessionEnd, Tenant, User
 
 SESSION_DATA_KEY = "_portal_session_id"
@@ -58,8 +59,11 @@ def is_background(request: HttpRequest) -> bool:
     return request.headers.get(BACKGROUND_HEADER, "") == "1"
 
 
-def _user_agent(request: HttpRequest | None) -> str:
-    return (request.headers.get("User-Agent", "") if request is not None else "")[:300]
+USER_AGENT_LENGTH = 300  # PortalSession's and ApiTokenGrant's column
+
+
+def _user_agent(request: HttpRequest) -> str:
+    return request.headers.get("User-Agent", "")[:USER_AGENT_LENGTH]
 
 
 def _tenants_of(user: User) -> list[Tenant | None]:
@@ -102,7 +106,7 @@ def portal_session_end(
     portal_session: PortalSession,
     reason: SessionEnd,
     actor: User | None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> bool:
     """End one session: mark it and delete its data from the session store, so it is signed out at its next
     request wherever that lands. False when it had already ended."""
@@ -123,7 +127,7 @@ def portal_session_end(
                 action=AuditAction.LOGOUT,
                 obj=locked.user,
                 summary={"session": locked.pk, "reason": str(reason)},
-                request=request,
+                context=context,
             )
     portal_session.ended_at, portal_session.end_reason = locked.ended_at, locked.end_reason
     return True
@@ -134,14 +138,14 @@ def portal_sessions_end_all(
     user: User,
     reason: SessionEnd,
     actor: User | None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     keep: int | None = None,
 ) -> int:
     """End every open session of `user` but `keep`; the number ended."""
     open_sessions = PortalSession.objects.filter(user=user, ended_at__isnull=True)
     if keep is not None:
         open_sessions = open_sessions.exclude(pk=keep)
-    return sum(portal_session_end(portal_session=s, reason=reason, actor=actor, request=request) for s in open_sessions)
+    return sum(portal_session_end(portal_session=s, reason=reason, actor=actor, context=context) for s in open_sessions)
 
 
 def session_expiry_reason(portal_session: PortalSession, now: datetime) -> SessionEnd | None:
@@ -191,7 +195,7 @@ def password_changed(*, user: User, keep: int | None) -> None:
 
 
 # --- API tokens ----------------------------------------------------------------------------------------------
-def token_grant_start(*, refresh: Any, user: User, tenant: Tenant, request: HttpRequest | None) -> ApiTokenGrant:
+def token_grant_start(*, refresh: Any, user: User, tenant: Tenant, context: AuditContext | None) -> ApiTokenGrant:
     """Record a token issue and stamp the refresh with its family id; the access token made from it (and every
     rotation) copies the claim. Call in the transaction that issues the token."""
     grant = ApiTokenGrant.objects.create(
@@ -200,8 +204,8 @@ def token_grant_start(*, refresh: Any, user: User, tenant: Tenant, request: Http
         tenant=tenant,
         issued_at=clock.now(),
         expires_at=datetime.fromtimestamp(int(refresh["exp"]), tz=UTC),
-        ip_address=client_ip(request),
-        user_agent=_user_agent(request),
+        ip_address=context.ip if context is not None else None,
+        user_agent=context.user_agent[:USER_AGENT_LENGTH] if context is not None else "",
     )
     refresh[TOKEN_FAMILY_CLAIM] = str(grant.sid)
     return grant
@@ -247,7 +251,7 @@ def token_refusal(token: Any) -> str | None:
 
 @transaction.atomic
 def token_grant_revoke(
-    *, grant: ApiTokenGrant, reason: SessionEnd, actor: User | None, request: HttpRequest | None = None
+    *, grant: ApiTokenGrant, reason: SessionEnd, actor: User | None, context: AuditContext | None = None
 ) -> bool:
     """Revoke a token family: its refresh and every access token made from it answer 401 from now on."""
     updated = ApiTokenGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(
@@ -261,7 +265,7 @@ def token_grant_revoke(
         action=AuditAction.TOKEN_REVOKED,
         obj=grant.user,
         summary={"sid": str(grant.sid), "reason": str(reason)},
-        request=request,
+        context=context,
     )
     return True
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from .audit import audit_record
 from .choices import AuditAction
+from .http import audit_context
 from .lockout import lockout_ends_at
 from .models import Tenant, User
 
@@ -31,7 +32,7 @@ def _tenants_of(user: User) -> list[Tenant | None]:
 @receiver(user_logged_in, dispatch_uid="accounts.audit.login")
 def audit_login(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     for tenant in _tenants_of(user):
-        audit_record(tenant=tenant, actor=user, action=AuditAction.LOGIN, obj=user, request=request)
+        audit_record(tenant=tenant, actor=user, action=AuditAction.LOGIN, obj=user, context=audit_context(request))
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.audit.logout")
@@ -39,7 +40,7 @@ def audit_logout(sender: Any, request: HttpRequest | None, user: User | None, **
     if user is None:  # signing out when not signed in changes nothing
         return
     for tenant in _tenants_of(user):
-        audit_record(tenant=tenant, actor=user, action=AuditAction.LOGOUT, obj=user, request=request)
+        audit_record(tenant=tenant, actor=user, action=AuditAction.LOGOUT, obj=user, context=audit_context(request))
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit.login_failed")
@@ -56,7 +57,7 @@ def audit_login_failed(
             action=AuditAction.LOGIN_FAILED,
             obj=target,
             summary={"username": username},
-            request=request,
+            context=audit_context(request),
         )
 
 
@@ -69,7 +70,6 @@ def audit_lockout(sender: Any, request: Any, username: str | None, **kwargs: Any
         return
     name = str(username or "")[:150]
     target = User.objects.filter(**{User.USERNAME_FIELD: name}).first() if name else None
-    http_request = getattr(request, "_request", request)  # the token endpoint's is a DRF request
     for tenant in _tenants_of(target) if target is not None else [None]:
         audit_record(
             tenant=tenant,
@@ -77,5 +77,5 @@ def audit_lockout(sender: Any, request: Any, username: str | None, **kwargs: Any
             action=AuditAction.LOCKOUT,
             obj=target,
             summary={"username": name, "failures": failures, "until": lockout_ends_at(name)},
-            request=http_request,
+            context=audit_context(request),
         )

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.utils.translation import gettext as _
 
-if TYPE_CHECKING:
-    from django.http import HttpRequest
+from .http import AuditContext
 
+if TYPE_CHECKING:
     from trading.domain.sizing import InstrumentSpec
 
     from .models import AccountPool, User, VenueAccount
@@ -36,7 +36,7 @@ class VenueLink(Protocol):
     """Implemented by `trading` (trading/account_sync.py `TradingVenueLink`), installed by the composition root."""
 
     def test_account(
-        self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
+        self, *, account: VenueAccount, actor: User | None, context: AuditContext | None = None
     ) -> TestResult:
         """Test the account's connection now, record the result on the account and audit the test."""
         ...
@@ -56,7 +56,7 @@ class _Unwired:
     """The link in place until the composition root installs one: it tests nothing."""
 
     def test_account(
-        self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
+        self, *, account: VenueAccount, actor: User | None, context: AuditContext | None = None
     ) -> TestResult:
         return _Untested(False, _("No venue connection is installed in this process: nothing was tested."))
 
@@ -76,9 +76,9 @@ def install_venue_link(link: VenueLink | None) -> VenueLink:
     return previous
 
 
-def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> TestResult:
+def account_test(*, account: VenueAccount, actor: User | None, context: AuditContext | None = None) -> TestResult:
     """Test `account`'s connection through the installed link (venue I/O: sync, within the check's time limit)."""
-    return _installed.test_account(account=account, actor=actor, request=request)
+    return _installed.test_account(account=account, actor=actor, context=context)
 
 
 def pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from quantarb import alerting
@@ -13,6 +12,7 @@ from quantarb import alerting
 from .audit import audit_record
 from .choices import AccountMode, AuditAction
 from .crypto import mask
+from .http import AuditContext
 from .models import AccountPool, User, VenueAccount
 from .venue_forms import AccountPoolForm, VenueAccountForm
 from .venue_link import account_test
@@ -39,7 +39,7 @@ def credential_hints(credentials: dict[str, str] | None) -> dict[str, str]:
 
 
 @transaction.atomic
-def account_save(*, form: VenueAccountForm, actor: User, request: HttpRequest | None = None) -> VenueAccount:
+def account_save(*, form: VenueAccountForm, actor: User, context: AuditContext | None = None) -> VenueAccount:
     """Create or update an account from a valid form; a credential change is audited (masked summary)."""
     creating = form.instance.pk is None
     changed = form.credentials_changed
@@ -56,7 +56,7 @@ def account_save(*, form: VenueAccountForm, actor: User, request: HttpRequest | 
             action=AuditAction.SECRET_CREATED if creating else AuditAction.SECRET_UPDATED,
             obj=account,
             summary={"account": account.label, "venue": account.venue, "fields": sorted(form.new_credentials)},
-            request=request,
+            context=context,
         )
     _account_alerts_on_commit(account)
     return account
@@ -68,7 +68,7 @@ def _account_alerts_on_commit(account: VenueAccount) -> None:
 
 
 @transaction.atomic
-def account_delete(*, account: VenueAccount, actor: User, request: HttpRequest | None = None) -> None:
+def account_delete(*, account: VenueAccount, actor: User, context: AuditContext | None = None) -> None:
     if account.credentials:
         audit_record(
             tenant=account.tenant,
@@ -76,7 +76,7 @@ def account_delete(*, account: VenueAccount, actor: User, request: HttpRequest |
             action=AuditAction.SECRET_UPDATED,
             obj=account,
             summary={"account": account.label, "deleted": True},
-            request=request,
+            context=context,
         )
     account.delete()
 
@@ -92,11 +92,20 @@ class PoolInUse(Exception):
     """The pool is still referenced (a strategy trades it, hedges or commands name it): nothing was deleted."""
 
 
-def pool_delete(*, pool: AccountPool) -> None:
-    """Delete a pool nothing refers to any more; PoolInUse with a message naming what still does."""
+def pool_delete(*, pool: AccountPool, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a pool nothing refers to any more, audited; PoolInUse (the API's 409) with a message naming what
+    still does, and nothing recorded."""
+    pool_id, name, tenant = pool.pk, pool.name, pool.tenant
     try:
         with transaction.atomic():
             pool.delete()
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.POOL_DELETED,
+                summary={"pool": name, "id": pool_id},
+                context=context,
+            )
     except ProtectedError as error:
         strategies = sorted({str(obj) for obj in error.protected_objects if obj._meta.model_name == "strategy"})
         if strategies:
@@ -110,7 +119,7 @@ def pool_delete(*, pool: AccountPool) -> None:
         raise PoolInUse(message) from None
 
 
-def pool_save(*, form: AccountPoolForm, actor: User | None = None, request: HttpRequest | None = None) -> AccountPool:
+def pool_save(*, form: AccountPoolForm, actor: User | None = None, context: AuditContext | None = None) -> AccountPool:
     """Save a valid pool form. Enabling a pool — a new enabled pool, one enabled now, or an enabled pool given
     another account — first tests each of its live accounts, as their Test button does (recorded on the account and
     audited): while one fails, the pool is not enabled and nothing is saved (`ValidationError` on that account's
@@ -122,7 +131,7 @@ def pool_save(*, form: AccountPoolForm, actor: User | None = None, request: Http
         for field, account in (("perp_account", pool.perp_account), ("cfd_account", pool.cfd_account)):
             if account.mode != AccountMode.LIVE:
                 continue  # paper accounts trade on the paper venue: nothing to reach
-            result = account_test(account=account, actor=actor, request=request)
+            result = account_test(account=account, actor=actor, context=context)
             if not result.ok:
                 problems[field] = _(
                     "%(account)s failed its connection test, so the pool cannot be enabled: %(message)s"

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, ProtectedError, Subquery
+from django.db.models import OuterRef, ProtectedError, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -29,8 +29,9 @@ from quantarb.sorting import sort_from
 from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
+from .http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
 from .models import AccountPool, AccountSnapshot, VenueAccount
-from .permissions import Perm, permission_required, request_membership, role_has
+from .permissions import Perm, permission_required, role_has
 from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
 from .venue_kinds import leg_label, spec_for
 from .venue_link import account_test, pool_specs
@@ -39,24 +40,14 @@ from .venue_services import PoolInUse, account_delete, account_in_use, account_s
 PER_PAGE = 25
 
 
-def _tenant(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership.tenant
-
-
 def _can_manage(request: HttpRequest) -> bool:
     membership = request_membership(request)
     return membership is not None and role_has(membership.role, Perm.ACCOUNT_MANAGE)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _saved(request: HttpRequest, url: str) -> HttpResponse:
     """After a successful post: HTMX follows `HX-Redirect`; a plain form follows the 302."""
-    if _is_htmx(request):
+    if is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response
@@ -66,7 +57,7 @@ def _saved(request: HttpRequest, url: str) -> HttpResponse:
 def _form_page(
     request: HttpRequest, template: str, partial: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    return render(request, partial if _is_htmx(request) else template, context, status=status)
+    return render(request, partial if is_htmx(request) else template, context, status=status)
 
 
 # --- accounts --------------------------------------------------------------------------------------------------
@@ -110,9 +101,10 @@ def _stale(at: datetime | None) -> bool:
 
 @permission_required(Perm.TRADING_READ)
 def account_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
     accounts = _with_latest_snapshot(
-        VenueAccount.objects.filter(tenant=tenant).defer("credentials").select_related("owner", "terminal")
+        VenueAccount.objects.for_member(require_membership(request))
+        .defer("credentials")
+        .select_related("owner", "terminal")
     ).order_by("label")
     venue = request.GET.get("venue", "")
     if venue:
@@ -127,7 +119,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     # Per-operator totals across all their accounts (not only this page), one line per currency.
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     counts: dict[str, int] = defaultdict(int)
-    for row in _with_latest_snapshot(VenueAccount.objects.filter(tenant=tenant)).values(
+    for row in _with_latest_snapshot(VenueAccount.objects.for_member(require_membership(request))).values(
         "owner__username", "equity", "currency"
     ):
         counts[row["owner__username"]] += 1
@@ -150,11 +142,11 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_create(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     form = VenueAccountForm(request.POST or None, tenant=tenant, initial={"owner": request.user.pk})
     if request.method == "POST":
         if form.is_valid():
-            account = account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Account %(label)s created.") % {"label": account.label})
             return _saved(request, reverse("venue_account", args=[account.pk]))
         return _form_page(
@@ -170,8 +162,10 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @permission_required(Perm.TRADING_READ)
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
-    tenant = _tenant(request)
-    account = get_object_or_404(VenueAccount.objects.defer("credentials"), pk=account_id, tenant=tenant)
+    tenant = require_tenant(request)
+    account = get_object_or_404(
+        VenueAccount.objects.for_member(require_membership(request)).defer("credentials"), pk=account_id
+    )
     can_manage = _can_manage(request)
     form = None
     status = 200
@@ -180,11 +174,11 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         form = VenueAccountForm(request.POST or None, instance=instance, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                account_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Account %(label)s saved.") % {"label": form.instance.label})
                 return _saved(request, reverse("venue_account", args=[account.pk]))
             status = 400
-            if _is_htmx(request):
+            if is_htmx(request):
                 return render(
                     request,
                     "accounts/partials/_venue_account_form.html",
@@ -196,8 +190,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     snapshots = list(AccountSnapshot.objects.filter(account=account).order_by("-at", "-pk")[:20])
     latest = snapshots[0] if snapshots else None
     spec = spec_for(account.venue)
-    pools = AccountPool.objects.filter(tenant=tenant, perp_account=account) | AccountPool.objects.filter(
-        tenant=tenant, cfd_account=account
+    pools = AccountPool.objects.for_member(require_membership(request)).filter(
+        Q(perp_account=account) | Q(cfd_account=account)
     )
     context = {
         "account": account,
@@ -216,9 +210,9 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = get_object_or_404(VenueAccount, pk=account_id, tenant=_tenant(request))
-    account_test(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
-    if _is_htmx(request):
+    account = get_object_or_404(VenueAccount.objects.for_member(require_membership(request)), pk=account_id)
+    account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
+    if is_htmx(request):
         return render(request, "accounts/partials/_test_result.html", {"account": account})
     return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
 
@@ -226,7 +220,7 @@ def account_test_view(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = get_object_or_404(VenueAccount, pk=account_id, tenant=_tenant(request))
+    account = get_object_or_404(VenueAccount.objects.for_member(require_membership(request)), pk=account_id)
     pool = account_in_use(account)
     if pool is not None:
         messages.error(
@@ -237,7 +231,7 @@ def account_delete_view(request: HttpRequest, account_id: int) -> HttpResponse:
         return HttpResponseRedirect(reverse("venue_account", args=[account.pk]))
     label = account.label
     try:
-        account_delete(account=account, actor=request.user, request=request)  # type: ignore[arg-type]
+        account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
     except ProtectedError:
         messages.error(request, _("This account is still referenced and cannot be deleted."))
         return HttpResponseRedirect(reverse("venue_account", args=[account_id]))
@@ -258,8 +252,11 @@ def _ratio(pool: AccountPool) -> dict[str, Any] | None:
 
 @permission_required(Perm.TRADING_READ)
 def pool_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
-    pools = AccountPool.objects.filter(tenant=tenant).select_related("perp_account", "cfd_account").order_by("name")
+    pools = (
+        AccountPool.objects.for_member(require_membership(request))
+        .select_related("perp_account", "cfd_account")
+        .order_by("name")
+    )
     sort = sort_from(request.GET, POOL_SORTS)
     page = Paginator(sort.apply(pools), PER_PAGE).get_page(request.GET.get("page"))
     for pool in page:
@@ -270,7 +267,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ACCOUNT_MANAGE)
 def pool_create(request: HttpRequest) -> HttpResponse:
-    form = AccountPoolForm(request.POST or None, tenant=_tenant(request), initial={"enabled": True})
+    form = AccountPoolForm(request.POST or None, tenant=require_tenant(request), initial={"enabled": True})
     if request.method == "POST":
         if form.is_valid() and _pool_saved(request, form):
             messages.success(request, _("Pool %(name)s created.") % {"name": form.instance.name})
@@ -284,7 +281,7 @@ def pool_create(request: HttpRequest) -> HttpResponse:
 def _pool_saved(request: HttpRequest, form: AccountPoolForm) -> bool:
     """Save a valid pool form; False when the service refused it (its reasons are now the form's errors)."""
     try:
-        pool_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+        pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as exc:
         form.add_error(None, exc)
         return False
@@ -293,7 +290,7 @@ def _pool_saved(request: HttpRequest, form: AccountPoolForm) -> bool:
 
 @permission_required(Perm.TRADING_READ)
 def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     pool = get_object_or_404(
         AccountPool.objects.select_related("perp_account", "cfd_account"), pk=pool_id, tenant=tenant
     )
@@ -307,7 +304,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
                 messages.success(request, _("Pool %(name)s saved.") % {"name": pool.name})
                 return _saved(request, reverse("pool", args=[pool.pk]))
             status = 400
-            if _is_htmx(request):
+            if is_htmx(request):
                 return render(request, "accounts/partials/_pool_form.html", {"form": form, "pool": pool}, status=400)
             pool.refresh_from_db()
     elif request.method == "POST":
@@ -319,10 +316,10 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ACCOUNT_MANAGE)
 def pool_delete(request: HttpRequest, pool_id: int) -> HttpResponse:
-    pool = get_object_or_404(AccountPool, pk=pool_id, tenant=_tenant(request))
+    pool = get_object_or_404(AccountPool.objects.for_member(require_membership(request)), pk=pool_id)
     name = pool.name
     try:
-        venue_services.pool_delete(pool=pool)
+        venue_services.pool_delete(pool=pool, actor=require_actor(request), context=AuditContext.from_request(request))
     except PoolInUse as error:
         messages.error(request, str(error))
         return HttpResponseRedirect(reverse("pool", args=[pool.pk]))

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -31,10 +31,11 @@ from quantarb.sorting import sort_from
 
 from .choices import InvitationStatus, Role, Theme
 from .forms import JoinForm, JoinLinkForm, MemberAddForm, MemberRoleForm
-from .grants import may_operate, set_grant
+from .grants import granted_ids, set_grant
+from .http import AuditContext, request_actor, require_actor, require_membership, safe_redirect_target
 from .lockout import locked_usernames
 from .models import AccountPool, Invitation, Membership
-from .permissions import Perm, permission_required, request_membership, role_has
+from .permissions import Perm, permission_required, role_has
 from .selectors import invitations_for, invitations_standing
 from .services import (
     invitation_accept,
@@ -52,6 +53,7 @@ from .services import (
     totp_device_confirm,
     two_factor_failed,
     two_factor_reset,
+    user_preferences_set,
 )
 from .sessions import TENANT_SESSION_KEY
 from .signin_forms import OneTimeCodeForm, PortalAuthenticationForm
@@ -69,12 +71,7 @@ from .two_factor import (
 
 
 def _back(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.headers.get("Referer") or "/"
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "/"
-    return target
+    return safe_redirect_target(request, request.POST.get("next") or request.headers.get("Referer"), fallback="/")
 
 
 @require_POST
@@ -84,9 +81,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if language not in dict(settings.LANGUAGES):
         return HttpResponseBadRequest(_("Unknown language."))
     response = HttpResponseRedirect(_back(request))
-    if request.user.is_authenticated:
-        request.user.language = language
-        request.user.save(update_fields=["language"])
+    user = request_actor(request)
+    if user is not None:
+        user_preferences_set(user=user, language=language)
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
     return response
 
@@ -96,9 +93,9 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     theme = request.POST.get("theme", "")
     if theme not in Theme.values:
         return HttpResponseBadRequest(_("Unknown theme."))
-    if request.user.is_authenticated:
-        request.user.theme = theme
-        request.user.save(update_fields=["theme"])
+    user = request_actor(request)
+    if user is not None:
+        user_preferences_set(user=user, theme=theme)
     return HttpResponseRedirect(_back(request))
 
 
@@ -133,8 +130,7 @@ MEMBER_SORTS = {
 @permission_required(Perm.MEMBER_VIEW)
 def members(request: HttpRequest) -> HttpResponse:
     """The active tenant's members and roles; admins add, re-role and remove them here (compliance reads)."""
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for a user without a tenant
+    membership = require_membership(request)
     tenant = membership.tenant
     can_manage = role_has(membership.role, Perm.MEMBER_MANAGE)
     add_form = MemberAddForm(tenant=tenant)
@@ -150,8 +146,8 @@ def members(request: HttpRequest) -> HttpResponse:
                 _invitation, secret = invitation_link_create(
                     tenant=tenant,
                     role=link_form.cleaned_data["role"],
-                    actor=request.user,  # type: ignore[arg-type]
-                    request=request,
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
                 )
                 # Shown in this answer only (never in a redirect's message, which a cookie may carry): the secret
                 # is stored as a digest and cannot be shown again.
@@ -163,7 +159,7 @@ def members(request: HttpRequest) -> HttpResponse:
             add_form = MemberAddForm(request.POST, tenant=tenant)
             if add_form.is_valid():
                 try:
-                    invitation = add_form.save(actor=request.user, request=request)  # type: ignore[arg-type]
+                    invitation = add_form.save(actor=require_actor(request), context=AuditContext.from_request(request))
                 except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
                     add_form.add_error("username", error)
                 else:
@@ -171,25 +167,26 @@ def members(request: HttpRequest) -> HttpResponse:
                     return HttpResponseRedirect(reverse("members"))
             status = 400
     query = request.GET.get("q", "").strip()[:150]
-    rows = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
+    rows = Membership.objects.for_member(require_membership(request)).select_related("user").order_by("user__username")
     if query:
         rows = rows.filter(Q(user__username__icontains=query) | Q(user__email__icontains=query))
     sort = sort_from(request.GET, MEMBER_SORTS)
     page = Paginator(sort.apply(rows), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     pairs = list(tenant.pair_access.select_related("pair").order_by("pair__name"))  # trading's, by relation
-    pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name"))
+    pools = list(AccountPool.objects.for_member(require_membership(request)).order_by("name"))
     locked = locked_usernames([row.user.username for row in page])
     with_device = set(
         TOTPDevice.objects.filter(user_id__in=[row.user_id for row in page], confirmed=True).values_list(
             "user_id", flat=True
         )
     )
+    pair_grants = granted_ids(members=page, objects=pairs)
+    pool_grants = granted_ids(members=page, objects=pools)
     for row in page:
         row.has_authenticator = row.user_id in with_device  # type: ignore[attr-defined]
         row.locked_until = locked.get(row.user.username)  # type: ignore[attr-defined]
-        trader = row.role == Role.TRADER
-        row.granted_pairs = {a.pk for a in pairs if trader and may_operate(row, a)}  # type: ignore[attr-defined]
-        row.granted_pools = {p.pk for p in pools if trader and may_operate(row, p)}  # type: ignore[attr-defined]
+        row.granted_pairs = pair_grants.get(row.user_id, set())  # type: ignore[attr-defined]
+        row.granted_pools = pool_grants.get(row.user_id, set())  # type: ignore[attr-defined]
     context = {
         "invitations": list(invitations_standing(tenant=tenant)) if can_manage else [],
         "pairs": pairs,
@@ -231,11 +228,12 @@ def _invitation_sent_message(invitation: Invitation) -> str:
 @permission_required(Perm.MEMBER_MANAGE)
 def invitation_withdraw_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """Withdraw one of the active tenant's standing invitations; another tenant's id answers 404."""
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     invitation = get_object_or_404(invitations_standing(tenant=membership.tenant), pk=invitation_id)
     try:
-        invitation_withdraw(invitation=invitation, actor=request.user, request=request)  # type: ignore[arg-type]
+        invitation_withdraw(
+            invitation=invitation, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -275,7 +273,7 @@ def invitation_join(request: HttpRequest) -> HttpResponse:
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password"],
                     email=form.cleaned_data.get("email") or "",
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 if error.code != "taken":
@@ -311,9 +309,9 @@ def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> 
     invitation = get_object_or_404(Invitation.objects.select_related("tenant"), pk=invitation_id, user=user)
     try:
         if answer == "accept":
-            joined = invitation_accept(invitation=invitation, user=user, request=request)
+            joined = invitation_accept(invitation=invitation, user=user, context=AuditContext.from_request(request))
         elif answer == "decline":
-            invitation_decline(invitation=invitation, user=user, request=request)
+            invitation_decline(invitation=invitation, user=user, context=AuditContext.from_request(request))
         else:
             raise Http404
     except ValidationError as error:
@@ -343,8 +341,8 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
             user=target.user,
             tenant=target.tenant,
             role=form.cleaned_data["role"],
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -362,7 +360,7 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = _member_of_active_tenant(request, membership_id)
     try:
-        membership_remove(membership=target, actor=request.user, request=request)  # type: ignore[arg-type]
+        membership_remove(membership=target, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -400,11 +398,11 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
         for name, objects in kinds:
             for pk, obj in objects.items():
                 changed += set_grant(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     member=target,
                     obj=obj,
                     granted=pk in wanted[name],
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
     if changed:
         messages.success(request, _("Grants of %(user)s saved.") % {"user": target.user.username})
@@ -416,7 +414,9 @@ def member_grants(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_two_factor_reset(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = _member_of_active_tenant(request, membership_id)
     try:
-        removed = two_factor_reset(member=target, actor=request.user, request=request)  # type: ignore[arg-type]
+        removed = two_factor_reset(
+            member=target, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -439,16 +439,16 @@ def member_account(request: HttpRequest, membership_id: int, action: str) -> Htt
     actor: Any = request.user
     try:
         if action == "unlock":
-            member_unlock(member=target, actor=actor, request=request)
+            member_unlock(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(request, _("%(user)s can sign in again.") % {"user": target.user.username})
         elif action == "suspend":
-            member_suspend(member=target, actor=actor, request=request)
+            member_suspend(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(
                 request,
                 _("%(user)s is suspended: their sessions and tokens no longer work.") % {"user": target.user.username},
             )
         elif action == "reinstate":
-            member_reinstate(member=target, actor=actor, request=request)
+            member_reinstate(member=target, actor=actor, context=AuditContext.from_request(request))
             messages.success(request, _("%(user)s is active again.") % {"user": target.user.username})
         else:
             raise Http404
@@ -459,20 +459,15 @@ def member_account(request: HttpRequest, membership_id: int, action: str) -> Htt
 
 def _member_of_active_tenant(request: HttpRequest, membership_id: int) -> Membership:
     """A membership of the active tenant, or 404 — another tenant's id answers exactly like a missing one."""
-    membership = request_membership(request)
-    assert membership is not None
+    membership = require_membership(request)
     return get_object_or_404(
         Membership.objects.select_related("user", "tenant"), pk=membership_id, tenant_id=membership.tenant_id
     )
 
 
 def _back_to_members(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    if target.startswith(reverse("members")) and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}
-    ):
-        return target
-    return reverse("members")
+    members = reverse("members")
+    return safe_redirect_target(request, request.POST.get("next"), fallback=members, prefix=members)
 
 
 # --- sign-in: password, then (when required) the one-time code ----------------------------------------------
@@ -499,11 +494,8 @@ def _candidate(request: HttpRequest) -> Candidate | None:
     user: Any = request.user
     if user.is_authenticated:
         if two_factor_required(user) and not user.is_verified():
-            wanted = request.GET.get("next") or request.POST.get("next") or ""
-            safe = url_has_allowed_host_and_scheme(
-                wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-            )
-            return Candidate(user=user, backend=None, next_url=wanted if safe and wanted else "/")
+            wanted = request.GET.get("next") or request.POST.get("next")
+            return Candidate(user=user, backend=None, next_url=safe_redirect_target(request, wanted, fallback="/"))
         return None
     return pending_candidate(request)
 
@@ -535,7 +527,7 @@ def _throttled_until(device: TOTPDevice) -> datetime | None:
 
 def _code_refused(request: HttpRequest, candidate: Candidate, throttled_until: datetime | None) -> str:
     """Why a code was not accepted, audited as a failed sign-in."""
-    two_factor_failed(user=candidate.user, request=request, channel="portal")
+    two_factor_failed(user=candidate.user, context=AuditContext.from_request(request), channel="portal")
     if throttled_until is not None:
         seconds = max(1, math.ceil((throttled_until - timezone.now()).total_seconds()))
         return ngettext(
@@ -589,7 +581,7 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
         throttled_until = _throttled_until(device)
         code = form.cleaned_data["code"]
         confirmed = throttled_until is None and totp_device_confirm(
-            user=candidate.user, device=device, code=code, request=request
+            user=candidate.user, device=device, code=code, context=AuditContext.from_request(request)
         )
         if confirmed:
             device.refresh_from_db()

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedJSONField
+from accounts.scoping import TenantQuerySet
 
 from .choices import AlertStatus, Category, ChannelKind, DeliveryStatus, Severity
 
@@ -26,6 +27,8 @@ class AlertRule(models.Model):
     severity = models.CharField(_("severity"), max_length=12, choices=Severity.choices, default=Severity.WARNING)
     enabled = models.BooleanField(_("enabled"), default=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("alert rule")
@@ -62,6 +65,8 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("alert")
@@ -112,6 +117,8 @@ class Channel(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("notification channel")
         verbose_name_plural = _("notification channels")
@@ -140,6 +147,8 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(_("created"))
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("delivery")

@@ -14,10 +14,10 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
-from django.http import HttpRequest
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from quantarb import clock
 from quantarb.events import user_group
@@ -116,7 +116,7 @@ def _raise_once(
 
 # --- acknowledging and resolving ----------------------------------------------------------------------------
 @transaction.atomic
-def alert_acknowledge(*, alert: Alert, actor: User, request: HttpRequest | None = None) -> Alert:
+def alert_acknowledge(*, alert: Alert, actor: User, context: AuditContext | None = None) -> Alert:
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status != AlertStatus.OPEN:
         raise AlertStateError("Only an open alert can be acknowledged.")
@@ -130,14 +130,14 @@ def alert_acknowledge(*, alert: Alert, actor: User, request: HttpRequest | None 
         action=AuditAction.ALERT_ACKNOWLEDGED,
         obj=alert,
         summary={"title": alert.title, "dedup_key": alert.dedup_key, "count": alert.count},
-        request=request,
+        context=context,
     )
     _push_changed(alert.tenant)
     return alert
 
 
 @transaction.atomic
-def alert_resolve(*, alert: Alert, actor: User | None, request: HttpRequest | None = None, reason: str = "") -> Alert:
+def alert_resolve(*, alert: Alert, actor: User | None, context: AuditContext | None = None, reason: str = "") -> Alert:
     """Resolve an active alert: by a user (audited with them), or automatically when its condition cleared
     (`actor` None: audited as the system)."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
@@ -153,7 +153,7 @@ def alert_resolve(*, alert: Alert, actor: User | None, request: HttpRequest | No
         action=AuditAction.ALERT_RESOLVED,
         obj=alert,
         summary={"title": alert.title, "dedup_key": alert.dedup_key, "automatic": actor is None, "reason": reason},
-        request=request,
+        context=context,
     )
     _push_changed(alert.tenant)
     return alert
@@ -220,7 +220,7 @@ def _enqueue_on_commit(delivery_id: int) -> None:
 
 
 @transaction.atomic
-def channel_send_test(*, channel: Channel, actor: User, request: HttpRequest | None = None) -> Delivery:
+def channel_send_test(*, channel: Channel, actor: User, context: AuditContext | None = None) -> Delivery:
     delivery = Delivery.objects.create(
         tenant=channel.tenant, channel=channel, is_test=True, status=DeliveryStatus.PENDING, created_at=clock.now()
     )
@@ -229,7 +229,7 @@ def channel_send_test(*, channel: Channel, actor: User, request: HttpRequest | N
 
 
 @transaction.atomic
-def delivery_retry(*, delivery: Delivery, actor: User | None, request: HttpRequest | None = None) -> Delivery:
+def delivery_retry(*, delivery: Delivery, actor: User | None, context: AuditContext | None = None) -> Delivery:
     """Send a failed (or throttled, or held) delivery again, from a fresh set of attempts."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.RETRYING):
@@ -244,7 +244,7 @@ def delivery_retry(*, delivery: Delivery, actor: User | None, request: HttpReque
         action=AuditAction.ALERT_DELIVERY_RETRIED,
         obj=delivery,
         summary={"channel": delivery.channel.name, "alert": delivery.alert_id},
-        request=request,
+        context=context,
     )
     _enqueue_on_commit(delivery.pk)
     return delivery
@@ -261,7 +261,7 @@ def _push_changed(tenant: Tenant) -> None:
 
 # --- channels and rules ------------------------------------------------------------------------------------------
 @transaction.atomic
-def channel_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> Channel:
+def channel_save(*, form: Any, actor: User, context: AuditContext | None = None) -> Channel:
     """Save a valid ChannelForm: new secrets encrypted, their masked hints kept; audited without the secrets."""
     channel: Channel = form.save(commit=False)
     channel.tenant = form.tenant
@@ -276,26 +276,26 @@ def channel_save(*, form: Any, actor: User, request: HttpRequest | None = None) 
         action=AuditAction.ALERT_CHANNEL_SAVED,
         obj=channel,
         summary={"name": channel.name, "kind": channel.kind, "created": created, "secret_hints": channel.secret_hints},
-        request=request,
+        context=context,
     )
     return channel
 
 
 @transaction.atomic
-def channel_delete(*, channel: Channel, actor: User, request: HttpRequest | None = None) -> None:
+def channel_delete(*, channel: Channel, actor: User, context: AuditContext | None = None) -> None:
     audit_record(
         tenant=channel.tenant,
         actor=actor,
         action=AuditAction.ALERT_CHANNEL_DELETED,
         obj=channel,
         summary={"name": channel.name, "kind": channel.kind},
-        request=request,
+        context=context,
     )
     channel.delete()
 
 
 @transaction.atomic
-def rule_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> AlertRule:
+def rule_save(*, form: Any, actor: User, context: AuditContext | None = None) -> AlertRule:
     rule: AlertRule = form.rule
     rule.enabled = form.cleaned_data["enabled"]
     rule.severity = form.cleaned_data["severity"]
@@ -312,6 +312,6 @@ def rule_save(*, form: Any, actor: User, request: HttpRequest | None = None) -> 
             "severity": rule.severity,
             "params": rule.params,
         },
-        request=request,
+        context=context,
     )
     return rule

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
 from . import registry
@@ -44,23 +45,13 @@ from .services import (
 PER_PAGE = 25
 
 
-def _tenant(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership.tenant
-
-
 def _may(request: HttpRequest, permission: Perm) -> bool:
     membership = request_membership(request)
     return membership is not None and role_has(membership.role, permission)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _saved(request: HttpRequest, url: str) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response
@@ -93,7 +84,7 @@ DELIVERY_SORTS = {
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     filters = {name: request.GET.get(name, "") for name in ("status", "severity", "category")}
     sort = sort_from(request.GET, ALERT_SORTS, defaults_descending=("severity", "count", "last_seen"))
-    alerts = sort.apply(alerts_for(tenant=_tenant(request), filters=filters))
+    alerts = sort.apply(alerts_for(membership=require_membership(request), filters=filters))
     page = Paginator(alerts, PER_PAGE).get_page(request.GET.get("page"))
     query = urlencode({name: value for name, value in filters.items() if value})
     return {
@@ -114,7 +105,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
 @permission_required(Perm.ALERT_READ)
 def alert_list(request: HttpRequest) -> HttpResponse:
     context = _list_context(request)
-    if _is_htmx(request) and request.GET.get("partial") == "rows":
+    if is_htmx(request) and request.GET.get("partial") == "rows":
         return render(request, "alerts/partials/_alert_table.html", context)
     return render(request, "alerts/alert_list.html", context)
 
@@ -122,11 +113,15 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(Perm.ALERT_READ)
 def alert_badge(request: HttpRequest) -> HttpResponse:
-    return render(request, "alerts/partials/_badge.html", {"open_alerts": open_alert_count(tenant=_tenant(request))})
+    return render(
+        request,
+        "alerts/partials/_badge.html",
+        {"open_alerts": open_alert_count(membership=require_membership(request))},
+    )
 
 
 def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
-    alert = alert_for(tenant=_tenant(request), alert_id=alert_id)
+    alert = alert_for(membership=require_membership(request), alert_id=alert_id)
     if alert is None:
         raise Http404
     return alert
@@ -150,11 +145,11 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 def _act(request: HttpRequest, alert_id: int, action: Any) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     try:
-        alert = action(alert=alert, actor=request.user, request=request)
+        alert = action(alert=alert, actor=require_actor(request), context=AuditContext.from_request(request))
     except AlertStateError:
         alert.refresh_from_db()
         messages.info(request, _("This alert changed meanwhile; here is its current state."))
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "alerts/partials/_alert_status.html", {"alert": alert, "can_act": True})
     return HttpResponseRedirect(reverse("alert", args=[alert.pk]))
 
@@ -175,16 +170,16 @@ def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @permission_required(Perm.ALERT_MANAGE)
 def channel_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     form = ChannelForm(request.POST or None, tenant=tenant, initial={"min_severity": "warning"})
     if request.method == "POST":
         if form.is_valid():
-            channel = channel_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channels"))
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "alerts/partials/_channel_form.html", {"form": form}, status=400)
-    channels = list(channels_for(tenant=tenant))
+    channels = list(channels_for(membership=require_membership(request)))
     categories = dict(Category.choices)
     for channel in channels:
         channel.category_labels = [str(categories.get(code, code)) for code in channel.categories or []]  # type: ignore[attr-defined]
@@ -195,18 +190,18 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SECRET_FIELDS)
 @permission_required(Perm.ALERT_MANAGE)
 def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
     form = ChannelForm(request.POST or None, instance=channel, tenant=channel.tenant)
     if request.method == "POST":
         if form.is_valid():
-            channel_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channel", args=[channel.pk]))
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "alerts/partials/_channel_form.html", {"form": form, "channel": channel}, status=400)
-    deliveries = deliveries_for(tenant=channel.tenant).filter(channel=channel)[:50]
+    deliveries = deliveries_for(membership=require_membership(request)).filter(channel=channel)[:50]
     context = {"channel": channel, "form": form, "deliveries": deliveries}
     return render(request, "alerts/channel_detail.html", context, status=400 if form.errors else 200)
 
@@ -214,12 +209,14 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
-    delivery = channel_send_test(channel=channel, actor=request.user, request=request)  # type: ignore[arg-type]
+    delivery = channel_send_test(
+        channel=channel, actor=require_actor(request), context=AuditContext.from_request(request)
+    )
     delivery.refresh_from_db()
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "alerts/partials/_test_result.html", {"delivery": delivery})
     messages.info(request, _("Test notification: %(status)s.") % {"status": delivery.get_status_display()})
     return HttpResponseRedirect(reverse("alert_channel", args=[channel.pk]))
@@ -228,11 +225,11 @@ def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def channel_delete_view(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = channels_for(tenant=_tenant(request)).filter(pk=channel_id).first()
+    channel = channels_for(membership=require_membership(request)).filter(pk=channel_id).first()
     if channel is None:
         raise Http404
     name = channel.name
-    channel_delete(channel=channel, actor=request.user, request=request)  # type: ignore[arg-type]
+    channel_delete(channel=channel, actor=require_actor(request), context=AuditContext.from_request(request))
     messages.success(request, _("Channel %(name)s deleted.") % {"name": name})
     return HttpResponseRedirect(reverse("alert_channels"))
 
@@ -241,10 +238,10 @@ def channel_delete_view(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_GET
 @permission_required(Perm.ALERT_MANAGE)
 def rule_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     rules_ensure_defaults(tenant=tenant)
     rows = []
-    for rule in rules_for(tenant=tenant):
+    for rule in rules_for(membership=require_membership(request)):
         rule_type = registry.get(rule.rule_type)
         params = {param.name: param for param in rule_type.params} if rule_type else {}
         # Each parameter by its label and unit, not its internal name (`max_age_seconds`).
@@ -260,16 +257,16 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ALERT_MANAGE)
 def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = rules_for(tenant=_tenant(request)).filter(pk=rule_id).first()
+    rule = rules_for(membership=require_membership(request)).filter(pk=rule_id).first()
     if rule is None:
         raise Http404
     form = RuleForm(request.POST or None, rule=rule)
     if request.method == "POST":
         if form.is_valid():
-            rule_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Rule saved."))
             return _saved(request, reverse("alert_rules"))
-        if _is_htmx(request):
+        if is_htmx(request):
             context = {"form": form, "rule": rule, "rule_type": form.rule_type}
             return render(request, "alerts/partials/_rule_form.html", context, status=400)
     context = {"form": form, "rule": rule, "rule_type": form.rule_type}
@@ -281,18 +278,20 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
 @permission_required(Perm.ALERT_MANAGE)
 def delivery_list(request: HttpRequest) -> HttpResponse:
     sort = sort_from(request.GET, DELIVERY_SORTS)
-    page = Paginator(sort.apply(deliveries_for(tenant=_tenant(request))), PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(sort.apply(deliveries_for(membership=require_membership(request))), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     return render(request, "alerts/delivery_list.html", {"page": page, "sort": sort, "query": sort.extend("")})
 
 
 @require_POST
 @permission_required(Perm.ALERT_MANAGE)
 def delivery_retry_view(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    delivery = deliveries_for(tenant=_tenant(request)).filter(pk=delivery_id).first()
+    delivery = deliveries_for(membership=require_membership(request)).filter(pk=delivery_id).first()
     if delivery is None:
         raise Http404
     try:
-        delivery_retry(delivery=delivery, actor=request.user, request=request)  # type: ignore[arg-type]
+        delivery_retry(delivery=delivery, actor=require_actor(request), context=AuditContext.from_request(request))
     except AlertStateError:
         messages.info(request, _("Only a failed, throttled or held notification can be sent again."))
     else:

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedJSONField
+from accounts.scoping import TenantQuerySet
 
 from .choices import ActionChoice, Backend, EventKind, FailureChoice, Outcome, TerminalStateChoice
 
@@ -47,6 +48,8 @@ class TerminalInstance(models.Model):
     agent_key = EncryptedJSONField(_("agent key"), null=True, blank=True, editable=False)
     agent_key_id = models.CharField(_("agent key id"), max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("MT5 terminal")

@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 
 from . import selectors
@@ -58,10 +59,6 @@ ACTION_EFFECTS = {
 }
 
 
-def _tenant(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
-
-
 def _can_operate(request: HttpRequest) -> bool:
     membership = request_membership(request)
     return membership is not None and role_has(membership.role, Perm.MT5_OPERATE)
@@ -69,7 +66,7 @@ def _can_operate(request: HttpRequest) -> bool:
 
 @permission_required(Perm.MT5_VIEW)
 def terminal_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.terminal_rows(_tenant(request))
+    rows = selectors.terminal_rows(require_tenant(request))
     return render(request, "mt5ops/terminal_list.html", {"nav": "mt5", "rows": rows, "now": clock.now()})
 
 
@@ -89,7 +86,7 @@ def _downsample(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]
 
 @permission_required(Perm.MT5_VIEW)
 def terminal_detail(request: HttpRequest, terminal_id: int) -> HttpResponse:
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=_tenant(request))
+    terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     now = clock.now()
     status = status_of(terminal)
     log = list(
@@ -120,7 +117,7 @@ def terminal_detail(request: HttpRequest, terminal_id: int) -> HttpResponse:
 @permission_required(Perm.MT5_OPERATE)
 def terminal_action_view(request: HttpRequest, terminal_id: int, action: str) -> HttpResponse:
     """GET: the confirmation page (what the action will do). POST with `confirm`: do it, log it, audit it."""
-    terminal = get_object_or_404(TerminalInstance, pk=terminal_id, tenant=_tenant(request))
+    terminal = get_object_or_404(TerminalInstance.objects.for_member(require_membership(request)), pk=terminal_id)
     chosen = API_ACTIONS.get(action)
     if chosen is None:
         return render(
@@ -130,7 +127,12 @@ def terminal_action_view(request: HttpRequest, terminal_id: int, action: str) ->
             status=400,
         )
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        result = terminal_action(terminal=terminal, action=chosen.value, actor=request.user, request=request)
+        result = terminal_action(
+            terminal=terminal,
+            action=chosen.value,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         text = _("%(action)s on %(label)s: %(outcome)s.") % {
             "action": ActionChoice(result.action).label,
             "label": terminal.label,

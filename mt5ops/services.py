@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
+from accounts.audit import audit_record
+from accounts.choices import AuditAction
+from accounts.http import AuditContext
+from accounts.models import User
 from quantarb import clock
 from trading.venues.errors import VenueError
 from trading.venues.mt5.gateway import Mt5Gateway, transport_for
@@ -30,6 +34,7 @@ from .domain.classify import Diagnosis, FailureClass
 from .domain.recovery import HOUR, PlanReason, RecoveryAttempt, RecoveryPlan, RecoveryPolicy, RecoveryStage
 from .domain.recovery import plan_recovery as plan
 from .domain.state import TerminalState, enter_maintenance, leave_maintenance
+from .forms import TerminalForm
 from .health import (
     STATE_POLICY,
     apply_step,
@@ -304,7 +309,7 @@ def _wait_text(current: RecoveryPlan) -> str:
 
 # --- manual intervention --------------------------------------------------------------------------------------------
 def terminal_action(
-    *, terminal: TerminalInstance, action: str, actor: Any, request: HttpRequest | None = None
+    *, terminal: TerminalInstance, action: str, actor: Any, context: AuditContext | None = None
 ) -> ActionResult:
     """An admin's action on a terminal (confirmed by the page or the API caller), logged and audited:
     reconnect, re-login, restart, maintenance on/off. A reconnect, re-login or restart never runs while an order on
@@ -327,7 +332,7 @@ def terminal_action(
         action=AuditAction.TERMINAL_ACTION,
         obj=terminal,
         summary={"terminal": terminal.label, "action": chosen.value, "outcome": result.outcome},
-        request=request,
+        context=context,
     )
     if chosen in STEPS and result.outcome == Outcome.DONE:
         # See at once what the action did (the log shows the terminal healthy again, or not).
@@ -413,3 +418,40 @@ def manual_actions(terminal: TerminalInstance, limit: int = 20) -> list[Terminal
     and when)."""
     rows = TerminalEvent.objects.filter(terminal=terminal, kind__in=(EventKind.ACTION, EventKind.WAIT), automatic=False)
     return list(rows.select_related("actor").order_by("-at", "-pk")[:limit])
+
+
+# --- adding and removing terminals ------------------------------------------------------------------------------
+class TerminalInUse(Exception):
+    """Accounts still run in the terminal: nothing was deleted (the message says what to do)."""
+
+
+@transaction.atomic
+def terminal_add(*, form: TerminalForm, actor: User, context: AuditContext | None = None) -> TerminalInstance:
+    """Save a valid terminal form, audited."""
+    terminal = form.save()
+    audit_record(
+        tenant=terminal.tenant,
+        actor=actor,
+        action=AuditAction.TERMINAL_ADDED,
+        obj=terminal,
+        summary={"terminal": terminal.label, "backend": terminal.backend},
+        context=context,
+    )
+    return terminal
+
+
+def terminal_delete(*, terminal: TerminalInstance, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a terminal no account runs in, audited; TerminalInUse (and nothing recorded) while one does."""
+    terminal_id, label, tenant = terminal.pk, terminal.label, terminal.tenant
+    try:
+        with transaction.atomic():
+            terminal.delete()
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.TERMINAL_DELETED,
+                summary={"terminal": label, "id": terminal_id},
+                context=context,
+            )
+    except ProtectedError:
+        raise TerminalInUse(_("Accounts run in %(label)s: move or delete them first.") % {"label": label}) from None

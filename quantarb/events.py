@@ -38,12 +38,22 @@ class TradingChanged(TypedDict):
     tenant_id: int
 
 
+class RiskChanged(TypedDict):
+    """A tenant's risk figures changed (a risk history minute recorded, a limit's level, a breach, a kill switch,
+    a limit edited): the user's risk centre re-fetches its figures. Carries no data (the page fetches what the user
+    may see)."""
+
+    type: Literal["risk.changed"]
+    user_id: int
+    tenant_id: int
+
+
 def group_of(message: dict[str, Any]) -> str:
     """The group a message was sent to, from its own fields (a channel-layer message does not say)."""
     kind = message.get("type")
     if kind == "spread.update":
         return pair_group(message["pair_id"])
-    if kind in ("access.changed", "alerts.changed", "trading.changed"):
+    if kind in ("access.changed", "alerts.changed", "trading.changed", "risk.changed"):
         return user_group(message["user_id"])
     if kind == "strategy.changed":
         return f"strategy.{message['strategy_id']}"  # strategies/events.py strategy_group

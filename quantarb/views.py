@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import Perm, request_membership, role_has
+from accounts.http import request_membership
+from accounts.permissions import Perm, role_has
 from quantarb import clock
 from quantarb.health import CLOSED, OK, channel_layer_roundtrip_ms, database_roundtrip_ms, health_lights
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_site import TenantScopedAdmin, is_platform_operator
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext, require_actor
 from accounts.permissions import Perm
 
 from .models import ComplianceRule, GapMoveOverride, KillSwitch, ScheduledMarginChange, Transfer
@@ -66,11 +67,11 @@ class ComplianceRuleAdmin(TenantScopedAdmin):
         rule = form.instance
         audit_record(
             tenant=rule.tenant,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             action=AuditAction.COMPLIANCE_RULE_SAVED,
             obj=rule,
             summary={"created": not change, "changed": list(form.changed_data), **rule_summary(rule)},
-            request=request,
+            context=AuditContext.from_request(request),
         )
 
     def delete_model(self, request: HttpRequest, obj: ComplianceRule) -> None:
@@ -78,10 +79,10 @@ class ComplianceRuleAdmin(TenantScopedAdmin):
         super().delete_model(request, obj)
         audit_record(
             tenant=tenant,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             action=AuditAction.COMPLIANCE_RULE_DELETED,
             summary=summary,
-            request=request,
+            context=AuditContext.from_request(request),
         )
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:

@@ -27,7 +27,7 @@ def kill_switch_condition(switch: KillSwitch) -> Condition:
     target = switch.strategy.name if switch.strategy is not None else switch.get_scope_display()
     return Condition(
         key=f"kill_switch_active:{switch.pk}",
-        title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason},
+        title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason_text},
         detail={
             "scope": switch.scope,
             "trigger": switch.trigger,

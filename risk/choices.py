@@ -50,6 +50,8 @@ class LimitMetric(models.TextChoices):
         _("Weekend gap: liquidation distance (%)"),
     )
     WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT = "weekend_gap_mt5_margin_level_pct", _("Weekend gap: MT5 margin level (%)")
+    USDT_RATE_AGE_S = "usdt_rate_age_s", _("USDT/USD rate age (s; missing counts as a day)")
+    USDT_DEPEG_BPS = "usdt_depeg_bps", _("USDT away from 1 USD (bps)")
 
 
 class LimitDirection(models.TextChoices):

@@ -230,12 +230,12 @@ class RiskGate:
 
     def halts(self, *, pool: AccountPool) -> Sequence[Halt]:
         return tuple(
-            Halt(scope=_scope_text(row), reason=row.reason, since=row.tripped_at) for row in _covering(pool, None)
+            Halt(scope=_scope_text(row), reason=row.reason_text, since=row.tripped_at) for row in _covering(pool, None)
         )
 
     @staticmethod
     def _switches(pool: AccountPool, strategy_id: int | None) -> tuple[SwitchView, ...]:
-        return tuple(SwitchView(row.scope, _scope_text(row), row.reason) for row in _covering(pool, strategy_id))
+        return tuple(SwitchView(row.scope, _scope_text(row), row.reason_text) for row in _covering(pool, strategy_id))
 
     def record_refusal(self, request: OrderCheck, refusals: Sequence[Refusal], actor: Any = None) -> None:
         """Audit what must be of a refusal (the compliance rules'), outside the transaction that asked."""

@@ -16,6 +16,7 @@ from django.db import transaction
 from quantarb import clock
 
 from .domain.limits import Metric, ScopeKind
+from .live import push_risk
 from .metrics import metric_scope_key, metric_values
 from .models import RiskResolution, RiskSnapshot
 
@@ -49,7 +50,8 @@ def risk_record(now: datetime | None = None) -> dict[str, int]:
     moment = now or clock.now()
     at = floor_to(moment, MINUTE)
     rows = []
-    for tenant_id, values in metric_values(now=moment).items():
+    desks = metric_values(now=moment)
+    for tenant_id, values in desks.items():
         for (metric, scope), value in values.items():
             kind, ref = metric_scope_key(scope)
             rows.append(
@@ -73,6 +75,7 @@ def risk_record(now: datetime | None = None) -> dict[str, int]:
             unique_fields=["tenant", "metric", "scope", "scope_id", "resolution", "at"],
             update_fields=["value", "low", "high"],
         )
+        push_risk(desks)  # the open risk centres refresh (risk/live.py)
     counts = risk_roll_up(moment)
     counts["written"] = len(rows)
     return counts

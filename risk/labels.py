@@ -19,4 +19,6 @@ METRIC_LABELS = {
     Metric.GROSS_NOTIONAL_USD: _("Gross notional (USD)"),
     Metric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: _("Liquidation distance after a weekend gap (%)"),
     Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: _("MT5 margin level after a weekend gap (%)"),
+    Metric.USDT_RATE_AGE_S: _("Age of the USDT/USD rate (s)"),
+    Metric.USDT_DEPEG_BPS: _("USDT away from 1 USD (bps)"),
 }

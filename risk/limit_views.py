@@ -19,19 +19,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm, permission_required, role_has
 
 from .forms import RiskLimitForm
 from .limits import breach_confirm, limit_save, limit_summary, pending_confirmations
 from .models import Breach, RiskLimit
 
 PER_PAGE = 25
-
-
-def _tenant(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership.tenant
 
 
 def limits_for(*, tenant: Any) -> QuerySet[RiskLimit]:
@@ -49,7 +44,7 @@ def breaches_for(*, tenant: Any) -> QuerySet[Breach]:
 @require_http_methods(["GET"])
 @permission_required(Perm.RISK_LIMITS_VIEW)
 def limits_page(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     membership = request_membership(request)
     page = Paginator(breaches_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
     context = {
@@ -62,21 +57,26 @@ def limits_page(request: HttpRequest) -> HttpResponse:
 
 
 def _limit_or_404(request: HttpRequest, limit_id: int) -> RiskLimit:
-    limit = RiskLimit.objects.filter(tenant=_tenant(request), pk=limit_id).first()
+    limit = RiskLimit.objects.for_member(require_membership(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
 
 
 def _edit(request: HttpRequest, limit: RiskLimit | None) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     before = limit_summary(limit) if limit is not None else None
     form = RiskLimitForm(request.POST or None, instance=limit, tenant=tenant)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                saved = limit_save(row=form.instance, actor=request.user, before=before, request=request)  # type: ignore[arg-type]
+                saved = limit_save(
+                    row=form.instance,
+                    actor=require_actor(request),
+                    before=before,
+                    context=AuditContext.from_request(request),
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -101,11 +101,11 @@ def limit_edit(request: HttpRequest, limit_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.RISK_LIMITS_MANAGE)
 def breach_confirm_view(request: HttpRequest, breach_id: int) -> HttpResponse:
-    breach = Breach.objects.filter(tenant=_tenant(request), pk=breach_id).first()
+    breach = Breach.objects.for_member(require_membership(request)).filter(pk=breach_id).first()
     if breach is None:
         raise Http404
     try:
-        breach_confirm(breach=breach, actor=request.user, request=request)  # type: ignore[arg-type]
+        breach_confirm(breach=breach, actor=require_actor(request), context=AuditContext.from_request(request))
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)

@@ -34,11 +34,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
 from alerts.choices import Category
 from alerts.rules import rule_dedup_key
@@ -47,6 +47,7 @@ from quantarb import clock, formatting
 
 from .choices import ActionStatus, LimitAction, LimitLevelChoice, LimitScopeKind
 from .domain.limits import Action, Direction, Limit, LimitLevel, LimitState, Metric, Scope, ScopeKind, evaluate
+from .live import push_risk
 from .models import Breach, RiskLimit, RiskLimitState
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ _ACTIONS = _StrategyActions()
 
 def install_strategy_actions(*, pause: Callable[[Any, str], bool]) -> None:
     """The composition root hands risk the strategies' pause (strategies sits above risk: risk must not import
-    it). `pause(strategy, reason)` pauses a running strategy, audited, and says whether it did."""
+    it). `pause(strategy, limit)` pauses a running strategy, audited with the breached limit's label as its
+    reason, and says whether it did."""
     _ACTIONS.pause = pause
 
 
@@ -189,6 +191,7 @@ def evaluate_limits(
             )
         }
         touched_states: list[RiskLimitState] = []
+        changed_desks: set[int] = set()
         new_states: list[RiskLimitState] = []
         peaks: list[Breach] = []
         for tenant_id, tenant_rows in by_tenant.items():
@@ -218,6 +221,7 @@ def evaluate_limits(
                     _end_breach(row, breach, state, now)
                     outcome.ended.append(breach)
                 if state.changed:
+                    changed_desks.add(row.tenant_id)
                     _alert(row, state)
                     if state.level is LimitLevel.WARNING and state.worsened:
                         outcome.warned.append(row.pk)
@@ -227,6 +231,8 @@ def evaluate_limits(
             RiskLimitState.objects.bulk_update(touched_states, ["level", "value", "changed_at", "evaluated_at"])
         if peaks:
             Breach.objects.bulk_update(peaks, ["peak_value", "peak_at"])
+        changed_desks |= {breach.tenant_id for breach in (*outcome.started, *outcome.ended)}
+        push_risk(changed_desks)  # a level changed, a breach started or ended: the risk centres refresh
     return outcome
 
 
@@ -288,7 +294,7 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
             title += " " + _("(awaiting a person's confirmation)")
     else:
         title = _("Limit warning: %(limit)s at %(value)s (warning level %(threshold)s)") % words
-    detail = {
+    detail: dict[str, Any] = {
         "limit": row.pk,
         "metric": row.metric,
         "scope": row.scope_kind,
@@ -298,7 +304,56 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
         "threshold": None if threshold is None else str(threshold),
         "action": row.action,
     }
+    if row.metric in RATE_METRICS and level != LimitLevelChoice.OK:
+        causes, sources = _rate_causes(row, threshold)
+        if causes:  # first: an alert's title is cut at 200 characters, and the source at fault is the news
+            title = f"{' '.join(causes)} {title}"
+            detail["rate_sources"] = sources
     return {"title": title, "detail": detail}
+
+
+RATE_METRICS = (Metric.USDT_RATE_AGE_S.value, Metric.USDT_DEPEG_BPS.value)
+
+
+def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Which USDT/USD rate source a rate limit's alert is about, in words and as data: the sources pricing the
+    scope's pools whose figure is at the level (the worst one when none is, the figure having moved since)."""
+    from risk import metrics as risk_metrics  # type: ignore[attr-defined,unused-ignore]
+
+    rates = risk_metrics.usdt_rates(row.tenant_id, row.scope_kind, row.scope_ref())
+    age = row.metric == Metric.USDT_RATE_AGE_S
+
+    def figure(rate: Any) -> Decimal | None:
+        return rate.age_metric if age else rate.depeg_bps  # type: ignore[no-any-return]
+
+    measured = [rate for rate in rates if figure(rate) is not None]
+    at_fault = [rate for rate in measured if threshold is None or figure(rate) >= threshold]  # type: ignore[operator]
+    at_fault = at_fault or measured[:1]
+    causes = []
+    for rate in at_fault:
+        names = {"source": rate.source_label}
+        if age and rate.missing:
+            causes.append(_("No USDT/USD rate from %(source)s: edges are not priced.") % names)
+        elif age and rate.age_s is not None:
+            seconds = formatting.trimmed(rate.age_s.quantize(Decimal("0.1")), group=True)
+            causes.append(
+                _("The USDT/USD rate from %(source)s is %(age)s s old: edges are not priced.")
+                % {**names, "age": seconds}
+            )
+        elif not age:
+            causes.append(
+                _("USDT is worth %(rate)s USD (%(source)s).") % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
+            )
+    sources = [
+        {
+            "rate_source": rate.source,
+            "age_s": None if rate.age_s is None else str(rate.age_s),
+            "usd_per_usdt": None if rate.usd_per_usdt is None else str(rate.usd_per_usdt),
+            "missing": rate.missing,
+        }
+        for rate in at_fault
+    ]
+    return causes, sources
 
 
 # --- breaches -------------------------------------------------------------------------------------------------
@@ -383,33 +438,32 @@ def strategies_in_scope(tenant_id: int, scope_kind: str, scope_ref: int) -> Any:
     return strategies
 
 
-def _pause_all(breach: Breach, reason: str) -> list[str]:
+def _pause_all(breach: Breach) -> list[str]:
     """Pause the running strategies in the breach's scope; the names of those paused."""
     if _ACTIONS.pause is None:
         raise RuntimeError("risk's strategy actions are not installed (quantarb/wiring.py)")
     paused = []
     for strategy in strategies_in_scope(breach.tenant_id, breach.scope_kind, breach.scope_ref).filter(state="running"):
-        if _ACTIONS.pause(strategy, reason):
+        if _ACTIONS.pause(strategy, breach.limit_label):
             paused.append(strategy.name)
     return paused
 
 
 def _carry_out(breach: Breach, row: RiskLimit | None, *, actor: User | None) -> None:
     """Do the breach's action now (at the breach, or when a person confirmed it)."""
-    reason = _("Limit breached: %(limit)s") % {"limit": breach.limit_label}
     note = ""
     status = ActionStatus.DONE
     if breach.action == LimitAction.BLOCK_ENTRIES:
         note = _("Opening orders in the scope are refused while the breach lasts.")
     elif breach.action == LimitAction.PAUSE:
-        paused = _pause_all(breach, reason)
+        paused = _pause_all(breach)
         note = (
             _("Paused: %(names)s.") % {"names": ", ".join(paused)}
             if paused
             else _("No running strategy in the scope to pause; opening orders are refused while the breach lasts.")
         )
     elif breach.action == LimitAction.FLATTEN:
-        paused = _pause_all(breach, reason)
+        paused = _pause_all(breach)
         status = ActionStatus.CONFIRMED
         running = strategies_in_scope(breach.tenant_id, breach.scope_kind, breach.scope_ref).filter(
             state__in=["running", "paused"], runner_id__gt=""
@@ -441,7 +495,7 @@ def pending_confirmations(*, tenant: Tenant) -> QuerySet[Breach]:
 
 
 @transaction.atomic
-def breach_confirm(*, breach: Breach, actor: User, request: HttpRequest | None = None) -> Breach:
+def breach_confirm(*, breach: Breach, actor: User, context: AuditContext | None = None) -> Breach:
     """A person confirms a breach's pending action: it is carried out now, audited with their name."""
     breach = Breach.objects.select_for_update().get(pk=breach.pk)
     if breach.ended_at is not None:
@@ -457,7 +511,7 @@ def breach_confirm(*, breach: Breach, actor: User, request: HttpRequest | None =
         action=AuditAction.RISK_LIMIT_BREACH,
         obj=breach,
         summary={"event": "confirmed", "limit": breach.limit_label, "action": breach.action},
-        request=request,
+        context=context,
     )
     _carry_out(breach, None, actor=actor)
     return breach
@@ -575,7 +629,7 @@ def limit_summary(row: RiskLimit) -> dict[str, Any]:
 
 @transaction.atomic
 def limit_save(
-    *, row: RiskLimit, actor: User | None, before: dict[str, Any] | None = None, request: HttpRequest | None = None
+    *, row: RiskLimit, actor: User | None, before: dict[str, Any] | None = None, context: AuditContext | None = None
 ) -> RiskLimit:
     """Save a validated limit (created or changed), audited with what changed. A limit disabled or changed starts
     from ok at its next evaluation when its levels moved (its open breach ends there)."""
@@ -590,15 +644,32 @@ def limit_save(
         changed = {key: pair for key, pair in changed.items() if pair[0] != pair[1]}
     if not row.enabled:
         limit_retire(row)
+    push_risk([row.tenant_id])  # the risk centre's colours follow the limit
     audit_record(
         tenant=row.tenant,
         actor=actor,
         action=AuditAction.RISK_LIMIT_SAVED,
         obj=row,
         summary={"limit": row.label, "created": created, "changed": changed},
-        request=request,
+        context=context,
     )
     return row
+
+
+@transaction.atomic
+def limit_delete(*, row: RiskLimit, actor: User, context: AuditContext | None = None) -> None:
+    """Delete a limit: it is retired first (its open breach ends, its alert resolves), audited, then removed."""
+    row.enabled = False
+    limit_retire(row)
+    audit_record(
+        tenant=row.tenant,
+        actor=actor,
+        action=AuditAction.RISK_LIMIT_SAVED,
+        obj=row,
+        summary={"limit": row.label, "deleted": True},
+        context=context,
+    )
+    row.delete()
 
 
 def limit_retire(row: RiskLimit) -> None:
@@ -614,6 +685,7 @@ def limit_retire(row: RiskLimit) -> None:
         breach.action_note = (_("The limit was disabled.") + " " + breach.action_note)[:300]
         breach.save(update_fields=["ended_at", "action_status", "action_note"])
     RiskLimitState.objects.filter(limit=row).update(level=LimitLevelChoice.OK, changed_at=now)
+    push_risk([row.tenant_id])
     keys = [alert_key(row.pk, level) for level in RULE_TYPES]
     for alert in Alert.objects.filter(tenant_id=row.tenant_id, dedup_key__in=keys).exclude(status="resolved"):
         alert_resolve(alert=alert, actor=None, reason="limit disabled")

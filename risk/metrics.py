@@ -7,11 +7,14 @@ Nothing here computes a margin, a liquidation price, an exposure or a drawdown i
 (drawdown on the flow-adjusted wealth index) do. This module finds their inputs:
 
 - an account's state: its latest `AccountSnapshot` (the venue's own figures for a live account, the paper ledger's
-  for a paper one), the position in it (else the open hedges' legs), the leverage brackets (the paper brackets,
-  `QUANTARB_PAPER_PERP_BRACKETS` or the defaults: Binance publishes them per account, the sync does not keep them
-  yet) and, for MT5, the account's margin-call / stop-out levels and mode (`margin_so_*`, recorded by the sync;
-  the simulated terminal's for a paper account);
+  for a paper one), the position in it (else the open hedges' legs), the leverage brackets (a live Binance
+  account's own, `GET /fapi/v1/leverageBracket` as the sync last read them into the snapshot; else the paper
+  brackets, `QUANTARB_PAPER_PERP_BRACKETS` or the defaults) and, for MT5, the account's margin-call / stop-out
+  levels and mode (`margin_so_*`, recorded by the sync; the simulated terminal's for a paper account);
 - prices: the newest spread sample of the pair that prices the pool (perp mid, CFD bid/ask, USDT/USD);
+- the USDT/USD rate the pool's pair prices with (`UsdtRate`): the newest observation of its rate source
+  (`RateTick`, within a day: `risk.domain.limits.RATE_AGE_CAP_S`) with its age, or the pair's fixed rate — the
+  limits on its age (a missing rate counts as a day old) and on its distance from parity (bps) read it;
 - carry: the funding rate last settled (else the pair's expected rate), the CFD's swap terms last read (else the
   pair's), the CFD instrument's session calendar;
 - the equity series (`EquityPoint`, hourly over `QUANTARB_RISK_DRAWDOWN_DAYS` and the latest minute point) for
@@ -42,7 +45,7 @@ from django.db.models import Q, Sum
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
 from accounts.venue_kinds import spec_for
 from quantarb import clock
-from trading.choices import LIVE_HEDGE_STATUSES, HedgeStatus
+from trading.choices import LIVE_HEDGE_STATUSES, HedgeStatus, RateSource
 from trading.domain import calendar as cal
 from trading.domain import pnl
 from trading.domain.margin import CalcMode, LeverageBracket, MarginError, Mt5MarginSpec, brackets_from_wire
@@ -52,6 +55,7 @@ from trading.models import (
     FundingRateRecord,
     Hedge,
     Instrument,
+    RateTick,
     SourcePair,
     SpreadSample,
     SwapTermsRecord,
@@ -119,9 +123,18 @@ class PerpAccountRisk:
     mark_price: Decimal | None
     wallet_balance: Decimal | None
     risk: liq.PerpRisk | None
-    brackets_source: str  # "configured" or "default"
+    brackets_source: str  # "venue" (the account's own, as last read), "configured" or "default"
     venue: VenueFigures | None
     problem: str = ""
+    brackets_read_at: datetime | None = None  # when the venue's brackets were read (source "venue")
+    brackets_error: str = ""  # the venue's brackets could not be read at the last attempt: why (earlier ones stand)
+
+    @property
+    def liquidation_bracket(self) -> int | None:
+        """The bracket holding the notional at our liquidation price."""
+        if self.risk is None or self.risk.liquidation is None:
+            return None
+        return self.risk.liquidation.bracket.bracket
 
     @property
     def margin_balance(self) -> Decimal | None:
@@ -222,6 +235,37 @@ class GapFigures:
 
 
 @dataclass(frozen=True)
+class UsdtRate:
+    """The USDT/USD rate a pool is priced with: its pair's rate source, the newest observation of that source
+    within `RATE_AGE_CAP_S` (its value, time and age in seconds), or the pair's fixed rate (an assumption by
+    configuration: never stale)."""
+
+    source: str  # a RateSource value
+    fixed: bool
+    usd_per_usdt: Decimal | None
+    at: datetime | None
+    age_s: Decimal | None
+
+    @property
+    def source_label(self) -> str:
+        return str(RateSource(self.source).label) if self.source in RateSource.values else self.source
+
+    @property
+    def missing(self) -> bool:
+        """No observation of the source within the horizon: nothing prices the pool's edges."""
+        return not self.fixed and self.at is None
+
+    @property
+    def age_metric(self) -> Decimal | None:
+        """The age the limits read: seconds, a missing rate at the cap; None for a fixed rate."""
+        return None if self.fixed else lim.rate_age_s(self.age_s)
+
+    @property
+    def depeg_bps(self) -> Decimal | None:
+        return None if self.usd_per_usdt is None else lim.depeg_bps(self.usd_per_usdt)
+
+
+@dataclass(frozen=True)
 class PoolRisk:
     pool_id: int
     tenant_id: int
@@ -240,6 +284,7 @@ class PoolRisk:
     gap_note: str
     performance: Performance
     strategy_ids: tuple[int, ...] = ()
+    rate: UsdtRate | None = None  # None: no pair prices the pool
 
     @property
     def first_leg(self) -> ex.LegLimit | None:
@@ -316,6 +361,13 @@ class DeskRisk:
         return sum((s.amount for s in swaps), ZERO)
 
     @property
+    def stalest_rate(self) -> PoolRisk | None:
+        """The pool whose USDT/USD rate is oldest (a missing one first); None when every pool's is fixed or none
+        is priced."""
+        ranked = [p for p in self.pools if p.rate is not None and p.rate.age_metric is not None]
+        return max(ranked, key=lambda p: p.rate.age_metric or ZERO, default=None)  # type: ignore[union-attr]
+
+    @property
     def worst_gap(self) -> PoolRisk | None:
         ranked = [p for p in self.pools if p.gap is not None and p.gap.projection is not None]
         return min(
@@ -345,6 +397,7 @@ class _Data:
     instruments: dict[tuple[str, str], Instrument]
     pool_pair: dict[int, SourcePair]
     samples: dict[int, SpreadSample]
+    rates: dict[str, RateTick]  # rate source → its newest observation within the horizon
     funding: dict[int, FundingRateRecord]
     swaps: dict[int, SwapTermsRecord]
     hourly: dict[tuple[int, str, int], list[tuple[datetime, Decimal, Decimal]]]
@@ -550,6 +603,7 @@ def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
         row.pair_id: row
         for row in _latest(SpreadSample.objects.filter(pair_id__in=list(used), ts__lte=now), "pair_id", "-ts")
     }
+    rates = _latest_rates(used.values(), now)
     funding = {
         row.source_id: row
         for row in _latest(
@@ -608,6 +662,7 @@ def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
         instruments=instruments,
         pool_pair=pool_pair,
         samples=samples,
+        rates=rates,
         funding=funding,
         swaps=swaps,
         hourly=dict(hourly),
@@ -616,6 +671,56 @@ def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
         changes=changes,
         calendars=calendars,
         gap_moves=_recorded_gap_moves(calendars, now),
+    )
+
+
+def _latest_rates(pairs: Iterable[SourcePair], now: datetime) -> dict[str, RateTick]:
+    """The newest observation of each rate source the pairs price with, within the horizon: one query."""
+    sources = sorted({pair.rate_source for pair in pairs if pair.rate_source != RateSource.FIXED})
+    if not sources:
+        return {}
+    since = now - timedelta(seconds=int(lim.RATE_AGE_CAP_S))
+    rows = RateTick.objects.filter(source__in=sources, ts__lte=now, ts__gte=since)
+    return {row.source: row for row in _latest(rows, "source", "-ts", "-pk")}
+
+
+def usdt_rate(pair: SourcePair, tick: RateTick | None, now: datetime) -> UsdtRate:
+    """The rate `pair` prices with at `now`: fixed, the newest observation `tick` (its age), or missing."""
+    if pair.rate_source == RateSource.FIXED:
+        return UsdtRate(pair.rate_source, True, pair.fixed_usd_per_usdt, None, None)
+    if tick is None:
+        return UsdtRate(pair.rate_source, False, None, None, None)
+    age = Decimal((now - tick.ts) // timedelta(microseconds=1)) / Decimal(1_000_000)
+    return UsdtRate(pair.rate_source, False, tick.usd_per_usdt, tick.ts, max(age, ZERO))
+
+
+def usdt_rates(tenant_id: int, scope_kind: str, scope_ref: int, *, now: datetime | None = None) -> list[UsdtRate]:
+    """The USDT/USD rates the enabled pools of a limit's scope price with (the desk: all of them; a pool, a
+    strategy's pool, an account's pools), one per rate source, the oldest (then the furthest from parity) first:
+    what a USDT/USD limit's alert names. A few queries, read when a limit changes level."""
+    moment = now or clock.now()
+    pools = AccountPool.objects.filter(tenant_id=tenant_id, enabled=True).select_related("perp_account", "cfd_account")
+    if scope_kind == ScopeKind.POOL:
+        pools = pools.filter(pk=scope_ref)
+    elif scope_kind == ScopeKind.STRATEGY:
+        pools = pools.filter(strategies__pk=scope_ref)
+    elif scope_kind == ScopeKind.ACCOUNT:
+        pools = pools.filter(Q(perp_account_id=scope_ref) | Q(cfd_account_id=scope_ref))
+    rows = list(pools.order_by("name", "pk"))
+    if not rows:
+        return []
+    instruments = {(row.venue, row.symbol): row for row in Instrument.objects.all()}
+    pairs = list(
+        SourcePair.objects.filter(enabled=True)
+        .filter(Q(tenant_id=tenant_id) | Q(tenant__isnull=True))
+        .select_related("perp_source", "cfd_source")
+    )
+    chosen = _choose_pairs(rows, instruments, pairs)
+    ticks = _latest_rates(chosen.values(), moment)
+    by_source = {pair.rate_source: usdt_rate(pair, ticks.get(pair.rate_source), moment) for pair in chosen.values()}
+    return sorted(
+        by_source.values(),
+        key=lambda rate: (-(rate.age_metric or ZERO), -(rate.depeg_bps or ZERO), rate.source),
     )
 
 
@@ -638,11 +743,39 @@ def _position(snapshot: AccountSnapshot | None) -> dict[str, Any] | None:
     return None
 
 
-def perp_brackets() -> tuple[tuple[LeverageBracket, ...], str]:
+@dataclass(frozen=True)
+class PerpBrackets:
+    brackets: tuple[LeverageBracket, ...]
+    source: str  # "venue", "configured" or "default"
+    read_at: datetime | None = None
+    error: str = ""  # the last read of the venue's brackets failed: why
+
+
+def venue_brackets(snapshot: AccountSnapshot | None) -> tuple[tuple[LeverageBracket, ...], datetime] | None:
+    """The account's own brackets as the sync stored them in the snapshot (`margin_terms.venue_brackets`), with
+    when they were read; None when it holds none, or none that are valid."""
+    terms = snapshot.margin_terms if snapshot is not None else None
+    kept = terms.get("venue_brackets") if isinstance(terms, dict) else None
+    if not isinstance(kept, dict):
+        return None
+    try:
+        return brackets_from_wire(kept), datetime.fromisoformat(str(kept.get("read_at")))
+    except (MarginError, ValueError):
+        return None
+
+
+def perp_brackets(snapshot: AccountSnapshot | None = None) -> PerpBrackets:
+    """The brackets a perp account is measured with: its own as the venue gave them, else the configured paper
+    brackets, else the defaults."""
     from trading.execution.paper_ledger import paper_brackets
 
+    terms = snapshot.margin_terms if snapshot is not None else None
+    error = str(terms.get("venue_brackets_error") or "") if isinstance(terms, dict) else ""
+    own = venue_brackets(snapshot)
+    if own is not None:
+        return PerpBrackets(own[0], "venue", own[1], error)
     brackets, configured = paper_brackets()
-    return brackets, "configured" if configured else "default"
+    return PerpBrackets(brackets, "configured" if configured else "default", None, error)
 
 
 def perp_account_risk(
@@ -655,7 +788,8 @@ def perp_account_risk(
     margin_type: str,
 ) -> PerpAccountRisk:
     """One Binance account: ours from the wallet balance, the position and the brackets; the venue's beside."""
-    brackets, source = perp_brackets()
+    chosen = perp_brackets(snapshot)
+    brackets = chosen.brackets
     position = _position(snapshot)
     quantity = _dec(position.get("quantity")) if position else book_oz
     quantity = quantity if quantity is not None else ZERO
@@ -665,7 +799,11 @@ def perp_account_risk(
     venue = None
     if live and snapshot is not None:
         venue_liq = _dec(position.get("liquidation_price")) if position else None
-        venue_mm = _dec((snapshot.margin_terms or {}).get("maintenance_margin"))
+        terms = snapshot.margin_terms or {}
+        # The venue's own: `totalMaintMargin` of `/fapi/v3/account` (snapshots older than it: the USDT asset's).
+        venue_mm = _dec(terms.get("total_maintenance_margin"))
+        if venue_mm is None:
+            venue_mm = _dec(terms.get("maintenance_margin"))
         venue = VenueFigures(
             margin_balance=snapshot.equity,
             maintenance_margin=venue_mm,
@@ -673,7 +811,7 @@ def perp_account_risk(
             margin_balance_diff=None,
             maintenance_margin_diff=None,
             liquidation_price_diff=None,
-            adl_quantile=int(position["adl"]) if position and str(position.get("adl", "")).isdigit() else None,
+            adl_quantile=int(str(position["adl"])) if position and str(position.get("adl", "")).isdigit() else None,
         )
     snapshot_at, wallet_balance = (None, None) if snapshot is None else (snapshot.at, snapshot.balance)
 
@@ -687,9 +825,11 @@ def perp_account_risk(
             mark_price=mark,
             wallet_balance=wallet_balance,
             risk=risk,
-            brackets_source=source,
+            brackets_source=chosen.source,
             venue=venue,
             problem=problem,
+            brackets_read_at=chosen.read_at,
+            brackets_error=chosen.error,
         )
 
     if snapshot is None:
@@ -1002,6 +1142,7 @@ def pool_risk(data: _Data, pool: AccountPool) -> PoolRisk:
         gap_note=gap_note,
         performance=_performance(data, pool.tenant_id, EquityScope.POOL, pool.pk, ("pool", pool.pk)),
         strategy_ids=tuple(sid for sid, _ in data.strategies.get(pool.pk, [])),
+        rate=None if pair is None else usdt_rate(pair, data.rates.get(pair.rate_source), data.now),
     )
 
 
@@ -1026,8 +1167,9 @@ def _pool_gap(
     due = wk.projection_due(data.now, window, lead=gap_lead())
     perp_state = None
     if perp.risk is not None and perp.mark_price is not None and perp.quantity_oz != 0:
-        brackets, _ = perp_brackets()
-        position = _position(data.snapshots.get(perp.account_id))
+        snapshot = data.snapshots.get(perp.account_id)
+        brackets = perp_brackets(snapshot).brackets
+        position = _position(snapshot)
         entry = (_dec(position.get("entry_price")) if position else None) or perp.mark_price
         perp_state = wk.PerpAccountState(
             position=liq.PerpPosition(perp.quantity_oz, entry),
@@ -1075,6 +1217,11 @@ def _min(values: Iterable[Decimal | None]) -> Decimal | None:
     return min(present) if present else None
 
 
+def _max(values: Iterable[Decimal | None]) -> Decimal | None:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
 def _pool_values(pool: PoolRisk) -> dict[Metric, Decimal | None]:
     projection = pool.gap.projection if pool.gap is not None and pool.gap.due else None
     exposure = pool.exposure
@@ -1093,6 +1240,8 @@ def _pool_values(pool: PoolRisk) -> dict[Metric, Decimal | None]:
         if projection is None
         else projection.min_liquidation_distance_pct,
         Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: None if projection is None else projection.min_cfd_margin_level,
+        Metric.USDT_RATE_AGE_S: None if pool.rate is None else pool.rate.age_metric,
+        Metric.USDT_DEPEG_BPS: None if pool.rate is None else pool.rate.depeg_bps,
     }
 
 
@@ -1126,6 +1275,9 @@ def _desk_values(desk: DeskRisk) -> dict[tuple[Metric, Scope], Decimal | None]:
         values[(Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT, cfd_scope)] = pool_values[pool.pool_id][
             Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT
         ]
+        for account_scope in (perp_scope, cfd_scope):  # an account is priced with its pool's rate
+            for metric in (Metric.USDT_RATE_AGE_S, Metric.USDT_DEPEG_BPS):
+                values[(metric, account_scope)] = pool_values[pool.pool_id][metric]
     inherited = (
         Metric.LIQUIDATION_DISTANCE_PCT,
         Metric.MT5_MARGIN_LEVEL_PCT,
@@ -1133,6 +1285,8 @@ def _desk_values(desk: DeskRisk) -> dict[tuple[Metric, Scope], Decimal | None]:
         Metric.USDT_EXPOSURE_USD,
         Metric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT,
         Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT,
+        Metric.USDT_RATE_AGE_S,
+        Metric.USDT_DEPEG_BPS,
     )
     for strategy in desk.strategies:
         scope = Scope(ScopeKind.STRATEGY, strategy.strategy_id)
@@ -1167,6 +1321,8 @@ def _desk_values(desk: DeskRisk) -> dict[tuple[Metric, Scope], Decimal | None]:
             (Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT, desk_scope): _min(
                 v[Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT] for v in all_pools
             ),
+            (Metric.USDT_RATE_AGE_S, desk_scope): _max(v[Metric.USDT_RATE_AGE_S] for v in all_pools),
+            (Metric.USDT_DEPEG_BPS, desk_scope): _max(v[Metric.USDT_DEPEG_BPS] for v in all_pools),
         }
     )
     return values
@@ -1217,9 +1373,10 @@ def metric_values(
 ) -> dict[int, dict[tuple[Metric, Scope], Decimal | None]]:
     """Per tenant id, every `Metric` of every scope it applies to — the desk (`Scope(DESK, tenant_id)`), each
     enabled pool, each strategy, each account — signed as `risk.domain.limits` reads them: magnitudes for the
-    unhedged and USDT/USD exposures, the daily loss positive, distances and levels as they stand (percent; the MT5
-    level above stop-out in percentage points, or money in the money mode), None where there is nothing to
-    measure (no position, no price, no series, no gap projection due)."""
+    unhedged and USDT/USD exposures, the daily loss positive, the USDT/USD rate's age in seconds (missing: a day;
+    a fixed rate: None) and its distance from parity in bps (the desk: its pools' worst), distances and levels as
+    they stand (percent; the MT5 level above stop-out in percentage points, or money in the money mode), None where
+    there is nothing to measure (no position, no price, no series, no gap projection due)."""
     return {tenant_id: desk.values for tenant_id, desk in desk_risks(tenant_ids, now=now).items()}
 
 
@@ -1236,6 +1393,7 @@ __all__ = [
     "PerpAccountRisk",
     "PoolRisk",
     "StrategyRisk",
+    "UsdtRate",
     "VenueFigures",
     "cfd_account_risk",
     "daily_pnl_of",
@@ -1247,4 +1405,6 @@ __all__ = [
     "mt5_levels",
     "past_gaps",
     "perp_account_risk",
+    "usdt_rate",
+    "usdt_rates",
 ]

@@ -19,6 +19,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, User, VenueAccount
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
+from quantarb import reasons
 
 from .choices import (
     ActionStatus,
@@ -33,6 +35,7 @@ from .choices import (
     TransferStatus,
 )
 from .domain.compliance import TradingWindow, parse_days
+from .reasons import SWITCH_REASONS
 
 
 class KillSwitch(models.Model):
@@ -50,6 +53,10 @@ class KillSwitch(models.Model):
     )
     trigger = models.CharField(_("trigger"), max_length=24, choices=KillTrigger.choices)
     reason = models.CharField(_("reason"), max_length=500)
+    # An automatic trip's reason is a code and its parameters (risk/reasons.py), translated when shown; `reason`
+    # keeps its English rendering. A person's reason has no code and is kept as typed.
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     tripped_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("tripped by")
     )
@@ -59,6 +66,8 @@ class KillSwitch(models.Model):
     )
     reset_at = models.DateTimeField(_("reset"), null=True, blank=True)
     reset_note = models.CharField(_("reset note"), max_length=300, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("kill switch")
@@ -82,6 +91,11 @@ class KillSwitch(models.Model):
     @property
     def active(self) -> bool:
         return self.reset_at is None
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language: an automatic trip's code translated, a person's words as typed."""
+        return reasons.render(SWITCH_REASONS, self.reason_code, self.reason_params, fallback=self.reason)
 
 
 class ComplianceRule(models.Model):
@@ -133,6 +147,8 @@ class ComplianceRule(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("compliance rule")
@@ -245,6 +261,8 @@ class Transfer(models.Model):
         verbose_name=_("cash flow (outgoing side)"),
     )  # fmt: skip
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("transfer")
         verbose_name_plural = _("transfers")
@@ -279,6 +297,9 @@ LEVEL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
     LimitMetric.GROSS_NOTIONAL_USD: (Decimal(0), Decimal(10) ** 12),
     LimitMetric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: PCT,
     LimitMetric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: (Decimal(0), Decimal(100_000)),
+    # Up to a day (risk/domain/limits.py RATE_AGE_CAP_S: a missing rate counts as that old, so it breaches).
+    LimitMetric.USDT_RATE_AGE_S: (Decimal(1), Decimal(86_400)),
+    LimitMetric.USDT_DEPEG_BPS: (Decimal(0), Decimal(10_000)),
 }
 WHOLE_METRICS = frozenset({LimitMetric.LOSS_STREAK})
 
@@ -338,6 +359,8 @@ class RiskLimit(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PoolOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("risk limit")
@@ -473,6 +496,8 @@ class RiskLimitState(models.Model):
     changed_at = models.DateTimeField(_("level since"), null=True, blank=True)
     evaluated_at = models.DateTimeField(_("evaluated"), null=True, blank=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("risk limit state")
         verbose_name_plural = _("risk limit states")
@@ -509,6 +534,8 @@ class Breach(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("confirmed by")
     )
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("limit breach")
@@ -557,6 +584,8 @@ class RiskSnapshot(models.Model):
     low = models.DecimalField(_("lowest"), null=True, blank=True, **PERCENT_OR_MONEY)
     high = models.DecimalField(_("highest"), null=True, blank=True, **PERCENT_OR_MONEY)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("risk snapshot")
         verbose_name_plural = _("risk snapshots")
@@ -587,6 +616,8 @@ class GapMoveOverride(models.Model):
     )
     note = models.CharField(_("why"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("weekend move override")
@@ -630,6 +661,8 @@ class ScheduledMarginChange(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("entered"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("scheduled margin change")

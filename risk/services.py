@@ -6,25 +6,28 @@ strategy → that strategy. While covered, a strategy sends only orders that red
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from alerts.choices import Category, Severity
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
-from quantarb import clock
+from quantarb import clock, reasons
 
 from .alert_rules import kill_switch_condition
 from .choices import KillScope, KillTrigger
+from .live import push_risk, push_risk_everywhere
 from .models import KillSwitch
+from .reasons import SWITCH_REASONS
 from .signals import kill_switch_changed
 
 if TYPE_CHECKING:  # a switch may cover one strategy: named in annotations only
@@ -57,14 +60,19 @@ def kill_switch_trip(
     *,
     scope: str,
     trigger: str,
-    reason: str,
+    reason: str = "",
+    code: str = "",
+    params: Mapping[str, Any] | None = None,
     tenant: Tenant | None = None,
     strategy: Strategy | None = None,
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> KillSwitch:
     """Trip a switch. Tripping one that is already tripped for the same target returns it unchanged (an
-    automatic trigger firing every second must not pile up switches or alerts beyond the alert's count)."""
+    automatic trigger firing every second must not pile up switches or alerts beyond the alert's count).
+
+    An automatic trip gives its reason as a `code` of risk/reasons.py and its `params` (translated when shown);
+    a person's `reason` is kept as typed."""
     scope = KillScope(scope)
     trigger = KillTrigger(trigger)
     if scope == KillScope.STRATEGY:
@@ -77,6 +85,9 @@ def kill_switch_trip(
         strategy = None
     else:
         tenant, strategy = None, None
+    stored_params = reasons.plain(params)
+    if code:
+        reason = reasons.english(SWITCH_REASONS, code, stored_params)
     reason = reason.strip()[:500] or str(trigger.label)
     existing = (
         active_switches()
@@ -93,6 +104,8 @@ def kill_switch_trip(
         strategy=strategy,
         trigger=trigger,
         reason=reason,
+        reason_code=code,
+        reason_params=stored_params,
         tripped_by=actor,
         tripped_at=clock.now(),
     )
@@ -109,7 +122,7 @@ def kill_switch_trip(
     condition = kill_switch_condition(switch)
     for each in tenants:
         audit_record(
-            tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, request=request
+            tenant=each, actor=actor, action=AuditAction.KILL_SWITCH, obj=switch, summary=summary, context=context
         )
         alert_raise(
             tenant=each,
@@ -126,7 +139,7 @@ def kill_switch_trip(
 
 @transaction.atomic
 def kill_switch_reset(
-    *, switch: KillSwitch, actor: User, note: str = "", request: HttpRequest | None = None
+    *, switch: KillSwitch, actor: User, note: str = "", context: AuditContext | None = None
 ) -> KillSwitch:
     """Reset a tripped switch (only ever by a person). The switch's alert resolves with it."""
     switch = KillSwitch.objects.select_for_update().get(pk=switch.pk)
@@ -152,7 +165,7 @@ def kill_switch_reset(
             action=AuditAction.KILL_SWITCH,
             obj=switch,
             summary={"event": "reset", "scope": switch.scope, "note": switch.reset_note},
-            request=request,
+            context=context,
         )
         for alert in Alert.objects.filter(tenant=each, dedup_key__in=keys).exclude(status="resolved"):
             alert_resolve(alert=alert, actor=actor, reason="kill switch reset")
@@ -163,6 +176,10 @@ def kill_switch_reset(
 def _push(switch: KillSwitch) -> None:
     """Tell the pages of the strategies the switch covers, once the change is committed (risk/signals.py)."""
     scope, tenant_id, strategy_id = switch.scope, switch.tenant_id, switch.strategy_id
+    if switch.tenant_id is not None:
+        push_risk([switch.tenant_id])  # the risk centres show the active switches
+    else:
+        push_risk_everywhere()
     transaction.on_commit(
         lambda: kill_switch_changed.send(sender=KillSwitch, scope=scope, tenant_id=tenant_id, strategy_id=strategy_id)
     )

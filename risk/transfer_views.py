@@ -8,8 +8,6 @@ the desk's rules; admins edit them in the admin). A foreign id is a 404.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -19,7 +17,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, require_actor, require_membership
+from accounts.permissions import Perm, permission_required, role_has
 
 from .choices import TransferStatus
 from .compliance import desk_rules
@@ -38,14 +37,8 @@ from .transfers import (
 PER_PAGE = 20
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def _page(request: HttpRequest, form: TransferRequestForm | None = None, status: int = 200) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     may_manage = role_has(membership.role, Perm.CASH_FLOW_MANAGE)
     tenant = membership.tenant
     page = Paginator(transfers_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
@@ -66,7 +59,7 @@ def _page(request: HttpRequest, form: TransferRequestForm | None = None, status:
 def transfer_list(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request)
-    membership = _membership(request)
+    membership = require_membership(request)
     if not role_has(membership.role, Perm.CASH_FLOW_MANAGE):
         raise PermissionDenied
     form = TransferRequestForm(request.POST, tenant=membership.tenant)
@@ -75,12 +68,12 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
     try:
         transfer = transfer_request(
             tenant=membership.tenant,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             from_account=form.cleaned_data["from_account"],
             to_account=form.cleaned_data["to_account"],
             amount=form.cleaned_data["amount"],
             note=form.cleaned_data["note"],
-            request=request,
+            context=AuditContext.from_request(request),
         )
     except TransferError as error:
         form.add_error(error.field, str(error))
@@ -90,7 +83,7 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 
 
 def _transfer(request: HttpRequest, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=_membership(request).tenant).filter(pk=transfer_id).first()
+    transfer = transfers_for(tenant=require_membership(request).tenant).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer
@@ -100,10 +93,11 @@ def _transfer(request: HttpRequest, transfer_id: int) -> Transfer:
 @permission_required(Perm.CASH_FLOW_MANAGE)
 def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> HttpResponse:
     transfer = _transfer(request, transfer_id)
-    actor = request.user
+    actor = require_actor(request)
+    context = AuditContext.from_request(request)
     try:
         if action == "approve":
-            transfer_approve(transfer=transfer, actor=actor, request=request)  # type: ignore[arg-type]
+            transfer_approve(transfer=transfer, actor=actor, context=context)
             messages.success(request, _("Transfer #%(id)s approved.") % {"id": transfer.pk})
         elif action == "complete":
             form = TransferCompleteForm(request.POST)
@@ -112,8 +106,8 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
                 messages.error(request, errors)
                 return HttpResponseRedirect(reverse("transfers"), status=303)
             transfer_complete(
-                transfer=transfer, actor=actor, venue_ref=form.cleaned_data["venue_ref"],  # type: ignore[arg-type]
-                received=form.cleaned_data["received"], request=request,
+                transfer=transfer, actor=actor, venue_ref=form.cleaned_data["venue_ref"],
+                received=form.cleaned_data["received"], context=context,
             )  # fmt: skip
             messages.success(
                 request, _("Transfer #%(id)s done and booked in the cash-flow ledger.") % {"id": transfer.pk}
@@ -122,7 +116,7 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
             close = TransferCloseForm(request.POST)
             reason = close.cleaned_data["reason"] if close.is_valid() else ""
             to = TransferStatus.REJECTED if action == "reject" else TransferStatus.CANCELLED
-            transfer_close(transfer=transfer, actor=actor, to=to, reason=reason, request=request)  # type: ignore[arg-type]
+            transfer_close(transfer=transfer, actor=actor, to=to, reason=reason, context=context)
             messages.success(request, _("Transfer #%(id)s %(state)s.") % {"id": transfer.pk, "state": to.label})
         else:
             raise Http404
@@ -134,6 +128,6 @@ def transfer_action(request: HttpRequest, transfer_id: int, action: str) -> Http
 @require_GET
 @permission_required(Perm.DASHBOARD_VIEW)
 def compliance_page(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     may_edit = role_has(membership.role, Perm.SETTINGS_MANAGE)
     return render(request, "risk/compliance.html", {"rules": desk_rules(membership.tenant.pk), "may_edit": may_edit})

@@ -22,11 +22,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, AccountSnapshot, Tenant, User, VenueAccount
 from quantarb import clock
 from trading.models import CashFlowKind, CashFlowStatus
@@ -174,10 +174,10 @@ def _summary(transfer: Transfer) -> dict[str, Any]:
     }
 
 
-def _audit(transfer: Transfer, actor: User, action: str, request: HttpRequest | None, **extra: Any) -> None:
+def _audit(transfer: Transfer, actor: User, action: str, context: AuditContext | None, **extra: Any) -> None:
     audit_record(
         tenant=transfer.tenant, actor=actor, action=action, obj=transfer, summary={**_summary(transfer), **extra},
-        request=request,
+        context=context,
     )  # fmt: skip
 
 
@@ -190,7 +190,7 @@ def transfer_request(
     to_account: VenueAccount,
     amount: Decimal,
     note: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> Transfer:
     """Record an admin's request to move `amount` (in the sending account's currency). Raises TransferError."""
     for name, account in (("from_account", from_account), ("to_account", to_account)):
@@ -222,7 +222,7 @@ def transfer_request(
         requested_by=actor,
         requested_at=clock.now(),
     )
-    _audit(transfer, actor, AuditAction.TRANSFER_REQUESTED, request, note=transfer.note)
+    _audit(transfer, actor, AuditAction.TRANSFER_REQUESTED, context, note=transfer.note)
     return transfer
 
 
@@ -248,13 +248,13 @@ def _move(transfer: Transfer, to: str, actor: User) -> None:
 
 
 @transaction.atomic
-def transfer_approve(*, transfer: Transfer, actor: User, request: HttpRequest | None = None) -> Transfer:
+def transfer_approve(*, transfer: Transfer, actor: User, context: AuditContext | None = None) -> Transfer:
     """A second admin approves a requested transfer (the money may now be moved at the venues)."""
     transfer = _locked(transfer)
     _move(transfer, TransferStatus.APPROVED, actor)
     transfer.status, transfer.approved_by, transfer.approved_at = TransferStatus.APPROVED, actor, clock.now()
     transfer.save(update_fields=["status", "approved_by", "approved_at"])
-    _audit(transfer, actor, AuditAction.TRANSFER_APPROVED, request)
+    _audit(transfer, actor, AuditAction.TRANSFER_APPROVED, context)
     return transfer
 
 
@@ -265,7 +265,7 @@ def transfer_complete(
     actor: User,
     venue_ref: str,
     received: Decimal | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> Transfer:
     """Record an approved transfer as done at the venues, with the venue's reference, and book it in the cash-flow
     ledger (out of one account, into the other). `received`: what arrived, in the receiving account's currency
@@ -294,23 +294,23 @@ def transfer_complete(
                 to_account=transfer.to_account,
                 to_amount=received,
             ),
-            request=request,
+            context=context,
         )
         if flows[0].status == CashFlowStatus.REQUESTED:
             assert transfer.approved_by is not None
-            cash_flow_approve(flow=flows[0], actor=transfer.approved_by, request=request)
+            cash_flow_approve(flow=flows[0], actor=transfer.approved_by, context=context)
     except CashFlowError as error:
         raise TransferError(str(error), "venue_ref" if error.field == "venue_ref" else None) from error
     transfer.status, transfer.done_by, transfer.done_at = TransferStatus.DONE, actor, now
     transfer.venue_ref, transfer.received, transfer.cash_flow = venue_ref, flows[1].amount, flows[0]
     transfer.save(update_fields=["status", "done_by", "done_at", "venue_ref", "received", "cash_flow"])
-    _audit(transfer, actor, AuditAction.TRANSFER_DONE, request, received=str(transfer.received))
+    _audit(transfer, actor, AuditAction.TRANSFER_DONE, context, received=str(transfer.received))
     return transfer
 
 
 @transaction.atomic
 def transfer_close(
-    *, transfer: Transfer, actor: User, to: str, reason: str = "", request: HttpRequest | None = None
+    *, transfer: Transfer, actor: User, to: str, reason: str = "", context: AuditContext | None = None
 ) -> Transfer:
     """Reject (a second admin, a requested transfer) or cancel (any admin, until it is done)."""
     transfer = _locked(transfer)
@@ -319,5 +319,5 @@ def transfer_close(
     transfer.reason = reason.strip()[:300]
     transfer.save(update_fields=["status", "closed_by", "closed_at", "reason"])
     action = AuditAction.TRANSFER_REJECTED if to == TransferStatus.REJECTED else AuditAction.TRANSFER_CANCELLED
-    _audit(transfer, actor, action, request, reason=transfer.reason)
+    _audit(transfer, actor, action, context, reason=transfer.reason)
     return transfer

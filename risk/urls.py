@@ -4,6 +4,7 @@ from . import limit_views, transfer_views, views
 
 urlpatterns = [
     path("", views.risk_page, name="risk"),
+    path("figures/", views.risk_figures, name="risk_figures"),
     path("kill-switches/trip/", views.switch_trip, name="kill_switch_trip"),
     path("kill-switches/<int:switch_id>/reset/", views.switch_reset, name="kill_switch_reset"),
     path("limits/", limit_views.limits_page, name="risk_limits"),

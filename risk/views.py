@@ -1,5 +1,6 @@
 """The Risk pages (issue 8 items 7, 9; issue 19): the risk centre's overview (the desk's figures from
-risk/metrics.py: desk cards, a table per pool and per account, history charts over /api/v1/risk/history/), kill
+risk/metrics.py: desk cards, a table per pool — each figure against its limits, risk/pool_limits.py — and per
+account, history charts over /api/v1/risk/history/; refreshed live on a `risk.changed` push, risk/live.py), kill
 switches (active and history; trip and reset, confirmed) and reconciliation reports (differences as a table; run
 now; an admin's sync, confirmed).
 
@@ -25,8 +26,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.grants import may_operate
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.models import AccountPool
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 from trading.choices import ReconciliationStatus
 from trading.execution.selectors import REPORT_STATUSES, parse_filters, reports_for
@@ -43,6 +45,7 @@ from .choices import KillScope, KillTrigger
 from .labels import METRIC_LABELS
 from .metrics import DeskRisk, desk_risk
 from .models import KillSwitch
+from .pool_limits import NO_LIMITS, pool_limits
 from .services import kill_switch_reset, kill_switch_trip
 
 PER_PAGE = 25
@@ -74,12 +77,6 @@ def _strategies() -> Any:
     return apps.get_model("strategies", "Strategy").objects
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def switches_for(*, tenant: Any) -> QuerySet[KillSwitch]:
     """The switches that concern the tenant: its own, its strategies', and the global ones (they halt it too)."""
     return (
@@ -90,7 +87,7 @@ def switches_for(*, tenant: Any) -> QuerySet[KillSwitch]:
 
 
 def may_handle_switch(request: HttpRequest, *, scope: str, strategy: Strategy | None) -> bool:
-    membership = _membership(request)
+    membership = require_membership(request)
     if not role_has(membership.role, Perm.KILL_SWITCH):
         return False
     if scope == KillScope.GLOBAL:
@@ -101,7 +98,7 @@ def may_handle_switch(request: HttpRequest, *, scope: str, strategy: Strategy | 
 
 
 def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
-    membership = _membership(request)
+    membership = require_membership(request)
     return [
         strategy
         for strategy in _strategies().filter(tenant=membership.tenant).select_related("pool").order_by("name")
@@ -109,26 +106,39 @@ def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
     ]
 
 
-@require_GET
-@permission_required(Perm.TRADING_READ)
-def risk_page(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
-    switches = switches_for(tenant=membership.tenant)
-    active = [switch for switch in switches.filter(reset_at__isnull=True)]
-    sort = sort_from(request.GET, HISTORY_SORTS)
-    history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
+def _live_context(request: HttpRequest) -> dict[str, Any]:
+    """What the risk centre refreshes live (templates/risk/_live.html): the desk's figures, its pools against their
+    limits, the active kill switches."""
+    membership = require_membership(request)
+    active = list(switches_for(tenant=membership.tenant).filter(reset_at__isnull=True))
     can_trip = role_has(membership.role, Perm.KILL_SWITCH)
     for switch in active:
         switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
             request, scope=switch.scope, strategy=switch.strategy
         )
     desk = desk_risk(membership.tenant.pk)
-    context = {
+    marks = pool_limits(desk)
+    return {
         "desk": desk,
-        "history_config": _history_config(desk),
+        "pool_rows": [(pool, marks.get(pool.pool_id, NO_LIMITS)) for pool in desk.pools],
         "active": active,
-        "page": history,
         "can_trip": can_trip,
+    }
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def risk_page(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    switches = switches_for(tenant=membership.tenant)
+    sort = sort_from(request.GET, HISTORY_SORTS)
+    history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
+    context = _live_context(request)
+    can_trip = context["can_trip"]
+    desk = context["desk"]
+    context |= {
+        "history_config": _history_config(desk),
+        "page": history,
         "scopes": [
             (value, label)
             for value, label in KillScope.choices
@@ -140,6 +150,14 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         "query": sort.extend(""),
     }
     return render(request, "risk/risk.html", context)
+
+
+@require_GET
+@permission_required(Perm.TRADING_READ)
+def risk_figures(request: HttpRequest) -> HttpResponse:
+    """The risk centre's live part (the figures, the pools against their limits, the active kill switches) as a
+    fragment: the page re-fetches it on a `risk.changed` push, or every 30 s while its socket is down."""
+    return render(request, "risk/_live.html", _live_context(request))
 
 
 def _history_config(desk: DeskRisk) -> dict[str, Any]:
@@ -162,7 +180,7 @@ def _history_config(desk: DeskRisk) -> dict[str, Any]:
 @permission_required(Perm.KILL_SWITCH)
 @require_POST
 def switch_trip(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     scope = request.POST.get("scope", "")
     reason = request.POST.get("reason", "").strip()
     strategy = None
@@ -191,8 +209,8 @@ def switch_trip(request: HttpRequest) -> HttpResponse:
             reason=reason,
             tenant=membership.tenant,
             strategy=strategy,
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -213,7 +231,7 @@ def switch_words(switch: KillSwitch) -> str:
 @require_POST
 @permission_required(Perm.KILL_SWITCH)
 def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
-    switch = switches_for(tenant=_membership(request).tenant).filter(pk=switch_id).first()
+    switch = switches_for(tenant=require_membership(request).tenant).filter(pk=switch_id).first()
     if switch is None:
         raise Http404
     if not may_handle_switch(request, scope=switch.scope, strategy=switch.strategy):
@@ -223,7 +241,9 @@ def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
         messages.error(request, _("Add a note saying why trading may resume."))
         return HttpResponseRedirect(reverse("risk"))
     try:
-        kill_switch_reset(switch=switch, actor=request.user, note=note, request=request)  # type: ignore[arg-type]
+        kill_switch_reset(
+            switch=switch, actor=require_actor(request), note=note, context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.info(request, message)
@@ -236,7 +256,7 @@ def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
 @require_GET
 @permission_required(Perm.TRADING_READ)
 def report_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     filters, errors = parse_filters(request.GET, REPORT_STATUSES)
     sort = sort_from(request.GET, REPORT_SORTS)
     reports = sort.apply(reports_for(tenant=membership.tenant, filters=filters))
@@ -261,7 +281,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 
 def _report_or_404(request: HttpRequest, report_id: int) -> ReconciliationReport:
-    report = reports_for(tenant=_membership(request).tenant).filter(pk=report_id).first()
+    report = reports_for(tenant=require_membership(request).tenant).filter(pk=report_id).first()
     if report is None:
         raise Http404
     return report
@@ -271,7 +291,7 @@ def _report_or_404(request: HttpRequest, report_id: int) -> ReconciliationReport
 @permission_required(Perm.TRADING_READ)
 def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
-    membership = _membership(request)
+    membership = require_membership(request)
     context = {
         "report": report,
         "rows": difference_rows(report),
@@ -284,7 +304,7 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
 @permission_required(Perm.STRATEGY_OPERATE)
 @require_POST
 def report_run(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     raw = request.POST.get("pool", "")
     pool = AccountPool.objects.filter(tenant=membership.tenant, pk=int(raw)).first() if raw.isdigit() else None
     if pool is None:
@@ -316,7 +336,7 @@ def report_run(request: HttpRequest) -> HttpResponse:
 def report_sync(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _report_or_404(request, report_id)
     try:
-        reconciliation_sync_now(report=report, actor=request.user, request=request)  # type: ignore[arg-type]
+        reconciliation_sync_now(report=report, actor=require_actor(request), context=AuditContext.from_request(request))
     except ReconciliationNotMismatched:
         messages.error(request, _("Only a report with differences can be synced."))
     except ReconciliationUnavailable as error:

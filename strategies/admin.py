@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantScopedAdmin
-from accounts.grants import may_operate
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, request_membership, require_actor
+from accounts.permissions import Perm
 
 from .choices import LifecycleAction
 from .models import Strategy, StrategyVersion
@@ -22,16 +22,23 @@ from .services import TransitionRefused, strategy_request
 
 def _lifecycle(action: str) -> Any:
     def run(model_admin: StrategyAdmin, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
-        membership = request_membership(request)
+        # The strategies the caller operates, read once for the whole selection (not once per strategy).
+        operable = set(Strategy.objects.for_member(request_membership(request), "trade").values_list("pk", flat=True))
+        context = AuditContext.from_request(request)
         done = 0
         for strategy in queryset.select_related("pool"):
-            if not request.user.is_superuser and not may_operate(membership, strategy.pool):
+            if not request.user.is_superuser and strategy.pk not in operable:
                 model_admin.message_user(
                     request, _("%(name)s: its pool is not granted to you.") % {"name": strategy.name}, messages.ERROR
                 )
                 continue
             try:
-                strategy_request(strategy=strategy, action=action, actor=request.user, request=request)  # type: ignore[arg-type]
+                strategy_request(
+                    strategy=strategy,
+                    action=action,
+                    actor=require_actor(request),
+                    context=context,
+                )
             except TransitionRefused as refused:
                 model_admin.message_user(request, f"{strategy.name}: {refused.message}", messages.WARNING)
             else:

@@ -20,7 +20,7 @@ def strategy_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Conditio
         yield Condition(
             key=f"strategy_error:{strategy.pk}",
             title=_("Strategy %(name)s stopped on an error: %(reason)s")
-            % {"name": strategy.name, "reason": strategy.state_reason},
+            % {"name": strategy.name, "reason": strategy.state_reason_text},
             detail={"reason": strategy.state_reason},
             source=strategy,
         )

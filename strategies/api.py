@@ -23,8 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.grants import may_operate
+from accounts.http import AuditContext, require_actor, require_membership
 from accounts.models import AccountPool
-from accounts.permissions import Perm, request_membership, role_has
+from accounts.permissions import Perm, role_has
 from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
@@ -66,12 +67,6 @@ from .services import (
     strategy_request,
     strategy_update,
 )
-
-
-def _membership(request: Request) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -122,6 +117,11 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     version = serializers.IntegerField(source="current_version.number", read_only=True, default=None, allow_null=True)
     params = serializers.JSONField(source="current_version.params", read_only=True, default=None, allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
+    state_reason_text = serializers.CharField(
+        read_only=True,
+        help_text="The state reason in the request's language (`state_reason` keeps it in English, or as typed).",
+    )
+    state_reason_params = serializers.DictField(read_only=True, help_text="The system reason's parameters.")
     realised = serializers.SerializerMethodField(
         help_text="Realised PnL in USD (8 dp): the booked splits of its hedges that are no longer live, summed."
     )
@@ -136,6 +136,9 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "mode",
             "state",
             "state_reason",
+            "state_reason_code",
+            "state_reason_params",
+            "state_reason_text",
             "state_changed_at",
             "version",
             "params",
@@ -338,6 +341,10 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
     tripped_by = serializers.CharField(source="tripped_by.username", read_only=True, default=None, allow_null=True)
     reset_by = serializers.CharField(source="reset_by.username", read_only=True, default=None, allow_null=True)
     active = serializers.BooleanField(read_only=True)
+    reason_text = serializers.CharField(
+        read_only=True, help_text="The reason in the request's language (`reason` keeps it in English, or as typed)."
+    )
+    reason_params = serializers.DictField(read_only=True, help_text="An automatic trip's reason parameters.")
 
     class Meta:
         model = KillSwitch
@@ -347,6 +354,9 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
             "strategy",
             "trigger",
             "reason",
+            "reason_code",
+            "reason_params",
+            "reason_text",
             "active",
             "tripped_by",
             "tripped_at",
@@ -432,7 +442,7 @@ class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 # --- strategies ---------------------------------------------------------------------------------------------------
 def _strategy(request: Request, strategy_id: int) -> Strategy:
-    strategy = strategy_for(tenant=_membership(request).tenant, strategy_id=strategy_id)
+    strategy = strategy_for(membership=require_membership(request), strategy_id=strategy_id)
     if strategy is None:
         raise Http404
     return strategy
@@ -440,7 +450,7 @@ def _strategy(request: Request, strategy_id: int) -> Strategy:
 
 def _operable(request: Request, strategy_id: int) -> Strategy:
     strategy = _strategy(request, strategy_id)
-    if not may_operate_strategy(_membership(request), strategy):
+    if not may_operate_strategy(require_membership(request), strategy):
         raise PermissionDenied("This strategy's pool is not granted to you.")
     return strategy
 
@@ -453,11 +463,11 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = StrategySerializer
 
     def get_queryset(self) -> QuerySet[Strategy]:
-        return strategies_for(tenant=_membership(self.request).tenant)
+        return strategies_for(membership=require_membership(self.request))
 
     @extend_schema(request=StrategyWriteSerializer, responses={201: StrategySerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         body = _body(request)
         errors: dict[str, list[str]] = {}
         name = body.get("name")
@@ -469,7 +479,7 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
         pool_id = body.get("pool")
         pool = None
         if isinstance(pool_id, int) and not isinstance(pool_id, bool):
-            pool = AccountPool.objects.filter(tenant=membership.tenant, pk=pool_id).first()
+            pool = AccountPool.objects.for_member(membership).filter(pk=pool_id).first()
         if pool is None:
             errors["pool"] = ["Choose a pool of this tenant by its id."]
         elif not may_operate(membership, pool):
@@ -486,13 +496,13 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
                 pool=pool,
                 mode=str(mode),
                 params=params,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
-        strategy = strategies_for(tenant=membership.tenant).get(pk=strategy.pk)
+        strategy = strategies_for(membership=membership).get(pk=strategy.pk)
         return Response(StrategySerializer(strategy).data, status=status.HTTP_201_CREATED)
 
 
@@ -529,10 +539,10 @@ class StrategyDetail(APIView):
             strategy_update(
                 strategy=strategy,
                 params=params,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 name=name,
                 note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
@@ -555,8 +565,8 @@ class StrategyLifecycle(APIView):
             strategy = strategy_request(
                 strategy=strategy,
                 action=self.action,
-                actor=request.user,  # type: ignore[arg-type]
-                request=request._request,
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
                 reason=str(reason)[:300],
             )
         except TransitionRefused as refused:
@@ -602,7 +612,7 @@ class _Records(generics.ListAPIView):  # type: ignore[type-arg]
         filters, errors = parse_filters(self.request.query_params, self.statuses)
         if errors:
             raise ValidationError(errors)
-        rows: QuerySet[Any] = type(self).select(tenant=_membership(self.request).tenant, filters=filters)
+        rows: QuerySet[Any] = type(self).select(tenant=require_membership(self.request).tenant, filters=filters)
         return rows
 
 
@@ -640,14 +650,14 @@ class PositionList(_Records):
 def _switches(request: Request) -> QuerySet[KillSwitch]:
     from risk.views import switches_for
 
-    return switches_for(tenant=_membership(request).tenant)
+    return switches_for(tenant=require_membership(request).tenant)
 
 
 def _may_handle(request: Request, scope: str, strategy: Strategy | None) -> bool:
     if scope == KillScope.GLOBAL:
         return bool(request.user.is_superuser)
     if scope == KillScope.STRATEGY:
-        return strategy is not None and may_operate(_membership(request), strategy.pool)
+        return strategy is not None and may_operate(require_membership(request), strategy.pool)
     return True
 
 
@@ -672,7 +682,7 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=TripSerializer, responses={201: KillSwitchSerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = TripSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         scope = incoming.validated_data["scope"]
@@ -680,7 +690,7 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
         if scope == KillScope.STRATEGY:
             strategy_id = incoming.validated_data.get("strategy")
             strategy = (
-                Strategy.objects.filter(tenant=membership.tenant, pk=strategy_id).select_related("pool").first()
+                Strategy.objects.for_member(membership).filter(pk=strategy_id).select_related("pool").first()
                 if strategy_id is not None
                 else None
             )
@@ -695,8 +705,8 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
                 reason=incoming.validated_data["reason"],
                 tenant=membership.tenant,
                 strategy=strategy,
-                actor=request.user,  # type: ignore[arg-type]
-                request=request._request,
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from None
@@ -720,9 +730,9 @@ class KillSwitchReset(APIView):
         try:
             switch = kill_switch_reset(
                 switch=switch,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 note=incoming.validated_data["note"],
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
@@ -741,10 +751,10 @@ class ReportList(_Records):
 
     @extend_schema(request=RunSerializer, responses={201: ReportSerializer, 409: None})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = RunSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=incoming.validated_data["pool"]).first()
+        pool = AccountPool.objects.for_member(membership).filter(pk=incoming.validated_data["pool"]).first()
         if pool is None:
             raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
         if not may_operate(membership, pool):
@@ -762,7 +772,7 @@ class ReportDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "report_id"
 
     def get_queryset(self) -> QuerySet[ReconciliationReport]:
-        return reports_for(tenant=_membership(self.request).tenant)
+        return reports_for(tenant=require_membership(self.request).tenant)
 
 
 class ReportSync(APIView):
@@ -772,11 +782,13 @@ class ReportSync(APIView):
 
     @extend_schema(request=None, responses={200: ReportSerializer, 409: None})
     def post(self, request: Request, report_id: int) -> Response:
-        report = reports_for(tenant=_membership(request).tenant).filter(pk=report_id).first()
+        report = reports_for(tenant=require_membership(request).tenant).filter(pk=report_id).first()
         if report is None:
             raise Http404
         try:
-            report = reconciliation_sync_now(report=report, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            report = reconciliation_sync_now(
+                report=report, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except ReconciliationNotMismatched:
             return Response(
                 {"detail": f"Only a mismatched report can be synced; this one is {report.status}."},
@@ -800,22 +812,22 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
         filters, errors = parse_filters(self.request.query_params, ["queued", "running", "done", "failed"])
         if errors:
             raise ValidationError(errors)
-        return commands_for(tenant=_membership(self.request).tenant, filters=filters)
+        return commands_for(tenant=require_membership(self.request).tenant, filters=filters)
 
     @extend_schema(request=CommandWriteSerializer, responses={202: CommandSerializer})
     def post(self, request: Request) -> Response:
-        membership = _membership(request)
+        membership = require_membership(request)
         incoming = CommandWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        pool = AccountPool.objects.filter(tenant=membership.tenant, pk=data["pool"]).first()
+        pool = AccountPool.objects.for_member(membership).filter(pk=data["pool"]).first()
         if pool is None:
             raise ValidationError({"pool": ["Choose a pool of this tenant by its id."]})
         if not (role_has(membership.role, Perm.ORDER_SUBMIT) and may_operate(membership, pool)):
             raise PermissionDenied("This pool is not granted to you.")
         hedge = None
         if data.get("hedge") is not None:
-            hedge = Hedge.objects.filter(tenant=membership.tenant, pk=data["hedge"]).first()
+            hedge = Hedge.objects.for_member(membership).filter(pk=data["hedge"]).first()
             if hedge is None:
                 raise ValidationError({"hedge": ["Choose a hedge of this tenant by its id."]})
         if data["kind"] in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND) and not hedge:
@@ -825,10 +837,10 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
             command = manual_request(
                 pool=pool,
                 kind=data["kind"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 hedge=hedge,
                 params=params,
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
             if hasattr(error, "error_dict"):
@@ -847,4 +859,4 @@ class CommandDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "command_id"
 
     def get_queryset(self) -> QuerySet[ManualCommand]:
-        return commands_for(tenant=_membership(self.request).tenant)
+        return commands_for(tenant=require_membership(self.request).tenant)

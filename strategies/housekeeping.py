@@ -87,7 +87,8 @@ def reconcile_pools() -> dict[str, int]:
                 kill_switch_trip(
                     scope=KillScope.STRATEGY,
                     trigger=KillTrigger.RECONCILIATION_MISMATCH,
-                    reason=f"reconciliation #{report.pk}: {len(report.differences)} differences",
+                    code="reconciliation_mismatch",
+                    params={"report": report.pk, "differences": len(report.differences)},
                     strategy=strategy,
                 )
     for tenant in tenants.values():

@@ -14,8 +14,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountPool, Tenant, User
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
+from quantarb import reasons
 
 from .choices import ACTIVE_STATES, StrategyMode, StrategyState
+from .reasons import STATE_REASONS
 
 
 class Strategy(models.Model):
@@ -36,6 +39,10 @@ class Strategy(models.Model):
     )
     state_changed_at = models.DateTimeField(_("state changed"), null=True, blank=True)
     state_reason = models.CharField(_("state reason"), max_length=300, blank=True)
+    # A reason the system gave is a code and its parameters (strategies/reasons.py), translated when shown;
+    # `state_reason` keeps its English rendering. A person's reason has no code and is kept as typed.
+    state_reason_code = models.CharField(_("state reason code"), max_length=40, blank=True)
+    state_reason_params = models.JSONField(_("state reason parameters"), default=dict, blank=True)
     # The runner's lease. `lease_epoch` only ever grows; an order write carries the epoch it was planned under.
     runner_id = models.CharField(_("runner"), max_length=80, blank=True)
     lease_epoch = models.PositiveBigIntegerField(_("lease epoch"), default=0)
@@ -47,6 +54,8 @@ class Strategy(models.Model):
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("created by")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = PoolOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("strategy")
@@ -70,6 +79,14 @@ class Strategy(models.Model):
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
 
+    @property
+    def state_reason_text(self) -> str:
+        """Why it is in its state, in the reader's language (a system reason's code translated, a person's words
+        as typed)."""
+        return reasons.render(
+            STATE_REASONS, self.state_reason_code, self.state_reason_params, fallback=self.state_reason
+        )
+
 
 class StrategyVersion(models.Model):
     """One immutable set of parameters (strategies/domain/params.py `StrategyParams.to_json`)."""
@@ -85,6 +102,8 @@ class StrategyVersion(models.Model):
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("created by")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("strategy version")

@@ -162,7 +162,11 @@ class StrategyRunner:
             log.exception("runner %s of strategy %s failed", self.runner_id, self.strategy_id)
             with contextlib.suppress(LeaseLost):
                 await _db(runner_transition)(
-                    lease=lease, to=StrategyState.ERROR, reason=f"runner failed: {exc}"[:300], release=True
+                    lease=lease,
+                    to=StrategyState.ERROR,
+                    code="runner_failed",
+                    params={"error": f"{type(exc).__name__}: {exc}"[:200]},
+                    release=True,
                 )
         finally:
             if self.writer is not None:
@@ -177,9 +181,7 @@ class StrategyRunner:
         pool = strategy.pool
         self.pair_id = await _db(pair_id_for_pool)(pool)
         if self.pair_id is None:
-            await _db(runner_transition)(
-                lease=self.lease, to=StrategyState.ERROR, reason="no quote source pair for this pool", release=True
-            )
+            await _db(runner_transition)(lease=self.lease, to=StrategyState.ERROR, code="no_pair", release=True)
             return False
         venues = await _db(self.venues_factory)(pool, self.pair_id)
         self.executor = Executor(
@@ -196,18 +198,21 @@ class StrategyRunner:
             pool=pool, venues=venues, trigger=ReconciliationTrigger.START, strategy_id=self.strategy_id
         )
         if report.status != ReconciliationStatus.MATCHED:
-            reason = f"reconciliation #{report.pk}: {report.status} ({len(report.differences)} differences)"
-            await _db(runner_transition)(lease=self.lease, to=StrategyState.ERROR, reason=reason, release=True)
+            refused = {"report": report.pk, "status": report.status, "differences": len(report.differences)}
+            await _db(runner_transition)(
+                lease=self.lease, to=StrategyState.ERROR, code="reconciliation_refused", params=refused, release=True
+            )
             if report.status == ReconciliationStatus.MISMATCH:
                 await _db(kill_switch_trip)(
                     scope=KillScope.STRATEGY,
                     trigger=KillTrigger.RECONCILIATION_MISMATCH,
-                    reason=reason,
+                    code="reconciliation_refused",
+                    params=refused,
                     strategy=strategy,
                 )
             return False
         if strategy.state == StrategyState.STARTING:
-            await _db(runner_transition)(lease=self.lease, to=StrategyState.RUNNING, reason="reconciled")
+            await _db(runner_transition)(lease=self.lease, to=StrategyState.RUNNING, code="reconciled")
         return True
 
     async def _renew_lease(self) -> None:
@@ -269,7 +274,7 @@ class StrategyRunner:
                     pending = True
             if pending:
                 return True  # come back next step until every hedge is closed (or flagged)
-        await _db(runner_transition)(lease=self.lease, to=StrategyState.STOPPED, reason="stopped", release=True)
+        await _db(runner_transition)(lease=self.lease, to=StrategyState.STOPPED, code="stopped", release=True)
         return False
 
     async def flatten_for_limits(
@@ -318,7 +323,8 @@ class StrategyRunner:
             await self._trip(
                 strategy,
                 KillTrigger.LEGGING_TIMEOUT,
-                f"hedge {hedge.pk} legged by {flagged.perp_oz + flagged.cfd_oz} oz with orders still unknown",
+                "legging_unknown",
+                {"hedge": hedge.pk, "oz": flagged.perp_oz + flagged.cfd_oz},
             )
 
     async def repair(
@@ -361,7 +367,8 @@ class StrategyRunner:
             await self._trip(
                 strategy,
                 KillTrigger.LEGGING_TIMEOUT,
-                f"hedge {hedge.pk} legged by {plan.unhedged_oz} oz for more than {params.max_legging_seconds} s",
+                "legging_timeout",
+                {"hedge": hedge.pk, "oz": plan.unhedged_oz, "seconds": params.max_legging_seconds},
             )
             return
         if snapshot is None:
@@ -406,9 +413,11 @@ class StrategyRunner:
         self._remember(decision)
         return True
 
-    async def _trip(self, strategy: Strategy, trigger: str, reason: str) -> None:
-        await _db(kill_switch_trip)(scope=KillScope.STRATEGY, trigger=trigger, reason=reason, strategy=strategy)
-        self._remember({"code": "halted", "params": {"reason": reason}})
+    async def _trip(self, strategy: Strategy, trigger: str, code: str, params: dict[str, Any]) -> None:
+        switch = await _db(kill_switch_trip)(
+            scope=KillScope.STRATEGY, trigger=trigger, code=code, params=params, strategy=strategy
+        )
+        self._remember({"code": "halted", "params": {"reason": switch.reason}})
 
     async def _watch_loss(self, strategy: Strategy, params: StrategyParams) -> None:
         if params.loss_limit_usd is None and params.drawdown_limit_usd is None:
@@ -417,13 +426,14 @@ class StrategyRunner:
         self.peak_pnl = max(self.peak_pnl, pnl)
         if params.loss_limit_usd is not None and pnl <= -params.loss_limit_usd:
             await self._trip(
-                strategy, KillTrigger.LOSS_LIMIT, f"loss {pnl} USD beyond the limit {params.loss_limit_usd}"
+                strategy, KillTrigger.LOSS_LIMIT, "loss_limit", {"loss": -pnl, "limit": params.loss_limit_usd}
             )
         elif params.drawdown_limit_usd is not None and self.peak_pnl - pnl >= params.drawdown_limit_usd:
             await self._trip(
                 strategy,
                 KillTrigger.DRAWDOWN_LIMIT,
-                f"drawdown {self.peak_pnl - pnl} USD beyond the limit {params.drawdown_limit_usd}",
+                "drawdown_limit",
+                {"drawdown": self.peak_pnl - pnl, "limit": params.drawdown_limit_usd},
             )
 
     # -- deciding and acting -------------------------------------------------------------------------------------
@@ -452,8 +462,9 @@ class StrategyRunner:
             return False
         params = {"terminal": block.label, "state": block.state, "failure": block.failure}
         self._remember({"action": "hold", "code": "mt5_terminal_paused", "params": params})
-        reason = "MT5 terminal {terminal} is {state} ({failure})".format(**params)
-        await _db(runner_transition)(lease=self.lease, to=StrategyState.PAUSED, reason=reason)
+        await _db(runner_transition)(
+            lease=self.lease, to=StrategyState.PAUSED, code="mt5_terminal_paused", params=params
+        )
         return True
 
     def _remember(self, decision: dict[str, Any]) -> None:

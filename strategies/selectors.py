@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from accounts.grants import may_operate
-from accounts.models import AccountPool, Membership, Tenant
+from accounts.models import AccountPool, Membership
 from accounts.permissions import Perm, role_has
 from quantarb import clock
 from trading.choices import LIVE_HEDGE_STATUSES
@@ -28,10 +28,11 @@ from .choices import ACTIVE_STATES
 from .models import Strategy, StrategyVersion
 
 
-def strategies_for(*, tenant: Tenant) -> QuerySet[Strategy]:
+def strategies_for(*, membership: Membership | None) -> QuerySet[Strategy]:
+    """The member's tenant's strategies (for_member "view"), with their open hedges and realised PnL."""
     live = [status.value for status in LIVE_HEDGE_STATUSES]
     return (
-        Strategy.objects.filter(tenant=tenant)
+        Strategy.objects.for_member(membership)
         .select_related("pool", "current_version")
         .annotate(
             open_hedges=Count("hedges", filter=Q(hedges__status__in=live), distinct=True),
@@ -46,8 +47,11 @@ def active_strategy_of_pool(pool: AccountPool) -> Strategy | None:
     return Strategy.objects.filter(pool=pool, state__in=[state.value for state in ACTIVE_STATES]).first()
 
 
-def strategy_for(*, tenant: Tenant, strategy_id: int) -> Strategy | None:
-    return Strategy.objects.filter(tenant=tenant, pk=strategy_id).select_related("pool", "current_version").first()
+def strategy_for(*, membership: Membership | None, strategy_id: int) -> Strategy | None:
+    """One strategy of the member's tenant; None for a foreign or missing id (the caller's 404)."""
+    return (
+        Strategy.objects.for_member(membership).filter(pk=strategy_id).select_related("pool", "current_version").first()
+    )
 
 
 def versions_for(strategy: Strategy) -> QuerySet[StrategyVersion]:

@@ -12,25 +12,27 @@ refuses a runner whose epoch is no longer current or whose lease ran out, so a s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
-from quantarb import clock
+from quantarb import clock, reasons
 from strategies.domain.params import StrategyParams, validate
 from trading.execution.leases import Lease, LeaseLost, fence
 from trading.instruments import sizing_specs
 
 from .choices import ACTIVE_STATES, LifecycleAction, StrategyMode, StrategyState
 from .models import Strategy, StrategyVersion
+from .reasons import STATE_REASONS
 
 
 class TransitionRefused(Exception):
@@ -90,7 +92,7 @@ def strategy_create(
     params: StrategyParams,
     actor: User | None,
     note: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> Strategy:
     """Create a stopped strategy with version 1 of its parameters. Raises ValidationError naming the field."""
     name = name.strip()
@@ -123,7 +125,7 @@ def strategy_create(
         action=AuditAction.SETTINGS_CHANGED,
         obj=strategy,
         summary={"strategy": name, "version": 1, "pool": pool.name, "mode": mode, "params": params.to_json()},
-        request=request,
+        context=context,
     )
     return strategy
 
@@ -136,7 +138,7 @@ def strategy_update(
     actor: User | None,
     name: str | None = None,
     note: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> StrategyVersion:
     """Save new parameters as the next version (the old ones stay, with the hedges they opened). A running
     strategy picks the new version up at its next decision; the pool and mode cannot change while it runs."""
@@ -172,7 +174,7 @@ def strategy_update(
         action=AuditAction.SETTINGS_CHANGED,
         obj=strategy,
         summary={"strategy": strategy.name, "version": number, "changed": changed},
-        request=request,
+        context=context,
     )
     return version
 
@@ -205,7 +207,14 @@ def allowed_actions(state: str) -> list[str]:
 
 @transaction.atomic
 def strategy_request(
-    *, strategy: Strategy, action: str, actor: User | None, request: HttpRequest | None = None, reason: str = ""
+    *,
+    strategy: Strategy,
+    action: str,
+    actor: User | None,
+    context: AuditContext | None = None,
+    reason: str = "",
+    code: str = "",
+    params: Mapping[str, Any] | None = None,
 ) -> Strategy:
     """Request a lifecycle action; the runner carries it out. Raises TransitionRefused when the state forbids it.
 
@@ -246,7 +255,8 @@ def strategy_request(
         fields += ["lease_epoch", "runner_id", "lease_until"]
     strategy.state = target
     strategy.state_changed_at = clock.now()
-    strategy.state_reason = reason[:300]
+    _set_reason(strategy, reason, code, params)
+    fields += ["state_reason_code", "state_reason_params"]
     try:
         strategy.save(update_fields=fields)
     except IntegrityError:  # another strategy took the pool between the check and the write
@@ -260,7 +270,7 @@ def strategy_request(
         else AuditAction.STRATEGY_STARTED,
         obj=strategy,
         summary={"strategy": strategy.name, "request": action.value, "from": before, "to": strategy.state},
-        request=request,
+        context=context,
     )
     push_status(strategy)
     return strategy
@@ -296,16 +306,27 @@ def lease_renew(lease: Lease, *, ttl: timedelta, decision: dict[str, Any] | None
     return Strategy.objects.select_related("pool", "current_version").get(pk=lease.strategy_id)
 
 
+def _set_reason(strategy: Strategy, typed: str, code: str, params: Mapping[str, Any] | None) -> None:
+    """A system reason as its code, parameters and English rendering; a person's words as typed (no code)."""
+    strategy.state_reason_params = reasons.plain(params) if code else {}
+    strategy.state_reason_code = code
+    strategy.state_reason = (reasons.english(STATE_REASONS, code, strategy.state_reason_params) if code else typed)[
+        :300
+    ]
+
+
 @transaction.atomic
-def runner_transition(*, lease: Lease, to: str, reason: str = "", release: bool = False) -> Strategy:
-    """The runner moves its strategy (starting → running, stopping → stopped, anything → error), audited.
-    `release` gives the lease up (stopped, error)."""
+def runner_transition(
+    *, lease: Lease, to: str, code: str = "", params: Mapping[str, Any] | None = None, release: bool = False
+) -> Strategy:
+    """The runner moves its strategy (starting → running, stopping → stopped, anything → error), audited, its
+    reason a code of strategies/reasons.py with `params`. `release` gives the lease up (stopped, error)."""
     strategy: Strategy = fence(lease)
     before = strategy.state
     strategy.state = to
     strategy.state_changed_at = clock.now()
-    strategy.state_reason = reason[:300]
-    fields = ["state", "state_changed_at", "state_reason"]
+    _set_reason(strategy, "", code, params)
+    fields = ["state", "state_changed_at", "state_reason", "state_reason_code", "state_reason_params"]
     if release:
         strategy.runner_id = ""
         strategy.lease_until = None
@@ -319,7 +340,13 @@ def runner_transition(*, lease: Lease, to: str, reason: str = "", release: bool 
             if to in (StrategyState.STOPPED, StrategyState.ERROR)
             else AuditAction.STRATEGY_STARTED,
             obj=strategy,
-            summary={"strategy": strategy.name, "from": before, "to": to, "reason": reason, "runner": lease.runner_id},
+            summary={
+                "strategy": strategy.name,
+                "from": before,
+                "to": to,
+                "reason": strategy.state_reason,
+                "runner": lease.runner_id,
+            },
         )
     push_status(strategy)
     return strategy
@@ -334,12 +361,14 @@ def push_status(strategy: Strategy) -> None:
     send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
 
 
-def strategy_pause_for_risk(strategy: Strategy, reason: str) -> bool:
-    """Pause a running strategy because a risk limit was breached (risk/limits.py, through the composition root):
-    the same lifecycle request as a person's pause, audited with the limit as its reason. False: it was not
-    running (nothing to pause)."""
+def strategy_pause_for_risk(strategy: Strategy, limit: str) -> bool:
+    """Pause a running strategy because the risk limit named `limit` was breached (risk/limits.py, through the
+    composition root): the same lifecycle request as a person's pause, audited with the limit as its reason.
+    False: it was not running (nothing to pause)."""
     try:
-        strategy_request(strategy=strategy, action=LifecycleAction.PAUSE, actor=None, reason=reason)
+        strategy_request(
+            strategy=strategy, action=LifecycleAction.PAUSE, actor=None, code="risk_limit", params={"limit": limit}
+        )
     except TransitionRefused:
         return False
     return True

@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, is_htmx, require_actor, require_membership
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 from trading.choices import LIVE_HEDGE_STATUSES, RateSource
 from trading.portfolio.pnl import hedges_pnl
@@ -49,14 +50,8 @@ from .services import (
 PER_PAGE = 25
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def _strategy_or_404(request: HttpRequest, strategy_id: int) -> Strategy:
-    strategy = strategy_for(tenant=_membership(request).tenant, strategy_id=strategy_id)
+    strategy = strategy_for(membership=require_membership(request), strategy_id=strategy_id)
     if strategy is None:
         raise Http404
     return strategy
@@ -64,17 +59,13 @@ def _strategy_or_404(request: HttpRequest, strategy_id: int) -> Strategy:
 
 def _operable_or_403(request: HttpRequest, strategy_id: int) -> Strategy:
     strategy = _strategy_or_404(request, strategy_id)
-    if not may_operate_strategy(_membership(request), strategy):
+    if not may_operate_strategy(require_membership(request), strategy):
         raise PermissionDenied
     return strategy
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _saved(request: HttpRequest, url: str) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response
@@ -143,8 +134,8 @@ VERSION_SORTS = {
 @require_GET
 @permission_required(Perm.TRADING_READ)
 def strategy_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
-    strategies = strategies_for(tenant=membership.tenant)
+    membership = require_membership(request)
+    strategies = strategies_for(membership=membership)
     state = request.GET.get("state", "")
     if state in StrategyState.values:
         strategies = strategies.filter(state=state)
@@ -167,7 +158,7 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
         "filter_query": f"state={state}" if state in StrategyState.values else "",
         "query": sort.extend(f"state={state}" if state in StrategyState.values else ""),
     }
-    if _is_htmx(request) and request.GET.get("partial") == "rows":
+    if is_htmx(request) and request.GET.get("partial") == "rows":
         return render(request, "strategies/partials/_strategy_table.html", context)
     return render(request, "strategies/strategy_list.html", context)
 
@@ -175,7 +166,7 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
 # --- create and configure ---------------------------------------------------------------------------------------
 @permission_required(Perm.STRATEGY_OPERATE)
 def strategy_new(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     pools = operable_pools(membership).filter(enabled=True)
     initial = {**initial_from(StrategyParams()), "pool": pools.first()}
     form = StrategyForm(request.POST or None, pools=pools, initial=initial)
@@ -190,16 +181,16 @@ def strategy_new(request: HttpRequest) -> HttpResponse:
                     pool=pool,
                     mode=form.cleaned_data["mode"],
                     params=form.cleaned_params,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     note=form.cleaned_data.get("note", ""),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
                 messages.success(request, _("Strategy %(name)s created (version 1).") % {"name": strategy.name})
                 return _saved(request, reverse("strategy", args=[strategy.pk]))
-        template = "strategies/partials/_strategy_form.html" if _is_htmx(request) else "strategies/strategy_form.html"
+        template = "strategies/partials/_strategy_form.html" if is_htmx(request) else "strategies/strategy_form.html"
         return render(request, template, {"form": form, "pools": pools}, status=400)
     return render(request, "strategies/strategy_form.html", {"form": form, "pools": pools})
 
@@ -216,10 +207,10 @@ def strategy_edit(request: HttpRequest, strategy_id: int) -> HttpResponse:
                 version = strategy_update(
                     strategy=strategy,
                     params=form.cleaned_params,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=require_actor(request),
                     name=form.cleaned_data["name"],
                     note=form.cleaned_data.get("note", ""),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except ValidationError as error:
                 form.add_service_errors(error)
@@ -229,14 +220,14 @@ def strategy_edit(request: HttpRequest, strategy_id: int) -> HttpResponse:
                     _("Saved as version %(number)s.") % {"number": version.number},
                 )
                 return _saved(request, reverse("strategy", args=[strategy.pk]))
-        template = "strategies/partials/_strategy_form.html" if _is_htmx(request) else "strategies/strategy_form.html"
+        template = "strategies/partials/_strategy_form.html" if is_htmx(request) else "strategies/strategy_form.html"
         return render(request, template, {"form": form, "strategy": strategy}, status=400)
     return render(request, "strategies/strategy_form.html", {"form": form, "strategy": strategy})
 
 
 # --- detail, status, lifecycle ----------------------------------------------------------------------------------
 def _status_context(request: HttpRequest, strategy: Strategy) -> dict[str, Any]:
-    membership = _membership(request)
+    membership = require_membership(request)
     status = strategy_status(strategy)
     can_operate = may_operate_strategy(membership, strategy)
     return {
@@ -260,7 +251,7 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
             # while the page stays open).
             "confirm_actions": list(LifecycleAction.values) if context["can_operate"] else [],
             "recent_hedges": hedges_pnl(strategy.hedges.select_related("pool").order_by("-planned_at", "-id")[:10]),
-            "can_trip": role_has(_membership(request).role, Perm.KILL_SWITCH) and context["can_operate"],
+            "can_trip": role_has(require_membership(request).role, Perm.KILL_SWITCH) and context["can_operate"],
         }
     )
     return render(request, "strategies/strategy_detail.html", context)
@@ -320,13 +311,13 @@ def strategy_lifecycle(request: HttpRequest, strategy_id: int) -> HttpResponse:
         strategy = strategy_request(
             strategy=strategy,
             action=action,
-            actor=request.user,  # type: ignore[arg-type]
-            request=request,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
             reason=request.POST.get("reason", "")[:300],
         )
     except TransitionRefused as refused:
         messages.error(request, refused.message)
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "strategies/partials/_status.html", _status_context(request, strategy), status=409)
         return HttpResponseRedirect(reverse("strategy", args=[strategy.pk]))
     messages.success(
@@ -338,7 +329,7 @@ def strategy_lifecycle(request: HttpRequest, strategy_id: int) -> HttpResponse:
             "state": strategy.get_state_display().lower(),
         },
     )
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "strategies/partials/_status.html", _status_context(request, strategy), status=202)
     return HttpResponseRedirect(reverse("strategy", args=[strategy.pk]))
 
@@ -358,6 +349,6 @@ def strategy_versions(request: HttpRequest, strategy_id: int) -> HttpResponse:
         "sort": sort,
         "query": sort.extend(""),
         "labels": {name: str(label) for name, label in FIELD_LABELS.items()},
-        "can_operate": may_operate_strategy(_membership(request), strategy),
+        "can_operate": may_operate_strategy(require_membership(request), strategy),
     }
     return render(request, "strategies/strategy_versions.html", context)

@@ -30,7 +30,7 @@ DEMO_PASSWORD = "quantarb-demo"
 
 # --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
 # Both keep every property test's own example count (`@settings(max_examples=...)` wins over a profile). `ci` has no
-# per-example deadline (two xdist workers share two cores with the browser and the platform processes, so one
+# per-example deadline (three xdist workers share two cores with the browser and the platform processes, so one
 # example's time says nothing), prints the reproduction blob of a failure and never writes an example database
 # (CI starts from a fresh clone); `dev` keeps the default deadline and the example database, so a failure found
 # locally is replayed first next time.
@@ -45,7 +45,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if RE
 
 
 # --- pytest-xdist: tests that must not run beside each other ---------------------------------------------------
-# `make test` runs the services mode as `-n 2 --dist loadgroup`: every worker has its own test database
+# `make test` runs the services mode as `-n 3 --dist loadgroup`: every worker has its own test database
 # (pytest-django's `_gw<n>` suffix), Redis db (quantarb/settings/test.py) and free ports. What starts whole
 # platforms in subprocesses and holds them to wall-clock deadlines — the browser tests (tests/e2e: one platform per
 # worker, session-scoped) and the services-topology tests (tests/integration: engine, daphne, Celery, private Redis
@@ -124,6 +124,17 @@ def fresh_pre_trade_gate() -> Iterator[None]:
 
 
 # --- the append-only audit table under the test runner ----------------------------------------------------------
+@pytest.fixture(autouse=True)
+def default_language_after() -> Iterator[None]:
+    """A request through the test client activates its reader's language in this thread and leaves it active (a
+    real server activates one per request): put the default back after each test, so a zh-Hans request in one test
+    never turns the next test's words Chinese."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def audit_table_flushable() -> Iterator[None]:
     """Let the test runner empty the audit table between transactional tests on PostgreSQL.

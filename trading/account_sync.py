@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AccountStatus, AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, AccountSnapshot, User, VenueAccount
 from accounts.venue_kinds import Venue, spec_for
 from alerts.rules import evaluate_on_commit
@@ -35,7 +35,13 @@ from trading.venues.mt5.gateway import Mt5Gateway
 from trading.venues.registry import gateway_for
 
 if TYPE_CHECKING:
-    from trading.venues.binance.gateway import AccountState, FundingPaymentRow, PositionInfo, SymbolSettings
+    from trading.venues.binance.gateway import (
+        AccountBrackets,
+        AccountState,
+        FundingPaymentRow,
+        PositionInfo,
+        SymbolSettings,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ def _account_alerts_on_commit(account: VenueAccount) -> None:
 
 
 @transaction.atomic
-def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequest | None = None) -> CheckResult:
+def account_test(*, account: VenueAccount, actor: User | None, context: AuditContext | None = None) -> CheckResult:
     """Test the connection, record the result on the account, audit the test (never the secret)."""
     result = check_connection(account)
     account.last_test_at = timezone.now()
@@ -64,7 +70,7 @@ def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequ
         action=AuditAction.SECRET_TESTED,
         obj=account,
         summary={"account": account.label, "ok": result.ok, "message": result.message},
-        request=request,
+        context=context,
     )
     _account_alerts_on_commit(account)
     return result
@@ -75,6 +81,10 @@ def account_test(*, account: VenueAccount, actor: User | None, request: HttpRequ
 LIVE_SYNC_TIMEOUT_S = 30.0
 # How far back Binance keeps the income history (`GET /fapi/v1/income`): a first sync starts there.
 INCOME_HISTORY = timedelta(days=90)
+# How often a live Binance account's own leverage brackets are read again (`GET /fapi/v1/leverageBracket`): they
+# change rarely (Binance announces bracket changes; an account's can be adjusted), and every sync carries the last
+# ones read forward. A sync whose snapshot holds none reads them whatever the age.
+BRACKETS_EVERY = timedelta(hours=1)
 
 
 def sync_accounts(now: Any = None) -> dict[str, int]:
@@ -183,21 +193,72 @@ class BinanceReading:
     position: PositionInfo
     settings: SymbolSettings
     funding: list[FundingPaymentRow]
+    brackets: AccountBrackets | None = None  # read this time (None: not due, or the read failed)
+    brackets_error: str = ""  # why the read failed: the brackets read before stand
 
 
-async def _read_binance(account: VenueAccount, funding_since_ms: int | None) -> BinanceReading:
+async def _read_binance(account: VenueAccount, funding_since_ms: int | None, *, read_brackets: bool) -> BinanceReading:
     gateway = gateway_for(account, timeout_ms=10_000)
     assert not isinstance(gateway, Mt5Gateway)  # a Binance account's
     try:
         await gateway.connect()
+        brackets, brackets_error = None, ""
+        if read_brackets:
+            try:
+                brackets = await gateway.fetch_leverage_brackets()
+            except VenueError as exc:
+                if exc.kind == VenueErrorKind.RATE_LIMITED:
+                    raise
+                brackets_error = str(exc)[:500]
         return BinanceReading(
             account=await gateway.fetch_account(),
             position=await gateway.fetch_position(),
             settings=await gateway.fetch_symbol_settings(),
             funding=await gateway.fetch_funding_income(funding_since_ms),
+            brackets=brackets,
+            brackets_error=brackets_error,
         )
     finally:
         await gateway.close()
+
+
+def _previous_venue_brackets(account: VenueAccount) -> dict[str, Any] | None:
+    """The account's own brackets as its latest snapshot carries them (`margin_terms.venue_brackets`), or None."""
+    terms = (
+        AccountSnapshot.objects.filter(account=account).order_by("-at").values_list("margin_terms", flat=True).first()
+    )
+    kept = (terms or {}).get("venue_brackets") if isinstance(terms, dict) else None
+    return kept if isinstance(kept, dict) and isinstance(kept.get("brackets"), list) else None
+
+
+def _brackets_due(kept: dict[str, Any] | None, now: datetime) -> bool:
+    if kept is None:
+        return True
+    try:
+        read_at = datetime.fromisoformat(str(kept.get("read_at")))
+    except ValueError:
+        return True
+    return now - read_at >= BRACKETS_EVERY
+
+
+def venue_brackets_terms(brackets: AccountBrackets, read_at: datetime) -> dict[str, Any]:
+    """The account's brackets as a snapshot keeps them: Binance's own entry shape (exact decimals as strings, so
+    `trading.domain.margin.brackets_from_wire` reads them back) and when they were read."""
+    return {
+        "read_at": read_at.isoformat(),
+        "notional_coef": None if brackets.notional_coef is None else str(brackets.notional_coef),
+        "brackets": [
+            {
+                "bracket": b.bracket,
+                "initialLeverage": b.initial_leverage,
+                "notionalFloor": str(b.notional_floor),
+                "notionalCap": str(b.notional_cap),
+                "maintMarginRatio": str(b.maint_margin_ratio),
+                "cum": str(b.cum),
+            }
+            for b in brackets.brackets
+        ],
+    }
 
 
 def _run_async(work: Any, timeout_s: float) -> Any:
@@ -243,20 +304,26 @@ def binance_settings_problems(settings_read: SymbolSettings, pool: AccountPool |
 
 
 def _sync_binance_account(account: VenueAccount, at: Any) -> str:
-    """Read a live Binance account: an `AccountSnapshot` (USDT balance, equity, margin in use, margin level, the
-    XAUUSDT position with its liquidation price), the funding Binance booked since the last one recorded, and the
-    account's settings checked against its pool. A failure or a mismatch puts the account in error with the
+    """Read a live Binance account: an `AccountSnapshot` (USDT balance, equity, margin in use, margin level, the venue's
+    maintenance margin, the XAUUSDT position with its liquidation price, maintenance margin and ADL quantile, and the
+    account's own leverage brackets — read every `BRACKETS_EVERY`, carried forward between; a read that fails keeps the
+    previous ones and records why in `venue_brackets_error`), the funding Binance booked since the last one recorded,
+    and the account's settings checked against its pool. A failure or a mismatch puts the account in error with the
     reason; a clean read clears an earlier error. A rate limit (429 / 418 with `Retry-After`, or a back-off another
-    gateway of the account started) is not an error: Binance asked for a pause, the account's state is unchanged,
-    and halting its entries for it would turn every burst of requests into minutes without trading. Returns the
-    outcome's count: synced, failed or backed_off."""
+    gateway of the account started) is not an error: Binance asked for a pause, the account's state is unchanged, and
+    halting its entries for it would turn every burst of requests into minutes without trading. Returns the outcome's
+    count: synced, failed or backed_off."""
     last = FundingPayment.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
     # Always from a start time: without one Binance answers the last 7 days only (its income history holds 3
     # months), and a first sync must see every payment a hedge of ours may have had.
     since = last if last is not None else clock.now() - INCOME_HISTORY
     since_ms = int(since.timestamp() * 1000)
+    kept = _previous_venue_brackets(account)
+    read_brackets = _brackets_due(kept, at)
     try:
-        reading: BinanceReading = _run_async(_read_binance(account, since_ms), LIVE_SYNC_TIMEOUT_S)
+        reading: BinanceReading = _run_async(
+            _read_binance(account, since_ms, read_brackets=read_brackets), LIVE_SYNC_TIMEOUT_S
+        )
     except VenueError as exc:
         if exc.kind == VenueErrorKind.RATE_LIMITED:
             log.warning(
@@ -279,6 +346,20 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> str:
     )
     pool = AccountPool.objects.filter(perp_account=account, enabled=True).first()
     problems = binance_settings_problems(reading.settings, pool)
+    terms: dict[str, Any] = {
+        "source": "venue",
+        "leverage": reading.settings.leverage,
+        "maintenance_margin": str(state.maint_margin),
+        "total_maintenance_margin": None if state.total_maint_margin is None else str(state.total_maint_margin),
+    }
+    # The account's own brackets: read now, else the ones read before carried forward (a failed read says so).
+    if reading.brackets is not None:
+        terms["venue_brackets"] = venue_brackets_terms(reading.brackets, at)
+    elif kept is not None:
+        terms["venue_brackets"] = kept
+    if reading.brackets_error:
+        terms["venue_brackets_error"] = reading.brackets_error
+        log.warning("leverage brackets not read", extra={"account": account.pk, "reason": reading.brackets_error})
     with transaction.atomic():
         AccountSnapshot.objects.create(
             account=account,
@@ -289,11 +370,7 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> str:
             equity=state.margin_balance,
             used_margin=state.initial_margin,
             margin_level=margin_level,
-            margin_terms={
-                "source": "venue",
-                "leverage": reading.settings.leverage,
-                "maintenance_margin": str(state.maint_margin),
-            },
+            margin_terms=terms,
             positions=[]
             if position.quantity == 0
             else [
@@ -305,6 +382,8 @@ def _sync_binance_account(account: VenueAccount, at: Any) -> str:
                     "liquidation_price": None
                     if position.liquidation_price is None
                     else str(position.liquidation_price),
+                    "maint_margin": None if position.maint_margin is None else str(position.maint_margin),
+                    "adl": position.adl_quantile,
                 }
             ],
         )
@@ -345,9 +424,9 @@ class TradingVenueLink:
     (quantarb/wiring.py)."""
 
     def test_account(
-        self, *, account: VenueAccount, actor: User | None, request: HttpRequest | None = None
+        self, *, account: VenueAccount, actor: User | None, context: AuditContext | None = None
     ) -> CheckResult:
-        return account_test(account=account, actor=actor, request=request)
+        return account_test(account=account, actor=actor, context=context)
 
     def pool_specs(self, pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec] | None:
         return pool_specs(pool)

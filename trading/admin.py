@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantScopedAdmin
+from accounts.http import AuditContext, require_actor
 from accounts.permissions import Perm
 from trading.models import (
     CalendarException,
@@ -128,11 +129,17 @@ def _cash_flow_action(decision: str, label: Any) -> Any:
             seen.update({flow.pk, flow.transfer_peer_id or 0})
             try:
                 if decision == "approve":
-                    cash_flow_approve(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+                    cash_flow_approve(
+                        flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+                    )
                 elif decision == "reject":
-                    cash_flow_reject(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+                    cash_flow_reject(
+                        flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+                    )
                 else:
-                    cash_flow_withdraw(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+                    cash_flow_withdraw(
+                        flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+                    )
             except CashFlowError as refused:
                 model_admin.message_user(request, f"{flow}: {refused}", messages.WARNING)
             else:

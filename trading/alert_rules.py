@@ -1,4 +1,6 @@
-"""Alert rule types whose conditions live in market data (alerts/registry.py finds this module)."""
+"""Alert rule types whose conditions live in market data (alerts/registry.py finds this module). The USDT/USD rate
+is watched by risk limits instead (its age and its distance from parity: risk/metrics.py, risk/limits.py), which
+name the rate source at fault in their alert."""
 
 from __future__ import annotations
 
@@ -56,50 +58,6 @@ def feed_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
             )
 
 
-def rate_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
-    """The USDT/USD rate of the tenant's streamed pairs: missing (its source never answered) or older than the
-    limit. One alert per rate source, blaming that source — the quote feeds are fine, and say so themselves; the
-    pairs it leaves unpriced are listed."""
-    from trading.choices import RateSource
-
-    limit = float(params["max_age_s"])
-    now = clock.now()
-    beats = heartbeats()
-    feeders = [beat for beat in (beats.get("engine"), beats.get("poller")) if beat is not None]
-    feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
-    pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
-    unpriced: dict[str, list[Any]] = {}
-    ages: dict[str, float | None] = {}
-    for pair in pairs_for(tenant=tenant).filter(enabled=True).exclude(rate_source=RateSource.FIXED):
-        detail = pair_details.get(str(pair.pk))
-        if detail is None or "rate_ts_ms" not in detail:
-            continue  # not streamed at all (no feeder, or not yet): the feeds' and the heartbeat's rules say so
-        rate_ms = detail.get("rate_ts_ms")
-        age = None if rate_ms is None else max(0.0, now.timestamp() - rate_ms / 1000)
-        if age is None or age > limit:
-            unpriced.setdefault(pair.rate_source, []).append(pair)
-            ages[pair.rate_source] = age
-    for source, pairs in sorted(unpriced.items()):
-        label = str(RateSource(source).label) if source in RateSource.values else source
-        age = ages[source]
-        title = (
-            _("No USDT/USD rate from %(source)s: edges are not priced") % {"source": label}
-            if age is None
-            else _("USDT/USD rate from %(source)s is stale: edges are not priced") % {"source": label}
-        )
-        yield Condition(
-            key=f"rate_stale:{source}",
-            title=str(title),
-            detail={
-                "rate_source": source,
-                "age_s": None if age is None else round(age, 1),
-                "limit_s": limit,
-                "pairs": [pair.name for pair in pairs],
-            },
-            source=pairs[0],
-        )
-
-
 def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """Enabled pools whose latest scheduled reconciliation failed (a venue unreachable, or an error on our side):
     nothing vouches for their positions until one succeeds again."""
@@ -149,19 +107,6 @@ def net_edge_beyond(tenant: Any, params: dict[str, Decimal]) -> Iterator[Conditi
             )
 
 
-def usd_per_usdt_off(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
-    limit = params["max_deviation"]
-    for sample in _latest_samples(tenant):
-        deviation = abs(sample.usd_per_usdt - 1)
-        if deviation > limit:
-            yield Condition(
-                key=f"usd_per_usdt:{sample.pair_id}",
-                title=str(_("USDT is worth %(rate)s USD") % {"rate": sample.usd_per_usdt}),
-                detail={"pair": sample.pair_id, "usd_per_usdt": str(sample.usd_per_usdt), "max_deviation": str(limit)},
-                source=sample.pair,
-            )
-
-
 def heartbeat_missing(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     limit = float(params["max_age_s"])
     now = clock.now()
@@ -199,31 +144,6 @@ register(
         default_severity="info",
         params=(Param("level_usd_per_oz", _("Level (USD/oz)"), Decimal(2), Decimal(-1000), Decimal(1000), "USD/oz"),),
         evaluate=net_edge_beyond,
-    )
-)
-register(
-    RuleType(
-        key="usd_per_usdt",
-        label=_("USDT away from 1 USD"),
-        description=_("usd_per_usdt differs from 1 by more than the limit."),
-        category="risk",
-        default_severity="warning",
-        params=(Param("max_deviation", _("Largest deviation"), Decimal("0.005"), Decimal(0), Decimal(1)),),
-        evaluate=usd_per_usdt_off,
-    )
-)
-register(
-    RuleType(
-        key="rate_stale",
-        label=_("USDT/USD rate missing or stale"),
-        description=_(
-            "The USDT/USD rate source of a streamed pair has not answered, or not for longer than the limit: its "
-            "edges are not priced."
-        ),
-        category="system",
-        default_severity="warning",
-        params=(Param("max_age_s", _("Seconds without a rate"), Decimal(30), Decimal(1), Decimal(86400), "s"),),
-        evaluate=rate_stale,
     )
 )
 register(

@@ -10,8 +10,8 @@ from rest_framework import serializers
 
 from accounts.choices import AccountMode, AccountStatus, MarginType
 from accounts.grants import may_operate
+from accounts.http import request_membership
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
-from accounts.permissions import request_membership
 from accounts.venue_forms import CREDENTIAL_MAX_LENGTH
 from accounts.venue_kinds import spec_for
 from accounts.venue_link import pool_specs
@@ -203,6 +203,9 @@ class PoolSerializer(serializers.ModelSerializer[AccountPool]):
         read_only_fields = fields
 
     def get_operable(self, pool: AccountPool) -> bool:
+        annotated = getattr(pool, "caller_operates", None)  # PoolList reads it with the list
+        if annotated is not None:
+            return bool(annotated)
         request = self.context.get("request")
         return bool(request is not None and may_operate(request_membership(request), pool))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -19,8 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import MarginType
-from accounts.models import AccountPool, Tenant, VenueAccount
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
+from accounts.models import AccountPool, VenueAccount
+from accounts.permissions import Perm
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
 from accounts.venue_link import account_test
 from accounts.venue_services import PoolInUse, account_delete, account_save, pool_delete, pool_save
@@ -33,12 +34,6 @@ from .venue_serializers import (
     PoolSerializer,
     PoolWriteSerializer,
 )
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _form_errors(form: Any) -> dict[str, Any]:
@@ -103,7 +98,7 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[VenueAccount]:
         return (
-            VenueAccount.objects.filter(tenant=_tenant(self.request))
+            VenueAccount.objects.for_member(require_membership(self.request))
             .defer("credentials")
             .select_related("owner", "terminal")
             .order_by("label")
@@ -111,10 +106,10 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=AccountWriteSerializer, responses={201: AccountSerializer})
     def post(self, request: Request) -> Response:
-        form = VenueAccountForm(data=_account_form_data(request, None), tenant=_tenant(request))
+        form = VenueAccountForm(data=_account_form_data(request, None), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -125,7 +120,12 @@ class AccountDetail(APIView):
     write_permission = Perm.ACCOUNT_MANAGE
 
     def _account(self, request: Request, account_id: int) -> VenueAccount:
-        account = VenueAccount.objects.filter(tenant=_tenant(request), pk=account_id).select_related("owner").first()
+        account = (
+            VenueAccount.objects.for_member(require_membership(request))
+            .filter(pk=account_id)
+            .select_related("owner")
+            .first()
+        )
         if account is None:
             raise Http404
         return account
@@ -140,14 +140,14 @@ class AccountDetail(APIView):
         form = VenueAccountForm(data=_account_form_data(request, account), instance=account, tenant=account.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(AccountSerializer(account).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="The account is in a pool.")})
     def delete(self, request: Request, account_id: int) -> Response:
         account = self._account(request, account_id)
         try:
-            account_delete(account=account, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         except ProtectedError:
             return Response(
                 {"detail": "This account is in a pool: delete or change the pool first."},
@@ -163,10 +163,10 @@ class AccountTest(APIView):
 
     @extend_schema(request=None, responses=AccountTestSerializer)
     def post(self, request: Request, account_id: int) -> Response:
-        account = VenueAccount.objects.filter(tenant=_tenant(request), pk=account_id).first()
+        account = VenueAccount.objects.for_member(require_membership(request)).filter(pk=account_id).first()
         if account is None:
             raise Http404
-        result = account_test(account=account, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        result = account_test(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response({"ok": result.ok, "message": result.message, "tested_at": account.last_test_at})
 
 
@@ -178,15 +178,19 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = PoolSerializer
 
     def get_queryset(self) -> QuerySet[AccountPool]:
+        membership = require_membership(self.request)
+        # Whether the caller operates each pool, answered in the list's own query (not one query per pool).
+        operable = AccountPool.objects.for_member(membership, "trade").filter(pk=OuterRef("pk"))
         return (
-            AccountPool.objects.filter(tenant=_tenant(self.request))
+            AccountPool.objects.for_member(membership)
+            .annotate(caller_operates=Exists(operable))
             .select_related("perp_account", "cfd_account")
             .order_by("name")
         )
 
     @extend_schema(request=PoolWriteSerializer, responses={201: PoolSerializer})
     def post(self, request: Request) -> Response:
-        form = AccountPoolForm(data=_pool_form_data(request, None), tenant=_tenant(request))
+        form = AccountPoolForm(data=_pool_form_data(request, None), tenant=require_tenant(request))
         pool = _pool_saved(request, form)
         if pool is None:
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
@@ -199,7 +203,7 @@ def _pool_saved(request: Request, form: AccountPoolForm) -> AccountPool | None:
     if not form.is_valid():
         return None
     try:
-        return pool_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        return pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
     except DjangoValidationError as exc:
         form.add_error(None, exc)
         return None
@@ -248,7 +252,7 @@ class PoolDetail(APIView):
     write_permission = Perm.ACCOUNT_MANAGE
 
     def _pool(self, request: Request, pool_id: int) -> AccountPool:
-        pool = AccountPool.objects.filter(tenant=_tenant(request), pk=pool_id).first()
+        pool = AccountPool.objects.for_member(require_membership(request)).filter(pk=pool_id).first()
         if pool is None:
             raise Http404
         return pool
@@ -269,7 +273,11 @@ class PoolDetail(APIView):
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})
     def delete(self, request: Request, pool_id: int) -> Response:
         try:
-            pool_delete(pool=self._pool(request, pool_id))
+            pool_delete(
+                pool=self._pool(request, pool_id),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
         except PoolInUse as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,13 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
+from accounts.http import request_membership, require_membership
 from accounts.jwt import (
     TenantTokenBlacklistSerializer,
     TenantTokenObtainPairSerializer,
     TenantTokenRefreshSerializer,
 )
 from accounts.models import AuditEvent
-from accounts.permissions import Perm, permissions_for, request_membership
+from accounts.permissions import Perm, permissions_for
 
 from .serializers import AuditEventSerializer, AuditParams, MeSerializer, RefreshedPairSerializer, TokenPairSerializer
 
@@ -100,9 +101,8 @@ class AuditEventList(generics.ListAPIView):  # type: ignore[type-arg]
         params = AuditParams(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        membership = request_membership(self.request)
-        assert membership is not None  # HasRolePermission let the request in only with a membership
-        events = AuditEvent.objects.filter(tenant_id=membership.tenant_id)
+        membership = require_membership(self.request)
+        events = AuditEvent.objects.for_member(membership)
         for name, lookup in (
             ("actor", "actor_username"),
             ("action", "action"),

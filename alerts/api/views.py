@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm
 from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Alert, AlertRule, Channel, Delivery
 from alerts.rules import rules_ensure_defaults
@@ -43,12 +43,6 @@ from .serializers import (
 )
 
 _SECRET_NAMES = {"signing_key": "signing_key", "bot_token": "bot_token", "url": "apprise_url"}
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _one(queryset: QuerySet[Any], pk: int) -> Any:
@@ -79,7 +73,7 @@ class AlertList(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> QuerySet[Alert]:
         filters = {name: self.request.query_params.get(name, "") for name in ("status", "severity", "category")}
-        return alerts_for(tenant=_tenant(self.request), filters=filters)
+        return alerts_for(membership=require_membership(self.request), filters=filters)
 
 
 class AlertDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
@@ -88,7 +82,7 @@ class AlertDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "alert_id"
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return alerts_for(tenant=_tenant(self.request))
+        return alerts_for(membership=require_membership(self.request))
 
 
 class _AlertAction(APIView):
@@ -97,9 +91,11 @@ class _AlertAction(APIView):
 
     @extend_schema(request=None, responses={200: AlertSerializer, 409: None})
     def post(self, request: Request, alert_id: int) -> Response:
-        alert = _one(alerts_for(tenant=_tenant(request)), alert_id)
+        alert = _one(alerts_for(membership=require_membership(request)), alert_id)
         try:
-            alert = type(self).perform(alert=alert, actor=request.user, request=request._request)
+            alert = type(self).perform(
+                alert=alert, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except AlertStateError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(AlertSerializer(alert).data)
@@ -154,14 +150,14 @@ class ChannelList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = ChannelSerializer
 
     def get_queryset(self) -> QuerySet[Channel]:
-        return channels_for(tenant=_tenant(self.request))
+        return channels_for(membership=require_membership(self.request))
 
     @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
     def post(self, request: Request) -> Response:
-        form = ChannelForm(data=_channel_form_data(request, None), tenant=_tenant(request))
+        form = ChannelForm(data=_channel_form_data(request, None), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -172,21 +168,21 @@ class ChannelDetail(APIView):
 
     @extend_schema(responses=ChannelSerializer)
     def get(self, request: Request, channel_id: int) -> Response:
-        return Response(ChannelSerializer(_one(channels_for(tenant=_tenant(request)), channel_id)).data)
+        return Response(ChannelSerializer(_one(channels_for(membership=require_membership(request)), channel_id)).data)
 
     @extend_schema(request=ChannelWriteSerializer, responses=ChannelSerializer)
     def patch(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=_tenant(request)), channel_id)
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
         form = ChannelForm(data=_channel_form_data(request, channel), instance=channel, tenant=channel.tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(ChannelSerializer(channel).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=_tenant(request)), channel_id)
-        channel_delete(channel=channel, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
+        channel_delete(channel=channel, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -197,8 +193,10 @@ class ChannelTest(APIView):
 
     @extend_schema(request=None, responses=DeliverySerializer)
     def post(self, request: Request, channel_id: int) -> Response:
-        channel = _one(channels_for(tenant=_tenant(request)), channel_id)
-        delivery = channel_send_test(channel=channel, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        channel = _one(channels_for(membership=require_membership(request)), channel_id)
+        delivery = channel_send_test(
+            channel=channel, actor=require_actor(request), context=AuditContext.from_request(request)
+        )
         delivery.refresh_from_db()
         return Response(DeliverySerializer(delivery).data)
 
@@ -211,9 +209,9 @@ class RuleList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RuleSerializer
 
     def get_queryset(self) -> QuerySet[AlertRule]:
-        tenant = _tenant(self.request)
+        tenant = require_tenant(self.request)
         rules_ensure_defaults(tenant=tenant)
-        return rules_for(tenant=tenant)
+        return rules_for(membership=require_membership(self.request))
 
 
 class RuleDetail(APIView):
@@ -223,11 +221,11 @@ class RuleDetail(APIView):
 
     @extend_schema(responses=RuleSerializer)
     def get(self, request: Request, rule_id: int) -> Response:
-        return Response(RuleSerializer(_one(rules_for(tenant=_tenant(request)), rule_id)).data)
+        return Response(RuleSerializer(_one(rules_for(membership=require_membership(request)), rule_id)).data)
 
     @extend_schema(request=RuleSerializer, responses=RuleSerializer)
     def patch(self, request: Request, rule_id: int) -> Response:
-        rule = _one(rules_for(tenant=_tenant(request)), rule_id)
+        rule = _one(rules_for(membership=require_membership(request)), rule_id)
         body = request.data if isinstance(request.data, dict) else {}
         params = body.get("params", {})
         if not isinstance(params, dict):
@@ -241,7 +239,7 @@ class RuleDetail(APIView):
             return Response({"params": [f"Unknown parameter(s): {', '.join(sorted(unknown))}."]}, status=400)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        rule = rule_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        rule = rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(RuleSerializer(rule).data)
 
 
@@ -253,7 +251,7 @@ class DeliveryList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = DeliverySerializer
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        return deliveries_for(tenant=_tenant(self.request))
+        return deliveries_for(membership=require_membership(self.request))
 
 
 class DeliveryRetry(APIView):
@@ -263,9 +261,9 @@ class DeliveryRetry(APIView):
 
     @extend_schema(request=None, responses={200: DeliverySerializer, 409: None})
     def post(self, request: Request, delivery_id: int) -> Response:
-        delivery = _one(deliveries_for(tenant=_tenant(request)), delivery_id)
+        delivery = _one(deliveries_for(membership=require_membership(request)), delivery_id)
         try:
-            delivery_retry(delivery=delivery, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            delivery_retry(delivery=delivery, actor=require_actor(request), context=AuditContext.from_request(request))
         except AlertStateError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         delivery.refresh_from_db()

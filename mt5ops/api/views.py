@@ -14,14 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm
 from mt5ops.choices import API_ACTIONS
 from mt5ops.forms import TerminalForm
 from mt5ops.health import status_of
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
 from mt5ops.selectors import display_state
-from mt5ops.services import restarts_last_hour, terminal_action
+from mt5ops.services import restarts_last_hour, terminal_action, terminal_add
 from quantarb import clock
 from quantarb.api import form_value
 
@@ -38,14 +38,8 @@ FORM_FIELDS = ("label", "backend", "host", "bridge_port", "terminal_path", "agen
 HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _terminals(request: Request) -> QuerySet[TerminalInstance]:
-    return TerminalInstance.objects.filter(tenant=_tenant(request)).select_related("status").order_by("label")
+    return TerminalInstance.objects.for_member(require_membership(request)).select_related("status").order_by("label")
 
 
 def _one(request: Request, terminal_id: int) -> TerminalInstance:
@@ -69,13 +63,13 @@ class TerminalList(generics.ListAPIView):  # type: ignore[type-arg]
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         data = {name: form_value(name, body[name]) for name in FORM_FIELDS if name in body}
-        form = TerminalForm(data=data, tenant=_tenant(request))
+        form = TerminalForm(data=data, tenant=require_tenant(request))
         if not form.is_valid():
             errors = {
                 ("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()
             }
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
-        terminal = form.save()
+        terminal = terminal_add(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(TerminalSerializer(terminal).data, status=status.HTTP_201_CREATED)
 
 
@@ -143,7 +137,12 @@ class TerminalActions(APIView):
         given = ActionSerializer(data=request.data if isinstance(request.data, dict) else {})
         given.is_valid(raise_exception=True)
         action = API_ACTIONS[given.validated_data["action"]]
-        result = terminal_action(terminal=terminal, action=action.value, actor=request.user, request=request._request)
+        result = terminal_action(
+            terminal=terminal,
+            action=action.value,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         body = {"action": given.validated_data["action"], **EventSerializer(result.event).data}
         queued = result.outcome == "queued"
         return Response(body, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)

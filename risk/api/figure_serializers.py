@@ -40,7 +40,16 @@ class PerpAccountSerializer(serializers.Serializer[Any]):
     liquidation_price = _decimal(help_text="USDT/oz")
     distance_pct = _decimal(help_text="Distance to liquidation, percent of the mark (0 once liquidatable).")
     distance_usd = _decimal(help_text="The signed gold move (USD/oz) that reaches the liquidation price.")
-    brackets_source = serializers.CharField(read_only=True)
+    brackets_source = serializers.CharField(
+        read_only=True, help_text='"venue" (the account\'s own, as last read), "configured" or "default".'
+    )
+    brackets_read_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    brackets_error = serializers.CharField(
+        read_only=True, help_text="Why the last read of the venue's brackets failed (the earlier ones stand)."
+    )
+    liquidation_bracket = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The bracket holding the notional at our liquidation price."
+    )
     venue = VenueFiguresSerializer(read_only=True, allow_null=True)
     problem = serializers.CharField(read_only=True)
 
@@ -150,11 +159,22 @@ class PerformanceSerializer(serializers.Serializer[Any]):
     loss_streak = serializers.IntegerField(read_only=True)
 
 
+class UsdtRateSerializer(serializers.Serializer[Any]):
+    rate_source = serializers.CharField(source="source", read_only=True, help_text="A RateSource value.")
+    fixed = serializers.BooleanField(read_only=True, help_text="A fixed rate by configuration: never stale.")
+    missing = serializers.BooleanField(read_only=True, help_text="No observation of the source within a day.")
+    usd_per_usdt = _decimal()
+    at = serializers.DateTimeField(read_only=True, allow_null=True)
+    age_s = _decimal(help_text="Seconds since the newest observation.")
+    depeg_bps = _decimal(help_text="|usd_per_usdt − 1| × 10,000.")
+
+
 class PoolRiskSerializer(serializers.Serializer[Any]):
     pool_id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     priced_at = serializers.DateTimeField(read_only=True, allow_null=True)
     usd_per_usdt = _decimal()
+    rate = UsdtRateSerializer(read_only=True, allow_null=True, help_text="The USDT/USD rate its pair prices with.")
     cfd_price = _decimal()
     perp = PerpAccountSerializer(read_only=True)
     cfd = CfdAccountSerializer(read_only=True)

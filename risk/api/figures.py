@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import require_tenant
 from accounts.models import AccountPool, Tenant, VenueAccount
-from accounts.permissions import Perm, request_membership
+from accounts.permissions import Perm
 from quantarb import clock
 
 from ..domain.limits import Metric, ScopeKind
@@ -28,12 +29,6 @@ from .figure_serializers import DeskSummarySerializer, HistorySerializer, PoolRi
 
 MAX_WINDOW = timedelta(days=400)
 DEFAULT_WINDOW = timedelta(hours=24)
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 class RiskSummary(APIView):
@@ -46,7 +41,7 @@ class RiskSummary(APIView):
 
     @extend_schema(responses={200: DeskSummarySerializer})
     def get(self, request: Request) -> Response:
-        desk = desk_risk(_tenant(request).pk)
+        desk = desk_risk(require_tenant(request).pk)
         return Response(DeskSummarySerializer(desk).data)
 
 
@@ -57,7 +52,7 @@ class RiskPool(APIView):
 
     @extend_schema(responses={200: PoolRiskSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, pool_id: int) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         if not AccountPool.objects.filter(tenant=tenant, pk=pool_id).exists():
             raise Http404
         pool = desk_risk(tenant.pk).pool(pool_id)
@@ -111,7 +106,7 @@ class RiskHistory(APIView):
 
     @extend_schema(parameters=HISTORY_QUERY, responses={200: HistorySerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         params = request.query_params
         errors: dict[str, list[str]] = {}
         metric_text = params.get("metric", Metric.UNHEDGED_USD.value)

@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant, VenueAccount
-from accounts.permissions import Perm, request_membership
+from accounts.permissions import Perm
 
 from ..choices import TransferStatus
 from ..models import Transfer
@@ -76,14 +77,8 @@ class MessageSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _transfer(request: Request, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=_tenant(request)).filter(pk=transfer_id).first()
+    transfer = transfers_for(tenant=require_tenant(request)).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer
@@ -131,22 +126,22 @@ class TransferList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = TransferSerializer
 
     def get_queryset(self) -> QuerySet[Transfer]:
-        return transfers_for(tenant=_tenant(self.request))
+        return transfers_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=TransferWriteSerializer, responses={201: TransferSerializer})
     def post(self, request: Request) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         data = _data(request, TransferWriteSerializer)
         amount = _decimal(data["amount"], "amount")
         try:
             transfer = transfer_request(
                 tenant=tenant,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=require_actor(request),
                 from_account=_account(tenant, data["from_account"], "from_account"),
                 to_account=_account(tenant, data["to_account"], "to_account"),
                 amount=amount,
                 note=data.get("note", ""),
-                request=request._request,
+                context=AuditContext.from_request(request),
             )
         except TransferError as error:
             return _answer(error)
@@ -172,7 +167,9 @@ class TransferApprove(APIView):
     def post(self, request: Request, transfer_id: int) -> Response:
         transfer = _transfer(request, transfer_id)
         try:
-            transfer = transfer_approve(transfer=transfer, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            transfer = transfer_approve(
+                transfer=transfer, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except TransferError as error:
             return _answer(error)
         return Response(TransferSerializer(transfer).data)
@@ -194,8 +191,8 @@ class TransferComplete(APIView):
         received = _decimal(data["received"], "received") if data.get("received") else None
         try:
             transfer = transfer_complete(
-                transfer=transfer, actor=request.user, venue_ref=data["venue_ref"], received=received,  # type: ignore[arg-type]
-                request=request._request,
+                transfer=transfer, actor=require_actor(request), venue_ref=data["venue_ref"], received=received,
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except TransferError as error:
             return _answer(error)
@@ -211,8 +208,8 @@ class _Close(APIView):
         data = _data(request, TransferCloseSerializer)
         try:
             transfer = transfer_close(
-                transfer=transfer, actor=request.user, to=self.to, reason=data.get("reason", ""),  # type: ignore[arg-type]
-                request=request._request,
+                transfer=transfer, actor=require_actor(request), to=self.to, reason=data.get("reason", ""),
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except TransferError as error:
             return _answer(error)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -18,25 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit import audit_record
-from accounts.choices import AuditAction
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.permissions import Perm
 from quantarb.api import form_value
 
 from ..forms import RiskLimitForm
 from ..limit_views import breaches_for, limits_for
-from ..limits import LIMIT_FIELDS, breach_confirm, limit_retire, limit_save, limit_summary
+from ..limits import LIMIT_FIELDS, breach_confirm, limit_delete, limit_save, limit_summary
 from ..models import Breach, RiskLimit
 from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
 
 BOOLEANS = ("confirm", "enabled")
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -86,21 +77,23 @@ PUT_DEFAULTS: dict[str, Any] = {
 
 
 def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, replace: bool = False) -> RiskLimit:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     before = limit_summary(limit) if limit is not None else None
     base = PUT_DEFAULTS if replace else (before or {})
     form = RiskLimitForm(data=_form_data(body, base), instance=limit, tenant=tenant)
     if not form.is_valid():
         raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
     try:
-        saved: RiskLimit = limit_save(row=form.instance, actor=request.user, before=before, request=request._request)  # type: ignore[arg-type]
+        saved: RiskLimit = limit_save(
+            row=form.instance, actor=require_actor(request), before=before, context=AuditContext.from_request(request)
+        )
         return saved
     except DjangoValidationError as error:
         raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from error
 
 
 def _limit(request: Request, limit_id: int) -> RiskLimit:
-    limit: RiskLimit | None = limits_for(tenant=_tenant(request)).filter(pk=limit_id).first()
+    limit: RiskLimit | None = limits_for(tenant=require_tenant(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
@@ -115,7 +108,7 @@ class RiskLimitList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RiskLimitSerializer
 
     def get_queryset(self) -> QuerySet[RiskLimit]:
-        return limits_for(tenant=_tenant(self.request))
+        return limits_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=RiskLimitWriteSerializer, responses={201: RiskLimitSerializer})
     def post(self, request: Request) -> Response:
@@ -146,15 +139,9 @@ class RiskLimitDetail(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, limit_id: int) -> Response:
-        limit = _limit(request, limit_id)
-        with transaction.atomic():
-            limit.enabled = False
-            limit_retire(limit)
-            audit_record(
-                tenant=limit.tenant, actor=request.user, action=AuditAction.RISK_LIMIT_SAVED, obj=limit,  # type: ignore[arg-type]
-                summary={"limit": limit.label, "deleted": True}, request=request._request,
-            )  # fmt: skip
-            limit.delete()
+        limit_delete(
+            row=_limit(request, limit_id), actor=require_actor(request), context=AuditContext.from_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -175,7 +162,7 @@ class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Breach]:
-        rows = breaches_for(tenant=_tenant(self.request))
+        rows = breaches_for(tenant=require_tenant(self.request))
         params = self.request.query_params
         if "open" in params:
             if params["open"] not in ("true", "false"):
@@ -196,11 +183,13 @@ class BreachConfirm(APIView):
 
     @extend_schema(request=None, responses={200: BreachSerializer, 409: None})
     def post(self, request: Request, breach_id: int) -> Response:
-        breach = breaches_for(tenant=_tenant(request)).filter(pk=breach_id).first()
+        breach = breaches_for(tenant=require_tenant(request)).filter(pk=breach_id).first()
         if breach is None:
             raise Http404
         try:
-            breach = breach_confirm(breach=breach, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            breach = breach_confirm(
+                breach=breach, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except DjangoValidationError as error:
             return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(BreachSerializer(breach).data)

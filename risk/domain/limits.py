@@ -13,8 +13,9 @@ action at every step). Getting worse is never delayed. A metric without a value 
 measure, such as a liquidation distance without a position) is ok.
 
 Metrics are the figures a limit compares, signed as the limit reads them: magnitudes for unhedged exposure and
-USDT/USD exposure, a positive loss for the daily loss. `loss_streak` and `daily_pnl` compute two of them;
-drawdown comes from trading/domain/performance.py.
+USDT/USD exposure, a positive loss for the daily loss, the USDT/USD rate's age in seconds (a missing rate counts as
+`RATE_AGE_CAP_S`, so it reaches every breach level) and its distance from parity in basis points (`depeg_bps`).
+`loss_streak` and `daily_pnl` compute two of them; drawdown comes from trading/domain/performance.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
+BPS = Decimal(10_000)
+RATE_AGE_CAP_S = Decimal(86_400)
+"""The age a USDT/USD rate is measured up to (a day): an older rate, or none at all, counts as this old. It is the
+top of the age limits' range (risk/models.py `LEVEL_RANGES`), so a missing rate breaches every age limit."""
 
 
 class Metric(StrEnum):
@@ -42,6 +48,8 @@ class Metric(StrEnum):
     GROSS_NOTIONAL_USD = "gross_notional_usd"
     WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT = "weekend_gap_liquidation_distance_pct"
     WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT = "weekend_gap_mt5_margin_level_pct"
+    USDT_RATE_AGE_S = "usdt_rate_age_s"
+    USDT_DEPEG_BPS = "usdt_depeg_bps"
 
 
 class Direction(StrEnum):
@@ -62,6 +70,8 @@ NATURAL_DIRECTION: Mapping[Metric, Direction] = {
     Metric.GROSS_NOTIONAL_USD: Direction.MAX,
     Metric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: Direction.MIN,
     Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: Direction.MIN,
+    Metric.USDT_RATE_AGE_S: Direction.MAX,
+    Metric.USDT_DEPEG_BPS: Direction.MAX,
 }
 """The direction each metric's limits take (an editor's default; a `Limit` states its own)."""
 
@@ -250,3 +260,16 @@ def daily_pnl(
         result[day] = end_value - start_value - moved
         previous_last = day_points[-1]
     return result
+
+
+def depeg_bps(usd_per_usdt: Decimal) -> Decimal:
+    """How far one USDT is from one USD, in basis points: |usd_per_usdt − 1| × 10,000 (a depeg either way)."""
+    return abs(usd_per_usdt - ONE) * BPS
+
+
+def rate_age_s(age_seconds: Decimal | None) -> Decimal:
+    """The age limits read: the rate's age in seconds, capped at `RATE_AGE_CAP_S`; a missing rate (None) at the
+    cap."""
+    if age_seconds is None:
+        return RATE_AGE_CAP_S
+    return min(max(age_seconds, ZERO), RATE_AGE_CAP_S)

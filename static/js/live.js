@@ -1,5 +1,6 @@
 /* quantarb live dashboard: one WebSocket (/ws/spreads/), server-rendered partials swapped by id, a basis chart
-   that loads history from the page and appends live points, quote ages that tick locally.
+   that loads history from the page and appends live points, quote ages that tick locally. The risk centre uses the
+   same socket for its control messages only (`risk.changed`).
    The socket reconnects with exponential backoff and jitter; the top bar says live / reconnecting / offline. */
 (function () {
   "use strict";
@@ -340,6 +341,11 @@
       document.body.dispatchEvent(new CustomEvent("trading-changed"));
       return;
     }
+    if (msg.type === "risk.changed") {
+      // The risk centre (static/js/risk_live.js) listens for this and re-fetches its figures.
+      document.body.dispatchEvent(new CustomEvent("risk-changed"));
+      return;
+    }
     if (msg.type === "spread") {
       Object.keys(msg.html || {}).forEach(function (id) {
         const target = document.getElementById(id);
@@ -355,7 +361,9 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     let socket;
-    try { socket = new WebSocket(scheme + location.host + "/ws/spreads/"); } catch (e) { scheduleReconnect(); return; }
+    // A page without quotes asks for the control messages only (data-socket="/ws/spreads/?controls=1").
+    const path = (status && status.dataset.socket) || "/ws/spreads/";
+    try { socket = new WebSocket(scheme + location.host + path); } catch (e) { scheduleReconnect(); return; }
     state.socket = socket;
     socket.onopen = function () { state.attempt = 0; state.lastMessage = Date.now(); setStatus("live"); };
     socket.onmessage = onMessage;

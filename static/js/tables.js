@@ -18,6 +18,7 @@
     });
   }
 
+  window.qaTables = { enhance: enhance };  /* for regions put in place by a page's own script (static/js/risk_live.js) */
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enhance(event.target); });
 })();

@@ -27,6 +27,7 @@ from django.test import Client
 from accounts.audit import GENESIS_HASH, MASK, audit_record, event_hash, mask_secrets, verify_chain
 from accounts.choices import AuditAction
 from accounts.db_roles import grant_application_role
+from accounts.http import AuditContext
 from accounts.models import AuditEvent, Membership, Tenant, User
 from accounts.services import membership_set, user_create
 from accounts.tasks import verify_audit_chains
@@ -116,7 +117,7 @@ def test_a_row_records_who_what_and_from_where(alice: Persona, rf: Any) -> None:
         action=AuditAction.ROLE_CHANGED,
         obj=alice.user.memberships.get(),
         summary={"before": {"role": "viewer"}, "after": {"role": "trader"}, "limit": Decimal("1.50")},
-        request=request,
+        context=AuditContext.from_request(request),
     )
 
     stored = AuditEvent.objects.get(pk=event.pk)

@@ -69,8 +69,9 @@ def test_a_live_sync_snapshots_the_account_and_books_funding_once(
     assert snapshot.margin_level == (Decimal("9980") / Decimal("461") * 100).quantize(Decimal("0.0001"))
     assert snapshot.positions == [
         {"symbol": "XAUUSDT", "quantity": "-2.000", "entry_price": "4600.00", "mark_price": "4610.00",
-         "liquidation_price": "6700.50"}
+         "liquidation_price": "6700.50", "maint_margin": "92.2000000", "adl": 1}
     ]  # fmt: skip
+    # (maint_margin: the position's by the fake's bracket 1, 9,220 × 1 %; adl: its ADL quantile)
     booked = list(FundingPayment.objects.filter(account=account).order_by("at").values_list("venue_id", "amount"))
     assert booked == [("9001", Decimal("-0.92")), ("9002", Decimal("1.1"))]
     account.refresh_from_db()

@@ -124,3 +124,33 @@ def test_the_pool_api_says_who_may_operate(setting: dict[str, Any], alice: Any, 
     set_grant(actor=alice.user, member=setting["tom"], obj=pool, granted=True)
     assert get(f"/api/v1/pools/{pool.pk}/", obtain(tom)["access"]).json()["operable"] is True
     assert get("/api/v1/pools/", obtain(alice)["access"]).json()["results"][0]["operable"] is True
+
+
+def test_the_pool_list_asks_about_grants_once_however_many_pools(
+    setting: dict[str, Any], alice: Any, tom: Any, canary_accounts: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import AccountPool
+
+    live = canary_accounts["live_pool"]
+    set_grant(actor=alice.user, member=setting["tom"], obj=live, granted=True)
+    for name in ("Second", "Third"):
+        AccountPool.objects.create(
+            tenant=live.tenant,
+            name=name,
+            perp_account=live.perp_account,
+            cfd_account=live.cfd_account,
+            perp_allocation=1,
+            cfd_allocation=1,
+            enabled=False,
+        )
+    client = client_for(tom)
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = client.get("/api/v1/pools/").json()["results"]
+
+    assert {row["name"]: row["operable"] for row in rows} == {"Live pool": True, "Second": False, "Third": False}
+    grant_reads = [q for q in queries.captured_queries if "guardian_userobjectpermission" in q["sql"]]
+    assert len(grant_reads) == 1  # one per pool before

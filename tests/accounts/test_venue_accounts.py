@@ -436,3 +436,20 @@ def test_the_schema_marks_credentials_write_only(bob: Any) -> None:
     account = schema["components"]["schemas"]["Account"]["properties"]
     assert "credentials" not in account and account["credential_hints"]["readOnly"]
     assert "/api/v1/accounts/{account_id}/test/" in schema["paths"]
+
+
+def test_deleting_a_pool_is_audited_and_a_pool_in_use_stays_unrecorded(canary_accounts: Any, alice: Any) -> None:
+    from accounts.models import AccountPool, AuditEvent
+
+    pool = canary_accounts["live_pool"]
+    client = client_for(alice)
+    answer = client.delete(f"/api/v1/pools/{pool.pk}/", REMOTE_ADDR="10.0.0.8", HTTP_USER_AGENT="desk/2")
+
+    assert answer.status_code == 204 and not AccountPool.objects.filter(pk=pool.pk).exists()
+    event = AuditEvent.objects.get(tenant=alice.tenant, action="pool_deleted")
+    assert (event.summary["pool"], event.actor_username, event.ip, event.user_agent) == (
+        "Live pool",
+        "alice",
+        "10.0.0.8",
+        "desk/2",
+    )

@@ -24,7 +24,6 @@ def test_the_apps_register_the_rule_types_that_exist_now() -> None:
     assert set(registry.rule_types()) >= {
         "feed_stale",
         "net_edge",
-        "usd_per_usdt",
         "account_error",
         "risk_limit_warning",
         "risk_limit_breach",
@@ -34,6 +33,8 @@ def test_the_apps_register_the_rule_types_that_exist_now() -> None:
     assert registry.get("account_error").evaluate.__module__ == "alerts.alert_rules"
     # The margin level became a risk limit (risk/limits.py): its rule type is retired.
     assert registry.get("margin_low") is None
+    # So did the USDT/USD rate's age and its distance from parity (risk/migrations/0006_usdt_rate_limits.py).
+    assert registry.get("rate_stale") is None and registry.get("usd_per_usdt") is None
     assert registry.get("feed_stale").evaluate.__module__ == "trading.alert_rules"
 
 
@@ -111,7 +112,7 @@ def test_missing_heartbeats_alert_until_they_come_back(alice: Any, frozen_clock:
     assert not Alert.objects.filter(rule__rule_type="heartbeat_missing", status="open").exists()
 
 
-def test_feed_stale_net_edge_and_usdt_rules_read_market_data(alpha_pair: Any, alice: Any, frozen_clock: Any) -> None:
+def test_feed_stale_and_net_edge_rules_read_market_data(alpha_pair: Any, alice: Any, frozen_clock: Any) -> None:
     from trading.models import QuoteTick, SpreadSample
 
     now = clock.now()
@@ -137,7 +138,7 @@ def test_feed_stale_net_edge_and_usdt_rules_read_market_data(alpha_pair: Any, al
     open_keys = set(Alert.objects.filter(tenant=alice.tenant, status="open").values_list("dedup_key", flat=True))
     assert f"rule:feed_stale:feed_stale:{alpha_pair.perp_source.key}" in open_keys
     assert f"rule:net_edge:net_edge:{alpha_pair.pk}" in open_keys
-    assert f"rule:usd_per_usdt:usd_per_usdt:{alpha_pair.pk}" in open_keys
+    assert not any(key.startswith("rule:usd_per_usdt:") for key in open_keys)  # a risk limit's now
 
 
 def test_an_account_that_tests_fine_again_clears_its_alert_at_once(alice: Any, committed: Any) -> None:

@@ -7,7 +7,9 @@ same port) and prints `LISTENING <port>` once it accepts connections. The `binan
 What it serves (REST under `/fapi/...`, streams under `/{public,market,private}/ws[/<n>]`):
 - market data: exchangeInfo (XAUUSDT as a `TRADIFI_PERPETUAL` with delivery date 4133404800000), time, depth,
   bookTicker, premiumIndex, fundingInfo; `@bookTicker` pushes to subscribed sockets;
-- account: commissionRate, balance (v2) and account (v2/v3), positionRisk (v2/v3), leverageBracket,
+- account: commissionRate, balance (v2) and account (v2/v3), positionRisk (v2 with leverage and margin type; v3
+  with margins and the ADL quantile, only while there is a position or an open order), leverageBracket (the
+  account's brackets, configurable; the maintenance margins served are computed from them),
   positionSide/dual, income (FUNDING_FEE booked to whoever holds the position at each funding time, every
   `funding_interval_hours` on the venue's clock: `−position · mark · rate`), userTrades (every trade with its
   commission — in USDT, or in BNB while armed —, maker flag and realised profit), listenKey (POST/PUT/DELETE), the
@@ -55,6 +57,28 @@ MIN_NOTIONAL = Decimal("5")
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 DEFAULT_KEY = "FakeKey" + "0" * 57
 DEFAULT_SECRET = "FakeSecret" + "1" * 54
+
+
+# The account's XAUUSDT leverage brackets as `GET /fapi/v1/leverageBracket` sends them (JSON numbers); the venue's
+# maintenance margin of a position is notional × maintMarginRatio − cum of the bracket holding its notional.
+DEFAULT_BRACKETS: list[dict[str, Any]] = [
+    {
+        "bracket": 1,
+        "initialLeverage": 50,
+        "notionalCap": 100000,
+        "notionalFloor": 0,
+        "maintMarginRatio": 0.01,
+        "cum": 0.0,
+    },
+    {
+        "bracket": 2,
+        "initialLeverage": 20,
+        "notionalCap": 1000000,
+        "notionalFloor": 100000,
+        "maintMarginRatio": 0.025,
+        "cum": 1500.0,
+    },
+]
 
 
 def now_ms() -> int:
@@ -109,6 +133,14 @@ class FakeBinance:
     liquidation_price: Decimal = Decimal("0")
     dual_side: bool = False
     leverage: int = 20
+    # The account's brackets (`leverageBracket`, and what its maintenance margin is computed with); `notional_coef`
+    # is sent only when set (Binance: "only appears when user's symbol bracket is adjusted").
+    brackets: list[dict[str, Any]] = field(default_factory=lambda: [dict(row) for row in DEFAULT_BRACKETS])
+    notional_coef: str | None = None
+    adl_quantile: int = 1  # the position's ADL queue quantile, 0–4 (`adl` of positionRisk v3, `adlQuantile`)
+    # When set, `leverageBracket` answers this verbatim (a test scripting a broken answer; margins stay computed
+    # from `brackets`).
+    leverage_bracket_answer: Any = None
     margin_type: str = "cross"
     # USDCUSDT book (USDT per USDC): the usd_per_usdt source reads 1 / mid
     usdc_bid: Decimal = Decimal("1.0003")
@@ -153,9 +185,22 @@ class FakeBinance:
                 return order
         return None
 
-    def position_json(self) -> dict[str, Any]:
+    def maint_margin(self, notional: Decimal) -> Decimal:
+        """The maintenance margin of a position of this notional (USDT) by the account's brackets."""
+        notional = abs(notional)
+        if notional == 0:
+            return Decimal(0)
+        for row in self.brackets:
+            if Decimal(str(row["notionalFloor"])) <= notional <= Decimal(str(row["notionalCap"])):
+                return notional * Decimal(str(row["maintMarginRatio"])) - Decimal(str(row["cum"]))
+        last = self.brackets[-1]
+        return notional * Decimal(str(last["maintMarginRatio"])) - Decimal(str(last["cum"]))
+
+    def position_json(self, version: int = 3) -> dict[str, Any]:
+        """One row of `/fapi/v3/positionRisk` (version 3: margins, `adl`, bid/ask notional, no leverage or margin
+        type) or `/fapi/v2/positionRisk` (version 2: leverage, margin type, max notional; no margins, no `adl`)."""
         notional = self.position_amt * self.mark_price
-        return {
+        common = {
             "symbol": SYMBOL,
             "positionSide": "BOTH",
             "positionAmt": str(self.position_amt),
@@ -166,20 +211,25 @@ class FakeBinance:
             "liquidationPrice": str(self.liquidation_price),
             "isolatedMargin": "0",
             "notional": str(notional),
-            "marginAsset": "USDT",
             "isolatedWallet": "0",
-            "initialMargin": str(abs(notional) / 20),
-            "maintMargin": str(abs(notional) / 100),
-            "positionInitialMargin": str(abs(notional) / 20),
+            "updateTime": self.server_ms(),
+        }
+        if version == 2:
+            return common | {
+                "leverage": str(self.leverage),
+                "marginType": self.margin_type,
+                "isAutoAddMargin": "false",
+                "maxNotionalValue": "1000000",
+            }
+        return common | {
+            "marginAsset": "USDT",
+            "initialMargin": str(abs(notional) / self.leverage),
+            "maintMargin": str(self.maint_margin(notional)),
+            "positionInitialMargin": str(abs(notional) / self.leverage),
             "openOrderInitialMargin": "0",
-            "adl": 1,
+            "adl": self.adl_quantile,
             "bidNotional": "0",
             "askNotional": "0",
-            "updateTime": self.server_ms(),
-            "leverage": str(self.leverage),
-            "marginType": self.margin_type,
-            "isAutoAddMargin": "false",
-            "maxNotionalValue": "1000000",
         }
 
     def asset_json(self) -> dict[str, Any]:
@@ -190,7 +240,7 @@ class FakeBinance:
             "walletBalance": str(self.wallet_balance),
             "unrealizedProfit": str(unrealised),
             "marginBalance": str(self.wallet_balance + unrealised),
-            "maintMargin": str(notional / 100),
+            "maintMargin": str(self.maint_margin(notional)),
             "initialMargin": str(notional / self.leverage),
             "positionInitialMargin": str(notional / self.leverage),
             "openOrderInitialMargin": "0",
@@ -762,37 +812,35 @@ async def get_account(request: web.Request) -> web.Response:
 
 
 async def get_position_risk(request: web.Request) -> web.Response:
+    """`GET /fapi/v2/positionRisk` (every symbol asked, position or not) and `/fapi/v3/positionRisk` (only symbols
+    with a position or an open order, as Binance documents it)."""
     fake = fake_of(request)
     params = await signed_params(request, fake)
     if isinstance(params, web.Response):
         return params
-    return web.json_response([fake.position_json()])
+    if "symbol" in params and params["symbol"] != SYMBOL:
+        return binance_error(-1121, "Invalid symbol.")
+    if request.path.startswith("/fapi/v2/"):
+        return web.json_response([fake.position_json(version=2)])
+    holding = fake.position_amt != 0 or any(order["status"] in ("NEW", "PARTIALLY_FILLED") for order in fake.orders)
+    return web.json_response([fake.position_json(version=3)] if holding else [])
 
 
 async def get_leverage_bracket(request: web.Request) -> web.Response:
+    """`GET /fapi/v1/leverageBracket`: the account's brackets, one object when `symbol` is sent, else a list of
+    them; `notionalCoef` only when the account's brackets were adjusted."""
     fake = fake_of(request)
     params = await signed_params(request, fake)
     if isinstance(params, web.Response):
         return params
-    brackets = [
-        {
-            "bracket": 1,
-            "initialLeverage": 50,
-            "notionalCap": 100000,
-            "notionalFloor": 0,
-            "maintMarginRatio": 0.01,
-            "cum": 0.0,
-        },
-        {
-            "bracket": 2,
-            "initialLeverage": 20,
-            "notionalCap": 1000000,
-            "notionalFloor": 100000,
-            "maintMarginRatio": 0.025,
-            "cum": 1500.0,
-        },
-    ]
-    entry = {"symbol": SYMBOL, "notionalCoef": 1.0, "brackets": brackets}
+    if "symbol" in params and params["symbol"] != SYMBOL:
+        return binance_error(-1121, "Invalid symbol.")
+    if fake.leverage_bracket_answer is not None:
+        return web.json_response(fake.leverage_bracket_answer)
+    entry: dict[str, Any] = {"symbol": SYMBOL}
+    if fake.notional_coef is not None:
+        entry["notionalCoef"] = float(fake.notional_coef)
+    entry["brackets"] = fake.brackets
     return web.json_response(entry if "symbol" in params else [entry])
 
 
@@ -1346,9 +1394,9 @@ async def control_reset(request: web.Request) -> web.Response:
     for name in (
         "api_keys", "server_offset_ms", "delivery_date", "contract_type", "bid", "ask", "bid_qty", "ask_qty",
         "mark_price", "index_price", "funding_rate", "position_amt", "entry_price", "liquidation_price",
-        "dual_side", "leverage", "margin_type", "usdc_bid", "usdc_ask", "tradfi_signed", "duplicate_policy",
-        "wallet_balance", "maker_fee", "taker_fee", "funding_interval_hours", "bnb_fee_count", "bnb_price",
-        "bnb_discount", "trades_per_fill",
+        "dual_side", "leverage", "brackets", "notional_coef", "adl_quantile", "leverage_bracket_answer",
+        "margin_type", "usdc_bid", "usdc_ask", "tradfi_signed", "duplicate_policy", "wallet_balance", "maker_fee",
+        "taker_fee", "funding_interval_hours", "bnb_fee_count", "bnb_price", "bnb_discount", "trades_per_fill",
     ):  # fmt: skip
         setattr(fake, name, getattr(fresh, name))
     fake.funding_settled_ms = fake.last_funding_ms(fake.server_ms())

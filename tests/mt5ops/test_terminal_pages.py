@@ -55,3 +55,27 @@ def test_viewers_and_other_tenants_cannot_change_terminals(canary_accounts: Any,
     assert client_for(charlie).post(reverse("terminal_delete", args=[terminal.pk])).status_code == 404
     assert client_for(charlie).get(reverse("terminal_delete", args=[terminal.pk])).status_code == 405
     assert TerminalInstance.objects.filter(pk=terminal.pk).exists()
+
+
+def test_adding_and_deleting_a_terminal_is_audited_with_where_it_came_from(alice: Any) -> None:
+    from accounts.models import AuditEvent
+
+    client = client_for(alice)
+    client.post(reverse("terminals"), {"label": "T3", "backend": "sim"}, REMOTE_ADDR="10.0.0.7", HTTP_USER_AGENT="ua/1")
+    terminal = TerminalInstance.objects.get(tenant=alice.tenant, label="T3")
+    client.post(reverse("terminal_delete", args=[terminal.pk]), REMOTE_ADDR="10.0.0.7", HTTP_USER_AGENT="ua/1")
+
+    events = list(AuditEvent.objects.filter(tenant=alice.tenant, action__startswith="terminal_").order_by("seq"))
+    assert [(e.action, e.summary["terminal"], e.actor_username) for e in events] == [
+        ("terminal_added", "T3", "alice"),
+        ("terminal_deleted", "T3", "alice"),
+    ]
+    assert all((e.ip, e.user_agent) == ("10.0.0.7", "ua/1") for e in events)
+
+
+def test_a_terminal_in_use_records_no_deletion(canary_accounts: Any, alice: Any) -> None:
+    from accounts.models import AuditEvent
+
+    client_for(alice).post(reverse("terminal_delete", args=[canary_accounts["terminal"].pk]))
+
+    assert not AuditEvent.objects.filter(action="terminal_deleted").exists()

@@ -64,6 +64,9 @@ def test_the_celery_app_installs_the_schedule() -> None:
     from quantarb.celery import app
 
     app.finalize()
+    # What a worker does as it starts: import every app's tasks module (autodiscovery). Without it, which tasks the
+    # app knows depends on what this test process happened to import before (the order tests ran in).
+    app.loader.import_default_modules()
 
     assert app.conf.beat_schedule == celery_beat_schedule()
     assert {job.task for job in SCHEDULE} <= set(app.tasks)

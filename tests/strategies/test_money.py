@@ -24,6 +24,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Membership
 from quantarb import clock
 from strategies.runner import MarketSnapshot, hedge_unrealised_usd, strategy_realised_pnl
 from strategies.selectors import strategies_for, strategy_status
@@ -161,7 +162,8 @@ def hedge_of(strategy: Any, case: Case) -> Hedge:
 
 def annotated_realised(strategy: Any) -> Decimal | None:
     """The realised total the strategy list annotates (a database aggregate)."""
-    realised: Decimal | None = strategies_for(tenant=strategy.tenant).get(pk=strategy.pk).realised  # type: ignore[attr-defined]
+    membership = Membership.objects.filter(tenant=strategy.tenant).first()
+    realised: Decimal | None = strategies_for(membership=membership).get(pk=strategy.pk).realised  # type: ignore[attr-defined]
     return realised
 
 

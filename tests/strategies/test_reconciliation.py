@@ -55,8 +55,11 @@ async def test_a_difference_injected_into_the_paper_ledger_is_found_and_blocks_t
     runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id="r", ttl=runner.lease_ttl)
     assert not await runner.start()
     row = await db(Strategy.objects.get)(pk=strategy.pk)
-    assert row.state == StrategyState.ERROR and "reconciliation" in row.state_reason
-    assert await db(KillSwitch.objects.filter(strategy=strategy, trigger="reconciliation_mismatch").exists)()
+    assert row.state == StrategyState.ERROR and row.state_reason_code == "reconciliation_refused"
+    assert row.state_reason_params["status"] == "mismatch" and row.state_reason_params["differences"] == 1
+    assert row.state_reason.startswith("Reconciliation #")  # the English rendering kept beside the code
+    switch = await db(KillSwitch.objects.get)(strategy=strategy, trigger="reconciliation_mismatch")
+    assert switch.reason_code == "reconciliation_refused" and switch.reason == row.state_reason
 
     # An admin adopts the venue's state: our records now hold the 3 oz, as a legged hedge to repair.
     start_report = await db(lambda: ReconciliationReport.objects.filter(trigger="start").latest("started_at"))()

@@ -202,3 +202,36 @@ async def test_flatten_closes_the_hedges_through_the_order_gate_within_one_step(
     frozen_clock.advance(1)
     await runner.step()
     assert len(await db(hedges)()) == 1  # paused, flat, blocked: nothing reopens
+
+
+async def test_a_stale_usdt_rate_blocks_entries_within_one_step_on_the_metrics_the_platform_computes(
+    alice: Any, strategy: Any, paper_pool: Any, market: Any, frozen_clock: Any, sim_pair: Any
+) -> None:
+    """No metrics set by the test: the runner's step evaluates the desk's USDT/USD rate limit (what the `rate_stale`
+    rule became) on risk/metrics.py's figures, from the stored observations of the pair's rate source."""
+    from quantarb import clock
+    from trading.models import RateTick
+
+    def observe() -> None:
+        RateTick.objects.create(source=sim_pair.rate_source, ts=clock.now(), usd_per_usdt=Decimal("0.9998"))
+
+    await db(limit_save)(
+        row=RiskLimit(tenant=alice.tenant, name="USDT/USD rate", scope_kind="desk", metric="usdt_rate_age_s",
+                      breach_level=Decimal(5), action="block_entries"),
+        actor=None,
+    )  # fmt: skip
+    await db(observe)()
+    runner = await started_runner(alice, strategy, market, frozen_clock)
+    frozen_clock.advance(8)  # the rate source stops answering: its last rate is 8 s old (within the runner's lease)
+    market.wide_sell_perp(Decimal("8"))
+    await runner.step()
+    assert await db(hedges)() == []
+    [refusal] = runner.last_decision["params"]["violations"]
+    assert "Limit USDT/USD rate is breached: only orders that reduce a position pass." in refusal["message"]
+    assert await db(open_alert_rules)(alice.tenant) == ["risk_limit_breach"]
+
+    await db(observe)()  # it answers again: the breach ends at the next step and the entry goes through
+    frozen_clock.advance(1)
+    await runner.step()
+    [hedge] = await db(hedges)()
+    assert hedge.status == HedgeStatus.OPEN

@@ -1,4 +1,5 @@
-"""Say what is wrong (issue 14 item 5): a missing USDT/USD rate is the rate source's fault, not the quote feeds';
+"""Say what is wrong (issue 14 item 5): a missing USDT/USD rate is the rate source's fault, not the quote feeds' (the
+desk's limit on the rate's age says so, naming the source);
 an MT5 terminal that disconnects and a scheduled reconciliation that fails each raise an alert; a kill-switch trip
 is one alert; `/metrics` reports each feed's state and age as they are when scraped, not a stale copy."""
 
@@ -59,39 +60,79 @@ def engine_beat(pair: Any, *, rate_ts_ms: int | None) -> None:
     Heartbeat.objects.update_or_create(component="engine", defaults={"beat_at": clock.now(), "detail": detail})
 
 
+def rate_limit(alice: Any) -> Any:
+    """The desk's limit on the USDT/USD rate's age (what the `rate_stale` rule became: risk/migrations/0006)."""
+    from decimal import Decimal
+
+    from risk.limits import limit_save
+    from risk.models import RiskLimit
+
+    return limit_save(
+        row=RiskLimit(tenant=alice.tenant, name="USDT/USD rate", scope_kind="desk", metric="usdt_rate_age_s",
+                      breach_level=Decimal(30), action="block_entries"),
+        actor=None,
+    )  # fmt: skip
+
+
+def rate_tick(pair: Any, age_s: float) -> None:
+    from decimal import Decimal
+
+    from trading.models import RateTick
+
+    RateTick.objects.create(
+        source=pair.rate_source, ts=clock.now() - timedelta(seconds=age_s), usd_per_usdt=Decimal("0.9998")
+    )
+
+
 def test_a_missing_rate_is_the_rate_source_s_alert_and_the_quote_feeds_stay_quiet(
     alice: Any, alpha_pair: Any, frozen_clock: Any
 ) -> None:
+    from risk.limits import evaluate_limits
+    from tests.risk.factories import pool
+
     SourcePair.objects.filter(pk=alpha_pair.pk).update(rate_source=RateSource.BINANCE_USDC)
+    alpha_pair.refresh_from_db()
+    pool(alice.tenant, alice.user, "P1")  # priced by the pair
+    rate_limit(alice)
     engine_beat(alpha_pair, rate_ts_ms=None)
 
-    evaluate_types(tenant=alice.tenant, rule_types=["rate_stale", "feed_stale"])
+    evaluate_limits()
+    evaluate_types(tenant=alice.tenant, rule_types=["feed_stale"])
 
-    [alert] = open_alerts(alice.tenant, "rule:rate_stale:")
-    assert alert.title == "No USDT/USD rate from Binance USDC/USDT book (1 USDC taken as 1 USD): edges are not priced"
-    assert alert.detail["pairs"] == [alpha_pair.name] and alert.category == "system"
+    [alert] = open_alerts(alice.tenant, "rule:risk_limit_breach:")
+    assert alert.title.startswith(
+        "No USDT/USD rate from Binance USDC/USDT book (1 USDC taken as 1 USD): edges are not priced. Limit breached:"
+    ), alert.title
+    assert alert.detail["rate_sources"][0]["rate_source"] == RateSource.BINANCE_USDC and alert.category == "risk"
     assert open_alerts(alice.tenant, "rule:feed_stale:") == []  # the quote feeds are healthy
 
-    engine_beat(alpha_pair, rate_ts_ms=now_ms() - 60_000)
-    evaluate_types(tenant=alice.tenant, rule_types=["rate_stale"])
-    [alert] = open_alerts(alice.tenant, "rule:rate_stale:")
-    assert "is stale" in alert.title and alert.detail["age_s"] == 60.0
+    rate_tick(alpha_pair, 60)
+    evaluate_limits()
+    evaluate_types(tenant=alice.tenant, rule_types=["risk_limit_breach"])  # the rule keeps it open, words refreshed
+    [alert] = open_alerts(alice.tenant, "rule:risk_limit_breach:")
+    assert "USDT/USD rate from Binance USDC/USDT book (1 USDC taken as 1 USD) is 60 s old" in alert.title
+    assert alert.detail["rate_sources"][0]["age_s"] == "60"
 
-    engine_beat(alpha_pair, rate_ts_ms=now_ms())
-    evaluate_types(tenant=alice.tenant, rule_types=["rate_stale"])
-    assert open_alerts(alice.tenant, "rule:rate_stale:") == []
+    rate_tick(alpha_pair, 0)
+    evaluate_limits()
+    assert open_alerts(alice.tenant, "rule:risk_limit_breach:") == []
 
 
 def test_a_fixed_rate_or_a_disabled_pair_raises_nothing(alice: Any, alpha_pair: Any, frozen_clock: Any) -> None:
+    from risk.limits import evaluate_limits
+    from tests.risk.factories import pool
+
     SourcePair.objects.filter(pk=alpha_pair.pk).update(rate_source=RateSource.FIXED)
-    alpha_pair.refresh_from_db()
+    pool(alice.tenant, alice.user, "P1")
+    rate_limit(alice)
     engine_beat(alpha_pair, rate_ts_ms=None)
-    evaluate_types(tenant=alice.tenant, rule_types=["rate_stale"])
-    assert open_alerts(alice.tenant, "rule:rate_stale:") == []
+    evaluate_limits()
+    assert open_alerts(alice.tenant, "rule:risk_limit_") == []
     SourcePair.objects.filter(pk=alpha_pair.pk).update(rate_source=RateSource.BINANCE_USDC, enabled=False)
     Heartbeat.objects.filter(component="engine").update(beat_at=clock.now() - timedelta(hours=1))
-    evaluate_types(tenant=alice.tenant, rule_types=["rate_stale", "feed_stale"])
-    assert open_alerts(alice.tenant, "rule:rate_stale:") == [] and open_alerts(alice.tenant, "rule:feed_stale:") == []
+    evaluate_limits()
+    evaluate_types(tenant=alice.tenant, rule_types=["feed_stale"])
+    assert open_alerts(alice.tenant, "rule:risk_limit_") == [] and open_alerts(alice.tenant, "rule:feed_stale:") == []
 
 
 # --- MT5 terminals --------------------------------------------------------------------------------------------------

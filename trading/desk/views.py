@@ -30,8 +30,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.admin_site import _csv_value
 from accounts.grants import may_operate
+from accounts.http import AuditContext, is_htmx, require_actor, require_membership
 from accounts.models import AccountPool
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 from trading.choices import (
     LIVE_HEDGE_STATUSES,
@@ -60,16 +61,6 @@ from trading.models import USD, Hedge, ManualCommand
 from trading.portfolio.pnl import LIVE, PoolMarks, hedge_pnl, hedges_pnl
 
 PER_PAGE = 50
-
-
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def may_act_on_pool(membership: Any, pool: AccountPool) -> bool:
@@ -272,7 +263,7 @@ def _cell(kind: str, row: Any, name: str, marks: PoolMarks | None = None) -> Any
 
 
 def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Filters]:
-    membership = _membership(request)
+    membership = require_membership(request)
     table = TABLES[kind]
     filters, errors = parse_filters(request.GET, table["statuses"])
     sort = sort_from(request.GET, table["sorts"])
@@ -293,16 +284,16 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "sort": sort,
         "filter_query": filters.query,
         "query": sort.extend(filters.query),
-        "pools": AccountPool.objects.filter(tenant=tenant).order_by("name"),
+        "pools": AccountPool.objects.for_member(require_membership(request)).order_by("name"),
         "strategies": apps.get_model("strategies", "Strategy").objects.filter(tenant=tenant).order_by("name"),
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
         "legs": Leg.choices,
         "can_export": role_has(membership.role, Perm.TRADING_EXPORT),
-        "desk_pools": [
-            pool
-            for pool in AccountPool.objects.filter(tenant=tenant).order_by("name")
-            if may_act_on_pool(membership, pool)
-        ],
+        "desk_pools": (
+            list(AccountPool.objects.for_member(membership, "trade").order_by("name"))
+            if role_has(membership.role, Perm.ORDER_SUBMIT)
+            else []
+        ),
     }
     if kind == "hedges":
         context["rows"] = hedges_pnl(page)  # booked for settled hedges, marked now for live ones
@@ -315,7 +306,7 @@ def _table_view(kind: str) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         context, _filters = _table_context(request, kind)
         status = 400 if context["filter_errors"] else 200
-        if _is_htmx(request) and request.GET.get("partial") == "rows":
+        if is_htmx(request) and request.GET.get("partial") == "rows":
             return render(request, f"trading/execution/_{kind}_table.html", context, status=status)
         return render(request, "trading/execution/records.html", context, status=status)
 
@@ -332,7 +323,7 @@ def _export_view(kind: str) -> Callable[[HttpRequest], HttpResponseBase]:
     @require_GET
     @permission_required(Perm.TRADING_EXPORT)  # type: ignore[arg-type] # a streaming answer is an HttpResponseBase
     def export(request: HttpRequest) -> HttpResponseBase:
-        membership = _membership(request)
+        membership = require_membership(request)
         table = TABLES[kind]
         filters, errors = parse_filters(request.GET, table["statuses"])
         if errors:
@@ -374,7 +365,8 @@ position_export = _export_view("positions")
 # --- a hedge ------------------------------------------------------------------------------------------------------
 def _hedge_or_404(request: HttpRequest, hedge_id: int) -> Hedge:
     hedge = (
-        Hedge.objects.filter(tenant=_membership(request).tenant, pk=hedge_id)
+        Hedge.objects.for_member(require_membership(request))
+        .filter(pk=hedge_id)
         .select_related("pool", "strategy", "strategy_version")
         .first()
     )
@@ -397,7 +389,7 @@ def hedge_actions(hedge: Hedge) -> list[tuple[str, str]]:
 @permission_required(Perm.TRADING_READ)
 def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
     hedge = _hedge_or_404(request, hedge_id)
-    membership = _membership(request)
+    membership = require_membership(request)
     orders = list(hedge.orders.select_related("account").order_by("created_at", "id"))
     fills = list(fills_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk)))
     attach_instruments(orders, account=lambda row: row.account)
@@ -421,7 +413,7 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
 @permission_required(Perm.ORDER_SUBMIT)
 def hedge_manual(request: HttpRequest, hedge_id: int) -> HttpResponse:
     hedge = _hedge_or_404(request, hedge_id)
-    if not may_act_on_pool(_membership(request), hedge.pool):
+    if not may_act_on_pool(require_membership(request), hedge.pool):
         raise PermissionDenied
     kind = request.POST.get("kind", "")
     if kind not in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND):
@@ -436,7 +428,7 @@ def hedge_manual(request: HttpRequest, hedge_id: int) -> HttpResponse:
 def hedge_confirm(request: HttpRequest, hedge_id: int, kind: str) -> HttpResponse:
     """What a hedge's action will do, asked for by its dialog each time it opens (never older than the dialog)."""
     hedge = _hedge_or_404(request, hedge_id)
-    if not may_act_on_pool(_membership(request), hedge.pool):
+    if not may_act_on_pool(require_membership(request), hedge.pool):
         raise PermissionDenied
     if kind not in (ManualKind.CLOSE_HEDGE, ManualKind.REPAIR_COMPLETE, ManualKind.REPAIR_UNWIND):
         raise Http404
@@ -451,10 +443,10 @@ def _queue(
         command = manual_request(
             pool=pool,
             kind=kind,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=require_actor(request),
             hedge=hedge,
             params=params,
-            request=request,
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -469,7 +461,7 @@ def _queue(
 
 # --- a pool's desk: pool-level manual actions ------------------------------------------------------------------
 def _pool_or_404(request: HttpRequest, pool_id: int) -> AccountPool:
-    pool = AccountPool.objects.filter(tenant=_membership(request).tenant, pk=pool_id).first()
+    pool = AccountPool.objects.for_member(require_membership(request)).filter(pk=pool_id).first()
     if pool is None:
         raise Http404
     return pool
@@ -479,7 +471,7 @@ def _pool_or_404(request: HttpRequest, pool_id: int) -> AccountPool:
 @permission_required(Perm.TRADING_READ)
 def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = _pool_or_404(request, pool_id)
-    membership = _membership(request)
+    membership = require_membership(request)
     can_act = may_act_on_pool(membership, pool)
     live = hedges_for(tenant=membership.tenant, filters=Filters(pool=pool.pk)).filter(
         status__in=[s.value for s in LIVE_HEDGE_STATUSES]
@@ -508,7 +500,7 @@ def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
 def pool_confirm(request: HttpRequest, pool_id: int, kind: str) -> HttpResponse:
     """What flattening the pool or cancelling its orders will do, counted when the dialog opens."""
     pool = _pool_or_404(request, pool_id)
-    if not may_act_on_pool(_membership(request), pool):
+    if not may_act_on_pool(require_membership(request), pool):
         raise PermissionDenied
     if kind not in (ManualKind.FLATTEN_POOL, ManualKind.CANCEL_ORDERS):
         raise Http404
@@ -522,7 +514,7 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
     """Flatten or cancel at once (their dialog already said what happens); opening a hedge by hand first
     answers with the confirmation naming direction and size, then queues on the confirmed post."""
     pool = _pool_or_404(request, pool_id)
-    if not may_act_on_pool(_membership(request), pool):
+    if not may_act_on_pool(require_membership(request), pool):
         raise PermissionDenied
     kind = request.POST.get("kind", "")
     desk = reverse("pool_desk", args=[pool.pk])
@@ -538,7 +530,7 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
 
         try:
             # the size's rules, then the pre-trade gate with the state now
-            cleaned = clean_open(pool, params, actor=request.user)  # type: ignore[arg-type]
+            cleaned = clean_open(pool, params, actor=require_actor(request))
         except ValidationError as error:
             context = {
                 "pool": pool,
@@ -561,7 +553,7 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
 @require_GET
 @permission_required(Perm.TRADING_READ)
 def command_status(request: HttpRequest, command_id: int) -> HttpResponse:
-    command = commands_for(tenant=_membership(request).tenant).filter(pk=command_id).first()
+    command = commands_for(tenant=require_membership(request).tenant).filter(pk=command_id).first()
     if command is None:
         raise Http404
     return render(request, "trading/execution/_command.html", {"command": command})

@@ -18,12 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, User
 from quantarb import clock, formatting
 from trading.choices import (
@@ -232,7 +232,7 @@ def manual_request(
     actor: User,
     hedge: Hedge | None = None,
     params: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> ManualCommand:
     """Queue a manual command after checking it makes sense now. Raises ValidationError with a message. An open is
     put to the pre-trade gate before the transaction that queues it, so that a refusal's audit record stays."""
@@ -241,7 +241,7 @@ def manual_request(
     if ManualKind(kind) == ManualKind.OPEN_HEDGE and pool.enabled and (hedge is None or hedge.pool_id == pool.pk):
         params, checked = clean_open(pool, params, actor=actor), True
     return _manual_request(
-        pool=pool, kind=kind, actor=actor, hedge=hedge, params=params, request=request, checked=checked
+        pool=pool, kind=kind, actor=actor, hedge=hedge, params=params, context=context, checked=checked
     )
 
 
@@ -253,7 +253,7 @@ def _manual_request(
     actor: User,
     hedge: Hedge | None,
     params: dict[str, Any],
-    request: HttpRequest | None,
+    context: AuditContext | None,
     checked: bool,
 ) -> ManualCommand:
     kind = ManualKind(kind)
@@ -291,6 +291,6 @@ def _manual_request(
         action=AuditAction.ORDER_CANCELLED if kind == ManualKind.CANCEL_ORDERS else AuditAction.ORDER_SUBMITTED,
         obj=command,
         summary={"manual": kind.value, "pool": pool.name, "hedge": hedge.pk if hedge else None, "what": summary},
-        request=request,
+        context=context,
     )
     return command

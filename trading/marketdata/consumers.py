@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from quantarb.events import AccessChanged, AlertsChanged, TradingChanged, pair_group, user_group
+from quantarb.events import AccessChanged, AlertsChanged, RiskChanged, TradingChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
@@ -33,8 +33,12 @@ HEARTBEAT_SECONDS = 5.0
 monotonic = time.monotonic
 ALERTS_CHANGED_FRAME = json.dumps({"type": "alerts.changed"})
 # Small control frames without data: the page re-fetches what the user may see (its alert badge and list; the
-# dashboard's trading strip). A burst of one kind coalesces into one frame.
-CONTROL_FRAMES = {"alerts.changed": ALERTS_CHANGED_FRAME, "trading.changed": json.dumps({"type": "trading.changed"})}
+# dashboard's trading strip; the risk centre's figures). A burst of one kind coalesces into one frame.
+CONTROL_FRAMES = {
+    "alerts.changed": ALERTS_CHANGED_FRAME,
+    "trading.changed": json.dumps({"type": "trading.changed"}),
+    "risk.changed": json.dumps({"type": "risk.changed"}),
+}
 _rendered: dict[tuple[int, int, str], dict[str, str]] = {}
 _partials = PartialRenderer()
 
@@ -123,7 +127,11 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if membership is None:
             await self.close()  # before accept(): the handshake is refused, no frame is sent
             return
-        self.pair_ids: list[int] = await database_sync_to_async(self._pair_ids)(membership.tenant)
+        # `?controls=1`: a page without quotes (the risk centre) takes the control messages only, no spread frames.
+        self.controls_only = b"controls=1" in self.scope.get("query_string", b"").split(b"&")
+        self.pair_ids: list[int] = (
+            [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership.tenant)
+        )
         headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in self.scope.get("headers", [])}
         cookies = self.scope.get("cookies", {})
         self.language = language_for(user, cookies, headers.get("accept-language", ""))
@@ -190,9 +198,10 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         elif message["type"] in CONTROL_FRAMES:
             self.control_changed(message)  # type: ignore[arg-type]
 
-    def control_changed(self, message: AlertsChanged | TradingChanged) -> None:
+    def control_changed(self, message: AlertsChanged | TradingChanged | RiskChanged) -> None:
         """One small control frame for a burst of changes of one kind (`alerts.changed`: the page refreshes its
-        badge and list; `trading.changed`: the dashboard refreshes its trading strip). Rare, so both paths send it
+        badge and list; `trading.changed`: the dashboard refreshes its trading strip; `risk.changed`: the risk
+        centre refreshes its figures). Rare, so both paths send it
         with the ordinary send: the fast path from a task, the fallback from its send loop."""
         kind = message["type"]
         if self.controls_due.get(kind):
@@ -214,7 +223,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if membership is None:
             await self.close(code=4403)
             return
-        allowed = await database_sync_to_async(self._pair_ids)(membership.tenant)
+        allowed = [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership.tenant)
         revoked = sorted(set(self.pair_ids) - set(allowed))
         granted = sorted(set(allowed) - set(self.pair_ids))
         for pair_id in revoked:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest
 from django.utils.text import slugify
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from trading.marketdata.forms import QuoteSourceForm, SourcePairForm
 from trading.models import PairAccess, QuoteSource, SourcePair
@@ -36,7 +36,7 @@ def _source_key(tenant: Tenant, venue: str, label: str) -> str:
 
 
 @transaction.atomic
-def quote_source_save(*, form: QuoteSourceForm, actor: User, request: HttpRequest | None = None) -> QuoteSource:
+def quote_source_save(*, form: QuoteSourceForm, actor: User, context: AuditContext | None = None) -> QuoteSource:
     """Create or change a desk's source from a valid form; audited (the endpoint is not a secret)."""
     source: QuoteSource = form.save(commit=False)
     created = source.pk is None
@@ -59,7 +59,7 @@ def quote_source_save(*, form: QuoteSourceForm, actor: User, request: HttpReques
             "terminal": source.terminal.label if source.terminal else None,
             "created": created,
         },
-        request=request,
+        context=context,
     )
     return source
 
@@ -69,7 +69,7 @@ def source_in_use(source: QuoteSource) -> SourcePair | None:
 
 
 @transaction.atomic
-def quote_source_delete(*, source: QuoteSource, actor: User, request: HttpRequest | None = None) -> None:
+def quote_source_delete(*, source: QuoteSource, actor: User, context: AuditContext | None = None) -> None:
     """Delete a desk's source (and its stored quotes); refused with `SourceInUse` while a pair uses it."""
     pair = source_in_use(source)
     if pair is not None:
@@ -81,13 +81,13 @@ def quote_source_delete(*, source: QuoteSource, actor: User, request: HttpReques
         action=AuditAction.QUOTE_SOURCE_DELETED,
         obj=source,
         summary={"label": source.label, "key": source.key, "venue": source.venue},
-        request=request,
+        context=context,
     )
     source.delete()
 
 
 @transaction.atomic
-def pair_save(*, form: SourcePairForm, actor: User, request: HttpRequest | None = None) -> SourcePair:
+def pair_save(*, form: SourcePairForm, actor: User, context: AuditContext | None = None) -> SourcePair:
     """Create or change a desk's pair from a valid form, granted to the desk; audited with its settings."""
     pair: SourcePair = form.save(commit=False)
     created = pair.pk is None
@@ -107,13 +107,13 @@ def pair_save(*, form: SourcePairForm, actor: User, request: HttpRequest | None 
             "created": created,
             "changed": sorted(form.changed_data),
         },
-        request=request,
+        context=context,
     )
     return pair
 
 
 @transaction.atomic
-def pair_delete(*, pair: SourcePair, actor: User, request: HttpRequest | None = None) -> None:
+def pair_delete(*, pair: SourcePair, actor: User, context: AuditContext | None = None) -> None:
     """Delete a desk's pair with its stored spreads, candles and opportunities (the engine stops streaming it)."""
     assert pair.tenant is not None  # platform pairs are not the desks' to delete
     audit_record(
@@ -122,6 +122,6 @@ def pair_delete(*, pair: SourcePair, actor: User, request: HttpRequest | None = 
         action=AuditAction.PAIR_DELETED,
         obj=pair,
         summary={"name": pair.name, "perp_source": pair.perp_source.key, "cfd_source": pair.cfd_source.key},
-        request=request,
+        context=context,
     )
     pair.delete()

@@ -9,8 +9,6 @@ pair is a 404.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -20,7 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.marketdata import selectors
 from trading.marketdata.forms import QuoteSourceForm, SourcePairForm
@@ -33,24 +32,14 @@ PER_PAGE = 25
 FEEDER_FRESH_S = 10
 
 
-def _tenant(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership.tenant
-
-
 def _can_manage(request: HttpRequest) -> bool:
     membership = request_membership(request)
     return membership is not None and role_has(membership.role, Perm.MARKET_MANAGE)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _saved(request: HttpRequest, url: str) -> HttpResponse:
     """After a successful post: HTMX follows `HX-Redirect`; a plain form follows the 302."""
-    if _is_htmx(request):
+    if is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response
@@ -72,7 +61,7 @@ def streamed_pair_ids() -> set[int]:
 # --- sources -----------------------------------------------------------------------------------------------------
 @permission_required(Perm.TRADING_READ)
 def source_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     page = Paginator(selectors.setup_sources_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
     ids = [source.pk for source in page]
     legs = list(
@@ -89,20 +78,22 @@ def source_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.MARKET_MANAGE)
 def source_create(request: HttpRequest) -> HttpResponse:
-    form = QuoteSourceForm(request.POST or None, tenant=_tenant(request))
+    form = QuoteSourceForm(request.POST or None, tenant=require_tenant(request))
     if request.method == "POST":
         if form.is_valid():
-            source = quote_source_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            source = quote_source_save(
+                form=form, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
             messages.success(request, _("Source %(label)s created.") % {"label": source.label})
             return _saved(request, reverse("quote_source", args=[source.pk]))
-        template = "trading/setup/partials/_source_form.html" if _is_htmx(request) else "trading/setup/source_form.html"
+        template = "trading/setup/partials/_source_form.html" if is_htmx(request) else "trading/setup/source_form.html"
         return render(request, template, {"form": form}, status=400)
     return render(request, "trading/setup/source_form.html", {"form": form})
 
 
 @permission_required(Perm.TRADING_READ)
 def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     source = selectors.setup_source_for(tenant=tenant, source_id=source_id)
     if source is None:
         raise Http404
@@ -113,11 +104,11 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
         form = QuoteSourceForm(request.POST or None, instance=source, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                quote_source_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Source %(label)s saved.") % {"label": form.instance.label})
                 return _saved(request, reverse("quote_source", args=[source.pk]))
             status = 400
-            if _is_htmx(request):
+            if is_htmx(request):
                 return render(
                     request, "trading/setup/partials/_source_form.html", {"form": form, "source": source}, status=400
                 )
@@ -132,13 +123,13 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.MARKET_MANAGE)
 def source_delete(request: HttpRequest, source_id: int) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     source = QuoteSource.objects.filter(pk=source_id, tenant=tenant).first()
     if source is None:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     label = source.label
     try:
-        quote_source_delete(source=source, actor=request.user, request=request)  # type: ignore[arg-type]
+        quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
     except SourceInUse as exc:
         messages.error(
             request,
@@ -153,7 +144,7 @@ def source_delete(request: HttpRequest, source_id: int) -> HttpResponse:
 # --- pairs -------------------------------------------------------------------------------------------------------
 @permission_required(Perm.TRADING_READ)
 def pair_list(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     page = Paginator(selectors.pairs_for(tenant=tenant).order_by("name", "pk"), PER_PAGE).get_page(
         request.GET.get("page")
     )
@@ -163,23 +154,23 @@ def pair_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.MARKET_MANAGE)
 def pair_create(request: HttpRequest) -> HttpResponse:
-    form = SourcePairForm(request.POST or None, tenant=_tenant(request), initial={"enabled": True})
+    form = SourcePairForm(request.POST or None, tenant=require_tenant(request), initial={"enabled": True})
     if request.method == "POST":
         if form.is_valid():
-            pair = pair_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+            pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(
                 request,
                 _("Pair %(name)s created: the engine starts streaming it within a few seconds.") % {"name": pair.name},
             )
             return _saved(request, reverse("source_pair", args=[pair.pk]))
-        template = "trading/setup/partials/_pair_form.html" if _is_htmx(request) else "trading/setup/pair_form.html"
+        template = "trading/setup/partials/_pair_form.html" if is_htmx(request) else "trading/setup/pair_form.html"
         return render(request, template, {"form": form}, status=400)
     return render(request, "trading/setup/pair_form.html", {"form": form})
 
 
 @permission_required(Perm.TRADING_READ)
 def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     pair = selectors.pair_for(tenant=tenant, pair_id=pair_id)
     if pair is None:
         raise Http404
@@ -190,11 +181,11 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
         form = SourcePairForm(request.POST or None, instance=pair, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                pair_save(form=form, actor=request.user, request=request)  # type: ignore[arg-type]
+                pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
                 messages.success(request, _("Pair %(name)s saved.") % {"name": form.instance.name})
                 return _saved(request, reverse("source_pair", args=[pair.pk]))
             status = 400
-            if _is_htmx(request):
+            if is_htmx(request):
                 return render(
                     request, "trading/setup/partials/_pair_form.html", {"form": form, "pair": pair}, status=400
                 )
@@ -215,11 +206,11 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.MARKET_MANAGE)
 def pair_delete_view(request: HttpRequest, pair_id: int) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = require_tenant(request)
     pair = SourcePair.objects.filter(pk=pair_id, tenant=tenant).select_related("perp_source", "cfd_source").first()
     if pair is None:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     name = pair.name
-    pair_delete(pair=pair, actor=request.user, request=request)  # type: ignore[arg-type]
+    pair_delete(pair=pair, actor=require_actor(request), context=AuditContext.from_request(request))
     messages.success(request, _("Pair %(name)s deleted: the engine stops streaming it.") % {"name": name})
     return HttpResponseRedirect(reverse("source_pairs"))

@@ -11,7 +11,8 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import request_membership
+from accounts.permissions import Perm, permission_required, role_has
 from mt5ops.selectors import strip_states
 from quantarb import clock
 from quantarb.health import channel_layer_roundtrip_ms, health_lights

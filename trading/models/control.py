@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
 from trading.choices import (
     CommandStatus,
     ManualKind,
@@ -44,6 +45,8 @@ class ReconciliationReport(models.Model):
     )
     synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
 
+    objects = PoolOwnedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("reconciliation report")
         verbose_name_plural = _("reconciliation reports")
@@ -77,6 +80,8 @@ class ManualCommand(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
+    objects = PoolOwnedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("manual command")
         verbose_name_plural = _("manual commands")
@@ -107,6 +112,8 @@ class VenueEvent(models.Model):
     raw = models.JSONField(_("venue event"), default=dict)
     at = models.DateTimeField(_("time"))
     recorded_at = models.DateTimeField(_("recorded"))
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("venue event")

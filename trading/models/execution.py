@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
 from trading.choices import (
     CarryKind,
     Direction,
@@ -85,6 +86,8 @@ class Hedge(models.Model):
     pnl_swap = models.DecimalField(_("swap (USD)"), default=Decimal(0), **USD)
     pnl_fx = models.DecimalField(_("USDT/USD (USD)"), default=Decimal(0), **USD)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PoolOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("hedge")
@@ -172,6 +175,8 @@ class Order(models.Model):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("order")
         verbose_name_plural = _("orders")
@@ -226,6 +231,8 @@ class Fill(models.Model):
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("fill")
         verbose_name_plural = _("fills")
@@ -258,6 +265,8 @@ class CarryEntry(models.Model):
     venue_ref = models.CharField(_("venue reference"), max_length=80)
     paper = models.BooleanField(_("paper"), default=True)
     at = models.DateTimeField(_("time"))
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("carry entry")
@@ -292,6 +301,8 @@ class PositionSnapshot(models.Model):
     unrealised = models.DecimalField(_("unrealised PnL"), null=True, blank=True, **USD)
     currency = models.CharField(_("currency"), max_length=8, blank=True)
 
+    objects = PoolOwnedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("position snapshot")
         verbose_name_plural = _("position snapshots")
@@ -315,6 +326,8 @@ class FundingPayment(models.Model):
     asset = models.CharField(_("asset"), max_length=12)
     amount = models.DecimalField(_("amount"), **PRICE)
     at = models.DateTimeField(_("time"))
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("funding payment")

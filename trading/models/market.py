@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scoping import GrantableQuerySet, TenantQuerySet
 from accounts.venue_kinds import InstrumentKind, Venue
 from trading.choices import CandleInterval, Direction, RateSource, ServerTime
 from trading.domain import calendar as cal
@@ -194,6 +195,8 @@ class QuoteSource(models.Model):
         help_text=_("A stream silent longer is stale; REST polling stands in. Empty: the platform default."),
     )
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("quote source")
         verbose_name_plural = _("quote sources")
@@ -313,6 +316,8 @@ class SourcePair(models.Model):
     fixed_usd_per_usdt = models.DecimalField(_("fixed USD per USDT"), **USD_PER_USDT, default=Decimal(1))
     enabled = models.BooleanField(_("enabled"), default=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("source pair")
         verbose_name_plural = _("source pairs")
@@ -385,6 +390,8 @@ class PairAccess(models.Model):
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="pair_access")
     pair = models.ForeignKey(SourcePair, on_delete=models.CASCADE, related_name="access")
+
+    objects = GrantableQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("pair access")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scoping import TenantQuerySet
 from trading.domain import pnl
 from trading.models.columns import RATE, USD_PER_USDT
 from trading.models.market import USD
@@ -99,6 +100,8 @@ class CashFlow(models.Model):
     booked_at = models.DateTimeField(_("booked"), null=True, blank=True)
     created_at = models.DateTimeField(_("entered"))
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("cash flow")
         verbose_name_plural = _("cash flows")
@@ -153,6 +156,8 @@ class EquityPoint(models.Model):
     pnl_swap = models.DecimalField(_("swap (USD)"), default=Decimal(0), **USD)
     pnl_fx = models.DecimalField(_("USDT/USD (USD)"), default=Decimal(0), **USD)
     open_hedges = models.PositiveIntegerField(_("open hedges"), default=0)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("equity point")

@@ -33,11 +33,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AccountStatus, AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountSnapshot, Tenant, User, VenueAccount
 from accounts.venue_kinds import Venue, spec_for
 from quantarb import clock
@@ -185,7 +185,9 @@ def _summary(flow: CashFlow) -> dict[str, Any]:
 
 
 @transaction.atomic
-def cash_flow_enter(*, tenant: Tenant, actor: User, entry: Entry, request: HttpRequest | None = None) -> list[CashFlow]:
+def cash_flow_enter(
+    *, tenant: Tenant, actor: User, entry: Entry, context: AuditContext | None = None
+) -> list[CashFlow]:
     """Record an admin's flow (two linked rows for a transfer, the outgoing one first). Above the approval
     threshold it waits for a second admin; otherwise it is approved now and booked if its time has come. Raises
     CashFlowError with the field at fault."""
@@ -241,11 +243,11 @@ def cash_flow_enter(*, tenant: Tenant, actor: User, entry: Entry, request: HttpR
             action=AuditAction.CASH_FLOW_ENTERED,
             obj=flow,
             summary={**_summary(flow), "needs_approval": needs_approval},
-            request=request,
+            context=context,
         )
     if not needs_approval and entry.at <= now:
         for flow in flows:
-            _book(flow, actor=actor, request=request)
+            _book(flow, actor=actor, context=context)
     return flows
 
 
@@ -265,7 +267,7 @@ def _decide(flow: CashFlow, actor: User) -> list[CashFlow]:
 
 
 @transaction.atomic
-def cash_flow_approve(*, flow: CashFlow, actor: User, request: HttpRequest | None = None) -> CashFlow:
+def cash_flow_approve(*, flow: CashFlow, actor: User, context: AuditContext | None = None) -> CashFlow:
     """A second admin approves a requested flow (both sides of a transfer); it is booked now if its time has come."""
     rows = _decide(flow, actor)
     now = clock.now()
@@ -276,15 +278,15 @@ def cash_flow_approve(*, flow: CashFlow, actor: User, request: HttpRequest | Non
         row.save(update_fields=["status", "decided_by", "decided_at"])
         audit_record(
             tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_APPROVED, obj=row, summary=_summary(row),
-            request=request,
+            context=context,
         )  # fmt: skip
         if row.at <= now:
-            _book(row, actor=actor, request=request)
+            _book(row, actor=actor, context=context)
     return next(row for row in rows if row.pk == flow.pk)
 
 
 @transaction.atomic
-def cash_flow_reject(*, flow: CashFlow, actor: User, reason: str = "", request: HttpRequest | None = None) -> CashFlow:
+def cash_flow_reject(*, flow: CashFlow, actor: User, reason: str = "", context: AuditContext | None = None) -> CashFlow:
     """A second admin rejects a requested flow (both sides of a transfer): it is never booked."""
     rows = _decide(flow, actor)
     now = clock.now()
@@ -296,7 +298,7 @@ def cash_flow_reject(*, flow: CashFlow, actor: User, reason: str = "", request: 
         row.save(update_fields=["status", "decided_by", "decided_at", "reject_reason"])
         audit_record(
             tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_REJECTED, obj=row,
-            summary={**_summary(row), "reason": row.reject_reason}, request=request,
+            summary={**_summary(row), "reason": row.reject_reason}, context=context,
         )  # fmt: skip
     return next(row for row in rows if row.pk == flow.pk)
 
@@ -334,7 +336,7 @@ def _pending_pair(flow: CashFlow) -> list[CashFlow]:
 
 @transaction.atomic
 def cash_flow_correct(
-    *, flow: CashFlow, actor: User, correction: Correction, request: HttpRequest | None = None
+    *, flow: CashFlow, actor: User, correction: Correction, context: AuditContext | None = None
 ) -> CashFlow:
     """The admin who entered a flow still awaiting approval corrects it (both sides of a transfer together); it
     keeps waiting for a second admin, who sees the corrected figures. Audited with the figures before and after.
@@ -383,13 +385,13 @@ def cash_flow_correct(
         row.save(update_fields=["amount", "amount_usd", "usd_per_usdt", "at", "note", "venue_ref"])
         audit_record(
             tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_CORRECTED, obj=row,
-            summary={"before": before[row.pk], "after": _summary(row)}, request=request,
+            summary={"before": before[row.pk], "after": _summary(row)}, context=context,
         )  # fmt: skip
     return next(row for row in rows if row.pk == flow.pk)
 
 
 @transaction.atomic
-def cash_flow_withdraw(*, flow: CashFlow, actor: User, request: HttpRequest | None = None) -> CashFlow:
+def cash_flow_withdraw(*, flow: CashFlow, actor: User, context: AuditContext | None = None) -> CashFlow:
     """Any admin withdraws a flow still awaiting approval (both sides of a transfer): the rows stay, marked
     withdrawn, and are never booked. Audited."""
     rows = _pending_pair(flow)
@@ -401,18 +403,18 @@ def cash_flow_withdraw(*, flow: CashFlow, actor: User, request: HttpRequest | No
         row.save(update_fields=["status", "decided_by", "decided_at"])
         audit_record(
             tenant=row.tenant, actor=actor, action=AuditAction.CASH_FLOW_WITHDRAWN, obj=row, summary=_summary(row),
-            request=request,
+            context=context,
         )  # fmt: skip
     return next(row for row in rows if row.pk == flow.pk)
 
 
-def _book(flow: CashFlow, *, actor: User | None, request: HttpRequest | None = None) -> None:
+def _book(flow: CashFlow, *, actor: User | None, context: AuditContext | None = None) -> None:
     flow.status = CashFlowStatus.BOOKED
     flow.booked_at = clock.now()
     flow.save(update_fields=["status", "booked_at"])
     audit_record(
         tenant=flow.tenant, actor=actor, action=AuditAction.CASH_FLOW_BOOKED, obj=flow, summary=_summary(flow),
-        request=request,
+        context=context,
     )  # fmt: skip
 
 

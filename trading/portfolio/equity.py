@@ -161,8 +161,9 @@ def hedge_histories(hedges: Iterable[Hedge]) -> list[HedgeHistory]:
         legs: dict[int, _Leg] = defaultdict(_Leg)
         timed: dict[int, list[tuple[datetime, pnl.PnlFill]]] = defaultdict(list)
         fallback_rate = hedge.entry_usd_per_usdt or Decimal(1)
-        orders = getattr(hedge, "filled_orders", None)
-        for order in hedge.orders.all() if orders is None else orders:
+        prefetched = getattr(hedge, "filled_orders", None)
+        orders: Iterable[Order] = hedge.orders.all() if prefetched is None else prefetched
+        for order in orders:
             if not order.filled:
                 continue
             rate = order.usd_per_usdt or fallback_rate

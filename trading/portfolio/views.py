@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import Perm, permission_required, request_membership, role_has
+from accounts.http import AuditContext, require_actor, require_membership
+from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.models import CashFlow, CashFlowStatus, EquityResolution
 
@@ -34,21 +35,15 @@ from .forms import CashFlowFilterForm, CashFlowForm
 PER_PAGE = 25
 
 
-def _membership(request: HttpRequest) -> Any:
-    membership = request_membership(request)
-    assert membership is not None  # permission_required answered for users without a tenant
-    return membership
-
-
 def _flow_or_404(request: HttpRequest, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=_membership(request).tenant, pk=flow_id).first()
+    flow = CashFlow.objects.for_member(require_membership(request)).filter(pk=flow_id).first()
     if flow is None:
         raise Http404
     return flow
 
 
 def _list_context(request: HttpRequest, form: CashFlowForm | None = None) -> dict[str, Any]:
-    membership = _membership(request)
+    membership = require_membership(request)
     tenant = membership.tenant
     filters = CashFlowFilterForm(request.GET or None, tenant=tenant)
     rows = flows_of_tenant(tenant=tenant, filters=filters.filters())
@@ -64,7 +59,9 @@ def _list_context(request: HttpRequest, form: CashFlowForm | None = None) -> dic
         "can_manage": can_manage,
         "form": form if form is not None else (CashFlowForm(tenant=tenant) if can_manage else None),
         "threshold": approval_threshold_usd(),
-        "awaiting": CashFlow.objects.filter(tenant=tenant, status=CashFlowStatus.REQUESTED).count(),
+        "awaiting": CashFlow.objects.for_member(require_membership(request))
+        .filter(status=CashFlowStatus.REQUESTED)
+        .count(),
         "user_id": request.user.pk,
     }
 
@@ -77,11 +74,16 @@ def cash_flow_list(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.CASH_FLOW_MANAGE)
 @require_POST
 def cash_flow_create(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+    membership = require_membership(request)
     form = CashFlowForm(request.POST, tenant=membership.tenant)
     if form.is_valid():
         try:
-            flows = cash_flow_enter(tenant=membership.tenant, actor=request.user, entry=form.entry(), request=request)  # type: ignore[arg-type]
+            flows = cash_flow_enter(
+                tenant=membership.tenant,
+                actor=require_actor(request),
+                entry=form.entry(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowError as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
@@ -99,14 +101,16 @@ def cash_flow_decide(request: HttpRequest, flow_id: int, decision: str) -> HttpR
     flow = _flow_or_404(request, flow_id)
     try:
         if decision == "approve":
-            cash_flow_approve(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+            cash_flow_approve(flow=flow, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Cash flow approved."))
         elif decision == "withdraw":
-            cash_flow_withdraw(flow=flow, actor=request.user, request=request)  # type: ignore[arg-type]
+            cash_flow_withdraw(flow=flow, actor=require_actor(request), context=AuditContext.from_request(request))
             messages.success(request, _("Cash flow withdrawn: it stays in the ledger and is never booked."))
         else:
             reason = request.POST.get("reason", "")[:300]
-            cash_flow_reject(flow=flow, actor=request.user, reason=reason, request=request)  # type: ignore[arg-type]
+            cash_flow_reject(
+                flow=flow, actor=require_actor(request), reason=reason, context=AuditContext.from_request(request)
+            )
             messages.success(request, _("Cash flow rejected."))
     except CashFlowError as error:
         messages.error(request, str(error))
@@ -194,9 +198,9 @@ def reports(request: HttpRequest) -> HttpResponse:
 
     from accounts.models import AccountPool
 
-    tenant = _membership(request).tenant
+    tenant = require_membership(request).tenant
     strategy_model = apps.get_model("strategies", "Strategy")
-    pools = list(AccountPool.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
+    pools = list(AccountPool.objects.for_member(require_membership(request)).order_by("name").values_list("pk", "name"))
     strategies = list(strategy_model.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
     targets = [("desk", _("Whole desk"))]
     targets += [(f"pool:{pk}", _("Pool: %(name)s") % {"name": name}) for pk, name in pools]

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.http import HttpRequest
 
+from accounts.http import AuditContext
 from accounts.models import AccountPool, User
 from trading.choices import ReconciliationStatus, ReconciliationTrigger
 from trading.execution.venue_factory import close_venues, execution_venues
@@ -67,7 +67,7 @@ def reconciliation_run(*, pool: AccountPool, strategy_id: int | None = None) -> 
 
 
 def reconciliation_sync_now(
-    *, report: ReconciliationReport, actor: User, request: HttpRequest | None = None
+    *, report: ReconciliationReport, actor: User, context: AuditContext | None = None
 ) -> ReconciliationReport:
     """Adopt the venue's state for a mismatched report (audited by `reconciliation_sync`)."""
     if report.status != ReconciliationStatus.MISMATCH:
@@ -76,7 +76,7 @@ def reconciliation_sync_now(
 
     async def run() -> ReconciliationReport:
         try:
-            return await reconciliation_sync(report=report, venues=venues, actor=actor, request=request)
+            return await reconciliation_sync(report=report, venues=venues, actor=actor, context=context)
         finally:
             await close_venues(venues)
 

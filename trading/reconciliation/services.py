@@ -24,10 +24,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.http import AuditContext
 from accounts.models import AccountPool, User, VenueAccount
 from quantarb import clock
 from trading.choices import (
@@ -180,7 +180,7 @@ async def reconciliation_sync(
     report: ReconciliationReport,
     venues: Mapping[int, ExecutionVenue],
     actor: User,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> ReconciliationReport:
     """Adopt the venue's state for every difference of a mismatched report, then audit. Orders take the
     venue's answer (looked up afresh); position differences become adjustment orders (filled, marked as from
@@ -213,7 +213,7 @@ async def reconciliation_sync(
                     "price": None if mark is None else str(mark),
                 }
             )
-    synced: ReconciliationReport = await _db(_mark_synced)(report, actor, adopted, request)
+    synced: ReconciliationReport = await _db(_mark_synced)(report, actor, adopted, context)
     return synced
 
 
@@ -414,7 +414,7 @@ def _adopt_position(
 
 @transaction.atomic
 def _mark_synced(
-    report: ReconciliationReport, actor: User, adopted: list[dict[str, Any]], request: HttpRequest | None
+    report: ReconciliationReport, actor: User, adopted: list[dict[str, Any]], context: AuditContext | None
 ) -> ReconciliationReport:
     report = ReconciliationReport.objects.select_for_update().get(pk=report.pk)
     report.status = ReconciliationStatus.SYNCED
@@ -427,6 +427,6 @@ def _mark_synced(
         action=AuditAction.RECONCILIATION_SYNC,
         obj=report,
         summary={"pool": report.pool.name, "adopted": adopted, "differences": len(report.differences)},
-        request=request,
+        context=context,
     )
     return report

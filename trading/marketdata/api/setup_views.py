@@ -20,8 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.permissions import Perm
 from trading.marketdata import selectors
 from trading.marketdata.api.setup_serializers import (
     QuoteSourceSerializer,
@@ -34,12 +35,6 @@ from trading.marketdata.services import SourceInUse, pair_delete, pair_save, quo
 from trading.models import QuoteSource, SourcePair
 
 SOURCE_FIELDS = ("label", "venue", "instrument", "terminal", "rest_endpoint", "ws_endpoint", "stale_after_s")
-
-
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
 
 
 def _form_errors(form: Any) -> dict[str, list[str]]:
@@ -98,14 +93,14 @@ class QuoteSourceList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = QuoteSourceSerializer
 
     def get_queryset(self) -> QuerySet[QuoteSource]:
-        return selectors.setup_sources_for(tenant=_tenant(self.request))
+        return selectors.setup_sources_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=QuoteSourceWriteSerializer, responses={201: QuoteSourceSerializer})
     def post(self, request: Request) -> Response:
-        form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, {}), tenant=_tenant(request))
+        form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, {}), tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(QuoteSourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,7 +111,7 @@ class QuoteSourceDetail(APIView):
     write_permission = Perm.MARKET_MANAGE
 
     def _source(self, request: Request, source_id: int) -> QuoteSource:
-        source = selectors.setup_source_for(tenant=_tenant(request), source_id=source_id)
+        source = selectors.setup_source_for(tenant=require_tenant(request), source_id=source_id)
         if source is None:
             raise Http404
         return source
@@ -127,7 +122,7 @@ class QuoteSourceDetail(APIView):
 
     @extend_schema(request=QuoteSourceWriteSerializer, responses=QuoteSourceSerializer)
     def patch(self, request: Request, source_id: int) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         source = self._source(request, source_id)
         _mine(source, tenant)
         body = request.data if isinstance(request.data, dict) else {}
@@ -142,16 +137,16 @@ class QuoteSourceDetail(APIView):
         form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, stored), instance=source, tenant=tenant)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(QuoteSourceSerializer(source).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, source_id: int) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         source = self._source(request, source_id)
         _mine(source, tenant)
         try:
-            quote_source_delete(source=source, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
         except SourceInUse as exc:
             return Response(
                 {"detail": f"This source quotes a leg of the pair {exc.pair.name}: delete or change that pair first."},
@@ -170,15 +165,15 @@ class SourcePairList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = SourcePairSerializer
 
     def get_queryset(self) -> QuerySet[SourcePair]:
-        return selectors.pairs_for(tenant=_tenant(self.request))
+        return selectors.pairs_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=SourcePairWriteSerializer, responses={201: SourcePairSerializer})
     def post(self, request: Request) -> Response:
         data = _form_data(request, PAIR_FIELDS, {"enabled": True})
-        form = SourcePairForm(data=data, tenant=_tenant(request))
+        form = SourcePairForm(data=data, tenant=require_tenant(request))
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(SourcePairSerializer(pair).data, status=status.HTTP_201_CREATED)
 
 
@@ -190,7 +185,7 @@ class SourcePairDetail(APIView):
     write_permission = Perm.MARKET_MANAGE
 
     def _pair(self, request: Request, pair_id: int) -> SourcePair:
-        pair = selectors.pair_for(tenant=_tenant(request), pair_id=pair_id)
+        pair = selectors.pair_for(tenant=require_tenant(request), pair_id=pair_id)
         if pair is None:
             raise Http404
         return pair
@@ -201,7 +196,7 @@ class SourcePairDetail(APIView):
 
     @extend_schema(request=SourcePairWriteSerializer, responses=SourcePairSerializer)
     def patch(self, request: Request, pair_id: int) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         pair = self._pair(request, pair_id)
         _mine(pair, tenant)
         form = SourcePairForm(
@@ -209,13 +204,13 @@ class SourcePairDetail(APIView):
         )
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(SourcePairSerializer(pair).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pair_id: int) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         pair = self._pair(request, pair_id)
         _mine(pair, tenant)
-        pair_delete(pair=pair, actor=request.user, request=request._request)  # type: ignore[arg-type]
+        pair_delete(pair=pair, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Tenant
-from accounts.permissions import Perm, request_membership
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
+from accounts.permissions import Perm
 from quantarb.api import form_value
 from trading.domain import hedge_stats
 from trading.domain.performance import PerformanceReport
@@ -47,14 +47,8 @@ from .serializers import (
 )
 
 
-def _tenant(request: Request) -> Tenant:
-    membership = request_membership(request)
-    assert membership is not None  # HasRolePermission admitted the request with a membership
-    return membership.tenant
-
-
 def _flow(request: Request, flow_id: int) -> CashFlow:
-    flow = CashFlow.objects.filter(tenant=_tenant(request), pk=flow_id).select_related("account").first()
+    flow = CashFlow.objects.for_member(require_membership(request)).filter(pk=flow_id).select_related("account").first()
     if flow is None:
         raise Http404
     return flow
@@ -75,7 +69,7 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = CashFlowSerializer
 
     def get_queryset(self) -> QuerySet[CashFlow]:
-        tenant = _tenant(self.request)
+        tenant = require_tenant(self.request)
         filters = CashFlowFilterForm(self.request.query_params, tenant=tenant)
         if not filters.is_valid():
             raise ValidationError({field: [str(e) for e in errors] for field, errors in filters.errors.items()})
@@ -83,7 +77,7 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=CashFlowWriteSerializer, responses={201: CashFlowSerializer(many=True)})
     def post(self, request: Request) -> Response:
-        tenant = _tenant(request)
+        tenant = require_tenant(request)
         body = _body(request)
         names = ("account", "kind", "amount", "at", "to_account", "to_amount", "venue_ref", "note")
         unknown = sorted(set(body) - set(names))
@@ -93,7 +87,12 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
         if not form.is_valid():
             raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
         try:
-            flows = cash_flow_enter(tenant=tenant, actor=request.user, entry=form.entry(), request=request._request)  # type: ignore[arg-type]
+            flows = cash_flow_enter(
+                tenant=tenant,
+                actor=require_actor(request),
+                entry=form.entry(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowError as error:
             raise ValidationError({error.field or "non_field_errors": [str(error)]}) from error
         return Response(CashFlowSerializer(flows, many=True).data, status=status.HTTP_201_CREATED)
@@ -136,8 +135,11 @@ class CashFlowDetail(APIView):
             )
         try:
             flow = cash_flow_correct(
-                flow=flow, actor=request.user, correction=form.correction(), request=request._request,  # type: ignore[arg-type]
-            )  # fmt: skip
+                flow=flow,
+                actor=require_actor(request),
+                correction=form.correction(),
+                context=AuditContext.from_request(request),
+            )
         except CashFlowForbidden as error:
             return Response({"detail": str(error)}, status=status.HTTP_403_FORBIDDEN)
         except CashFlowError as error:
@@ -150,7 +152,9 @@ class CashFlowDetail(APIView):
     def delete(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
         try:
-            flow = cash_flow_withdraw(flow=flow, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            flow = cash_flow_withdraw(
+                flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(CashFlowSerializer(flow).data)
@@ -165,7 +169,9 @@ class CashFlowApprove(APIView):
     def post(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
         try:
-            flow = cash_flow_approve(flow=flow, actor=request.user, request=request._request)  # type: ignore[arg-type]
+            flow = cash_flow_approve(
+                flow=flow, actor=require_actor(request), context=AuditContext.from_request(request)
+            )
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(CashFlowSerializer(flow).data)
@@ -183,8 +189,8 @@ class CashFlowReject(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             flow = cash_flow_reject(
-                flow=flow, actor=request.user, reason=serializer.validated_data.get("reason", ""),  # type: ignore[arg-type]
-                request=request._request,
+                flow=flow, actor=require_actor(request), reason=serializer.validated_data.get("reason", ""),
+                context=AuditContext.from_request(request),
             )  # fmt: skip
         except CashFlowError as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
@@ -194,7 +200,7 @@ class CashFlowReject(APIView):
 # --- analytics ------------------------------------------------------------------------------------------------------
 def _window(request: Request) -> Window:
     try:
-        return window_from(_tenant(request), request.query_params)
+        return window_from(require_tenant(request), request.query_params)
     except ParamError as error:
         raise ValidationError(error.errors) from error
 

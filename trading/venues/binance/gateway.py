@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from quantarb import clock
 from trading.domain import fees as fee_rules
 from trading.domain.feeds import FeedMode, SourceHealth
+from trading.domain.margin import LeverageBracket, MarginError, brackets_from_wire
 from trading.domain.orders import FillEvent
 from trading.domain.quotes import Quote
 from trading.venues.backoff import BACKOFFS, account_key
@@ -126,10 +127,15 @@ class FundingInfo:
 
 @dataclass(frozen=True, slots=True)
 class PositionInfo:
+    """The XAUUSDT position as `/fapi/v3/positionRisk` gives it: the venue's own liquidation price, the position's
+    maintenance margin and its ADL quantile (0–4, higher: nearer the front of the auto-deleverage queue)."""
+
     quantity: Decimal  # signed ounces: > 0 long, < 0 short
     entry_price: Decimal
     mark_price: Decimal
     liquidation_price: Decimal | None
+    maint_margin: Decimal | None = None
+    adl_quantile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,17 @@ class AccountState:
     available: Decimal
     initial_margin: Decimal  # margin in use
     maint_margin: Decimal
+    # The account's total maintenance margin (`totalMaintMargin`; USDT in single-asset mode), None if not sent.
+    total_maint_margin: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBrackets:
+    """The account's own leverage brackets for XAUUSDT (`GET /fapi/v1/leverageBracket?symbol=XAUUSDT`), validated;
+    `notional_coef` is Binance's multiplier of the symbol's default brackets, sent only when the account's differ."""
+
+    brackets: tuple[LeverageBracket, ...]
+    notional_coef: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,7 +661,29 @@ class BinanceUsdmGateway:
             available=Decimal(usdt["availableBalance"]),
             initial_margin=Decimal(usdt.get("initialMargin") or 0),
             maint_margin=Decimal(usdt.get("maintMargin") or 0),
+            total_maint_margin=_decimal(balance["info"].get("totalMaintMargin")),
         )
+
+    async def fetch_leverage_brackets(self) -> AccountBrackets:
+        """The account's own XAUUSDT brackets (signed `GET /fapi/v1/leverageBracket?symbol=XAUUSDT`: one entry
+        with a symbol, a list of entries without). An answer that is not a valid bracket table is a MARKET error
+        naming the endpoint, so the caller can keep what it had."""
+        raw = await self._read(lambda: self.exchange.fapiPrivateGetLeverageBracket({"symbol": MARKET_ID}))
+        entries = raw if isinstance(raw, list) else [raw]
+        entry = next((e for e in entries if isinstance(e, dict) and e.get("symbol") == MARKET_ID), None)
+        try:
+            if entry is None:
+                raise MarginError(f"no entry for {MARKET_ID}")
+            brackets = brackets_from_wire(entry)
+            coef = entry.get("notionalCoef")
+            notional_coef = None if coef is None else Decimal(str(coef))
+        except (MarginError, ArithmeticError) as exc:
+            raise VenueError(
+                VenueErrorKind.MARKET,
+                f"Binance's leverage brackets for {MARKET_ID} are not usable: {exc}",
+                endpoint="GET /fapi/v1/leverageBracket",
+            ) from exc
+        return AccountBrackets(brackets, notional_coef)
 
     async def fetch_symbol_settings(self) -> SymbolSettings:
         """Position mode, margin type and leverage as the account has them for XAUUSDT."""
@@ -772,16 +811,22 @@ class BinanceUsdmGateway:
         return self._prices[key], minute
 
     async def fetch_position(self) -> PositionInfo:
-        positions = await self._read(lambda: self.exchange.fetch_positions([SYMBOL]))
-        row = next((p["info"] for p in positions if p["info"].get("symbol") == MARKET_ID), None)
+        """The XAUUSDT position (`GET /fapi/v3/positionRisk?symbol=XAUUSDT`: a row only while there is a position or
+        an open order). Asked directly: ccxt's `fetch_positions` first loads every symbol's leverage brackets
+        (`/fapi/v1/leverageBracket` without a symbol) on each new client, for figures we do not use."""
+        rows = await self._read(lambda: self.exchange.fapiPrivateV3GetPositionRisk({"symbol": MARKET_ID}))
+        row = next((r for r in rows if isinstance(r, dict) and r.get("symbol") == MARKET_ID), None)
         if row is None:
             return PositionInfo(Decimal(0), Decimal(0), Decimal(0), None)
         liquidation = Decimal(row["liquidationPrice"])
+        adl = str(row.get("adl", ""))  # v3 sends a number (ccxt's notes show it as a string: both are read)
         return PositionInfo(
             quantity=Decimal(row["positionAmt"]),
             entry_price=Decimal(row["entryPrice"]),
             mark_price=Decimal(row["markPrice"]),
             liquidation_price=liquidation if liquidation else None,
+            maint_margin=_decimal(row.get("maintMargin")),
+            adl_quantile=int(adl) if adl.isdigit() else None,
         )
 
     async def fetch_hedge_mode(self) -> bool:

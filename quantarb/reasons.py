@@ -1,0 +1,35 @@
+"""Reasons the system writes (a strategy's state, an automatic kill switch) stored as a code and its parameters,
+translated when they are shown: the row keeps the code, the parameters and an English rendering (for logs, audit
+summaries and readers without the catalogue), and the page renders the code's template in the reader's language.
+A reason a person typed has no code and is shown as typed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext
+
+
+def render(templates: Mapping[str, str], code: str, params: Mapping[str, Any] | None, fallback: str = "") -> str:
+    """The code's template (a `gettext_noop` string) translated and filled; `fallback` when the code is unknown
+    (a row written by a newer version, or no code at all) or its parameters do not fill the template."""
+    template = templates.get(code) if code else None
+    if template is None:
+        return fallback
+    try:
+        return gettext(template) % dict(params or {})
+    except (KeyError, TypeError, ValueError):
+        return fallback or template
+
+
+def english(templates: Mapping[str, str], code: str, params: Mapping[str, Any] | None) -> str:
+    """The stored fallback text: the template filled in English, whatever language is active."""
+    with translation.override("en"):
+        return render(templates, code, params, fallback=code)
+
+
+def plain(params: Mapping[str, Any] | None) -> dict[str, str | int]:
+    """Parameters as JSON-safe values (numbers stay numbers, anything else its text)."""
+    return {str(k): v if isinstance(v, int) and not isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
