@@ -15,7 +15,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -33,14 +34,10 @@ from risk.services import kill_switch_reset, kill_switch_trip
 from trading.choices import Direction, ManualKind
 from trading.domain.pnl import MONEY_QUANTUM
 from trading.execution.selectors import (
-    HEDGE_STATUSES,
-    ORDER_STATUSES,
-    REPORT_STATUSES,
     commands_for,
     fills_for,
     hedges_for,
     orders_for,
-    parse_filters,
     positions_for,
     reports_for,
 )
@@ -54,6 +51,15 @@ from trading.reconciliation.on_demand import (
     reconciliation_sync_now,
 )
 
+from .api_filters import (
+    CommandFilterSet,
+    FillFilterSet,
+    HedgeFilterSet,
+    KillSwitchFilterSet,
+    OrderFilterSet,
+    PositionFilterSet,
+    ReportFilterSet,
+)
 from .choices import LifecycleAction
 from .domain.params import ParamsError, StrategyParams
 from .messages import problem_text
@@ -67,12 +73,6 @@ from .services import (
     strategy_request,
     strategy_update,
 )
-
-
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
-    return dict(request.data)
 
 
 def _plain(value: Any) -> Any:
@@ -165,13 +165,66 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """The schema of a strategy write: `params` holds StrategyParams fields (decimals as strings)."""
+    """A strategy write: `params` holds StrategyParams fields (decimals as strings); missing ones take the defaults
+    on create and the current version's on update. Pool and mode are chosen on create and cannot change."""
 
-    name = serializers.CharField(max_length=120)
-    pool = serializers.IntegerField(help_text="Create only: the pool's id.")
-    mode = serializers.ChoiceField(choices=["paper", "live"], help_text="Create only.")
-    note = serializers.CharField(required=False, max_length=200)
-    params = serializers.DictField(help_text="StrategyParams fields; missing ones take defaults (or the current).")
+    # Without an instance it creates (`membership` in the context; `pool` validates to one of the tenant's pools);
+    # with the strategy as its instance it updates (partial). `params` validates to a StrategyParams.
+
+    name = serializers.CharField(
+        max_length=120, error_messages={"required": "Give the strategy a name.", "blank": "Give the strategy a name."}
+    )
+    pool = serializers.IntegerField(
+        help_text="Create only: the pool's id.",
+        error_messages={"invalid": "Choose a pool of this tenant by its id."},
+    )
+    mode = serializers.ChoiceField(
+        choices=["paper", "live"],
+        default="paper",
+        help_text="Create only.",
+        error_messages={"invalid_choice": "Choose paper or live."},
+    )
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200)
+    params = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="StrategyParams fields; missing ones take defaults (or the current).",
+        error_messages={"not_a_dict": "Send the parameters as an object."},
+    )
+
+    def validate_pool(self, pool_id: int) -> AccountPool | int:
+        strategy: Strategy | None = self.instance
+        if strategy is not None:
+            if pool_id != strategy.pool_id:
+                raise ValidationError("The pool of a strategy cannot change; create a new strategy.")
+            return pool_id
+        pool = AccountPool.objects.for_member(self.context["membership"]).filter(pk=pool_id).first()
+        if pool is None:
+            raise ValidationError("Choose a pool of this tenant by its id.")
+        return pool
+
+    def validate_mode(self, mode: str) -> str:
+        strategy: Strategy | None = self.instance
+        if strategy is not None and mode != strategy.mode:
+            raise ValidationError("The mode of a strategy cannot change; create a new strategy.")
+        return mode
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        strategy: Strategy | None = self.instance
+        unknown = set(self.initial_data) - set(self.fields)
+        if strategy is not None and unknown:
+            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(sorted(unknown))}."]})
+        base = current_params(strategy).to_json() if strategy is not None else {"mode": attrs["mode"]}
+        params = _params_from(attrs.get("params"), base)
+        if strategy is not None and params.mode != strategy.mode:
+            raise ValidationError({"params": {"mode": ["The mode of a strategy cannot change."]}})
+        return {**attrs, "params": params, "note": attrs.get("note") or ""}
+
+
+class LifecycleSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=300, help_text="Kept as the state's reason."
+    )
 
 
 class VersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -468,36 +521,21 @@ class StrategyList(generics.ListAPIView):  # type: ignore[type-arg]
     @extend_schema(request=StrategyWriteSerializer, responses={201: StrategySerializer})
     def post(self, request: Request) -> Response:
         membership = require_membership(request)
-        body = _body(request)
-        errors: dict[str, list[str]] = {}
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            errors["name"] = ["Give the strategy a name."]
-        mode = body.get("mode", "paper")
-        if mode not in ("paper", "live"):
-            errors["mode"] = ["Choose paper or live."]
-        pool_id = body.get("pool")
-        pool = None
-        if isinstance(pool_id, int) and not isinstance(pool_id, bool):
-            pool = AccountPool.objects.for_member(membership).filter(pk=pool_id).first()
-        if pool is None:
-            errors["pool"] = ["Choose a pool of this tenant by its id."]
-        elif not may_operate(membership, pool):
+        incoming = StrategyWriteSerializer(data=request.data, context={"membership": membership})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        pool = data["pool"]
+        if not may_operate(membership, pool):
             raise PermissionDenied("This pool is not granted to you.")
-        if errors:
-            raise ValidationError(errors)
-        assert pool is not None
-        params = _params_from(body.get("params"), {"mode": mode})
-        note = body.get("note", "")
         try:
             strategy = strategy_create(
                 tenant=membership.tenant,
-                name=str(name),
+                name=data["name"],
                 pool=pool,
-                mode=str(mode),
-                params=params,
+                mode=data["mode"],
+                params=data["params"],
                 actor=require_actor(request),
-                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
+                note=data["note"],
                 context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
@@ -519,29 +557,16 @@ class StrategyDetail(APIView):
     @extend_schema(request=StrategyWriteSerializer, responses=StrategySerializer)
     def patch(self, request: Request, strategy_id: int) -> Response:
         strategy = _operable(request, strategy_id)
-        body = _body(request)
-        unknown = set(body) - {"name", "params", "note", "pool", "mode"}
-        if unknown:
-            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(sorted(unknown))}."]})
-        if "pool" in body and body["pool"] != strategy.pool_id:
-            raise ValidationError({"pool": ["The pool of a strategy cannot change; create a new strategy."]})
-        if "mode" in body and body["mode"] != strategy.mode:
-            raise ValidationError({"mode": ["The mode of a strategy cannot change; create a new strategy."]})
-        base = current_params(strategy).to_json()
-        params = _params_from(body.get("params"), base)
-        if params.mode != strategy.mode:
-            raise ValidationError({"params": {"mode": ["The mode of a strategy cannot change."]}})
-        name = body.get("name")
-        if name is not None and not isinstance(name, str):
-            raise ValidationError({"name": ["Give the name as text."]})
-        note = body.get("note", "")
+        incoming = StrategyWriteSerializer(strategy, data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
         try:
             strategy_update(
                 strategy=strategy,
-                params=params,
+                params=data["params"],
                 actor=require_actor(request),
-                name=name,
-                note=str(note) if note else "",  # the service bounds it (a 400 naming the field)
+                name=data.get("name"),
+                note=data["note"],
                 context=AuditContext.from_request(request),
             )
         except DjangoValidationError as error:
@@ -557,17 +582,18 @@ class StrategyLifecycle(APIView):
     required_permission = Perm.STRATEGY_OPERATE
     action: str = LifecycleAction.START
 
-    @extend_schema(request=None, responses={202: StrategySerializer, 409: None})
+    @extend_schema(request=LifecycleSerializer, responses={202: StrategySerializer, 409: None})
     def post(self, request: Request, strategy_id: int) -> Response:
         strategy = _operable(request, strategy_id)
-        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        incoming = LifecycleSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
         try:
             strategy = strategy_request(
                 strategy=strategy,
                 action=self.action,
                 actor=require_actor(request),
                 context=AuditContext.from_request(request),
-                reason=str(reason)[:300],
+                reason=incoming.validated_data["reason"],
             )
         except TransitionRefused as refused:
             return Response(
@@ -589,30 +615,15 @@ class StrategyVersions(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 # --- records --------------------------------------------------------------------------------------------------------
-FILTER_PARAMETERS = [
-    OpenApiParameter("pool", int, description="Pool id"),
-    OpenApiParameter("strategy", int, description="Strategy id"),
-    OpenApiParameter("status", str),
-    OpenApiParameter("leg", str, enum=["perp", "cfd"]),
-    OpenApiParameter("since", str, description="UTC date (YYYY-MM-DD) or ISO 8601 time"),
-    OpenApiParameter("until", str, description="UTC date (inclusive) or ISO 8601 time"),
-]
-
-
 class _Records(generics.ListAPIView):  # type: ignore[type-arg]
+    """The tenant's rows of one record kind, narrowed by its FilterSet (`api_filters.py`)."""
+
     required_permission = Perm.TRADING_READ
-    statuses: list[str] | None = None
+    filter_backends = [DjangoFilterBackend]
     select: Any = None
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
     def get_queryset(self) -> QuerySet[Any]:
-        filters, errors = parse_filters(self.request.query_params, self.statuses)
-        if errors:
-            raise ValidationError(errors)
-        rows: QuerySet[Any] = type(self).select(tenant=require_membership(self.request).tenant, filters=filters)
+        rows: QuerySet[Any] = type(self).select(tenant=require_membership(self.request).tenant)
         return rows
 
 
@@ -620,22 +631,26 @@ class HedgeList(_Records):
     """Hedges with their PnL split. Filters: pool, strategy, status, leg, since, until."""
 
     serializer_class = HedgeSerializer
-    statuses = HEDGE_STATUSES
+    queryset = Hedge.objects.none()  # the schema's model; rows come from get_queryset
+    filterset_class = HedgeFilterSet
     select = staticmethod(hedges_for)
 
 
 class OrderList(_Records):
-    """Orders on both legs. Filters: pool, strategy, status, leg, since, until."""
+    """Orders on both legs. Filters: pool, strategy, hedge, status, leg, since, until."""
 
     serializer_class = OrderSerializer
-    statuses = ORDER_STATUSES
+    queryset = Order.objects.none()
+    filterset_class = OrderFilterSet
     select = staticmethod(orders_for)
 
 
 class FillList(_Records):
-    """Fills. Filters: pool, strategy, leg, since, until."""
+    """Fills. Filters: pool, strategy, hedge, leg, since, until."""
 
     serializer_class = FillSerializer
+    queryset = Fill.objects.none()
+    filterset_class = FillFilterSet
     select = staticmethod(fills_for)
 
 
@@ -643,6 +658,8 @@ class PositionList(_Records):
     """Position snapshots per account. Filters: pool, leg, since, until."""
 
     serializer_class = PositionSerializer
+    queryset = PositionSnapshot.objects.none()
+    filterset_class = PositionFilterSet
     select = staticmethod(positions_for)
 
 
@@ -668,17 +685,12 @@ class KillSwitchList(generics.ListAPIView):  # type: ignore[type-arg]
     required_permission = Perm.TRADING_READ
     write_permission = Perm.KILL_SWITCH
     serializer_class = KillSwitchSerializer
+    queryset = KillSwitch.objects.none()  # the schema's model; rows come from get_queryset
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = KillSwitchFilterSet
 
     def get_queryset(self) -> QuerySet[KillSwitch]:
-        switches = _switches(self.request)
-        active = self.request.query_params.get("active", "")
-        if active in ("true", "1"):
-            switches = switches.filter(reset_at__isnull=True)
-        elif active in ("false", "0"):
-            switches = switches.filter(reset_at__isnull=False)
-        elif active:
-            raise ValidationError({"active": ["Use true or false."]})
-        return switches
+        return _switches(self.request)
 
     @extend_schema(request=TripSerializer, responses={201: KillSwitchSerializer})
     def post(self, request: Request) -> Response:
@@ -745,7 +757,8 @@ class ReportList(_Records):
     for a pool (paper pools here; live pools are reconciled by the engine: 409)."""
 
     serializer_class = ReportSerializer
-    statuses = REPORT_STATUSES
+    queryset = ReconciliationReport.objects.none()
+    filterset_class = ReportFilterSet
     select = staticmethod(reports_for)
     write_permission = Perm.STRATEGY_OPERATE
 
@@ -807,12 +820,12 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
     required_permission = Perm.TRADING_READ
     write_permission = Perm.ORDER_SUBMIT
     serializer_class = CommandSerializer
+    queryset = ManualCommand.objects.none()  # the schema's model; rows come from get_queryset
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CommandFilterSet
 
     def get_queryset(self) -> QuerySet[ManualCommand]:
-        filters, errors = parse_filters(self.request.query_params, ["queued", "running", "done", "failed"])
-        if errors:
-            raise ValidationError(errors)
-        return commands_for(tenant=require_membership(self.request).tenant, filters=filters)
+        return commands_for(tenant=require_membership(self.request).tenant)
 
     @extend_schema(request=CommandWriteSerializer, responses={202: CommandSerializer})
     def post(self, request: Request) -> Response:

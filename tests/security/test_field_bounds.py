@@ -60,6 +60,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "name": "strategies.Strategy.name",
         "note": "strategies.StrategyVersion.note",
     },
+    "strategies.api.LifecycleSerializer": {"reason": "strategies.Strategy.state_reason"},
     "strategies.api.TripSerializer": {"reason": "risk.KillSwitch.reason"},
     "strategies.api.ResetSerializer": {"note": "risk.KillSwitch.reset_note"},
     "accounts.jwt.TenantTokenObtainPairSerializer": {
