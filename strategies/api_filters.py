@@ -58,7 +58,7 @@ class MomentField(forms.CharField):
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> datetime | None:
-        text = super().clean(value)
+        text: str = super().clean(value)
         if not text:
             return None
         try:
@@ -82,7 +82,7 @@ class LegField(django_filters.fields.ChoiceField):  # type: ignore[misc]
 
 class ActiveField(forms.CharField):
     def clean(self, value: Any) -> bool | None:
-        text = super().clean(value)
+        text: str = super().clean(value)
         if text in ("true", "1"):
             return True
         if text in ("false", "0"):
