@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -46,6 +47,23 @@ def _params_from(data: Any, base: dict[str, Any]) -> StrategyParams:
         for problem in error.problems:
             problems.setdefault(problem.field, []).append(problem_text(problem))
         raise ValidationError({"params": problems}) from None
+
+
+class BoundedTextField(serializers.CharField):
+    """Text of at most `max_length` characters; too long, the message says by how much, as the services' own do."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        super().__init__(max_length=max_length, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        # Runs before the validators, so DRF's own length check (kept for the schema's maxLength) never answers.
+        value: str = super().to_internal_value(data)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValidationError(
+                _("Use at most %(limit)d characters (this has %(length)d).")
+                % {"limit": self.max_length, "length": len(value)}
+            )
+        return value
 
 
 class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -107,7 +125,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     # Without an instance it creates (`membership` in the context; `pool` validates to one of the tenant's pools);
     # with the strategy as its instance it updates (partial). `params` validates to a StrategyParams.
 
-    name = serializers.CharField(
+    name = BoundedTextField(
         max_length=120, error_messages={"required": "Give the strategy a name.", "blank": "Give the strategy a name."}
     )
     pool = serializers.IntegerField(
@@ -120,7 +138,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
         help_text="Create only.",
         error_messages={"invalid_choice": "Choose paper or live."},
     )
-    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200)
+    note = BoundedTextField(required=False, allow_blank=True, allow_null=True, max_length=200)
     params = serializers.DictField(
         required=False,
         allow_null=True,
@@ -158,7 +176,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class LifecycleSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    reason = serializers.CharField(
+    reason = BoundedTextField(
         required=False, allow_blank=True, default="", max_length=300, help_text="Kept as the state's reason."
     )
 
