@@ -14,7 +14,7 @@ urlpatterns = [
     path("alerts/", include("alerts.api.urls")),
     path("mt5/", include("mt5ops.api.urls")),
     path("risk/", include("risk.api.urls")),
-    path("", include("strategies.api_urls")),
+    path("", include("strategies.api.urls")),
     path("", include("trading.portfolio.api.urls")),
     path("", include("risk.api.transfer_urls")),
     path("system/status/", platform_views.SystemStatusView.as_view(), name="system-status"),

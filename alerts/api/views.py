@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -33,6 +34,7 @@ from alerts.services import (
 )
 from quantarb.api import form_value
 
+from .filters import AlertFilterSet
 from .serializers import (
     AlertDetailSerializer,
     AlertSerializer,
@@ -66,14 +68,16 @@ def _form_errors(form: Any) -> dict[str, Any]:
 
 # --- alerts ---------------------------------------------------------------------------------------------------
 class AlertList(generics.ListAPIView):  # type: ignore[type-arg]
-    """The tenant's alerts, newest activity first. Filters: `status`, `severity`, `category`."""
+    """The tenant's alerts, newest activity first. Filters: `status`, `severity`, `category` (`filters.py`)."""
 
     required_permission = Perm.ALERT_READ
     serializer_class = AlertSerializer
+    queryset = Alert.objects.none()  # the schema's model; rows come from get_queryset
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AlertFilterSet
 
     def get_queryset(self) -> QuerySet[Alert]:
-        filters = {name: self.request.query_params.get(name, "") for name in ("status", "severity", "category")}
-        return alerts_for(membership=require_membership(self.request), filters=filters)
+        return alerts_for(membership=require_membership(self.request))
 
 
 class AlertDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]

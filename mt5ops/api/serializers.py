@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
 from mt5ops.choices import API_ACTIONS
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
@@ -141,3 +143,28 @@ class TerminalHealthAnswerSerializer(serializers.Serializer):  # type: ignore[ty
     current = CurrentHealthSerializer()
     history = HealthSerializer(many=True)
     log = EventSerializer(many=True)
+
+
+HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
+
+
+class HistoryLimitField(serializers.IntegerField):
+    """How many checks and log entries to answer; any bad value gets the one message naming the range."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The range for the schema; checked in to_internal_value, so out of range gets the same message as "x".
+        self.min_value, self.max_value = 1, HISTORY_MAX
+
+    def to_internal_value(self, data: Any) -> int:
+        value: int = super().to_internal_value(data)
+        if not 1 <= value <= HISTORY_MAX:
+            self.fail("max_value")
+        return value
+
+    def fail(self, key: str, **kwargs: Any) -> NoReturn:
+        raise ValidationError(_("Give a whole number from 1 to %(most)s.") % {"most": HISTORY_MAX}, code=key)
+
+
+class HealthParamsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    limit = HistoryLimitField(default=HISTORY_DEFAULT, help_text="checks and log entries (1–1000)")

@@ -7,8 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from quantarb.api import form_value
 from .serializers import (
     ActionSerializer,
     EventSerializer,
+    HealthParamsSerializer,
     HealthSerializer,
     TerminalHealthAnswerSerializer,
     TerminalSerializer,
@@ -35,7 +35,6 @@ from .serializers import (
 )
 
 FORM_FIELDS = ("label", "backend", "host", "bridge_port", "terminal_path", "agent_host", "agent_port", "agent_key")
-HISTORY_DEFAULT, HISTORY_MAX = 100, 1_000
 
 
 def _terminals(request: Request) -> QuerySet[TerminalInstance]:
@@ -87,22 +86,12 @@ class TerminalHealthView(APIView):
 
     required_permission = Perm.MT5_VIEW
 
-    @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="checks and log entries (1–1000)")],
-        responses=TerminalHealthAnswerSerializer,
-    )
+    @extend_schema(parameters=[HealthParamsSerializer], responses=TerminalHealthAnswerSerializer)
     def get(self, request: Request, terminal_id: int) -> Response:
         terminal = _one(request, terminal_id)
-        raw = request.query_params.get("limit", str(HISTORY_DEFAULT))
-        try:
-            limit = int(raw)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= HISTORY_MAX:
-            return Response(
-                {"limit": [_("Give a whole number from 1 to %(most)s.") % {"most": HISTORY_MAX}]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        params = HealthParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        limit = params.validated_data["limit"]
         current = status_of(terminal)
         checks = TerminalHealth.objects.filter(terminal=terminal).order_by("-at", "-pk")[:limit]
         log = TerminalEvent.objects.filter(terminal=terminal).select_related("actor").order_by("-at", "-pk")[:limit]

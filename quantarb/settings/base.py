@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # FilterSets for the API's list filters (https://django-filter.readthedocs.io/en/stable/guide/rest_framework.html);
+    # set per view (filter_backends), not as DRF's default, so a view without a FilterSet needs no queryset model.
+    "django_filters",
     # Its system checks refuse a policy in django-csp 3's setting names (CONTENT_SECURITY_POLICY below).
     "csp",
     "channels",

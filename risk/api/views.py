@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -25,6 +25,7 @@ from ..forms import RiskLimitForm
 from ..limit_views import breaches_for, limits_for
 from ..limits import LIMIT_FIELDS, breach_confirm, limit_delete, limit_save, limit_summary
 from ..models import Breach, RiskLimit
+from .filters import BreachFilterSet
 from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
 
 BOOLEANS = ("confirm", "enabled")
@@ -151,28 +152,12 @@ class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
 
     required_permission = Perm.RISK_LIMITS_VIEW
     serializer_class = BreachSerializer
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("open", OpenApiTypes.BOOL, description="true: only breaches still going on"),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Only this limit's breaches"),
-        ]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    queryset = Breach.objects.none()  # the schema's model; rows come from get_queryset
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = BreachFilterSet
 
     def get_queryset(self) -> QuerySet[Breach]:
-        rows = breaches_for(tenant=require_tenant(self.request))
-        params = self.request.query_params
-        if "open" in params:
-            if params["open"] not in ("true", "false"):
-                raise ValidationError({"open": ["Send true or false."]})
-            rows = rows.filter(ended_at__isnull=params["open"] == "true")
-        if "limit" in params:
-            if not params["limit"].isdigit():
-                raise ValidationError({"limit": ["Send a limit's id."]})
-            rows = rows.filter(limit_id=int(params["limit"]))
-        return rows
+        return breaches_for(tenant=require_tenant(self.request))
 
 
 class BreachConfirm(APIView):

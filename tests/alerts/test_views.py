@@ -37,6 +37,8 @@ def test_readers_list_filter_and_see_alerts_compliance_does_not(alice: Any, ana:
         body = api(persona).get(API, {"severity": "critical"}).json()
         assert [row["title"] for row in body["results"]] == ["Margin low"]
     assert api(cora).get(API).status_code == 403
+    unknown = api(alice).get(API, {"severity": "dire", "status": "open"})
+    assert unknown.status_code == 400 and set(unknown.json()) == {"severity"} and unknown.json()["severity"]
     page = client_for(ana, ana.tenant).get("/alerts/", {"category": "system"})
     assert page.status_code == 200 and b"Engine slow" in page.content and b"Margin low" not in page.content
     assert client_for(cora, cora.tenant).get("/alerts/").status_code == 403

@@ -56,12 +56,13 @@ COLUMNS: dict[str, dict[str, str]] = {
         "repeat_after_s": "alerts.Channel.repeat_after_s",
         "max_per_hour": "alerts.Channel.max_per_hour",
     },
-    "strategies.api.StrategyWriteSerializer": {
+    "strategies.api.serializers.StrategyWriteSerializer": {
         "name": "strategies.Strategy.name",
         "note": "strategies.StrategyVersion.note",
     },
-    "strategies.api.TripSerializer": {"reason": "risk.KillSwitch.reason"},
-    "strategies.api.ResetSerializer": {"note": "risk.KillSwitch.reset_note"},
+    "strategies.api.serializers.LifecycleSerializer": {"reason": "strategies.Strategy.state_reason"},
+    "strategies.api.serializers.TripSerializer": {"reason": "risk.KillSwitch.reason"},
+    "strategies.api.serializers.ResetSerializer": {"note": "risk.KillSwitch.reset_note"},
     "accounts.jwt.TenantTokenObtainPairSerializer": {
         "username": "accounts.User.username",
         "tenant": "accounts.Tenant.slug",

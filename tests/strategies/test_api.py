@@ -45,6 +45,9 @@ def test_create_validates_params_and_names_fields(desk: dict[str, Any], tom: Any
     assert worse.status_code == 400 and "exit_threshold" in worse.json()["params"]
     assert api.post("strategies/", {"name": "", "pool": "x"}).json().keys() >= {"name", "pool"}
     assert api.post("strategies/", ["not", "an", "object"]).status_code == 400
+    not_an_object = api.post("strategies/", {"name": "API", "pool": desk["pool"].pk, "params": [1]})
+    assert not_an_object.json() == {"params": ["Send the parameters as an object."]}
+    assert api.post("strategies/", {"name": "x" * 121, "pool": desk["pool"].pk}).json().keys() == {"name"}
     assert api.post("strategies/", {"name": "API", "pool": desk["other_pool"].pk}).status_code == 403
     created = api.post(
         "strategies/", {"name": "API", "pool": desk["pool"].pk, "mode": "paper", "params": {"entry_threshold": 1.5}}
@@ -74,7 +77,9 @@ def test_lifecycle_answers_202_then_409(desk: dict[str, Any], tom: Any, bob: Any
     again = api.post(f"strategies/{sid}/start/")
     assert again.status_code == 409 and "Cannot start" in again.json()["detail"]
     assert api.post(f"strategies/{sid}/pause/").status_code == 409
-    assert api.post(f"strategies/{sid}/stop/").status_code == 202
+    assert api.post(f"strategies/{sid}/stop/", {"reason": "x" * 301}).json().keys() == {"reason"}
+    assert api.post(f"strategies/{sid}/stop/", {"reason": "lunch"}).status_code == 202
+    assert Strategy.objects.get(pk=sid).state_reason == "lunch"
     assert api.post(f"strategies/{desk['other'].pk}/start/").status_code == 403
     assert Api(bob).post(f"strategies/{sid}/stop/").status_code == 403
     assert Api(charlie).post(f"strategies/{sid}/start/").status_code == 404
@@ -97,7 +102,12 @@ def test_orders_filter_by_leg_and_status(desk: dict[str, Any], alice: Any) -> No
     perp = api.get("orders/", leg="perp").json()
     assert perp["count"] == 1 and perp["results"][0]["leg"] == "perp"
     assert api.get("orders/", status="rejected").json()["count"] == 0
-    assert api.get("orders/", status="nonsense").status_code == 400
+    nonsense = api.get("orders/", status="nonsense")
+    assert nonsense.status_code == 400 and "Unknown status" in nonsense.json()["status"][0]
+    order = perp["results"][0]
+    assert {row["hedge"] for row in api.get("orders/", hedge=order["hedge"]).json()["results"]} == {order["hedge"]}
+    assert api.get("orders/", hedge=order["hedge"], leg="perp").json()["count"] == 1
+    assert api.get("orders/", hedge=order["hedge"] + 1000).json()["count"] == 0
     hedges = api.get("hedges/", strategy=desk["strategy"].pk).json()
     assert hedges["count"] == 1 and hedges["results"][0]["pnl_total"] == "2.10000000"
 
@@ -111,6 +121,8 @@ def test_kill_switch_trip_list_and_reset(desk: dict[str, Any], tom: Any, bob: An
     assert tripped.status_code == 201
     switch_id = tripped.json()["id"]
     assert [s["id"] for s in api.get("kill-switches/", active="true").json()["results"]] == [switch_id]
+    assert switch_id not in [s["id"] for s in api.get("kill-switches/", active="false").json()["results"]]
+    assert api.get("kill-switches/", active="maybe").json() == {"active": ["Use true or false."]}
     assert Api(bob).post(f"kill-switches/{switch_id}/reset/", {"note": "x"}).status_code == 403
     assert api.post(f"kill-switches/{switch_id}/reset/", {}).status_code == 400
     assert api.post(f"kill-switches/{switch_id}/reset/", {"note": "ok"}).status_code == 200

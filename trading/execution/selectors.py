@@ -40,7 +40,7 @@ class Filters:
         return urlencode({name: value for name, value in self.raw.items() if value})
 
 
-def _moment(value: str, *, end: bool) -> datetime | None:
+def parse_moment(value: str, *, end: bool) -> datetime | None:
     parsed = parse_datetime(value)
     if parsed is None:
         day: date | None = parse_date(value)
@@ -77,7 +77,7 @@ def parse_filters(params: Any, statuses: list[str] | None = None) -> tuple[Filte
         value = filters.raw[name]
         if value:
             try:
-                setattr(filters, name, _moment(value, end=name == "until"))
+                setattr(filters, name, parse_moment(value, end=name == "until"))
             except (ValueError, OverflowError):
                 errors[name] = [_("Give a date as YYYY-MM-DD or a time as ISO 8601.")]
     for name in errors:
@@ -94,8 +94,12 @@ def _dated(queryset: QuerySet[Any], filters: Filters, field_name: str) -> QueryS
 
 
 def hedges_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Hedge]:
-    filters = filters or Filters()
     queryset = Hedge.objects.filter(tenant=tenant).select_related("pool", "strategy", "strategy_version")
+    return hedges_filtered(queryset, filters or Filters()).order_by("-planned_at", "-id")
+
+
+def hedges_filtered(queryset: QuerySet[Hedge], filters: Filters) -> QuerySet[Hedge]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.strategy is not None:
@@ -104,12 +108,16 @@ def hedges_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[He
         queryset = queryset.filter(status=filters.status)
     if filters.leg:
         queryset = queryset.filter(orders__leg=filters.leg).distinct()
-    return _dated(queryset, filters, "planned_at").order_by("-planned_at", "-id")
+    return _dated(queryset, filters, "planned_at")
 
 
 def orders_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Order]:
-    filters = filters or Filters()
     queryset = Order.objects.filter(tenant=tenant).select_related("account", "hedge", "strategy")
+    return orders_filtered(queryset, filters or Filters()).order_by("-created_at", "-id")
+
+
+def orders_filtered(queryset: QuerySet[Order], filters: Filters) -> QuerySet[Order]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(
             Q(hedge__pool_id=filters.pool)
@@ -124,12 +132,16 @@ def orders_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Or
         queryset = queryset.filter(status=filters.status)
     if filters.leg:
         queryset = queryset.filter(leg=filters.leg)
-    return _dated(queryset, filters, "created_at").order_by("-created_at", "-id")
+    return _dated(queryset, filters, "created_at")
 
 
 def fills_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Fill]:
-    filters = filters or Filters()
     queryset = Fill.objects.filter(tenant=tenant).select_related("order", "order__account")
+    return fills_filtered(queryset, filters or Filters()).order_by("-at", "-id")
+
+
+def fills_filtered(queryset: QuerySet[Fill], filters: Filters) -> QuerySet[Fill]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(
             Q(order__hedge__pool_id=filters.pool)
@@ -142,43 +154,55 @@ def fills_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Fil
         queryset = queryset.filter(order__hedge_id=filters.hedge)
     if filters.leg:
         queryset = queryset.filter(order__leg=filters.leg)
-    return _dated(queryset, filters, "at").order_by("-at", "-id")
+    return _dated(queryset, filters, "at")
 
 
 def positions_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[PositionSnapshot]:
-    filters = filters or Filters()
     queryset = PositionSnapshot.objects.filter(tenant=tenant).select_related("account", "pool")
+    return positions_filtered(queryset, filters or Filters()).order_by("-at", "-id")
+
+
+def positions_filtered(queryset: QuerySet[PositionSnapshot], filters: Filters) -> QuerySet[PositionSnapshot]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.leg == Leg.PERP:
         queryset = queryset.filter(account__perp_pools__isnull=False).distinct()
     elif filters.leg == Leg.CFD:
         queryset = queryset.filter(account__cfd_pools__isnull=False).distinct()
-    return _dated(queryset, filters, "at").order_by("-at", "-id")
+    return _dated(queryset, filters, "at")
 
 
 def reports_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[ReconciliationReport]:
-    filters = filters or Filters()
     queryset = ReconciliationReport.objects.filter(tenant=tenant).select_related("pool", "strategy", "synced_by")
+    return reports_filtered(queryset, filters or Filters()).order_by("-started_at", "-id")
+
+
+def reports_filtered(queryset: QuerySet[ReconciliationReport], filters: Filters) -> QuerySet[ReconciliationReport]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.strategy is not None:
         queryset = queryset.filter(strategy_id=filters.strategy)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
-    return _dated(queryset, filters, "started_at").order_by("-started_at", "-id")
+    return _dated(queryset, filters, "started_at")
 
 
 def commands_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[ManualCommand]:
-    filters = filters or Filters()
     queryset = ManualCommand.objects.filter(tenant=tenant).select_related("pool", "hedge", "requested_by")
+    return commands_filtered(queryset, filters or Filters()).order_by("-requested_at", "-id")
+
+
+def commands_filtered(queryset: QuerySet[ManualCommand], filters: Filters) -> QuerySet[ManualCommand]:
+    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.hedge is not None:
         queryset = queryset.filter(hedge_id=filters.hedge)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
-    return _dated(queryset, filters, "requested_at").order_by("-requested_at", "-id")
+    return _dated(queryset, filters, "requested_at")
 
 
 HEDGE_STATUSES = list(HedgeStatus.values)

@@ -282,6 +282,13 @@ def test_the_api_enters_lists_approves_and_withdraws(
 
     listing = api(bob).get(url, {"status": "booked"})
     assert listing.status_code == 200 and listing.json()["count"] == 1
+    assert (
+        api(bob).get(url, {"account": books["perp"].pk, "since": "2026-11-17", "until": "2026-11-17"}).json()["count"]
+        == 1
+    )
+    assert api(bob).get(url, {"until": "2026-11-16"}).json()["count"] == 0
+    bad = api(bob).get(url, {"kind": "gift", "since": "someday", "account": books["perp"].pk + 1000})
+    assert bad.status_code == 400 and set(bad.json()) == {"kind", "since", "account"}
     assert post(api(bob), url, {"account": books["perp"].pk, "kind": "deposit", "amount": "1"}).status_code == 403
 
     pending = post(api(alice), url, {"account": books["cfd"].pk, "kind": "withdrawal", "amount": "60000"}).json()[0]

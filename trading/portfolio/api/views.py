@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -38,7 +39,8 @@ from ..cashflows import (
     cash_flow_withdraw,
     cash_flows_for,
 )
-from ..forms import CashFlowCorrectionForm, CashFlowFilterForm, CashFlowForm
+from ..forms import CashFlowCorrectionForm, CashFlowForm
+from .filters import CashFlowFilterSet
 from .serializers import (
     CashFlowCorrectionSerializer,
     CashFlowRejectSerializer,
@@ -67,13 +69,12 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
     required_permission = Perm.TRADING_READ
     write_permission = Perm.CASH_FLOW_MANAGE
     serializer_class = CashFlowSerializer
+    queryset = CashFlow.objects.none()  # the schema's model; rows come from get_queryset
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CashFlowFilterSet
 
     def get_queryset(self) -> QuerySet[CashFlow]:
-        tenant = require_tenant(self.request)
-        filters = CashFlowFilterForm(self.request.query_params, tenant=tenant)
-        if not filters.is_valid():
-            raise ValidationError({field: [str(e) for e in errors] for field, errors in filters.errors.items()})
-        return cash_flows_for(tenant=tenant, filters=filters.filters())
+        return cash_flows_for(tenant=require_tenant(self.request))
 
     @extend_schema(request=CashFlowWriteSerializer, responses={201: CashFlowSerializer(many=True)})
     def post(self, request: Request) -> Response:
