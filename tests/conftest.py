@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
+# The pool, strategy and scripted-market fixtures (tests/pools.py) are shared by the strategy, execution, risk,
+# portfolio and reconciliation tests, each under the tests/ path of the package it tests.
+pytest_plugins = ["tests.pools"]
+
 
 # --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
 # Both keep every property test's own example count (`@settings(max_examples=...)` wins over a profile). `ci` has no

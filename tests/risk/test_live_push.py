@@ -21,7 +21,12 @@ from quantarb.live import group_send
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.models import RiskLimit
 
-from ..trading.test_spread_socket import drain, headers_for, pair_state, update  # noqa: F401 — pair_state: a fixture
+from ..trading.marketdata.test_spread_socket import (  # noqa: F401 — pair_state: a fixture
+    drain,
+    headers_for,
+    pair_state,
+    update,
+)
 
 # The pushes wait for a real commit; the sockets' database work runs in other threads.
 pytestmark = [

@@ -1,4 +1,5 @@
-"""Fixtures of the strategy and execution tests: alpha's paper pool on the simulated pair, a strategy on it, a
+"""Fixtures of the strategy, execution, risk and reconciliation tests (a pytest plugin registered in tests/conftest.py,
+so every test tree sees them): alpha's paper pool on the simulated pair, a strategy on it, a
 market whose quotes the test sets, and the paper venues the runner trades."""
 
 from __future__ import annotations
