@@ -181,12 +181,10 @@ class Persona:
 
 
 def _persona(username: str, tenant_slug: str, role: str) -> Persona:
-    from accounts.models import Membership, Tenant, User
+    from tests.factories import MembershipFactory
 
-    tenant, _ = Tenant.objects.get_or_create(slug=tenant_slug, defaults={"name": tenant_slug.title()})
-    user = User.objects.create_user(username=username, password="correct horse battery staple 1")
-    Membership.objects.create(user=user, tenant=tenant, role=role)
-    return Persona(user, tenant, role)
+    membership = MembershipFactory.create(user__username=username, tenant__slug=tenant_slug, role=role)
+    return Persona(membership.user, membership.tenant, role)
 
 
 @pytest.fixture
