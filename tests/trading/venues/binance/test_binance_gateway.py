@@ -15,7 +15,7 @@ from tests.waiting import until
 from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
 
-from .conftest import gateway_for
+from ..conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 
