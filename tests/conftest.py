@@ -27,6 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
+# The pool, strategy and scripted-market fixtures (tests/pools.py) are shared by the strategy, execution, risk,
+# portfolio and reconciliation tests, each under the tests/ path of the package it tests; the spreads socket's
+# (tests/sockets.py) by the market-data, risk, alerts, strategies and accounts tests.
+pytest_plugins = ["tests.pools", "tests.sockets"]
+
 
 # --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
 # Both keep every property test's own example count (`@settings(max_examples=...)` wins over a profile). `ci` has no
@@ -177,12 +182,10 @@ class Persona:
 
 
 def _persona(username: str, tenant_slug: str, role: str) -> Persona:
-    from accounts.models import Membership, Tenant, User
+    from tests.factories import MembershipFactory
 
-    tenant, _ = Tenant.objects.get_or_create(slug=tenant_slug, defaults={"name": tenant_slug.title()})
-    user = User.objects.create_user(username=username, password="correct horse battery staple 1")
-    Membership.objects.create(user=user, tenant=tenant, role=role)
-    return Persona(user, tenant, role)
+    membership = MembershipFactory.create(user__username=username, tenant__slug=tenant_slug, role=role)
+    return Persona(membership.user, membership.tenant, role)
 
 
 @pytest.fixture

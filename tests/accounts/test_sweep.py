@@ -627,9 +627,8 @@ async def test_every_socket_route_follows_the_matrix_and_the_tenant(desks: dict[
     from channels.testing import WebsocketCommunicator
 
     from quantarb.asgi import application
+    from tests.sockets import headers_for
     from trading.models import PairAccess
-
-    from ..trading.test_spread_socket import headers_for
 
     routes = ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
     assert routes == ["/ws/spreads/", "/ws/strategies/<int:strategy_id>/"], "a new socket route: teach the sweep"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from ..trading.test_spread_socket import headers_for, open_socket
+from tests.sockets import headers_for, open_socket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -1208,6 +1208,7 @@ async def control_state(request: web.Request) -> web.Response:
             "requests": dict(counts),
             "request_total": sum(counts.values()),
             "public_sockets": len(fake.public_sockets),
+            "subscribed_sockets": sum(1 for streams in fake.public_sockets.values() if streams),
             "private_sockets": len(fake.private_sockets),
             "position_amt": str(fake.position_amt),
             "tradfi_signed": fake.tradfi_signed,

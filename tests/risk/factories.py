@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from accounts.models import AccountPool, AccountSnapshot, VenueAccount
+from accounts.models import AccountPool, AccountSnapshot
+from tests.factories import AccountPoolFactory
 
 
 def sample(pair: Any, at: datetime, *, perp: str, cfd: str, rate: str = "1", half_spread: str = "0.1") -> Any:
@@ -39,15 +40,14 @@ def pool(
     cfd_mode: str = "paper",
     margin_type: str = "cross",
 ) -> AccountPool:
-    perp = VenueAccount.objects.create(
-        tenant=tenant, owner=owner, venue="simulated-perp", label=f"{name} perp", mode="paper"
-    )
-    cfd = VenueAccount.objects.create(tenant=tenant, owner=owner, venue=cfd_venue, label=f"{name} cfd", mode=cfd_mode)
-    return AccountPool.objects.create(
+    """A pool of `tenant` on a simulated perp account and a CFD account of `cfd_venue` (`owner`'s, "<name> perp" and
+    "<name> cfd"), 10 000 allocated to each."""
+    return AccountPoolFactory.create(
         tenant=tenant,
+        owner=owner,
         name=name,
-        perp_account=perp,
-        cfd_account=cfd,
+        cfd_account__venue=cfd_venue,
+        cfd_account__mode=cfd_mode,
         perp_allocation=10000,
         cfd_allocation=10000,
         perp_margin_type=margin_type,

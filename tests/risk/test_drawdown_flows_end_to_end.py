@@ -22,7 +22,6 @@ from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.limits import evaluate_limits, limit_save
 from risk.metrics import metric_values
 from risk.models import Breach, RiskLimit, RiskLimitState
-from tests.strategies.conftest import paper_pool, strategy  # noqa: F401 — fixtures
 from tests.strategies.test_money import hedge_of
 from tests.trading.domain.pnl_cases import B_BUY_PERP_CLOSED
 from trading.models import CashFlow, EquityPoint
@@ -45,7 +44,7 @@ def hourly_desk_equity(tenant: Any) -> list[Decimal]:
 @pytest.mark.parametrize("approved_after_hours", [0, 2], ids=["approved-at-once", "approved-two-hours-later"])
 def test_a_withdrawal_does_not_trip_the_drawdown_limit_and_a_trading_loss_does(
     alice: Any,
-    strategy: Any,  # noqa: F811
+    strategy: Any,
     frozen_clock: Any,
     approved_after_hours: int,
 ) -> None:

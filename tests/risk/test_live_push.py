@@ -20,8 +20,7 @@ from quantarb.events import pair_group
 from quantarb.live import group_send
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.models import RiskLimit
-
-from ..trading.test_spread_socket import drain, headers_for, pair_state, update  # noqa: F401 — pair_state: a fixture
+from tests.sockets import drain, headers_for, update
 
 # The pushes wait for a real commit; the sockets' database work runs in other threads.
 pytestmark = [
@@ -120,7 +119,7 @@ async def test_the_control_only_socket_hears_risk_changed_and_no_spreads(
     alice: Any,
     charlie: Any,
     alpha_pair: Any,
-    pair_state: Callable[[int], dict[str, Any]],  # noqa: F811
+    pair_state: Callable[[int], dict[str, Any]],
 ) -> None:
     from risk.services import kill_switch_trip
     from trading.marketdata.pipeline import now_ms

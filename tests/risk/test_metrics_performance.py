@@ -12,7 +12,6 @@ import pytest
 
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.metrics import desk_risk
-from tests.strategies.conftest import paper_pool, strategy  # noqa: F401 — fixtures
 from tests.trading.portfolio.test_equity import NOW, OPENED, history  # noqa: F401 — the fixture
 from trading.domain import performance
 from trading.models import EquityPoint, Hedge

@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.strategies.conftest import market, paper_pool, strategy  # noqa: F401 (fixtures)
-
 pytestmark = pytest.mark.django_db
 
 
@@ -86,7 +84,7 @@ def test_a_username_over_255_characters_is_a_400_at_the_token_endpoint() -> None
     assert "username" in response.json()
 
 
-def test_a_100_kb_strategy_name_is_a_400(alice: Any, paper_pool: Any) -> None:  # noqa: F811
+def test_a_100_kb_strategy_name_is_a_400(alice: Any, paper_pool: Any) -> None:
     body = {"name": "n" * 100_000, "pool": paper_pool.pk, "mode": "paper", "params": {}}
     response = _post_json(_client(alice), "/api/v1/strategies/", body)
     assert response.status_code == 400
@@ -94,7 +92,7 @@ def test_a_100_kb_strategy_name_is_a_400(alice: Any, paper_pool: Any) -> None:  
 
 
 @pytest.mark.parametrize("size", ["1e400", "Infinity", "NaN", "-1", "0.0001", "1e20"])
-def test_a_size_beyond_its_column_is_a_400(alice: Any, paper_pool: Any, size: str) -> None:  # noqa: F811
+def test_a_size_beyond_its_column_is_a_400(alice: Any, paper_pool: Any, size: str) -> None:
     body = {"pool": paper_pool.pk, "kind": "open_hedge", "direction": "sell_perp", "size_oz": size}
     response = _post_json(_client(alice), "/api/v1/manual-commands/", body)
     assert response.status_code == 400
@@ -108,7 +106,7 @@ def test_a_json_list_for_a_single_form_field_is_a_400(alice: Any) -> None:
     assert "quiet_end" in response.json()
 
 
-def test_deleting_a_pool_a_strategy_uses_is_a_409_with_a_message(alice: Any, strategy: Any) -> None:  # noqa: F811
+def test_deleting_a_pool_a_strategy_uses_is_a_409_with_a_message(alice: Any, strategy: Any) -> None:
     client = _client(alice)
     response = client.delete(f"/api/v1/pools/{strategy.pool_id}/")
     assert response.status_code == 409
@@ -131,7 +129,7 @@ def test_an_oversized_credential_is_a_400_naming_it(alice: Any) -> None:
     assert response.status_code == 400 and "api_key" in response.content.decode()
 
 
-def test_an_oversized_strategy_note_is_a_400_not_cut(alice: Any, paper_pool: Any) -> None:  # noqa: F811
+def test_an_oversized_strategy_note_is_a_400_not_cut(alice: Any, paper_pool: Any) -> None:
     body = {"name": "noted", "pool": paper_pool.pk, "mode": "paper", "note": "n" * 201}
     response = _post_json(_client(alice), "/api/v1/strategies/", body)
     assert response.status_code == 400 and "note" in response.json()

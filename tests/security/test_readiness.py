@@ -17,6 +17,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from quantarb.health import channel_layer_roundtrip_ms
+from tests.waiting import until
 
 REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 
@@ -34,7 +35,14 @@ async def _probe_while_a_hub_receives(layer: Any, monkeypatch: Any) -> float | N
     """What a web process does once a socket connected: the hub waits on its channel (quantarb/fanout.py)."""
     hub_channel = await layer.new_channel()
     hub = asyncio.create_task(layer.receive(hub_channel))
-    await asyncio.sleep(0.2)  # the hub is inside receive(), holding the process's receiver
+
+    def receiving() -> bool:
+        """The hub is inside receive(): holding the Redis layer's process-wide receiver, or on its in-memory queue."""
+        if hasattr(layer, "receive_lock"):
+            return layer.receive_lock is not None and layer.receive_lock.locked()
+        return hub_channel in layer.channels
+
+    await until(receiving, 5, "the hub receives")
     try:
         monkeypatch.setattr("quantarb.health.get_channel_layer", lambda: layer)
         return await channel_layer_roundtrip_ms(timeout=2.0)

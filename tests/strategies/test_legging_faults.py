@@ -37,7 +37,7 @@ from strategies.domain.params import StrategyParams
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
-from tests.strategies.conftest import MAX_LEGGING_S, FakeBook
+from tests.pools import MAX_LEGGING_S, FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.venue_factory import execution_venues

@@ -31,7 +31,7 @@ from strategies.manual_desk import ManualDesk, _claim
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
-from tests.strategies.conftest import MAX_LEGGING_S, FakeBook
+from tests.pools import MAX_LEGGING_S, FakeBook
 from trading.choices import CommandStatus, HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
 from trading.execution.fills import sync_live_fills

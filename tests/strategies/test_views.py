@@ -16,7 +16,8 @@ from accounts.models import AuditEvent
 from accounts.sessions import TENANT_SESSION_KEY
 from quantarb import clock
 from strategies.models import Strategy
-from trading.models import Fill, Hedge, ManualCommand, Order, ReconciliationReport
+from tests.factories import AccountPoolFactory, StrategyFactory, hedge_with_orders
+from trading.models import Hedge, ManualCommand, ReconciliationReport
 
 pytestmark = pytest.mark.django_db
 
@@ -34,107 +35,39 @@ def client_for(persona: Any) -> Client:
 def desk(alice: Any, tom: Any, bob: Any, charlie: Any, strategy: Any, paper_pool: Any) -> dict[str, Any]:
     """Alpha's paper pool granted to tom, with a strategy, an open hedge and its filled orders; a second alpha
     pool not granted to tom; bravo's own strategy and hedge."""
-    from accounts.models import AccountPool, VenueAccount
+    from strategies.domain.params import StrategyParams
 
     assign_perm("accounts.operate_accountpool", tom.user, paper_pool)
-    other_perp = VenueAccount.objects.create(
-        tenant=alice.tenant, owner=alice.user, venue="simulated-perp", label="Other perp", mode="paper"
-    )
-    other_cfd = VenueAccount.objects.create(
-        tenant=alice.tenant, owner=alice.user, venue="simulated-cfd", label="Other CFD", mode="paper"
-    )
-    other_pool = AccountPool.objects.create(
-        tenant=alice.tenant,
-        name="Other pool",
-        perp_account=other_perp,
-        cfd_account=other_cfd,
-        perp_allocation=Decimal(1000),
-        cfd_allocation=Decimal(1000),
-    )
-    from strategies.domain.params import StrategyParams
-    from strategies.services import strategy_create
-
-    other = strategy_create(
-        tenant=alice.tenant, name="Other", pool=other_pool, mode="paper", params=StrategyParams(), actor=alice.user
-    )
+    other_pool = pool_of(alice, "Other")
+    other = StrategyFactory.create(pool=other_pool, name="Other", params=StrategyParams(), actor=alice.user)
     hedge = make_hedge(strategy)
     bravo = bravo_objects(charlie)
     return {"strategy": strategy, "other": other, "pool": paper_pool, "other_pool": other_pool, "hedge": hedge, **bravo}
 
 
 def make_hedge(strategy: Any, status: str = "open") -> Hedge:
-    now = clock.now()
-    hedge = Hedge.objects.create(
-        tenant=strategy.tenant,
-        pool=strategy.pool,
-        strategy=strategy,
-        strategy_version=strategy.current_version,
-        direction="sell_perp",
-        status=status,
-        size_oz=Decimal(1),
-        perp_oz=Decimal(-1),
-        cfd_oz=Decimal(1),
-        planned_at=now,
-        opened_at=now,
-        pnl_spread=Decimal("2.5"),
-        pnl_fees=Decimal("-0.4"),
-    )
-    for leg, account, side, price in (
-        ("perp", strategy.pool.perp_account, "sell", Decimal("4605.10")),
-        ("cfd", strategy.pool.cfd_account, "buy", Decimal("4600.05")),
-    ):
-        order = Order.objects.create(
-            tenant=strategy.tenant,
-            hedge=hedge,
-            account=account,
-            strategy=strategy,
-            leg=leg,
-            intent="open",
-            client_order_id=f"qa-test-{hedge.pk}-{leg}",
-            side=side,
-            kind="market",
-            quantity=Decimal(1),
-            status="filled",
-            filled=Decimal(1),
-            avg_price=price,
-            created_at=now,
-        )
-        Fill.objects.create(
-            tenant=strategy.tenant,
-            order=order,
-            account_id=order.account_id,
-            fill_id=f"F{order.pk}",
-            quantity=Decimal(1),
-            price=price,
-            source="paper",
-            at=now,
-        )
-    return hedge
+    return hedge_with_orders(strategy=strategy, status=status, pnl_spread=Decimal("2.5"), pnl_fees=Decimal("-0.4"))
 
 
-def bravo_objects(charlie: Any) -> dict[str, Any]:
-    from accounts.models import AccountPool, VenueAccount
-    from risk.models import KillSwitch
-    from strategies.domain.params import StrategyParams
-    from strategies.services import strategy_create
-
-    perp = VenueAccount.objects.create(
-        tenant=charlie.tenant, owner=charlie.user, venue="simulated-perp", label="Bravo perp", mode="paper"
-    )
-    cfd = VenueAccount.objects.create(
-        tenant=charlie.tenant, owner=charlie.user, venue="simulated-cfd", label="Bravo CFD", mode="paper"
-    )
-    pool = AccountPool.objects.create(
-        tenant=charlie.tenant,
-        name="Bravo pool",
-        perp_account=perp,
-        cfd_account=cfd,
+def pool_of(persona: Any, name: str) -> Any:
+    """`persona`'s paper pool "<name> pool" on "<name> perp" and "<name> CFD", 1000 allocated to each."""
+    return AccountPoolFactory.create(
+        tenant=persona.tenant,
+        owner=persona.user,
+        name=f"{name} pool",
+        perp_account__label=f"{name} perp",
+        cfd_account__label=f"{name} CFD",
         perp_allocation=Decimal(1000),
         cfd_allocation=Decimal(1000),
     )
-    strategy = strategy_create(
-        tenant=charlie.tenant, name="Bravo", pool=pool, mode="paper", params=StrategyParams(), actor=charlie.user
-    )
+
+
+def bravo_objects(charlie: Any) -> dict[str, Any]:
+    from risk.models import KillSwitch
+    from strategies.domain.params import StrategyParams
+
+    pool = pool_of(charlie, "Bravo")
+    strategy = StrategyFactory.create(pool=pool, name="Bravo", params=StrategyParams(), actor=charlie.user)
     hedge = make_hedge(strategy)
     switch = KillSwitch.objects.create(
         scope="tenant", tenant=charlie.tenant, trigger="manual", reason="bravo", tripped_at=clock.now()

@@ -8,7 +8,7 @@ catalog lookups and the same escaping), and the values go through the same filte
 `conditional_escape`) and the same arithmetic as `{% widthratio %}` and `|add:0`.
 
 The templates stay the source: the page load renders them, and so does the live push whenever this module is
-off. tests/trading/test_live_render.py compares both outputs byte for byte over generated states in every
+off. tests/trading/marketdata/test_live_render.py compares both outputs byte for byte over generated states in every
 language (each branch of the partials), and at run time `render_partials` checks itself against the templates
 on the first update of each language and then every CHECK_EVERY updates: on a difference it logs an error and
 the process goes back to the templates for good (a template edited without this module is a slower push, not

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import AccountPool, VenueAccount
+from tests.factories import AccountPoolFactory
 from trading.models import PairAccess, SpreadSample
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -27,11 +27,16 @@ def books(alice: Any) -> dict[str, Any]:
     """Alice's paper perp (USDT) and CFD (USD) accounts in a pool, and a USDT/USD rate of 0.999 on her pair."""
     from quantarb.management.commands.seed_demo import Command
 
-    perp = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-perp", label="Perp")
-    cfd = VenueAccount.objects.create(tenant=alice.tenant, owner=alice.user, venue="simulated-cfd", label="CFD")
-    pool = AccountPool.objects.create(
-        tenant=alice.tenant, name="Pool", perp_account=perp, cfd_account=cfd, perp_allocation=1, cfd_allocation=1
+    pool = AccountPoolFactory.create(
+        tenant=alice.tenant,
+        owner=alice.user,
+        name="Pool",
+        perp_account__label="Perp",
+        cfd_account__label="CFD",
+        perp_allocation=1,
+        cfd_allocation=1,
     )
+    perp, cfd = pool.perp_account, pool.cfd_account
     pair = Command._simulated_pair()
     PairAccess.objects.create(tenant=alice.tenant, pair=pair)
     price = Decimal("4000")

@@ -14,7 +14,6 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AccountPool, VenueAccount
-from tests.strategies.conftest import paper_pool, strategy  # noqa: F401 — fixtures
 from tests.trading.domain.pnl_cases import A_SELL_PERP_CLOSED
 from trading.domain import performance
 from trading.models import EquityPoint

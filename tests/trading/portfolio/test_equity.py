@@ -15,7 +15,6 @@ from django.core.management import call_command
 
 from accounts.models import AccountSnapshot, VenueAccount
 from alerts.models import Alert
-from tests.strategies.conftest import paper_pool, strategy  # noqa: F401 — fixtures
 from tests.strategies.test_money import hedge_of, store_marks
 from tests.trading.domain.pnl_cases import A_SELL_PERP_CLOSED, C_SELL_PERP_OPEN, Case
 from trading.domain import pnl
@@ -49,7 +48,7 @@ def expected_split(case: Case, at: datetime, at_marks: pnl.Marks) -> pnl.PnlSpli
 
 
 @pytest.fixture
-def history(alice: Any, strategy: Any, frozen_clock: Any) -> dict[str, Any]:  # noqa: F811
+def history(alice: Any, strategy: Any, frozen_clock: Any) -> dict[str, Any]:
     """A deposit before the hedges, A (closes now) and C (still open now) opened 9 h ago, a withdrawal in between,
     and a spread sample every hour at marks that move."""
     pool = strategy.pool

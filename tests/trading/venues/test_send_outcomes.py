@@ -11,7 +11,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from tests.trading.venues.test_mt5_gateway_contract import Rig, rig  # noqa: F401 - the fixture
+from tests.trading.venues.mt5.test_mt5_gateway_contract import Rig, rig  # noqa: F401 - the fixture
 from trading.venues.backoff import BackoffRegistry, account_key
 from trading.venues.base import OrderRequest
 from trading.venues.binance.gateway import classify

@@ -15,7 +15,7 @@ from trading.domain.fixed import edge_decimal
 from trading.marketdata.store import MarketStore, prune_market_data
 from trading.models import BasisCandle, Heartbeat, Opportunity, QuoteTick, RateTick, SpreadSample
 
-from .market import CALM, DEAR_PERP, MarketTape
+from ..market import CALM, DEAR_PERP, MarketTape
 
 # 11:57:58–11:58:02 on the frozen clock's day: the ticks straddle a minute boundary.
 T0 = datetime(2026, 11, 18, 11, 57, 58, tzinfo=UTC)

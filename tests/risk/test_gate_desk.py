@@ -12,10 +12,9 @@ import pytest
 from django.urls import reverse
 
 from risk.services import kill_switch_trip
+from tests.strategies.test_api import Api
+from tests.strategies.test_views import client_for, desk, make_hedge  # noqa: F401 - the shared fixture
 from trading.models import ManualCommand
-
-from .test_api import Api
-from .test_views import client_for, desk, make_hedge  # noqa: F401 - the shared fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_quotes")]
 

@@ -17,7 +17,7 @@ from accounts.models import AuditEvent, ChangeLogEntry
 from mt5ops.models import TerminalInstance
 from trading.models import PairAccess, QuoteSource, SourcePair
 
-from ..accounts.test_jwt import obtain
+from ...accounts.test_jwt import obtain
 
 pytestmark = pytest.mark.django_db
 SOURCES = "/api/v1/market/sources/"

@@ -52,8 +52,7 @@ from tests.fakes.venue_books import (
     assert_orders_match_venues,
     read_venue_books,
 )
-from tests.strategies.conftest import FakeBook
-from tests.strategies.test_live_books import ShiftedClock, _next_triple_rollover_ms
+from tests.pools import FakeBook
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -63,6 +62,8 @@ from trading.instruments import pair_id_for_pool
 from trading.models import Hedge, SourcePair, SpreadSample
 from trading.portfolio.housekeeping import book_carry
 from trading.venues.errors import VenueError
+
+from .test_live_books import ShiftedClock, _next_triple_rollover_ms
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -19,7 +19,7 @@ from strategies.choices import StrategyState
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
-from tests.strategies.conftest import FakeBook
+from tests.pools import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution.services import legged_alert_key

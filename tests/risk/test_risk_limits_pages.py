@@ -16,9 +16,8 @@ from risk.limits import evaluate_limits, limit_save
 from risk.models import Breach, RiskLimit
 from strategies.choices import StrategyState
 from strategies.models import Strategy
-
-from .test_api import Api
-from .test_views import client_for
+from tests.strategies.test_api import Api
+from tests.strategies.test_views import client_for
 
 pytestmark = pytest.mark.django_db
 

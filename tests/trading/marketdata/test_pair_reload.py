@@ -18,6 +18,7 @@ from django.conf import settings
 from accounts.venue_kinds import Venue
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
+from tests.waiting import until
 from trading.choices import RateSource
 from trading.marketdata.pipeline import MarketPipeline, load_runtimes
 from trading.marketdata.views import stored_state
@@ -28,14 +29,6 @@ from trading.venues.binance.gateway import BinanceQuoteFeed
 pytestmark = [pytest.mark.timeout(120)]
 
 SATURDAY = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        await asyncio.sleep(0.05)
 
 
 async def write(change: Callable[[], Any]) -> None:

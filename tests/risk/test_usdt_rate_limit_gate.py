@@ -14,10 +14,9 @@ import pytest
 from quantarb import clock
 from risk.limits import evaluate_limits, limit_save
 from risk.models import Breach, RiskLimit
+from tests.strategies.test_api import Api
+from tests.strategies.test_views import desk  # noqa: F401 - the shared fixture
 from trading.models import ManualCommand, RateTick
-
-from .test_api import Api
-from .test_views import desk  # noqa: F401 - the shared fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_quotes")]
 

@@ -13,11 +13,10 @@ from asgiref.sync import sync_to_async
 
 from mt5ops.health import status_of
 from mt5ops.models import TerminalInstance, TerminalStatus
+from tests.strategies.test_api import Api
+from tests.strategies.test_runner_paper import started_runner
+from tests.strategies.test_views import desk, make_hedge  # noqa: F401 - the shared fixture
 from trading.models import Hedge, ManualCommand, Order
-
-from .test_api import Api
-from .test_runner_paper import started_runner
-from .test_views import desk, make_hedge  # noqa: F401 - the shared fixture
 
 
 def on_terminal(account: Any, state: str, failure: str = "", checked_ago_s: float = 1) -> TerminalInstance:

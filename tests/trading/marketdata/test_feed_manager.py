@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from tests.fakes.fixtures import BinanceFake
+from tests.waiting import until
 from trading.domain.feeds import FeedMode, FeedState, SourceHealth
 from trading.domain.quotes import Quote
 from trading.marketdata.feeds import FeedManager
@@ -79,14 +79,6 @@ def feed_for(fake: BinanceFake, stale_after_ms: int = 1_500) -> tuple[BinanceQuo
     return BinanceQuoteFeed(gateway, health=health, retry_delay_s=0.3, poll_every_s=0.3), health
 
 
-async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_dropped_stream_goes_stale_then_polls_then_reconnects_and_resyncs(binance_fake: BinanceFake) -> None:
     feed, health = feed_for(binance_fake)
     seen: list[Quote] = []
@@ -99,7 +91,7 @@ async def test_a_dropped_stream_goes_stale_then_polls_then_reconnects_and_resync
     consumer = asyncio.create_task(consume())
     try:
         await until(lambda: binance_fake.state()["public_sockets"] == 1, 10, "the stream subscribes")
-        await asyncio.sleep(0.3)  # SUBSCRIBE follows the socket
+        await until(lambda: binance_fake.state()["subscribed_sockets"] == 1, 5, "the SUBSCRIBE that follows the socket")
         binance_fake.set_book("4602.00", "4602.10")
         await until(lambda: health.evaluate(now_ms()) is FeedState.LIVE, 5, "live on the first message")
 

@@ -11,10 +11,11 @@ from urllib.error import HTTPError
 import pytest
 
 from tests.fakes.fixtures import BinanceFake
+from tests.waiting import until
 from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
 
-from .conftest import gateway_for
+from ..conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,7 +88,7 @@ async def test_quotes_come_from_the_book_ticker_stream_and_rest(
     assert (polled.bid_price, polled.ask_price) == (Decimal("4600.10"), Decimal("4600.12"))
     waiting = asyncio.ensure_future(gateway.watch_quote())
     await _until(lambda: binance_fake.state()["public_sockets"] == 1)
-    await asyncio.sleep(0.2)  # the SUBSCRIBE is sent right after the socket opens
+    await until(lambda: binance_fake.state()["subscribed_sockets"] == 1, 5, "the SUBSCRIBE that follows the socket")
     binance_fake.set_book("4601.25", "4601.40")
     streamed = await asyncio.wait_for(waiting, 5)
     assert (streamed.bid_price, streamed.ask_price) == (Decimal("4601.25"), Decimal("4601.40"))

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 
 from accounts.venue_kinds import Venue
 from tests.fakes.fixtures import BinanceFake
+from tests.waiting import until_async
 from trading.choices import RateSource
 from trading.marketdata.pipeline import MarketPipeline, load_runtimes
 from trading.marketdata.polling import poll_feeds
@@ -112,8 +113,14 @@ async def test_the_engine_streams_binance_prices_with_the_usdc_rate_and_reports_
         state = runtime.state(int(time.time() * 1000))
         assert state["rate"]["usd_per_usdt"] == "0.999650" and state["rate"]["source"] == RateSource.BINANCE_USDC
         assert state["rate"]["ts_ms"] is not None and state["rate"]["assumed"] is False
-        await asyncio.sleep(1)  # a heartbeat with the feed states
-        beat = await sync_to_async(Heartbeat.objects.get)(component="engine")
+
+        def beat_with_every_feed() -> Heartbeat | None:
+            beat = Heartbeat.objects.filter(component="engine").first()
+            feeds = beat.detail.get("feeds", {}) if beat is not None else {}
+            names = ("binance-fake-xauusdt", "simulated-cfd-xauusd-s", RATE_SOURCE)
+            return beat if all(feeds.get(name, {}).get("state") == "live" for name in names) else None
+
+        beat = await until_async(sync_to_async(beat_with_every_feed), 5, "a heartbeat with the feed states")
         feeds = beat.detail["feeds"]
         assert feeds["binance-fake-xauusdt"]["state"] == "live" and feeds["binance-fake-xauusdt"]["messages"] >= 1
         assert feeds["simulated-cfd-xauusd-s"]["state"] == "live"

@@ -19,7 +19,7 @@ from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
-from tests.strategies.conftest import FakeBook
+from tests.pools import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.venue_factory import execution_venues

@@ -24,13 +24,12 @@ from risk.compliance import ComplianceState, compliance_refusals, read_complianc
 from risk.domain import compliance as rules_domain
 from risk.domain import day_trades
 from risk.models import ComplianceRule
+from tests.strategies.test_api import Api
+from tests.strategies.test_views import client_for, desk  # noqa: F401 - the shared fixture
 from trading.choices import OrderSide
 from trading.execution.gate import OrderCheck, StoredMarket
 from trading.execution.services import LegOrder
 from trading.models import ManualCommand
-
-from .test_api import Api
-from .test_views import client_for, desk  # noqa: F401 - the shared fixture
 
 D = Decimal
 

@@ -31,7 +31,7 @@ from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_update
 from tests.fakes.venue_books import assert_fills_match_venues, assert_hedges_match_venues, read_venue_books
-from tests.strategies.conftest import FakeBook
+from tests.pools import FakeBook
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction

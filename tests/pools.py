@@ -1,4 +1,5 @@
-"""Fixtures of the strategy and execution tests: alpha's paper pool on the simulated pair, a strategy on it, a
+"""Fixtures of the strategy, execution, risk and reconciliation tests (a pytest plugin registered in tests/conftest.py,
+so every test tree sees them): alpha's paper pool on the simulated pair, a strategy on it, a
 market whose quotes the test sets, and the paper venues the runner trades."""
 
 from __future__ import annotations
@@ -88,21 +89,16 @@ def stored_quotes(market: ScriptedMarket, sim_pair: Any, frozen_clock: Any) -> S
 
 @pytest.fixture
 def paper_pool(alice: Any, sim_pair: Any) -> Any:
-    from accounts.models import AccountPool, VenueAccount
+    from tests.factories import AccountPoolFactory
     from trading.models import PairAccess
 
     PairAccess.objects.get_or_create(tenant=alice.tenant, pair=sim_pair)
-    perp = VenueAccount.objects.create(
-        tenant=alice.tenant, owner=alice.user, venue="simulated-perp", label="Sim perp", mode="paper"
-    )
-    cfd = VenueAccount.objects.create(
-        tenant=alice.tenant, owner=alice.user, venue="simulated-cfd", label="Sim CFD", mode="paper"
-    )
-    return AccountPool.objects.create(
+    return AccountPoolFactory.create(
         tenant=alice.tenant,
+        owner=alice.user,
         name="Paper pool",
-        perp_account=perp,
-        cfd_account=cfd,
+        perp_account__label="Sim perp",
+        cfd_account__label="Sim CFD",
         perp_allocation=Decimal(100000),
         cfd_allocation=Decimal(100000),
     )
@@ -110,25 +106,9 @@ def paper_pool(alice: Any, sim_pair: Any) -> Any:
 
 @pytest.fixture
 def strategy(alice: Any, paper_pool: Any) -> Any:
-    from strategies.domain.params import FundingSource, StrategyParams
-    from strategies.services import strategy_create
+    from tests.factories import StrategyFactory
 
-    params = StrategyParams(
-        entry_threshold=Decimal("1.00"),
-        exit_threshold=Decimal("0.50"),
-        size_oz=Decimal(1),
-        max_open_hedges=1,
-        max_position_oz=Decimal(1),
-        cooldown_seconds=0,
-        funding_source=FundingSource.FIXED,
-        funding_rate_fixed=Decimal("0.0001"),
-        no_entry_before_close_minutes=0,
-        no_entry_after_open_minutes=0,
-        flatten_before_close_minutes=0,
-    )
-    return strategy_create(
-        tenant=alice.tenant, name="Basis A", pool=paper_pool, mode="paper", params=params, actor=alice.user
-    )
+    return StrategyFactory.create(pool=paper_pool, name="Basis A", actor=alice.user)
 
 
 MAX_LEGGING_S = 6

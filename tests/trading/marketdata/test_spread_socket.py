@@ -10,85 +10,27 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 
 from accounts.choices import UserStatus
 from accounts.models import User
-from quantarb.asgi import application
 from quantarb.events import pair_group
+from quantarb.fanout import get_hub
 from quantarb.live import group_send
-from trading.domain.quotes import Quote
+from tests.sockets import ORIGIN, Headers, drain, headers_for, open_socket, update
+from tests.waiting import until
 from trading.marketdata import consumers
-from trading.marketdata.pipeline import MarketPipeline, load_runtimes, now_ms
-from trading.venues.base import RateObservation
+from trading.marketdata.pipeline import MarketPipeline, now_ms
 
 # Sockets run the consumer's database work in other threads: the data must be committed to be seen.
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("thread_connections_closed"),
 ]
-
-ORIGIN = (b"origin", b"http://127.0.0.1")
-Headers = list[tuple[bytes, bytes]]
-
-
-def headers_for(user: Any, origin: tuple[bytes, bytes] | None = ORIGIN) -> Headers:
-    client = Client()
-    client.force_login(user)
-    cookie = (b"cookie", f"sessionid={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
-    return [cookie] if origin is None else [origin, cookie]
-
-
-@pytest.fixture
-def alice_headers(alice: Any) -> Headers:
-    return headers_for(alice.user)
-
-
-@pytest.fixture
-def bob_headers(bob: Any) -> Headers:
-    return headers_for(bob.user)
-
-
-@pytest.fixture
-def charlie_headers(charlie: Any) -> Headers:
-    return headers_for(charlie.user)
-
-
-@pytest.fixture
-def pair_state(alpha_pair: Any, frozen_clock: Any) -> Callable[[int], dict[str, Any]]:
-    """`state(at_ms)` of alpha's pair as the pipeline pushes it, after one priced tick."""
-    [runtime] = load_runtimes(seed=settings.QUANTARB_SIM_SEED, demo_calendar=False)
-    pipeline = MarketPipeline()
-    ts = now_ms()
-    pipeline.handle(runtime, RateObservation(Decimal("0.999600"), ts))
-    pipeline.handle(runtime, Quote.of("simulated-perp-xauusdt", "4602.60", "4602.62", ts))
-    pipeline.handle(runtime, Quote.of("simulated-cfd-xauusd-s", "4600.10", "4600.35", ts))
-    assert runtime.last_sample is not None
-    return runtime.state
-
-
-def update(state: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "spread.update", "pair_id": state["pair_id"], "state": state}
-
-
-async def open_socket(headers: Headers) -> tuple[WebsocketCommunicator, bool]:
-    socket = WebsocketCommunicator(application, "/ws/spreads/", headers=headers)
-    connected, _ = await socket.connect(timeout=3)
-    return socket, connected
-
-
-async def drain(socket: WebsocketCommunicator, quiet_s: float = 0.4) -> list[dict[str, Any]]:
-    frames = []
-    while not await socket.receive_nothing(timeout=quiet_s):
-        frames.append(await socket.receive_json_from())
-    return frames
 
 
 # --- the handshake ------------------------------------------------------------------------------------------
@@ -272,7 +214,7 @@ async def test_a_socket_stops_receiving_a_pair_revoked_from_its_tenant(
         access_changed(user_ids=[User.objects.get(username="alice").pk])
 
     await sync_to_async(revoke)()
-    await asyncio.sleep(0.3)  # let the control message be handled before the next update
+    await until(lambda: not get_hub().subscribers.get(pair_group(alpha_pair.pk)), 5, "the socket leaves the pair")
     assert await group_send(pair_group(alpha_pair.pk), update(state))
 
     # The socket stays open (alice is still a member) but alpha's pair is no longer hers to watch.
@@ -439,7 +381,7 @@ async def test_a_revoked_pair_stops_reaching_the_socket_on_the_fast_path(
         access_changed(user_ids=[User.objects.get(username="alice").pk])
 
     await sync_to_async(revoke)()
-    await asyncio.sleep(0.3)  # let the control message be handled before the next update
+    await until(lambda: not get_hub().subscribers.get(pair_group(alpha_pair.pk)), 5, "the socket leaves the pair")
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms() + 1)))
     await asyncio.sleep(0.3)
 

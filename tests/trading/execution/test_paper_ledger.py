@@ -235,7 +235,7 @@ def test_an_adverse_move_lowers_a_paper_accounts_margin_level(
     pool: AccountPool, sim_pair: Any, alice: Any, frozen_clock: Any
 ) -> None:
     """The margin level the risk limits watch (the `margin_low` alert rule became a limit: risk/limits.py, its
-    tests in tests/strategies/test_risk_limits.py)."""
+    tests in tests/risk/test_risk_limits.py)."""
     PaperPosition.objects.create(account=pool.perp_account, quantity_oz=D(-60), avg_price=D(4600))
     sample(sim_pair, "4600.00", "4599.00", clock.now())
     sync_accounts()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.fakes.fixtures import BinanceFake
 from trading.venues.errors import VenueError, VenueErrorKind
 
-from .conftest import gateway_for
+from ..conftest import gateway_for
 
 FAULTS = (
     "none",
