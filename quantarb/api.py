@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def json_object(data: Any) -> dict[str, Any]:
+    """A request body that must be a JSON object: it, or a 400 saying so (in the caller's language)."""
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": [_("Send a JSON object.")]})
+    return data
 
 
 def form_value(name: str, value: Any, *, many: bool = False, boolean: bool = False) -> Any:

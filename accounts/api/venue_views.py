@@ -25,7 +25,7 @@ from accounts.permissions import Perm
 from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
 from accounts.venue_link import account_test
 from accounts.venue_services import PoolInUse, account_delete, account_save, pool_delete, pool_save
-from quantarb.api import form_value
+from quantarb.api import form_value, json_object
 
 from .venue_serializers import (
     AccountSerializer,
@@ -49,9 +49,7 @@ def _form_errors(form: Any) -> dict[str, Any]:
 
 
 def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[str, Any]:
-    body = request.data if isinstance(request.data, dict) else None
-    if body is None:
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    body = json_object(request.data)
     credentials = body.get("credentials") or {}
     if not isinstance(credentials, dict):
         raise ValidationError({"credentials": ["Send the credentials as an object."]})
@@ -210,9 +208,7 @@ def _pool_saved(request: Request, form: AccountPoolForm) -> AccountPool | None:
 
 
 def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str, Any]:
-    body = request.data if isinstance(request.data, dict) else None
-    if body is None:
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    body = json_object(request.data)
     fields = (
         "name",
         "perp_account",

@@ -32,7 +32,7 @@ from alerts.services import (
     delivery_retry,
     rule_save,
 )
-from quantarb.api import form_value
+from quantarb.api import form_value, json_object
 
 from .filters import AlertFilterSet
 from .serializers import (
@@ -119,9 +119,7 @@ class AlertResolve(_AlertAction):
 
 # --- channels -------------------------------------------------------------------------------------------------
 def _channel_form_data(request: Request, instance: Channel | None) -> dict[str, Any]:
-    body = request.data if isinstance(request.data, dict) else None
-    if body is None:
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    body = json_object(request.data)
     secrets = body.get("secrets") or {}
     if not isinstance(secrets, dict):
         raise ValidationError({"secrets": ["Send the secrets as an object."]})

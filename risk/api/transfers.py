@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant, VenueAccount
 from accounts.permissions import Perm
+from quantarb.api import json_object
 
 from ..choices import TransferStatus
 from ..models import Transfer
@@ -85,8 +86,7 @@ def _transfer(request: Request, transfer_id: int) -> Transfer:
 
 
 def _data(request: Request, serializer_class: type[serializers.Serializer[Any]]) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    json_object(request.data)
     unknown = sorted(set(request.data) - set(serializer_class().fields))
     if unknown:
         raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})

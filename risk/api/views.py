@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.permissions import Perm
-from quantarb.api import form_value
+from quantarb.api import form_value, json_object
 
 from ..forms import RiskLimitForm
 from ..limit_views import breaches_for, limits_for
@@ -32,8 +32,7 @@ BOOLEANS = ("confirm", "enabled")
 
 
 def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    json_object(request.data)
     unknown = sorted(set(request.data) - set(LIMIT_FIELDS))
     if unknown:
         raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})

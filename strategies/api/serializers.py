@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -38,7 +39,7 @@ def _params_from(data: Any, base: dict[str, Any]) -> StrategyParams:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValidationError({"params": ["Send the parameters as an object."]})
+        raise ValidationError({"params": [gettext_lazy("Send the parameters as an object.")]})
     merged = {**base, **{key: _plain(value) for key, value in data.items()}}
     try:
         return StrategyParams.from_json(merged)
@@ -126,24 +127,28 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     # with the strategy as its instance it updates (partial). `params` validates to a StrategyParams.
 
     name = BoundedTextField(
-        max_length=120, error_messages={"required": "Give the strategy a name.", "blank": "Give the strategy a name."}
+        max_length=120,
+        error_messages={
+            "required": gettext_lazy("Give the strategy a name."),
+            "blank": gettext_lazy("Give the strategy a name."),
+        },
     )
     pool = serializers.IntegerField(
         help_text="Create only: the pool's id.",
-        error_messages={"invalid": "Choose a pool of this tenant by its id."},
+        error_messages={"invalid": gettext_lazy("Choose a pool of this tenant by its id.")},
     )
     mode = serializers.ChoiceField(
         choices=["paper", "live"],
         default="paper",
         help_text="Create only.",
-        error_messages={"invalid_choice": "Choose paper or live."},
+        error_messages={"invalid_choice": gettext_lazy("Choose paper or live.")},
     )
     note = BoundedTextField(required=False, allow_blank=True, allow_null=True, max_length=200)
     params = serializers.DictField(
         required=False,
         allow_null=True,
         help_text="StrategyParams fields; missing ones take defaults (or the current).",
-        error_messages={"not_a_dict": "Send the parameters as an object."},
+        error_messages={"not_a_dict": gettext_lazy("Send the parameters as an object.")},
     )
 
     def validate_pool(self, pool_id: int) -> AccountPool | int:
@@ -154,7 +159,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
             return pool_id
         pool = AccountPool.objects.for_member(self.context["membership"]).filter(pk=pool_id).first()
         if pool is None:
-            raise ValidationError("Choose a pool of this tenant by its id.")
+            raise ValidationError(gettext_lazy("Choose a pool of this tenant by its id."))
         return pool
 
     def validate_mode(self, mode: str) -> str:

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.http import AuditContext, require_actor, require_tenant
 from accounts.models import Tenant
 from accounts.permissions import Perm
+from quantarb.api import json_object
 from trading.marketdata import selectors
 from trading.marketdata.api.setup_serializers import (
     QuoteSourceSerializer,
@@ -47,9 +48,7 @@ def _form_errors(form: Any) -> dict[str, list[str]]:
 def _form_data(request: Request, fields: tuple[str, ...], stored: dict[str, Any]) -> dict[str, Any]:
     """The JSON body as form data: what is stored (PATCH), overlaid with what the body gives. Unknown fields and
     values that are not scalars answer 400 before the form sees them."""
-    body = request.data if isinstance(request.data, dict) else None
-    if body is None:
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    body = json_object(request.data)
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
-from quantarb.api import form_value
+from quantarb.api import form_value, json_object
 from trading.domain import hedge_stats
 from trading.domain.performance import PerformanceReport
 from trading.models import CashFlow
@@ -57,8 +57,7 @@ def _flow(request: Request, flow_id: int) -> CashFlow:
 
 
 def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+    json_object(request.data)
     return request.data
 
 

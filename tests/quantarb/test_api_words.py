@@ -1,0 +1,36 @@
+"""The API's own error words are in the caller's language (Accept-Language), like every other message: a body that
+is not a JSON object, a strategy without a name, a mode that is neither paper nor live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.accounts.test_jwt import obtain
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(persona: Any, path: str, body: Any, language: str) -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {obtain(persona)['access']}", "HTTP_ACCEPT_LANGUAGE": language}
+    return Client().post("/api/v1/" + path, body, content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "Send a JSON object."), ("zh-Hans", "请发送一个 JSON 对象。")],
+)
+def test_a_body_that_is_not_an_object_is_refused_in_the_callers_language(alice: Any, language: str, words: str) -> None:
+    for path in ("risk/limits/", "transfers/", "alerts/channels/"):
+        answer = _post(alice, path, [1, 2], language)
+        assert answer.status_code == 400, (path, answer.content)
+        assert answer.json()["non_field_errors"] == [words], path
+
+
+def test_the_strategy_serializers_words_are_translated(alice: Any, paper_pool: Any) -> None:
+    answer = _post(alice, "strategies/", {"name": "", "pool": paper_pool.pk, "mode": "demo"}, "zh-Hans")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["name"] == ["请为策略命名。"] and body["mode"] == ["请选择模拟或实盘。"], body
