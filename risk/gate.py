@@ -37,13 +37,17 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import AccountPool, AccountSnapshot
+from mt5ops.choices import FailureChoice, TerminalStateChoice
+from mt5ops.selectors import TerminalBlock, account_terminal_block
 from quantarb import clock
 from trading.choices import OrderSide
 from trading.domain import margin as margin_rules
 from trading.domain.quotes import Quote
 from trading.execution.gate import CheckStage, GateState, Halt, OrderCheck, Refusal
+from trading.execution.paper_ledger import paper_cfd_terms
 from trading.instruments import instrument_of, spec_of
 from trading.models import Instrument
+from trading.reconciliation.services import our_position_oz
 
 from .choices import KillScope
 from .compliance import ComplianceState, RefusalAuditor, compliance_refusals, read_compliance
@@ -105,20 +109,18 @@ class RiskState:
     cfd_margin_spec: margin_rules.Mt5MarginSpec | None = None
     cfd_account_leverage: int | None = None
     cfd_contract_size: Decimal | None = None
-    # The CFD account's MT5 terminal when it takes no opening orders (mt5ops' state): (label, state, failure).
-    cfd_terminal_not_ready: tuple[str, str, str] | None = None
+    # Why the CFD account's MT5 terminal takes no opening orders (mt5ops' state); None: it takes them. The runner
+    # reads its terminal policy from this same read.
+    cfd_terminal_block: TerminalBlock | None = None
     # The desk's compliance rules for this pool (None: it has none enabled).
     compliance: ComplianceState | None = None
     # Breached limits that hold opening orders in this scope (risk/limits.py): reducing orders still pass.
     limit_blocks: tuple[Block, ...] = ()
 
 
-def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
-    """Why the account's MT5 terminal takes no opening orders, as the check's (label, state, failure); None: it
-    does (or the account runs in no terminal). A check too old to vouch for the state says `unchecked`."""
-    from mt5ops.selectors import account_terminal_block
-
-    block = account_terminal_block(account_id)
+def terminal_not_ready(block: TerminalBlock | None) -> tuple[str, str, str] | None:
+    """Why a terminal takes no opening orders, as the check's (label, state, failure); None: it does (or the
+    account runs in no terminal). A check too old to vouch for the state says `unchecked`."""
     if block is None:
         return None
     if block.stale_for_s is not None or block.state == "healthy":
@@ -129,8 +131,6 @@ def _terminal_not_ready(account_id: int) -> tuple[str, str, str] | None:
 def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[str, Any]:
     """`RiskState`'s CFD margin fields for `account`: a live account's latest per-lot margin from its terminal
     (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
-    from trading.execution.paper_ledger import paper_cfd_terms
-
     instrument = instrument_of(account)
     contract = getattr(instrument, "contract_size", None)
     if account.mode == "paper":
@@ -180,8 +180,6 @@ class RiskGate:
 
     # -- reads -----------------------------------------------------------------------------------------------------
     def read_state(self, *, pool: AccountPool, strategy_id: int | None) -> RiskState:
-        from trading.reconciliation.services import our_position_oz
-
         perp_account, cfd_account = pool.perp_account, pool.cfd_account
 
         def latest(account_id: int) -> AccountSnapshot | None:
@@ -222,7 +220,7 @@ class RiskGate:
             perp_instrument=instrument_limits(instrument_of(perp_account)),
             cfd_instrument=instrument_limits(instrument_of(cfd_account)),
             account_errors=errors,
-            cfd_terminal_not_ready=_terminal_not_ready(cfd_account.pk),
+            cfd_terminal_block=account_terminal_block(cfd_account.pk),
             compliance=read_compliance(pool),
             limit_blocks=blocks_for(pool, strategy_id),
             **_cfd_margin_terms(cfd_account, cfd_snapshot),
@@ -355,7 +353,7 @@ class RiskGate:
                 position_oz=state.cfd_position_oz,
                 free_margin_usd=_available(state.cfd_snapshot_free, cfd_pool_free, state.cfd_needs_snapshot),
                 margin_level_pct=state.cfd_margin_level_pct,
-                terminal_not_ready=state.cfd_terminal_not_ready,
+                terminal_not_ready=terminal_not_ready(state.cfd_terminal_block),
             ),
             cfd_margin_per_oz=cfd_margin_per_oz,
             perp_quote_ts_ms=None if market.perp is None else market.perp.ts_ms,
@@ -423,15 +421,14 @@ class RiskGate:
             return _(
                 "Halted by a kill switch (%(scope)s: %(reason)s): only orders that reduce a position may be sent."
             ) % {"scope": switch.label, "reason": switch.reason}
-        if violation.code is checks.Check.TERMINAL_NOT_READY and state.cfd_terminal_not_ready is not None:
-            return _terminal_text(*state.cfd_terminal_not_ready)
+        not_ready = terminal_not_ready(state.cfd_terminal_block)
+        if violation.code is checks.Check.TERMINAL_NOT_READY and not_ready is not None:
+            return _terminal_text(*not_ready)
         return violation_text(violation)
 
 
 def _terminal_text(label: str, state: str, failure: str) -> str:
     """The terminal refusal in the operator's language, its state and failure as the MT5 pages name them."""
-    from mt5ops.choices import FailureChoice, TerminalStateChoice
-
     if state == "unchecked":
         words = _("its last health check is too old")
     else:

@@ -851,13 +851,10 @@ class PreTradeState:
 
 
 def _pre_trade_state(strategy: Strategy) -> PreTradeState:
-    """The gate's state, the specs and the MT5 terminal's readiness, read in one go (one trip to the database
-    thread, before the decision: nothing of it is read between the signal and the send)."""
-    return PreTradeState(
-        gate_state(pool=strategy.pool, strategy_id=strategy.pk),
-        _pool_specs(strategy.pool),
-        account_terminal_block(strategy.pool.cfd_account_id),
-    )
+    """The gate's state (the MT5 terminal's readiness with it) and the specs, read in one go (one trip to the
+    database thread, before the decision: nothing of it is read between the signal and the send)."""
+    gate = gate_state(pool=strategy.pool, strategy_id=strategy.pk)
+    return PreTradeState(gate, _pool_specs(strategy.pool), gate.cfd_terminal_block)
 
 
 def default_runner_id() -> str:

@@ -21,7 +21,7 @@ from mt5ops.selectors import account_terminal_block
 from quantarb import clock
 from quantarb.job_slots import job_named, slot_claim, slot_of
 from quantarb.scheduler import run_job
-from risk.gate import _terminal_not_ready, _terminal_text
+from risk.gate import _terminal_text, terminal_not_ready
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 
 from .agent_harness import wait_until
@@ -146,7 +146,7 @@ def test_a_fault_is_classified_and_alerted_within_15_seconds_of_wall_time(
             classified_after = time.monotonic() - injected
             block = wait_until(lambda: read(lambda: account_terminal_block(canary_accounts["mt5"].pk)))
             assert block is not None and block.failure == failure  # opening orders are refused from now on
-            not_ready = read(lambda: _terminal_not_ready(canary_accounts["mt5"].pk))
+            not_ready = terminal_not_ready(block)
             reason = None if not_ready is None else _terminal_text(*not_ready)
             assert reason is not None and "is not ready to trade" in reason, reason  # the gate's refusal says why
             wait_until(

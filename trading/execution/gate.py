@@ -33,6 +33,7 @@ from trading.domain.quotes import Quote
 
 if TYPE_CHECKING:
     from accounts.models import AccountPool
+    from mt5ops.selectors import TerminalBlock
     from trading.execution.services import LegOrder
 
 
@@ -118,6 +119,11 @@ class GateState(Protocol):
     @property
     def read_at_ms(self) -> int: ...
 
+    @property
+    def cfd_terminal_block(self) -> TerminalBlock | None:
+        """Why the pool's CFD terminal takes no opening orders (None: it takes them), as read with the rest."""
+        ...
+
 
 class PreTradeGate(Protocol):
     """Implemented by `risk` (risk/gate.py `RiskGate`), installed by the composition root."""
@@ -153,6 +159,7 @@ class OrderRefused(Exception):
 class _NoState:
     pool_id: int
     read_at_ms: int = 0
+    cfd_terminal_block: None = None
 
 
 class _Unwired:
