@@ -92,26 +92,8 @@
   document.body.addEventListener("htmx:sendError", function (event) { markOutdated(event, true); });
   document.body.addEventListener("htmx:responseError", function (event) { markOutdated(event, true); });
 
-  // ---- chart -------------------------------------------------------------------------------------------
-  // Tabler's colours are CSS custom properties such as light-dark(oklch(…), oklch(…)), which the chart library
-  // cannot parse (it threw and took the live socket with it): let the browser resolve them to pixels first.
-  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
-  function cssColour(name, fallback) {
-    const el = document.createElement("span");
-    el.style.display = "none";
-    el.style.color = "var(" + name + ", " + fallback + ")";
-    document.body.appendChild(el);
-    const computed = getComputedStyle(el).color;
-    el.remove();
-    if (!probe || !computed) return fallback;
-    probe.clearRect(0, 0, 1, 1);
-    probe.fillStyle = fallback;
-    probe.fillStyle = computed;
-    probe.fillRect(0, 0, 1, 1);
-    const d = probe.getImageData(0, 0, 1, 1).data;
-    return "rgba(" + d[0] + "," + d[1] + "," + d[2] + "," + (d[3] / 255).toFixed(3) + ")";
-  }
-  function fade(rgba, alpha) { return rgba.replace(/,[^,]*\)$/, "," + alpha + ")"); }
+  const cssColour = window.qaColours.theme;
+  const fade = window.qaColours.fade;
 
   function palette() {
     const mean = cssColour("--qa-chart-mean", "#9198a1");

@@ -3,24 +3,7 @@
 (function () {
   "use strict";
 
-  // Tabler's colours are light-dark()/oklch() expressions, which the chart library cannot parse: let the browser
-  // resolve them to pixels first.
-  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
-  function cssColour(name, fallback) {
-    const el = document.createElement("span");
-    el.style.display = "none";
-    el.style.color = "var(" + name + ", " + fallback + ")";
-    document.body.appendChild(el);
-    const computed = getComputedStyle(el).color;
-    el.remove();
-    if (!probe || !computed) { return fallback; }
-    probe.clearRect(0, 0, 1, 1);
-    probe.fillStyle = fallback;
-    probe.fillStyle = computed;
-    probe.fillRect(0, 0, 1, 1);
-    const d = probe.getImageData(0, 0, 1, 1).data;
-    return "rgba(" + d[0] + "," + d[1] + "," + d[2] + "," + (d[3] / 255).toFixed(3) + ")";
-  }
+  const cssColour = window.qaColours.theme;
 
   function draw(el) {
     const source = document.getElementById(el.dataset.source);

@@ -12,25 +12,8 @@
   const reports = (window.quantarbReports = { ready: false, charts: {}, series: {} });
   const echartsInstances = [];
 
-  // A theme colour as rgba(): the theme's variables may hold light-dark() or oklch(), which the chart libraries do
-  // not parse, so the colour is painted on a one-pixel canvas and read back.
-  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
-  function cssColour(name, fallback) {
-    const el = document.createElement("span");
-    el.style.display = "none";
-    el.style.color = "var(" + name + ", " + fallback + ")";
-    document.body.appendChild(el);
-    const computed = getComputedStyle(el).color;
-    el.remove();
-    if (!probe || !computed) return fallback;
-    probe.clearRect(0, 0, 1, 1);
-    probe.fillStyle = fallback;
-    probe.fillStyle = computed;
-    probe.fillRect(0, 0, 1, 1);
-    const d = probe.getImageData(0, 0, 1, 1).data;
-    return "rgba(" + d[0] + "," + d[1] + "," + d[2] + "," + (d[3] / 255).toFixed(3) + ")";
-  }
-  function fade(rgba, alpha) { return rgba.replace(/,[^,]*\)$/, "," + alpha + ")"); }
+  const cssColour = window.qaColours.theme;
+  const fade = window.qaColours.fade;
   function palette() {
     return {
       text: cssColour("--tblr-secondary", "#9198a1"),

@@ -23,24 +23,7 @@
   fill(metricSelect, config.metrics);
   fill(scopeSelect, config.scopes);
 
-  // A theme colour as rgba(): the theme's variables may hold light-dark() or oklch(), which lightweight-charts does
-  // not parse, so the colour is painted on a one-pixel canvas and read back (as static/js/reports.js does).
-  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
-  function colour(name, fallback) {
-    const span = document.createElement("span");
-    span.style.display = "none";
-    span.style.color = "var(" + name + ", " + fallback + ")";
-    document.body.appendChild(span);
-    const computed = getComputedStyle(span).color;
-    span.remove();
-    if (!probe || !computed) return fallback;
-    probe.clearRect(0, 0, 1, 1);
-    probe.fillStyle = fallback;
-    probe.fillStyle = computed;
-    probe.fillRect(0, 0, 1, 1);
-    const d = probe.getImageData(0, 0, 1, 1).data;
-    return "rgba(" + d[0] + "," + d[1] + "," + d[2] + "," + (d[3] / 255).toFixed(3) + ")";
-  }
+  const colour = window.qaColours.theme;
   const text = colour("--tblr-secondary", "#9198a1");
   const grid = colour("--tblr-border-color", "#30363d");
   const line = colour("--qa-chart-basis", "#58a6ff");
