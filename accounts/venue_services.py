@@ -156,7 +156,8 @@ def pool_save(
     account's field, with the test's own words)."""
     creating = pool is None
     # What is stored, read again: a portal form has already copied the new values onto its instance.
-    before = {} if pool is None else AccountPool.objects.filter(pk=pool.pk).values(*_POOL_COLUMNS).first() or {}
+    stored = AccountPool.objects.filter(pk=pool.pk) if pool is not None else AccountPool.objects.none()
+    before = stored.values(*_POOL_COLUMNS.values()).first() or {}
     after = {_POOL_COLUMNS[name]: _column_value(getattr(values, name)) for name in _POOL_COLUMNS}
     changed = sorted(name for name, column in _POOL_COLUMNS.items() if creating or before.get(column) != after[column])
     if values.enabled and (creating or {"enabled", "perp_account", "cfd_account"} & set(changed)):

@@ -40,6 +40,15 @@ class TenantChoiceField(serializers.PrimaryKeyRelatedField):  # type: ignore[typ
     default_error_messages = {"does_not_exist": NOT_A_CHOICE, "incorrect_type": NOT_A_CHOICE}
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only (not "yes" or 1)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(_("Send true or false."))
+        return data
+
+
 class CredentialsSerializer(serializers.Serializer[Any]):
     """Write-only. ccxt venues: `api_key`, `api_secret`. MT5: `login` (digits), `password`, `server`,
     `terminal` (an MT5 terminal's id). Simulated venues: none. Omitted or empty fields keep what is stored."""
@@ -138,7 +147,7 @@ class AccountWriteSerializer(serializers.Serializer[Any]):
         max_length=200,
         help_text="Binance only: WebSocket base URL override (ws/wss); with REST.",
     )
-    binance_testnet = serializers.BooleanField(
+    binance_testnet = StrictBooleanField(
         required=False, help_text="Binance only: Binance's futures testnet (ccxt sandbox mode); not with an override."
     )
 

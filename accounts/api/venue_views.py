@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -106,7 +107,7 @@ class AccountDetail(APIView):
             account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         except ProtectedError:
             return Response(
-                {"detail": "This account is in a pool: delete or change the pool first."},
+                {"detail": _("This account is in a pool: delete or change the pool first.")},
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
