@@ -90,6 +90,8 @@ class AuditAction(models.TextChoices):
     TRANSFER_CANCELLED = "transfer_cancelled", _("Transfer cancelled")
     RISK_LIMIT_SAVED = "risk_limit_saved", _("Risk limit saved")
     RISK_LIMIT_BREACH = "risk_limit_breach", _("Risk limit breach")
+    POOL_CREATED = "pool_created", _("Account pool created")
+    POOL_UPDATED = "pool_updated", _("Account pool updated")
     POOL_DELETED = "pool_deleted", _("Account pool deleted")
     TERMINAL_ADDED = "terminal_added", _("MT5 terminal added")
     TERMINAL_DELETED = "terminal_deleted", _("MT5 terminal deleted")

@@ -10,10 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Role
-from .http import AuditContext
-from .models import Invitation, Membership, Tenant, User
+from .models import Membership, Tenant, User
 from .selectors import invitations_standing
-from .services import invitation_send
 
 
 def _checked_username(value: Any) -> str:
@@ -54,15 +52,6 @@ class MemberAddForm(forms.Form):
                 % {"username": username}
             )
         return username
-
-    def save(self, *, actor: User, context: AuditContext | None = None) -> Invitation:
-        return invitation_send(
-            tenant=self.tenant,
-            username=self.cleaned_data["username"],
-            role=self.cleaned_data["role"],
-            actor=actor,
-            context=context,
-        )
 
 
 class JoinLinkForm(forms.Form):

@@ -30,11 +30,12 @@ from trading.domain.sizing import contracts_per_lot
 
 from . import venue_services
 from .http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
-from .models import AccountPool, AccountSnapshot, VenueAccount
+from .models import AccountPool, AccountSnapshot, Tenant, VenueAccount
 from .permissions import Perm, permission_required, role_has
-from .venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm, hint_rows
+from .venue_forms import AccountPoolForm, VenueAccountForm, hint_rows
 from .venue_kinds import leg_label, spec_for
 from .venue_link import account_test, pool_specs
+from .venue_rules import SECRET_FIELDS
 from .venue_services import PoolInUse, account_delete, account_in_use, account_save, pool_save
 
 PER_PAGE = 25
@@ -146,7 +147,13 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = VenueAccountForm(request.POST or None, tenant=tenant, initial={"owner": request.user.pk})
     if request.method == "POST":
         if form.is_valid():
-            account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+            account = account_save(
+                tenant=tenant,
+                account=None,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
             messages.success(request, _("Account %(label)s created.") % {"label": account.label})
             return _saved(request, reverse("venue_account", args=[account.pk]))
         return _form_page(
@@ -174,8 +181,14 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         form = VenueAccountForm(request.POST or None, instance=instance, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
-                messages.success(request, _("Account %(label)s saved.") % {"label": form.instance.label})
+                saved = account_save(
+                    tenant=tenant,
+                    account=instance,
+                    values=form.values(),
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
+                )
+                messages.success(request, _("Account %(label)s saved.") % {"label": saved.label})
                 return _saved(request, reverse("venue_account", args=[account.pk]))
             status = 400
             if is_htmx(request):
@@ -267,25 +280,35 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.ACCOUNT_MANAGE)
 def pool_create(request: HttpRequest) -> HttpResponse:
-    form = AccountPoolForm(request.POST or None, tenant=require_tenant(request), initial={"enabled": True})
+    tenant = require_tenant(request)
+    form = AccountPoolForm(request.POST or None, tenant=tenant, initial={"enabled": True})
     if request.method == "POST":
-        if form.is_valid() and _pool_saved(request, form):
-            messages.success(request, _("Pool %(name)s created.") % {"name": form.instance.name})
-            return _saved(request, reverse("pool", args=[form.instance.pk]))
+        pool = _pool_saved(request, tenant, None, form) if form.is_valid() else None
+        if pool is not None:
+            messages.success(request, _("Pool %(name)s created.") % {"name": pool.name})
+            return _saved(request, reverse("pool", args=[pool.pk]))
         return _form_page(
             request, "accounts/pool_form.html", "accounts/partials/_pool_form.html", {"form": form}, status=400
         )
     return render(request, "accounts/pool_form.html", {"form": form})
 
 
-def _pool_saved(request: HttpRequest, form: AccountPoolForm) -> bool:
-    """Save a valid pool form; False when the service refused it (its reasons are now the form's errors)."""
+def _pool_saved(
+    request: HttpRequest, tenant: Tenant, pool: AccountPool | None, form: AccountPoolForm
+) -> AccountPool | None:
+    """Save a valid pool form's values; None when the service refused them (its reasons are now the form's
+    errors)."""
     try:
-        pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        return pool_save(
+            tenant=tenant,
+            pool=pool,
+            values=form.values(),
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
     except ValidationError as exc:
         form.add_error(None, exc)
-        return False
-    return True
+        return None
 
 
 @permission_required(Perm.TRADING_READ)
@@ -300,7 +323,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     if can_manage:
         form = AccountPoolForm(request.POST or None, instance=pool, tenant=tenant)
         if request.method == "POST":
-            if form.is_valid() and _pool_saved(request, form):
+            if form.is_valid() and _pool_saved(request, tenant, pool, form) is not None:
                 messages.success(request, _("Pool %(name)s saved.") % {"name": pool.name})
                 return _saved(request, reverse("pool", args=[pool.pk]))
             status = 400

@@ -42,6 +42,7 @@ from .services import (
     invitation_decline,
     invitation_link_create,
     invitation_link_join,
+    invitation_send,
     invitation_withdraw,
     join_link_name_taken,
     link_digest,
@@ -159,7 +160,13 @@ def members(request: HttpRequest) -> HttpResponse:
             add_form = MemberAddForm(request.POST, tenant=tenant)
             if add_form.is_valid():
                 try:
-                    invitation = add_form.save(actor=require_actor(request), context=AuditContext.from_request(request))
+                    invitation = invitation_send(
+                        tenant=tenant,
+                        username=add_form.cleaned_data["username"],
+                        role=add_form.cleaned_data["role"],
+                        actor=require_actor(request),
+                        context=AuditContext.from_request(request),
+                    )
                 except ValidationError as error:  # a concurrent admin invited or added the name meanwhile
                     add_form.add_error("username", error)
                 else:

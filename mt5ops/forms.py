@@ -5,13 +5,14 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from quantarb import outbound
-
-from .choices import Backend
 from .models import TerminalInstance
+from .terminal_rules import TerminalValues, terminal_problems
 
 
 class TerminalForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Validates a terminal (its fields here, the rules about it as a whole in terminal_rules.py); the view passes
+    `values()` to services.terminal_add."""
+
     class Meta:
         model = TerminalInstance
         fields = ("label", "backend", "host", "bridge_port", "terminal_path", "agent_host", "agent_port")
@@ -33,56 +34,23 @@ class TerminalForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        host, port = str(cleaned.get("host") or "").strip(), cleaned.get("bridge_port")
-        if cleaned.get("backend") == Backend.RPYC and host and port and "host" not in self.errors:
-            # Only bridges a platform operator listed (quantarb/outbound.py); checked again on each connection.
-            try:
-                outbound.check_bridge_host(host, int(port))
-            except outbound.DestinationRefused as error:
-                self.add_error("host", str(error))
-        agent_host, agent_port = str(cleaned.get("agent_host") or "").strip(), cleaned.get("agent_port")
-        if agent_host and agent_port and "agent_host" not in self.errors:
-            try:  # the agent's host is under the same allow-list as the bridges
-                outbound.check_bridge_host(agent_host, int(agent_port))
-            except outbound.DestinationRefused as error:
-                self.add_error("agent_host", str(error))
-        if agent_host and not cleaned.get("agent_key") and not self.instance.agent_key:
-            self.add_error("agent_key", _("An agent needs its key."))
+        terminal = self.instance if self.instance.pk else None
+        problems = terminal_problems(tenant=self.tenant, terminal=terminal, values=cleaned, failed=set(self.errors))
+        for name, messages in problems.items():
+            for message in messages:
+                self.add_error(name, message)
         return cleaned
 
-    def clean_agent_key(self) -> str:
-        from .agent_client import AgentKey
-
-        line = str(self.cleaned_data.get("agent_key") or "").strip()
-        if line:
-            try:
-                AgentKey.parse(line)
-            except ValueError as error:
-                raise forms.ValidationError(str(error)) from None
-        return line
-
-    def save(self, commit: bool = True) -> TerminalInstance:
-        terminal: TerminalInstance = super().save(commit=False)
-        set_agent_key(terminal, self.cleaned_data.get("agent_key") or "", clear=not terminal.agent_host)
-        if commit:
-            terminal.save()
-        return terminal
-
-    def clean_label(self) -> str:
-        label = str(self.cleaned_data["label"]).strip()
-        clash = TerminalInstance.objects.filter(tenant=self.tenant, label=label).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError(_("Another terminal of this tenant already has this label."))
-        return label
-
-
-def set_agent_key(terminal: TerminalInstance, line: str, *, clear: bool = False) -> None:
-    """Store the agent's key encrypted (its id, not secret, beside it); an empty line keeps the stored key."""
-    from .agent_client import AgentKey
-
-    if line:
-        terminal.agent_key = {"line": line}
-        terminal.agent_key_id = AgentKey.parse(line).key_id
-    elif clear:
-        terminal.agent_key = None
-        terminal.agent_key_id = ""
+    def values(self) -> TerminalValues:
+        """The validated terminal, as services.terminal_add takes it."""
+        cleaned = self.cleaned_data
+        return TerminalValues(
+            label=cleaned["label"],
+            backend=cleaned["backend"],
+            host=cleaned.get("host") or "",
+            bridge_port=cleaned.get("bridge_port"),
+            terminal_path=cleaned.get("terminal_path") or "",
+            agent_host=cleaned.get("agent_host") or "",
+            agent_port=cleaned.get("agent_port"),
+            agent_key=cleaned.get("agent_key") or "",
+        )

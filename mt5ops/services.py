@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.http import AuditContext
-from accounts.models import User
+from accounts.models import Tenant, User
 from quantarb import clock
 from trading.venues.errors import VenueError
 from trading.venues.mt5.gateway import Mt5Gateway, transport_for
@@ -34,7 +34,6 @@ from .domain.classify import Diagnosis, FailureClass
 from .domain.recovery import HOUR, PlanReason, RecoveryAttempt, RecoveryPlan, RecoveryPolicy, RecoveryStage
 from .domain.recovery import plan_recovery as plan
 from .domain.state import TerminalState, enter_maintenance, leave_maintenance
-from .forms import TerminalForm
 from .health import (
     STATE_POLICY,
     apply_step,
@@ -45,6 +44,7 @@ from .health import (
     tracker_of,
 )
 from .models import TerminalEvent, TerminalInstance, TerminalStatus
+from .terminal_rules import TerminalValues
 
 log = logging.getLogger(__name__)
 
@@ -426,9 +426,23 @@ class TerminalInUse(Exception):
 
 
 @transaction.atomic
-def terminal_add(*, form: TerminalForm, actor: User, context: AuditContext | None = None) -> TerminalInstance:
-    """Save a valid terminal form, audited."""
-    terminal = form.save()
+def terminal_add(
+    *, tenant: Tenant, values: TerminalValues, actor: User, context: AuditContext | None = None
+) -> TerminalInstance:
+    """Add a terminal from validated values (terminal_rules.terminal_problems and the model's clean() found
+    nothing), audited; the agent's key is stored encrypted, never in the audit."""
+    terminal = TerminalInstance(
+        tenant=tenant,
+        label=values.label,
+        backend=values.backend,
+        host=values.host,
+        bridge_port=values.bridge_port,
+        terminal_path=values.terminal_path,
+        agent_host=values.agent_host,
+        agent_port=values.agent_port,
+    )
+    set_agent_key(terminal, values.agent_key, clear=not terminal.agent_host)
+    terminal.save()
     audit_record(
         tenant=terminal.tenant,
         actor=actor,
@@ -438,6 +452,16 @@ def terminal_add(*, form: TerminalForm, actor: User, context: AuditContext | Non
         context=context,
     )
     return terminal
+
+
+def set_agent_key(terminal: TerminalInstance, line: str, *, clear: bool = False) -> None:
+    """Store the agent's key encrypted (its id, not secret, beside it); an empty line keeps the stored key."""
+    if line:
+        terminal.agent_key = {"line": line}
+        terminal.agent_key_id = AgentKey.parse(line).key_id
+    elif clear:
+        terminal.agent_key = None
+        terminal.agent_key_id = ""
 
 
 def terminal_delete(*, terminal: TerminalInstance, actor: User, context: AuditContext | None = None) -> None:

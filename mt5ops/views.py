@@ -62,7 +62,10 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
             return HttpResponse(status=403)
         if form.is_valid():
             terminal = services.terminal_add(
-                form=form, actor=require_actor(request), context=AuditContext.from_request(request)
+                tenant=tenant,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
             )
             messages.success(request, _("Terminal %(label)s added.") % {"label": terminal.label})
             return _saved(request, reverse("terminals"))

@@ -235,7 +235,7 @@ def canary_accounts(alice: Persona) -> dict[str, Any]:
     def make(data: dict[str, Any]) -> Any:
         form = VenueAccountForm(data={"mode": "live", "owner": alice.user.pk, **data}, tenant=alice.tenant)
         assert form.is_valid(), form.errors
-        return account_save(form=form, actor=alice.user)
+        return account_save(tenant=alice.tenant, account=None, values=form.values(), actor=alice.user)
 
     binance = make(
         {

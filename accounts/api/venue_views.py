@@ -1,16 +1,15 @@
-"""Venue accounts and pools over the API. Writes go through the portal's forms (accounts/venue_forms.py), so both
-answer bad input with the same field messages; credentials are accepted in a `credentials` object and never
-returned (only masked hints). Reading needs `trading.read`; writing and testing need `account.manage` (admins).
-A foreign id answers 404.
+"""Venue accounts and pools over the API. Writes are validated by their input serializers, which call the portal
+forms' rules (accounts/venue_rules.py), so both answer bad input with the same field messages; credentials are
+accepted in a `credentials` object and never returned (only masked hints). Reading needs `trading.read`; writing
+and testing need `account.manage` (admins). A foreign id answers 404.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -18,14 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.choices import MarginType
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
-from accounts.models import AccountPool, VenueAccount
+from accounts.models import AccountPool, Tenant, VenueAccount
 from accounts.permissions import Perm
-from accounts.venue_forms import SECRET_FIELDS, AccountPoolForm, VenueAccountForm
 from accounts.venue_link import account_test
 from accounts.venue_services import PoolInUse, account_delete, account_save, pool_delete, pool_save
-from quantarb.api import form_value, json_object
+from quantarb.api import json_object
 
 from .venue_serializers import (
     AccountSerializer,
@@ -34,57 +31,6 @@ from .venue_serializers import (
     PoolSerializer,
     PoolWriteSerializer,
 )
-
-
-def _form_errors(form: Any) -> dict[str, Any]:
-    """Form errors in the API's shape; credential fields nest under `credentials`."""
-    errors: dict[str, Any] = {}
-    for field, messages in form.errors.items():
-        texts = [str(message) for message in messages]
-        if field in SECRET_FIELDS or (field == "terminal" and isinstance(form, VenueAccountForm)):
-            errors.setdefault("credentials", {})[field] = texts
-        else:
-            errors["non_field_errors" if field == "__all__" else field] = texts
-    return errors
-
-
-def _account_form_data(request: Request, instance: VenueAccount | None) -> dict[str, Any]:
-    body = json_object(request.data)
-    credentials = body.get("credentials") or {}
-    if not isinstance(credentials, dict):
-        raise ValidationError({"credentials": ["Send the credentials as an object."]})
-    unknown = set(credentials) - {*SECRET_FIELDS, "terminal"}
-    if unknown:
-        raise ValidationError({"credentials": [f"Unknown credential field(s): {', '.join(sorted(unknown))}."]})
-    data: dict[str, Any] = {}
-    if instance is not None:  # PATCH: start from what is stored (never the secrets: empty keeps them)
-        data = {
-            "label": instance.label,
-            "venue": instance.venue,
-            "mode": instance.mode,
-            "owner": instance.owner_id,
-            "status": instance.status,
-            "terminal": instance.terminal_id or "",
-            "rest_endpoint": instance.rest_endpoint,
-            "ws_endpoint": instance.ws_endpoint,
-            "binance_testnet": instance.binance_testnet,
-        }
-    for field in ("label", "venue", "mode", "owner", "status", "rest_endpoint", "ws_endpoint"):
-        if field in body:
-            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
-    if "binance_testnet" in body:
-        if not isinstance(body["binance_testnet"], bool):
-            raise ValidationError({"binance_testnet": ["Send true or false."]})
-        data["binance_testnet"] = body["binance_testnet"]
-    if instance is None:
-        data.setdefault("owner", request.user.pk)
-        data.setdefault("mode", "paper")
-    for field in SECRET_FIELDS:
-        if field in credentials:
-            data[field] = str(form_value(f"credentials.{field}", credentials[field]))
-    if "terminal" in credentials:
-        data["terminal"] = credentials["terminal"] or ""
-    return data
 
 
 class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
@@ -104,10 +50,12 @@ class AccountList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=AccountWriteSerializer, responses={201: AccountSerializer})
     def post(self, request: Request) -> Response:
-        form = VenueAccountForm(data=_account_form_data(request, None), tenant=require_tenant(request))
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        tenant, actor = require_tenant(request), require_actor(request)
+        given = AccountWriteSerializer(data=json_object(request.data), context={"tenant": tenant, "owner": actor})
+        given.is_valid(raise_exception=True)
+        account = account_save(
+            tenant=tenant, account=None, values=given.values(), actor=actor, context=AuditContext.from_request(request)
+        )
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -135,10 +83,21 @@ class AccountDetail(APIView):
     @extend_schema(request=AccountWriteSerializer, responses=AccountSerializer)
     def patch(self, request: Request, account_id: int) -> Response:
         account = self._account(request, account_id)
-        form = VenueAccountForm(data=_account_form_data(request, account), instance=account, tenant=account.tenant)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        account = account_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        actor = require_actor(request)
+        given = AccountWriteSerializer(
+            account,
+            data=json_object(request.data),
+            partial=True,
+            context={"tenant": account.tenant, "owner": actor},
+        )
+        given.is_valid(raise_exception=True)
+        account = account_save(
+            tenant=account.tenant,
+            account=account,
+            values=given.values(),
+            actor=actor,
+            context=AuditContext.from_request(request),
+        )
         return Response(AccountSerializer(account).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="The account is in a pool.")})
@@ -148,7 +107,7 @@ class AccountDetail(APIView):
             account_delete(account=account, actor=require_actor(request), context=AuditContext.from_request(request))
         except ProtectedError:
             return Response(
-                {"detail": "This account is in a pool: delete or change the pool first."},
+                {"detail": _("This account is in a pool: delete or change the pool first.")},
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -188,59 +147,26 @@ class PoolList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=PoolWriteSerializer, responses={201: PoolSerializer})
     def post(self, request: Request) -> Response:
-        form = AccountPoolForm(data=_pool_form_data(request, None), tenant=require_tenant(request))
-        pool = _pool_saved(request, form)
-        if pool is None:
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
+        tenant = require_tenant(request)
+        given = PoolWriteSerializer(data=json_object(request.data), context={"tenant": tenant})
+        given.is_valid(raise_exception=True)
+        pool = _pool_saved(request, tenant, None, given)
         return Response(PoolSerializer(pool, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-def _pool_saved(request: Request, form: AccountPoolForm) -> AccountPool | None:
-    """The saved pool, or None with the reasons in the form's errors (invalid, or refused by the service — e.g. an
-    account that fails its connection test keeps the pool from being enabled)."""
-    if not form.is_valid():
-        return None
+def _pool_saved(request: Request, tenant: Tenant, pool: AccountPool | None, given: PoolWriteSerializer) -> AccountPool:
+    """The saved pool; a 400 with the service's reasons when it refused (e.g. an account that fails its connection
+    test keeps the pool from being enabled)."""
     try:
-        return pool_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        return pool_save(
+            tenant=tenant,
+            pool=pool,
+            values=given.values(),
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
     except DjangoValidationError as exc:
-        form.add_error(None, exc)
-        return None
-
-
-def _pool_form_data(request: Request, instance: AccountPool | None) -> dict[str, Any]:
-    body = json_object(request.data)
-    fields = (
-        "name",
-        "perp_account",
-        "cfd_account",
-        "perp_allocation",
-        "cfd_allocation",
-        "perp_margin_type",
-        "perp_leverage",
-        "enabled",
-    )
-    data: dict[str, Any] = {}
-    if instance is not None:
-        data = {
-            "name": instance.name,
-            "perp_account": instance.perp_account_id,
-            "cfd_account": instance.cfd_account_id,
-            "perp_allocation": instance.perp_allocation,
-            "cfd_allocation": instance.cfd_allocation,
-            "perp_margin_type": instance.perp_margin_type,
-            "perp_leverage": instance.perp_leverage,
-            "enabled": instance.enabled,
-        }
-    else:
-        data["enabled"] = True  # a new pool is enabled unless the body says otherwise
-        data["perp_margin_type"] = MarginType.CROSS
-        data["perp_leverage"] = AccountPool._meta.get_field("perp_leverage").default
-    for field in fields:
-        if field in body:
-            data[field] = form_value(field, body[field], boolean=field in ("enabled", "binance_testnet"))
-    if not data.get("enabled"):
-        data.pop("enabled", None)  # an unchecked box is an absent field to a form
-    return data
+        raise ValidationError(exc.message_dict) from None
 
 
 class PoolDetail(APIView):
@@ -260,10 +186,9 @@ class PoolDetail(APIView):
     @extend_schema(request=PoolWriteSerializer, responses=PoolSerializer)
     def patch(self, request: Request, pool_id: int) -> Response:
         pool = self._pool(request, pool_id)
-        form = AccountPoolForm(data=_pool_form_data(request, pool), instance=pool, tenant=pool.tenant)
-        saved = _pool_saved(request, form)
-        if saved is None:
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
+        given = PoolWriteSerializer(pool, data=json_object(request.data), partial=True, context={"tenant": pool.tenant})
+        given.is_valid(raise_exception=True)
+        saved = _pool_saved(request, pool.tenant, pool, given)
         return Response(PoolSerializer(saved, context={"request": request}).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="A strategy still trades this pool.")})

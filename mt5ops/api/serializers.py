@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from mt5ops.choices import API_ACTIONS
+from mt5ops.choices import API_ACTIONS, Backend
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
+from mt5ops.terminal_rules import TerminalValues, terminal_problems
 
 
 class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -69,16 +71,37 @@ class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class TerminalWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """What creating a terminal takes (the schema; the portal's form validates it)."""
+    """What adding a terminal takes. The rules about the terminal as a whole are the portal form's
+    (mt5ops/terminal_rules.py and the model's clean()): a 400 names the field with the same words. Context:
+    `tenant`."""
 
     label = serializers.CharField(max_length=120)  # type: ignore[assignment]
-    backend = serializers.ChoiceField(choices=["native", "rpyc", "sim"])
+    backend = serializers.ChoiceField(choices=Backend.choices)
     host = serializers.CharField(required=False, allow_blank=True, max_length=255)
     bridge_port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     terminal_path = serializers.CharField(required=False, allow_blank=True, max_length=500)
     agent_host = serializers.CharField(required=False, allow_blank=True, max_length=255)
     agent_port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     agent_key = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=200)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        tenant = self.context["tenant"]
+        problems = terminal_problems(tenant=tenant, terminal=None, values=attrs)
+        fields = {name: value for name, value in attrs.items() if name != "agent_key"}
+        try:
+            TerminalInstance(tenant=tenant, **fields).clean()
+        except DjangoValidationError as error:
+            for name, messages in error.message_dict.items():
+                if name not in problems:
+                    for message in messages:
+                        problems.add(name, message)
+        if problems:
+            raise ValidationError(problems)
+        return attrs
+
+    def values(self) -> TerminalValues:
+        """The validated terminal, as services.terminal_add takes it."""
+        return TerminalValues(**self.validated_data)
 
 
 class HealthSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -16,13 +16,12 @@ from rest_framework.views import APIView
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
 from mt5ops.choices import API_ACTIONS
-from mt5ops.forms import TerminalForm
 from mt5ops.health import status_of
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
 from mt5ops.selectors import display_state
 from mt5ops.services import restarts_last_hour, terminal_action, terminal_add
 from quantarb import clock
-from quantarb.api import form_value
+from quantarb.api import json_object
 
 from .serializers import (
     ActionSerializer,
@@ -33,8 +32,6 @@ from .serializers import (
     TerminalSerializer,
     TerminalWriteSerializer,
 )
-
-FORM_FIELDS = ("label", "backend", "host", "bridge_port", "terminal_path", "agent_host", "agent_port", "agent_key")
 
 
 def _terminals(request: Request) -> QuerySet[TerminalInstance]:
@@ -60,15 +57,15 @@ class TerminalList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=TerminalWriteSerializer, responses={201: TerminalSerializer})
     def post(self, request: Request) -> Response:
-        body = request.data if isinstance(request.data, dict) else {}
-        data = {name: form_value(name, body[name]) for name in FORM_FIELDS if name in body}
-        form = TerminalForm(data=data, tenant=require_tenant(request))
-        if not form.is_valid():
-            errors = {
-                ("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()
-            }
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
-        terminal = terminal_add(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        tenant = require_tenant(request)
+        given = TerminalWriteSerializer(data=json_object(request.data), context={"tenant": tenant})
+        given.is_valid(raise_exception=True)
+        terminal = terminal_add(
+            tenant=tenant,
+            values=given.values(),
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(TerminalSerializer(terminal).data, status=status.HTTP_201_CREATED)
 
 

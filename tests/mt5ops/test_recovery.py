@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from mt5ops.forms import set_agent_key
 from mt5ops.health import check_terminal
 from mt5ops.models import TerminalEvent, TerminalInstance, TerminalStatus
-from mt5ops.services import restarts_last_hour
+from mt5ops.services import restarts_last_hour, set_agent_key
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 from tests.mt5ops.agent_harness import STANDIN, RunningAgent, running_agent, wait_until
 from trading.models import Order
