@@ -35,6 +35,9 @@ def plain(params: Mapping[str, Any] | None) -> dict[str, str | int]:
     return {str(k): v if isinstance(v, int) and not isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
 
 
+_FULL_WIDTH_STOPS = ("。", "！", "？", "：", "；")
+
+
 def part(code: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One part of a text made of several (a note and what followed it): a code and its JSON-safe parameters."""
     return {"code": code, "params": plain(params)}
@@ -46,7 +49,7 @@ def verbatim(text: str) -> dict[str, Any]:
 
 
 def render_parts(templates: Mapping[str, str], parts: Sequence[Mapping[str, Any]] | None, fallback: str = "") -> str:
-    """The parts rendered in the active language and joined by a space; `fallback` when there are none or one
+    """The parts rendered in the active language and joined as sentences; `fallback` when there are none or one
     has a code this version does not know."""
     texts = []
     for each in parts or ():
@@ -55,7 +58,11 @@ def render_parts(templates: Mapping[str, str], parts: Sequence[Mapping[str, Any]
         if code and not text:
             return fallback
         texts.append(text)
-    return " ".join(text for text in texts if text) or fallback
+    joined = ""
+    for text in filter(None, texts):
+        # Sentences after a full-width stop (Chinese) follow without a space; after an ASCII one, with one.
+        joined += text if not joined or joined.endswith(_FULL_WIDTH_STOPS) else " " + text
+    return joined or fallback
 
 
 def english_parts(templates: Mapping[str, str], parts: Sequence[Mapping[str, Any]]) -> str:

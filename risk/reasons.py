@@ -17,7 +17,7 @@ SWITCH_REASONS: dict[str, str] = {
 }
 
 # What a limit breach's action did, when the system wrote it: a note is a list of parts (each a code and its
-# parameters, risk.models.Breach.action_note_parts), joined by a space when shown.
+# parameters, risk.models.Breach.action_note_parts), joined as sentences when shown.
 BREACH_NOTES: dict[str, str] = {
     "awaiting_confirmation": gettext_noop("Waiting for an admin to confirm the action on the limits page."),
     "entries_refused": gettext_noop("Opening orders in the scope are refused while the breach lasts."),

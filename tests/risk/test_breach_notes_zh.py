@@ -63,7 +63,7 @@ def test_disabling_the_limit_puts_its_part_before_the_actions(paper_pool: Any, s
     breach.refresh_from_db()
     assert breach.action_note == "The limit was disabled. Paused: Basis A."
     with translation.override("zh-hans"):
-        assert breach.action_note_text == "该限额已停用。 " + PAUSED_ZH
+        assert breach.action_note_text == "该限额已停用。" + PAUSED_ZH
 
 
 def test_a_note_stored_before_the_codes_is_shown_as_stored(paper_pool: Any, alice: Any) -> None:
@@ -99,4 +99,4 @@ def test_a_stored_note_keeps_its_words_when_the_limit_is_disabled(paper_pool: An
     limit_save(row=limit, actor=None, before={"enabled": True})
     breach = Breach.objects.get()
     with translation.override("zh-hans"):
-        assert breach.action_note_text == "该限额已停用。 Paused: Old one."
+        assert breach.action_note_text == "该限额已停用。Paused: Old one."
