@@ -29,11 +29,10 @@ from django.utils.translation import ngettext
 from .admin_site import TenantScopedAdmin, csv_response, is_platform_operator
 from .audit import audit_record
 from .choices import AuditAction, Role
-from .desk_signals import desk_created
 from .http import AuditContext, require_actor
 from .models import AuditEvent, ChangeLogEntry, Membership, Tenant, User
 from .permissions import Perm
-from .services import access_changed, is_last_admin, membership_remove, membership_set
+from .services import access_changed, desk_create, is_last_admin, membership_remove, membership_set
 
 
 # --- users (platform operators) ---------------------------------------------------------------------------
@@ -81,9 +80,10 @@ class TenantAdmin(TenantScopedAdmin):
         return dict(self.prepopulated_fields) if is_platform_operator(request) else {}
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:
-            desk_created.send(sender=Tenant, tenant=obj, actor=require_actor(request))
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            desk_create(tenant=obj, actor=require_actor(request))
         if change and form.changed_data:
             before = {name: form.initial.get(name) for name in form.changed_data}
             after = {name: form.cleaned_data.get(name) for name in form.changed_data}

@@ -20,6 +20,7 @@ from quantarb.live import send_on_commit
 
 from .audit import audit_record
 from .choices import AuditAction, InvitationStatus, Role, UserStatus
+from .desk_signals import desk_created
 from .grants import revoke_all
 from .http import AuditContext
 from .models import Invitation, Membership, Tenant, User
@@ -28,6 +29,18 @@ log = logging.getLogger(__name__)
 
 # How long an invitation stands before it lapses unanswered.
 INVITATION_LIFETIME = timedelta(days=7)
+
+
+@transaction.atomic
+def desk_create(*, tenant: Tenant, actor: User | None) -> Tenant:
+    """Save a new desk and send `desk_created`, so the apps above accounts give it what a desk starts with (risk:
+    its default limits) in the same transaction. The one way the product creates a desk (the admin, the demo seed).
+    `tenant` is unsaved and already validated (a form's, or the caller's own values)."""
+    if tenant.pk is not None:
+        raise ValueError("desk_create takes a desk that is not saved yet")
+    tenant.save()
+    desk_created.send(sender=Tenant, tenant=tenant, actor=actor)
+    return tenant
 
 
 def access_changed(*, user_ids: Iterable[int]) -> None:

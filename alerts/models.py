@@ -14,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedJSONField
 from accounts.scoping import TenantQuerySet
+from quantarb import reasons
 
 from .choices import AlertStatus, Category, ChannelKind, DeliveryStatus, Severity
+from .reasons import RESOLVE_REASONS
 
 
 class AlertRule(models.Model):
@@ -65,6 +67,11 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Why the system resolved it: a code and its parameters (alerts/reasons.py), translated when shown, and their
+    # English rendering. Empty for an alert a person resolved, or one resolved before the reasons were kept.
+    resolved_reason = models.CharField(_("resolved reason"), max_length=300, blank=True)
+    resolved_reason_code = models.CharField(_("resolved reason code"), max_length=40, blank=True)
+    resolved_reason_params = models.JSONField(_("resolved reason parameters"), default=dict, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
@@ -87,6 +94,13 @@ class Alert(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status != AlertStatus.RESOLVED
+
+    @property
+    def resolved_reason_text(self) -> str:
+        """Why the system resolved it, in the reader's language."""
+        return reasons.render(
+            RESOLVE_REASONS, self.resolved_reason_code, self.resolved_reason_params, fallback=self.resolved_reason
+        )
 
 
 class Channel(models.Model):

@@ -60,7 +60,7 @@ def evaluate_rule(rule: AlertRule) -> tuple[int, int]:
     resolved = 0
     for alert in Alert.objects.filter(tenant=rule.tenant, rule=rule, status__in=ACTIVE_STATUSES):
         if alert.dedup_key not in held:
-            alert_resolve(alert=alert, actor=None, reason="condition cleared")
+            alert_resolve(alert=alert, actor=None, code="condition_cleared")
             resolved += 1
     return raised, resolved
 

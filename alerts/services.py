@@ -8,6 +8,7 @@ unique constraint on (tenant, dedup_key) turns a race between two first raises i
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -19,12 +20,13 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.http import AuditContext
 from accounts.models import Tenant, User
-from quantarb import clock
+from quantarb import clock, reasons
 from quantarb.events import user_group
 from quantarb.live import send_on_commit
 
 from .choices import ACTIVE_STATUSES, AlertStatus, DeliveryStatus, severity_at_least
 from .models import Alert, AlertRule, Channel, Delivery
+from .reasons import RESOLVE_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -137,22 +139,47 @@ def alert_acknowledge(*, alert: Alert, actor: User, context: AuditContext | None
 
 
 @transaction.atomic
-def alert_resolve(*, alert: Alert, actor: User | None, context: AuditContext | None = None, reason: str = "") -> Alert:
+def alert_resolve(
+    *,
+    alert: Alert,
+    actor: User | None,
+    context: AuditContext | None = None,
+    code: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> Alert:
     """Resolve an active alert: by a user (audited with them), or automatically when its condition cleared
-    (`actor` None: audited as the system)."""
+    (`actor` None: audited as the system). `code` (alerts/reasons.py) and `params` say why, when the system
+    resolves it; they are kept on the alert and shown in the reader's language."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status == AlertStatus.RESOLVED:
         raise AlertStateError("This alert is already resolved.")
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by = actor
     alert.resolved_at = clock.now()
-    alert.save(update_fields=["status", "resolved_by", "resolved_at"])
+    alert.resolved_reason_code = code
+    alert.resolved_reason_params = reasons.plain(params) if code else {}
+    alert.resolved_reason = reasons.english(RESOLVE_REASONS, code, alert.resolved_reason_params)[:300] if code else ""
+    alert.save(
+        update_fields=[
+            "status",
+            "resolved_by",
+            "resolved_at",
+            "resolved_reason",
+            "resolved_reason_code",
+            "resolved_reason_params",
+        ]
+    )
     audit_record(
         tenant=alert.tenant,
         actor=actor,
         action=AuditAction.ALERT_RESOLVED,
         obj=alert,
-        summary={"title": alert.title, "dedup_key": alert.dedup_key, "automatic": actor is None, "reason": reason},
+        summary={
+            "title": alert.title,
+            "dedup_key": alert.dedup_key,
+            "automatic": actor is None,
+            "reason": alert.resolved_reason,
+        },
         context=context,
     )
     _push_changed(alert.tenant)

@@ -10,6 +10,8 @@ one PUBLISH that every subscribed web process reads at once), everything else ov
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -53,3 +55,40 @@ async def group_send(group: str, message: dict[str, Any]) -> bool:
         log.warning("live push to %s failed: %s", group, exc)
         return False
     return True
+
+
+class _Round:
+    """What the callbacks of one transaction have sent so far, for one kind of push."""
+
+    def __init__(self) -> None:
+        self.sent: set[Hashable] = set()
+        self.committed = False
+
+
+_rounds = threading.local()  # a Django connection, and so its transaction, belongs to one thread
+
+
+def on_commit_once(kind: str, keys: Iterable[Hashable], send: Callable[[set[Any]], None]) -> None:
+    """After the current transaction commits (at once outside one), call `send` with those of `keys` no earlier
+    call of the same `kind` sent in this transaction: at most one push per key per transaction.
+
+    Each call registers its own callback, so a rolled-back savepoint or transaction drops its keys with it; the
+    callbacks of one transaction share one record of what they sent. The first of them to run marks the record
+    committed, so the next transaction starts a new one (a rolled-back transaction's record, which sent nothing,
+    is reused by the next)."""
+    wanted = set(keys)
+    if not wanted:
+        return
+    rounds: dict[str, _Round] = _rounds.__dict__.setdefault("by_kind", {})
+    record = rounds.get(kind)
+    if record is None or record.committed:
+        record = rounds[kind] = _Round()
+
+    def run() -> None:
+        record.committed = True
+        fresh = wanted - record.sent
+        if fresh:
+            record.sent |= fresh
+            send(fresh)
+
+    transaction.on_commit(run)

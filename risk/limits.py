@@ -43,12 +43,13 @@ from accounts.models import AccountPool, Tenant, User
 from alerts.choices import Category
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
-from quantarb import clock, formatting
+from quantarb import clock, formatting, reasons
 
 from .choices import ActionStatus, LimitAction, LimitLevelChoice, LimitScopeKind
 from .domain.limits import Action, Direction, Limit, LimitLevel, LimitState, Metric, Scope, ScopeKind, evaluate
 from .live import push_risk
 from .models import Breach, RiskLimit, RiskLimitState
+from .reasons import BREACH_NOTES
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def _alert(row: RiskLimit, state: LimitState) -> None:
 
     others = [alert_key(row.pk, level) for level in RULE_TYPES if level is not state.level]
     for alert in Alert.objects.filter(tenant_id=row.tenant_id, dedup_key__in=others).exclude(status="resolved"):
-        alert_resolve(alert=alert, actor=None, reason="limit level changed")
+        alert_resolve(alert=alert, actor=None, code="limit_level_changed")
     if state.level is LimitLevel.OK:
         return
     condition = limit_condition(row, state.level.value, state.value)
@@ -400,8 +401,8 @@ def _start_breach(row: RiskLimit, state: LimitState, now: datetime) -> Breach | 
     if status == ActionStatus.PENDING and not needs_person:
         _carry_out(breach, row, actor=None)
     elif needs_person:
-        breach.action_note = _("Waiting for an admin to confirm the action on the limits page.")[:300]
-        breach.save(update_fields=["action_note"])
+        _set_note(breach, [reasons.part("awaiting_confirmation")])
+        breach.save(update_fields=["action_note", "action_note_parts"])
     return breach
 
 
@@ -449,37 +450,38 @@ def _pause_all(breach: Breach) -> list[str]:
     return paused
 
 
+def _set_note(breach: Breach, parts: list[dict[str, Any]]) -> None:
+    """The breach's note as its parts (translated when shown) and their English rendering (logs, the audit)."""
+    breach.action_note_parts = parts
+    breach.action_note = reasons.english_parts(BREACH_NOTES, parts)[:300]
+
+
 def _carry_out(breach: Breach, row: RiskLimit | None, *, actor: User | None) -> None:
     """Do the breach's action now (at the breach, or when a person confirmed it)."""
-    note = ""
+    parts: list[dict[str, Any]] = []
     status = ActionStatus.DONE
     if breach.action == LimitAction.BLOCK_ENTRIES:
-        note = _("Opening orders in the scope are refused while the breach lasts.")
+        parts = [reasons.part("entries_refused")]
     elif breach.action == LimitAction.PAUSE:
         paused = _pause_all(breach)
-        note = (
-            _("Paused: %(names)s.") % {"names": ", ".join(paused)}
-            if paused
-            else _("No running strategy in the scope to pause; opening orders are refused while the breach lasts.")
-        )
+        parts = [reasons.part("paused", {"names": ", ".join(paused)}) if paused else reasons.part("nothing_to_pause")]
     elif breach.action == LimitAction.FLATTEN:
         paused = _pause_all(breach)
         status = ActionStatus.CONFIRMED
         running = strategies_in_scope(breach.tenant_id, breach.scope_kind, breach.scope_ref).filter(
             state__in=["running", "paused"], runner_id__gt=""
         )
-        note = (
-            _("Flattening through the strategies' runners: %(names)s.")
-            % {"names": ", ".join(running.values_list("name", flat=True))}
+        parts = [
+            reasons.part("flattening", {"names": ", ".join(running.values_list("name", flat=True))})
             if running.exists()
-            else _("No strategy runs in the scope to flatten it: flatten the pool by hand. Entries are refused.")
-        )
+            else reasons.part("nothing_to_flatten")
+        ]
         if paused:
-            note = f"{note} " + _("Paused: %(names)s.") % {"names": ", ".join(paused)}
+            parts.append(reasons.part("paused", {"names": ", ".join(paused)}))
     breach.action_status = status
-    breach.action_note = note[:300]
+    _set_note(breach, parts)
     breach.action_done_at = clock.now() if status == ActionStatus.DONE else None
-    breach.save(update_fields=["action_status", "action_note", "action_done_at"])
+    breach.save(update_fields=["action_status", "action_note", "action_note_parts", "action_done_at"])
     tenant = row.tenant if row is not None else Tenant.objects.get(pk=breach.tenant_id)
     audit_record(
         tenant=tenant,
@@ -590,8 +592,8 @@ def flatten_finished(strategy: Any, breach_ids: Iterable[int]) -> None:
             continue
         breach.action_status = ActionStatus.DONE
         breach.action_done_at = clock.now()
-        breach.action_note = (_("Flattened: %(name)s.") % {"name": strategy.name})[:300]
-        breach.save(update_fields=["action_status", "action_done_at", "action_note"])
+        _set_note(breach, [reasons.part("flattened", {"name": strategy.name})])
+        breach.save(update_fields=["action_status", "action_done_at", "action_note", "action_note_parts"])
         audit_record(
             tenant=strategy.tenant,
             actor=None,
@@ -682,10 +684,12 @@ def limit_retire(row: RiskLimit) -> None:
         breach.ended_at = now
         if breach.action_status in (ActionStatus.PENDING, ActionStatus.CONFIRMED):
             breach.action_status = ActionStatus.LIFTED
-        breach.action_note = (_("The limit was disabled.") + " " + breach.action_note)[:300]
-        breach.save(update_fields=["ended_at", "action_status", "action_note"])
+        # A note stored before the codes keeps its words, after the part that says the limit was disabled.
+        before = breach.action_note_parts or ([reasons.verbatim(breach.action_note)] if breach.action_note else [])
+        _set_note(breach, [reasons.part("limit_disabled"), *before])
+        breach.save(update_fields=["ended_at", "action_status", "action_note", "action_note_parts"])
     RiskLimitState.objects.filter(limit=row).update(level=LimitLevelChoice.OK, changed_at=now)
     push_risk([row.tenant_id])
     keys = [alert_key(row.pk, level) for level in RULE_TYPES]
     for alert in Alert.objects.filter(tenant_id=row.tenant_id, dedup_key__in=keys).exclude(status="resolved"):
-        alert_resolve(alert=alert, actor=None, reason="limit disabled")
+        alert_resolve(alert=alert, actor=None, code="limit_disabled")

@@ -35,7 +35,7 @@ from .choices import (
     TransferStatus,
 )
 from .domain.compliance import TradingWindow, parse_days
-from .reasons import SWITCH_REASONS
+from .reasons import BREACH_NOTES, SWITCH_REASONS
 
 
 class KillSwitch(models.Model):
@@ -529,6 +529,10 @@ class Breach(models.Model):
     action = models.CharField(_("action"), max_length=16, choices=LimitAction.choices)
     action_status = models.CharField(_("action status"), max_length=12, choices=ActionStatus.choices)
     action_note = models.CharField(_("action note"), max_length=300, blank=True)
+    # The note as parts, each a code and its parameters (risk/reasons.py BREACH_NOTES), translated when shown;
+    # `action_note` keeps its English rendering. A breach written before the codes has no parts: its note is
+    # shown as stored.
+    action_note_parts = models.JSONField(_("action note parts"), default=list, blank=True)
     action_done_at = models.DateTimeField(_("action done"), null=True, blank=True)
     confirmed_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("confirmed by")
@@ -557,6 +561,11 @@ class Breach(models.Model):
     @property
     def open(self) -> bool:
         return self.ended_at is None
+
+    @property
+    def action_note_text(self) -> str:
+        """The action's note in the reader's language (a note stored before the codes: as stored)."""
+        return reasons.render_parts(BREACH_NOTES, self.action_note_parts, fallback=self.action_note)
 
 
 # --- the risk centre (issue #19): history of the figures, the operator's weekend move and margin changes ----------

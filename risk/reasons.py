@@ -15,3 +15,20 @@ SWITCH_REASONS: dict[str, str] = {
     "loss_limit": gettext_noop("Loss %(loss)s USD reached the limit of %(limit)s USD."),
     "drawdown_limit": gettext_noop("Drawdown %(drawdown)s USD reached the limit of %(limit)s USD."),
 }
+
+# What a limit breach's action did, when the system wrote it: a note is a list of parts (each a code and its
+# parameters, risk.models.Breach.action_note_parts), joined as sentences when shown.
+BREACH_NOTES: dict[str, str] = {
+    "awaiting_confirmation": gettext_noop("Waiting for an admin to confirm the action on the limits page."),
+    "entries_refused": gettext_noop("Opening orders in the scope are refused while the breach lasts."),
+    "paused": gettext_noop("Paused: %(names)s."),
+    "nothing_to_pause": gettext_noop(
+        "No running strategy in the scope to pause; opening orders are refused while the breach lasts."
+    ),
+    "flattening": gettext_noop("Flattening through the strategies' runners: %(names)s."),
+    "nothing_to_flatten": gettext_noop(
+        "No strategy runs in the scope to flatten it: flatten the pool by hand. Entries are refused."
+    ),
+    "flattened": gettext_noop("Flattened: %(name)s."),
+    "limit_disabled": gettext_noop("The limit was disabled."),
+}

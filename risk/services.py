@@ -168,7 +168,7 @@ def kill_switch_reset(
             context=context,
         )
         for alert in Alert.objects.filter(tenant=each, dedup_key__in=keys).exclude(status="resolved"):
-            alert_resolve(alert=alert, actor=actor, reason="kill switch reset")
+            alert_resolve(alert=alert, actor=actor, code="kill_switch_reset")
     _push(switch)
     return switch
 

@@ -79,6 +79,15 @@ class RiskLimitWriteSerializer(serializers.Serializer[Any]):
 
 class BreachSerializer(serializers.ModelSerializer[Breach]):
     confirmed_by = serializers.CharField(source="confirmed_by.username", read_only=True, default=None, allow_null=True)
+    action_note_text = serializers.CharField(
+        read_only=True,
+        help_text="The action's note in the request's language (`action_note` keeps it in English).",
+    )
+    action_note_parts = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="The note's parts, each a `code` and its `params` (empty for a breach written before the codes).",
+    )
 
     class Meta:
         model = Breach
@@ -99,6 +108,8 @@ class BreachSerializer(serializers.ModelSerializer[Breach]):
             "action",
             "action_status",
             "action_note",
+            "action_note_parts",
+            "action_note_text",
             "action_done_at",
             "confirmed_by",
             "confirmed_at",

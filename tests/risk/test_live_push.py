@@ -109,6 +109,24 @@ def test_a_kill_switch_and_a_limit_saved_push_their_desk_only(
     assert sent == []
 
 
+def test_a_rolled_back_savepoint_takes_its_push_with_it(alice: Any, bob: Any, charlie: Any, sent: list[Any]) -> None:
+    from risk.live import push_risk
+
+    with transaction.atomic():
+        push_risk([alice.tenant.pk])
+        with pytest.raises(RuntimeError), transaction.atomic():
+            push_risk([charlie.tenant.pk, alice.tenant.pk])
+            raise RuntimeError
+        push_risk([alice.tenant.pk, None])
+    assert risk_users(sent) == sorted([alice.user.pk, bob.user.pk])  # charlie's desk was rolled back; alice's once
+    sent.clear()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        push_risk([charlie.tenant.pk])
+        raise RuntimeError
+    push_risk([charlie.tenant.pk])  # the next transaction (here autocommit) is not deduplicated by a rolled-back one
+    assert risk_users(sent) == [charlie.user.pk]
+
+
 async def open_socket(headers: Any, path: str) -> tuple[WebsocketCommunicator, bool]:
     socket = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await socket.connect(timeout=3)

@@ -656,7 +656,7 @@ def _legged_alert_resolve_on_commit(hedge: Hedge) -> None:
             for alert in Alert.objects.filter(
                 tenant_id=tenant_id, dedup_key=legged_alert_key(hedge_id), status__in=ACTIVE_STATUSES
             ):
-                alert_resolve(alert=alert, actor=None, reason="the hedge is whole again")
+                alert_resolve(alert=alert, actor=None, code="hedge_whole")
         except Exception:
             log.exception("hedge %s: resolving its legged alert failed", hedge_id)
 

@@ -635,7 +635,7 @@ def equity_check_accounts(now: datetime | None = None) -> dict[str, int]:
         key = f"equity_check:{account.pk}"
         if check.ok:
             for alert in Alert.objects.filter(tenant=account.tenant, dedup_key=key, status__in=ACTIVE_STATUSES):
-                alert_resolve(alert=alert, actor=None, reason=str(_("The equity series agrees with the venue again.")))
+                alert_resolve(alert=alert, actor=None, code="equity_agrees")
             continue
         counts["mismatched"] += 1
         alert_raise(

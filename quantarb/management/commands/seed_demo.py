@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from accounts.choices import AccountMode, Role, UserStatus
 from accounts.models import AccountPool, Tenant, User, VenueAccount
-from accounts.services import membership_set, user_create
+from accounts.services import desk_create, membership_set, user_create
 from accounts.venue_kinds import Venue
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
 
@@ -39,7 +39,9 @@ class Command(BaseCommand):
         if not slug:
             raise CommandError("--tenant-slug must contain letters or digits")
         password = options["password"]
-        tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"{slug.title()} desk"})
+        tenant = Tenant.objects.filter(slug=slug).first() or desk_create(
+            tenant=Tenant(slug=slug, name=f"{slug.title()} desk"), actor=None
+        )
         for role in Role:
             username = f"{slug}-{role.value}"
             # No demo user is staff or superuser: the admin opens to demo-admin and demo-compliance through their
