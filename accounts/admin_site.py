@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from .choices import UserStatus
 from .http import request_membership, safe_redirect_target
 from .permissions import Perm, role_has
+from .scoping import TenantQuerySet
 from .selectors import memberships_of
 
 
@@ -155,6 +156,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
         """`queryset` narrowed to the active tenant (everything for platform operators)."""
         if is_platform_operator(request):
             return queryset
+        if self.tenant_path == "tenant" and isinstance(queryset, TenantQuerySet):
+            return queryset.for_member(request_membership(request), "view")
         tenant = getattr(request, "tenant", None)
         if not tenant:
             return queryset.none()

@@ -39,6 +39,12 @@ def may_operate(membership: Membership | None, obj: models.Model) -> bool:
     return operable(membership, type(obj)._default_manager.filter(pk=obj.pk)).exists()
 
 
+def operable_ids(membership: Membership | None, queryset: models.QuerySet[Any]) -> set[int]:
+    """The ids among `queryset` that this member may operate, in one query: a page that asks it of many rows tests
+    each row's id against this set instead of calling `may_operate` (a query) per row."""
+    return set(operable(membership, queryset).values_list("pk", flat=True))
+
+
 def grantees(obj: models.Model) -> list[User]:
     """The users holding the grant on `obj` (traders; admins need none)."""
     return list(get_users_with_perms(obj, only_with_perms_in=[_permission_for(type(obj)).split(".")[1]]))

@@ -204,8 +204,9 @@ class AuditEvent(models.Model):
         raise TypeError("audit events are append-only")
 
 
-class ChangeLogEntryManager(LogEntryManager):
-    """django-auditlog's manager, stamping each entry with the tenant that owns the changed object."""
+class ChangeLogEntryManager(LogEntryManager.from_queryset(TenantQuerySet)):
+    """django-auditlog's manager, stamping each entry with the tenant that owns the changed object; its querysets
+    are `TenantQuerySet`s, so a member's list reads `ChangeLogEntry.objects.for_member(membership)`."""
 
     def log_create(self, instance: Any, force_log: bool = False, **kwargs: Any) -> Any:
         kwargs.setdefault("tenant_id", owning_tenant_id(instance))

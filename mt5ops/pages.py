@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
+from accounts.http import AuditContext, request_membership, require_actor, require_membership
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 
@@ -66,7 +66,7 @@ def _can_operate(request: HttpRequest) -> bool:
 
 @permission_required(Perm.MT5_VIEW)
 def terminal_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.terminal_rows(require_tenant(request))
+    rows = selectors.terminal_rows(membership=require_membership(request))
     return render(request, "mt5ops/terminal_list.html", {"nav": "mt5", "rows": rows, "now": clock.now()})
 
 

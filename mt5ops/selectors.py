@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 
@@ -21,6 +21,9 @@ from quantarb import clock
 
 from .domain.state import TerminalState, blocks_opening_orders
 from .models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
+
+if TYPE_CHECKING:
+    from accounts.models import Membership
 
 STALE_AFTER = timedelta(seconds=60)
 
@@ -95,13 +98,16 @@ def display_state(status: TerminalStatus | None, now: datetime) -> str:
     return status.state
 
 
-def terminal_rows(tenant: Any) -> list[TerminalRow]:
-    """The tenant's terminals with their state, last check, bridge latency and accounts (the MT5 page's list)."""
+def terminal_rows(*, membership: Membership | None) -> list[TerminalRow]:
+    """The member's tenant's terminals with their state, last check, bridge latency and accounts (the MT5 page's
+    list)."""
     from accounts.models import VenueAccount
 
     now = clock.now()
     terminals = list(
-        TerminalInstance.objects.filter(tenant=tenant).annotate(account_count=Count("accounts")).order_by("label")
+        TerminalInstance.objects.for_member(membership, "view")
+        .annotate(account_count=Count("accounts"))
+        .order_by("label")
     )
     ids = [terminal.pk for terminal in terminals]
     statuses = {row.terminal_id: row for row in TerminalStatus.objects.filter(terminal_id__in=ids)}
@@ -222,10 +228,10 @@ class StripState:
     failure: str
 
 
-def strip_states(tenant: Any) -> list[StripState]:
-    """The tenant's terminals for the dashboard's health strip (one query)."""
+def strip_states(*, membership: Membership | None) -> list[StripState]:
+    """The member's tenant's terminals for the dashboard's health strip (one query)."""
     now = clock.now()
-    terminals = TerminalInstance.objects.filter(tenant=tenant).select_related("status").order_by("label")
+    terminals = TerminalInstance.objects.for_member(membership, "view").select_related("status").order_by("label")
     out = []
     for terminal in terminals:
         try:

@@ -95,10 +95,10 @@ class SystemStatusView(APIView):
     def get(self, request: Request) -> Response:
         from trading.marketdata.selectors import heartbeats, pairs_for
 
-        tenant = request._request.tenant  # type: ignore[attr-defined]
-        if not tenant:
+        membership = request_membership(request)
+        if membership is None:
             return Response({"detail": "You are not a member of any tenant."}, status=403)
-        pairs = list(pairs_for(tenant=tenant))
+        pairs = list(pairs_for(membership=membership))
         channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
         lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
         engine = heartbeats().get("engine")
@@ -106,7 +106,7 @@ class SystemStatusView(APIView):
         versions = {"quantarb": "0.1.0"}
         # The software underneath (Python, Django, the kernel) is for the desk's admins: to anyone else it is a map
         # of what to attack.
-        if request_membership(request) is not None and role_has(request_membership(request).role, Perm.SETTINGS_MANAGE):  # type: ignore[union-attr]
+        if role_has(membership.role, Perm.SETTINGS_MANAGE):
             versions.update(
                 python=sys.version.split()[0], django=django.get_version(), platform=platform.platform(terse=True)
             )

@@ -7,8 +7,6 @@ Reading needs `risk.limits.view`; editing and confirming `risk.limits.manage`. A
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -19,7 +17,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import AuditContext, request_membership, require_actor, require_membership, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
+from accounts.models import Membership
 from accounts.permissions import Perm, permission_required, role_has
 
 from .forms import RiskLimitForm
@@ -29,29 +28,30 @@ from .models import Breach, RiskLimit
 PER_PAGE = 25
 
 
-def limits_for(*, tenant: Any) -> QuerySet[RiskLimit]:
+def limits_for(*, membership: Membership | None) -> QuerySet[RiskLimit]:
+    """The limits the member may view (their tenant's), enabled first."""
     return (
-        RiskLimit.objects.filter(tenant=tenant)
+        RiskLimit.objects.for_member(membership, "view")
         .select_related("pool", "strategy", "account", "state")
         .order_by("-enabled", "scope_kind", "metric", "pk")
     )
 
 
-def breaches_for(*, tenant: Any) -> QuerySet[Breach]:
-    return Breach.objects.filter(tenant=tenant).select_related("confirmed_by").order_by("-started_at", "-pk")
+def breaches_for(*, membership: Membership | None) -> QuerySet[Breach]:
+    """The breaches the member may view (their tenant's), newest first."""
+    return Breach.objects.for_member(membership, "view").select_related("confirmed_by").order_by("-started_at", "-pk")
 
 
 @require_http_methods(["GET"])
 @permission_required(Perm.RISK_LIMITS_VIEW)
 def limits_page(request: HttpRequest) -> HttpResponse:
-    tenant = require_tenant(request)
-    membership = request_membership(request)
-    page = Paginator(breaches_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
+    membership = require_membership(request)
+    page = Paginator(breaches_for(membership=membership), PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "limits": list(limits_for(tenant=tenant)),
-        "pending": list(pending_confirmations(tenant=tenant).order_by("started_at", "pk")),
+        "limits": list(limits_for(membership=membership)),
+        "pending": list(pending_confirmations(membership=membership).order_by("started_at", "pk")),
         "page": page,
-        "can_manage": role_has(membership.role if membership else None, Perm.RISK_LIMITS_MANAGE),
+        "can_manage": role_has(membership.role, Perm.RISK_LIMITS_MANAGE),
     }
     return render(request, "risk/limits.html", context)
 

@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.http import AuditContext
-from accounts.models import AccountPool, Tenant, User
+from accounts.models import AccountPool, Membership, Tenant, User
 from alerts.choices import Category
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise
@@ -492,8 +492,11 @@ def _carry_out(breach: Breach, row: RiskLimit | None, *, actor: User | None) -> 
     )
 
 
-def pending_confirmations(*, tenant: Tenant) -> QuerySet[Breach]:
-    return Breach.objects.filter(tenant=tenant, ended_at__isnull=True, action_status=ActionStatus.PENDING)
+def pending_confirmations(*, membership: Membership | None) -> QuerySet[Breach]:
+    """The member's tenant's ongoing breaches whose action waits for a person's confirmation."""
+    return Breach.objects.for_member(membership, "view").filter(
+        ended_at__isnull=True, action_status=ActionStatus.PENDING
+    )
 
 
 @transaction.atomic

@@ -41,7 +41,7 @@ def _page(request: HttpRequest, form: TransferRequestForm | None = None, status:
     membership = require_membership(request)
     may_manage = role_has(membership.role, Perm.CASH_FLOW_MANAGE)
     tenant = membership.tenant
-    page = Paginator(transfers_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(transfers_for(membership=membership), PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "advice": transfer_advice(tenant=tenant),
         "page": page,
@@ -83,7 +83,7 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 
 
 def _transfer(request: HttpRequest, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=require_membership(request).tenant).filter(pk=transfer_id).first()
+    transfer = transfers_for(membership=require_membership(request)).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.http import AuditContext
-from accounts.models import AccountPool, AccountSnapshot, Tenant, User, VenueAccount
+from accounts.models import AccountPool, AccountSnapshot, Membership, Tenant, User, VenueAccount
 from quantarb import clock
 from trading.models import CashFlowKind, CashFlowStatus
 from trading.portfolio.cashflows import (
@@ -147,9 +147,10 @@ def advice_summary(advice: advice_domain.Advice) -> dict[str, Any]:
 
 
 # --- the workflow ---------------------------------------------------------------------------------------------
-def transfers_for(*, tenant: Tenant) -> QuerySet[Transfer]:
+def transfers_for(*, membership: Membership | None) -> QuerySet[Transfer]:
+    """The transfers the member may view (their tenant's), newest first."""
     return (
-        Transfer.objects.filter(tenant=tenant)
+        Transfer.objects.for_member(membership, "view")
         .select_related(
             "from_account",
             "to_account",

@@ -12,22 +12,23 @@ them. Running a reconciliation needs `strategy.operate` on the pool; syncing nee
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.grants import may_operate
+from accounts.grants import may_operate, operable_ids
 from accounts.http import AuditContext, require_actor, require_membership
-from accounts.models import AccountPool
+from accounts.models import AccountPool, Membership
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 from trading.choices import ReconciliationStatus
@@ -77,44 +78,55 @@ def _strategies() -> Any:
     return apps.get_model("strategies", "Strategy").objects
 
 
-def switches_for(*, tenant: Any) -> QuerySet[KillSwitch]:
-    """The switches that concern the tenant: its own, its strategies', and the global ones (they halt it too)."""
+def switches_for(*, membership: Membership | None) -> QuerySet[KillSwitch]:
+    """The switches that concern the member's tenant: its own, its strategies', and the global ones (they halt it
+    too). No membership sees none."""
+    if membership is None:
+        return KillSwitch.objects.none()
     return (
-        KillSwitch.objects.filter(Q(tenant=tenant) | Q(scope=KillScope.GLOBAL))
+        (KillSwitch.objects.for_member(membership, "view") | KillSwitch.objects.filter(scope=KillScope.GLOBAL))
         .select_related("strategy", "tripped_by", "reset_by")
         .order_by("-tripped_at", "-id")
     )
 
 
-def may_handle_switch(request: HttpRequest, *, scope: str, strategy: Strategy | None) -> bool:
+def may_handle_switch(
+    request: HttpRequest, *, scope: str, strategy: Strategy | None, operable_pools: Set[int] | None = None
+) -> bool:
+    """Whether the requesting member may trip or reset a switch of `scope`. A caller asking it of many switches
+    passes `operable_pools` (`operable_ids` of the pools, read once); without it the strategy's pool is asked."""
     membership = require_membership(request)
     if not role_has(membership.role, Perm.KILL_SWITCH):
         return False
     if scope == KillScope.GLOBAL:
         return bool(request.user.is_superuser)
     if scope == KillScope.STRATEGY:
-        return strategy is not None and may_operate(membership, strategy.pool)
+        if strategy is None:
+            return False
+        if operable_pools is None:
+            return may_operate(membership, strategy.pool)
+        return strategy.pool_id in operable_pools
     return True
 
 
 def _trippable_strategies(request: HttpRequest) -> list[Strategy]:
+    """The strategies on pools the member operates (one query, whatever their number)."""
     membership = require_membership(request)
-    return [
-        strategy
-        for strategy in _strategies().filter(tenant=membership.tenant).select_related("pool").order_by("name")
-        if may_operate(membership, strategy.pool)
-    ]
+    return list(_strategies().for_member(membership, "trade").select_related("pool").order_by("name"))
 
 
 def _live_context(request: HttpRequest) -> dict[str, Any]:
     """What the risk centre refreshes live (templates/risk/_live.html): the desk's figures, its pools against their
     limits, the active kill switches."""
     membership = require_membership(request)
-    active = list(switches_for(tenant=membership.tenant).filter(reset_at__isnull=True))
+    active = list(switches_for(membership=membership).filter(reset_at__isnull=True))
     can_trip = role_has(membership.role, Perm.KILL_SWITCH)
+    # The pools the member operates, read once for every strategy's switch rather than once per switch.
+    asks_pools = can_trip and any(switch.scope == KillScope.STRATEGY for switch in active)
+    operable_pools = operable_ids(membership, AccountPool.objects.all()) if asks_pools else set()
     for switch in active:
         switch.may_reset = can_trip and may_handle_switch(  # type: ignore[attr-defined]
-            request, scope=switch.scope, strategy=switch.strategy
+            request, scope=switch.scope, strategy=switch.strategy, operable_pools=operable_pools
         )
     desk = desk_risk(membership.tenant.pk)
     marks = pool_limits(desk)
@@ -130,7 +142,7 @@ def _live_context(request: HttpRequest) -> dict[str, Any]:
 @permission_required(Perm.TRADING_READ)
 def risk_page(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
-    switches = switches_for(tenant=membership.tenant)
+    switches = switches_for(membership=membership)
     sort = sort_from(request.GET, HISTORY_SORTS)
     history = Paginator(sort.apply(switches.filter(reset_at__isnull=False)), PER_PAGE).get_page(request.GET.get("page"))
     context = _live_context(request)
@@ -145,7 +157,7 @@ def risk_page(request: HttpRequest) -> HttpResponse:
             if value != KillScope.GLOBAL or request.user.is_superuser
         ],
         "strategies": _trippable_strategies(request) if can_trip else [],
-        "recent_reports": reports_for(tenant=membership.tenant)[:5],
+        "recent_reports": reports_for(membership=membership)[:5],
         "sort": sort,
         "query": sort.extend(""),
     }
@@ -190,7 +202,7 @@ def switch_trip(request: HttpRequest) -> HttpResponse:
     if scope == KillScope.STRATEGY:
         raw = request.POST.get("strategy", "")
         strategy = (
-            _strategies().filter(tenant=membership.tenant, pk=int(raw)).select_related("pool").first()
+            _strategies().for_member(membership).filter(pk=int(raw)).select_related("pool").first()
             if raw.isdigit()
             else None
         )
@@ -231,7 +243,7 @@ def switch_words(switch: KillSwitch) -> str:
 @require_POST
 @permission_required(Perm.KILL_SWITCH)
 def switch_reset(request: HttpRequest, switch_id: int) -> HttpResponse:
-    switch = switches_for(tenant=require_membership(request).tenant).filter(pk=switch_id).first()
+    switch = switches_for(membership=require_membership(request)).filter(pk=switch_id).first()
     if switch is None:
         raise Http404
     if not may_handle_switch(request, scope=switch.scope, strategy=switch.strategy):
@@ -259,14 +271,13 @@ def report_list(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     filters, errors = parse_filters(request.GET, REPORT_STATUSES)
     sort = sort_from(request.GET, REPORT_SORTS)
-    reports = sort.apply(reports_for(tenant=membership.tenant, filters=filters))
+    reports = sort.apply(reports_for(membership=membership, filters=filters))
     page = Paginator(reports, PER_PAGE).get_page(request.GET.get("page"))
-    pools = AccountPool.objects.filter(tenant=membership.tenant).order_by("name")
-    runnable = (
-        [pool for pool in pools if may_operate(membership, pool)]
-        if role_has(membership.role, Perm.STRATEGY_OPERATE)
-        else []
-    )
+    pools = AccountPool.objects.for_member(membership).order_by("name")
+    runnable = []
+    if role_has(membership.role, Perm.STRATEGY_OPERATE):
+        operable_pools = operable_ids(membership, AccountPool.objects.all())  # one query for the whole list
+        runnable = [pool for pool in pools if pool.pk in operable_pools]
     context = {
         "page": page,
         "filters": filters,
@@ -281,7 +292,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 
 def _report_or_404(request: HttpRequest, report_id: int) -> ReconciliationReport:
-    report = reports_for(tenant=require_membership(request).tenant).filter(pk=report_id).first()
+    report = reports_for(membership=require_membership(request)).filter(pk=report_id).first()
     if report is None:
         raise Http404
     return report
@@ -306,7 +317,7 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
 def report_run(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     raw = request.POST.get("pool", "")
-    pool = AccountPool.objects.filter(tenant=membership.tenant, pk=int(raw)).first() if raw.isdigit() else None
+    pool = AccountPool.objects.for_member(membership).filter(pk=int(raw)).first() if raw.isdigit() else None
     if pool is None:
         messages.error(request, _("Choose a pool to reconcile."))
         return HttpResponseRedirect(reverse("reconciliation"))

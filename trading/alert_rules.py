@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
-from trading.marketdata.selectors import heartbeats, pairs_for
+from trading.marketdata.selectors import heartbeats, tenant_pairs
 from trading.models import QuoteTick, SpreadSample
 
 
@@ -25,7 +25,7 @@ def _feed_ages(tenant: Any) -> Iterator[tuple[Any, float | None, bool]]:
     feeder = max(feeders, key=lambda beat: beat.beat_at) if feeders else None
     pair_details = (feeder.detail or {}).get("pairs", {}) if feeder else {}
     seen: set[int] = set()
-    for pair in pairs_for(tenant=tenant).filter(enabled=True):  # a disabled pair is not fed: not stale either
+    for pair in tenant_pairs(tenant=tenant).filter(enabled=True):  # a disabled pair is not fed: not stale either
         detail = pair_details.get(str(pair.pk), {})
         session = detail.get("session", "open")
         for source, is_cfd in ((pair.perp_source, False), (pair.cfd_source, True)):
@@ -85,7 +85,7 @@ def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[C
 
 
 def _latest_samples(tenant: Any) -> Iterator[SpreadSample]:
-    for pair in pairs_for(tenant=tenant):
+    for pair in tenant_pairs(tenant=tenant):
         sample = SpreadSample.objects.filter(pair=pair).select_related("pair").order_by("-ts", "-pk").first()
         if sample is not None:
             yield sample

@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import require_tenant
-from accounts.models import AccountPool, Tenant, VenueAccount
+from accounts.http import require_membership
+from accounts.models import AccountPool, Membership, VenueAccount
 from accounts.permissions import Perm
 from quantarb import clock
 
@@ -41,7 +41,7 @@ class RiskSummary(APIView):
 
     @extend_schema(responses={200: DeskSummarySerializer})
     def get(self, request: Request) -> Response:
-        desk = desk_risk(require_tenant(request).pk)
+        desk = desk_risk(require_membership(request).tenant_id)
         return Response(DeskSummarySerializer(desk).data)
 
 
@@ -52,10 +52,10 @@ class RiskPool(APIView):
 
     @extend_schema(responses={200: PoolRiskSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, pool_id: int) -> Response:
-        tenant = require_tenant(request)
-        if not AccountPool.objects.filter(tenant=tenant, pk=pool_id).exists():
+        membership = require_membership(request)
+        if not AccountPool.objects.for_member(membership).filter(pk=pool_id).exists():
             raise Http404
-        pool = desk_risk(tenant.pk).pool(pool_id)
+        pool = desk_risk(membership.tenant_id).pool(pool_id)
         if pool is None:  # a disabled pool trades nothing: no figures
             raise Http404
         return Response(PoolRiskSerializer(pool).data)
@@ -78,14 +78,15 @@ def _moment(raw: str, *, end: bool, name: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _owned(tenant: Tenant, kind: str, ref: int) -> bool:
+def _owned(membership: Membership, kind: str, ref: int) -> bool:
+    """Whether the scope `kind:ref` is one the member may view (their desk, or a pool, strategy or account of it)."""
     if kind == ScopeKind.DESK:
-        return ref == tenant.pk
+        return ref == membership.tenant_id
     if kind == ScopeKind.POOL:
-        return AccountPool.objects.filter(tenant=tenant, pk=ref).exists()
+        return AccountPool.objects.for_member(membership).filter(pk=ref).exists()
     if kind == ScopeKind.STRATEGY:
-        return AccountPool.objects.filter(tenant=tenant, strategies__pk=ref).exists()
-    return VenueAccount.objects.filter(tenant=tenant, pk=ref).exists()
+        return AccountPool.objects.for_member(membership).filter(strategies__pk=ref).exists()
+    return VenueAccount.objects.for_member(membership).filter(pk=ref).exists()
 
 
 HISTORY_QUERY = [
@@ -106,7 +107,7 @@ class RiskHistory(APIView):
 
     @extend_schema(parameters=HISTORY_QUERY, responses={200: HistorySerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        tenant = require_tenant(request)
+        membership = require_membership(request)
         params = request.query_params
         errors: dict[str, list[str]] = {}
         metric_text = params.get("metric", Metric.UNHEDGED_USD.value)
@@ -120,7 +121,7 @@ class RiskHistory(APIView):
                 % {"value": metric_text[:60], "known": ", ".join(m.value for m in Metric)}
             ]
         try:
-            scope = parse_scope(scope_text, tenant_id=tenant.pk)
+            scope = parse_scope(scope_text, tenant_id=membership.tenant_id)
         except HistoryQueryError:
             errors["scope"] = [
                 _("Unknown scope %(value)s: desk, pool:<id>, strategy:<id> or account:<id>.")
@@ -137,9 +138,9 @@ class RiskHistory(APIView):
                 {"since": [_("The window may span at most %(days)d days.") % {"days": MAX_WINDOW.days}]}
             )
         assert metric is not None and scope is not None
-        if not _owned(tenant, scope[0], scope[1]):
+        if not _owned(membership, scope[0], scope[1]):
             raise Http404
-        rows, resolution = history(tenant_id=tenant.pk, metric=metric, scope=scope, since=since, until=until)
+        rows, resolution = history(tenant_id=membership.tenant_id, metric=metric, scope=scope, since=since, until=until)
         body: dict[str, Any] = {
             "metric": metric.value,
             "scope": "desk" if scope[0] == ScopeKind.DESK else f"{scope[0]}:{scope[1]}",

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.models import Tenant, VenueAccount
 from accounts.permissions import Perm
 from quantarb.api import json_object
@@ -79,7 +79,7 @@ class MessageSerializer(serializers.Serializer[Any]):
 
 
 def _transfer(request: Request, transfer_id: int) -> Transfer:
-    transfer = transfers_for(tenant=require_tenant(request)).filter(pk=transfer_id).first()
+    transfer = transfers_for(membership=require_membership(request)).filter(pk=transfer_id).first()
     if transfer is None:
         raise Http404
     return transfer
@@ -126,7 +126,7 @@ class TransferList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = TransferSerializer
 
     def get_queryset(self) -> QuerySet[Transfer]:
-        return transfers_for(tenant=require_tenant(self.request))
+        return transfers_for(membership=require_membership(self.request))
 
     @extend_schema(request=TransferWriteSerializer, responses={201: TransferSerializer})
     def post(self, request: Request) -> Response:

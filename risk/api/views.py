@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
 from quantarb.api import form_value, json_object
 
@@ -93,7 +93,7 @@ def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, re
 
 
 def _limit(request: Request, limit_id: int) -> RiskLimit:
-    limit: RiskLimit | None = limits_for(tenant=require_tenant(request)).filter(pk=limit_id).first()
+    limit: RiskLimit | None = limits_for(membership=require_membership(request)).filter(pk=limit_id).first()
     if limit is None:
         raise Http404
     return limit
@@ -108,7 +108,7 @@ class RiskLimitList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RiskLimitSerializer
 
     def get_queryset(self) -> QuerySet[RiskLimit]:
-        return limits_for(tenant=require_tenant(self.request))
+        return limits_for(membership=require_membership(self.request))
 
     @extend_schema(request=RiskLimitWriteSerializer, responses={201: RiskLimitSerializer})
     def post(self, request: Request) -> Response:
@@ -156,7 +156,7 @@ class BreachList(generics.ListAPIView):  # type: ignore[type-arg]
     filterset_class = BreachFilterSet
 
     def get_queryset(self) -> QuerySet[Breach]:
-        return breaches_for(tenant=require_tenant(self.request))
+        return breaches_for(membership=require_membership(self.request))
 
 
 class BreachConfirm(APIView):
@@ -167,7 +167,7 @@ class BreachConfirm(APIView):
 
     @extend_schema(request=None, responses={200: BreachSerializer, 409: None})
     def post(self, request: Request, breach_id: int) -> Response:
-        breach = breaches_for(tenant=require_tenant(request)).filter(pk=breach_id).first()
+        breach = breaches_for(membership=require_membership(request)).filter(pk=breach_id).first()
         if breach is None:
             raise Http404
         try:

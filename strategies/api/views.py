@@ -230,7 +230,7 @@ class _Records(generics.ListAPIView):  # type: ignore[type-arg]
     select: Any = None
 
     def get_queryset(self) -> QuerySet[Any]:
-        rows: QuerySet[Any] = type(self).select(tenant=require_membership(self.request).tenant)
+        rows: QuerySet[Any] = type(self).select(membership=require_membership(self.request))
         return rows
 
 
@@ -274,7 +274,7 @@ class PositionList(_Records):
 def _switches(request: Request) -> QuerySet[KillSwitch]:
     from risk.views import switches_for
 
-    return switches_for(tenant=require_membership(request).tenant)
+    return switches_for(membership=require_membership(request))
 
 
 def _may_handle(request: Request, scope: str, strategy: Strategy | None) -> bool:
@@ -392,7 +392,7 @@ class ReportDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "report_id"
 
     def get_queryset(self) -> QuerySet[ReconciliationReport]:
-        return reports_for(tenant=require_membership(self.request).tenant)
+        return reports_for(membership=require_membership(self.request))
 
 
 class ReportSync(APIView):
@@ -402,7 +402,7 @@ class ReportSync(APIView):
 
     @extend_schema(request=None, responses={200: ReportSerializer, 409: None})
     def post(self, request: Request, report_id: int) -> Response:
-        report = reports_for(tenant=require_membership(request).tenant).filter(pk=report_id).first()
+        report = reports_for(membership=require_membership(request)).filter(pk=report_id).first()
         if report is None:
             raise Http404
         try:
@@ -432,7 +432,7 @@ class CommandList(generics.ListAPIView):  # type: ignore[type-arg]
     filterset_class = CommandFilterSet
 
     def get_queryset(self) -> QuerySet[ManualCommand]:
-        return commands_for(tenant=require_membership(self.request).tenant)
+        return commands_for(membership=require_membership(self.request))
 
     @extend_schema(request=CommandWriteSerializer, responses={202: CommandSerializer})
     def post(self, request: Request) -> Response:
@@ -479,4 +479,4 @@ class CommandDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
     lookup_url_kwarg = "command_id"
 
     def get_queryset(self) -> QuerySet[ManualCommand]:
-        return commands_for(tenant=require_membership(self.request).tenant)
+        return commands_for(membership=require_membership(self.request))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Membership
 from alerts.models import Alert
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.limits import blocks_for, breach_confirm, evaluate_limits, limit_save, pending_confirmations
@@ -182,7 +182,7 @@ def test_a_confirmed_action_waits_for_a_person(paper_pool: Any, strategy: Any, a
     assert breach.action_status == "pending" and Strategy.objects.get(pk=strategy.pk).state == StrategyState.RUNNING
     assert blocks_for(paper_pool, strategy.pk) == ()  # nothing acts before the person
     assert "awaiting a person's confirmation" in open_alerts(paper_pool.tenant)[0].title
-    assert list(pending_confirmations(tenant=alice.tenant)) == [breach]
+    assert list(pending_confirmations(membership=Membership.objects.get(user=alice.user))) == [breach]
     breach_confirm(breach=breach, actor=alice.user)
     breach.refresh_from_db()
     assert breach.action_status == "done" and breach.confirmed_by == alice.user and breach.confirmed_at is not None

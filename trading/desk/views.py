@@ -267,13 +267,12 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
     table = TABLES[kind]
     filters, errors = parse_filters(request.GET, table["statuses"])
     sort = sort_from(request.GET, table["sorts"])
-    rows = sort.apply(table["select"](tenant=membership.tenant, filters=filters))
+    rows = sort.apply(table["select"](membership=membership, filters=filters))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     if kind in ("orders", "positions"):
         attach_instruments(page, account=lambda row: row.account)
     elif kind == "fills":
         attach_instruments(page, account=lambda row: row.order.account)
-    tenant = membership.tenant
     context = {
         "kind": kind,
         "table": table,
@@ -284,8 +283,8 @@ def _table_context(request: HttpRequest, kind: str) -> tuple[dict[str, Any], Fil
         "sort": sort,
         "filter_query": filters.query,
         "query": sort.extend(filters.query),
-        "pools": AccountPool.objects.for_member(require_membership(request)).order_by("name"),
-        "strategies": apps.get_model("strategies", "Strategy").objects.filter(tenant=tenant).order_by("name"),
+        "pools": AccountPool.objects.for_member(membership).order_by("name"),
+        "strategies": apps.get_model("strategies", "Strategy").objects.for_member(membership).order_by("name"),
         "statuses": HedgeStatus.choices if kind == "hedges" else OrderStatus.choices if kind == "orders" else [],
         "legs": Leg.choices,
         "can_export": role_has(membership.role, Perm.TRADING_EXPORT),
@@ -332,7 +331,7 @@ def _export_view(kind: str) -> Callable[[HttpRequest], HttpResponseBase]:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        rows = sort_from(request.GET, table["sorts"]).apply(table["select"](tenant=membership.tenant, filters=filters))
+        rows = sort_from(request.GET, table["sorts"]).apply(table["select"](membership=membership, filters=filters))
         columns = table["columns"]
 
         def lines() -> Iterator[str]:
@@ -391,7 +390,7 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
     hedge = _hedge_or_404(request, hedge_id)
     membership = require_membership(request)
     orders = list(hedge.orders.select_related("account").order_by("created_at", "id"))
-    fills = list(fills_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk)))
+    fills = list(fills_for(membership=membership, filters=Filters(hedge=hedge.pk)))
     attach_instruments(orders, account=lambda row: row.account)
     attach_instruments(fills, account=lambda row: row.order.account)
     can_act = may_act_on_pool(membership, hedge.pool)
@@ -402,7 +401,7 @@ def hedge_detail(request: HttpRequest, hedge_id: int) -> HttpResponse:
         "fills": fills,
         "pnl": hedge_pnl(hedge),
         "carry": hedge.carry.order_by("-at")[:50],
-        "commands": commands_for(tenant=membership.tenant, filters=Filters(hedge=hedge.pk))[:10],
+        "commands": commands_for(membership=membership, filters=Filters(hedge=hedge.pk))[:10],
         "can_act": can_act,
         "actions": hedge_actions(hedge) if can_act else [],
     }
@@ -473,10 +472,10 @@ def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = _pool_or_404(request, pool_id)
     membership = require_membership(request)
     can_act = may_act_on_pool(membership, pool)
-    live = hedges_for(tenant=membership.tenant, filters=Filters(pool=pool.pk)).filter(
+    live = hedges_for(membership=membership, filters=Filters(pool=pool.pk)).filter(
         status__in=[s.value for s in LIVE_HEDGE_STATUSES]
     )
-    working = orders_for(tenant=membership.tenant, filters=Filters(pool=pool.pk)).filter(
+    working = orders_for(membership=membership, filters=Filters(pool=pool.pk)).filter(
         status__in=[s.value for s in OPEN_ORDER_STATUSES]
     )
     orders = list(working.select_related("account")[:50])
@@ -486,7 +485,7 @@ def pool_desk(request: HttpRequest, pool_id: int) -> HttpResponse:
         "instruments": pool_instruments(pool),
         "hedges": live,
         "orders": orders,
-        "commands": commands_for(tenant=membership.tenant, filters=Filters(pool=pool.pk))[:20],
+        "commands": commands_for(membership=membership, filters=Filters(pool=pool.pk))[:20],
         "can_act": can_act,
         "directions": Direction.choices,
         # What halts orders by hand here, shown before anyone fills the form (the gate refuses opens under it).
@@ -553,7 +552,7 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
 @require_GET
 @permission_required(Perm.TRADING_READ)
 def command_status(request: HttpRequest, command_id: int) -> HttpResponse:
-    command = commands_for(tenant=require_membership(request).tenant).filter(pk=command_id).first()
+    command = commands_for(membership=require_membership(request)).filter(pk=command_id).first()
     if command is None:
         raise Http404
     return render(request, "trading/execution/_command.html", {"command": command})

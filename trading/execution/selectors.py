@@ -1,7 +1,7 @@
 """Reads of the execution records (hedges, orders, fills, positions, reconciliation reports, manual commands),
-always for one tenant, with the filters the pages and the API share: pool, strategy, status, leg, and a date
-range on the record's own time. Bad filter values are reported per field (the API answers 400 with them; the
-portal shows them above the table and ignores the value)."""
+always what one member may view (`for_member`: their tenant's rows, never another's), with the filters the pages
+and the API share: pool, strategy, status, leg, and a date range on the record's own time. Bad filter values are
+reported per field (the API answers 400 with them; the portal shows them above the table and ignores the value)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from accounts.models import Tenant
+from accounts.models import Membership
 from trading.choices import HedgeStatus, Leg, OrderStatus, ReconciliationStatus
 from trading.models import Fill, Hedge, ManualCommand, Order, PositionSnapshot, ReconciliationReport
 
@@ -93,13 +93,13 @@ def _dated(queryset: QuerySet[Any], filters: Filters, field_name: str) -> QueryS
     return queryset
 
 
-def hedges_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Hedge]:
-    queryset = Hedge.objects.filter(tenant=tenant).select_related("pool", "strategy", "strategy_version")
+def hedges_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[Hedge]:
+    queryset = Hedge.objects.for_member(membership, "view").select_related("pool", "strategy", "strategy_version")
     return hedges_filtered(queryset, filters or Filters()).order_by("-planned_at", "-id")
 
 
 def hedges_filtered(queryset: QuerySet[Hedge], filters: Filters) -> QuerySet[Hedge]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.strategy is not None:
@@ -111,13 +111,13 @@ def hedges_filtered(queryset: QuerySet[Hedge], filters: Filters) -> QuerySet[Hed
     return _dated(queryset, filters, "planned_at")
 
 
-def orders_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Order]:
-    queryset = Order.objects.filter(tenant=tenant).select_related("account", "hedge", "strategy")
+def orders_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[Order]:
+    queryset = Order.objects.for_member(membership, "view").select_related("account", "hedge", "strategy")
     return orders_filtered(queryset, filters or Filters()).order_by("-created_at", "-id")
 
 
 def orders_filtered(queryset: QuerySet[Order], filters: Filters) -> QuerySet[Order]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(
             Q(hedge__pool_id=filters.pool)
@@ -135,13 +135,13 @@ def orders_filtered(queryset: QuerySet[Order], filters: Filters) -> QuerySet[Ord
     return _dated(queryset, filters, "created_at")
 
 
-def fills_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[Fill]:
-    queryset = Fill.objects.filter(tenant=tenant).select_related("order", "order__account")
+def fills_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[Fill]:
+    queryset = Fill.objects.for_member(membership, "view").select_related("order", "order__account")
     return fills_filtered(queryset, filters or Filters()).order_by("-at", "-id")
 
 
 def fills_filtered(queryset: QuerySet[Fill], filters: Filters) -> QuerySet[Fill]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(
             Q(order__hedge__pool_id=filters.pool)
@@ -157,13 +157,13 @@ def fills_filtered(queryset: QuerySet[Fill], filters: Filters) -> QuerySet[Fill]
     return _dated(queryset, filters, "at")
 
 
-def positions_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[PositionSnapshot]:
-    queryset = PositionSnapshot.objects.filter(tenant=tenant).select_related("account", "pool")
+def positions_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[PositionSnapshot]:
+    queryset = PositionSnapshot.objects.for_member(membership, "view").select_related("account", "pool")
     return positions_filtered(queryset, filters or Filters()).order_by("-at", "-id")
 
 
 def positions_filtered(queryset: QuerySet[PositionSnapshot], filters: Filters) -> QuerySet[PositionSnapshot]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.leg == Leg.PERP:
@@ -173,13 +173,15 @@ def positions_filtered(queryset: QuerySet[PositionSnapshot], filters: Filters) -
     return _dated(queryset, filters, "at")
 
 
-def reports_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[ReconciliationReport]:
-    queryset = ReconciliationReport.objects.filter(tenant=tenant).select_related("pool", "strategy", "synced_by")
+def reports_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[ReconciliationReport]:
+    queryset = ReconciliationReport.objects.for_member(membership, "view").select_related(
+        "pool", "strategy", "synced_by"
+    )
     return reports_filtered(queryset, filters or Filters()).order_by("-started_at", "-id")
 
 
 def reports_filtered(queryset: QuerySet[ReconciliationReport], filters: Filters) -> QuerySet[ReconciliationReport]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.strategy is not None:
@@ -189,13 +191,13 @@ def reports_filtered(queryset: QuerySet[ReconciliationReport], filters: Filters)
     return _dated(queryset, filters, "started_at")
 
 
-def commands_for(*, tenant: Tenant, filters: Filters | None = None) -> QuerySet[ManualCommand]:
-    queryset = ManualCommand.objects.filter(tenant=tenant).select_related("pool", "hedge", "requested_by")
+def commands_for(*, membership: Membership | None, filters: Filters | None = None) -> QuerySet[ManualCommand]:
+    queryset = ManualCommand.objects.for_member(membership, "view").select_related("pool", "hedge", "requested_by")
     return commands_filtered(queryset, filters or Filters()).order_by("-requested_at", "-id")
 
 
 def commands_filtered(queryset: QuerySet[ManualCommand], filters: Filters) -> QuerySet[ManualCommand]:
-    """`queryset` narrowed by the filters; the caller has scoped it to a tenant."""
+    """`queryset` narrowed by the filters; the caller has scoped it to a member."""
     if filters.pool is not None:
         queryset = queryset.filter(pool_id=filters.pool)
     if filters.hedge is not None:

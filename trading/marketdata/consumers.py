@@ -130,7 +130,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # `?controls=1`: a page without quotes (the risk centre) takes the control messages only, no spread frames.
         self.controls_only = b"controls=1" in self.scope.get("query_string", b"").split(b"&")
         self.pair_ids: list[int] = (
-            [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership.tenant)
+            [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership)
         )
         headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in self.scope.get("headers", [])}
         cookies = self.scope.get("cookies", {})
@@ -164,10 +164,10 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return active_membership(user, self.scope.get("session"))
 
     @staticmethod
-    def _pair_ids(tenant: Any) -> list[int]:
+    def _pair_ids(membership: Any) -> list[int]:
         from trading.marketdata.selectors import pairs_for
 
-        return list(pairs_for(tenant=tenant).values_list("pk", flat=True))
+        return list(pairs_for(membership=membership).values_list("pk", flat=True))
 
     async def disconnect(self, code: int) -> None:
         for timer in (getattr(self, "beat", None), getattr(self, "flush_timer", None)):
@@ -223,7 +223,7 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if membership is None:
             await self.close(code=4403)
             return
-        allowed = [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership.tenant)
+        allowed = [] if self.controls_only else await database_sync_to_async(self._pair_ids)(membership)
         revoked = sorted(set(self.pair_ids) - set(allowed))
         granted = sorted(set(allowed) - set(self.pair_ids))
         for pair_id in revoked:

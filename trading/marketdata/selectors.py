@@ -1,4 +1,5 @@
-"""Reads of market data, always scoped to a tenant: a tenant sees the pairs granted to it and their sources."""
+"""Reads of market data, always what one member may view: a member sees the pairs granted to their tenant
+(`PairAccess.objects.for_member`) and those pairs' sources, never another tenant's."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
-from accounts.models import Tenant
+from accounts.models import Membership, Tenant
 from trading.models import (
     BasisCandle,
     FundingRateRecord,
@@ -23,29 +24,43 @@ from trading.models import (
 )
 
 
-def pairs_for(*, tenant: Tenant) -> QuerySet[SourcePair]:
+def _pairs_granted(access: QuerySet[PairAccess]) -> QuerySet[SourcePair]:
     return (
-        SourcePair.objects.filter(access__tenant_id=tenant.pk)
+        SourcePair.objects.filter(pk__in=access.values("pair_id"))
         .select_related("perp_source__instrument", "cfd_source__instrument__calendar")
         .order_by("pk")
-        .distinct()
     )
 
 
-def pair_for(*, tenant: Tenant, pair_id: int) -> SourcePair | None:
-    return pairs_for(tenant=tenant).filter(pk=pair_id).first()
+def pairs_for(*, membership: Membership | None) -> QuerySet[SourcePair]:
+    """The pairs granted to the member's tenant."""
+    return _pairs_granted(PairAccess.objects.for_member(membership, "view"))
 
 
-def sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
-    pairs = pairs_for(tenant=tenant)
+def tenant_pairs(*, tenant: Tenant) -> QuerySet[SourcePair]:
+    """The pairs granted to a tenant, for work done for the whole tenant with no member asking (alert rules);
+    a request reads `pairs_for` with its membership."""
+    return _pairs_granted(PairAccess.objects.filter(tenant_id=tenant.pk))
+
+
+def pair_for(*, membership: Membership | None, pair_id: int) -> SourcePair | None:
+    return pairs_for(membership=membership).filter(pk=pair_id).first()
+
+
+def sources_for(*, membership: Membership | None) -> QuerySet[QuoteSource]:
+    pairs = pairs_for(membership=membership)
     ids = set(pairs.values_list("perp_source_id", flat=True)) | set(pairs.values_list("cfd_source_id", flat=True))
     return QuoteSource.objects.filter(pk__in=ids).select_related("instrument").order_by("pk")
 
 
 def quotes_for(
-    *, tenant: Tenant, source_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+    *,
+    membership: Membership | None,
+    source_key: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> QuerySet[QuoteTick]:
-    rows = QuoteTick.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    rows = QuoteTick.objects.filter(source__in=sources_for(membership=membership)).select_related("source")
     if source_key:
         rows = rows.filter(source__key=source_key)
     if since:
@@ -56,11 +71,15 @@ def quotes_for(
 
 
 def funding_rate_history(
-    *, tenant: Tenant, source_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+    *,
+    membership: Membership | None,
+    source_key: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> QuerySet[FundingRateRecord]:
-    """The funding rates recorded at each funding time of the sources the tenant sees, oldest first; `since`
+    """The funding rates recorded at each funding time of the sources the member sees, oldest first; `since`
     inclusive, `until` exclusive."""
-    rows = FundingRateRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    rows = FundingRateRecord.objects.filter(source__in=sources_for(membership=membership)).select_related("source")
     if source_key:
         rows = rows.filter(source__key=source_key)
     if since:
@@ -71,11 +90,15 @@ def funding_rate_history(
 
 
 def swap_terms_history(
-    *, tenant: Tenant, source_key: str | None = None, since: date | None = None, until: date | None = None
+    *,
+    membership: Membership | None,
+    source_key: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> QuerySet[SwapTermsRecord]:
-    """The swap terms recorded each day for the CFD sources the tenant sees, oldest first; `since` inclusive,
+    """The swap terms recorded each day for the CFD sources the member sees, oldest first; `since` inclusive,
     `until` exclusive."""
-    rows = SwapTermsRecord.objects.filter(source__in=sources_for(tenant=tenant)).select_related("source")
+    rows = SwapTermsRecord.objects.filter(source__in=sources_for(membership=membership)).select_related("source")
     if source_key:
         rows = rows.filter(source__key=source_key)
     if since:
@@ -85,13 +108,15 @@ def swap_terms_history(
     return rows.order_by("day", "pk")
 
 
-def latest_samples_for(*, tenant: Tenant) -> list[SpreadSample]:
-    """The latest sample of each pair the tenant sees, in pair order (a pair without one has none), each with its
+def latest_samples_for(*, membership: Membership | None) -> list[SpreadSample]:
+    """The latest sample of each pair the member sees, in pair order (a pair without one has none), each with its
     pair's name as `pair_name`. One query, each pair's row found through the `sample_pair_ts` index.
 
     Written as SQL because it is the API's hottest read (programs poll it): the ORM spent ~2 ms of CPU building and
     compiling the equivalent query each time, ten times what reading its row takes (bench/api_load.py), and it
     was a query per pair after one joining five tables whose planning alone took 2–3 ms on PostgreSQL."""
+    if membership is None:
+        return []
     quote = connection.ops.quote_name
     sample, access, pair = (quote(model._meta.db_table) for model in (SpreadSample, PairAccess, SourcePair))
     sql = (
@@ -99,13 +124,13 @@ def latest_samples_for(*, tenant: Tenant) -> list[SpreadSample]:
         f"WHERE s.id IN (SELECT (SELECT l.id FROM {sample} l WHERE l.pair_id = a.pair_id "
         f"ORDER BY l.ts DESC, l.id DESC LIMIT 1) FROM {access} a WHERE a.tenant_id = %s) ORDER BY s.pair_id"
     )
-    return list(SpreadSample.objects.raw(sql, [tenant.pk]))
+    return list(SpreadSample.objects.raw(sql, [membership.tenant_id]))
 
 
 def candles_for(
-    *, tenant: Tenant, pair_id: int, interval: str, since: datetime | None, until: datetime | None
+    *, membership: Membership | None, pair_id: int, interval: str, since: datetime | None, until: datetime | None
 ) -> QuerySet[BasisCandle]:
-    rows = BasisCandle.objects.filter(pair__in=pairs_for(tenant=tenant), pair_id=pair_id, interval=interval)
+    rows = BasisCandle.objects.filter(pair__in=pairs_for(membership=membership), pair_id=pair_id, interval=interval)
     if since:
         rows = rows.filter(start__gte=since)
     if until:
@@ -114,9 +139,13 @@ def candles_for(
 
 
 def opportunities_for(
-    *, tenant: Tenant, pair_id: int | None = None, direction: str | None = None, since: datetime | None = None
+    *,
+    membership: Membership | None,
+    pair_id: int | None = None,
+    direction: str | None = None,
+    since: datetime | None = None,
 ) -> QuerySet[Opportunity]:
-    rows = Opportunity.objects.filter(pair__in=pairs_for(tenant=tenant)).select_related("pair")
+    rows = Opportunity.objects.filter(pair__in=pairs_for(membership=membership)).select_related("pair")
     if pair_id is not None:
         rows = rows.filter(pair_id=pair_id)
     if direction:
@@ -126,10 +155,12 @@ def opportunities_for(
     return rows.order_by("-started_at", "-pk")
 
 
-def chart_history_for(*, tenant: Tenant, pair_id: int, since: datetime, limit: int = 1800) -> list[dict[str, Any]]:
+def chart_history_for(
+    *, membership: Membership | None, pair_id: int, since: datetime, limit: int = 1800
+) -> list[dict[str, Any]]:
     """One point per second (the last sample of each second) for the dashboard chart, oldest first."""
     rows = (
-        SpreadSample.objects.filter(pair__in=pairs_for(tenant=tenant), pair_id=pair_id, ts__gte=since)
+        SpreadSample.objects.filter(pair__in=pairs_for(membership=membership), pair_id=pair_id, ts__gte=since)
         .order_by("-ts")
         .values_list("ts", "basis", "basis_mean", "net_sell_perp", "net_buy_perp")[: limit * 8]
     )
@@ -154,15 +185,17 @@ def heartbeats() -> dict[str, Heartbeat]:
 
 
 # --- market setup: what a desk's admins manage --------------------------------------------------------------------
-def setup_sources_for(*, tenant: Tenant) -> QuerySet[QuoteSource]:
+def setup_sources_for(*, membership: Membership | None) -> QuerySet[QuoteSource]:
     """The sources a desk sees on its setup pages: its own (editable by its admins) and the platform's (read-only).
-    Another desk's source is not among them (its id answers 404)."""
+    Another desk's source is not among them (its id answers 404); no membership sees none."""
+    if membership is None:
+        return QuoteSource.objects.none()
     return (
-        QuoteSource.objects.filter(Q(tenant_id=tenant.pk) | Q(tenant__isnull=True))
+        (QuoteSource.objects.for_member(membership, "view") | QuoteSource.objects.filter(tenant__isnull=True))
         .select_related("instrument", "terminal", "tenant")
         .order_by(F("tenant_id").asc(nulls_last=True), "label")
     )
 
 
-def setup_source_for(*, tenant: Tenant, source_id: int) -> QuoteSource | None:
-    return setup_sources_for(tenant=tenant).filter(pk=source_id).first()
+def setup_source_for(*, membership: Membership | None, source_id: int) -> QuoteSource | None:
+    return setup_sources_for(membership=membership).filter(pk=source_id).first()

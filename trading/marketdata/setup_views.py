@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_tenant
+from accounts.http import AuditContext, is_htmx, request_membership, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.marketdata import selectors
@@ -61,18 +61,20 @@ def streamed_pair_ids() -> set[int]:
 # --- sources -----------------------------------------------------------------------------------------------------
 @permission_required(Perm.TRADING_READ)
 def source_list(request: HttpRequest) -> HttpResponse:
-    tenant = require_tenant(request)
-    page = Paginator(selectors.setup_sources_for(tenant=tenant), PER_PAGE).get_page(request.GET.get("page"))
+    membership = require_membership(request)
+    page = Paginator(selectors.setup_sources_for(membership=membership), PER_PAGE).get_page(request.GET.get("page"))
     ids = [source.pk for source in page]
     legs = list(
-        SourcePair.objects.filter(Q(perp_source_id__in=ids) | Q(cfd_source_id__in=ids))
-        .filter(access__tenant=tenant)
+        selectors.pairs_for(membership=membership)
+        .filter(Q(perp_source_id__in=ids) | Q(cfd_source_id__in=ids))
         .values_list("perp_source_id", "cfd_source_id")
     )
     for source in page:
         source.pair_count = sum(source.pk in leg for leg in legs)  # type: ignore[attr-defined]
     return render(
-        request, "trading/setup/sources.html", {"page": page, "can_manage": _can_manage(request), "tenant": tenant}
+        request,
+        "trading/setup/sources.html",
+        {"page": page, "can_manage": _can_manage(request), "tenant": membership.tenant},
     )
 
 
@@ -93,8 +95,9 @@ def source_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.TRADING_READ)
 def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
-    tenant = require_tenant(request)
-    source = selectors.setup_source_for(tenant=tenant, source_id=source_id)
+    membership = require_membership(request)
+    tenant = membership.tenant
+    source = selectors.setup_source_for(membership=membership, source_id=source_id)
     if source is None:
         raise Http404
     editable = _can_manage(request) and source.tenant_id == tenant.pk
@@ -115,16 +118,15 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
             source.refresh_from_db()
     elif request.method == "POST":
         return HttpResponse(status=403)
-    pairs = SourcePair.objects.filter(Q(perp_source=source) | Q(cfd_source=source)).filter(access__tenant=tenant)
-    context = {"source": source, "form": form, "editable": editable, "pairs": pairs.distinct().order_by("name")}
+    pairs = selectors.pairs_for(membership=membership).filter(Q(perp_source=source) | Q(cfd_source=source))
+    context = {"source": source, "form": form, "editable": editable, "pairs": pairs.order_by("name")}
     return render(request, "trading/setup/source_detail.html", context, status=status)
 
 
 @require_POST
 @permission_required(Perm.MARKET_MANAGE)
 def source_delete(request: HttpRequest, source_id: int) -> HttpResponse:
-    tenant = require_tenant(request)
-    source = QuoteSource.objects.filter(pk=source_id, tenant=tenant).first()
+    source = QuoteSource.objects.for_member(require_membership(request)).filter(pk=source_id).first()
     if source is None:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     label = source.label
@@ -144,11 +146,16 @@ def source_delete(request: HttpRequest, source_id: int) -> HttpResponse:
 # --- pairs -------------------------------------------------------------------------------------------------------
 @permission_required(Perm.TRADING_READ)
 def pair_list(request: HttpRequest) -> HttpResponse:
-    tenant = require_tenant(request)
-    page = Paginator(selectors.pairs_for(tenant=tenant).order_by("name", "pk"), PER_PAGE).get_page(
+    membership = require_membership(request)
+    page = Paginator(selectors.pairs_for(membership=membership).order_by("name", "pk"), PER_PAGE).get_page(
         request.GET.get("page")
     )
-    context = {"page": page, "can_manage": _can_manage(request), "tenant": tenant, "streamed": streamed_pair_ids()}
+    context = {
+        "page": page,
+        "can_manage": _can_manage(request),
+        "tenant": membership.tenant,
+        "streamed": streamed_pair_ids(),
+    }
     return render(request, "trading/setup/pairs.html", context)
 
 
@@ -170,8 +177,9 @@ def pair_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Perm.TRADING_READ)
 def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
-    tenant = require_tenant(request)
-    pair = selectors.pair_for(tenant=tenant, pair_id=pair_id)
+    membership = require_membership(request)
+    tenant = membership.tenant
+    pair = selectors.pair_for(membership=membership, pair_id=pair_id)
     if pair is None:
         raise Http404
     editable = _can_manage(request) and pair.tenant_id == tenant.pk
@@ -206,8 +214,12 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
 @require_POST
 @permission_required(Perm.MARKET_MANAGE)
 def pair_delete_view(request: HttpRequest, pair_id: int) -> HttpResponse:
-    tenant = require_tenant(request)
-    pair = SourcePair.objects.filter(pk=pair_id, tenant=tenant).select_related("perp_source", "cfd_source").first()
+    pair = (
+        SourcePair.objects.for_member(require_membership(request))
+        .filter(pk=pair_id)
+        .select_related("perp_source", "cfd_source")
+        .first()
+    )
     if pair is None:
         raise Http404  # another desk's, or the platform's (read-only to desks)
     name = pair.name

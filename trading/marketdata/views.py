@@ -11,7 +11,8 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.http import request_membership
+from accounts.http import require_membership
+from accounts.models import Membership
 from accounts.permissions import Perm, permission_required, role_has
 from mt5ops.selectors import strip_states
 from quantarb import clock
@@ -84,8 +85,8 @@ def stored_state(pair: SourcePair) -> dict[str, Any]:
 
 @permission_required(Perm.DASHBOARD_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant  # type: ignore[attr-defined]
-    pairs = list(selectors.pairs_for(tenant=tenant).filter(enabled=True))  # a disabled pair is not streamed
+    membership = require_membership(request)
+    pairs = list(selectors.pairs_for(membership=membership).filter(enabled=True))  # a disabled pair is not streamed
     since = clock.now() - timedelta(minutes=30)
     panels = [
         {
@@ -93,20 +94,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "state": stored_state(pair),
             "history_id": f"history-{pair.pk}",
             "markers_id": f"markers-{pair.pk}",
-            "history": selectors.chart_history_for(tenant=tenant, pair_id=pair.pk, since=since),
+            "history": selectors.chart_history_for(membership=membership, pair_id=pair.pk, since=since),
             "markers": [
                 {"started_ms": to_ms(o.started_at), "ended_ms": to_ms(o.ended_at), "direction": o.direction}
-                for o in selectors.opportunities_for(tenant=tenant, pair_id=pair.pk, since=since)[:50]
+                for o in selectors.opportunities_for(membership=membership, pair_id=pair.pk, since=since)[:50]
             ],
         }
         for pair in pairs
     ]
-    membership = request_membership(request)
     context = {
         "panels": panels,
         # The trading strip (strategies/strip.py) is fetched by URL; shown to the roles that read trading data.
-        "show_trading_strip": membership is not None and role_has(membership.role, Perm.TRADING_READ),
-        **_opportunity_page(request, tenant),
+        "show_trading_strip": role_has(membership.role, Perm.TRADING_READ),
+        **_opportunity_page(request, membership),
     }
     return render(request, "trading/dashboard.html", context)
 
@@ -120,9 +120,9 @@ OPPORTUNITY_SORTS = {
 }
 
 
-def _opportunity_page(request: HttpRequest, tenant: Any) -> dict[str, Any]:
+def _opportunity_page(request: HttpRequest, membership: Membership) -> dict[str, Any]:
     sort = sort_from(request.GET, OPPORTUNITY_SORTS, defaults_descending=("started", "peak", "duration"))
-    rows = sort.apply(selectors.opportunities_for(tenant=tenant))
+    rows = sort.apply(selectors.opportunities_for(membership=membership))
     paginator = Paginator(rows, 10)
     page = paginator.get_page(request.GET.get("page"))
     return {"opportunities": page, "sort": sort, "query": sort.extend("")}
@@ -130,15 +130,16 @@ def _opportunity_page(request: HttpRequest, tenant: Any) -> dict[str, Any]:
 
 @permission_required(Perm.DASHBOARD_VIEW)
 def opportunities_table(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant  # type: ignore[attr-defined]
-    return render(request, "trading/partials/_opportunities.html", _opportunity_page(request, tenant))
+    return render(
+        request, "trading/partials/_opportunities.html", _opportunity_page(request, require_membership(request))
+    )
 
 
 @permission_required(Perm.DASHBOARD_VIEW)
 def health_strip(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant  # type: ignore[attr-defined]
-    pairs = list(selectors.pairs_for(tenant=tenant).filter(enabled=True))
+    membership = require_membership(request)
+    pairs = list(selectors.pairs_for(membership=membership).filter(enabled=True))
     channel_ms = async_to_sync(channel_layer_roundtrip_ms)()
     lights = health_lights(pairs=pairs, stale_after_s=settings.QUANTARB_STALE_AFTER_SECONDS, channel_ms=channel_ms)
-    terminals = strip_states(tenant)  # the tenant's MT5 terminals (mt5ops' state)
+    terminals = strip_states(membership=membership)  # the tenant's MT5 terminals (mt5ops' state)
     return render(request, "trading/partials/_health.html", {"lights": lights, "terminals": terminals})

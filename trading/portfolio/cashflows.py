@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AccountStatus, AuditAction
 from accounts.http import AuditContext
-from accounts.models import AccountSnapshot, Tenant, User, VenueAccount
+from accounts.models import AccountSnapshot, Membership, Tenant, User, VenueAccount
 from accounts.venue_kinds import Venue, spec_for
 from quantarb import clock
 from trading.domain import pnl
@@ -111,10 +111,11 @@ def usd_value(amount: Decimal, currency: str, usd_per_usdt: Decimal) -> Decimal:
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
-def cash_flows_for(*, tenant: Tenant, filters: dict[str, str] | None = None) -> QuerySet[CashFlow]:
-    """The tenant's cash flows, newest first, filtered by `account`, `kind`, `status`, `source`, `since` and `until`
-    (ISO dates or times; an unusable value is ignored by the caller's form, not here)."""
-    rows = CashFlow.objects.filter(tenant=tenant).select_related("account", "requested_by", "decided_by")
+def cash_flows_for(*, membership: Membership | None, filters: dict[str, str] | None = None) -> QuerySet[CashFlow]:
+    """The cash flows the member may view (their tenant's), newest first, filtered by `account`, `kind`, `status`,
+    `source`, `since` and `until` (ISO dates or times; an unusable value is ignored by the caller's form, not
+    here)."""
+    rows = CashFlow.objects.for_member(membership, "view").select_related("account", "requested_by", "decided_by")
     for name, value in (filters or {}).items():
         if not value:
             continue

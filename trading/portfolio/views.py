@@ -27,8 +27,8 @@ from .cashflows import (
     cash_flow_enter,
     cash_flow_reject,
     cash_flow_withdraw,
+    cash_flows_for,
 )
-from .cashflows import cash_flows_for as flows_of_tenant
 from .equity import SETTLE, floor_to
 from .forms import CashFlowFilterForm, CashFlowForm
 
@@ -46,7 +46,7 @@ def _list_context(request: HttpRequest, form: CashFlowForm | None = None) -> dic
     membership = require_membership(request)
     tenant = membership.tenant
     filters = CashFlowFilterForm(request.GET or None, tenant=tenant)
-    rows = flows_of_tenant(tenant=tenant, filters=filters.filters())
+    rows = cash_flows_for(membership=membership, filters=filters.filters())
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     query = urlencode({key: value for key, value in request.GET.items() if key != "page" and value})
     can_manage = role_has(membership.role, Perm.CASH_FLOW_MANAGE)
@@ -198,10 +198,10 @@ def reports(request: HttpRequest) -> HttpResponse:
 
     from accounts.models import AccountPool
 
-    tenant = require_membership(request).tenant
+    membership = require_membership(request)
     strategy_model = apps.get_model("strategies", "Strategy")
-    pools = list(AccountPool.objects.for_member(require_membership(request)).order_by("name").values_list("pk", "name"))
-    strategies = list(strategy_model.objects.filter(tenant=tenant).order_by("name").values_list("pk", "name"))
+    pools = list(AccountPool.objects.for_member(membership).order_by("name").values_list("pk", "name"))
+    strategies = list(strategy_model.objects.for_member(membership).order_by("name").values_list("pk", "name"))
     targets = [("desk", _("Whole desk"))]
     targets += [(f"pool:{pk}", _("Pool: %(name)s") % {"name": name}) for pk, name in pools]
     targets += [(f"strategy:{pk}", _("Strategy: %(name)s") % {"name": name}) for pk, name in strategies]

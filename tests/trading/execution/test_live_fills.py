@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
+from accounts.models import Membership
 from trading.choices import FillSource
 from trading.domain.clientids import client_order_id
 from trading.execution.fills import sync_live_fills
@@ -151,19 +152,20 @@ async def test_carry_inputs_are_recorded_once_per_funding_time_and_day(
     assert first == {"funding_rates": 2, "swap_terms": 1, "failed": 0}
     assert await db(record_carry_inputs)() == {"funding_rates": 0, "swap_terms": 0, "failed": 0}  # idempotent
 
-    rates = await db(lambda: list(funding_rate_history(tenant=alice.tenant)))()
+    alice_member, charlie_member = await db(lambda: [Membership.objects.get(user=p.user) for p in (alice, charlie)])()
+    rates = await db(lambda: list(funding_rate_history(membership=alice_member)))()
     assert [(int(row.funding_time.timestamp() * 1000), row.rate, row.mark_price) for row in rates] == [
         (at, Decimal("-0.000125"), Decimal("4601.5")) for at in funding_times
     ]
-    (terms,) = await db(lambda: list(swap_terms_history(tenant=alice.tenant)))()
+    (terms,) = await db(lambda: list(swap_terms_history(membership=alice_member)))()
     assert (terms.swap_mode, terms.swap_long, terms.swap_short, terms.swap_rollover3days) == (
         1, Decimal("-55.2"), Decimal("21.4"), 3,
     )  # fmt: skip
     assert (terms.point, terms.contract_size, terms.currency_profit) == (Decimal("0.01"), Decimal(100), "USD")
     assert terms.day == datetime.now(UTC).date()
     # Other tenants see the history of the pairs they are granted only.
-    assert await db(lambda: funding_rate_history(tenant=charlie.tenant).count())() == 0
-    assert await db(lambda: swap_terms_history(tenant=charlie.tenant).count())() == 0
+    assert await db(lambda: funding_rate_history(membership=charlie_member).count())() == 0
+    assert await db(lambda: swap_terms_history(membership=charlie_member).count())() == 0
 
     # The next funding time adds one row; the next day one more set of terms.
     binance_fake.advance(interval / 1000)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.models import User
+from accounts.models import Membership, User
 from trading.marketdata import selectors
 from trading.models import BasisCandle, PairAccess, QuoteTick, SourcePair, SpreadSample
 
@@ -153,8 +153,9 @@ def test_the_latest_of_each_pair_comes_from_one_query_whatever_the_number_of_pai
     sim_latest = SpreadSample.objects.filter(pair=sim).order_by("-ts", "-pk").first()
     assert sim_latest is not None and tied_first.pk < tied_second.pk
 
+    membership = Membership.objects.get(user=alice.user)
     with django_assert_num_queries(1):
-        samples: list[Any] = selectors.latest_samples_for(tenant=alice.tenant)
+        samples: list[Any] = selectors.latest_samples_for(membership=membership)
 
     assert [(row.pk, row.pair_id, row.pair_name) for row in samples] == [
         (sim_latest.pk, sim.pk, sim.name),

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.http import AuditContext, require_actor, require_tenant
+from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.models import Tenant
 from accounts.permissions import Perm
 from quantarb.api import json_object
@@ -92,7 +92,7 @@ class QuoteSourceList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = QuoteSourceSerializer
 
     def get_queryset(self) -> QuerySet[QuoteSource]:
-        return selectors.setup_sources_for(tenant=require_tenant(self.request))
+        return selectors.setup_sources_for(membership=require_membership(self.request))
 
     @extend_schema(request=QuoteSourceWriteSerializer, responses={201: QuoteSourceSerializer})
     def post(self, request: Request) -> Response:
@@ -110,7 +110,7 @@ class QuoteSourceDetail(APIView):
     write_permission = Perm.MARKET_MANAGE
 
     def _source(self, request: Request, source_id: int) -> QuoteSource:
-        source = selectors.setup_source_for(tenant=require_tenant(request), source_id=source_id)
+        source = selectors.setup_source_for(membership=require_membership(request), source_id=source_id)
         if source is None:
             raise Http404
         return source
@@ -164,7 +164,7 @@ class SourcePairList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = SourcePairSerializer
 
     def get_queryset(self) -> QuerySet[SourcePair]:
-        return selectors.pairs_for(tenant=require_tenant(self.request))
+        return selectors.pairs_for(membership=require_membership(self.request))
 
     @extend_schema(request=SourcePairWriteSerializer, responses={201: SourcePairSerializer})
     def post(self, request: Request) -> Response:
@@ -184,7 +184,7 @@ class SourcePairDetail(APIView):
     write_permission = Perm.MARKET_MANAGE
 
     def _pair(self, request: Request, pair_id: int) -> SourcePair:
-        pair = selectors.pair_for(tenant=require_tenant(request), pair_id=pair_id)
+        pair = selectors.pair_for(membership=require_membership(request), pair_id=pair_id)
         if pair is None:
             raise Http404
         return pair

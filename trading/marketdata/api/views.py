@@ -15,6 +15,8 @@ from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
+from accounts.http import request_membership
+from accounts.models import Membership
 from accounts.permissions import Perm
 from trading.marketdata import selectors
 from trading.marketdata.api.serializers import (
@@ -32,11 +34,11 @@ class TenantScopedList(generics.ListAPIView):  # type: ignore[type-arg]
     required_permission = Perm.MARKET_READ
     params_class: Any = None
 
-    def tenant(self) -> Any:
-        tenant = self.request._request.tenant  # type: ignore[attr-defined]
-        if not tenant:
+    def membership(self) -> Membership:
+        membership = request_membership(self.request)
+        if membership is None:
             raise PermissionDenied("You are not a member of any tenant.")
-        return tenant
+        return membership
 
     def params(self) -> dict[str, Any]:
         serializer = self.params_class(data=self.request.query_params)
@@ -56,11 +58,11 @@ class QuoteList(TenantScopedList):
 
     def get_queryset(self) -> QuerySet[Any]:
         p = self.params()
-        tenant = self.tenant()
+        membership = self.membership()
         key = p.get("source")
-        if key and not selectors.sources_for(tenant=tenant).filter(key=key).exists():
+        if key and not selectors.sources_for(membership=membership).filter(key=key).exists():
             raise Http404
-        return selectors.quotes_for(tenant=tenant, source_key=key, since=p.get("since"), until=p.get("until"))
+        return selectors.quotes_for(membership=membership, source_key=key, since=p.get("since"), until=p.get("until"))
 
 
 class LatestSpreadList(TenantScopedList):
@@ -69,7 +71,7 @@ class LatestSpreadList(TenantScopedList):
     serializer_class = SpreadSampleSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.latest_samples_for(tenant=self.tenant())
+        return selectors.latest_samples_for(membership=self.membership())
 
 
 class CandleList(TenantScopedList):
@@ -84,11 +86,11 @@ class CandleList(TenantScopedList):
 
     def get_queryset(self) -> QuerySet[Any]:
         p = self.params()
-        tenant = self.tenant()
-        if selectors.pair_for(tenant=tenant, pair_id=p["pair"]) is None:
+        membership = self.membership()
+        if selectors.pair_for(membership=membership, pair_id=p["pair"]) is None:
             raise Http404
         return selectors.candles_for(
-            tenant=tenant, pair_id=p["pair"], interval=p["interval"], since=p["since"], until=p.get("until")
+            membership=membership, pair_id=p["pair"], interval=p["interval"], since=p["since"], until=p.get("until")
         )
 
 
@@ -104,10 +106,10 @@ class OpportunityList(TenantScopedList):
 
     def get_queryset(self) -> QuerySet[Any]:
         p = self.params()
-        tenant = self.tenant()
+        membership = self.membership()
         pair_id = p.get("pair")
-        if pair_id is not None and selectors.pair_for(tenant=tenant, pair_id=pair_id) is None:
+        if pair_id is not None and selectors.pair_for(membership=membership, pair_id=pair_id) is None:
             raise Http404
         return selectors.opportunities_for(
-            tenant=tenant, pair_id=pair_id, direction=p.get("direction"), since=p.get("since")
+            membership=membership, pair_id=pair_id, direction=p.get("direction"), since=p.get("since")
         )

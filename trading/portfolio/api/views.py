@@ -73,7 +73,7 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
     filterset_class = CashFlowFilterSet
 
     def get_queryset(self) -> QuerySet[CashFlow]:
-        return cash_flows_for(tenant=require_tenant(self.request))
+        return cash_flows_for(membership=require_membership(self.request))
 
     @extend_schema(request=CashFlowWriteSerializer, responses={201: CashFlowSerializer(many=True)})
     def post(self, request: Request) -> Response:
