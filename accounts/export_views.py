@@ -19,7 +19,7 @@ from .permissions import Perm, permission_required
 def _job_of_active_tenant(request: HttpRequest, job_id: int) -> LongJob:
     """A job of the active tenant, or 404 — another tenant's id answers exactly like a missing one."""
     membership = require_membership(request)
-    return get_object_or_404(LongJob, pk=job_id, tenant_id=membership.tenant_id)
+    return get_object_or_404(LongJob.objects.for_member(membership), pk=job_id)
 
 
 @permission_required(Perm.AUDIT_READ)  # outermost: who may not export hears 403 whatever the method

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal, Protocol
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class _Member(Protocol):
+    """What scoping reads of an `accounts.Membership` (this layer sits below `accounts` and cannot import it)."""
+
+    tenant_id: int
 
 
 class JobSlot(models.Model):
@@ -32,6 +40,19 @@ class LongJobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class LongJobQuerySet(models.QuerySet["LongJob"]):
+    """A long job is its desk's: a member reads the jobs of their tenant (the page that started a job polls it, an
+    export is downloaded from it), as `accounts.scoping.TenantQuerySet.for_member(..., "view")` reads other rows.
+    Jobs are started and changed only by services, so `view` is the one action."""
+
+    def for_member(self, membership: _Member | None, action: Literal["view"] = "view") -> LongJobQuerySet:
+        if action != "view":
+            raise ValueError(f"long jobs are only viewed by members, not {action!r}")
+        if membership is None:
+            return self.none()
+        return self.filter(tenant_id=membership.tenant_id)
+
+
 class LongJob(models.Model):
     """One piece of long work (an export, a report, a backtest) run in the long lane (quantarb/long_jobs.py), with
     its progress for the page that started it."""
@@ -51,6 +72,8 @@ class LongJob(models.Model):
     created_at = models.DateTimeField(_("created"))
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = LongJobQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("long job")

@@ -21,6 +21,7 @@ from accounts.models import ChangeLogEntry, Membership
 from mt5ops import selectors as mt5_selectors
 from mt5ops.models import TerminalInstance
 from quantarb import clock
+from quantarb.models import LongJob
 from risk import limit_views, transfers
 from risk import views as risk_views
 from risk.choices import KillScope, KillTrigger
@@ -82,6 +83,7 @@ def _desk(persona: Persona, pair: SourcePair) -> Desk:
         "fill": order.fills.get(),
         "position": PositionSnapshot.objects.create(tenant=tenant, account=perp, pool=pool, at=now, ours_oz=1),
         "report": ReconciliationReport.objects.create(tenant=tenant, pool=pool, trigger="manual", started_at=now),
+        "long_job": LongJob.objects.create(tenant=tenant, kind="audit_export", requested_by=user, created_at=now),
         "command": ManualCommand.objects.create(
             tenant=tenant, pool=pool, kind="flatten_pool", requested_by=user, requested_at=now
         ),
@@ -233,6 +235,7 @@ SELECTORS: dict[str, tuple[str, Read]] = {
     "terminal_rows": ("terminal", lambda m, d: [row.terminal for row in mt5_selectors.terminal_rows(membership=m)]),
     "strip_states": ("terminal", lambda m, d: [state.id for state in mt5_selectors.strip_states(membership=m)]),
     "changelog": ("changelog", lambda m, d: ChangeLogEntry.objects.for_member(m)),
+    "long_jobs": ("long_job", lambda m, d: LongJob.objects.for_member(m)),
 }
 
 
@@ -264,6 +267,7 @@ def test_no_membership_reads_nothing(desks: dict[str, Desk]) -> None:
     assert market.latest_samples_for(membership=None) == []
     assert not risk_views.switches_for(membership=None).exists()
     assert mt5_selectors.terminal_rows(membership=None) == []
+    assert not LongJob.objects.for_member(None).exists()
 
 
 def test_global_switches_concern_every_tenant(desks: dict[str, Desk]) -> None:
