@@ -11,9 +11,11 @@ in `api_decimals` (the renderer setting is read while `rest_framework.views` is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -46,6 +48,29 @@ def form_value(name: str, value: Any, *, many: bool = False, boolean: bool = Fal
     if isinstance(value, text) and not isinstance(value, bool):
         return str(value)
     raise ValidationError({name: ["Send a single value (a string or a number)."]})
+
+
+class WriteSerializer(serializers.Serializer[Any]):
+    """A write body: a field the serializer does not know is refused by name (400, `non_field_errors`) before any
+    field is read, rather than ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError(
+                    {"non_field_errors": [_("Unknown field(s): %(fields)s.") % {"fields": ", ".join(unknown)}]}
+                )
+        return super().to_internal_value(data)
+
+
+def field_errors(errors: Mapping[str | None, Any]) -> dict[str, list[str]]:
+    """Errors of a shared validation rule (field or None → message or messages) as a 400 body names them."""
+    out: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        texts = [str(message) for message in (messages if isinstance(messages, list | tuple) else [messages])]
+        out.setdefault(field or "non_field_errors", []).extend(texts)
+    return out
 
 
 class Pagination(PageNumberPagination):
