@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -62,6 +65,33 @@ class WriteSerializer(serializers.Serializer[Any]):
                     {"non_field_errors": [_("Unknown field(s): %(fields)s.") % {"fields": ", ".join(unknown)}]}
                 )
         return super().to_internal_value(data)
+
+
+class BlankDecimalField(serializers.DecimalField):
+    """A decimal that may be sent empty: "" reads as null, as an empty form field does."""
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        return super().validate_empty_values(None if data == "" else data)  # type: ignore[no-any-return]
+
+
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON true or false, nothing else (no "yes", no 1)."""
+
+    default_error_messages = {"invalid": gettext_lazy("Send true or false.")}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")
+        raise AssertionError("unreachable")  # fail() raises
+
+
+def choice_of(rows: QuerySet[Any], pk: Any) -> Any:
+    """The row of `rows` with id `pk`, or a field error in the words of the portal's choice fields."""
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise ValidationError(str(forms.ModelChoiceField.default_error_messages["invalid_choice"]))
+    return row
 
 
 def field_errors(errors: Mapping[str | None, Any]) -> dict[str, list[str]]:
