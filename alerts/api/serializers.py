@@ -187,7 +187,7 @@ class ChannelWriteSerializer(WriteSerializer):
 class RuleWriteSerializer(WriteSerializer):
     """Change a rule (PATCH): on or off, its severity, and `params` (an object; the parameters sent replace the
     stored ones, each checked against the rule type; a bad one answers 400 on its name). Needs the rule as the
-    serializer's instance. Valid, `params` holds the parameters to save."""
+    serializer's instance. Valid, `checked_params` holds the parameters to save."""
 
     enabled = serializers.BooleanField(required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
@@ -195,8 +195,11 @@ class RuleWriteSerializer(WriteSerializer):
         required=False, error_messages={"not_a_dict": gettext_lazy("Send the parameters as an object.")}
     )
 
+    checked_params: dict[str, str]
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        rule: AlertRule = self.instance
+        rule = self.instance
+        assert isinstance(rule, AlertRule), "a rule is changed, never created, through the API"
         rule_type = registry.get(rule.rule_type)
         sent = attrs.get("params") or {}
         fields = rule_param_fields(rule_type)
@@ -215,7 +218,7 @@ class RuleWriteSerializer(WriteSerializer):
                 errors[name] = list(error.messages)
         if errors:
             raise serializers.ValidationError(field_errors(errors))
-        self.params, errors = rule_params_check(rule_type, read)
+        self.checked_params, errors = rule_params_check(rule_type, read)
         if errors:
             raise serializers.ValidationError(field_errors(errors))
         return attrs

@@ -216,7 +216,7 @@ class RuleDetail(APIView):
             rule=rule,
             enabled=serializer.validated_data["enabled"],
             severity=serializer.validated_data["severity"],
-            params=serializer.params,
+            params=serializer.checked_params,
             actor=require_actor(request),
             context=AuditContext.from_request(request),
         )

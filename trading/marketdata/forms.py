@@ -120,13 +120,9 @@ class SourcePairForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        given = SourcePairValues(
-            **{
-                **{name: cleaned.get(name) for name in PAIR_FIELDS},
-                "name": str(cleaned.get("name") or ""),
-                "enabled": bool(cleaned.get("enabled")),
-            }
-        )
+        read: dict[str, Any] = {name: cleaned.get(name) for name in PAIR_FIELDS}
+        read.update(name=str(cleaned.get("name") or ""), enabled=bool(cleaned.get("enabled")))
+        given = SourcePairValues(**read)
         pair = self.instance if self.instance.pk is not None else None
         failed = frozenset(self.errors)
         self.checked, errors = pair_check(tenant=self.tenant, pair=pair, values=given, failed=failed)

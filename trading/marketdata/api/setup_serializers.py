@@ -155,9 +155,10 @@ class SourcePairWriteSerializer(WriteSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         tenant = self.context["tenant"]
-        given = SourcePairValues(**{name: attrs.get(name) for name in PAIR_FIELDS})
+        read: dict[str, Any] = {name: attrs.get(name) for name in PAIR_FIELDS}
+        given = SourcePairValues(**read)
         self.checked, errors = pair_check(tenant=tenant, pair=self.instance, values=given)
-        found: dict[str | None, Any] = dict(errors)
+        found: dict[str | None, Any] = {name: message for name, message in errors.items()}
         # The model's own checks (the thresholds' order), on the pair as it would be saved.
         probe = SourcePair(tenant=tenant, **{name: getattr(self.checked, name) for name in PAIR_FIELDS})
         try:

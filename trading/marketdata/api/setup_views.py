@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
@@ -57,7 +58,7 @@ def _stored_pair(pair: SourcePair) -> dict[str, Any]:
 
 def _mine(instance: QuoteSource | SourcePair, tenant: Tenant) -> None:
     if instance.tenant_id != tenant.pk:
-        raise PermissionDenied("This is the platform's: only the platform's operators change it.")
+        raise PermissionDenied(_("This is the platform's: only the platform's operators change it."))
 
 
 # --- sources -----------------------------------------------------------------------------------------------------
@@ -128,7 +129,10 @@ class QuoteSourceDetail(APIView):
             quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
         except SourceInUse as exc:
             return Response(
-                {"detail": f"This source quotes a leg of the pair {exc.pair.name}: delete or change that pair first."},
+                {
+                    "detail": _("This source quotes a leg of the pair %(pair)s: delete or change that pair first.")
+                    % {"pair": exc.pair.name}
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
