@@ -85,7 +85,9 @@ class QuoteSourceForm(forms.ModelForm):  # type: ignore[type-arg]
         self.checked, errors = quote_source_check(
             tenant=self.tenant, source=source, values=given, failed=frozenset(self.errors)
         )
-        cleaned["label"], cleaned["instrument"] = self.checked.label, self.checked.instrument
+        for name in ("label", "instrument"):  # stripped; the venue's reference instrument when none was chosen
+            if name not in self.errors:
+                cleaned[name] = getattr(self.checked, name)
         self.instance.endpoint = self.checked.endpoint  # the model's own checks (its unique constraints) see it
         for name, message in errors.items():
             self.add_error(name, message)
