@@ -24,6 +24,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from quantarb.api_decimals import PlainDecimalField
+
 
 def json_object(data: Any) -> dict[str, Any]:
     """A request body that must be a JSON object: it, or a 400 saying so (in the caller's language)."""
@@ -67,7 +69,7 @@ class WriteSerializer(serializers.Serializer[Any]):
         return super().to_internal_value(data)
 
 
-class BlankDecimalField(serializers.DecimalField):
+class BlankDecimalField(PlainDecimalField):
     """A decimal that may be sent empty: "" reads as null, as an empty form field does."""
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:

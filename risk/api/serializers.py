@@ -73,12 +73,12 @@ class RiskLimitWriteSerializer(WriteSerializer):
     strategy = serializers.IntegerField(required=False, allow_null=True)
     account = serializers.IntegerField(required=False, allow_null=True)
     metric = serializers.ChoiceField(choices=LimitMetric.choices)
-    warning_level = serializers.DecimalField(**LEVEL, required=False, allow_null=True)
-    breach_level = serializers.DecimalField(**LEVEL, required=False, allow_null=True)
+    warning_level = PlainDecimalField(**LEVEL, required=False, allow_null=True)
+    breach_level = PlainDecimalField(**LEVEL, required=False, allow_null=True)
     direction = serializers.ChoiceField(choices=LimitDirection.choices, required=False, allow_blank=True)
     action = serializers.ChoiceField(choices=LimitAction.choices, required=False)
     confirm = serializers.BooleanField(required=False, allow_null=True)
-    hysteresis = serializers.DecimalField(**LEVEL, required=False, allow_null=True)
+    hysteresis = PlainDecimalField(**LEVEL, required=False, allow_null=True)
     enabled = serializers.BooleanField(required=False, allow_null=True, default=True)
 
     row: RiskLimit

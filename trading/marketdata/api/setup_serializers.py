@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from quantarb.api import BlankDecimalField, JSONBooleanField, WriteSerializer, choice_of, field_errors
+from quantarb.api_decimals import PlainDecimalField
 from trading.choices import RateSource
 from trading.marketdata.setup_checks import (
     PAIR_FIELDS,
@@ -130,8 +131,8 @@ class SourcePairWriteSerializer(WriteSerializer):
     name = serializers.CharField(max_length=80)
     perp_source = serializers.IntegerField(help_text="Id of a perpetual source (the desk's or the platform's).")
     cfd_source = serializers.IntegerField(help_text="Id of a CFD source (the desk's or the platform's).")
-    entry_threshold = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net.")
-    exit_threshold = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net; below entry.")
+    entry_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net.")
+    exit_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net; below entry.")
     perp_fee_rate = _optional(max_digits=16, decimal_places=8)
     cfd_fee_rate = _optional(max_digits=16, decimal_places=8)
     cfd_commission_per_oz = _optional(max_digits=20, decimal_places=8)

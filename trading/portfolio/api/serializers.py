@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts.models import VenueAccount
 from quantarb import clock
 from quantarb.api import WriteSerializer, field_errors
+from quantarb.api_decimals import PlainDecimalField
 from trading.models import CashFlow
 
 from ..cashflows import Correction, Entry, correction_errors, entry_errors
@@ -63,10 +64,10 @@ class CashFlowWriteSerializer(WriteSerializer):
 
     account = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=[value for value, _label in ENTRY_KINDS])
-    amount = serializers.DecimalField(**_AMOUNT, help_text='A decimal string, e.g. "1500.25".')
+    amount = PlainDecimalField(**_AMOUNT, help_text='A decimal string, e.g. "1500.25".')
     at = serializers.DateTimeField(required=False, allow_null=True)
     to_account = serializers.IntegerField(required=False, allow_null=True)
-    to_amount = serializers.DecimalField(**_AMOUNT, required=False, allow_null=True)
+    to_amount = PlainDecimalField(**_AMOUNT, required=False, allow_null=True)
     venue_ref = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=80)
     note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
 
@@ -116,11 +117,11 @@ class CashFlowRejectSerializer(serializers.Serializer[Any]):
 class CashFlowCorrectionSerializer(WriteSerializer):
     """A correction of a flow awaiting approval, by the admin who entered it: only the fields sent change."""
 
-    amount = serializers.DecimalField(
+    amount = PlainDecimalField(
         **_AMOUNT, required=False, allow_null=True, help_text='A decimal string, e.g. "1500.25".'
     )
     at = serializers.DateTimeField(required=False, allow_null=True)
-    to_amount = serializers.DecimalField(**_AMOUNT, required=False, allow_null=True)
+    to_amount = PlainDecimalField(**_AMOUNT, required=False, allow_null=True)
     venue_ref = serializers.CharField(required=False, max_length=80, allow_blank=True, allow_null=True)
     note = serializers.CharField(required=False, max_length=300, allow_blank=True, allow_null=True)
 
