@@ -18,12 +18,14 @@ from django.db.models import F
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
+from accounts.crypto import mask
 from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from quantarb import clock, reasons
 from quantarb.events import user_group
 from quantarb.live import send_on_commit
 
+from .checks import SECRET_FOR_KIND, STORED_NAME, ChannelValues
 from .choices import ACTIVE_STATUSES, AlertStatus, DeliveryStatus, severity_at_least
 from .models import Alert, AlertRule, Channel, Delivery
 from .reasons import RESOLVE_REASONS
@@ -288,14 +290,34 @@ def _push_changed(tenant: Tenant) -> None:
 
 # --- channels and rules ------------------------------------------------------------------------------------------
 @transaction.atomic
-def channel_save(*, form: Any, actor: User, context: AuditContext | None = None) -> Channel:
-    """Save a valid ChannelForm: new secrets encrypted, their masked hints kept; audited without the secrets."""
-    channel: Channel = form.save(commit=False)
-    channel.tenant = form.tenant
-    channel.categories = list(form.cleaned_data.get("categories") or [])
-    channel.secrets = form.new_secrets
-    channel.secret_hints = form.secret_hints()
-    created = channel.pk is None
+def channel_save(
+    *,
+    tenant: Tenant,
+    channel: Channel | None,
+    values: ChannelValues,
+    actor: User,
+    context: AuditContext | None = None,
+) -> Channel:
+    """Create a channel (`channel` None) or change `channel` (its kind stays) from checked values
+    (`channel_check`): a new secret encrypted, an empty one keeping the stored one, their masked hints kept;
+    audited without the secrets."""
+    created = channel is None
+    stored = {} if channel is None else (channel.secrets or {})
+    if channel is None:
+        channel = Channel(tenant=tenant, kind=values.kind)
+    channel.name = values.name
+    channel.target = values.target
+    channel.categories = list(values.categories)
+    channel.min_severity = values.min_severity
+    channel.quiet_start, channel.quiet_end = values.quiet_start, values.quiet_end
+    channel.repeat_after_s, channel.max_per_hour = values.repeat_after_s, values.max_per_hour
+    channel.enabled = values.enabled
+    wanted = SECRET_FOR_KIND.get(channel.kind)
+    channel.secrets = None
+    if wanted is not None:
+        key = STORED_NAME[wanted]
+        channel.secrets = {key: values.secrets.get(wanted) or stored.get(key, "")}
+    channel.secret_hints = {name: mask(value) for name, value in (channel.secrets or {}).items()}
     channel.save()
     audit_record(
         tenant=channel.tenant,
@@ -322,11 +344,19 @@ def channel_delete(*, channel: Channel, actor: User, context: AuditContext | Non
 
 
 @transaction.atomic
-def rule_save(*, form: Any, actor: User, context: AuditContext | None = None) -> AlertRule:
-    rule: AlertRule = form.rule
-    rule.enabled = form.cleaned_data["enabled"]
-    rule.severity = form.cleaned_data["severity"]
-    rule.params = form.cleaned_data["params"]
+def rule_save(
+    *,
+    rule: AlertRule,
+    enabled: bool,
+    severity: str,
+    params: dict[str, str],
+    actor: User,
+    context: AuditContext | None = None,
+) -> AlertRule:
+    """Change a tenant's rule: on or off, its severity, its parameters as checked (`rule_params_check`)."""
+    rule.enabled = enabled
+    rule.severity = severity
+    rule.params = params
     rule.save()
     audit_record(
         tenant=rule.tenant,

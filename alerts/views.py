@@ -26,8 +26,9 @@ from accounts.permissions import Perm, permission_required, role_has
 from quantarb.sorting import sort_from
 
 from . import registry
+from .checks import SECRET_FIELDS
 from .choices import SEVERITY_RANK, AlertStatus, Category, Severity
-from .forms import SECRET_FIELDS, ChannelForm, RuleForm
+from .forms import ChannelForm, RuleForm
 from .models import Alert
 from .rules import rules_ensure_defaults
 from .selectors import alert_for, alerts_for, channels_for, deliveries_for, open_alert_count, rules_for
@@ -174,7 +175,13 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     form = ChannelForm(request.POST or None, tenant=tenant, initial={"min_severity": "warning"})
     if request.method == "POST":
         if form.is_valid():
-            channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+            channel = channel_save(
+                tenant=tenant,
+                channel=None,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channels"))
         if is_htmx(request):
@@ -196,7 +203,13 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel, tenant=channel.tenant)
     if request.method == "POST":
         if form.is_valid():
-            channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+            channel = channel_save(
+                tenant=channel.tenant,
+                channel=channel,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
             messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
             return _saved(request, reverse("alert_channel", args=[channel.pk]))
         if is_htmx(request):
@@ -263,7 +276,14 @@ def rule_detail(request: HttpRequest, rule_id: int) -> HttpResponse:
     form = RuleForm(request.POST or None, rule=rule)
     if request.method == "POST":
         if form.is_valid():
-            rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+            rule_save(
+                rule=rule,
+                enabled=form.cleaned_data["enabled"],
+                severity=form.cleaned_data["severity"],
+                params=form.cleaned_data["params"],
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
             messages.success(request, _("Rule saved."))
             return _saved(request, reverse("alert_rules"))
         if is_htmx(request):

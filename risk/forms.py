@@ -1,5 +1,5 @@
-"""Forms of the risk pages: the limits editor's (the page and the API both validate through it: a `RiskLimit` of
-the desk, its scope's object chosen among the desk's own, every check of `RiskLimit.clean` shown on its field), and a
+"""Forms of the risk pages: the limits editor's (a `RiskLimit` of the desk, its scope's object chosen among the
+desk's own, every check of `RiskLimit.clean` shown on its field, as the API's serializer shows them), and a
 transfer's request, its completion and its rejection or cancellation."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from accounts.models import Tenant, VenueAccount
 
 from .choices import LimitDirection
 from .limits import LIMIT_FIELDS
-from .models import RiskLimit
+from .models import SCOPE_CHOICE, RiskLimit
 
 MAX_AMOUNT = Decimal("9999999999999999.99")
 
@@ -84,6 +84,7 @@ class RiskLimitForm(forms.ModelForm):  # type: ignore[type-arg]
             queryset = field.queryset.filter(tenant=tenant)  # type: ignore[union-attr]
             field.queryset = queryset.defer("credentials") if name == "account" else queryset
             field.empty_label = "—"
+            field.error_messages["invalid_choice"] = SCOPE_CHOICE
         self.fields["account"].label_from_instance = lambda account: account.label  # type: ignore[attr-defined]
         direction = self.fields["direction"]
         assert isinstance(direction, forms.ChoiceField)

@@ -281,6 +281,8 @@ class Transfer(models.Model):
 
 # --- limits that act (issue #19 item 2) ---------------------------------------------------------------------------
 LEVEL: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
+# A limit's pool, strategy or account that is not one of the desk's (the editor, the API and `RiskLimit.clean`).
+SCOPE_CHOICE = _("Choose one of this desk's.")
 
 # The sane range of each metric's levels, in its own unit (the editor refuses anything outside).
 PCT = (Decimal(0), Decimal(100))
@@ -478,7 +480,7 @@ class RiskLimit(models.Model):
                         % {"scope": str(LimitScopeKind(kind).label).lower()}
                     ]
                 elif target.tenant_id != self.tenant_id:
-                    errors[kind] = [_("Choose one of this desk's.")]
+                    errors[kind] = [SCOPE_CHOICE]
             elif target is not None:
                 setattr(self, f"{kind}_id", None)
                 setattr(self, kind, None)

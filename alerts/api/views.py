@@ -1,6 +1,6 @@
 """Alerts over the API: read for every role that reads alerts, ack/resolve for admins and traders, channels,
-rules and deliveries for admins. Channel writes go through the portal's form; secrets are accepted in a
-`secrets` object and never returned. A foreign id answers 404."""
+rules and deliveries for admins. Writes are read by the write serializers and checked as the portal's forms check
+them (alerts/checks.py); secrets are accepted in a `secrets` object and never returned. A foreign id answers 404."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
-from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Alert, AlertRule, Channel, Delivery
 from alerts.rules import rules_ensure_defaults
 from alerts.selectors import alerts_for, channels_for, deliveries_for, rules_for
@@ -32,7 +30,7 @@ from alerts.services import (
     delivery_retry,
     rule_save,
 )
-from quantarb.api import form_value, json_object
+from quantarb.api import json_object
 
 from .filters import AlertFilterSet
 from .serializers import (
@@ -42,9 +40,8 @@ from .serializers import (
     ChannelWriteSerializer,
     DeliverySerializer,
     RuleSerializer,
+    RuleWriteSerializer,
 )
-
-_SECRET_NAMES = {"signing_key": "signing_key", "bot_token": "bot_token", "url": "apprise_url"}
 
 
 def _one(queryset: QuerySet[Any], pk: int) -> Any:
@@ -52,18 +49,6 @@ def _one(queryset: QuerySet[Any], pk: int) -> Any:
     if row is None:
         raise Http404
     return row
-
-
-def _form_errors(form: Any) -> dict[str, Any]:
-    errors: dict[str, Any] = {}
-    reverse_secret = {form_name: api_name for api_name, form_name in _SECRET_NAMES.items()}
-    for field, messages in form.errors.items():
-        texts = [str(message) for message in messages]
-        if field in reverse_secret:
-            errors.setdefault("secrets", {})[reverse_secret[field]] = texts
-        else:
-            errors["non_field_errors" if field == "__all__" else field] = texts
-    return errors
 
 
 # --- alerts ---------------------------------------------------------------------------------------------------
@@ -118,31 +103,15 @@ class AlertResolve(_AlertAction):
 
 
 # --- channels -------------------------------------------------------------------------------------------------
-def _channel_form_data(request: Request, instance: Channel | None) -> dict[str, Any]:
-    body = json_object(request.data)
-    secrets = body.get("secrets") or {}
-    if not isinstance(secrets, dict):
-        raise ValidationError({"secrets": ["Send the secrets as an object."]})
-    unknown = set(secrets) - set(_SECRET_NAMES)
-    if unknown:
-        raise ValidationError({"secrets": [f"Unknown secret(s): {', '.join(sorted(unknown))}."]})
+def _stored_channel(channel: Channel) -> dict[str, Any]:
+    """A channel's stored values as a write body gives them (a PATCH changes only what it sends; secrets are kept
+    unless sent)."""
     fields = ("name", "kind", "target", "min_severity", "quiet_start", "quiet_end", "repeat_after_s", "max_per_hour")
-    data: dict[str, Any] = {}
-    if instance is not None:
-        data = {field: getattr(instance, field) for field in fields}
-        data["categories"] = list(instance.categories)
-        data["enabled"] = instance.enabled
-    else:
-        data = {"min_severity": "warning", "repeat_after_s": 3600, "max_per_hour": 30, "enabled": True}
-    for field in (*fields, "categories", "enabled"):
-        if field in body:
-            data[field] = form_value(field, body[field], many=field == "categories", boolean=field == "enabled")
-    if not data.get("enabled"):
-        data.pop("enabled", None)  # a checkbox: absent means off
-    for api_name, form_name in _SECRET_NAMES.items():
-        if api_name in secrets:
-            data[form_name] = str(form_value(f"secrets.{api_name}", secrets[api_name]))
-    return data
+    return {
+        **{name: getattr(channel, name) for name in fields},
+        "categories": list(channel.categories or []),
+        "enabled": channel.enabled,
+    }
 
 
 class ChannelList(generics.ListAPIView):  # type: ignore[type-arg]
@@ -156,10 +125,16 @@ class ChannelList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
     def post(self, request: Request) -> Response:
-        form = ChannelForm(data=_channel_form_data(request, None), tenant=require_tenant(request))
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        tenant = require_tenant(request)
+        serializer = ChannelWriteSerializer(data=json_object(request.data), context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        channel = channel_save(
+            tenant=tenant,
+            channel=None,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -175,10 +150,16 @@ class ChannelDetail(APIView):
     @extend_schema(request=ChannelWriteSerializer, responses=ChannelSerializer)
     def patch(self, request: Request, channel_id: int) -> Response:
         channel = _one(channels_for(membership=require_membership(request)), channel_id)
-        form = ChannelForm(data=_channel_form_data(request, channel), instance=channel, tenant=channel.tenant)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        channel = channel_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        data = {**_stored_channel(channel), **json_object(request.data)}
+        serializer = ChannelWriteSerializer(channel, data=data, context={"tenant": channel.tenant})
+        serializer.is_valid(raise_exception=True)
+        channel = channel_save(
+            tenant=channel.tenant,
+            channel=channel,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(ChannelSerializer(channel).data)
 
     @extend_schema(responses={204: None})
@@ -225,23 +206,20 @@ class RuleDetail(APIView):
     def get(self, request: Request, rule_id: int) -> Response:
         return Response(RuleSerializer(_one(rules_for(membership=require_membership(request)), rule_id)).data)
 
-    @extend_schema(request=RuleSerializer, responses=RuleSerializer)
+    @extend_schema(request=RuleWriteSerializer, responses=RuleSerializer)
     def patch(self, request: Request, rule_id: int) -> Response:
         rule = _one(rules_for(membership=require_membership(request)), rule_id)
-        body = request.data if isinstance(request.data, dict) else {}
-        params = body.get("params", {})
-        if not isinstance(params, dict):
-            return Response({"params": ["Send the parameters as an object."]}, status=status.HTTP_400_BAD_REQUEST)
-        data: dict[str, Any] = {"severity": body.get("severity", rule.severity), **rule.params, **params}
-        if body.get("enabled", rule.enabled):
-            data["enabled"] = "on"
-        form = RuleForm(data=data, rule=rule)
-        unknown = set(params) - set(form.fields)
-        if unknown:
-            return Response({"params": [f"Unknown parameter(s): {', '.join(sorted(unknown))}."]}, status=400)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        rule = rule_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        data = {"enabled": rule.enabled, "severity": rule.severity, **json_object(request.data)}
+        serializer = RuleWriteSerializer(rule, data=data)
+        serializer.is_valid(raise_exception=True)
+        rule = rule_save(
+            rule=rule,
+            enabled=serializer.validated_data["enabled"],
+            severity=serializer.validated_data["severity"],
+            params=serializer.checked_params,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(RuleSerializer(rule).data)
 
 

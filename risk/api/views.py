@@ -1,6 +1,7 @@
 """The risk limits API: `/api/v1/risk/limits/` (read by every role that reads limits; created, changed and deleted
-by admins, validated as the limits editor validates — a 400 names each field) and `/api/v1/risk/breaches/` (the
-breach log; an admin confirms a pending action). Tenant-scoped: a foreign id answers 404."""
+by admins, validated by the write serializer with the limits editor's checks — a 400 names each field) and
+`/api/v1/risk/breaches/` (the breach log; an admin confirms a pending action). Tenant-scoped: a foreign id answers
+404."""
 
 from __future__ import annotations
 
@@ -19,45 +20,17 @@ from rest_framework.views import APIView
 
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
-from quantarb.api import form_value, json_object
+from quantarb.api import json_object
 
-from ..forms import RiskLimitForm
 from ..limit_views import breaches_for, limits_for
-from ..limits import LIMIT_FIELDS, breach_confirm, limit_delete, limit_save, limit_summary
+from ..limits import breach_confirm, limit_delete, limit_save, limit_summary
 from ..models import Breach, RiskLimit
 from .filters import BreachFilterSet
 from .serializers import BreachSerializer, RiskLimitSerializer, RiskLimitWriteSerializer
 
-BOOLEANS = ("confirm", "enabled")
-
 
 def _body(request: Request) -> dict[str, Any]:
-    json_object(request.data)
-    unknown = sorted(set(request.data) - set(LIMIT_FIELDS))
-    if unknown:
-        raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
-    return request.data
-
-
-def _form_data(body: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    merged = {**base, **body}
-    data = {}
-    for name in LIMIT_FIELDS:
-        if name not in merged:
-            continue
-        value = merged[name]
-        if name in BOOLEANS:
-            if value is None:
-                value = False
-            value = form_value(name, value, boolean=True)
-            if value is False or value == "false":
-                continue  # an unchecked box sends nothing
-            data[name] = "on"
-        else:
-            data[name] = form_value(name, value)
-    if "enabled" not in merged:
-        data["enabled"] = "on"
-    return data
+    return json_object(request.data)
 
 
 # What PUT resets a field it was not sent to (a full replacement; `scope_kind` and `metric` are always sent).
@@ -77,15 +50,15 @@ PUT_DEFAULTS: dict[str, Any] = {
 
 
 def _save(request: Request, limit: RiskLimit | None, body: dict[str, Any], *, replace: bool = False) -> RiskLimit:
-    tenant = require_tenant(request)
+    """Validate the body with the write serializer over what PUT resets (`replace`) or what is stored (PATCH),
+    then save."""
     before = limit_summary(limit) if limit is not None else None
     base = PUT_DEFAULTS if replace else (before or {})
-    form = RiskLimitForm(data=_form_data(body, base), instance=limit, tenant=tenant)
-    if not form.is_valid():
-        raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
+    serializer = RiskLimitWriteSerializer(limit, data={**base, **body}, context={"tenant": require_tenant(request)})
+    serializer.is_valid(raise_exception=True)
     try:
         saved: RiskLimit = limit_save(
-            row=form.instance, actor=require_actor(request), before=before, context=AuditContext.from_request(request)
+            row=serializer.row, actor=require_actor(request), before=before, context=AuditContext.from_request(request)
         )
         return saved
     except DjangoValidationError as error:

@@ -1,5 +1,7 @@
-"""Writes of quote sources and source pairs by a desk's admins: validated by the forms (trading/marketdata/forms.py),
-saved for the desk, audited. The engine notices a new, changed, disabled or deleted pair by itself within a few
+"""Writes of quote sources and source pairs by a desk's admins: the values checked by the portal's form or the API's
+serializer (both through trading/marketdata/setup_checks.py), saved for the desk, audited.
+
+The engine notices a new, changed, disabled or deleted pair by itself within a few
 seconds (`MarketPipeline`'s reload loop in trading/marketdata/pipeline.py): nothing here restarts anything.
 """
 
@@ -13,7 +15,7 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.http import AuditContext
 from accounts.models import Tenant, User
-from trading.marketdata.forms import QuoteSourceForm, SourcePairForm
+from trading.marketdata.setup_checks import PAIR_FIELDS, QuoteSourceValues, SourcePairValues
 from trading.models import PairAccess, QuoteSource, SourcePair
 
 
@@ -36,17 +38,29 @@ def _source_key(tenant: Tenant, venue: str, label: str) -> str:
 
 
 @transaction.atomic
-def quote_source_save(*, form: QuoteSourceForm, actor: User, context: AuditContext | None = None) -> QuoteSource:
-    """Create or change a desk's source from a valid form; audited (the endpoint is not a secret)."""
-    source: QuoteSource = form.save(commit=False)
-    created = source.pk is None
-    source.tenant = form.tenant
-    source.endpoint = form.endpoint
-    if created:
-        source.key = _source_key(form.tenant, source.venue, source.label)
+def quote_source_save(
+    *,
+    tenant: Tenant,
+    source: QuoteSource | None,
+    values: QuoteSourceValues,
+    actor: User,
+    context: AuditContext | None = None,
+) -> QuoteSource:
+    """Create a desk's source (`source` None) or change `source` (its venue stays) from checked values
+    (`quote_source_check`); audited (the endpoint is not a secret)."""
+    assert values.instrument is not None, "the checks fill in the venue's reference instrument"
+    created = source is None
+    if source is None:
+        source = QuoteSource(tenant=tenant, venue=values.venue)
+        source.key = _source_key(tenant, values.venue, values.label)
+    source.label = values.label
+    source.instrument = values.instrument
+    source.terminal = values.terminal
+    source.endpoint = values.endpoint
+    source.stale_after_s = values.stale_after_s
     source.save()
     audit_record(
-        tenant=form.tenant,
+        tenant=tenant,
         actor=actor,
         action=AuditAction.QUOTE_SOURCE_SAVED,
         obj=source,
@@ -86,16 +100,34 @@ def quote_source_delete(*, source: QuoteSource, actor: User, context: AuditConte
     source.delete()
 
 
+_PAIR_FOREIGN = ("perp_source", "cfd_source")
+
+
 @transaction.atomic
-def pair_save(*, form: SourcePairForm, actor: User, context: AuditContext | None = None) -> SourcePair:
-    """Create or change a desk's pair from a valid form, granted to the desk; audited with its settings."""
-    pair: SourcePair = form.save(commit=False)
-    created = pair.pk is None
-    pair.tenant = form.tenant
+def pair_save(
+    *,
+    tenant: Tenant,
+    pair: SourcePair | None,
+    values: SourcePairValues,
+    actor: User,
+    context: AuditContext | None = None,
+) -> SourcePair:
+    """Create a desk's pair (`pair` None) or change `pair` from checked values (`pair_check`), granted to the desk;
+    audited with its settings and the fields that changed."""
+    created = pair is None
+    columns = [f"{name}_id" if name in _PAIR_FOREIGN else name for name in PAIR_FIELDS]
+    if pair is None:
+        pair = SourcePair(tenant=tenant)
+        before = {column: getattr(pair, column) for column in columns}
+    else:  # as stored: a form may have set its values on this instance already
+        before = SourcePair.objects.filter(pk=pair.pk).values(*columns).get()
+    for name in PAIR_FIELDS:
+        setattr(pair, name, getattr(values, name))
+    after = {column: getattr(pair, column) for column in columns}
     pair.save()
-    PairAccess.objects.get_or_create(tenant=form.tenant, pair=pair)
+    PairAccess.objects.get_or_create(tenant=tenant, pair=pair)
     audit_record(
-        tenant=form.tenant,
+        tenant=tenant,
         actor=actor,
         action=AuditAction.PAIR_SAVED,
         obj=pair,
@@ -105,7 +137,9 @@ def pair_save(*, form: SourcePairForm, actor: User, context: AuditContext | None
             "cfd_source": pair.cfd_source.key,
             "enabled": pair.enabled,
             "created": created,
-            "changed": sorted(form.changed_data),
+            "changed": sorted(
+                name for name, column in zip(PAIR_FIELDS, columns, strict=True) if before[column] != after[column]
+            ),
         },
         context=context,
     )

@@ -84,7 +84,11 @@ def source_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             source = quote_source_save(
-                form=form, actor=require_actor(request), context=AuditContext.from_request(request)
+                tenant=form.tenant,
+                source=None,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
             )
             messages.success(request, _("Source %(label)s created.") % {"label": source.label})
             return _saved(request, reverse("quote_source", args=[source.pk]))
@@ -107,8 +111,14 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
         form = QuoteSourceForm(request.POST or None, instance=source, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
-                messages.success(request, _("Source %(label)s saved.") % {"label": form.instance.label})
+                saved = quote_source_save(
+                    tenant=tenant,
+                    source=source,
+                    values=form.values(),
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
+                )
+                messages.success(request, _("Source %(label)s saved.") % {"label": saved.label})
                 return _saved(request, reverse("quote_source", args=[source.pk]))
             status = 400
             if is_htmx(request):
@@ -164,7 +174,13 @@ def pair_create(request: HttpRequest) -> HttpResponse:
     form = SourcePairForm(request.POST or None, tenant=require_tenant(request), initial={"enabled": True})
     if request.method == "POST":
         if form.is_valid():
-            pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+            pair = pair_save(
+                tenant=form.tenant,
+                pair=None,
+                values=form.values(),
+                actor=require_actor(request),
+                context=AuditContext.from_request(request),
+            )
             messages.success(
                 request,
                 _("Pair %(name)s created: the engine starts streaming it within a few seconds.") % {"name": pair.name},
@@ -189,8 +205,14 @@ def pair_detail(request: HttpRequest, pair_id: int) -> HttpResponse:
         form = SourcePairForm(request.POST or None, instance=pair, tenant=tenant)
         if request.method == "POST":
             if form.is_valid():
-                pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
-                messages.success(request, _("Pair %(name)s saved.") % {"name": form.instance.name})
+                saved = pair_save(
+                    tenant=tenant,
+                    pair=pair,
+                    values=form.values(),
+                    actor=require_actor(request),
+                    context=AuditContext.from_request(request),
+                )
+                messages.success(request, _("Pair %(name)s saved.") % {"name": saved.name})
                 return _saved(request, reverse("source_pair", args=[pair.pk]))
             status = 400
             if is_htmx(request):

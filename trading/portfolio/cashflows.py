@@ -150,6 +150,41 @@ class Entry:
     to_amount: Decimal | None = None
 
 
+# The fields a correction may send (`Correction`'s).
+CORRECTION_FIELDS = ("amount", "at", "to_amount", "venue_ref", "note")
+
+
+def entry_errors(
+    *, kind: str | None, at: datetime | None, to_account: Any, to_amount: Decimal | None
+) -> dict[str, str]:
+    """The checks of an admin's entry across its fields, by field: the portal's form and the API's serializer both
+    apply them once each field has been read (the service checks the entry again as it books it)."""
+    errors: dict[str, str] = {}
+    if kind == CashFlowKind.TRANSFER_OUT and not to_account:
+        errors["to_account"] = _("A transfer needs the account that received the money.")
+    if kind != CashFlowKind.TRANSFER_OUT and (to_account or to_amount):
+        errors["to_account"] = _("Only a transfer has a receiving account.")
+    if at is not None and at.year < 2000:
+        errors["at"] = _("Enter a time after 2000.")
+    return errors
+
+
+def correction_errors(*, sent: Iterable[str], values: dict[str, Any]) -> dict[str | None, str]:
+    """The checks of a correction across its fields (`sent`: the names the body gave; `values`: as read), by field
+    (None: the correction as a whole)."""
+    given = set(sent)
+    if not given & set(CORRECTION_FIELDS):
+        return {None: _("Send at least one of amount, at, to_amount, venue_ref and note.")}
+    at = values.get("at")
+    if at is not None and at.year < 2000:
+        return {"at": _("Enter a time after 2000.")}
+    return {
+        name: _("This field cannot be empty.")
+        for name in ("amount", "at")
+        if name in given and values.get(name) is None
+    }
+
+
 def _check_entry(tenant: Tenant, entry: Entry) -> None:
     if entry.account.tenant_id != tenant.pk:
         raise CashFlowError(_("Choose one of this desk's accounts."), "account")

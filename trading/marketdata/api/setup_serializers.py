@@ -1,20 +1,34 @@
-"""Shapes of quote sources and source pairs in the API. Writes are validated by the portal's forms
-(trading/marketdata/forms.py); these serializers describe the bodies and answers in the OpenAPI schema."""
+"""Shapes of quote sources and source pairs in the API. A write is read by its write serializer, then checked by the
+checks the portal's forms apply too (trading/marketdata/setup_checks.py): the same message on the same field."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from quantarb.api import BlankDecimalField, JSONBooleanField, WriteSerializer, choice_of, field_errors
 from quantarb.api_decimals import PlainDecimalField
 from trading.choices import RateSource
-from trading.marketdata.forms import SOURCE_VENUES
-from trading.models import QuoteSource, SourcePair
+from trading.marketdata.setup_checks import (
+    PAIR_FIELDS,
+    SOURCE_VENUES,
+    QuoteSourceValues,
+    SourcePairValues,
+    desk_terminals,
+    pair_check,
+    quote_source_check,
+    visible_sources,
+)
+from trading.models import Instrument, QuoteSource, SourcePair
 
 
-class QuoteSourceWriteSerializer(serializers.Serializer[Any]):
-    """Create (POST) or change (PATCH) a source; a bad field answers 400 with the field's message."""
+class QuoteSourceWriteSerializer(WriteSerializer):
+    """Create (POST) or change (PATCH) a source; a bad field answers 400 with the field's message. Needs `tenant` in
+    its context; the source changed is the serializer's instance. Valid, `checked` holds the values to save."""
 
     label = serializers.CharField(max_length=80)  # type: ignore[assignment] # a field named like Field.label
     venue = serializers.ChoiceField(
@@ -29,22 +43,48 @@ class QuoteSourceWriteSerializer(serializers.Serializer[Any]):
     rest_endpoint = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,
         max_length=200,
         help_text="Binance only: REST base URL override (http/https); empty: Binance.",
     )
     ws_endpoint = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,
         max_length=200,
         help_text="Binance only: WebSocket base URL override (ws/wss); with REST.",
     )
-    stale_after_s = PlainDecimalField(
+    stale_after_s = BlankDecimalField(
         max_digits=8,
         decimal_places=2,
+        min_value=Decimal("0.1"),
         required=False,
         allow_null=True,
         help_text="Seconds; null: the platform default.",
     )
+
+    checked: QuoteSourceValues
+
+    def validate_instrument(self, pk: int | None) -> Instrument | None:
+        return None if pk is None else choice_of(Instrument.objects.all(), pk)
+
+    def validate_terminal(self, pk: int | None) -> Any:
+        return None if pk is None else choice_of(desk_terminals(self.context["tenant"]), pk)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = QuoteSourceValues(
+            label=attrs["label"],
+            venue=attrs["venue"],
+            instrument=attrs.get("instrument"),
+            terminal=attrs.get("terminal"),
+            rest_endpoint=attrs.get("rest_endpoint") or "",
+            ws_endpoint=attrs.get("ws_endpoint") or "",
+            stale_after_s=attrs.get("stale_after_s"),
+        )
+        self.checked, errors = quote_source_check(tenant=self.context["tenant"], source=self.instance, values=given)
+        if errors:
+            raise serializers.ValidationError(field_errors(errors))
+        return attrs
 
 
 class QuoteSourceSerializer(serializers.ModelSerializer[QuoteSource]):
@@ -79,26 +119,57 @@ class QuoteSourceSerializer(serializers.ModelSerializer[QuoteSource]):
         return "platform" if source.tenant_id is None else "desk"
 
 
-class SourcePairWriteSerializer(serializers.Serializer[Any]):
-    """Create (POST) or change (PATCH) a pair; a bad field answers 400 with the field's message."""
+def _optional(**bounds: Any) -> BlankDecimalField:
+    """A cost a pair may leave empty (or null): the model's default."""
+    return BlankDecimalField(**bounds, required=False, allow_null=True)
+
+
+class SourcePairWriteSerializer(WriteSerializer):
+    """Create (POST) or change (PATCH) a pair; a bad field answers 400 with the field's message. Needs `tenant` in
+    its context; the pair changed is the serializer's instance. Valid, `checked` holds the values to save."""
 
     name = serializers.CharField(max_length=80)
     perp_source = serializers.IntegerField(help_text="Id of a perpetual source (the desk's or the platform's).")
     cfd_source = serializers.IntegerField(help_text="Id of a CFD source (the desk's or the platform's).")
     entry_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net.")
     exit_threshold = PlainDecimalField(max_digits=20, decimal_places=8, help_text="USD/oz, net; below entry.")
-    perp_fee_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
-    cfd_fee_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
-    cfd_commission_per_oz = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
-    slippage_usd_per_oz = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
-    expected_holding_hours = PlainDecimalField(max_digits=10, decimal_places=2, required=False)
-    funding_rate = PlainDecimalField(max_digits=16, decimal_places=8, required=False)
-    funding_interval_hours = PlainDecimalField(max_digits=6, decimal_places=2, required=False)
-    swap_long_per_oz_night = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
-    swap_short_per_oz_night = PlainDecimalField(max_digits=20, decimal_places=8, required=False)
-    rate_source = serializers.ChoiceField(choices=RateSource.choices, required=False)
-    fixed_usd_per_usdt = PlainDecimalField(max_digits=12, decimal_places=6, required=False)
-    enabled = serializers.BooleanField(default=True)
+    perp_fee_rate = _optional(max_digits=16, decimal_places=8)
+    cfd_fee_rate = _optional(max_digits=16, decimal_places=8)
+    cfd_commission_per_oz = _optional(max_digits=20, decimal_places=8)
+    slippage_usd_per_oz = _optional(max_digits=20, decimal_places=8)
+    expected_holding_hours = _optional(max_digits=10, decimal_places=2)
+    funding_rate = _optional(max_digits=16, decimal_places=8)
+    funding_interval_hours = _optional(max_digits=6, decimal_places=2)
+    swap_long_per_oz_night = _optional(max_digits=20, decimal_places=8)
+    swap_short_per_oz_night = _optional(max_digits=20, decimal_places=8)
+    rate_source = serializers.ChoiceField(choices=RateSource.choices, required=False, allow_blank=True, allow_null=True)
+    fixed_usd_per_usdt = _optional(max_digits=12, decimal_places=6)
+    enabled = JSONBooleanField(default=True)
+
+    checked: SourcePairValues
+
+    def validate_perp_source(self, pk: int) -> QuoteSource:
+        return choice_of(visible_sources(self.context["tenant"]), pk)  # type: ignore[no-any-return]
+
+    def validate_cfd_source(self, pk: int) -> QuoteSource:
+        return choice_of(visible_sources(self.context["tenant"]), pk)  # type: ignore[no-any-return]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        tenant = self.context["tenant"]
+        read: dict[str, Any] = {name: attrs.get(name) for name in PAIR_FIELDS}
+        given = SourcePairValues(**read)
+        self.checked, errors = pair_check(tenant=tenant, pair=self.instance, values=given)
+        found: dict[str | None, Any] = {name: message for name, message in errors.items()}
+        # The model's own checks (the thresholds' order), on the pair as it would be saved.
+        probe = SourcePair(tenant=tenant, **{name: getattr(self.checked, name) for name in PAIR_FIELDS})
+        try:
+            probe.clean()
+        except DjangoValidationError as error:
+            for name, messages in error.message_dict.items():
+                found.setdefault(None if name == NON_FIELD_ERRORS else name, messages)
+        if found:
+            raise serializers.ValidationError(field_errors(found))
+        return attrs
 
 
 class SourcePairSerializer(serializers.ModelSerializer[SourcePair]):

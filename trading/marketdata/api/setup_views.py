@@ -1,21 +1,22 @@
 """Quote sources and source pairs over the API (`/api/v1/market/sources/`, `/api/v1/market/pairs/`).
 
-Writes go through the portal's forms (trading/marketdata/forms.py), so both answer bad input with the same field
-messages (400). Reading needs `trading.read`; writing needs `market.manage` (a desk's admins). A desk sees its own
+Writes are read by the write serializers, then checked as the portal's forms check them
+(trading/marketdata/setup_checks.py), so both answer bad input with the same field messages (400). Reading needs
+`trading.read`; writing needs `market.manage` (a desk's admins). A desk sees its own
 sources and pairs and the platform's; it changes only its own (the platform's answer 403); another desk's id
 answers 404.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,56 +32,33 @@ from trading.marketdata.api.setup_serializers import (
     SourcePairSerializer,
     SourcePairWriteSerializer,
 )
-from trading.marketdata.forms import PAIR_FIELDS, QuoteSourceForm, SourcePairForm
 from trading.marketdata.services import SourceInUse, pair_delete, pair_save, quote_source_delete, quote_source_save
+from trading.marketdata.setup_checks import PAIR_FIELDS
 from trading.models import QuoteSource, SourcePair
 
-SOURCE_FIELDS = ("label", "venue", "instrument", "terminal", "rest_endpoint", "ws_endpoint", "stale_after_s")
 
-
-def _form_errors(form: Any) -> dict[str, list[str]]:
+def _stored_source(source: QuoteSource) -> dict[str, Any]:
+    """A source's stored values as a write body gives them (a PATCH changes only what it sends)."""
+    rest, ws = source.endpoints()
     return {
-        ("non_field_errors" if field == "__all__" else field): [str(message) for message in messages]
-        for field, messages in form.errors.items()
+        "label": source.label,
+        "venue": source.venue,
+        "instrument": source.instrument_id,
+        "terminal": source.terminal_id,
+        "rest_endpoint": rest or "",
+        "ws_endpoint": ws or "",
+        "stale_after_s": source.stale_after_s,
     }
 
 
-def _form_data(request: Request, fields: tuple[str, ...], stored: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body as form data: what is stored (PATCH), overlaid with what the body gives. Unknown fields and
-    values that are not scalars answer 400 before the form sees them."""
-    body = json_object(request.data)
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
-    data = dict(stored)
-    for field in fields:
-        if field not in body:
-            continue
-        value = body[field]
-        if isinstance(value, dict | list):
-            raise ValidationError({field: ["Send a single value."]})
-        if field == "enabled":
-            if not isinstance(value, bool):
-                raise ValidationError({field: ["Send true or false."]})
-            data[field] = value
-            continue
-        data[field] = "" if value is None else str(value)
-    if data.get("enabled") is False:
-        data.pop("enabled")  # an unchecked box is an absent field to a form
-    return data
-
-
-def _stored(instance: Model, fields: tuple[str, ...]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field in fields:
-        value = getattr(instance, f"{field}_id", None) if hasattr(instance, f"{field}_id") else getattr(instance, field)
-        values[field] = "" if value is None else (str(value) if isinstance(value, Decimal) else value)
-    return values
+def _stored_pair(pair: SourcePair) -> dict[str, Any]:
+    foreign = ("perp_source", "cfd_source")
+    return {name: getattr(pair, f"{name}_id" if name in foreign else name) for name in PAIR_FIELDS}
 
 
 def _mine(instance: QuoteSource | SourcePair, tenant: Tenant) -> None:
     if instance.tenant_id != tenant.pk:
-        raise PermissionDenied("This is the platform's: only the platform's operators change it.")
+        raise PermissionDenied(_("This is the platform's: only the platform's operators change it."))
 
 
 # --- sources -----------------------------------------------------------------------------------------------------
@@ -96,10 +74,16 @@ class QuoteSourceList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=QuoteSourceWriteSerializer, responses={201: QuoteSourceSerializer})
     def post(self, request: Request) -> Response:
-        form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, {}), tenant=require_tenant(request))
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        tenant = require_tenant(request)
+        serializer = QuoteSourceWriteSerializer(data=json_object(request.data), context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        source = quote_source_save(
+            tenant=tenant,
+            source=None,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(QuoteSourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
 
@@ -124,19 +108,16 @@ class QuoteSourceDetail(APIView):
         tenant = require_tenant(request)
         source = self._source(request, source_id)
         _mine(source, tenant)
-        body = request.data if isinstance(request.data, dict) else {}
-        if "venue" in body and body["venue"] != source.venue:
-            raise ValidationError({"venue": ["A source never changes venue: create another source."]})
-        rest, ws = source.endpoints()
-        stored = {
-            **_stored(source, ("label", "venue", "instrument", "terminal", "stale_after_s")),
-            "rest_endpoint": rest or "",
-            "ws_endpoint": ws or "",
-        }
-        form = QuoteSourceForm(data=_form_data(request, SOURCE_FIELDS, stored), instance=source, tenant=tenant)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        source = quote_source_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        data = {**_stored_source(source), **json_object(request.data)}
+        serializer = QuoteSourceWriteSerializer(source, data=data, context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        source = quote_source_save(
+            tenant=tenant,
+            source=source,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(QuoteSourceSerializer(source).data)
 
     @extend_schema(responses={204: None})
@@ -148,7 +129,10 @@ class QuoteSourceDetail(APIView):
             quote_source_delete(source=source, actor=require_actor(request), context=AuditContext.from_request(request))
         except SourceInUse as exc:
             return Response(
-                {"detail": f"This source quotes a leg of the pair {exc.pair.name}: delete or change that pair first."},
+                {
+                    "detail": _("This source quotes a leg of the pair %(pair)s: delete or change that pair first.")
+                    % {"pair": exc.pair.name}
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -168,11 +152,16 @@ class SourcePairList(generics.ListAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=SourcePairWriteSerializer, responses={201: SourcePairSerializer})
     def post(self, request: Request) -> Response:
-        data = _form_data(request, PAIR_FIELDS, {"enabled": True})
-        form = SourcePairForm(data=data, tenant=require_tenant(request))
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
+        tenant = require_tenant(request)
+        serializer = SourcePairWriteSerializer(data=json_object(request.data), context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        pair = pair_save(
+            tenant=tenant,
+            pair=None,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
+        )
         return Response(SourcePairSerializer(pair).data, status=status.HTTP_201_CREATED)
 
 
@@ -198,12 +187,16 @@ class SourcePairDetail(APIView):
         tenant = require_tenant(request)
         pair = self._pair(request, pair_id)
         _mine(pair, tenant)
-        form = SourcePairForm(
-            data=_form_data(request, PAIR_FIELDS, _stored(pair, PAIR_FIELDS)), instance=pair, tenant=tenant
+        data = {**_stored_pair(pair), **json_object(request.data)}
+        serializer = SourcePairWriteSerializer(pair, data=data, context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        pair = pair_save(
+            tenant=tenant,
+            pair=pair,
+            values=serializer.checked,
+            actor=require_actor(request),
+            context=AuditContext.from_request(request),
         )
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        pair = pair_save(form=form, actor=require_actor(request), context=AuditContext.from_request(request))
         return Response(SourcePairSerializer(pair).data)
 
     @extend_schema(responses={204: None})

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.permissions import Perm
-from quantarb.api import form_value, json_object
+from quantarb.api import json_object
 from trading.domain import hedge_stats
 from trading.domain.performance import PerformanceReport
 from trading.models import CashFlow
@@ -39,7 +39,6 @@ from ..cashflows import (
     cash_flow_withdraw,
     cash_flows_for,
 )
-from ..forms import CashFlowCorrectionForm, CashFlowForm
 from .filters import CashFlowFilterSet
 from .serializers import (
     CashFlowCorrectionSerializer,
@@ -78,19 +77,13 @@ class CashFlowList(generics.ListAPIView):  # type: ignore[type-arg]
     @extend_schema(request=CashFlowWriteSerializer, responses={201: CashFlowSerializer(many=True)})
     def post(self, request: Request) -> Response:
         tenant = require_tenant(request)
-        body = _body(request)
-        names = ("account", "kind", "amount", "at", "to_account", "to_amount", "venue_ref", "note")
-        unknown = sorted(set(body) - set(names))
-        if unknown:
-            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
-        form = CashFlowForm(data={name: form_value(name, body[name]) for name in names if name in body}, tenant=tenant)
-        if not form.is_valid():
-            raise ValidationError({field: [str(e) for e in errors] for field, errors in form.errors.items()})
+        serializer = CashFlowWriteSerializer(data=_body(request), context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
         try:
             flows = cash_flow_enter(
                 tenant=tenant,
                 actor=require_actor(request),
-                entry=form.entry(),
+                entry=serializer.entry(),
                 context=AuditContext.from_request(request),
             )
         except CashFlowError as error:
@@ -115,29 +108,19 @@ class CashFlowDetail(APIView):
     def patch(self, request: Request, flow_id: int) -> Response:
         flow = _flow(request, flow_id)
         body = _body(request)
-        names = ("amount", "at", "to_amount", "venue_ref", "note")
         fixed = sorted(set(body) & {"account", "kind", "to_account", "status", "currency", "amount_usd"})
         if fixed:
             message = _("%(fields)s cannot be changed: withdraw this cash flow and enter a new one.") % {
                 "fields": ", ".join(fixed)
             }
             raise ValidationError({"non_field_errors": [message]})
-        unknown = sorted(set(body) - set(names))
-        if unknown:
-            raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
-        form = CashFlowCorrectionForm(data={name: form_value(name, body[name]) for name in names if name in body})
-        if not form.is_valid():
-            raise ValidationError(
-                {
-                    "non_field_errors" if field == "__all__" else field: [str(e) for e in errors]
-                    for field, errors in form.errors.items()
-                }
-            )
+        serializer = CashFlowCorrectionSerializer(data=body)
+        serializer.is_valid(raise_exception=True)
         try:
             flow = cash_flow_correct(
                 flow=flow,
                 actor=require_actor(request),
-                correction=form.correction(),
+                correction=serializer.correction(),
                 context=AuditContext.from_request(request),
             )
         except CashFlowForbidden as error:
