@@ -34,27 +34,6 @@ def json_object(data: Any) -> dict[str, Any]:
     return data
 
 
-def form_value(name: str, value: Any, *, many: bool = False, boolean: bool = False) -> Any:
-    """A JSON value as a Django form takes it: null → "", a boolean for a checkbox (`boolean`), a string or a
-    number as text, a list of those for a multiple-choice field (`many`). Anything else (an object, a list for a
-    single field, a boolean for a text field) is a 400 naming the field, where the form field would have failed on
-    it with a 500 (a list or a boolean has no `.strip()`)."""
-    if value is None:
-        return ""
-    if boolean:
-        if isinstance(value, bool | str):
-            return value
-        raise ValidationError({name: ["Send true or false."]})
-    text = (str, int, float)
-    if many:
-        if isinstance(value, list) and all(isinstance(item, text) and not isinstance(item, bool) for item in value):
-            return [str(item) for item in value]
-        raise ValidationError({name: ["Send a list of values."]})
-    if isinstance(value, text) and not isinstance(value, bool):
-        return str(value)
-    raise ValidationError({name: ["Send a single value (a string or a number)."]})
-
-
 class WriteSerializer(serializers.Serializer[Any]):
     """A write body: a field the serializer does not know is refused by name (400, `non_field_errors`) before any
     field is read, rather than ignored."""

@@ -130,10 +130,6 @@ def cash_flows_for(*, membership: Membership | None, filters: dict[str, str] | N
     return rows.order_by("-at", "-id")
 
 
-def booked_flows(*, tenant: Tenant) -> QuerySet[CashFlow]:
-    return CashFlow.objects.filter(tenant=tenant, status=CashFlowStatus.BOOKED)
-
-
 # --- entering, approving, rejecting, booking -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Entry:
