@@ -28,9 +28,10 @@ REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
 # The pool, strategy and scripted-market fixtures (tests/pools.py) are shared by the strategy, execution, risk,
-# portfolio and reconciliation tests, each under the tests/ path of the package it tests; the spreads socket's
+# portfolio and reconciliation tests, each under the tests/ path of the package it tests; the desk and the books'
+# history built on them (tests/desks.py) by the strategy, risk and portfolio tests; the spreads socket's
 # (tests/sockets.py) by the market-data, risk, alerts, strategies and accounts tests.
-pytest_plugins = ["tests.pools", "tests.sockets"]
+pytest_plugins = ["tests.pools", "tests.desks", "tests.sockets"]
 
 
 # --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------

@@ -31,18 +31,11 @@ from accounts.http import AuditContext
 from accounts.models import AuditEvent, Membership, Tenant, User
 from accounts.services import membership_set, user_create
 from accounts.tasks import verify_audit_chains
+from tests.helpers.databases import require_postgresql
 
 from ..conftest import ROOT, Persona
 
-REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 TABLE = "accounts_auditevent"
-
-
-def require_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        if REQUIRE_SERVICES:
-            pytest.fail("services mode required (QUANTARB_REQUIRE_SERVICES=1) but the database is not PostgreSQL")
-        pytest.skip("PostgreSQL only (services mode)")
 
 
 def chain_of(tenant: Tenant | None) -> list[AuditEvent]:

@@ -16,7 +16,10 @@ from django.db import OperationalError
 from accounts.models import AccountPool, AccountSnapshot, ChangeLogEntry, VenueAccount
 from alerts.models import Alert
 from tests import canary
+from tests.accounts.helpers import form_for
 from tests.fakes.fixtures import BinanceFake
+from tests.helpers.clients import ACCOUNTS, api, patch, post
+from tests.helpers.venues import point_at_fake
 from trading.account_sync import sync_accounts
 from trading.models import FundingPayment, VenueEvent
 from trading.reconciliation.venue_events import (
@@ -27,21 +30,7 @@ from trading.reconciliation.venue_events import (
 from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState
 from trading.venues.registry import gateway_for
 
-from .test_binance_connection import form_for
-from .test_venue_accounts import ACCOUNTS, api, patch, post
-
 pytestmark = [pytest.mark.timeout(120)]
-
-
-def point_at_fake(canary_accounts: dict[str, Any], fake: BinanceFake) -> VenueAccount:
-    """Alpha's live Binance account (canary key and secret) at the fake, which knows that key; the MT5 account is
-    disabled so the sync reads only what this file is about."""
-    fake.config(api_keys={canary.CANARY_API_KEY: canary.CANARY_API_SECRET})
-    account: VenueAccount = canary_accounts["binance"]
-    VenueAccount.objects.filter(pk=account.pk).update(rest_endpoint=fake.rest_url, ws_endpoint=fake.ws_url)
-    VenueAccount.objects.filter(pk=canary_accounts["mt5"].pk).update(status="disabled")
-    account.refresh_from_db()
-    return account
 
 
 def funding(tran_id: int, amount: str, at_ms: int) -> dict[str, Any]:

@@ -12,9 +12,7 @@ from django.test import Client
 from accounts.models import AuditEvent, ChangeLogEntry
 from alerts.models import Alert, AlertRule, Channel, Delivery
 from alerts.services import alert_raise
-
-from ..accounts.test_admin import client_for
-from ..accounts.test_jwt import bearer, obtain
+from tests.helpers.clients import bearer, client_for, obtain
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/alerts/"

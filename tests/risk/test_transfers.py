@@ -19,8 +19,8 @@ from accounts.sessions import TENANT_SESSION_KEY
 from quantarb import clock
 from risk.models import Transfer
 from risk.transfers import TransferError, transfer_advice, transfer_approve, transfer_complete, transfer_request
-from tests.accounts.test_jwt import obtain
 from tests.conftest import _persona
+from tests.helpers.clients import obtain
 from trading.models import CashFlow
 
 pytestmark = pytest.mark.django_db

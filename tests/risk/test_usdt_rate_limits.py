@@ -19,6 +19,7 @@ from alerts.models import Alert, AlertRule
 from risk.domain.limits import RATE_AGE_CAP_S, Metric, Scope, ScopeKind
 from risk.metrics import desk_risk
 from risk.models import RiskLimit
+from tests.helpers.clients import api
 from tests.risk import factories as f
 from trading.choices import RateSource
 from trading.models import RateTick, SourcePair
@@ -256,8 +257,6 @@ def test_a_depeg_limit_alerts_naming_the_rate_and_its_source(alice: Any, priced:
 
 
 def test_the_pool_api_gives_the_rate_and_the_summary_its_metrics(alice: Any, priced: Any, frozen_clock: Any) -> None:
-    from tests.accounts.test_venue_accounts import api
-
     RateTick.objects.create(
         source=RateSource.BINANCE_USDC, ts=frozen_clock.now() - timedelta(seconds=7), usd_per_usdt=Decimal("1.0002")
     )

@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_request
+from tests.helpers.runners import db
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.leases import LeaseLost
@@ -30,10 +30,6 @@ pytestmark = [
 
 TTL = timedelta(seconds=10)
 ANSWER_AFTER_S = 30
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 class SlowVenue:

@@ -15,9 +15,8 @@ from django.test import Client
 
 from accounts.models import AuditEvent, ChangeLogEntry
 from mt5ops.models import TerminalInstance
+from tests.helpers.clients import obtain
 from trading.models import PairAccess, QuoteSource, SourcePair
-
-from ...accounts.test_jwt import obtain
 
 pytestmark = pytest.mark.django_db
 SOURCES = "/api/v1/market/sources/"

@@ -38,7 +38,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from quantarb import clock
 from strategies.choices import StrategyState
@@ -52,7 +51,9 @@ from tests.fakes.venue_books import (
     assert_orders_match_venues,
     read_venue_books,
 )
+from tests.helpers.runners import db
 from tests.pools import FakeBook
+from tests.trading.portfolio.helpers import ShiftedClock, next_triple_rollover_ms
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -62,8 +63,6 @@ from trading.instruments import pair_id_for_pool
 from trading.models import Hedge, SourcePair, SpreadSample
 from trading.portfolio.housekeeping import book_carry
 from trading.venues.errors import VenueError
-
-from .test_live_books import ShiftedClock, _next_triple_rollover_ms
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -97,10 +96,6 @@ FAULTS = [
     "cfd_refused",
     "perp_refused",
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 class RatedBook(FakeBook):
@@ -403,7 +398,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             elif wave == 6:
                 # Held across the next triple-swap rollover (and every funding time until then).
                 server_ms = terminal.qa_server_time()
-                await advance((_next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
+                await advance((next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
                 held["triple swap"] += len(opened)
             for slot, hedge in enumerate(opened):
                 await set_rate(Decimal(1) + Decimal((hedge.pk * 3 + slot) % 11 - 5) * Decimal("0.0002"))

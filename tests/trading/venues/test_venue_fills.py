@@ -13,6 +13,7 @@ import pytest
 
 from quantarb import clock
 from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
+from tests.trading.venues.helpers import gateway_for
 from trading.domain.orders import FeeConversion, FillEvent
 from trading.venues.base import OrderRequest, answer_budget
 from trading.venues.binance.gateway import BinanceUsdmGateway, is_trade_update, trade_fill
@@ -22,8 +23,6 @@ from trading.venues.mt5.gateway import OrderRequest as Mt5OrderRequest
 from trading.venues.mt5.orders import Mt5ExecutionVenue, fill_from_deal
 from trading.venues.mt5.rpyc_backend import RpycTransport
 from trading.venues.mt5.sim import SimulatedMetaTrader5
-
-from .conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 

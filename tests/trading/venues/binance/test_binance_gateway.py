@@ -11,11 +11,10 @@ from urllib.error import HTTPError
 import pytest
 
 from tests.fakes.fixtures import BinanceFake
+from tests.trading.venues.helpers import gateway_for
 from tests.waiting import until
 from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
-
-from ..conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 
