@@ -416,7 +416,7 @@ def test_concurrent_writers_leave_one_unbroken_chain() -> None:
                     # at once where a file database (the platform's) waits out its busy timeout: wait here.
                     if connection.vendor != "sqlite" or "locked" not in str(exc):
                         raise
-                    time.sleep(0.01)
+                    time.sleep(0.01)  # a pause before trying for the lock again
             raise TimeoutError("never got the SQLite lock")
         except Exception as exc:  # reported below: an exception in a thread would otherwise vanish
             errors.append(exc)

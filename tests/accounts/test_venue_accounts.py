@@ -294,7 +294,8 @@ def test_a_disabled_pool_frees_its_accounts(live_accounts_pass: Any, alice: Any)
 # --- balance sync ------------------------------------------------------------------------------------------------
 def _binance_unreachable(canary_accounts: Any) -> None:
     """Point the canary live Binance account at a closed loopback port: its live sync runs and fails there (no test
-    leaves this host; the live sync itself is proven against the fake Binance in test_binance_sync.py)."""
+    leaves this host; the live sync itself is proven against the fake Binance in
+    tests/trading/test_account_sync_binance.py)."""
     VenueAccount.objects.filter(pk=canary_accounts["binance"].pk).update(
         rest_endpoint="http://127.0.0.1:9", ws_endpoint="ws://127.0.0.1:9"
     )

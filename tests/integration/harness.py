@@ -551,7 +551,7 @@ class LiveClient:
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             self.drops.append((now_ms(), reason))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # the reconnect delay of this client, as a browser's (time passes on purpose)
 
     def snapshot(self) -> list[Frame]:
         with self._lock:

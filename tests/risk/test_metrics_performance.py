@@ -1,5 +1,5 @@
 """Drawdown, daily PnL and loss streak of risk/metrics.py on the portfolio's stored equity series and closed hedges
-(tests/trading/portfolio/test_equity.py's history: a deposit, a hedge opened 9 h before NOW and closed at NOW)."""
+(the `history` fixture of tests/desks.py: a deposit, a hedge opened 9 h before NOW and closed at NOW)."""
 
 from __future__ import annotations
 

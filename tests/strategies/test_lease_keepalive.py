@@ -44,7 +44,7 @@ class SlowVenue:
         self.started.set()
         for _ in range(ANSWER_AFTER_S):
             self.clock.advance(1)
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.03)  # the venue is slow on purpose: real time passes with the frozen clock's
         return await self.inner.place(request)
 
     def __getattr__(self, name: str) -> Any:

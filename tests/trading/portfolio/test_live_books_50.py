@@ -110,7 +110,7 @@ class RatedBook(FakeBook):
             try:
                 return super().refresh_cfd()
             except VenueError:
-                time.sleep(0.05)
+                time.sleep(0.05)  # a pause between retries of the read (the fault clears on its own)
         super().refresh_cfd()
 
     def snapshot(self, pair_id: int) -> MarketSnapshot:
@@ -309,7 +309,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             )
             await asyncio.to_thread(book.refresh_cfd)
             await runner.manage(row, params, book.snapshot(0))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the engine's management cadence: each pass is a tick of the loop under test
 
     async def open_hedge(direction: Direction, size: int, fault: str) -> Hedge:
         decision = Open(direction, Decimal(size), Reason(ReasonCode.ENTRY_EDGE), Decimal(1))
@@ -326,7 +326,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
                 break
             # Held back (a venue's back-off): the decision is taken again once it is over.
             assert time.monotonic() < deadline, runner.last_decision
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the decision's cadence while the venue's back-off runs out
         disarm()
         return await settle(opened.pk)
 
@@ -346,7 +346,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             if (await db(Hedge.objects.get)(pk=hedge.pk)).status != HedgeStatus.OPEN:
                 break
             assert time.monotonic() < deadline, runner.last_decision
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the decision's cadence while the venue's back-off runs out
         disarm()
         return await settle(hedge.pk)
 

@@ -112,7 +112,7 @@ def test_a_closed_market_is_detected(rig: Rig) -> None:
     assert gateway.market_state(polls=20, interval_s=0.02).open
     rig.terminal.qa_configure(market_open=False)  # ticks stop: the last one stays and ages
     gateway.tick()
-    time.sleep(0.3)
+    time.sleep(0.3)  # the last tick ages past `stale_after_s` (time passes on purpose)
     state = gateway.market_state(polls=3, interval_s=0.02)
     assert not state.open and state.reason == "no_fresh_tick" and (state.last_tick_age_s or 0) > 0.2
     with pytest.raises(VenueError) as caught:

@@ -159,6 +159,8 @@ async def test_a_liquidation_on_the_user_stream_is_recorded_within_seconds_with_
         while binance_fake.state()["private_sockets"] < 1:
             assert time.monotonic() < deadline, "the user-data stream did not open"
             await asyncio.sleep(0.05)
+        # ccxt registers its watch on the stream a moment after the socket opens, and nothing outside ccxt shows
+        # when: an event pushed before it would be lost.
         await asyncio.sleep(0.2)
         pushed = time.monotonic()
         binance_fake.control("liquidation", {"price": "4500.00"})
