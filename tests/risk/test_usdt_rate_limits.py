@@ -12,14 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from alerts.models import Alert, AlertRule
 from risk.domain.limits import RATE_AGE_CAP_S, Metric, Scope, ScopeKind
 from risk.metrics import desk_risk
 from risk.models import RiskLimit
-from tests.helpers.clients import api
+from tests.helpers.clients import api, client_for
 from tests.risk import factories as f
 from trading.choices import RateSource
 from trading.models import RateTick, SourcePair
@@ -196,12 +195,6 @@ def test_the_rules_are_no_longer_created_for_a_desk(alice: Any) -> None:
 
 
 # --- the pages ---------------------------------------------------------------------------------------------------
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    return client
-
-
 def test_the_limits_editor_offers_the_rate_metrics_and_validates_their_levels(alice: Any, priced: Any) -> None:
     client = client_for(alice)
     page = client.get(reverse("risk_limit_create")).content.decode()

@@ -12,22 +12,16 @@ from unittest import mock
 
 import pytest
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AccountSnapshot
 from quantarb import clock
 from strategies import strip
 from strategies.models import Strategy
+from tests.helpers.clients import client_for
 from tests.helpers.desk import make_hedge
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    return client
 
 
 def test_the_strip_shows_the_tenants_strategies_hedges_switches_and_margin(
