@@ -18,19 +18,24 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.trading.market import CALM, DEAR_PERP, AlphaMarket, MarketTape
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
 # The pool, strategy and scripted-market fixtures (tests/pools.py) are shared by the strategy, execution, risk,
-# portfolio and reconciliation tests, each under the tests/ path of the package it tests; the spreads socket's
-# (tests/sockets.py) by the market-data, risk, alerts, strategies and accounts tests.
-pytest_plugins = ["tests.pools", "tests.sockets"]
+# portfolio and reconciliation tests, each under the tests/ path of the package it tests; the desk and the books'
+# history built on them (tests/desks.py) by the strategy, risk and portfolio tests; the spreads socket's
+# (tests/sockets.py) by the market-data, risk, alerts, strategies and accounts tests; the fake Binance and MT5 bridge
+# (tests/fakes/fixtures.py: a subprocess per session, reset per test) by the venue, account and integration tests.
+pytest_plugins = ["tests.pools", "tests.desks", "tests.sockets", "tests.fakes.fixtures"]
 
 
 # --- hypothesis: the `ci` profile in the services mode (`.ci/run`), `dev` otherwise; HYPOTHESIS_PROFILE chooses ------
@@ -298,6 +303,20 @@ def alpha_pair(alice: Persona, sim_pair: Any) -> Any:
 
 
 @pytest.fixture
+def alpha_market(alpha_pair: Any, frozen_clock: Any) -> AlphaMarket:
+    """Four ticks of alpha's simulated pair around 11:58 on the frozen clock's day (Wednesday 2026-11-18, CFD open),
+    straddling a minute boundary: quotes on both legs, the USDT/USD rate, spread samples, 1m/5m/1h candles and one
+    sell-perp opportunity that opened on a dislocation and closed when it faded."""
+    now = frozen_clock.now()
+    times = [now - timedelta(seconds=s) for s in (122, 121, 119, 118)]
+    tape = MarketTape(alpha_pair)
+    for at, book in zip(times, (CALM, DEAR_PERP, DEAR_PERP, CALM), strict=True):
+        tape.tick(at, *book)
+    assert tape.store.flush() > 0
+    return AlphaMarket(alpha_pair, tape, times)
+
+
+@pytest.fixture
 def frozen_clock() -> Iterator[object]:
     """Pin quantarb's clock to Wednesday 2026-11-18 12:00 UTC (CFD open); tests move it as they need."""
     from datetime import UTC, datetime
@@ -463,7 +482,3 @@ def browser(chromium_path: str) -> Iterator[object]:
         )
         yield browser
         browser.close()
-
-
-# --- the fake Binance (a subprocess per session, reset per test) -------------------------------------------------
-from tests.fakes.fixtures import binance_fake, binance_fake_process, mt5_bridge, mt5_bridge_process  # noqa: E402, F401

@@ -12,11 +12,9 @@ from django.urls import reverse
 
 from accounts.models import AccountSnapshot, VenueAccount
 from quantarb import clock
+from tests.helpers.clients import ACCOUNTS, api, client_for
 from trading.execution.paper_ledger import PaperMark, paper_account_snapshot
 from trading.models import PaperPosition
-
-from .test_admin import client_for
-from .test_venue_accounts import ACCOUNTS, api
 
 pytestmark = pytest.mark.django_db
 D = Decimal

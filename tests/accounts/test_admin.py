@@ -13,19 +13,9 @@ from django.urls import reverse
 from accounts.audit import audit_record
 from accounts.choices import AuditAction, Role
 from accounts.models import AuditEvent, ChangeLogEntry, Membership, User
-from accounts.sessions import TENANT_SESSION_KEY
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(persona: Any, tenant: Any = None) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    if tenant is not None:
-        session = client.session
-        session[TENANT_SESSION_KEY] = tenant.pk
-        session.save()
-    return client
 
 
 def changelist(model: str) -> str:

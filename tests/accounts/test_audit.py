@@ -31,18 +31,11 @@ from accounts.http import AuditContext
 from accounts.models import AuditEvent, Membership, Tenant, User
 from accounts.services import membership_set, user_create
 from accounts.tasks import verify_audit_chains
+from tests.helpers.databases import require_postgresql
 
 from ..conftest import ROOT, Persona
 
-REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 TABLE = "accounts_auditevent"
-
-
-def require_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        if REQUIRE_SERVICES:
-            pytest.fail("services mode required (QUANTARB_REQUIRE_SERVICES=1) but the database is not PostgreSQL")
-        pytest.skip("PostgreSQL only (services mode)")
 
 
 def chain_of(tenant: Tenant | None) -> list[AuditEvent]:
@@ -423,7 +416,7 @@ def test_concurrent_writers_leave_one_unbroken_chain() -> None:
                     # at once where a file database (the platform's) waits out its busy timeout: wait here.
                     if connection.vendor != "sqlite" or "locked" not in str(exc):
                         raise
-                    time.sleep(0.01)
+                    time.sleep(0.01)  # a pause before trying for the lock again
             raise TimeoutError("never got the SQLite lock")
         except Exception as exc:  # reported below: an exception in a thread would otherwise vanish
             errors.append(exc)

@@ -9,8 +9,7 @@ import pytest
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.models import Membership
-
-from .test_jwt import get, obtain
+from tests.helpers.clients import bearer_get, obtain
 
 pytestmark = pytest.mark.django_db
 AUDIT = "/api/v1/audit/"
@@ -26,11 +25,11 @@ def trails(alice: Any, charlie: Any, cora: Any, bob: Any, tom: Any, ana: Any) ->
 @pytest.mark.parametrize(("who", "status"), [("alice", 200), ("cora", 200), ("tom", 403), ("ana", 403), ("bob", 403)])
 def test_only_admins_and_compliance_read_it(trails: None, who: str, status: int, request: Any) -> None:
     token = obtain(request.getfixturevalue(who))["access"]
-    assert get(AUDIT, token).status_code == status
+    assert bearer_get(AUDIT, token).status_code == status
 
 
 def test_it_answers_the_token_s_tenant_only_newest_first(trails: None, cora: Any, alice: Any) -> None:
-    body = get(AUDIT, obtain(cora)["access"]).json()
+    body = bearer_get(AUDIT, obtain(cora)["access"]).json()
     tenants = {row["tenant"] for row in body["results"]}
     assert tenants == {alice.tenant.pk}
     seqs = [row["seq"] for row in body["results"]]
@@ -40,20 +39,20 @@ def test_it_answers_the_token_s_tenant_only_newest_first(trails: None, cora: Any
 
 def test_a_member_of_both_reads_each_tenant_only_with_its_token(trails: None, alice: Any, charlie: Any) -> None:
     Membership.objects.create(user=alice.user, tenant=charlie.tenant, role="compliance")
-    alpha = get(AUDIT, obtain(alice)["access"]).json()["results"]
-    bravo = get(AUDIT, obtain(alice, tenant="bravo")["access"]).json()["results"]
+    alpha = bearer_get(AUDIT, obtain(alice)["access"]).json()["results"]
+    bravo = bearer_get(AUDIT, obtain(alice, tenant="bravo")["access"]).json()["results"]
     assert {row["tenant"] for row in alpha} == {alice.tenant.pk}
     assert {row["tenant"] for row in bravo} == {charlie.tenant.pk}
 
 
 def test_filters(trails: None, alice: Any) -> None:
     token = obtain(alice)["access"]
-    by_actor = get(AUDIT, token, actor="tom").json()["results"]
+    by_actor = bearer_get(AUDIT, token, actor="tom").json()["results"]
     assert [row["action"] for row in by_actor] == ["kill_switch"]
-    by_action = get(AUDIT, token, action="settings_changed").json()["results"]
+    by_action = bearer_get(AUDIT, token, action="settings_changed").json()["results"]
     assert {row["actor"] for row in by_action} == {"alice"}
-    assert get(AUDIT, token, since="2100-01-01T00:00:00Z").json()["count"] == 0
-    assert get(AUDIT, token, page_size=1).json()["next"]
+    assert bearer_get(AUDIT, token, since="2100-01-01T00:00:00Z").json()["count"] == 0
+    assert bearer_get(AUDIT, token, page_size=1).json()["next"]
 
 
 @pytest.mark.parametrize(
@@ -67,6 +66,6 @@ def test_filters(trails: None, alice: Any) -> None:
     ],
 )
 def test_bad_filters_answer_4xx_with_a_message(trails: None, alice: Any, params: dict[str, str]) -> None:
-    response = get(AUDIT, obtain(alice)["access"], None, **params)
+    response = bearer_get(AUDIT, obtain(alice)["access"], None, **params)
     assert response.status_code in (400, 404)
     assert response.json()

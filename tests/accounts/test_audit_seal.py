@@ -28,8 +28,7 @@ from accounts.audit_seal import changelog_first_break, changelog_hash
 from accounts.choices import AuditAction
 from accounts.db_roles import grant_application_role
 from accounts.models import AuditEvent, ChangeLogEntry, Tenant
-
-from .test_audit import require_postgresql
+from tests.helpers.databases import require_postgresql
 
 pytestmark = pytest.mark.django_db
 AUDIT = "accounts_auditevent"

@@ -15,8 +15,7 @@ from django.urls import reverse
 from accounts.changelog import NOT_TRACKED, TRACKED
 from accounts.db_roles import grant_application_role
 from accounts.models import AuditEvent, ChangeLogEntry, Membership, Tenant, User
-
-from .test_audit import require_postgresql
+from tests.helpers.databases import require_postgresql
 
 pytestmark = pytest.mark.django_db
 TABLE = "accounts_changelogentry"

@@ -10,9 +10,8 @@ from django.urls import reverse
 from accounts.grants import may_operate, operable, revoke_all, set_grant
 from accounts.models import AuditEvent, Membership
 from accounts.services import membership_remove
+from tests.helpers.clients import bearer_get, client_for, obtain
 from trading.models import PairAccess
-
-from .test_admin import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -117,13 +116,11 @@ def test_pools_are_granted_like_pairs(setting: dict[str, Any], alice: Any, canar
 
 
 def test_the_pool_api_says_who_may_operate(setting: dict[str, Any], alice: Any, tom: Any, canary_accounts: Any) -> None:
-    from .test_jwt import get, obtain
-
     pool = canary_accounts["live_pool"]
-    assert get("/api/v1/pools/", obtain(tom)["access"]).json()["results"][0]["operable"] is False
+    assert bearer_get("/api/v1/pools/", obtain(tom)["access"]).json()["results"][0]["operable"] is False
     set_grant(actor=alice.user, member=setting["tom"], obj=pool, granted=True)
-    assert get(f"/api/v1/pools/{pool.pk}/", obtain(tom)["access"]).json()["operable"] is True
-    assert get("/api/v1/pools/", obtain(alice)["access"]).json()["results"][0]["operable"] is True
+    assert bearer_get(f"/api/v1/pools/{pool.pk}/", obtain(tom)["access"]).json()["operable"] is True
+    assert bearer_get("/api/v1/pools/", obtain(alice)["access"]).json()["results"][0]["operable"] is True
 
 
 def test_the_pool_list_asks_about_grants_once_however_many_pools(

@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.jwt import TENANT_CLAIM, TenantJWTAuthentication, _membership_with_denylist
 from accounts.models import ApiTokenGrant, Membership, SessionEnd, User
 from accounts.sessions import TENANT_SESSION_KEY, access_token_revoke, token_grant_revoke
+from tests.helpers.clients import bearer, bearer_get, obtain
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +40,6 @@ PASSWORD = "correct horse battery staple 1"
 # --- helpers -----------------------------------------------------------------------------------------------
 def post(path: str, body: dict[str, Any], client: Client | None = None) -> Any:
     return (client or Client()).post(path, json.dumps(body), content_type="application/json")
-
-
-def obtain(persona: Any, **extra: Any) -> dict[str, Any]:
-    response = post(TOKEN, {"username": persona.user.username, "password": PASSWORD, **extra})
-    assert response.status_code == 200, response.content
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def get(path: str, token: str, client: Client | None = None, **params: Any) -> Any:
-    return (client or Client()).get(path, params, headers=bearer(token))
 
 
 def b64(data: bytes) -> str:
@@ -97,7 +83,7 @@ def test_it_issues_tokens_for_the_first_tenant_when_none_is_named(alice: Any, bo
 
     assert set(tokens) == {"access", "refresh", "tenant"}
     assert tokens["tenant"] == "alpha"
-    me = get(ME, tokens["access"]).json()
+    me = bearer_get(ME, tokens["access"]).json()
     assert (me["user"]["username"], me["tenant"]["slug"], me["role"]) == ("bob", "alpha", "viewer")
 
 
@@ -108,7 +94,7 @@ def test_it_issues_tokens_for_a_named_tenant(alice: Any, charlie: Any) -> None:
 
     assert tokens["tenant"] == "bravo"
     assert claims_of(tokens["access"])[TENANT_CLAIM] == charlie.tenant.pk
-    me = get(ME, tokens["access"]).json()
+    me = bearer_get(ME, tokens["access"]).json()
     assert (me["tenant"]["slug"], me["role"]) == ("bravo", "viewer")
 
 
@@ -178,17 +164,17 @@ def test_a_token_for_one_tenant_never_reads_another_even_for_a_member_of_both(
     store[TENANT_SESSION_KEY] = alice_in_both.tenant.pk
     store.save()
 
-    bravo_quotes = get(QUOTES, bravo_access, session)
-    bravo_latest = get(LATEST, bravo_access, session)
-    bravo_candles = get(CANDLES, bravo_access, session, pair=alpha_market.pair.pk)
-    alpha_quotes = get(QUOTES, alpha_access)
+    bravo_quotes = bearer_get(QUOTES, bravo_access, session)
+    bravo_latest = bearer_get(LATEST, bravo_access, session)
+    bravo_candles = bearer_get(CANDLES, bravo_access, session, pair=alpha_market.pair.pk)
+    alpha_quotes = bearer_get(QUOTES, alpha_access)
 
     assert bravo_quotes.status_code == bravo_latest.status_code == 200
     assert bravo_quotes.json()["count"] == 0
     assert bravo_latest.json()["results"] == []
     assert bravo_candles.status_code == 404
     assert alpha_quotes.json()["count"] == 8  # the same user's alpha token does read alpha
-    assert get(ME, bravo_access, session).json()["tenant"]["slug"] == "bravo"
+    assert bearer_get(ME, bravo_access, session).json()["tenant"]["slug"] == "bravo"
 
 
 def test_the_session_s_tenant_choice_does_not_widen_a_token(alice_in_both: Any, alpha_market: Any) -> None:
@@ -199,7 +185,7 @@ def test_the_session_s_tenant_choice_does_not_widen_a_token(alice_in_both: Any, 
     store[TENANT_SESSION_KEY] = Membership.objects.get(user=alice_in_both.user, tenant__slug="bravo").tenant_id
     store.save()
 
-    assert get(QUOTES, alpha_access, session).json()["count"] == 8
+    assert bearer_get(QUOTES, alpha_access, session).json()["count"] == 8
     assert session.get(QUOTES).json()["count"] == 0  # without the token, the session's bravo
 
 
@@ -207,7 +193,7 @@ def test_a_token_stops_working_when_its_membership_ends(alice: Any, bob: Any) ->
     tokens = obtain(bob)
     Membership.objects.filter(user=bob.user).delete()
 
-    assert get(ME, tokens["access"]).status_code == 401
+    assert bearer_get(ME, tokens["access"]).status_code == 401
     assert post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 401
 
 
@@ -277,8 +263,8 @@ def test_a_bad_token_is_refused_even_beside_a_valid_session(
     session.force_login(alice.user)
 
     assert session.get(QUOTES).status_code == 200
-    assert get(QUOTES, str(token), session).status_code == 401
-    assert get(ME, str(token), session).status_code == 401
+    assert bearer_get(QUOTES, str(token), session).status_code == 401
+    assert bearer_get(ME, str(token), session).status_code == 401
 
 
 def test_a_password_change_revokes_earlier_tokens(alice: Any) -> None:
@@ -286,7 +272,7 @@ def test_a_password_change_revokes_earlier_tokens(alice: Any) -> None:
     alice.user.set_password("another horse battery staple 2")
     alice.user.save()
 
-    assert get(ME, tokens["access"]).status_code == 401
+    assert bearer_get(ME, tokens["access"]).status_code == 401
     assert post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 401
 
 
@@ -302,7 +288,7 @@ def test_refresh_rotates_and_a_reused_refresh_answers_401(alice: Any) -> None:
     assert set(second) == {"access", "refresh"}
     assert second["refresh"] != first["refresh"]
     assert claims_of(second["access"])[TENANT_CLAIM] == alice.tenant.pk  # the tenant survives rotation
-    assert get(ME, second["access"]).json()["tenant"]["slug"] == "alpha"
+    assert bearer_get(ME, second["access"]).json()["tenant"]["slug"] == "alpha"
     assert reused.status_code == 401
     assert post(REFRESH, {"refresh": second["refresh"]}).status_code == 200
 
@@ -348,7 +334,7 @@ def test_a_suspended_user_cannot_use_a_token_issued_before(alice: Any, alpha_mar
     tokens = obtain(alice)
     suspend(alice.user)
 
-    assert get(route, tokens["access"]).status_code == 401
+    assert bearer_get(route, tokens["access"]).status_code == 401
 
 
 def test_a_suspended_user_cannot_refresh(alice: Any) -> None:
@@ -396,9 +382,9 @@ def test_a_good_token_is_checked_in_one_query_and_a_revoked_one_is_refused_at_on
 
     # Nothing is kept between requests: the denylist holds from the very next one, for the token itself …
     access_token_revoke(token=AccessToken(first["access"]))
-    assert get(ME, first["access"]).json()["detail"] == "This token has been revoked."
+    assert bearer_get(ME, first["access"]).json()["detail"] == "This token has been revoked."
     # … and for every token of a revoked family.
-    assert get(ME, second["access"]).status_code == 200
+    assert bearer_get(ME, second["access"]).status_code == 200
     grant = ApiTokenGrant.objects.get(sid=claims_of(second["refresh"])["sid"])
     token_grant_revoke(grant=grant, reason=SessionEnd.REVOKED, actor=alice.user)
-    assert get(ME, second["access"]).json()["detail"] == "This token has been revoked."
+    assert bearer_get(ME, second["access"]).json()["detail"] == "This token has been revoked."

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Membership, User
-from tests.accounts.test_admin import client_for
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
 MEMBERS = "/members/"

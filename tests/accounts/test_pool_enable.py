@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from accounts.models import AccountPool, AuditEvent, VenueAccount
-
-from .test_venue_accounts import POOLS, api, patch, pool_body, post
+from tests.accounts.helpers import pool_body
+from tests.helpers.clients import POOLS, api, patch, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 

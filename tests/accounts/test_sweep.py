@@ -31,8 +31,7 @@ from accounts.models import AuditEvent, ChangeLogEntry, Invitation, Membership, 
 from accounts.permissions import Perm, role_has
 from accounts.sessions import TENANT_SESSION_KEY
 from quantarb.routing import websocket_urlpatterns
-
-from .test_jwt import obtain
+from tests.helpers.clients import obtain, tenant_client
 
 pytestmark = pytest.mark.django_db
 MARKER = "BRAVO-SECRET"
@@ -397,15 +396,6 @@ def query_for(route: Route, tenant: Any) -> dict[str, Any]:
     return {"pair": access.pair_id} if kind == "pair" else {"source": access.pair.perp_source.key}
 
 
-def session_client(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    session = client.session
-    session[TENANT_SESSION_KEY] = persona.tenant.pk
-    session.save()
-    return client
-
-
 def bravo_state() -> dict[str, Any]:
     return {
         "memberships": sorted(Membership.objects.filter(tenant__slug="bravo").values_list("pk", "role", "user_id")),
@@ -473,7 +463,7 @@ def allowed(persona: Any, permission: Perm | None | str) -> bool:
 @pytest.mark.parametrize("who", ALPHA)
 def test_every_route_follows_the_matrix_and_shows_only_the_tenant(desks: dict[str, Any], who: str) -> None:
     persona = desks[who]
-    session = session_client(persona)
+    session = tenant_client(persona)
     token = obtain(persona)["access"]
     before = bravo_state()
     for route in ROUTES:
@@ -508,7 +498,7 @@ def test_every_route_follows_the_matrix_and_shows_only_the_tenant(desks: dict[st
 @pytest.mark.parametrize("who", ALPHA)
 def test_routes_with_ids_answer_404_for_bravo_s_objects_and_change_nothing(desks: dict[str, Any], who: str) -> None:
     persona = desks[who]
-    client = session_client(persona)
+    client = tenant_client(persona)
     before = bravo_state()
     with_ids = [route for route in ROUTES if route.params]
     assert with_ids, "the sweep expects member routes with ids"
@@ -552,7 +542,7 @@ def admin_may_view(persona: Any, model_admin: Any) -> bool:
 @pytest.mark.parametrize("who", ALPHA)
 def test_every_admin_page_follows_the_role_and_shows_only_the_tenant(desks: dict[str, Any], who: str) -> None:
     persona = desks[who]
-    client = session_client(persona)
+    client = tenant_client(persona)
     enters = role_has(persona.role, Perm.ADMIN_SITE)
     before = bravo_state()
     index = client.get(reverse("admin:index"))
@@ -593,7 +583,7 @@ def test_every_admin_page_follows_the_role_and_shows_only_the_tenant(desks: dict
 
 @pytest.mark.parametrize("who", ("alice", "cora"))
 def test_admin_exports_hold_the_tenant_only(desks: dict[str, Any], who: str) -> None:
-    client = session_client(desks[who])
+    client = tenant_client(desks[who])
     for model, model_admin in admin_models():
         if not isinstance(model_admin, TenantScopedAdmin) or not model_admin.csv_fields:
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from io import StringIO
 from typing import Any
 
@@ -10,34 +9,16 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 
 from accounts.crypto import _fernet_for
 from accounts.models import AccountPool, AccountSnapshot, AuditEvent, ChangeLogEntry, VenueAccount
 from tests import canary
+from tests.accounts.helpers import GOOD_KEY, GOOD_SECRET, pool_body
+from tests.helpers.clients import ACCOUNTS, POOLS, api, client_for, patch, post
 from trading.account_sync import sync_accounts
 
-from .test_admin import client_for
-from .test_jwt import obtain
-
 pytestmark = pytest.mark.django_db
-ACCOUNTS = "/api/v1/accounts/"
-POOLS = "/api/v1/pools/"
-GOOD_KEY = "A" * 64
-GOOD_SECRET = "b" * 64
-
-
-def api(persona: Any) -> Client:
-    return Client(headers={"Authorization": f"Bearer {obtain(persona)['access']}"})
-
-
-def post(client: Client, path: str, body: Any) -> Any:
-    return client.post(path, json.dumps(body), content_type="application/json")
-
-
-def patch(client: Client, path: str, body: Any) -> Any:
-    return client.patch(path, json.dumps(body), content_type="application/json")
 
 
 # --- encryption at rest --------------------------------------------------------------------------------------
@@ -244,17 +225,6 @@ def test_testing_records_the_result_and_audits_it(canary_accounts: Any, alice: A
 
 
 # --- pools -----------------------------------------------------------------------------------------------------
-def pool_body(perp: Any, cfd: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": "P",
-        "perp_account": perp.pk,
-        "cfd_account": cfd.pk,
-        "perp_allocation": "1000",
-        "cfd_allocation": "1000",
-        **extra,
-    }
-
-
 def test_a_pool_pairs_a_perp_and_a_cfd_and_shows_the_derived_hedge_ratio(canary_accounts: Any, alice: Any) -> None:
     response = post(api(alice), POOLS, pool_body(canary_accounts["sim_perp"], canary_accounts["sim_cfd"]))
     assert response.status_code == 201, response.content
@@ -322,7 +292,8 @@ def test_a_disabled_pool_frees_its_accounts(live_accounts_pass: Any, alice: Any)
 # --- balance sync ------------------------------------------------------------------------------------------------
 def _binance_unreachable(canary_accounts: Any) -> None:
     """Point the canary live Binance account at a closed loopback port: its live sync runs and fails there (no test
-    leaves this host; the live sync itself is proven against the fake Binance in test_binance_sync.py)."""
+    leaves this host; the live sync itself is proven against the fake Binance in
+    tests/trading/test_account_sync_binance.py)."""
     VenueAccount.objects.filter(pk=canary_accounts["binance"].pk).update(
         rest_endpoint="http://127.0.0.1:9", ws_endpoint="ws://127.0.0.1:9"
     )

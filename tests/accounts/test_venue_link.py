@@ -12,10 +12,8 @@ from django.urls import reverse
 
 from accounts.models import AccountPool, AuditEvent, VenueAccount
 from accounts.venue_link import install_venue_link
+from tests.helpers.clients import POOLS, api, client_for, patch
 from trading.account_sync import TradingVenueLink
-
-from .test_admin import client_for
-from .test_venue_accounts import POOLS, api, patch
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 

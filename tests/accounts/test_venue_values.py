@@ -20,9 +20,8 @@ from mt5ops.models import TerminalInstance
 from mt5ops.services import terminal_add
 from mt5ops.terminal_rules import TerminalValues
 from tests import canary
-
-from .test_admin import client_for
-from .test_venue_accounts import ACCOUNTS, GOOD_KEY, GOOD_SECRET, POOLS, api, patch, post
+from tests.accounts.helpers import GOOD_KEY, GOOD_SECRET
+from tests.helpers.clients import ACCOUNTS, POOLS, api, client_for, patch, post
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.alerts.helpers import Receiver
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -24,3 +29,11 @@ def committed(django_capture_on_commit_callbacks: Any) -> Any:
             return function(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    """The webhook receiver on a free port, logging to a file of the test's; stopped after the test."""
+    server = Receiver(free_port(), tmp_path / "received.jsonl")
+    yield server
+    server.stop()

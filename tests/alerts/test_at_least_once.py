@@ -3,9 +3,7 @@ a retry stuck past its time. The receiver is a real process that logs each reque
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,17 +13,9 @@ from alerts.choices import DeliveryStatus
 from alerts.delivery import ATTEMPT_TIMEOUT_S, SWEEP_GRACE_S, attempt, deliveries_due, idempotency_key
 from alerts.models import Alert, Delivery
 from alerts.tasks import deliver, sweep_deliveries
-from tests.alerts.test_delivery import Receiver, webhook
-from tests.conftest import free_port
+from tests.alerts.helpers import Receiver, webhook
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    server = Receiver(free_port(), tmp_path / "received.jsonl")
-    yield server
-    server.stop()
 
 
 class WorkerKilled(BaseException):

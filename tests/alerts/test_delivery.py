@@ -4,10 +4,6 @@ retry that succeeds later; Telegram at its HTTP boundary (the exact request appr
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,51 +12,9 @@ import requests
 from alerts.choices import DeliveryStatus
 from alerts.models import Channel, Delivery
 from alerts.services import alert_raise, channel_send_test, delivery_retry
-from tests.conftest import free_port
+from tests.alerts.helpers import Receiver, webhook
 
 pytestmark = pytest.mark.django_db
-RECEIVER = Path(__file__).with_name("webhook_receiver.py")
-KEY = "whsec-0123456789abcdef"
-
-
-class Receiver:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(RECEIVER), str(self.port), KEY, str(self.log)], stdout=subprocess.PIPE
-        )
-        assert self.process.stdout is not None and self.process.stdout.readline().strip() == b"ready"
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(5)
-
-    def received(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    server = Receiver(free_port(), tmp_path / "received.jsonl")
-    yield server
-    server.stop()
-
-
-def webhook(alice: Any, port: int) -> Channel:
-    return Channel.objects.create(
-        tenant=alice.tenant,
-        name="ops hook",
-        kind="webhook",
-        target=f"http://127.0.0.1:{port}/hook",
-        secrets={"signing_key": KEY},  # type: ignore[misc]
-        min_severity="info",
-    )
 
 
 def raise_margin(alice: Any, committed: Any) -> Any:

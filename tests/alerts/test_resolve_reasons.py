@@ -15,8 +15,7 @@ from alerts.services import alert_raise, alert_resolve
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.limits import evaluate_limits, limit_save
 from risk.models import RiskLimit
-
-from ..accounts.test_admin import client_for
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

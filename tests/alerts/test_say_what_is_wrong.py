@@ -22,7 +22,7 @@ from strategies.housekeeping import reconcile_pools
 from strategies.models import Strategy
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
-from tests.mt5ops.conftest import log_in
+from tests.mt5ops.helpers import log_in
 from trading.choices import RateSource
 from trading.models import Heartbeat, ReconciliationReport, SourcePair
 

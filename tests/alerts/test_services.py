@@ -14,6 +14,7 @@ from accounts.models import AuditEvent
 from alerts.choices import AlertStatus, DeliveryStatus
 from alerts.models import Alert, Channel, Delivery
 from alerts.services import AlertStateError, alert_acknowledge, alert_raise, alert_resolve
+from tests.helpers.databases import require_postgresql
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -153,7 +154,6 @@ def test_an_alert_that_keeps_firing_is_repeated_after_the_channel_s_interval(
 def test_concurrent_raises_of_one_key_make_one_alert(alice: Any) -> None:
     """Row locks and the partial unique constraint under real concurrency: PostgreSQL (the in-memory SQLite
     test database serialises nothing, it refuses with "table is locked")."""
-    from tests.accounts.test_audit import require_postgresql
 
     require_postgresql()
     threads, errors = [], []

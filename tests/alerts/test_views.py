@@ -7,22 +7,15 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from accounts.models import AuditEvent, ChangeLogEntry
 from alerts.models import Alert, AlertRule, Channel, Delivery
 from alerts.services import alert_raise
-
-from ..accounts.test_admin import client_for
-from ..accounts.test_jwt import bearer, obtain
+from tests.helpers.clients import api, client_for
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/alerts/"
 SIGNING_KEY = "whsec-" + "k" * 20
-
-
-def api(persona: Any) -> Client:
-    return Client(headers=bearer(obtain(persona)["access"]))
 
 
 def margin_alert(tenant: Any, **extra: Any) -> Alert:

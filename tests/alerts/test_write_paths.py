@@ -18,8 +18,7 @@ from alerts.forms import ChannelForm, RuleForm
 from alerts.models import AlertRule, Channel
 from alerts.rules import rules_ensure_defaults
 from alerts.services import channel_save, rule_save
-
-from ..accounts.test_jwt import bearer, obtain
+from tests.helpers.clients import bearer, obtain
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/alerts/"

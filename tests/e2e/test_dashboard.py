@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import DEMO_USER, log_in, set_theme, wait_live
+from .helpers import DEMO_USER, choose_language, log_in, set_theme, untranslated_words, wait_live
 
 CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
 
@@ -60,27 +60,6 @@ def pair_id(page: Any) -> str:
     pid = page.locator("section.qa-pair").first.get_attribute("data-pair-id")
     assert pid, "the dashboard shows no market pair (was seed_demo run?)"
     return str(pid)
-
-
-def choose_language(page: Any, code: str) -> None:
-    """The top bar's language select submits its form on change; the page comes back in that language."""
-    with page.expect_navigation(timeout=15_000):
-        page.select_option("select[name=language]", code)
-    expect(page.locator("html")).to_have_attribute("lang", code, timeout=5_000)
-
-
-# Words that may stay in Latin script on the Chinese page: data (venue labels, pair and tenant names, the user),
-# symbols and currency codes, the language's own name in the switcher, the chart library's name.
-DATA_WORDS = {"Perp", "MT", "sim", "simulated", "Demo", "desk", "demo", "trader"}
-SYMBOLS_AND_NAMES = {"quantarb", "XAUUSDT", "XAUUSD", "USD", "USDT", "UTC", "English"}
-LIBRARY_NAME = {"TradingView", "Lightweight", "Charts"}
-LATIN_ALLOWED = DATA_WORDS | SYMBOLS_AND_NAMES | LIBRARY_NAME
-
-
-def untranslated_words(page: Any) -> set[str]:
-    """Latin words in the visible UI chrome that are not data, symbols or names."""
-    text = page.locator("body").inner_text()
-    return {word for word in re.findall(r"[A-Za-z][A-Za-z]+", text) if word not in LATIN_ALLOWED}
 
 
 # --- anonymous ---------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import choose_language
+
 from .helpers import log_in, set_theme
-from .test_dashboard import choose_language
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import choose_language, untranslated_words
+
 from .helpers import log_in, set_theme
-from .test_dashboard import choose_language, untranslated_words
 
 pytestmark = pytest.mark.browser
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import choose_language
+
 from .helpers import log_in, wait_live
-from .test_dashboard import choose_language
 
 pytestmark = pytest.mark.browser
 ADMIN = "demo-admin"

@@ -19,62 +19,11 @@ from typing import Any
 
 import pytest
 
-from .harness import Stack, Topology, fresh_database, now_ms, services_urls, wait_until
+from .harness import LIVE_CRASH_SETUP, Stack, Topology, fresh_database, now_ms, services_urls, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(240), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 LEASE_TTL_S = 3
-
-SETUP = """
-import json
-from decimal import Decimal
-from accounts.models import AccountPool, AccountSnapshot, Tenant, User, VenueAccount
-from mt5ops.models import TerminalInstance
-from quantarb import clock
-from strategies.domain.params import FundingSource, StrategyParams
-from strategies.services import strategy_create, strategy_request
-from trading.models import Instrument, QuoteSource, SessionCalendar, SourcePair
-
-cfg = json.loads(CFG)
-tenant = Tenant.objects.get(slug="demo")
-owner = User.objects.get(username="demo-admin")
-terminal = TerminalInstance.objects.create(
-    tenant=tenant, label="Bridge fake", backend="rpyc", host="127.0.0.1", bridge_port=cfg["bridge_port"]
-)
-binance = VenueAccount.objects.create(
-    tenant=tenant, owner=owner, venue="binance-usdm", label="Binance (fake)", mode="live",
-    credentials={"api_key": cfg["api_key"], "api_secret": cfg["api_secret"]}, credential_hints={"api_key": "x"},
-    rest_endpoint=cfg["rest"], ws_endpoint=cfg["ws"],
-)
-mt5 = VenueAccount.objects.create(
-    tenant=tenant, owner=owner, venue="bybit-mt5", label="MT5 (fake)", mode="live",
-    credentials={"login": "5000001", "password": "x", "server": "Fake"}, credential_hints={"login": "5000001"},
-    terminal=terminal,
-)
-for account, currency in ((binance, "USDT"), (mt5, "USD")):
-    AccountSnapshot.objects.create(account=account, tenant=tenant, at=clock.now(), currency=currency,
-        balance=Decimal(10**6), equity=Decimal(10**6), used_margin=Decimal(0))
-# The fake broker trades around the clock: the test runs at any hour, weekends included (a live CFD keeps its
-# instrument's calendar; the demo's always-open one stands in for simulated sources only).
-Instrument.objects.filter(venue="bybit-mt5", symbol="XAUUSD.s").update(
-    calendar=SessionCalendar.objects.get(name="demo"))
-perp = QuoteSource.objects.create(key="fake-binance", venue="binance-usdm", endpoint=cfg["rest"],
-    instrument=Instrument.objects.get(venue="binance-usdm", symbol="XAUUSDT"), label="Binance (fake)")
-cfd = QuoteSource.objects.create(key="fake-mt5", venue="bybit-mt5", terminal=terminal,
-    instrument=Instrument.objects.get(venue="bybit-mt5", symbol="XAUUSD.s"), label="MT5 (fake)")
-SourcePair.objects.create(name="Fake live pair", perp_source=perp, cfd_source=cfd, rate_source="fixed",
-    perp_fee_rate=Decimal("0.0005"))
-pool = AccountPool.objects.create(tenant=tenant, name="Live pool", perp_account=binance, cfd_account=mt5,
-    perp_allocation=Decimal(10**6), cfd_allocation=Decimal(10**6), perp_leverage=5)
-params = StrategyParams(entry_threshold=Decimal("1"), exit_threshold=Decimal("-50"), size_oz=Decimal(2),
-    max_open_hedges=1, max_position_oz=Decimal(2), max_unhedged_oz=Decimal("2"), max_legging_seconds=120,
-    cooldown_seconds=0, funding_source=FundingSource.FIXED, funding_rate_fixed=Decimal("0.0001"),
-    max_cfd_spread=Decimal("5"), no_entry_before_close_minutes=0, no_entry_after_open_minutes=0,
-    flatten_before_close_minutes=0, max_quote_age_ms=10_000, mode="live")
-strategy = strategy_create(tenant=tenant, name="Live crash", pool=pool, mode="live", params=params, actor=owner)
-strategy_request(strategy=strategy, action="start", actor=owner)
-print("STRATEGY", strategy.pk)
-"""
 
 
 def test_kill_9_mid_hedge_then_restart_loses_and_duplicates_nothing(
@@ -105,7 +54,7 @@ def test_kill_9_mid_hedge_then_restart_loses_and_duplicates_nothing(
         "rest": binance_fake.rest_url,
         "ws": binance_fake.ws_url,
     }
-    topology.manage("shell", "-c", f"CFG = {json.dumps(json.dumps(config))}\n{SETUP}")
+    topology.manage("shell", "-c", f"CFG = {json.dumps(json.dumps(config))}\n{LIVE_CRASH_SETUP}")
     sql = topology.sql
 
     topology.start("engine")

@@ -22,15 +22,23 @@ from typing import Any
 
 import pytest
 
-from .harness import Service, Stack, Topology, fresh_database, now_ms, services_urls, wait_until
-from .test_engine_crash import SETUP
+from .harness import (
+    LIVE_CRASH_SETUP,
+    Service,
+    Stack,
+    Topology,
+    fresh_database,
+    now_ms,
+    services_urls,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300), pytest.mark.xdist_group("processes")]  # tests/conftest.py
 
 LEASE_TTL_S = 3
 
 # The crash test's pool and strategy, with a stop that flattens (closes the hedge before the strategy stops).
-FLATTENING_SETUP = "from strategies.domain.params import StopPolicy\n" + SETUP.replace(
+FLATTENING_SETUP = "from strategies.domain.params import StopPolicy\n" + LIVE_CRASH_SETUP.replace(
     'max_quote_age_ms=10_000, mode="live")', 'max_quote_age_ms=10_000, mode="live", stop_policy=StopPolicy.FLATTEN)'
 )
 

@@ -13,8 +13,7 @@ from mt5ops.health import check_terminal
 from mt5ops.models import TerminalInstance
 from mt5ops.services import terminal_action
 from tests.fakes.fixtures import Mt5BridgeFake
-
-from .conftest import advance
+from tests.mt5ops.helpers import advance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
 

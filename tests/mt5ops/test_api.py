@@ -15,8 +15,8 @@ from django.test import Client
 from accounts.models import AuditEvent
 from mt5ops.health import check_terminal
 from mt5ops.models import TerminalInstance, TerminalStatus
-from tests.accounts.test_jwt import obtain
 from tests.fakes.fixtures import Mt5BridgeFake
+from tests.helpers.clients import obtain
 from tests.mt5ops.agent_harness import generate_key
 from trading.models import Order
 

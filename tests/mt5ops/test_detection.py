@@ -23,9 +23,9 @@ from quantarb.job_slots import job_named, slot_claim, slot_of
 from quantarb.scheduler import run_job
 from risk.gate import _terminal_text, terminal_not_ready
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
+from tests.mt5ops.helpers import log_in
 
 from .agent_harness import wait_until
-from .conftest import log_in
 
 # serialized_rollback like the other transactional tests: a flush that re-creates content types before a test that
 # restores its serialized copy made the next one fail with duplicate content types.

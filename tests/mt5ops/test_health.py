@@ -22,8 +22,7 @@ from mt5ops.health import (
 from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
 from mt5ops.probe import probe
 from tests.fakes.fixtures import Mt5BridgeFake
-
-from .conftest import LOGIN
+from tests.mt5ops.helpers import LOGIN
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
 

@@ -20,9 +20,8 @@ from mt5ops.models import TerminalEvent, TerminalInstance, TerminalStatus
 from mt5ops.services import restarts_last_hour, set_agent_key
 from tests.fakes.fixtures import Mt5BridgeFake, start_mt5_bridge
 from tests.mt5ops.agent_harness import STANDIN, RunningAgent, running_agent, wait_until
+from tests.mt5ops.helpers import advance, log_in
 from trading.models import Order
-
-from .conftest import advance, log_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(300)]
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from mt5ops.models import TerminalInstance
-from tests.accounts.test_admin import client_for
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.accounts.test_jwt import obtain
+from tests.helpers.clients import obtain
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.utils.module_loading import import_string
 
 from quantarb import clock, scheduler
 from quantarb.schedule import SCHEDULE, Job, celery_beat_schedule
+from tests.trading.market import CALM, MarketTape
+from tests.waiting import until_async
 from trading.models import Heartbeat, QuoteTick
-
-from ..trading.market import CALM, MarketTape
 
 
 @pytest.mark.django_db
@@ -90,10 +90,7 @@ async def test_the_embedded_loop_runs_the_jobs_and_survives_a_failing_one(monkey
     monkeypatch.setattr(scheduler, "SCHEDULE", (broken, *SCHEDULE))
     running = asyncio.create_task(scheduler.run_schedule())
     try:
-        for _ in range(50):
-            if await sync_to_async(_heartbeat_seen)():
-                break
-            await asyncio.sleep(0.1)
+        await until_async(sync_to_async(_heartbeat_seen), 5, "the scheduler's heartbeat", every_s=0.1)
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

@@ -127,7 +127,7 @@ async def test_the_pool_lends_each_executor_to_one_request_at_a_time() -> None:
     first, second = await pool.acquire(), await pool.acquire()
     third = asyncio.ensure_future(pool.acquire())
     cancelled = asyncio.ensure_future(pool.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop, so the waiters run as far as they can (there is nothing to await)
     assert not third.done()
 
     cancelled.cancel()
@@ -201,7 +201,7 @@ def _streaming(request: HttpRequest) -> StreamingHttpResponse:
 
 
 async def _async_view(request: HttpRequest) -> HttpResponse:
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a view that really awaits: it yields to the loop once
     return HttpResponse(b"from an async view")
 
 

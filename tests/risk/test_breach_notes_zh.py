@@ -16,8 +16,7 @@ from risk.limits import evaluate_limits, limit_save
 from risk.models import Breach, RiskLimit
 from strategies.choices import StrategyState
 from strategies.models import Strategy
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for
+from tests.helpers.clients import Api, client_for
 
 pytestmark = pytest.mark.django_db
 

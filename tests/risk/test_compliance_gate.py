@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,8 +23,8 @@ from risk.compliance import ComplianceState, compliance_refusals, read_complianc
 from risk.domain import compliance as rules_domain
 from risk.domain import day_trades
 from risk.models import ComplianceRule
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for, desk  # noqa: F401 - the shared fixture
+from tests.helpers.clients import Api, tenant_client
+from tests.helpers.runners import db, started_runner
 from trading.choices import OrderSide
 from trading.execution.gate import OrderCheck, StoredMarket
 from trading.execution.services import LegOrder
@@ -47,7 +46,7 @@ def open_body(pool: Any, size: str = "1") -> dict[str, Any]:
 class TestManualOpens:
     def test_a_restricted_instrument_refuses_the_open_with_its_reason_and_audits_it(
         self,
-        desk: dict[str, Any],  # noqa: F811
+        desk: dict[str, Any],
         alice: Any,
         tom: Any,
     ) -> None:
@@ -69,7 +68,7 @@ class TestManualOpens:
         )
         assert closing.status_code == 202
         # The desk form says the same before anything is queued.
-        review = client_for(tom).post(
+        review = tenant_client(tom).post(
             reverse("pool_manual", args=[desk["pool"].pk]),
             {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1"},
         )
@@ -82,7 +81,7 @@ class TestManualOpens:
 
     def test_outside_the_trading_window_an_open_is_refused(
         self,
-        desk: dict[str, Any],  # noqa: F811
+        desk: dict[str, Any],
         alice: Any,
         frozen_clock: Any,
     ) -> None:
@@ -102,7 +101,7 @@ class TestManualOpens:
 
     def test_the_maximum_orders_per_day_counts_the_accounts_orders_today(
         self,
-        desk: dict[str, Any],  # noqa: F811
+        desk: dict[str, Any],
         alice: Any,
     ) -> None:
         # The desk's open hedge wrote one order on each account today.
@@ -122,7 +121,7 @@ class TestManualOpens:
 
     def test_another_desks_rule_does_not_apply(
         self,
-        desk: dict[str, Any],  # noqa: F811
+        desk: dict[str, Any],
         alice: Any,
         charlie: Any,
     ) -> None:
@@ -139,7 +138,7 @@ def read_compliance_symbols(pool: Any) -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_the_pattern_day_trader_rule_is_off_for_gold_and_reads_a_flagged_accounts_history(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
     monkeypatch: pytest.MonkeyPatch,
     frozen_clock: Any,
@@ -233,10 +232,6 @@ def test_the_gate_refuses_exactly_what_the_day_trade_rule_says(history: list[Any
 
 
 # --- the engine's own open ------------------------------------------------------------------------------------------
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("thread_connections_closed", "stored_quotes")
 async def test_the_engine_open_outside_the_window_reaches_no_venue_and_is_audited_once(
@@ -244,13 +239,11 @@ async def test_the_engine_open_outside_the_window_reaches_no_venue_and_is_audite
 ) -> None:
     from trading.models import Order, PaperOrder
 
-    from .test_pre_trade_gate import runner_for
-
     await db(ComplianceRule.objects.create)(
         tenant=alice.tenant, name="Weekend only", kind="trading_window", days="5,6",
         start_time=time(0), end_time=time(23, 59), timezone="UTC",
     )  # fmt: skip
-    runner = await runner_for(alice, strategy, market, frozen_clock)
+    runner = await started_runner(alice, strategy, market, frozen_clock)
     market.wide_sell_perp(Decimal("8"))
     await runner.step()
     assert runner.last_decision["code"] == "risk"
@@ -274,14 +267,14 @@ def test_admins_edit_rules_in_the_admin_audited_and_everyone_reads_the_page(
     alice: Any, tom: Any, cora: Any, charlie: Any
 ) -> None:
     add = reverse("admin:risk_compliancerule_add")
-    bad = client_for(alice).post(
+    bad = tenant_client(alice).post(
         add, {"name": "Hours", "kind": "trading_window", "days": "0,9", "timezone": "Mars/Base"}
     )
     assert bad.status_code == 200
     text = bad.content.decode()
     assert "List weekdays as numbers from 0 (Monday) to 6 (Sunday)" in text and "Enter a time zone" in text
     assert "A trading window needs the time it opens." in text
-    good = client_for(alice).post(
+    good = tenant_client(alice).post(
         add,
         {
             "name": "Hours", "kind": "trading_window", "enabled": "on", "days": "0,1,2,3,4", "start_time": "08:00",
@@ -294,10 +287,10 @@ def test_admins_edit_rules_in_the_admin_audited_and_everyone_reads_the_page(
     assert rule.tenant_id == alice.tenant.pk
     event = AuditEvent.objects.get(action=AuditAction.COMPLIANCE_RULE_SAVED)
     assert event.actor_id == alice.user.pk and event.summary["rule"].startswith("Mon,Tue,Wed,Thu,Fri 08:00–17:00")
-    assert client_for(cora).post(add, {"name": "x", "kind": "max_orders", "max_orders": "1"}).status_code == 403
+    assert tenant_client(cora).post(add, {"name": "x", "kind": "max_orders", "max_orders": "1"}).status_code == 403
     ComplianceRule.objects.create(tenant=charlie.tenant, name="BRAVO rule", kind="max_orders", max_orders=3)
     page = reverse("compliance")
     for persona, editable in ((alice, True), (tom, False), (cora, False)):
-        text = client_for(persona).get(page).content.decode()
+        text = tenant_client(persona).get(page).content.decode()
         assert "Hours" in text and "BRAVO rule" not in text
         assert ('data-testid="compliance-edit"' in text) is editable, persona

@@ -22,7 +22,7 @@ from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.limits import evaluate_limits, limit_save
 from risk.metrics import metric_values
 from risk.models import Breach, RiskLimit, RiskLimitState
-from tests.strategies.test_money import hedge_of
+from tests.helpers.books import hedge_of
 from tests.trading.domain.pnl_cases import B_BUY_PERP_CLOSED
 from trading.models import CashFlow, EquityPoint
 from trading.portfolio.cashflows import Entry, cash_flow_approve, cash_flow_enter

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 
 from risk.services import kill_switch_trip
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for, desk, make_hedge  # noqa: F401 - the shared fixture
+from tests.helpers.clients import Api, tenant_client
+from tests.helpers.desk import make_hedge
 from trading.models import ManualCommand
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_quotes")]
@@ -23,7 +23,7 @@ def open_body(pool: Any, size: str, direction: str = "buy_perp") -> dict[str, An
     return {"pool": pool.pk, "kind": "open_hedge", "direction": direction, "size_oz": size}
 
 
-def test_a_billion_ounce_open_is_refused_with_its_reasons_before_it_is_queued(desk: dict[str, Any], tom: Any) -> None:  # noqa: F811
+def test_a_billion_ounce_open_is_refused_with_its_reasons_before_it_is_queued(desk: dict[str, Any], tom: Any) -> None:
     refused = Api(tom).post("manual-commands/", open_body(desk["pool"], "1e9"))
     assert refused.status_code == 400
     reasons = " ".join(refused.json()["size_oz"])
@@ -42,7 +42,7 @@ def test_a_billion_ounce_open_is_refused_with_its_reasons_before_it_is_queued(de
     [("tenant", "the desk"), ("global", "global"), ("strategy", "strategy Basis A")],
 )
 def test_any_manual_open_under_a_kill_switch_is_refused_with_its_reason(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
     tom: Any,
     scope: str,
@@ -68,14 +68,14 @@ def test_any_manual_open_under_a_kill_switch_is_refused_with_its_reason(
     assert closing.status_code == 202
 
 
-def test_the_api_refuses_others_as_before(desk: dict[str, Any], bob: Any, charlie: Any) -> None:  # noqa: F811
+def test_the_api_refuses_others_as_before(desk: dict[str, Any], bob: Any, charlie: Any) -> None:
     assert Api(bob).post("manual-commands/", open_body(desk["pool"], "1")).status_code == 403
     assert Api(charlie).post("manual-commands/", open_body(desk["pool"], "1")).status_code == 400  # not its pool
 
 
-def test_the_desk_form_refuses_with_the_reasons_and_queues_nothing(desk: dict[str, Any], tom: Any) -> None:  # noqa: F811
+def test_the_desk_form_refuses_with_the_reasons_and_queues_nothing(desk: dict[str, Any], tom: Any) -> None:
     url = reverse("pool_manual", args=[desk["pool"].pk])
-    review = client_for(tom).post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1000000000"})
+    review = tenant_client(tom).post(url, {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1000000000"})
     page = review.content.decode()
     assert review.status_code == 400
     assert "1000000000 oz is above the perp maximum 1000 oz per order." in page
@@ -83,42 +83,42 @@ def test_the_desk_form_refuses_with_the_reasons_and_queues_nothing(desk: dict[st
 
 
 def test_the_desk_shows_an_active_kill_switch_before_anyone_fills_the_form(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
     tom: Any,
     bob: Any,
 ) -> None:
     url = reverse("pool_desk", args=[desk["pool"].pk])
-    assert 'data-testid="desk-halted"' not in client_for(tom).get(url).content.decode()  # bravo's switch is not ours
+    assert 'data-testid="desk-halted"' not in tenant_client(tom).get(url).content.decode()  # bravo's switch is not ours
     kill_switch_trip(scope="tenant", trigger="manual", reason="fat finger", tenant=alice.tenant, actor=alice.user)
     for persona in (tom, bob):  # a viewer sees why nothing opens, too
-        page = client_for(persona).get(url).content.decode()
+        page = tenant_client(persona).get(url).content.decode()
         assert 'data-testid="desk-halted"' in page and "fat finger" in page and "bravo" not in page
-    review = client_for(tom).post(
+    review = tenant_client(tom).post(
         reverse("pool_manual", args=[desk["pool"].pk]), {"kind": "open_hedge", "direction": "buy_perp", "size_oz": "1"}
     )
     assert review.status_code == 400 and "Halted by a kill switch (the desk: fat finger)" in review.content.decode()
 
 
-def test_dialogs_say_what_happens_as_they_open(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:  # noqa: F811
+def test_dialogs_say_what_happens_as_they_open(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:
     flatten = reverse("pool_confirm", args=[desk["pool"].pk, "flatten_pool"])
-    page = client_for(tom).get(reverse("pool_desk", args=[desk["pool"].pk])).content.decode()
+    page = tenant_client(tom).get(reverse("pool_desk", args=[desk["pool"].pk])).content.decode()
     assert f'hx-get="{flatten}"' in page
     assert "both legs of 1 open hedges and the remaining legs of 0 legged hedges" in (
-        client_for(tom).get(flatten).content.decode()
+        tenant_client(tom).get(flatten).content.decode()
     )
     # Hedges open and leg while the page stays open: the dialog, opened now, counts them.
     make_hedge(desk["strategy"])
     make_hedge(desk["strategy"], status="legged")
-    text = client_for(tom).get(flatten).content.decode()
+    text = tenant_client(tom).get(flatten).content.decode()
     assert "both legs of 2 open hedges and the remaining legs of 1 legged hedges" in text
     assert 'data-testid="confirm-manual-flatten_pool"' in text
-    assert client_for(tom).get(reverse("pool_confirm", args=[desk["pool"].pk, "open_hedge"])).status_code == 404
-    assert client_for(bob).get(flatten).status_code == 403
-    assert client_for(charlie).get(flatten).status_code == 404
+    assert tenant_client(tom).get(reverse("pool_confirm", args=[desk["pool"].pk, "open_hedge"])).status_code == 404
+    assert tenant_client(bob).get(flatten).status_code == 403
+    assert tenant_client(charlie).get(flatten).status_code == 404
 
 
-def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], alice: Any, frozen_clock: Any) -> None:  # noqa: F811
+def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], alice: Any, frozen_clock: Any) -> None:
     api = Api(alice)
     # The other pool has 1,000 USDT for its perp leg: 1 oz bought at the ask, 4,600.10 USDT, needs 920.02 at the
     # pool's 5×, and the checks keep a 1.2 buffer: 1,104.02.
@@ -130,7 +130,7 @@ def test_margin_and_a_closed_cfd_market_are_reasons_too(desk: dict[str, Any], al
     assert closed.status_code == 400 and "The CFD market is closed." in closed.json()["non_field_errors"]
 
 
-def test_the_cfd_margin_follows_the_venues_rules(desk: dict[str, Any]) -> None:  # noqa: F811
+def test_the_cfd_margin_follows_the_venues_rules(desk: dict[str, Any]) -> None:
     """The gate margins the CFD as the venue would (trading/domain/margin.py): a paper account by its simulated symbol
     (CFD-leverage mode, 1:100, margin rate 1), a live account by its terminal's own per-lot figures."""
     from dataclasses import replace

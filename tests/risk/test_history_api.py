@@ -16,9 +16,8 @@ from quantarb.schedule import SCHEDULE
 from risk.domain.limits import Metric
 from risk.history import risk_record
 from risk.models import RiskSnapshot
+from tests.helpers.clients import api
 from tests.risk import factories as f
-
-from ..accounts.test_venue_accounts import api
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)

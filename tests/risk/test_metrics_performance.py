@@ -1,5 +1,5 @@
 """Drawdown, daily PnL and loss streak of risk/metrics.py on the portfolio's stored equity series and closed hedges
-(tests/trading/portfolio/test_equity.py's history: a deposit, a hedge opened 9 h before NOW and closed at NOW)."""
+(the `history` fixture of tests/desks.py: a deposit, a hedge opened 9 h before NOW and closed at NOW)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from risk.domain.limits import Metric, Scope, ScopeKind
 from risk.metrics import desk_risk
-from tests.trading.portfolio.test_equity import NOW, OPENED, history  # noqa: F401 — the fixture
+from tests.helpers.books import NOW, OPENED
 from trading.domain import performance
 from trading.models import EquityPoint, Hedge
 from trading.portfolio.equity import equity_write
@@ -20,7 +20,7 @@ from trading.portfolio.equity import equity_write
 pytestmark = pytest.mark.django_db
 
 
-def test_drawdown_daily_pnl_and_streak_from_the_stored_series(alice: Any, history: Any) -> None:  # noqa: F811
+def test_drawdown_daily_pnl_and_streak_from_the_stored_series(alice: Any, history: Any) -> None:
     equity_write(tenant=alice.tenant, since=NOW.replace(hour=0) - timedelta(hours=2), until=NOW, resolution="1h")
     equity_write(tenant=alice.tenant, since=OPENED - timedelta(hours=1), until=NOW, resolution="1m")
     desk = desk_risk(alice.tenant.pk, now=NOW)

@@ -16,9 +16,8 @@ from django.utils import translation
 
 from accounts.models import VenueAccount
 from risk.metrics import desk_risk
+from tests.helpers.clients import api
 from tests.risk import factories as f
-
-from ..accounts.test_venue_accounts import api
 
 pytestmark = pytest.mark.django_db
 

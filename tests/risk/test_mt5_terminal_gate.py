@@ -9,13 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from mt5ops.health import status_of
 from mt5ops.models import TerminalInstance, TerminalStatus
-from tests.strategies.test_api import Api
-from tests.strategies.test_runner_paper import started_runner
-from tests.strategies.test_views import desk, make_hedge  # noqa: F401 - the shared fixture
+from tests.helpers.clients import Api
+from tests.helpers.runners import db, started_runner
 from trading.models import Hedge, ManualCommand, Order
 
 
@@ -47,7 +45,7 @@ def open_body(pool: Any) -> dict[str, Any]:
     ],
 )
 def test_an_opening_order_on_a_terminal_not_ready_is_refused_with_the_reason_and_reducing_orders_pass(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     tom: Any,
     state: str,
     failure: str,
@@ -68,7 +66,7 @@ def test_an_opening_order_on_a_terminal_not_ready_is_refused_with_the_reason_and
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("stored_quotes")
-def test_a_healthy_terminal_lets_it_through_and_a_stale_check_does_not(desk: dict[str, Any], tom: Any) -> None:  # noqa: F811
+def test_a_healthy_terminal_lets_it_through_and_a_stale_check_does_not(desk: dict[str, Any], tom: Any) -> None:
     terminal = on_terminal(desk["pool"].cfd_account, "healthy")
     assert Api(tom).post("manual-commands/", open_body(desk["pool"])).status_code == 202
     from quantarb import clock
@@ -87,10 +85,6 @@ def test_the_terminal_reason_reads_in_chinese() -> None:
     with translation.override("zh-hans"):
         text = _terminal_text("MT5 box 1", "down", "not_logged_in")
     assert text == "MT5 终端 MT5 box 1 未就绪（中断，未登录）：其账户不可开新仓；减仓订单仍可发送。"
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

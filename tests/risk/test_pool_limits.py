@@ -12,27 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.sessions import TENANT_SESSION_KEY
 from quantarb import clock
 from risk.domain.limits import LimitLevel
 from risk.metrics import desk_risk
 from risk.models import RiskLimit, RiskLimitState
 from risk.pool_limits import pool_limits
+from tests.helpers.clients import tenant_client
 from tests.risk import factories as f
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    session = client.session
-    session[TENANT_SESSION_KEY] = persona.tenant.pk
-    session.save()
-    return client
 
 
 def limit(
@@ -112,7 +102,7 @@ def test_the_page_colours_each_cell_with_a_word_and_names_the_limit(
     limit(charlie.tenant, "unhedged_oz", warning="1", breach="2", name="Bravo secret limit")
 
     for url in (reverse("risk"), reverse("risk_figures")):
-        page = client_for(alice).get(url)
+        page = tenant_client(alice).get(url)
         assert page.status_code == 200
         html = page.content.decode()
         row1 = re.search(rf'<tr data-pool="{p1.pk}".*?</tr>', html, re.S)
@@ -127,7 +117,7 @@ def test_the_page_colours_each_cell_with_a_word_and_names_the_limit(
         assert '<td data-sort="1" data-testid="pool-state">' in two
         assert "Bravo secret limit" not in html and "Bravo pool" not in html
     RiskLimit.objects.filter(tenant=alice.tenant).delete()
-    html = client_for(alice).get(reverse("risk_figures")).content.decode()
+    html = tenant_client(alice).get(reverse("risk_figures")).content.decode()
     assert "qa-limit" not in html and '<td data-sort="0" data-testid="pool-state">' in html
     assert "No limit covers this pool." in html
 
@@ -136,14 +126,14 @@ def test_the_words_are_translated(alice: Any, desk: dict[str, Any]) -> None:
     limit(alice.tenant, "unhedged_oz", warning="10", breach="50", pool=desk["p1"])
     alice.user.language = "zh-hans"
     alice.user.save(update_fields=["language"])
-    html = client_for(alice).get(reverse("risk_figures")).content.decode()
+    html = tenant_client(alice).get(reverse("risk_figures")).content.decode()
     assert ">Warning</span>" not in html and ">警告</span>" in html
     assert "（上限）— 预警 10，突破 50；当前值 40" in html  # the limit in the title, in Chinese
     assert ">状态</th>" in html  # the state column's header
 
 
 def test_the_figures_fragment_is_for_readers_of_trading_data(cora: Any, desk: dict[str, Any]) -> None:
-    assert client_for(cora).get(reverse("risk_figures")).status_code == 403
+    assert tenant_client(cora).get(reverse("risk_figures")).status_code == 403
 
 
 def test_many_pools_in_a_bounded_number_of_queries(
@@ -183,7 +173,7 @@ def test_many_pools_in_a_bounded_number_of_queries(
         RiskLimitState(limit=row, tenant=alice.tenant, level="warning", value=Decimal(1), evaluated_at=clock.now())
         for row in RiskLimit.objects.filter(scope_kind="pool")[:60]
     )
-    client = client_for(alice)
+    client = tenant_client(alice)
     client.get(reverse("risk_figures"))  # sessions, permissions: warmed
     with django_assert_max_num_queries(45), CaptureQueriesContext(connection) as queries:
         html = client.get(reverse("risk_figures")).content.decode()

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from risk.gate import RiskGate
 from strategies.domain.params import StopPolicy, StrategyParams
 from strategies.limits import risk_limits_for
 from strategies.manual_desk import ManualDesk, _claim
-from strategies.runner import StrategyRunner
-from strategies.services import lease_acquire, strategy_request, strategy_update
+from strategies.services import strategy_request, strategy_update
+from tests.helpers.runners import db, started_runner
 from trading.choices import CommandStatus, HedgeStatus
 from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution.gate import GateState, Halt, OrderCheck, Refusal, install_pre_trade_gate
@@ -39,10 +38,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed", "stored_quotes"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 class RecordingGate:
@@ -111,24 +106,6 @@ class PathLedger:
         return orders
 
 
-async def runner_for(alice: Any, strategy: Any, market: Any, frozen_clock: Any) -> StrategyRunner:
-    async def sleep(seconds: float) -> None:
-        frozen_clock.advance(seconds)
-
-    await db(strategy_request)(strategy=strategy, action="start", actor=alice.user)
-    runner = StrategyRunner(
-        strategy_id=strategy.pk,
-        runner_id="gate-test",
-        market=market,
-        venues_factory=lambda pool, pair_id: execution_venues(pool, pair_id, market),
-        sleep=sleep,
-    )
-    runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id="gate-test", ttl=runner.lease_ttl)
-    assert runner.lease is not None
-    assert await runner.start()
-    return runner
-
-
 def desk_for(market: Any) -> ManualDesk:
     return ManualDesk(market=market, venues_factory=lambda pool, pair_id: execution_venues(pool, pair_id, market))
 
@@ -175,7 +152,7 @@ async def test_every_function_that_sends_an_order_goes_through_the_gate(
     ledger = PathLedger(recording)
     params = StrategyParams.from_json(strategy.current_version.params).replace(stop_policy=StopPolicy.FLATTEN)
     await db(strategy_update)(strategy=strategy, params=params, actor=alice.user)
-    runner = await runner_for(alice, strategy, market, frozen_clock)
+    runner = await started_runner(alice, strategy, market, frozen_clock)
 
     market.wide_sell_perp(Decimal("8"))
     await runner.step()
@@ -247,7 +224,7 @@ async def test_a_gate_that_refuses_lets_no_path_write_or_send_an_order(
     alice: Any, strategy: Any, paper_pool: Any, market: Any, frozen_clock: Any
 ) -> None:
     # A hedge on the pool to close, flatten and repair: written as a venue would leave it, not through our paths.
-    runner = await runner_for(alice, strategy, market, frozen_clock)
+    runner = await started_runner(alice, strategy, market, frozen_clock)
     market.wide_sell_perp(Decimal("8"))
     await runner.step()
     hedge = await db(newest_hedge)(paper_pool)
@@ -298,7 +275,7 @@ async def test_with_no_gate_installed_nothing_is_sent(
 ) -> None:
     previous = install_pre_trade_gate(None)
     try:
-        runner = await runner_for(alice, strategy, market, frozen_clock)
+        runner = await started_runner(alice, strategy, market, frozen_clock)
         market.wide_sell_perp(Decimal("8"))
         await runner.step()
         assert runner.last_decision["code"] == "risk"

@@ -9,9 +9,8 @@ import pytest
 
 from risk.forms import RiskLimitForm
 from risk.models import RiskLimit
-from tests.strategies.test_api import Api
-
-from .test_risk_limits_pages import form
+from tests.helpers.clients import Api
+from tests.risk.helpers import form
 
 pytestmark = pytest.mark.django_db
 

@@ -16,55 +16,39 @@ from risk.limits import evaluate_limits, limit_save
 from risk.models import Breach, RiskLimit
 from strategies.choices import StrategyState
 from strategies.models import Strategy
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for
+from tests.helpers.clients import Api, tenant_client
+from tests.risk.helpers import form
 
 pytestmark = pytest.mark.django_db
 
 
-def form(pool: Any, **fields: Any) -> dict[str, Any]:
-    return {
-        "name": "Unhedged",
-        "scope_kind": "pool",
-        "pool": pool.pk,
-        "metric": "unhedged_oz",
-        "warning_level": "1",
-        "breach_level": "2",
-        "direction": "",
-        "action": "block_entries",
-        "hysteresis": "0",
-        "enabled": "on",
-        **fields,
-    }
-
-
 def test_the_page_lists_limits_and_breaches_for_every_reader(paper_pool: Any, alice: Any, bob: Any) -> None:
-    empty = client_for(bob).get(reverse("risk_limits")).content.decode()
+    empty = tenant_client(bob).get(reverse("risk_limits")).content.decode()
     assert "No limit yet." in empty and "No breach yet." in empty and 'data-testid="limit-new"' not in empty
     limit_save(row=RiskLimit(tenant=alice.tenant, scope_kind="pool", pool=paper_pool, metric="unhedged_oz",
                              breach_level=Decimal(2), action="block_entries"), actor=None)  # fmt: skip
     evaluate_limits(metrics={alice.tenant.pk: {(Metric.UNHEDGED_OZ, Scope(ScopeKind.POOL, paper_pool.pk)): Decimal(3)}})
-    page = client_for(bob).get(reverse("risk_limits")).content.decode()
+    page = tenant_client(bob).get(reverse("risk_limits")).content.decode()
     assert 'data-testid="limits"' in page and 'data-testid="breaches"' in page and "ongoing" in page
     assert 'data-testid="tab-limits"' in page and "Reconciliation" in page  # a tab of the risk centre
-    assert client_for(alice).get(reverse("risk_limits")).content.decode().count('data-testid="limit-new"') == 1
+    assert tenant_client(alice).get(reverse("risk_limits")).content.decode().count('data-testid="limit-new"') == 1
 
 
 def test_a_bad_value_is_a_field_error_and_saves_nothing(paper_pool: Any, alice: Any) -> None:
     url = reverse("risk_limit_create")
-    answer = client_for(alice).post(url, form(paper_pool, metric="drawdown_pct", warning_level="5",
+    answer = tenant_client(alice).post(url, form(paper_pool, metric="drawdown_pct", warning_level="5",
                                               breach_level="150"))  # fmt: skip
     assert answer.status_code == 400
     assert "Enter a level between 0 and 100 (Drawdown from peak (%))." in answer.content.decode()
-    answer = client_for(alice).post(url, form(paper_pool, warning_level="3"))
+    answer = tenant_client(alice).post(url, form(paper_pool, warning_level="3"))
     assert answer.status_code == 400 and "below it for an upper limit" in answer.content.decode()
-    answer = client_for(alice).post(url, form(paper_pool, warning_level="abc"))
+    answer = tenant_client(alice).post(url, form(paper_pool, warning_level="abc"))
     assert answer.status_code == 400 and "Enter a number." in answer.content.decode()
     assert not RiskLimit.objects.exists()
 
 
 def test_an_admin_creates_edits_and_disables_a_limit_audited(paper_pool: Any, alice: Any) -> None:
-    client = client_for(alice)
+    client = tenant_client(alice)
     assert client.post(reverse("risk_limit_create"), form(paper_pool)).status_code == 302
     limit = RiskLimit.objects.get()
     edit = reverse("risk_limit_edit", args=[limit.pk])
@@ -80,12 +64,12 @@ def test_an_admin_creates_edits_and_disables_a_limit_audited(paper_pool: Any, al
 
 
 def test_others_may_not_edit_and_a_foreign_limit_is_a_404(paper_pool: Any, alice: Any, tom: Any, charlie: Any) -> None:
-    assert client_for(tom).post(reverse("risk_limit_create"), form(paper_pool)).status_code == 403
+    assert tenant_client(tom).post(reverse("risk_limit_create"), form(paper_pool)).status_code == 403
     limit = limit_save(row=RiskLimit(tenant=alice.tenant, scope_kind="desk", metric="loss_streak",
                                      breach_level=Decimal(5)), actor=None)  # fmt: skip
-    assert client_for(charlie).get(reverse("risk_limit_edit", args=[limit.pk])).status_code == 404
+    assert tenant_client(charlie).get(reverse("risk_limit_edit", args=[limit.pk])).status_code == 404
     # Charlie's desk cannot point a limit at alpha's pool.
-    answer = client_for(charlie).post(reverse("risk_limit_create"), form(paper_pool))
+    answer = tenant_client(charlie).post(reverse("risk_limit_create"), form(paper_pool))
     assert answer.status_code == 400 and not RiskLimit.objects.filter(tenant=charlie.tenant).exists()
 
 
@@ -95,11 +79,11 @@ def test_an_admin_confirms_a_pending_action_audited(paper_pool: Any, strategy: A
     Strategy.objects.filter(pk=strategy.pk).update(state=StrategyState.RUNNING)
     evaluate_limits(metrics={alice.tenant.pk: {(Metric.UNHEDGED_OZ, Scope(ScopeKind.POOL, paper_pool.pk)): Decimal(3)}})
     breach = Breach.objects.get()
-    page = client_for(alice).get(reverse("risk_limits")).content.decode()
+    page = tenant_client(alice).get(reverse("risk_limits")).content.decode()
     assert 'data-testid="pending-confirmations"' in page and f'data-testid="confirm-{breach.pk}"' in page
     assert "data-confirm=" in page
-    assert client_for(tom).post(reverse("risk_breach_confirm", args=[breach.pk])).status_code == 403
-    assert client_for(alice).post(reverse("risk_breach_confirm", args=[breach.pk])).status_code == 302
+    assert tenant_client(tom).post(reverse("risk_breach_confirm", args=[breach.pk])).status_code == 403
+    assert tenant_client(alice).post(reverse("risk_breach_confirm", args=[breach.pk])).status_code == 302
     assert Strategy.objects.get(pk=strategy.pk).state == StrategyState.PAUSED
     assert AuditEvent.objects.filter(action="risk_limit_breach", summary__event="confirmed").count() == 1
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from accounts.models import AuditEvent
 from alerts.models import Alert
@@ -21,6 +20,7 @@ from strategies.choices import StrategyState
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
+from tests.helpers.runners import db
 from trading.choices import HedgeStatus
 from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge
@@ -29,10 +29,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("thread_connections_closed"),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 class Metrics:

@@ -15,12 +15,11 @@ from django.urls import reverse
 
 from accounts.choices import AuditAction
 from accounts.models import AccountPool, AccountSnapshot, AuditEvent, VenueAccount
-from accounts.sessions import TENANT_SESSION_KEY
 from quantarb import clock
 from risk.models import Transfer
 from risk.transfers import TransferError, transfer_advice, transfer_approve, transfer_complete, transfer_request
-from tests.accounts.test_jwt import obtain
 from tests.conftest import _persona
+from tests.helpers.clients import obtain, tenant_client
 from trading.models import CashFlow
 
 pytestmark = pytest.mark.django_db
@@ -52,15 +51,6 @@ def snapshot(account: VenueAccount, currency: str, equity: str, used: str, **ext
         account=account, tenant_id=account.tenant_id, at=clock.now(), currency=currency, balance=D(equity),
         equity=D(equity), used_margin=D(used), **extra,
     )  # fmt: skip
-
-
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    session = client.session
-    session[TENANT_SESSION_KEY] = persona.tenant.pk
-    session.save()
-    return client
 
 
 class Api:
@@ -164,37 +154,37 @@ def test_the_page_requests_approves_completes_with_confirmations(
     pool: AccountPool, alice: Any, adam: Any, bob: Any, charlie: Any
 ) -> None:
     url = reverse("transfers")
-    empty = client_for(alice).get(url).content.decode()
+    empty = tenant_client(alice).get(url).content.decode()
     assert 'data-testid="transfers-empty"' in empty and 'data-testid="transfer-form"' in empty
     assert "No balance snapshot of both accounts yet." in empty
-    viewer = client_for(bob).get(url)
+    viewer = tenant_client(bob).get(url)
     assert viewer.status_code == 200 and 'data-testid="transfer-form"' not in viewer.content.decode()
     body = {"from_account": pool.cfd_account.pk, "to_account": pool.perp_account.pk, "amount": "250.50", "note": ""}
-    assert client_for(bob).post(url, body).status_code == 403
-    bad = client_for(alice).post(url, {**body, "amount": "-3", "to_account": pool.cfd_account.pk})
+    assert tenant_client(bob).post(url, body).status_code == 403
+    bad = tenant_client(alice).post(url, {**body, "amount": "-3", "to_account": pool.cfd_account.pk})
     assert bad.status_code == 400
     text = bad.content.decode()
     assert "Ensure this value is greater than or equal to 0.01." in text
-    assert client_for(alice).post(url, body).status_code == 302
+    assert tenant_client(alice).post(url, body).status_code == 302
     transfer = Transfer.objects.get()
-    page = client_for(alice).get(url).content.decode()
+    page = tenant_client(alice).get(url).content.decode()
     assert "Another admin approves" in page and f'data-testid="approve-{transfer.pk}"' not in page
-    page = client_for(adam).get(url).content.decode()
+    page = tenant_client(adam).get(url).content.decode()
     assert f'data-testid="approve-{transfer.pk}"' in page and "data-confirm=" in page
     action = reverse("transfer_action", args=[transfer.pk, "approve"])
-    assert client_for(alice).post(action).status_code == 302  # refused with a message, nothing changes
+    assert tenant_client(alice).post(action).status_code == 302  # refused with a message, nothing changes
     assert Transfer.objects.get().status == "requested"
-    client_for(adam).post(action)
+    tenant_client(adam).post(action)
     assert Transfer.objects.get().status == "approved"
     complete = reverse("transfer_action", args=[transfer.pk, "complete"])
-    assert client_for(adam).post(complete, {"venue_ref": ""}).status_code == 303
+    assert tenant_client(adam).post(complete, {"venue_ref": ""}).status_code == 303
     assert Transfer.objects.get().status == "approved"
-    client_for(adam).post(complete, {"venue_ref": "BN-77", "received": ""})
+    tenant_client(adam).post(complete, {"venue_ref": "BN-77", "received": ""})
     assert Transfer.objects.get().status == "done" and CashFlow.objects.count() == 2
     # Another desk's id is a 404; a viewer may not act.
-    assert client_for(charlie).post(action).status_code == 404
-    assert client_for(bob).post(reverse("transfer_action", args=[transfer.pk, "cancel"])).status_code == 403
-    assert client_for(alice).post(reverse("transfer_action", args=[transfer.pk, "bogus"])).status_code == 404
+    assert tenant_client(charlie).post(action).status_code == 404
+    assert tenant_client(bob).post(reverse("transfer_action", args=[transfer.pk, "cancel"])).status_code == 403
+    assert tenant_client(alice).post(reverse("transfer_action", args=[transfer.pk, "bogus"])).status_code == 404
 
 
 def test_the_list_is_paginated(pool: AccountPool, alice: Any) -> None:
@@ -203,9 +193,9 @@ def test_the_list_is_paginated(pool: AccountPool, alice: Any) -> None:
             tenant=alice.tenant, actor=alice.user, from_account=pool.cfd_account, to_account=pool.perp_account,
             amount=D(1),
         )  # fmt: skip
-    first = client_for(alice).get(reverse("transfers")).content.decode()
+    first = tenant_client(alice).get(reverse("transfers")).content.decode()
     assert first.count("data-transfer=") == 20 and "page=2" in first
-    assert client_for(alice).get(reverse("transfers"), {"page": 2}).content.decode().count("data-transfer=") == 3
+    assert tenant_client(alice).get(reverse("transfers"), {"page": 2}).content.decode().count("data-transfer=") == 3
 
 
 def test_the_api(pool: AccountPool, alice: Any, adam: Any, bob: Any, charlie: Any) -> None:

@@ -14,8 +14,7 @@ import pytest
 from quantarb import clock
 from risk.limits import evaluate_limits, limit_save
 from risk.models import Breach, RiskLimit
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import desk  # noqa: F401 - the shared fixture
+from tests.helpers.clients import Api
 from trading.models import ManualCommand, RateTick
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_quotes")]
@@ -26,7 +25,7 @@ def open_body(pool: Any) -> dict[str, Any]:
 
 
 def test_a_missing_or_stale_rate_blocks_opening_through_the_gate_until_it_is_fresh(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
     tom: Any,
     sim_pair: Any,

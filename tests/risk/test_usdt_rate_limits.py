@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from alerts.models import Alert, AlertRule
 from risk.domain.limits import RATE_AGE_CAP_S, Metric, Scope, ScopeKind
 from risk.metrics import desk_risk
 from risk.models import RiskLimit
+from tests.helpers.clients import api, client_for
 from tests.risk import factories as f
 from trading.choices import RateSource
 from trading.models import RateTick, SourcePair
@@ -195,12 +195,6 @@ def test_the_rules_are_no_longer_created_for_a_desk(alice: Any) -> None:
 
 
 # --- the pages ---------------------------------------------------------------------------------------------------
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    return client
-
-
 def test_the_limits_editor_offers_the_rate_metrics_and_validates_their_levels(alice: Any, priced: Any) -> None:
     client = client_for(alice)
     page = client.get(reverse("risk_limit_create")).content.decode()
@@ -256,8 +250,6 @@ def test_a_depeg_limit_alerts_naming_the_rate_and_its_source(alice: Any, priced:
 
 
 def test_the_pool_api_gives_the_rate_and_the_summary_its_metrics(alice: Any, priced: Any, frozen_clock: Any) -> None:
-    from tests.accounts.test_venue_accounts import api
-
     RateTick.objects.create(
         source=RateSource.BINANCE_USDC, ts=frozen_clock.now() - timedelta(seconds=7), usd_per_usdt=Decimal("1.0002")
     )

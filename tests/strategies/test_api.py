@@ -7,33 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from strategies.models import Strategy
+from tests.helpers.clients import Api
 from trading.models import ManualCommand, ReconciliationReport
-
-from ..accounts.test_jwt import obtain
-from .test_views import desk  # noqa: F401 - the shared fixture
 
 pytestmark = pytest.mark.django_db
 
 
-class Api:
-    def __init__(self, persona: Any) -> None:
-        self.client = Client()
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {obtain(persona)['access']}"}
-
-    def get(self, path: str, **params: Any) -> Any:
-        return self.client.get("/api/v1/" + path, params, **self.headers)
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.client.post("/api/v1/" + path, body or {}, content_type="application/json", **self.headers)
-
-    def patch(self, path: str, body: Any) -> Any:
-        return self.client.patch("/api/v1/" + path, body, content_type="application/json", **self.headers)
-
-
-def test_create_validates_params_and_names_fields(desk: dict[str, Any], tom: Any) -> None:  # noqa: F811
+def test_create_validates_params_and_names_fields(desk: dict[str, Any], tom: Any) -> None:
     api = Api(tom)
     bad = api.post(
         "strategies/",
@@ -57,7 +39,7 @@ def test_create_validates_params_and_names_fields(desk: dict[str, Any], tom: Any
     assert body["version"] == 1 and body["params"]["entry_threshold"] == "1.5" and body["state"] == "stopped"
 
 
-def test_update_makes_a_new_version_and_lists_versions(desk: dict[str, Any], alice: Any, bob: Any) -> None:  # noqa: F811
+def test_update_makes_a_new_version_and_lists_versions(desk: dict[str, Any], alice: Any, bob: Any) -> None:
     api = Api(alice)
     sid = desk["strategy"].pk
     assert api.patch(f"strategies/{sid}/", {"params": {"size_oz": "0.5"}}).status_code == 400
@@ -69,7 +51,7 @@ def test_update_makes_a_new_version_and_lists_versions(desk: dict[str, Any], ali
     assert Api(bob).patch(f"strategies/{sid}/", {"params": {}}).status_code == 403
 
 
-def test_lifecycle_answers_202_then_409(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:  # noqa: F811
+def test_lifecycle_answers_202_then_409(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:
     api = Api(tom)
     sid = desk["strategy"].pk
     started = api.post(f"strategies/{sid}/start/")
@@ -88,7 +70,7 @@ def test_lifecycle_answers_202_then_409(desk: dict[str, Any], tom: Any, bob: Any
 
 
 @pytest.mark.parametrize("path", ["hedges/", "orders/", "fills/", "positions/"])
-def test_records_filter_paginate_and_refuse_bad_filters(desk: dict[str, Any], bob: Any, path: str) -> None:  # noqa: F811
+def test_records_filter_paginate_and_refuse_bad_filters(desk: dict[str, Any], bob: Any, path: str) -> None:
     api = Api(bob)
     everything = api.get(path)
     assert everything.status_code == 200 and "results" in everything.json()
@@ -97,7 +79,7 @@ def test_records_filter_paginate_and_refuse_bad_filters(desk: dict[str, Any], bo
     assert bad.status_code == 400 and set(bad.json()) >= {"pool", "leg", "since"}
 
 
-def test_orders_filter_by_leg_and_status(desk: dict[str, Any], alice: Any) -> None:  # noqa: F811
+def test_orders_filter_by_leg_and_status(desk: dict[str, Any], alice: Any) -> None:
     api = Api(alice)
     perp = api.get("orders/", leg="perp").json()
     assert perp["count"] == 1 and perp["results"][0]["leg"] == "perp"
@@ -112,7 +94,7 @@ def test_orders_filter_by_leg_and_status(desk: dict[str, Any], alice: Any) -> No
     assert hedges["count"] == 1 and hedges["results"][0]["pnl_total"] == "2.10000000"
 
 
-def test_kill_switch_trip_list_and_reset(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:  # noqa: F811
+def test_kill_switch_trip_list_and_reset(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:
     api = Api(tom)
     assert api.post("kill-switches/", {"scope": "global", "reason": "x"}).status_code == 403
     assert api.post("kill-switches/", {"scope": "strategy", "reason": "x"}).status_code == 400
@@ -131,7 +113,7 @@ def test_kill_switch_trip_list_and_reset(desk: dict[str, Any], tom: Any, bob: An
     assert Api(charlie).get("kill-switches/").json()["count"] == 1  # bravo's own only
 
 
-def test_reconciliation_run_detail_and_sync(desk: dict[str, Any], alice: Any, tom: Any, charlie: Any) -> None:  # noqa: F811
+def test_reconciliation_run_detail_and_sync(desk: dict[str, Any], alice: Any, tom: Any, charlie: Any) -> None:
     run = Api(tom).post("reconciliation/", {"pool": desk["pool"].pk})
     assert run.status_code == 201
     report_id = run.json()["id"]
@@ -147,7 +129,7 @@ def test_reconciliation_run_detail_and_sync(desk: dict[str, Any], alice: Any, to
     assert Api(alice).post(f"reconciliation/{desk['bravo_report'].pk}/sync/").status_code == 404
 
 
-def test_reconciliation_sync_adopts_the_paper_venue(desk: dict[str, Any], alice: Any) -> None:  # noqa: F811
+def test_reconciliation_sync_adopts_the_paper_venue(desk: dict[str, Any], alice: Any) -> None:
     report = Api(alice).post("reconciliation/", {"pool": desk["pool"].pk}).json()
     assert report["status"] == "mismatch"  # the paper ledger never saw the test's fills
     synced = Api(alice).post(f"reconciliation/{report['id']}/sync/")
@@ -162,7 +144,7 @@ def test_an_unreachable_live_venue_gives_a_failed_report_not_a_500(canary_accoun
     assert answer.json()["status"] == "failed" and answer.json()["error"]
 
 
-def test_manual_commands_queue_and_refuse_clearly(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:  # noqa: F811
+def test_manual_commands_queue_and_refuse_clearly(desk: dict[str, Any], tom: Any, bob: Any, charlie: Any) -> None:
     api = Api(tom)
     assert api.post("manual-commands/", {"pool": desk["pool"].pk, "kind": "close_hedge"}).status_code == 400
     bad_size = api.post("manual-commands/", {"pool": desk["pool"].pk, "kind": "open_hedge", "direction": "buy_perp"})

@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_request
+from tests.helpers.runners import db
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.leases import LeaseLost
@@ -32,10 +32,6 @@ TTL = timedelta(seconds=10)
 ANSWER_AFTER_S = 30
 
 
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
-
-
 class SlowVenue:
     """A venue whose answer comes `ANSWER_AFTER_S` simulated seconds after the send (the paper venue's answer)."""
 
@@ -48,7 +44,7 @@ class SlowVenue:
         self.started.set()
         for _ in range(ANSWER_AFTER_S):
             self.clock.advance(1)
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.03)  # the venue is slow on purpose: real time passes with the frozen clock's
         return await self.inner.place(request)
 
     def __getattr__(self, name: str) -> Any:

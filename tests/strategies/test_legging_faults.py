@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,7 @@ from strategies.domain.params import StrategyParams
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
+from tests.helpers.runners import db
 from tests.pools import MAX_LEGGING_S, FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -52,10 +52,6 @@ pytestmark = [
 PERP_FAULTS = ["none", "none", "reject", "partial", "drop_after_accept", "drop_before_accept", "timeout"]
 CFD_FAULTS = ["none", "none", "reject", "lose_answer", "drop_request", "stall"]
 REPAIR_FAULTS = ["none", "none", "reject_once", "reject_always"]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 def _clear_records() -> None:

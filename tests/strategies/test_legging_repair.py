@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from alerts.models import Alert
 from quantarb import clock
@@ -31,6 +30,7 @@ from strategies.manual_desk import ManualDesk, _claim
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
+from tests.helpers.runners import db
 from tests.pools import MAX_LEGGING_S, FakeBook
 from trading.choices import CommandStatus, HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
@@ -48,10 +48,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed"),
     pytest.mark.timeout(180),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 class Live:

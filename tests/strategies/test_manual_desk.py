@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEvent
 from strategies.manual_desk import ManualDesk, _claim
+from tests.helpers.runners import db
 from trading.choices import CommandStatus, HedgeStatus
 from trading.execution.venue_factory import execution_venues
 from trading.manual.services import describe, manual_request
@@ -21,10 +21,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("thread_connections_closed", "stored_quotes"),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 async def run_next(desk: ManualDesk) -> Any:

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connection
 
 from strategies.choices import StrategyState
@@ -21,21 +20,17 @@ from strategies.domain.params import StopPolicy, StrategyParams
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request, strategy_update
+from tests.helpers import runners
+from tests.helpers.runners import db
 from trading.choices import HedgeStatus, OrderStatus
 from trading.domain.spread import Direction
 from trading.execution.leases import LeaseLost
-from trading.execution.order_writer import OrderWriter
-from trading.execution.venue_factory import execution_venues
 from trading.models import Hedge, Order, PaperPosition
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("thread_connections_closed"),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 WRITE_PATH = {"name": "django"}
@@ -56,25 +51,12 @@ def write_path(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterat
             )
 
 
-async def started_runner(alice: Any, strategy: Any, market: Any, frozen_clock: Any, runner_id: str = "r1") -> Any:
-    async def sleep(seconds: float) -> None:
-        frozen_clock.advance(seconds)
-
-    await db(strategy_request)(strategy=strategy, action="start", actor=alice.user)
-    runner = StrategyRunner(
-        strategy_id=strategy.pk,
-        runner_id=runner_id,
-        market=market,
-        venues_factory=lambda pool, pair_id: execution_venues(pool, pair_id, market),
-        sleep=sleep,
-    )
-    runner.lease = await db(lease_acquire)(strategy_id=strategy.pk, runner_id=runner_id, ttl=runner.lease_ttl)
-    assert runner.lease is not None
-    if WRITE_PATH["name"] == "runner connection":
-        runner.writer = await OrderWriter.connect()
-        assert runner.writer is not None
-    assert await runner.start()
-    return runner
+async def started_runner(
+    alice: Any, strategy: Any, market: Any, frozen_clock: Any, runner_id: str = "r1"
+) -> StrategyRunner:
+    """A started runner writing on the path this test runs with (its own order connection, or Django's)."""
+    own_writer = WRITE_PATH["name"] == "runner connection"
+    return await runners.started_runner(alice, strategy, market, frozen_clock, runner_id, own_writer=own_writer)
 
 
 def hedges() -> list[Hedge]:

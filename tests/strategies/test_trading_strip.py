@@ -12,27 +12,20 @@ from unittest import mock
 
 import pytest
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AccountSnapshot
 from quantarb import clock
 from strategies import strip
 from strategies.models import Strategy
-
-from .test_views import desk, make_hedge  # noqa: F401 - the shared fixture
+from tests.helpers.clients import client_for
+from tests.helpers.desk import make_hedge
 
 pytestmark = pytest.mark.django_db
 
 
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    return client
-
-
 def test_the_strip_shows_the_tenants_strategies_hedges_switches_and_margin(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
 ) -> None:
     from risk.services import kill_switch_trip
@@ -71,7 +64,7 @@ def test_the_strip_shows_the_tenants_strategies_hedges_switches_and_margin(
 
 
 def test_hedge_markers_are_per_pair_for_the_charts_window(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
 ) -> None:
     from trading.instruments import pair_id_for_pool
@@ -101,7 +94,7 @@ def test_hedge_markers_are_per_pair_for_the_charts_window(
 # Transactional: the pushes wait for a real commit (and a test's own transaction would already hold one).
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_state_change_pushes_one_trading_changed_per_member_after_commit(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
     bob: Any,
     tom: Any,
@@ -123,7 +116,7 @@ def test_a_state_change_pushes_one_trading_changed_per_member_after_commit(
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_rolled_back_change_pushes_nothing_and_does_not_silence_the_next(
-    desk: dict[str, Any],  # noqa: F811
+    desk: dict[str, Any],
     alice: Any,
 ) -> None:
     strategy = desk["strategy"]

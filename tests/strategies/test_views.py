@@ -8,90 +8,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from guardian.shortcuts import assign_perm
 
 from accounts.models import AuditEvent
-from accounts.sessions import TENANT_SESSION_KEY
-from quantarb import clock
 from strategies.models import Strategy
-from tests.factories import AccountPoolFactory, StrategyFactory, hedge_with_orders
-from trading.models import Hedge, ManualCommand, ReconciliationReport
+from tests.helpers.books import store_marks
+from tests.helpers.clients import tenant_client
+from tests.helpers.desk import make_hedge
+from trading.models import ManualCommand, ReconciliationReport
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(persona: Any) -> Client:
-    client = Client()
-    client.force_login(persona.user)
-    session = client.session
-    session[TENANT_SESSION_KEY] = persona.tenant.pk
-    session.save()
-    return client
-
-
-@pytest.fixture
-def desk(alice: Any, tom: Any, bob: Any, charlie: Any, strategy: Any, paper_pool: Any) -> dict[str, Any]:
-    """Alpha's paper pool granted to tom, with a strategy, an open hedge and its filled orders; a second alpha
-    pool not granted to tom; bravo's own strategy and hedge."""
-    from strategies.domain.params import StrategyParams
-
-    assign_perm("accounts.operate_accountpool", tom.user, paper_pool)
-    other_pool = pool_of(alice, "Other")
-    other = StrategyFactory.create(pool=other_pool, name="Other", params=StrategyParams(), actor=alice.user)
-    hedge = make_hedge(strategy)
-    bravo = bravo_objects(charlie)
-    return {"strategy": strategy, "other": other, "pool": paper_pool, "other_pool": other_pool, "hedge": hedge, **bravo}
-
-
-def make_hedge(strategy: Any, status: str = "open") -> Hedge:
-    return hedge_with_orders(strategy=strategy, status=status, pnl_spread=Decimal("2.5"), pnl_fees=Decimal("-0.4"))
-
-
-def pool_of(persona: Any, name: str) -> Any:
-    """`persona`'s paper pool "<name> pool" on "<name> perp" and "<name> CFD", 1000 allocated to each."""
-    return AccountPoolFactory.create(
-        tenant=persona.tenant,
-        owner=persona.user,
-        name=f"{name} pool",
-        perp_account__label=f"{name} perp",
-        cfd_account__label=f"{name} CFD",
-        perp_allocation=Decimal(1000),
-        cfd_allocation=Decimal(1000),
-    )
-
-
-def bravo_objects(charlie: Any) -> dict[str, Any]:
-    from risk.models import KillSwitch
-    from strategies.domain.params import StrategyParams
-
-    pool = pool_of(charlie, "Bravo")
-    strategy = StrategyFactory.create(pool=pool, name="Bravo", params=StrategyParams(), actor=charlie.user)
-    hedge = make_hedge(strategy)
-    switch = KillSwitch.objects.create(
-        scope="tenant", tenant=charlie.tenant, trigger="manual", reason="bravo", tripped_at=clock.now()
-    )
-    report = ReconciliationReport.objects.create(
-        tenant=charlie.tenant, pool=pool, trigger="manual", status="mismatch", started_at=clock.now()
-    )
-    command = ManualCommand.objects.create(
-        tenant=charlie.tenant, pool=pool, kind="cancel_orders", requested_by=charlie.user, requested_at=clock.now()
-    )
-    return {
-        "bravo_strategy": strategy,
-        "bravo_pool": pool,
-        "bravo_hedge": hedge,
-        "bravo_switch": switch,
-        "bravo_report": report,
-        "bravo_command": command,
-    }
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("who", ["alice", "tom", "bob"])
 def test_alpha_members_see_the_strategy_list_detail_and_status(desk: dict[str, Any], who: str, request: Any) -> None:
-    client = client_for(request.getfixturevalue(who))
+    client = tenant_client(request.getfixturevalue(who))
     listing = client.get(reverse("strategies"))
     assert listing.status_code == 200
     assert b"Basis A" in listing.content and b"Bravo" not in listing.content
@@ -105,18 +37,18 @@ def test_alpha_members_see_the_strategy_list_detail_and_status(desk: dict[str, A
 
 
 def test_only_operators_see_lifecycle_buttons_and_new_strategy(desk: dict[str, Any], tom: Any, bob: Any) -> None:
-    tom_page = client_for(tom).get(reverse("strategy", args=[desk["strategy"].pk])).content
+    tom_page = tenant_client(tom).get(reverse("strategy", args=[desk["strategy"].pk])).content
     assert b'data-testid="action-start"' in tom_page
-    tom_other = client_for(tom).get(reverse("strategy", args=[desk["other"].pk])).content
+    tom_other = tenant_client(tom).get(reverse("strategy", args=[desk["other"].pk])).content
     assert b'data-testid="action-start"' not in tom_other  # not his pool
-    bob_page = client_for(bob).get(reverse("strategy", args=[desk["strategy"].pk])).content
+    bob_page = tenant_client(bob).get(reverse("strategy", args=[desk["strategy"].pk])).content
     assert b'data-testid="action-start"' not in bob_page
-    assert b'data-testid="new-strategy"' not in client_for(bob).get(reverse("strategies")).content
-    assert b'data-testid="new-strategy"' in client_for(tom).get(reverse("strategies")).content
+    assert b'data-testid="new-strategy"' not in tenant_client(bob).get(reverse("strategies")).content
+    assert b'data-testid="new-strategy"' in tenant_client(tom).get(reverse("strategies")).content
 
 
 def test_charlie_gets_404_for_every_alpha_id(desk: dict[str, Any], charlie: Any) -> None:
-    client = client_for(charlie)
+    client = tenant_client(charlie)
     sid, hid = desk["strategy"].pk, desk["hedge"].pk
     for name, args in (
         ("strategy", [sid]),
@@ -135,7 +67,7 @@ def test_charlie_gets_404_for_every_alpha_id(desk: dict[str, Any], charlie: Any)
 
 # --- lifecycle ---------------------------------------------------------------------------------------------------
 def test_tom_starts_his_strategy_and_a_second_start_is_refused(desk: dict[str, Any], tom: Any) -> None:
-    client = client_for(tom)
+    client = tenant_client(tom)
     url = reverse("strategy_lifecycle", args=[desk["strategy"].pk])
     response = client.post(url, {"action": "start"}, follow=True)
     assert response.status_code == 200
@@ -152,15 +84,17 @@ def test_tom_may_not_operate_a_pool_not_granted_and_bob_may_not_operate_at_all(
     desk: dict[str, Any], tom: Any, bob: Any
 ) -> None:
     assert (
-        client_for(tom).post(reverse("strategy_lifecycle", args=[desk["other"].pk]), {"action": "start"}).status_code
+        tenant_client(tom).post(reverse("strategy_lifecycle", args=[desk["other"].pk]), {"action": "start"}).status_code
         == 403
     )
     assert (
-        client_for(bob).post(reverse("strategy_lifecycle", args=[desk["strategy"].pk]), {"action": "start"}).status_code
+        tenant_client(bob)
+        .post(reverse("strategy_lifecycle", args=[desk["strategy"].pk]), {"action": "start"})
+        .status_code
         == 403
     )
-    assert client_for(tom).get(reverse("strategy_edit", args=[desk["other"].pk])).status_code == 403
-    assert client_for(bob).get(reverse("strategy_create")).status_code == 403
+    assert tenant_client(tom).get(reverse("strategy_edit", args=[desk["other"].pk])).status_code == 403
+    assert tenant_client(bob).get(reverse("strategy_create")).status_code == 403
 
 
 def test_stop_confirmation_says_what_the_stop_policy_does(desk: dict[str, Any], alice: Any) -> None:
@@ -168,18 +102,18 @@ def test_stop_confirmation_says_what_the_stop_policy_does(desk: dict[str, Any], 
 
     strategy_request(strategy=desk["strategy"], action="start", actor=alice.user)
     confirm_url = reverse("strategy_confirm", args=[desk["strategy"].pk, "stop"])
-    page = client_for(alice).get(reverse("strategy", args=[desk["strategy"].pk])).content.decode()
+    page = tenant_client(alice).get(reverse("strategy", args=[desk["strategy"].pk])).content.decode()
     assert f'hx-get="{confirm_url}"' in page  # the dialog asks when it opens, not when the page loaded
     assert (
         "its 1 open hedges stay open at the venues (stop policy: leave)"
-        in client_for(alice).get(confirm_url).content.decode()
+        in tenant_client(alice).get(confirm_url).content.decode()
     )
     # Two more hedges open while the page stays open: the dialog, opened now, counts three.
     make_hedge(desk["strategy"])
     make_hedge(desk["strategy"], status="legged")
-    text = client_for(alice).get(confirm_url).content.decode()
+    text = tenant_client(alice).get(confirm_url).content.decode()
     assert "its 3 open hedges stay open at the venues" in text and 'data-testid="confirm-stop"' in text
-    assert client_for(alice).get(reverse("strategy_confirm", args=[desk["strategy"].pk, "nope"])).status_code == 404
+    assert tenant_client(alice).get(reverse("strategy_confirm", args=[desk["strategy"].pk, "nope"])).status_code == 404
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
@@ -199,7 +133,7 @@ def test_the_form_shows_every_parameter() -> None:
 
 
 def test_creating_a_strategy_with_bad_thresholds_names_the_field(desk: dict[str, Any], alice: Any) -> None:
-    client = client_for(alice)
+    client = tenant_client(alice)
     response = client.post(
         reverse("strategy_create"),
         form_data(pool=desk["pool"].pk, entry_threshold="1.00", exit_threshold="2.00", size_oz="0.5"),
@@ -214,7 +148,7 @@ def test_creating_a_strategy_with_bad_thresholds_names_the_field(desk: dict[str,
 
 
 def test_creating_and_editing_makes_versions_with_a_diff(desk: dict[str, Any], tom: Any) -> None:
-    client = client_for(tom)
+    client = tenant_client(tom)
     response = client.post(reverse("strategy_create"), form_data(pool=desk["pool"].pk, mode="paper"))
     assert response.status_code == 302, response.content.decode()[:2000]
     created = Strategy.objects.get(name="Basis B")
@@ -232,7 +166,7 @@ def test_creating_and_editing_makes_versions_with_a_diff(desk: dict[str, Any], t
 
 
 def test_tom_cannot_create_on_a_pool_not_granted(desk: dict[str, Any], tom: Any) -> None:
-    response = client_for(tom).post(reverse("strategy_create"), form_data(pool=desk["other_pool"].pk))
+    response = tenant_client(tom).post(reverse("strategy_create"), form_data(pool=desk["other_pool"].pk))
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
 
@@ -240,7 +174,7 @@ def test_tom_cannot_create_on_a_pool_not_granted(desk: dict[str, Any], tom: Any)
 # --- hedges & orders ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["hedges", "orders", "fills", "positions"])
 def test_tables_filter_and_paginate(desk: dict[str, Any], bob: Any, name: str) -> None:
-    client = client_for(bob)
+    client = tenant_client(bob)
     assert client.get(reverse(name)).status_code == 200
     assert client.get(reverse(name), {"pool": desk["pool"].pk, "leg": "perp", "since": "2020-01-01"}).status_code == 200
     bad = client.get(reverse(name), {"pool": "x", "since": "yesterday"})
@@ -249,20 +183,20 @@ def test_tables_filter_and_paginate(desk: dict[str, Any], bob: Any, name: str) -
 
 
 def test_orders_table_filters_by_leg(desk: dict[str, Any], alice: Any) -> None:
-    page = client_for(alice).get(reverse("orders"), {"leg": "cfd"}).content.decode()
+    page = tenant_client(alice).get(reverse("orders"), {"leg": "cfd"}).content.decode()
     assert f"qa-test-{desk['hedge'].pk}-cfd" in page and f"qa-test-{desk['hedge'].pk}-perp" not in page
 
 
 def test_csv_export_needs_trading_export_and_holds_the_tenant_only(desk: dict[str, Any], alice: Any, bob: Any) -> None:
-    assert client_for(bob).get(reverse("orders_export")).status_code == 403
-    response = client_for(alice).get(reverse("orders_export"), {"leg": "perp"})
+    assert tenant_client(bob).get(reverse("orders_export")).status_code == 403
+    response = tenant_client(alice).get(reverse("orders_export"), {"leg": "perp"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
     lines = body.strip().splitlines()
     assert lines[0].startswith("Order,Client order id")
     assert len(lines) == 2 and f"qa-test-{desk['hedge'].pk}-perp" in lines[1]
     assert "Bravo" not in body
-    assert client_for(alice).get(reverse("hedges_export"), {"since": "nope"}).status_code == 400
+    assert tenant_client(alice).get(reverse("hedges_export"), {"since": "nope"}).status_code == 400
 
 
 def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(
@@ -270,15 +204,13 @@ def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(
 ) -> None:
     from trading.domain.pnl import Marks
 
-    from .test_money import store_marks
-
     # The open hedge is marked at the pool's latest stored quotes: short perp sold at 4605.10 bought back at the
     # ask 4601.20, long CFD bought at 4600.05 sold at the bid 4600.50, USDT at 0.9995 → 3.90 · 0.9995 + 0.45.
     store_marks(
         sim_pair,
         Marks(Decimal("0.9995"), Decimal("4601.00"), Decimal("4601.20"), Decimal("4600.50"), Decimal("4600.80")),
     )
-    page = client_for(tom).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
+    page = tenant_client(tom).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
     assert 'data-testid="hedge-pnl"' in page
     assert 'data-testid="pnl-spread">+4.35<' in page and 'data-testid="pnl-total">+4.35<' in page
     assert f"qa-test-{desk['hedge'].pk}-perp" in page
@@ -286,16 +218,16 @@ def test_hedge_detail_shows_pnl_split_orders_fills_and_its_actions(
     confirm_url = reverse("hedge_confirm", args=[desk["hedge"].pk, "close_hedge"])
     assert f'hx-get="{confirm_url}"' in page
     # The dialog says what will happen, asked when it opens.
-    assert f"Close hedge #{desk['hedge'].pk}" in client_for(tom).get(confirm_url).content.decode()
-    assert client_for(bob).get(confirm_url).status_code == 403
+    assert f"Close hedge #{desk['hedge'].pk}" in tenant_client(tom).get(confirm_url).content.decode()
+    assert tenant_client(bob).get(confirm_url).status_code == 403
     assert (
         'data-testid="action-close_hedge"'
-        not in client_for(bob).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
+        not in tenant_client(bob).get(reverse("hedge", args=[desk["hedge"].pk])).content.decode()
     )
 
 
 def test_closing_a_hedge_by_hand_queues_a_command_shown_live(desk: dict[str, Any], tom: Any, bob: Any) -> None:
-    client = client_for(tom)
+    client = tenant_client(tom)
     response = client.post(reverse("hedge_manual", args=[desk["hedge"].pk]), {"kind": "close_hedge"}, follow=True)
     assert response.status_code == 200
     command = ManualCommand.objects.get(hedge=desk["hedge"])
@@ -313,13 +245,13 @@ def test_closing_a_hedge_by_hand_queues_a_command_shown_live(desk: dict[str, Any
 
 def bob_cannot(bob: Any, desk: dict[str, Any]) -> bool:
     return (
-        client_for(bob).post(reverse("hedge_manual", args=[desk["hedge"].pk]), {"kind": "close_hedge"}).status_code
+        tenant_client(bob).post(reverse("hedge_manual", args=[desk["hedge"].pk]), {"kind": "close_hedge"}).status_code
         == 403
     )
 
 
 def test_opening_a_hedge_by_hand_confirms_then_queues(desk: dict[str, Any], tom: Any, stored_quotes: Any) -> None:
-    client = client_for(tom)
+    client = tenant_client(tom)
     url = reverse("pool_manual", args=[desk["pool"].pk])
     bad = client.post(url, {"kind": "open_hedge", "direction": "sideways", "size_oz": "x"})
     assert bad.status_code == 400 and "Choose a direction." in bad.content.decode()
@@ -334,7 +266,9 @@ def test_opening_a_hedge_by_hand_confirms_then_queues(desk: dict[str, Any], tom:
     command = ManualCommand.objects.get(pool=desk["pool"])
     assert command.kind == "open_hedge" and command.params == {"direction": "buy_perp", "size_oz": "1"}
     assert (
-        client_for(tom).post(reverse("pool_manual", args=[desk["other_pool"].pk]), {"kind": "flatten_pool"}).status_code
+        tenant_client(tom)
+        .post(reverse("pool_manual", args=[desk["other_pool"].pk]), {"kind": "flatten_pool"})
+        .status_code
         == 403
     )
 
@@ -343,7 +277,7 @@ def test_opening_a_hedge_by_hand_confirms_then_queues(desk: dict[str, Any], tom:
 def test_kill_switch_trip_and_reset_from_the_risk_page(desk: dict[str, Any], tom: Any, bob: Any) -> None:
     from risk.models import KillSwitch
 
-    client = client_for(tom)
+    client = tenant_client(tom)
     assert client.post(reverse("kill_switch_trip"), {"scope": "global", "reason": "x"}).status_code == 403
     assert (
         client.post(
@@ -359,7 +293,7 @@ def test_kill_switch_trip_and_reset_from_the_risk_page(desk: dict[str, Any], tom
     assert 'data-testid="switches"' in status and "fat finger" in status
     page = client.get(reverse("risk")).content.decode()
     assert f'data-testid="reset-{switch.pk}"' in page and "bravo" not in page
-    assert client_for(bob).post(reverse("kill_switch_reset", args=[switch.pk]), {"note": "x"}).status_code == 403
+    assert tenant_client(bob).post(reverse("kill_switch_reset", args=[switch.pk]), {"note": "x"}).status_code == 403
     missing_note = client.post(reverse("kill_switch_reset", args=[switch.pk]), {"note": ""}, follow=True)
     assert "Add a note" in missing_note.content.decode()
     client.post(reverse("kill_switch_reset", args=[switch.pk]), {"note": "checked"})
@@ -375,7 +309,7 @@ def test_reconciliation_runs_on_a_paper_pool_and_shows_differences_as_a_table(
 
     # The paper venue never saw the hedge's fills: reconciliation finds the positions differ.
     PaperPosition.objects.update_or_create(account=desk["pool"].perp_account, defaults={"quantity_oz": Decimal(0)})
-    client = client_for(alice)
+    client = tenant_client(alice)
     response = client.post(reverse("reconciliation_run"), {"pool": desk["pool"].pk})
     report = ReconciliationReport.objects.filter(pool=desk["pool"]).get()
     assert response.status_code == 302 and response["Location"] == reverse("reconciliation_report", args=[report.pk])
@@ -385,8 +319,8 @@ def test_reconciliation_runs_on_a_paper_pool_and_shows_differences_as_a_table(
     assert 'data-testid="sync"' in page
     assert (
         'data-testid="sync"'
-        not in client_for(bob).get(reverse("reconciliation_report", args=[report.pk])).content.decode()
+        not in tenant_client(bob).get(reverse("reconciliation_report", args=[report.pk])).content.decode()
     )
-    assert client_for(bob).post(reverse("reconciliation_sync", args=[report.pk])).status_code == 403
-    assert client_for(bob).post(reverse("reconciliation_run"), {"pool": desk["pool"].pk}).status_code == 403
+    assert tenant_client(bob).post(reverse("reconciliation_sync", args=[report.pk])).status_code == 403
+    assert tenant_client(bob).post(reverse("reconciliation_run"), {"pool": desk["pool"].pk}).status_code == 403
     assert client.get(reverse("reconciliation_report", args=[desk["bravo_report"].pk])).status_code == 404

@@ -65,3 +65,20 @@ class MarketTape:
 # threshold; the dislocated one has the perp 8 USDT dear: sell perp / buy CFD clears the threshold.
 CALM = (("4602.60", "4602.62"), ("4600.10", "4600.35"))
 DEAR_PERP = (("4610.60", "4610.62"), ("4600.10", "4600.35"))
+
+
+@dataclass
+class AlphaMarket:
+    """Alpha's pair, the tape that recorded its ticks, and the ticks' times (the `alpha_market` fixture's)."""
+
+    pair: Any
+    tape: MarketTape
+    times: list[datetime]
+
+    @property
+    def first(self) -> datetime:
+        return self.times[0]
+
+    @property
+    def last(self) -> datetime:
+        return self.times[-1]

@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from risk.domain.checks import Check, InstrumentLimits, Leg, OrderIntent, Side, pre_trade, venue_checks
-
-from .test_checks import FLAT, PRICE, codes, hedged
+from tests.risk.domain.helpers import FLAT, PRICE, codes, hedged
 
 PERP = InstrumentLimits(
     step_oz=Decimal("0.001"), min_oz=Decimal("0.001"), max_oz=Decimal(1000), min_notional=Decimal(5)

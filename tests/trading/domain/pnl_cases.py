@@ -1,5 +1,5 @@
 """Hedges whose PnL split is worked out by hand, line by line, shared by the domain tests (test_pnl.py) and the
-tests that every consumer shows the same figures (tests/strategies/test_money.py).
+tests that every consumer shows the same figures (tests/trading/portfolio/test_pnl.py).
 
 Every case has a USDT/USD rate other than 1 that moves between the fills, the carry bookings and the valuation.
 Fees: perp 0.05 % of the notional in USDT (case C: the 0.92 USDT fee that showed as 0.00 until the close), CFD a

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from accounts.models import Membership
+from tests.helpers.runners import db
 from trading.choices import FillSource
 from trading.domain.clientids import client_order_id
 from trading.execution.fills import sync_live_fills
@@ -27,10 +27,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed"),
     pytest.mark.timeout(120),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 def _perp_order(setup: dict[str, Any], quantity: str = "2.000", side: str = "sell") -> Order:

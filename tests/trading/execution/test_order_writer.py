@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
 from strategies.services import lease_acquire, strategy_request
+from tests.helpers.runners import db
 from trading.choices import Leg, OrderKind, OrderSide
 from trading.domain.calendar import SessionView
 from trading.domain.quotes import Quote
@@ -28,10 +28,6 @@ from trading.models import Hedge, Order
 
 APP_NAME = "quantarb-runner-orders"
 TTL = timedelta(seconds=10)
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 def test_placeholders_are_numbered_once_and_only_plain_ones() -> None:

@@ -9,13 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from accounts.models import AccountSnapshot
 from quantarb import clock
 from strategies.domain.params import StrategyParams
 from strategies.services import strategy_update
-from tests.strategies.test_runner_paper import started_runner
+from tests.helpers.runners import db, started_runner
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.models import Hedge, SpreadSample
@@ -25,10 +24,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed"),
 ]
 D = Decimal
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 def latest(account_id: int) -> AccountSnapshot:

@@ -112,7 +112,7 @@ async def test_a_dropped_stream_goes_stale_then_polls_then_reconnects_and_resync
             while True:
                 if binance_fake.state()["public_sockets"] == 1:
                     binance_fake.set_book("4604.00", "4604.10")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # the fake's publishing cadence
 
         publisher = asyncio.create_task(publish_when_reconnected())
         try:
@@ -150,7 +150,7 @@ async def test_a_silent_stream_fails_over_to_rest_and_back(binance_fake: Binance
         binance_fake.set_book("4605.00", "4605.05")
         await until(lambda: health.mode is FeedMode.STREAM, 5, "back to the stream")
         assert seen[-1].bid_price == Decimal("4605.00")
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # longer than the poll interval, to prove no poll follows
         # Polling stopped with the stream back (at most one poll was already under way).
         assert binance_fake.state()["requests"].get("GET /fapi/v1/ticker/bookTicker", 0) <= before + 1
     finally:

@@ -15,17 +15,12 @@ from django.test import Client
 
 from accounts.models import AuditEvent, ChangeLogEntry
 from mt5ops.models import TerminalInstance
+from tests.helpers.clients import api
 from trading.models import PairAccess, QuoteSource, SourcePair
-
-from ...accounts.test_jwt import obtain
 
 pytestmark = pytest.mark.django_db
 SOURCES = "/api/v1/market/sources/"
 PAIRS = "/api/v1/market/pairs/"
-
-
-def api(persona: Any) -> Client:
-    return Client(headers={"Authorization": f"Bearer {obtain(persona)['access']}"})
 
 
 def post(client: Client, path: str, body: Any) -> Any:

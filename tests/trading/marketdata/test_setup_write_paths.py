@@ -12,12 +12,11 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
+from tests.helpers.clients import obtain
 from trading.marketdata.forms import QuoteSourceForm, SourcePairForm
 from trading.marketdata.services import pair_save, quote_source_save
 from trading.marketdata.setup_checks import QuoteSourceValues, SourcePairValues, pair_check, quote_source_check
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
-
-from ...accounts.test_jwt import obtain
 
 pytestmark = pytest.mark.django_db
 SOURCES = "/api/v1/market/sources/"

@@ -333,7 +333,7 @@ async def test_a_slow_socket_is_coalesced_on_the_fast_path_and_never_holds_up_th
     slow_transport.producer.pauseProducing()  # Twisted: more than its buffer size waits for this socket
     for n in range(5):
         assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the updates arrive apart in time, as a market's do
     await until_received(1, 6)
     while_slow = fast_path.spreads(0)[1:]
     slow_transport.producer.resumeProducing()  # ... and it has drained
@@ -373,7 +373,7 @@ async def test_a_revoked_pair_stops_reaching_the_socket_on_the_fast_path(
     assert connected
     await socket.receive_json_from(timeout=2)
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
-    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)
+    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # past the rate ceiling's timer: the push went out
     before = len(fast_path.spreads(0))
 
     def revoke() -> None:
@@ -383,7 +383,7 @@ async def test_a_revoked_pair_stops_reaching_the_socket_on_the_fast_path(
     await sync_to_async(revoke)()
     await until(lambda: not get_hub().subscribers.get(pair_group(alpha_pair.pk)), 5, "the socket leaves the pair")
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms() + 1)))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # time for a push to arrive, to prove none does
 
     assert before == 1
     assert len(fast_path.spreads(0)) == 1  # nothing after the revocation
@@ -410,7 +410,7 @@ async def test_a_socket_whose_user_loses_the_tenant_is_closed_and_written_nothin
     ((writer, _transport),) = fast_path.sockets
     writer.protocol.handle_reply(closed)  # what daphne does with the consumer's close: autobahn starts closing
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # time for a push to arrive, to prove none does
 
     assert closed == {"type": "websocket.close", "code": 4403}
     assert fast_path.spreads(0) == []

@@ -14,11 +14,10 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.models import VenueAccount
+from tests.helpers.clients import tenant_client
+from tests.trading.portfolio.helpers import actions
 from trading.models import EquityPoint
 from trading.portfolio.cashflows import Entry, cash_flow_enter
-
-from ...accounts.test_sweep import session_client
-from .test_cash_flows import actions
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -55,7 +54,7 @@ def test_the_ledger_shows_the_desks_flows_and_a_second_admin_decides_them(
         tenant=alice.tenant, actor=alice.user,
         entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("5000"), at=NOW, note="alpha-seed"),
     )  # fmt: skip
-    author, second = session_client(alice), session_client(alex)
+    author, second = tenant_client(alice), tenant_client(alex)
     page = author.get(FLOWS).content.decode()
     assert "5000" in page and "Awaiting approval" in page and "77777" not in page
 
@@ -85,7 +84,7 @@ def test_pending_flows_are_withdrawn_not_deleted_and_nothing_is_edited(
         tenant=alice.tenant, actor=alice.user,
         entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("50000"), at=NOW),
     )  # fmt: skip
-    client = session_client(alice)
+    client = tenant_client(alice)
     change = reverse("admin:trading_cashflow_change", args=[flow.pk])
     form = client.get(change).content.decode()
     assert 'name="amount"' not in form and 'name="_save"' not in form  # every field read-only
@@ -107,7 +106,7 @@ def test_pending_flows_are_withdrawn_not_deleted_and_nothing_is_edited(
 
 def test_equity_points_are_read_only_and_the_desks_own(alice: Any, bob: Any, bravo_rows: Any) -> None:
     mine = point(alice.tenant, "123456")
-    client = session_client(alice)
+    client = tenant_client(alice)
     page = client.get(POINTS).content.decode()
     assert "123456" in page and "424242" not in page
     assert client.get(reverse("admin:trading_equitypoint_add")).status_code == 403
@@ -121,4 +120,4 @@ def test_equity_points_are_read_only_and_the_desks_own(alice: Any, bob: Any, bra
     body = exported.getvalue().decode()
     assert "123456" in body and "424242" not in body
     # A viewer does not enter the admin at all.
-    assert session_client(bob).get(POINTS).status_code == 302
+    assert tenant_client(bob).get(POINTS).status_code == 302

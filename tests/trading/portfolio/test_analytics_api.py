@@ -14,19 +14,18 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AccountPool, VenueAccount
+from tests.helpers.books import NOW, OPENED
+from tests.helpers.clients import api
 from tests.trading.domain.pnl_cases import A_SELL_PERP_CLOSED
 from trading.domain import performance
 from trading.models import EquityPoint
 from trading.portfolio.equity import equity_write
 
-from ...accounts.test_venue_accounts import api
-from .test_equity import NOW, OPENED, history  # noqa: F401 — the fixture
-
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def written(alice: Any, history: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
+def written(alice: Any, history: dict[str, Any]) -> dict[str, Any]:
     equity_write(tenant=alice.tenant, since=OPENED - timedelta(hours=1), until=NOW, resolution="1h")
     equity_write(tenant=alice.tenant, since=OPENED - timedelta(hours=1), until=NOW, resolution="1m")
     return history

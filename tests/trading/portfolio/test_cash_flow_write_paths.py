@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from tests.helpers.clients import api, patch, post
 from trading.models import CashFlow
 from trading.portfolio.forms import CashFlowForm
-
-from ...accounts.test_venue_accounts import api, patch, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 

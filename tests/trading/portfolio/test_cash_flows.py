@@ -15,6 +15,9 @@ from django.urls import reverse
 from accounts.models import AuditEvent, VenueAccount
 from mt5ops.models import TerminalInstance
 from tests.fakes.fixtures import BinanceFake
+from tests.helpers.clients import api, patch, post, tenant_client
+from tests.helpers.venues import point_at_fake
+from tests.trading.portfolio.helpers import actions
 from trading.models import CashFlow
 from trading.portfolio.cashflows import (
     CashFlowError,
@@ -27,20 +30,8 @@ from trading.portfolio.cashflows import (
     import_venue_cash_flows,
 )
 
-from ...accounts.test_binance_sync import point_at_fake
-from ...accounts.test_sweep import session_client
-from ...accounts.test_venue_accounts import api, patch, post
-
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
-
-
-def actions(flow: CashFlow) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(object_type="trading.cashflow", object_id=str(flow.pk))
-        .order_by("seq")
-        .values_list("action", flat=True)
-    )
 
 
 def test_a_small_deposit_is_booked_at_once_in_usd_at_the_rate_of_its_moment(
@@ -206,7 +197,7 @@ def test_mt5_balance_deals_are_booked_once(alice: Any, frozen_clock: Any) -> Non
 def test_the_page_enters_filters_approves_and_rejects(
     alice: Any, alex: Any, bob: Any, books: Any, frozen_clock: Any
 ) -> None:
-    client = session_client(alice)
+    client = tenant_client(alice)
     url = reverse("cash_flows")
     answer = client.post(
         reverse("cash_flow_create"),
@@ -221,14 +212,14 @@ def test_the_page_enters_filters_approves_and_rejects(
     bad = client.post(reverse("cash_flow_create"), {"account": books["cfd"].pk, "kind": "deposit", "amount": "-1"})
     assert bad.status_code == 400 and "is-invalid" in bad.content.decode()
 
-    second = session_client(alex)
+    second = tenant_client(alex)
     assert f'data-testid="approve-{flow.pk}"' in second.get(url).content.decode()
     assert second.post(reverse("cash_flow_approve", args=[flow.pk])).status_code == 302
     flow.refresh_from_db()
     assert flow.status == "booked"
     assert second.post(reverse("cash_flow_reject", args=[flow.pk])).status_code == 409
 
-    viewer = session_client(bob)
+    viewer = tenant_client(bob)
     listing = viewer.get(url, {"status": "booked", "kind": "deposit"}).content.decode()
     assert "seed" in listing and "cash-flow-form" not in listing
     assert "seed" not in viewer.get(url, {"status": "rejected"}).content.decode()
@@ -241,7 +232,7 @@ def test_the_page_paginates(alice: Any, books: Any, frozen_clock: Any) -> None:
             tenant=alice.tenant, actor=alice.user,
             entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal(day + 1), at=NOW - timedelta(days=day)),
         )  # fmt: skip
-    client = session_client(alice)
+    client = tenant_client(alice)
     first = client.get(reverse("cash_flows")).content.decode()
     second = client.get(reverse("cash_flows"), {"page": 2}).content.decode()
     assert first.count("data-flow=") == 25 and second.count("data-flow=") == 5
@@ -254,7 +245,7 @@ def test_a_foreign_flow_is_a_404(alice: Any, charlie: Any, frozen_clock: Any) ->
         tenant=charlie.tenant, actor=charlie.user,
         entry=Entry(account=account, kind="deposit", amount=Decimal("50000"), at=NOW),
     )  # fmt: skip
-    client = session_client(alice)
+    client = tenant_client(alice)
     assert client.post(reverse("cash_flow_approve", args=[flow.pk])).status_code == 404
     assert api(alice).get(reverse("api-cash-flow", args=[flow.pk])).status_code == 404
     assert post(api(alice), reverse("api-cash-flow-approve", args=[flow.pk]), {}).status_code == 404
@@ -462,7 +453,7 @@ def test_the_page_withdraws_the_authors_pending_flow(alice: Any, alex: Any, book
         tenant=alice.tenant, actor=alice.user,
         entry=Entry(account=books["cfd"], kind="deposit", amount=Decimal("5000"), at=NOW),
     )  # fmt: skip
-    client = session_client(alice)
+    client = tenant_client(alice)
     assert f'data-testid="withdraw-{flow.pk}"' in client.get(reverse("cash_flows")).content.decode()
     assert client.post(reverse("cash_flow_withdraw", args=[flow.pk])).status_code == 302
     flow.refresh_from_db()

@@ -5,7 +5,7 @@ command reports progress; the daily check alerts on a live account whose venue d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from accounts.models import AccountSnapshot, VenueAccount
 from alerts.models import Alert
-from tests.strategies.test_money import hedge_of, store_marks
+from tests.helpers.books import NOW, OPENED
 from tests.trading.domain.pnl_cases import A_SELL_PERP_CLOSED, C_SELL_PERP_OPEN, Case
 from trading.domain import pnl
 from trading.models import CashFlow, EquityPoint
@@ -23,17 +23,6 @@ from trading.portfolio.cashflows import Entry, cash_flow_enter
 from trading.portfolio.equity import equity_check_accounts, equity_record, equity_write
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
-OPENED = NOW - timedelta(hours=9)  # tests/strategies/test_money.py's hedge_of: open 9 h ago, carry at +8 h, close now
-
-
-def marks(shift: str) -> pnl.Marks:
-    """C's marks moved by `shift` USD on every price (and the rate a little), so each hour marks differently."""
-    base = C_SELL_PERP_OPEN.marks
-    assert base is not None
-    step = Decimal(shift)
-    return pnl.Marks(base.usd_per_usdt + step / 10_000, base.perp_bid + step, base.perp_ask + step,
-                     base.cfd_bid + step, base.cfd_ask + step)  # fmt: skip
 
 
 def expected_split(case: Case, at: datetime, at_marks: pnl.Marks) -> pnl.PnlSplit:
@@ -45,32 +34,6 @@ def expected_split(case: Case, at: datetime, at_marks: pnl.Marks) -> pnl.PnlSpli
         )
     carry = [booking for booking in case.carry if at >= OPENED + timedelta(hours=8)]
     return pnl.mark_to_market(fills=fills, carry=carry, marks=at_marks)
-
-
-@pytest.fixture
-def history(alice: Any, strategy: Any, frozen_clock: Any) -> dict[str, Any]:
-    """A deposit before the hedges, A (closes now) and C (still open now) opened 9 h ago, a withdrawal in between,
-    and a spread sample every hour at marks that move."""
-    pool = strategy.pool
-    hourly = {OPENED - timedelta(hours=1) + timedelta(hours=h): marks(str(h)) for h in range(12)}
-    for at, mark in hourly.items():
-        store_marks(_pair(alice), mark, at)
-    cash_flow_enter(
-        tenant=alice.tenant, actor=alice.user,
-        entry=Entry(account=pool.cfd_account, kind="deposit", amount=Decimal(9000), at=OPENED - timedelta(minutes=30)),
-    )  # fmt: skip
-    hedges = [hedge_of(strategy, A_SELL_PERP_CLOSED), hedge_of(strategy, C_SELL_PERP_OPEN)]
-    cash_flow_enter(
-        tenant=alice.tenant, actor=alice.user,
-        entry=Entry(account=pool.perp_account, kind="withdrawal", amount=Decimal("500"), at=NOW - timedelta(hours=3)),
-    )  # fmt: skip
-    return {"pool": pool, "strategy": strategy, "hedges": hedges, "marks": hourly}
-
-
-def _pair(alice: Any) -> Any:
-    from trading.models import PairAccess
-
-    return PairAccess.objects.get(tenant=alice.tenant).pair
 
 
 def marks_at(hourly: dict[datetime, pnl.Marks], at: datetime) -> pnl.Marks:

@@ -15,14 +15,12 @@ move forward together, hours and days in an instant. Then the booking jobs run o
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from quantarb import clock
 from strategies.choices import StrategyState
@@ -31,7 +29,9 @@ from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_update
 from tests.fakes.venue_books import assert_fills_match_venues, assert_hedges_match_venues, read_venue_books
+from tests.helpers.runners import db
 from tests.pools import FakeBook
+from tests.trading.portfolio.helpers import ShiftedClock, next_triple_rollover_ms
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -47,34 +47,6 @@ pytestmark = [
 ]
 
 EIGHT_HOURS_MS = 8 * 3_600_000
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
-
-
-class ShiftedClock:
-    """quantarb's clock running with the wall clock, `shift` ahead: moved together with the venues' clocks, so that
-    every process agrees on the time after a jump of hours."""
-
-    def __init__(self) -> None:
-        self.shift = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.shift
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-def _next_triple_rollover_ms(server_ms: int, rollover3days: int = 3) -> int:
-    """The server-time midnight that ends the next MT5 triple-swap weekday (0 = Sunday) after `server_ms`."""
-    day = datetime.fromtimestamp(server_ms / 1000, UTC).date()
-    while (day.weekday() + 1) % 7 != rollover3days or datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-        days=1
-    ) <= datetime.fromtimestamp(server_ms / 1000, UTC):
-        day += timedelta(days=1)
-    return int((datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)).timestamp() * 1000)
 
 
 async def test_our_books_equal_the_venues_trades_deals_and_income(
@@ -144,7 +116,7 @@ async def test_our_books_equal_the_venues_trades_deals_and_income(
         # time until then.
         third = await open_hedge(Direction.BUY_PERP, 2)
         server_ms = terminal.qa_server_time()
-        await advance((_next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
+        await advance((next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
         await close_hedge(third)
 
         # The booking jobs run only now.

@@ -38,7 +38,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from quantarb import clock
 from strategies.choices import StrategyState
@@ -52,7 +51,9 @@ from tests.fakes.venue_books import (
     assert_orders_match_venues,
     read_venue_books,
 )
+from tests.helpers.runners import db
 from tests.pools import FakeBook
+from tests.trading.portfolio.helpers import ShiftedClock, next_triple_rollover_ms
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -62,8 +63,6 @@ from trading.instruments import pair_id_for_pool
 from trading.models import Hedge, SourcePair, SpreadSample
 from trading.portfolio.housekeeping import book_carry
 from trading.venues.errors import VenueError
-
-from .test_live_books import ShiftedClock, _next_triple_rollover_ms
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -99,10 +98,6 @@ FAULTS = [
 ]
 
 
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
-
-
 class RatedBook(FakeBook):
     """The fakes' book with a USDT/USD rate that moves (FakeBook's is fixed at 1)."""
 
@@ -115,7 +110,7 @@ class RatedBook(FakeBook):
             try:
                 return super().refresh_cfd()
             except VenueError:
-                time.sleep(0.05)
+                time.sleep(0.05)  # a pause between retries of the read (the fault clears on its own)
         super().refresh_cfd()
 
     def snapshot(self, pair_id: int) -> MarketSnapshot:
@@ -314,7 +309,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             )
             await asyncio.to_thread(book.refresh_cfd)
             await runner.manage(row, params, book.snapshot(0))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the engine's management cadence: each pass is a tick of the loop under test
 
     async def open_hedge(direction: Direction, size: int, fault: str) -> Hedge:
         decision = Open(direction, Decimal(size), Reason(ReasonCode.ENTRY_EDGE), Decimal(1))
@@ -331,7 +326,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
                 break
             # Held back (a venue's back-off): the decision is taken again once it is over.
             assert time.monotonic() < deadline, runner.last_decision
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the decision's cadence while the venue's back-off runs out
         disarm()
         return await settle(opened.pk)
 
@@ -351,7 +346,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             if (await db(Hedge.objects.get)(pk=hedge.pk)).status != HedgeStatus.OPEN:
                 break
             assert time.monotonic() < deadline, runner.last_decision
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the decision's cadence while the venue's back-off runs out
         disarm()
         return await settle(hedge.pk)
 
@@ -403,7 +398,7 @@ async def test_fifty_live_hedges_with_faults_book_what_the_venues_booked(
             elif wave == 6:
                 # Held across the next triple-swap rollover (and every funding time until then).
                 server_ms = terminal.qa_server_time()
-                await advance((_next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
+                await advance((next_triple_rollover_ms(server_ms) - server_ms) / 1000 + 120)
                 held["triple swap"] += len(opened)
             for slot, hedge in enumerate(opened):
                 await set_rate(Decimal(1) + Decimal((hedge.pk * 3 + slot) % 11 - 5) * Decimal("0.0002"))

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from accounts.models import AccountPool, VenueAccount
-from tests.strategies.test_api import Api
-from tests.strategies.test_views import client_for
+from tests.helpers.clients import Api, tenant_client
 from trading.choices import Direction, HedgeStatus
 from trading.domain.clientids import client_order_id
 from trading.domain.orders import FillEvent
@@ -266,15 +265,15 @@ def test_live_fills_show_on_the_hedge_page_and_the_fills_table(
     live_pool: AccountPool, alice: Any, bob: Any, charlie: Any
 ) -> None:
     hedge, fill = _bnb_fill(live_pool)
-    page = client_for(bob).get(f"/trading/hedges/{hedge.pk}/")
+    page = tenant_client(bob).get(f"/trading/hedges/{hedge.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "No fills yet" not in html and fill.fill_id in html
     assert "0.00338055 BNB" in html and "612.34" in html and "binance-usdm:BNBUSDT:1m-open" in html
-    table = client_for(bob).get("/trading/fills/").content.decode()
+    table = tenant_client(bob).get("/trading/fills/").content.decode()
     assert fill.fill_id in table and "0.00338055 BNB" in table
-    assert client_for(charlie).get(f"/trading/hedges/{hedge.pk}/").status_code == 404
-    assert fill.fill_id not in client_for(charlie).get("/trading/fills/").content.decode()
+    assert tenant_client(charlie).get(f"/trading/hedges/{hedge.pk}/").status_code == 404
+    assert fill.fill_id not in tenant_client(charlie).get("/trading/fills/").content.decode()
 
 
 def test_the_fills_api_reads_the_live_records(live_pool: AccountPool, bob: Any, charlie: Any) -> None:

@@ -12,8 +12,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AccountPool, VenueAccount
-
-from ...accounts.test_sweep import session_client
+from tests.helpers.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +29,7 @@ def test_the_page_configures_its_script_for_the_chosen_filter(alice: Any, charli
     pool = AccountPool.objects.create(
         tenant=alice.tenant, name="Gold pool", perp_account=perp, cfd_account=cfd, perp_allocation=1, cfd_allocation=1
     )
-    client = session_client(alice)
+    client = tenant_client(alice)
 
     html = client.get(reverse("reports"), {"target": f"pool:{pool.pk}", "period": "7"}).content.decode()
 
@@ -50,4 +49,4 @@ def test_the_page_configures_its_script_for_the_chosen_filter(alice: Any, charli
 
 def test_the_roles_follow_the_matrix(alice: Any, bob: Any, ana: Any, cora: Any) -> None:
     for persona, status in ((alice, 200), (bob, 200), (ana, 200), (cora, 403)):
-        assert session_client(persona).get(reverse("reports")).status_code == status
+        assert tenant_client(persona).get(reverse("reports")).status_code == status

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from alerts.models import Alert
 from quantarb import clock
@@ -19,6 +18,7 @@ from strategies.domain.decision import Open, Reason, ReasonCode
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire
+from tests.helpers.runners import db
 from tests.pools import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -31,10 +31,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("thread_connections_closed"),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 async def test_a_stop_out_is_seen_within_seconds_and_the_naked_perp_is_unwound(

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from accounts.models import VenueAccount
 from alerts.models import Alert
@@ -19,6 +18,7 @@ from strategies.choices import StrategyState
 from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
+from tests.helpers.runners import db
 from tests.pools import FakeBook
 from trading.choices import HedgeStatus
 from trading.domain.orders import ADJUSTMENT_PREFIX
@@ -34,10 +34,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed"),
     pytest.mark.timeout(120),
 ]
-
-
-def db(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=True)
 
 
 async def wait_for(condition: Any, what: str, within_s: float = 10.0) -> None:

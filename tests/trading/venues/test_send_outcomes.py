@@ -11,7 +11,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from tests.trading.venues.mt5.test_mt5_gateway_contract import Rig, rig  # noqa: F401 - the fixture
+from tests.trading.venues.helpers import Rig, gateway_for
 from trading.venues.backoff import BackoffRegistry, account_key
 from trading.venues.base import OrderRequest
 from trading.venues.binance.gateway import classify
@@ -80,7 +80,7 @@ def buy(client_order_id: str, quantity_oz: str = "1", *, reduce_only: bool = Fal
     return OrderRequest(client_order_id, "buy", Decimal(quantity_oz), deviation=50, reduce_only=reduce_only)
 
 
-def test_a_read_before_an_order_is_asked_again_after_an_ipc_timeout(rig: Rig) -> None:  # noqa: F811
+def test_a_read_before_an_order_is_asked_again_after_an_ipc_timeout(rig: Rig) -> None:
     venue = Mt5ExecutionVenue(rig.connected(read_retry_wait_s=0.01), connected=True)
     rig.terminal.qa_arm("ipc_timeout", count=2)
     answer = venue._place(buy("pre-1"))
@@ -88,7 +88,7 @@ def test_a_read_before_an_order_is_asked_again_after_an_ipc_timeout(rig: Rig) ->
     assert len(rig.state()["sent"]) == 1
 
 
-def test_reads_failing_past_the_budget_are_not_sent(rig: Rig) -> None:  # noqa: F811
+def test_reads_failing_past_the_budget_are_not_sent(rig: Rig) -> None:
     venue = Mt5ExecutionVenue(rig.connected(read_retry_wait_s=0.01, read_retry_attempts=3), connected=True)
     rig.terminal.qa_arm("ipc_timeout", count=3)
     with pytest.raises(VenueError) as caught:
@@ -97,14 +97,14 @@ def test_reads_failing_past_the_budget_are_not_sent(rig: Rig) -> None:  # noqa: 
     assert rig.state()["sent"] == []
 
 
-def test_closing_without_a_position_of_ours_is_not_sent(rig: Rig) -> None:  # noqa: F811
+def test_closing_without_a_position_of_ours_is_not_sent(rig: Rig) -> None:
     venue = Mt5ExecutionVenue(rig.connected(), connected=True)
     with pytest.raises(VenueError) as caught:
         venue._place(OrderRequest("pre-3", "sell", Decimal(1), deviation=50, reduce_only=True))
     assert not caught.value.sent and rig.state()["sent"] == []
 
 
-def test_closing_a_hedge_s_cfd_leg_closes_that_hedge_s_own_position(rig: Rig) -> None:  # noqa: F811
+def test_closing_a_hedge_s_cfd_leg_closes_that_hedge_s_own_position(rig: Rig) -> None:
     # Two hedges long the CFD on a hedging account: hedge 1 with 0.01 lot, hedge 2 with 0.02. Closing hedge 1 must
     # close its own position — not hedge 2's larger one (a partial close the broker may refuse, and hedge 2's swap
     # moved onto hedge 1's closing deal).
@@ -127,7 +127,7 @@ def test_a_close_falls_back_to_any_position_of_ours_when_the_broker_rewrote_comm
     assert position_to_close(positions, client_order_id="qa1-1CX1", lots=Decimal("0.03")).ticket == 7
 
 
-def test_a_read_after_the_send_that_times_out_does_not_fail_an_executed_order(rig: Rig) -> None:  # noqa: F811
+def test_a_read_after_the_send_that_times_out_does_not_fail_an_executed_order(rig: Rig) -> None:
     venue = Mt5ExecutionVenue(rig.connected(), connected=True)
     rig.terminal.qa_arm("hang_after_send", calls=1)
     answer = venue._place(buy("post-1"))
@@ -135,7 +135,6 @@ def test_a_read_after_the_send_that_times_out_does_not_fail_an_executed_order(ri
 
 
 async def test_an_order_sent_whose_lookup_meets_a_back_off_stays_unknown_never_not_sent(binance_fake: Any) -> None:
-    from tests.trading.venues.conftest import gateway_for
     from trading.venues.backoff import BACKOFFS
 
     binance_fake.arm("order_timeout", seconds=3)  # the venue takes the order, its answer comes too late

@@ -13,6 +13,8 @@ import pytest
 
 from quantarb import clock
 from tests.fakes.fixtures import BinanceFake, Mt5BridgeFake
+from tests.trading.venues.helpers import gateway_for
+from tests.waiting import until
 from trading.domain.orders import FeeConversion, FillEvent
 from trading.venues.base import OrderRequest, answer_budget
 from trading.venues.binance.gateway import BinanceUsdmGateway, is_trade_update, trade_fill
@@ -22,8 +24,6 @@ from trading.venues.mt5.gateway import OrderRequest as Mt5OrderRequest
 from trading.venues.mt5.orders import Mt5ExecutionVenue, fill_from_deal
 from trading.venues.mt5.rpyc_backend import RpycTransport
 from trading.venues.mt5.sim import SimulatedMetaTrader5
-
-from .conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,10 +147,7 @@ async def test_user_stream_trade_events_carry_trade_id_commission_and_maker(
     gateway: BinanceUsdmGateway, binance_fake: BinanceFake
 ) -> None:
     waiting = asyncio.ensure_future(gateway.watch_order_events())
-    for _ in range(100):
-        if binance_fake.state()["private_sockets"]:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: binance_fake.state()["private_sockets"], 5, "the user-data stream opened")
     await gateway.place_order(client_order_id="qa1-1PO1", side="sell", quantity=Decimal("1.000"))
     events = await asyncio.wait_for(waiting, 5)
     (trade,) = binance_fake.records()["trades"]

@@ -11,11 +11,10 @@ from urllib.error import HTTPError
 import pytest
 
 from tests.fakes.fixtures import BinanceFake
+from tests.trading.venues.helpers import gateway_for
 from tests.waiting import until
 from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
-
-from ..conftest import gateway_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -232,9 +231,9 @@ async def test_a_rate_limit_backs_off_as_told_and_sends_nothing_meanwhile(
         with pytest.raises(VenueError) as again:
             await gateway.place_order(client_order_id="rl-1", side="buy", quantity=Decimal("0.010"))
         assert again.value.kind == VenueErrorKind.RATE_LIMITED
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the attempts spread over the back-off, which must refuse them all
     assert binance_fake.state(since=during)["request_total"] == 0  # nothing reached the venue in the back-off
-    await asyncio.sleep(max(0.0, started + 2.05 - time.time()))
+    await asyncio.sleep(max(0.0, started + 2.05 - time.time()))  # the venue's 2 s back-off runs out (on purpose)
     assert (await gateway.fetch_quote()).bid_price == Decimal("4600.10")
 
 
@@ -262,8 +261,7 @@ async def test_the_quote_feed_reconnects_after_a_dropped_stream(binance_fake: Bi
     stream = feed.stream()
     try:
         first = asyncio.ensure_future(anext(stream))
-        await _until(lambda: binance_fake.state()["public_sockets"] == 1)
-        await asyncio.sleep(0.2)
+        await _until(lambda: binance_fake.state()["subscribed_sockets"] == 1)
         binance_fake.set_book("4602.00", "4602.10")
         assert (await asyncio.wait_for(first, 5)).bid_price == Decimal("4602.00")
         dropped_at = time.monotonic()
@@ -276,7 +274,7 @@ async def test_the_quote_feed_reconnects_after_a_dropped_stream(binance_fake: Bi
             while True:
                 if binance_fake.state()["public_sockets"] == 1:
                     binance_fake.set_book("4604.00", "4604.10")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # the fake's publishing cadence
 
         publisher = asyncio.ensure_future(publish_when_reconnected())
         seen = set()

@@ -18,9 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.fixtures import BinanceFake
+from tests.trading.venues.helpers import gateway_for
 from trading.venues.errors import VenueError, VenueErrorKind
-
-from ..conftest import gateway_for
 
 FAULTS = (
     "none",

@@ -5,8 +5,6 @@ MetaTrader5-shaped module refuses client-side dicts as a real terminal would."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 
 from quantarb import clock
-from tests.fakes.fixtures import Mt5BridgeFake
+from tests.trading.venues.helpers import Rig
 from trading.domain.calendar import bybit_mt5_gold
 from trading.venues.errors import VenueError, VenueErrorKind
 from trading.venues.mt5.gateway import (
@@ -22,60 +20,11 @@ from trading.venues.mt5.gateway import (
     DEFAULT_MAGIC,
     ORDER_FILLING_FOK,
     ORDER_FILLING_IOC,
-    ModuleTransport,
-    Mt5Gateway,
     Mt5QuoteFeed,
-    Mt5Transport,
     OrderRequest,
 )
-from trading.venues.mt5.rpyc_backend import RpycTransport
-from trading.venues.mt5.sim import SimulatedMetaTrader5
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@dataclass
-class Rig:
-    """One backend under test: a way to make gateways, and the simulated terminal behind it for scripting."""
-
-    backend: str
-    terminal: Any  # the SimulatedMetaTrader5 (in process, or an rpyc proxy of the bridge's)
-    make_transport: Any
-
-    def gateway(self, **options: Any) -> Mt5Gateway:
-        options.setdefault("lookup_interval_s", 0.05)
-        gateway = Mt5Gateway(self.make_transport(), **options)
-        return gateway
-
-    def connected(self, **options: Any) -> Mt5Gateway:
-        gateway = self.gateway(**options)
-        gateway.connect()
-        return gateway
-
-    def state(self) -> dict[str, Any]:
-        state = dict(self.terminal.qa_state())
-        for name in ("sent", "orders", "deals", "positions"):
-            state[name] = [dict(row) for row in state[name]]
-        return state
-
-
-@pytest.fixture(params=["sim", "rpyc"])
-def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
-    if request.param == "sim":
-        terminal = SimulatedMetaTrader5()
-        yield Rig("sim", terminal, lambda: ModuleTransport(terminal, "simulated terminal"))
-        return
-    bridge: Mt5BridgeFake = request.getfixturevalue("mt5_bridge")
-    transports: list[Mt5Transport] = []
-
-    def make(timeout_s: float = 5.0) -> Mt5Transport:
-        transport = RpycTransport("127.0.0.1", bridge.port, timeout_s=timeout_s)
-        transports.append(transport)
-        return transport
-
-    yield Rig("rpyc", bridge.terminal, make)
-    for transport in transports:
-        transport.close()
 
 
 def buy(client_id: str, volume: str = "0.10", **fields: Any) -> OrderRequest:
@@ -163,7 +112,7 @@ def test_a_closed_market_is_detected(rig: Rig) -> None:
     assert gateway.market_state(polls=20, interval_s=0.02).open
     rig.terminal.qa_configure(market_open=False)  # ticks stop: the last one stays and ages
     gateway.tick()
-    time.sleep(0.3)
+    time.sleep(0.3)  # the last tick ages past `stale_after_s` (time passes on purpose)
     state = gateway.market_state(polls=3, interval_s=0.02)
     assert not state.open and state.reason == "no_fresh_tick" and (state.last_tick_age_s or 0) > 0.2
     with pytest.raises(VenueError) as caught:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,8 @@ from quantarb import clock
 from strategies.runner import MarketSnapshot, hedge_unrealised_usd, strategy_realised_pnl
 from strategies.selectors import strategies_for, strategy_status
 from strategies.templatetags.strategy_tags import money
+from tests.helpers.books import EIGHT, hedge_of, store_marks
+from tests.helpers.clients import obtain, tenant_client
 from tests.trading.domain.pnl_cases import (
     A_SELL_PERP_CLOSED,
     B_BUY_PERP_CLOSED,
@@ -40,39 +42,16 @@ from tests.trading.domain.pnl_cases import (
 from trading.choices import CarryKind, HedgeStatus
 from trading.domain import pnl
 from trading.domain.calendar import SessionView
-from trading.domain.orders import Leg
 from trading.domain.quotes import Quote
-from trading.execution.services import carry_bookings, hedge_sync
-from trading.models import PNL_FIELDS, CarryEntry, Fill, Hedge, Order, SpreadSample
+from trading.execution.services import carry_bookings
+from trading.models import PNL_FIELDS, CarryEntry, Hedge, Order
 from trading.portfolio import pnl as hedge_pnl
 from trading.portfolio.housekeeping import book_carry
 
-from ..accounts.test_jwt import obtain
-
 pytestmark = pytest.mark.django_db
-EIGHT = Decimal("0.00000001")
 
 
 # --- writing a case as the books hold it ------------------------------------------------------------------------
-def store_marks(pair: Any, marks: pnl.Marks, ts: datetime | None = None) -> SpreadSample:
-    """A stored spread sample of the pair at these marks (what the screens mark live hedges at)."""
-    perp_usd_bid, perp_usd_ask = marks.perp_bid * marks.usd_per_usdt, marks.perp_ask * marks.usd_per_usdt
-    return SpreadSample.objects.create(
-        pair=pair,
-        ts=ts or clock.now(),
-        perp_bid=marks.perp_bid,
-        perp_ask=marks.perp_ask,
-        cfd_bid=marks.cfd_bid,
-        cfd_ask=marks.cfd_ask,
-        usd_per_usdt=marks.usd_per_usdt,
-        edge_sell_perp=(perp_usd_bid - marks.cfd_ask).quantize(EIGHT),
-        edge_buy_perp=(marks.cfd_bid - perp_usd_ask).quantize(EIGHT),
-        net_sell_perp=(perp_usd_bid - marks.cfd_ask).quantize(EIGHT),
-        net_buy_perp=(marks.cfd_bid - perp_usd_ask).quantize(EIGHT),
-        basis=((perp_usd_bid + perp_usd_ask) / 2 - (marks.cfd_bid + marks.cfd_ask) / 2).quantize(EIGHT),
-    )
-
-
 def snapshot_of(marks: pnl.Marks) -> MarketSnapshot:
     """The runner's market at the same marks."""
     ts = int(clock.now().timestamp() * 1000)
@@ -85,81 +64,6 @@ def snapshot_of(marks: pnl.Marks) -> MarketSnapshot:
     )
 
 
-def _orders(hedge: Hedge, fills: tuple[pnl.PnlFill, ...], intent: str, at: datetime) -> None:
-    pool = hedge.pool
-    for fill in fills:
-        leg = "perp" if fill.leg is Leg.PERP else "cfd"
-        order = Order.objects.create(
-            tenant_id=hedge.tenant_id,
-            hedge=hedge,
-            account=pool.perp_account if leg == "perp" else pool.cfd_account,
-            strategy=hedge.strategy,
-            leg=leg,
-            intent=intent,
-            client_order_id=f"qa-money-{hedge.pk}-{leg}-{intent}",
-            side="buy" if fill.signed_oz > 0 else "sell",
-            kind="limit_ioc",
-            quantity=abs(fill.signed_oz),
-            status="filled",
-            filled=abs(fill.signed_oz),
-            avg_price=fill.price,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            usd_per_usdt=fill.usd_per_usdt,
-            created_at=at,
-        )
-        Fill.objects.create(
-            tenant_id=hedge.tenant_id,
-            account_id=order.account_id,
-            order=order,
-            fill_id=f"F{order.pk}",
-            quantity=abs(fill.signed_oz),
-            price=fill.price,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            source="paper",
-            at=at,
-        )
-
-
-def hedge_of(strategy: Any, case: Case) -> Hedge:
-    """The case as our books hold it: its orders and fills, its carry entries, then the hedge moved along by the
-    execution service (booked by it when its legs go flat)."""
-    opened = clock.now() - timedelta(hours=9)
-    hedge = Hedge.objects.create(
-        tenant=strategy.tenant,
-        pool=strategy.pool,
-        strategy=strategy,
-        direction=case.direction,
-        status=HedgeStatus.OPENING,
-        size_oz=abs(case.opening[0].signed_oz),
-        entry_usd_per_usdt=case.opening[0].usd_per_usdt,
-        planned_at=opened,
-        opened_at=opened,
-    )
-    _orders(hedge, case.opening, "open", opened)
-    assert hedge_sync(hedge_id=hedge.pk).status == HedgeStatus.OPEN
-    for number, booking in enumerate(case.carry):
-        CarryEntry.objects.create(
-            tenant_id=hedge.tenant_id,
-            account=strategy.pool.perp_account if booking.kind is pnl.CarryKind.FUNDING else strategy.pool.cfd_account,
-            hedge=hedge,
-            kind=booking.kind.value,
-            amount=booking.amount,
-            currency=booking.currency,
-            amount_usd=(booking.amount * (booking.usd_per_usdt if booking.currency == pnl.USDT else 1)).quantize(EIGHT),
-            usd_per_usdt=booking.usd_per_usdt,
-            venue_ref=f"qa-{hedge.pk}-{number}",
-            paper=True,
-            at=opened + timedelta(hours=8),
-        )
-    if case.closing is not None:
-        Hedge.objects.filter(pk=hedge.pk).update(status=HedgeStatus.CLOSING)
-        _orders(hedge, case.closing, "close", opened + timedelta(hours=9))
-        assert hedge_sync(hedge_id=hedge.pk).status == HedgeStatus.CLOSED
-    return Hedge.objects.get(pk=hedge.pk)
-
-
 def annotated_realised(strategy: Any) -> Decimal | None:
     """The realised total the strategy list annotates (a database aggregate)."""
     membership = Membership.objects.filter(tenant=strategy.tenant).first()
@@ -170,17 +74,6 @@ def annotated_realised(strategy: Any) -> Decimal | None:
 def eight(value: Decimal) -> str:
     """A figure as the API writes it (8 dp)."""
     return f"{value.quantize(EIGHT):f}"
-
-
-def client_for(persona: Any) -> Client:
-    from accounts.sessions import TENANT_SESSION_KEY
-
-    client = Client()
-    client.force_login(persona.user)
-    session = client.session
-    session[TENANT_SESSION_KEY] = persona.tenant.pk
-    session.save()
-    return client
 
 
 def api_get(persona: Any, path: str, **params: Any) -> Any:
@@ -243,10 +136,10 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
     realised_usd = strategy_realised_pnl(strategy)
     # The status panel, as its selector builds it and as the page shows it.
     status = strategy_status(strategy)
-    panel = client_for(alice).get(reverse("strategy_status", args=[strategy.pk])).content.decode()
+    panel = tenant_client(alice).get(reverse("strategy_status", args=[strategy.pk])).content.decode()
     # The hedge page, for the owner and a viewer alike, and the hedges table.
-    pages = [client_for(who).get(reverse("hedge", args=[hedge.pk])).content.decode() for who in (alice, bob)]
-    table = client_for(bob).get(reverse("hedges")).content.decode()
+    pages = [tenant_client(who).get(reverse("hedge", args=[hedge.pk])).content.decode() for who in (alice, bob)]
+    table = tenant_client(bob).get(reverse("hedges")).content.decode()
     table_total = re.search(rf'data-testid="hedge-total-{hedge.pk}"[^>]*>([^<]*)<', table)
     # The API: the hedge record and the strategy.
     records = api_get(bob, "hedges/", strategy=strategy.pk).json()["results"]
@@ -280,7 +173,7 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
         assert cells(page, "pnl") == shown(expected)
     assert table_total is not None and table_total.group(1).strip() == money(case.total)
     # The CSV export: the same lines (a live hedge marked now, a settled one as booked).
-    export = client_for(alice).get(reverse("hedges_export"))
+    export = tenant_client(alice).get(reverse("hedges_export"))
     (row,) = csv.DictReader(io.StringIO(export.getvalue().decode("utf-8-sig")))
     columns = {
         "spread": "Spread capture (USD)",
@@ -292,7 +185,7 @@ def test_runner_status_panel_hedge_page_and_api_show_the_same_figures(
     assert {line: Decimal(row[label]) for line, label in columns.items()} == dict(expected.lines())
     assert Decimal(row["Total (USD)"]) == case.total
     # Charlie, in another tenant, sees neither the hedge nor its figures.
-    assert client_for(charlie).get(reverse("hedge", args=[hedge.pk])).status_code == 404
+    assert tenant_client(charlie).get(reverse("hedge", args=[hedge.pk])).status_code == 404
     assert api_get(charlie, "hedges/").json()["count"] == 0
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.strategies.test_views import client_for, desk, make_hedge  # noqa: F401 (desk is a fixture)
+from tests.helpers.clients import tenant_client
+from tests.helpers.desk import make_hedge
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def tables() -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.fixture
-def records(desk: dict[str, Any], sim_pair: Any) -> dict[str, Any]:  # noqa: F811 (the imported fixture)
+def records(desk: dict[str, Any], sim_pair: Any) -> dict[str, Any]:
     """The desk with rows in every table: hedges of two sizes, a closed one, a reset kill switch, a report, an
     alert, an opportunity, a position snapshot."""
     from alerts.services import alert_raise
@@ -83,7 +84,7 @@ def records(desk: dict[str, Any], sim_pair: Any) -> dict[str, Any]:  # noqa: F81
 
 @pytest.mark.parametrize(("name", "sorts"), tables(), ids=[name for name, _ in tables()])
 def test_each_table_sorts_by_each_column_both_ways(records: dict[str, Any], alice: Any, name: str, sorts: Any) -> None:
-    client = client_for(alice)
+    client = tenant_client(alice)
     url = reverse(name)
     headers = {"HX-Request": "true"} if name == "opportunities-table" else {}
     for key in sorts:
@@ -100,7 +101,7 @@ def test_each_table_sorts_by_each_column_both_ways(records: dict[str, Any], alic
 def test_a_sort_the_table_does_not_know_is_ignored(
     records: dict[str, Any], alice: Any, name: str, sorts: Any, bad: str
 ) -> None:
-    client = client_for(alice)
+    client = tenant_client(alice)
     response = client.get(reverse(name), {"sort": bad})
     assert response.status_code == 200, (name, bad)
     page = response.content.decode()
@@ -108,7 +109,7 @@ def test_a_sort_the_table_does_not_know_is_ignored(
 
 
 def test_hedges_sort_by_size_and_by_total_and_keep_their_filters(records: dict[str, Any], alice: Any) -> None:
-    client = client_for(alice)
+    client = tenant_client(alice)
     small, big = records["hedge"], records["big"]
 
     def order(**params: str) -> list[int]:
@@ -132,7 +133,7 @@ def test_the_pager_and_the_export_carry_the_sort(records: dict[str, Any], alice:
     import trading.desk.views as views
 
     monkeypatch.setattr(views, "PER_PAGE", 1)
-    client = client_for(alice)
+    client = tenant_client(alice)
     page = client.get(reverse("orders"), {"sort": "-quantity", "leg": "perp"}).content.decode()
     assert "?leg=perp&sort=-quantity&page=2" in page.replace("&amp;", "&")
     export = client.get(reverse("hedges_export"), {"sort": "size"})
@@ -148,7 +149,7 @@ def test_sorting_holds_with_the_filters_that_join(records: dict[str, Any], alice
     """The pool and leg filters join other tables (DISTINCT on PostgreSQL): every order by still works."""
     from trading.desk.views import TABLES
 
-    client = client_for(alice)
+    client = tenant_client(alice)
     for key in TABLES[kind]["sorts"]:
         for value in (key, f"-{key}"):
             params = {"sort": value, "leg": "perp", "pool": str(records["pool"].pk)}

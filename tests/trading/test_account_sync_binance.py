@@ -16,7 +16,10 @@ from django.db import OperationalError
 from accounts.models import AccountPool, AccountSnapshot, ChangeLogEntry, VenueAccount
 from alerts.models import Alert
 from tests import canary
+from tests.accounts.helpers import form_for
 from tests.fakes.fixtures import BinanceFake
+from tests.helpers.clients import ACCOUNTS, api, patch, post
+from tests.helpers.venues import point_at_fake
 from trading.account_sync import sync_accounts
 from trading.models import FundingPayment, VenueEvent
 from trading.reconciliation.venue_events import (
@@ -27,21 +30,7 @@ from trading.reconciliation.venue_events import (
 from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState
 from trading.venues.registry import gateway_for
 
-from .test_binance_connection import form_for
-from .test_venue_accounts import ACCOUNTS, api, patch, post
-
 pytestmark = [pytest.mark.timeout(120)]
-
-
-def point_at_fake(canary_accounts: dict[str, Any], fake: BinanceFake) -> VenueAccount:
-    """Alpha's live Binance account (canary key and secret) at the fake, which knows that key; the MT5 account is
-    disabled so the sync reads only what this file is about."""
-    fake.config(api_keys={canary.CANARY_API_KEY: canary.CANARY_API_SECRET})
-    account: VenueAccount = canary_accounts["binance"]
-    VenueAccount.objects.filter(pk=account.pk).update(rest_endpoint=fake.rest_url, ws_endpoint=fake.ws_url)
-    VenueAccount.objects.filter(pk=canary_accounts["mt5"].pk).update(status="disabled")
-    account.refresh_from_db()
-    return account
 
 
 def funding(tran_id: int, amount: str, at_ms: int) -> dict[str, Any]:
@@ -170,6 +159,8 @@ async def test_a_liquidation_on_the_user_stream_is_recorded_within_seconds_with_
         while binance_fake.state()["private_sockets"] < 1:
             assert time.monotonic() < deadline, "the user-data stream did not open"
             await asyncio.sleep(0.05)
+        # ccxt registers its watch on the stream a moment after the socket opens, and nothing outside ccxt shows
+        # when: an event pushed before it would be lost.
         await asyncio.sleep(0.2)
         pushed = time.monotonic()
         binance_fake.control("liquidation", {"price": "4500.00"})

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from accounts.models import ChangeLogEntry, VenueAccount
-from accounts.venue_forms import VenueAccountForm
 from tests import canary
+from tests.accounts.helpers import form_for
 from tests.fakes.fixtures import BinanceFake
+from tests.helpers.clients import ACCOUNTS, api, patch, post
 from trading.account_sync import account_test
-
-from .test_venue_accounts import ACCOUNTS, api, patch, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 
@@ -67,12 +66,6 @@ def test_an_unreachable_endpoint_is_a_clear_message(canary_accounts: dict[str, A
 
 
 # --- the override in the form and the API ----------------------------------------------------------------------
-def form_for(alice: Any, **data: str) -> VenueAccountForm:
-    base = {"label": "B", "venue": "binance-usdm", "mode": "live", "owner": alice.user.pk,
-            "api_key": "A" * 64, "api_secret": "b" * 64}  # fmt: skip
-    return VenueAccountForm(data={**base, **data}, tenant=alice.tenant)
-
-
 @pytest.mark.parametrize(
     ("data", "field"),
     [

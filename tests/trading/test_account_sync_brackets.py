@@ -14,9 +14,8 @@ import pytest
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from risk.metrics import perp_account_risk, perp_brackets
 from tests.fakes.fixtures import BinanceFake
+from tests.helpers.venues import point_at_fake
 from trading.account_sync import sync_accounts
-
-from .test_binance_sync import point_at_fake
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db]
 
