@@ -1,6 +1,14 @@
 import logging
 
 from celery import shared_task
+from django.utils.translation import gettext as _
+
+from quantarb import alerting
+
+from .audit import all_chains, describe_chain, first_chain_break
+from .audit_checkpoint import checkpoint_breaks, checkpoint_write
+from .audit_seal import chains_of, changelog_first_break
+from .models import ChangeLogEntry, Tenant
 
 log = logging.getLogger("quantarb.compliance")
 
@@ -13,13 +21,6 @@ def verify_audit_chains() -> dict[str, int]:
     tenant's broken chain is also a critical system alert in that tenant (one per chain while it stays broken).
     Read-only on the trail, so safe to repeat.
     """
-    from django.utils.translation import gettext as _
-
-    from quantarb import alerting
-
-    from .audit import all_chains, describe_chain, first_chain_break
-    from .models import Tenant
-
     checked = broken = 0
     for tenant in all_chains():
         checked += 1
@@ -45,10 +46,6 @@ def verify_audit_chains() -> dict[str, int]:
                     detail={"seq": event.seq, "row_id": event.pk, "reason": chain_break.reason},
                 )
     # The change log's chains and the signed checkpoints (a deleted tail, an edited checkpoint file).
-    from .audit_checkpoint import checkpoint_breaks
-    from .audit_seal import chains_of, changelog_first_break
-    from .models import ChangeLogEntry
-
     others = [found for chain in chains_of(ChangeLogEntry) if (found := changelog_first_break(chain)) is not None]
     for other in [*others, *checkpoint_breaks()]:
         checked += 1
@@ -73,6 +70,4 @@ def verify_audit_chains() -> dict[str, int]:
 def write_audit_checkpoint() -> int:
     """Every 15 minutes: append each chain's signed head to the checkpoint file outside the database, so a deleted
     tail is caught (accounts/audit_checkpoint.py). Appending the same heads twice is harmless."""
-    from .audit_checkpoint import checkpoint_write
-
     return checkpoint_write()
