@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from quantarb import alerting
 
-from .audit import all_chains, describe_chain, first_chain_break
+from . import audit
 from .audit_checkpoint import checkpoint_breaks, checkpoint_write
 from .audit_seal import chains_of, changelog_first_break
 from .models import ChangeLogEntry, Tenant
@@ -22,15 +22,15 @@ def verify_audit_chains() -> dict[str, int]:
     Read-only on the trail, so safe to repeat.
     """
     checked = broken = 0
-    for tenant in all_chains():
+    for tenant in audit.all_chains():
         checked += 1
-        chain_break = first_chain_break(tenant)
+        chain_break = audit.first_chain_break(tenant)
         if chain_break is not None:
             broken += 1
             event = chain_break.event
             log.error(
                 "audit chain of %s is broken at seq %s (row id %s): %s",
-                describe_chain(tenant),
+                audit.describe_chain(tenant),
                 event.seq,
                 event.pk,
                 chain_break.reason,
@@ -51,7 +51,11 @@ def verify_audit_chains() -> dict[str, int]:
         checked += 1
         broken += 1
         log.error(
-            "%s chain of %s is broken at seq %s: %s", other.table, describe_chain(other.chain), other.seq, other.reason
+            "%s chain of %s is broken at seq %s: %s",
+            other.table,
+            audit.describe_chain(other.chain),
+            other.seq,
+            other.reason,
         )
         owner = Tenant.objects.filter(pk=other.chain).first() if other.chain is not None else None
         if owner is not None:

@@ -2,8 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from quantarb import clock
-from quantarb.job_slots import job_named, message_slot, slot_claim
+from quantarb import clock, job_slots
 from quantarb.long_jobs import long_job_run
 from trading.models import Heartbeat
 
@@ -20,9 +19,9 @@ def scheduler_heartbeat() -> None:
 def run_scheduled(self, job_name: str) -> bool:  # type: ignore[no-untyped-def]
     """Beat's one entry point: claim the job's slot, then send the job itself (with its own queue and limits).
     A copy from a second beat finds the slot claimed and sends nothing. True when this copy sent the job."""
-    job = job_named(job_name)
+    job = job_slots.job_named(job_name)
     claimer = str(self.request.id or f"eager-{job_name}")
-    if not slot_claim(job=job, slot=message_slot(self.request, job), claimer=claimer):
+    if not job_slots.slot_claim(job=job, slot=job_slots.message_slot(self.request, job), claimer=claimer):
         return False
     import_string(job.task).apply_async()
     return True

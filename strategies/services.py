@@ -25,8 +25,7 @@ from accounts.audit import audit_record
 from accounts.choices import AccountMode, AuditAction
 from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
-from quantarb import clock, reasons
-from quantarb.live import send_on_commit
+from quantarb import clock, live, reasons
 from strategies.domain.params import StrategyParams, validate
 from trading.execution.leases import Lease, LeaseLost, fence
 from trading.instruments import sizing_specs
@@ -355,7 +354,7 @@ def runner_transition(
 
 def push_status(strategy: Strategy) -> None:
     """Tell the strategy's open pages to refresh its status panel (after commit)."""
-    send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
+    live.send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
 
 
 def strategy_pause_for_risk(strategy: Strategy, limit: str) -> bool:

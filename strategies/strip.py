@@ -27,9 +27,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import AccountSnapshot, Membership, Tenant, VenueAccount
 from accounts.permissions import Perm, permission_required
-from quantarb import clock
+from quantarb import clock, live
 from quantarb.events import user_group
-from quantarb.live import send_on_commit
 from risk.choices import KillScope
 from risk.services import active_switches
 from trading.choices import LIVE_HEDGE_STATUSES, HedgeStatus
@@ -172,7 +171,7 @@ class _StripPush:
     def __call__(self) -> None:
         for user_id in Membership.objects.filter(tenant_id=self.tenant_id).values_list("user_id", flat=True):
             message = {"type": "trading.changed", "user_id": user_id, "tenant_id": self.tenant_id}
-            send_on_commit(user_group(user_id), message)
+            live.send_on_commit(user_group(user_id), message)
 
 
 def push_strip(tenant_id: int | None) -> None:
