@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
+# daphne.server installs the asyncio Twisted reactor on import, before anything else uses Twisted: django.setup()
+# has imported it (daphne is the first installed app) by the time manage.py loads this command.
 from daphne import http_protocol
+from daphne.server import Server, twisted_loop
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -109,9 +112,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="Do not run the beat jobs in-process.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # daphne.server installs the asyncio Twisted reactor on import: import it before anything else uses Twisted.
-        from daphne.server import Server, twisted_loop
-
         leave_form_bodies_to_django()
 
         host, port = options["host"], options["port"]
