@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditlog.context import set_extra_data
+from django.apps import apps
+from django.utils.functional import SimpleLazyObject
+
+from .http import client_ip
+
 # label → options for `auditlog.register` (https://django-auditlog.readthedocs.io/en/latest/usage.html)
 TRACKED: dict[str, dict[str, Any]] = {
     "accounts.Tenant": {},
@@ -87,8 +93,8 @@ NOT_TRACKED: dict[str, str] = {
 
 
 def register_tracked_models() -> None:
+    # auditlog.registry builds its registry at import, which loads auditlog.models: not before the app registry is ready
     from auditlog.registry import auditlog
-    from django.apps import apps
 
     for label, options in TRACKED.items():
         model = apps.get_model(label)
@@ -106,11 +112,6 @@ class ChangeLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        from auditlog.context import set_extra_data
-        from django.utils.functional import SimpleLazyObject
-
-        from .http import client_ip
-
         def actor() -> Any:
             user = getattr(request, "user", None)
             return user if user is not None and user.is_authenticated else None

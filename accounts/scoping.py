@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from django.db import models
+from guardian.shortcuts import get_objects_for_user
 
 from .choices import Role
 
@@ -65,14 +66,13 @@ class TenantQuerySet(models.QuerySet[_M]):
 
 def _granted(membership: Membership, objects: models.QuerySet[Any]) -> Any:
     """The ids among `objects` (a grantable model's) that the member was granted, as a subquery."""
-    from guardian.shortcuts import get_objects_for_user
-
     permission = GRANTABLE[objects.model._meta.label]
     return get_objects_for_user(membership.user, permission, klass=objects, accept_global_perms=False).values("pk")
 
 
 def _pools_granted(membership: Membership) -> Any:
     """The ids of the pools a trader was granted in their tenant, as a subquery (one query whatever the rows)."""
+    # accounts.models imports this module for its querysets: deferred to break the cycle
     from .models import AccountPool
 
     return _granted(membership, AccountPool.objects.filter(tenant_id=membership.tenant_id))

@@ -1,6 +1,14 @@
 import logging
 
 from celery import shared_task
+from django.utils.translation import gettext as _
+
+from quantarb import alerting
+
+from . import audit
+from .audit_checkpoint import checkpoint_breaks, checkpoint_write
+from .audit_seal import chains_of, changelog_first_break
+from .models import ChangeLogEntry, Tenant
 
 log = logging.getLogger("quantarb.compliance")
 
@@ -13,23 +21,16 @@ def verify_audit_chains() -> dict[str, int]:
     tenant's broken chain is also a critical system alert in that tenant (one per chain while it stays broken).
     Read-only on the trail, so safe to repeat.
     """
-    from django.utils.translation import gettext as _
-
-    from quantarb import alerting
-
-    from .audit import all_chains, describe_chain, first_chain_break
-    from .models import Tenant
-
     checked = broken = 0
-    for tenant in all_chains():
+    for tenant in audit.all_chains():
         checked += 1
-        chain_break = first_chain_break(tenant)
+        chain_break = audit.first_chain_break(tenant)
         if chain_break is not None:
             broken += 1
             event = chain_break.event
             log.error(
                 "audit chain of %s is broken at seq %s (row id %s): %s",
-                describe_chain(tenant),
+                audit.describe_chain(tenant),
                 event.seq,
                 event.pk,
                 chain_break.reason,
@@ -45,16 +46,16 @@ def verify_audit_chains() -> dict[str, int]:
                     detail={"seq": event.seq, "row_id": event.pk, "reason": chain_break.reason},
                 )
     # The change log's chains and the signed checkpoints (a deleted tail, an edited checkpoint file).
-    from .audit_checkpoint import checkpoint_breaks
-    from .audit_seal import chains_of, changelog_first_break
-    from .models import ChangeLogEntry
-
     others = [found for chain in chains_of(ChangeLogEntry) if (found := changelog_first_break(chain)) is not None]
     for other in [*others, *checkpoint_breaks()]:
         checked += 1
         broken += 1
         log.error(
-            "%s chain of %s is broken at seq %s: %s", other.table, describe_chain(other.chain), other.seq, other.reason
+            "%s chain of %s is broken at seq %s: %s",
+            other.table,
+            audit.describe_chain(other.chain),
+            other.seq,
+            other.reason,
         )
         owner = Tenant.objects.filter(pk=other.chain).first() if other.chain is not None else None
         if owner is not None:
@@ -73,6 +74,4 @@ def verify_audit_chains() -> dict[str, int]:
 def write_audit_checkpoint() -> int:
     """Every 15 minutes: append each chain's signed head to the checkpoint file outside the database, so a deleted
     tail is caught (accounts/audit_checkpoint.py). Appending the same heads twice is harmless."""
-    from .audit_checkpoint import checkpoint_write
-
     return checkpoint_write()

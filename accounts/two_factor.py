@@ -27,6 +27,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .backends import AccountBackend
 from .choices import Role
 from .models import Membership, User
 
@@ -131,7 +132,6 @@ def pending_candidate(request: HttpRequest) -> Candidate | None:
     if time.time() - float(pending.get("since", 0)) > settings.QUANTARB_TWO_FACTOR_PENDING_SECONDS:
         pending_end(request)
         return None
-    from .backends import AccountBackend
 
     user_id = pending.get("user_id")
     user = User.objects.filter(pk=user_id).first() if isinstance(user_id, int) else None

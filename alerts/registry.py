@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext as _
 
 
@@ -98,6 +99,4 @@ def get(key: str) -> RuleType | None:
 
 
 def autodiscover() -> None:
-    from django.utils.module_loading import autodiscover_modules
-
     autodiscover_modules("alert_rules")

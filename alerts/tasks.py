@@ -5,6 +5,9 @@ from __future__ import annotations
 from quantarb.celery import app
 from quantarb.jobs import bounded_countdown
 
+from .delivery import attempt, deliveries_due
+from .rules import evaluate_all
+
 
 @app.task(
     name="alerts.tasks.deliver", bind=True, ignore_result=True, max_retries=None, time_limit=60, soft_time_limit=50
@@ -14,8 +17,6 @@ def deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
 
     A wait longer than the broker may hold a message (quantarb/jobs.py) is not queued: the delivery stays
     *retrying* with its `next_attempt_at`, and `sweep_deliveries` re-queues it when it falls due."""
-    from .delivery import attempt
-
     retry_in = attempt(delivery_id)
     if retry_in is None:
         return
@@ -29,8 +30,6 @@ def deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
 @app.task(name="alerts.tasks.sweep_deliveries", ignore_result=True, time_limit=60, soft_time_limit=50)
 def sweep_deliveries() -> int:
     """Re-queue deliveries whose task was lost (a worker killed mid-delivery) or whose retry is due."""
-    from .delivery import deliveries_due
-
     due = deliveries_due()
     for delivery_id in due:
         deliver.delay(delivery_id)
@@ -40,6 +39,4 @@ def sweep_deliveries() -> int:
 @app.task(name="alerts.tasks.evaluate_rules", ignore_result=True, time_limit=60, soft_time_limit=50)
 def evaluate_rules() -> None:
     """Evaluate every tenant's enabled alert rules: raise what holds, resolve what cleared."""
-    from .rules import evaluate_all
-
     evaluate_all()

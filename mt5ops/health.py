@@ -33,8 +33,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from accounts.choices import AccountMode, AccountStatus
+from alerts.rules import evaluate_types
 from quantarb import clock
 from trading.domain.calendar import SessionCalendar, bybit_mt5_gold, demo_always_open
+from trading.models import Order, QuoteSource
 from trading.venues.mt5.gateway import SYMBOL
 
 from .domain.classify import ClassifyPolicy, Diagnosis, FailureClass, classify
@@ -58,8 +61,6 @@ ALERT_RULE = "mt5_terminal_down"
 # --- what a probe needs -----------------------------------------------------------------------------------------
 def terminal_accounts(terminal: TerminalInstance) -> list[Any]:
     """The terminal's active MT5 accounts, live first (their credentials name the login it must be logged in to)."""
-    from accounts.choices import AccountMode, AccountStatus
-
     accounts = list(terminal.accounts.filter(status=AccountStatus.ACTIVE).order_by("pk"))
     return sorted(accounts, key=lambda account: account.mode != AccountMode.LIVE)
 
@@ -76,8 +77,6 @@ def expected_credentials(terminal: TerminalInstance) -> dict[str, Any] | None:
 def symbol_and_calendar(terminal: TerminalInstance) -> tuple[str, SessionCalendar]:
     """The hedge symbol the terminal quotes and its session calendar: its quote source's instrument, else Bybit's
     XAUUSD.s with the venue's default hours (the demo's always-open calendar in the embedded demo)."""
-    from trading.models import QuoteSource
-
     source = QuoteSource.objects.filter(terminal=terminal).select_related("instrument__calendar").first()
     if source is not None:
         return source.instrument.symbol, source.session_calendar(demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
@@ -88,8 +87,6 @@ def refused_for_autotrading(terminal: TerminalInstance) -> int | None:
     """The retcode (10027 AutoTrading off in the terminal, 10026 on the server) of an order on the terminal's
     accounts refused for it since the terminal's previous check (None: none). One such refusal makes the next check
     fail (`autotrading_off`); the check after clears unless orders keep being refused."""
-    from trading.models import Order
-
     status = status_of(terminal)
     if status.last_check_at is None:
         return None
@@ -196,6 +193,7 @@ RECOVERY_LEASE = "recovery_lease_until"
 def _due(terminal: TerminalInstance, diagnosis: Diagnosis) -> Any:
     """The recovery step due after a check, with the terminal's recovery lease held for it (None: nothing due, or
     another worker is taking a step on it)."""
+    # mt5ops.services imports this module (STATE_POLICY) at load: deferred to break the cycle
     from .services import due_step, queued_step
 
     status = status_of(terminal)
@@ -212,6 +210,7 @@ def _due(terminal: TerminalInstance, diagnosis: Diagnosis) -> Any:
 
 def _take_steps(steps: list[Any]) -> None:
     """Take the due recovery steps (in parallel: network only), log them, release their leases."""
+    # mt5ops.services imports this module (STATE_POLICY) at load: deferred to break the cycle
     from .services import log_outcome, perform
 
     try:
@@ -294,8 +293,6 @@ def apply_step(status: TerminalStatus, step: Step, *, reason: str = "") -> None:
 
 def evaluate_alert(terminal: TerminalInstance) -> None:
     """Open, refresh or resolve the terminal's alert now (after the state it reads was written)."""
-    from alerts.rules import evaluate_types
-
     evaluate_types(tenant=terminal.tenant, rule_types=(ALERT_RULE,))
 
 

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from quantarb import clock
 
 from .choices import TerminalStateChoice
+from .models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
 
 log = logging.getLogger(__name__)
 STATES = [value for value, _label in TerminalStateChoice.choices]
@@ -22,8 +23,6 @@ STATES = [value for value, _label in TerminalStateChoice.choices]
 
 class TerminalCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        from .models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
-
         labels = ["terminal", "tenant"]
         state = GaugeMetricFamily(
             "quantarb_mt5_terminal_state",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import decimal
 from typing import Any
 
+from django.db import models
 from rest_framework import renderers, serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
@@ -47,6 +48,4 @@ class JSONRenderer(renderers.JSONRenderer):
 def install_plain_decimals() -> None:
     """Make every ModelSerializer map a model DecimalField to `PlainDecimalField` (DRF's field mapping is a class
     attribute shared by all ModelSerializers; this is the one place that changes it)."""
-    from django.db import models
-
     serializers.ModelSerializer.serializer_field_mapping[models.DecimalField] = PlainDecimalField

@@ -1,6 +1,11 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
+
+from . import outbound
+from .api_decimals import install_plain_decimals
+from .correlation import configure_structlog, install_celery_signals
 
 
 class QuantarbConfig(AppConfig):
@@ -9,11 +14,7 @@ class QuantarbConfig(AppConfig):
     verbose_name = _("Platform")
 
     def ready(self) -> None:
-        from django.conf import settings
-
-        from . import outbound
-        from .api_decimals import install_plain_decimals
-        from .correlation import configure_structlog, install_celery_signals
+        # wiring imports every app's services and models: only once the app registry is ready
         from .wiring import (
             install_limit_actions,
             install_pre_trade_gate,

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 HEADER = "X-Request-ID"
 CELERY_HEADER = "quantarb_correlation_id"
@@ -106,8 +107,6 @@ def auditlog_cid() -> str | None:
 # --- Celery -------------------------------------------------------------------------------------------------
 def install_celery_signals() -> None:
     """Carry the publisher's id in each task message and bind it while the task runs (quantarb/celery.py)."""
-    from celery.signals import before_task_publish, task_postrun, task_prerun
-
     tokens: dict[str, Any] = {}
 
     @before_task_publish.connect(weak=False, dispatch_uid="quantarb.correlation.publish")

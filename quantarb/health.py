@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
 from quantarb import clock
+from trading.marketdata.selectors import heartbeats
 
 OK, WARN, FAIL, CLOSED = "ok", "warn", "fail", "closed"
 
@@ -100,8 +101,6 @@ def _feed_detail(managed: dict[str, Any] | None) -> str:
 
 def health_lights(*, pairs: list[Any], stale_after_s: float, channel_ms: float | None) -> list[Light]:
     """`pairs`: the tenant's SourcePairs. Ages come from the components' heartbeats in the database."""
-    from trading.marketdata.selectors import heartbeats
-
     now = clock.now()
     beats = heartbeats()
     lights: list[Light] = []

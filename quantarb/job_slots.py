@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from quantarb import clock
+from quantarb.models import JobSlot
 from quantarb.schedule import SCHEDULE, Job
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ def slot_of(job: Job, at: datetime) -> datetime:
 def slot_claim(*, job: Job, slot: datetime, claimer: str) -> bool:
     """Take the (job, slot) run for `claimer`; True when it is theirs to run (now, or again after a crash of the
     same message), False when another copy has it."""
-    from quantarb.models import JobSlot
-
     try:
         with transaction.atomic():
             JobSlot.objects.create(job=job.name, slot=slot, claimed_at=clock.now(), claimed_by=claimer)

@@ -23,6 +23,7 @@ from django.db import close_old_connections, transaction
 from django.utils.module_loading import import_string
 
 from quantarb import clock
+from quantarb.models import LongJob, LongJobStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def _embedded_pool() -> ThreadPoolExecutor:
 @transaction.atomic
 def long_job_submit(*, kind: str, tenant: Any, requested_by: Any, params: dict[str, Any] | None = None) -> Any:
     """Record a long job and start it after the transaction commits (in the long lane, never in this request)."""
-    from quantarb.models import LongJob
-
     if kind not in LONG_JOB_KINDS:
         raise ValueError(f"unknown long job kind {kind!r}")
     job = LongJob.objects.create(
@@ -98,8 +97,6 @@ def _run_in_thread(job_id: int) -> None:
 
 def long_job_run(job_id: int) -> None:
     """Run one long job to the end, recording progress, its result file or its error. Safe to call again."""
-    from quantarb.models import LongJob, LongJobStatus
-
     job = LongJob.objects.get(pk=job_id)
     if job.status in (LongJobStatus.DONE, LongJobStatus.FAILED):
         return

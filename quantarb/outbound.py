@@ -27,8 +27,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import ThreadedResolver
 from django.conf import settings
 from django.utils.translation import gettext as _
+from urllib3.util import connection
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -243,8 +246,6 @@ def guarded() -> Iterator[None]:
 
 def install() -> None:
     """Wrap urllib3's `create_connection` (once, at start-up): unchanged outside `guarded()`."""
-    from urllib3.util import connection
-
     if getattr(connection.create_connection, "quantarb_guarded", False):
         return
     original = connection.create_connection
@@ -266,8 +267,6 @@ def install() -> None:
 def guarded_resolver() -> Any:
     """An aiohttp resolver that vets every address it returns: aiohttp connects only to what its resolver
     returned, so the address connected to is the one vetted (ccxt's sessions for endpoint overrides)."""
-    from aiohttp.abc import AbstractResolver
-    from aiohttp.resolver import ThreadedResolver
 
     class GuardedResolver(AbstractResolver):
         def __init__(self) -> None:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
@@ -43,8 +43,6 @@ def instance_from(model: type[M], values: Sequence[Any], connection: BaseDatabas
 def _readers(model: type[models.Model], vendor: str, alias: str) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
     """`model`'s attribute names and, per column, the converters the ORM applies on `alias` (worked out once: SQLite
     builds a decimal converter afresh each time it is asked)."""
-    from django.db import connections
-
     connection = connections[alias]
     readers = []
     for field in model._meta.concrete_fields:

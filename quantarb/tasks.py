@@ -1,7 +1,10 @@
 from celery import shared_task
 from django.conf import settings
+from django.utils.module_loading import import_string
 
-from quantarb import clock
+from quantarb import clock, job_slots
+from quantarb.long_jobs import long_job_run
+from trading.models import Heartbeat
 
 
 # A soft limit of its own: the global CELERY_TASK_SOFT_TIME_LIMIT (100 s) above this hard limit makes Celery
@@ -9,8 +12,6 @@ from quantarb import clock
 @shared_task(name="quantarb.tasks.scheduler_heartbeat", ignore_result=True, time_limit=30, soft_time_limit=25)
 def scheduler_heartbeat() -> None:
     """Prove the scheduler and a worker ran a job: the health strip reads this heartbeat's age."""
-    from trading.models import Heartbeat
-
     Heartbeat.objects.update_or_create(component="scheduler", defaults={"beat_at": clock.now(), "detail": {}})
 
 
@@ -18,13 +19,9 @@ def scheduler_heartbeat() -> None:
 def run_scheduled(self, job_name: str) -> bool:  # type: ignore[no-untyped-def]
     """Beat's one entry point: claim the job's slot, then send the job itself (with its own queue and limits).
     A copy from a second beat finds the slot claimed and sends nothing. True when this copy sent the job."""
-    from django.utils.module_loading import import_string
-
-    from quantarb.job_slots import job_named, message_slot, slot_claim
-
-    job = job_named(job_name)
+    job = job_slots.job_named(job_name)
     claimer = str(self.request.id or f"eager-{job_name}")
-    if not slot_claim(job=job, slot=message_slot(self.request, job), claimer=claimer):
+    if not job_slots.slot_claim(job=job, slot=job_slots.message_slot(self.request, job), claimer=claimer):
         return False
     import_string(job.task).apply_async()
     return True
@@ -39,6 +36,4 @@ def run_scheduled(self, job_name: str) -> bool:  # type: ignore[no-untyped-def]
 )
 def run_long_job(job_id: int) -> None:
     """Run one long job (an export, a report) on the `long` queue, recording its progress."""
-    from quantarb.long_jobs import long_job_run
-
     long_job_run(job_id)

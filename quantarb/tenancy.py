@@ -6,23 +6,19 @@ forget isolation. A user with no membership has no tenant and sees nothing but a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.functional import SimpleLazyObject
 
+from accounts.choices import UserStatus
+from accounts.models import Membership
 from accounts.sessions import TENANT_SESSION_KEY
-
-if TYPE_CHECKING:
-    from accounts.models import Membership
+from accounts.two_factor import session_passes_two_factor
 
 
 def active_membership(user: Any, session: Any) -> Membership | None:
     """The membership a session acts in; None for a suspended user, and for one who must pass two-factor and
     whose session has not (accounts/two_factor.py), so neither a page nor a socket opens for them."""
-    from accounts.choices import UserStatus
-    from accounts.models import Membership
-    from accounts.two_factor import session_passes_two_factor
-
     if not getattr(user, "is_authenticated", False) or user.status != UserStatus.ACTIVE:
         return None
     if not session_passes_two_factor(user, session):

@@ -31,6 +31,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from autobahn.websocket.protocol import PreparedMessage
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import tcp
+from twisted.internet.interfaces import IPushProducer
+
 log = logging.getLogger(__name__)
 
 SCOPE_KEY = "quantarb.asgi_send"
@@ -72,8 +77,6 @@ _frames = PreparedFrames()
 def prepare(text: str) -> Any:
     """The framed text frame for `DirectWriter.write_prepared` (server frames are never masked, so one framing
     serves every socket of every daphne factory)."""
-    from autobahn.websocket.protocol import PreparedMessage
-
     return PreparedMessage(text.encode("utf-8"), False, False, False)
 
 
@@ -97,8 +100,6 @@ class DirectWriter:
         transport = protocol.transport
         self._previous = getattr(transport, "producer", None)
         if self._previous is not None:
-            from twisted.internet.interfaces import IPushProducer
-
             if not IPushProducer.providedBy(self._previous):
                 raise RuntimeError(f"the transport's producer is not a push producer ({self._previous!r})")
             transport.unregisterProducer()
@@ -175,8 +176,6 @@ class DirectWriter:
 
 
 def _is_plain_tcp(transport: Any) -> bool:
-    from twisted.internet import tcp
-
     return isinstance(transport, tcp.Connection) and not transport.TLS
 
 
@@ -221,7 +220,6 @@ def daphne_protocol(send: Any) -> Any | None:
         return None
     if getattr(send.func, "__func__", None) is not server_module.Server.handle_reply:
         return None
-    from daphne.ws_protocol import WebSocketProtocol
 
     protocol = send.args[0]
     return protocol if isinstance(protocol, WebSocketProtocol) else None

@@ -16,9 +16,12 @@ from django.utils.translation import gettext_lazy
 
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
+from trading.choices import HedgeStatus
+from trading.models import Hedge
 
 from .choices import KillScope
-from .models import KillSwitch
+from .limits import limit_condition, limit_key
+from .models import KillSwitch, RiskLimitState
 
 
 def kill_switch_condition(switch: KillSwitch) -> Condition:
@@ -50,9 +53,6 @@ def kill_switch_active(tenant: Any, params: dict[str, Decimal]) -> Iterator[Cond
 def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """Hedges legged (being repaired, or waiting for reconciliation) for longer than the limit. Every hedge also
     raises an alert of its own the moment it becomes legged (trading/execution/services.py); this one says it lasted."""
-    from trading.choices import HedgeStatus
-    from trading.models import Hedge
-
     since = clock.now() - timedelta(seconds=float(params["max_seconds"]))
     hedges = Hedge.objects.filter(
         tenant_id=tenant.pk,
@@ -93,9 +93,6 @@ register(
 
 
 def _limits_at(tenant: Any, level: str) -> Iterator[Condition]:
-    from .limits import limit_condition, limit_key
-    from .models import RiskLimitState
-
     states = RiskLimitState.objects.filter(tenant_id=tenant.pk, limit__enabled=True, level=level).select_related(
         "limit__pool", "limit__strategy", "limit__account"
     )

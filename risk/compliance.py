@@ -33,6 +33,7 @@ from quantarb import clock
 from trading.execution.gate import OrderCheck, Refusal
 from trading.instruments import instrument_of
 from trading.models import Fill, Order
+from trading.reconciliation.services import our_position_oz
 
 from .choices import ComplianceKind
 from .domain import compliance as rules_domain
@@ -111,8 +112,6 @@ def read_compliance(pool: AccountPool) -> ComplianceState | None:
 def _pdt_setup(account: VenueAccount, rule: ComplianceRule, now: Any) -> rules_domain.PdtSetup:
     """The account's fills over the rule's window (twice its business days, plus two weeks of weekends and
     holidays), the position held before them, and its latest equity."""
-    from trading.reconciliation.services import our_position_oz
-
     since = now - timedelta(days=2 * rule.pdt_window_days + 14)
     fills = Fill.objects.filter(account=account, at__gte=since).select_related("order").order_by("at", "pk")
     symbol = _symbol(account)

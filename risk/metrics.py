@@ -50,6 +50,7 @@ from trading.domain import calendar as cal
 from trading.domain import pnl
 from trading.domain.margin import CalcMode, LeverageBracket, MarginError, Mt5MarginSpec, brackets_from_wire
 from trading.domain.performance import CashFlow, EquitySeries, Frequency, performance
+from trading.execution.paper_ledger import paper_brackets, paper_cfd_terms
 from trading.models import (
     EquityPoint,
     FundingRateRecord,
@@ -67,6 +68,7 @@ from .domain import limits as lim
 from .domain import liquidation as liq
 from .domain import weekend as wk
 from .domain.limits import Metric, Scope, ScopeKind
+from .models import GapMoveOverride, ScheduledMarginChange
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -538,8 +540,6 @@ def _latest(queryset: Any, key: str, *order: str) -> list[Any]:
 
 
 def _read(tenant_ids: Iterable[int] | None, now: datetime) -> _Data:
-    from .models import GapMoveOverride, ScheduledMarginChange
-
     tenants_qs = Tenant.objects.all() if tenant_ids is None else Tenant.objects.filter(pk__in=list(tenant_ids))
     tenants = dict(tenants_qs.values_list("pk", "name"))
     ids = list(tenants)
@@ -767,8 +767,6 @@ def venue_brackets(snapshot: AccountSnapshot | None) -> tuple[tuple[LeverageBrac
 def perp_brackets(snapshot: AccountSnapshot | None = None) -> PerpBrackets:
     """The brackets a perp account is measured with: its own as the venue gave them, else the configured paper
     brackets, else the defaults."""
-    from trading.execution.paper_ledger import paper_brackets
-
     terms = snapshot.margin_terms if snapshot is not None else None
     error = str(terms.get("venue_brackets_error") or "") if isinstance(terms, dict) else ""
     own = venue_brackets(snapshot)
@@ -883,8 +881,6 @@ def _cfd_spec(
     """How the account margins a lot. Paper: the simulated terminal's symbol terms. Live: the CFD-leverage mode
     at the margin rate that gives the terminal's own per-lot margin at its tick (the snapshot's), which moves
     with the price as the CFD modes do; without it, a margin held where the terminal reported it."""
-    from trading.execution.paper_ledger import paper_cfd_terms
-
     if account.mode != "live":
         if account.venue not in memo:  # the same for every paper account of a venue: read once
             memo[account.venue] = paper_cfd_terms(account)[0]

@@ -7,6 +7,6 @@ class StrategiesConfig(AppConfig):
     verbose_name = _("Strategies")
 
     def ready(self) -> None:
-        from .strip import connect_signals
+        from .strip import connect_signals  # strip imports models: only once the app registry is ready
 
         connect_signals()

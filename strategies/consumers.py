@@ -16,20 +16,20 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.models import User
 from accounts.permissions import Perm, role_has
 from quantarb.events import user_group
 from quantarb.fanout import get_hub
 from quantarb.tenancy import active_membership
 
 from .events import strategy_group
+from .models import Strategy
 
 CHANGED_FRAME = json.dumps({"type": "strategy.changed"})
 STRATEGY_MIN_INTERVAL_S = 0.25
 
 
 def _may_watch(user: Any, session: Any, strategy_id: int) -> bool:
-    from .models import Strategy
-
     membership = active_membership(user, session)
     if membership is None or not role_has(membership.role, Perm.TRADING_READ):
         return False
@@ -76,8 +76,6 @@ class StrategyConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         task.add_done_callback(self.tasks.discard)
 
     async def access_changed(self) -> None:
-        from accounts.models import User
-
         def still_allowed() -> bool:
             user = User.objects.filter(pk=self.scope["user"].pk).first()
             return user is not None and _may_watch(user, self.scope.get("session"), self.strategy_id)

@@ -74,7 +74,7 @@ from trading.execution.services import (
 )
 from trading.execution.venue_factory import close_venues
 from trading.instruments import pair_id_for_pool, pool_specs
-from trading.models import Hedge, Order
+from trading.models import Hedge, Order, SourcePair
 from trading.portfolio.pnl import marked_split, realised_split
 from trading.reconciliation.services import reconcile_pool
 from trading.venues.base import ExecutionVenue
@@ -723,8 +723,6 @@ def _pool_specs(pool: AccountPool) -> tuple[InstrumentSpec, InstrumentSpec]:
 def _fees(pool: AccountPool) -> decide_mod.Fees:
     """The fees the pool's pair is configured with (the account's own rates, as its operator entered or the
     venue reported them), so the decision's net edge is the one the dashboard shows."""
-    from trading.models import SourcePair
-
     pair_id = pair_id_for_pool(pool)
     pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
     if pair is None:
@@ -738,8 +736,6 @@ def _fees(pool: AccountPool) -> decide_mod.Fees:
 
 
 def _carry(pool: AccountPool) -> decide_mod.CarryInputs:
-    from trading.models import SourcePair
-
     pair_id = pair_id_for_pool(pool)
     pair = SourcePair.objects.filter(pk=pair_id).first() if pair_id is not None else None
     if pair is None:

@@ -15,16 +15,18 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.grants import may_operate
+from accounts.grants import may_operate, operable
 from accounts.models import AccountPool, Membership
 from accounts.permissions import Perm, role_has
 from quantarb import clock
+from risk.services import switches_covering
 from trading.choices import LIVE_HEDGE_STATUSES
 from trading.domain.pnl import PnlSplit
 from trading.models import Hedge
 from trading.portfolio import pnl as hedge_pnl
 
 from .choices import ACTIVE_STATES
+from .messages import action_label, reason_text
 from .models import Strategy, StrategyVersion
 
 
@@ -66,8 +68,6 @@ def may_operate_strategy(membership: Membership | None, strategy: Strategy) -> b
 
 
 def operable_pools(membership: Membership | None) -> QuerySet[AccountPool]:
-    from accounts.grants import operable
-
     return operable(membership, AccountPool.objects.all()).order_by("name")
 
 
@@ -131,10 +131,6 @@ def unrealised_of(hedges: list[Hedge], marks: hedge_pnl.PoolMarks) -> tuple[PnlS
 
 
 def strategy_status(strategy: Strategy) -> StrategyStatus:
-    from risk.services import switches_covering
-
-    from .messages import action_label, reason_text
-
     now = clock.now()
     strategy.refresh_from_db()
     live = [status.value for status in LIVE_HEDGE_STATUSES]

@@ -25,12 +25,14 @@ from accounts.audit import audit_record
 from accounts.choices import AccountMode, AuditAction
 from accounts.http import AuditContext
 from accounts.models import AccountPool, Tenant, User
-from quantarb import clock, reasons
+from quantarb import clock, live, reasons
 from strategies.domain.params import StrategyParams, validate
 from trading.execution.leases import Lease, LeaseLost, fence
 from trading.instruments import sizing_specs
 
 from .choices import ACTIVE_STATES, LifecycleAction, StrategyMode, StrategyState
+from .events import strategy_group
+from .messages import problem_text
 from .models import Strategy, StrategyVersion
 from .reasons import STATE_REASONS
 
@@ -47,8 +49,6 @@ class TransitionRefused(Exception):
 # --- configuration ----------------------------------------------------------------------------------------
 def params_problems(params: StrategyParams, pool: AccountPool) -> dict[str, list[str]]:
     """Validation messages per field, translated (the domain returns codes and English text)."""
-    from .messages import problem_text
-
     problems: dict[str, list[str]] = {}
     for problem in validate(params, *sizing_specs(pool)):
         problems.setdefault(problem.field, []).append(problem_text(problem))
@@ -354,11 +354,7 @@ def runner_transition(
 
 def push_status(strategy: Strategy) -> None:
     """Tell the strategy's open pages to refresh its status panel (after commit)."""
-    from quantarb.live import send_on_commit
-
-    from .events import strategy_group
-
-    send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
+    live.send_on_commit(strategy_group(strategy.pk), {"type": "strategy.changed", "strategy_id": strategy.pk})
 
 
 def strategy_pause_for_risk(strategy: Strategy, limit: str) -> bool:

@@ -25,10 +25,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.models import AccountSnapshot, Tenant, VenueAccount
+from accounts.models import AccountSnapshot, Membership, Tenant, VenueAccount
 from accounts.permissions import Perm, permission_required
-from quantarb import clock
+from quantarb import clock, live
+from quantarb.events import user_group
+from risk.choices import KillScope
+from risk.services import active_switches
 from trading.choices import LIVE_HEDGE_STATUSES, HedgeStatus
+from trading.instruments import pair_id_for_pool
 from trading.models import Hedge
 
 from .choices import ACTIVE_STATES, StrategyState
@@ -87,9 +91,6 @@ def strip_strategies(tenant: Tenant) -> list[StripStrategy]:
 def tenant_switches(tenant: Tenant) -> list[Any]:
     """The tripped kill switches that halt any of the tenant's trading: the global one, the tenant's, its
     strategies' (risk's `active_switches`, read-only)."""
-    from risk.choices import KillScope
-    from risk.services import active_switches
-
     covering = Q(scope=KillScope.GLOBAL) | Q(scope=KillScope.TENANT, tenant=tenant)
     covering |= Q(scope=KillScope.STRATEGY, strategy__tenant=tenant)
     return list(active_switches().filter(covering).select_related("strategy").order_by("-tripped_at", "-pk"))
@@ -111,8 +112,6 @@ def worst_margin_level(tenant: Tenant) -> WorstMargin | None:
 def hedge_markers(tenant: Tenant, since: datetime) -> dict[str, list[dict[str, Any]]]:
     """Per source pair id (as a string, for JSON): the tenant's hedges opened or closed since `since`, as
     {t (s since the epoch), kind "open" | "close", hedge id}, oldest first."""
-    from trading.instruments import pair_id_for_pool
-
     hedges = (
         Hedge.objects.filter(tenant=tenant)
         .filter(Q(opened_at__gte=since) | Q(closed_at__gte=since))
@@ -170,13 +169,9 @@ class _StripPush:
         self.tenant_id = tenant_id
 
     def __call__(self) -> None:
-        from accounts.models import Membership
-        from quantarb.events import user_group
-        from quantarb.live import send_on_commit
-
         for user_id in Membership.objects.filter(tenant_id=self.tenant_id).values_list("user_id", flat=True):
             message = {"type": "trading.changed", "user_id": user_id, "tenant_id": self.tenant_id}
-            send_on_commit(user_group(user_id), message)
+            live.send_on_commit(user_group(user_id), message)
 
 
 def push_strip(tenant_id: int | None) -> None:

@@ -22,13 +22,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuditContext, is_htmx, require_actor, require_membership
 from accounts.permissions import Perm, permission_required, role_has
+from quantarb import clock
 from quantarb.sorting import sort_from
 from trading.choices import LIVE_HEDGE_STATUSES, RateSource
 from trading.portfolio.pnl import hedges_pnl
 
 from .choices import LifecycleAction, StrategyState
 from .domain.params import StrategyParams
-from .forms import StrategyForm, initial_from
+from .forms import ENUM_CHOICES, GROUPS, StrategyForm, initial_from
+from .messages import FIELD_LABELS
 from .models import Strategy
 from .selectors import (
     may_operate_strategy,
@@ -141,7 +143,6 @@ def strategy_list(request: HttpRequest) -> HttpResponse:
         strategies = strategies.filter(state=state)
     sort = sort_from(request.GET, STRATEGY_SORTS)
     page = Paginator(sort.apply(strategies), PER_PAGE).get_page(request.GET.get("page"))
-    from quantarb import clock
 
     now = clock.now()
     for strategy in page:
@@ -258,9 +259,6 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
 
 
 def _params_groups(params: StrategyParams) -> list[tuple[Any, list[tuple[str, Any]]]]:
-    from .forms import ENUM_CHOICES, GROUPS
-    from .messages import FIELD_LABELS
-
     values = params.to_json()
     groups = []
     for title, names in GROUPS:
@@ -338,7 +336,6 @@ def strategy_lifecycle(request: HttpRequest, strategy_id: int) -> HttpResponse:
 @permission_required(Perm.TRADING_READ)
 def strategy_versions(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _strategy_or_404(request, strategy_id)
-    from .messages import FIELD_LABELS
 
     sort = sort_from(request.GET, VERSION_SORTS)
     rows = sort.apply(version_history(strategy))

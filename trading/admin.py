@@ -23,6 +23,12 @@ from trading.models import (
     SourcePair,
     SwapTermsRecord,
 )
+from trading.portfolio.cashflows import (
+    CashFlowError,
+    cash_flow_approve,
+    cash_flow_reject,
+    cash_flow_withdraw,
+)
 
 
 class CalendarExceptionInline(admin.TabularInline):
@@ -114,13 +120,6 @@ def _cash_flow_action(decision: str, label: Any) -> Any:
     portal and the API: a second admin approves or rejects, only pending flows are withdrawn; each audited)."""
 
     def run(model_admin: CashFlowAdmin, request: HttpRequest, queryset: QuerySet[CashFlow]) -> None:
-        from trading.portfolio.cashflows import (
-            CashFlowError,
-            cash_flow_approve,
-            cash_flow_reject,
-            cash_flow_withdraw,
-        )
-
         done = 0
         seen: set[int] = set()
         for flow in queryset.select_related("account").order_by("pk"):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import hashlib
 import heapq
 import hmac
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+from ctypes import wintypes
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -372,9 +374,6 @@ class WindowsProcesses:
     QUERY = 0x1000 | 0x0010  # PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ
 
     def __init__(self) -> None:
-        import ctypes
-        from ctypes import wintypes
-
         self.ctypes, self.wintypes = ctypes, wintypes
         self.kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
         k32 = self.kernel32

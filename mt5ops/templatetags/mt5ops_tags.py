@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext as _
 
 from mt5ops.choices import FailureChoice, TerminalStateChoice
+from mt5ops.models import TerminalStatus
+from mt5ops.selectors import display_state
+from quantarb import clock
 
 register = template.Library()
 
@@ -25,8 +29,6 @@ LIGHT_STATE = {"healthy": "ok", "degraded": "warn", "down": "fail", "maintenance
 
 
 def state_word(state: str) -> str:
-    from django.utils.translation import gettext as _
-
     if state == "stale":
         return _("not checked lately")
     if state == "unknown":
@@ -68,10 +70,6 @@ def terminal_state_badge(state: str, failure: str = "") -> dict[str, Any]:
 @register.inclusion_tag("mt5ops/partials/_account_terminal.html")
 def account_terminal(account: Any) -> dict[str, Any]:
     """The state of the terminal an MT5 account runs in (nothing for an account without one)."""
-    from mt5ops.models import TerminalStatus
-    from mt5ops.selectors import display_state
-    from quantarb import clock
-
     terminal_id = getattr(account, "terminal_id", None)
     if not terminal_id:
         return {"terminal": None}

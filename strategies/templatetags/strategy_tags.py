@@ -9,6 +9,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from quantarb import formatting
+from strategies.messages import reason_text
 
 register = template.Library()
 
@@ -98,6 +99,4 @@ def plain_decimal(value: Any) -> str:
 
 @register.filter
 def reason(value: Any) -> str:
-    from strategies.messages import reason_text
-
     return reason_text(value) if isinstance(value, dict) else ""

@@ -29,6 +29,8 @@ from quantarb import clock
 from trading.choices import FillSource, RateSource
 from trading.domain import fees as fee_rules
 from trading.domain.orders import ADJUSTMENT_PREFIX, FillEvent
+from trading.execution.services import order_record
+from trading.execution.venue_factory import execution_venues
 from trading.instruments import pair_id_for_pool
 from trading.models import Fill, Order, RateTick, SourcePair
 from trading.venues.base import ExecutionVenue, VenueAnswer
@@ -131,8 +133,6 @@ def fill_row(order: Order, fill: FillEvent, source: str) -> Fill:
 def order_fill_from_stream(*, account: VenueAccount, client_order_id: str, fill: FillEvent) -> Order | None:
     """Record a fill of one of our orders heard on the account's user-data stream (once per trade id: the order's
     answer or the fill sync may have recorded it first). None when no order of ours has that client id."""
-    from trading.execution.services import order_record
-
     order = Order.objects.filter(account=account, client_order_id=client_order_id).first()
     if order is None:
         return None
@@ -182,9 +182,6 @@ async def _ask_venue(venue: ExecutionVenue, orders: list[Order]) -> list[tuple[O
 def sync_live_fills(now: datetime | None = None) -> dict[str, int]:
     """Ask the venues for the fills of every live order that is missing some (an answer whose trades could not be
     read, a stream that was down) and record them. Idempotent: a fill already recorded adds nothing."""
-    from trading.execution.services import order_record
-    from trading.execution.venue_factory import execution_venues
-
     now = now or clock.now()
     counts = {"orders": 0, "fills": 0, "failed": 0}
     by_account: dict[int, list[Order]] = {}

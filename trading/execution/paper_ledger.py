@@ -33,6 +33,7 @@ from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.venue_kinds import spec_for
 from trading.domain import margin as rules
 from trading.domain.paper import PaperBook
+from trading.instruments import instrument_of
 from trading.models import CarryEntry, Instrument, PaperOrder, PaperPosition, SourcePair, SpreadSample
 from trading.venues.mt5.sim import DEFAULT_MARGIN_TERMS
 
@@ -93,8 +94,6 @@ def _leg(account: VenueAccount) -> str:
 
 
 def _instrument(account: VenueAccount) -> Instrument | None:
-    from trading.instruments import instrument_of
-
     return instrument_of(account)
 
 

@@ -17,6 +17,7 @@ from accounts.models import AccountPool, VenueAccount
 from accounts.venue_kinds import Venue
 from trading.execution.paper import PaperVenue
 from trading.instruments import instrument_of, spec_of
+from trading.models import SourcePair
 from trading.venues.base import ExecutionVenue
 from trading.venues.errors import VenueError, VenueErrorKind
 from trading.venues.mt5.gateway import Mt5Gateway
@@ -36,8 +37,6 @@ def execution_venues(pool: AccountPool, pair_id: int, market: Any) -> dict[int, 
 
 def _fee_rate(pair_id: int, leg: str, default: Decimal) -> Decimal:
     """The pair's configured taker fee of the leg (what the net edge assumes), else the instrument's."""
-    from trading.models import SourcePair
-
     pair = SourcePair.objects.filter(pk=pair_id).first()
     if pair is None:
         return default

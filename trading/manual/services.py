@@ -42,8 +42,10 @@ from trading.domain.calendar import SessionView, demo_always_open
 from trading.domain.quotes import Quote
 from trading.domain.sizing import valid_size
 from trading.execution.gate import CheckStage, OrderCheck, StoredMarket, refusals, report_refusals
+from trading.execution.services import LegOrder
 from trading.instruments import sizing_specs
 from trading.models import OUNCES, Hedge, ManualCommand, Order
+from trading.portfolio.pnl import latest_sample
 from trading.problems import problem_text
 
 REPAIRABLE = (HedgeStatus.LEGGED, HedgeStatus.NEEDS_RECONCILE)
@@ -152,8 +154,6 @@ SIZE_CODES = frozenset(
 
 def stored_market(pool: AccountPool) -> StoredMarket | None:
     """The pool's pair's last stored quotes and its CFD session now (None: nothing stored yet)."""
-    from trading.portfolio.pnl import latest_sample
-
     sample = latest_sample(pool)
     if sample is None:
         return None
@@ -174,8 +174,6 @@ def open_refusals(pool: AccountPool, cleaned: dict[str, Any], *, actor: User | N
     """What the pre-trade gate says now about opening the hedge `cleaned` describes, by form field (empty: it
     may be queued). The same gate the engine asks when it writes the orders, on the state as it is now and the
     last stored quotes (their age and the order rate are judged when the orders are written)."""
-    from trading.execution.services import LegOrder
-
     market = stored_market(pool)
     if market is None:
         return {NON_FIELD_ERRORS: [_("No quotes for this pool yet: nothing can be priced. Try again in a moment.")]}

@@ -19,9 +19,11 @@ from asgiref.sync import async_to_sync
 
 from accounts.venue_kinds import Venue
 from quantarb import clock
+from trading.marketdata.pipeline import binance_gateway, mt5_account_for_source
 from trading.models import FundingRateRecord, QuoteSource, SourcePair, SwapTermsRecord
 from trading.venues.binance.gateway import BinanceUsdmGateway, FundingRateRow
 from trading.venues.errors import VenueError
+from trading.venues.mt5.gateway import connected
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,6 @@ async def _funding_history(gateway: BinanceUsdmGateway, since_ms: int) -> list[F
 
 def record_funding_rates(source: QuoteSource, now: datetime | None = None) -> int:
     """The settled funding rates of a Binance source since the last one recorded. Returns the rows added."""
-    from trading.marketdata.pipeline import binance_gateway
-
     now = now or clock.now()
     last = FundingRateRecord.objects.filter(source=source).order_by("-funding_time").first()
     since = last.funding_time + timedelta(milliseconds=1) if last is not None else now - FIRST_READ
@@ -78,9 +78,6 @@ def record_swap_terms(source: QuoteSource, now: datetime | None = None) -> bool:
     """Today's swap terms of an MT5 source, read from `symbol_info` through the terminal of the live account that
     quotes it; nothing when today's are recorded already or no such account exists. Returns whether a row was
     added."""
-    from trading.marketdata.pipeline import mt5_account_for_source
-    from trading.venues.mt5.gateway import connected
-
     now = now or clock.now()
     day = now.astimezone(UTC).date()
     if SwapTermsRecord.objects.filter(source=source, day=day).exists():

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from mt5ops.metrics import TerminalCollector
 from quantarb import clock
 from trading.domain.feeds import FeedState, SourceHealth
+from trading.models import Heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -171,8 +173,6 @@ class HeartbeatFeedCollector(Collector):
     stale and then down."""
 
     def collect(self) -> Iterator[Metric]:
-        from trading.models import Heartbeat
-
         at = now_ms()
         families = _Families()
         feeder_age = GaugeMetricFamily(
@@ -204,7 +204,6 @@ def web_registry() -> CollectorRegistry:
         if _web_registry is None:
             registry = CollectorRegistry()
             registry.register(HeartbeatFeedCollector())
-            from mt5ops.metrics import TerminalCollector
 
             registry.register(TerminalCollector())  # MT5 terminals as their health job stored them
             ProcessCollector(registry=registry)
@@ -219,8 +218,6 @@ _web_registry: CollectorRegistry | None = None
 
 def serve_metrics(port: int) -> None:
     """Serve the default registry on 127.0.0.1:`port` from a daemon thread (the engine process has no web)."""
-    from prometheus_client import start_http_server
-
     register_metrics()
     start_http_server(port, addr="127.0.0.1")
 

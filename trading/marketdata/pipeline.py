@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from accounts.models import VenueAccount
 from accounts.venue_kinds import Venue
 from quantarb import clock
 from quantarb.events import SpreadUpdate, pair_group
@@ -45,6 +46,7 @@ from trading.reconciliation.venue_events import (
 )
 from trading.venues.base import MergedFeed, QuoteFeed, RateObservation, closing_stream
 from trading.venues.binance.gateway import RATE_SOURCE, SYMBOL, BinanceQuoteFeed, BinanceRateFeed, BinanceUsdmGateway
+from trading.venues.mt5.gateway import ConnectingMt5Feed, terminal_gateway
 from trading.venues.simulated import SimulatedFeed, SimulatedGoldMarket
 
 log = logging.getLogger(__name__)
@@ -210,7 +212,6 @@ def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteF
     source names no terminal."""
     if source.venue != Venue.BYBIT_MT5 or source.terminal is None:
         return None
-    from trading.venues.mt5.gateway import ConnectingMt5Feed, terminal_gateway
 
     account = mt5_account_for_source(source)
     credentials = (account.credentials or None) if account is not None else None
@@ -220,8 +221,6 @@ def _cfd_feed(source: QuoteSource, market: SimulatedGoldMarket | None) -> QuoteF
 def mt5_account_for_source(source: QuoteSource) -> Any:
     """The live MT5 account logged in on the terminal that reads an MT5 source (None: the source names no terminal,
     or no live account of that terminal is active or in error)."""
-    from accounts.models import VenueAccount
-
     if source.terminal_id is None:
         return None
     return (

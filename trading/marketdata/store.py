@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -333,8 +333,6 @@ def close_interrupted_opportunities(*, pair_ids: list[int]) -> int:
 
 def prune_market_data(*, quotes_days: int, candles_days: int) -> dict[str, int]:
     """Delete raw quotes, rates and samples older than `quotes_days` and candles older than `candles_days`."""
-    from datetime import timedelta
-
     now = clock.now()
     raw_cutoff = now - timedelta(days=quotes_days)
     deleted = {

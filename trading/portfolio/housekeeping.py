@@ -19,17 +19,25 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
 
-from accounts.models import AccountPool
+from accounts.models import AccountPool, VenueAccount
 from quantarb import clock
 from trading.choices import LIVE_HEDGE_STATUSES, CarryKind, HedgeStatus
 from trading.domain import funding as funding_rules
 from trading.domain import pnl
+from trading.execution.services import rebook_pnl
+from trading.execution.venue_factory import close_venues, execution_venues
 from trading.instruments import pair_id_for_pool
-from trading.models import CarryEntry, Hedge, PositionSnapshot, SourcePair, SpreadSample
+from trading.models import CarryEntry, FundingPayment, Hedge, Order, PositionSnapshot, SourcePair, SpreadSample
+from trading.reconciliation.services import our_position_oz
+from trading.venues.errors import VenueError
+from trading.venues.mt5.gateway import Mt5Gateway
+from trading.venues.registry import gateway_for
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = (HedgeStatus.OPENING, HedgeStatus.CLOSING, HedgeStatus.REPAIRING)
@@ -42,15 +50,11 @@ def enabled_pools() -> list[AccountPool]:
 
 def pool_venues(pool: AccountPool) -> dict[int, Any]:
     """The pool's execution venues (its accounts' gateways, or the paper ledger), to be closed by the caller."""
-    from trading.execution.venue_factory import execution_venues
-
     return execution_venues(pool, pair_id_for_pool(pool) or 0, None)
 
 
 async def _venue_positions(venues: dict[int, Any]) -> dict[int, Decimal | None]:
     """Each venue's position (None: unreadable), the venues closed on the same event loop afterwards."""
-    from trading.execution.venue_factory import close_venues
-
     positions: dict[int, Decimal | None] = {}
     try:
         for account_id, venue in venues.items():
@@ -66,8 +70,6 @@ async def _venue_positions(venues: dict[int, Any]) -> dict[int, Decimal | None]:
 
 def snapshot_positions() -> int:
     """One PositionSnapshot per account of every enabled pool: ours, the venue's, the average price."""
-    from trading.reconciliation.services import our_position_oz
-
     written = 0
     now = clock.now()
     for pool in enabled_pools():
@@ -106,8 +108,6 @@ def funding_times(since: datetime, until: datetime) -> list[datetime]:
 
 def rollover_times(since: datetime, until: datetime) -> list[datetime]:
     """Broker-midnight rollovers in (since, until]: New York close (21:00 UTC in US summer, 22:00 in winter)."""
-    from zoneinfo import ZoneInfo
-
     new_york = ZoneInfo("America/New_York")
     out = []
     day = (since - timedelta(days=1)).date()
@@ -152,8 +152,6 @@ def _book(
     except IntegrityError:
         return False  # booked before: each funding time and rollover once
     if hedge.status == HedgeStatus.CLOSED:
-        from trading.execution.services import rebook_pnl
-
         rebook_pnl(hedge_id=hedge.pk)  # carry that arrives after the close still counts in its split
     return True
 
@@ -182,8 +180,6 @@ def _book_paper_carry(hedge: Hedge, pair: SourcePair, now: datetime) -> dict[str
     it opened: funding at the pair's expected rate on the perp mark then (the perp mid of the pair's sample, else
     the perp leg's opening price); swap on the pair's terms at each broker rollover, tripled on the pair's
     `swap_rollover3days` (MT5 weekday of the broker's server day that the rollover ends)."""
-    from zoneinfo import ZoneInfo
-
     counts = {"funding": 0, "swap": 0}
     assert hedge.opened_at is not None
     booked = set(CarryEntry.objects.filter(hedge=hedge).values_list("venue_ref", flat=True))
@@ -268,8 +264,6 @@ def _book_live_funding(now: datetime | None = None) -> int:
     now. A payment none of our hedges explains is booked unattributed (no hedge). Recent payments are apportioned
     again at every run and their entries corrected when the fills changed; a closed hedge whose funding changed has
     its PnL split booked again. Returns the number of entries written or changed."""
-    from trading.models import FundingPayment
-
     now = now or clock.now()
     booked_refs = set(
         CarryEntry.objects.filter(kind=CarryKind.FUNDING, paper=False, venue_ref__startswith="binance-").values_list(
@@ -297,8 +291,6 @@ def _payment_of_ref(ref: str) -> str:
 def perp_holdings(account_id: int, instant: datetime) -> dict[int, Decimal]:
     """Each live hedge's signed perp position on the account just before `instant`, from its perp fills' times (a
     part of an order no fill covers yet counts from the order's send). Hedges closed well before are not read."""
-    from trading.models import Order
-
     orders = (
         Order.objects.filter(
             account_id=account_id,
@@ -380,8 +372,6 @@ def _apportion_payment(payment: Any) -> int:
             touched.add(hedge.pk)
         changed += 1
     if touched:
-        from trading.execution.services import rebook_pnl
-
         for hedge_id in sorted(touched):
             rebook_pnl(hedge_id=hedge_id)  # funding that arrives or changes after the close counts in its split
     return changed
@@ -396,13 +386,6 @@ def _book_live_swap() -> int:
     the account currency); when it closes, MT5 moves that swap onto the closing deal, so a hedge closed within the
     last `SWAP_SETTLE_DAYS` is read from the deals that carry its orders' client ids (their comments). What is new
     since our last booking is booked onto the hedge."""
-    from django.db.models import Q, Sum
-
-    from accounts.models import VenueAccount
-    from trading.venues.errors import VenueError
-    from trading.venues.mt5.gateway import Mt5Gateway
-    from trading.venues.registry import gateway_for
-
     booked = 0
     recent = clock.now() - timedelta(days=SWAP_SETTLE_DAYS)
     hedges = (

@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.utils.translation import gettext as _
 
 from accounts.http import AuditContext
-from accounts.models import AccountPool, User
-from trading.choices import ReconciliationStatus, ReconciliationTrigger
+from accounts.models import AccountPool, User, VenueAccount
+from quantarb import formatting
+from trading.choices import OrderStatus, ReconciliationStatus, ReconciliationTrigger
 from trading.execution.venue_factory import close_venues, execution_venues
 from trading.instruments import pair_id_for_pool
 from trading.models import ReconciliationReport
@@ -88,10 +90,6 @@ DIFFERENCE_COLUMNS = ("kind", "account", "client_order_id", "ours", "venue")
 
 def difference_rows(report: ReconciliationReport) -> list[dict[str, Any]]:
     """The report's differences as table rows: kind in words, the account's label, ours against the venue's."""
-    from django.utils.translation import gettext as _
-
-    from accounts.models import VenueAccount
-
     kinds = {
         "order_status": _("Order status differs"),
         "order_filled": _("Filled quantity differs"),
@@ -102,8 +100,6 @@ def difference_rows(report: ReconciliationReport) -> list[dict[str, Any]]:
     }
     ids = {d.get("account_id") for d in report.differences if isinstance(d, dict) and d.get("account_id")}
     labels = dict(VenueAccount.objects.filter(pk__in=ids, tenant_id=report.tenant_id).values_list("pk", "label"))
-    from quantarb import formatting
-    from trading.choices import OrderStatus
 
     statuses = dict(OrderStatus.choices)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Sum, When
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
@@ -46,7 +46,8 @@ from trading.choices import (
 from trading.domain import orders as order_rules
 from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution import services as execution
-from trading.models import Hedge, Order, ReconciliationReport
+from trading.instruments import instrument_of
+from trading.models import Hedge, Order, QuoteSource, QuoteTick, ReconciliationReport
 from trading.venues.base import ExecutionVenue, VenueAnswer
 from trading.venues.errors import VenueError
 
@@ -70,8 +71,6 @@ def _db(function: Any) -> Any:
 
 def our_position_oz(account: VenueAccount) -> Decimal:
     """The account's position by our records: the signed sum of everything filled on it."""
-    from django.db.models import Case, F, Sum, When
-
     total = Order.objects.filter(account=account).aggregate(
         net=Sum(Case(When(side=OrderSide.BUY, then=F("filled")), default=-F("filled")))
     )["net"]
@@ -231,9 +230,6 @@ async def _mark(venue: ExecutionVenue, account: VenueAccount) -> Decimal | None:
 
 
 def _stored_mark(account: VenueAccount) -> Decimal | None:
-    from trading.instruments import instrument_of
-    from trading.models import QuoteSource, QuoteTick
-
     instrument = instrument_of(account)
     if instrument is None:
         return None

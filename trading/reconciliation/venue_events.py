@@ -32,11 +32,14 @@ from django.db import DatabaseError, IntegrityError, connection, models, transac
 from django.utils.translation import gettext as _
 
 from accounts.choices import AccountMode, AccountStatus
-from accounts.models import VenueAccount
+from accounts.models import AccountPool, VenueAccount
 from accounts.venue_kinds import Venue
+from alerts.services import alert_raise
 from quantarb import clock
-from trading.choices import VenueEventKind
-from trading.models import VenueEvent
+from trading.choices import OPEN_ORDER_STATUSES, VenueEventKind
+from trading.execution.fills import order_fill_from_stream
+from trading.models import Order, VenueEvent
+from trading.reconciliation.services import adopt_position_difference, adopt_venue_position, our_position_oz
 from trading.venues.binance.gateway import BinanceUsdmGateway, OrderState, is_trade_update, trade_fill
 from trading.venues.errors import VenueError
 from trading.venues.mt5.gateway import Mt5Deal, Mt5Gateway
@@ -101,8 +104,6 @@ def venue_event_record(*, account: VenueAccount, order: OrderState, raw: dict[st
 
 def _announce(event: VenueEvent, account: VenueAccount) -> None:
     """Alert the account's tenant, log, and adopt the change on the account's pool (legged until repaired)."""
-    from alerts.services import alert_raise
-
     kind = event.kind
     titles = {
         VenueEventKind.LIQUIDATION: _("Binance liquidated %(qty)s oz on %(account)s"),
@@ -140,9 +141,6 @@ def venue_event_adopt(event: VenueEvent) -> None:
     pool's newest live hedge (or a new one) takes the fill as an adjustment and is then *legged*, so the strategy's
     runner completes or unwinds it within the maximum legging time, or trips the kill switch. Precondition: inside
     the transaction that recorded the event."""
-    from accounts.models import AccountPool
-    from trading.reconciliation.services import adopt_venue_position
-
     pool = (
         AccountPool.objects.filter(enabled=True)
         .filter(models.Q(perp_account_id=event.account_id) | models.Q(cfd_account_id=event.account_id))
@@ -170,10 +168,6 @@ def venue_event_adopt(event: VenueEvent) -> None:
 # --- positions against our books ---------------------------------------------------------------------------------
 def _books(account: VenueAccount) -> tuple[Decimal, bool]:
     """Our position on the account and whether an order of it is in flight (its answer may not be recorded)."""
-    from trading.choices import OPEN_ORDER_STATUSES
-    from trading.models import Order
-    from trading.reconciliation.services import our_position_oz
-
     in_flight = Order.objects.filter(account=account, status__in=[s.value for s in OPEN_ORDER_STATUSES]).exists()
     return our_position_oz(account), in_flight
 
@@ -182,9 +176,6 @@ def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price
     """Adopt a position difference the venue shows (trading/reconciliation/services.py `adopt_position_difference`) and
     alert the account's tenant. Returns the ounces adopted (0: none — the books caught up meanwhile, or the account
     is in no pool, which is alerted only)."""
-    from alerts.services import alert_raise
-    from trading.reconciliation.services import adopt_position_difference
-
     try:
         delta, hedge = adopt_position_difference(
             account=account,
@@ -350,8 +341,6 @@ class UserStreamWatcher:
     async def _record_fill(self, order: OrderState, raw: dict[str, Any]) -> None:
         """A trade of one of our orders heard on the stream: booked as its fill (once per trade id, whichever of the
         order's answer, this stream and the fill sync is first), its fee converted to USDT when charged in BNB."""
-        from trading.execution.fills import order_fill_from_stream
-
         assert self.gateway is not None
         try:
             fills = await self.gateway.convert_fees([trade_fill(raw)])

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def ccxt_exchange_ids() -> frozenset[str]:
+    # ccxt costs ~0.6 s and 35 MB to import: only a process that lists or opens a ccxt venue loads it
     import ccxt
 
     return frozenset(ccxt.exchanges)

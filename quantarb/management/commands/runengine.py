@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from quantarb import gc_tuning
+from strategies.engine import run_trading
 from trading.marketdata.feeds import serve_metrics
 from trading.marketdata.pipeline import MarketPipeline
 
@@ -40,8 +42,6 @@ class Command(BaseCommand):
 
     async def run(self) -> None:
         """Start the pipeline; stop it cleanly (flushing the store) on SIGTERM or SIGINT."""
-        from quantarb import gc_tuning
-
         pipeline = MarketPipeline(seed=settings.QUANTARB_SIM_SEED, demo_calendar=settings.QUANTARB_DEMO_CALENDAR)
         # Start-up's objects out of later collections: a full collection's pause would land between a signal and
         # its orders on the wire (bench/order_legs.py), as it landed between a spread and its push.
@@ -58,6 +58,4 @@ class Command(BaseCommand):
     @staticmethod
     async def both(pipeline: MarketPipeline) -> None:
         """The market pipeline and, reading it, the strategy runners and the manual desk."""
-        from strategies.engine import run_trading
-
         await asyncio.gather(pipeline.run(), run_trading(pipeline))

@@ -6,8 +6,19 @@ from __future__ import annotations
 import io
 from typing import Any
 
+# daphne.server installs the asyncio Twisted reactor on import, before anything else uses Twisted: django.setup()
+# has imported it (daphne is the first installed app) by the time manage.py loads this command.
+from daphne import http_protocol
+from daphne.server import Server, twisted_loop
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from quantarb import gc_tuning
+from quantarb.asgi import application
+from quantarb.scheduler import run_schedule
+from quantarb.web_handler import too_large_response
+from strategies.engine import run_trading
+from trading.marketdata.pipeline import MarketPipeline
 
 # A refused body up to this size is still read to its end (and dropped) before the connection closes, so that a
 # client that reads only once it has sent everything gets its 413 rather than a reset; beyond it the connection
@@ -29,10 +40,6 @@ def leave_form_bodies_to_django() -> None:
     the rest). Reading a 2.4 MB body to refuse it, again and again on one connection, took the event loop every
     other request waits for (bench/api_load.py). quantarb/web_handler.py applies the same limit under any server.
     """
-    from daphne import http_protocol
-
-    from quantarb.web_handler import too_large_response
-
     if getattr(http_protocol.WebRequest, "leaves_form_bodies_to_django", False):
         return
 
@@ -105,16 +112,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="Do not run the beat jobs in-process.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # daphne.server installs the asyncio Twisted reactor on import: import it before anything else uses Twisted.
-        from daphne.server import Server, twisted_loop
-
         leave_form_bodies_to_django()
-
-        from quantarb import gc_tuning
-        from quantarb.asgi import application
-        from quantarb.scheduler import run_schedule
-        from strategies.engine import run_trading
-        from trading.marketdata.pipeline import MarketPipeline
 
         host, port = options["host"], options["port"]
         background = []

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
 import ccxt
 import ccxt.pro as ccxtpro
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from quantarb import clock
+from quantarb import clock, outbound
 from trading.domain import fees as fee_rules
 from trading.domain.feeds import FeedMode, SourceHealth
 from trading.domain.margin import LeverageBracket, MarginError, brackets_from_wire
@@ -989,12 +991,6 @@ def _now_ms() -> int:
 def _guard_sessions(exchange: Any) -> None:
     """An endpoint override is a destination a tenant chose: ccxt's HTTP and WebSocket session for it resolves
     through the outbound-address policy (quantarb/outbound.py), so every connection goes to a vetted address."""
-    import ssl
-
-    import aiohttp
-
-    from quantarb import outbound
-
     ccxt_open = exchange.open
 
     def open_guarded(lazy: bool = False) -> Any:
@@ -1012,10 +1008,6 @@ def _guard_sessions(exchange: Any) -> None:
 
 def _guard_if(endpoint: str | None) -> Any:
     """ccxt's synchronous client (requests) through the outbound-address policy when the endpoint is an override."""
-    import contextlib
-
-    from quantarb import outbound
-
     return outbound.guarded() if endpoint else contextlib.nullcontext()
 
 

@@ -37,6 +37,8 @@ from trading.domain.calendar import observed_server_offset
 from trading.domain.quotes import Quote
 from trading.venues.base import RateObservation
 from trading.venues.errors import VenueError, VenueErrorKind
+from trading.venues.mt5.rpyc_backend import RpycTransport
+from trading.venues.mt5.sim import simulated_terminal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -209,6 +211,7 @@ class ModuleTransport:
 def native_transport(terminal_path: str) -> ModuleTransport:
     """The MetaTrader5 package of this process. It exists for Windows only: elsewhere this is a clear error."""
     try:
+        # optional Windows-only dependency (MetaTrader5, the `mt5` extra): elsewhere the error below says so
         import MetaTrader5
     except ImportError as exc:
         raise VenueError(
@@ -234,8 +237,6 @@ def transport_for(
     if backend == "native":
         return native_transport(terminal_path)
     if backend == "rpyc":
-        from trading.venues.mt5.rpyc_backend import RpycTransport
-
         if not host or not port:
             raise VenueError(VenueErrorKind.UNREACHABLE, "An rpyc terminal needs the bridge's host and port.")
         timeouts = {
@@ -245,8 +246,6 @@ def transport_for(
         }
         return RpycTransport(host, int(port), **timeouts)
     if backend == "sim":
-        from trading.venues.mt5.sim import simulated_terminal
-
         return ModuleTransport(simulated_terminal(key), "simulated terminal")
     raise VenueError(VenueErrorKind.UNREACHABLE, f"Unknown MT5 backend {backend!r}.")
 
