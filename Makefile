@@ -52,6 +52,7 @@ lint: setup
 	DJANGO_SETTINGS_MODULE=quantarb.settings.test $(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/import_graph.py >/dev/null || $(PY) scripts/import_graph.py
+	$(PY) scripts/deferred_imports.py
 
 bench: setup
 	$(PY) bench/spread_engine.py

@@ -233,7 +233,6 @@ class CsvExportMixin:
         return own + urls
 
     def export_filtered_csv(self, request: HttpRequest) -> StreamingHttpResponse:
-        from django.core.exceptions import PermissionDenied
 
         if not self.has_view_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied

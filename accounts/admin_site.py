@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import UserStatus
 from .http import request_membership, safe_redirect_target
+from .models import Tenant, User
 from .permissions import Perm, role_has
 from .scoping import TenantQuerySet
 from .selectors import memberships_of
@@ -220,7 +221,6 @@ class TenantScopedAdmin(admin.ModelAdmin):
 def scoped_choices(request: HttpRequest, model: type[models.Model]) -> models.QuerySet[Any]:
     """The rows of `model` a form of the active tenant may offer: the tenant itself, rows of tenant-owned models
     in it, its members for users; nothing else (reference data belongs to platform operators)."""
-    from .models import Tenant, User
 
     queryset: models.QuerySet[Any] = model._default_manager.all()
     if is_platform_operator(request):

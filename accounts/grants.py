@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_users_with_perms, remove_perm
 
 from .audit import audit_record
@@ -78,8 +81,6 @@ def set_grant(*, actor: User, member: Membership, obj: Any, granted: bool, conte
 def granted_ids(*, members: Iterable[Membership], objects: Iterable[models.Model]) -> dict[int, set[int]]:
     """For each trader among `members`, by user id, the ids among `objects` (one grantable model's) granted to
     them: one query for the whole list, not one per member and object. Admins need no grant and are left out."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import UserObjectPermission
 
     rows = list(objects)
     traders = [member.user_id for member in members if member.role == Role.TRADER]
@@ -100,13 +101,9 @@ def granted_ids(*, members: Iterable[Membership], objects: Iterable[models.Model
 
 def revoke_all(*, user: User, tenant: Tenant) -> int:
     """Remove every grant `user` holds on `tenant`'s objects (their membership ended). Returns how many."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import UserObjectPermission
 
     removed = 0
     for label in GRANTABLE:
-        from django.apps import apps
-
         model = apps.get_model(label)
         ids = [str(pk) for pk in model._default_manager.filter(tenant=tenant).values_list("pk", flat=True)]
         removed += UserObjectPermission.objects.filter(

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -203,7 +204,6 @@ def two_factor_failed(*, user: User, context: AuditContext | None, channel: str)
 def lockout_clear(*, username: str, actor: User, context: AuditContext | None = None) -> int:
     """Lift the login lockout of `username` (a superuser's admin action) and audit it in the user's tenants'
     chains (the platform's for a name that is no user). Returns how many failure records were removed."""
-    from axes.handlers.proxy import AxesProxyHandler
 
     removed = int(AxesProxyHandler.reset_attempts(username=username))
     target = User.objects.filter(username=username).first()

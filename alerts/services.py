@@ -20,7 +20,7 @@ from accounts.audit import audit_record
 from accounts.choices import AuditAction
 from accounts.crypto import mask
 from accounts.http import AuditContext
-from accounts.models import Tenant, User
+from accounts.models import Membership, Tenant, User
 from quantarb import clock, reasons
 from quantarb.events import user_group
 from quantarb.live import send_on_commit
@@ -243,6 +243,7 @@ def _notify(*, alert: Alert, now: datetime, repeat: bool) -> None:
 
 
 def _enqueue_on_commit(delivery_id: int) -> None:
+    # alerts.tasks imports alerts.rules, which imports this module at load: deferred to break that cycle
     from .tasks import deliver
 
     transaction.on_commit(lambda: deliver.delay(delivery_id))
@@ -282,7 +283,6 @@ def delivery_retry(*, delivery: Delivery, actor: User | None, context: AuditCont
 # --- live -----------------------------------------------------------------------------------------------------
 def _push_changed(tenant: Tenant) -> None:
     """Tell the tenant's signed-in members that their alert badge changed (one small frame per user)."""
-    from accounts.models import Membership
 
     for user_id in Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True):
         send_on_commit(user_group(user_id), {"type": "alerts.changed", "user_id": user_id, "tenant_id": tenant.pk})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 
+from accounts.models import VenueAccount
 from quantarb import clock
 
 from .domain.state import TerminalState, blocks_opening_orders
@@ -55,7 +56,6 @@ def block_of(
 
 def terminal_blocks(account_ids: Iterable[int]) -> dict[int, TerminalBlock]:
     """Account id → why its terminal takes no opening orders (accounts whose terminal does are absent)."""
-    from accounts.models import VenueAccount
 
     ids = [int(account_id) for account_id in account_ids]
     accounts = VenueAccount.objects.filter(pk__in=ids, terminal__isnull=False).select_related("terminal")
@@ -101,7 +101,6 @@ def display_state(status: TerminalStatus | None, now: datetime) -> str:
 def terminal_rows(*, membership: Membership | None) -> list[TerminalRow]:
     """The member's tenant's terminals with their state, last check, bridge latency and accounts (the MT5 page's
     list)."""
-    from accounts.models import VenueAccount
 
     now = clock.now()
     terminals = list(

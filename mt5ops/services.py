@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
@@ -74,7 +75,6 @@ class ActionResult:
 # --- reads ----------------------------------------------------------------------------------------------------
 def order_in_flight(terminal: TerminalInstance | int) -> bool:
     """An order on one of the terminal's accounts was sent and not answered, or is being looked up."""
-    from django.apps import apps
 
     order_model = apps.get_model("trading", "Order")
     terminal_id = terminal if isinstance(terminal, int) else terminal.pk
@@ -315,8 +315,6 @@ def terminal_action(
     reconnect, re-login, restart, maintenance on/off. A reconnect, re-login or restart never runs while an order on
     the terminal is in flight: it is queued (outcome `queued`, in the health log) and taken by the first check
     after the order has settled (`queued_step`); a later request replaces a queued one."""
-    from accounts.audit import audit_record
-    from accounts.choices import AuditAction
 
     chosen = ActionChoice(action)
     if chosen in STEPS and order_in_flight(terminal):

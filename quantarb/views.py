@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hmac
 import platform
 import sys
 from typing import Any
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +21,9 @@ from accounts.http import request_membership
 from accounts.permissions import Perm, role_has
 from quantarb import clock
 from quantarb.health import CLOSED, OK, channel_layer_roundtrip_ms, database_roundtrip_ms, health_lights
+from trading.marketdata.feeds import web_registry
+from trading.marketdata.selectors import heartbeats, pairs_for
+from trading.models import SourcePair
 
 
 @never_cache
@@ -28,7 +33,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _feed_lights() -> list[Any]:
-    from trading.models import SourcePair
 
     pairs = list(SourcePair.objects.filter(enabled=True).select_related("perp_source", "cfd_source"))
     return [
@@ -49,11 +53,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     engine serves its in-process figures itself, `runengine --metrics-port`). Loopback callers, or a caller
     presenting `QUANTARB_METRICS_TOKEN` as a bearer token; anyone else gets 404 (no tenant data, but not for the
     world)."""
-    import hmac
-
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    from trading.marketdata.feeds import web_registry
 
     token = settings.QUANTARB_METRICS_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -93,7 +92,6 @@ class SystemStatusView(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        from trading.marketdata.selectors import heartbeats, pairs_for
 
         membership = request_membership(request)
         if membership is None:

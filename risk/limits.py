@@ -41,9 +41,13 @@ from accounts.choices import AuditAction
 from accounts.http import AuditContext
 from accounts.models import AccountPool, Membership, Tenant, User
 from alerts.choices import Category
+from alerts.models import Alert, AlertRule
+from alerts.registry import get
 from alerts.rules import rule_dedup_key
-from alerts.services import alert_raise
+from alerts.services import alert_raise, alert_resolve
 from quantarb import clock, formatting, reasons
+from trading.choices import LIVE_HEDGE_STATUSES
+from trading.models import Hedge
 
 from .choices import ActionStatus, LimitAction, LimitLevelChoice, LimitScopeKind
 from .domain.limits import Action, Direction, Limit, LimitLevel, LimitState, Metric, Scope, ScopeKind, evaluate
@@ -106,8 +110,6 @@ def alert_key(limit_id: int, level: LimitLevel) -> str:
 
 
 def _rule(tenant: Tenant, level: LimitLevel) -> Any:
-    from alerts.models import AlertRule
-    from alerts.registry import get
 
     rule_type = get(RULE_TYPES[level])
     assert rule_type is not None
@@ -256,8 +258,6 @@ def _words(value: Decimal | None) -> str:
 
 def _alert(row: RiskLimit, state: LimitState) -> None:
     """Raise (or bump, with its severity refreshed) the limit's alert on a warning or breach; resolve it back at ok."""
-    from alerts.models import Alert
-    from alerts.services import alert_resolve
 
     others = [alert_key(row.pk, level) for level in RULE_TYPES if level is not state.level]
     for alert in Alert.objects.filter(tenant_id=row.tenant_id, dedup_key__in=others).exclude(status="resolved"):
@@ -585,8 +585,6 @@ def flatten_requested(strategy: Any) -> list[int]:
 
 def flatten_finished(strategy: Any, breach_ids: Iterable[int]) -> None:
     """The runner closed every hedge of `strategy`: a flatten whose scope has no live hedge left is done."""
-    from trading.choices import LIVE_HEDGE_STATUSES
-    from trading.models import Hedge
 
     live = [status.value for status in LIVE_HEDGE_STATUSES]
     for breach in Breach.objects.filter(pk__in=list(breach_ids), action_status=ActionStatus.CONFIRMED):
@@ -679,8 +677,6 @@ def limit_delete(*, row: RiskLimit, actor: User, context: AuditContext | None = 
 
 def limit_retire(row: RiskLimit) -> None:
     """A disabled limit holds nothing: its open breach ends, its alert resolves, its level returns to ok."""
-    from alerts.models import Alert
-    from alerts.services import alert_resolve
 
     now = clock.now()
     for breach in Breach.objects.filter(limit=row, ended_at__isnull=True):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Tenant, User, VenueAccount
 from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
 from quantarb import reasons
+from trading.domain.margin import MarginError, brackets_from_wire
 
 from .choices import (
     ActionStatus,
@@ -35,6 +36,7 @@ from .choices import (
     TransferStatus,
 )
 from .domain.compliance import TradingWindow, parse_days
+from .domain.limits import NATURAL_DIRECTION, Metric
 from .reasons import BREACH_NOTES, SWITCH_REASONS
 
 
@@ -421,7 +423,6 @@ class RiskLimit(models.Model):
         return int(ref)
 
     def effective_direction(self) -> str:
-        from .domain.limits import NATURAL_DIRECTION, Metric
 
         return self.direction or NATURAL_DIRECTION[Metric(self.metric)].value
 
@@ -638,7 +639,6 @@ class GapMoveOverride(models.Model):
         return f"{self.p95} / {self.p99}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
 
         if self.p95 is None or self.p99 is None:
             return
@@ -684,9 +684,6 @@ class ScheduledMarginChange(models.Model):
         return f"{self.effective_at:%Y-%m-%d %H:%M} {self.note}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from trading.domain.margin import MarginError, brackets_from_wire
 
         if self.perp_brackets in (None, "", []):
             self.perp_brackets = None

@@ -19,8 +19,9 @@ from accounts.choices import AuditAction
 from accounts.http import AuditContext
 from accounts.models import Tenant, User
 from alerts.choices import Category, Severity
+from alerts.models import Alert
 from alerts.rules import rule_dedup_key
-from alerts.services import alert_raise
+from alerts.services import alert_raise, alert_resolve
 from quantarb import clock, reasons
 
 from .alert_rules import kill_switch_condition
@@ -150,8 +151,6 @@ def kill_switch_reset(
     switch.reset_note = note.strip()[:300]
     switch.save(update_fields=["reset_at", "reset_by", "reset_note"])
     tenants = [switch.tenant] if switch.tenant is not None else list(Tenant.objects.all())
-    from alerts.models import Alert
-    from alerts.services import alert_resolve
 
     # The switch's alert, and one under the key trips used before they shared the rule's.
     keys = (

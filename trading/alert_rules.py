@@ -10,10 +10,12 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import AccountPool
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
+from trading.choices import ReconciliationStatus, ReconciliationTrigger
 from trading.marketdata.selectors import heartbeats, tenant_pairs
-from trading.models import QuoteTick, SpreadSample
+from trading.models import QuoteTick, ReconciliationReport, SpreadSample
 
 
 def _feed_ages(tenant: Any) -> Iterator[tuple[Any, float | None, bool]]:
@@ -61,9 +63,6 @@ def feed_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
 def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
     """Enabled pools whose latest scheduled reconciliation failed (a venue unreachable, or an error on our side):
     nothing vouches for their positions until one succeeds again."""
-    from accounts.models import AccountPool
-    from trading.choices import ReconciliationStatus, ReconciliationTrigger
-    from trading.models import ReconciliationReport
 
     for pool in AccountPool.objects.filter(tenant_id=tenant.pk, enabled=True).order_by("pk"):
         report = (

@@ -21,7 +21,7 @@ from accounts.venue_forms import CREDENTIAL_MAX_LENGTH
 from accounts.venue_kinds import spec_for
 from accounts.venue_link import pool_specs
 from accounts.venue_rules import SECRET_FIELDS, AccountValues, PoolValues, account_problems, pool_problems
-from quantarb import formatting
+from quantarb import clock, formatting
 from quantarb.api_decimals import PlainDecimalField
 from trading.domain.sizing import contracts_per_lot
 
@@ -224,7 +224,6 @@ class AccountSnapshotSerializer(serializers.ModelSerializer[AccountSnapshot]):
         read_only_fields = fields
 
     def get_age_s(self, snapshot: AccountSnapshot) -> float:
-        from quantarb import clock
 
         return round((clock.now() - snapshot.at).total_seconds(), 1)
 

@@ -8,8 +8,10 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from mt5ops.choices import API_ACTIONS, Backend
-from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance
+from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance, TerminalStatus
+from mt5ops.selectors import display_state
 from mt5ops.terminal_rules import TerminalValues, terminal_problems
+from quantarb import clock
 
 
 class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -42,7 +44,6 @@ class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         )
 
     def _status(self, obj: TerminalInstance) -> Any:
-        from mt5ops.models import TerminalStatus
 
         try:
             return obj.status
@@ -50,8 +51,6 @@ class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             return None
 
     def get_state(self, obj: TerminalInstance) -> str:
-        from mt5ops.selectors import display_state
-        from quantarb import clock
 
         return display_state(self._status(obj), clock.now())
 

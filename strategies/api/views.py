@@ -29,6 +29,7 @@ from accounts.permissions import Perm, role_has
 from risk.choices import KillScope, KillTrigger
 from risk.models import KillSwitch
 from risk.services import kill_switch_reset, kill_switch_trip
+from risk.views import switches_for
 from trading.choices import ManualKind
 from trading.execution.selectors import (
     commands_for,
@@ -272,7 +273,6 @@ class PositionList(_Records):
 
 # --- kill switches -----------------------------------------------------------------------------------------------
 def _switches(request: Request) -> QuerySet[KillSwitch]:
-    from risk.views import switches_for
 
     return switches_for(membership=require_membership(request))
 

@@ -56,7 +56,7 @@ from trading.execution.selectors import (
     positions_for,
 )
 from trading.instruments import attach_instruments, pool_instruments
-from trading.manual.services import REPAIRABLE, describe, manual_request
+from trading.manual.services import REPAIRABLE, clean_open, describe, manual_request
 from trading.models import USD, Hedge, ManualCommand
 from trading.portfolio.pnl import LIVE, PoolMarks, hedge_pnl, hedges_pnl
 
@@ -525,8 +525,6 @@ def pool_manual(request: HttpRequest, pool_id: int) -> HttpResponse:
         return HttpResponseRedirect(desk)
     params = {"direction": request.POST.get("direction", ""), "size_oz": request.POST.get("size_oz", "").strip()}
     if request.POST.get("confirmed") != "yes":
-        from trading.manual.services import clean_open
-
         try:
             # the size's rules, then the pre-trade gate with the state now
             cleaned = clean_open(pool, params, actor=require_actor(request))

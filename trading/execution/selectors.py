@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -35,7 +36,6 @@ class Filters:
     @property
     def query(self) -> str:
         """The filters as a query string, for pagination and export links."""
-        from urllib.parse import urlencode
 
         return urlencode({name: value for name, value in self.raw.items() if value})
 

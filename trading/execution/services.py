@@ -22,7 +22,10 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
-from accounts.models import AccountPool, User, VenueAccount
+from accounts.models import AccountPool, Tenant, User, VenueAccount
+from alerts.choices import ACTIVE_STATUSES
+from alerts.models import Alert
+from alerts.services import alert_raise, alert_resolve
 from quantarb import clock
 from trading.choices import (
     OPEN_ORDER_STATUSES,
@@ -625,8 +628,6 @@ def _legged_alert_on_commit(hedge: Hedge) -> None:
     title = _("Hedge #%(id)s is legged: %(oz)s oz unhedged") % {"id": hedge_id, "oz": hedge.perp_oz + hedge.cfd_oz}
 
     def raise_alert() -> None:
-        from accounts.models import Tenant
-        from alerts.services import alert_raise
 
         try:
             alert_raise(
@@ -648,9 +649,6 @@ def _legged_alert_resolve_on_commit(hedge: Hedge) -> None:
     hedge_id, tenant_id = hedge.pk, hedge.tenant_id
 
     def resolve() -> None:
-        from alerts.choices import ACTIVE_STATUSES
-        from alerts.models import Alert
-        from alerts.services import alert_resolve
 
         try:
             for alert in Alert.objects.filter(
@@ -757,6 +755,7 @@ def order_record(
 ) -> Order:
     """Apply what the venue says about the order: its fills (each recorded once) and its status (through the
     order machine, so a duplicate or late report changes nothing it must not). Then bring the hedge in step."""
+    # trading.execution.fills imports order_record from this module at load: deferred to break that cycle
     from trading.execution.fills import booked_fill, fill_row
 
     _relaxed_commit()

@@ -22,12 +22,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts.models import User
 from quantarb.events import AccessChanged, AlertsChanged, RiskChanged, TradingChanged, pair_group, user_group
 from quantarb.fanout import get_hub
 from quantarb.i18n import language_for
 from quantarb.tenancy import active_membership
 from quantarb.ws_direct import DirectWriter, direct_writer, prepare
 from trading.marketdata.live_render import PartialRenderer
+from trading.marketdata.selectors import pairs_for
 
 HEARTBEAT_SECONDS = 5.0
 monotonic = time.monotonic
@@ -158,14 +160,12 @@ class SpreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     def _current_membership(self) -> Any:
         """The membership as the database has it now (status and roles may have changed since connect)."""
-        from accounts.models import User
 
         user = User.objects.filter(pk=self.scope["user"].pk).first()
         return active_membership(user, self.scope.get("session"))
 
     @staticmethod
     def _pair_ids(membership: Any) -> list[int]:
-        from trading.marketdata.selectors import pairs_for
 
         return list(pairs_for(membership=membership).values_list("pk", flat=True))
 

@@ -51,7 +51,9 @@ from trading.models import (
     PairAccess,
     SpreadSample,
 )
+from trading.venues.binance.gateway import BinanceUsdmGateway
 from trading.venues.errors import VenueError, VenueErrorKind
+from trading.venues.mt5.gateway import terminal_gateway
 
 log = logging.getLogger(__name__)
 
@@ -561,7 +563,6 @@ def _run(work: Any) -> Any:
 
 def binance_transfers(account: VenueAccount, since: datetime) -> list[VenueFlow]:
     """The account's Binance income `TRANSFER` rows since `since` (the gateway that reads its funding income)."""
-    from trading.venues.binance.gateway import BinanceUsdmGateway
 
     credentials = account.credentials or {}
 
@@ -594,7 +595,6 @@ def binance_transfers(account: VenueAccount, since: datetime) -> list[VenueFlow]
 
 def mt5_balance_deals(account: VenueAccount, since: datetime) -> list[VenueFlow]:
     """The account's MT5 balance deals since `since`, in the account's currency (`account_info().currency`)."""
-    from trading.venues.mt5.gateway import terminal_gateway
 
     if account.terminal is None:
         raise VenueError(VenueErrorKind.UNREACHABLE, _("No MT5 terminal is set for this account."))

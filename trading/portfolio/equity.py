@@ -37,10 +37,14 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
+from django.utils.translation import gettext as _
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
 from accounts.venue_kinds import spec_for
+from alerts.choices import ACTIVE_STATUSES
+from alerts.models import Alert
+from alerts.services import alert_raise, alert_resolve
 from quantarb import clock
 from trading.choices import LIVE_HEDGE_STATUSES, OrderSide
 from trading.domain import pnl
@@ -57,6 +61,7 @@ from trading.models import (
     SourcePair,
     SpreadSample,
 )
+from trading.portfolio.cashflows import cash_flows_book_due, usd_per_usdt_at
 
 log = logging.getLogger(__name__)
 
@@ -531,7 +536,6 @@ def equity_record(now: datetime | None = None) -> dict[str, int]:
     """The beat job: book the approved flows that came due, then write each desk's points up to the last settled
     tick of each clock — from its last point (at most `CATCH_UP` back), or from the earliest flow booked since the
     last run when one was booked late — and prune minute points older than 7 days."""
-    from trading.portfolio.cashflows import cash_flows_book_due
 
     moment = now or clock.now()
     counts = {"booked_flows": cash_flows_book_due(moment), "points": 0, "pruned": 0}
@@ -594,7 +598,6 @@ def equity_check_account(account: VenueAccount, snapshot: AccountSnapshot) -> Eq
     rate of that moment). None when we cannot value it then (a live hedge without marks). The venue's figure values
     the account's whole USDT balance at today's rate, ours its deposits at the rate of their day: the tolerance
     covers that move of USDT/USD on the capital (10,000 USDT × 0.05 % = 5 USD)."""
-    from trading.portfolio.cashflows import usd_per_usdt_at
 
     book = DeskBook(account.tenant, snapshot.at, snapshot.at)
     value = book.values(snapshot.at).get((EquityScope.ACCOUNT, account.pk))
@@ -612,11 +615,6 @@ def equity_check_accounts(now: datetime | None = None) -> dict[str, int]:
     """The daily check (a beat job): each live account's equity series against the equity its venue last reported
     (a balance snapshot of the past day); an account beyond the tolerance raises an account alert, one back within
     it resolves that alert."""
-    from django.utils.translation import gettext as _
-
-    from alerts.choices import ACTIVE_STATUSES
-    from alerts.models import Alert
-    from alerts.services import alert_raise, alert_resolve
 
     moment = now or clock.now()
     counts = {"checked": 0, "mismatched": 0, "skipped": 0}

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuditContext, require_actor, require_membership
+from accounts.models import AccountPool
 from accounts.permissions import Perm, permission_required, role_has
 from quantarb import clock
 from trading.models import CashFlow, CashFlowStatus, EquityResolution
@@ -194,9 +196,6 @@ def _report_labels() -> dict[str, str]:
 def reports(request: HttpRequest) -> HttpResponse:
     """Filters (desk, pool or strategy; a period or dates) rendered here; the figures and charts are read from the
     analytics API by static/js/reports.js, which shows each part loading until its answer arrives."""
-    from django.apps import apps
-
-    from accounts.models import AccountPool
 
     membership = require_membership(request)
     strategy_model = apps.get_model("strategies", "Strategy")

@@ -14,6 +14,10 @@ from accounts.choices import AccountMode, Role, UserStatus
 from accounts.models import AccountPool, Tenant, User, VenueAccount
 from accounts.services import desk_create, membership_set, user_create
 from accounts.venue_kinds import Venue
+from quantarb.management.demo_history import seed_demo_history
+from strategies.domain.params import FundingSource, StopPolicy, StrategyParams
+from strategies.models import Strategy
+from strategies.services import strategy_create
 from trading.models import Instrument, PairAccess, QuoteSource, SourcePair
 
 DEFAULT_PASSWORD = "quantarb-demo"  # noqa: S105 (the documented demo password, printed on seeding)
@@ -94,9 +98,6 @@ class Command(BaseCommand):
     def _demo_strategy(tenant: Tenant) -> None:
         """A stopped paper strategy on the demo pool, tuned to the simulated market's dislocations so that, once
         started, it opens and closes hedges within a few minutes (created once)."""
-        from strategies.domain.params import FundingSource, StopPolicy, StrategyParams
-        from strategies.models import Strategy
-        from strategies.services import strategy_create
 
         pool = AccountPool.objects.filter(tenant=tenant, name="Demo pool").first()
         if pool is None or Strategy.objects.filter(tenant=tenant).exists():
@@ -123,7 +124,6 @@ class Command(BaseCommand):
         """Thirty days of history for the Reports page (created once): each demo account's starting capital as a
         booked deposit, a withdrawal, closed paper hedges of the demo strategy with their fills, carry and the
         spread samples they were priced from, and the equity series back-filled from them."""
-        from quantarb.management.demo_history import seed_demo_history
 
         created = seed_demo_history(tenant=tenant, pair=pair)
         if created:
