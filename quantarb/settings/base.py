@@ -372,6 +372,7 @@ SPECTACULAR_SETTINGS = {
         "LimitDirectionEnum": "risk.choices.LimitDirection",
         "LimitScopeKindEnum": "risk.choices.LimitScopeKind",
         "LimitMetricEnum": "risk.choices.LimitMetric",
+        "ChannelKindEnum": "alerts.choices.ChannelKind",
     },
     # Every error status the API answers is documented (quantarb/api_schema.py).
     "POSTPROCESSING_HOOKS": [
