@@ -3,7 +3,7 @@
 - Tenant: admins change their tenant's settings; compliance reads them.
 - Membership: admins change roles and remove members, through the services, so each change is audited and the
   user's open sockets re-check their access. Adding leads to the portal's members page: members join by
-  accepting an invitation (issue 15 item 6).
+  accepting an invitation.
 - Audit events and the change log: read-only for everyone, superusers included; admins and compliance filter
   and export them (CSV) for their tenant.
 - User: the platform's users, for superusers only (a tenant admin manages memberships, not accounts that may

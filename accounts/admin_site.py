@@ -1,4 +1,4 @@
-"""The Django admin, tenant by tenant (issue 4 items 1–2).
+"""The Django admin, tenant by tenant.
 
 Access follows the role in the active tenant: admins and compliance staff enter (`Perm.ADMIN_SITE`), and every
 model admin built on `TenantScopedAdmin` shows the active tenant's rows only — querysets, foreign-key and

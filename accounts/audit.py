@@ -1,4 +1,4 @@
-"""The domain audit trail: append-only, one hash chain per tenant (ARCHITECTURE.md "Security", issue 4 item 5).
+"""The domain audit trail: append-only, one hash chain per tenant (ARCHITECTURE.md "Security").
 
 Every row's `hash` is the SHA-256 of a canonical JSON of its content and of the previous row's hash, so editing,
 deleting or reordering any row breaks the chain from that row on; `verify_chain` finds the first broken link.

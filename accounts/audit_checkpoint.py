@@ -1,4 +1,4 @@
-"""Signed checkpoints of every chain's head, written outside the database (issue 16 item 6).
+"""Signed checkpoints of every chain's head, written outside the database.
 
 A chain vouches for every row but its last: deleting the tail leaves a shorter chain that verifies. So a beat job
 (`accounts.tasks.write_audit_checkpoint`) appends each chain's head — table, tenant, sequence number and hash — to a

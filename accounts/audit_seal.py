@@ -1,4 +1,4 @@
-"""Tamper evidence for the audit trail and the field-level change log (issue 16 item 6).
+"""Tamper evidence for the audit trail and the field-level change log.
 
 PostgreSQL (services mode): the database seals every row. A BEFORE INSERT trigger (migration 0015) takes the
 chain's lock, assigns the row's sequence number, time (`clock_timestamp()`) and previous hash, and computes its hash

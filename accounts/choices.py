@@ -29,7 +29,7 @@ class Theme(models.TextChoices):
 
 
 class AuditAction(models.TextChoices):
-    """What an audit event records (issue 4, "Audit trail"). Values are stored and hashed: never rename one."""
+    """What an audit event records. Values are stored and hashed: never rename one."""
 
     LOGIN = "login", _("Login")
     LOGOUT = "logout", _("Logout")

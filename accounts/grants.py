@@ -1,4 +1,4 @@
-"""Object rights on top of roles (issue 4 item 2): a trader operates only the objects an admin granted them.
+"""Object rights on top of roles: a trader operates only the objects an admin granted them.
 
 The permission matrix (accounts/permissions.py) says what a role may do at most; django-guardian narrows a
 trader to chosen objects. Admins of a tenant operate all of its objects; analysts, viewers and compliance never

@@ -73,7 +73,7 @@ class Membership(models.Model):
 class Invitation(models.Model):
     """A desk's invitation for a username to join it with a role; the user becomes a member only by accepting it.
 
-    The desk must not learn whether a name is an account (issue 15 item 6): `username` is kept as its admin typed
+    The desk must not learn whether a name is an account: `username` is kept as its admin typed
     it and is all the desk is shown, with the role, who sent it and until when it stands. `user` is the account
     that had the name when it was sent — None when none had it, and then nobody ever sees the invitation. A
     decline is the invitee's business: to the desk the invitation simply stands until it lapses, exactly like one
@@ -506,7 +506,7 @@ class AccountSnapshot(models.Model):
         return str(text)
 
 
-# Sign-ins a user can see and end (issue 16): in their own module, loaded with the app's models.
+# Sign-ins a user can see and end: in their own module, loaded with the app's models.
 from .session_models import ApiTokenGrant as ApiTokenGrant  # noqa: E402
 from .session_models import PortalSession as PortalSession  # noqa: E402
 from .session_models import RevokedAccessToken as RevokedAccessToken  # noqa: E402

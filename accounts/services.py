@@ -306,7 +306,7 @@ def member_unlock(*, member: Membership, actor: User, context: AuditContext | No
     return lockout_clear(username=member.user.username, actor=actor, context=context)
 
 
-# --- invitations: how anyone joins a desk (issue 15 item 6) ---------------------------------------------------
+# --- invitations: how anyone joins a desk ---------------------------------------------------
 @transaction.atomic
 def invitation_send(
     *, tenant: Tenant, username: str, role: Role | str, actor: User, context: AuditContext | None = None

@@ -1,5 +1,5 @@
 """Portal sessions and API tokens: started, checked at every request, ended — by the user, an admin, a password
-change, idleness or age — and ended everywhere at once (issue 16).
+change, idleness or age — and ended everywhere at once.
 
 A portal session ends after `SESSION_IDLE_TIMEOUT` without a person's request or `SESSION_ABSOLUTE_LIFETIME` after
 sign-in, whichever comes first. Only requests a person makes count as activity: the pages' own background requests

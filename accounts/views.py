@@ -216,7 +216,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 def _invitation_sent_message(invitation: Invitation) -> str:
     """The answer to an invitation sent: it depends on what the admin typed, never on whether the name is an
-    account (issue 15 item 6)."""
+    account."""
     values = {
         "user": invitation.username,
         "role": invitation.get_role_display(),

@@ -1,6 +1,6 @@
 """One delivery attempt and its bookkeeping. The Celery task (alerts.tasks.deliver) retries on our answer.
 
-At least once, recorded once (issue 16): the task may run twice — redelivered after its worker died, re-queued by
+At least once, recorded once: the task may run twice — redelivered after its worker died, re-queued by
 the sweeper, or duplicated by a second beat — so an attempt first claims the delivery under a row lock: an attempt
 that started less than `ATTEMPT_TIMEOUT_S` ago and recorded no outcome may still be running, and a retry that is not
 due yet stays waiting. Every send carries the delivery's idempotency key (the webhook's `Idempotency-Key` header,

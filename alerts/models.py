@@ -1,4 +1,4 @@
-"""Alerts, their notification channels, delivery history and per-tenant rules (issue 7).
+"""Alerts, their notification channels, delivery history and per-tenant rules.
 
 An alert is identified within its tenant by a dedup key while it is active (open or acknowledged): raising the
 same key again bumps its count and last-seen time instead of adding a row (a partial unique constraint holds

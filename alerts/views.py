@@ -1,4 +1,4 @@
-"""The alert centre and, for admins, channels, rules and the notification history (issue 7).
+"""The alert centre and, for admins, channels, rules and the notification history.
 
 Everyone who reads alerts sees the list, the detail and the badge; admins and traders acknowledge and resolve
 (HTMX swaps the alert's status block in place); admins manage channels and rules. A foreign id is a 404.

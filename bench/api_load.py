@@ -1,5 +1,5 @@
 """API load: `/api/v1/market/spreads/latest/` at the highest rate the machine sustains with p99 ≤ 20 ms, alone and
-with one oversized request always in flight (issue 15: one request must not stall the others).
+with one oversized request always in flight (one request must not stall the others).
 
     .venv/bin/python bench/api_load.py [--step-seconds 3] [--rates 25,50,100,200,400] [--p99-ms 20]
                                        [--db postgres|sqlite] [--oversized-bytes 2400000]

@@ -1,4 +1,4 @@
-"""Signal → both leg requests on the wire, against fake venues with fixed one-way latencies (issue 8).
+"""Signal → both leg requests on the wire, against fake venues with fixed one-way latencies.
 
     .venv/bin/python bench/order_legs.py [--hedges 1000] [--perp-ms 10] [--cfd-ms 17.5] [--django-connection]
 
@@ -20,7 +20,7 @@ handed to two fake venues concurrently, both answers applied through the order m
 - Also printed: the arrival as the fake venues' own timers see it (`asyncio.sleep(L)` wakes late by ~1 ms on
   these machines, for us and the baseline alike), and the round trip to both answers recorded, minus 2 × L.
 
-Target (issue 8): overhead p99 ≤ 5 ms. Last line: one JSON object (bench/README.md), `ours`/`baseline` the p99
+Target: overhead p99 ≤ 5 ms. Last line: one JSON object (bench/README.md), `ours`/`baseline` the p99
 overhead in ms.
 """
 

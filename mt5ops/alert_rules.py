@@ -1,9 +1,9 @@
-"""Alert rule types of MT5 operations (alerts/registry.py finds this module): a terminal that is not ready to trade
-(issue 20 item 2). The terminal's state machine (mt5ops/domain/state.py) decides when its alert opens — on going
-`down`, debounced so a flapping terminal raises one alert, not one per flap — and the health check stores that as
+"""Alert rule types of MT5 operations (alerts/registry.py finds this module): a terminal that is not ready to trade.
+The terminal's state machine (mt5ops/domain/state.py) decides when its alert opens — on going `down`, debounced so a
+flapping terminal raises one alert, not one per flap — and the health check stores that as
 `TerminalStatus.alert_open` and evaluates this rule at once, so the alert opens within the check that found the
-terminal down. It stays open while the terminal flaps and resolves once the terminal has been healthy long enough
-to re-arm its alert; a terminal in maintenance raises none."""
+terminal down. It stays open while the terminal flaps and resolves once the terminal has been healthy long enough to
+re-arm its alert; a terminal in maintenance raises none."""
 
 from __future__ import annotations
 

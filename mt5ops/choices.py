@@ -15,7 +15,7 @@ class Backend(models.TextChoices):
     SIM = "sim", _("Simulated")
 
 
-# --- MT5 operations (issue 20): the domain's enums are the source of these choices -------------------------------
+# --- MT5 operations: the domain's enums are the source of these choices -------------------------------
 class TerminalStateChoice(models.TextChoices):
     HEALTHY = TerminalState.HEALTHY.value, _("healthy")
     DEGRADED = TerminalState.DEGRADED.value, _("degraded")
@@ -57,7 +57,7 @@ class Outcome(models.TextChoices):
     QUEUED = "queued", _("queued")
 
 
-# The API's action names (issue 20 item 6) → the stored action.
+# The API's action names → the stored action.
 API_ACTIONS = {
     "reconnect": ActionChoice.REINITIALISE,
     "relogin": ActionChoice.RELOGIN,

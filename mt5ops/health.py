@@ -1,4 +1,4 @@
-"""Terminal health = ready to trade (issue 20 item 1): each check probes the terminal (mt5ops/probe.py), classifies
+"""Terminal health = ready to trade: each check probes the terminal (mt5ops/probe.py), classifies
 what it found (mt5ops/domain/classify.py), records it (`TerminalHealth`), moves the terminal's state with the alert
 debounced (mt5ops/domain/state.py, stored as `TerminalStatus`), writes every state change to the health log
 (`TerminalEvent`), opens or resolves the terminal's alert, and takes the next recovery step when one is due

@@ -1,4 +1,4 @@
-"""Prometheus metrics per MT5 terminal (issue 20 item 6), read at scrape time from what the health job stored —
+"""Prometheus metrics per MT5 terminal, read at scrape time from what the health job stored —
 the web process's `/metrics` serves them (trading/marketdata/feeds.py `web_registry`), whichever worker ran the
 checks. Labels: the terminal's id and its tenant's slug — never its label, a desk's own text (the endpoint
 answers loopback callers and the metrics token, whichever desk they belong to)."""

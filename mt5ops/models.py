@@ -99,7 +99,7 @@ class TerminalHealth(models.Model):
     build = models.PositiveIntegerField(_("build"), null=True, blank=True)
     error_code = models.IntegerField(_("error code"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=500, blank=True)
-    # Readiness to trade (issue 20): the probe's class and the facts behind it.
+    # Readiness to trade: the probe's class and the facts behind it.
     failure = models.CharField(_("failure"), max_length=20, choices=FailureChoice.choices, blank=True)
     reason = models.CharField(_("reason"), max_length=40, blank=True)
     rtt_p50_ms = models.DecimalField(

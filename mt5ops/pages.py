@@ -1,7 +1,7 @@
-"""The MT5 pages (issue 20 item 5): `/mt5/` — every terminal with its state (a word beside the colour), last check,
+"""The MT5 pages: `/mt5/` — every terminal with its state (a word beside the colour), last check,
 bridge latency and accounts — and a terminal's page — health log, uptime over 24 h / 7 d / 30 d, incidents with
 their time to recover, the latency chart (lightweight-charts, fed by json_script; no inline script) and, for
-admins, the manual actions (item 4), each confirmed on a page that says what it will do, then logged and audited.
+admins, the manual actions, each confirmed on a page that says what it will do, then logged and audited.
 
 (The terminals' add/delete pages are the CRUD pages of `mt5ops/views.py`; these are kept apart from them.)
 """

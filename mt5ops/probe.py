@@ -1,4 +1,4 @@
-"""One readiness probe of one terminal (issue 20 item 1): what `mt5ops.domain.classify` needs, read through the MT5
+"""One readiness probe of one terminal: what `mt5ops.domain.classify` needs, read through the MT5
 gateway's transport with timeouts short enough that a fault is seen within 15 s.
 
 The probe asks, each call one round trip, timed: `initialize(timeout=)` (attach to the terminal as it is — never

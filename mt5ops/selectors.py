@@ -1,4 +1,4 @@
-"""MT5 operations' reads for the layers above (issue 20 item 2): risk's pre-trade gate, the strategy runner, the
+"""MT5 operations' reads for the layers above: risk's pre-trade gate, the strategy runner, the
 dashboard and the pool pages read a terminal's readiness here; `mt5ops` never reaches up into them.
 
 `terminal_blocks` says, per account, why its terminal takes no opening orders: a terminal that is not healthy

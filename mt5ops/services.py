@@ -1,4 +1,4 @@
-"""MT5 operations' writes: staged recovery (issue 20 item 3) and manual intervention (item 4).
+"""MT5 operations' writes: staged recovery and manual intervention.
 
 Recovery follows `mt5ops.domain.recovery.plan_recovery`: re-initialise the connection → log in again with the
 account's stored credentials → restart terminal64.exe through the supervisor agent on its host, with backoff, an

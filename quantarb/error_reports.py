@@ -6,7 +6,7 @@ active and also hides every POST parameter whose name looks like a secret (the s
 settings: key, secret, password, token…), whether or not the view declared it.
 
 Nor do they show any frame's local variables: a local may hold a password being checked or a 100 KB value a
-caller sent, and rendering them is what let one request's error stall the server (issue 15). The file, line and
+caller sent, and rendering them is what let one request's error stall the server. The file, line and
 code of each frame are enough to find a fault; the values come from reproducing it.
 """
 

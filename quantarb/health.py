@@ -55,7 +55,7 @@ async def channel_layer_roundtrip_ms(timeout: float = 2.0) -> float | None:
     one receiver at a time, and that receiver pulls only its own channel's Redis list ("specific.<process>!"),
     buffering what it finds for the others: a probe channel with its own prefix ("probe.<process>!") sat in a list
     nobody read once the hub held the receiver, so after the first WebSocket connected every probe timed out and
-    /readyz answered 503 while frames kept flowing (issue 15).
+    /readyz answered 503 while frames kept flowing.
     """
     layer = get_channel_layer()
     if layer is None:

@@ -1,4 +1,4 @@
-"""One run per slot (issue 16 item 4): however many `celery beat` processes (or embedded schedulers) run, each
+"""One run per slot: however many `celery beat` processes (or embedded schedulers) run, each
 scheduled job runs once per slot of its interval.
 
 A slot is the interval the job's send time falls in, counted from the epoch: a job every 300 s has the slots

@@ -1,4 +1,4 @@
-"""Rules every unattended job follows, in one place (issue 16 item 3).
+"""Rules every unattended job follows, in one place.
 
 At least once: tasks are acknowledged after they ran (`task_acks_late`) and a task whose worker died is put back
 on the queue (`task_reject_on_worker_lost`), so every task body must be idempotent — a second run after a crash

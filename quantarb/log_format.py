@@ -3,7 +3,7 @@
 A traceback is rendered as Python prints it: file, line and code of each frame, and the exception's text. Not the
 frames' local variables: rendering them (structlog's Rich traceback does by default when Rich is installed) put a
 request's password on eleven lines after a failed token request, and took 296 s over a 100 KB strategy name while
-every other request waited (issue 15). Requests are never rendered either: Django passes the request object to its
+every other request waited. Requests are never rendered either: Django passes the request object to its
 `django.request` records, and nothing here reads it. A message or an exception text longer than `MAX_FIELD_CHARS` is
 cut, so one huge value costs the logger a bounded amount of work.
 """

@@ -1,4 +1,4 @@
-"""The long lane (issue 16 item 5): exports, reports and (next) backtests run apart from the short jobs.
+"""The long lane: exports, reports and (next) backtests run apart from the short jobs.
 
 Services mode: `quantarb.tasks.run_long_job` is routed to the `long` queue, which only the `worker-long` process
 (compose.yaml) consumes, with its own time limits (`QUANTARB_LONG_JOB_TIME_LIMIT_S`) instead of the global 120 s.

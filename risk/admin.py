@@ -27,7 +27,7 @@ class KillSwitchAdmin(TenantScopedAdmin):
 
 @admin.register(ComplianceRule)
 class ComplianceRuleAdmin(TenantScopedAdmin):
-    """The desk's compliance rules (issue #19 item 4): everyone who opens the admin reads them; admins add, change
+    """The desk's compliance rules: everyone who opens the admin reads them; admins add, change
     and delete them. The tenant is the active one; every save and delete is audited."""
 
     view_permission_required = Perm.ADMIN_SITE

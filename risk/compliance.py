@@ -1,4 +1,4 @@
-"""A desk's compliance rules in the order gate (issue #19 item 4): what `RiskGate.read_state` reads for them, the
+"""A desk's compliance rules in the order gate: what `RiskGate.read_state` reads for them, the
 refusals `RiskGate.check` words from the pure evaluation (risk/domain/compliance.py), and the audit record of each
 refusal.
 

@@ -1,4 +1,4 @@
-"""The risk history (issue #19 item 5): every figure of `risk.metrics.metric_values` per desk, pool, strategy and
+"""The risk history: every figure of `risk.metrics.metric_values` per desk, pool, strategy and
 account, one row a minute (`risk_record`, the beat job `record-risk`), rolled up to one row an hour — the hour's
 last value, its lowest and its highest — once older than `QUANTARB_RISK_HISTORY_MINUTE_DAYS` (`risk_roll_up`, run
 by the same job). Hourly rows are kept for `QUANTARB_RISK_HISTORY_HOUR_DAYS`."""

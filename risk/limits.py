@@ -1,4 +1,4 @@
-"""Limits that act (issue #19 item 2): the desk's `RiskLimit` rows evaluated against the risk metrics, and what a
+"""Limits that act: the desk's `RiskLimit` rows evaluated against the risk metrics, and what a
 change of level does.
 
 `evaluate_limits` loads the enabled limits, takes the metrics from `risk.metrics.metric_values` (or those given),

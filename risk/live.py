@@ -1,4 +1,4 @@
-"""The risk centre's live refresh (issue #19): when a desk's risk figures change, its members' open risk centres
+"""The risk centre's live refresh: when a desk's risk figures change, its members' open risk centres
 are told — one small `risk.changed` control message per member, through their user group, after the transaction
 commits (once per desk per transaction), over the socket the dashboard uses (/ws/spreads/, in its control-only mode:
 trading/marketdata/consumers.py). The message carries no figure; the page re-fetches its own desk's fragment

@@ -1,4 +1,4 @@
-"""The risk figures of issue #19 from our data: the database read once, the pure domain code applied.
+"""The risk figures from our data: the database read once, the pure domain code applied.
 
 Nothing here computes a margin, a liquidation price, an exposure or a drawdown itself: `risk/domain/liquidation.py`
 (Binance maintenance margin and liquidation price, MT5 margin level against the account's own levels),

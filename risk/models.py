@@ -3,7 +3,7 @@
 The kill switch: per strategy, per tenant and global. Tripped by hand or automatically; only a manual reset
 clears it. While one covering a strategy is tripped, only orders that reduce exposure pass the pre-trade checks.
 
-A desk's compliance rules (`ComplianceRule`, issue #19 item 4), run by the pre-trade gate beside its limits, and
+A desk's compliance rules (`ComplianceRule`), run by the pre-trade gate beside its limits, and
 the transfers of capital between its venue accounts (`Transfer`, item 3): requested, approved by a second admin,
 done with the venue's reference (or rejected, or cancelled), booked in the cash-flow ledger when done."""
 
@@ -281,7 +281,7 @@ class Transfer(models.Model):
         return f"#{self.pk} {self.amount} {self.currency}"
 
 
-# --- limits that act (issue #19 item 2) ---------------------------------------------------------------------------
+# --- limits that act ---------------------------------------------------------------------------
 LEVEL: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
 # A limit's pool, strategy or account that is not one of the desk's (the editor, the API and `RiskLimit.clean`).
 SCOPE_CHOICE = _("Choose one of this desk's.")
@@ -571,7 +571,7 @@ class Breach(models.Model):
         return reasons.render_parts(BREACH_NOTES, self.action_note_parts, fallback=self.action_note)
 
 
-# --- the risk centre (issue #19): history of the figures, the operator's weekend move and margin changes ----------
+# --- the risk centre: history of the figures, the operator's weekend move and margin changes ----------
 PERCENT_OR_MONEY: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
 
 

@@ -1,4 +1,4 @@
-"""The risk centre's pool table against the desk's limits (issue #19): where each pool stands on every enabled
+"""The risk centre's pool table against the desk's limits: where each pool stands on every enabled
 `RiskLimit` that applies to it — per figure of the table and for the pool as a whole (its worst).
 
 Which limits apply to a pool, per metric: the pool's own (a pool-scoped limit), else the desk's; besides, the

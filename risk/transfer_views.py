@@ -1,4 +1,4 @@
-"""The Transfers and Compliance tabs of the risk centre (issue #19 items 3 and 4).
+"""The Transfers and Compliance tabs of the risk centre.
 
 Transfers (`trading.read` to read): the advice per pool from the accounts' latest snapshots, the request form and
 the list with each transfer's state; requesting, approving, completing, rejecting and cancelling need

@@ -1,4 +1,4 @@
-"""Capital between venues (issue #19 item 3): the advice per pool from the accounts' latest snapshots, and the
+"""Capital between venues: the advice per pool from the accounts' latest snapshots, and the
 transfer workflow — requested by an admin, approved by a second admin (never the requester), done with the venue's
 reference, or rejected / cancelled — audited at each step and booked in the cash-flow ledger when done.
 

@@ -1,4 +1,4 @@
-"""The Risk pages (issue 8 items 7, 9; issue 19): the risk centre's overview (the desk's figures from
+"""The Risk pages: the risk centre's overview (the desk's figures from
 risk/metrics.py: desk cards, a table per pool — each figure against its limits, risk/pool_limits.py — and per
 account, history charts over /api/v1/risk/history/; refreshed live on a `risk.changed` push, risk/live.py), kill
 switches (active and history; trip and reset, confirmed) and reconciliation reports (differences as a table; run

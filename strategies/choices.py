@@ -5,7 +5,7 @@ from strategies.domain import params
 
 
 class StrategyState(models.TextChoices):
-    """The lifecycle state the API reports (issue 8): stopped, starting, running, paused, stopping, error."""
+    """The lifecycle state the API reports: stopped, starting, running, paused, stopping, error."""
 
     STOPPED = "stopped", _("Stopped")
     STARTING = "starting", _("Starting")

@@ -1,6 +1,6 @@
 """Writes around strategies: configuration (every change a new version), lifecycle requests, the runner lease.
 
-Lifecycle (issue 8): the web and API only *request* a transition — start → `starting`, stop → `stopping`,
+Lifecycle: the web and API only *request* a transition — start → `starting`, stop → `stopping`,
 pause → `paused`, resume → `running`, restart → `starting` with the lease taken away — and the runner in the
 engine carries it out (reconcile, trade, flatten, release). A request the state forbids raises
 `TransitionRefused` (the API answers 409). Every request and every transition the runner makes is audited.

@@ -1,4 +1,4 @@
-"""The dashboard's trading strip (issue 19 item 6): the tenant's strategies that hold their pool (starting,
+"""The dashboard's trading strip: the tenant's strategies that hold their pool (starting,
 running, paused, stopping) or failed, with their state and PnL; the open and legged hedges; the kill switches that
 are tripped; the worst margin level of the tenant's accounts; and the hedges' open and close times for the basis
 chart's markers. Everything is read through the existing selectors and services (risk's read-only).

@@ -1,4 +1,4 @@
-"""Portal pages for strategies (issue 8 items 1, 2, 10): the list, the detail with its live status panel and
+"""Portal pages for strategies: the list, the detail with its live status panel and
 lifecycle buttons, the configuration form (every change a new version) and the version history.
 
 Everyone who reads trading data sees them; admins, and traders on the pools granted to them, create,

@@ -1,4 +1,4 @@
-"""Issue 4: a tenant can require two-factor sign-in of its admins; two audit actions appended (enrolment, unlock).
+"""A tenant can require two-factor sign-in of its admins; two audit actions appended (enrolment, unlock).
 The axes and django-otp tables come from those apps' own migrations."""
 
 from django.db import migrations, models

@@ -1,4 +1,4 @@
-"""The database seals the audit trail and the change log (issue 16 item 6, accounts/audit_seal.py).
+"""The database seals the audit trail and the change log (accounts/audit_seal.py).
 
 On PostgreSQL: pgcrypto; a one-row key table only the owner reads; a BEFORE INSERT trigger on each table that
 assigns sequence, time and previous hash and computes the keyed hash (SECURITY DEFINER: it runs as the owner, so

@@ -1,4 +1,4 @@
-"""MT5 terminals over the API (issue 20 item 6): the list (admins create), one terminal, its health (current and
+"""MT5 terminals over the API: the list (admins create), one terminal, its health (current and
 history, with the health log) and, for admins, its actions. Tenant-scoped: a foreign id answers 404."""
 
 from __future__ import annotations

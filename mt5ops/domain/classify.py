@@ -1,4 +1,4 @@
-"""What a terminal's health probe found, as one failure class (issue 20 item 1).
+"""What a terminal's health probe found, as one failure class.
 
 A probe reaches the terminal through its bridge and asks, in order, `initialize`/`terminal_info`, `account_info`
 and the hedge symbol's last tick; with a supervisor agent on the host it may also know whether `terminal64.exe`

@@ -1,4 +1,4 @@
-"""Staged recovery of a failing terminal (issue 20 item 3): which step next, and when.
+"""Staged recovery of a failing terminal: which step next, and when.
 
 Stages, mildest first: `reinitialise` (a new bridge connection and `initialize()`), `relogin` (`login()` with the
 account's stored credentials), `restart_via_agent` (the supervisor agent on the host restarts `terminal64.exe`).

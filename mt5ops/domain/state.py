@@ -1,4 +1,4 @@
-"""A terminal's state from its probes, with the alert debounced (issue 20 item 2): a flapping terminal raises one
+"""A terminal's state from its probes, with the alert debounced: a flapping terminal raises one
 alert, not one per flap.
 
 States:

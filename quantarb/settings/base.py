@@ -556,7 +556,7 @@ QUANTARB_LEASE_TTL_SECONDS = env.float("QUANTARB_LEASE_TTL_SECONDS", default=10.
 # pooling pooler that cannot keep prepared statements (PgBouncer before 1.21).
 QUANTARB_RUNNER_ORDER_CONNECTION = env.bool("QUANTARB_RUNNER_ORDER_CONNECTION", default=True)
 
-# Portfolio (issue 18). A cash flow worth more than this (USD) needs a second admin's approval before it is booked;
+# Portfolio. A cash flow worth more than this (USD) needs a second admin's approval before it is booked;
 # one desk-wide setting (not per tenant).
 QUANTARB_CASH_FLOW_APPROVAL_USD = env.str("QUANTARB_CASH_FLOW_APPROVAL_USD", default="10000")
 # The daily check of each live account's equity series against the equity its venue reports alerts beyond the larger

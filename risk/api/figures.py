@@ -1,4 +1,4 @@
-"""The risk API (issue #19): `/api/v1/risk/summary/` (the desk's figures: risk/metrics.py), `/api/v1/risk/pools/{id}/`
+"""The risk API: `/api/v1/risk/summary/` (the desk's figures: risk/metrics.py), `/api/v1/risk/pools/{id}/`
 (one pool's) and `/api/v1/risk/history/` (one figure over time: risk/history.py). Read by every role that reads
 trading data; tenant-scoped (a foreign id answers 404); a bad parameter answers 400 naming it."""
 

@@ -1,4 +1,4 @@
-"""`/api/v1/transfers/` (issue #19 items 3 and 7): capital between venue accounts, tenant-scoped. Reading needs
+"""`/api/v1/transfers/`: capital between venue accounts, tenant-scoped. Reading needs
 `trading.read`; requesting, approving, completing, rejecting and cancelling need `cash_flow.manage` (admins).
 Approving or rejecting one's own request answers 403 with a message; a step the transfer's state does not allow
 409; bad input 400 naming the field. A foreign id is a 404."""

@@ -1,4 +1,4 @@
-"""Pre-trade checks (issue #8 item 6; ARCHITECTURE.md "Order safety"): pure, over Decimal, one call per order.
+"""Pre-trade checks (ARCHITECTURE.md "Order safety"): pure, over Decimal, one call per order.
 
 `pre_trade(intent, ctx)` lists every reason the order may not be sent; an empty list means send. The caller
 builds the context from fresh venue reads (quotes, account settings, margin, liquidation price) and the kill
@@ -142,7 +142,7 @@ class CfdAccount:
     stop_out_level_pct: Decimal | None = None  # margin_so_so
     hedging_account: bool = True  # ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
     trade_allowed: bool = True  # terminal_info().trade_allowed (AutoTrading) and account trade_allowed
-    # The account's MT5 terminal when it is not ready to trade (mt5ops' state, issue 20): its label, its state
+    # The account's MT5 terminal when it is not ready to trade (mt5ops' state): its label, its state
     # (degraded, down, maintenance; healthy for a check too old to vouch for it) and its failure class ("" when
     # none). Opening orders on the CFD leg are refused; reducing orders pass.
     terminal_not_ready: tuple[str, str, str] | None = None

@@ -1,4 +1,4 @@
-"""Compliance rules of a desk (issue #19 item 4): the pre-trade rule framework the order gate runs beside its
+"""Compliance rules of a desk: the pre-trade rule framework the order gate runs beside its
 limits. Pure: no Django, no I/O, no clock (the caller passes the moment).
 
 A desk's rules (`DeskRules`) are evaluated against one order (`OrderFacts`) and answer with the rules it breaks,

@@ -1,4 +1,4 @@
-"""Pattern-day-trader counting (issue #19 item 4, the QuantVision spec's rule for accounts flagged as US equity
+"""Pattern-day-trader counting (the QuantVision spec's rule for accounts flagged as US equity
 margin accounts; off for gold pools): pure, over Decimal, no Django, no I/O.
 
 A **day trade** is the opening and the closing of a position in the same instrument on the same business day.

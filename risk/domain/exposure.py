@@ -1,4 +1,4 @@
-"""A pool's exposure and carry (issue #19 item 1, "per pool"): pure, over Decimal, no Django, no I/O.
+"""A pool's exposure and carry: pure, over Decimal, no Django, no I/O.
 
 ARCHITECTURE.md "Units and formulas": a pool is hedged when `perp_oz + cfd_oz == 0`; the unhedged exposure is that
 sum in ounces and in USD (valued at the CFD's USD price). A hedge is neutral in gold but not in money: the short

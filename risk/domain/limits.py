@@ -1,4 +1,4 @@
-"""Limits that act (issue #19 item 2): the evaluation core, pure, over Decimal, no Django, no I/O.
+"""Limits that act: the evaluation core, pure, over Decimal, no Django, no I/O.
 
 A `Limit` watches one metric of one scope (a desk, a pool, a strategy or an account) with a warning level, a breach
 level, a direction (`max`: the metric must stay below; `min`: above) and the action its breach calls for —

@@ -1,4 +1,4 @@
-"""How far each leg is from being closed by its venue (issue #19 item 1): pure, over Decimal, no Django, no I/O.
+"""How far each leg is from being closed by its venue: pure, over Decimal, no Django, no I/O.
 
 **Binance USDⓈ-M, one-way mode.** The margin balance is the wallet balance plus unrealised PnL; the maintenance
 margin is `margin.binance_maintenance_margin` (notional × the bracket's ratio − its `cum`); the margin ratio is

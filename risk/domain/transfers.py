@@ -1,4 +1,4 @@
-"""Capital between venues (issue #19 item 3): when one venue's margin runs low while the other has spare, advise a
+"""Capital between venues: when one venue's margin runs low while the other has spare, advise a
 transfer — amount, direction and the margin levels both accounts would have after it. Pure: Decimal, no Django.
 
 Each side is read from its account's latest snapshot (`VenueMargin`): equity and used margin in the account's own

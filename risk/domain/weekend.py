@@ -1,4 +1,4 @@
-"""Weekend and session-gap exposure (issue #19 item 1): pure, over Decimal, no Django, no I/O.
+"""Weekend and session-gap exposure: pure, over Decimal, no Django, no I/O.
 
 While the CFD is closed the perp trades on: a gold move over the gap hits the perp's margin with no offsetting CFD
 mark until the CFD reopens, where its PnL jumps by the whole move at once. This module

@@ -1,4 +1,4 @@
-"""The trading API (issue 8 items 2, 7, 8, 9, 10): strategies (configuration, versions, lifecycle), hedges, orders,
+"""The trading API: strategies (configuration, versions, lifecycle), hedges, orders,
 fills, positions, kill switches, reconciliation reports and manual commands. JWT or session; tenant-scoped; a
 foreign id answers 404; bad input answers 4xx naming the field, never 500.
 

@@ -1,4 +1,4 @@
-"""The Django admin follows the role in the active tenant and shows that tenant only (issue 4 items 1–2)."""
+"""The Django admin follows the role in the active tenant and shows that tenant only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The domain audit trail (issue 4, item 5): per-tenant hash chains, append-only in the database, nothing cascades.
+"""The domain audit trail: per-tenant hash chains, append-only in the database, nothing cascades.
 
 PostgreSQL-only tests skip on SQLite, and fail there when QUANTARB_REQUIRE_SERVICES=1.
 """

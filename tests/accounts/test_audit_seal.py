@@ -1,4 +1,4 @@
-"""Tamper evidence (issue 16 item 6): the database seals each audit row and change-log entry with a key the
+"""Tamper evidence: the database seals each audit row and change-log entry with a key the
 application's role cannot read; signed checkpoints outside the database catch a deleted tail; `verify_audit_chain`
 reports a forged row, a deleted tail and an edited change-log entry.
 

@@ -1,5 +1,5 @@
 """django-auditlog on every tenant-owned model: the tenant on each entry, secrets masked, the request's
-correlation id, append-only in PostgreSQL, nothing cascades (issue 4 item 5)."""
+correlation id, append-only in PostgreSQL, nothing cascades."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A pool cannot be enabled while one of its accounts fails its connection test (issue 14 item 4): enabling tests
+"""A pool cannot be enabled while one of its accounts fails its connection test: enabling tests
 each live account as its Test button does, and a failure is a clear 400 on that account's field — in the API and in
 the portal — with nothing saved."""
 

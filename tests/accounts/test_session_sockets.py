@@ -1,4 +1,4 @@
-"""A WebSocket of an ended or idle portal session is refused, and an open socket is no activity (issue 16)."""
+"""A WebSocket of an ended or idle portal session is refused, and an open socket is no activity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sessions and tokens end when they should, everywhere at once (issue 16 item 1).
+"""Sessions and tokens end when they should, everywhere at once.
 
 Personas: alice (admin of alpha), bob (viewer in alpha), charlie (admin of bravo). Time is quantarb's frozen
 clock, moved by hand: idle and absolute timeouts run on simulated time.

@@ -1,4 +1,4 @@
-"""Venue accounts, encrypted credentials and pools (issue 5): API, portal, encryption at rest, rotation, sync."""
+"""Venue accounts, encrypted credentials and pools: API, portal, encryption at rest, rotation, sync."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deliveries at least once and recorded once (issue 16 item 3): a worker killed mid-delivery, a duplicate task,
+"""Deliveries at least once and recorded once: a worker killed mid-delivery, a duplicate task,
 a retry stuck past its time. The receiver is a real process that logs each request's Idempotency-Key."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Say what is wrong (issue 14 item 5): a missing USDT/USD rate is the rate source's fault, not the quote feeds' (the
+"""Say what is wrong: a missing USDT/USD rate is the rate source's fault, not the quote feeds' (the
 desk's limit on the rate's age says so, naming the source);
 an MT5 terminal that disconnects and a scheduled reconciliation that fails each raise an alert; a kill-switch trip
 is one alert; `/metrics` reports each feed's state and age as they are when scraped, not a stale copy."""

@@ -1,4 +1,4 @@
-"""Every page under the Content-Security-Policy, in Chromium (issue 16, item 2): no violation, no console error.
+"""Every page under the Content-Security-Policy, in Chromium: no violation, no console error.
 
 The pages come from the URL conf, not from a list kept by hand: every portal route that answers GET with HTML is
 opened, the routes without parameters directly, each detail route at an instance found in a link, `hx-get` or form

@@ -1,7 +1,7 @@
-"""A desk admin sets up a live pair in the portal and sees its quotes on the dashboard without a restart (issue 14,
-"Must show"): a Binance quote source pointed at the out-of-process fake Binance through its endpoint override, a pair
-of it with the platform's simulated CFD, then the dashboard — all against the running embedded platform, which is
-never restarted. The pair is deleted at the end, and the engine stops streaming it.
+"""A desk admin sets up a live pair in the portal and sees its quotes on the dashboard without a restart: a Binance
+quote source pointed at the out-of-process fake Binance through its endpoint override, a pair of it with the
+platform's simulated CFD, then the dashboard — all against the running embedded platform, which is never restarted.
+The pair is deleted at the end, and the engine stops streaming it.
 
 Every wait is on a condition with a deadline; nothing sleeps.
 """

@@ -1,4 +1,4 @@
-"""The manual desk in Chromium (issue 14, item 1): the demo trader asks for a hedge of a billion ounces and is
+"""The manual desk in Chromium: the demo trader asks for a hedge of a billion ounces and is
 refused on the form with the reasons (the venue's maximum per order, the position limit, the margin), nothing
 queued; a kill switch tripped on the risk page shows on the desk before the form is filled, and any open is then
 refused with its reason; the flatten dialog says what it will do, asked when it opens."""

@@ -1,4 +1,4 @@
-"""The MT5 pages in Chromium (issue 20 item 5), in English and in Chinese: an admin adds a terminal with its
+"""The MT5 pages in Chromium, in English and in Chinese: an admin adds a terminal with its
 supervisor agent (the real agent, deploy/mt5-agent/agent.py, running a stand-in terminal on 127.0.0.1), sees it
 checked healthy by the platform's own health job on the MT5 page — a word beside the colour — opens its page, asks
 for a restart, confirms it on the page that says what it will do, and sees the restart in the health log and the

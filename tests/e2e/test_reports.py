@@ -1,4 +1,4 @@
-"""The Reports page in Chromium (issue 18 item 4), on the demo's seeded history, in English and in Chinese: for each
+"""The Reports page in Chromium, on the demo's seeded history, in English and in Chinese: for each
 chart the series plotted on the page equal the analytics API's figures for the same filter (read from the charts
 themselves, not merely a drawn canvas), the metric cards show the API's values, and the page fits 1366×768."""
 

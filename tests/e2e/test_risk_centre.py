@@ -1,4 +1,4 @@
-"""The risk centre (/risk/, issue 19) in Chromium on the demo desk (a paper pool and its history), in English and
+"""The risk centre (/risk/) in Chromium on the demo desk (a paper pool and its history), in English and
 in Chinese, in both themes, at 1366×768: the desk cards, the pool and account tables and the history chart, which
 plots the risk history API's points for the figure chosen; no horizontal scrolling; the kill switches still there.
 Screenshots go to test-artifacts/screens/ (risk-<lang>-<theme>.png)."""

@@ -1,4 +1,4 @@
-"""The limits editor in Chromium (issue #19, "Must show"): a limit edited with a bad value shows the field error, in
+"""The limits editor in Chromium: a limit edited with a bad value shows the field error, in
 English and in Chinese, and nothing is saved; the limits page shows the breach awaiting confirmation. On the layout
 desk (tests/e2e/layout_desk.py), as its admin, at 1366×768."""
 

@@ -1,4 +1,4 @@
-"""The risk centre live, in Chromium at 1366×768 (issue #19): with /risk/ open and its pool table sorted by state, a
+"""The risk centre live, in Chromium at 1366×768: with /risk/ open and its pool table sorted by state, a
 limit is created server-side (another tab of the same admin posts the limits form); the page is told over its socket
 (`risk.changed`), re-fetches its figures without a reload, and the pool's state and figure show the new level as a
 colour and a word, the limit named in the title — the sort kept, "updated" moved on. The table fits the screen in

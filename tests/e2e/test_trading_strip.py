@@ -1,4 +1,4 @@
-"""The dashboard's trading strip (issue 19 item 6) in Chromium against the running embedded platform: the demo
+"""The dashboard's trading strip in Chromium against the running embedded platform: the demo
 strategy is started, paused and stopped from another tab, and the dashboard's strip follows each change over the
 WebSocket without a reload — in English, then in Chinese. Screenshots in test-artifacts/."""
 

@@ -1,4 +1,4 @@
-"""Capital between venues in Chromium (issue #19 item 3): a transfer requested by one admin and approved by another,
+"""Capital between venues in Chromium: a transfer requested by one admin and approved by another,
 then recorded as done with the venue's reference (booked in the cash-flow ledger), in English and in Chinese, at
 1366×768; the requester is offered no approval of their own; every step asks before it acts (data-confirm)."""
 

@@ -8,7 +8,7 @@ Tests script it over a second rpyc connection through the module's `qa_*` functi
 retcodes, a lost answer, a stalled answer, a hung terminal —, close the market, stop the account out, trade by
 hand).
 
-The terminal's own failures as they show in the field (`FieldTerminal.qa_fault`, issue 20), each cleared by what
+The terminal's own failures as they show in the field (`FieldTerminal.qa_fault`), each cleared by what
 clears it on a real terminal:
 - `hang`: every call blocks (the terminal froze: a dialog on screen, a stuck update); no answer comes within any
   client's request timeout. Cleared by restarting the terminal.

@@ -1,4 +1,4 @@
-"""The venues' own books, and our books checked against them (issue 13, "Must show").
+"""The venues' own books, and our books checked against them.
 
 A reference for every hedge is computed here FROM THE VENUES' OWN RECORDS only — the fake Binance's trades
 (`userTrades` rows), income (FUNDING_FEE) and BNBUSDT klines, the MT5 bridge fake's deals — never from our order

@@ -1,4 +1,4 @@
-"""Harness of the services-topology tests (ARCHITECTURE.md "Processes and data flow", issue 3).
+"""Harness of the services-topology tests (ARCHITECTURE.md "Processes and data flow").
 
 Real processes — `runengine`, daphne (`runplatform --no-engine --no-scheduler`), a Celery worker and Celery
 beat — on real PostgreSQL and Redis; private server instances that a test may kill and restart; a WebSocket

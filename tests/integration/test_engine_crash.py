@@ -1,4 +1,4 @@
-"""`kill -9` of the engine in the middle of a hedge, then a restart (issue 8, "Must show").
+"""`kill -9` of the engine in the middle of a hedge, then a restart.
 
 A real `runengine` process trades a live strategy on PostgreSQL against the out-of-process fake venues (fake
 Binance for the perp, the MT5 bridge fake for the CFD). The CFD's answer is stalled by the terminal (the order

@@ -1,4 +1,4 @@
-"""Two `kill -9`s of the engine, mid-open and mid-close, and the books still equal the venues' (issue 13, "Must show").
+"""Two `kill -9`s of the engine, mid-open and mid-close, and the books still equal the venues'.
 
 A real `runengine` process trades a live strategy on PostgreSQL against the out-of-process fakes (fake Binance for
 the perp, the MT5 bridge fake charging a commission per lot and a fee per deal). Each time, the terminal executes

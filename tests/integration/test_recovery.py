@@ -1,4 +1,4 @@
-"""Recovery of the services topology (issue 3, "Build" 4 and "Must show" 2).
+"""Recovery of the services topology.
 
 Restarts happen on PRIVATE server instances started by the test (redis-server on 6390, a PostgreSQL cluster
 initdb'ed into a temp dir on 5433; other free ports when those are taken) — never the machine's shared ones.
@@ -39,8 +39,8 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(180), pytest.mark.xdist_
 
 REDIS_OUTAGE_S = 3.0
 POSTGRES_OUTAGE_S = 5.0
-DASHBOARD_RECOVERY_S = 15.0  # issue 3: browsers receive updates within 15 s of Redis being back
-INGEST_RECOVERY_S = 30.0  # issue 3: ingest resumes within 30 s of PostgreSQL being back
+DASHBOARD_RECOVERY_S = 15.0  # browsers receive updates within 15 s of Redis being back
+INGEST_RECOVERY_S = 30.0  # ingest resumes within 30 s of PostgreSQL being back
 
 
 def first_spread(client: LiveClient, produced_after_ms: int) -> Frame | None:

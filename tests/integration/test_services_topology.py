@@ -1,4 +1,4 @@
-"""The services topology end to end (issue 3, "Must show" 1; ARCHITECTURE.md "Processes and data flow").
+"""The services topology end to end (ARCHITECTURE.md "Processes and data flow").
 
 `runengine`, daphne, a Celery worker and Celery beat run as four separate processes on PostgreSQL (a fresh,
 uniquely named database on the DATABASE_URL server) and Redis (the REDIS_URL server, db 13, held exclusively

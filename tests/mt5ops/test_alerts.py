@@ -1,6 +1,6 @@
 """One alert (category mt5) when a terminal goes down, raised by the check that found it; a flapping terminal keeps
 that one alert instead of raising one per flap; it resolves once the terminal has been healthy for two minutes;
-a terminal in maintenance raises none (issue 20 item 2)."""
+a terminal in maintenance raises none."""
 
 from __future__ import annotations
 

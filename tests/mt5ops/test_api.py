@@ -1,4 +1,4 @@
-"""The MT5 terminals API (issue 20 item 6) and the per-terminal Prometheus metrics: list for readers, create for
+"""The MT5 terminals API and the per-terminal Prometheus metrics: list for readers, create for
 admins (the agent's key write-only and encrypted), one terminal, its health (current and history, with the log),
 its actions for admins only (a 409 while an order on it is in flight); bad input is a 400 with a message; a
 foreign id is a 404."""

@@ -1,4 +1,4 @@
-"""Detection within 15 s of wall time (issue 20 "Must show"): the real health job, on its real 5 s cadence — a
+"""Detection within 15 s of wall time (what MT5 operations must show): the real health job, on its real 5 s cadence — a
 beat thread sends each slot's job to a worker thread, as Celery beat and its workers do (`run_job` claims the
 slot: a second copy does nothing) — against the out-of-process bridge fake; the fault is injected right after a
 check — the worst moment — and the wall time is measured until the terminal is classified (opening orders refused

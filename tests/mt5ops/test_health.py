@@ -1,4 +1,4 @@
-"""Health = ready to trade (issue 20 item 1): a probe through the bridge fake (tests/fakes/mt5_bridge.py, out of
+"""Health = ready to trade: a probe through the bridge fake (tests/fakes/mt5_bridge.py, out of
 process) with each fault of the field injected, classified, recorded, and the terminal's state moved and logged."""
 
 from __future__ import annotations

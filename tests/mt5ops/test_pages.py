@@ -1,4 +1,4 @@
-"""The MT5 pages (issue 20 items 2, 4, 5): the terminal list with a state word beside each colour, last check,
+"""The MT5 pages: the terminal list with a state word beside each colour, last check,
 latency and accounts; a terminal's page with its health log, uptime, incidents and latency data; the actions for
 admins only, confirmed on a page that says what they do, logged with who and when, and audited; the dashboard's
 health strip and the pool pages show the terminal's state. Tenant-scoped: another tenant's terminal is a 404."""

@@ -1,4 +1,4 @@
-"""Staged recovery (issue 20 item 3) against the out-of-process bridge fake and the real supervisor agent
+"""Staged recovery against the out-of-process bridge fake and the real supervisor agent
 (deploy/mt5-agent/agent.py) running a stand-in terminal that registers with the fake as its terminal process: each
 fault is recovered by the right stage — a reconnect, a login with the stored credentials, a restart through the
 agent — with backoff, healthy again within 120 s of the fault; the hourly restart budget holds; nothing is done
@@ -215,7 +215,7 @@ def test_a_manual_restart_asked_for_while_an_order_is_in_flight_waits_for_it_the
     agent: RunningAgent,
     alice: Any,
 ) -> None:
-    """Recovery waits for the order or its lookup (issue 20 item 3): an operator's restart is queued, not refused,
+    """Recovery waits for the order or its lookup: an operator's restart is queued, not refused,
     and the first check after the order has settled takes it — by that operator, in the health log."""
     from mt5ops.services import terminal_action
 

@@ -1,4 +1,4 @@
-"""Correlation ids: every request and task carries one, into logs and audit rows (issue 4 item 6)."""
+"""Correlation ids: every request and task carries one, into logs and audit rows."""
 
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def test_members_get_versions_run_mode_queue_and_health(
     if who == "alice":
         assert body["versions"]["django"] == django.get_version()
         assert set(body["versions"]) == {"quantarb", "python", "django", "platform"}
-    else:  # the software underneath is for admins only (issue 15 item 6)
+    else:  # the software underneath is for admins only
         assert set(body["versions"]) == {"quantarb"}
     assert body["database"] in ("sqlite3", "postgresql")
     assert body["time"] == frozen_clock.now().isoformat()

@@ -1,4 +1,4 @@
-"""The long lane (issue 16 item 5): long jobs run apart from requests and short jobs, with their own limits and
+"""The long lane: long jobs run apart from requests and short jobs, with their own limits and
 progress. Personas: alice (admin of alpha, may read the audit trail), bob (viewer), charlie (another tenant)."""
 
 from __future__ import annotations

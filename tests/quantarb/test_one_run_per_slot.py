@@ -1,4 +1,4 @@
-"""Two beats, one run per slot (issue 16 item 4): two Celery beat schedulers, started a few seconds apart, tick
+"""Two beats, one run per slot: two Celery beat schedulers, started a few seconds apart, tick
 for five minutes of simulated time; every job runs once per slot of its interval, and never twice."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The web process's Django handler (quantarb/web_handler.py): requests run on a fixed set of reused threads, and a
 body beyond DATA_UPLOAD_MAX_MEMORY_SIZE is answered 413 before Django reads it or takes a thread.
 
-Django's stock handler started a thread — and so a database connection — per request (issue 15: on PostgreSQL most
+Django's stock handler started a thread — and so a database connection — per request (on PostgreSQL most
 of a small API answer's time), and DRF read any API body whatever its size on that thread.
 """
 

@@ -1,4 +1,4 @@
-"""Compliance rules in the order gate (issue #19 item 4), wired: a desk's rule refuses a manual open before it is
+"""Compliance rules in the order gate, wired: a desk's rule refuses a manual open before it is
 queued (API and desk form) with a clear reason, and the refusal is audited with it; the engine's own open under a
 closed trading window writes no order and reaches no venue, audited once (not on every step); reducing orders
 pass; the maximum orders per day counts the account's orders since local midnight; the pattern-day-trader rule is

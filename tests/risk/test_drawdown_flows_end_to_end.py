@@ -1,4 +1,4 @@
-"""A withdrawal does not trip the drawdown limit, end to end (issue #19): a desk whose equity series is written by
+"""A withdrawal does not trip the drawdown limit, end to end: a desk whose equity series is written by
 the real equity job (trading/portfolio/equity.py `equity_record`, hourly on simulated time) from its booked cash
 flows and its hedges' money model; a desk limit at 5 % drawdown; a withdrawal of 20 % of equity entered, approved by
 a second admin and booked — the series drops by a fifth but the drawdown metric risk/metrics.py computes from it (on

@@ -1,4 +1,4 @@
-"""A refused command says why (issue 14, item 1): a manual open of a billion ounces, or any manual open under a
+"""A refused command says why: a manual open of a billion ounces, or any manual open under a
 kill switch, is refused before it is queued — in the API (400 naming every reason) and on the manual desk's form —
 by the same pre-trade gate the engine asks; the desk shows an active kill switch before anyone fills the form; its
 dialogs ask what they will do when they open. For alice (admin), tom (trader, granted the pool), bob (viewer) and

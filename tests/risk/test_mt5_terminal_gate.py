@@ -1,5 +1,5 @@
 """A terminal that is not ready to trade blocks opening orders on its account through the one order gate, with its
-reason; reducing orders pass (issue 20 item 2). The gate reads mt5ops' state (risk → mt5ops' selector); the
+reason; reducing orders pass. The gate reads mt5ops' state (risk → mt5ops' selector); the
 runner reads it too and holds (no new hedge) while the terminal is not ready."""
 
 from __future__ import annotations

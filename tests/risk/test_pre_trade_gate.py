@@ -1,4 +1,4 @@
-"""One pre-trade gate by construction (issue 14, items 1 and 2).
+"""One pre-trade gate by construction.
 
 - Every function that sends orders asks the gate: a gate that records its calls is driven through every path —
   the runner's open, close, repair and stop-with-flatten, the manual desk's open, close, flatten, repair by

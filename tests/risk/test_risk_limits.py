@@ -1,4 +1,4 @@
-"""Limits that act (issue #19 item 2), evaluated on metrics built by hand (risk/metrics.py computes them in the
+"""Limits that act, evaluated on metrics built by hand (risk/metrics.py computes them in the
 running platform): validation of a limit, a warning alerts without acting, a breach is logged with its peak,
 audited, alerted and acted on, hysteresis keeps a metric oscillating around a level from flapping, a pending
 action waits for a person, and a withdrawal does not trip the drawdown limit."""

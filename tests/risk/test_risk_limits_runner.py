@@ -1,4 +1,4 @@
-"""A limit breach acts within one engine step (issue #19, "Must show"), on simulated time, on a paper pool: the runner
+"""A limit breach acts within one engine step, on simulated time, on a paper pool: the runner
 evaluates the limits covering its strategy at every step — block entries refuses an opening order through the
 pre-trade gate (a reducing one passes), pause pauses, flatten closes the hedges through the one order gate — each
 audited and alerted. The metrics are set by the test (risk/metrics.py computes them in the platform)."""

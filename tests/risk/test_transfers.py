@@ -1,4 +1,4 @@
-"""Transfers between venue accounts (issue #19 item 3), wired: the advice from the accounts' latest snapshots, the
+"""Transfers between venue accounts, wired: the advice from the accounts' latest snapshots, the
 workflow (a second admin approves, the venue's reference completes it, reject and cancel) audited at each step and
 booked in the cash-flow ledger when done, never before; the page (advice, validated form, list, confirmations,
 pagination, empty state) and `/api/v1/transfers/` (permission matrix, another desk's id 404, bad input 400 with a

@@ -1,4 +1,4 @@
-"""The USDT/USD rate as risk limits (issue #19: "the existing margin-level and USDT/USD alert rules become limits of
+"""The USDT/USD rate as risk limits ("the existing margin-level and USDT/USD alert rules become limits of
 this kind"): risk/metrics.py measures the rate each pool's pair prices with — its age in seconds (a missing rate
 counts as a day, so it breaches) and its distance from parity in basis points — per pool, strategy and desk; the data
 migration turns each desk's `rate_stale` and `usd_per_usdt` rules into desk limits; the limits editor offers the two

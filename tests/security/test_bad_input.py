@@ -1,4 +1,4 @@
-"""Item 2 of issue 15: bad input answers 4xx with a message, never 500 — at the cause, for pages and the API."""
+"""Bad input answers 4xx with a message, never 500 — at the cause, for pages and the API."""
 
 from __future__ import annotations
 

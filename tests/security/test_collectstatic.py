@@ -1,4 +1,4 @@
-"""Item 8 of issue 15: the production image's `collectstatic` works (it failed on a source map @tabler/core names
+"""The production image's `collectstatic` works (it failed on a source map @tabler/core names
 but does not ship, so the Dockerfile failed as written). Runs the Dockerfile's command, production settings and
 all, into a temporary directory."""
 

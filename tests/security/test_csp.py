@@ -1,4 +1,4 @@
-"""The Content-Security-Policy (issue 16, item 2): production's header runs no inline script and no eval, every
+"""The Content-Security-Policy: production's header runs no inline script and no eval, every
 response carries it, and no template carries what it would refuse (inline handlers, `javascript:` URLs, inline
 script code, style elements). That every page passes it in a browser is tests/e2e/test_csp.py."""
 

@@ -1,4 +1,4 @@
-"""Item 2 of issue 15, at its cause: every form and API serializer reachable from the URL conf bounds what it
+"""Bad input at its cause: every form and API serializer reachable from the URL conf bounds what it
 accepts by the column it is written to, so an oversized value is a 400 naming the field, never a database error.
 
 - Each text field has a `max_length`, no longer than its column's (`varchar(n)`); a value with no column of its own

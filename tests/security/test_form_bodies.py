@@ -1,4 +1,4 @@
-"""Item 2 of issue 15 under the real server: a form body daphne's Twisted could not parse (an empty multipart, a
+"""Bad input under the real server: a form body daphne's Twisted could not parse (an empty multipart, a
 bad boundary) got a bare `400 Bad Request` with no content type and no message from Twisted itself, before Django
 saw it (Schemathesis found it on four operations). `runplatform` now serves with daphne's request left without
 Twisted's form parse, so Django parses the body once and answers it like any other (tests/security/test_bad_input.py).
@@ -96,7 +96,7 @@ SMALL_GET = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def test_a_body_declared_beyond_the_limit_is_answered_413_and_never_read(original_request: Any, settings: Any) -> None:
-    # Issue 15: a 2.4 MB body was spooled to a file, handed over in 8 KB messages and parsed by the application;
+    # A 2.4 MB body was spooled to a file, handed over in 8 KB messages and parsed by the application;
     # then, refused by size but read to its end, it still took the event loop while a client sent it again and
     # again. Now the answer goes out from the headers alone, and the body is never read.
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000

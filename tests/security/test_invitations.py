@@ -1,4 +1,4 @@
-"""Item 6 of issue 15: no user enumeration across tenants.
+"""No user enumeration across tenants.
 
 Adding someone to a desk is an invitation the user accepts; the add-member form answers the same whether the name
 is an account or not (same status, same redirect, same message, same row in the desk's list, same audit event,

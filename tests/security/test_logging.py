@@ -1,4 +1,4 @@
-"""Item 1 of issue 15: error logging renders no frame locals and no request, and its cost is bounded.
+"""Error logging renders no frame locals and no request, and its cost is bounded.
 
 A 100 KB strategy name once made the error log render a traceback with its locals for 296 s while every other
 request waited; a failed token request with a long username put the password on eleven log lines. Both came from

@@ -1,4 +1,4 @@
-"""Items 6 and 7 of issue 15: admins see and act on their members' lockout and suspension (audited), anyone finds
+"""Admins see and act on their members' lockout and suspension (audited), anyone finds
 two-factor set-up in the user menu, and the system status shows the software underneath to admins only."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Item 3 of issue 15: one outbound-address policy for every destination a tenant chooses.
+"""One outbound-address policy for every destination a tenant chooses.
 
 The matrix: every kind of destination (alert webhook, apprise URL, Binance endpoint override, MT5 bridge host)
 against loopback, 10/8, cloud metadata, IPv6 loopback, IPv4-mapped and other spellings of loopback, a host name

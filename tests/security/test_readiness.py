@@ -1,4 +1,4 @@
-"""Item 4 of issue 15: `/readyz` and the health lights tell the truth, and a database outage answers 503.
+"""`/readyz` and the health lights tell the truth, and a database outage answers 503.
 
 After the first WebSocket connected, the fan-out hub held channels_redis' receiver for this process, and the
 readiness probe — on a channel of its own prefix — was never read: every probe answered 503 ("channel layer

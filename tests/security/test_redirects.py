@@ -1,4 +1,4 @@
-"""Item 5 of issue 15: no sign-in path redirects off-site, whatever `next` says."""
+"""No sign-in path redirects off-site, whatever `next` says."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The runner's lease survives a slow answer — renewed from the live process while an order call is in flight —
-without slowing the takeover of a dead runner (issue 13, item 6). On simulated time: the venue's answer takes 30
+without slowing the takeover of a dead runner. On simulated time: the venue's answer takes 30
 simulated seconds (three lease TTLs) while each simulated second passes in a few real milliseconds."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Legging and unknown outcomes against OUT-OF-PROCESS fake venues with injected faults (issue 8, "Must show").
+"""Legging and unknown outcomes against OUT-OF-PROCESS fake venues with injected faults.
 
 The perp leg trades on the fake Binance (tests/fakes/binance_server.py, a separate aiohttp process reached through
 the account's endpoint override, real ccxt); the CFD leg on the MT5 bridge fake (tests/fakes/mt5_bridge.py, a

@@ -1,6 +1,6 @@
 """Answers lost after execution, legs refused at open, reads that time out: against the OUT-OF-PROCESS fakes
 (tests/fakes/binance_server.py for the perp, the MT5 bridge fake for the CFD), through the strategy runner and the
-manual desk, on simulated time (issue 13, "Must show").
+manual desk, on simulated time.
 
 - An MT5 send whose answer (or a read right after it) is lost after execution is filled in our books, once, by the
   time the decision that sent it returns — never recorded as rejected.

@@ -1,4 +1,4 @@
-"""Strategy configuration, lifecycle requests and the runner lease (issue 8, items 1 and 2)."""
+"""Strategy configuration, lifecycle requests and the runner lease."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Manual control (issue 8, item 8): commands queued by the web (validated, described, audited), carried out by
+"""Manual control: commands queued by the web (validated, described, audited), carried out by
 the engine's manual desk on the pool's venues, with the outcome recorded on the command."""
 
 from __future__ import annotations

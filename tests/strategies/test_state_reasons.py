@@ -1,5 +1,5 @@
-"""Reasons the system writes are stored as a code and its parameters and shown in the reader's language (issue 17
-item 6): a strategy's state reason and an automatic kill switch's reason; a person's words stay as typed."""
+"""Reasons the system writes are stored as a code and its parameters and shown in the reader's language: a
+strategy's state reason and an automatic kill switch's reason; a person's words stay as typed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dashboard's trading strip (issue 19 item 6, strategies/strip.py): the tenant's running strategies with
+"""The dashboard's trading strip (strategies/strip.py): the tenant's running strategies with
 state and PnL, open and legged hedges, tripped kill switches, the lowest margin level, hedge markers for the basis
 chart; only the tenant's; only for the roles that read trading data; pushed as `trading.changed` to the tenant's
 members when a strategy, a hedge or a kill switch changes (once per transaction)."""

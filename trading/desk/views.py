@@ -1,4 +1,4 @@
-"""Portal pages of execution (issue 8 items 8, 10): hedges, orders, fills and positions tables with filters,
+"""Portal pages of execution: hedges, orders, fills and positions tables with filters,
 pagination and CSV export; a hedge's detail with its orders, fills, PnL split and manual actions; a pool's desk
 with the pool-level actions (open a hedge by hand, flatten, cancel open orders); manual commands followed live.
 

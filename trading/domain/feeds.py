@@ -1,4 +1,4 @@
-"""The health of one quote source: its state, the last good quote and its counters (issue 6, "feed manager").
+"""The health of one quote source: its state, the last good quote and its counters ("feed manager").
 
 States, decided from measured times only (never from a flag a feed sets about itself):
 - `connecting`: no stream message yet (or the stream dropped and is coming back), within the source's limit;

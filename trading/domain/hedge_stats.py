@@ -1,4 +1,4 @@
-"""Statistics of closed hedges for the Reports page (issue 18). Pure: no Django, no I/O.
+"""Statistics of closed hedges for the Reports page. Pure: no Django, no I/O.
 
 Input: `ClosedHedge`s — each with its booked PnL split (`trading.domain.pnl.PnlSplit`, whose total is the hedge's
 net PnL), its slippage against the decision price per leg, its entry and realised edge and its legs' fill times.

@@ -1,4 +1,4 @@
-"""Paper fills: how a simulated venue executes a taker order against a live quote (issue #8, "Paper trading").
+"""Paper fills: how a simulated venue executes a taker order against a live quote ("Paper trading").
 
 The caller applies the latency: `quote` is the quote in force `latency_ms` after the send. The rule:
 

@@ -1,4 +1,4 @@
-"""Returns and risk figures of an equity series with external cash flows (issue 18). Pure: no Django, no I/O.
+"""Returns and risk figures of an equity series with external cash flows. Pure: no Django, no I/O.
 
 Input: an `EquitySeries` — equity in USD (Decimal, as the money model books it) at every tick of a regular UTC
 clock of one minute, one hour or one day (`Frequency`), its start aligned to the clock — and the account's

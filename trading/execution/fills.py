@@ -1,4 +1,4 @@
-"""Fills and fees from the venues, for every live order (issue 13 item 1).
+"""Fills and fees from the venues, for every live order.
 
 A live order's fills come from three places, whichever is first: the order's answer (the adapter reads the order's
 trades or deals right after it), the venue's own stream (Binance `ORDER_TRADE_UPDATE`), and `sync_live_fills`, a

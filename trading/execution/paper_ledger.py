@@ -1,5 +1,5 @@
 """The paper account's ledger: balance, equity, used margin and margin level of a paper account, kept as its venue
-would keep them (issue #14 item 3), so paper accounts move with their trades and the margin alerts can fire on
+would keep them, so paper accounts move with their trades and the margin alerts can fire on
 them.
 
 - Balance (in the account's currency: USDT for a perp account, USD for a CFD account) = the paper capital

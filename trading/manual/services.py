@@ -1,4 +1,4 @@
-"""Manual control (issue 8, item 8): an operator opens or closes a hedge by hand, flattens a pool, repairs a
+"""Manual control: an operator opens or closes a hedge by hand, flattens a pool, repairs a
 legged hedge (complete or unwind) or cancels open orders. The web queues a `ManualCommand` (validated,
 audited) with a description of exactly what will happen; the engine that holds the pool's venues and quotes
 carries it out (`strategies.manual_desk`) and records the outcome on the command.

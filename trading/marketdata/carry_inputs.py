@@ -1,4 +1,4 @@
-"""Carry inputs recorded from now on (issue 13 item 8): the funding rate of every funding time and the MT5 swap terms
+"""Carry inputs recorded from now on: the funding rate of every funding time and the MT5 swap terms
 of every day, per quote source. Later backtests and the risk view need their history, and no venue serves past
 swap terms.
 

@@ -1,4 +1,4 @@
-"""Portal pages for quote sources and source pairs (issue 14 item 4): the live setup a desk admin does without a
+"""Portal pages for quote sources and source pairs: the live setup a desk admin does without a
 superuser or a restart.
 
 Everyone who reads trading data sees the desk's sources and pairs and the platform's; a desk's admins create,

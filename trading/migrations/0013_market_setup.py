@@ -1,4 +1,4 @@
-"""Quote sources and pairs owned by a desk (issue 14 item 4): a tenant on both (empty: the platform's reference
+"""Quote sources and pairs owned by a desk: a tenant on both (empty: the platform's reference
 data), an MT5 source's terminal as a foreign key, and uniqueness per desk.
 
 MT5 sources that named their terminal in the endpoint (`terminal:<id>`) move to the terminal field and to that

@@ -130,5 +130,5 @@ class VenueEvent(models.Model):
         return f"{self.account_id} {self.kind} {self.side} {self.quantity} @ {self.price}"
 
 
-# --- carry inputs, recorded from now on (issue 13 item 8): backtests and the risk view need their history, and no
+# --- carry inputs, recorded from now on: backtests and the risk view need their history, and no
 # venue serves past swap terms -------------------------------------------------------------------------------------

@@ -515,7 +515,7 @@ class Heartbeat(models.Model):
         return f"{self.component} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
-# --- Execution: hedges, orders, fills, carry, positions, the paper venue, reconciliation (issue 8) --------------
+# --- Execution: hedges, orders, fills, carry, positions, the paper venue, reconciliation --------------
 
 
 USD: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}

@@ -1,4 +1,4 @@
-"""Portfolio records (issue 18): the cash-flow ledger of each venue account and the equity series marked to market.
+"""Portfolio records: the cash-flow ledger of each venue account and the equity series marked to market.
 
 A cash flow is money that entered or left an account from outside the strategy — a deposit, a withdrawal, one
 side of a transfer between two of the desk's accounts. Returns exclude them (trading/domain/performance.py), so

@@ -1,4 +1,4 @@
-"""What the Reports page and `/api/v1/analytics/…` read (issue 18 items 3–5): a scope's equity series with its
+"""What the Reports page and `/api/v1/analytics/…` read: a scope's equity series with its
 flows, its performance figures (trading/domain/performance.py) and its closed hedges' statistics
 (trading/domain/hedge_stats.py). Reads only, always for one tenant: a scope id of another desk is not found.
 

@@ -1,4 +1,4 @@
-"""The cash-flow ledger (issue 18 item 1): deposits, withdrawals and transfers of each venue account.
+"""The cash-flow ledger: deposits, withdrawals and transfers of each venue account.
 
 Two ways in, each flow once:
 - **Entered by an admin** (`cash_flow_enter`). A flow worth more than `QUANTARB_CASH_FLOW_APPROVAL_USD` (one

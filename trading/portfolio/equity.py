@@ -1,4 +1,4 @@
-"""The equity series (issue 18 item 2): each account, pool, strategy and the desk marked to market on a fixed UTC
+"""The equity series: each account, pool, strategy and the desk marked to market on a fixed UTC
 clock — one-minute points kept for 7 days, one-hour points kept for ever (`EquityPoint`).
 
 What a point holds, at instant t (all USD, 8 dp):

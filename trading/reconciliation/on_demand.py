@@ -1,6 +1,6 @@
 """Reconciliation asked for from the web or the API: "run now" and an admin's "sync".
 
-Decision (issue 8 item 9, UI side): the web process runs the comparison itself, through the same
+Decision (UI side): the web process runs the comparison itself, through the same
 `reconcile_pool` / `reconciliation_sync` the engine runs, with the execution venues of
 `trading.execution.venue_factory.execution_venues`. Neither reads quotes (they look orders up by client id, list open
 orders and read positions), so the market given to the factory is one that has no quotes: a paper venue asked to

@@ -1,5 +1,5 @@
 """Reconciliation: each venue's orders and positions (the paper ledger for paper accounts) against ours, plus
-the net hedge of the pool, into a report of differences (issue 8, item 9).
+the net hedge of the pool, into a report of differences.
 
 Kinds of difference:
 - `order_status` / `order_filled`: the venue holds our order in another state or with another filled quantity;

@@ -1,4 +1,4 @@
-"""Compliance rules (issue #19 item 4), pure: trading windows (midnight-spanning too), maximum orders per day,
+"""Compliance rules, pure: trading windows (midnight-spanning too), maximum orders per day,
 restricted instruments, the pattern-day-trader rule through `evaluate`, and properties of the rule over generated
 order histories (the wired rule refuses exactly when the count says it must)."""
 

@@ -1,4 +1,4 @@
-"""Transfer advice between the venues (issue #19 item 3), on hand-computed cases."""
+"""Transfer advice between the venues, on hand-computed cases."""
 
 from __future__ import annotations
 

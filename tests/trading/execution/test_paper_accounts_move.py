@@ -1,4 +1,4 @@
-"""Paper accounts move with their trades (issue #14 item 3), end to end: a paper hedge the runner opens through the
+"""Paper accounts move with their trades, end to end: a paper hedge the runner opens through the
 normal order path moves both paper accounts' equity and used margin, the accounts page and the API show it, and an
 adverse move valued by the sync job lowers the paper perp account's margin level (which the risk limits watch)."""
 

@@ -1,4 +1,4 @@
-"""Quote sources and pairs a desk admin sets up without a superuser (issue 14 item 4), in the portal and over
+"""Quote sources and pairs a desk admin sets up without a superuser, in the portal and over
 `/api/v1/market/sources/` and `/api/v1/market/pairs/`: alice (admin of alpha) creates and edits her desk's own,
 bob (viewer of alpha) reads them, charlie (admin of bravo) never sees them (404); the platform's simulated
 sources and pair are read-only to every desk; bad input is a 400 with the field's message; every write is

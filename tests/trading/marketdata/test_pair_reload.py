@@ -1,4 +1,4 @@
-"""The engine follows the pairs without a restart (issue 14 item 4): a new pair streams within seconds, a changed one
+"""The engine follows the pairs without a restart: a new pair streams within seconds, a changed one
 restarts, a removed or disabled one stops (its venue sessions closed); the demo's always-open calendar applies to a
 simulated CFD only, never to a live one."""
 

@@ -1,4 +1,4 @@
-"""The admin's pages of the portfolio (issue 18): the cash-flow ledger and the equity series, tenant by tenant like
+"""The admin's pages of the portfolio: the cash-flow ledger and the equity series, tenant by tenant like
 every admin page (the sweep in tests/accounts/test_sweep.py checks roles and bravo's ids over every model admin).
 Cash flows are read field by field and decided through the ledger's services (a second admin approves; nothing is
 deleted); equity points are read-only."""

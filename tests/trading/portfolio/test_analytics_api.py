@@ -1,4 +1,4 @@
-"""`/api/v1/analytics/{metrics,equity,attribution}/` (issue 18 items 3 and 5): the figures of the scope's stored
+"""`/api/v1/analytics/{metrics,equity,attribution}/`: the figures of the scope's stored
 equity series and closed hedges, as the domain computes them; validated parameters (400 naming each), a foreign id
 404, the matrix's roles."""
 

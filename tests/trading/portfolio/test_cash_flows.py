@@ -1,4 +1,4 @@
-"""The cash-flow ledger (issue 18 item 1): admins' entries with a second admin's approval above the threshold,
+"""The cash-flow ledger: admins' entries with a second admin's approval above the threshold,
 transfers as two linked rows, the venues' own reports booked once each, audited; the portal page and the API,
 tenant-scoped."""
 

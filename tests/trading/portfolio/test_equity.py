@@ -1,4 +1,4 @@
-"""The equity series (issue 18 item 2): at each tick it equals the money model's split of every hedge of the scope
+"""The equity series: at each tick it equals the money model's split of every hedge of the scope
 (closed ones as booked, an open one marked at the marks of that tick) plus the booked flows — with a hedge open
 across the period end; the beat job is idempotent per slot and prunes minute points after 7 days; the backfill
 command reports progress; the daily check alerts on a live account whose venue disagrees."""

@@ -1,4 +1,4 @@
-"""The minute equity job at scale (issue 18 item 2): a desk of many pools, each with a strategy, a closed hedge and
+"""The minute equity job at scale: a desk of many pools, each with a strategy, a closed hedge and
 one still open (marked at its pair's stored marks), and months of closed history. A run of the beat job reads the
 desk in a fixed number of queries — not one or more per pool, per hedge or per account — and writes every scope's
 point. The measured figures are printed (`-s`) for the note."""

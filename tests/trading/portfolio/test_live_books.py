@@ -1,4 +1,4 @@
-"""Live books equal the venues' own records (issue 13, "Must show"), against the OUT-OF-PROCESS fakes: the fake
+"""Live books equal the venues' own records, against the OUT-OF-PROCESS fakes: the fake
 Binance (tests/fakes/binance_server.py, real ccxt through the account's endpoint override) and the MT5 bridge fake
 (tests/fakes/mt5_bridge.py, the product's rpyc backend).
 

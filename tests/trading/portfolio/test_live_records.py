@@ -1,4 +1,4 @@
-"""Live records in the database (issue 13 item 1): funding apportioned to the hedges that held the perp at each
+"""Live records in the database: funding apportioned to the hedges that held the perp at each
 funding time (closed ones included, idempotent, corrected when fills arrive late), a USDT fee on the CFD leg
 converted at the fill's rate, and live fills on the hedge page, the fills table and the API, tenant by tenant."""
 

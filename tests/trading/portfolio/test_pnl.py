@@ -1,4 +1,4 @@
-"""The one money model end to end (issue 13 item 7).
+"""The one money model end to end.
 
 - The hand-computed hedges of tests/trading/domain/pnl_cases.py, written as orders, fills and carry entries, are
   booked (closed) and marked (open) to those figures, line by line, from the database records.

@@ -1,4 +1,4 @@
-"""The Reports page (issue 18 item 4) as the server renders it: the filters (the desk, its pools and strategies, a
+"""The Reports page as the server renders it: the filters (the desk, its pools and strategies, a
 period), the script's configuration (the analytics API's addresses and the same filter), no inline script; the
 matrix's roles; another desk's scope in the query is ignored."""
 

@@ -1,4 +1,4 @@
-"""Reconciliation against the paper venue's ledger (issue 8, item 9): a difference injected into the ledger is
+"""Reconciliation against the paper venue's ledger: a difference injected into the ledger is
 found, a strategy refuses to start on it, and an admin's sync adopts the venue's state (audited)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A position the venue holds and our books do not (or the reverse) is found by the activity watchers within
 seconds — not by the scheduled reconciliation —, adopted as an adjustment at a price, repaired by the strategy's
-runner like any legged hedge, and its PnL booked (issue 13, item 5). Against the out-of-process fakes; the paper
+runner like any legged hedge, and its PnL booked. Against the out-of-process fakes; the paper
 case through reconciliation's sync."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ccxt sessions are closed (issue 14 item 5: 46 "Unclosed client session" were logged). Every ccxt client a job,
+"""ccxt sessions are closed (46 "Unclosed client session" were logged). Every ccxt client a job,
 a request or a feed opens is closed on the event loop that used it, whichever way the work ended; here against the
 out-of-process fake Binance, with aiohttp's own warning as the witness."""
 

@@ -1,4 +1,4 @@
-"""Fills and fees as the venues report them (issue 13 item 1), and the fakes that speak their wire format: Binance's
+"""Fills and fees as the venues report them, and the fakes that speak their wire format: Binance's
 `userTrades` rows and ORDER_TRADE_UPDATE events, its funding history and income, BNB commissions; MT5 deals with
 commission and fee, found by order ticket, and swap charged at the rollovers of the terminal's own clock."""
 
