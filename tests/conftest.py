@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.personas import Persona, persona
+from tests.helpers.platform import (
+    ROOT,
+    Platform,
+    copy_platform_database,
+    free_port,
+    platform_env,
+    spawn_platform,
+    wait_for_http,
+)
 from tests.trading.market import CALM, DEAR_PERP, AlphaMarket, MarketTape
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("QUANTARB_REQUIRE_SERVICES") == "1"
 DEMO_PASSWORD = "quantarb-demo"
 
@@ -178,49 +184,34 @@ def audit_table_flushable() -> Iterator[None]:
 
 
 # --- personas ----------------------------------------------------------------------------------------------
-@dataclass
-class Persona:
-    user: Any
-    tenant: Any
-    role: str
-    password: str = "correct horse battery staple 1"
-
-
-def _persona(username: str, tenant_slug: str, role: str) -> Persona:
-    from tests.factories import MembershipFactory
-
-    membership = MembershipFactory.create(user__username=username, tenant__slug=tenant_slug, role=role)
-    return Persona(membership.user, membership.tenant, role)
-
-
 @pytest.fixture
 def alice(db: None) -> Persona:
-    return _persona("alice", "alpha", "admin")
+    return persona("alice", "alpha", "admin")
 
 
 @pytest.fixture
 def bob(alice: Persona) -> Persona:
-    return _persona("bob", "alpha", "viewer")
+    return persona("bob", "alpha", "viewer")
 
 
 @pytest.fixture
 def charlie(db: None) -> Persona:
-    return _persona("charlie", "bravo", "admin")
+    return persona("charlie", "bravo", "admin")
 
 
 @pytest.fixture
 def tom(alice: Persona) -> Persona:
-    return _persona("tom", "alpha", "trader")
+    return persona("tom", "alpha", "trader")
 
 
 @pytest.fixture
 def ana(alice: Persona) -> Persona:
-    return _persona("ana", "alpha", "analyst")
+    return persona("ana", "alpha", "analyst")
 
 
 @pytest.fixture
 def cora(alice: Persona) -> Persona:
-    return _persona("cora", "alpha", "compliance")
+    return persona("cora", "alpha", "compliance")
 
 
 @pytest.fixture
@@ -347,72 +338,6 @@ def thread_connections_closed() -> Iterator[None]:
 
 
 # --- a running embedded platform (separate process) ----------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Platform:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-    env: dict[str, str]
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def start(self) -> None:
-        """(Re)start the platform process on the same port and database."""
-        self.process = _spawn(self.port, self.env, self.log)
-        wait_for_http(f"{self.url}/healthz", 30)
-
-
-def _spawn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "runplatform", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for_http(url: str, deadline_s: float) -> None:
-    import urllib.request
-
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
-                if response.status == 200:
-                    return
-        except Exception:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {deadline_s} s")
-
-
-def platform_env(workdir: Path, **extra: str) -> dict[str, str]:
-    """The environment of an embedded platform process (and its manage.py commands) on `workdir`'s SQLite file."""
-    return {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-        "DJANGO_SETTINGS_MODULE": "quantarb.settings.local",
-        "QUANTARB_ENV_FILE": str(workdir / "none.env"),
-        "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789abcdefghijklmnop",
-        "DATABASE_URL": f"sqlite:///{workdir / 'platform.sqlite3'}",
-        "QUANTARB_DEMO_CALENDAR": "1",
-        "DJANGO_DEBUG": "0",
-        **extra,
-    }
-
-
 @pytest.fixture(scope="session")
 def seeded_platform_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated and seeded (`seed_demo`) as `make run` does, made once per session (per xdist
@@ -424,15 +349,6 @@ def seeded_platform_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir / "platform.sqlite3"
 
 
-def copy_platform_database(seeded: Path, workdir: Path) -> None:
-    """`seeded` as `workdir`'s platform.sqlite3. Its commands have exited, so nothing writes to it: the file and the
-    write-ahead log, if one is left (journal_mode=WAL, quantarb/settings/base.py), are a consistent copy."""
-    shutil.copyfile(seeded, workdir / "platform.sqlite3")
-    wal = seeded.with_name(seeded.name + "-wal")
-    if wal.exists():
-        shutil.copyfile(wal, workdir / "platform.sqlite3-wal")
-
-
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_database: Path) -> Iterator[Platform]:
     """The embedded platform as `make run` serves it: its own SQLite file, seeded demo, simulated venues."""
@@ -441,7 +357,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_database:
     env = platform_env(workdir)
     copy_platform_database(seeded_platform_database, workdir)
     log = workdir / "platform.log"
-    server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
+    server = Platform(f"http://127.0.0.1:{port}", port, spawn_platform(port, env, log), env, log)
     try:
         wait_for_http(f"{server.url}/healthz", 30)
         yield server

@@ -32,8 +32,8 @@ from accounts.models import AuditEvent, Membership, Tenant, User
 from accounts.services import membership_set, user_create
 from accounts.tasks import verify_audit_chains
 from tests.helpers.databases import require_postgresql
-
-from ..conftest import ROOT, Persona
+from tests.helpers.personas import Persona
+from tests.helpers.platform import ROOT
 
 TABLE = "accounts_auditevent"
 

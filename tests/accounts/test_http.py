@@ -18,8 +18,7 @@ from accounts.http import (
     require_tenant,
     safe_redirect_target,
 )
-
-from ..conftest import Persona
+from tests.helpers.personas import Persona
 
 
 def test_it_refuses_a_request_without_membership_instead_of_letting_it_through_unscoped(rf: Any) -> None:

@@ -144,6 +144,6 @@ def test_a_user_of_another_desk_is_reset_by_a_platform_operator_only(alice: Any,
 
 
 def cora_like(alice: Any) -> Any:
-    from tests.conftest import _persona
+    from tests.helpers.personas import persona
 
-    return _persona("clerk", "alpha", "compliance")
+    return persona("clerk", "alpha", "compliance")

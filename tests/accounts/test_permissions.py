@@ -220,7 +220,7 @@ def test_a_portal_page_follows_the_matrix(alice: Any, bob: Any, cora: Any) -> No
 
 
 def test_a_portal_page_sends_strangers_to_sign_in_and_says_so_without_a_tenant(db: None) -> None:
-    from tests.conftest import Persona
+    from tests.helpers.personas import Persona
 
     loner = Persona(User.objects.create_user(username="dave", password=PASSWORD), None, "")
 

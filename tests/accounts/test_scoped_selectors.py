@@ -28,6 +28,7 @@ from risk.choices import KillScope, KillTrigger
 from risk.limits import pending_confirmations
 from risk.models import Breach, KillSwitch, RiskLimit, Transfer
 from strategies.models import Strategy
+from tests.helpers.personas import Persona
 from trading.execution import selectors as execution
 from trading.marketdata import selectors as market
 from trading.models import (
@@ -45,7 +46,6 @@ from trading.models import (
 )
 from trading.portfolio.cashflows import cash_flows_for
 
-from ..conftest import Persona
 from ..factories import AccountPoolFactory, StrategyFactory, hedge_with_orders
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from accounts.grants import granted_ids, set_grant
 from accounts.models import AccountPool, Membership, Tenant, User, VenueAccount
+from tests.helpers.personas import Persona
 from trading.models import ReconciliationReport
-
-from ..conftest import Persona
 
 pytestmark = pytest.mark.django_db
 

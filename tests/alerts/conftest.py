@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.alerts.helpers import Receiver
-from tests.conftest import free_port
+from tests.helpers.platform import free_port
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.e2e.helpers import ARTIFACTS
+from tests.helpers.platform import ROOT
+
 VIEWPORT = {"width": 1366, "height": 768}  # the smallest screen UI.md promises to stay readable on
 
 

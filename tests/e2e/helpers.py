@@ -8,6 +8,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.helpers.platform import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of failed browser tests (gitignored)
 DEMO_USER = "demo-trader"
 DEMO_PASSWORD = "quantarb-demo"
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import ROOT
+from tests.helpers.platform import ROOT
+
 from .helpers import log_in, wait_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ..conftest import ROOT
+from tests.helpers.platform import ROOT
+
 from .helpers import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py

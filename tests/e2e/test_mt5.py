@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import Platform, _spawn, copy_platform_database, free_port, platform_env, wait_for_http
+from tests.helpers.platform import (
+    Platform,
+    copy_platform_database,
+    free_port,
+    platform_env,
+    spawn_platform,
+    wait_for_http,
+)
+
 from ..mt5ops.agent_harness import RunningAgent, running_agent
 from .helpers import log_in
 
@@ -32,7 +40,7 @@ def mt5_platform(tmp_path_factory: pytest.TempPathFactory, seeded_platform_datab
     env = platform_env(workdir, QUANTARB_MT5_BRIDGE_HOSTS="127.0.0.1")
     copy_platform_database(seeded_platform_database, workdir)
     log = workdir / "platform.log"
-    server = Platform(f"http://127.0.0.1:{port}", port, _spawn(port, env, log), env, log)
+    server = Platform(f"http://127.0.0.1:{port}", port, spawn_platform(port, env, log), env, log)
     try:
         wait_for_http(f"{server.url}/healthz", 30)
         yield server

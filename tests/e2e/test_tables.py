@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import ARTIFACTS
 
 from .helpers import DEMO_PASSWORD, log_in
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import ROOT, Platform
+from tests.helpers.platform import ROOT, Platform
+
 from .helpers import log_in, wait_live
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import ROOT
+from tests.helpers.platform import ROOT
+
 from .helpers import DEMO_PASSWORD, log_in
 
 pytestmark = pytest.mark.browser

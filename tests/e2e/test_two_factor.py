@@ -17,9 +17,8 @@ import pytest
 from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
-from tests.conftest import ROOT
-
-from .conftest import ARTIFACTS
+from tests.e2e.helpers import ARTIFACTS
+from tests.helpers.platform import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("processes")]  # tests/conftest.py
 

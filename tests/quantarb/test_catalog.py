@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT
+from tests.helpers.platform import ROOT
 
 PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")

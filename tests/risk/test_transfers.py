@@ -18,8 +18,8 @@ from accounts.models import AccountPool, AccountSnapshot, AuditEvent, VenueAccou
 from quantarb import clock
 from risk.models import Transfer
 from risk.transfers import TransferError, transfer_advice, transfer_approve, transfer_complete, transfer_request
-from tests.conftest import _persona
 from tests.helpers.clients import obtain, tenant_client
+from tests.helpers.personas import persona
 from trading.models import CashFlow
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ D = Decimal
 @pytest.fixture
 def adam(alice: Any) -> Any:
     """A second admin of alpha."""
-    return _persona("adam", "alpha", "admin")
+    return persona("adam", "alpha", "admin")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Invitation, Membership, User
-from tests.conftest import Persona
+from tests.helpers.personas import Persona
 
 pytestmark = pytest.mark.django_db
 MEMBERS = "/members/"

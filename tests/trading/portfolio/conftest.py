@@ -17,9 +17,9 @@ NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def alex(alice: Any) -> Any:
     """A second admin of alice's desk."""
-    from tests.conftest import _persona
+    from tests.helpers.personas import persona
 
-    return _persona("alex", "alpha", "admin")
+    return persona("alex", "alpha", "admin")
 
 
 @pytest.fixture
