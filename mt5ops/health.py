@@ -129,7 +129,7 @@ def tracker_of(status: TerminalStatus) -> TerminalTracker:
     return TerminalTracker(
         state=TerminalState(status.state),
         since=status.since,
-        failure=FailureClass(status.failure) if status.failure and status.failure != "healthy" else None,
+        failure=FailureClass(status.failure) if status.failure and status.failure != FailureClass.HEALTHY else None,
         failures=status.failures,
         successes=status.successes,
         healthy_since=status.healthy_since,

@@ -64,7 +64,7 @@ class TerminalCollector(Collector):
             current = status.state if status is not None else ""
             for name in STATES:
                 state.add_metric([*values, name], 1.0 if name == current else 0.0)
-            up.add_metric(values, 1.0 if current == "healthy" else 0.0)
+            up.add_metric(values, 1.0 if current == TerminalStateChoice.HEALTHY else 0.0)
             if status is not None and status.last_check_at is not None:
                 check_age.add_metric(values, max(0.0, (now - status.last_check_at).total_seconds()))
             health = TerminalHealth.objects.filter(terminal=terminal).order_by("-at", "-pk").first()

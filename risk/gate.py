@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, AccountSnapshot
 from mt5ops.choices import FailureChoice, TerminalStateChoice
 from mt5ops.selectors import TerminalBlock, account_terminal_block
@@ -123,7 +124,7 @@ def terminal_not_ready(block: TerminalBlock | None) -> tuple[str, str, str] | No
     account runs in no terminal). A check too old to vouch for the state says `unchecked`."""
     if block is None:
         return None
-    if block.stale_for_s is not None or block.state == "healthy":
+    if block.stale_for_s is not None or block.state == TerminalStateChoice.HEALTHY:
         return (block.label, "unchecked", "")
     return (block.label, block.state, block.failure)
 
@@ -133,7 +134,7 @@ def _cfd_margin_terms(account: Any, snapshot: AccountSnapshot | None) -> dict[st
     (`order_calc_margin`, kept on the snapshot), a paper account's simulated symbol spec and leverage."""
     instrument = instrument_of(account)
     contract = getattr(instrument, "contract_size", None)
-    if account.mode == "paper":
+    if account.mode == AccountMode.PAPER:
         spec, leverage = paper_cfd_terms(account)
         return {"cfd_margin_spec": spec, "cfd_account_leverage": leverage, "cfd_contract_size": spec.contract_size}
     terms = (snapshot.margin_terms if snapshot is not None else None) or {}
@@ -195,7 +196,7 @@ class RiskGate:
         errors = {
             account.pk: f"{account.label}: {account.last_error or account.get_status_display()}"
             for account in (perp_account, cfd_account)
-            if account.status != "active"
+            if account.status != AccountStatus.ACTIVE
         }
         return RiskState(
             pool_id=pool.pk,
@@ -212,8 +213,8 @@ class RiskGate:
             cfd_allocation=pool.cfd_allocation,
             perp_snapshot_free=None if perp_snapshot is None else perp_snapshot.equity - perp_snapshot.used_margin,
             cfd_snapshot_free=None if cfd_snapshot is None else cfd_snapshot.equity - cfd_snapshot.used_margin,
-            perp_needs_snapshot=perp_account.mode != "paper",
-            cfd_needs_snapshot=cfd_account.mode != "paper",
+            perp_needs_snapshot=perp_account.mode != AccountMode.PAPER,
+            cfd_needs_snapshot=cfd_account.mode != AccountMode.PAPER,
             cfd_margin_level_pct=None if cfd_snapshot is None else cfd_snapshot.margin_level,
             mark_price=mark_price,
             liquidation_price=liquidation_price,

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q, Sum
 
+from accounts.choices import AccountMode
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
 from accounts.venue_kinds import spec_for
 from quantarb import clock
@@ -793,7 +794,7 @@ def perp_account_risk(
     quantity = quantity if quantity is not None else ZERO
     mark = mark_price or (_dec(position.get("mark_price")) if position else None)
     entry = (_dec(position.get("entry_price")) if position else None) or mark
-    live = account.mode == "live"
+    live = account.mode == AccountMode.LIVE
     venue = None
     if live and snapshot is not None:
         venue_liq = _dec(position.get("liquidation_price")) if position else None
@@ -866,7 +867,7 @@ def perp_account_risk(
 def mt5_levels(account: VenueAccount, snapshot: AccountSnapshot | None) -> liq.Mt5Levels | None:
     """The account's own margin-call / stop-out levels and mode: the terminal's (recorded by the sync), the
     simulated terminal's for a paper account; None while a live account's sync has not recorded them."""
-    if account.mode != "live":
+    if account.mode != AccountMode.LIVE:
         return PAPER_MT5_LEVELS
     terms = (snapshot.margin_terms if snapshot is not None else None) or {}
     try:
@@ -881,7 +882,7 @@ def _cfd_spec(
     """How the account margins a lot. Paper: the simulated terminal's symbol terms. Live: the CFD-leverage mode
     at the margin rate that gives the terminal's own per-lot margin at its tick (the snapshot's), which moves
     with the price as the CFD modes do; without it, a margin held where the terminal reported it."""
-    if account.mode != "live":
+    if account.mode != AccountMode.LIVE:
         if account.venue not in memo:  # the same for every paper account of a venue: read once
             memo[account.venue] = paper_cfd_terms(account)[0]
         return memo[account.venue]
@@ -909,7 +910,7 @@ def cfd_account_risk(
     quantity = _dec(position.get("quantity")) if position else book_oz
     quantity = quantity if quantity is not None else ZERO
     levels = mt5_levels(account, snapshot)
-    live = account.mode == "live"
+    live = account.mode == AccountMode.LIVE
     snapshot_at, currency = (None, "") if snapshot is None else (snapshot.at, snapshot.currency)
 
     def result(state: liq.Mt5StopOut | None, problem: str = "") -> CfdAccountRisk:

@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Sum
 
+from accounts.choices import AccountMode
 from accounts.models import AccountPool, AccountSnapshot, VenueAccount
 from accounts.venue_kinds import spec_for
 from trading.domain import margin as rules
@@ -85,7 +86,7 @@ class PaperAccountState:
 def is_paper(account: VenueAccount) -> bool:
     """Paper accounts: paper mode, or a simulated venue (which has no live side)."""
     spec = spec_for(account.venue)
-    return account.mode == "paper" or (spec is not None and spec.simulated)
+    return account.mode == AccountMode.PAPER or (spec is not None and spec.simulated)
 
 
 def _leg(account: VenueAccount) -> str:

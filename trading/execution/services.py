@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.choices import AuditAction
+from accounts.choices import AccountMode, AuditAction
 from accounts.models import AccountPool, Tenant, User, VenueAccount
 from alerts.choices import ACTIVE_STATUSES
 from alerts.models import Alert
@@ -278,7 +278,7 @@ def plan_hedge_open(
         "direction": Direction(direction),
         # Planned and opening in the same commit as its orders: the machine's move is checked, one row is written.
         "status": hedge_rules.transition(hedge_rules.HedgeStatus.PLANNED, hedge_rules.HedgeStatus.OPENING).value,
-        "paper": pool.perp_account.mode == "paper",
+        "paper": pool.perp_account.mode == AccountMode.PAPER,
         "manual": manual,
         "size_oz": size_oz,
         "entry_net_edge": entry_net_edge,

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Sum, When
 
 from accounts.audit import audit_record
-from accounts.choices import AuditAction
+from accounts.choices import AccountMode, AuditAction
 from accounts.http import AuditContext
 from accounts.models import AccountPool, User, VenueAccount
 from quantarb import clock
@@ -374,7 +374,7 @@ def _adopt_position(
             strategy=_pool_strategy(pool),
             direction=Direction.SELL_PERP if (leg == Leg.PERP) == (delta_oz < 0) else Direction.BUY_PERP,
             status=HedgeStatus.NEEDS_RECONCILE,
-            paper=account.mode == "paper",
+            paper=account.mode == AccountMode.PAPER,
             manual=True,
             size_oz=abs(delta_oz),
             planned_at=now,
@@ -397,7 +397,7 @@ def _adopt_position(
         venue_filled=abs(delta_oz),
         avg_price=price,
         venue_avg_price=price,
-        paper=account.mode == "paper",
+        paper=account.mode == AccountMode.PAPER,
         error=reason[:500],
         created_at=now,
     )
