@@ -171,11 +171,16 @@ def _actor_name(actor: User | None, context: AuditContext | None) -> str:
 
 
 def _lock_chain(tenant: Tenant | None) -> None:
-    """Serialise appends to one chain. Must run inside the transaction that inserts the row."""
+    """Serialise appends to one chain. Must run inside the transaction that inserts the row.
+
+    The tenant's change-log chain is locked first (its trigger takes that lock when a tracked row is written), then
+    the audit chain: every transaction takes the two in that order, so one that saved a tracked row before auditing
+    and one that audits before saving one (deleting a risk limit) queue instead of deadlocking."""
     if connection.vendor == "postgresql":
-        key = f"accounts.auditevent:{tenant.pk if tenant is not None else 'platform'}"
+        owner = tenant.pk if tenant is not None else "platform"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+            for chain in ("accounts.changelogentry", "accounts.auditevent"):
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{chain}:{owner}"])
 
 
 def _chain(tenant: Tenant | int | None) -> models.QuerySet[AuditEvent]:
