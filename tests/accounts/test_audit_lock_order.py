@@ -18,7 +18,7 @@ from accounts.models import AuditEvent, ChangeLogEntry
 from risk.models import RiskLimit
 from tests.helpers.databases import require_postgresql
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_saving_then_auditing_beside_auditing_then_saving_does_not_deadlock(alice: Any) -> None:
