@@ -13,6 +13,19 @@ T = TypeVar("T")
 EVERY_S = 0.05
 
 
+def wait_for(condition: Callable[[], T], within_s: float, what: str, *, every_s: float = EVERY_S) -> T:
+    """`until` for code that runs no event loop (a test thread waiting on another process): the same polling, the
+    same AssertionError naming `what` once `within_s` seconds have passed."""
+    deadline = time.monotonic() + within_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within_s} s")
+        time.sleep(every_s)
+
+
 async def until(condition: Callable[[], T], within_s: float, what: str, *, every_s: float = EVERY_S) -> T:
     """Poll `condition` on the running loop until it returns a true value (returned); AssertionError naming `what`
     once `within_s` seconds have passed without."""

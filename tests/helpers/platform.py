@@ -9,10 +9,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,16 +56,16 @@ def spawn_platform(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
     )
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+            return bool(response.status == 200)
+    except Exception:
+        return False  # not listening yet, or not ready
+
+
 def wait_for_http(url: str, deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
-                if response.status == 200:
-                    return
-        except Exception:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {deadline_s} s")
+    wait_for(lambda: _answers(url), deadline_s, f"{url} answering 200", every_s=0.2)
 
 
 def platform_env(workdir: Path, **extra: str) -> dict[str, str]:
