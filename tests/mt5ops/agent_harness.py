@@ -20,21 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "deploy" / "mt5-agent" / "agent.py"
 STANDIN = ROOT / "tests" / "fakes" / "terminal_standin.py"
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "the condition") -> Any:
-    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds (tests/waiting.py)."""
+    return wait_for(predicate, timeout, what)
 
 
 def pid_alive(pid: int) -> bool:
