@@ -22,7 +22,7 @@ from strategies.housekeeping import reconcile_pools
 from strategies.models import Strategy
 from tests import canary
 from tests.fakes.fixtures import Mt5BridgeFake
-from tests.mt5ops.helpers import log_in
+from tests.mt5ops.helpers import advance, log_in
 from trading.choices import RateSource
 from trading.models import Heartbeat, ReconciliationReport, SourcePair
 
@@ -165,7 +165,7 @@ def test_a_terminal_that_disconnects_raises_one_alert_and_its_return_resolves_it
     try:
         for _ in range(3):  # healthy again, and for long enough (two minutes) that the alert re-arms
             check_terminals()
-            frozen.advance(70)
+            advance(mt5_bridge, frozen, 70)
     finally:
         clock.set_clock(previous)
     assert open_alerts(alice.tenant, "rule:mt5_terminal_down:") == []
