@@ -75,6 +75,25 @@ NATURAL_DIRECTION: Mapping[Metric, Direction] = {
 }
 """The direction each metric's limits take (an editor's default; a `Limit` states its own)."""
 
+SHOWN_PLACES: Mapping[Metric, int] = {
+    Metric.UNHEDGED_OZ: 3,  # Binance's XAUUSDT step, 0.001 oz
+    Metric.UNHEDGED_USD: 2,
+    Metric.LIQUIDATION_DISTANCE_PCT: 2,
+    Metric.MT5_MARGIN_LEVEL_PCT: 1,
+    Metric.MT5_LEVEL_ABOVE_STOP_OUT: 1,
+    Metric.DRAWDOWN_PCT: 2,
+    Metric.DAILY_LOSS_USD: 2,
+    Metric.LOSS_STREAK: 0,
+    Metric.USDT_EXPOSURE_USD: 2,
+    Metric.GROSS_NOTIONAL_USD: 2,
+    Metric.WEEKEND_GAP_LIQUIDATION_DISTANCE_PCT: 2,
+    Metric.WEEKEND_GAP_MT5_MARGIN_LEVEL_PCT: 1,
+    Metric.USDT_RATE_AGE_S: 0,
+    Metric.USDT_DEPEG_BPS: 1,
+}
+"""How many decimals a measured value of each metric is shown with (a page's reading, not what limits compare:
+they compare the value as measured)."""
+
 
 class Action(StrEnum):
     ALERT = "alert"

@@ -34,6 +34,21 @@ def test_the_page_lists_limits_and_breaches_for_every_reader(paper_pool: Any, al
     assert tenant_client(alice).get(reverse("risk_limits")).content.decode().count('data-testid="limit-new"') == 1
 
 
+def test_measured_values_read_to_their_metric_s_precision(paper_pool: Any, alice: Any) -> None:
+    """A rate age reads in whole seconds and an exposure to the lot step, whatever decimals the measure carried."""
+    for metric, level in (("usdt_rate_age_s", 5), ("unhedged_oz", 2)):
+        limit_save(row=RiskLimit(tenant=alice.tenant, scope_kind="pool", pool=paper_pool, metric=metric,
+                                 breach_level=Decimal(level), action="alert"), actor=None)  # fmt: skip
+    scope = Scope(ScopeKind.POOL, paper_pool.pk)
+    evaluate_limits(metrics={alice.tenant.pk: {(Metric.USDT_RATE_AGE_S, scope): Decimal("5.112007"),
+                                               (Metric.UNHEDGED_OZ, scope): Decimal("0.1")}})  # fmt: skip
+    page = tenant_client(alice).get(reverse("risk_limits")).content.decode()
+    limits = page.split('data-testid="limits"', 1)[1].split("</table>", 1)[0]
+    breaches = page.split('data-testid="breaches"', 1)[1].split("</table>", 1)[0]
+    assert "5.112007" not in page and '<td class="qa-num">5</td>' in limits and "0.100" in limits
+    assert '<td class="qa-num">5</td>' in breaches  # the peak, as the value reads
+
+
 def test_a_bad_value_is_a_field_error_and_saves_nothing(paper_pool: Any, alice: Any) -> None:
     url = reverse("risk_limit_create")
     answer = tenant_client(alice).post(url, form(paper_pool, metric="drawdown_pct", warning_level="5",
