@@ -22,6 +22,7 @@ from accounts.venue_kinds import spec_for
 from accounts.venue_link import pool_specs
 from accounts.venue_rules import SECRET_FIELDS, AccountValues, PoolValues, account_problems, pool_problems
 from quantarb import clock, formatting
+from quantarb.api import WriteSerializer
 from quantarb.api_decimals import PlainDecimalField
 from trading.domain.sizing import contracts_per_lot
 
@@ -117,7 +118,7 @@ def _nested(problems: Mapping[str, list[str]]) -> dict[str, Any]:
     return errors
 
 
-class AccountWriteSerializer(serializers.Serializer[Any]):
+class AccountWriteSerializer(WriteSerializer):
     """Create (POST) or change (PATCH: what is sent replaces the stored value) an account. The rules about the
     account as a whole are the portal form's (accounts/venue_rules.py): a 400 names the field with the same words.
     Context: `tenant`, and `owner` (the caller, a new account's default operator)."""
@@ -278,7 +279,7 @@ class AccountTestSerializer(serializers.Serializer[Any]):
     tested_at = serializers.DateTimeField()
 
 
-class PoolWriteSerializer(serializers.Serializer[Any]):
+class PoolWriteSerializer(WriteSerializer):
     """Create (POST) or change (PATCH: what is sent replaces the stored value) a pool. The rules about the pool as a
     whole are the portal form's (accounts/venue_rules.py). Context: `tenant`."""
 

@@ -12,6 +12,7 @@ from mt5ops.models import TerminalEvent, TerminalHealth, TerminalInstance, Termi
 from mt5ops.selectors import display_state
 from mt5ops.terminal_rules import TerminalValues, terminal_problems
 from quantarb import clock
+from quantarb.api import WriteSerializer
 
 
 class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -69,7 +70,7 @@ class TerminalSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return [{"id": account.pk, "label": account.label} for account in obj.accounts.order_by("label")]
 
 
-class TerminalWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TerminalWriteSerializer(WriteSerializer):
     """What adding a terminal takes. The rules about the terminal as a whole are the portal form's
     (mt5ops/terminal_rules.py and the model's clean()): a 400 names the field with the same words. Context:
     `tenant`."""
@@ -141,7 +142,7 @@ class EventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return obj.actor.username if obj.actor is not None else None
 
 
-class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ActionSerializer(WriteSerializer):
     action = serializers.ChoiceField(choices=sorted(API_ACTIONS))
 
 

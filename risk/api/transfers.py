@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.http import AuditContext, require_actor, require_membership, require_tenant
 from accounts.models import Tenant, VenueAccount
 from accounts.permissions import Perm
-from quantarb.api import json_object
+from quantarb.api import WriteSerializer, json_object
 
 from ..choices import TransferStatus
 from ..models import Transfer
@@ -54,7 +54,7 @@ class TransferSerializer(serializers.ModelSerializer[Transfer]):
         read_only_fields = fields
 
 
-class TransferWriteSerializer(serializers.Serializer[Any]):
+class TransferWriteSerializer(WriteSerializer):
     """A request: `amount` a positive decimal string (two decimals at most) in the sending account's currency."""
 
     from_account = serializers.IntegerField()
@@ -63,14 +63,14 @@ class TransferWriteSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(required=False, max_length=300, allow_blank=True)
 
 
-class TransferCompleteSerializer(serializers.Serializer[Any]):
+class TransferCompleteSerializer(WriteSerializer):
     """The venue's reference of the movement, and what arrived in the receiving account's currency (optional)."""
 
     venue_ref = serializers.CharField(max_length=80)
     received = serializers.CharField(required=False, max_length=40, allow_blank=True)
 
 
-class TransferCloseSerializer(serializers.Serializer[Any]):
+class TransferCloseSerializer(WriteSerializer):
     reason = serializers.CharField(required=False, max_length=300, allow_blank=True)
 
 
@@ -87,9 +87,6 @@ def _transfer(request: Request, transfer_id: int) -> Transfer:
 
 def _data(request: Request, serializer_class: type[serializers.Serializer[Any]]) -> dict[str, Any]:
     json_object(request.data)
-    unknown = sorted(set(request.data) - set(serializer_class().fields))
-    if unknown:
-        raise ValidationError({"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]})
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

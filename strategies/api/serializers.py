@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import AccountPool
+from quantarb.api import WriteSerializer
 from quantarb.api_decimals import PlainDecimalField
 from risk.choices import KillScope
 from risk.models import KillSwitch
@@ -119,7 +120,7 @@ class StrategySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return f"{total.quantize(MONEY_QUANTUM):f}"
 
 
-class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class StrategyWriteSerializer(WriteSerializer):
     """A strategy write: `params` holds StrategyParams fields (decimals as strings); missing ones take the defaults
     on create and the current version's on update. Pool and mode are chosen on create and cannot change."""
 
@@ -180,7 +181,7 @@ class StrategyWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return {**attrs, "params": params, "note": attrs.get("note") or ""}
 
 
-class LifecycleSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class LifecycleSerializer(WriteSerializer):
     reason = BoundedTextField(
         required=False, allow_blank=True, default="", max_length=300, help_text="Kept as the state's reason."
     )
@@ -378,13 +379,13 @@ class KillSwitchSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         )
 
 
-class TripSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TripSerializer(WriteSerializer):
     scope = serializers.ChoiceField(choices=KillScope.values)
     strategy = serializers.IntegerField(required=False, help_text="For the strategy scope.")
     reason = serializers.CharField(max_length=500)
 
 
-class ResetSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ResetSerializer(WriteSerializer):
     note = serializers.CharField(max_length=300)
 
 
@@ -408,7 +409,7 @@ class ReportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         )
 
 
-class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RunSerializer(WriteSerializer):
     pool = serializers.IntegerField()
 
 
@@ -440,7 +441,7 @@ class CommandSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             return str(command.get_kind_display())
 
 
-class CommandWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class CommandWriteSerializer(WriteSerializer):
     pool = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ManualKind.values)
     hedge = serializers.IntegerField(required=False)

@@ -34,3 +34,35 @@ def test_the_strategy_serializers_words_are_translated(alice: Any, paper_pool: A
     assert answer.status_code == 400
     body = answer.json()
     assert body["name"] == ["请为策略命名。"] and body["mode"] == ["请选择模拟或实盘。"], body
+
+
+def test_every_write_refuses_a_field_it_does_not_know_and_saves_nothing(
+    alice: Any, paper_pool: Any, strategy: Any
+) -> None:
+    """A misspelt field is named back (in the caller's language), never silently dropped: `{"enabeld": false}`
+    ignored would leave the account enabled while the caller believes it disabled."""
+    writes = [
+        ("post", "accounts/"),
+        ("patch", f"accounts/{paper_pool.perp_account_id}/"),
+        ("post", "pools/"),
+        ("patch", f"pools/{paper_pool.pk}/"),
+        ("post", "strategies/"),
+        ("patch", f"strategies/{strategy.pk}/"),
+        ("post", f"strategies/{strategy.pk}/start/"),
+        ("post", "kill-switches/"),
+        ("post", "reconciliation/"),
+        ("post", "manual-commands/"),
+        ("post", "transfers/"),
+        ("post", "mt5/terminals/"),
+    ]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {obtain(alice)['access']}"}
+    for language, words in (("en", "Unknown field(s): bogus."), ("zh-Hans", "未知字段：bogus。")):
+        for method, path in writes:
+            send = getattr(Client(), method)
+            answer = send("/api/v1/" + path, {"bogus": 1}, content_type="application/json",
+                          HTTP_ACCEPT_LANGUAGE=language, **headers)  # fmt: skip
+            assert answer.status_code == 400, (path, answer.content)
+            assert answer.json()["non_field_errors"] == [words], (path, answer.json())
+    paper_pool.refresh_from_db()
+    strategy.refresh_from_db()
+    assert paper_pool.enabled and strategy.state == "stopped"

@@ -110,7 +110,7 @@ class CashFlowWriteSerializer(WriteSerializer):
         )
 
 
-class CashFlowRejectSerializer(serializers.Serializer[Any]):
+class CashFlowRejectSerializer(WriteSerializer):
     reason = serializers.CharField(required=False, max_length=300, allow_blank=True)
 
 
