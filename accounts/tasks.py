@@ -1,9 +1,10 @@
 import logging
 
 from celery import shared_task
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from quantarb import alerting
+from quantarb.phrases import phrase
 
 from . import audit
 from .audit_checkpoint import checkpoint_breaks, checkpoint_write
@@ -41,7 +42,7 @@ def verify_audit_chains() -> dict[str, int]:
                     tenant=owner,
                     category="system",
                     severity="critical",
-                    title=_("Audit trail broken at seq %(seq)s") % {"seq": event.seq},
+                    title=phrase(gettext_noop("Audit trail broken at seq %(seq)s"), seq=event.seq),
                     dedup_key="audit_chain_broken",
                     detail={"seq": event.seq, "row_id": event.pk, "reason": chain_break.reason},
                 )
@@ -63,7 +64,7 @@ def verify_audit_chains() -> dict[str, int]:
                 tenant=owner,
                 category="system",
                 severity="critical",
-                title=_("Audit trail broken at seq %(seq)s") % {"seq": other.seq},
+                title=phrase(gettext_noop("Audit trail broken at seq %(seq)s"), seq=other.seq),
                 dedup_key=f"audit_chain_broken:{other.table}",
                 detail={"seq": other.seq, "table": other.table, "reason": other.reason},
             )

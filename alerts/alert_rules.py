@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.choices import AccountStatus
 from accounts.models import VenueAccount
+from quantarb.phrases import phrase
 
 from .registry import Condition, RuleType, register
 
@@ -21,7 +23,7 @@ def account_in_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condit
     for account in VenueAccount.objects.filter(tenant=tenant, status=AccountStatus.ERROR).defer("credentials"):
         yield Condition(
             key=f"account_error:{account.pk}",
-            title=str(_("Account %(account)s is in error") % {"account": account.label}),
+            title=phrase(gettext_noop("Account %(account)s is in error"), account=account.label),
             detail={"account": account.pk, "message": (account.last_error or account.last_test_message)[:300]},
             source=account,
         )

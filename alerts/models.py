@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedJSONField
 from accounts.scoping import TenantQuerySet
-from quantarb import reasons
+from quantarb import phrases, reasons
 
 from .choices import AlertStatus, Category, ChannelKind, DeliveryStatus, Severity
 from .reasons import RESOLVE_REASONS
@@ -47,6 +47,9 @@ class Alert(models.Model):
     category = models.CharField(_("category"), max_length=12, choices=Category.choices)
     severity = models.CharField(_("severity"), max_length=12, choices=Severity.choices)
     title = models.CharField(_("title"), max_length=200)
+    # The title as written (quantarb/phrases.py): its template and parameters, shown in the reader's language; `title`
+    # is its English rendering. Empty for a title given as plain text (the raise_alert command's).
+    title_phrase = models.JSONField(_("title phrase"), default=dict, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     rule = models.ForeignKey(
         AlertRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts", verbose_name=_("rule")
@@ -90,6 +93,11 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def title_text(self) -> str:
+        """The title in the reader's language (the stored English when it was given as plain text)."""
+        return phrases.render_stored(self.title_phrase, self.title)
 
     @property
     def is_active(self) -> bool:

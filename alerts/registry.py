@@ -15,6 +15,8 @@ from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext as _
 
+from quantarb.phrases import Phrase
+
 
 @dataclass(frozen=True)
 class Param:
@@ -33,7 +35,7 @@ class Condition:
     """A condition that holds now. Its key is the alert's dedup key; the same key while it holds is the same alert."""
 
     key: str
-    title: str
+    title: str | Phrase  # a Phrase: shown in each reader's language (quantarb/phrases.py)
     detail: dict[str, Any] = field(default_factory=dict)
     source: Any = None
 

@@ -24,6 +24,7 @@ from accounts.models import Membership, Tenant, User
 from quantarb import clock, reasons
 from quantarb.events import user_group
 from quantarb.live import send_on_commit
+from quantarb.phrases import Phrase
 
 from .checks import SECRET_FOR_KIND, STORED_NAME, ChannelValues
 from .choices import ACTIVE_STATUSES, AlertStatus, DeliveryStatus, severity_at_least
@@ -49,21 +50,27 @@ def alert_raise(
     tenant: Tenant,
     category: str,
     severity: str,
-    title: str,
+    title: str | Phrase,
     dedup_key: str,
     detail: dict[str, Any] | None = None,
     source: models.Model | None = None,
     rule: AlertRule | None = None,
 ) -> Raised:
     """Open an alert, or bump the active one with the same `dedup_key` (count + 1, last seen now, detail and
-    severity refreshed). Notifications go out on commit, through each matching channel's throttle."""
+    severity refreshed). Notifications go out on commit, through each matching channel's throttle.
+
+    A `Phrase` title is kept as written and shown in each reader's language (`Alert.title_text`); the `title` column
+    keeps its English rendering, which notifications and the audit trail carry."""
+    written = title if isinstance(title, Phrase) else None
+    english = title.english() if isinstance(title, Phrase) else title
     for attempt in range(3):
         try:
             return _raise_once(
                 tenant=tenant,
                 category=category,
                 severity=severity,
-                title=title[:200],
+                title=english[:200],
+                title_phrase=written.as_json() if written is not None else {},
                 dedup_key=dedup_key[:200],
                 detail=detail or {},
                 source=source,
@@ -83,6 +90,7 @@ def _raise_once(
     category: str,
     severity: str,
     title: str,
+    title_phrase: dict[str, Any],
     dedup_key: str,
     detail: dict[str, Any],
     source: models.Model | None,
@@ -94,7 +102,12 @@ def _raise_once(
     )
     if active is not None:
         Alert.objects.filter(pk=active.pk).update(
-            count=F("count") + 1, last_seen=now, detail=detail, severity=severity, title=title
+            count=F("count") + 1,
+            last_seen=now,
+            detail=detail,
+            severity=severity,
+            title=title,
+            title_phrase=title_phrase,
         )
         active.refresh_from_db()
         _notify(alert=active, now=now, repeat=True)
@@ -105,6 +118,7 @@ def _raise_once(
             category=category,
             severity=severity,
             title=title,
+            title_phrase=title_phrase,
             detail=detail,
             dedup_key=dedup_key,
             rule=rule,

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from alerts.registry import Condition, RuleType, register
+from quantarb.phrases import Phrase, phrase
 
 from .choices import FailureChoice, TerminalStateChoice
 from .models import TerminalStatus
@@ -25,26 +25,27 @@ def terminal_not_ready(tenant: Any, params: dict[str, Decimal]) -> Iterator[Cond
     for status in rows.order_by("terminal_id"):
         terminal = status.terminal
         state = TerminalStateChoice(status.state).label
-        failure = FailureChoice(status.failure).label if status.failure else _("recovering")
+        failure = FailureChoice(status.failure).label if status.failure else gettext_lazy("recovering")
         latest = terminal.health.filter(ok=False).order_by("-at", "-pk").first()
-        error = latest.error if latest is not None else ""
-        if status.failure == "bridge_down":
-            error = _("no bridge answered at %(address)s") % {"address": terminal.address}
-        title = _("MT5 terminal %(label)s is %(state)s: %(failure)s") % {
-            "label": terminal.label,
-            "state": state,
-            "failure": failure,
-        }
+        error: Phrase | str = latest.error if latest is not None else ""
+        if status.failure == FailureChoice.BRIDGE_DOWN:
+            error = phrase(gettext_noop("no bridge answered at %(address)s"), address=terminal.address)
+        words = {"label": terminal.label, "state": state, "failure": failure}
+        title = (
+            phrase(gettext_noop("MT5 terminal %(label)s is %(state)s: %(failure)s (%(error)s)"), error=error, **words)
+            if error
+            else phrase(gettext_noop("MT5 terminal %(label)s is %(state)s: %(failure)s"), **words)
+        )
         yield Condition(
             key=f"mt5_terminal:{terminal.pk}",
-            title=f"{title} ({error})" if error else title,
+            title=title,
             detail={
                 "terminal": terminal.pk,
                 "state": status.state,
                 "failure": status.failure,
                 "reason": status.reason,
                 "error_code": latest.error_code if latest is not None else None,
-                "error": error,
+                "error": error.english() if isinstance(error, Phrase) else error,
                 "since": status.since.isoformat(),
                 "outage_started_at": status.outage_started_at.isoformat() if status.outage_started_at else None,
                 "checked_at": status.last_check_at.isoformat() if status.last_check_at else None,

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from quantarb.phrases import Phrase
+
 
 class AlertSink(Protocol):
     def raise_alert(
-        self, *, tenant: Any, category: str, severity: str, title: str, dedup_key: str, detail: dict[str, Any]
+        self, *, tenant: Any, category: str, severity: str, title: str | Phrase, dedup_key: str, detail: dict[str, Any]
     ) -> None:
         """Open an alert in `tenant`, or bump the active one with the same `dedup_key`."""
         ...
@@ -42,7 +44,7 @@ def _sink() -> AlertSink:
 
 
 def raise_alert(
-    *, tenant: Any, category: str, severity: str, title: str, dedup_key: str, detail: dict[str, Any]
+    *, tenant: Any, category: str, severity: str, title: str | Phrase, dedup_key: str, detail: dict[str, Any]
 ) -> None:
     _sink().raise_alert(
         tenant=tenant, category=category, severity=severity, title=title, dedup_key=dedup_key, detail=detail

@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
+from quantarb.phrases import phrase, words
 from trading.choices import HedgeStatus
 from trading.models import Hedge
 
@@ -27,10 +27,12 @@ from .models import KillSwitch, RiskLimitState
 def kill_switch_condition(switch: KillSwitch) -> Condition:
     """The alert condition of one tripped switch. The trip raises it at once (risk/services.py) and this rule keeps
     it open: the same key, so one trip is one alert."""
-    target = switch.strategy.name if switch.strategy is not None else switch.get_scope_display()
+    target = switch.strategy.name if switch.strategy is not None else words(KillScope(switch.scope).label)
     return Condition(
         key=f"kill_switch_active:{switch.pk}",
-        title=_("Kill switch tripped (%(target)s): %(reason)s") % {"target": target, "reason": switch.reason_text},
+        title=phrase(
+            gettext_noop("Kill switch tripped (%(target)s): %(reason)s"), target=target, reason=switch.reason_phrase
+        ),
         detail={
             "scope": switch.scope,
             "trigger": switch.trigger,
@@ -62,7 +64,7 @@ def hedge_legged(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]
         unhedged = hedge.perp_oz + hedge.cfd_oz
         yield Condition(
             key=f"hedge_legged:{hedge.pk}",
-            title=_("Hedge #%(id)s is legged: %(oz)s oz unhedged") % {"id": hedge.pk, "oz": unhedged},
+            title=phrase(gettext_noop("Hedge #%(id)s is legged: %(oz)s oz unhedged"), id=hedge.pk, oz=unhedged),
             detail={"perp_oz": str(hedge.perp_oz), "cfd_oz": str(hedge.cfd_oz), "status": hedge.status},
             source=hedge,
         )

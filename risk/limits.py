@@ -35,6 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.audit import audit_record
 from accounts.choices import AuditAction
@@ -46,7 +47,8 @@ from alerts.registry import get
 from alerts.rules import rule_dedup_key
 from alerts.services import alert_raise, alert_resolve
 from quantarb import clock, formatting, reasons
-from trading.choices import LIVE_HEDGE_STATUSES
+from quantarb.phrases import Phrase, phrase, said
+from trading.choices import LIVE_HEDGE_STATUSES, RateSource
 from trading.models import Hedge
 
 from .choices import ActionStatus, LimitAction, LimitLevelChoice, LimitScopeKind
@@ -284,17 +286,20 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
     """The alert's title and detail for a limit at `level` (shared with the `risk_limit` alert rule)."""
     threshold = row.breach_level if level == LimitLevelChoice.BREACH else row.warning_level
     words = {
-        "limit": row.label,
+        "limit": row.label_phrase,
         "value": _words(value),
         "threshold": _words(threshold),
         "action": LimitAction(row.action).label,
     }
+    title: Phrase
     if level == LimitLevelChoice.BREACH:
-        title = _("Limit breached: %(limit)s at %(value)s (breach level %(threshold)s) → %(action)s") % words
+        title = phrase(
+            gettext_noop("Limit breached: %(limit)s at %(value)s (breach level %(threshold)s) → %(action)s"), **words
+        )
         if row.confirm and row.action != LimitAction.ALERT:
-            title += " " + _("(awaiting a person's confirmation)")
+            title = said(title, phrase(gettext_noop("(awaiting a person's confirmation)")))
     else:
-        title = _("Limit warning: %(limit)s at %(value)s (warning level %(threshold)s)") % words
+        title = phrase(gettext_noop("Limit warning: %(limit)s at %(value)s (warning level %(threshold)s)"), **words)
     detail: dict[str, Any] = {
         "limit": row.pk,
         "metric": row.metric,
@@ -308,7 +313,7 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
     if row.metric in RATE_METRICS and level != LimitLevelChoice.OK:
         causes, sources = _rate_causes(row, threshold)
         if causes:  # first: an alert's title is cut at 200 characters, and the source at fault is the news
-            title = f"{' '.join(causes)} {title}"
+            title = said(*causes, title)
             detail["rate_sources"] = sources
     return {"title": title, "detail": detail}
 
@@ -316,7 +321,7 @@ def limit_condition(row: RiskLimit, level: str, value: Decimal | None) -> dict[s
 RATE_METRICS = (Metric.USDT_RATE_AGE_S.value, Metric.USDT_DEPEG_BPS.value)
 
 
-def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], list[dict[str, Any]]]:
+def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[Phrase], list[dict[str, Any]]]:
     """Which USDT/USD rate source a rate limit's alert is about, in words and as data: the sources pricing the
     scope's pools whose figure is at the level (the worst one when none is, the figure having moved since)."""
     from risk import metrics as risk_metrics  # type: ignore[attr-defined,unused-ignore]
@@ -332,18 +337,27 @@ def _rate_causes(row: RiskLimit, threshold: Decimal | None) -> tuple[list[str], 
     at_fault = at_fault or measured[:1]
     causes = []
     for rate in at_fault:
-        names = {"source": rate.source_label}
+        source = RateSource(rate.source).label if rate.source in RateSource.values else rate.source
         if age and rate.missing:
-            causes.append(_("No USDT/USD rate from %(source)s: edges are not priced.") % names)
+            causes.append(
+                phrase(gettext_noop("No USDT/USD rate from %(source)s: edges are not priced."), source=source)
+            )
         elif age and rate.age_s is not None:
             seconds = formatting.trimmed(rate.age_s.quantize(Decimal("0.1")), group=True)
             causes.append(
-                _("The USDT/USD rate from %(source)s is %(age)s s old: edges are not priced.")
-                % {**names, "age": seconds}
+                phrase(
+                    gettext_noop("The USDT/USD rate from %(source)s is %(age)s s old: edges are not priced."),
+                    source=source,
+                    age=seconds,
+                )
             )
         elif not age:
             causes.append(
-                _("USDT is worth %(rate)s USD (%(source)s).") % {**names, "rate": formatting.trimmed(rate.usd_per_usdt)}
+                phrase(
+                    gettext_noop("USDT is worth %(rate)s USD (%(source)s)."),
+                    source=source,
+                    rate=formatting.trimmed(rate.usd_per_usdt),
+                )
             )
     sources = [
         {

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, User, VenueAccount
 from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
-from quantarb import reasons
+from quantarb import phrases, reasons
 from trading.domain.margin import MarginError, brackets_from_wire
 
 from .choices import (
@@ -98,6 +98,11 @@ class KillSwitch(models.Model):
     def reason_text(self) -> str:
         """The reason in the reader's language: an automatic trip's code translated, a person's words as typed."""
         return reasons.render(SWITCH_REASONS, self.reason_code, self.reason_params, fallback=self.reason)
+
+    @property
+    def reason_phrase(self) -> phrases.Phrase | str:
+        """The reason as a phrase, for words written now and read later (an alert's title)."""
+        return phrases.coded(SWITCH_REASONS, self.reason_code, self.reason_params, self.reason)
 
 
 class ComplianceRule(models.Model):
@@ -401,6 +406,21 @@ class RiskLimit(models.Model):
             return str(self.get_scope_kind_display())
         name = getattr(target, "label", None) or getattr(target, "name", "")
         return f"{self.get_scope_kind_display()} {name}"
+
+    @property
+    def label_phrase(self) -> phrases.Phrase | str:
+        """`label` as a phrase, for words written now and read later (an alert's title): the metric's and the
+        scope kind's labels translated when read, the names as given."""
+        if self.name:
+            return self.name
+        target = {"pool": self.pool, "strategy": self.strategy, "account": self.account}.get(self.scope_kind)
+        kind = phrases.words(LimitScopeKind(self.scope_kind).label)
+        if target is None:
+            scope: phrases.Phrase = kind
+        else:
+            name = getattr(target, "label", None) or getattr(target, "name", "")
+            scope = phrases.phrase("%(kind)s %(name)s", kind=kind, name=name)
+        return phrases.phrase("%(metric)s · %(scope)s", metric=LimitMetric(self.metric).label, scope=scope)
 
     @property
     def current_level(self) -> str:

@@ -129,7 +129,7 @@ def kill_switch_trip(
             tenant=each,
             category=Category.RISK,
             severity=Severity.CRITICAL,
-            title=str(condition.title),
+            title=condition.title,
             dedup_key=rule_dedup_key("kill_switch_active", condition.key),
             detail=condition.detail,
             source=condition.source,

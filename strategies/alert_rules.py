@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from alerts.registry import Condition, RuleType, register
+from quantarb.phrases import phrase
 
 from .choices import StrategyState
 from .models import Strategy
@@ -19,8 +19,11 @@ def strategy_error(tenant: Any, params: dict[str, Decimal]) -> Iterator[Conditio
     for strategy in Strategy.objects.filter(tenant_id=tenant.pk, state=StrategyState.ERROR):
         yield Condition(
             key=f"strategy_error:{strategy.pk}",
-            title=_("Strategy %(name)s stopped on an error: %(reason)s")
-            % {"name": strategy.name, "reason": strategy.state_reason_text},
+            title=phrase(
+                gettext_noop("Strategy %(name)s stopped on an error: %(reason)s"),
+                name=strategy.name,
+                reason=strategy.state_reason_phrase,
+            ),
             detail={"reason": strategy.state_reason},
             source=strategy,
         )

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountPool, Tenant, User
 from accounts.scoping import PoolOwnedQuerySet, TenantQuerySet
-from quantarb import reasons
+from quantarb import phrases, reasons
 
 from .choices import ACTIVE_STATES, StrategyMode, StrategyState
 from .reasons import STATE_REASONS
@@ -86,6 +86,11 @@ class Strategy(models.Model):
         return reasons.render(
             STATE_REASONS, self.state_reason_code, self.state_reason_params, fallback=self.state_reason
         )
+
+    @property
+    def state_reason_phrase(self) -> phrases.Phrase | str:
+        """The reason as a phrase, for words written now and read later (an alert's title)."""
+        return phrases.coded(STATE_REASONS, self.state_reason_code, self.state_reason_params, self.state_reason)
 
 
 class StrategyVersion(models.Model):

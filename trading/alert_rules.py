@@ -9,10 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import AccountPool
 from alerts.registry import Condition, Param, RuleType, register
 from quantarb import clock
+from quantarb.phrases import phrase
 from trading.choices import ReconciliationStatus, ReconciliationTrigger
 from trading.marketdata.selectors import heartbeats, tenant_pairs
 from trading.models import QuoteTick, ReconciliationReport, SpreadSample
@@ -54,7 +56,7 @@ def feed_stale(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
         if age is None or age > limit:
             yield Condition(
                 key=f"feed_stale:{source.key}",
-                title=str(_("Feed %(source)s is stale") % {"source": source.label}),
+                title=phrase(gettext_noop("Feed %(source)s is stale"), source=source.label),
                 detail={"source": source.key, "age_s": None if age is None else round(age, 1), "limit_s": limit},
                 source=source,
             )
@@ -75,8 +77,10 @@ def reconciliation_failed(tenant: Any, params: dict[str, Decimal]) -> Iterator[C
             continue
         yield Condition(
             key=f"reconciliation_failed:{pool.pk}",
-            title=str(
-                _("Scheduled reconciliation of %(pool)s failed: %(error)s") % {"pool": pool.name, "error": report.error}
+            title=phrase(
+                gettext_noop("Scheduled reconciliation of %(pool)s failed: %(error)s"),
+                pool=pool.name,
+                error=report.error,
             ),
             detail={"pool": pool.pk, "report": report.pk, "error": report.error, "at": report.started_at.isoformat()},
             source=report,
@@ -98,12 +102,15 @@ def net_edge_beyond(tenant: Any, params: dict[str, Decimal]) -> Iterator[Conditi
             direction = "sell_perp" if sample.net_sell_perp >= sample.net_buy_perp else "buy_perp"
             yield Condition(
                 key=f"net_edge:{sample.pair_id}",
-                title=str(
-                    _("Net edge %(edge)s USD/oz on %(pair)s") % {"edge": f"{best:.2f}", "pair": sample.pair.name}
+                title=phrase(
+                    gettext_noop("Net edge %(edge)s USD/oz on %(pair)s"), edge=f"{best:.2f}", pair=sample.pair.name
                 ),
                 detail={"pair": sample.pair_id, "net_edge": str(best), "direction": direction, "level": str(level)},
                 source=sample.pair,
             )
+
+
+COMPONENTS = {"scheduler": _("scheduler"), "engine": _("engine")}
 
 
 def heartbeat_missing(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condition]:
@@ -118,7 +125,7 @@ def heartbeat_missing(tenant: Any, params: dict[str, Decimal]) -> Iterator[Condi
         if age is None or age > limit:
             yield Condition(
                 key=f"heartbeat:{component}",
-                title=str(_("No %(component)s heartbeat") % {"component": component}),
+                title=phrase(gettext_noop("No %(component)s heartbeat"), component=COMPONENTS[component]),
                 detail={"component": component, "age_s": None if age is None else round(age, 1), "limit_s": limit},
             )
 

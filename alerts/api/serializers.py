@@ -45,6 +45,9 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     )
     resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, default=None, allow_null=True)
     rule = serializers.CharField(source="rule.rule_type", read_only=True, default=None, allow_null=True)
+    title = serializers.CharField(
+        source="title_text", read_only=True, help_text="In the caller's language (Accept-Language); English by default."
+    )
 
     class Meta:
         model = Alert

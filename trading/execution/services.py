@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.audit import audit_record
 from accounts.choices import AccountMode, AuditAction
@@ -27,6 +28,7 @@ from alerts.choices import ACTIVE_STATUSES
 from alerts.models import Alert
 from alerts.services import alert_raise, alert_resolve
 from quantarb import clock
+from quantarb.phrases import phrase
 from trading.choices import (
     OPEN_ORDER_STATUSES,
     Direction,
@@ -625,7 +627,9 @@ def _legged_alert_on_commit(hedge: Hedge) -> None:
         "unhedged_oz": str(hedge.perp_oz + hedge.cfd_oz),
         "reason": hedge.status_reason,
     }
-    title = _("Hedge #%(id)s is legged: %(oz)s oz unhedged") % {"id": hedge_id, "oz": hedge.perp_oz + hedge.cfd_oz}
+    title = phrase(
+        gettext_noop("Hedge #%(id)s is legged: %(oz)s oz unhedged"), id=hedge_id, oz=hedge.perp_oz + hedge.cfd_oz
+    )
 
     def raise_alert() -> None:
 
@@ -634,7 +638,7 @@ def _legged_alert_on_commit(hedge: Hedge) -> None:
                 tenant=Tenant.objects.get(pk=tenant_id),
                 category="execution",
                 severity="critical",
-                title=str(title),
+                title=title,
                 dedup_key=legged_alert_key(hedge_id),
                 detail=detail,
                 source=Hedge.objects.filter(pk=hedge_id).first(),

@@ -37,7 +37,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, AccountSnapshot, Tenant, VenueAccount
@@ -46,6 +46,7 @@ from alerts.choices import ACTIVE_STATUSES
 from alerts.models import Alert
 from alerts.services import alert_raise, alert_resolve
 from quantarb import clock
+from quantarb.phrases import phrase
 from trading.choices import LIVE_HEDGE_STATUSES, OrderSide
 from trading.domain import pnl
 from trading.domain.orders import Leg as DomainLeg
@@ -640,9 +641,10 @@ def equity_check_accounts(now: datetime | None = None) -> dict[str, int]:
             tenant=account.tenant,
             category="account",
             severity="warning",
-            title=str(
-                _("%(account)s: equity series differs from the venue by %(difference)s USD")
-                % {"account": account.label, "difference": f"{check.difference:+.2f}"}
+            title=phrase(
+                gettext_noop("%(account)s: equity series differs from the venue by %(difference)s USD"),
+                account=account.label,
+                difference=f"{check.difference:+.2f}",
             ),
             dedup_key=key,
             detail={

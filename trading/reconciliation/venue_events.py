@@ -30,12 +30,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.choices import AccountMode, AccountStatus
 from accounts.models import AccountPool, VenueAccount
 from accounts.venue_kinds import Venue
 from alerts.services import alert_raise
 from quantarb import clock
+from quantarb.phrases import phrase
 from trading.choices import OPEN_ORDER_STATUSES, VenueEventKind
 from trading.execution.fills import order_fill_from_stream
 from trading.models import Order, VenueEvent
@@ -106,17 +108,17 @@ def _announce(event: VenueEvent, account: VenueAccount) -> None:
     """Alert the account's tenant, log, and adopt the change on the account's pool (legged until repaired)."""
     kind = event.kind
     titles = {
-        VenueEventKind.LIQUIDATION: _("Binance liquidated %(qty)s oz on %(account)s"),
-        VenueEventKind.ADL: _("Binance auto-deleveraged %(qty)s oz on %(account)s"),
-        VenueEventKind.MANUAL_TRADE: _("A trade outside quantarb filled %(qty)s oz on %(account)s"),
-        VenueEventKind.STOP_OUT: _("The broker stopped out %(qty)s oz on %(account)s"),
+        VenueEventKind.LIQUIDATION: gettext_noop("Binance liquidated %(qty)s oz on %(account)s"),
+        VenueEventKind.ADL: gettext_noop("Binance auto-deleveraged %(qty)s oz on %(account)s"),
+        VenueEventKind.MANUAL_TRADE: gettext_noop("A trade outside quantarb filled %(qty)s oz on %(account)s"),
+        VenueEventKind.STOP_OUT: gettext_noop("The broker stopped out %(qty)s oz on %(account)s"),
     }
     price = event.price
     alert_raise(
         tenant=account.tenant,
         category="account",
         severity="warning" if kind == VenueEventKind.MANUAL_TRADE else "critical",
-        title=titles[VenueEventKind(kind)] % {"qty": f"{event.quantity.normalize():f}", "account": account.label},
+        title=phrase(titles[VenueEventKind(kind)], qty=f"{event.quantity.normalize():f}", account=account.label),
         dedup_key=f"venue_event:{account.pk}:{kind}:{event.venue_order_id}",
         detail={
             "account": account.pk,
@@ -192,8 +194,11 @@ def position_difference_adopt(*, account: VenueAccount, venue_oz: Decimal, price
         tenant=account.tenant,
         category="account",
         severity="critical",
-        title=_("The position on %(account)s differed from our books by %(oz)s oz: adopted")
-        % {"account": account.label, "oz": _oz(delta)},
+        title=phrase(
+            gettext_noop("The position on %(account)s differed from our books by %(oz)s oz: adopted"),
+            account=account.label,
+            oz=_oz(delta),
+        ),
         dedup_key=f"position_difference:{account.pk}:{hedge.pk if hedge is not None else 'none'}",
         detail={
             "account": account.pk,
