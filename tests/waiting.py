@@ -13,16 +13,29 @@ T = TypeVar("T")
 EVERY_S = 0.05
 
 
-def wait_for(condition: Callable[[], T], within_s: float, what: str, *, every_s: float = EVERY_S) -> T:
+def wait_for(
+    condition: Callable[[], T],
+    within_s: float,
+    what: str,
+    *,
+    every_s: float = EVERY_S,
+    tolerate: tuple[type[Exception], ...] = (),
+) -> T:
     """`until` for code that runs no event loop (a test thread waiting on another process): the same polling, the
-    same AssertionError naming `what` once `within_s` seconds have passed."""
+    same AssertionError naming `what` once `within_s` seconds have passed. A condition raising one of `tolerate`
+    (a server not listening yet) counts as not yet; the last such error is named in the failure."""
     deadline = time.monotonic() + within_s
+    last_error: Exception | None = None
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except tolerate as exc:
+            last_error, value = exc, None
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_s} s")
+            detail = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
+            raise AssertionError(f"{what}: not within {within_s} s{detail}")
         time.sleep(every_s)
 
 

@@ -36,6 +36,8 @@ from typing import Any, NoReturn, TypeVar
 
 import pytest
 
+from tests.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -92,19 +94,7 @@ def free_port(preferred: int | None = None) -> int:
 def wait_until(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.2) -> T:
     """Call `probe` until it returns something truthy (returned); fail with `what` after `timeout` seconds.
     A probe that raises counts as not yet (the last error is reported)."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
-            raise AssertionError(f"within {timeout:.0f} s: {what}{detail}")
-        time.sleep(interval)
+    return wait_for(probe, timeout, what, every_s=interval, tolerate=(Exception,))  # type: ignore[return-value]
 
 
 def now_ms() -> int:

@@ -84,6 +84,9 @@ def _arm(binance_fake: Any, terminal: Any, perp: str, cfd: str) -> None:
         terminal.qa_arm("stall", seconds=0.6)
 
 
+# Two hundred cases against the venue fakes: the suite's 300 s per test is for one case, not for all of them (each
+# case is bounded on its own: 120 s below).
+@pytest.mark.timeout(900)
 @settings(
     max_examples=int(os.environ.get("QUANTARB_LEGGING_CASES", "200")),
     deadline=None,

@@ -321,11 +321,11 @@ async def test_a_slow_socket_is_coalesced_on_the_fast_path_and_never_holds_up_th
     start = now_ms()
 
     async def until_received(index: int, count: int) -> None:
-        """Wait (up to 3 s) until socket `index` has `count` spread frames: with Redis, updates arrive over
-        pub/sub a moment after they are sent (and only once the hub's subscription is live)."""
-        deadline = asyncio.get_running_loop().time() + 3
-        while len(fast_path.spreads(index)) < count and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        """Wait (up to 10 s, failing after) until socket `index` has `count` spread frames: with Redis, updates
+        arrive over pub/sub a moment after they are sent (and only once the hub's subscription is live)."""
+        await until(
+            lambda: len(fast_path.spreads(index)) >= count, 10, f"socket {index}: {count} spread frames", every_s=0.01
+        )
 
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start - 1)))
     await until_received(0, 1)
