@@ -70,7 +70,7 @@ def test_a_limit_edited_with_a_bad_value_shows_the_field_error(
         # Nothing was saved: the limit keeps its levels.
         page.goto(platform.url + "/risk/limits/")
         row = page.locator("[data-testid=limits] tbody tr").first
-        expect(row).to_contain_text("999999850")
+        expect(row).to_contain_text("999,999,850.000")  # the measured value, to the metric's decimals
         expect(row.locator("td.qa-num").nth(1)).to_have_text("2")
         page.screenshot(path=str(SHOTS / f"risk-limits-page-{lang}.png"), full_page=True)
     finally:
