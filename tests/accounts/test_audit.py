@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from accounts.tasks import verify_audit_chains
 from tests.helpers.databases import require_postgresql
 from tests.helpers.personas import Persona
 from tests.helpers.platform import ROOT
+from tests.waiting import wait_for
 
 TABLE = "accounts_auditevent"
 
@@ -407,17 +407,19 @@ def test_concurrent_writers_leave_one_unbroken_chain() -> None:
     def write(i: int) -> None:
         try:
             start.wait()
-            for _ in range(200):
+
+            def written() -> bool:
                 try:
                     audit_record(tenant=tenant, actor=None, action=AuditAction.ORDER_SUBMITTED, summary={"writer": i})
-                    return
+                    return True
                 except OperationalError as exc:
                     # The SQLite test database is in memory with a shared cache, which answers "table is locked"
                     # at once where a file database (the platform's) waits out its busy timeout: wait here.
                     if connection.vendor != "sqlite" or "locked" not in str(exc):
                         raise
-                    time.sleep(0.01)  # a pause before trying for the lock again
-            raise TimeoutError("never got the SQLite lock")
+                    return False
+
+            wait_for(written, 30, f"writer {i}: the SQLite lock", every_s=0.01)
         except Exception as exc:  # reported below: an exception in a thread would otherwise vanish
             errors.append(exc)
         finally:

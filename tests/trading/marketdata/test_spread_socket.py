@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from accounts.choices import UserStatus
 from accounts.models import User
@@ -295,7 +294,8 @@ async def test_the_fast_path_writes_the_frames_the_fallback_sends(
 
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
     sent = await fallback.receive_json_from(timeout=2)
-    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # the hello counts against the rate ceiling
+    # The hello counts against the rate ceiling: the frame goes out on the ceiling's timer.
+    await until(lambda: fast.spreads(0), 5, "the spread frame on the fast path")
 
     assert fast.spreads(0) == [sent]
     assert await direct.receive_nothing(timeout=0.2)  # spread frames do not take the ASGI send
@@ -355,7 +355,11 @@ async def test_a_burst_is_coalesced_to_the_latest_state_on_the_fast_path(
 
     for n in range(50):
         assert await group_send(pair_group(alpha_pair.pk), update(pair_state(start + n)))
-    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # the rate ceiling's timer writes the last one
+    await until(  # the rate ceiling's timer writes the last one
+        lambda: fast_path.spreads(0) and fast_path.spreads(0)[-1]["state"]["at_ms"] == start + 49,
+        5,
+        "the burst's last state on the fast path",
+    )
 
     spreads = fast_path.spreads(0)
     assert 1 <= len(spreads) <= 10
@@ -373,7 +377,7 @@ async def test_a_revoked_pair_stops_reaching_the_socket_on_the_fast_path(
     assert connected
     await socket.receive_json_from(timeout=2)
     assert await group_send(pair_group(alpha_pair.pk), update(pair_state(now_ms())))
-    await asyncio.sleep(2 / settings.QUANTARB_PUSH_MAX_HZ)  # past the rate ceiling's timer: the push went out
+    await until(lambda: fast_path.spreads(0), 5, "the push before the revocation")  # on the rate ceiling's timer
     before = len(fast_path.spreads(0))
 
     def revoke() -> None:

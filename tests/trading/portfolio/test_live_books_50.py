@@ -54,6 +54,7 @@ from tests.fakes.venue_books import (
 from tests.helpers.runners import db
 from tests.pools import FakeBook
 from tests.trading.portfolio.helpers import ShiftedClock, next_triple_rollover_ms
+from tests.waiting import wait_for
 from trading.account_sync import sync_accounts
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
@@ -106,12 +107,12 @@ class RatedBook(FakeBook):
     def refresh_cfd(self) -> None:
         """The CFD quote, read again past a fault armed for the product's calls (an IPC timeout, a dropped bridge):
         the test's own market reads are not under test."""
-        for _ in range(20):
-            try:
-                return super().refresh_cfd()
-            except VenueError:
-                time.sleep(0.05)  # a pause between retries of the read (the fault clears on its own)
-        super().refresh_cfd()
+
+        def read() -> bool:
+            FakeBook.refresh_cfd(self)
+            return True
+
+        wait_for(read, 5, "the CFD quote past an armed fault", tolerate=(VenueError,))
 
     def snapshot(self, pair_id: int) -> MarketSnapshot:
         return replace(super().snapshot(pair_id), usd_per_usdt=self.usd_per_usdt)

@@ -12,7 +12,8 @@ import pytest
 
 from tests.fakes.fixtures import BinanceFake
 from tests.trading.venues.helpers import gateway_for
-from tests.waiting import until
+from tests.waiting import until, until_async
+from trading.domain.quotes import Quote
 from trading.venues.binance.gateway import SYMBOL, BinanceQuoteFeed, BinanceUsdmGateway, rewrite_endpoints
 from trading.venues.errors import VenueError, VenueErrorKind
 
@@ -233,8 +234,16 @@ async def test_a_rate_limit_backs_off_as_told_and_sends_nothing_meanwhile(
         assert again.value.kind == VenueErrorKind.RATE_LIMITED
         await asyncio.sleep(0.05)  # the attempts spread over the back-off, which must refuse them all
     assert binance_fake.state(since=during)["request_total"] == 0  # nothing reached the venue in the back-off
-    await asyncio.sleep(max(0.0, started + 2.05 - time.time()))  # the venue's 2 s back-off runs out (on purpose)
-    assert (await gateway.fetch_quote()).bid_price == Decimal("4600.10")
+
+    async def quote_after_the_back_off() -> Quote | None:
+        try:
+            return await gateway.fetch_quote()
+        except VenueError as refused:  # still backing off: refused here, nothing sent
+            assert refused.kind == VenueErrorKind.RATE_LIMITED
+            return None
+
+    quote = await until_async(quote_after_the_back_off, 10, "a quote once the venue's 2 s back-off ran out")
+    assert time.time() - started >= 2 and quote.bid_price == Decimal("4600.10")
 
 
 async def test_a_liquidation_on_the_user_stream_is_seen_within_seconds(

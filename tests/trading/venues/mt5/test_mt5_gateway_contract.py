@@ -4,7 +4,6 @@ MetaTrader5-shaped module refuses client-side dicts as a real terminal would."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from quantarb import clock
 from tests.trading.venues.helpers import Rig
+from tests.waiting import wait_for
 from trading.domain.calendar import bybit_mt5_gold
 from trading.venues.errors import VenueError, VenueErrorKind
 from trading.venues.mt5.gateway import (
@@ -112,8 +112,12 @@ def test_a_closed_market_is_detected(rig: Rig) -> None:
     assert gateway.market_state(polls=20, interval_s=0.02).open
     rig.terminal.qa_configure(market_open=False)  # ticks stop: the last one stays and ages
     gateway.tick()
-    time.sleep(0.3)  # the last tick ages past `stale_after_s` (time passes on purpose)
-    state = gateway.market_state(polls=3, interval_s=0.02)
+
+    def closed() -> Any:  # once the last tick has aged past `stale_after_s`
+        state = gateway.market_state(polls=3, interval_s=0.02)
+        return None if state.open else state
+
+    state = wait_for(closed, 5, "the market seen closed")
     assert not state.open and state.reason == "no_fresh_tick" and (state.last_tick_age_s or 0) > 0.2
     with pytest.raises(VenueError) as caught:
         gateway.place_order(buy("q-closed"))
