@@ -9,7 +9,7 @@ summaries and readers without the catalogue). quantarb/reasons.py keeps coded re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 
-_FULL_WIDTH_STOPS = ("。", "！", "？", "：", "；", "）")
+from quantarb import reasons
+
 _DEPTH = 4  # how deep phrases nest (a stored row from elsewhere may not nest without end)
 
 
@@ -106,17 +107,14 @@ def _render(each: Phrase, depth: int) -> str:
     if depth <= 0:
         return ""
     if each.parts:
-        return join_texts([_render(part, depth - 1) for part in each.parts])
+        return reasons.join_sentences([_render(part, depth - 1) for part in each.parts])
     values = {k: _render(v, depth - 1) if isinstance(v, Phrase) else v for k, v in each.params.items()}
-    template = gettext(each.msgid) if each.msgid else ""
-    try:
-        return template % values if values else template
-    except (KeyError, TypeError, ValueError):
-        with translation.override("en"):
-            try:  # a catalogue entry that does not fill: the English template
-                return each.msgid % values if values else each.msgid
-            except (KeyError, TypeError, ValueError):
-                return each.msgid
+    for template in (gettext(each.msgid) if each.msgid else "", each.msgid):  # then the English, if it fills
+        try:
+            return template % values if values else template
+        except (KeyError, TypeError, ValueError):
+            continue
+    return each.msgid
 
 
 PARAM_MAX_LENGTH = 500  # a parameter's text is kept to this many characters (a venue's error may run on)
@@ -124,12 +122,3 @@ PARAM_MAX_LENGTH = 500  # a parameter's text is kept to this many characters (a 
 
 def _plain(value: Any) -> str | int:
     return value if isinstance(value, int) and not isinstance(value, bool) else str(value)[:PARAM_MAX_LENGTH]
-
-
-def join_texts(texts: Sequence[str]) -> str:
-    """Texts said one after the other, as `said` renders them."""
-    joined = ""
-    for text in filter(None, texts):
-        # After a full-width stop or bracket (Chinese) the next one follows without a space; else after a space.
-        joined += text if not joined or joined.endswith(_FULL_WIDTH_STOPS) else " " + text
-    return joined

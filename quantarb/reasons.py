@@ -35,7 +35,16 @@ def plain(params: Mapping[str, Any] | None) -> dict[str, str | int]:
     return {str(k): v if isinstance(v, int) and not isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
 
 
-_FULL_WIDTH_STOPS = ("。", "！", "？", "：", "；")
+_FULL_WIDTH_STOPS = ("。", "！", "？", "：", "；", "）")
+
+
+def join_sentences(texts: Sequence[str]) -> str:
+    """Texts said one after the other: after a full-width stop or bracket (Chinese) the next follows without a
+    space; after an ASCII one, with one. Empty texts are left out."""
+    joined = ""
+    for text in filter(None, texts):
+        joined += text if not joined or joined.endswith(_FULL_WIDTH_STOPS) else " " + text
+    return joined
 
 
 def part(code: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -58,11 +67,7 @@ def render_parts(templates: Mapping[str, str], parts: Sequence[Mapping[str, Any]
         if code and not text:
             return fallback
         texts.append(text)
-    joined = ""
-    for text in filter(None, texts):
-        # Sentences after a full-width stop (Chinese) follow without a space; after an ASCII one, with one.
-        joined += text if not joined or joined.endswith(_FULL_WIDTH_STOPS) else " " + text
-    return joined or fallback
+    return join_sentences(texts) or fallback
 
 
 def english_parts(templates: Mapping[str, str], parts: Sequence[Mapping[str, Any]]) -> str:
