@@ -397,30 +397,30 @@ class RiskLimit(models.Model):
 
     @property
     def label(self) -> str:
-        return self.name or f"{self.get_metric_display()} · {self.scope_label}"
+        return self.name or self.label_phrase.render()
 
     @property
     def scope_label(self) -> str:
-        target = {"pool": self.pool, "strategy": self.strategy, "account": self.account}.get(self.scope_kind)
-        if target is None:
-            return str(self.get_scope_kind_display())
-        name = getattr(target, "label", None) or getattr(target, "name", "")
-        return f"{self.get_scope_kind_display()} {name}"
+        return self.scope_phrase.render()
 
     @property
-    def label_phrase(self) -> phrases.Phrase | str:
-        """`label` as a phrase, for words written now and read later (an alert's title): the metric's and the
+    def label_phrase(self) -> phrases.Phrase:
+        """The label as a phrase, for words written now and read later (an alert's title): the metric's and the
         scope kind's labels translated when read, the names as given."""
         if self.name:
-            return self.name
+            return phrases.phrase("%(name)s", name=self.name)
+        metric = LimitMetric(self.metric).label if self.metric in LimitMetric.values else self.metric
+        return phrases.phrase("%(metric)s · %(scope)s", metric=metric, scope=self.scope_phrase)
+
+    @property
+    def scope_phrase(self) -> phrases.Phrase:
         target = {"pool": self.pool, "strategy": self.strategy, "account": self.account}.get(self.scope_kind)
-        kind = phrases.words(LimitScopeKind(self.scope_kind).label)
+        known = self.scope_kind in LimitScopeKind.values
+        kind = phrases.words(LimitScopeKind(self.scope_kind).label if known else self.scope_kind)
         if target is None:
-            scope: phrases.Phrase = kind
-        else:
-            name = getattr(target, "label", None) or getattr(target, "name", "")
-            scope = phrases.phrase("%(kind)s %(name)s", kind=kind, name=name)
-        return phrases.phrase("%(metric)s · %(scope)s", metric=LimitMetric(self.metric).label, scope=scope)
+            return kind
+        name = getattr(target, "label", None) or getattr(target, "name", "")
+        return phrases.phrase("%(kind)s %(name)s", kind=kind, name=name)
 
     @property
     def current_level(self) -> str:
