@@ -16,6 +16,7 @@ from strategies.models import Strategy
 from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, lease_renew, strategy_request
 from tests.helpers.runners import db
+from tests.waiting import until_async
 from trading.choices import HedgeStatus
 from trading.domain.spread import Direction
 from trading.execution.leases import LeaseLost
@@ -112,10 +113,11 @@ async def test_a_runner_that_dies_mid_call_stops_renewing_and_is_taken_over_one_
     leased_until = (await db(Strategy.objects.get)(pk=strategy.pk)).lease_until
     call = asyncio.create_task(open_hedge(runner, market))
     await slow.started.wait()
-    deadline = asyncio.get_running_loop().time() + 10
-    while (await db(Strategy.objects.get)(pk=strategy.pk)).lease_until <= leased_until:
-        assert asyncio.get_running_loop().time() < deadline, "the lease was not renewed during the call"
-        await asyncio.sleep(0.01)
+
+    async def renewed() -> bool:
+        return bool((await db(Strategy.objects.get)(pk=strategy.pk)).lease_until > leased_until)
+
+    await until_async(renewed, 10, "the lease renewed during the call", every_s=0.01)
     call.cancel()  # the process is gone: its tasks with it
     await asyncio.gather(call, return_exceptions=True)
     assert runner.executor._keeper is None  # the keeper went with the call

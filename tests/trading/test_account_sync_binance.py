@@ -20,6 +20,7 @@ from tests.accounts.helpers import form_for
 from tests.fakes.fixtures import BinanceFake
 from tests.helpers.clients import ACCOUNTS, api, patch, post
 from tests.helpers.venues import point_at_fake
+from tests.waiting import until
 from trading.account_sync import sync_accounts
 from trading.models import FundingPayment, VenueEvent
 from trading.reconciliation.venue_events import (
@@ -155,10 +156,7 @@ async def test_a_liquidation_on_the_user_stream_is_recorded_within_seconds_with_
     watcher = UserStreamWatcher(account, retry_delay_s=0.2)
     running = asyncio.create_task(watcher.run())
     try:
-        deadline = time.monotonic() + 10
-        while binance_fake.state()["private_sockets"] < 1:
-            assert time.monotonic() < deadline, "the user-data stream did not open"
-            await asyncio.sleep(0.05)
+        await until(lambda: binance_fake.state()["private_sockets"] >= 1, 10, "the user-data stream open")
         # ccxt registers its watch on the stream a moment after the socket opens, and nothing outside ccxt shows
         # when: an event pushed before it would be lost.
         await asyncio.sleep(0.2)

@@ -12,6 +12,7 @@ import pytest
 
 from accounts.models import Membership
 from tests.helpers.runners import db
+from tests.waiting import until_async
 from trading.choices import FillSource
 from trading.domain.clientids import client_order_id
 from trading.execution.fills import sync_live_fills
@@ -49,16 +50,6 @@ def _perp_order(setup: dict[str, Any], quantity: str = "2.000", side: str = "sel
     )
 
 
-async def _until(probe: Any, timeout_s: float = 10) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_trade_heard_on_the_stream_then_read_over_rest_is_one_fill_with_its_bnb_fee_converted(
     live_setup: dict[str, Any], binance_fake: Any
 ) -> None:
@@ -68,7 +59,11 @@ async def test_a_trade_heard_on_the_stream_then_read_over_rest_is_one_fill_with_
     venues = await db(execution_venues)(live_setup["pool"], 0, None)
     venue = venues[live_setup["binance"].pk]
     try:
-        await _until(lambda: asyncio.to_thread(lambda: binance_fake.state()["private_sockets"] >= 1))
+        await until_async(
+            lambda: asyncio.to_thread(lambda: binance_fake.state()["private_sockets"] >= 1),
+            10,
+            "the user-data stream open",
+        )
         binance_fake.bnb_commission(count=1, price="598.77")
         # The order reaches the venue, its answer is not recorded yet: the stream is first.
         await venue.gateway.connect()
@@ -78,7 +73,7 @@ async def test_a_trade_heard_on_the_stream_then_read_over_rest_is_one_fill_with_
             rows: list[Fill] = await db(lambda: list(Fill.objects.filter(order=order)))()
             return rows
 
-        (fill,) = await _until(streamed)
+        (fill,) = await until_async(streamed, 10, "the streamed fill")
         assert fill.source == FillSource.STREAM
 
         # Then the REST read (a lookup, as after a lost answer): the same trade, not booked twice.

@@ -6,7 +6,6 @@ case through reconciliation's sync."""
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +19,7 @@ from strategies.runner import StrategyRunner
 from strategies.services import lease_acquire, strategy_request
 from tests.helpers.runners import db
 from tests.pools import FakeBook
+from tests.waiting import until
 from trading.choices import HedgeStatus
 from trading.domain.orders import ADJUSTMENT_PREFIX
 from trading.execution.services import legged_alert_key
@@ -34,13 +34,6 @@ pytestmark = [
     pytest.mark.usefixtures("thread_connections_closed"),
     pytest.mark.timeout(120),
 ]
-
-
-async def wait_for(condition: Any, what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
 
 
 def spread_by_hand(hedge: Hedge) -> Decimal:
@@ -89,9 +82,10 @@ async def test_the_mt5_watcher_finds_a_position_our_books_lack_within_seconds_an
         watcher = Mt5ActivityWatcher(account, every_s=0.1, position_grace_s=0.3)
         running = asyncio.create_task(watcher.run())
         try:
-            await wait_for(
+            await until(
                 lambda: watcher.positions is not None and watcher.positions.adopted != 0,
-                "the watcher did not find the position within seconds",
+                10,
+                "the watcher finds the position",
             )
         finally:
             running.cancel()
@@ -135,9 +129,10 @@ async def test_the_binance_watcher_finds_a_position_our_books_lack_within_second
         )
         running = asyncio.create_task(watcher.run())
         try:
-            await wait_for(
+            await until(
                 lambda: watcher.positions is not None and watcher.positions.adopted != 0,
-                "the watcher did not find the position within seconds",
+                10,
+                "the watcher finds the position",
             )
         finally:
             running.cancel()

@@ -4,7 +4,6 @@ or unknown — and the reads before an MT5 order asked again on an IPC timeout, 
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +11,7 @@ import ccxt
 import pytest
 
 from tests.trading.venues.helpers import Rig, gateway_for
+from tests.waiting import until
 from trading.venues.backoff import BackoffRegistry, account_key
 from trading.venues.base import OrderRequest
 from trading.venues.binance.gateway import classify
@@ -143,10 +143,7 @@ async def test_an_order_sent_whose_lookup_meets_a_back_off_stays_unknown_never_n
             gateway.place_order(client_order_id="bo-1", side="buy", quantity=Decimal("0.010"), max_sends=1)
         )
         try:
-            deadline = time.monotonic() + 10
-            while not binance_fake.orders_with("bo-1"):
-                assert time.monotonic() < deadline, "the order did not reach the fake"
-                await asyncio.sleep(0.02)
+            await until(lambda: binance_fake.orders_with("bo-1"), 10, "the order at the fake", every_s=0.02)
             # While the answer is held, another gateway of the account is told to back off.
             BACKOFFS.hold(gateway.backoff_key, 60, now=gateway.monotonic())
             with pytest.raises(VenueError) as raised:

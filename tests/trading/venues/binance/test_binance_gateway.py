@@ -87,7 +87,7 @@ async def test_quotes_come_from_the_book_ticker_stream_and_rest(
     polled = await gateway.fetch_quote()
     assert (polled.bid_price, polled.ask_price) == (Decimal("4600.10"), Decimal("4600.12"))
     waiting = asyncio.ensure_future(gateway.watch_quote())
-    await _until(lambda: binance_fake.state()["public_sockets"] == 1)
+    await until(lambda: binance_fake.state()["public_sockets"] == 1, 5, "the public socket open")
     await until(lambda: binance_fake.state()["subscribed_sockets"] == 1, 5, "the SUBSCRIBE that follows the socket")
     binance_fake.set_book("4601.25", "4601.40")
     streamed = await asyncio.wait_for(waiting, 5)
@@ -251,7 +251,7 @@ async def test_a_liquidation_on_the_user_stream_is_seen_within_seconds(
 ) -> None:
     await gateway.place_order(client_order_id="liq-open", side="buy", quantity=Decimal("0.100"))
     waiting = asyncio.ensure_future(gateway.watch_order_updates())
-    await _until(lambda: binance_fake.state()["private_sockets"] == 1)
+    await until(lambda: binance_fake.state()["private_sockets"] == 1, 5, "the private socket open")
     pushed_at = time.monotonic()
     binance_fake.control("liquidation", {"price": "4500.00"})
     updates = await asyncio.wait_for(waiting, 5)
@@ -270,7 +270,7 @@ async def test_the_quote_feed_reconnects_after_a_dropped_stream(binance_fake: Bi
     stream = feed.stream()
     try:
         first = asyncio.ensure_future(anext(stream))
-        await _until(lambda: binance_fake.state()["subscribed_sockets"] == 1)
+        await until(lambda: binance_fake.state()["subscribed_sockets"] == 1, 5, "the socket subscribed")
         binance_fake.set_book("4602.00", "4602.10")
         assert (await asyncio.wait_for(first, 5)).bid_price == Decimal("4602.00")
         dropped_at = time.monotonic()
@@ -316,11 +316,3 @@ async def test_an_unreachable_venue_is_reported_as_such() -> None:
     finally:
         await gateway.close()
     assert raised.value.kind == VenueErrorKind.UNREACHABLE
-
-
-async def _until(condition: object, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
